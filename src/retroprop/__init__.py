@@ -1,0 +1,84 @@
+"""retroprop: backpropagation you can watch.
+
+A reverse-mode autodiff engine on NumPy, the layers and training loop built on it, and a doctor
+that names vanishing gradients, exploding gradients and dead ReLUs as they happen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retroprop import functional
+from retroprop import functional as F
+from retroprop.factories import (
+    arange,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from retroprop.ops import concatenate, maximum, minimum, stack, where
+from retroprop.random import default_generator, manual_seed
+from retroprop.tensor import (
+    DEFAULT_DTYPE,
+    Function,
+    ShapeError,
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    sum_to_shape,
+)
+
+__version__ = "0.1.0"
+
+float16 = np.float16
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+bool_ = np.bool_
+
+__all__ = [
+    "DEFAULT_DTYPE",
+    "F",
+    "Function",
+    "ShapeError",
+    "Tensor",
+    "__version__",
+    "arange",
+    "bool_",
+    "concatenate",
+    "default_generator",
+    "enable_grad",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "functional",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "set_grad_enabled",
+    "stack",
+    "sum_to_shape",
+    "tensor",
+    "where",
+    "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,42 @@
+"""F.linear: PyTorch's (out_features, in_features) weight layout, gradients and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from tests.helpers import check_grad
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.mark.parametrize("x_shape", [(4,), (5, 4), (2, 5, 4), (1, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gradients(x_shape, bias):
+    x, w, b = RNG.normal(size=x_shape), RNG.normal(size=(3, 4)), RNG.normal(size=3)
+    if bias:
+        check_grad(lambda x_, w_, b_: rp.F.linear(x_, w_, b_), x, w, b)
+    else:
+        check_grad(lambda x_, w_: rp.F.linear(x_, w_), x, w)
+
+
+def test_linear_values_and_float32():
+    x, w, b = RNG.normal(size=(5, 4)), RNG.normal(size=(3, 4)), RNG.normal(size=3)
+    out = rp.F.linear(rp.tensor(x), rp.tensor(w), rp.tensor(b))
+    np.testing.assert_allclose(out.data, x @ w.T + b)
+    check_grad(lambda x_, w_, b_: rp.F.linear(x_, w_, b_), x, w, b, dtype=np.float32, eps=1e-3)
+
+
+def test_linear_skips_gradients_nobody_needs():
+    x = rp.tensor(RNG.normal(size=(5, 4)))  # data: no gradient wanted
+    w = rp.tensor(RNG.normal(size=(3, 4)), requires_grad=True)
+    rp.F.linear(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 4)
+
+
+def test_linear_width_mismatch_names_both_sizes():
+    with pytest.raises(rp.ShapeError, match=r"has 5 features.*weight of shape \(3, 4\) expects 4"):
+        rp.F.linear(rp.ones(2, 5), rp.ones(3, 4))
+    with pytest.raises(rp.ShapeError, match="bias"):
+        rp.F.linear(rp.ones(2, 4), rp.ones(3, 4), rp.ones(2))
