@@ -385,5 +385,5 @@ def test_custom_function_joins_the_graph():
 
 def test_backward_returning_the_wrong_number_of_gradients_is_named():
     x = rp.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="BrokenBackward.backward returned 2 gradient"):
+    with pytest.raises(RuntimeError, match=r"BrokenBackward\.backward returned 2 gradient"):
         BrokenBackward.apply(x).sum().backward()
