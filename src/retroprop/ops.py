@@ -582,42 +582,31 @@ def minimum(a: Any, b: Any) -> Tensor:
     return Minimum.apply(a, b)
 
 
-def _sum(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    return Sum.apply(self, axis=axis, keepdims=keepdims)
+def _reducer(op: type[Function]) -> Any:
+    """A Tensor method for ``op`` taking NumPy's (axis, keepdims) or torch's (dim, keepdim)."""
+
+    def method(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+               keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
+        return op.apply(self, axis=axis, keepdims=keepdims)
+
+    method.__name__ = op.__name__.lower()
+    method.__doc__ = f"{op.__name__} over ``axis`` (all axes when None)."
+    return method
 
 
-def _mean(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-          keepdim: bool | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    return Mean.apply(self, axis=axis, keepdims=keepdims)
+def _spread(std: bool) -> Any:
+    """``var`` or ``std`` with NumPy's ``ddof`` (0 by default) or torch's ``correction``."""
 
+    def method(self: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0, *,
+               dim: Axis = None, keepdim: bool | None = None,
+               correction: int | None = None) -> Tensor:
+        axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
+        ddof = ddof if correction is None else correction
+        return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof, std=std)
 
-def _max(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    return Max.apply(self, axis=axis, keepdims=keepdims)
-
-
-def _min(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    return Min.apply(self, axis=axis, keepdims=keepdims)
-
-
-def _var(self: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0, *,
-         dim: Axis = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    ddof = ddof if correction is None else correction
-    return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof, std=False)
-
-
-def _std(self: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0, *,
-         dim: Axis = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
-    axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-    ddof = ddof if correction is None else correction
-    return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof, std=True)
+    method.__name__ = "std" if std else "var"
+    return method
 
 
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -685,12 +674,12 @@ def _clip(self: Tensor, min: float | None = None, max: float | None = None) -> T
 
 
 _METHODS = {
-    "sum": _sum,
-    "mean": _mean,
-    "max": _max,
-    "min": _min,
-    "var": _var,
-    "std": _std,
+    "sum": _reducer(Sum),
+    "mean": _reducer(Mean),
+    "max": _reducer(Max),
+    "min": _reducer(Min),
+    "var": _spread(std=False),
+    "std": _spread(std=True),
     "reshape": _reshape,
     "view": _reshape,
     "transpose": _transpose,
