@@ -387,3 +387,26 @@ def test_backward_returning_the_wrong_number_of_gradients_is_named():
     x = rp.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"BrokenBackward\.backward returned 2 gradient"):
         BrokenBackward.apply(x).sum().backward()
+
+
+class FirstOnly(rp.Function):
+    """Passes gradient to its first input only; returns None for the second."""
+
+    def forward(self, a, b):
+        return a + 0 * b
+
+    def backward(self, grad):
+        return grad, None
+
+
+def test_none_gradient_from_one_consumer_does_not_stall_other_paths():
+    x = rp.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = x * 3  # non-leaf used by two consumers
+    y = FirstOnly.apply(x * 1, h) + h * 2  # the first consumer sends None to h
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0 + 6.0, 1.0 + 6.0])
+    z = rp.tensor(np.array([1.0]), requires_grad=True)
+    chain = z * 5  # reaches the output only through a None gradient
+    w = FirstOnly.apply(z * 1, chain * 2)
+    w.sum().backward()
+    np.testing.assert_allclose(z.grad, [1.0])

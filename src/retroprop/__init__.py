@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retroprop import functional
+from retroprop import callbacks, data, functional, nn, optim
 from retroprop import functional as F
 from retroprop.factories import (
     arange,
@@ -24,6 +24,7 @@ from retroprop.factories import (
 )
 from retroprop.ops import concatenate, maximum, minimum, stack, where
 from retroprop.random import default_generator, manual_seed
+from retroprop.serialization import load, load_checkpoint, load_state_dict, save, save_checkpoint
 from retroprop.tensor import (
     DEFAULT_DTYPE,
     Function,
@@ -35,6 +36,7 @@ from retroprop.tensor import (
     set_grad_enabled,
     sum_to_shape,
 )
+from retroprop.training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -49,14 +51,19 @@ __all__ = [
     "DEFAULT_DTYPE",
     "F",
     "Function",
+    "History",
     "ShapeError",
     "Tensor",
     "__version__",
     "arange",
     "bool_",
+    "callbacks",
     "concatenate",
+    "data",
     "default_generator",
     "enable_grad",
+    "evaluate",
+    "fit",
     "float16",
     "float32",
     "float64",
@@ -66,14 +73,22 @@ __all__ = [
     "int32",
     "int64",
     "is_grad_enabled",
+    "load",
+    "load_checkpoint",
+    "load_state_dict",
     "manual_seed",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
+    "predict",
     "rand",
     "randn",
+    "save",
+    "save_checkpoint",
     "set_grad_enabled",
     "stack",
     "sum_to_shape",

@@ -144,7 +144,7 @@ class Tensor:
     @classmethod
     def _make(cls, data: Any, requires_grad: bool = False) -> Tensor:
         """Wrap an array produced by an op, without copying or re-checking it."""
-        if not is_array(data):
+        if type(data) is not np.ndarray and not is_array(data):
             data = np.asarray(data)
         t = cls.__new__(cls)
         t.data = data
@@ -416,22 +416,18 @@ class Function:
 
     needs_input_grad: tuple[bool, ...]
     inputs: tuple[Any, ...]
+    freed = False  # set once a backward without retain_graph has released the saved arrays
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and link the result into the graph."""
-        grad_on = _grad_mode.enabled
-        arrays = []
-        needs = []
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x.data)
-                needs.append(grad_on and x._requires_grad)
-            else:
-                arrays.append(x)
-                needs.append(False)
-        fn = cls()
-        fn.needs_input_grad = tuple(needs)
+        fn = cls.__new__(cls)
+        if _grad_mode.enabled:
+            needs = tuple([isinstance(x, Tensor) and x._requires_grad for x in inputs])
+        else:
+            needs = (False,) * len(inputs)
+        fn.needs_input_grad = needs
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
             out = fn.forward(*arrays, **options)
         except ValueError as err:
@@ -475,31 +471,26 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Non-leaf tensors reachable from ``root``, each after every tensor that uses it."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+def _count_consumers(root: Tensor) -> dict[int, int]:
+    """For every non-leaf tensor reachable from ``root``: how many graph edges use it."""
+    consumers: dict[int, int] = {}
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        fn = node._ctx
-        if getattr(fn, "freed", False):
+        fn = stack.pop()._ctx
+        if fn.freed:  # type: ignore[union-attr]
             raise RuntimeError(
                 "backward through a graph a second time: its saved values were freed by the "
                 "first backward; pass retain_graph=True to the first call to keep them"
             )
         for parent in fn.inputs:  # type: ignore[union-attr]
-            if isinstance(parent, Tensor) and parent._ctx is not None and id(parent) not in visited:
-                stack.append((parent, False))
-    order.reverse()
-    return order
+            if isinstance(parent, Tensor) and parent._ctx is not None:
+                key = id(parent)
+                if key in consumers:
+                    consumers[key] += 1
+                else:
+                    consumers[key] = 1
+                    stack.append(parent)
+    return consumers
 
 
 def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
@@ -530,34 +521,50 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     # Each pending gradient is kept with an 'owned' flag: True when no other reference to the
     # array exists, so it may be stored as a .grad or added into in place. A gradient returned
     # for two inputs, a view, or a pass-through of a borrowed array is not owned.
+    # A node is processed once all its consumers have sent their gradient (Kahn's algorithm on
+    # the reversed graph), so each gradient is complete before it flows further back.
+    consumers = _count_consumers(root)
     pending: dict[int, tuple[Any, bool]] = {id(root): (seed, True)}
-    for node in _topological_order(root):
-        grad_out, grad_owned = pending.pop(id(node))
-        if node._retains_grad:
-            _accumulate_leaf(node, grad_out, owned=False)
+    ready = [root]
+    while ready:
+        node = ready.pop()
         fn = node._ctx
-        grads = fn.backward(grad_out)  # type: ignore[union-attr]
-        if type(grads) is not tuple:
-            grads = (grads,)
-        if len(grads) != len(fn.inputs):  # type: ignore[union-attr]
+        inputs = fn.inputs  # type: ignore[union-attr]
+        entry = pending.pop(id(node), None)
+        if entry is None:  # every consumer returned None: no gradient reaches this node
+            grads = (None,) * len(inputs)
+        else:
+            grad_out, grad_owned = entry
+            if node._retains_grad:
+                _accumulate_leaf(node, grad_out, owned=False)
+            grads = fn.backward(grad_out)  # type: ignore[union-attr]
+            if type(grads) is not tuple:
+                grads = (grads,)
+        if len(grads) != len(inputs):
             raise RuntimeError(
                 f"{type(fn).__name__}.backward returned {len(grads)} gradient(s) for "
-                f"{len(fn.inputs)} input(s); return one per input (None where not needed)"  # type: ignore[union-attr]
+                f"{len(inputs)} input(s); return one per input (None where not needed)"
             )
-        several = len(grads) > 1
-        for parent, needed, g in zip(fn.inputs, fn.needs_input_grad, grads, strict=True):  # type: ignore[union-attr]
+        shared = len(grads) > 1 and len({id(g) for g in grads if g is not None}) < sum(
+            g is not None for g in grads)
+        for parent, needed, g in zip(inputs, fn.needs_input_grad, grads, strict=True):  # type: ignore[union-attr]
             if not needed or g is None:
+                if isinstance(parent, Tensor) and parent._ctx is not None:
+                    key = id(parent)
+                    consumers[key] -= 1
+                    if consumers[key] == 0:
+                        ready.append(parent)
                 continue
-            if not is_array(g):
+            if type(g) is not np.ndarray and not is_array(g):
                 g = xp.asarray(g)
             target = parent.data
             if g.shape != target.shape:
                 g = sum_to_shape(g, target.shape)
                 owned = True
             else:
-                owned = g.base is None and (grad_owned or g is not grad_out)
-                if owned and several:
-                    owned = [other is g for other in grads].count(True) == 1
+                # owned: no other reference to the array exists, so it may become a .grad or be
+                # added into in place (not a view, not handed to two inputs, not borrowed)
+                owned = g.base is None and (grad_owned or g is not grad_out) and not shared
             if g.dtype != target.dtype:
                 g = g.astype(target.dtype)
                 owned = True
@@ -573,6 +580,10 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             else:
                 summed = previous[0] + g
                 pending[key] = (summed if is_array(summed) else xp.asarray(summed), True)
+            remaining = consumers[key] - 1
+            consumers[key] = remaining
+            if remaining == 0:
+                ready.append(parent)
         if not retain_graph:
             fn.__dict__.clear()  # type: ignore[union-attr]
             fn.freed = True  # type: ignore[union-attr]

@@ -1,0 +1,254 @@
+"""Callbacks for ``rp.fit``, with Keras's hook names.
+
+Each hook receives the 0-based epoch or batch index and a ``logs`` dict of the latest numbers
+(``loss``, metrics, ``val_*``, ``lr``). Set ``self.model.stop_training = True`` to stop after the
+current batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from retroprop.nn import Module
+    from retroprop.training import History
+
+Logs = dict[str, float]
+
+
+class Callback:
+    """Base class: override any of the hooks."""
+
+    model: Module
+    history: History
+    params: dict[str, Any]
+
+    def set_context(self, model: Module, history: History, params: dict[str, Any]) -> None:
+        self.model, self.history, self.params = model, history, params
+
+    @property
+    def optimizer(self) -> Any:
+        return self.params.get("optimizer")
+
+    def on_train_begin(self, logs: Logs | None = None) -> None: ...
+
+    def on_train_end(self, logs: Logs | None = None) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+
+def _resolve_mode(mode: str, monitor: str, where: str) -> Callable[[float, float, float], bool]:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{where}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if any(word in monitor for word in ("acc", "auc", "precision", "recall")) else "min"
+    if mode == "min":
+        return lambda current, best, delta: current < best - delta
+    return lambda current, best, delta: current > best + delta
+
+
+def _monitored(logs: Logs | None, monitor: str, where: str) -> float | None:
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(
+            f"{where}: the monitored value {monitor!r} is not in the logs (have: "
+            f"{', '.join(sorted(logs or {}))}); pass validation data or monitor another value",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` the model ends with the weights of its best epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 mode: str = "auto", restore_best_weights: bool = False,
+                 baseline: float | None = None, start_from_epoch: int = 0) -> None:
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
+        self.restore_best_weights, self.baseline = restore_best_weights, baseline
+        self.start_from_epoch = start_from_epoch
+        self._better = _resolve_mode(mode, monitor, "EarlyStopping")
+        self.stopped_epoch: int | None = None
+        self.best_epoch: int | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.best = self.baseline
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.stopped_epoch = self.best_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = _monitored(logs, self.monitor, "EarlyStopping")
+        if current is None or epoch < self.start_from_epoch or not math.isfinite(current):
+            return
+        if self.best is None or self._better(current, self.best, self.min_delta):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self.history.stop_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.wait} epochs "
+                f"(best {self.best:.4g} at epoch {self.best_epoch + 1})"
+            )
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0, verbose: int = 0) -> None:
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.min_delta, self.cooldown, self.min_lr, self.verbose = min_delta, cooldown, min_lr, verbose
+        self._better = _resolve_mode(mode, monitor, "ReduceLROnPlateau")
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best: float | None = None
+        self.wait = self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.best is None or self._better(current, self.best, self.min_delta):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            for group in self.optimizer.param_groups:
+                new_lr = max(group["lr"] * self.factor, self.min_lr)
+                if group["lr"] - new_lr > 1e-12 * group["lr"]:
+                    group["lr"] = new_lr
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau lowered the learning rate to "
+                              f"{new_lr:.3g}")
+            self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or a full checkpoint) after each epoch, or only when ``monitor`` improves.
+
+    ``filepath`` may hold ``{epoch}`` (1-based, as shown to people) and any log key, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``. With ``full=True`` the file is a
+    checkpoint (model, optimizer, scheduler, epoch, random state) that ``rp.load_checkpoint``
+    resumes from; otherwise the model alone, for ``rp.load``.
+    """
+
+    def __init__(self, filepath: str | Path, monitor: str = "val_loss", save_best_only: bool = False,
+                 mode: str = "auto", full: bool = False) -> None:
+        self.filepath, self.monitor = str(filepath), monitor
+        self.save_best_only, self.full = save_best_only, full
+        self._better = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        self.best: float | None = None
+        self.saved: list[str] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.save_best_only:
+            current = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if current is None or not math.isfinite(current):
+                return
+            if self.best is not None and not self._better(current, self.best, 0.0):
+                return
+            self.best = current
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        from retroprop.serialization import save, save_checkpoint
+
+        if self.full:
+            save_checkpoint(path, self.model, self.optimizer, scheduler=self.params.get("scheduler"),
+                            epoch=epoch + 1, history=self.history)
+        else:
+            save(self.model, path)
+        self.saved.append(path)
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (epoch counted from 0, then every log value) to a CSV file."""
+
+    def __init__(self, filename: str | Path, separator: str = ",", append: bool = False) -> None:
+        self.filename, self.separator, self.append = Path(filename), separator, append
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        exists = self.append and self.filename.exists() and self.filename.stat().st_size > 0
+        self._file = self.filename.open("a" if self.append else "w", newline="")
+        self._writer = csv.writer(self._file, delimiter=self.separator)
+        self._keys = None
+        self._header_written = exists
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            if not self._header_written:
+                self._writer.writerow(["epoch", *self._keys])
+                self._header_written = True
+        self._writer.writerow([epoch, *(logs.get(k, "") for k in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        self._file.close()
+
+
+class TerminateOnNaN(Callback):
+    """Stop as soon as the loss is NaN or infinite (fit already skips that step's update)."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+            self.history.stop_reason = f"TerminateOnNaN: the loss became {loss} at batch {batch + 1}"
+
+
+class LambdaCallback(Callback):
+    """Build a callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_batch_begin", "on_batch_end")
+
+    def __init__(self, **hooks: Callable[..., Any]) -> None:
+        unknown = set(hooks) - set(self._HOOKS)
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback: unknown hook(s) {sorted(unknown)}; expected {', '.join(self._HOOKS)}"
+            )
+        for name, fn in hooks.items():
+            setattr(self, name, fn)
+
+
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint",
+           "ReduceLROnPlateau", "TerminateOnNaN"]

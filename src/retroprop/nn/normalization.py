@@ -1,0 +1,81 @@
+"""BatchNorm1d, as PyTorch's (eps 1e-5, momentum 0.1, unbiased running variance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from retroprop import functional as F
+from retroprop.nn.linear import _positive_int
+from retroprop.nn.module import Module
+from retroprop.nn.parameter import Parameter
+from retroprop.tensor import ShapeError, Tensor
+
+
+class BatchNorm1d(Module):
+    """Normalize each feature over the batch, then scale and shift (Ioffe & Szegedy, 2015).
+
+    Input ``(N, C)`` or ``(N, C, L)``. Training uses the batch's statistics and updates the
+    running ones (``momentum=None``: a cumulative average); ``eval()`` uses the running ones.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_features = _positive_int(num_features, "num_features", "BatchNorm1d")
+        if eps <= 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        dtype = np.float32 if dtype is None else np.dtype(dtype)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"{self.label()} expects input (N, {self.num_features}) or (N, {self.num_features}, L),"
+                f" got shape {tuple(x.shape)}"
+            )
+        use_batch_stats = self.training or not self.track_running_stats
+        if use_batch_stats and x.size // x.shape[1] <= 1:
+            raise ValueError(
+                f"{self.label()}: a training batch needs more than 1 value per feature, got input "
+                f"of shape {tuple(x.shape)}; use batches of at least 2 samples (DataLoader and fit "
+                "drop a last batch of one), or call eval()"
+            )
+        momentum = self.momentum
+        running_mean = running_var = None
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+            running_mean, running_var = self.running_mean, self.running_var
+        elif not self.training and self.track_running_stats:
+            running_mean, running_var = self.running_mean, self.running_var
+        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=momentum or 0.0, eps=self.eps)
+
+    def label(self) -> str:
+        return f"BatchNorm1d {self.num_features}"
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "affine": self.affine, "track_running_stats": self.track_running_stats}

@@ -1,0 +1,464 @@
+"""``fit``, ``evaluate`` and ``predict``: Keras's training loop over retroprop models.
+
+Steps and epochs are counted from 0 in every record and shown from 1 to people ("Epoch 1/10").
+The loop never leaves the model with non-finite weights when a finite state existed: a step whose
+loss or gradients are NaN/Inf is not applied, and training stops there with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retroprop import functional as F
+from retroprop.callbacks import Callback
+from retroprop.nn import BCEWithLogitsLoss, CrossEntropyLoss, Module, MSELoss, NLLLoss
+from retroprop.random import default_generator
+from retroprop.random import manual_seed as _manual_seed
+from retroprop.tensor import Tensor, no_grad
+
+LossFn = Callable[[Tensor, Any], Tensor]
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+LOSSES: dict[str, Callable[[], Module]] = {
+    "cross_entropy": CrossEntropyLoss,
+    "crossentropy": CrossEntropyLoss,
+    "categorical_crossentropy": CrossEntropyLoss,
+    "sparse_categorical_crossentropy": CrossEntropyLoss,
+    "nll": NLLLoss,
+    "nll_loss": NLLLoss,
+    "mse": MSELoss,
+    "mse_loss": MSELoss,
+    "mean_squared_error": MSELoss,
+    "bce_with_logits": BCEWithLogitsLoss,
+    "binary_cross_entropy_with_logits": BCEWithLogitsLoss,
+    "binary_crossentropy": BCEWithLogitsLoss,
+}
+_CLASSIFICATION_FUNCTIONS = {F.cross_entropy, F.nll_loss, F.binary_cross_entropy_with_logits}
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class History:
+    """What a run recorded: per-epoch values, per-step losses, the model and why it stopped."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+    model: Module | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str | None = None
+    wall_time: float = 0.0
+    _step_loss: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def step_loss(self) -> np.ndarray:
+        """The training loss of every step, in order (step 0 first)."""
+        return np.asarray(self._step_loss, dtype=np.float64)
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        keys = ", ".join(self.history)
+        return f"History(epochs={len(self.epoch)}, steps={len(self._step_loss)}, keys=[{keys}])"
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+def _as_numpy(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected an array, got {type(value).__name__} ({err})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers, got an array of dtype {array.dtype}")
+    return array
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name} contains NaN or Inf (first at index {tuple(int(i) for i in bad)}: "
+            f"{array[tuple(bad)]}); clean or impute the data before training"
+        )
+
+
+def _check_pair(x: np.ndarray, y: np.ndarray, where: str, names: tuple[str, str] = ("x", "y")) -> None:
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{where}: {names[0]} and {names[1]} need a sample axis, got shapes {x.shape} "
+                         f"and {y.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{where}: {names[0]} is empty; there is nothing to train on")
+    if len(x) != len(y):
+        raise ValueError(
+            f"{where}: {names[0]} has {len(x)} samples but {names[1]} has {len(y)}; they must match"
+        )
+    _check_finite(x, f"{where}: {names[0]}")
+    _check_finite(y, f"{where}: {names[1]}")
+
+
+def _resolve_loss(loss: Any) -> tuple[LossFn, bool]:
+    """The loss callable and whether it is a classification loss."""
+    if isinstance(loss, str):
+        key = loss.lower()
+        if key not in LOSSES:
+            raise ValueError(f"fit: unknown loss {loss!r}; expected a loss Module, a function or one of "
+                             f"{', '.join(sorted(LOSSES))}")
+        loss = LOSSES[key]()
+    if isinstance(loss, type) and issubclass(loss, Module):
+        loss = loss()
+    if not callable(loss):
+        raise TypeError(f"fit: loss must be a loss Module, a function or a name, got {type(loss).__name__}")
+    classification = bool(getattr(loss, "classification", False)) or loss in _CLASSIFICATION_FUNCTIONS
+    return loss, classification
+
+
+def _is_binary(loss: Any) -> bool:
+    return isinstance(loss, BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits
+
+
+def _prepare_targets(y: np.ndarray, loss: Any, classification: bool, dtype: np.dtype,
+                     where: str) -> np.ndarray:
+    if classification and not _is_binary(loss):
+        if y.dtype.kind == "f":
+            if not np.array_equal(y, np.round(y)):
+                raise TypeError(
+                    f"{where}: {type(loss).__name__} needs integer class labels, but y holds "
+                    f"non-integer values (e.g. {y[np.flatnonzero(y != np.round(y))[0]]})"
+                )
+        elif y.dtype.kind not in "iu":
+            raise TypeError(f"{where}: class labels must be integers, got dtype {y.dtype}")
+        return y.astype(np.int64, copy=False)
+    return y.astype(dtype, copy=False)
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool) -> float:
+    if binary:
+        return float(((y_pred > 0) == (y_true > 0.5)).mean())
+    return float((y_pred.argmax(axis=-1) == y_true).mean())
+
+
+def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
+                     classification: bool) -> dict[str, Metric]:
+    if metrics is None:
+        metrics = ["accuracy"] if classification else []
+    resolved: dict[str, Metric] = {}
+    binary = _is_binary(loss)
+    for metric in metrics:
+        if metric in ("accuracy", "acc"):
+            resolved["accuracy"] = lambda t, p: _accuracy(t, p, binary)
+        elif callable(metric):
+            resolved[getattr(metric, "__name__", f"metric_{len(resolved)}")] = metric
+        else:
+            raise ValueError(f"fit: unknown metric {metric!r}; use 'accuracy' or a function(y_true, y_pred)")
+    return resolved
+
+
+def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"fit: {name} must be an integer, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"fit: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress display
+# ---------------------------------------------------------------------------------------------
+class _Progress:
+    """verbose=1: a live bar per epoch (only on a terminal); verbose=2: one line per epoch."""
+
+    def __init__(self, verbose: int, epochs: int, steps: int, stream: Any = None) -> None:
+        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.stream = stream or sys.stdout
+        self.live = verbose == 1 and bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_draw = 0.0
+
+    def epoch_begin(self, epoch: int) -> None:
+        self.start = time.perf_counter()
+        if self.verbose == 1 and self.live:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def batch_end(self, batch: int, running: dict[str, float]) -> None:
+        if not self.live:
+            return
+        now = time.perf_counter()
+        if now - self._last_draw < 0.1 and batch + 1 < self.steps:
+            return
+        self._last_draw = now
+        done = batch + 1
+        width = 30
+        filled = int(width * done / self.steps)
+        bar = "=" * max(filled - 1, 0) + (">" if filled < width else "=") + "." * (width - filled)
+        elapsed = now - self.start
+        eta = elapsed / done * (self.steps - done)
+        numbers = " - ".join(f"{k}: {v:.4f}" for k, v in running.items())
+        self.stream.write(f"\r{done}/{self.steps} [{bar}] - ETA {eta:4.1f}s - {numbers}\x1b[K")
+        self.stream.flush()
+
+    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.verbose == 0:
+            return
+        elapsed = time.perf_counter() - self.start
+        numbers = " - ".join(f"{k}: {v:.4g}" if k == "lr" else f"{k}: {v:.4f}" for k, v in logs.items())
+        line = f"{self.steps}/{self.steps} - {elapsed:.2f}s - {numbers}"
+        if self.live:
+            self.stream.write(f"\r{line}\x1b[K\n")
+        else:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs} - {line}\n")
+        self.stream.flush()
+
+
+class _InterruptGuard:
+    """Turn the first Ctrl-C during fit into 'stop after this batch'; a second one interrupts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nInterrupted: stopping after the current batch (press Ctrl-C again to abort).",
+              file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# fit / evaluate / predict
+# ---------------------------------------------------------------------------------------------
+def _batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
+             avoid_singleton: bool) -> list[np.ndarray]:
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if avoid_singleton and len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2] = np.concatenate(batches[-2:])  # BatchNorm cannot train on one sample
+        batches.pop()
+    return batches
+
+
+def _grads_finite(params: list[Tensor]) -> bool:
+    # The sum of an array is NaN/Inf when any element is (or when the gradient is astronomically
+    # large, > 1e38 in float32, which would overflow the update anyway).
+    return all(p.grad is None or math.isfinite(float(p.grad.sum())) for p in params)
+
+
+def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+    out = model(Tensor._make(xb))
+    return out, loss_fn(out, yb)
+
+
+def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int = 1,
+        batch_size: int = 32, validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0, shuffle: bool = True, metrics: Sequence[Any] | None = None,
+        scheduler: Any = None, callbacks: Iterable[Callback] = (), seed: int | None = None,
+        verbose: int = 1, initial_epoch: int = 0, history: History | None = None) -> History:
+    """Train ``model`` on ``(x, y)`` by mini-batch gradient descent and return its ``History``.
+
+    ``loss`` is a loss Module, a function ``(output, target) -> Tensor`` or a name such as
+    ``"cross_entropy"``; ``metrics=None`` means accuracy for classification losses. Inputs are
+    cast to the model's parameter dtype. ``scheduler`` steps once per epoch (``ReduceLROnPlateau``
+    with the validation loss when there is one). ``seed`` seeds everything the run draws at random.
+    ``initial_epoch`` and ``history`` continue an earlier run (see ``rp.load_checkpoint``).
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"fit: model must be a retroprop nn.Module, got {type(model).__name__}")
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+        raise TypeError("fit: optimizer must be a retroprop optimizer (e.g. "
+                        f"rp.optim.SGD(model.parameters(), lr=0.1)), got {type(optimizer).__name__}")
+    epochs = _positive(epochs, "epochs", allow_zero=True)
+    batch_size = _positive(batch_size, "batch_size")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+    if validation_data is not None and validation_split:
+        raise ValueError("fit: pass validation_data or validation_split, not both")
+    loss_fn, classification = _resolve_loss(loss)
+    dtype = model.dtype
+    x_all = _as_numpy(x, "fit: x")
+    y_all = _as_numpy(y, "fit: y")
+    _check_pair(x_all, y_all, "fit")
+    x_all = x_all.astype(dtype, copy=False)
+    y_all = _prepare_targets(y_all, loss_fn, classification, dtype, "fit")
+    if validation_split:
+        cut = len(x_all) - round(len(x_all) * validation_split)
+        if cut <= 0 or cut == len(x_all):
+            raise ValueError(f"fit: validation_split={validation_split} leaves no training or no validation "
+                             f"samples out of {len(x_all)}")
+        validation_data = (x_all[cut:], y_all[cut:])
+        x_all, y_all = x_all[:cut], y_all[:cut]
+    x_val = y_val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("fit: validation_data must be a pair (x_val, y_val)")
+        x_val = _as_numpy(validation_data[0], "fit: validation_data x")
+        y_val = _as_numpy(validation_data[1], "fit: validation_data y")
+        _check_pair(x_val, y_val, "fit: validation_data", ("x_val", "y_val"))
+        x_val = x_val.astype(dtype, copy=False)
+        y_val = _prepare_targets(y_val, loss_fn, classification, dtype, "fit: validation_data")
+    metric_fns = _resolve_metrics(metrics, loss_fn, classification)
+
+    if seed is not None:
+        _manual_seed(seed)
+    rng = default_generator()
+    from retroprop.nn import BatchNorm1d
+
+    has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
+    n = len(x_all)
+    steps_per_epoch = len(_batches(n, batch_size, False, rng, has_batch_norm))
+    history = history if history is not None else History()
+    history.model = model
+    history.params = {"epochs": epochs, "steps": steps_per_epoch, "batch_size": batch_size,
+                      "samples": n, "optimizer": optimizer, "scheduler": scheduler}
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        callback.set_context(model, history, history.params)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    progress = _Progress(verbose, epochs, steps_per_epoch)
+    model.stop_training = False
+    step = len(history._step_loss)
+    started = time.perf_counter()
+
+    with _InterruptGuard() as interrupt:
+        for callback in callbacks:
+            callback.on_train_begin({})
+        for epoch in range(initial_epoch, epochs):
+            model.train()
+            progress.epoch_begin(epoch)
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch, {})
+            batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
+            loss_sum, sample_count = 0.0, 0
+            metric_sums = dict.fromkeys(metric_fns, 0.0)
+            for batch, index in enumerate(batches):
+                for callback in callbacks:
+                    callback.on_batch_begin(batch, {})
+                xb, yb = x_all[index], y_all[index]
+                out, loss_value = _forward_loss(model, loss_fn, xb, yb)
+                optimizer.zero_grad()
+                loss_value.backward()
+                value = float(loss_value.data)
+                history._step_loss.append(value)
+                finite = math.isfinite(value) and _grads_finite(params)
+                if finite:
+                    optimizer.step()
+                else:
+                    model.stop_training = True
+                    history.stop_reason = (
+                        f"non-finite {'loss' if not math.isfinite(value) else 'gradients'} at step "
+                        f"{step + 1} (epoch {epoch + 1}, batch {batch + 1}); that update was not applied, "
+                        "so the model keeps its last finite weights"
+                    )
+                step += 1
+                loss_sum += value * len(index)
+                sample_count += len(index)
+                batch_logs = {"loss": value}
+                for name, fn in metric_fns.items():
+                    score = fn(yb, out.data)
+                    metric_sums[name] += score * len(index)
+                    batch_logs[name] = score
+                for callback in callbacks:
+                    callback.on_batch_end(batch, batch_logs)
+                running = {"loss": loss_sum / sample_count,
+                           **{k: v / sample_count for k, v in metric_sums.items()}}
+                progress.batch_end(batch, running)
+                if interrupt.requested:
+                    model.stop_training = True
+                    history.stop_reason = f"interrupted (Ctrl-C) after step {step} in epoch {epoch + 1}"
+                if model.stop_training:
+                    break
+            logs = {"loss": loss_sum / max(sample_count, 1),
+                    **{k: v / max(sample_count, 1) for k, v in metric_sums.items()}}
+            if x_val is not None:
+                val = evaluate(model, x_val, y_val, loss=loss_fn, batch_size=max(batch_size, 256),
+                               metrics=list(metric_fns.values()), _names=list(metric_fns))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = float(optimizer.param_groups[0]["lr"])
+            history.append(epoch, logs)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            progress.epoch_end(epoch, logs)
+            if scheduler is not None and not model.stop_training:
+                if type(scheduler).__name__ == "ReduceLROnPlateau":
+                    scheduler.step(logs.get("val_loss", logs["loss"]))
+                else:
+                    scheduler.step()
+            if model.stop_training:
+                break
+        for callback in callbacks:
+            callback.on_train_end({})
+    history.wall_time += time.perf_counter() - started
+    if history.stop_reason and verbose:
+        print(f"Stopped: {history.stop_reason}", file=sys.stderr if "non-finite" in history.stop_reason
+              else sys.stdout)
+    return history
+
+
+def _batched_outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarray:
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outs = [model(Tensor._make(x[i:i + batch_size])).data for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs) if outs else np.empty((0,))
+
+
+def evaluate(model: Module, x: Any, y: Any, *, loss: Any, batch_size: int = 256,
+             metrics: Sequence[Any] | None = None, _names: list[str] | None = None) -> dict[str, float]:
+    """Loss and metrics of ``model`` (in eval mode, no graph) on ``(x, y)``."""
+    loss_fn, classification = _resolve_loss(loss)
+    batch_size = _positive(batch_size, "batch_size")
+    x_arr, y_arr = _as_numpy(x, "evaluate: x"), _as_numpy(y, "evaluate: y")
+    _check_pair(x_arr, y_arr, "evaluate")
+    x_arr = x_arr.astype(model.dtype, copy=False)
+    y_arr = _prepare_targets(y_arr, loss_fn, classification, model.dtype, "evaluate")
+    if _names is not None:
+        metric_fns = dict(zip(_names, metrics or [], strict=True))
+    else:
+        metric_fns = _resolve_metrics(metrics, loss_fn, classification)
+    out = _batched_outputs(model, x_arr, batch_size)
+    with no_grad():
+        value = float(loss_fn(Tensor._make(out), y_arr).data)
+    return {"loss": value, **{name: float(fn(y_arr, out)) for name, fn in metric_fns.items()}}
+
+
+def predict(model: Module, x: Any, *, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for ``x`` (eval mode, no graph), as a NumPy array."""
+    x_arr = _as_numpy(x, "predict: x")
+    if x_arr.ndim == 0 or len(x_arr) == 0:
+        raise ValueError(f"predict: x must hold at least one sample, got shape {x_arr.shape}")
+    _check_finite(x_arr, "predict: x")
+    return _batched_outputs(model, x_arr.astype(model.dtype, copy=False), _positive(batch_size, "batch_size"))
+
+
+def manual_seed(seed: int) -> None:
+    """Seed everything retroprop draws at random (weights, dropout masks, shuffling)."""
+    _manual_seed(seed)
