@@ -6,6 +6,7 @@ being recognised here; ops call ``array_module(*arrays)`` instead of naming ``nu
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 
 def array_module(*arrays: Any) -> ModuleType:
     """Return the array library (``numpy`` or ``cupy``) that owns ``arrays``."""
+    if "cupy" not in sys.modules:  # no GPU arrays can exist: the common, fast case
+        return np
     for array in arrays:
         if type(array).__module__.startswith("cupy"):
             import cupy  # optional backend, imported only when its arrays are seen
@@ -35,4 +38,5 @@ def special_module(xp: ModuleType) -> ModuleType:
 
 def is_array(value: Any) -> bool:
     """True for an ndarray of a known array library (0-d included), False for scalars."""
-    return isinstance(value, np.ndarray) or type(value).__module__.startswith("cupy")
+    return isinstance(value, np.ndarray) or ("cupy" in sys.modules
+                                             and type(value).__module__.startswith("cupy"))

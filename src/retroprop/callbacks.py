@@ -171,6 +171,8 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath: str | Path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", full: bool = False) -> None:
         self.filepath, self.monitor = str(filepath), monitor
+        if Path(self.filepath).suffix.lower() not in (".safetensors", ".npz"):
+            raise ValueError(f"ModelCheckpoint: {self.filepath} must end in .safetensors or .npz")
         self.save_best_only, self.full = save_best_only, full
         self._better = _resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best: float | None = None
@@ -185,7 +187,14 @@ class ModelCheckpoint(Callback):
             if self.best is not None and not self._better(current, self.best, 0.0):
                 return
             self.best = current
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as err:
+            raise ValueError(
+                f"ModelCheckpoint: the file name {self.filepath!r} uses {{{err.args[0]}}}, which is not "
+                f"among this run's values ({', '.join(['epoch', *sorted(logs)])}); pass validation data "
+                "or change the name"
+            ) from None
         from retroprop.serialization import save, save_checkpoint
 
         if self.full:
@@ -231,7 +240,8 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.model.stop_training = True
-            self.history.stop_reason = f"TerminateOnNaN: the loss became {loss} at batch {batch + 1}"
+            if not self.history.stop_reason:  # fit's own, more detailed reason comes first
+                self.history.stop_reason = f"TerminateOnNaN: the loss became {loss} at batch {batch + 1}"
 
 
 class LambdaCallback(Callback):

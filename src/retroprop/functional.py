@@ -242,9 +242,10 @@ class Linear(Function):
     """``x @ W.T + b`` with ``W`` shaped ``(out_features, in_features)`` as in PyTorch."""
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
-        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        shape = x.shape
+        if not shape or weight.ndim != 2 or shape[-1] != weight.shape[1]:
             raise ShapeError(
-                f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+                f"linear: input of shape {shape} has {shape[-1] if shape else 0} features "
                 f"on its last axis, but the weight of shape {weight.shape} expects "
                 f"{weight.shape[-1]} (weight is (out_features, in_features))"
             )
@@ -263,13 +264,11 @@ class Linear(Function):
         need_x, need_w, need_b = self.needs_input_grad
         x = self.x
         grad_x = grad @ self.weight if need_x else None
-        grad_w = grad_b = None
-        if need_w or need_b:
-            grad2 = grad.reshape(-1, grad.shape[-1])
-            if need_w:
-                grad_w = grad2.T @ x.reshape(-1, x.shape[-1])
-            if need_b:
-                grad_b = grad2.sum(axis=0)
+        if x.ndim != 2:  # fold leading axes into one batch axis
+            grad = grad.reshape(-1, grad.shape[-1])
+            x = x.reshape(-1, x.shape[-1])
+        grad_w = grad.T @ x if need_w else None
+        grad_b = grad.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 
 

@@ -42,7 +42,7 @@ class FileFormatError(ValueError):
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
     digest = hashlib.sha256()
     for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
+        array = np.asarray(arrays[name], order="C")  # keeps 0-d arrays 0-d
         digest.update(name.encode())
         digest.update(str(array.dtype.str).encode())
         digest.update(str(array.shape).encode())
@@ -55,7 +55,7 @@ def _write_safetensors(path: Path, arrays: dict[str, np.ndarray], metadata: dict
     offset = 0
     blobs = []
     for name, array in arrays.items():
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
         if dtype not in _DTYPE_NAMES:
             raise TypeError(f"save: cannot store array {name!r} of dtype {array.dtype} in safetensors")
@@ -122,7 +122,13 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, st
 
 def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise FileFormatError(f"{path}: not a readable .npz archive (truncated or altered?): {err}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise FileFormatError(f"{path}: not an .npz archive (it holds a single array, as a .npy file does)")
+    try:
+        with archive:
             arrays = OrderedDict((name, archive[name]) for name in archive.files)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         raise FileFormatError(f"{path}: not a readable .npz archive (truncated or altered?): {err}") from None

@@ -9,6 +9,8 @@ into the leaves' ``.grad``.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -36,6 +38,8 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+_new_tensor = object.__new__
+_sequence = itertools.count()  # creation order of graph nodes: a node only depends on older ones
 
 
 def is_grad_enabled() -> bool:
@@ -417,6 +421,7 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     inputs: tuple[Any, ...]
     freed = False  # set once a backward without retain_graph has released the saved arrays
+    sequence: int  # creation order, set when the node joins a graph
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
@@ -427,19 +432,29 @@ class Function:
         else:
             needs = (False,) * len(inputs)
         fn.needs_input_grad = needs
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
-            out = fn.forward(*arrays, **options)
+            out = fn.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **options)
         except ValueError as err:
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
             message = cls.explain_error(err, arrays, options)
             if message is None:
                 raise
             raise ShapeError(message) from None
-        result = Tensor._make(out)
+        if type(out) is not np.ndarray and not is_array(out):
+            out = np.asarray(out)
+        result = _new_tensor(Tensor)
+        result.data = out
+        result.grad = None
+        result._retains_grad = False
+        result.name = None
         if True in needs:
             fn.inputs = inputs
+            fn.sequence = next(_sequence)
             result._ctx = fn
             result._requires_grad = True
+        else:
+            result._ctx = None
+            result._requires_grad = False
         return result
 
     @classmethod
@@ -471,26 +486,10 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _count_consumers(root: Tensor) -> dict[int, int]:
-    """For every non-leaf tensor reachable from ``root``: how many graph edges use it."""
-    consumers: dict[int, int] = {}
-    stack = [root]
-    while stack:
-        fn = stack.pop()._ctx
-        if fn.freed:  # type: ignore[union-attr]
-            raise RuntimeError(
-                "backward through a graph a second time: its saved values were freed by the "
-                "first backward; pass retain_graph=True to the first call to keep them"
-            )
-        for parent in fn.inputs:  # type: ignore[union-attr]
-            if isinstance(parent, Tensor) and parent._ctx is not None:
-                key = id(parent)
-                if key in consumers:
-                    consumers[key] += 1
-                else:
-                    consumers[key] = 1
-                    stack.append(parent)
-    return consumers
+_FREED_MESSAGE = (
+    "backward through a graph a second time: its saved values were freed by the first backward; "
+    "pass retain_graph=True to the first call to keep them"
+)
 
 
 def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
@@ -521,39 +520,34 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     # Each pending gradient is kept with an 'owned' flag: True when no other reference to the
     # array exists, so it may be stored as a .grad or added into in place. A gradient returned
     # for two inputs, a view, or a pass-through of a borrowed array is not owned.
-    # A node is processed once all its consumers have sent their gradient (Kahn's algorithm on
-    # the reversed graph), so each gradient is complete before it flows further back.
-    consumers = _count_consumers(root)
+    #
+    # Nodes are processed newest first (a max-heap on creation order): every consumer of a node
+    # is newer than the node, so its gradient is complete when it is popped. A node that no
+    # gradient reaches (its consumers all returned None) is never pushed.
+    if root._ctx.freed:
+        raise RuntimeError(_FREED_MESSAGE)
     pending: dict[int, tuple[Any, bool]] = {id(root): (seed, True)}
-    ready = [root]
-    while ready:
-        node = ready.pop()
+    heap = [(-root._ctx.sequence, root)]
+    while heap:
+        node = heapq.heappop(heap)[1]
         fn = node._ctx
+        if fn.freed:  # type: ignore[union-attr]
+            raise RuntimeError(_FREED_MESSAGE)
         inputs = fn.inputs  # type: ignore[union-attr]
-        entry = pending.pop(id(node), None)
-        if entry is None:  # every consumer returned None: no gradient reaches this node
-            grads = (None,) * len(inputs)
-        else:
-            grad_out, grad_owned = entry
-            if node._retains_grad:
-                _accumulate_leaf(node, grad_out, owned=False)
-            grads = fn.backward(grad_out)  # type: ignore[union-attr]
-            if type(grads) is not tuple:
-                grads = (grads,)
+        grad_out, grad_owned = pending.pop(id(node))
+        if node._retains_grad:
+            _accumulate_leaf(node, grad_out, owned=False)
+        grads = fn.backward(grad_out)  # type: ignore[union-attr]
+        if type(grads) is not tuple:
+            grads = (grads,)
         if len(grads) != len(inputs):
             raise RuntimeError(
                 f"{type(fn).__name__}.backward returned {len(grads)} gradient(s) for "
                 f"{len(inputs)} input(s); return one per input (None where not needed)"
             )
-        shared = len(grads) > 1 and len({id(g) for g in grads if g is not None}) < sum(
-            g is not None for g in grads)
-        for parent, needed, g in zip(inputs, fn.needs_input_grad, grads, strict=True):  # type: ignore[union-attr]
+        shared = len(grads) > 1 and _any_shared(grads)
+        for parent, needed, g in zip(inputs, fn.needs_input_grad, grads):  # noqa: B905 - lengths checked above
             if not needed or g is None:
-                if isinstance(parent, Tensor) and parent._ctx is not None:
-                    key = id(parent)
-                    consumers[key] -= 1
-                    if consumers[key] == 0:
-                        ready.append(parent)
                 continue
             if type(g) is not np.ndarray and not is_array(g):
                 g = xp.asarray(g)
@@ -568,25 +562,36 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             if g.dtype != target.dtype:
                 g = g.astype(target.dtype)
                 owned = True
-            if parent._ctx is None:
-                _accumulate_leaf(parent, g, owned)
+            if parent._ctx is None:  # a leaf: store (or add into) its .grad
+                if parent.grad is None:
+                    parent.grad = g if owned else g.copy()
+                else:
+                    parent.grad += g
                 continue
             key = id(parent)
             previous = pending.get(key)
             if previous is None:
                 pending[key] = (g, owned)
+                heapq.heappush(heap, (-parent._ctx.sequence, parent))
             elif previous[1]:
                 previous[0].__iadd__(g)
             else:
                 summed = previous[0] + g
                 pending[key] = (summed if is_array(summed) else xp.asarray(summed), True)
-            remaining = consumers[key] - 1
-            consumers[key] = remaining
-            if remaining == 0:
-                ready.append(parent)
         if not retain_graph:
             fn.__dict__.clear()  # type: ignore[union-attr]
             fn.freed = True  # type: ignore[union-attr]
+
+
+def _any_shared(grads: tuple[Any, ...]) -> bool:
+    """True when one array object is returned as the gradient of two inputs."""
+    if len(grads) == 2:
+        return grads[0] is grads[1] and grads[0] is not None
+    if len(grads) == 3:
+        a, b, c = grads
+        return (a is not None and (a is b or a is c)) or (b is not None and b is c)
+    present = [id(g) for g in grads if g is not None]
+    return len(set(present)) < len(present)
 
 
 def _accumulate_leaf(tensor: Tensor, grad: Any, owned: bool) -> None:

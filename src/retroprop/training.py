@@ -21,6 +21,7 @@ import numpy as np
 from retroprop import functional as F
 from retroprop.callbacks import Callback
 from retroprop.nn import BCEWithLogitsLoss, CrossEntropyLoss, Module, MSELoss, NLLLoss
+from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator
 from retroprop.random import manual_seed as _manual_seed
 from retroprop.tensor import Tensor, no_grad
@@ -113,18 +114,19 @@ def _check_pair(x: np.ndarray, y: np.ndarray, where: str, names: tuple[str, str]
     _check_finite(y, f"{where}: {names[1]}")
 
 
-def _resolve_loss(loss: Any) -> tuple[LossFn, bool]:
+def _resolve_loss(loss: Any, where: str = "fit") -> tuple[LossFn, bool]:
     """The loss callable and whether it is a classification loss."""
     if isinstance(loss, str):
         key = loss.lower()
         if key not in LOSSES:
-            raise ValueError(f"fit: unknown loss {loss!r}; expected a loss Module, a function or one of "
+            raise ValueError(f"{where}: unknown loss {loss!r}; expected a loss Module, a function or one of "
                              f"{', '.join(sorted(LOSSES))}")
         loss = LOSSES[key]()
     if isinstance(loss, type) and issubclass(loss, Module):
         loss = loss()
     if not callable(loss):
-        raise TypeError(f"fit: loss must be a loss Module, a function or a name, got {type(loss).__name__}")
+        raise TypeError(f"{where}: loss must be a loss Module, a function or a name, got "
+                        f"{type(loss).__name__}")
     classification = bool(getattr(loss, "classification", False)) or loss in _CLASSIFICATION_FUNCTIONS
     return loss, classification
 
@@ -146,6 +148,29 @@ def _prepare_targets(y: np.ndarray, loss: Any, classification: bool, dtype: np.d
             raise TypeError(f"{where}: class labels must be integers, got dtype {y.dtype}")
         return y.astype(np.int64, copy=False)
     return y.astype(dtype, copy=False)
+
+
+def _output_width(model: Module, sample: np.ndarray) -> int:
+    """The number of outputs (classes) of ``model``, from one sample in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = model(Tensor._make(sample))
+    finally:
+        model.train(was_training)
+    return int(out.shape[-1]) if out.ndim else 1
+
+
+def _check_labels(y: np.ndarray, n_classes: int, where: str) -> None:
+    """Refuse labels outside [0, n_classes) before any training, naming the first bad index."""
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        index = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(
+            f"{where}: class labels must lie in [0, {n_classes}) for a model with {n_classes} outputs; "
+            f"got {y.ravel()[index]} at index {index}"
+        )
 
 
 def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool) -> float:
@@ -170,11 +195,11 @@ def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
     return resolved
 
 
-def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
+def _positive(value: Any, name: str, allow_zero: bool = False, where: str = "fit") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"fit: {name} must be an integer, got {type(value).__name__}")
+        raise TypeError(f"{where}: {name} must be an integer, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"fit: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+        raise ValueError(f"{where}: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return int(value)
 
 
@@ -228,8 +253,9 @@ class _Progress:
 class _InterruptGuard:
     """Turn the first Ctrl-C during fit into 'stop after this batch'; a second one interrupts."""
 
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = True) -> None:
         self.requested = False
+        self.verbose = verbose
         self._previous: Any = None
 
     def __enter__(self) -> _InterruptGuard:
@@ -241,8 +267,9 @@ class _InterruptGuard:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nInterrupted: stopping after the current batch (press Ctrl-C again to abort).",
-              file=sys.stderr)
+        if self.verbose:
+            print("\nInterrupted: stopping after the current batch (press Ctrl-C again to abort).",
+                  file=sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
@@ -266,6 +293,10 @@ def _grads_finite(params: list[Tensor]) -> bool:
     # The sum of an array is NaN/Inf when any element is (or when the gradient is astronomically
     # large, > 1e38 in float32, which would overflow the update anyway).
     return all(p.grad is None or math.isfinite(float(p.grad.sum())) for p in params)
+
+
+def _all_finite(params: list[Tensor]) -> bool:
+    return all(math.isfinite(float(p.data.sum())) for p in params)
 
 
 def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -323,6 +354,11 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         x_val = x_val.astype(dtype, copy=False)
         y_val = _prepare_targets(y_val, loss_fn, classification, dtype, "fit: validation_data")
     metric_fns = _resolve_metrics(metrics, loss_fn, classification)
+    if classification and not _is_binary(loss_fn):
+        n_classes = _output_width(model, x_all[:1])
+        _check_labels(y_all, n_classes, "fit: y")
+        if y_val is not None:
+            _check_labels(y_val, n_classes, "fit: validation_data y")
 
     if seed is not None:
         _manual_seed(seed)
@@ -340,12 +376,13 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     for callback in callbacks:
         callback.set_context(model, history, history.params)
     params = [p for group in optimizer.param_groups for p in group["params"]]
+    buffers = list(model.buffers())
     progress = _Progress(verbose, epochs, steps_per_epoch)
     model.stop_training = False
     step = len(history._step_loss)
     started = time.perf_counter()
 
-    with _InterruptGuard() as interrupt:
+    with _InterruptGuard(verbose=bool(verbose)) as interrupt:
         for callback in callbacks:
             callback.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
@@ -354,21 +391,39 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
+            # the last state known finite, for the rare update that overflows the weights
+            epoch_start = (model.state_dict(), optimizer.state_dict())
             loss_sum, sample_count = 0.0, 0
             metric_sums = dict.fromkeys(metric_fns, 0.0)
             for batch, index in enumerate(batches):
                 for callback in callbacks:
                     callback.on_batch_begin(batch, {})
                 xb, yb = x_all[index], y_all[index]
-                out, loss_value = _forward_loss(model, loss_fn, xb, yb)
-                optimizer.zero_grad()
-                loss_value.backward()
+                saved_buffers = [b.data.copy() for b in buffers]  # BatchNorm statistics: small arrays
+                # NaN/Inf are detected below and reported in plain words; NumPy's own overflow
+                # warnings would only repeat that, mid-step, from deep inside the engine
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    out, loss_value = _forward_loss(model, loss_fn, xb, yb)
+                    optimizer.zero_grad()
+                    loss_value.backward()
                 value = float(loss_value.data)
                 history._step_loss.append(value)
                 finite = math.isfinite(value) and _grads_finite(params)
                 if finite:
-                    optimizer.step()
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        optimizer.step()
+                    if not _all_finite(params):
+                        model.load_state_dict(epoch_start[0])
+                        optimizer.load_state_dict(epoch_start[1])
+                        model.stop_training = True
+                        history.stop_reason = (
+                            f"non-finite weights after the update of step {step + 1} (epoch {epoch + 1}, "
+                            f"batch {batch + 1}): the update overflowed; model and optimizer were restored "
+                            f"to their state at the start of epoch {epoch + 1}, the last state known finite"
+                        )
                 else:
+                    for buffer, saved in zip(buffers, saved_buffers, strict=True):
+                        buffer.data[...] = saved
                     model.stop_training = True
                     history.stop_reason = (
                         f"non-finite {'loss' if not math.isfinite(value) else 'gradients'} at step "
@@ -399,16 +454,18 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 val = evaluate(model, x_val, y_val, loss=loss_fn, batch_size=max(batch_size, 256),
                                metrics=list(metric_fns.values()), _names=list(metric_fns))
                 logs.update({f"val_{k}": v for k, v in val.items()})
-            logs["lr"] = float(optimizer.param_groups[0]["lr"])
+            logs["lr"] = float(optimizer.param_groups[0]["lr"])  # the rate this epoch used
             history.append(epoch, logs)
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
-            progress.epoch_end(epoch, logs)
+            # the schedule steps before the callbacks see the epoch's end, so that a checkpoint
+            # written there holds the state the next epoch starts from
             if scheduler is not None and not model.stop_training:
-                if type(scheduler).__name__ == "ReduceLROnPlateau":
+                if isinstance(scheduler, ReduceLROnPlateau):
                     scheduler.step(logs.get("val_loss", logs["loss"]))
                 else:
                     scheduler.step()
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            progress.epoch_end(epoch, logs)
             if model.stop_training:
                 break
         for callback in callbacks:
@@ -434,8 +491,8 @@ def _batched_outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarra
 def evaluate(model: Module, x: Any, y: Any, *, loss: Any, batch_size: int = 256,
              metrics: Sequence[Any] | None = None, _names: list[str] | None = None) -> dict[str, float]:
     """Loss and metrics of ``model`` (in eval mode, no graph) on ``(x, y)``."""
-    loss_fn, classification = _resolve_loss(loss)
-    batch_size = _positive(batch_size, "batch_size")
+    loss_fn, classification = _resolve_loss(loss, "evaluate")
+    batch_size = _positive(batch_size, "batch_size", where="evaluate")
     x_arr, y_arr = _as_numpy(x, "evaluate: x"), _as_numpy(y, "evaluate: y")
     _check_pair(x_arr, y_arr, "evaluate")
     x_arr = x_arr.astype(model.dtype, copy=False)
@@ -456,7 +513,8 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> np.ndarray:
     if x_arr.ndim == 0 or len(x_arr) == 0:
         raise ValueError(f"predict: x must hold at least one sample, got shape {x_arr.shape}")
     _check_finite(x_arr, "predict: x")
-    return _batched_outputs(model, x_arr.astype(model.dtype, copy=False), _positive(batch_size, "batch_size"))
+    batch_size = _positive(batch_size, "batch_size", where="predict")
+    return _batched_outputs(model, x_arr.astype(model.dtype, copy=False), batch_size)
 
 
 def manual_seed(seed: int) -> None:

@@ -68,8 +68,9 @@ class Linear(Module):
             nn_init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        width = x.shape[-1] if x.ndim else None
-        if width != self.in_features:
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
+            width = shape[-1] if shape else None
             raise ShapeError(
                 f"{self.label()} expects {self.in_features} input features on the last axis, got "
                 f"input of shape {tuple(x.shape)} ({width} features)"

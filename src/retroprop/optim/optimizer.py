@@ -239,13 +239,18 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            shape = grad.shape if isinstance(grad, np.ndarray) else np.shape(grad)
-            if shape != p.data.shape:
-                position = next(i for i, q in enumerate(group["params"]) if q is p)
-                index = next(k for k, g in enumerate(self.param_groups) if g is group)
-                raise ValueError(f"{self._name}: parameter {position} of parameter group {index} has "
-                                 f"shape {p.data.shape} but its gradient has shape {shape}")
+            if np.shape(grad) != p.data.shape:
+                self._check_grad_shape(group, p)
             yield p, grad
+
+    def _check_grad_shape(self, group: dict[str, Any], p: Tensor) -> None:
+        """Raise a clear error when ``p.grad`` does not have ``p``'s shape."""
+        shape = np.shape(p.grad)
+        if shape != p.data.shape:
+            position = next(i for i, q in enumerate(group["params"]) if q is p)
+            index = next(k for k, g in enumerate(self.param_groups) if g is group)
+            raise ValueError(f"{self._name}: parameter {position} of parameter group {index} has "
+                             f"shape {p.data.shape} but its gradient has shape {shape}")
 
     # -- state dict -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

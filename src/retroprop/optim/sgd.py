@@ -40,14 +40,24 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         dampening = group["dampening"]
         nesterov = group["nesterov"]
-        for p, grad in self._grads(group):
+        weight_decay, maximize = group["weight_decay"], group["maximize"]
+        state = self.state
+        for p in group["params"]:  # a hot loop: kept flat, one pass per parameter
+            grad = p.grad
+            if grad is None:
+                continue
             param = p.data
-            g, owned = decayed_grad(param, grad, group["weight_decay"], group["maximize"])
+            if grad.shape != param.shape:
+                self._check_grad_shape(group, p)
+            if weight_decay != 0 or maximize:
+                g, owned = decayed_grad(param, grad, weight_decay, maximize)
+            else:
+                g, owned = grad, False
             if momentum != 0:
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
+                param_state = state[p]
+                buf = param_state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
+                    buf = param_state["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
                 else:
                     buf *= momentum
                     if dampening == 0:
