@@ -70,6 +70,9 @@ class ReLU(Function):
         return out
 
     def backward(self, grad: Any) -> Any:
+        if self.grad_owned and grad.shape == self.mask.shape:
+            grad *= self.mask  # in place: the engine says no one else holds this array
+            return grad
         return grad * self.mask
 
 
@@ -242,18 +245,7 @@ class Linear(Function):
     """``x @ W.T + b`` with ``W`` shaped ``(out_features, in_features)`` as in PyTorch."""
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
-        shape = x.shape
-        if not shape or weight.ndim != 2 or shape[-1] != weight.shape[1]:
-            raise ShapeError(
-                f"linear: input of shape {shape} has {shape[-1] if shape else 0} features "
-                f"on its last axis, but the weight of shape {weight.shape} expects "
-                f"{weight.shape[-1]} (weight is (out_features, in_features))"
-            )
-        if bias is not None and bias.shape != (weight.shape[0],):
-            raise ShapeError(
-                f"linear: bias of shape {bias.shape} does not match the weight's "
-                f"{weight.shape[0]} output features"
-            )
+        # shapes are checked by linear() and nn.Linear, outside this hot path
         self.x, self.weight = x, weight
         out = x @ weight.T
         if bias is not None:
@@ -272,8 +264,24 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
+def _shape_of(value: Any) -> tuple[int, ...]:
+    return tuple(value.shape) if isinstance(value, Tensor) or hasattr(value, "shape") else np.shape(value)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Affine map ``x @ weight.T + bias``; ``weight`` is ``(out_features, in_features)``."""
+    shape, w_shape = _shape_of(x), _shape_of(weight)
+    if not shape or len(w_shape) != 2 or shape[-1] != w_shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {shape} has {shape[-1] if shape else 0} features on its last "
+            f"axis, but the weight of shape {w_shape} expects {w_shape[-1] if w_shape else 0} "
+            "(weight is (out_features, in_features))"
+        )
+    if bias is not None and _shape_of(bias) != (w_shape[0],):
+        raise ShapeError(
+            f"linear: bias of shape {_shape_of(bias)} does not match the weight's {w_shape[0]} "
+            "output features"
+        )
     return Linear.apply(x, weight, bias)
 
 

@@ -421,21 +421,32 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     inputs: tuple[Any, ...]
     freed = False  # set once a backward without retain_graph has released the saved arrays
+    # During backward: True when no one else holds the incoming gradient array, so backward may
+    # write into it and return it (saves an allocation in elementwise ops).
+    grad_owned = False
     sequence: int  # creation order, set when the node joins a graph
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and link the result into the graph."""
         fn = cls.__new__(cls)
-        if _grad_mode.enabled:
-            needs = tuple([isinstance(x, Tensor) and x._requires_grad for x in inputs])
+        if len(inputs) == 1:  # the most common case, without the list building below
+            x = inputs[0]
+            if isinstance(x, Tensor):
+                needs = (x._requires_grad and _grad_mode.enabled,)
+                arrays = [x.data]
+            else:
+                needs, arrays = (False,), [x]
         else:
-            needs = (False,) * len(inputs)
+            if _grad_mode.enabled:
+                needs = tuple([isinstance(x, Tensor) and x._requires_grad for x in inputs])
+            else:
+                needs = (False,) * len(inputs)
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         fn.needs_input_grad = needs
         try:
-            out = fn.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **options)
+            out = fn.forward(*arrays, **options)
         except ValueError as err:
-            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
             message = cls.explain_error(err, arrays, options)
             if message is None:
                 raise
@@ -527,9 +538,16 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     if root._ctx.freed:
         raise RuntimeError(_FREED_MESSAGE)
     pending: dict[int, tuple[Any, bool]] = {id(root): (seed, True)}
-    heap = [(-root._ctx.sequence, root)]
-    while heap:
-        node = heapq.heappop(heap)[1]
+    heap: list[tuple[int, Tensor]] = []
+    following: Tensor | None = root  # the next node when it is the only candidate (a chain)
+    while following is not None or heap:
+        if following is None:
+            node = heapq.heappop(heap)[1]
+        elif heap and -heap[0][0] > following._ctx.sequence:  # type: ignore[union-attr]
+            node = heapq.heapreplace(heap, (-following._ctx.sequence, following))[1]  # type: ignore[union-attr]
+        else:
+            node = following
+        following = None
         fn = node._ctx
         if fn.freed:  # type: ignore[union-attr]
             raise RuntimeError(_FREED_MESSAGE)
@@ -537,6 +555,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
         grad_out, grad_owned = pending.pop(id(node))
         if node._retains_grad:
             _accumulate_leaf(node, grad_out, owned=False)
+        fn.grad_owned = grad_owned  # type: ignore[union-attr]
         grads = fn.backward(grad_out)  # type: ignore[union-attr]
         if type(grads) is not tuple:
             grads = (grads,)
@@ -572,7 +591,10 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             previous = pending.get(key)
             if previous is None:
                 pending[key] = (g, owned)
-                heapq.heappush(heap, (-parent._ctx.sequence, parent))
+                if following is None:
+                    following = parent
+                else:
+                    heapq.heappush(heap, (-parent._ctx.sequence, parent))
             elif previous[1]:
                 previous[0].__iadd__(g)
             else:

@@ -13,7 +13,7 @@ class ReLU(Module):
     """``max(x, 0)``. A unit whose input stays below 0 outputs 0 and passes no gradient (dead)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return F.ReLU.apply(x)
 
     def get_config(self) -> dict[str, Any]:
         return {}

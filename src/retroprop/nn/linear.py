@@ -75,7 +75,7 @@ class Linear(Module):
                 f"{self.label()} expects {self.in_features} input features on the last axis, got "
                 f"input of shape {tuple(x.shape)} ({width} features)"
             )
-        return F.linear(x, self.weight, self.bias)
+        return F.Linear.apply(x, self.weight, self.bias)
 
     def label(self) -> str:
         return f"Linear {self.in_features}→{self.out_features}"

@@ -41,6 +41,7 @@ class SGD(Optimizer):
         dampening = group["dampening"]
         nesterov = group["nesterov"]
         weight_decay, maximize = group["weight_decay"], group["maximize"]
+        plain = weight_decay == 0 and not maximize
         state = self.state
         for p in group["params"]:  # a hot loop: kept flat, one pass per parameter
             grad = p.grad
@@ -49,10 +50,10 @@ class SGD(Optimizer):
             param = p.data
             if grad.shape != param.shape:
                 self._check_grad_shape(group, p)
-            if weight_decay != 0 or maximize:
-                g, owned = decayed_grad(param, grad, weight_decay, maximize)
-            else:
+            if plain:
                 g, owned = grad, False
+            else:
+                g, owned = decayed_grad(param, grad, weight_decay, maximize)
             if momentum != 0:
                 param_state = state[p]
                 buf = param_state.get("momentum_buffer")
