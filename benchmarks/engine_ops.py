@@ -42,6 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _env import blas_description, use_native_blas_kernel
+
+use_native_blas_kernel()  # NumPy's BLAS with the CPU's own kernel (see _env.py)
+
 _HAS_THREADPOOLCTL = importlib.util.find_spec("threadpoolctl") is not None
 if not _HAS_THREADPOOLCTL:
     # Must happen before NumPy (OpenBLAS) and torch (OpenMP, MKL) start their thread pools.
@@ -351,14 +356,6 @@ def _format_row(row: Row) -> str:
             f"{ratio:>9} {spread:>13}{flag}")
 
 
-def _blas_name() -> str:
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:  # the config layout is not a stable API
-        return "unknown"
-
-
 def header(threads: str, malloc: str, args: argparse.Namespace) -> str:
     torch_facts = "not installed (torch columns are n/a)"
     if torch is not None:
@@ -367,7 +364,7 @@ def header(threads: str, malloc: str, args: argparse.Namespace) -> str:
         "retroprop vs torch: forward + backward time per op",
         f"  machine   : {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
-        f"  retroprop : {rp.__version__}   numpy {np.__version__} (BLAS: {_blas_name()})",
+        f"  retroprop : {rp.__version__}   numpy {np.__version__} (BLAS: {blas_description()})",
         f"  torch     : {torch_facts}",
         f"  threads   : {threads}",
         f"  malloc    : {malloc}",

@@ -14,7 +14,8 @@ two-thread pools spin against each other on a shared 2-core machine. Runs are in
 (A B C, C B A, ...) in short blocks and the table reports medians of the per-round ratios,
 because absolute speed on shared machines drifts by tens of percent from minute to minute.
 
-Run: ``python benchmarks/train_mlp.py [--quick] [--rounds N]``. Nothing here is asserted.
+NumPy's BLAS runs with the kernel the CPU supports (see ``_env.py``; ``--keep-blas-env`` keeps a
+forced one). Run: ``python benchmarks/train_mlp.py [--quick] [--rounds N]``. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ import platform
 import time
 from collections.abc import Callable
 
-import numpy as np
+from _env import blas_description, use_native_blas_kernel
 
-import retroprop as rp
-from retroprop import nn
+use_native_blas_kernel()
+
+import numpy as np  # noqa: E402  (after the BLAS environment is settled)
+
+import retroprop as rp  # noqa: E402
+from retroprop import nn  # noqa: E402
 
 try:
     import torch
@@ -182,6 +187,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (about 30 s)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row")
+    parser.add_argument("--keep-blas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as the machine sets them")
     args = parser.parse_args()
     rounds = args.rounds or (5 if args.quick else 15)
     block = 0.15 if args.quick else 0.3
@@ -196,6 +203,7 @@ def main() -> None:
     print(f"  numpy {np.__version__}, retroprop {rp.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}; one thread each "
           f"({'threadpoolctl' if limits else 'OPENBLAS_NUM_THREADS=1 (threadpoolctl missing)'})")
+    print(f"  BLAS    : NumPy uses {blas_description()}; torch uses its own MKL")
     print(f"  method  : {rounds} interleaved rounds of ~{block:.2f} s blocks; medians of paired ratios; "
           "float32, SGD momentum 0.9, same batch each step\n")
     header = (f"{'network':<18} {'batch':>5} {'rp ms':>7} {'torch ms':>8} {'numpy ms':>8} "

@@ -44,11 +44,26 @@ def _check_reduction(reduction: str, where: str) -> None:
         raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``x.sum()`` through the ufunc directly: NumPy's method adds a Python layer (µs per call)."""
+    return array_module(x).add.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return array_module(x).maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    total = _sum(x, axis, keepdims)
+    count = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    return total / count
+
+
 def _reduce(loss: Any, reduction: str) -> Any:
     if reduction == "mean":
-        return loss.mean()
+        return _sum(loss) / loss.size
     if reduction == "sum":
-        return loss.sum()
+        return _sum(loss)
     return loss
 
 
@@ -161,30 +176,30 @@ class Softplus(Function):
 class LogSoftmax(Function):
     def forward(self, x: Any, axis: int) -> Any:
         xp = array_module(x)
-        shifted = x - x.max(axis=axis, keepdims=True)  # the max shift keeps exp() finite
+        shifted = x - _max(x, axis, keepdims=True)  # the max shift keeps exp() finite
         probs = xp.exp(shifted)
-        sum_exp = probs.sum(axis=axis, keepdims=True)
+        sum_exp = _sum(probs, axis, keepdims=True)
         shifted -= xp.log(sum_exp)
         probs /= sum_exp  # kept for backward: cheaper than exp(out) there
         self.probs, self.axis = probs, axis
         return shifted
 
     def backward(self, grad: Any) -> Any:
-        return grad - self.probs * grad.sum(axis=self.axis, keepdims=True)
+        return grad - self.probs * _sum(grad, self.axis, keepdims=True)
 
 
 class Softmax(Function):
     def forward(self, x: Any, axis: int) -> Any:
         xp = array_module(x)
-        e = x - x.max(axis=axis, keepdims=True)  # the max shift keeps exp() finite
+        e = x - _max(x, axis, keepdims=True)  # the max shift keeps exp() finite
         xp.exp(e, out=e)
-        e /= e.sum(axis=axis, keepdims=True)
+        e /= _sum(e, axis, keepdims=True)
         self.out, self.axis = e, axis
         return e
 
     def backward(self, grad: Any) -> Any:
         out = self.out
-        return out * (grad - (grad * out).sum(axis=self.axis, keepdims=True))
+        return out * (grad - _sum(grad * out, self.axis, keepdims=True))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -260,7 +275,7 @@ class Linear(Function):
             grad = grad.reshape(-1, grad.shape[-1])
             x = x.reshape(-1, x.shape[-1])
         grad_w = grad.T @ x if need_w else None
-        grad_b = grad.sum(axis=0) if need_b else None
+        grad_b = _sum(grad, 0) if need_b else None
         return grad_x, grad_w, grad_b
 
 
@@ -349,9 +364,9 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got "
                     f"input of shape {x.shape}; use a batch of at least 2 samples (or eval())"
                 )
-            mean = x.mean(axis=axes)
+            mean = _mean(x, axes)
             centered = x - mean.reshape(bshape)
-            var = (centered * centered).mean(axis=axes)  # biased variance normalizes the batch
+            var = _mean(centered * centered, axes)  # biased variance normalizes the batch
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -376,15 +391,15 @@ class BatchNorm(Function):
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         need_x, need_w, need_b = self.needs_input_grad
         x_hat, axes = self.x_hat, self.axes
-        grad_w = (grad * x_hat).sum(axis=axes) if need_w else None
-        grad_b = grad.sum(axis=axes) if need_b else None
+        grad_w = _sum(grad * x_hat, axes) if need_w else None
+        grad_b = _sum(grad, axes) if need_b else None
         grad_x = None
         if need_x:
             g_hat = grad * self.weight.reshape(self.bshape) if self.weight is not None else grad
             if self.training:
                 # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))
-                mean_g = g_hat.mean(axis=axes, keepdims=True)
-                mean_gx = (g_hat * x_hat).mean(axis=axes, keepdims=True)
+                mean_g = _mean(g_hat, axes, keepdims=True)
+                mean_gx = _mean(g_hat * x_hat, axes, keepdims=True)
                 grad_x = (g_hat - mean_g - x_hat * mean_gx) * self.inv_std
             else:
                 grad_x = g_hat * self.inv_std
@@ -430,8 +445,9 @@ def _class_targets(target: Any, logits_shape: tuple[int, ...], where: str) -> np
             f"{labels.shape}"
         )
     n_classes = logits_shape[-1]
-    bad = (labels < 0) | (labels >= n_classes)
-    if bad.any():
+    if labels.size and (np.minimum.reduce(labels, axis=None) < 0
+                        or np.maximum.reduce(labels, axis=None) >= n_classes):
+        bad = (labels < 0) | (labels >= n_classes)
         first = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(
             f"{where}: target labels must lie in [0, {n_classes}) for {n_classes} classes; got "
@@ -450,14 +466,14 @@ class CrossEntropy(Function):
         t = target.reshape(-1)
         n, n_classes = z.shape
         rows = xp.arange(n)
-        shifted = z - z.max(axis=1, keepdims=True)  # the max shift keeps exp() finite
+        shifted = z - _max(z, 1, keepdims=True)  # the max shift keeps exp() finite
         # loss_i = log(sum_j exp(s_ij)) - s_i,t_i, without materializing log-probabilities
         loss = -shifted[rows, t]
         if label_smoothing:
             loss *= 1 - label_smoothing
-            loss -= label_smoothing * shifted.mean(axis=1)
+            loss -= label_smoothing * _mean(shifted, 1)
         exp = xp.exp(shifted, out=shifted)
-        sum_exp = exp.sum(axis=1, keepdims=True)
+        sum_exp = _sum(exp, 1, keepdims=True)
         loss += xp.log(sum_exp).reshape(-1)
         self.exp, self.sum_exp = exp, sum_exp
         self.rows, self.target, self.n, self.n_classes = rows, t, n, n_classes

@@ -132,7 +132,7 @@ def as_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
-    __slots__ = ("__weakref__", "_ctx", "_requires_grad", "_retains_grad", "data", "grad", "name")
+    __slots__ = ("__weakref__", "_ctx", "_requires_grad", "_retains_grad", "data", "grad")
     __array_ufunc__ = None  # make ``ndarray + Tensor`` defer to Tensor.__radd__
     __hash__ = object.__hash__
 
@@ -142,7 +142,6 @@ class Tensor:
         self._ctx: Function | None = None
         self._requires_grad = False
         self._retains_grad = False
-        self.name: str | None = None
         self.requires_grad = requires_grad
 
     @classmethod
@@ -156,7 +155,6 @@ class Tensor:
         t._ctx = None
         t._requires_grad = requires_grad
         t._retains_grad = False
-        t.name = None
         return t
 
     # -- properties ----------------------------------------------------------------------------
@@ -457,7 +455,6 @@ class Function:
         result.data = out
         result.grad = None
         result._retains_grad = False
-        result.name = None
         if True in needs:
             fn.inputs = inputs
             fn.sequence = next(_sequence)
@@ -578,7 +575,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 # owned: no other reference to the array exists, so it may become a .grad or be
                 # added into in place (not a view, not handed to two inputs, not borrowed)
                 owned = g.base is None and (grad_owned or g is not grad_out) and not shared
-            if g.dtype != target.dtype:
+            if g.dtype is not target.dtype and g.dtype != target.dtype:
                 g = g.astype(target.dtype)
                 owned = True
             if parent._ctx is None:  # a leaf: store (or add into) its .grad
