@@ -22,8 +22,7 @@ from retroprop import functional as F
 from retroprop.callbacks import Callback
 from retroprop.nn import BCEWithLogitsLoss, CrossEntropyLoss, Module, MSELoss, NLLLoss
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
-from retroprop.random import default_generator
-from retroprop.random import manual_seed as _manual_seed
+from retroprop.random import default_generator, manual_seed
 from retroprop.tensor import Tensor, no_grad
 
 LossFn = Callable[[Tensor, Any], Tensor]
@@ -361,7 +360,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             _check_labels(y_val, n_classes, "fit: validation_data y")
 
     if seed is not None:
-        _manual_seed(seed)
+        manual_seed(seed)
     rng = default_generator()
     from retroprop.nn import BatchNorm1d
 
@@ -515,8 +514,3 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> np.ndarray:
     _check_finite(x_arr, "predict: x")
     batch_size = _positive(batch_size, "batch_size", where="predict")
     return _batched_outputs(model, x_arr.astype(model.dtype, copy=False), batch_size)
-
-
-def manual_seed(seed: int) -> None:
-    """Seed everything retroprop draws at random (weights, dropout masks, shuffling)."""
-    _manual_seed(seed)
