@@ -38,7 +38,7 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
-_new_tensor = object.__new__
+_new_object = object.__new__
 _sequence = itertools.count()  # creation order of graph nodes: a node only depends on older ones
 
 
@@ -427,35 +427,47 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and link the result into the graph."""
-        fn = cls.__new__(cls)
+        fn = _new_object(cls)
         if len(inputs) == 1:  # the most common case, without the list building below
             x = inputs[0]
             if isinstance(x, Tensor):
-                needs = (x._requires_grad and _grad_mode.enabled,)
-                arrays = [x.data]
+                need = x._requires_grad and _grad_mode.enabled
+                arrays = (x.data,)
             else:
-                needs, arrays = (False,), [x]
+                need, arrays = False, (x,)
+            fn.needs_input_grad = (need,)
+        elif len(inputs) == 3:  # linear, batch_norm, where: unrolled, it is 3x faster than a loop
+            a, b, c = inputs
+            ta, tb, tc = isinstance(a, Tensor), isinstance(b, Tensor), isinstance(c, Tensor)
+            arrays = (a.data if ta else a, b.data if tb else b, c.data if tc else c)
+            if _grad_mode.enabled:
+                needs = (ta and a._requires_grad, tb and b._requires_grad, tc and c._requires_grad)
+                need = True in needs
+            else:
+                needs, need = (False, False, False), False
+            fn.needs_input_grad = needs
         else:
             if _grad_mode.enabled:
                 needs = tuple([isinstance(x, Tensor) and x._requires_grad for x in inputs])
+                need = True in needs
             else:
-                needs = (False,) * len(inputs)
-            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        fn.needs_input_grad = needs
+                needs, need = (False,) * len(inputs), False
+            fn.needs_input_grad = needs
+            arrays = tuple([x.data if isinstance(x, Tensor) else x for x in inputs])
         try:
-            out = fn.forward(*arrays, **options)
+            out = fn.forward(*arrays, **options) if options else fn.forward(*arrays)
         except ValueError as err:
-            message = cls.explain_error(err, arrays, options)
+            message = cls.explain_error(err, list(arrays), options)
             if message is None:
                 raise
             raise ShapeError(message) from None
         if type(out) is not np.ndarray and not is_array(out):
             out = np.asarray(out)
-        result = _new_tensor(Tensor)
+        result = _new_object(Tensor)
         result.data = out
         result.grad = None
         result._retains_grad = False
-        if True in needs:
+        if need:
             fn.inputs = inputs
             fn.sequence = next(_sequence)
             result._ctx = fn
@@ -561,7 +573,14 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 f"{type(fn).__name__}.backward returned {len(grads)} gradient(s) for "
                 f"{len(inputs)} input(s); return one per input (None where not needed)"
             )
-        shared = len(grads) > 1 and _any_shared(grads)
+        count = len(grads)
+        if count == 1:
+            shared = False
+        elif count == 3:  # linear's (x, weight, bias): inlined, this runs once per layer
+            a, b, c = grads
+            shared = (a is not None and (a is b or a is c)) or (b is not None and b is c)
+        else:
+            shared = _any_shared(grads)
         for parent, needed, g in zip(inputs, fn.needs_input_grad, grads):  # noqa: B905 - lengths checked above
             if not needed or g is None:
                 continue
@@ -597,9 +616,8 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             else:
                 summed = previous[0] + g
                 pending[key] = (summed if is_array(summed) else xp.asarray(summed), True)
-        if not retain_graph:
-            fn.__dict__.clear()  # type: ignore[union-attr]
-            fn.freed = True  # type: ignore[union-attr]
+        if not retain_graph:  # release the saved arrays now, not when the graph is dropped
+            fn.__dict__ = {"freed": True}  # type: ignore[union-attr]
 
 
 def _any_shared(grads: tuple[Any, ...]) -> bool:
