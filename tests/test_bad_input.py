@@ -506,3 +506,12 @@ def test_a_checkpoint_into_a_different_architecture(tmp_path: Path) -> None:
         rp.load_checkpoint(path, nn.Sequential(nn.Linear(4, 3)))
     message = message_of(info)
     assert str(path) in message and "does not fit" in message and "0.weight" in message
+
+
+def test_an_optimizer_built_for_another_model_is_refused() -> None:
+    x, y = data()
+    m, other = model(), model()
+    before = m.state_dict()
+    with pytest.raises(ValueError, match="optimizer updates none of this model's parameters"):
+        fit(m, x, y, loss="cross_entropy", optimizer=rp.optim.SGD(other.parameters(), lr=0.1))
+    assert_untouched(m, before)

@@ -613,3 +613,14 @@ def test_resuming_from_model_checkpoint_full_matches_an_uninterrupted_run(tmp_pa
 
 def test_resuming_from_model_checkpoint_full_with_a_scheduler_matches(tmp_path: Path) -> None:
     _resume_via_model_checkpoint(tmp_path, with_scheduler=True)
+
+
+def test_an_edited_architecture_is_refused_too(tmp_path: Path) -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.125), nn.Linear(4, 2))
+    path = tmp_path / "model.safetensors"
+    rp.save(model, path)
+    raw = path.read_bytes()
+    assert raw.count(b"0.125") == 1, "the slope should appear once, in the header"
+    path.write_bytes(raw.replace(b"0.125", b"0.375"))  # same length: only the meaning changes
+    with pytest.raises(FileFormatError, match=r"model\.safetensors: checksum mismatch.*architecture"):
+        rp.load(path)

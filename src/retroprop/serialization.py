@@ -39,8 +39,11 @@ class FileFormatError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Containers: name -> array, plus a str -> str metadata dict
 # ---------------------------------------------------------------------------------------------
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
+def _checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
+    """SHA-256 over every array (name, dtype, shape, bytes) and every metadata entry."""
     digest = hashlib.sha256()
+    for key in sorted(metadata):
+        digest.update(f"{key}={metadata[key]}\n".encode())
     for name in sorted(arrays):
         array = np.asarray(arrays[name], order="C")  # keeps 0-d arrays 0-d
         digest.update(name.encode())
@@ -151,9 +154,9 @@ def _format(path: Path) -> str:
 def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
     """Write arrays with JSON metadata, a format version and a checksum."""
     path = Path(path)
-    meta = {"format": "retroprop", "format_version": str(FORMAT_VERSION),
-            "checksum": _checksum(arrays)}
+    meta = {"format": "retroprop", "format_version": str(FORMAT_VERSION)}
     meta.update({key: json.dumps(value) for key, value in metadata.items()})
+    meta["checksum"] = _checksum(arrays, meta)  # covers the architecture too, not only weights
     path.parent.mkdir(parents=True, exist_ok=True)
     (_write_safetensors if _format(path) == ".safetensors" else _write_npz)(path, arrays, meta)
 
@@ -171,9 +174,11 @@ def read_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]
     if version != str(FORMAT_VERSION):
         raise FileFormatError(f"{path}: format version {version} is not supported (this retroprop writes "
                               f"and reads version {FORMAT_VERSION})")
-    if raw.get("checksum") != _checksum(arrays):
+    covered = {key: value for key, value in raw.items() if key != "checksum"}
+    if raw.get("checksum") != _checksum(arrays, covered):
         raise FileFormatError(
-            f"{path}: checksum mismatch: the weights were altered or corrupted after saving")
+            f"{path}: checksum mismatch: the weights or the saved architecture were altered or "
+            "corrupted after saving")
     metadata = {}
     for key, value in raw.items():
         if key in ("format", "format_version", "checksum"):

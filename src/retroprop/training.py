@@ -375,6 +375,12 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     for callback in callbacks:
         callback.set_context(model, history, history.params)
     params = [p for group in optimizer.param_groups for p in group["params"]]
+    model_params = {id(p) for p in model.parameters()}
+    if model_params and not any(id(p) in model_params for p in params):
+        raise ValueError(
+            "fit: the optimizer updates none of this model's parameters; build it from this model, "
+            "e.g. rp.optim.SGD(model.parameters(), lr=0.1)"
+        )
     buffers = list(model.buffers())
     progress = _Progress(verbose, epochs, steps_per_epoch)
     model.stop_training = False
