@@ -39,6 +39,7 @@ class _GradMode(threading.local):
 
 _grad_mode = _GradMode()
 _new_object = object.__new__
+_NEEDED, _NOT_NEEDED = (True,), (False,)
 _sequence = itertools.count()  # creation order of graph nodes: a node only depends on older ones
 
 
@@ -435,7 +436,7 @@ class Function:
                 arrays = (x.data,)
             else:
                 need, arrays = False, (x,)
-            fn.needs_input_grad = (need,)
+            fn.needs_input_grad = _NEEDED if need else _NOT_NEEDED
         elif len(inputs) == 3:  # linear, batch_norm, where: unrolled, it is 3x faster than a loop
             a, b, c = inputs
             ta, tb, tc = isinstance(a, Tensor), isinstance(b, Tensor), isinstance(c, Tensor)
@@ -546,7 +547,8 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     # gradient reaches (its consumers all returned None) is never pushed.
     if root._ctx.freed:
         raise RuntimeError(_FREED_MESSAGE)
-    pending: dict[int, tuple[Any, bool]] = {id(root): (seed, True)}
+    # keyed by the tensors themselves: their hash is object identity, so no __eq__ is ever called
+    pending: dict[Tensor, tuple[Any, bool]] = {root: (seed, True)}
     heap: list[tuple[int, Tensor]] = []
     following: Tensor | None = root  # the next node when it is the only candidate (a chain)
     while following is not None or heap:
@@ -561,7 +563,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
         if fn.freed:  # type: ignore[union-attr]
             raise RuntimeError(_FREED_MESSAGE)
         inputs = fn.inputs  # type: ignore[union-attr]
-        grad_out, grad_owned = pending.pop(id(node))
+        grad_out, grad_owned = pending.pop(node)
         if node._retains_grad:
             _accumulate_leaf(node, grad_out, owned=False)
         fn.grad_owned = grad_owned  # type: ignore[union-attr]
@@ -603,10 +605,9 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 else:
                     parent.grad += g
                 continue
-            key = id(parent)
-            previous = pending.get(key)
+            previous = pending.get(parent)
             if previous is None:
-                pending[key] = (g, owned)
+                pending[parent] = (g, owned)
                 if following is None:
                     following = parent
                 else:
@@ -615,7 +616,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 previous[0].__iadd__(g)
             else:
                 summed = previous[0] + g
-                pending[key] = (summed if is_array(summed) else xp.asarray(summed), True)
+                pending[parent] = (summed if is_array(summed) else xp.asarray(summed), True)
         if not retain_graph:  # release the saved arrays now, not when the graph is dropped
             fn.__dict__ = {"freed": True}  # type: ignore[union-attr]
 

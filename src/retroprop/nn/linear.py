@@ -68,14 +68,17 @@ class Linear(Module):
             nn_init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        shape = x.data.shape
-        if not shape or shape[-1] != self.in_features:
-            width = shape[-1] if shape else None
-            raise ShapeError(
-                f"{self.label()} expects {self.in_features} input features on the last axis, got "
-                f"input of shape {tuple(x.shape)} ({width} features)"
-            )
-        return F.Linear.apply(x, self.weight, self.bias)
+        try:
+            return F.Linear.apply(x, self.weight, self.bias)
+        except ValueError:
+            # checked only on failure (a wrong width fails in the matmul): the hot path stays lean
+            shape = np.shape(x.data if isinstance(x, Tensor) else x)
+            if not shape or shape[-1] != self.in_features:
+                raise ShapeError(
+                    f"{self.label()} expects {self.in_features} input features on the last axis, got "
+                    f"input of shape {tuple(shape)} ({shape[-1] if shape else None} features)"
+                ) from None
+            raise
 
     def label(self) -> str:
         return f"Linear {self.in_features}→{self.out_features}"
