@@ -79,6 +79,8 @@ def _reduced_grad(grad: Any, reduction: str, count: int) -> Any:
 # ---------------------------------------------------------------------------------------------
 class ReLU(Function):
     # Strict x > 0: the gradient at exactly 0 is 0, as in PyTorch.
+    exact_gradients = True
+
     def forward(self, x: Any) -> Any:
         out = array_module(x).maximum(x, 0)
         self.mask = out > 0
@@ -259,6 +261,8 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
 class Linear(Function):
     """``x @ W.T + b`` with ``W`` shaped ``(out_features, in_features)`` as in PyTorch."""
 
+    exact_gradients = True
+
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
         # shapes are checked by linear() and nn.Linear, outside this hot path
         self.x, self.weight = x, weight
@@ -279,12 +283,38 @@ class Linear(Function):
         return grad_x, grad_w, grad_b
 
 
+class LinearReLU(Linear):
+    """``relu(x @ W.T + b)`` as one node: what ``Sequential`` runs for a Linear followed by a ReLU.
+
+    The same arithmetic as the two ops apart (strict ``> 0`` mask), without a second node, a
+    second output array or a second module call.
+    """
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        out = super().forward(x, weight, bias)
+        self.mask = out > 0
+        array_module(out).maximum(out, 0, out=out)  # in place: out is this node's own array
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        if self.grad_owned:
+            grad *= self.mask  # in place: the engine says no one else holds this array
+        else:
+            grad = grad * self.mask
+        return super().backward(grad)
+
+
+def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``relu(linear(x, weight, bias))`` in one fused node (same values and gradients)."""
+    _check_linear_shapes(x, weight, bias)
+    return LinearReLU.apply(x, weight, bias)
+
+
 def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if isinstance(value, Tensor) or hasattr(value, "shape") else np.shape(value)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Affine map ``x @ weight.T + bias``; ``weight`` is ``(out_features, in_features)``."""
+def _check_linear_shapes(x: Any, weight: Any, bias: Any) -> None:
     shape, w_shape = _shape_of(x), _shape_of(weight)
     if not shape or len(w_shape) != 2 or shape[-1] != w_shape[1]:
         raise ShapeError(
@@ -297,6 +327,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: bias of shape {_shape_of(bias)} does not match the weight's {w_shape[0]} "
             "output features"
         )
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map ``x @ weight.T + bias``; ``weight`` is ``(out_features, in_features)``."""
+    _check_linear_shapes(x, weight, bias)
     return Linear.apply(x, weight, bias)
 
 

@@ -420,6 +420,10 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     inputs: tuple[Any, ...]
     freed = False  # set once a backward without retain_graph has released the saved arrays
+    # True for ops whose backward returns, for each input, a new array of exactly that input's
+    # shape (or the incoming gradient itself, when told it may): the engine then skips its
+    # un-broadcasting and aliasing checks. Only fused built-in ops on the hot path set it.
+    exact_gradients = False
     # During backward: True when no one else holds the incoming gradient array, so backward may
     # write into it and return it (saves an allocation in elementwise ops).
     grad_owned = False
@@ -437,6 +441,16 @@ class Function:
             else:
                 need, arrays = False, (x,)
             fn.needs_input_grad = _NEEDED if need else _NOT_NEEDED
+        elif len(inputs) == 2:  # binary ops and losses, unrolled like the 3-input case below
+            a, b = inputs
+            ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+            arrays = (a.data if ta else a, b.data if tb else b)
+            if _grad_mode.enabled:
+                needs = (ta and a._requires_grad, tb and b._requires_grad)
+                need = True in needs
+            else:
+                needs, need = (False, False), False
+            fn.needs_input_grad = needs
         elif len(inputs) == 3:  # linear, batch_norm, where: unrolled, it is 3x faster than a loop
             a, b, c = inputs
             ta, tb, tc = isinstance(a, Tensor), isinstance(b, Tensor), isinstance(c, Tensor)
@@ -576,7 +590,8 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 f"{len(inputs)} input(s); return one per input (None where not needed)"
             )
         count = len(grads)
-        if count == 1:
+        exact = fn.exact_gradients
+        if count == 1 or exact:
             shared = False
         elif count == 3:  # linear's (x, weight, bias): inlined, this runs once per layer
             a, b, c = grads
@@ -589,7 +604,9 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             if type(g) is not np.ndarray and not is_array(g):
                 g = xp.asarray(g)
             target = parent.data
-            if g.shape != target.shape:
+            if exact:  # the op promises new arrays of its inputs' shapes (see Function)
+                owned = grad_owned if g is grad_out else True
+            elif g.shape != target.shape:
                 g = sum_to_shape(g, target.shape)
                 owned = True
             else:

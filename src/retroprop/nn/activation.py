@@ -8,12 +8,14 @@ from retroprop import functional as F
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
 
+_relu = F.ReLU.apply  # bound once: this is called once per layer and step
+
 
 class ReLU(Module):
     """``max(x, 0)``. A unit whose input stays below 0 outputs 0 and passes no gradient (dead)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.ReLU.apply(x)
+        return _relu(x)
 
     def get_config(self) -> dict[str, Any]:
         return {}

@@ -14,6 +14,9 @@ from retroprop.nn.module import Module
 from retroprop.nn.parameter import Parameter
 from retroprop.tensor import ShapeError, Tensor
 
+_linear = F.Linear.apply  # bound once: these are called once per layer and step
+_linear_relu = F.LinearReLU.apply
+
 
 def _positive_int(value: Any, name: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -69,16 +72,27 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         try:
-            return F.Linear.apply(x, self.weight, self.bias)
+            return _linear(x, self.weight, self.bias)
         except ValueError:
-            # checked only on failure (a wrong width fails in the matmul): the hot path stays lean
-            shape = np.shape(x.data if isinstance(x, Tensor) else x)
-            if not shape or shape[-1] != self.in_features:
-                raise ShapeError(
-                    f"{self.label()} expects {self.in_features} input features on the last axis, got "
-                    f"input of shape {tuple(shape)} ({shape[-1] if shape else None} features)"
-                ) from None
+            self._explain_width(x)
             raise
+
+    def forward_relu(self, x: Tensor) -> Tensor:
+        """``relu(self(x))`` as one fused node; ``Sequential`` uses it for a Linear then a ReLU."""
+        try:
+            return _linear_relu(x, self.weight, self.bias)
+        except ValueError:
+            self._explain_width(x)
+            raise
+
+    def _explain_width(self, x: Any) -> None:
+        # checked only on failure (a wrong width fails in the matmul): the hot path stays lean
+        shape = np.shape(x.data if isinstance(x, Tensor) else x)
+        if not shape or shape[-1] != self.in_features:
+            raise ShapeError(
+                f"{self.label()} expects {self.in_features} input features on the last axis, got "
+                f"input of shape {tuple(shape)} ({shape[-1] if shape else None} features)"
+            ) from None
 
     def label(self) -> str:
         return f"Linear {self.in_features}→{self.out_features}"
