@@ -1,0 +1,197 @@
+"""Probes: per-layer numbers read from a retroprop model, handed on as plain floats and arrays.
+
+What a probe measures is the raw material of the doctor's detectors, which see only these plain
+records (no retroprop types), so that an adapter for another framework can feed them too.
+
+* Weighted layers (``Linear``, ``BatchNorm1d``): gradient norm, RMS and mean |g| of the weight,
+  weight norm, the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
+  optimizer step, and non-finite counts in weights and gradients.
+* Activation layers: mean and std of the output and non-finite count; for ReLU-like units, which
+  units fired (> 0) on the probed batch; for sigmoid and tanh, the share of outputs in their flat
+  regions, where the derivative is below 1/100 of its peak (sigmoid: y(1-y) < 0.0025, about
+  |x| > 6; tanh: 1 - y^2 < 0.01, about |x| > 3).
+
+Probing costs a few vectorized reductions per layer; activations are read through forward hooks
+that are attached only for the batches that are probed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retroprop.nn import ELU, GELU, SELU, BatchNorm1d, LeakyReLU, Linear, Module, ReLU, Sigmoid, Tanh
+from retroprop.nn.module import RemovableHandle
+
+ACTIVATION_KINDS: dict[type, str] = {
+    ReLU: "relu", LeakyReLU: "leaky_relu", ELU: "elu", SELU: "selu", GELU: "gelu",
+    Sigmoid: "sigmoid", Tanh: "tanh",
+}
+RELU_LIKE = frozenset({"relu"})  # units that pass exactly no gradient when they do not fire
+SATURATING = frozenset({"sigmoid", "tanh"})
+WEIGHTED = (Linear, BatchNorm1d)
+
+
+@dataclass
+class LayerStats:
+    """One weighted layer at one probed step."""
+
+    name: str
+    label: str
+    grad_norm: float
+    grad_rms: float
+    grad_mean_abs: float
+    weight_norm: float
+    size: int
+    update_ratio: float | None = None
+    nonfinite_grad: int = 0
+    nonfinite_weight: int = 0
+
+
+@dataclass
+class ActivationStats:
+    """One activation layer at one probed step."""
+
+    name: str
+    label: str
+    kind: str
+    mean: float
+    std: float
+    nonfinite: int = 0
+    fired: np.ndarray | None = field(default=None, repr=False)  # per unit: fired on this batch
+    saturated_share: float | None = None
+
+
+@dataclass
+class ProbeRecord:
+    """Everything one probe saw, in network order (input side first)."""
+
+    step: int
+    epoch: int
+    loss: float
+    layers: list[LayerStats]
+    activations: list[ActivationStats]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for activation in data["activations"]:
+            fired = activation.pop("fired")
+            activation["fired_share"] = None if fired is None else float(np.mean(fired))
+        return data
+
+
+def layer_label(position: int, module: Module) -> str:
+    """A human label: 'layer 1, Linear 64→128' (layers counted from 1 among weighted layers)."""
+    return f"layer {position}, {module.label()}"
+
+
+class Probe:
+    """Reads per-layer statistics from ``model``; ``arm()`` before a forward pass to see activations."""
+
+    def __init__(self, model: Module) -> None:
+        self.model = model
+        named = list(model.named_modules())
+        weighted = [(n, m) for n, m in named if isinstance(m, WEIGHTED)]
+        self.weighted = [(name, module, layer_label(i + 1, module))
+                         for i, (name, module) in enumerate(weighted)]
+        self.activation_modules = []
+        label = "the input"
+        weighted_labels = {name: label for name, _, label in self.weighted}
+        for name, module in named:  # network order: an activation follows the last weighted layer
+            label = weighted_labels.get(name, label)
+            kind = ACTIVATION_KINDS.get(type(module))
+            if kind is not None:
+                self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
+        self._handles: list[RemovableHandle] = []
+        self._seen: dict[str, ActivationStats] = {}
+        self._before: dict[str, np.ndarray] | None = None
+
+    # -- activations --------------------------------------------------------------------------
+    def arm(self) -> None:
+        """Attach forward hooks so that the next forward pass is measured."""
+        if self._handles:
+            return
+        self._seen = {}
+        for name, module, kind, label in self.activation_modules:
+            self._handles.append(module.register_forward_hook(self._hook(name, kind, label)))
+
+    def disarm(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    @property
+    def armed(self) -> bool:
+        return bool(self._handles)
+
+    def _hook(self, name: str, kind: str, label: str) -> Any:
+        def record(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
+            out = output.data
+            finite = np.isfinite(out)
+            nonfinite = int(out.size - np.count_nonzero(finite))
+            values = out if nonfinite == 0 else out[finite]
+            stats = ActivationStats(
+                name=name, label=label, kind=kind,
+                mean=float(values.mean()) if values.size else float("nan"),
+                std=float(values.std()) if values.size else float("nan"),
+                nonfinite=nonfinite,
+            )
+            if kind in RELU_LIKE and out.ndim >= 1:
+                units = out.reshape(out.shape[0], -1) if out.ndim > 1 else out.reshape(1, -1)
+                stats.fired = (units > 0).any(axis=0)
+            if kind == "sigmoid":
+                stats.saturated_share = float(np.mean(out * (1 - out) < 0.0025))
+            elif kind == "tanh":
+                stats.saturated_share = float(np.mean(1 - out * out < 0.01))
+            self._seen[name] = stats
+
+        return record
+
+    # -- weights and gradients ----------------------------------------------------------------
+    def snapshot_weights(self) -> None:
+        """Remember the weights now (before an optimizer step) for ``update_ratios``."""
+        self._before = {name: module.weight.data.copy() for name, module, _ in self.weighted
+                        if module.weight is not None}
+
+    def update_ratios(self) -> dict[str, float]:
+        """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``."""
+        before, self._before = self._before, None
+        ratios: dict[str, float] = {}
+        if before is None:
+            return ratios
+        for name, module, _ in self.weighted:
+            if name in before and module.weight is not None:
+                norm = float(np.linalg.norm(before[name]))
+                if norm:
+                    ratios[name] = float(np.linalg.norm(module.weight.data - before[name])) / norm
+        return ratios
+
+    def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
+        """The record of this step: weights and gradients now, activations of the armed pass."""
+        layers = []
+        for name, module, label in self.weighted:
+            weight = module.weight
+            if weight is None:
+                continue
+            w, g = weight.data, weight.grad
+            if g is None:
+                grad_norm = grad_rms = grad_mean_abs = 0.0
+                nonfinite_grad = 0
+            else:
+                grad_norm = float(np.linalg.norm(g))
+                grad_rms = grad_norm / math.sqrt(max(g.size, 1))
+                grad_mean_abs = float(np.abs(g).mean()) if g.size else 0.0
+                nonfinite_grad = int(g.size - np.count_nonzero(np.isfinite(g)))
+            layers.append(LayerStats(
+                name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
+                grad_mean_abs=grad_mean_abs, weight_norm=float(np.linalg.norm(w)), size=int(w.size),
+                nonfinite_grad=nonfinite_grad,
+                nonfinite_weight=int(w.size - np.count_nonzero(np.isfinite(w))),
+            ))
+        activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
+        self._seen = {}
+        return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=layers,
+                           activations=activations)

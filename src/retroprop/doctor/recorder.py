@@ -1,0 +1,69 @@
+"""Recorder: the doctor's eyes in a training loop, one ``observe(loss)`` per step.
+
+Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
+every step (it is free); the full per-layer probe runs every ``every`` steps. Activations of a
+probed step are read through hooks armed just before that step's forward pass (by the
+``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
+the next ``observe``, when the optimizer's update is visible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from retroprop.doctor.probes import Probe, ProbeRecord
+from retroprop.nn import Module
+
+DEFAULT_EVERY = 10
+
+
+class Recorder:
+    """Per-step losses and per-layer probe records of one run."""
+
+    def __init__(self, model: Module, every: int = DEFAULT_EVERY) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(
+                f"Recorder: every must be a positive integer (steps between probes), got {every!r}"
+            )
+        self.probe = Probe(model)
+        self.every = every
+        self.step = 0
+        self.losses: list[float] = []
+        self.records: list[ProbeRecord] = []
+        self.first_nonfinite_step: int | None = None
+        self._awaiting_ratio: ProbeRecord | None = None
+        self.probe.arm()  # step 0 is probed
+
+    def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
+        """Record this step; returns the probe record when this step was probed."""
+        value = float(loss.item() if hasattr(loss, "item") else loss)
+        self.losses.append(value)
+        if not math.isfinite(value) and self.first_nonfinite_step is None:
+            self.first_nonfinite_step = self.step
+        if self._awaiting_ratio is not None:  # the previous probed step's update is now visible
+            ratios = self.probe.update_ratios()
+            for layer in self._awaiting_ratio.layers:
+                layer.update_ratio = ratios.get(layer.name)
+            self._awaiting_ratio = None
+        record = None
+        if self.step % self.every == 0:
+            record = self.probe.collect(self.step, epoch, value)
+            self.records.append(record)
+            self.probe.snapshot_weights()
+            self._awaiting_ratio = record
+        self.probe.disarm()
+        self.step += 1
+        if self.step % self.every == 0:
+            self.probe.arm()  # the next forward pass is a probed one
+        return record
+
+    def close(self) -> None:
+        """Detach every hook (the model runs at full speed again)."""
+        self.probe.disarm()
+
+    def to_json(self) -> str:
+        return json.dumps({"every": self.every, "losses": self.losses,
+                           "first_nonfinite_step": self.first_nonfinite_step,
+                           "records": [r.to_dict() for r in self.records]})

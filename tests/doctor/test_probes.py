@@ -1,0 +1,138 @@
+"""Probes and the recorder: the numbers the doctor will reason from, checked against NumPy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Probe, Recorder
+
+
+def model() -> nn.Sequential:
+    rp.manual_seed(1)
+    return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 6), nn.Sigmoid(), nn.Linear(6, 3),
+                         nn.Tanh()).double()
+
+
+def batch(n: int = 32, scale: float = 1.0) -> tuple[rp.Tensor, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rp.tensor(rng.normal(scale=scale, size=(n, 5))), np.arange(n) % 3
+
+
+def step(m: nn.Module, opt, x, y, recorder: Recorder | None = None):
+    opt.zero_grad()
+    loss = nn.CrossEntropyLoss()(m(x), y)
+    loss.backward()
+    record = recorder.observe(loss) if recorder else None
+    opt.step()
+    return loss, record
+
+
+def test_layer_statistics_match_numpy():
+    m = model()
+    x, y = batch()
+    probe = Probe(m)
+    step(m, rp.optim.SGD(m.parameters(), lr=0.0), x, y)
+    record = probe.collect(step=0, epoch=0, loss=1.0)
+    assert [layer.label for layer in record.layers] == [
+        "layer 1, Linear 5→8", "layer 2, Linear 8→6", "layer 3, Linear 6→3"]
+    for stats, linear in zip(record.layers, [m[0], m[2], m[4]], strict=True):
+        g, w = linear.weight.grad, linear.weight.data
+        assert stats.grad_norm == pytest.approx(np.linalg.norm(g))
+        assert stats.grad_rms == pytest.approx(np.sqrt(np.mean(g**2)))
+        assert stats.grad_mean_abs == pytest.approx(np.abs(g).mean())
+        assert stats.weight_norm == pytest.approx(np.linalg.norm(w))
+        assert stats.size == w.size and stats.nonfinite_grad == 0 and stats.nonfinite_weight == 0
+
+
+def test_activation_statistics_come_from_the_armed_pass_only():
+    m = model()
+    x, _ = batch()
+    probe = Probe(m)
+    m(x)
+    assert probe.collect(0, 0, 0.0).activations == []  # not armed: nothing measured
+    probe.arm()
+    relu_out = rp.F.relu(m[0](x)).data
+    m(x)
+    probe.disarm()
+    activations = {a.kind: a for a in probe.collect(0, 0, 0.0).activations}
+    relu = activations["relu"]
+    assert relu.label == "relu after layer 1, Linear 5→8"
+    assert relu.mean == pytest.approx(relu_out.mean()) and relu.std == pytest.approx(relu_out.std())
+    np.testing.assert_array_equal(relu.fired, (relu_out > 0).any(axis=0))
+    assert activations["sigmoid"].saturated_share == 0.0 and activations["tanh"].saturated_share == 0.0
+    assert all(not layer._forward_hooks for layer in m), "disarm removes every hook"
+
+
+def test_saturation_share_counts_flat_regions():
+    m = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid()).double()
+    m[0].weight.data[...] = np.eye(2)
+    m[0].bias.data[...] = 0
+    probe = Probe(m)
+    probe.arm()
+    m(rp.tensor(np.array([[10.0, 0.0], [-10.0, 1.0], [7.0, -7.0], [0.5, 2.0]])))
+    (sigmoid,) = probe.collect(0, 0, 0.0).activations
+    assert sigmoid.saturated_share == pytest.approx(4 / 8)  # |x| >= 7 is flat, |x| <= 2 is not
+
+
+def test_update_ratio_measures_one_optimizer_step():
+    m = model()
+    x, y = batch()
+    opt = rp.optim.SGD(m.parameters(), lr=0.5)
+    recorder = Recorder(m, every=3)
+    before = m[0].weight.data.copy()
+    _, record = step(m, opt, x, y, recorder)
+    after = m[0].weight.data.copy()
+    assert record.layers[0].update_ratio is None  # known only once the update happened
+    step(m, opt, x, y, recorder)
+    expected = np.linalg.norm(after - before) / np.linalg.norm(before)
+    assert record.layers[0].update_ratio == pytest.approx(expected)
+
+
+def test_recorder_probes_on_its_cadence_and_unhooks_in_between():
+    m = model()
+    x, y = batch()
+    opt = rp.optim.SGD(m.parameters(), lr=0.1)
+    recorder = Recorder(m, every=4)
+    armed = []
+    for _ in range(9):
+        step(m, opt, x, y, recorder)
+        armed.append(bool(m[1]._forward_hooks))
+    assert [r.step for r in recorder.records] == [0, 4, 8]
+    assert all(r.activations for r in recorder.records), "probed steps saw the activations"
+    # hooks are attached only for the pass right before a probe (after steps 3 and 7)
+    assert armed == [False, False, False, True, False, False, False, True, False]
+    recorder.close()
+    assert not m[1]._forward_hooks
+    data = json.loads(recorder.to_json())
+    assert len(data["losses"]) == 9 and len(data["records"]) == 3
+    assert "fired_share" in data["records"][0]["activations"][0]
+
+
+def test_dead_units_show_as_never_fired():
+    m = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).double()
+    m[0].bias.data[2] = -1e3  # unit 2 can never fire
+    recorder = Recorder(m, every=1)
+    x, y = batch()
+    step(m, rp.optim.SGD(m.parameters(), lr=0.0), x, y, recorder)
+    fired = recorder.records[0].activations[0].fired
+    assert fired.tolist() == [True, True, False, True]
+
+
+def test_non_finite_loss_is_noted_at_its_first_step():
+    m = model()
+    recorder = Recorder(m, every=5)
+    recorder.observe(1.0)
+    recorder.observe(float("nan"))
+    recorder.observe(float("inf"))
+    assert recorder.first_nonfinite_step == 1
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, True])
+def test_every_must_be_a_positive_integer(every):
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        Recorder(model(), every=every)
