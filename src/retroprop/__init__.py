@@ -10,6 +10,7 @@ import numpy as np
 
 from retroprop import callbacks, data, functional, nn, optim
 from retroprop import functional as F
+from retroprop.doctor import Doctor
 from retroprop.factories import (
     arange,
     from_numpy,
@@ -49,6 +50,7 @@ bool_ = np.bool_
 
 __all__ = [
     "DEFAULT_DTYPE",
+    "Doctor",
     "F",
     "Function",
     "History",

@@ -58,6 +58,7 @@ class History:
     params: dict[str, Any] = field(default_factory=dict)
     stop_reason: str | None = None
     wall_time: float = 0.0
+    diagnoses: list[Any] = field(default_factory=list)
     _step_loss: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -307,7 +308,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         batch_size: int = 32, validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0, shuffle: bool = True, metrics: Sequence[Any] | None = None,
         scheduler: Any = None, callbacks: Iterable[Callback] = (), seed: int | None = None,
-        verbose: int = 1, initial_epoch: int = 0, history: History | None = None) -> History:
+        verbose: int = 1, initial_epoch: int = 0, history: History | None = None,
+        doctor: Any = False) -> History:
     """Train ``model`` on ``(x, y)`` by mini-batch gradient descent and return its ``History``.
 
     ``loss`` is a loss Module, a function ``(output, target) -> Tensor`` or a name such as
@@ -315,6 +317,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     cast to the model's parameter dtype. ``scheduler`` steps once per epoch (``ReduceLROnPlateau``
     with the validation loss when there is one). ``seed`` seeds everything the run draws at random.
     ``initial_epoch`` and ``history`` continue an earlier run (see ``rp.load_checkpoint``).
+    ``doctor=True`` (or a ``Doctor``) watches the run per layer; its findings are in
+    ``history.diagnoses``.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a retroprop nn.Module, got {type(model).__name__}")
@@ -374,6 +378,20 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     callbacks = list(callbacks)
     for callback in callbacks:
         callback.set_context(model, history, history.params)
+    if doctor is True:
+        from retroprop.doctor import Doctor
+
+        doctor = Doctor()
+    elif doctor is False or doctor is None:
+        doctor = None
+    elif not hasattr(doctor, "observe") or not hasattr(doctor, "attach"):
+        raise TypeError(f"fit: doctor must be True, False or a retroprop Doctor, got {type(doctor).__name__}")
+    if doctor is not None:
+        chance = None
+        if classification and not _is_binary(loss_fn):
+            chance = math.log(_output_width(model, x_all[:1]))  # a uniform guess over the classes
+        doctor.attach(model, optimizer, chance_loss=chance)
+        history.diagnoses = doctor.diagnoses
     params = [p for group in optimizer.param_groups for p in group["params"]]
     model_params = {id(p) for p in model.parameters()}
     if model_params and not any(id(p) in model_params for p in params):
@@ -413,6 +431,10 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     loss_value.backward()
                 value = float(loss_value.data)
                 history._step_loss.append(value)
+                if doctor is not None:
+                    for diagnosis in doctor.observe(value, epoch):
+                        if verbose:
+                            print(f"Doctor: {diagnosis}", file=sys.stderr)
                 finite = math.isfinite(value) and _grads_finite(params)
                 if finite:
                     with np.errstate(over="ignore", invalid="ignore"):
@@ -468,6 +490,10 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     scheduler.step(logs.get("val_loss", logs["loss"]))
                 else:
                     scheduler.step()
+            if doctor is not None:
+                for diagnosis in doctor.end_epoch(epoch, logs):
+                    if verbose:
+                        print(f"Doctor: {diagnosis}", file=sys.stderr)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs)
@@ -475,6 +501,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 break
         for callback in callbacks:
             callback.on_train_end({})
+    if doctor is not None:
+        doctor.close()
     history.wall_time += time.perf_counter() - started
     if history.stop_reason and verbose:
         print(f"Stopped: {history.stop_reason}", file=sys.stderr if "non-finite" in history.stop_reason
@@ -485,8 +513,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
 def _batched_outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarray:
     was_training = model.training
     model.eval()
-    try:
-        with no_grad():
+    try:  # overflow shows as inf/NaN in the result, which callers report; no NumPy warnings
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             outs = [model(Tensor._make(x[i:i + batch_size])).data for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
@@ -507,7 +535,7 @@ def evaluate(model: Module, x: Any, y: Any, *, loss: Any, batch_size: int = 256,
     else:
         metric_fns = _resolve_metrics(metrics, loss_fn, classification)
     out = _batched_outputs(model, x_arr, batch_size)
-    with no_grad():
+    with no_grad(), np.errstate(over="ignore", invalid="ignore"):
         value = float(loss_fn(Tensor._make(out), y_arr).data)
     return {"loss": value, **{name: float(fn(y_arr, out)) for name, fn in metric_fns.items()}}
 

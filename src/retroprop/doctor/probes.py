@@ -75,7 +75,14 @@ class ProbeRecord:
     layers: list[LayerStats]
     activations: list[ActivationStats]
 
+    def as_plain(self) -> dict[str, Any]:
+        """The record as plain dicts, lists and arrays: what the detectors read (no copies)."""
+        return {"step": self.step, "epoch": self.epoch, "loss": self.loss,
+                "layers": [vars(layer) for layer in self.layers],
+                "activations": [vars(activation) for activation in self.activations]}
+
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per-unit firing is summarized as the share of units that fired."""
         data = asdict(self)
         for activation in data["activations"]:
             fired = activation.pop("fired")

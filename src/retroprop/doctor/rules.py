@@ -1,0 +1,312 @@
+"""The detectors: one table of rules over plain per-layer statistics.
+
+Detectors see only numbers (dicts of floats, lists, NumPy arrays), never retroprop types, so any
+framework's probes can feed them. Each probe record is a dict with ``step``, ``epoch``, ``loss``,
+``layers`` (weighted layers, input side first: ``name``, ``label``, ``grad_rms``, ``grad_norm``,
+``update_ratio``, ``nonfinite_grad``, ``nonfinite_weight``) and ``activations`` (``name``,
+``label``, ``kind``, ``fired`` (per-unit booleans for ReLU), ``saturated_share``, ``nonfinite``).
+
+The thresholds come from the mechanisms the course page describes; they are a first setting, to be
+frozen against the labelled scenarios of the clinic (benchmarks/clinic/) and reported there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# One row per rule: what is measured, the threshold, over which window, and why (the mechanism).
+RULES: list[dict[str, str]] = [
+    {"problem": "non_finite", "signal": "NaN/Inf count in loss (every step), gradients, weights, activations",
+     "threshold": "> 0", "window": "one step",
+     "why": "one overflow poisons every later product; nothing learned after it is meaningful"},
+    {"problem": "vanishing_gradients", "signal": "RMS weight gradient of the first layer / of the last layer",
+     "threshold": "< 1e-3 (critical < 1e-5), with at least 3 weighted layers",
+     "window": "2 consecutive probes",
+     "why": "backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
+            "shrink the gradient geometrically toward the input"},
+    {"problem": "exploding_gradients", "signal": "update-to-weight ratio of a layer, or gradient-norm growth",
+     "threshold": "update/weight > 0.5, or total gradient norm > 1e3 x its first probed value",
+     "window": "one probe (ratio), 2 consecutive rising probes (growth)",
+     "why": "large weights make the products of many large terms grow geometrically; an update as large as "
+            "the weights themselves throws the layer away"},
+    {"problem": "dead_relu", "signal": "share of ReLU units that never fired (> 0) on any probed batch",
+     "threshold": ">= 0.5 (critical >= 0.9)", "window": "the last 5 probed batches",
+     "why": "a unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so nothing can "
+            "bring it back"},
+    {"problem": "saturated_activations", "signal": "share of sigmoid/tanh outputs where the derivative "
+     "is below 1/100 of its peak", "threshold": ">= 0.5", "window": "2 consecutive probes",
+     "why": "in their flat regions sigmoid and tanh pass almost no gradient"},
+    {"problem": "unstable_loss", "signal": "moving average (20 steps) of the training loss",
+     "threshold": "> 2 x its lowest value so far and back more than half-way to its start",
+     "window": "20 steps",
+     "why": "steps too large overshoot the minimum and climb the other side"},
+    {"problem": "slow_convergence", "signal": "relative fall of the loss moving average over the last 100 "
+     "steps, and the loss against its starting value",
+     "threshold": "< 1 % fall while still > 90 % of the starting loss", "window": "100 steps",
+     "why": "a plateau: steps too small (or gradients too weak) to move the loss"},
+    {"problem": "overfitting", "signal": "validation loss by epoch, against its minimum, while the "
+     "training loss falls", "threshold": "> 5 % above its minimum for 3 consecutive epochs",
+     "window": "3 epochs", "why": "the network memorizes its training data instead of generalizing"},
+    {"problem": "dropout_too_high", "signal": "largest dropout rate in the model and the training loss "
+     "against a blind guess's (ln C for C classes; else the starting loss)",
+     "threshold": "rate >= 0.8 and loss > 90 % of that level after 100 steps",
+     "window": "100 steps",
+     "why": "dropping nearly every unit leaves too little signal to fit even the training data (1.0 = "
+            "learn nothing)"},
+]
+
+VANISHING_RATIO, VANISHING_CRITICAL = 1e-3, 1e-5
+EXPLODING_UPDATE_RATIO, EXPLODING_GROWTH = 0.5, 1e3
+DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
+SATURATED_SHARE = 0.5
+LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
+PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
+OVERFIT_RISE, OVERFIT_EPOCHS = 0.05, 3
+DROPOUT_RATE = 0.8
+
+
+@dataclass
+class Finding:
+    """A detector's raw output, before the doctor turns it into a Diagnosis."""
+
+    problem: str
+    layer: str | None
+    label: str | None
+    severity: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    explanation: str = ""
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2g}" if value and (abs(value) < 1e-2 or abs(value) >= 1e3) else f"{value:.3g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient and activation rules (over probe records)
+# ---------------------------------------------------------------------------------------------
+def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float]) -> list[Finding]:
+    """NaN/Inf anywhere: the first layer (input side first) where it shows, or the loss."""
+    findings = []
+    if probes:
+        probe = probes[-1]
+        for kind, entries, keys in (("activations", probe["activations"], ("nonfinite",)),
+                                    ("gradients or weights", probe["layers"],
+                                     ("nonfinite_grad", "nonfinite_weight"))):
+            for entry in entries:
+                count = sum(int(entry.get(k) or 0) for k in keys)
+                if count:
+                    findings.append(Finding(
+                        "non_finite", entry["name"], entry["label"], "critical",
+                        {"nonfinite_values": count, "where": kind, "step": probe["step"]},
+                        f"{count} NaN/Inf values in the {kind} of {entry['label']}: an overflow has "
+                        "poisoned the computation from here on.",
+                    ))
+                    return findings
+    bad = [i for i, value in enumerate(losses) if not math.isfinite(value)]
+    if bad:
+        findings.append(Finding(
+            "non_finite", None, None, "critical", {"first_step": bad[0], "loss": losses[bad[0]]},
+            f"the loss became {losses[bad[0]]} at step {bad[0] + 1}: an overflow happened somewhere in "
+            "the forward or backward pass.",
+        ))
+    return findings
+
+
+def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently."""
+    if len(probes) < 2:
+        return []
+    ratios = []
+    for probe in probes[-2:]:
+        layers = probe["layers"]
+        if len(layers) < 3:
+            return []
+        first, last = layers[0]["grad_rms"], layers[-1]["grad_rms"]
+        if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
+            return []
+        ratios.append(first / last)
+    if max(ratios) >= VANISHING_RATIO:
+        return []
+    layers = probes[-1]["layers"]
+    ratio = ratios[-1]
+    return [Finding(
+        "vanishing_gradients", layers[0]["name"], layers[0]["label"],
+        "critical" if ratio < VANISHING_CRITICAL else "warning",
+        {"grad_rms_first": layers[0]["grad_rms"], "grad_rms_last": layers[-1]["grad_rms"], "ratio": ratio,
+         "layers": len(layers)},
+        f"{layers[0]['label']}'s gradient is {_fmt(ratio)} of {layers[-1]['label']}'s: backpropagation "
+        "multiplied many small derivatives on the way to the input, so the first layers barely learn.",
+    )]
+
+
+def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """An update as large as the weights, or a gradient norm that grew a thousandfold and rising."""
+    if not probes:
+        return []
+    probe = probes[-1]
+    for layer in probe["layers"]:
+        ratio = layer.get("update_ratio")
+        if ratio is not None and math.isfinite(ratio) and ratio > EXPLODING_UPDATE_RATIO:
+            return [Finding(
+                "exploding_gradients", layer["name"], layer["label"],
+                "critical" if ratio > 1.0 else "warning",
+                {"update_ratio": ratio, "grad_norm": layer["grad_norm"]},
+                f"one optimizer step changed {layer['label']} by {_fmt(ratio)} of its own size: gradients "
+                "this large (products of many large terms) throw away what the layer learned.",
+            )]
+    totals = [math.sqrt(sum(layer["grad_norm"] ** 2 for layer in p["layers"])) for p in probes]
+    if len(totals) >= 3 and totals[0] > 0 and all(math.isfinite(t) for t in totals[-3:]):
+        growth = totals[-1] / totals[0]
+        if growth > EXPLODING_GROWTH and totals[-1] > totals[-2] > totals[-3]:
+            return [Finding(
+                "exploding_gradients", None, None, "warning",
+                {"grad_norm_first": totals[0], "grad_norm_now": totals[-1], "growth": growth},
+                f"the total gradient norm grew {_fmt(growth)}x since the first probe and is still rising: "
+                "products of large terms grow geometrically.",
+            )]
+    return []
+
+
+def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """ReLU units that fired on none of the last ``DEAD_WINDOW`` probed batches."""
+    if len(probes) < DEAD_WINDOW:
+        return []
+    window = probes[-DEAD_WINDOW:]
+    findings = []
+    for activation in window[-1]["activations"]:
+        if activation.get("fired") is None:
+            continue
+        masks = []
+        for probe in window:
+            match = [a for a in probe["activations"] if a["name"] == activation["name"]]
+            if not match or match[0].get("fired") is None:
+                break
+            masks.append(np.asarray(match[0]["fired"], dtype=bool))
+        else:
+            ever = np.logical_or.reduce(masks)
+            share = 1.0 - float(ever.mean())
+            if share >= DEAD_SHARE:
+                findings.append(Finding(
+                    "dead_relu", activation["name"], activation["label"],
+                    "critical" if share >= DEAD_CRITICAL else "warning",
+                    {"dead_share": share, "dead_units": int((~ever).sum()), "units": int(ever.size),
+                     "window_batches": DEAD_WINDOW},
+                    f"{share:.0%} of the units in {activation['label']} output 0 on every one of the last "
+                    f"{DEAD_WINDOW} probed batches: their weighted sums stay below 0, so they pass no "
+                    "gradient and cannot recover.",
+                ))
+    return findings
+
+
+def saturated_activations(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """Most sigmoid/tanh outputs in their flat regions, on two probes in a row."""
+    if len(probes) < 2:
+        return []
+    findings = []
+    for activation in probes[-1]["activations"]:
+        share = activation.get("saturated_share")
+        if share is None or share < SATURATED_SHARE:
+            continue
+        before = [a for a in probes[-2]["activations"] if a["name"] == activation["name"]]
+        if before and (before[0].get("saturated_share") or 0.0) >= SATURATED_SHARE:
+            findings.append(Finding(
+                "saturated_activations", activation["name"], activation["label"], "warning",
+                {"saturated_share": share},
+                f"{share:.0%} of {activation['label']}'s outputs sit in its flat regions, where the "
+                "derivative is nearly 0: almost no gradient passes through.",
+            ))
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss rules (over the per-step losses and per-epoch logs)
+# ---------------------------------------------------------------------------------------------
+def _smooth(values: Sequence[float], span: int) -> np.ndarray:
+    """Moving average over ``span`` steps (vectorized; one value per full window)."""
+    return np.convolve(np.asarray(values, dtype=np.float64), np.full(span, 1.0 / span), mode="valid")
+
+
+def unstable_loss(losses: Sequence[float]) -> list[Finding]:
+    """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start."""
+    if len(losses) < 2 * LOSS_EMA_STEPS or not all(math.isfinite(v) for v in losses):
+        return []
+    smooth = _smooth(losses, LOSS_EMA_STEPS)
+    start, lowest, now = float(smooth[0]), float(smooth.min()), float(smooth[-1])
+    # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
+    # more than half of the progress made so far
+    if lowest > 0 and now > UNSTABLE_FACTOR * lowest and now - lowest > 0.5 * (start - lowest):
+        return [Finding(
+            "unstable_loss", None, None, "warning",
+            {"loss_smoothed": now, "lowest_smoothed": lowest, "start_smoothed": start},
+            f"the smoothed training loss rose to {now:.3g}, {now / lowest:.1f}x its lowest value "
+            f"({lowest:.3g}), undoing most of the progress: the steps overshoot the minimum.",
+        )]
+    return []
+
+
+def slow_convergence(losses: Sequence[float]) -> list[Finding]:
+    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss."""
+    if len(losses) < 2 * PLATEAU_STEPS or not all(math.isfinite(v) for v in losses):
+        return []
+    smooth = _smooth(losses, LOSS_EMA_STEPS)
+    start, before, now = float(np.mean(losses[:5])), float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
+    if before <= 0 or start <= 0:
+        return []
+    fall = (before - now) / before
+    if fall < PLATEAU_FALL and now > PLATEAU_LEVEL * start:
+        return [Finding(
+            "slow_convergence", None, None, "warning",
+            {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": PLATEAU_STEPS},
+            f"the loss fell only {fall:.1%} over the last {PLATEAU_STEPS} steps and is still "
+            f"{now / start:.0%} of where it started: the model is not learning at this pace.",
+        )]
+    return []
+
+
+def overfitting(epoch_logs: Sequence[dict[str, float]]) -> list[Finding]:
+    """Validation loss above its minimum for several epochs while the training loss keeps falling."""
+    val = [log.get("val_loss") for log in epoch_logs]
+    if len(val) < OVERFIT_EPOCHS + 1 or any(v is None or not math.isfinite(v) for v in val):
+        return []
+    best = int(np.argmin(val))
+    train = [log["loss"] for log in epoch_logs]
+    recent = val[-OVERFIT_EPOCHS:]
+    risen = best < len(val) - OVERFIT_EPOCHS and all(v > (1 + OVERFIT_RISE) * val[best] for v in recent)
+    if risen and train[-1] < train[best]:
+        return [Finding(
+            "overfitting", None, None, "warning",
+            {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
+             "train_loss_now": train[-1], "train_loss_at_best": train[best]},
+            f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
+            "the training loss keeps falling: the network is memorizing its training data.",
+        )]
+    return []
+
+
+def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
+                     chance_loss: float | None = None) -> list[Finding]:
+    """A near-total dropout rate and a training loss still at the level of guessing.
+
+    The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
+    known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
+    """
+    if not dropout_rates or len(losses) < PLATEAU_STEPS or not all(math.isfinite(v) for v in losses):
+        return []
+    rate = max(dropout_rates)
+    start = float(np.mean(losses[:5]))
+    reference = min(start, chance_loss) if chance_loss else start
+    now = float(np.mean(losses[-LOSS_EMA_STEPS:]))
+    if rate >= DROPOUT_RATE and reference > 0 and now > PLATEAU_LEVEL * reference:
+        return [Finding(
+            "dropout_too_high", None, None, "critical" if rate >= 0.95 else "warning",
+            {"dropout_rate": rate, "loss_start": start, "loss_now": now, "reference_loss": reference},
+            f"dropout drops {rate:.0%} of the units at each step and the training loss ({now:.3g}) is still "
+            f"{now / reference:.0%} of a blind guess's ({reference:.3g}): too little signal gets through to "
+            "fit even the training data.",
+        )]
+    return []

@@ -1,0 +1,149 @@
+"""The Doctor on real runs: it names each failure of the course page and keeps quiet on healthy runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import REMEDIES, TREATMENT_ORDER, Diagnosis, Doctor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = rp.data.load_digits()
+    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
+    x_train, x_test = rp.data.standardize(x_train, x_test)
+    return x_train, y_train, x_test, y_test
+
+
+def mlp(act=nn.ReLU, depth=2, width=64, p=0.0) -> nn.Sequential:
+    rp.manual_seed(0)
+    layers: list[nn.Module] = []
+    fan = 64
+    for _ in range(depth):
+        layers += [nn.Linear(fan, width), act()]
+        if p:
+            layers.append(nn.Dropout(p))
+        fan = width
+    return nn.Sequential(*layers, nn.Linear(fan, 10))
+
+
+def diagnose(digits, model, optimizer, epochs=5, n=None):
+    x_train, y_train, x_test, y_test = digits
+    if n is not None:
+        x_train, y_train = x_train[:n], y_train[:n]
+    history = rp.fit(model, x_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
+                     validation_data=(x_test, y_test), verbose=0, seed=0, doctor=True)
+    return {d.problem for d in history.diagnoses}, history
+
+
+@pytest.mark.parametrize("case", ["relu", "relu_deep_adam", "tanh"])
+def test_healthy_runs_raise_no_alarm(digits, case):
+    if case == "relu":
+        m = mlp()
+        opt = rp.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+    elif case == "relu_deep_adam":
+        m = mlp(depth=4)
+        opt = rp.optim.Adam(m.parameters(), lr=1e-3)
+    else:
+        m = mlp(act=nn.Tanh)
+        opt = rp.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+    problems, history = diagnose(digits, m, opt)
+    assert problems == set(), [str(d) for d in history.diagnoses]
+    assert history.history["val_accuracy"][-1] > 0.9
+
+
+def test_deep_sigmoid_network_has_vanishing_gradients_within_the_first_epoch(digits):
+    m = mlp(act=nn.Sigmoid, depth=8)
+    problems, history = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=0.1))
+    assert "vanishing_gradients" in problems
+    first = next(d for d in history.diagnoses if d.problem == "vanishing_gradients")
+    assert first.epoch == 0 and first.layer == "0" and first.layer_label == "layer 1, Linear 64→64"
+    assert first.remedies[0][0] == "relu"  # the course page's cure comes first
+    assert problems <= {"vanishing_gradients", "slow_convergence", "saturated_activations"}
+
+
+def test_negative_biases_kill_relu_units(digits):
+    m = mlp(depth=3)
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            layer.bias.data[...] = -3.0
+    problems, history = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=0.05))
+    assert "dead_relu" in problems
+    dead = [d for d in history.diagnoses if d.problem == "dead_relu"]
+    assert {d.layer for d in dead} == {"1", "3", "5"} and dead[0].remedies[0][0] == "lower_lr"
+    assert problems <= {"dead_relu", "slow_convergence", "vanishing_gradients"}
+
+
+def test_a_huge_learning_rate_is_named_non_finite_and_the_run_stops(digits):
+    m = mlp()
+    problems, _ = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=50.0))
+    assert "non_finite" in problems
+    assert problems <= {"non_finite", "exploding_gradients", "unstable_loss"}
+    assert all(np.isfinite(p.data).all() for p in m.parameters())
+
+
+def test_dropout_near_one_cannot_fit_the_training_data(digits):
+    m = mlp(p=0.95)
+    problems, _ = diagnose(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=8)
+    assert problems == {"dropout_too_high"}
+
+
+def test_a_tiny_learning_rate_is_a_plateau(digits):
+    m = mlp()
+    problems, _ = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=1e-6), epochs=8)
+    assert problems == {"slow_convergence"}
+
+
+def test_a_big_network_on_sixty_samples_overfits(digits):
+    m = mlp(width=512)
+    problems, _ = diagnose(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=60, n=60)
+    assert problems == {"overfitting"}
+
+
+def test_hand_written_loop_reports_each_problem_once_per_episode():
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    m[0].bias.data[...] = -100.0  # every hidden unit dead from the start
+    opt = rp.optim.SGD(m.parameters(), lr=0.1)
+    doctor = Doctor(m, opt, every=2)
+    x, y = rp.randn(16, 4), np.arange(16) % 3
+    for _ in range(40):
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(m(x), y)
+        loss.backward()
+        doctor.observe(loss)
+        opt.step()
+    dead = [d for d in doctor.diagnoses if d.problem == "dead_relu"]
+    assert len(dead) == 1, "a persisting problem is one episode, reported once"
+    assert dead[0].step == 8 and dead[0].evidence["dead_share"] == 1.0 and dead[0].severity == "critical"
+    text = doctor.summary()
+    assert "dead_relu" in text and "lower_lr" in text and "relu after layer 1, Linear 4→8" in text
+    data = json.loads(doctor.to_json())
+    assert data["diagnoses"][0]["remedies"][0]["id"] == "lower_lr"
+    doctor.close()
+    assert not m[1]._forward_hooks
+
+
+def test_diagnosis_validates_its_fields_and_fills_remedies_in_order():
+    d = Diagnosis("exploding_gradients", None, 3, 0, "warning", {}, "x")
+    assert [rid for rid, _ in d.remedies] == ["batchnorm", "lower_lr", "clip_gradients"]
+    assert all(text == REMEDIES[rid] for rid, text in d.remedies)
+    assert set(TREATMENT_ORDER) == {"vanishing_gradients", "exploding_gradients", "dead_relu",
+                                    "saturated_activations", "non_finite", "unstable_loss",
+                                    "slow_convergence", "overfitting", "dropout_too_high"}
+    with pytest.raises(ValueError, match="unknown problem"):
+        Diagnosis("sadness", None, 0, 0, "warning", {}, "")
+    with pytest.raises(ValueError, match="severity"):
+        Diagnosis("dead_relu", None, 0, 0, "mild", {}, "")
+
+
+def test_fit_refuses_a_doctor_of_the_wrong_type(digits):
+    m = mlp()
+    with pytest.raises(TypeError, match="doctor must be True, False or a retroprop Doctor"):
+        rp.fit(m, digits[0], digits[1], loss="cross_entropy", optimizer=rp.optim.SGD(m.parameters(), lr=0.1),
+               doctor="yes", verbose=0)

@@ -1,0 +1,115 @@
+"""The detectors read plain numbers only: every rule is fed here from dicts, lists and arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from retroprop.doctor import RULES, rules
+from retroprop.doctor.diagnosis import PROBLEMS
+
+
+def layer(name: str, grad_rms: float, update_ratio: float | None = None, grad_norm: float | None = None,
+          nonfinite_grad: int = 0) -> dict:
+    return {"name": name, "label": f"layer {name}", "grad_rms": grad_rms,
+            "grad_norm": grad_rms * 10 if grad_norm is None else grad_norm, "update_ratio": update_ratio,
+            "nonfinite_grad": nonfinite_grad, "nonfinite_weight": 0}
+
+
+def act(name: str, kind: str = "relu", fired=None, saturated=None, nonfinite: int = 0) -> dict:
+    return {"name": name, "label": f"{kind} {name}", "kind": kind, "fired": fired,
+            "saturated_share": saturated, "nonfinite": nonfinite}
+
+
+def probe(step: int, layers: list[dict], activations: list[dict] | None = None) -> dict:
+    return {"step": step, "epoch": 0, "loss": 1.0, "layers": layers, "activations": activations or []}
+
+
+def test_every_problem_has_one_documented_rule():
+    assert sorted(r["problem"] for r in RULES) == sorted(PROBLEMS)
+    for rule in RULES:
+        assert all(rule[k] for k in ("signal", "threshold", "window", "why"))
+
+
+def test_vanishing_needs_a_tiny_ratio_on_two_probes():
+    tiny = [layer("0", 1e-9), layer("1", 1e-6), layer("2", 1e-2)]
+    healthy = [layer("0", 1e-3), layer("1", 2e-3), layer("2", 1e-2)]
+    (finding,) = rules.vanishing_gradients([probe(0, tiny), probe(10, tiny)])
+    assert finding.layer == "0" and finding.severity == "critical"
+    assert finding.evidence["ratio"] == pytest.approx(1e-7)
+    assert "layer 0's gradient is 1e-07 of layer 2's" in finding.explanation
+    assert rules.vanishing_gradients([probe(0, healthy), probe(10, tiny)]) == []  # one probe is not enough
+    assert rules.vanishing_gradients([probe(0, healthy), probe(10, healthy)]) == []
+    assert rules.vanishing_gradients([probe(0, tiny[1:]), probe(1, tiny[1:])]) == []  # too shallow to say
+
+
+def test_exploding_from_update_ratio_or_growth():
+    (finding,) = rules.exploding_gradients([probe(0, [layer("0", 1.0, update_ratio=3.0)])])
+    assert finding.severity == "critical" and finding.layer == "0"
+    assert rules.exploding_gradients([probe(0, [layer("0", 1.0, update_ratio=1e-3)])]) == []
+    growing = [probe(i, [layer("0", 1.0, grad_norm=g)]) for i, g in enumerate([1.0, 10.0, 500.0, 5e3])]
+    (finding,) = rules.exploding_gradients(growing)
+    assert finding.evidence["growth"] == pytest.approx(5e3)
+    shrinking = [probe(i, [layer("0", 1.0, grad_norm=g)]) for i, g in enumerate([1.0, 5e3, 4e3, 2e3])]
+    assert rules.exploding_gradients(shrinking) == []
+
+
+def test_dead_relu_needs_the_whole_window():
+    alive = np.array([True, True, False, False])
+    window = [probe(i, [], [act("1", fired=alive)]) for i in range(rules.DEAD_WINDOW)]
+    (finding,) = rules.dead_relu(window)
+    assert finding.evidence["dead_share"] == 0.5 and finding.evidence["dead_units"] == 2
+    assert rules.dead_relu(window[:-1]) == []  # the window is not full yet
+    recovered = [*window[:-1], probe(9, [], [act("1", fired=np.array([True, True, True, False]))])]
+    assert rules.dead_relu(recovered) == []  # a unit that fired once in the window is alive
+
+
+def test_saturation_on_two_probes():
+    hot = [probe(0, [], [act("1", "sigmoid", saturated=0.8)]),
+           probe(1, [], [act("1", "sigmoid", saturated=0.9)])]
+    (finding,) = rules.saturated_activations(hot)
+    assert finding.evidence["saturated_share"] == 0.9
+    cool = [probe(0, [], [act("1", "tanh", saturated=0.1)]), hot[1]]
+    assert rules.saturated_activations(cool) == []
+
+
+def test_non_finite_names_the_first_layer_or_the_loss():
+    record = probe(3, [layer("0", 1.0), layer("2", 1.0, nonfinite_grad=4)], [act("1", nonfinite=2)])
+    (finding,) = rules.non_finite([record], [1.0])
+    assert finding.layer == "1" and finding.evidence["nonfinite_values"] == 2  # activations come first
+    (finding,) = rules.non_finite([], [1.0, 0.5, math.nan])
+    assert finding.layer is None and finding.evidence["first_step"] == 2
+    assert rules.non_finite([probe(0, [layer("0", 1.0)])], [1.0]) == []
+
+
+def test_loss_rules():
+    falling = list(np.linspace(2.3, 0.1, 300))
+    assert rules.unstable_loss(falling) == [] and rules.slow_convergence(falling) == []
+    diverging = list(np.linspace(2.3, 0.5, 100)) + list(np.linspace(0.5, 5.0, 60))
+    (finding,) = rules.unstable_loss(diverging)
+    assert finding.problem == "unstable_loss"
+    wobble = list(np.linspace(2.3, 0.01, 200)) + [0.05] * 40  # tiny late rise: converged, not unstable
+    assert rules.unstable_loss(wobble) == []
+    flat = [2.30 - 1e-5 * i for i in range(300)]
+    (finding,) = rules.slow_convergence(flat)
+    assert finding.evidence["fall_last_steps"] < 0.01
+
+
+def test_overfitting_needs_rising_validation_and_falling_training():
+    logs = [{"loss": 1.0 - 0.1 * i, "val_loss": v} for i, v in enumerate([1.0, 0.8, 0.7, 0.8, 0.85, 0.9])]
+    (finding,) = rules.overfitting(logs)
+    assert finding.evidence["best_epoch"] == 2
+    improving = [{"loss": 1.0 - 0.1 * i, "val_loss": 1.0 - 0.05 * i} for i in range(6)]
+    assert rules.overfitting(improving) == []
+    assert rules.overfitting([{"loss": 1.0} for _ in range(6)]) == []  # no validation data
+
+
+def test_dropout_too_high_compares_with_a_blind_guess():
+    stuck = [3.5] * 5 + [2.3] * 200
+    (finding,) = rules.dropout_too_high(stuck, [0.95], chance_loss=math.log(10))
+    assert finding.severity == "critical"
+    assert rules.dropout_too_high(stuck, [0.5], chance_loss=math.log(10)) == []
+    learning = [2.3] * 5 + [0.5] * 200
+    assert rules.dropout_too_high(learning, [0.9], chance_loss=math.log(10)) == []
