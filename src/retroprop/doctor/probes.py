@@ -90,6 +90,13 @@ class ProbeRecord:
         return data
 
 
+def _count_nonfinite(array: np.ndarray, norm: float) -> int:
+    """NaN/Inf entries; a finite norm proves there are none, so counting is skipped then."""
+    if math.isfinite(norm):
+        return 0
+    return int(array.size - np.count_nonzero(np.isfinite(array)))
+
+
 def layer_label(position: int, module: Module) -> str:
     """A human label: 'layer 1, Linear 64→128' (layers counted from 1 among weighted layers)."""
     return f"layer {position}, {module.label()}"
@@ -137,22 +144,26 @@ class Probe:
     def _hook(self, name: str, kind: str, label: str) -> Any:
         def record(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
             out = output.data
-            finite = np.isfinite(out)
-            nonfinite = int(out.size - np.count_nonzero(finite))
-            values = out if nonfinite == 0 else out[finite]
-            stats = ActivationStats(
-                name=name, label=label, kind=kind,
-                mean=float(values.mean()) if values.size else float("nan"),
-                std=float(values.std()) if values.size else float("nan"),
-                nonfinite=nonfinite,
-            )
-            if kind in RELU_LIKE and out.ndim >= 1:
-                units = out.reshape(out.shape[0], -1) if out.ndim > 1 else out.reshape(1, -1)
-                stats.fired = (units > 0).any(axis=0)
+            mean = float(out.mean()) if out.size else float("nan")
+            nonfinite = 0
+            if not math.isfinite(mean):  # only then is it worth counting (and excluding) them
+                finite = np.isfinite(out)
+                nonfinite = int(out.size - np.count_nonzero(finite))
+                out = out[finite]
+                mean = float(out.mean()) if out.size else float("nan")
+            # std from E[x^2] - E[x]^2: two passes instead of np.std's four, precise enough here
+            std = math.sqrt(max(float(np.mean(out * out)) - mean * mean, 0.0)) if out.size else float("nan")
+            stats = ActivationStats(name=name, label=label, kind=kind, mean=mean, std=std,
+                                    nonfinite=nonfinite)
+            data = output.data
+            if kind in RELU_LIKE and data.ndim >= 1:
+                units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
+                stats.fired = np.logical_or.reduce(units > 0, axis=0)
             if kind == "sigmoid":
-                stats.saturated_share = float(np.mean(out * (1 - out) < 0.0025))
+                flat = np.count_nonzero(data * (1 - data) < 0.0025)
+                stats.saturated_share = float(flat) / max(data.size, 1)
             elif kind == "tanh":
-                stats.saturated_share = float(np.mean(1 - out * out < 0.01))
+                stats.saturated_share = float(np.count_nonzero(1 - data * data < 0.01)) / max(data.size, 1)
             self._seen[name] = stats
 
         return record
@@ -190,13 +201,13 @@ class Probe:
             else:
                 grad_norm = float(np.linalg.norm(g))
                 grad_rms = grad_norm / math.sqrt(max(g.size, 1))
-                grad_mean_abs = float(np.abs(g).mean()) if g.size else 0.0
-                nonfinite_grad = int(g.size - np.count_nonzero(np.isfinite(g)))
+                grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / max(g.size, 1)
+                nonfinite_grad = _count_nonfinite(g, grad_norm)
+            weight_norm = float(np.linalg.norm(w))
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
-                grad_mean_abs=grad_mean_abs, weight_norm=float(np.linalg.norm(w)), size=int(w.size),
-                nonfinite_grad=nonfinite_grad,
-                nonfinite_weight=int(w.size - np.count_nonzero(np.isfinite(w))),
+                grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
+                nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
         self._seen = {}

@@ -16,7 +16,7 @@ from typing import Any
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
-DEFAULT_EVERY = 10
+DEFAULT_EVERY = 20  # probes at steps 0, 20, 40...: gradient rules can speak by step 20-80
 
 
 class Recorder:

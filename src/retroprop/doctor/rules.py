@@ -226,6 +226,10 @@ def saturated_activations(probes: Sequence[dict[str, Any]]) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------
 # Loss rules (over the per-step losses and per-epoch logs)
 # ---------------------------------------------------------------------------------------------
+def _all_finite(values: Sequence[float]) -> bool:
+    return bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
+
+
 def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     """Moving average over ``span`` steps (vectorized; one value per full window)."""
     return np.convolve(np.asarray(values, dtype=np.float64), np.full(span, 1.0 / span), mode="valid")
@@ -233,7 +237,7 @@ def _smooth(values: Sequence[float], span: int) -> np.ndarray:
 
 def unstable_loss(losses: Sequence[float]) -> list[Finding]:
     """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start."""
-    if len(losses) < 2 * LOSS_EMA_STEPS or not all(math.isfinite(v) for v in losses):
+    if len(losses) < 2 * LOSS_EMA_STEPS or not _all_finite(losses):
         return []
     smooth = _smooth(losses, LOSS_EMA_STEPS)
     start, lowest, now = float(smooth[0]), float(smooth.min()), float(smooth[-1])
@@ -251,7 +255,7 @@ def unstable_loss(losses: Sequence[float]) -> list[Finding]:
 
 def slow_convergence(losses: Sequence[float]) -> list[Finding]:
     """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss."""
-    if len(losses) < 2 * PLATEAU_STEPS or not all(math.isfinite(v) for v in losses):
+    if len(losses) < 2 * PLATEAU_STEPS or not _all_finite(losses):
         return []
     smooth = _smooth(losses, LOSS_EMA_STEPS)
     start, before, now = float(np.mean(losses[:5])), float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
@@ -295,7 +299,7 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
     The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
     known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
     """
-    if not dropout_rates or len(losses) < PLATEAU_STEPS or not all(math.isfinite(v) for v in losses):
+    if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses):
         return []
     rate = max(dropout_rates)
     start = float(np.mean(losses[:5]))
