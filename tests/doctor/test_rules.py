@@ -113,3 +113,13 @@ def test_dropout_too_high_compares_with_a_blind_guess():
     assert rules.dropout_too_high(stuck, [0.5], chance_loss=math.log(10)) == []
     learning = [2.3] * 5 + [0.5] * 200
     assert rules.dropout_too_high(learning, [0.9], chance_loss=math.log(10)) == []
+
+
+def test_the_rules_table_in_the_docs_matches_the_code():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        cells = [f"`{rule['problem']}`", rule["signal"], rule["threshold"], rule["window"], rule["why"]]
+        row = "| " + " | ".join(cells) + " |"
+        assert row in text, f"docs/doctor.md is out of date for {rule['problem']}"
