@@ -1,0 +1,93 @@
+"""What watching costs: ``rp.fit`` with the default doctor against ``rp.fit`` without, on healthy MLPs.
+
+Each row trains the same network from the same seed with and without ``doctor=True``. The runs are
+interleaved (A B, B A, ...) and the table reports the median of the paired time ratios, because
+absolute speed on a shared machine drifts. One thread per library. Nothing here is asserted; the
+target is a default overhead of at most 5 %.
+
+Run: ``python benchmarks/doctor_overhead.py [--rounds N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+from _env import blas_description, use_native_blas_kernel
+
+use_native_blas_kernel()
+
+import numpy as np  # noqa: E402  (after the BLAS environment is settled)
+
+import retroprop as rp  # noqa: E402
+from retroprop import nn  # noqa: E402
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    x, y = rp.data.load_digits()
+    return rp.data.standardize(x), y
+
+
+def synthetic(n: int, features: int, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    y = (x @ rng.normal(size=(features, classes))).argmax(axis=1)
+    return x, y
+
+
+ROWS = [
+    ("digits 64-64-64-10", digits, [64, 64, 64, 10], 32, 3),
+    ("digits 64-256-256-10", digits, [64, 256, 256, 10], 32, 3),
+    ("synthetic 256-512-512-10", lambda: synthetic(4096, 256), [256, 512, 512, 10], 128, 2),
+    ("synthetic 64-(64 x 8)-10", lambda: synthetic(4096, 64), [64] + [64] * 8 + [10], 64, 2),
+]
+
+
+def run(data: tuple[np.ndarray, np.ndarray], sizes: list[int], batch: int, epochs: int,
+        doctor: bool) -> float:
+    rp.manual_seed(0)
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    start = time.perf_counter()
+    rp.fit(model, *data, loss="cross_entropy", optimizer=optimizer, epochs=epochs, batch_size=batch,
+           verbose=0, seed=0, doctor=doctor)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per row (default 7)")
+    args = parser.parse_args()
+    if threadpool_limits is not None:
+        threadpool_limits(limits=1)
+    print("fit with the default doctor vs without (median of paired ratios)")
+    print(f"  numpy {np.__version__} ({blas_description()}), retroprop {rp.__version__}, one thread, "
+          f"{args.rounds} rounds\n")
+    print(f"{'network':<26} {'steps':>6} {'plain s':>8} {'doctor s':>9} {'overhead':>9}")
+    for name, load, sizes, batch, epochs in ROWS:
+        data = load()
+        run(data, sizes, batch, 1, False)  # warm-up
+        plain, watched = [], []
+        for r in range(args.rounds):
+            pair = [(False, plain), (True, watched)]
+            for doctor, times in pair if r % 2 == 0 else pair[::-1]:
+                times.append(run(data, sizes, batch, epochs, doctor))
+        ratio = float(np.median(np.array(watched) / np.array(plain)))
+        steps = epochs * -(-len(data[1]) // batch)
+        print(f"{name:<26} {steps:>6} {np.median(plain):8.3f} {np.median(watched):9.3f} {ratio - 1:+8.1%}")
+    print("\noverhead = median(doctor time / plain time) - 1; the doctor probes every 20 steps by default.")
+
+
+if __name__ == "__main__":
+    main()
