@@ -291,12 +291,21 @@ def _batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
 
 def _grads_finite(params: list[Tensor]) -> bool:
     # The sum of an array is NaN/Inf when any element is (or when the gradient is astronomically
-    # large, > 1e38 in float32, which would overflow the update anyway).
-    return all(p.grad is None or math.isfinite(float(p.grad.sum())) for p in params)
+    # large, > 1e38 in float32, which would overflow the update anyway). One ufunc call per
+    # parameter (not ndarray.sum, whose Python wrapper costs more than the sum here).
+    add = np.add.reduce
+    for p in params:
+        if p.grad is not None and not math.isfinite(add(p.grad, axis=None)):
+            return False
+    return True
 
 
 def _all_finite(params: list[Tensor]) -> bool:
-    return all(math.isfinite(float(p.data.sum())) for p in params)
+    add = np.add.reduce
+    for p in params:
+        if not math.isfinite(add(p.data, axis=None)):
+            return False
+    return True
 
 
 def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from retroprop.doctor import rules
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.recorder import DEFAULT_EVERY, Recorder
@@ -57,8 +59,8 @@ class Doctor:
         if record is None and value == value and abs(value) != float("inf"):  # finite: nothing to check
             return []
         probes = [r.as_plain() for r in self.recorder.records[-max(rules.DEAD_WINDOW, 3):]]
-        losses = self.recorder.losses
-        findings = rules.non_finite(probes if record is not None else [], losses[-1:])
+        losses = np.asarray(self.recorder.losses, dtype=np.float64)  # once, for every loss rule
+        findings = rules.non_finite(probes if record is not None else [], losses)
         if record is not None:
             findings += (rules.vanishing_gradients(probes) + rules.exploding_gradients(probes)
                          + rules.dead_relu(probes) + rules.saturated_activations(probes)

@@ -38,7 +38,7 @@ class Recorder:
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
         """Record this step; returns the probe record when this step was probed."""
-        value = float(loss.item() if hasattr(loss, "item") else loss)
+        value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
         self.losses.append(value)
         if not math.isfinite(value) and self.first_nonfinite_step is None:
             self.first_nonfinite_step = self.step
@@ -53,7 +53,8 @@ class Recorder:
             self.records.append(record)
             self.probe.snapshot_weights()
             self._awaiting_ratio = record
-        self.probe.disarm()
+        if self.probe.armed:
+            self.probe.disarm()
         self.step += 1
         if self.step % self.every == 0:
             self.probe.arm()  # the next forward pass is a probed one

@@ -107,12 +107,13 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float]) -> lis
                         "poisoned the computation from here on.",
                     ))
                     return findings
-    bad = [i for i, value in enumerate(losses) if not math.isfinite(value)]
-    if bad:
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+    if bad.size:
+        first = int(bad[0])
         findings.append(Finding(
-            "non_finite", None, None, "critical", {"first_step": bad[0], "loss": losses[bad[0]]},
-            f"the loss became {losses[bad[0]]} at step {bad[0] + 1}: an overflow happened somewhere in "
-            "the forward or backward pass.",
+            "non_finite", None, None, "critical", {"first_step": first, "loss": float(losses[first])},
+            f"the loss became {float(losses[first])} at step {first + 1}: an overflow happened somewhere "
+            "in the forward or backward pass.",
         ))
     return findings
 
