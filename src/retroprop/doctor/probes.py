@@ -143,25 +143,27 @@ class Probe:
 
     def _hook(self, name: str, kind: str, label: str) -> Any:
         def record(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
-            out = output.data
-            mean = float(out.mean()) if out.size else float("nan")
+            data = output.data
+            flat = data.reshape(-1)
+            size = flat.size
+            mean = float(np.add.reduce(flat)) / size if size else float("nan")
             nonfinite = 0
             if not math.isfinite(mean):  # only then is it worth counting (and excluding) them
-                finite = np.isfinite(out)
-                nonfinite = int(out.size - np.count_nonzero(finite))
-                out = out[finite]
-                mean = float(out.mean()) if out.size else float("nan")
-            # std from E[x^2] - E[x]^2: two passes instead of np.std's four, precise enough here
-            std = math.sqrt(max(float(np.mean(out * out)) - mean * mean, 0.0)) if out.size else float("nan")
+                finite = np.isfinite(flat)
+                nonfinite = int(size - np.count_nonzero(finite))
+                flat = flat[finite]
+                mean = float(flat.mean()) if flat.size else float("nan")
+            # std from E[x^2] - E[x]^2 (a BLAS dot product: one pass, no temporary)
+            mean_sq = float(np.dot(flat, flat)) / flat.size if flat.size else float("nan")
+            std = math.sqrt(max(mean_sq - mean * mean, 0.0)) if flat.size else float("nan")
             stats = ActivationStats(name=name, label=label, kind=kind, mean=mean, std=std,
                                     nonfinite=nonfinite)
-            data = output.data
             if kind in RELU_LIKE and data.ndim >= 1:
                 units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
-                stats.fired = np.logical_or.reduce(units > 0, axis=0)
+                stats.fired = np.maximum.reduce(units, axis=0) > 0  # fired on some sample
             if kind == "sigmoid":
-                flat = np.count_nonzero(data * (1 - data) < 0.0025)
-                stats.saturated_share = float(flat) / max(data.size, 1)
+                flat_region = np.count_nonzero(data * (1 - data) < 0.0025)
+                stats.saturated_share = float(flat_region) / max(data.size, 1)
             elif kind == "tanh":
                 stats.saturated_share = float(np.count_nonzero(1 - data * data < 0.01)) / max(data.size, 1)
             self._seen[name] = stats

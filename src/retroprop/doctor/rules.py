@@ -67,6 +67,7 @@ SATURATED_SHARE = 0.5
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
 PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
 OVERFIT_RISE, OVERFIT_EPOCHS = 0.05, 3
+HORIZON = 2000  # loss rules look at the last this many steps (and the first few): bounded cost
 DROPOUT_RATE = 0.8
 
 
@@ -184,19 +185,19 @@ def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
             continue
         masks = []
         for probe in window:
-            match = [a for a in probe["activations"] if a["name"] == activation["name"]]
-            if not match or match[0].get("fired") is None:
+            match = next((a for a in probe["activations"] if a["name"] == activation["name"]), None)
+            if match is None or match.get("fired") is None:
                 break
-            masks.append(np.asarray(match[0]["fired"], dtype=bool))
+            masks.append(match["fired"])
         else:
-            ever = np.logical_or.reduce(masks)
-            share = 1.0 - float(ever.mean())
+            ever = np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
+            share = 1.0 - float(np.count_nonzero(ever)) / ever.size
             if share >= DEAD_SHARE:
                 findings.append(Finding(
                     "dead_relu", activation["name"], activation["label"],
                     "critical" if share >= DEAD_CRITICAL else "warning",
-                    {"dead_share": share, "dead_units": int((~ever).sum()), "units": int(ever.size),
-                     "window_batches": DEAD_WINDOW},
+                    {"dead_share": share, "dead_units": int(ever.size - np.count_nonzero(ever)),
+                     "units": int(ever.size), "window_batches": DEAD_WINDOW},
                     f"{share:.0%} of the units in {activation['label']} output 0 on every one of the last "
                     f"{DEAD_WINDOW} probed batches: their weighted sums stay below 0, so they pass no "
                     "gradient and cannot recover.",
@@ -238,10 +239,14 @@ def _smooth(values: Sequence[float], span: int) -> np.ndarray:
 
 def unstable_loss(losses: Sequence[float]) -> list[Finding]:
     """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start."""
-    if len(losses) < 2 * LOSS_EMA_STEPS or not _all_finite(losses):
+    if len(losses) < 2 * LOSS_EMA_STEPS:
         return []
-    smooth = _smooth(losses, LOSS_EMA_STEPS)
-    start, lowest, now = float(smooth[0]), float(smooth.min()), float(smooth[-1])
+    start = float(np.mean(losses[:LOSS_EMA_STEPS]))
+    recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
+    if not np.isfinite(recent).all():
+        return []
+    smooth = _smooth(recent, LOSS_EMA_STEPS)
+    lowest, now = float(smooth.min()), float(smooth[-1])
     # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
     # more than half of the progress made so far
     if lowest > 0 and now > UNSTABLE_FACTOR * lowest and now - lowest > 0.5 * (start - lowest):
@@ -256,9 +261,12 @@ def unstable_loss(losses: Sequence[float]) -> list[Finding]:
 
 def slow_convergence(losses: Sequence[float]) -> list[Finding]:
     """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss."""
-    if len(losses) < 2 * PLATEAU_STEPS or not _all_finite(losses):
+    if len(losses) < 2 * PLATEAU_STEPS:
         return []
-    smooth = _smooth(losses, LOSS_EMA_STEPS)
+    recent = np.asarray(losses[-(PLATEAU_STEPS + LOSS_EMA_STEPS):], dtype=np.float64)
+    if not (np.isfinite(recent).all() and np.isfinite(losses[:5]).all()):
+        return []
+    smooth = _smooth(recent, LOSS_EMA_STEPS)
     start, before, now = float(np.mean(losses[:5])), float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
     if before <= 0 or start <= 0:
         return []
@@ -300,7 +308,7 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
     The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
     known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
     """
-    if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses):
+    if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses[-LOSS_EMA_STEPS:]):
         return []
     rate = max(dropout_rates)
     start = float(np.mean(losses[:5]))
