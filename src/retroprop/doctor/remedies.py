@@ -1,0 +1,237 @@
+"""Remedies: each one changes the model or the optimizer and says what it did.
+
+A remedy is a function ``(model, optimizer, layer) -> Treatment``. Structural remedies (swap an
+activation, insert BatchNorm1d, add or lower dropout) edit ``Sequential`` models, including nested
+ones, and rebuild the optimizer, keeping the state (momentum, Adam's moments) of every parameter
+that survives. On other Modules they are skipped with the reason stated. The others (learning
+rate, re-initialization, optimizer switch, gradient clipping) work on any model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from retroprop import optim
+from retroprop.nn import (
+    ELU,
+    GELU,
+    SELU,
+    BatchNorm1d,
+    Dropout,
+    LeakyReLU,
+    Linear,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from retroprop.nn import init as nn_init
+
+SATURATING = (Sigmoid, Tanh)
+ACTIVATIONS = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh)
+
+
+@dataclass
+class Treatment:
+    """What a remedy did: the (possibly new) model and optimizer, and a sentence for people."""
+
+    remedy: str
+    model: Module
+    optimizer: Any
+    description: str
+    applied: bool = True
+    clip_grad_norm: float | None = None  # for the training loop to apply after each backward
+
+
+def _sequentials(model: Module) -> list[Sequential]:
+    return [m for m in model.modules() if isinstance(m, Sequential)]
+
+
+def rebuild_optimizer(optimizer: Any, model: Module, cls: type | None = None,
+                      **changes: Any) -> Any:
+    """A new optimizer over ``model``'s parameters with the old one's settings (and ``changes``),
+    keeping the state of every parameter that survives."""
+    cls = cls or type(optimizer)
+    group = optimizer.param_groups[0]
+    options = {k: v for k, v in group.items() if k not in ("params", "initial_lr", "param_names")}
+    if cls is not type(optimizer):
+        options = {"lr": options.get("lr", 1e-3)}
+    options.update(changes)
+    new = cls(model.parameters(), **options)
+    if cls is type(optimizer):
+        for p in new.param_groups[0]["params"]:
+            if p in optimizer.state:
+                new.state[p] = optimizer.state[p]
+    return new
+
+
+def _structural(name: str, model: Module, optimizer: Any) -> Treatment | None:
+    if not _sequentials(model):
+        return Treatment(name, model, optimizer, f"{name} skipped: it edits nn.Sequential models and this "
+                         f"model is a {type(model).__name__}; apply it in the model's code", applied=False)
+    return None
+
+
+def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], kinds: tuple[type, ...],
+                     remedy: str) -> Treatment:
+    skipped = _structural(remedy, model, optimizer)
+    if skipped:
+        return skipped
+    swapped = 0
+    for seq in _sequentials(model):
+        for index, layer in enumerate(list(seq)):
+            if isinstance(layer, kinds):
+                seq.replace(index, new())
+                swapped += 1
+    if not swapped:
+        return Treatment(remedy, model, optimizer, f"{remedy}: no {'/'.join(k.__name__ for k in kinds)} "
+                         "layer to replace", applied=False)
+    return Treatment(remedy, model, optimizer,
+                     f"replaced {swapped} activation layer(s) by {type(new()).__name__}")
+
+
+def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """Saturating activations (sigmoid, tanh) become ReLU."""
+    return swap_activations(model, optimizer, ReLU, SATURATING, "relu")
+
+
+def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """ReLU becomes LeakyReLU(0.01), so units below zero still pass a small gradient."""
+    return swap_activations(model, optimizer, lambda: LeakyReLU(0.01), (ReLU,), "leaky_relu")
+
+
+def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """A BatchNorm1d after every hidden Linear layer (not after the output layer)."""
+    skipped = _structural("batchnorm", model, optimizer)
+    if skipped:
+        return skipped
+    places = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq) if isinstance(m, Linear)]
+    hidden = places[:-1]  # the last Linear of the model is its output layer: no BatchNorm after it
+    inserted = 0
+    for seq, i in reversed(hidden):  # from the end, so earlier positions stay valid
+        following = seq[i + 1] if i + 1 < len(seq) else None
+        if isinstance(following, BatchNorm1d):
+            continue
+        seq.insert(i + 1, BatchNorm1d(seq[i].out_features, dtype=seq[i].weight.dtype),
+                   name=None if seq._default_names() else f"bn{i}")
+        inserted += 1
+    if not inserted:
+        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert", applied=False)
+    return Treatment("batchnorm", model, rebuild_optimizer(optimizer, model),
+                     f"inserted {inserted} BatchNorm1d layer(s) after the hidden Linear layers")
+
+
+def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.3) -> Treatment:
+    """Dropout(rate) after every hidden activation."""
+    skipped = _structural("dropout", model, optimizer)
+    if skipped:
+        return skipped
+    added = 0
+    for seq in _sequentials(model):
+        for i in reversed([i for i, m in enumerate(seq) if isinstance(m, ACTIVATIONS)]):
+            if i + 1 < len(seq) and isinstance(seq[i + 1], Dropout):
+                continue
+            seq.insert(i + 1, Dropout(rate), name=None if seq._default_names() else f"dropout{i}")
+            added += 1
+    if not added:
+        return Treatment("dropout", model, optimizer, "dropout: no activation to follow", applied=False)
+    return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {added} activation(s)")
+
+
+def lower_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.2) -> Treatment:
+    """Every dropout rate above ``rate`` comes down to it."""
+    lowered = [m for m in model.modules() if isinstance(m, Dropout) and m.p > rate]
+    for module in lowered:
+        module.p = rate
+    if not lowered:
+        return Treatment("lower_dropout", model, optimizer, "lower_dropout: no rate above "
+                         f"{rate}", applied=False)
+    return Treatment("lower_dropout", model, optimizer, f"lowered {len(lowered)} dropout rate(s) to {rate}")
+
+
+def scale_lr(model: Module, optimizer: Any, factor: float, remedy: str) -> Treatment:
+    before = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    after = [group["lr"] for group in optimizer.param_groups]
+    return Treatment(remedy, model, optimizer, f"learning rate {before[0]:.3g} -> {after[0]:.3g}")
+
+
+def lower_lr(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    return scale_lr(model, optimizer, 0.1, "lower_lr")
+
+
+def higher_lr(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    return scale_lr(model, optimizer, 10.0, "higher_lr")
+
+
+def he_init(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """Fresh He-normal weights and zero biases for every Linear layer (optimizer state reset)."""
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    for linear in linears:
+        nn_init.kaiming_normal_(linear.weight, nonlinearity="relu")
+        if linear.bias is not None:
+            nn_init.zeros_(linear.bias)
+    return Treatment("he_init", model, _fresh_state(optimizer, model),
+                     f"re-initialized {len(linears)} Linear layer(s) with He (Kaiming) normal weights")
+
+
+def _fresh_state(optimizer: Any, model: Module) -> Any:
+    """The same optimizer settings with no state (new weights make old momentum meaningless)."""
+    fresh = rebuild_optimizer(optimizer, model)
+    fresh.state.clear()
+    return fresh
+
+
+def switch_to_adam(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    if isinstance(optimizer, optim.Adam):
+        return Treatment("adam", model, optimizer, "adam: the optimizer is Adam already", applied=False)
+    new = optim.Adam(model.parameters(), lr=1e-3)
+    return Treatment("adam", model, new, f"switched from {type(optimizer).__name__} to Adam(lr=1e-3)")
+
+
+def clip_gradients(model: Module, optimizer: Any, layer: str | None = None,
+                   max_norm: float = 1.0) -> Treatment:
+    return Treatment("clip_gradients", model, optimizer,
+                     f"gradients will be clipped to a global norm of {max_norm}", clip_grad_norm=max_norm)
+
+
+def add_weight_decay(model: Module, optimizer: Any, layer: str | None = None,
+                     weight_decay: float = 1e-4) -> Treatment:
+    for group in optimizer.param_groups:
+        group["weight_decay"] = weight_decay
+    return Treatment("weight_decay", model, optimizer, f"weight decay set to {weight_decay}")
+
+
+def roll_back(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """Nothing beyond the roll-back that precedes every treatment."""
+    return Treatment("roll_back", model, optimizer, "rolled back to the last healthy state")
+
+
+def early_stopping(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    return Treatment("early_stopping", model, optimizer,
+                     "training will stop at the best validation epoch and keep its weights")
+
+
+def standardize_inputs(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    return Treatment("standardize_inputs", model, optimizer, "standardize_inputs: the data are outside the "
+                     "model; standardize them (rp.data.standardize) and train again", applied=False)
+
+
+REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
+    "relu": use_relu, "he_init": he_init, "batchnorm": insert_batchnorm, "lower_lr": lower_lr,
+    "clip_gradients": clip_gradients, "leaky_relu": use_leaky_relu,
+    "standardize_inputs": standardize_inputs, "roll_back": roll_back, "adam": switch_to_adam,
+    "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
+    "early_stopping": early_stopping, "lower_dropout": lower_dropout,
+}
+
+
+def apply_remedy(remedy: str, model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """Apply the remedy named ``remedy`` (an id from ``REMEDIES``)."""
+    if remedy not in REMEDY_FUNCTIONS:
+        raise ValueError(f"unknown remedy {remedy!r}; expected one of {', '.join(REMEDY_FUNCTIONS)}")
+    return REMEDY_FUNCTIONS[remedy](model, optimizer, layer)

@@ -1,0 +1,123 @@
+"""Remedies change the model or optimizer as they say, and keep what survives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import REMEDIES
+from retroprop.doctor.remedies import REMEDY_FUNCTIONS, apply_remedy, rebuild_optimizer
+
+
+def sigmoid_net() -> nn.Sequential:
+    rp.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def trained_optimizer(model: nn.Module) -> rp.optim.SGD:
+    opt = rp.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = rp.randn(16, 4), np.arange(16) % 3
+    for _ in range(3):
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        opt.step()
+    return opt
+
+
+def test_every_remedy_id_has_a_function():
+    assert set(REMEDY_FUNCTIONS) == set(REMEDIES)
+    with pytest.raises(ValueError, match="unknown remedy"):
+        apply_remedy("prayer", sigmoid_net(), None)
+
+
+def test_relu_replaces_saturating_activations_and_keeps_the_weights():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    weights = model[0].weight.data.copy()
+    t = apply_remedy("relu", model, opt)
+    assert t.applied and "replaced 2 activation" in t.description
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    np.testing.assert_array_equal(model[0].weight.data, weights)
+
+
+def test_batchnorm_goes_after_hidden_linears_and_the_optimizer_keeps_momentum():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    first = model[0].weight
+    buffer = opt.state[first]["momentum_buffer"]
+    t = apply_remedy("batchnorm", model, opt)
+    assert [type(m).__name__ for m in model] == [
+        "Linear", "BatchNorm1d", "Sigmoid", "Linear", "BatchNorm1d", "Tanh", "Linear"]
+    assert t.optimizer is not opt and t.optimizer.param_groups[0]["momentum"] == 0.9
+    assert t.optimizer.state[first]["momentum_buffer"] is buffer  # surviving parameters keep their state
+    assert len(t.optimizer.param_groups[0]["params"]) == len(list(model.parameters()))
+    model(rp.randn(5, 4))  # still a working network
+
+
+def test_learning_rate_remedies_scale_every_group():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    apply_remedy("lower_lr", model, opt)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+    apply_remedy("higher_lr", model, opt)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_leaky_relu_dropout_and_lower_dropout():
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = rp.optim.SGD(model.parameters(), lr=0.1)
+    assert apply_remedy("leaky_relu", model, opt).applied
+    assert isinstance(model[1], nn.LeakyReLU)
+    t = apply_remedy("dropout", model, opt)
+    assert t.applied and isinstance(model[2], nn.Dropout) and model[2].p == 0.3
+    model[2].p = 0.95
+    t = apply_remedy("lower_dropout", model, opt)
+    assert t.applied and model[2].p == 0.2
+
+
+def test_he_init_redraws_weights_and_resets_optimizer_state():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    before = model[0].weight.data.copy()
+    t = apply_remedy("he_init", model, opt)
+    assert not np.array_equal(model[0].weight.data, before)
+    assert (model[0].bias.data == 0).all()
+    assert len(t.optimizer.state) == 0
+    assert np.std(model[0].weight.data) == pytest.approx(np.sqrt(2 / 4), rel=0.6)
+
+
+def test_adam_clipping_and_weight_decay():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    t = apply_remedy("adam", model, opt)
+    assert isinstance(t.optimizer, rp.optim.Adam)
+    assert not apply_remedy("adam", model, t.optimizer).applied
+    assert apply_remedy("clip_gradients", model, opt).clip_grad_norm == 1.0
+    apply_remedy("weight_decay", model, opt)
+    assert opt.param_groups[0]["weight_decay"] == 1e-4
+
+
+def test_structural_remedies_skip_custom_modules_and_say_why():
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return rp.F.sigmoid(self.linear(x))
+
+    model = Custom()
+    opt = rp.optim.SGD(model.parameters(), lr=0.1)
+    t = apply_remedy("batchnorm", model, opt)
+    assert not t.applied and "edits nn.Sequential models" in t.description
+    assert apply_remedy("lower_lr", model, opt).applied  # non-structural remedies still work
+
+
+def test_rebuild_optimizer_can_change_settings():
+    model = sigmoid_net()
+    opt = trained_optimizer(model)
+    new = rebuild_optimizer(opt, model, lr=0.5)
+    assert new.param_groups[0]["lr"] == 0.5 and new.param_groups[0]["momentum"] == 0.9
