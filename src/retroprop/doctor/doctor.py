@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ class Doctor:
         step = self.recorder.step
         record = self.recorder.observe(loss, epoch)
         value = self.recorder.losses[-1]
-        if record is None and value == value and abs(value) != float("inf"):  # finite: nothing to check
+        if record is None and math.isfinite(value):  # an unprobed, finite step: nothing to check
             return []
         probes = [r.as_plain() for r in self.recorder.records[-max(rules.DEAD_WINDOW, 3):]]
         losses = np.asarray(self.recorder.losses, dtype=np.float64)  # once, for every loss rule
