@@ -20,7 +20,8 @@ import numpy as np
 
 from retroprop import functional as F
 from retroprop.callbacks import Callback
-from retroprop.nn import BCEWithLogitsLoss, CrossEntropyLoss, Module, MSELoss, NLLLoss
+from retroprop.nn import BatchNorm1d, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Module, MSELoss, NLLLoss
+from retroprop.nn.utils import clip_grad_norm_
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator, manual_seed
 from retroprop.tensor import Tensor, no_grad
@@ -59,6 +60,8 @@ class History:
     stop_reason: str | None = None
     wall_time: float = 0.0
     diagnoses: list[Any] = field(default_factory=list)
+    treatments: list[Any] = field(default_factory=list)  # the doctor's repairs (fit(..., repair=True))
+    best: Any = None  # with repair: the best model seen (rp.doctor.Best: epoch, metric, weights, config)
     _step_loss: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -313,12 +316,43 @@ def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray
     return out, loss_fn(out, yb)
 
 
+def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler: Any, history: History,
+                     verbose: int) -> tuple[bool, Any, list[Tensor]]:
+    """Let the doctor treat ``diagnoses``; returns (whether the state was rolled back, the optimizer
+    to go on with, its parameters)."""
+    before = doctor.optimizer
+    lr_before = float(before.param_groups[0]["lr"])
+    record = doctor.treat(diagnoses)
+    optimizer = doctor.optimizer
+    if record is not None and verbose:
+        print(f"Doctor: treated {record}", file=sys.stderr)
+    if scheduler is not None and record is not None:
+        _rebind_scheduler(scheduler, before, optimizer, lr_before)
+    history.params["optimizer"] = optimizer
+    if doctor.stop_reason:
+        model.stop_training = True
+        history.stop_reason = doctor.stop_reason
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    return record is not None or bool(doctor.stop_reason), optimizer, params
+
+
+def _rebind_scheduler(scheduler: Any, before: Any, optimizer: Any, lr_before: float) -> None:
+    """Keep a schedule working after a treatment: it drives the new optimizer, and a learning rate
+    changed by the treatment changes the schedule's base rates by the same factor."""
+    factor = float(optimizer.param_groups[0]["lr"]) / lr_before if lr_before else 1.0
+    scheduler.optimizer = optimizer
+    if factor != 1.0 and hasattr(scheduler, "base_lrs"):
+        scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+
+
 def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int = 1,
         batch_size: int = 32, validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0, shuffle: bool = True, metrics: Sequence[Any] | None = None,
         scheduler: Any = None, callbacks: Iterable[Callback] = (), seed: int | None = None,
         verbose: int = 1, initial_epoch: int = 0, history: History | None = None,
-        doctor: Any = False) -> History:
+        doctor: Any = False, repair: bool = False) -> History:
     """Train ``model`` on ``(x, y)`` by mini-batch gradient descent and return its ``History``.
 
     ``loss`` is a loss Module, a function ``(output, target) -> Tensor`` or a name such as
@@ -327,7 +361,11 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     with the validation loss when there is one). ``seed`` seeds everything the run draws at random.
     ``initial_epoch`` and ``history`` continue an earlier run (see ``rp.load_checkpoint``).
     ``doctor=True`` (or a ``Doctor``) watches the run per layer; its findings are in
-    ``history.diagnoses``.
+    ``history.diagnoses``. ``repair=True`` (shorthand for ``doctor=rp.Doctor(repair=True)``) also
+    treats them inside the run: roll back to the last healthy state, apply the next remedy, go on.
+    The model is changed in place (``history.model`` is the same object); the optimizer may be
+    replaced (``history.params["optimizer"]`` is the one in use at the end). The repairs are in
+    ``history.treatments`` and the best model seen in ``history.best``.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a retroprop nn.Module, got {type(model).__name__}")
@@ -375,8 +413,6 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     if seed is not None:
         manual_seed(seed)
     rng = default_generator()
-    from retroprop.nn import BatchNorm1d
-
     has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
     n = len(x_all)
     steps_per_epoch = len(_batches(n, batch_size, False, rng, has_batch_norm))
@@ -387,20 +423,23 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     callbacks = list(callbacks)
     for callback in callbacks:
         callback.set_context(model, history, history.params)
-    if doctor is True:
+    if doctor is True or ((doctor is False or doctor is None) and repair):
         from retroprop.doctor import Doctor
 
-        doctor = Doctor()
+        doctor = Doctor(repair=bool(repair))
     elif doctor is False or doctor is None:
         doctor = None
     elif not hasattr(doctor, "observe") or not hasattr(doctor, "attach"):
         raise TypeError(f"fit: doctor must be True, False or a retroprop Doctor, got {type(doctor).__name__}")
+    elif repair:
+        doctor.repair = True
     if doctor is not None:
         chance = None
         if classification and not _is_binary(loss_fn):
             chance = math.log(_output_width(model, x_all[:1]))  # a uniform guess over the classes
         doctor.attach(model, optimizer, chance_loss=chance)
         history.diagnoses = doctor.diagnoses
+        history.treatments = doctor.treatments
     params = [p for group in optimizer.param_groups for p in group["params"]]
     model_params = {id(p) for p in model.parameters()}
     if model_params and not any(id(p) in model_params for p in params):
@@ -410,6 +449,24 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         )
     buffers = list(model.buffers())
     progress = _Progress(verbose, epochs, steps_per_epoch)
+    xb = yb = step_rng = None
+    has_dropout = doctor is not None and any(isinstance(m, Dropout) for m in model.modules())
+
+    def rerun() -> None:
+        """The doctor's replay of a non-finite step's forward pass: same batch, same dropout masks,
+        and nothing of the run's state (buffers, random generator) changed by it."""
+        after = [b.data.copy() for b in buffers]
+        state = rng.bit_generator.state
+        if step_rng is not None:
+            rng.bit_generator.state = step_rng
+        try:
+            with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                model(Tensor._make(xb))
+        finally:
+            for buffer, saved in zip(buffers, after, strict=True):
+                buffer.data[...] = saved
+            rng.bit_generator.state = state
+
     model.stop_training = False
     step = len(history._step_loss)
     started = time.perf_counter()
@@ -417,7 +474,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     with _InterruptGuard(verbose=bool(verbose)) as interrupt:
         for callback in callbacks:
             callback.on_train_begin({})
-        for epoch in range(initial_epoch, epochs):
+        last_epoch = epochs  # a repaired run may add epochs to make up for steps its roll-backs discarded
+        epoch = initial_epoch
+        while epoch < last_epoch:
             model.train()
             progress.epoch_begin(epoch)
             for callback in callbacks:
@@ -431,6 +490,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 for callback in callbacks:
                     callback.on_batch_begin(batch, {})
                 xb, yb = x_all[index], y_all[index]
+                if has_dropout:
+                    step_rng = rng.bit_generator.state
                 saved_buffers = [b.data.copy() for b in buffers]  # BatchNorm statistics: small arrays
                 # NaN/Inf are detected below and reported in plain words; NumPy's own overflow
                 # warnings would only repeat that, mid-step, from deep inside the engine
@@ -440,12 +501,29 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     loss_value.backward()
                 value = float(loss_value.data)
                 history._step_loss.append(value)
+                grads_finite = _grads_finite(params)
+                finite = grads_finite and math.isfinite(value)
+                treated = False
                 if doctor is not None:
-                    for diagnosis in doctor.observe(value, epoch):
+                    new = doctor.observe(value, epoch, grads_finite=grads_finite, rerun=rerun)
+                    for diagnosis in new:
                         if verbose:
                             print(f"Doctor: {diagnosis}", file=sys.stderr)
-                finite = math.isfinite(value) and _grads_finite(params)
-                if finite:
+                    if new and doctor.repair:
+                        treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler,
+                                                                       history, verbose)
+                        if treated:
+                            buffers = list(model.buffers())
+                            has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
+                            has_dropout = any(isinstance(m, Dropout) for m in model.modules())
+                            if has_batch_norm and len(batches) > batch + 2 and len(batches[-1]) == 1:
+                                batches[-2] = np.concatenate(batches[-2:])  # BatchNorm needs 2 samples
+                                batches.pop()
+                if treated:
+                    pass  # the state was rolled back and treated: this step's gradients are void
+                elif finite:
+                    if doctor is not None and doctor.clip_grad_norm is not None:
+                        clip_grad_norm_(params, doctor.clip_grad_norm)
                     with np.errstate(over="ignore", invalid="ignore"):
                         optimizer.step()
                     if not _all_finite(params):
@@ -500,18 +578,32 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 else:
                     scheduler.step()
             if doctor is not None:
-                for diagnosis in doctor.end_epoch(epoch, logs):
+                new = doctor.end_epoch(epoch, logs)
+                for diagnosis in new:
                     if verbose:
                         print(f"Doctor: {diagnosis}", file=sys.stderr)
+                if new and doctor.repair:
+                    treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler, history,
+                                                                  verbose)
+                    if treated:
+                        buffers = list(model.buffers())
+                        has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
+                        has_dropout = any(isinstance(m, Dropout) for m in model.modules())
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs)
             if model.stop_training:
                 break
+            epoch += 1
+            if doctor is not None and doctor.repair:
+                last_epoch = epochs + doctor.make_up_epochs(steps_per_epoch, epochs - initial_epoch)
+                if last_epoch > progress.epochs:
+                    progress.epochs = history.params["epochs"] = last_epoch
         for callback in callbacks:
             callback.on_train_end({})
     if doctor is not None:
-        doctor.close()
+        doctor.finish()
+        history.best = doctor.best
     history.wall_time += time.perf_counter() - started
     if history.stop_reason and verbose:
         print(f"Stopped: {history.stop_reason}", file=sys.stderr if "non-finite" in history.stop_reason

@@ -17,8 +17,12 @@ def sigmoid_net() -> nn.Sequential:
 
 
 def trained_optimizer(model: nn.Module) -> rp.optim.SGD:
+    return trained_optimizer_for(model, 4)
+
+
+def trained_optimizer_for(model: nn.Module, features: int) -> rp.optim.SGD:
     opt = rp.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = rp.randn(16, 4), np.arange(16) % 3
+    x, y = rp.randn(16, features), np.arange(16) % 3
     for _ in range(3):
         opt.zero_grad()
         nn.CrossEntropyLoss()(model(x), y).backward()
@@ -32,14 +36,20 @@ def test_every_remedy_id_has_a_function():
         apply_remedy("prayer", sigmoid_net(), None)
 
 
-def test_relu_replaces_saturating_activations_and_keeps_the_weights():
-    model = sigmoid_net()
-    opt = trained_optimizer(model)
-    weights = model[0].weight.data.copy()
+def test_relu_replaces_saturating_activations_and_gives_their_layers_he_init():
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(400, 300), nn.Sigmoid(), nn.Linear(300, 300), nn.Tanh(),
+                          nn.Linear(300, 3))
+    opt = trained_optimizer_for(model, 400)
+    output = model[4].weight.data.copy()
     t = apply_remedy("relu", model, opt)
-    assert t.applied and "replaced 2 activation" in t.description
+    assert t.applied and "replaced 2 activation" in t.description and "2 Linear" in t.description
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
-    np.testing.assert_array_equal(model[0].weight.data, weights)
+    for linear, fan_in in ((model[0], 400), (model[2], 300)):  # He: std sqrt(2 / fan_in), zero bias
+        assert linear.weight.data.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.02)
+        assert not linear.bias.data.any()
+    np.testing.assert_array_equal(model[4].weight.data, output)  # the output layer feeds no ReLU
+    assert not t.optimizer.state  # momentum of the old weights is meaningless for the new ones
 
 
 def test_batchnorm_goes_after_hidden_linears_and_the_optimizer_keeps_momentum():

@@ -1,40 +1,144 @@
-"""The Doctor: watches a run, turns the detectors' findings into diagnoses, once per episode."""
+"""The Doctor: watches a run, turns the detectors' findings into diagnoses, and repairs the run.
+
+Repair (``Doctor(repair=True)``): at every probe that shows no symptom the doctor keeps a snapshot
+(copies of the weights, the optimizer's state and the random generator's state; the initial state
+is the first). On a diagnosis it rolls back to that snapshot, applies the problem's first untried
+remedy (``diagnosis.TREATMENT_ORDER``) and lets the run go on; if the problem comes back it rolls
+back again and adds the next remedy; when none is left it says so. Each treatment is logged.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from retroprop.doctor import rules
-from retroprop.doctor.diagnosis import Diagnosis
+from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import DEFAULT_EVERY, Recorder
+from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module
+from retroprop.random import default_generator
 
+# problems that say the run has not learned anything (the loss is still near where it started): a
+# treatment for them rolls back to the state the current recipe started from
+NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
+# which of several problems diagnosed at once is treated first: causes before their consequences
+# (an overflow or exploding gradients make the loss unstable; vanishing gradients make it slow)
+TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "vanishing_gradients", "saturated_activations",
+                      "dead_relu", "unstable_loss", "dropout_too_high", "overfitting", "slow_convergence")
+
+
+@dataclass
+class TreatmentRecord:
+    """One entry of the treatment log: what was diagnosed, what was done, and how it went.
+
+    ``outcome``: ``"resolved"`` (the problem was not diagnosed again before the run ended),
+    ``"returned"`` (it was, and the next remedy followed), ``"skipped"`` (the remedy does not
+    apply to this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
+    """
+
+    step: int
+    epoch: int
+    problem: str
+    layer: str | None
+    remedy: str | None
+    description: str
+    applied: bool
+    rolled_back_to: int | None = None  # the step whose state the run went back to
+    wasted_steps: int = 0  # steps whose progress the roll-back discarded
+    outcome: str = "pending"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        back = "" if self.rolled_back_to is None else f", rolled back to step {self.rolled_back_to + 1}"
+        return (f"step {self.step + 1} (epoch {self.epoch + 1}): {self.problem} -> "
+                f"{self.remedy or 'none'}: {self.description}{back} [{self.outcome}]")
+
+
+@dataclass
+class Snapshot:
+    """A state to roll back to; every array is a private copy (later steps update theirs in place)."""
+
+    step: int  # the state before this step's update
+    epoch: int
+    model_state: OrderedDict[str, np.ndarray]
+    optimizer_state: dict[str, Any]
+    rng_state: dict[str, Any]
+
+
+@dataclass
+class Best:
+    """The best model seen in a repaired run, by its validation metric (training loss without one)."""
+
+    epoch: int
+    metric: str
+    value: float
+    model: Module = field(repr=False)  # a copy, with the structure it had then
+    weights: OrderedDict[str, np.ndarray] = field(repr=False)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
+    """(name, value, score to maximize) of an epoch's logs for choosing the best model."""
+    for name, sign in (("val_accuracy", 1.0), ("val_loss", -1.0), ("loss", -1.0)):
+        value = logs.get(name)
+        if value is not None and math.isfinite(value):
+            return name, value, sign * value
+    return "loss", float("nan"), -math.inf
 
 
 class Doctor:
-    """Diagnose a training run per layer.
+    """Diagnose a training run per layer, and optionally repair it.
 
-    With ``rp.fit(..., doctor=True)`` (or ``doctor=rp.Doctor(every=...)``) it is wired in for you. In a
-    hand-written loop: ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per
-    step, after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step;
-    the per-layer probes and detectors run every ``every`` steps. ``doctor.diagnoses`` lists what
-    was found, each problem once per episode.
+    With ``rp.fit(..., doctor=True)`` (or ``doctor=rp.Doctor(every=...)``) it is wired in for you;
+    ``rp.fit(..., repair=True)`` also treats what it finds. In a hand-written loop:
+    ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
+    ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
+    per-layer probes and detectors run every ``every`` steps. ``doctor.diagnoses`` lists what was
+    found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
+    discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
+    this off), so that the treated recipe trains about as long as a healthy run. By hand, call
+    ``doctor.treat(new)`` with what ``observe`` returned, skip that step's update when it returns a
+    record, and go on with ``doctor.optimizer`` (the model is changed in place; the optimizer may
+    be a new one).
     """
 
     def __init__(self, model: Module | None = None, optimizer: Any = None, *,
-                 every: int = DEFAULT_EVERY) -> None:
+                 every: int = DEFAULT_EVERY, repair: bool = False, make_up: float = 0.5) -> None:
+        if isinstance(make_up, bool) or not isinstance(make_up, (int, float)) or not 0 <= make_up:
+            raise ValueError(f"Doctor: make_up must be a number >= 0 (a share of the planned epochs), "
+                             f"got {make_up!r}")
         self.every = every
+        self.repair = bool(repair)
+        self.make_up = float(make_up)
         self.diagnoses: list[Diagnosis] = []
+        self.treatments: list[TreatmentRecord] = []
         self.recorder: Recorder | None = None
         self.epoch_logs: list[dict[str, float]] = []
+        self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
+        self.stop_reason: str | None = None  # set when a treatment ends the run
+        self.best: Best | None = None
         self._active: dict[tuple[str, str | None], int] = {}
         self._checks = 0
+        self._tried: dict[str, int] = {}
+        self._snapshot: Snapshot | None = None
+        self._origin: Snapshot | None = None  # the state the current recipe started from
+        self._epoch_best: tuple[float, Snapshot] | None = None
+        self._loss_start = 0  # the current segment (since the last treatment) starts here
+        self._record_start = 0
+        self._epoch_start = 0
+        self._run_start: tuple[float | None, float | None] = (None, None)
+        self._epoch = 0
         self.model: Module | None = None
         self.optimizer = optimizer
         if model is not None:
@@ -45,35 +149,58 @@ class Doctor:
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'."""
         if self.recorder is not None:
             self.recorder.close()
+        if self.repair and optimizer is None:
+            raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
         self.model, self.optimizer = model, optimizer
         self.recorder = Recorder(model, every=self.every)
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
+        if self.repair:
+            self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 
-    def observe(self, loss: Any, epoch: int = 0) -> list[Diagnosis]:
-        """Record one step; returns the diagnoses that are new at this step."""
+    def observe(self, loss: Any, epoch: int = 0, *, grads_finite: bool = True,
+                rerun: Any = None) -> list[Diagnosis]:
+        """Record one step; returns the diagnoses that are new at this step.
+
+        ``grads_finite=False`` says the step's gradients hold NaN/Inf although the loss may not.
+        When a step that was not due for a probe is non-finite, it is probed after the fact to
+        find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
+        pass again so that its activations are seen too (``fit`` passes one).
+        """
         if self.recorder is None:
             raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
-        step = self.recorder.step
-        record = self.recorder.observe(loss, epoch)
-        value = self.recorder.losses[-1]
-        if record is None and math.isfinite(value):  # an unprobed, finite step: nothing to check
-            return []
-        probes = [r.as_plain() for r in self.recorder.records[-max(rules.DEAD_WINDOW, 3):]]
-        losses = np.asarray(self.recorder.losses, dtype=np.float64)  # once, for every loss rule
-        findings = rules.non_finite(probes if record is not None else [], losses)
-        if record is not None:
+        recorder = self.recorder
+        step = recorder.step
+        self._epoch = epoch
+        record = recorder.observe(loss, epoch)
+        value = recorder.losses[-1]
+        finite = grads_finite and math.isfinite(value)
+        if record is None:
+            if finite:  # an unprobed, finite step: nothing to check
+                return []
+            record = recorder.replay(epoch, rerun)
+        window = recorder.records[max(self._record_start, len(recorder.records) - max(rules.DEAD_WINDOW, 3)):]
+        probes = [r.as_plain() for r in window]
+        losses = np.asarray(recorder.losses[self._loss_start:], dtype=np.float64)  # once, for every rule
+        findings = rules.non_finite(probes, losses, first_step=self._loss_start)
+        if not findings:
+            start5, start20 = self._run_start
             findings += (rules.vanishing_gradients(probes) + rules.exploding_gradients(probes)
                          + rules.dead_relu(probes) + rules.saturated_activations(probes)
-                         + rules.unstable_loss(losses) + rules.slow_convergence(losses)
+                         + rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
                          + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
+            if self.repair and not findings and finite and not rules.symptoms(probes[-1], losses):
+                self._snapshot = self._take_snapshot(step, epoch)
         return self._report(findings, step, epoch)
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
         """Epoch-level checks (overfitting needs validation losses); ``fit`` calls this."""
         self.epoch_logs.append(dict(logs))
+        self._epoch = epoch
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
-        return self._report(rules.overfitting(self.epoch_logs), step, epoch)
+        if self.repair:
+            self._track_best(epoch, logs)
+        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:]), step, epoch)
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int) -> list[Diagnosis]:
         self._checks += 1
@@ -96,6 +223,167 @@ class Doctor:
             self._active[key] = self._checks
         return new
 
+    # -- repair -------------------------------------------------------------------------------
+    def _take_snapshot(self, step: int, epoch: int) -> Snapshot:
+        return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
+                        copy.deepcopy(default_generator().bit_generator.state))
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
+        self.optimizer.load_state_dict(snapshot.optimizer_state)
+        default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
+
+    def _copies(self) -> tuple[Module, Any]:
+        """Deep copies of the model (without the doctor's hooks) and of its optimizer, together."""
+        armed = self.recorder is not None and self.recorder.probe.armed
+        if armed:
+            self.recorder.probe.disarm()
+        try:
+            return copy.deepcopy((self.model, self.optimizer))
+        finally:
+            if armed:
+                self.recorder.probe.arm()
+
+    def _track_best(self, epoch: int, logs: dict[str, float]) -> None:
+        name, value, score = _metric(logs)
+        if not math.isfinite(score):
+            return
+        if self.best is None or score > self._best_score:
+            self._best_score = score
+            self.best = Best(epoch=epoch, metric=name, value=value, model=self._copies()[0],
+                             weights=self.model.state_dict(), config=self._config())
+        val_loss = logs.get("val_loss")
+        if val_loss is not None and math.isfinite(val_loss) and (
+                self._epoch_best is None or val_loss < self._epoch_best[0]):
+            self._epoch_best = (val_loss, self._take_snapshot(self.recorder.step, epoch))
+
+    def _config(self) -> dict[str, Any]:
+        optimizer = self.optimizer
+        return {"model": repr(self.model), "optimizer": type(optimizer).__name__,
+                "lr": float(optimizer.param_groups[0]["lr"]), "clip_grad_norm": self.clip_grad_norm,
+                "treatments": [t.remedy for t in self.treatments if t.applied]}
+
+    def treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
+        """Repair the run for the most pressing of ``diagnoses`` (those ``observe`` or ``end_epoch``
+        just returned): roll back, apply the problem's next remedy, and return the log entry; None
+        when nothing was done (repair off, or every remedy for these problems tried already)."""
+        if not self.repair or not diagnoses or self.stop_reason:
+            return None
+        by_problem = {d.problem: d for d in reversed(diagnoses)}
+        for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
+            diagnosis = by_problem[problem]
+            for earlier in self.treatments:
+                if earlier.problem == problem and earlier.outcome == "pending":
+                    earlier.outcome = "returned"
+            remedies = TREATMENT_ORDER[problem]
+            tried = self._tried.get(problem, 0)
+            if tried >= len(remedies):
+                continue  # exhausted, and said so when it happened
+            record = self._apply_next(diagnosis, remedies, tried)
+            if record is not None:
+                return record
+        return None
+
+    def _apply_next(self, diagnosis: Diagnosis, remedies: tuple[str, ...],
+                    tried: int) -> TreatmentRecord | None:
+        step = self.recorder.step - 1
+        problem, layer = diagnosis.problem, diagnosis.layer
+        # which remedy applies is found on a copy, so that a run is rolled back only to be treated
+        chosen = None
+        for index in range(tried, len(remedies)):
+            reason = self._ruled_out(problem, remedies[index], layer)
+            if reason is None:
+                model, optimizer = self._copies()
+                trial = apply_remedy(remedies[index], model, optimizer, layer)
+                if trial.applied:
+                    chosen = index
+                    break
+                reason = trial.description
+            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedies[index],
+                                                   reason, False, outcome="skipped"))
+        self._tried[problem] = len(remedies) if chosen is None else chosen + 1
+        if chosen is None:
+            note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists")
+            exhausted = TreatmentRecord(step, self._epoch, problem, layer, None, note, False,
+                                        outcome="exhausted")
+            if problem == "non_finite":  # nothing left but to keep the last healthy weights
+                exhausted.rolled_back_to, exhausted.wasted_steps = self._roll_back(self._snapshot)
+                self.stop_reason = f"{note}; stopped with the weights of step {exhausted.rolled_back_to + 1}"
+            self.treatments.append(exhausted)
+            return None
+        target = self._snapshot
+        if problem in NOTHING_LEARNED:
+            target = self._origin  # by the rule's own measure nothing was learned since
+        elif problem == "overfitting" and self._epoch_best is not None:
+            target = self._epoch_best[1]  # the best validation epoch since the last treatment
+        back, wasted = self._roll_back(target)
+        remedy = remedies[chosen]
+        treatment = apply_remedy(remedy, self.model, self.optimizer, layer)
+        self.model, self.optimizer = treatment.model, treatment.optimizer
+        if treatment.clip_grad_norm is not None:
+            self.clip_grad_norm = treatment.clip_grad_norm
+        if remedy == "early_stopping":
+            self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
+                                f"validation epoch, epoch {target.epoch + 1}, were restored")
+        record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
+                                 rolled_back_to=back, wasted_steps=wasted)
+        self.treatments.append(record)
+        self._start_segment()
+        return record
+
+    def _ruled_out(self, problem: str, remedy: str, layer: str | None) -> str | None:
+        """Why the evidence rules ``remedy`` out for ``problem``, or None."""
+        if problem == "dead_relu" and remedy == "lower_lr":
+            # units already silent on the first batch the recipe saw were not killed by its steps
+            first = self.recorder.records[self._record_start] if len(
+                self.recorder.records) > self._record_start else None
+            if first is not None and "dead_relu" in rules.symptoms(first.as_plain()):
+                return ("lower_lr skipped: the units were silent from the first step, before any "
+                        "update, so the learning rate did not kill them")
+        return None
+
+    def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
+        self._restore(snapshot)
+        step = self.recorder.step
+        return snapshot.step, max(step - snapshot.step, 0)
+
+    def _start_segment(self) -> None:
+        """After a treatment: the detectors start afresh on the treated model, whose current state
+        becomes the one to roll back to if the next remedy is needed."""
+        recorder = self.recorder
+        if self._run_start == (None, None):
+            first = np.asarray(recorder.losses[:rules.LOSS_EMA_STEPS], dtype=np.float64)
+            first = first[np.isfinite(first)]
+            self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
+                               else (None, None))
+        recorder.restart(self.model, follow_up=2 * rules.DEAD_WINDOW)
+        self._dropout_rates = [m.p for m in self.model.modules() if isinstance(m, Dropout)]
+        self._loss_start = len(recorder.losses)
+        self._record_start = len(recorder.records)
+        self._epoch_start = len(self.epoch_logs)
+        self._active = {}
+        self._epoch_best = None
+        self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)
+
+    @property
+    def wasted_steps(self) -> int:
+        """Steps whose progress roll-backs discarded, over the whole run."""
+        return sum(t.wasted_steps for t in self.treatments)
+
+    def make_up_epochs(self, steps_per_epoch: int, planned_epochs: int) -> int:
+        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (rounded,
+        and at most ``make_up`` times the plan)."""
+        if not self.repair or steps_per_epoch <= 0:
+            return 0
+        return min(round(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
+
+    def finish(self) -> None:
+        """End of the run: treatments whose problem did not come back are marked resolved."""
+        for record in self.treatments:
+            if record.outcome == "pending":
+                record.outcome = "resolved"
+        self.close()
+
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
@@ -115,8 +403,10 @@ class Doctor:
                  for row in rows]
         lines.insert(1, "  ".join("-" * width for width in widths))
         details = [f"- {d}" for d in self.diagnoses]
-        return "\n".join([*lines, "", *details])
+        treated = ["", "Treatments:", *(f"- {t}" for t in self.treatments)] if self.treatments else []
+        return "\n".join([*lines, "", *details, *treated])
 
     def to_json(self) -> str:
-        return json.dumps({"every": self.every, "diagnoses": [d.to_dict() for d in self.diagnoses]},
-                          default=float)
+        return json.dumps({"every": self.every, "repair": self.repair,
+                           "diagnoses": [d.to_dict() for d in self.diagnoses],
+                           "treatments": [t.to_dict() for t in self.treatments]}, default=float)

@@ -74,10 +74,11 @@ class ProbeRecord:
     loss: float
     layers: list[LayerStats]
     activations: list[ActivationStats]
+    replayed: bool = False  # probed after the fact, to find where a NaN/Inf began
 
     def as_plain(self) -> dict[str, Any]:
         """The record as plain dicts, lists and arrays: what the detectors read (no copies)."""
-        return {"step": self.step, "epoch": self.epoch, "loss": self.loss,
+        return {"step": self.step, "epoch": self.epoch, "loss": self.loss, "replayed": self.replayed,
                 "layers": [vars(layer) for layer in self.layers],
                 "activations": [vars(activation) for activation in self.activations]}
 
@@ -191,6 +192,10 @@ class Probe:
 
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         """The record of this step: weights and gradients now, activations of the armed pass."""
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is counted, not warned about
+            return self._collect(step, epoch, loss)
+
+    def _collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         layers = []
         for name, module, label in self.weighted:
             weight = module.weight

@@ -34,6 +34,8 @@ class Recorder:
         self.records: list[ProbeRecord] = []
         self.first_nonfinite_step: int | None = None
         self._awaiting_ratio: ProbeRecord | None = None
+        self._next_probe = 0
+        self._follow_up = 0  # probes left at the denser cadence that follows a treatment
         self.probe.arm()  # step 0 is probed
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
@@ -48,17 +50,51 @@ class Recorder:
                 layer.update_ratio = ratios.get(layer.name)
             self._awaiting_ratio = None
         record = None
-        if self.step % self.every == 0:
+        if self.step >= self._next_probe:
             record = self.probe.collect(self.step, epoch, value)
             self.records.append(record)
             self.probe.snapshot_weights()
             self._awaiting_ratio = record
+            if self._follow_up:
+                self._follow_up -= 1
+                self._next_probe = self.step + max(self.every // 4, 1)
+            else:
+                self._next_probe = self.step + self.every
         if self.probe.armed:
             self.probe.disarm()
         self.step += 1
-        if self.step % self.every == 0:
+        if self.step >= self._next_probe:
             self.probe.arm()  # the next forward pass is a probed one
         return record
+
+    def replay(self, epoch: int, rerun: Any = None) -> ProbeRecord:
+        """Probe the step just observed although it was not due: weights and gradients as they are
+        (the update has not been applied), activations by calling ``rerun()``, which must run that
+        step's forward pass again. The record is marked ``replayed``."""
+        step = self.step - 1
+        if rerun is not None:
+            self.probe.arm()
+            try:
+                rerun()
+            finally:
+                self.probe.disarm()
+        record = self.probe.collect(step, epoch, self.losses[-1])
+        record.replayed = True
+        self.records.append(record)
+        if self.step >= self._next_probe:
+            self.probe.arm()
+        return record
+
+    def restart(self, model: Module, follow_up: int = 0) -> None:
+        """After a roll-back or a change of the model: measure ``model`` afresh from the next step
+        (which is probed), forgetting the half-finished update ratio of the old state. The next
+        ``follow_up`` probes come four times as often, to see soon whether a treatment worked."""
+        self.probe.disarm()
+        self.probe = Probe(model)
+        self._awaiting_ratio = None
+        self._next_probe = self.step
+        self._follow_up = follow_up
+        self.probe.arm()
 
     def close(self) -> None:
         """Detach every hook (the model runs at full speed again)."""

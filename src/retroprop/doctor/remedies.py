@@ -76,26 +76,39 @@ def _structural(name: str, model: Module, optimizer: Any) -> Treatment | None:
 
 
 def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], kinds: tuple[type, ...],
-                     remedy: str) -> Treatment:
+                     remedy: str, reinit: bool = False) -> Treatment:
+    """Replace every activation of ``kinds`` by ``new()``; with ``reinit``, the Linear layer feeding
+    each replaced activation gets He (Kaiming) weights and zero biases."""
     skipped = _structural(remedy, model, optimizer)
     if skipped:
         return skipped
-    swapped = 0
+    swapped, fed = 0, []
     for seq in _sequentials(model):
-        for index, layer in enumerate(list(seq)):
+        layers = list(seq)
+        for index, layer in enumerate(layers):
             if isinstance(layer, kinds):
                 seq.replace(index, new())
                 swapped += 1
+                feeding = next((m for m in reversed(layers[:index]) if isinstance(m, Linear)), None)
+                if feeding is not None:
+                    fed.append(feeding)
     if not swapped:
         return Treatment(remedy, model, optimizer, f"{remedy}: no {'/'.join(k.__name__ for k in kinds)} "
                          "layer to replace", applied=False)
-    return Treatment(remedy, model, optimizer,
-                     f"replaced {swapped} activation layer(s) by {type(new()).__name__}")
+    description = f"replaced {swapped} activation layer(s) by {type(new()).__name__}"
+    if reinit and fed:
+        for linear in fed:
+            _he(linear)
+        optimizer = _fresh_state(optimizer, model)
+        description += f" and gave the {len(fed)} Linear layer(s) feeding them He-initialized weights"
+    return Treatment(remedy, model, optimizer, description)
 
 
 def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Saturating activations (sigmoid, tanh) become ReLU."""
-    return swap_activations(model, optimizer, ReLU, SATURATING, "relu")
+    """Saturating activations (sigmoid, tanh) become ReLU, and the Linear layers feeding them get
+    the initialization ReLU needs (He): weights scaled for sigmoid would shrink the signal by
+    about half a layer's variance at every ReLU."""
+    return swap_activations(model, optimizer, ReLU, SATURATING, "relu", reinit=True)
 
 
 def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
@@ -172,11 +185,15 @@ def he_init(model: Module, optimizer: Any, layer: str | None = None) -> Treatmen
     """Fresh He-normal weights and zero biases for every Linear layer (optimizer state reset)."""
     linears = [m for m in model.modules() if isinstance(m, Linear)]
     for linear in linears:
-        nn_init.kaiming_normal_(linear.weight, nonlinearity="relu")
-        if linear.bias is not None:
-            nn_init.zeros_(linear.bias)
+        _he(linear)
     return Treatment("he_init", model, _fresh_state(optimizer, model),
                      f"re-initialized {len(linears)} Linear layer(s) with He (Kaiming) normal weights")
+
+
+def _he(linear: Linear) -> None:
+    nn_init.kaiming_normal_(linear.weight, nonlinearity="relu")
+    if linear.bias is not None:
+        nn_init.zeros_(linear.bias)
 
 
 def _fresh_state(optimizer: Any, model: Module) -> Any:

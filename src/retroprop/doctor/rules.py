@@ -90,33 +90,77 @@ def _fmt(value: float) -> str:
 # ---------------------------------------------------------------------------------------------
 # Gradient and activation rules (over probe records)
 # ---------------------------------------------------------------------------------------------
-def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float]) -> list[Finding]:
-    """NaN/Inf anywhere: the first layer (input side first) where it shows, or the loss."""
-    findings = []
+def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
+               first_step: int = 0) -> list[Finding]:
+    """NaN/Inf anywhere, at the layer where it began.
+
+    Weights are searched first (a poisoned weight poisons everything after it), then activations
+    from the input side (the forward pass runs that way), then gradients from the output side (the
+    backward pass runs that way), then the loss (``losses[0]`` is step ``first_step``).
+    """
     if probes:
         probe = probes[-1]
-        for kind, entries, keys in (("activations", probe["activations"], ("nonfinite",)),
-                                    ("gradients or weights", probe["layers"],
-                                     ("nonfinite_grad", "nonfinite_weight"))):
+        searches = (("weights", probe["layers"], "nonfinite_weight"),
+                     ("activations", probe["activations"], "nonfinite"),
+                     ("gradients", probe["layers"][::-1], "nonfinite_grad"))
+        for kind, entries, key in searches:
             for entry in entries:
-                count = sum(int(entry.get(k) or 0) for k in keys)
+                count = int(entry.get(key) or 0)
                 if count:
-                    findings.append(Finding(
+                    origin = {"weights": "an earlier update overflowed and wrote NaN/Inf into it",
+                              "activations": "the forward pass overflowed here first",
+                              "gradients": "the backward pass overflowed here first, on its way from "
+                                           "the loss to the input"}[kind]
+                    return [Finding(
                         "non_finite", entry["name"], entry["label"], "critical",
-                        {"nonfinite_values": count, "where": kind, "step": probe["step"]},
-                        f"{count} NaN/Inf values in the {kind} of {entry['label']}: an overflow has "
-                        "poisoned the computation from here on.",
-                    ))
-                    return findings
+                        {"nonfinite_values": count, "where": kind, "step": probe["step"],
+                         "replayed": bool(probe.get("replayed"))},
+                        f"{count} NaN/Inf values in the {kind} of {entry['label']} at step "
+                        f"{probe['step'] + 1}: {origin}; nothing computed after it is meaningful.",
+                    )]
     bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
     if bad.size:
         first = int(bad[0])
-        findings.append(Finding(
-            "non_finite", None, None, "critical", {"first_step": first, "loss": float(losses[first])},
-            f"the loss became {float(losses[first])} at step {first + 1}: an overflow happened somewhere "
-            "in the forward or backward pass.",
-        ))
-    return findings
+        return [Finding(
+            "non_finite", None, None, "critical",
+            {"first_step": first_step + first, "loss": float(losses[first])},
+            f"the loss became {float(losses[first])} at step {first_step + first + 1}: an overflow happened "
+            "somewhere in the forward pass or the loss itself.",
+        )]
+    return []
+
+
+def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None) -> list[str]:
+    """Problems that show on this one probe (and the recent losses), without the persistence the
+    rules require.
+
+    A probe with none is a healthy state, fit to roll back to: the windows of the rules guard
+    against false alarms, this check guards against saving a state already on its way down.
+    """
+    found = []
+    if losses is not None and len(losses) >= 2 * LOSS_EMA_STEPS:
+        recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
+        if np.isfinite(recent).all():
+            smooth = _smooth(recent, LOSS_EMA_STEPS)
+            if smooth[-1] > UNSTABLE_FACTOR * smooth.min():  # climbing back: unstable already
+                found.append("unstable_loss")
+    layers = probe["layers"]
+    if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
+            a.get("nonfinite") for a in probe["activations"]) or not math.isfinite(probe["loss"]):
+        found.append("non_finite")
+    if len(layers) >= 3 and layers[-1]["grad_rms"] > 0 and (
+            layers[0]["grad_rms"] / layers[-1]["grad_rms"] < VANISHING_RATIO):
+        found.append("vanishing_gradients")
+    if any((layer.get("update_ratio") or 0.0) > EXPLODING_UPDATE_RATIO for layer in layers):
+        found.append("exploding_gradients")
+    for activation in probe["activations"]:
+        fired = activation.get("fired")
+        if fired is not None and fired.size and 1.0 - np.count_nonzero(fired) / fired.size >= DEAD_SHARE:
+            found.append("dead_relu")
+        share = activation.get("saturated_share")
+        if share is not None and share >= SATURATED_SHARE:
+            found.append("saturated_activations")
+    return sorted(set(found))
 
 
 def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
@@ -237,11 +281,15 @@ def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     return np.convolve(np.asarray(values, dtype=np.float64), np.full(span, 1.0 / span), mode="valid")
 
 
-def unstable_loss(losses: Sequence[float]) -> list[Finding]:
-    """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start."""
+def unstable_loss(losses: Sequence[float], start: float | None = None) -> list[Finding]:
+    """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start.
+
+    ``start`` is the loss the run began from (default: the mean of the first 20 values).
+    """
     if len(losses) < 2 * LOSS_EMA_STEPS:
         return []
-    start = float(np.mean(losses[:LOSS_EMA_STEPS]))
+    if start is None:
+        start = float(np.mean(losses[:LOSS_EMA_STEPS]))
     recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
     if not np.isfinite(recent).all():
         return []
@@ -259,15 +307,22 @@ def unstable_loss(losses: Sequence[float]) -> list[Finding]:
     return []
 
 
-def slow_convergence(losses: Sequence[float]) -> list[Finding]:
-    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss."""
-    if len(losses) < 2 * PLATEAU_STEPS:
+def slow_convergence(losses: Sequence[float], start: float | None = None) -> list[Finding]:
+    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss.
+
+    ``start`` is the loss the run began from (default: the mean of the first 5 values).
+    """
+    if len(losses) < PLATEAU_STEPS + LOSS_EMA_STEPS:  # one full window, smoothed
         return []
     recent = np.asarray(losses[-(PLATEAU_STEPS + LOSS_EMA_STEPS):], dtype=np.float64)
-    if not (np.isfinite(recent).all() and np.isfinite(losses[:5]).all()):
+    if start is None:
+        if not np.isfinite(losses[:5]).all():
+            return []
+        start = float(np.mean(losses[:5]))
+    if not (np.isfinite(recent).all() and math.isfinite(start)):
         return []
     smooth = _smooth(recent, LOSS_EMA_STEPS)
-    start, before, now = float(np.mean(losses[:5])), float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
+    before, now = float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
     if before <= 0 or start <= 0:
         return []
     fall = (before - now) / before
