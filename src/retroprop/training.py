@@ -501,7 +501,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     loss_value.backward()
                 value = float(loss_value.data)
                 history._step_loss.append(value)
-                grads_finite = _grads_finite(params)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    grads_finite = _grads_finite(params)
                 finite = grads_finite and math.isfinite(value)
                 treated = False
                 if doctor is not None:

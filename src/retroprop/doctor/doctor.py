@@ -277,8 +277,8 @@ class Doctor:
                     earlier.outcome = "returned"
             remedies = TREATMENT_ORDER[problem]
             tried = self._tried.get(problem, 0)
-            if tried >= len(remedies):
-                continue  # exhausted, and said so when it happened
+            if any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments):
+                continue  # said so when it happened
             record = self._apply_next(diagnosis, remedies, tried)
             if record is not None:
                 return record

@@ -183,11 +183,12 @@ class Probe:
         ratios: dict[str, float] = {}
         if before is None:
             return ratios
-        for name, module, _ in self.weighted:
-            if name in before and module.weight is not None:
-                norm = float(np.linalg.norm(before[name]))
-                if norm:
-                    ratios[name] = float(np.linalg.norm(module.weight.data - before[name])) / norm
+        with np.errstate(over="ignore", invalid="ignore"):
+            for name, module, _ in self.weighted:
+                if name in before and module.weight is not None:
+                    norm = float(np.linalg.norm(before[name]))
+                    if norm:
+                        ratios[name] = float(np.linalg.norm(module.weight.data - before[name])) / norm
         return ratios
 
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:

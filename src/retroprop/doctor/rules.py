@@ -106,17 +106,21 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
         for kind, entries, key in searches:
             for entry in entries:
                 count = int(entry.get(key) or 0)
-                if count:
+                # values so large that their mean overflows poison the next layer just the same
+                overflow = kind == "activations" and not math.isfinite(entry.get("mean", 0.0))
+                if count or overflow:
                     origin = {"weights": "an earlier update overflowed and wrote NaN/Inf into it",
                               "activations": "the forward pass overflowed here first",
                               "gradients": "the backward pass overflowed here first, on its way from "
                                            "the loss to the input"}[kind]
                     return [Finding(
                         "non_finite", entry["name"], entry["label"], "critical",
-                        {"nonfinite_values": count, "where": kind, "step": probe["step"],
-                         "replayed": bool(probe.get("replayed"))},
+                        {"nonfinite_values": count, "overflowing": overflow, "where": kind,
+                         "step": probe["step"], "replayed": bool(probe.get("replayed"))},
                         f"{count} NaN/Inf values in the {kind} of {entry['label']} at step "
-                        f"{probe['step'] + 1}: {origin}; nothing computed after it is meaningful.",
+                        f"{probe['step'] + 1}" + (" (and values so large their mean overflows)"
+                                                  if overflow else "")
+                        + f": {origin}; nothing computed after it is meaningful.",
                     )]
     bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
     if bad.size:

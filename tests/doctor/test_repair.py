@@ -1,0 +1,347 @@
+"""Repair inside the run: roll back to the last healthy state, treat, go on; and the NaN replay."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Doctor, TreatmentRecord, rules
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = rp.data.load_digits()
+    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
+    x_train, x_test = rp.data.standardize(x_train, x_test)
+    return x_train, y_train, x_test, y_test
+
+
+def mlp(act=nn.ReLU, depth=2, width=64, p=0.0) -> nn.Sequential:
+    rp.manual_seed(0)
+    layers: list[nn.Module] = []
+    fan = 64
+    for _ in range(depth):
+        layers += [nn.Linear(fan, width), act()]
+        if p:
+            layers.append(nn.Dropout(p))
+        fan = width
+    return nn.Sequential(*layers, nn.Linear(fan, 10))
+
+
+def repair(digits, model, optimizer, epochs=5, n=None, **kwargs):
+    x_train, y_train, x_test, y_test = digits
+    if n is not None:
+        x_train, y_train = x_train[:n], y_train[:n]
+    return rp.fit(model, x_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
+                  validation_data=(x_test, y_test), verbose=0, seed=0, repair=True, **kwargs)
+
+
+def applied(history) -> list[tuple[str, str]]:
+    return [(t.problem, t.remedy) for t in history.treatments if t.applied]
+
+
+def healthy_accuracy(digits) -> float:
+    m = mlp()
+    x_train, y_train, x_test, y_test = digits
+    history = rp.fit(m, x_train, y_train, loss="cross_entropy",
+                     optimizer=rp.optim.SGD(m.parameters(), lr=0.05), epochs=5,
+                     validation_data=(x_test, y_test), verbose=0, seed=0)
+    return history.history["val_accuracy"][-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots
+# ---------------------------------------------------------------------------------------------
+def test_snapshots_are_private_copies_and_a_roll_back_restores_weights_optimizer_and_rng():
+    m = mlp()
+    opt = rp.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    doctor = Doctor(m, opt, repair=True, every=1)
+    x, y = rp.randn(32, 64), np.arange(32) % 10
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(m(x), y)
+        loss.backward()
+        doctor.observe(loss)
+        opt.step()
+    snapshot = doctor._snapshot
+    assert snapshot.step == 2
+    saved = {k: v.copy() for k, v in snapshot.model_state.items()}
+    momentum = snapshot.optimizer_state["state"][0]["momentum_buffer"].copy()
+    rng_draw = np.random.Generator(np.random.PCG64()).bit_generator
+    rng_draw.state = snapshot.rng_state
+    expected_draw = np.random.Generator(rng_draw).random()
+    for p in m.parameters():  # later steps write in place into the arrays the model owns
+        p.data += 1.0
+    opt.state[m[0].weight]["momentum_buffer"] += 1.0
+    rp.random.default_generator().random(10)
+    for key, value in snapshot.model_state.items():
+        np.testing.assert_array_equal(value, saved[key])
+    np.testing.assert_array_equal(snapshot.optimizer_state["state"][0]["momentum_buffer"], momentum)
+    doctor._restore(snapshot)
+    for key, value in m.state_dict().items():
+        np.testing.assert_array_equal(value, saved[key])
+    np.testing.assert_array_equal(opt.state[m[0].weight]["momentum_buffer"], momentum)
+    assert rp.random.default_generator().random() == expected_draw
+    doctor._restore(snapshot)  # a snapshot serves any number of roll-backs
+    np.testing.assert_array_equal(m[0].weight.data, saved["0.weight"])
+
+
+def test_repair_needs_the_optimizer_and_a_sane_make_up():
+    with pytest.raises(ValueError, match="needs the optimizer"):
+        Doctor(mlp(), repair=True)
+    with pytest.raises(ValueError, match="make_up"):
+        Doctor(repair=True, make_up=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The course page's failures, repaired inside the run
+# ---------------------------------------------------------------------------------------------
+def test_vanishing_gradients_are_cured_by_relu_from_the_initial_state(digits):
+    m = mlp(act=nn.Sigmoid, depth=8)
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.1))
+    first = history.treatments[0]
+    assert (first.problem, first.remedy, first.applied) == ("vanishing_gradients", "relu", True)
+    assert first.rolled_back_to == 0 and first.epoch == 0  # faulty from step 0: the initial state
+    assert first.wasted_steps == first.step + 1  # steps 1..N+1 were computed for nothing
+    assert history.model is m and not any(isinstance(layer, nn.Sigmoid) for layer in m)  # changed in place
+    assert history.history["val_accuracy"][-1] >= healthy_accuracy(digits) - 0.03
+    assert history.best.metric == "val_accuracy"
+    assert history.best.value == max(history.history["val_accuracy"])
+    assert all(t.outcome in ("resolved", "returned", "skipped") for t in history.treatments)
+
+
+def test_units_dead_from_the_start_skip_the_lower_learning_rate_with_the_reason(digits):
+    m = mlp(depth=3)
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            layer.bias.data[...] = -3.0
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.05))
+    dead = [t for t in history.treatments if t.problem == "dead_relu"]
+    assert dead[0].remedy == "lower_lr" and not dead[0].applied and dead[0].outcome == "skipped"
+    assert "silent from the first step" in dead[0].description
+    assert dead[1].remedy == "leaky_relu" and dead[1].applied
+    assert history.history["val_accuracy"][-1] > 0.85
+
+
+def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_finite(digits):
+    m = mlp()
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=50.0))
+    treatments = [(t.problem, t.remedy) for t in history.treatments[:2]]
+    assert treatments == [("non_finite", "roll_back"), ("non_finite", "lower_lr")]
+    assert history.treatments[0].outcome == "returned"  # the plain roll-back was not enough
+    assert history.stop_reason is None
+    assert all(np.isfinite(p.data).all() for p in m.parameters())
+    assert history.params["optimizer"].param_groups[0]["lr"] <= 5.0
+    assert history.history["val_accuracy"][-1] > 0.85
+
+
+def test_non_finite_with_every_remedy_exhausted_stops_with_the_last_healthy_weights(digits):
+    m = mlp()
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=1e30))
+    assert [t.remedy for t in history.treatments] == ["roll_back", "lower_lr", "clip_gradients", None]
+    assert history.treatments[-1].outcome == "exhausted"
+    assert "every remedy for non_finite was tried" in history.stop_reason
+    assert all(np.isfinite(p.data).all() for p in m.parameters())
+
+
+def test_dropout_too_high_is_lowered_from_where_the_recipe_started(digits):
+    m = mlp(p=0.95)
+    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3))
+    (treatment,) = history.treatments
+    assert (treatment.problem, treatment.remedy, treatment.rolled_back_to) == ("dropout_too_high",
+                                                                              "lower_dropout", 0)
+    assert all(layer.p == 0.2 for layer in m if isinstance(layer, nn.Dropout))
+    assert history.history["val_accuracy"][-1] >= healthy_accuracy(digits) - 0.05
+
+
+def test_a_plateau_gets_a_higher_rate_then_adam_and_the_lost_steps_are_made_up(digits):
+    m = mlp()
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=1e-6), epochs=8)
+    assert applied(history)[:2] == [("slow_convergence", "higher_lr"), ("slow_convergence", "adam")]
+    assert isinstance(history.params["optimizer"], rp.optim.Adam)
+    wasted = sum(t.wasted_steps for t in history.treatments)
+    steps = history.params["steps"]
+    assert len(history.epoch) == 8 + min(round(wasted / steps), 4)  # made up, at most half the plan
+    assert history.params["epochs"] == len(history.epoch)
+    assert history.history["val_accuracy"][-1] >= healthy_accuracy(digits) - 0.03
+
+
+def test_overfitting_goes_back_to_the_best_epoch_and_ends_with_early_stopping(digits):
+    m = mlp(width=512)
+    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=40, n=60)
+    remedies = [t.remedy for t in history.treatments if t.problem == "overfitting"]
+    assert remedies[0] == "dropout" and any(isinstance(layer, nn.Dropout) for layer in m)
+    if "early_stopping" in remedies:
+        assert history.stop_reason.startswith("early stopping")
+    best = history.best
+    assert best.value == max(history.history["val_accuracy"])
+    assert "Dropout" in best.config["model"] or best.config["treatments"] == []
+    # the best model is kept whole: its weights give the metric it was chosen by
+    x_test, y_test = digits[2], digits[3]
+    accuracy = rp.evaluate(best.model, x_test, y_test, loss="cross_entropy")["accuracy"]
+    assert accuracy == pytest.approx(best.value)
+
+
+def test_structural_remedies_skip_custom_modules_but_the_others_still_apply(digits):
+    class Deep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            rp.manual_seed(0)
+            self.layers = [nn.Linear(64, 64) for _ in range(8)]
+            for i, layer in enumerate(self.layers):
+                setattr(self, f"fc{i}", layer)
+            self.out = nn.Linear(64, 10)
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = rp.F.sigmoid(layer(x)) if hasattr(rp.F, "sigmoid") else layer(x).sigmoid()
+            return self.out(x)
+
+    m = Deep()
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.1))
+    vanishing = [t for t in history.treatments if t.problem == "vanishing_gradients"]
+    assert vanishing[0].remedy == "relu" and not vanishing[0].applied
+    assert "edits nn.Sequential models" in vanishing[0].description
+    assert vanishing[1].remedy == "he_init" and vanishing[1].applied
+
+
+def test_a_repaired_run_is_reproducible(digits):
+    runs = []
+    for _ in range(2):
+        m = mlp(act=nn.Sigmoid, depth=8)
+        history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.1), epochs=2)
+        runs.append((history.step_loss, [t.to_dict() for t in history.treatments]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
+def test_a_schedule_follows_the_treated_optimizer(digits):
+    m = mlp()
+    opt = rp.optim.SGD(m.parameters(), lr=50.0)
+    scheduler = rp.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    history = repair(digits, m, opt, scheduler=scheduler)
+    assert scheduler.optimizer is history.params["optimizer"]
+    assert history.history["lr"][-1] < 5.0
+
+
+def test_the_treatment_log_is_readable_and_json_ready(digits):
+    m = mlp(act=nn.Sigmoid, depth=8)
+    doctor = Doctor(repair=True)
+    repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.1), epochs=2, doctor=doctor)
+    text = doctor.summary()
+    assert "Treatments:" in text and "vanishing_gradients -> relu" in text and "rolled back to step 1" in text
+    data = json.loads(doctor.to_json())
+    assert data["repair"] is True and data["treatments"][0]["remedy"] == "relu"
+    assert isinstance(doctor.treatments[0], TreatmentRecord)
+
+
+def test_without_repair_nothing_is_treated(digits):
+    m = mlp(act=nn.Sigmoid, depth=8)
+    x_train, y_train, _, _ = digits
+    history = rp.fit(m, x_train, y_train, loss="cross_entropy",
+                     optimizer=rp.optim.SGD(m.parameters(), lr=0.1), epochs=2, verbose=0, seed=0, doctor=True)
+    assert history.diagnoses and history.treatments == [] and history.best is None
+    assert any(isinstance(layer, nn.Sigmoid) for layer in m)
+
+
+def test_repair_in_a_hand_written_loop(digits):
+    x_train, y_train, _, _ = digits
+    m = mlp(act=nn.Sigmoid, depth=8)
+    opt = rp.optim.SGD(m.parameters(), lr=0.1)
+    doctor = Doctor(m, opt, repair=True)
+    loss_fn = nn.CrossEntropyLoss()
+    for step in range(60):
+        index = np.arange(step * 16, step * 16 + 16) % len(x_train)
+        opt.zero_grad()
+        loss = loss_fn(m(rp.tensor(x_train[index])), y_train[index])
+        loss.backward()
+        new = doctor.observe(loss)
+        if doctor.treat(new) is not None:
+            opt = doctor.optimizer  # the treated run goes on with the doctor's optimizer
+            continue
+        opt.step()
+    doctor.finish()
+    assert [t.remedy for t in doctor.treatments] == ["relu"]
+    assert doctor.treatments[0].outcome == "resolved"
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN replay: where did it begin?
+# ---------------------------------------------------------------------------------------------
+def test_a_nan_between_probes_is_replayed_to_find_its_first_layer(digits):
+    x_train, y_train, _, _ = digits
+
+    class Poison(rp.callbacks.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            if batch == 6:  # the weights of the third Linear grow so large its output overflows
+                self.model[4].weight.data[...] = 1e37
+
+    m = mlp(depth=3)
+    doctor = Doctor(every=1000)  # only step 0 is due for a probe
+    history = rp.fit(m, x_train, y_train, loss="cross_entropy",
+                     optimizer=rp.optim.SGD(m.parameters(), lr=0.01), epochs=1, verbose=0, seed=0,
+                     doctor=doctor, callbacks=[Poison()])
+    (diagnosis,) = [d for d in history.diagnoses if d.problem == "non_finite"]
+    assert diagnosis.step == 6
+    assert diagnosis.layer == "5" and diagnosis.evidence["where"] == "activations"
+    assert diagnosis.evidence["replayed"] is True
+    assert "relu after layer 3" in diagnosis.layer_label
+    assert doctor.recorder.records[-1].replayed and doctor.recorder.records[-1].step == 6
+    assert "non-finite" in history.stop_reason
+
+
+def test_the_replay_leaves_the_run_unchanged(digits):
+    """The replayed forward pass draws the step's own dropout masks and restores buffers and RNG:
+    the run ends exactly as it does without the doctor."""
+    x_train, y_train, _, _ = digits
+
+    class Poison(rp.callbacks.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            if batch == 6:
+                self.model[4].weight.data[...] = 1e37
+
+    ends = []
+    for doctor in (False, Doctor(every=1000)):
+        rp.manual_seed(0)
+        m = nn.Sequential(nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+        history = rp.fit(m, x_train, y_train, loss="cross_entropy",
+                         optimizer=rp.optim.SGD(m.parameters(), lr=0.01), epochs=1, verbose=0, seed=0,
+                         doctor=doctor, callbacks=[Poison()])
+        ends.append((m.state_dict(), rp.random.default_generator().bit_generator.state, history.stop_reason))
+    (plain, plain_rng, plain_stop), (watched, watched_rng, watched_stop) = ends
+    for key in plain:
+        np.testing.assert_array_equal(plain[key], watched[key], err_msg=key)
+    assert plain_rng == watched_rng and plain_stop == watched_stop
+    (diagnosis,) = doctor.diagnoses
+    assert diagnosis.layer == "5" and diagnosis.evidence["replayed"]
+
+
+def test_backward_overflow_is_placed_at_the_output_side():
+    def layer(name, grad_bad=0):
+        return {"name": name, "label": f"layer {name}", "grad_rms": 1.0, "grad_norm": 1.0,
+                "nonfinite_grad": grad_bad, "nonfinite_weight": 0}
+
+    probe = {"step": 4, "loss": 1.0, "layers": [layer("0", 5), layer("2", 5), layer("4", 5)],
+             "activations": [], "replayed": True}
+    (finding,) = rules.non_finite([probe], [1.0])
+    assert finding.layer == "4" and finding.evidence["where"] == "gradients"
+    poisoned = {**probe, "layers": [layer("0"), {**layer("2"), "nonfinite_weight": 3}, layer("4", 5)]}
+    (finding,) = rules.non_finite([poisoned], [1.0])
+    assert finding.layer == "2" and finding.evidence["where"] == "weights"
+
+
+def test_symptoms_mark_a_probe_unfit_to_roll_back_to():
+    healthy = {"loss": 1.0, "layers": [{"grad_rms": 1.0}] * 3,
+               "activations": [{"fired": np.ones(10, bool), "saturated_share": None}]}
+    assert rules.symptoms(healthy) == []
+    dying = {**healthy, "activations": [{"fired": np.arange(10) < 3, "saturated_share": None}]}
+    assert rules.symptoms(dying) == ["dead_relu"]
+    climbing = list(np.linspace(2.0, 0.2, 100)) + [1.0] * 30
+    assert rules.symptoms(healthy, climbing) == ["unstable_loss"]
+    assert rules.symptoms({**healthy, "loss": math.nan}) == ["non_finite"]
