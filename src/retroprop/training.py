@@ -499,10 +499,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     out, loss_value = _forward_loss(model, loss_fn, xb, yb)
                     optimizer.zero_grad()
                     loss_value.backward()
+                    grads_finite = _grads_finite(params)
                 value = float(loss_value.data)
                 history._step_loss.append(value)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    grads_finite = _grads_finite(params)
                 finite = grads_finite and math.isfinite(value)
                 treated = False
                 if doctor is not None:

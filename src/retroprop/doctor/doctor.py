@@ -20,7 +20,7 @@ import numpy as np
 
 from retroprop.doctor import rules
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
-from retroprop.doctor.recorder import DEFAULT_EVERY, Recorder
+from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module
 from retroprop.random import default_generator
@@ -28,6 +28,8 @@ from retroprop.random import default_generator
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# the loss rules run at a probe at least this many steps after their last run
+LOSS_CHECK_STEPS = 40
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
 # which of several problems diagnosed at once is treated first: causes before their consequences
@@ -104,7 +106,8 @@ class Doctor:
     ``rp.fit(..., repair=True)`` also treats what it finds. In a hand-written loop:
     ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
-    per-layer probes and detectors run every ``every`` steps. ``doctor.diagnoses`` lists what was
+    per-layer probes and detectors run every ``every`` steps (default: every 20 steps for the first
+    200, then every 50; the loss rules every 40 steps or more). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
     discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
     this off), so that the treated recipe trains about as long as a healthy run. By hand, call
@@ -114,7 +117,7 @@ class Doctor:
     """
 
     def __init__(self, model: Module | None = None, optimizer: Any = None, *,
-                 every: int = DEFAULT_EVERY, repair: bool = False, make_up: float = 0.5) -> None:
+                 every: int | None = None, repair: bool = False, make_up: float = 0.5) -> None:
         if isinstance(make_up, bool) or not isinstance(make_up, (int, float)) or not 0 <= make_up:
             raise ValueError(f"Doctor: make_up must be a number >= 0 (a share of the planned epochs), "
                              f"got {make_up!r}")
@@ -139,6 +142,8 @@ class Doctor:
         self._epoch_start = 0
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._epoch = 0
+        self._checked = 0  # losses before this step were checked for NaN/Inf already
+        self._next_loss_check = 0
         self.model: Module | None = None
         self.optimizer = optimizer
         if model is not None:
@@ -173,7 +178,7 @@ class Doctor:
         step = recorder.step
         self._epoch = epoch
         record = recorder.observe(loss, epoch)
-        value = recorder.losses[-1]
+        value = recorder.last_loss
         finite = grads_finite and math.isfinite(value)
         if record is None:
             if finite:  # an unprobed, finite step: nothing to check
@@ -181,14 +186,18 @@ class Doctor:
             record = recorder.replay(epoch, rerun)
         window = recorder.records[max(self._record_start, len(recorder.records) - max(rules.DEAD_WINDOW, 3)):]
         probes = [r.as_plain() for r in window]
-        losses = np.asarray(recorder.losses[self._loss_start:], dtype=np.float64)  # once, for every rule
-        findings = rules.non_finite(probes, losses, first_step=self._loss_start)
+        losses = recorder.losses[self._loss_start:]
+        since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
+        self._checked = recorder.step
+        findings = rules.non_finite(probes, losses[since - self._loss_start:], first_step=since)
         if not findings:
-            start5, start20 = self._run_start
             findings += (rules.vanishing_gradients(probes) + rules.exploding_gradients(probes)
-                         + rules.dead_relu(probes) + rules.saturated_activations(probes)
-                         + rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
-                         + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
+                         + rules.dead_relu(probes) + rules.saturated_activations(probes))
+            if step >= self._next_loss_check:  # the loss rules' windows span 20-100 steps
+                self._next_loss_check = step + LOSS_CHECK_STEPS
+                start5, start20 = self._run_start
+                findings += (rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
+                             + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
             if self.repair and not findings and finite and not rules.symptoms(probes[-1], losses):
                 self._snapshot = self._take_snapshot(step, epoch)
         return self._report(findings, step, epoch)
@@ -352,7 +361,7 @@ class Doctor:
         becomes the one to roll back to if the next remedy is needed."""
         recorder = self.recorder
         if self._run_start == (None, None):
-            first = np.asarray(recorder.losses[:rules.LOSS_EMA_STEPS], dtype=np.float64)
+            first = recorder.losses[:rules.LOSS_EMA_STEPS]
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
@@ -407,6 +416,6 @@ class Doctor:
         return "\n".join([*lines, "", *details, *treated])
 
     def to_json(self) -> str:
-        return json.dumps({"every": self.every, "repair": self.repair,
+        return json.dumps({"every": self.every or "default", "repair": self.repair,
                            "diagnoses": [d.to_dict() for d in self.diagnoses],
                            "treatments": [t.to_dict() for t in self.treatments]}, default=float)

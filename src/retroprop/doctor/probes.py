@@ -75,9 +75,16 @@ class ProbeRecord:
     layers: list[LayerStats]
     activations: list[ActivationStats]
     replayed: bool = False  # probed after the fact, to find where a NaN/Inf began
+    _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def as_plain(self) -> dict[str, Any]:
-        """The record as plain dicts, lists and arrays: what the detectors read (no copies)."""
+        """The record as plain dicts, lists and arrays: what the detectors read (no copies; made once,
+        and the per-layer dicts are the stats' own, so a later ``update_ratio`` shows in them)."""
+        if self._plain is None:
+            self._plain = self._as_plain()
+        return self._plain
+
+    def _as_plain(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "loss": self.loss, "replayed": self.replayed,
                 "layers": [vars(layer) for layer in self.layers],
                 "activations": [vars(activation) for activation in self.activations]}
@@ -85,10 +92,17 @@ class ProbeRecord:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per-unit firing is summarized as the share of units that fired."""
         data = asdict(self)
+        data.pop("_plain")
         for activation in data["activations"]:
             fired = activation.pop("fired")
             activation["fired_share"] = None if fired is None else float(np.mean(fired))
         return data
+
+
+def _norm(array: np.ndarray) -> float:
+    """The 2-norm, as one BLAS dot product (np.linalg.norm's wrapper costs more than the sum here)."""
+    flat = array.reshape(-1)
+    return math.sqrt(float(np.dot(flat, flat)))
 
 
 def _count_nonfinite(array: np.ndarray, norm: float) -> int:
@@ -122,7 +136,7 @@ class Probe:
                 self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
         self._handles: list[RemovableHandle] = []
         self._seen: dict[str, ActivationStats] = {}
-        self._before: dict[str, np.ndarray] | None = None
+        self._before: dict[str, tuple[np.ndarray, float]] | None = None
 
     # -- activations --------------------------------------------------------------------------
     def arm(self) -> None:
@@ -172,10 +186,15 @@ class Probe:
         return record
 
     # -- weights and gradients ----------------------------------------------------------------
-    def snapshot_weights(self) -> None:
-        """Remember the weights now (before an optimizer step) for ``update_ratios``."""
-        self._before = {name: module.weight.data.copy() for name, module, _ in self.weighted
-                        if module.weight is not None}
+    def snapshot_weights(self, record: ProbeRecord | None = None) -> None:
+        """Remember the weights now (before an optimizer step) for ``update_ratios``; ``record``,
+        collected just now, supplies their norms."""
+        norms = {layer.name: layer.weight_norm for layer in record.layers} if record else {}
+        self._before = {}
+        for name, module, _ in self.weighted:
+            if module.weight is not None:
+                w = module.weight.data
+                self._before[name] = (w.copy(), norms[name] if name in norms else _norm(w))
 
     def update_ratios(self) -> dict[str, float]:
         """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``."""
@@ -186,9 +205,9 @@ class Probe:
         with np.errstate(over="ignore", invalid="ignore"):
             for name, module, _ in self.weighted:
                 if name in before and module.weight is not None:
-                    norm = float(np.linalg.norm(before[name]))
+                    old, norm = before[name]
                     if norm:
-                        ratios[name] = float(np.linalg.norm(module.weight.data - before[name])) / norm
+                        ratios[name] = _norm(module.weight.data - old) / norm
         return ratios
 
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
@@ -207,11 +226,11 @@ class Probe:
                 grad_norm = grad_rms = grad_mean_abs = 0.0
                 nonfinite_grad = 0
             else:
-                grad_norm = float(np.linalg.norm(g))
+                grad_norm = _norm(g)
                 grad_rms = grad_norm / math.sqrt(max(g.size, 1))
                 grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / max(g.size, 1)
                 nonfinite_grad = _count_nonfinite(g, grad_norm)
-            weight_norm = float(np.linalg.norm(w))
+            weight_norm = _norm(w)
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),

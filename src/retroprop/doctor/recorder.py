@@ -1,7 +1,8 @@
 """Recorder: the doctor's eyes in a training loop, one ``observe(loss)`` per step.
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
-every step (it is free); the full per-layer probe runs every ``every`` steps. Activations of a
+every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 20
+steps for the first 200, then every 50). Activations of a
 probed step are read through hooks armed just before that step's forward pass (by the
 ``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
 the next ``observe``, when the optimizer's update is visible.
@@ -13,24 +14,30 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
-DEFAULT_EVERY = 20  # probes at steps 0, 20, 40...: gradient rules can speak by step 20-80
+# The default cadence: a probe every 20 steps while a run is young (gradient rules can speak by
+# step 20-80, within the first 100 steps), every 50 once it has settled (fewer probes, same rules).
+DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 20, 50, 200
 
 
 class Recorder:
     """Per-step losses and per-layer probe records of one run."""
 
-    def __init__(self, model: Module, every: int = DEFAULT_EVERY) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    def __init__(self, model: Module, every: int | None = None) -> None:
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(
-                f"Recorder: every must be a positive integer (steps between probes), got {every!r}"
+                f"Recorder: every must be a positive integer (steps between probes) or None for the "
+                f"default cadence, got {every!r}"
             )
         self.probe = Probe(model)
         self.every = every
         self.step = 0
-        self.losses: list[float] = []
+        self.last_loss = math.nan
+        self._losses = np.empty(1024, dtype=np.float64)  # grown by doubling: no list-to-array copies
         self.records: list[ProbeRecord] = []
         self.first_nonfinite_step: int | None = None
         self._awaiting_ratio: ProbeRecord | None = None
@@ -41,28 +48,36 @@ class Recorder:
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
         """Record this step; returns the probe record when this step was probed."""
         value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
-        self.losses.append(value)
-        if not math.isfinite(value) and self.first_nonfinite_step is None:
-            self.first_nonfinite_step = self.step
+        step = self.step
+        if step == len(self._losses):
+            self._losses = np.concatenate([self._losses, np.empty_like(self._losses)])
+        self._losses[step] = value
+        self.last_loss = value
+        self.step = step + 1
+        if step < self._next_probe and self._awaiting_ratio is None and step + 1 < self._next_probe:
+            if self.first_nonfinite_step is None and not math.isfinite(value):
+                self.first_nonfinite_step = step
+            return None  # the common step: nothing to measure
+        if self.first_nonfinite_step is None and not math.isfinite(value):
+            self.first_nonfinite_step = step
         if self._awaiting_ratio is not None:  # the previous probed step's update is now visible
             ratios = self.probe.update_ratios()
             for layer in self._awaiting_ratio.layers:
                 layer.update_ratio = ratios.get(layer.name)
             self._awaiting_ratio = None
         record = None
-        if self.step >= self._next_probe:
-            record = self.probe.collect(self.step, epoch, value)
+        if step >= self._next_probe:
+            record = self.probe.collect(step, epoch, value)
             self.records.append(record)
-            self.probe.snapshot_weights()
+            self.probe.snapshot_weights(record)
             self._awaiting_ratio = record
+            interval = self.every or (DEFAULT_EVERY if step < SETTLE_AFTER else SETTLED_EVERY)
             if self._follow_up:
                 self._follow_up -= 1
-                self._next_probe = self.step + max(self.every // 4, 1)
-            else:
-                self._next_probe = self.step + self.every
+                interval = max(interval // 4, 1)
+            self._next_probe = step + interval
         if self.probe.armed:
             self.probe.disarm()
-        self.step += 1
         if self.step >= self._next_probe:
             self.probe.arm()  # the next forward pass is a probed one
         return record
@@ -78,7 +93,7 @@ class Recorder:
                 rerun()
             finally:
                 self.probe.disarm()
-        record = self.probe.collect(step, epoch, self.losses[-1])
+        record = self.probe.collect(step, epoch, self.last_loss)
         record.replayed = True
         self.records.append(record)
         if self.step >= self._next_probe:
@@ -96,11 +111,18 @@ class Recorder:
         self._follow_up = follow_up
         self.probe.arm()
 
+    @property
+    def losses(self) -> np.ndarray:
+        """The loss of every step so far (a read-only view)."""
+        view = self._losses[:self.step]
+        view.flags.writeable = False
+        return view
+
     def close(self) -> None:
         """Detach every hook (the model runs at full speed again)."""
         self.probe.disarm()
 
     def to_json(self) -> str:
-        return json.dumps({"every": self.every, "losses": self.losses,
+        return json.dumps({"every": self.every or "default", "losses": self.losses.tolist(),
                            "first_nonfinite_step": self.first_nonfinite_step,
                            "records": [r.to_dict() for r in self.records]})

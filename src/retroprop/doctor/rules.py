@@ -229,7 +229,9 @@ def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     window = probes[-DEAD_WINDOW:]
     findings = []
     for activation in window[-1]["activations"]:
-        if activation.get("fired") is None:
+        fired = activation.get("fired")
+        # units that fired on this batch alone are alive: when they are enough, the window need not be read
+        if fired is None or fired.size - np.count_nonzero(fired) < DEAD_SHARE * fired.size:
             continue
         masks = []
         for probe in window:
@@ -281,8 +283,9 @@ def _all_finite(values: Sequence[float]) -> bool:
 
 
 def _smooth(values: Sequence[float], span: int) -> np.ndarray:
-    """Moving average over ``span`` steps (vectorized; one value per full window)."""
-    return np.convolve(np.asarray(values, dtype=np.float64), np.full(span, 1.0 / span), mode="valid")
+    """Moving average over ``span`` steps (from a running sum; one value per full window)."""
+    total = np.cumsum(np.asarray(values, dtype=np.float64))
+    return np.concatenate([total[span - 1:span], total[span:] - total[:-span]]) / span
 
 
 def unstable_loss(losses: Sequence[float], start: float | None = None) -> list[Finding]:
