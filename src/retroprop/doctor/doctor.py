@@ -107,7 +107,7 @@ class Doctor:
     ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
     per-layer probes and detectors run every ``every`` steps (default: every 20 steps for the first
-    200, then every 50; the loss rules every 40 steps or more). ``doctor.diagnoses`` lists what was
+    100, then every 50; the loss rules every 40 steps or more). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
     discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
     this off), so that the treated recipe trains about as long as a healthy run. By hand, call

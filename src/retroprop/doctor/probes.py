@@ -145,7 +145,8 @@ class Probe:
             return
         self._seen = {}
         for name, module, kind, label in self.activation_modules:
-            self._handles.append(module.register_forward_hook(self._hook(name, kind, label)))
+            self._handles.append(module.register_forward_hook(self._hook(name, kind, label),
+                                                              output_only=True))
 
     def disarm(self) -> None:
         for handle in self._handles:

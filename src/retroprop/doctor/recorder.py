@@ -2,7 +2,7 @@
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
 every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 20
-steps for the first 200, then every 50). Activations of a
+steps for the first 100, then every 50). Activations of a
 probed step are read through hooks armed just before that step's forward pass (by the
 ``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
 the next ``observe``, when the optimizer's update is visible.
@@ -20,8 +20,8 @@ from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
 # The default cadence: a probe every 20 steps while a run is young (gradient rules can speak by
-# step 20-80, within the first 100 steps), every 50 once it has settled (fewer probes, same rules).
-DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 20, 50, 200
+# step 20-80, within the first 100 steps), every 50 after that (fewer probes, the same rules).
+DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 20, 50, 100
 
 
 class Recorder:

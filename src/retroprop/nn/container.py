@@ -8,8 +8,13 @@ from typing import Any
 
 from retroprop.nn.activation import ReLU
 from retroprop.nn.linear import Linear
-from retroprop.nn.module import Module, annotate_error
+from retroprop.nn.module import Module, OutputHook, annotate_error
 from retroprop.tensor import ShapeError
+
+
+def _outputs_only(hooks: OrderedDict[int, Any]) -> bool:
+    """True when no hook needs a layer's input (none at all, or only output hooks)."""
+    return all(type(hook) is OutputHook for hook in hooks.values())
 
 
 class Sequential(Module):
@@ -44,10 +49,16 @@ class Sequential(Module):
                 if module._forward_hooks:
                     x = module(x)
                 elif (type(module) is Linear and i + 1 < count and type(layers[i + 1][1]) is ReLU
-                      and not layers[i + 1][1]._forward_hooks):
-                    # Linear then ReLU, neither observed by a hook: one fused node, same numbers
+                      and _outputs_only(layers[i + 1][1]._forward_hooks)):
+                    # Linear then ReLU, the pair observed by no hook that needs the ReLU's input:
+                    # one fused node, same numbers
                     x = module.forward_relu(x)
                     i += 1
+                    relu = layers[i][1]
+                    for hook in list(relu._forward_hooks.values()):
+                        result = hook(relu, None, x)
+                        if result is not None:
+                            x = result
                 else:  # a module without hooks runs through forward() directly: one call less
                     x = module.forward(x)
             except (ShapeError, ValueError, TypeError, IndexError) as err:

@@ -14,6 +14,18 @@ from retroprop.tensor import Tensor, no_grad
 Hook = Callable[["Module", tuple[Any, ...], Any], Any]
 
 
+class OutputHook:
+    """A forward hook that reads only the layer's output (see ``register_forward_hook``)."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Hook) -> None:
+        self.hook = hook
+
+    def __call__(self, module: Module, inputs: Any, output: Any) -> Any:
+        return self.hook(module, inputs, output)
+
+
 class RemovableHandle:
     """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
 
@@ -118,9 +130,16 @@ class Module:
                     out = result
         return out
 
-    def register_forward_hook(self, hook: Hook) -> RemovableHandle:
+    def register_forward_hook(self, hook: Hook, *, output_only: bool = False) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every forward; a non-None return replaces
-        the output. Returns a handle whose ``remove()`` unregisters it."""
+        the output. Returns a handle whose ``remove()`` unregisters it.
+
+        ``output_only=True`` promises that the hook reads only the output (it gets ``inputs=None``
+        when the layer ran fused with the one before it): a ``Sequential`` then keeps running a
+        Linear followed by this ReLU as one fused node, as it does without hooks.
+        """
+        if output_only:
+            hook = OutputHook(hook)
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
         return handle

@@ -1,0 +1,1 @@
+"""The clinic: labelled training scenarios that measure the doctor (``python benchmarks/clinic/run.py``)."""

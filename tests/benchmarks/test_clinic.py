@@ -1,0 +1,116 @@
+"""The clinic (benchmarks/clinic/): its scenarios are well formed, and a few run end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from clinic import run as clinic
+from clinic import scenarios as sc
+
+FAULTY = [s for s in sc.SCENARIOS if not s.healthy]
+HEALTHY = [s for s in sc.SCENARIOS if s.healthy]
+
+
+def test_there_are_at_least_forty_scenarios_with_unique_names_about_half_healthy():
+    names = [s.name for s in sc.SCENARIOS]
+    assert len(names) >= 40
+    assert len(set(names)) == len(names), [n for n, c in Counter(names).items() if c > 1]
+    assert 0.4 <= len(HEALTHY) / len(names) <= 0.6
+
+
+def test_labels_use_known_problems_and_healthy_runs_allow_nothing():
+    for s in sc.SCENARIOS:
+        assert s.split in ("dev", "test"), s.name
+        assert set(s.expected) <= set(sc.PROBLEMS) and set(s.allowed) <= set(sc.PROBLEMS), s.name
+        assert not set(s.expected) & set(s.allowed), f"{s.name}: a problem is both expected and allowed"
+    for s in HEALTHY:
+        assert not s.allowed and s.twin is None, s.name
+    assert set(sc.SIGNALS) == set(sc.PROBLEMS) == set(sc.SIGNAL_KEYS)
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_every_problem_has_two_faulty_scenarios_in_each_split(split):
+    counts = Counter(p for s in FAULTY if s.split == split for p in s.expected)
+    assert {p: counts[p] for p in sc.PROBLEMS if counts[p] < 2} == {}
+    assert any(s.split == split for s in HEALTHY)
+
+
+def test_each_faulty_scenario_names_a_healthy_twin_of_the_same_family_and_length():
+    by_name = sc.by_name()
+    for s in FAULTY:
+        twin = by_name.get(s.twin)
+        assert twin is not None and twin.healthy, f"{s.name}: twin {s.twin!r} is not a healthy scenario"
+        assert twin.split == s.split and twin.seed == s.seed, s.name
+        family = (s.data.name, s.data.seed, s.data.n_train)
+        assert (twin.data.name, twin.data.seed, twin.data.n_train) == family, s.name
+        # the same number of steps, so that wall times compare
+        assert (twin.epochs, twin.batch_size) == (s.epochs, s.batch_size), s.name
+
+
+def test_the_test_split_uses_other_data_than_the_dev_split():
+    dev = {(s.data.name, s.data.seed, s.data.n_train) for s in sc.SCENARIOS if s.split == "dev"}
+    test = {(s.data.name, s.data.seed, s.data.n_train) for s in sc.SCENARIOS if s.split == "test"}
+    assert not dev & test
+    assert {d[0] for d in test} - {d[0] for d in dev}, "the test split should add data sets"
+
+
+def test_only_selects_exact_names_else_substrings():
+    assert [s.name for s in clinic.select("all", "dev_digits_relu_adam")] == ["dev_digits_relu_adam"]
+    assert {s.split for s in clinic.select("test", "digits")} == {"test"}
+    with pytest.raises(SystemExit):
+        clinic.select("all", "no_such_scenario")
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end (a few seconds)
+# ---------------------------------------------------------------------------------------------
+QUICK = ["dev_digits_relu_adam", "dev_digits_deep8_sigmoid", "dev_digits_sgd_lr50", "dev_digits_dropout095"]
+
+
+@pytest.mark.slow
+def test_quick_scenarios_are_confirmed_by_their_signals_and_diagnosed(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "clinic.json"
+    result = clinic.main(["--only", ",".join(QUICK), "--no-repair", "--json", str(out)])
+    runs = result["scenarios"]
+    assert set(runs) == set(QUICK)
+    for name, entry in runs.items():
+        assert entry["label_problems"] == [], (name, entry["signals"])
+        assert entry["missed"] == [] and entry["false_alarms"] == [], (name, entry["diagnoses"])
+    assert runs["dev_digits_relu_adam"]["signals"]["val_acc"] > 0.9
+    assert runs["dev_digits_deep8_sigmoid"]["signals"]["grad_ratio"] < 1e-3
+    assert runs["dev_digits_sgd_lr50"]["signals"]["nonfinite_losses"] >= 1
+    summary = result["splits"]["dev"]["detection"]
+    assert summary["healthy_alarm_share"] == 0.0
+    assert summary["problems"]["vanishing_gradients"]["recall"] == 1.0
+    assert summary["problems"]["vanishing_gradients"]["median_epoch"] == 1
+    assert json.loads(out.read_text())["scenarios"].keys() == runs.keys()
+
+
+@pytest.mark.slow
+def test_a_healthy_run_that_trains_badly_is_flagged_as_mislabelled():
+    pytest.importorskip("sklearn")
+    s = sc.by_name()["dev_digits_relu_adam"]
+    bad = sc.Scenario(**{**s.__dict__, "name": "mislabelled", "lr": 1e-6})  # cannot reach the floor
+    run = sc.run(bad)
+    assert any("val_acc" in problem for problem in run.label_problems)
+    assert any("slow_convergence" in problem for problem in run.label_problems)
+
+
+@pytest.mark.slow
+def test_repair_of_a_quick_scenario_is_measured_against_its_twin():
+    pytest.importorskip("sklearn")
+    if not clinic.repair_supported():
+        pytest.skip("this retroprop has no fit(..., repair=True)")
+    verdicts = clinic.detect([sc.by_name()["dev_digits_dropout095"]], log=lambda *_: None)
+    rows = clinic.repair(verdicts, repeats=1, log=lambda *_: None)
+    assert len(rows) == 1 and rows[0]["error"] is None, rows
+    assert rows[0]["twin"] == "dev_digits_dropout02"
+    assert rows[0]["time_ratio"] > 0
+    assert any(t["remedy"] == "lower_dropout" and t["applied"] for t in rows[0]["treatments"])
