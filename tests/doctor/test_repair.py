@@ -131,12 +131,15 @@ def test_units_dead_from_the_start_skip_the_lower_learning_rate_with_the_reason(
 def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_finite(digits):
     m = mlp()
     history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=50.0))
-    treatments = [(t.problem, t.remedy) for t in history.treatments[:2]]
-    assert treatments == [("non_finite", "roll_back"), ("non_finite", "lower_lr")]
-    assert history.treatments[0].outcome == "returned"  # the plain roll-back was not enough
+    first, second = history.treatments[:2]
+    # the first update is 10x the weights' size: named exploding at step 2, before any NaN
+    assert (first.problem, first.remedy, first.step) == ("exploding_gradients", "batchnorm", 1)
+    assert first.outcome == "returned" and first.rolled_back_to == 0  # BatchNorm alone was not enough
+    assert (second.problem, second.remedy) == ("exploding_gradients", "lower_lr")
+    assert "learning rate 50 -> 0.0" in second.description  # sized by the measured update ratio
     assert history.stop_reason is None
     assert all(np.isfinite(p.data).all() for p in m.parameters())
-    assert history.params["optimizer"].param_groups[0]["lr"] <= 5.0
+    assert history.params["optimizer"].param_groups[0]["lr"] < 0.1
     assert history.history["val_accuracy"][-1] > 0.85
 
 
@@ -255,7 +258,7 @@ def test_repair_in_a_hand_written_loop(digits):
     opt = rp.optim.SGD(m.parameters(), lr=0.1)
     doctor = Doctor(m, opt, repair=True)
     loss_fn = nn.CrossEntropyLoss()
-    for step in range(60):
+    for step in range(200):
         index = np.arange(step * 16, step * 16 + 16) % len(x_train)
         opt.zero_grad()
         loss = loss_fn(m(rp.tensor(x_train[index])), y_train[index])
@@ -267,7 +270,34 @@ def test_repair_in_a_hand_written_loop(digits):
         opt.step()
     doctor.finish()
     assert [t.remedy for t in doctor.treatments] == ["relu"]
-    assert doctor.treatments[0].outcome == "resolved"
+    assert doctor.treatments[0].outcome == "resolved"  # watched for 179 more steps: long enough
+
+
+def test_a_treatment_seen_too_briefly_is_unconfirmed(digits):
+    m = mlp(p=0.95)
+    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=4, doctor=Doctor(make_up=0))
+    (treatment,) = history.treatments
+    assert treatment.remedy == "lower_dropout"
+    assert history.step_loss.size - treatment.step - 1 < 120 and treatment.outcome == "unconfirmed"
+
+
+def test_learning_rate_remedies_are_sized_by_the_update_ratios():
+    m = mlp()
+    opt = rp.optim.SGD(m.parameters(), lr=1.0)
+    doctor = Doctor(m, opt, repair=True, every=1)
+    x, y = rp.randn(32, 64), np.arange(32) % 10
+    for _ in range(2):
+        opt.zero_grad()
+        loss = nn.CrossEntropyLoss()(m(x), y)
+        loss.backward()
+        doctor.observe(loss)
+        opt.step()
+    ratios = [layer.update_ratio for layer in doctor.recorder.records[0].layers]
+    lower = doctor._options("lower_lr")["factor"]
+    assert lower == pytest.approx(min(max(1e-2 / max(ratios), 1e-4), 0.1))
+    higher = doctor._options("higher_lr")["factor"]
+    assert higher == pytest.approx(min(max(1e-3 / float(np.median(ratios)), 10.0), 1000.0))
+    assert doctor._options("relu") == {}
 
 
 # ---------------------------------------------------------------------------------------------

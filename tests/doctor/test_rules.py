@@ -123,3 +123,26 @@ def test_the_rules_table_in_the_docs_matches_the_code():
         cells = [f"`{rule['problem']}`", rule["signal"], rule["threshold"], rule["window"], rule["why"]]
         row = "| " + " | ".join(cells) + " |"
         assert row in text, f"docs/doctor.md is out of date for {rule['problem']}"
+
+
+def test_overfitting_needs_a_generalization_gap():
+    rising = [0.5, 0.4, 0.3, 0.35, 0.36, 0.37]
+    falling = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3]
+
+    def logs(gap):
+        return [{"loss": t, "val_loss": v, "accuracy": 0.9, "val_accuracy": 0.9 - gap}
+                for t, v in zip(falling, rising, strict=True)]
+
+    (finding,) = rules.overfitting(logs(0.2))
+    assert finding.evidence["generalization_gap"] == pytest.approx(0.2)
+    assert rules.overfitting(logs(0.01)) == []  # a noisy validation loss on a model that generalizes
+    # without accuracies, the validation loss's excess over the training loss is the gap
+    plain = [{"loss": t, "val_loss": v} for t, v in zip(falling, rising, strict=True)]
+    assert rules.overfitting(plain)[0].evidence["generalization_gap"] == pytest.approx(0.37 / 0.3 - 1)
+
+
+def test_exploding_reads_the_newest_probe_whose_update_is_known():
+    earlier = probe(0, [layer("0", 1.0, update_ratio=2.0)])
+    newest = probe(20, [layer("0", 1.0)])  # its update has not happened yet
+    (finding,) = rules.exploding_gradients([earlier, newest])
+    assert finding.evidence["update_ratio"] == 2.0

@@ -69,3 +69,25 @@ def test_a_width_error_in_a_fused_pair_names_the_layer():
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
     with pytest.raises(rp.ShapeError, match=r"layer '2': Linear 5→8 expects 5 input features.*\(2, 8\)"):
         model(rp.ones(2, 6))
+
+
+def test_an_output_only_hook_keeps_the_pair_fused_and_sees_the_same_output():
+    model = build()
+    x = rp.tensor(np.random.default_rng(2).normal(size=(5, 6)))
+    plain = model(x).data.copy()
+    seen = []
+    handle = model[1].register_forward_hook(lambda m, inputs, out: seen.append((m, inputs, out.data.copy())),
+                                            output_only=True)
+    out = model(x)
+    assert type(out.grad_fn.inputs[0].grad_fn) is F.LinearReLU
+    assert type(out.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn) is F.LinearReLU  # both pairs fused
+    (module, inputs, activation), = seen
+    assert module is model[1] and inputs is None  # fused: the ReLU's input was never built
+    np.testing.assert_array_equal(activation, F.relu(F.linear(x, model[0].weight, model[0].bias)).data)
+    np.testing.assert_array_equal(out.data, plain)
+    replaced = model[3].register_forward_hook(lambda m, inputs, out: out * 0.0, output_only=True)
+    # a returned value replaces the output: zeros in, the last layer gives its bias
+    np.testing.assert_array_equal(model(x).data, np.broadcast_to(model[4].bias.data, (5, 3)))
+    replaced.remove()
+    handle.remove()
+    model[1](x)  # called alone, the hook-free layer works as always

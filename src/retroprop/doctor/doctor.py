@@ -28,6 +28,10 @@ from retroprop.random import default_generator
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# update-to-weight ratios the learning-rate remedies aim for (lowering: no layer above; raising: the median)
+LOWER_TARGET, RAISE_TARGET = 1e-2, 1e-3
+# steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
+CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 # the loss rules run at a probe at least this many steps after their last run
 LOSS_CHECK_STEPS = 40
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
@@ -42,7 +46,8 @@ TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "vanishing_gradients"
 class TreatmentRecord:
     """One entry of the treatment log: what was diagnosed, what was done, and how it went.
 
-    ``outcome``: ``"resolved"`` (the problem was not diagnosed again before the run ended),
+    ``outcome``: ``"resolved"`` (the problem was not diagnosed again over at least 120 steps),
+    ``"unconfirmed"`` (not again, but the run ended too soon to tell),
     ``"returned"`` (it was, and the next remedy followed), ``"skipped"`` (the remedy does not
     apply to this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
     """
@@ -181,8 +186,11 @@ class Doctor:
         value = recorder.last_loss
         finite = grads_finite and math.isfinite(value)
         if record is None:
-            if finite:  # an unprobed, finite step: nothing to check
-                return []
+            if finite:
+                if recorder.completed is None:  # an unprobed, finite step: nothing to check
+                    return []
+                # the last probed step's update is known now: the update-ratio test can speak
+                return self._report(rules.exploding_gradients([recorder.completed.as_plain()]), step, epoch)
             record = recorder.replay(epoch, rerun)
         window = recorder.records[max(self._record_start, len(recorder.records) - max(rules.DEAD_WINDOW, 3)):]
         probes = [r.as_plain() for r in window]
@@ -303,7 +311,8 @@ class Doctor:
             reason = self._ruled_out(problem, remedies[index], layer)
             if reason is None:
                 model, optimizer = self._copies()
-                trial = apply_remedy(remedies[index], model, optimizer, layer)
+                options = self._options(remedies[index])
+                trial = apply_remedy(remedies[index], model, optimizer, layer, **options)
                 if trial.applied:
                     chosen = index
                     break
@@ -327,7 +336,8 @@ class Doctor:
             target = self._epoch_best[1]  # the best validation epoch since the last treatment
         back, wasted = self._roll_back(target)
         remedy = remedies[chosen]
-        treatment = apply_remedy(remedy, self.model, self.optimizer, layer)
+        options = self._options(remedy)
+        treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
         self.model, self.optimizer = treatment.model, treatment.optimizer
         if treatment.clip_grad_norm is not None:
             self.clip_grad_norm = treatment.clip_grad_norm
@@ -335,10 +345,33 @@ class Doctor:
             self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
                                 f"validation epoch, epoch {target.epoch + 1}, were restored")
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
-                                 rolled_back_to=back, wasted_steps=wasted)
+                                 rolled_back_to=back, wasted_steps=wasted,
+                                 outcome="resolved" if remedy == "early_stopping" else "pending")
         self.treatments.append(record)
         self._start_segment()
         return record
+
+    def _options(self, remedy: str) -> dict[str, Any]:
+        """The learning-rate remedies move the rate by as much as the update ratios say.
+
+        A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
+        alike), so scaling the rate by ``target / ratio`` brings the update-to-weight ratio to the
+        target: at most 1e-2 when lowering (the largest layer's), about 1e-3 when raising (the
+        median layer's), the common rule of thumb for a healthy step. Without measured ratios the
+        factor is 10.
+        """
+        if remedy not in ("lower_lr", "higher_lr"):
+            return {}
+        ratios = next(([layer.update_ratio for layer in record.layers
+                        if layer.update_ratio is not None and math.isfinite(layer.update_ratio)
+                        and layer.update_ratio > 0]
+                       for record in reversed(self.recorder.records)
+                       if any(layer.update_ratio is not None for layer in record.layers)), [])
+        if remedy == "lower_lr":
+            factor = LOWER_TARGET / max(ratios) if ratios else 0.1
+            return {"factor": min(max(factor, 1e-4), 0.1)}
+        factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
+        return {"factor": min(max(factor, 10.0), 1000.0)}
 
     def _ruled_out(self, problem: str, remedy: str, layer: str | None) -> str | None:
         """Why the evidence rules ``remedy`` out for ``problem``, or None."""
@@ -387,10 +420,13 @@ class Doctor:
         return min(round(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
 
     def finish(self) -> None:
-        """End of the run: treatments whose problem did not come back are marked resolved."""
+        """End of the run: a treatment whose problem did not come back is ``resolved`` when the run
+        went on long enough for the rules to see it again (``CONFIRM_STEPS``), else ``unconfirmed``."""
+        steps = self.recorder.step if self.recorder else 0
         for record in self.treatments:
             if record.outcome == "pending":
-                record.outcome = "resolved"
+                watched = steps - record.step - 1
+                record.outcome = "resolved" if watched >= CONFIRM_STEPS else "unconfirmed"
         self.close()
 
     def close(self) -> None:

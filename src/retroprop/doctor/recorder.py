@@ -43,6 +43,7 @@ class Recorder:
         self._awaiting_ratio: ProbeRecord | None = None
         self._next_probe = 0
         self._follow_up = 0  # probes left at the denser cadence that follows a treatment
+        self.completed: ProbeRecord | None = None  # the record whose update ratios this step filled in
         self.probe.arm()  # step 0 is probed
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
@@ -55,11 +56,13 @@ class Recorder:
         self.last_loss = value
         self.step = step + 1
         if step < self._next_probe and self._awaiting_ratio is None and step + 1 < self._next_probe:
+            self.completed = None
             if self.first_nonfinite_step is None and not math.isfinite(value):
                 self.first_nonfinite_step = step
             return None  # the common step: nothing to measure
         if self.first_nonfinite_step is None and not math.isfinite(value):
             self.first_nonfinite_step = step
+        self.completed = self._awaiting_ratio
         if self._awaiting_ratio is not None:  # the previous probed step's update is now visible
             ratios = self.probe.update_ratios()
             for layer in self._awaiting_ratio.layers:
@@ -106,7 +109,7 @@ class Recorder:
         ``follow_up`` probes come four times as often, to see soon whether a treatment worked."""
         self.probe.disarm()
         self.probe = Probe(model)
-        self._awaiting_ratio = None
+        self._awaiting_ratio = self.completed = None
         self._next_probe = self.step
         self._follow_up = follow_up
         self.probe.arm()

@@ -173,12 +173,14 @@ def scale_lr(model: Module, optimizer: Any, factor: float, remedy: str) -> Treat
     return Treatment(remedy, model, optimizer, f"learning rate {before[0]:.3g} -> {after[0]:.3g}")
 
 
-def lower_lr(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    return scale_lr(model, optimizer, 0.1, "lower_lr")
+def lower_lr(model: Module, optimizer: Any, layer: str | None = None, factor: float = 0.1) -> Treatment:
+    """Multiply every learning rate by ``factor`` (< 1; the doctor sizes it from the update ratios)."""
+    return scale_lr(model, optimizer, factor, "lower_lr")
 
 
-def higher_lr(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    return scale_lr(model, optimizer, 10.0, "higher_lr")
+def higher_lr(model: Module, optimizer: Any, layer: str | None = None, factor: float = 10.0) -> Treatment:
+    """Multiply every learning rate by ``factor`` (> 1; the doctor sizes it from the update ratios)."""
+    return scale_lr(model, optimizer, factor, "higher_lr")
 
 
 def he_init(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
@@ -247,8 +249,10 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
 }
 
 
-def apply_remedy(remedy: str, model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Apply the remedy named ``remedy`` (an id from ``REMEDIES``)."""
+def apply_remedy(remedy: str, model: Module, optimizer: Any, layer: str | None = None,
+                 **options: Any) -> Treatment:
+    """Apply the remedy named ``remedy`` (an id from ``REMEDIES``); ``options`` go to its function
+    (e.g. ``factor`` for the learning-rate remedies)."""
     if remedy not in REMEDY_FUNCTIONS:
         raise ValueError(f"unknown remedy {remedy!r}; expected one of {', '.join(REMEDY_FUNCTIONS)}")
-    return REMEDY_FUNCTIONS[remedy](model, optimizer, layer)
+    return REMEDY_FUNCTIONS[remedy](model, optimizer, layer, **options)

@@ -29,9 +29,10 @@ RULES: list[dict[str, str]] = [
      "window": "2 consecutive probes",
      "why": "backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
             "shrink the gradient geometrically toward the input"},
-    {"problem": "exploding_gradients", "signal": "update-to-weight ratio of a layer, or gradient-norm growth",
-     "threshold": "update/weight > 0.5, or total gradient norm > 1e3 x its first probed value",
-     "window": "one probe (ratio), 2 consecutive rising probes (growth)",
+    {"problem": "exploding_gradients", "signal": "update-to-weight ratio of a layer (checked on the step "
+     "after each probe, when the update is known), or gradient-norm growth",
+     "threshold": "update/weight > 0.5, or total gradient norm > 1e3 x its value 4 probes earlier",
+     "window": "one probe (ratio), 3 consecutive rising probes (growth)",
      "why": "large weights make the products of many large terms grow geometrically; an update as large as "
             "the weights themselves throws the layer away"},
     {"problem": "dead_relu", "signal": "share of ReLU units that never fired (> 0) on any probed batch",
@@ -50,8 +51,11 @@ RULES: list[dict[str, str]] = [
      "threshold": "< 1 % fall while still > 90 % of the starting loss", "window": "100 steps",
      "why": "a plateau: steps too small (or gradients too weak) to move the loss"},
     {"problem": "overfitting", "signal": "validation loss by epoch, against its minimum, while the "
-     "training loss falls", "threshold": "> 5 % above its minimum for 3 consecutive epochs",
-     "window": "3 epochs", "why": "the network memorizes its training data instead of generalizing"},
+     "training loss falls; the generalization gap (train accuracy - validation accuracy, else the "
+     "validation loss's excess over the training loss, relative)",
+     "threshold": "> 5 % above its minimum for 3 consecutive epochs, and a gap >= 0.05",
+     "window": "3 epochs", "why": "the network memorizes its training data instead of generalizing: it "
+     "does better on what it has seen than on what it has not"},
     {"problem": "dropout_too_high", "signal": "largest dropout rate in the model and the training loss "
      "against a blind guess's (ln C for C classes; else the starting loss)",
      "threshold": "rate >= 0.8 and loss > 90 % of that level after 100 steps",
@@ -66,7 +70,7 @@ DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
 SATURATED_SHARE = 0.5
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
 PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
-OVERFIT_RISE, OVERFIT_EPOCHS = 0.05, 3
+OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.05, 3, 0.05
 HORIZON = 2000  # loss rules look at the last this many steps (and the first few): bounded cost
 DROPOUT_RATE = 0.8
 
@@ -198,7 +202,9 @@ def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     """An update as large as the weights, or a gradient norm that grew a thousandfold and rising."""
     if not probes:
         return []
-    probe = probes[-1]
+    # a probe's update ratio is known only after the optimizer's step: the newest probe that has one
+    probe = next((p for p in reversed(probes)
+                  if any(layer.get("update_ratio") is not None for layer in p["layers"])), probes[-1])
     for layer in probe["layers"]:
         ratio = layer.get("update_ratio")
         if ratio is not None and math.isfinite(ratio) and ratio > EXPLODING_UPDATE_RATIO:
@@ -352,11 +358,16 @@ def overfitting(epoch_logs: Sequence[dict[str, float]]) -> list[Finding]:
     train = [log["loss"] for log in epoch_logs]
     recent = val[-OVERFIT_EPOCHS:]
     risen = best < len(val) - OVERFIT_EPOCHS and all(v > (1 + OVERFIT_RISE) * val[best] for v in recent)
-    if risen and train[-1] < train[best]:
+    last = epoch_logs[-1]
+    if "accuracy" in last and "val_accuracy" in last:  # memorizing shows as a generalization gap
+        gap = last["accuracy"] - last["val_accuracy"]
+    else:
+        gap = (val[-1] - train[-1]) / max(abs(train[-1]), 1e-12)
+    if risen and train[-1] < train[best] and gap >= OVERFIT_GAP:
         return [Finding(
             "overfitting", None, None, "warning",
             {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
-             "train_loss_now": train[-1], "train_loss_at_best": train[best]},
+             "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap},
             f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
             "the training loss keeps falling: the network is memorizing its training data.",
         )]
