@@ -437,7 +437,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         chance = None
         if classification and not _is_binary(loss_fn):
             chance = math.log(_output_width(model, x_all[:1]))  # a uniform guess over the classes
-        doctor.attach(model, optimizer, chance_loss=chance)
+        doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all)
         history.diagnoses = doctor.diagnoses
         history.treatments = doctor.treatments
     params = [p for group in optimizer.param_groups for p in group["params"]]

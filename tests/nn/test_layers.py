@@ -415,3 +415,25 @@ def test_loss_bad_reduction(cls):
 def test_loss_default_reduction_is_mean():
     x = rp.tensor(REGRESSION)
     np.testing.assert_allclose(nn.MSELoss()(x, TARGETS).item(), ((REGRESSION - TARGETS) ** 2).mean())
+
+
+def test_standardize_layer():
+    x = np.random.default_rng(0).normal(5.0, 30.0, size=(40, 3))
+    x[:, 2] = 7.0  # a constant feature keeps scale 1
+    layer = nn.Standardize.from_data(x)
+    out = layer(rp.tensor(x)).data
+    np.testing.assert_allclose(out[:, :2].mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(out[:, :2].std(axis=0), 1.0, rtol=1e-9)
+    np.testing.assert_array_equal(out[:, 2], 0.0)
+    assert layer.mean.dtype == np.float64 and not list(layer.parameters())
+    assert set(layer.state_dict()) == {"mean", "scale"} and layer.get_config() == {"num_features": 3}
+    inputs = rp.tensor(x, requires_grad=True)
+    layer(inputs).sum().backward()
+    np.testing.assert_allclose(inputs.grad, np.broadcast_to(1.0 / layer.scale.data, x.shape))
+    with pytest.raises(rp.ShapeError, match="Standardize 3 expects input"):
+        layer(rp.ones(2, 4))
+    with pytest.raises(ValueError, match="scale must be positive"):
+        nn.Standardize(2, mean=[0, 0], scale=[1, 0])
+    with pytest.raises(ValueError, match=r"mean must have shape \(2,\)"):
+        nn.Standardize(2, mean=[0, 0, 0])
+    assert nn.Standardize.from_data(np.arange(6).reshape(3, 2)).mean.dtype == np.float32

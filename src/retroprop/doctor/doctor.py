@@ -18,18 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from retroprop.data import StandardScaler
 from retroprop.doctor import rules
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.remedies import apply_remedy
-from retroprop.nn import Dropout, Module
+from retroprop.nn import Dropout, Module, Sequential
 from retroprop.random import default_generator
 
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# inputs whose features have a standard deviation or |mean| above this are "not standardized"
+INPUT_SCALE = 3.0
 # update-to-weight ratios the learning-rate remedies aim for (lowering: no layer above; raising: the median)
-LOWER_TARGET, RAISE_TARGET = 1e-2, 1e-3
+LOWER_TARGET, RAISE_TARGET = 1e-2, 5e-3
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 # the loss rules run at a probe at least this many steps after their last run
@@ -154,9 +157,11 @@ class Doctor:
         if model is not None:
             self.attach(model, optimizer)
 
-    def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None) -> None:
+    def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
+               inputs: Any = None) -> None:
         """Start watching ``model`` (done by ``fit``). ``chance_loss``: the loss of a blind guess
-        (ln C for a C-class cross-entropy), the mark for 'has not learned anything'."""
+        (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
+        training inputs, whose per-feature scale a repair may need (``standardize_inputs``)."""
         if self.recorder is not None:
             self.recorder.close()
         if self.repair and optimizer is None:
@@ -165,6 +170,10 @@ class Doctor:
         self.recorder = Recorder(model, every=self.every)
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
+        self._inputs = None
+        if self.repair and inputs is not None and np.ndim(inputs) == 2 and len(inputs):
+            scaler = StandardScaler().fit(np.asarray(inputs, dtype=np.float64))
+            self._inputs = {"mean": scaler.mean_, "scale": np.sqrt(scaler.var_)}
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 
@@ -356,10 +365,13 @@ class Doctor:
 
         A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
         alike), so scaling the rate by ``target / ratio`` brings the update-to-weight ratio to the
-        target: at most 1e-2 when lowering (the largest layer's), about 1e-3 when raising (the
-        median layer's), the common rule of thumb for a healthy step. Without measured ratios the
-        factor is 10.
+        target: at most 1e-2 when lowering (the largest layer's), 5e-3 when raising (the median
+        layer's), where healthy runs of the clinic take their early steps. Without measured ratios
+        the factor is 10.
         """
+        if remedy == "standardize_inputs" and self._inputs is not None:
+            scale = self._inputs["scale"]
+            return {"mean": self._inputs["mean"], "scale": np.where(scale > 0, scale, 1.0)}
         if remedy not in ("lower_lr", "higher_lr"):
             return {}
         ratios = next(([layer.update_ratio for layer in record.layers
@@ -371,17 +383,31 @@ class Doctor:
             factor = LOWER_TARGET / max(ratios) if ratios else 0.1
             return {"factor": min(max(factor, 1e-4), 0.1)}
         factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
-        return {"factor": min(max(factor, 10.0), 1000.0)}
+        return {"factor": min(max(factor, 10.0), 1e6)}
 
     def _ruled_out(self, problem: str, remedy: str, layer: str | None) -> str | None:
-        """Why the evidence rules ``remedy`` out for ``problem``, or None."""
-        if problem == "dead_relu" and remedy == "lower_lr":
-            # units already silent on the first batch the recipe saw were not killed by its steps
-            first = self.recorder.records[self._record_start] if len(
-                self.recorder.records) > self._record_start else None
-            if first is not None and "dead_relu" in rules.symptoms(first.as_plain()):
-                return ("lower_lr skipped: the units were silent from the first step, before any "
-                        "update, so the learning rate did not kill them")
+        """Why the evidence rules ``remedy`` out for ``problem`` (the mechanism points elsewhere), or None."""
+        records = self.recorder.records
+        first = records[self._record_start] if len(records) > self._record_start else None
+        if problem == "dead_relu" and remedy in ("lower_lr", "leaky_relu") and first is not None:
+            # units already silent on the first batch the recipe saw were not killed by its steps:
+            # their initial weights and biases hold them below zero
+            activation = next((a for a in first.activations if a.name == layer), None)
+            fired = None if activation is None else activation.fired
+            silent = 1.0 - np.count_nonzero(fired) / fired.size if fired is not None and fired.size else 0.0
+            if silent >= rules.DEAD_SHARE:
+                return (f"{remedy} skipped: {silent:.0%} of the units were "
+                        "silent on the first batch, before any update: their initial weights and biases "
+                        "are the cause, which He initialization (zero biases) resets")
+        if problem == "saturated_activations" and remedy in ("relu", "batchnorm") and self._inputs:
+            first_activation = self.recorder.probe.activation_modules[:1]
+            spread = float(np.max(self._inputs["scale"]))
+            offset = float(np.max(np.abs(self._inputs["mean"])))
+            if (first_activation and first_activation[0][0] == layer and max(spread, offset) > INPUT_SCALE
+                    and isinstance(self.model, Sequential)):
+                return (f"{remedy} skipped: the first layer saturates because the inputs are not "
+                        f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
+                        f"{offset:.3g}); standardizing them treats the cause")
         return None
 
     def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:

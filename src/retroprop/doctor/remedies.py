@@ -26,6 +26,7 @@ from retroprop.nn import (
     ReLU,
     Sequential,
     Sigmoid,
+    Standardize,
     Tanh,
 )
 from retroprop.nn import init as nn_init
@@ -235,9 +236,25 @@ def early_stopping(model: Module, optimizer: Any, layer: str | None = None) -> T
                      "training will stop at the best validation epoch and keep its weights")
 
 
-def standardize_inputs(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    return Treatment("standardize_inputs", model, optimizer, "standardize_inputs: the data are outside the "
-                     "model; standardize them (rp.data.standardize) and train again", applied=False)
+def standardize_inputs(model: Module, optimizer: Any, layer: str | None = None, mean: Any = None,
+                       scale: Any = None) -> Treatment:
+    """A ``Standardize`` layer (the training inputs' per-feature mean and scale) in front of a
+    ``Sequential`` model, which then takes the raw inputs as before."""
+    if mean is None or scale is None:
+        return Treatment("standardize_inputs", model, optimizer, "standardize_inputs: the doctor was not "
+                         "given the training inputs; standardize them (rp.data.standardize) and train again",
+                         applied=False)
+    if not isinstance(model, Sequential):
+        return Treatment("standardize_inputs", model, optimizer, "standardize_inputs skipped: it edits "
+                         f"nn.Sequential models and this model is a {type(model).__name__}; standardize the "
+                         "inputs (rp.data.standardize) before training", applied=False)
+    if len(model) and isinstance(model[0], Standardize):
+        return Treatment("standardize_inputs", model, optimizer, "standardize_inputs: the model standardizes "
+                         "its inputs already", applied=False)
+    model.insert(0, Standardize(len(mean), mean, scale, dtype=model.dtype),
+                 name=None if model._default_names() else "standardize")
+    return Treatment("standardize_inputs", model, optimizer, "inserted a Standardize layer in front of the "
+                     "model (each input feature minus its training mean, over its standard deviation)")
 
 
 REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {

@@ -9,16 +9,17 @@ from retroprop.nn.dropout import Dropout
 from retroprop.nn.linear import Flatten, Identity, Linear
 from retroprop.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from retroprop.nn.module import Module, RemovableHandle
-from retroprop.nn.normalization import BatchNorm1d
+from retroprop.nn.normalization import BatchNorm1d, Standardize
 from retroprop.nn.parameter import Parameter
 
 LAYERS = {cls.__name__: cls for cls in (
     Linear, Flatten, Identity, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax,
-    BatchNorm1d, Dropout, Sequential,
+    BatchNorm1d, Standardize, Dropout, Sequential,
 )}
 
 __all__ = [
     "ELU", "GELU", "LAYERS", "SELU", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout",
     "Flatten", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "NLLLoss",
-    "Parameter", "ReLU", "RemovableHandle", "Sequential", "Sigmoid", "Softmax", "Tanh", "init", "utils",
+    "Parameter", "ReLU", "RemovableHandle", "Sequential", "Sigmoid", "Softmax", "Standardize", "Tanh", "init",
+    "utils",
 ]

@@ -1,4 +1,4 @@
-"""BatchNorm1d, as PyTorch's (eps 1e-5, momentum 0.1, unbiased running variance)."""
+"""BatchNorm1d, as PyTorch's (eps 1e-5, momentum 0.1, unbiased running variance), and Standardize."""
 
 from __future__ import annotations
 
@@ -79,3 +79,58 @@ class BatchNorm1d(Module):
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
                 "affine": self.affine, "track_running_stats": self.track_running_stats}
+
+
+class Standardize(Module):
+    """Fixed per-feature standardization of the input: ``(x - mean) / scale``, no parameters.
+
+    ``mean`` and ``scale`` are buffers (saved with the weights); ``Standardize.from_data(x)`` sets
+    them from training inputs as ``rp.data.StandardScaler`` does (population standard deviation;
+    a constant feature gets scale 1). Putting it first in a model makes the model take raw inputs.
+    """
+
+    def __init__(self, num_features: int, mean: Any = None, scale: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_features = _positive_int(num_features, "num_features", "Standardize")
+        dtype = np.float32 if dtype is None else np.dtype(dtype)
+        mean = np.zeros(self.num_features) if mean is None else np.asarray(mean, dtype=np.float64)
+        scale = np.ones(self.num_features) if scale is None else np.asarray(scale, dtype=np.float64)
+        for name, value in (("mean", mean), ("scale", scale)):
+            if value.shape != (self.num_features,):
+                raise ValueError(f"Standardize: {name} must have shape ({self.num_features},), "
+                                 f"got {value.shape}")
+            if not np.isfinite(value).all():
+                raise ValueError(f"Standardize: {name} must be finite")
+        if (scale <= 0).any():
+            raise ValueError(f"Standardize: scale must be positive, got a minimum of {scale.min()}")
+        self.register_buffer("mean", mean.astype(dtype))
+        self.register_buffer("scale", scale.astype(dtype))
+
+    @classmethod
+    def from_data(cls, x: Any, dtype: Any = None) -> Standardize:
+        """A Standardize layer fitted to the training inputs ``x`` of shape (N, features)."""
+        from retroprop.data import StandardScaler
+
+        array = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if array.ndim != 2:
+            raise ValueError(f"Standardize.from_data: x must have shape (samples, features), "
+                             f"got {array.shape}")
+        scaler = StandardScaler().fit(array.astype(np.float64))
+        if dtype is None:
+            dtype = array.dtype if array.dtype.kind == "f" else np.float32
+        return cls(array.shape[1], scaler.mean_, scaler.scale_, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ShapeError(f"{self.label()} expects input (N, {self.num_features}), "
+                             f"got shape {tuple(x.shape)}")
+        return (x - self.mean) / self.scale
+
+    def label(self) -> str:
+        return f"Standardize {self.num_features}"
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features}
