@@ -29,6 +29,8 @@ from retroprop.random import default_generator
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# activations with a standard deviation below this in every layer are not exploding
+ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
 INPUT_SCALE = 3.0
 # update-to-weight ratios the learning-rate remedies aim for (lowering: no layer above; raising: the median)
@@ -399,6 +401,17 @@ class Doctor:
                 return (f"{remedy} skipped: {silent:.0%} of the units were "
                         "silent on the first batch, before any update: their initial weights and biases "
                         "are the cause, which He initialization (zero biases) resets")
+        if problem == "exploding_gradients" and remedy == "batchnorm" and first is not None:
+            # BatchNorm tames activations that grow layer after layer; when they are of ordinary
+            # size and the updates are still huge, the step (the learning rate) is too large
+            latest = records[-1]
+            sizes = [a.std for a in latest.activations if math.isfinite(a.std)]
+            saturated = [a.saturated_share or 0.0 for a in latest.activations]
+            calm = max(saturated, default=0.0) < rules.SATURATED_SHARE
+            if sizes and max(sizes) < ORDINARY_ACTIVATION and calm:
+                return (f"batchnorm skipped: the activations are of ordinary size (std at most "
+                        f"{max(sizes):.3g}), so the updates are too large because of the learning rate, "
+                        "not the signal")
         if problem == "saturated_activations" and remedy in ("relu", "batchnorm") and self._inputs:
             first_activation = self.recorder.probe.activation_modules[:1]
             spread = float(np.max(self._inputs["scale"]))
@@ -439,11 +452,11 @@ class Doctor:
         return sum(t.wasted_steps for t in self.treatments)
 
     def make_up_epochs(self, steps_per_epoch: int, planned_epochs: int) -> int:
-        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (rounded,
-        and at most ``make_up`` times the plan)."""
+        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (at least as
+        many, and at most ``make_up`` times the plan)."""
         if not self.repair or steps_per_epoch <= 0:
             return 0
-        return min(round(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
+        return min(math.ceil(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
 
     def finish(self) -> None:
         """End of the run: a treatment whose problem did not come back is ``resolved`` when the run

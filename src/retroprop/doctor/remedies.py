@@ -78,37 +78,35 @@ def _structural(name: str, model: Module, optimizer: Any) -> Treatment | None:
 
 def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], kinds: tuple[type, ...],
                      remedy: str, reinit: bool = False) -> Treatment:
-    """Replace every activation of ``kinds`` by ``new()``; with ``reinit``, the Linear layer feeding
-    each replaced activation gets He (Kaiming) weights and zero biases."""
+    """Replace every activation of ``kinds`` by ``new()``; with ``reinit``, every Linear layer gets
+    He (Kaiming) weights and zero biases (and the optimizer's state is reset)."""
     skipped = _structural(remedy, model, optimizer)
     if skipped:
         return skipped
-    swapped, fed = 0, []
+    swapped = 0
     for seq in _sequentials(model):
-        layers = list(seq)
-        for index, layer in enumerate(layers):
+        for index, layer in enumerate(list(seq)):
             if isinstance(layer, kinds):
                 seq.replace(index, new())
                 swapped += 1
-                feeding = next((m for m in reversed(layers[:index]) if isinstance(m, Linear)), None)
-                if feeding is not None:
-                    fed.append(feeding)
     if not swapped:
         return Treatment(remedy, model, optimizer, f"{remedy}: no {'/'.join(k.__name__ for k in kinds)} "
                          "layer to replace", applied=False)
     description = f"replaced {swapped} activation layer(s) by {type(new()).__name__}"
-    if reinit and fed:
-        for linear in fed:
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    if reinit and linears:
+        for linear in linears:
             _he(linear)
         optimizer = _fresh_state(optimizer, model)
-        description += f" and gave the {len(fed)} Linear layer(s) feeding them He-initialized weights"
+        description += (f" and re-initialized the {len(linears)} Linear layer(s) with He weights, as ReLU "
+                        "needs")
     return Treatment(remedy, model, optimizer, description)
 
 
 def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Saturating activations (sigmoid, tanh) become ReLU, and the Linear layers feeding them get
-    the initialization ReLU needs (He): weights scaled for sigmoid would shrink the signal by
-    about half a layer's variance at every ReLU."""
+    """Saturating activations (sigmoid, tanh) become ReLU, and the Linear layers get the
+    initialization ReLU needs (He): weights drawn for sigmoid (or far too large, the usual cause
+    of saturation) would shrink or blow up the signal at every ReLU layer."""
     return swap_activations(model, optimizer, ReLU, SATURATING, "relu", reinit=True)
 
 
