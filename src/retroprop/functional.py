@@ -55,7 +55,12 @@ def _max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     total = _sum(x, axis, keepdims)
-    count = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    if axis is None:
+        count = x.size
+    elif isinstance(axis, tuple):
+        count = math.prod(x.shape[a] for a in axis)
+    else:
+        count = x.shape[axis]
     return total / count
 
 
@@ -399,9 +404,9 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got "
                     f"input of shape {x.shape}; use a batch of at least 2 samples (or eval())"
                 )
-            mean = _mean(x, axes)
+            mean = _sum(x, axes) / count
             centered = x - mean.reshape(bshape)
-            var = _mean(centered * centered, axes)  # biased variance normalizes the batch
+            var = _sum(centered * centered, axes) / count  # biased variance normalizes the batch
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -415,7 +420,8 @@ class BatchNorm(Function):
             centered = x - running_mean.reshape(bshape).astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
         inv_std = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False).reshape(bshape)
-        x_hat = centered * inv_std
+        x_hat = centered
+        x_hat *= inv_std  # in place: ``centered`` is not needed any more
         self.x_hat, self.inv_std, self.axes = x_hat, inv_std, axes
         self.weight, self.training, self.count, self.bshape = weight, training, count, bshape
         out = x_hat * weight.reshape(bshape) if weight is not None else x_hat.copy()
@@ -425,20 +431,27 @@ class BatchNorm(Function):
 
     def backward(self, grad: Any) -> tuple[Any, Any, Any]:
         need_x, need_w, need_b = self.needs_input_grad
-        x_hat, axes = self.x_hat, self.axes
-        grad_w = _sum(grad * x_hat, axes) if need_w else None
-        grad_b = _sum(grad, axes) if need_b else None
+        x_hat, axes, bshape = self.x_hat, self.axes, self.bshape
+        train_x = need_x and self.training
+        # sum(grad * x_hat) and sum(grad) are the weight's and bias's gradients, and (times the
+        # weight) the two means the input's gradient needs: each is reduced once
+        sum_gx = _sum(grad * x_hat, axes) if need_w or train_x else None
+        sum_g = _sum(grad, axes) if need_b or train_x else None
         grad_x = None
         if need_x:
-            g_hat = grad * self.weight.reshape(self.bshape) if self.weight is not None else grad
+            weight = self.weight.reshape(bshape) if self.weight is not None else None
             if self.training:
-                # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))
-                mean_g = _mean(g_hat, axes, keepdims=True)
-                mean_gx = _mean(g_hat * x_hat, axes, keepdims=True)
-                grad_x = (g_hat - mean_g - x_hat * mean_gx) * self.inv_std
+                # dx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)), g_hat = grad * w
+                scale = self.inv_std if weight is None else weight * self.inv_std
+                mean_g = sum_g.reshape(bshape) / self.count
+                mean_gx = sum_gx.reshape(bshape) / self.count
+                grad_x = x_hat * mean_gx
+                grad_x += mean_g
+                array_module(grad).subtract(grad, grad_x, out=grad_x)
+                grad_x *= scale
             else:
-                grad_x = g_hat * self.inv_std
-        return grad_x, grad_w, grad_b
+                grad_x = grad * (self.inv_std if weight is None else weight * self.inv_std)
+        return grad_x, sum_gx if need_w else None, sum_g if need_b else None
 
 
 def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | None = None,
