@@ -33,7 +33,7 @@ REMEDIES: dict[str, str] = {
 # the course page's cure first where it names one
 TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
     "vanishing_gradients": ("relu", "he_init", "batchnorm"),
-    "exploding_gradients": ("batchnorm", "lower_lr", "clip_gradients"),
+    "exploding_gradients": ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
     "dead_relu": ("lower_lr", "leaky_relu", "he_init"),
     "saturated_activations": ("relu", "batchnorm", "standardize_inputs"),
     "non_finite": ("roll_back", "lower_lr", "clip_gradients"),

@@ -29,6 +29,10 @@ from retroprop.random import default_generator
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# Linear weights whose RMS over the He scale sqrt(2 / fan_in), multiplied along the network, exceeds
+# this amplify the signal by an order of magnitude from the initialization on (PyTorch's default init
+# is about 0.4x He per layer, Xavier 0.7-1x, He 1x: products at most about 1)
+OVERSIZED = 10.0
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
@@ -109,6 +113,19 @@ def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
     return "loss", float("nan"), -math.inf
 
 
+def _oversized(record: Any) -> tuple[str, float] | None:
+    """When the Linear layers' weights, against the He scale sqrt(2 / fan_in) that keeps a ReLU
+    network's signal steady, multiply up to more than ``OVERSIZED`` along the network: a
+    description and that product (the amplification their scale alone causes)."""
+    factors = [layer.weight_norm / math.sqrt(layer.size) / math.sqrt(2.0 / layer.fan_in)
+               for layer in record.layers if layer.fan_in and layer.size]
+    gain = math.prod(factors) if factors else 0.0
+    if gain > OVERSIZED and math.isfinite(gain):
+        return (f"the {len(factors)} Linear layers' weights are {min(factors):.2g}-{max(factors):.2g}x "
+                "the He scale sqrt(2 / fan_in)"), gain
+    return None
+
+
 class Doctor:
     """Diagnose a training run per layer, and optionally repair it.
 
@@ -117,7 +134,8 @@ class Doctor:
     ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
     per-layer probes and detectors run every ``every`` steps (default: every 20 steps for the first
-    100, then every 50; the loss rules every 40 steps or more). ``doctor.diagnoses`` lists what was
+    100, then every 100, four times as often while a symptom shows; the loss rules every 40 steps or
+    more). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
     discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
     this off), so that the treated recipe trains about as long as a healthy run. By hand, call
@@ -141,8 +159,8 @@ class Doctor:
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
         self.stop_reason: str | None = None  # set when a treatment ends the run
         self.best: Best | None = None
-        self._active: dict[tuple[str, str | None], int] = {}
-        self._checks = 0
+        self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
+        self._checks = dict.fromkeys(("probe", "update", "loss", "epoch"), 0)
         self._tried: dict[str, int] = {}
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
@@ -194,32 +212,60 @@ class Doctor:
         step = recorder.step
         self._epoch = epoch
         record = recorder.observe(loss, epoch)
-        value = recorder.last_loss
-        finite = grads_finite and math.isfinite(value)
+        finite = grads_finite and math.isfinite(recorder.last_loss)
+        loss_due = step >= self._next_loss_check
         if record is None:
             if finite:
-                if recorder.completed is None:  # an unprobed, finite step: nothing to check
+                if recorder.completed is None and not loss_due:  # the common step: nothing to check
                     return []
-                # the last probed step's update is known now: the update-ratio test can speak
-                return self._report(rules.exploding_gradients([recorder.completed.as_plain()]), step, epoch)
+                new = []
+                if recorder.completed is not None:
+                    # the last probed step's update is known now: the update-ratio test can speak
+                    window = self._window()
+                    new += self._report(rules.exploding_gradients([r.as_plain() for r in window]),
+                                        step, epoch, "update")
+                if loss_due:
+                    new += self._report(self._loss_rules(step), step, epoch, "loss")
+                return new
             record = recorder.replay(epoch, rerun)
-        window = recorder.records[max(self._record_start, len(recorder.records) - max(rules.DEAD_WINDOW, 3)):]
-        probes = [r.as_plain() for r in window]
+        probes = [r.as_plain() for r in self._window()]
         losses = recorder.losses[self._loss_start:]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
         self._checked = recorder.step
         findings = rules.non_finite(probes, losses[since - self._loss_start:], first_step=since)
-        if not findings:
-            findings += (rules.vanishing_gradients(probes) + rules.exploding_gradients(probes)
-                         + rules.dead_relu(probes) + rules.saturated_activations(probes))
-            if step >= self._next_loss_check:  # the loss rules' windows span 20-100 steps
-                self._next_loss_check = step + LOSS_CHECK_STEPS
-                start5, start20 = self._run_start
-                findings += (rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
-                             + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
-            if self.repair and not findings and finite and not rules.symptoms(probes[-1], losses):
-                self._snapshot = self._take_snapshot(step, epoch)
-        return self._report(findings, step, epoch)
+        if findings:
+            return self._report(findings, step, epoch, "probe")
+        findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
+                    + rules.saturated_activations(probes))
+        new = self._report(findings, step, epoch, "probe")
+        loss_findings = self._loss_rules(step) if loss_due else []
+        if loss_due:
+            new += self._report(loss_findings, step, epoch, "loss")
+        if rules.symptoms(probes[-1]) and not findings:
+            # something shows on this probe alone: look again soon, so that a rule whose window
+            # spans several probes confirms or clears it within a few steps, not a hundred
+            recorder.hasten(rules.DEAD_WINDOW)
+        elif (self.repair and not findings and not loss_findings and finite and not self._unresolved()
+              and not rules.symptoms(probes[-1], losses)):
+            self._snapshot = self._take_snapshot(step, epoch)
+        return new
+
+    def _window(self) -> list[Any]:
+        """The probe records the gradient rules read: the latest few since the last treatment."""
+        records = self.recorder.records
+        return records[max(self._record_start, len(records) - max(rules.DEAD_WINDOW, 3)):]
+
+    def _loss_rules(self, step: int) -> list[rules.Finding]:
+        """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
+        self._next_loss_check = step + LOSS_CHECK_STEPS
+        losses = self.recorder.losses[self._loss_start:]
+        start5, start20 = self._run_start
+        return (rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
+                + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
+
+    def _unresolved(self) -> bool:
+        """Whether a problem is in an episode that has not ended (not a state to roll back to)."""
+        return any(self._checks[family] - last <= EPISODE_GAP for (family, *_), last in self._active.items())
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
         """Epoch-level checks (overfitting needs validation losses); ``fit`` calls this."""
@@ -228,19 +274,22 @@ class Doctor:
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
         if self.repair:
             self._track_best(epoch, logs)
-        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:]), step, epoch)
+        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:]), step, epoch, "epoch")
 
-    def _report(self, findings: list[rules.Finding], step: int, epoch: int) -> list[Diagnosis]:
-        self._checks += 1
+    def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
+        """New diagnoses from ``findings`` of one family of checks (probe, update, loss, epoch):
+        a problem seen again within ``EPISODE_GAP`` checks of its family is the same episode."""
+        self._checks[family] += 1
+        checks = self._checks[family]
         new = []
         seen = set()
         for finding in findings:
-            key = (finding.problem, finding.layer)
+            key = (family, finding.problem, finding.layer)
             if key in seen:
                 continue
             seen.add(key)
             last = self._active.get(key)
-            if last is None or self._checks - last > EPISODE_GAP:
+            if last is None or checks - last > EPISODE_GAP:
                 diagnosis = Diagnosis(
                     problem=finding.problem, layer=finding.layer, step=step, epoch=epoch,
                     severity=finding.severity, evidence=finding.evidence,
@@ -248,7 +297,7 @@ class Doctor:
                 )
                 self.diagnoses.append(diagnosis)
                 new.append(diagnosis)
-            self._active[key] = self._checks
+            self._active[key] = checks
         return new
 
     # -- repair -------------------------------------------------------------------------------
@@ -401,6 +450,16 @@ class Doctor:
                 return (f"{remedy} skipped: {silent:.0%} of the units were "
                         "silent on the first batch, before any update: their initial weights and biases "
                         "are the cause, which He initialization (zero biases) resets")
+        if problem == "exploding_gradients" and remedy != "he_init" and first is not None:
+            # the course page's mechanism: large weights make products of large terms; when the
+            # weights the recipe started from are far above their initialization scale, that is
+            # the cause, and fresh weights of the right scale the cure
+            oversized = _oversized(first)
+            if oversized:
+                what, gain = oversized
+                return (f"{remedy} skipped: from the start, {what}; together they amplify the signal "
+                        f"about {gain:.2g}x: the products of large terms begin at the initialization, "
+                        "which He initialization resets")
         if problem == "exploding_gradients" and remedy == "batchnorm" and first is not None:
             # BatchNorm tames activations that grow layer after layer; when they are of ordinary
             # size and the updates are still huge, the step (the learning rate) is too large

@@ -46,6 +46,7 @@ class LayerStats:
     grad_mean_abs: float
     weight_norm: float
     size: int
+    fan_in: int | None = None  # inputs per unit (Linear), for comparing the weights with their init scale
     update_ratio: float | None = None
     nonfinite_grad: int = 0
     nonfinite_weight: int = 0
@@ -235,6 +236,7 @@ class Probe:
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
+                fan_in=int(w.shape[1]) if isinstance(module, Linear) and w.ndim == 2 else None,
                 nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]

@@ -2,7 +2,7 @@
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
 every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 20
-steps for the first 100, then every 50). Activations of a
+steps for the first 100, then every 100, and four times as often while a symptom shows). Activations of a
 probed step are read through hooks armed just before that step's forward pass (by the
 ``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
 the next ``observe``, when the optimizer's update is visible.
@@ -20,8 +20,9 @@ from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
 # The default cadence: a probe every 20 steps while a run is young (gradient rules can speak by
-# step 20-80, within the first 100 steps), every 50 after that (fewer probes, the same rules).
-DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 20, 50, 100
+# step 20-80, within the first 100 steps), every 100 after that; whenever a probe shows a symptom,
+# the next few come four times as often (``hasten``), so a rule's window fills in a few dozen steps.
+DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 25, 100, 100
 
 
 class Recorder:
@@ -102,6 +103,17 @@ class Recorder:
         if self.step >= self._next_probe:
             self.probe.arm()
         return record
+
+    def hasten(self, probes: int) -> None:
+        """Make the next ``probes`` probes come four times as often (the first one included)."""
+        interval = self.every or (DEFAULT_EVERY if self.step - 1 < SETTLE_AFTER else SETTLED_EVERY)
+        soon = self.step - 1 + max(interval // 4, 1)
+        if soon < self._next_probe:
+            self._next_probe = soon
+            self.probe.disarm()
+            if self.step >= self._next_probe:
+                self.probe.arm()
+        self._follow_up = max(self._follow_up, probes - 1)
 
     def restart(self, model: Module, follow_up: int = 0) -> None:
         """After a roll-back or a change of the model: measure ``model`` afresh from the next step

@@ -334,8 +334,9 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
         start = float(np.mean(losses[:5]))
     if not (np.isfinite(recent).all() and math.isfinite(start)):
         return []
-    smooth = _smooth(recent, LOSS_EMA_STEPS)
-    before, now = float(smooth[-PLATEAU_STEPS]), float(smooth[-1])
+    add = np.add.reduce  # the two ends of the moving average are all this rule needs
+    before = float(add(recent[1:LOSS_EMA_STEPS + 1])) / LOSS_EMA_STEPS
+    now = float(add(recent[-LOSS_EMA_STEPS:])) / LOSS_EMA_STEPS
     if before <= 0 or start <= 0:
         return []
     fall = (before - now) / before

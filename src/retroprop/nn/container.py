@@ -49,7 +49,7 @@ class Sequential(Module):
                 if module._forward_hooks:
                     x = module(x)
                 elif (type(module) is Linear and i + 1 < count and type(layers[i + 1][1]) is ReLU
-                      and _outputs_only(layers[i + 1][1]._forward_hooks)):
+                      and (not (hooks := layers[i + 1][1]._forward_hooks) or _outputs_only(hooks))):
                     # Linear then ReLU, the pair observed by no hook that needs the ReLU's input:
                     # one fused node, same numbers
                     x = module.forward_relu(x)
