@@ -373,6 +373,7 @@ class Run:
     signals: dict[str, float]
     wall_time: float
     label_problems: list[str] = field(default_factory=list)
+    steps_per_epoch: int = 0
 
     @property
     def fired(self) -> set[str]:
@@ -395,7 +396,7 @@ def run(s: Scenario, every: int | None = None) -> Run:
         history = rp.fit(model, x_tr, y_tr, optimizer=opt, doctor=doctor, callbacks=[monitor],
                          **fit_kwargs(s))
     m = signals(s, history, monitor)
-    result = Run(s, list(history.diagnoses), m, history.wall_time)
+    result = Run(s, list(history.diagnoses), m, history.wall_time, steps_per_epoch=history.params["steps"])
     result.label_problems = confirm(s, m)
     return result
 
