@@ -42,7 +42,7 @@ def synthetic(n: int, features: int, classes: int = 10) -> tuple[np.ndarray, np.
 
 
 ROWS = [
-    # the first 100 steps are probed every 20 steps (to name gradient problems early), later ones every
+    # the first 100 steps are probed every 25 steps (to name gradient problems early), later ones every
     # 100: the first row is mostly early phase, the others are runs of ordinary length
     # (a deep ReLU network is healthy with He initialization; with the default one the doctor rightly
     # finds dead units and a plateau in it)
@@ -91,7 +91,7 @@ def main() -> None:
         ratio = float(np.median(np.array(watched) / np.array(plain)))
         steps = epochs * -(-len(data[1]) // batch)
         print(f"{name:<28} {steps:>6} {np.median(plain):8.3f} {np.median(watched):9.3f} {ratio - 1:+8.1%}")
-    print("\noverhead = median(doctor time / plain time) - 1; by default the doctor probes every 20 "
+    print("\noverhead = median(doctor time / plain time) - 1; by default the doctor probes every 25 "
           "steps for the first 100 steps, then every 100 (every 25 while a symptom shows).")
 
 

@@ -133,7 +133,7 @@ class Doctor:
     ``rp.fit(..., repair=True)`` also treats what it finds. In a hand-written loop:
     ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
-    per-layer probes and detectors run every ``every`` steps (default: every 20 steps for the first
+    per-layer probes and detectors run every ``every`` steps (default: every 25 steps for the first
     100, then every 100, four times as often while a symptom shows; the loss rules every 40 steps or
     more). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs

@@ -1,7 +1,7 @@
 """Recorder: the doctor's eyes in a training loop, one ``observe(loss)`` per step.
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
-every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 20
+every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 25
 steps for the first 100, then every 100, and four times as often while a symptom shows). Activations of a
 probed step are read through hooks armed just before that step's forward pass (by the
 ``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
@@ -19,8 +19,8 @@ import numpy as np
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
-# The default cadence: a probe every 20 steps while a run is young (gradient rules can speak by
-# step 20-80, within the first 100 steps), every 100 after that; whenever a probe shows a symptom,
+# The default cadence: a probe every 25 steps while a run is young (gradient rules can speak by
+# step 5-75, within the first 100 steps), every 100 after that; whenever a probe shows a symptom,
 # the next few come four times as often (``hasten``), so a rule's window fills in a few dozen steps.
 DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 25, 100, 100
 
