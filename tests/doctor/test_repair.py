@@ -139,11 +139,29 @@ def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_fi
                                                                         "skipped")
     assert "because of the learning rate" in first.description
     assert (second.problem, second.remedy, second.rolled_back_to) == ("exploding_gradients", "lower_lr", 0)
-    assert "learning rate 50 -> 0.0" in second.description  # sized by the measured update ratio
+    assert second.description.startswith("learning rate 50 -> 0.1")  # sized by the measured update ratio
     assert history.stop_reason is None
     assert all(np.isfinite(p.data).all() for p in m.parameters())
-    assert history.params["optimizer"].param_groups[0]["lr"] < 0.1
+    assert 0.01 < history.params["optimizer"].param_groups[0]["lr"] < 0.5
     assert history.history["val_accuracy"][-1] > 0.85
+
+
+@pytest.mark.parametrize("act, std, problem", [(nn.ReLU, 0.5, "exploding_gradients"),
+                                                (nn.Tanh, 1.0, "saturated_activations")])
+def test_oversized_initial_weights_are_reset_by_he_init(digits, act, std, problem):
+    m = mlp(act=act, depth=2 if act is nn.Tanh else 6)
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, std)
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.05))
+    treated = [t for t in history.treatments if t.problem == problem]
+    assert [t.remedy for t in treated if t.applied] == ["he_init"]
+    assert all(t.outcome == "skipped" for t in treated[:-1]) and len(treated) >= 3
+    assert "He scale sqrt(2 / fan_in)" in treated[0].description
+    assert "amplify the signal" in treated[0].description
+    assert treated[1].description.endswith("skipped for the same reason")
+    assert isinstance(m[1], act)  # the model keeps its activations
+    assert history.history["val_accuracy"][-1] >= healthy_accuracy(digits) - 0.02
 
 
 def test_non_finite_with_every_remedy_exhausted_stops_with_the_last_healthy_weights(digits):

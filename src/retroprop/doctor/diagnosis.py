@@ -35,7 +35,7 @@ TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
     "vanishing_gradients": ("relu", "he_init", "batchnorm"),
     "exploding_gradients": ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
     "dead_relu": ("lower_lr", "leaky_relu", "he_init"),
-    "saturated_activations": ("relu", "batchnorm", "standardize_inputs"),
+    "saturated_activations": ("relu", "batchnorm", "standardize_inputs", "he_init"),
     "non_finite": ("roll_back", "lower_lr", "clip_gradients"),
     "unstable_loss": ("lower_lr", "clip_gradients", "adam"),
     "slow_convergence": ("higher_lr", "adam", "batchnorm"),

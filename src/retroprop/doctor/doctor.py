@@ -38,7 +38,7 @@ ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
 INPUT_SCALE = 3.0
 # update-to-weight ratios the learning-rate remedies aim for (lowering: no layer above; raising: the median)
-LOWER_TARGET, RAISE_TARGET = 1e-2, 5e-3
+LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 # the loss rules run at a probe at least this many steps after their last run
@@ -377,6 +377,10 @@ class Doctor:
                     chosen = index
                     break
                 reason = trial.description
+            said = [t.description for t in self.treatments if t.step == step and t.problem == problem
+                    and t.outcome == "skipped" and not t.description.endswith("for the same reason")]
+            if said and said[-1].split(" skipped: ", 1)[-1] == reason.split(" skipped: ", 1)[-1]:
+                reason = f"{remedies[index]} skipped for the same reason"
             self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedies[index],
                                                    reason, False, outcome="skipped"))
         self._tried[problem] = len(remedies) if chosen is None else chosen + 1
@@ -471,16 +475,34 @@ class Doctor:
                 return (f"batchnorm skipped: the activations are of ordinary size (std at most "
                         f"{max(sizes):.3g}), so the updates are too large because of the learning rate, "
                         "not the signal")
-        if problem == "saturated_activations" and remedy in ("relu", "batchnorm") and self._inputs:
-            first_activation = self.recorder.probe.activation_modules[:1]
+        if (problem == "saturated_activations" and remedy != "he_init" and first is not None
+                and not self._unscaled_inputs(layer)):
+            # weights far too large push the pre-activations into the flat regions: the scale of
+            # the initialization is the cause, and its reset keeps the activations the model chose
+            oversized = _oversized(first)
+            if oversized:
+                what, gain = oversized
+                return (f"{remedy} skipped: from the start, {what}; together they amplify the signal "
+                        f"about {gain:.2g}x, which pushes the units into their flat regions: He "
+                        "initialization resets the scale")
+        if (problem == "saturated_activations" and remedy in ("relu", "batchnorm")
+                and self._unscaled_inputs(layer) and isinstance(self.model, Sequential)):
             spread = float(np.max(self._inputs["scale"]))
             offset = float(np.max(np.abs(self._inputs["mean"])))
-            if (first_activation and first_activation[0][0] == layer and max(spread, offset) > INPUT_SCALE
-                    and isinstance(self.model, Sequential)):
-                return (f"{remedy} skipped: the first layer saturates because the inputs are not "
-                        f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
-                        f"{offset:.3g}); standardizing them treats the cause")
+            return (f"{remedy} skipped: the first layer saturates because the inputs are not "
+                    f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
+                    f"{offset:.3g}); standardizing them treats the cause")
         return None
+
+    def _unscaled_inputs(self, layer: str | None) -> bool:
+        """Whether ``layer`` is the first activation and the training inputs are not standardized."""
+        if not self._inputs:
+            return False
+        first_activation = self.recorder.probe.activation_modules[:1]
+        spread = float(np.max(self._inputs["scale"]))
+        offset = float(np.max(np.abs(self._inputs["mean"])))
+        return (bool(first_activation) and first_activation[0][0] == layer
+                and max(spread, offset) > INPUT_SCALE)
 
     def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
         self._restore(snapshot)
