@@ -94,14 +94,24 @@ class Snapshot:
 
 @dataclass
 class Best:
-    """The best model seen in a repaired run, by its validation metric (training loss without one)."""
+    """The best model seen in a repaired run, by its validation metric (training loss without one).
+
+    ``weights`` are copies; ``model`` builds a fresh model with the structure it had then and these
+    weights (each access gives a new one).
+    """
 
     epoch: int
     metric: str
     value: float
-    model: Module = field(repr=False)  # a copy, with the structure it had then
     weights: OrderedDict[str, np.ndarray] = field(repr=False)
     config: dict[str, Any] = field(default_factory=dict)
+    skeleton: Module | None = field(default=None, repr=False)  # a copy of the structure, never trained
+
+    @property
+    def model(self) -> Module:
+        model = copy.deepcopy(self.skeleton)
+        model.load_state_dict(self.weights)
+        return model
 
 
 def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
@@ -165,6 +175,10 @@ class Doctor:
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
         self._epoch_best: tuple[float, Snapshot] | None = None
+        self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
+        self._raw_inputs: Any = None
+        self._stats: dict[str, np.ndarray] | None = None
+        self._skeleton_repr = ""
         self._loss_start = 0  # the current segment (since the last treatment) starts here
         self._record_start = 0
         self._epoch_start = 0
@@ -190,10 +204,8 @@ class Doctor:
         self.recorder = Recorder(model, every=self.every)
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
-        self._inputs = None
-        if self.repair and inputs is not None and np.ndim(inputs) == 2 and len(inputs):
-            scaler = StandardScaler().fit(np.asarray(inputs, dtype=np.float64))
-            self._inputs = {"mean": scaler.mean_, "scale": np.sqrt(scaler.var_)}
+        self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
+        self._stats: dict[str, np.ndarray] | None = None
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 
@@ -327,8 +339,11 @@ class Doctor:
             return
         if self.best is None or score > self._best_score:
             self._best_score = score
-            self.best = Best(epoch=epoch, metric=name, value=value, model=self._copies()[0],
-                             weights=self.model.state_dict(), config=self._config())
+            if self._skeleton is None:  # the structure changed (or this is the first best)
+                self._skeleton = self._copies()[0]
+                self._skeleton_repr = repr(self.model)
+            self.best = Best(epoch=epoch, metric=name, value=value, weights=self.model.state_dict(),
+                             config=self._config(), skeleton=self._skeleton)
         val_loss = logs.get("val_loss")
         if val_loss is not None and math.isfinite(val_loss) and (
                 self._epoch_best is None or val_loss < self._epoch_best[0]):
@@ -336,7 +351,7 @@ class Doctor:
 
     def _config(self) -> dict[str, Any]:
         optimizer = self.optimizer
-        return {"model": repr(self.model), "optimizer": type(optimizer).__name__,
+        return {"model": self._skeleton_repr, "optimizer": type(optimizer).__name__,
                 "lr": float(optimizer.param_groups[0]["lr"]), "clip_grad_norm": self.clip_grad_norm,
                 "treatments": [t.remedy for t in self.treatments if t.applied]}
 
@@ -424,9 +439,9 @@ class Doctor:
         layer's), where healthy runs of the clinic take their early steps. Without measured ratios
         the factor is 10.
         """
-        if remedy == "standardize_inputs" and self._inputs is not None:
-            scale = self._inputs["scale"]
-            return {"mean": self._inputs["mean"], "scale": np.where(scale > 0, scale, 1.0)}
+        if remedy == "standardize_inputs" and self._input_stats() is not None:
+            scale = self._input_stats()["scale"]
+            return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}
         if remedy not in ("lower_lr", "higher_lr"):
             return {}
         ratios = next(([layer.update_ratio for layer in record.layers
@@ -487,20 +502,27 @@ class Doctor:
                         "initialization resets the scale")
         if (problem == "saturated_activations" and remedy in ("relu", "batchnorm")
                 and self._unscaled_inputs(layer) and isinstance(self.model, Sequential)):
-            spread = float(np.max(self._inputs["scale"]))
-            offset = float(np.max(np.abs(self._inputs["mean"])))
+            spread = float(np.max(self._input_stats()["scale"]))
+            offset = float(np.max(np.abs(self._input_stats()["mean"])))
             return (f"{remedy} skipped: the first layer saturates because the inputs are not "
                     f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
                     f"{offset:.3g}); standardizing them treats the cause")
         return None
 
+    def _input_stats(self) -> dict[str, np.ndarray] | None:
+        """Per-feature mean and standard deviation of the training inputs (computed when first needed)."""
+        if self._stats is None and self._raw_inputs is not None:
+            scaler = StandardScaler().fit(np.asarray(self._raw_inputs, dtype=np.float64))
+            self._stats = {"mean": scaler.mean_, "scale": np.sqrt(scaler.var_)}
+        return self._stats
+
     def _unscaled_inputs(self, layer: str | None) -> bool:
         """Whether ``layer`` is the first activation and the training inputs are not standardized."""
-        if not self._inputs:
+        if self._input_stats() is None:
             return False
         first_activation = self.recorder.probe.activation_modules[:1]
-        spread = float(np.max(self._inputs["scale"]))
-        offset = float(np.max(np.abs(self._inputs["mean"])))
+        spread = float(np.max(self._input_stats()["scale"]))
+        offset = float(np.max(np.abs(self._input_stats()["mean"])))
         return (bool(first_activation) and first_activation[0][0] == layer
                 and max(spread, offset) > INPUT_SCALE)
 
@@ -525,6 +547,7 @@ class Doctor:
         self._epoch_start = len(self.epoch_logs)
         self._active = {}
         self._epoch_best = None
+        self._skeleton = None
         self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)
 
     @property
