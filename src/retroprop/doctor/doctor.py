@@ -435,9 +435,9 @@ class Doctor:
 
         A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
         alike), so scaling the rate by ``target / ratio`` brings the update-to-weight ratio to the
-        target: at most 1e-2 when lowering (the largest layer's), 5e-3 when raising (the median
-        layer's), where healthy runs of the clinic take their early steps. Without measured ratios
-        the factor is 10.
+        target: 2e-2 when lowering (the largest layer's; the upper quartile of healthy first steps
+        in the clinic's dev split), 5e-3 when raising (the median layer's; their median). Without
+        measured ratios the factor is 10.
         """
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
