@@ -146,3 +146,14 @@ def test_exploding_reads_the_newest_probe_whose_update_is_known():
     newest = probe(20, [layer("0", 1.0)])  # its update has not happened yet
     (finding,) = rules.exploding_gradients([earlier, newest])
     assert finding.evidence["update_ratio"] == 2.0
+
+
+def test_the_remedies_table_in_the_docs_matches_the_code():
+    from pathlib import Path
+
+    from retroprop.doctor import REMEDIES, TREATMENT_ORDER
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text(encoding="utf-8")
+    for problem, order in TREATMENT_ORDER.items():
+        row = "| `" + problem + "` | " + "; ".join(f"`{r}`: {REMEDIES[r]}" for r in order) + " |"
+        assert row in text, f"docs/doctor.md's remedies table is out of date for {problem}"
