@@ -436,7 +436,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     if doctor is not None:
         chance = None
         if classification and not _is_binary(loss_fn):
-            chance = math.log(_output_width(model, x_all[:1]))  # a uniform guess over the classes
+            chance = math.log(n_classes)  # a uniform guess over the classes
         doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all)
         history.diagnoses = doctor.diagnoses
         history.treatments = doctor.treatments
