@@ -288,6 +288,12 @@ def _all_finite(values: Sequence[float]) -> bool:
     return bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
 
 
+def _mean(values: Sequence[float]) -> float:
+    """The mean of a short run of values (np.mean's wrapper costs more than the sum here)."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(np.add.reduce(array)) / array.size if array.size else math.nan
+
+
 def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     """Moving average over ``span`` steps (from a running sum; one value per full window)."""
     total = np.cumsum(np.asarray(values, dtype=np.float64))
@@ -302,7 +308,7 @@ def unstable_loss(losses: Sequence[float], start: float | None = None) -> list[F
     if len(losses) < 2 * LOSS_EMA_STEPS:
         return []
     if start is None:
-        start = float(np.mean(losses[:LOSS_EMA_STEPS]))
+        start = _mean(losses[:LOSS_EMA_STEPS])
     recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
     if not np.isfinite(recent).all():
         return []
@@ -331,7 +337,7 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
     if start is None:
         if not np.isfinite(losses[:5]).all():
             return []
-        start = float(np.mean(losses[:5]))
+        start = _mean(losses[:5])
     if not (np.isfinite(recent).all() and math.isfinite(start)):
         return []
     add = np.add.reduce  # the two ends of the moving average are all this rule needs
@@ -385,9 +391,9 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
     if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses[-LOSS_EMA_STEPS:]):
         return []
     rate = max(dropout_rates)
-    start = float(np.mean(losses[:5]))
+    start = _mean(losses[:5])
     reference = min(start, chance_loss) if chance_loss else start
-    now = float(np.mean(losses[-LOSS_EMA_STEPS:]))
+    now = _mean(losses[-LOSS_EMA_STEPS:])
     if rate >= DROPOUT_RATE and reference > 0 and now > PLATEAU_LEVEL * reference:
         return [Finding(
             "dropout_too_high", None, None, "critical" if rate >= 0.95 else "warning",
