@@ -437,7 +437,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         chance = None
         if classification and not _is_binary(loss_fn):
             chance = math.log(n_classes)  # a uniform guess over the classes
-        doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all)
+        doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
+                      samples=None if x_val is None else (len(x_all), len(x_val)))
         history.diagnoses = doctor.diagnoses
         history.treatments = doctor.treatments
     params = [p for group in optimizer.param_groups for p in group["params"]]

@@ -157,3 +157,14 @@ def test_the_remedies_table_in_the_docs_matches_the_code():
     for problem, order in TREATMENT_ORDER.items():
         row = "| `" + problem + "` | " + "; ".join(f"`{r}`: {REMEDIES[r]}" for r in order) + " |"
         assert row in text, f"docs/doctor.md's remedies table is out of date for {problem}"
+
+
+def test_an_accuracy_gap_must_exceed_its_sampling_noise():
+    rising = [0.5, 0.4, 0.3, 0.35, 0.36, 0.37]
+    falling = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3]
+    logs = [{"loss": t, "val_loss": v, "accuracy": 0.9, "val_accuracy": 0.8}
+            for t, v in zip(falling, rising, strict=True)]
+    noise = math.sqrt(0.9 * 0.1 / 10 + 0.8 * 0.2 / 10)  # 10 samples each: 0.16
+    assert rules.overfitting(logs, samples=(10, 10)) == []  # a gap of 0.1 is within 2 x 0.16
+    (finding,) = rules.overfitting(logs, samples=(1000, 1000))
+    assert finding.evidence["gap_needed"] == pytest.approx(max(0.05, 2 * noise / 10))

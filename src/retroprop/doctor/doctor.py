@@ -177,6 +177,7 @@ class Doctor:
         self._epoch_best: tuple[float, Snapshot] | None = None
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._raw_inputs: Any = None
+        self.samples: tuple[int, int] | None = None
         self._stats: dict[str, np.ndarray] | None = None
         self._skeleton_repr = ""
         self._loss_start = 0  # the current segment (since the last treatment) starts here
@@ -192,10 +193,12 @@ class Doctor:
             self.attach(model, optimizer)
 
     def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
-               inputs: Any = None) -> None:
+               inputs: Any = None, samples: tuple[int, int] | None = None) -> None:
         """Start watching ``model`` (done by ``fit``). ``chance_loss``: the loss of a blind guess
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
-        training inputs, whose per-feature scale a repair may need (``standardize_inputs``)."""
+        training inputs, whose per-feature scale a repair may need (``standardize_inputs``).
+        ``samples``: the training and validation sample counts (the overfitting rule weighs an
+        accuracy gap against its sampling noise)."""
         if self.recorder is not None:
             self.recorder.close()
         if self.repair and optimizer is None:
@@ -204,6 +207,7 @@ class Doctor:
         self.recorder = Recorder(model, every=self.every)
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
+        self.samples = samples
         self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
         self._stats: dict[str, np.ndarray] | None = None
         if self.repair:
@@ -286,7 +290,8 @@ class Doctor:
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
         if self.repair:
             self._track_best(epoch, logs)
-        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:]), step, epoch, "epoch")
+        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:], self.samples), step, epoch,
+                            "epoch")
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
         """New diagnoses from ``findings`` of one family of checks (probe, update, loss, epoch):

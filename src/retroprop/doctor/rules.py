@@ -53,7 +53,8 @@ RULES: list[dict[str, str]] = [
     {"problem": "overfitting", "signal": "validation loss by epoch, against its minimum, while the "
      "training loss falls; the generalization gap (train accuracy - validation accuracy, else the "
      "validation loss's excess over the training loss, relative)",
-     "threshold": "> 5 % above its minimum for 3 consecutive epochs, and a gap >= 0.05",
+     "threshold": "> 5 % above its minimum for 3 consecutive epochs, and a gap >= 0.05 and >= twice "
+     "the accuracies' sampling noise",
      "window": "3 epochs", "why": "the network memorizes its training data instead of generalizing: it "
      "does better on what it has seen than on what it has not"},
     {"problem": "dropout_too_high", "signal": "largest dropout rate in the model and the training loss "
@@ -356,8 +357,12 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
     return []
 
 
-def overfitting(epoch_logs: Sequence[dict[str, float]]) -> list[Finding]:
-    """Validation loss above its minimum for several epochs while the training loss keeps falling."""
+def overfitting(epoch_logs: Sequence[dict[str, float]],
+                samples: tuple[int, int] | None = None) -> list[Finding]:
+    """Validation loss above its minimum for several epochs while the training loss keeps falling,
+    and a generalization gap. ``samples`` = (training, validation) sample counts: with them, an
+    accuracy gap must also exceed twice its sampling noise (a few dozen samples give accuracies
+    that differ by chance)."""
     val = [log.get("val_loss") for log in epoch_logs]
     if len(val) < OVERFIT_EPOCHS + 1 or any(v is None or not math.isfinite(v) for v in val):
         return []
@@ -366,15 +371,22 @@ def overfitting(epoch_logs: Sequence[dict[str, float]]) -> list[Finding]:
     recent = val[-OVERFIT_EPOCHS:]
     risen = best < len(val) - OVERFIT_EPOCHS and all(v > (1 + OVERFIT_RISE) * val[best] for v in recent)
     last = epoch_logs[-1]
+    needed = OVERFIT_GAP
     if "accuracy" in last and "val_accuracy" in last:  # memorizing shows as a generalization gap
         gap = last["accuracy"] - last["val_accuracy"]
+        if samples and min(samples) > 0:
+            # the standard error of a difference of two accuracies measured on n and m samples
+            noise = math.sqrt(sum(p * (1 - p) / n for p, n in ((last["accuracy"], samples[0]),
+                                                               (last["val_accuracy"], samples[1]))))
+            needed = max(needed, 2 * noise)
     else:
         gap = (val[-1] - train[-1]) / max(abs(train[-1]), 1e-12)
-    if risen and train[-1] < train[best] and gap >= OVERFIT_GAP:
+    if risen and train[-1] < train[best] and gap >= needed:
         return [Finding(
             "overfitting", None, None, "warning",
             {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
-             "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap},
+             "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap,
+             "gap_needed": needed},
             f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
             "the training loss keeps falling: the network is memorizing its training data.",
         )]
