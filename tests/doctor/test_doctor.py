@@ -10,26 +10,7 @@ import pytest
 import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import REMEDIES, TREATMENT_ORDER, Diagnosis, Doctor
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = rp.data.load_digits()
-    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
-    x_train, x_test = rp.data.standardize(x_train, x_test)
-    return x_train, y_train, x_test, y_test
-
-
-def mlp(act=nn.ReLU, depth=2, width=64, p=0.0) -> nn.Sequential:
-    rp.manual_seed(0)
-    layers: list[nn.Module] = []
-    fan = 64
-    for _ in range(depth):
-        layers += [nn.Linear(fan, width), act()]
-        if p:
-            layers.append(nn.Dropout(p))
-        fan = width
-    return nn.Sequential(*layers, nn.Linear(fan, 10))
+from tests.doctor.common import mlp, watched_steps
 
 
 def diagnose(digits, model, optimizer, epochs=5, n=None):
@@ -112,12 +93,7 @@ def test_hand_written_loop_reports_each_problem_once_per_episode():
     opt = rp.optim.SGD(m.parameters(), lr=0.1)
     doctor = Doctor(m, opt, every=2)
     x, y = rp.randn(16, 4), np.arange(16) % 3
-    for _ in range(40):
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(m(x), y)
-        loss.backward()
-        doctor.observe(loss)
-        opt.step()
+    watched_steps(m, opt, doctor, x, y, 40)
     dead = [d for d in doctor.diagnoses if d.problem == "dead_relu"]
     assert len(dead) == 1, "a persisting problem is one episode, reported once"
     # silent units on the first probe make the doctor look every step (every // 4, at least 1): 5 probes

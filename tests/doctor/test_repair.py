@@ -11,26 +11,7 @@ import pytest
 import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import Doctor, TreatmentRecord, rules
-
-
-@pytest.fixture(scope="module")
-def digits():
-    x, y = rp.data.load_digits()
-    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
-    x_train, x_test = rp.data.standardize(x_train, x_test)
-    return x_train, y_train, x_test, y_test
-
-
-def mlp(act=nn.ReLU, depth=2, width=64, p=0.0) -> nn.Sequential:
-    rp.manual_seed(0)
-    layers: list[nn.Module] = []
-    fan = 64
-    for _ in range(depth):
-        layers += [nn.Linear(fan, width), act()]
-        if p:
-            layers.append(nn.Dropout(p))
-        fan = width
-    return nn.Sequential(*layers, nn.Linear(fan, 10))
+from tests.doctor.common import mlp, watched_steps
 
 
 def repair(digits, model, optimizer, epochs=5, n=None, **kwargs):
@@ -62,12 +43,7 @@ def test_snapshots_are_private_copies_and_a_roll_back_restores_weights_optimizer
     opt = rp.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
     doctor = Doctor(m, opt, repair=True, every=1)
     x, y = rp.randn(32, 64), np.arange(32) % 10
-    for _ in range(3):
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(m(x), y)
-        loss.backward()
-        doctor.observe(loss)
-        opt.step()
+    watched_steps(m, opt, doctor, x, y, 3)
     snapshot = doctor._snapshot
     assert snapshot.step == 2
     saved = {k: v.copy() for k, v in snapshot.model_state.items()}
@@ -308,12 +284,7 @@ def test_learning_rate_remedies_are_sized_by_the_update_ratios():
     opt = rp.optim.SGD(m.parameters(), lr=1.0)
     doctor = Doctor(m, opt, repair=True, every=1)
     x, y = rp.randn(32, 64), np.arange(32) % 10
-    for _ in range(2):
-        opt.zero_grad()
-        loss = nn.CrossEntropyLoss()(m(x), y)
-        loss.backward()
-        doctor.observe(loss)
-        opt.step()
+    watched_steps(m, opt, doctor, x, y, 2)
     ratios = [layer.update_ratio for layer in doctor.recorder.records[0].layers]
     lower = doctor._options("lower_lr")["factor"]
     assert lower == pytest.approx(min(max(1e-2 / max(ratios), 1e-4), 0.1))
