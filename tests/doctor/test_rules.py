@@ -168,3 +168,22 @@ def test_an_accuracy_gap_must_exceed_its_sampling_noise():
     assert rules.overfitting(logs, samples=(10, 10)) == []  # a gap of 0.1 is within 2 x 0.16
     (finding,) = rules.overfitting(logs, samples=(1000, 1000))
     assert finding.evidence["gap_needed"] == pytest.approx(max(0.05, 2 * noise / 10))
+
+
+def test_no_probe_rule_fires_without_its_symptom_on_the_latest_probe():
+    """The doctor skips the probe rules when ``symptoms`` finds nothing: that must never hide a finding."""
+    rng = np.random.default_rng(0)
+    fired = set()
+    for _ in range(300):
+        probes = []
+        for step in range(rules.DEAD_WINDOW):
+            layers = [layer(str(i), float(10 ** rng.uniform(-7, 0)), nonfinite_grad=int(rng.random() < 0.05))
+                      for i in range(rng.integers(1, 5))]
+            acts = [act("a", "relu", fired=rng.random(8) < rng.uniform(0, 1)),
+                    act("s", "sigmoid", saturated=float(rng.random()), nonfinite=int(rng.random() < 0.05))]
+            probes.append(probe(step, layers, acts))
+        found = (rules.non_finite(probes, [1.0]) + rules.vanishing_gradients(probes) + rules.dead_relu(probes)
+                 + rules.saturated_activations(probes))
+        fired |= {f.problem for f in found}
+        assert {f.problem for f in found} <= set(rules.symptoms(probes[-1]))
+    assert fired == {"non_finite", "vanishing_gradients", "dead_relu", "saturated_activations"}  # not vacuous

@@ -248,16 +248,21 @@ class Doctor:
         losses = recorder.losses[self._loss_start:]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
         self._checked = recorder.step
-        findings = rules.non_finite(probes, losses[since - self._loss_start:], first_step=since)
-        if findings:
-            return self._report(findings, step, epoch, "probe")
-        findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
-                    + rules.saturated_activations(probes))
+        # each probe rule needs its problem to show on the latest probe (its window adds
+        # persistence), so a probe without symptoms is checked by ``symptoms`` alone
+        symptoms = rules.symptoms(probes[-1])
+        findings = []
+        if symptoms:
+            findings = rules.non_finite(probes, losses[since - self._loss_start:], first_step=since)
+            if findings:
+                return self._report(findings, step, epoch, "probe")
+            findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
+                        + rules.saturated_activations(probes))
         new = self._report(findings, step, epoch, "probe")
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
             new += self._report(loss_findings, step, epoch, "loss")
-        if rules.symptoms(probes[-1]) and not findings:
+        if symptoms and not findings:
             # something shows on this probe alone: look again soon, so that a rule whose window
             # spans several probes confirms or clears it within a few steps, not a hundred
             recorder.hasten(rules.DEAD_WINDOW)

@@ -155,7 +155,8 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None) -> li
                 found.append("unstable_loss")
     layers = probe["layers"]
     if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
-            a.get("nonfinite") for a in probe["activations"]) or not math.isfinite(probe["loss"]):
+            a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
+    ) or not math.isfinite(probe["loss"]):
         found.append("non_finite")
     if len(layers) >= 3 and layers[-1]["grad_rms"] > 0 and (
             layers[0]["grad_rms"] / layers[-1]["grad_rms"] < VANISHING_RATIO):
