@@ -352,8 +352,9 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
         return [Finding(
             "slow_convergence", None, None, "warning",
             {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": PLATEAU_STEPS},
-            f"the loss fell only {fall:.1%} over the last {PLATEAU_STEPS} steps and is still "
-            f"{now / start:.0%} of where it started: the model is not learning at this pace.",
+            (f"the loss fell only {fall:.1%}" if fall >= 0 else f"the loss rose {-fall:.1%}")
+            + f" over the last {PLATEAU_STEPS} steps and is still {now / start:.0%} of where it started: "
+            "the model is not learning at this pace.",
         )]
     return []
 

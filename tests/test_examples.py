@@ -1,11 +1,17 @@
-"""``python -m retroprop``: the engine demonstration trains and its loss falls."""
+"""The examples run: the engine demonstration trains and its loss falls."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
-from retroprop.__main__ import main, spiral
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+_spec = importlib.util.spec_from_file_location("engine_spiral", EXAMPLES / "engine_spiral.py")
+engine_spiral = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(engine_spiral)
+main, spiral = engine_spiral.main, engine_spiral.spiral
 
 
 def test_spiral_is_balanced_and_seeded():
@@ -26,11 +32,12 @@ def test_demo_loss_falls_and_generalizes(capsys):
     assert held_out > 80.0, last
 
 
-def test_module_runs_as_a_program():
-    result = subprocess.run([sys.executable, "-m", "retroprop", "--epochs", "20"],
+def test_example_runs_as_a_program():
+    script = str(EXAMPLES / "engine_spiral.py")
+    result = subprocess.run([sys.executable, script, "--epochs", "20"],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "by backpropagation" in result.stdout and "held-out" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "retroprop", "--lr", "-1"],
+    bad = subprocess.run([sys.executable, script, "--lr", "-1"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "--lr positive" in bad.stderr

@@ -1,0 +1,118 @@
+"""The ``retroprop`` command, run as users run it: in a subprocess, judged by exit status and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+
+SUBCOMMANDS = ("demo", "train", "diagnose", "evaluate", "predict")
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "retroprop", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False, cwd=cwd)
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line]
+    assert len(lines) == 1, result.stderr  # one line that says what is wrong
+
+
+def test_version_and_help_with_examples_for_every_command():
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"retroprop {rp.__version__}"
+    top = cli("--help")
+    assert top.returncode == 0 and all(name in top.stdout for name in SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        result = cli(name, "--help")
+        assert result.returncode == 0, (name, result.stderr)
+        assert "examples:" in result.stdout and f"retroprop {name} " in result.stdout, name
+
+
+def test_usage_errors_exit_2_without_a_traceback():
+    result = cli("demo", "nonsense")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+    result = cli("evaluate", "model.safetensors")
+    assert result.returncode == 2 and "--data" in result.stderr
+    assert cli().returncode == 2
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """A digits model saved as `retroprop train --save` saves it: standardization first, raw inputs."""
+    folder = tmp_path_factory.mktemp("model")
+    x, y = rp.data.load_digits()
+    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Standardize.from_data(x_train), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    rp.fit(model, x_train, y_train, loss="cross_entropy", epochs=5, verbose=0, seed=0,
+           optimizer=rp.optim.Adam(model.parameters(), lr=1e-2))
+    path = folder / "digits.safetensors"
+    rp.save(model, path)
+    np.savez(folder / "test.npz", x=x_test, y=y_test)
+    np.savetxt(folder / "test.csv", np.column_stack([x_test, y_test]), delimiter=",")
+    np.save(folder / "x.npy", x_test[:7])
+    return folder, path, model, x_test, y_test
+
+
+def test_evaluate_a_saved_model_on_files_and_on_a_named_data_set(saved_model):
+    folder, path, model, x_test, y_test = saved_model
+    expected = rp.evaluate(model, x_test, y_test, loss="cross_entropy")
+    for data in ("test.npz", "test.csv"):
+        result = cli("evaluate", str(path), "--data", str(folder / data), "--json")
+        assert result.returncode == 0, result.stderr
+        measured = json.loads(result.stdout)
+        assert measured["accuracy"] == pytest.approx(expected["accuracy"]) and measured["accuracy"] > 0.9
+    named = cli("evaluate", str(path), "--data", "digits")
+    assert named.returncode == 0, named.stderr
+    assert "accuracy" in named.stdout and "on 450 samples" in named.stdout
+
+
+def test_predict_prints_or_writes_classes(saved_model):
+    folder, path, model, x_test, _ = saved_model
+    expected = rp.predict(model, x_test[:7]).argmax(axis=1)
+    result = cli("predict", str(path), "--input", str(folder / "x.npy"))
+    assert result.returncode == 0, result.stderr
+    assert [int(v) for v in result.stdout.split()] == expected.tolist()
+    out = folder / "classes.csv"
+    result = cli("predict", str(path), "--input", str(folder / "x.npy"), "--output", str(out))
+    assert result.returncode == 0 and np.loadtxt(out, dtype=int).tolist() == expected.tolist()
+    scores = cli("predict", str(path), "--input", str(folder / "x.npy"), "--scores")
+    assert len(scores.stdout.splitlines()) == 7 and scores.stdout.splitlines()[0].count(",") == 9
+
+
+def test_bad_model_and_data_files_are_one_line_errors(saved_model, tmp_path):
+    _, path, *_ = saved_model
+    missing = cli("evaluate", str(tmp_path / "nope.safetensors"), "--data", "digits")
+    assert missing.returncode == 2 and "no such model file" in missing.stderr
+    no_traceback(missing)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a model at all")
+    broken = cli("evaluate", str(garbage), "--data", "digits")
+    assert broken.returncode == 2 and "garbage.safetensors" in broken.stderr
+    no_traceback(broken)
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
+    wrong = cli("evaluate", str(path), "--data", str(tmp_path / "bad.npz"))
+    assert wrong.returncode == 2 and "arrays named x and y" in wrong.stderr
+    no_traceback(wrong)
+    unknown = cli("evaluate", str(path), "--data", "imagenet")
+    assert unknown.returncode == 2 and "imagenet" in unknown.stderr
+    no_traceback(unknown)
+    np.save(tmp_path / "narrow.npy", np.zeros((3, 5)))
+    shape = cli("predict", str(path), "--input", str(tmp_path / "narrow.npy"))
+    assert shape.returncode == 2 and "64" in shape.stderr
+    no_traceback(shape)
+    text = tmp_path / "x.txt"
+    text.write_text("1,2,3")
+    kind = cli("predict", str(path), "--input", str(text))
+    assert kind.returncode == 2 and ".npy or .csv" in kind.stderr
+    no_traceback(kind)
