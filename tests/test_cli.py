@@ -116,3 +116,71 @@ def test_bad_model_and_data_files_are_one_line_errors(saved_model, tmp_path):
     kind = cli("predict", str(path), "--input", str(text))
     assert kind.returncode == 2 and ".npy or .csv" in kind.stderr
     no_traceback(kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# train and diagnose from a spec
+# ---------------------------------------------------------------------------------------------
+def spec_file(folder: Path, name: str, **changes) -> Path:
+    from retroprop.spec import SPEC_EXAMPLES
+
+    spec = json.loads(json.dumps(SPEC_EXAMPLES["digits"]))
+    spec.update({"epochs": 3, **changes})
+    path = folder / name
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_diagnose_exits_0_when_healthy_and_3_when_a_problem_is_found(tmp_path):
+    healthy = cli("diagnose", str(spec_file(tmp_path, "healthy.json")))
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "healthy" in healthy.stdout
+    sigmoid = {"layers": [*([{"type": "linear", "units": 64}, "sigmoid"] * 8), {"type": "linear"}]}
+    faulty_path = spec_file(tmp_path, "deep_sigmoid.json", model=sigmoid,
+                            optimizer={"name": "sgd", "lr": 0.05})
+    faulty = cli("diagnose", str(faulty_path), "--json")
+    assert faulty.returncode == 3, faulty.stdout + faulty.stderr
+    report = json.loads(faulty.stdout)
+    assert not report["healthy"] and "vanishing_gradients" in report["problems"]
+    assert report["diagnoses"][0]["layer_label"].startswith("layer 1")
+
+
+def test_train_writes_a_report_and_a_model_that_takes_raw_inputs(tmp_path):
+    html_path, model_path = tmp_path / "run.html", tmp_path / "model.safetensors"
+    result = cli("train", str(spec_file(tmp_path, "digits.json")), "--report", str(html_path),
+                 "--save", str(model_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Epoch 3/3" in result.stdout and "report written" in result.stdout
+    page = html_path.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
+    evaluated = cli("evaluate", str(model_path), "--data", "digits", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["accuracy"] > 0.9  # raw digits in: the model standardizes them
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"model": {"layers": [{"type": "conv2d"}, {"type": "linear"}]}},
+     "model.layers[0].type: must be one of linear"),
+    ({"optimizer": {"name": "adam"}}, "optimizer.lr: missing required field"),
+    ({"epochs": "ten"}, 'epochs: must be an integer, got "ten"'),
+    ({"model": {"layers": [{"type": "linear", "units": 32}, {"type": "dropout", "p": 1.5},
+                           {"type": "linear"}]}},
+     "model.layers[1].p: must be between 0 and 1, got 1.5"),
+])
+def test_bad_specs_are_one_line_errors_that_name_the_field(tmp_path, changes, message):
+    for command in ("train", "diagnose"):
+        result = cli(command, str(spec_file(tmp_path, "bad.json", **changes)))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stderr and "bad.json" in result.stderr
+        no_traceback(result)
+
+
+def test_an_unreadable_spec_file_is_a_one_line_error(tmp_path):
+    result = cli("train", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2 and "missing.yaml" in result.stderr
+    no_traceback(result)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: {name: digits\nmodel: [")
+    result = cli("diagnose", str(broken))
+    assert result.returncode == 2 and "broken.yaml" in result.stderr
+    no_traceback(result)

@@ -9,6 +9,7 @@ a spec that does not validate, a file that cannot be read), said in one line wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import textwrap
@@ -52,8 +53,9 @@ def _load_spec(path: str) -> Any:
 
     try:
         return load_spec(path)
-    except SpecError as err:
-        raise UserError(str(err)) from None
+    except SpecError as err:  # a field's error says where it is: 'spec.yaml, line 6: model.layers[2].p: ...'
+        where = f"{err.location}: " if err.path is not None and err.location else ""
+        raise UserError(f"{where}{err}") from None
 
 
 def _train_from_spec(spec: Any, *, doctor: bool | None, repair: bool | None, verbose: int) -> dict[str, Any]:
@@ -113,12 +115,12 @@ def _write_report(run: dict[str, Any], path: Path) -> Path:
 
 
 def _save_model(run: dict[str, Any], path: Path) -> Path:
-    """Save the trained model so that it takes raw inputs: a Standardize layer with the training
-    inputs' statistics goes first when the spec standardized them."""
-    model, data = run["model"], run["data"]
-    standardize = getattr(data, "standardize", None)
-    if standardize is not None:
-        model = rp.nn.Sequential(standardize, *model) if isinstance(model, rp.nn.Sequential) else model
+    """Save the trained model so that it takes raw inputs: when the spec standardized the data, a
+    Standardize layer with the raw training inputs' statistics goes first."""
+    model, spec = run["model"], run["spec"]
+    if spec.data.standardize:
+        raw = dataclasses.replace(spec, data=dataclasses.replace(spec.data, standardize=False)).build_data()
+        model = rp.nn.Sequential(rp.nn.Standardize.from_data(raw.x_train), *model)
     rp.save(model, path)
     return path
 
