@@ -30,7 +30,6 @@ import numpy as np
 import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import Doctor
-from retroprop.tensor import Tensor, no_grad
 
 DEMOS = ("vanishing", "exploding", "dead-relu", "dropout")
 DROPOUT_RATES = tuple(round(0.1 * i, 1) for i in range(11))
@@ -163,36 +162,6 @@ def train_watched(label: str, recipe: str, model: nn.Module, optimizer: Any, dat
                       dead_share=_dead_share(records), problems=sorted({d.problem for d in doctor.diagnoses}),
                       diagnoses=list(doctor.diagnoses), history=history, records=list(records), model=model,
                       wall_time=elapsed)
-
-
-def activation_samples(model: nn.Module, x: np.ndarray, limit: int = 20000) -> dict[str, np.ndarray]:
-    """The outputs of every activation layer on ``x`` (eval mode), flattened, keyed by a label."""
-    from retroprop.doctor.probes import ACTIVATION_KINDS
-
-    seen: dict[str, np.ndarray] = {}
-    handles = []
-    position = 0
-    for name, module in model.named_modules():
-        kind = ACTIVATION_KINDS.get(type(module))
-        if kind is None:
-            continue
-        position += 1
-        label = f"{kind} {position} ({name})"
-
-        def hook(m: nn.Module, inputs: Any, out: Any, label: str = label) -> None:
-            seen[label] = np.asarray(out.data, dtype=np.float64).reshape(-1)[:limit]
-
-        handles.append(module.register_forward_hook(hook, output_only=True))
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad(), np.errstate(all="ignore"):
-            model(Tensor._make(x.astype(model.dtype, copy=False)))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return seen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +311,7 @@ def table(result: DemoResult) -> str:
 
 
 def _figures(result: DemoResult, out: Path, x_val: np.ndarray | None) -> None:
-    from retroprop.report import plots
+    from retroprop.report import activation_samples, plots
 
     out.mkdir(parents=True, exist_ok=True)
     if result.sweep is not None:

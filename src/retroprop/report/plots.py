@@ -1,0 +1,736 @@
+"""Figures of a training run, drawn off-screen with matplotlib's Agg backend (``pip install
+retroprop[plot]``); each function writes one PNG where it is told and returns its path.
+
+* ``gradient_flow``: per-layer gradient norm over the probed steps (layers x steps, log colour
+  scale), with the norm along the depth of the network at a few steps: vanishing gradients show as a
+  fall of several orders of magnitude toward the input, exploding ones as a rise over time.
+* ``dead_units``: which ReLU units fired (layers x units) at chosen probed steps.
+* ``activation_distributions``: histograms of each layer's activation values, input side first (the
+  saturation picture of Glorot & Bengio, 2010).
+* ``training_curves``: loss and accuracy per epoch, with the doctor's diagnoses and repairs marked.
+* ``dropout_sweep``: accuracy against the dropout rate, with the majority-class rate.
+
+Inputs are plain data or the doctor's own objects (``ProbeRecord`` or its ``as_plain()`` dict,
+``Diagnosis``, ``TreatmentRecord``, ``History``). Steps and epochs are 0-based in those objects and
+shown 1-based, as the doctor prints them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retroprop.report._common import history_dict, integer, matplotlib_parts, number, output_path, plain
+
+DPI = 120
+MIN_DECADES = 4.0  # the gradient-flow colour scale spans at least this many powers of ten
+NONFINITE_COLOUR = "#e41a1c"  # red: NaN/Inf
+ZERO_COLOUR = "#9e9e9e"  # grey: a gradient of exactly 0
+ABSENT_COLOUR = "#ffffff"  # the layer did not exist at that probe (the model was changed)
+ALIVE_COLOUR = "#a1d99b"
+DEAD_COLOUR = "#252525"
+CRITICAL_COLOUR = "#d62728"
+WARNING_COLOUR = "#ff7f0e"
+TREATMENT_COLOUR = "#2ca02c"
+TRAIN_COLOUR = "#1f77b4"
+VAL_COLOUR = "#ff7f0e"
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> Any:
+    figure_cls, canvas_cls = matplotlib_parts()
+    figure = figure_cls(figsize=(width, height), dpi=DPI, layout="constrained")
+    canvas_cls(figure)
+    return figure
+
+
+def _save(figure: Any, path: Any) -> Path:
+    target = output_path(path)
+    figure.savefig(target, format="png", dpi=DPI, facecolor="white")
+    return target
+
+
+def _records(records: Iterable[Any]) -> list[dict[str, Any]]:
+    """The probe records as plain dicts, in the order given, with their layers and activations as
+    dicts too; anything that is not a record is left out."""
+    out = []
+    for record in records or ():
+        data = plain(record)
+        if not isinstance(data, Mapping):
+            continue
+        out.append({
+            "step": integer(data.get("step")),
+            "epoch": integer(data.get("epoch")),
+            "replayed": bool(data.get("replayed", False)),
+            "layers": [plain(layer) for layer in data.get("layers") or () if plain(layer) is not None],
+            "activations": [plain(a) for a in data.get("activations") or () if plain(a) is not None],
+        })
+    for index, record in enumerate(out):  # records without a step are placed by their order
+        if record["step"] is None:
+            record["step"] = out[index - 1]["step"] + 1 if index and out[index - 1]["step"] is not None \
+                else index
+    return out
+
+
+def _label(item: Mapping[str, Any], index: int) -> str:
+    return str(item.get("label") or item.get("name") or f"#{index + 1}")
+
+
+def _identity_keys(labels: Sequence[str], kinds: Sequence[str | None] | None = None) -> list[str]:
+    """Keys that follow a layer across a change of the model: its description without the position
+    ("Linear 64→64" of "layer 3, Linear 64→64"), or its kind for an activation, numbered by
+    occurrence. Inserting BatchNorm1d layers renumbers the Linear layers but keeps their keys."""
+    counts: dict[str, int] = {}
+    keys = []
+    for i, label in enumerate(labels):
+        kind = kinds[i] if kinds is not None else None
+        if kind:
+            base = str(kind)
+        elif label.startswith("layer ") and ", " in label:
+            base = label.split(", ", 1)[1]
+        else:
+            base = label
+        counts[base] = counts.get(base, 0) + 1
+        keys.append(f"{base}#{counts[base]}")
+    return keys
+
+
+def _merge_order(sequences: Iterable[Sequence[str]]) -> list[str]:
+    """The union of several ordered sequences of names, each one's order kept where they agree: a
+    name first seen in a later sequence goes right after its predecessor there."""
+    order: list[str] = []
+    for sequence in sequences:
+        previous = None
+        for name in sequence:
+            if name not in order:
+                order.insert(order.index(previous) + 1 if previous is not None else 0, name)
+            previous = name
+    return order
+
+
+def _step_text(step: int | None, epoch: int | None = None) -> str:
+    text = "step ?" if step is None else f"step {step + 1}"
+    return text if epoch is None else f"{text} (epoch {epoch + 1})"
+
+
+def _tick_positions(count: int, most: int = 12) -> list[int]:
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
+
+
+def _message_figure(path: Any, title: str, message: str) -> Path:
+    figure = _figure(8, 2.6)
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=12)
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=11, transform=ax.transAxes)
+    return _save(figure, path)
+
+
+def _legend_patches(entries: Sequence[tuple[str, str]]) -> list[Any]:
+    from matplotlib.patches import Patch
+
+    return [Patch(facecolor=colour, edgecolor="#555555", label=text) for colour, text in entries]
+
+
+# ---------------------------------------------------------------------------------------------
+# gradient flow
+# ---------------------------------------------------------------------------------------------
+def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -> Path:
+    """Per-layer gradient norm over training: a heatmap of layers (rows, input side at the top) by
+    probed steps (one column per probe, 1-based step numbers on the axis), coloured by log10 of the
+    weight gradient's norm, and beside it the norm along the depth of the network at the first,
+    middle and last probe. Vanishing gradients show as rows that darken toward the input, exploding
+    ones as colours that brighten over time. NaN/Inf gradients are red, exact zeros grey; where the
+    model was changed (a repair) a white line separates the columns.
+
+    ``records``: the doctor's ``ProbeRecord``s (``doctor.recorder.records``) or their ``as_plain()``
+    dicts. Returns the path of the PNG written."""
+    matplotlib_parts()  # a clear message when matplotlib is missing
+    from matplotlib.colors import ListedColormap
+
+    data = [r for r in _records(records) if r["layers"]]
+    title = title or "Gradient flow: weight-gradient norm per layer"
+    if not data:
+        return _message_figure(path, title, "No probe recorded a weighted layer: nothing to show.")
+    labels = [[_label(layer, i) for i, layer in enumerate(r["layers"])] for r in data]
+    structures = [tuple(_identity_keys(names)) for names in labels]
+    keys = _merge_order(structures)
+    names = dict.fromkeys(keys, "")
+    for structure, record_labels in zip(structures, labels, strict=True):  # the latest label names a row
+        names.update(zip(structure, record_labels, strict=True))
+    rows = [names[key] for key in keys]
+    n_rows, n_cols = len(rows), len(data)
+    norms = np.full((n_rows, n_cols), np.nan)
+    kind = np.zeros((n_rows, n_cols), dtype=np.int8)  # 0 value, 1 absent, 2 zero, 3 NaN/Inf
+    kind[:] = 1
+    for col, (record, structure) in enumerate(zip(data, structures, strict=True)):
+        for layer, key in zip(record["layers"], structure, strict=True):
+            row = keys.index(key)
+            value = number(layer.get("grad_norm"))
+            bad = (number(layer.get("nonfinite_grad"), 0.0) or 0) > 0
+            if bad or not math.isfinite(value):
+                kind[row, col] = 3
+            elif value <= 0:
+                kind[row, col] = 2
+            else:
+                kind[row, col], norms[row, col] = 0, value
+    logs = np.full_like(norms, np.nan)
+    positive = kind == 0
+    logs[positive] = np.log10(norms[positive])
+    if positive.any():
+        low, high = float(logs[positive].min()), float(logs[positive].max())
+    else:
+        low, high = -1.0, 1.0
+    if high - low < MIN_DECADES:  # so that the ordinary drift of a healthy run does not look dramatic
+        middle = (high + low) / 2
+        low, high = middle - MIN_DECADES / 2, middle + MIN_DECADES / 2
+
+    figure = _figure(13, max(3.8, 0.42 * n_rows + 2.8))
+    grid = figure.add_gridspec(1, 2, width_ratios=(3.2, 1))
+    ax = figure.add_subplot(grid[0, 0])
+    profile = figure.add_subplot(grid[0, 1], sharey=ax)
+    image = ax.imshow(np.ma.masked_invalid(logs), aspect="auto", interpolation="nearest", cmap="viridis",
+                      vmin=low, vmax=high, extent=(-0.5, n_cols - 0.5, n_rows - 0.5, -0.5))
+    special = np.ma.masked_equal(kind, 0)
+    ax.imshow(special, aspect="auto", interpolation="nearest", vmin=0.5, vmax=3.5,
+              cmap=ListedColormap([ABSENT_COLOUR, ZERO_COLOUR, NONFINITE_COLOUR]),
+              extent=(-0.5, n_cols - 0.5, n_rows - 0.5, -0.5))
+    for row, col in zip(*np.nonzero(kind == 3), strict=True):
+        ax.text(col, row, "×", ha="center", va="center", color="white", fontsize=9, fontweight="bold")
+    for col in range(1, n_cols):  # the model was changed between these probes
+        if structures[col] != structures[col - 1]:
+            ax.axvline(col - 0.5, color="white", linewidth=2.5)
+            ax.axvline(col - 0.5, color="black", linewidth=0.8, linestyle="--")
+    colourbar = figure.colorbar(image, ax=ax, location="right", pad=0.01, fraction=0.04)
+    colourbar.set_label("gradient norm (log10)")
+    ax.set_yticks(range(n_rows), rows)
+    ticks = _tick_positions(n_cols)
+    ax.set_xticks(ticks, [str(data[c]["step"] + 1) for c in ticks])
+    ax.set_xlabel("training step (1-based; one column per probe)")
+    ax.set_title("‖∇W‖ per layer and probe (input side at the top)", fontsize=11)
+    specials = [(NONFINITE_COLOUR, "NaN/Inf gradient"), (ZERO_COLOUR, "gradient exactly 0"),
+                (ABSENT_COLOUR, "layer absent (model changed)")]
+    present = [entry for code, entry in zip((3, 2, 1), specials, strict=True) if (kind == code).any()]
+
+    # the norm along the depth at a few probes
+    chosen = sorted({0, n_cols // 2, n_cols - 1})
+    colours = ["#9ecae1", "#3182bd", "#08306b"][-len(chosen):]
+    drawn_bad = False
+    for col, colour in zip(chosen, colours, strict=True):
+        ys = np.arange(n_rows)
+        values = norms[:, col]
+        ok = kind[:, col] == 0
+        profile.plot(values[ok], ys[ok], "o-", color=colour, markersize=4,
+                     label=f"along the depth at {_step_text(data[col]['step'])}")
+        bad = kind[:, col] == 3
+        if bad.any():
+            drawn_bad = True
+            profile.plot(np.full(bad.sum(), 10 ** (high + 0.3)), ys[bad], "x", color=NONFINITE_COLOUR,
+                         markersize=8, markeredgewidth=2)
+    if drawn_bad:
+        profile.plot([], [], "x", color=NONFINITE_COLOUR, label="NaN/Inf (drawn at the right)")
+    profile.set_xscale("log")
+    profile.set_xlim(10 ** (low - 0.3), 10 ** (high + 0.6))  # the colour scale's decades
+    profile.set_xlabel("gradient norm ‖∇W‖ (log scale)")
+    heading = "along the depth"
+    last = n_cols - 1
+    ends = [row for row in range(n_rows) if kind[row, last] == 0]
+    if len(ends) >= 2:  # how much smaller the first layer's gradient is than the last one's
+        ratio = norms[ends[0], last] / norms[ends[-1], last]
+        heading += f"\nfirst / last layer at {_step_text(data[last]['step'])}: {ratio:.2g}"
+    profile.set_title(heading, fontsize=10)
+    if any(structures[c] != structures[c - 1] for c in range(1, n_cols)):
+        ax.set_title("‖∇W‖ per layer and probe (input side at the top; dashed: the model was changed, "
+                     "rows named as in the last model)", fontsize=10)
+    profile.grid(True, which="major", axis="x", alpha=0.3)
+    profile.tick_params(axis="y", labelleft=False)
+    profile.set_ylim(n_rows - 0.5, -0.5)
+    handles = _legend_patches(present) + profile.get_legend_handles_labels()[0]
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=9,
+                  frameon=False)
+    figure.suptitle(title, fontsize=13)
+    return _save(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# dead units
+# ---------------------------------------------------------------------------------------------
+def _fired(activation: Mapping[str, Any]) -> np.ndarray | None:
+    fired = activation.get("fired")
+    if fired is None:
+        return None
+    array = np.asarray(fired).reshape(-1)
+    if array.dtype != bool:
+        with np.errstate(invalid="ignore"):
+            array = np.nan_to_num(array.astype(np.float64), nan=0.0) > 0
+    return array
+
+
+def _relu_layers(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The record's activations with per-unit firing, by a key that follows them across a change
+    of the model (their kind and occurrence)."""
+    layers = [(i, a) for i, a in enumerate(record["activations"]) if _fired(a) is not None]
+    keys = _identity_keys([_label(a, i) for i, a in layers], [a.get("kind") for _, a in layers])
+    return dict(zip(keys, (a for _, a in layers), strict=True))
+
+
+def has_relu_units(records: Iterable[Any]) -> bool:
+    """Whether any of ``records`` saw which ReLU units fired (what ``dead_units`` draws)."""
+    return any(_fired(a) is not None for r in _records(records) for a in r["activations"])
+
+
+def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = None,
+               window: int = 5) -> Path:
+    """Which ReLU units are dead: one panel per chosen probed step, layers (rows, input side at the
+    top) by units; a unit is dead when it fired (output > 0 on some sample) on none of the last
+    ``window`` probed batches up to that step, as the doctor's ``dead_relu`` rule counts. Narrower
+    layers leave the rest of their row blank.
+
+    ``records``: ``ProbeRecord``s or their ``as_plain()`` dicts. ``steps``: the steps to show, as the
+    records count them (0-based, like ``ProbeRecord.step`` and ``Diagnosis.step``), each matched to
+    the latest probe at or before it; by default the first, middle and last probe. A network without
+    ReLU units gets a figure that says so. Returns the path of the PNG written."""
+    matplotlib_parts()
+    from matplotlib.colors import ListedColormap
+
+    window = max(int(window), 1)
+    data = [r for r in _records(records) if any(_fired(a) is not None for a in r["activations"])]
+    title = "Dead ReLU units"
+    if not data:
+        kinds = sorted({str(a.get("kind")) for r in _records(records) for a in r["activations"]
+                        if a.get("kind")})
+        found = f" (activations found: {', '.join(kinds)})" if kinds else ""
+        return _message_figure(path, title, "No ReLU layer with per-unit firing in these records: dead units "
+                                            f"are a ReLU failure{found}.")
+    if steps is None:
+        chosen = sorted({0, (len(data) - 1) // 2, len(data) - 1})
+    else:
+        chosen = []
+        for step in steps:
+            at_or_before = [i for i, r in enumerate(data) if r["step"] <= int(step)]
+            index = at_or_before[-1] if at_or_before else 0
+            if index not in chosen:
+                chosen.append(index)
+    panels = []
+    width_max = 1
+    for index in chosen:
+        record = data[index]
+        record["index"] = index
+        labels, rows, notes = [], [], []
+        for key, activation in _relu_layers(record).items():
+            fired = _fired(activation)
+            label = _label(activation, 0)
+            history = [fired]  # this probe and the ones before it, while the layer had this width
+            for earlier in reversed(data[:index]):
+                if len(history) >= window:
+                    break
+                match = _relu_layers(earlier).get(key)
+                if match is None or _fired(match).shape != fired.shape:
+                    break
+                history.append(_fired(match))
+            alive = np.logical_or.reduce(history)
+            labels.append(label)
+            rows.append(alive)
+            notes.append((len(history), int(number(activation.get("nonfinite"), 0.0) or 0)))
+            width_max = max(width_max, alive.size)
+        panels.append((record, labels, rows, notes))
+
+    n_layers = max(len(p[1]) for p in panels)
+    figure = _figure(13, sum(0.5 * len(p[1]) + 1.3 for p in panels) + 0.9)
+    grid = figure.add_gridspec(len(panels), 1, height_ratios=[max(len(p[1]), 1) + 1.6 for p in panels])
+    colours = ListedColormap([ABSENT_COLOUR, ALIVE_COLOUR, DEAD_COLOUR])
+    for k, (record, labels, rows, notes) in enumerate(panels):
+        ax = figure.add_subplot(grid[k, 0])
+        grid_values = np.zeros((max(len(rows), 1), width_max), dtype=np.int8)
+        ticklabels = []
+        for r, (alive, label, (_, nonfinite)) in enumerate(zip(rows, labels, notes, strict=True)):
+            grid_values[r, :alive.size] = np.where(alive, 1, 2)
+            dead = int(alive.size - np.count_nonzero(alive))
+            text = f"{label}\n{dead}/{alive.size} dead ({100 * dead / max(alive.size, 1):.0f}%)"
+            if nonfinite:
+                text += ", NaN/Inf in output"
+            ticklabels.append(text)
+        ax.imshow(grid_values, aspect="auto", interpolation="nearest", cmap=colours, vmin=-0.5, vmax=2.5,
+                  extent=(0.5, width_max + 0.5, len(rows) - 0.5, -0.5))
+        ax.set_yticks(range(len(rows)), ticklabels, fontsize=9)
+        for r in range(1, len(rows)):
+            ax.axhline(r - 0.5, color="white", linewidth=2)
+        seen = min(n[0] for n in notes) if notes else 0
+        first = data[max(record["index"] - seen + 1, 0)]["step"]
+        span = (f"steps {first + 1}-{record['step'] + 1}" if seen > 1 else f"step {record['step'] + 1}")
+        ax.set_title(f"{_step_text(record['step'], record['epoch'])}: dead = no output > 0 on the last "
+                     f"{seen} probed batch{'es' if seen != 1 else ''} ({span})", fontsize=10, loc="left")
+        ax.set_xlabel("unit (1-based)" if k == len(panels) - 1 else "")
+        ax.set_xlim(0.5, width_max + 0.5)
+    legend = [(ALIVE_COLOUR, "alive (fired)"), (DEAD_COLOUR, "dead (never fired)")]
+    if any(len(row) < width_max for p in panels for row in p[2]):
+        legend.append((ABSENT_COLOUR, "no such unit (narrower layer)"))
+    figure.legend(handles=_legend_patches(legend), loc="outside lower center", ncol=len(legend), fontsize=9,
+                  frameon=False)
+    figure.suptitle(f"{title}: {n_layers} ReLU layer{'s' if n_layers != 1 else ''} × units", fontsize=13)
+    return _save(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# activation distributions
+# ---------------------------------------------------------------------------------------------
+def _flat_region_share(label: str, values: np.ndarray) -> tuple[str, float] | None:
+    """For sigmoid and tanh layers (named so in ``label``), the share of outputs where the
+    derivative is below 1/100 of its peak, as the doctor's probes count it."""
+    name = label.lower()
+    if "sigmoid" in name:
+        return "flat (σ' < 1% of peak)", float(np.mean(values * (1 - values) < 0.0025))
+    if "tanh" in name:
+        return "flat (tanh' < 1% of peak)", float(np.mean(1 - values * values < 0.01))
+    return None
+
+
+def activation_distributions(samples: Mapping[str, Any] | Iterable[tuple[str, Any]], path: Any,
+                             title: str | None = None) -> Path:
+    """Histograms of each layer's activation values, one row per layer, input side at the top, on a
+    shared x axis (as in Glorot & Bengio, 2010): saturated sigmoid or tanh units pile up at the ends
+    of their range, dead ReLUs at 0. Each row gives the mean and std and, for sigmoid and tanh layers
+    (named so in their label), the share of values in the flat regions; a spike of exact zeros that
+    would dwarf the rest is clipped and its height written on it.
+
+    ``samples``: ``{label: values}`` (or ``(label, values)`` pairs) in network order; the values of
+    each layer are flattened; NaN/Inf are left out and counted. Returns the path of the PNG written."""
+    matplotlib_parts()
+    from matplotlib.ticker import MaxNLocator
+
+    items = list(samples.items()) if isinstance(samples, Mapping) else list(samples or ())
+    title = title or "Activation values per layer"
+    layers = []
+    for i, item in enumerate(items):
+        label, values = item
+        with np.errstate(invalid="ignore"):
+            array = np.asarray(values, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(array)
+        layers.append((str(label) if label is not None else f"#{i + 1}", array[finite],
+                       int(array.size - finite.sum())))
+    if not layers:
+        return _message_figure(path, title, "No activation values given.")
+    pooled = np.concatenate([v for _, v, _ in layers]) if any(v.size for _, v, _ in layers) else np.zeros(1)
+    nonzero = pooled[pooled != 0]  # dead ReLUs' zeros would squeeze the range to a point
+    low, high = (float(q) for q in np.quantile(nonzero if nonzero.size else pooled, [0.001, 0.999]))
+    if nonzero.size < pooled.size:
+        low, high = min(low, 0.0), max(high, 0.0)
+    names = " ".join(label.lower() for label, _, _ in layers)
+    if "sigmoid" in names:  # show the whole range, where the flat regions lie
+        low, high = min(low, 0.0), max(high, 1.0)
+    if "tanh" in names:
+        low, high = min(low, -1.0), max(high, 1.0)
+    if high - low < 1e-12:
+        half = 0.5 * max(abs(low), 1.0)
+        low, high = low - half, high + half
+    pad = 0.02 * (high - low)
+    edges = np.linspace(low - pad, high + pad, 61)
+
+    figure = _figure(10, 0.95 * len(layers) + 1.6)
+    axes = figure.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
+    colours = _layer_colours(len(layers))
+    for ax, (label, values, nonfinite), colour in zip(axes, layers, colours, strict=True):
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=2))
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_title(label, loc="left", fontsize=9, fontweight="bold", pad=3)
+        if values.size == 0:
+            ax.text(0.5, 0.5, f"no finite values ({nonfinite} NaN/Inf)" if nonfinite else "no values",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color=NONFINITE_COLOUR)
+            continue
+        shown = np.clip(values, edges[0], edges[-1])
+        heights, _ = np.histogram(shown, bins=edges)
+        share = 100.0 * heights / values.size
+        ax.stairs(share, edges, fill=True, color=colour, alpha=0.85)
+        stats = [f"mean {values.mean():.3g}", f"std {values.std():.3g}"]
+        zeros = float(np.mean(values == 0))
+        if zeros >= 0.01:
+            stats.append(f"{_percent(zeros)} exactly 0")
+        flat = _flat_region_share(label, values)
+        if flat is not None:
+            stats.append(f"{_percent(flat[1])} {flat[0]}")
+        outside = float(np.mean((values < edges[0]) | (values > edges[-1])))
+        if outside >= 0.0005:
+            stats.append(f"{_percent(outside)} beyond the axis (in the end bins)")
+        if nonfinite:
+            stats.append(f"{nonfinite} NaN/Inf left out")
+        ax.set_title(", ".join(stats), loc="right", fontsize=8, pad=3)
+        ordered = np.sort(share)
+        if share.size > 1 and ordered[-1] > 3 * max(ordered[-2], 1e-12) and ordered[-2] > 0:
+            top = 1.6 * ordered[-2]  # a spike (dead ReLUs' zeros) would flatten the rest: clip it
+            peak = int(np.argmax(share))
+            ax.set_ylim(0, top)
+            ax.text((edges[peak] + edges[peak + 1]) / 2, top * 0.97, f"↑ {ordered[-1]:.0f}%", ha="left",
+                    va="top", fontsize=8, color="#444444")
+        else:
+            ax.set_ylim(0, max(ordered[-1], 1e-12) * 1.35)
+    axes[-1].set_xlabel("activation value")
+    figure.supylabel("share of values per bin (%)", fontsize=10)
+    figure.suptitle(title, fontsize=13)
+    return _save(figure, path)
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage that reads 0% or 100% only when it is exactly that."""
+    value = 100.0 * share
+    if 0 < value < 1 or 99 < value < 100:
+        text = f"{value:.1f}"
+        text = {"0.0": "0.1", "100.0": "99.9"}.get(text, text)
+        return f"{text}%"
+    return f"{value:.0f}%"
+
+
+def _layer_colours(count: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(0.1 + 0.75 * i / max(count - 1, 1)) for i in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------
+# training curves
+# ---------------------------------------------------------------------------------------------
+def _event_epoch(step: int | None, epoch: int | None, steps_per_epoch: int | None) -> float:
+    """Where a step falls on the 1-based epoch axis, on which epoch k ends at k: the share of an
+    epoch's steps done after ``step`` (0-based) is added to its (0-based) epoch."""
+    if epoch is None and step is not None and steps_per_epoch:
+        epoch = step // steps_per_epoch
+    if epoch is None:
+        return math.nan
+    if step is None or not steps_per_epoch:
+        return epoch + 0.5
+    return epoch + ((step % steps_per_epoch) + 1) / steps_per_epoch
+
+
+def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), treatments: Iterable[Any] = (),
+                    title: str | None = None) -> Path:
+    """Loss (training and validation) and accuracy per epoch (x axis: epoch, 1-based; the training
+    loss of each step, when known, faintly behind), with the doctor's diagnoses (dashed; red when
+    critical, orange otherwise) and applied treatments (solid green, with the span of steps a
+    roll-back discarded shaded) marked where they happened; a numbered key under the plots says what
+    each mark is. The learning rate gets its own panel when it changed.
+
+    ``history``: a ``History`` or a dict ``{"history": {...}, "params": {"steps": ...}}`` (or just
+    the per-epoch lists). ``diagnoses``/``treatments``: ``Diagnosis``/``TreatmentRecord`` objects or
+    their ``to_dict()``. Returns the path of the PNG written."""
+    matplotlib_parts()
+    from matplotlib.ticker import MaxNLocator
+
+    logs, params, step_loss = history_dict(history)
+    steps_per_epoch = integer(params.get("steps"))
+    steps_per_epoch = steps_per_epoch if steps_per_epoch and steps_per_epoch > 0 else None
+    title = title or "Training curves"
+
+    def series(key: str) -> np.ndarray | None:
+        values = logs.get(key)
+        if not values:
+            return None
+        return np.array([number(v) for v in values], dtype=np.float64)
+
+    loss, val_loss = series("loss"), series("val_loss")
+    accuracy, val_accuracy = series("accuracy"), series("val_accuracy")
+    lr = series("lr")
+    panels = ["loss"]
+    if accuracy is not None or val_accuracy is not None:
+        panels.append("accuracy")
+    if lr is not None and np.isfinite(lr).any() and np.nanmax(lr) != np.nanmin(lr):
+        panels.append("lr")
+    epochs = max((len(v) for v in logs.values()), default=0)
+
+    events = []  # (x, kind, short label, long description, colour)
+    for d in diagnoses or ():
+        d = plain(d)
+        if not isinstance(d, Mapping):
+            continue
+        step, epoch = integer(d.get("step")), integer(d.get("epoch"))
+        where = d.get("layer_label") or d.get("where") or d.get("layer") or "the whole model"
+        severity = str(d.get("severity") or "warning")
+        events.append((_event_epoch(step, epoch, steps_per_epoch), "diagnosis", str(d.get("problem", "?")),
+                       f"{d.get('problem', '?')} [{severity}] in {where}, {_step_text(step, epoch)}",
+                       CRITICAL_COLOUR if severity == "critical" else WARNING_COLOUR, None))
+    for t in treatments or ():
+        t = plain(t)
+        if not isinstance(t, Mapping) or not t.get("applied", True):
+            continue
+        step, epoch = integer(t.get("step")), integer(t.get("epoch"))
+        back = integer(t.get("rolled_back_to"))
+        start = None
+        if back is not None and steps_per_epoch:
+            start = _event_epoch(back, None, steps_per_epoch) - 1 / steps_per_epoch
+        remedy = str(t.get("remedy") or "treatment")
+        outcome = f" [{t['outcome']}]" if t.get("outcome") else ""
+        rolled = "" if back is None else f", rolled back to step {back + 1}"
+        events.append((_event_epoch(step, epoch, steps_per_epoch), "treatment", remedy,
+                       f"{remedy} for {t.get('problem', '?')}, {_step_text(step, epoch)}{rolled}{outcome}",
+                       TREATMENT_COLOUR, start))
+    events = [e for e in events if math.isfinite(e[0])]
+    events.sort(key=lambda e: (e[0], e[1] != "diagnosis"))
+    # marks at the same place share one number
+    groups: list[tuple[float, list[Any]]] = []
+    for event in events:
+        if groups and abs(groups[-1][0] - event[0]) < 1e-9:
+            groups[-1][1].append(event)
+        else:
+            groups.append((event[0], [event]))
+
+    key_lines = []
+    for number_, (_, members) in enumerate(groups, start=1):
+        for j, event in enumerate(members):
+            key_lines.append(f"{number_ if j == 0 else ' ' * len(str(number_))}  "
+                             f"{'!' if event[1] == 'diagnosis' else '+'} {event[3]}")
+    heights = {"loss": 3.2, "accuracy": 2.6, "lr": 1.5}
+    key_height = 0.19 * len(key_lines) + (0.35 if key_lines else 0.0)
+    figure = _figure(11, sum(heights[p] for p in panels) + key_height + 0.9)
+    ratios = [heights[p] for p in panels] + ([key_height] if key_lines else [])
+    grid = figure.add_gridspec(len(ratios), 1, height_ratios=ratios)
+    axes = []
+    for i, panel in enumerate(panels):
+        ax = figure.add_subplot(grid[i, 0], sharex=axes[0] if axes else None)
+        axes.append(ax)
+        x = np.arange(1, epochs + 1)
+        if panel == "loss":
+            per_step = None
+            if step_loss is not None and step_loss.size and steps_per_epoch:
+                per_step = np.where(np.isfinite(step_loss), step_loss, np.nan)
+                xs = np.arange(1, per_step.size + 1) / steps_per_epoch
+                ax.plot(xs, per_step, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8, label="train (per step)")
+                bad = ~np.isfinite(step_loss)
+                if bad.any():
+                    ax.plot(xs[bad], np.full(int(bad.sum()), 0.97), "x", color=NONFINITE_COLOUR, markersize=5,
+                            transform=ax.get_xaxis_transform(), label="NaN/Inf loss (step)")
+            for values, colour, name in ((loss, TRAIN_COLOUR, "train"), (val_loss, VAL_COLOUR, "validation")):
+                if values is not None:
+                    shown = np.where(np.isfinite(values), values, np.nan)
+                    ax.plot(x[:values.size], shown, "o-", color=colour, label=name, markersize=4)
+                    bad = ~np.isfinite(values)
+                    if bad.any():  # an epoch whose loss is NaN/Inf: marked at the top
+                        height = 0.93 if name == "train" else 0.85
+                        ax.plot(x[:values.size][bad], np.full(int(bad.sum()), height), "X", color=colour,
+                                markersize=8, markeredgecolor=NONFINITE_COLOUR,
+                                transform=ax.get_xaxis_transform(), label=f"{name}: NaN/Inf")
+            ax.set_ylabel("loss")
+            _loss_limits(ax, [v for v in (loss, val_loss) if v is not None], per_step)
+        elif panel == "accuracy":
+            for values, colour, name in ((accuracy, TRAIN_COLOUR, "train"),
+                                         (val_accuracy, VAL_COLOUR, "validation")):
+                if values is not None:
+                    ax.plot(x[:values.size], values, "o-", color=colour, label=name, markersize=4)
+            ax.set_ylabel("accuracy")
+            ax.set_ylim(-0.02, 1.02)
+        else:
+            ax.step(x[:lr.size], lr, where="mid", color="#555555")
+            ax.plot(x[:lr.size], lr, "o", color="#555555", markersize=3)
+            ax.set_yscale("log")
+            ax.set_ylabel("learning rate")
+        ax.grid(True, alpha=0.3)
+        for number_, (position, members) in enumerate(groups, start=1):
+            for event in members:
+                style = "--" if event[1] == "diagnosis" else "-"
+                ax.axvline(position, color=event[4], linestyle=style, linewidth=1.4, alpha=0.9)
+                if event[5] is not None and math.isfinite(event[5]) and event[5] < position:
+                    ax.axvspan(event[5], position, color=TREATMENT_COLOUR, alpha=0.07, linewidth=0)
+            if i == 0:
+                ax.annotate(str(number_), (position, 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                            fontsize=9, fontweight="bold", color=members[0][4])
+                short = " / ".join(dict.fromkeys(e[2] for e in members))
+                ax.annotate(short, (position, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                            textcoords="offset points", ha="left", va="top", rotation=90, fontsize=8,
+                            color=members[0][4], bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                                                       "alpha": 0.7, "linewidth": 0})
+        if panel != "lr" and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("epoch")
+    axes[-1].set_xlim(0, max(epochs, 1) + 0.2)
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    if key_lines:
+        key = figure.add_subplot(grid[len(panels), 0])
+        key.set_axis_off()
+        header = ("marks: ! diagnosis (dashed; red critical, orange warning), "
+                  "+ treatment applied (solid green; shading: steps discarded by its roll-back)")
+        key.text(0.0, 1.0, "\n".join([header, *key_lines]), transform=key.transAxes, ha="left", va="top",
+                 fontsize=8.5, family="monospace")
+    figure.suptitle(title, fontsize=13)
+    return _save(figure, path)
+
+
+def _loss_limits(ax: Any, epoch_values: list[np.ndarray], per_step: np.ndarray | None) -> None:
+    """A log scale when the per-epoch losses span more than 30x, and limits that a few extreme
+    per-step losses (a spike, a lucky batch) do not stretch."""
+    pool = np.concatenate([v[np.isfinite(v)] for v in epoch_values]) if epoch_values else np.zeros(0)
+    steps = per_step[np.isfinite(per_step)] if per_step is not None else np.zeros(0)
+    if not pool.size and not steps.size:
+        return
+    low_parts = [pool.min()] if pool.size else []
+    high_parts = [pool.max()] if pool.size else []
+    if steps.size:
+        low_parts.append(np.quantile(steps, 0.01))
+        high_parts.append(np.quantile(steps, 0.99))
+    low, high = float(min(low_parts)), float(max(high_parts))
+    start = float(np.median(steps[:10])) if steps.size else math.nan
+    wide = pool.size > 0 and pool.min() > 0 and pool.max() / pool.min() > 30
+    exploded = steps.size > 0 and start > 0 and steps.max() > 100 * start
+    if low > 0 and (wide or exploded):
+        ax.set_yscale("log")
+        ax.set_ylabel("loss (log scale)")
+        ax.set_ylim(low / 1.3, high * 1.3)
+    elif high > low:
+        pad = 0.06 * (high - low)
+        ax.set_ylim(max(low - pad, 0.0) if low >= 0 else low - pad, high + pad)
+
+
+# ---------------------------------------------------------------------------------------------
+# dropout sweep
+# ---------------------------------------------------------------------------------------------
+def dropout_sweep(rates: Sequence[float], train_acc: Sequence[float], val_acc: Sequence[float], path: Any,
+                  train_std: Sequence[float] | None = None, val_std: Sequence[float] | None = None,
+                  majority: float | None = None, title: str | None = None) -> Path:
+    """Mean accuracy against the dropout rate (0 = keep every unit, 1 = drop every unit) for the
+    training and validation data, with ± one standard deviation shaded when given, the best
+    validation rate marked, and a horizontal line at the majority-class rate (what always guessing
+    the most common class scores). Returns the path of the PNG written."""
+    def column(values: Sequence[float] | None) -> np.ndarray | None:
+        return None if values is None else np.array([number(v) for v in values], dtype=np.float64)
+
+    x = column(rates)
+    order = np.argsort(x, kind="stable")
+    figure = _figure(10, 4.8)
+    ax = figure.add_subplot()
+    for values, spread, colour, name in ((column(train_acc), column(train_std), TRAIN_COLOUR, "train"),
+                                         (column(val_acc), column(val_std), VAL_COLOUR, "validation")):
+        if values is None or values.size != x.size:
+            continue
+        ax.plot(x[order], values[order], "o-", color=colour, label=f"{name} (mean)")
+        if spread is not None and spread.size == x.size:
+            ax.fill_between(x[order], (values - spread)[order], (values + spread)[order], color=colour,
+                            alpha=0.18, linewidth=0, label=f"{name} ± 1 std")
+    val = column(val_acc)
+    if val is not None and val.size == x.size and np.isfinite(val).any():
+        best = int(np.nanargmax(val))
+        ax.plot([x[best]], [val[best]], "*", color=VAL_COLOUR, markersize=14, markeredgecolor="black",
+                label=f"best validation: rate {x[best]:.2g} ({val[best]:.3f})")
+    if majority is not None and math.isfinite(number(majority)):
+        ax.axhline(number(majority), color="#555555", linestyle=":", linewidth=1.5,
+                   label=f"majority class ({number(majority):.3f})")
+        ax.annotate(f"majority class ({number(majority):.3f})", (0.0, number(majority)),
+                    xycoords=("axes fraction", "data"), xytext=(4, 3), textcoords="offset points",
+                    fontsize=9, color="#333333", va="bottom")
+    ax.set_xlabel("dropout rate (share of units dropped)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_ylim(-0.02, 1.05)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title(title or "Accuracy against dropout rate", fontsize=13)
+    return _save(figure, path)
