@@ -88,30 +88,12 @@ def _print_findings(run: dict[str, Any]) -> None:
 
 
 def _write_report(run: dict[str, Any], path: Path) -> Path:
-    from retroprop.report import html, plots
+    """One self-contained HTML file: the verdict, the figures, the History and the spec."""
+    from retroprop.report import report_run
 
-    doctor, history, spec = run["doctor"], run["history"], run["spec"]
-    figures_dir = path.parent / (path.stem + "_figures")
-    figures: list[tuple[str, Path]] = []
-    verdict: list[dict[str, Any]] = []
-    if doctor is not None:
-        records = doctor.recorder.records
-        if records:
-            figures.append(("Gradient flow: per-layer gradient norm over training",
-                            plots.gradient_flow(records, figures_dir / "gradient_flow.png")))
-            if any(a.fired is not None for r in records for a in r.activations):
-                figures.append(("ReLU units alive and dead",
-                                plots.dead_units(records, figures_dir / "dead_units.png")))
-        verdict = [d.to_dict() for d in doctor.diagnoses]
-        applied = [t.to_dict() for t in doctor.treatments]
-        for entry in verdict:
-            entry["treatments"] = [t for t in applied if t["problem"] == entry["problem"]]
-    figures.append(("Loss and accuracy, with the doctor's findings",
-                    plots.training_curves(history, figures_dir / "curves.png",
-                                          diagnoses=doctor.diagnoses if doctor else (),
-                                          treatments=doctor.treatments if doctor else ())))
-    return html.write_report(path, title=f"retroprop: {spec.name or 'training run'}", verdict=verdict,
-                             figures=figures, history=history.history, config=spec.to_dict())
+    spec, data = run["spec"], run["data"]
+    return report_run(path, run["history"], run["doctor"], title=f"retroprop: {spec.name or 'training run'}",
+                      x=data.x_val[:256], config=spec.to_dict())
 
 
 def _save_model(run: dict[str, Any], path: Path) -> Path:
