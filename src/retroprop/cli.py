@@ -3,7 +3,8 @@ and prediction with a saved model.
 
 Exit status: 0 success (``diagnose``: the run is healthy); 2 a usage or input error (bad arguments,
 a spec that does not validate, a file that cannot be read), said in one line without a traceback;
-3 ``diagnose`` found a problem; 1 anything else (a crash, with its traceback).
+3 ``diagnose`` found a problem (``demo``: a demonstration did not show what it claims); 1 anything
+else (a crash, with its traceback).
 """
 
 from __future__ import annotations
@@ -255,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", formatter_class=raw, help="the course page's failures, found by the doctor and cured",
         description=textwrap.dedent("""\
             Train each failing network and its cure side by side, with the doctor watching; print the
-            diagnoses and a before/after table, and write figures and an HTML report to --out."""),
+            diagnoses and a before/after table, and write figures and an HTML report to --out.
+            Exit status 0 when every demonstration shows what it claims, 3 when one does not."""),
         epilog=_examples("retroprop demo all", "retroprop demo vanishing --out demo-out --seed 1",
                          "retroprop demo dropout --no-files"))
     demo.add_argument("which", nargs="?", default="all", choices=["vanishing", "exploding", "dead-relu",
