@@ -187,6 +187,8 @@ class Doctor:
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._next_loss_check = 0
+        self._looking: set[str] = set()  # symptoms under a close look (denser probes)
+        self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
         self.model: Module | None = None
         self.optimizer = optimizer
         if model is not None:
@@ -262,10 +264,18 @@ class Doctor:
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
             new += self._report(loss_findings, step, epoch, "loss")
+        # a symptom that went away may be looked at closely again when it returns
+        self._cleared &= set(symptoms)
+        if self._looking and not recorder.looking_closely and not findings:
+            self._cleared |= self._looking  # a close look found it transient: no second one while it lasts
+            self._looking = set()
         if symptoms and not findings:
-            # something shows on this probe alone: look again soon, so that a rule whose window
-            # spans several probes confirms or clears it within a few steps, not a hundred
-            recorder.hasten(rules.DEAD_WINDOW)
+            fresh = set(symptoms) - self._cleared - self._looking
+            if fresh:
+                # something shows on this probe alone: look again soon, so that a rule whose window
+                # spans several probes confirms or clears it within a few steps, not a hundred
+                recorder.hasten(rules.DEAD_WINDOW)
+                self._looking |= fresh
         elif (self.repair and not findings and not loss_findings and finite and not self._unresolved()
               and not rules.symptoms(probes[-1], losses)):
             self._snapshot = self._take_snapshot(step, epoch)
@@ -558,6 +568,7 @@ class Doctor:
         self._active = {}
         self._epoch_best = None
         self._skeleton = None
+        self._looking, self._cleared = set(), set()
         self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)
 
     @property

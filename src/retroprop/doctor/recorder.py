@@ -104,6 +104,11 @@ class Recorder:
             self.probe.arm()
         return record
 
+    @property
+    def looking_closely(self) -> bool:
+        """Whether the denser cadence of a ``hasten`` or a ``restart`` is still on."""
+        return self._follow_up > 0
+
     def hasten(self, probes: int) -> None:
         """Make the next ``probes`` probes come four times as often (the first one included)."""
         interval = self.every or (DEFAULT_EVERY if self.step - 1 < SETTLE_AFTER else SETTLED_EVERY)
