@@ -124,3 +124,28 @@ def test_fit_refuses_a_doctor_of_the_wrong_type(digits):
     with pytest.raises(TypeError, match="doctor must be True, False or a retroprop Doctor"):
         rp.fit(m, digits[0], digits[1], loss="cross_entropy", optimizer=rp.optim.SGD(m.parameters(), lr=0.1),
                doctor="yes", verbose=0)
+
+
+def test_a_symptom_gets_one_close_look_while_it_lasts(monkeypatch):
+    """A symptom makes the probes come four times as often once; found transient, it does not again
+    until it has gone away and come back."""
+    from retroprop.doctor import rules
+
+    showing = {"now": True}
+    monkeypatch.setattr(rules, "symptoms", lambda probe, losses=None: ["dead_relu"] if showing["now"] else [])
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = rp.optim.SGD(m.parameters(), lr=0.01)
+    doctor = Doctor(m, opt, every=8)
+    x, y = rp.randn(16, 4), np.arange(16) % 3
+    watched_steps(m, opt, doctor, x, y, 60)
+    steps = [r.step for r in doctor.recorder.records]
+    assert steps[:6] == [0, 2, 4, 6, 8, 10]  # one close look: every 8 // 4 steps, 5 probes
+    assert set(np.diff(steps[5:])) == {8}  # then the usual cadence
+    showing["now"] = False
+    watched_steps(m, opt, doctor, x, y, 16)  # the symptom goes away...
+    showing["now"] = True
+    before = len(doctor.recorder.records)
+    watched_steps(m, opt, doctor, x, y, 16)  # ...and comes back: a new close look
+    gaps = np.diff([r.step for r in doctor.recorder.records[before - 1:]])
+    assert 2 in gaps and not doctor.diagnoses
