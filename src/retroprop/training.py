@@ -320,14 +320,13 @@ def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler
                      verbose: int) -> tuple[bool, Any, list[Tensor]]:
     """Let the doctor treat ``diagnoses``; returns (whether the state was rolled back, the optimizer
     to go on with, its parameters)."""
-    before = doctor.optimizer
-    lr_before = float(before.param_groups[0]["lr"])
+    lr_before = float(doctor.optimizer.param_groups[0]["lr"])
     record = doctor.treat(diagnoses)
     optimizer = doctor.optimizer
     if record is not None and verbose:
         print(f"Doctor: treated {record}", file=sys.stderr)
     if scheduler is not None and record is not None:
-        _rebind_scheduler(scheduler, before, optimizer, lr_before)
+        _rebind_scheduler(scheduler, optimizer, lr_before)
     history.params["optimizer"] = optimizer
     if doctor.stop_reason:
         model.stop_training = True
@@ -336,7 +335,7 @@ def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler
     return record is not None or bool(doctor.stop_reason), optimizer, params
 
 
-def _rebind_scheduler(scheduler: Any, before: Any, optimizer: Any, lr_before: float) -> None:
+def _rebind_scheduler(scheduler: Any, optimizer: Any, lr_before: float) -> None:
     """Keep a schedule working after a treatment: it drives the new optimizer, and a learning rate
     changed by the treatment changes the schedule's base rates by the same factor."""
     factor = float(optimizer.param_groups[0]["lr"]) / lr_before if lr_before else 1.0
