@@ -61,9 +61,6 @@ def _load_spec(path: str) -> Any:
 
 def _train_from_spec(spec: Any, *, doctor: bool | None, repair: bool | None, verbose: int) -> dict[str, Any]:
     data = spec.build_data()
-    model = spec.build_model(data.n_features, data.n_classes)
-    optimizer = spec.build_optimizer(model)
-    scheduler = spec.build_scheduler(optimizer)
     watcher = spec.build_doctor()
     if doctor is False:
         watcher = False
@@ -73,10 +70,8 @@ def _train_from_spec(spec: Any, *, doctor: bool | None, repair: bool | None, ver
         watcher.repair = repair
     elif repair and watcher is False:
         raise UserError("--repair needs the doctor; drop --no-doctor")
-    options = spec.fit_kwargs()
-    history = rp.fit(model, data.x_train, data.y_train, optimizer=optimizer, scheduler=scheduler,
-                     validation_data=(data.x_val, data.y_val), doctor=watcher, verbose=verbose, **options)
-    return {"spec": spec, "data": data, "model": model, "history": history,
+    history = spec.train(data=data, doctor=watcher, verbose=verbose)
+    return {"spec": spec, "data": data, "model": history.model, "history": history,
             "doctor": watcher if watcher is not False else None}
 
 

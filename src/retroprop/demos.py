@@ -30,6 +30,7 @@ import numpy as np
 import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import Doctor
+from retroprop.doctor.rules import fired_in_window
 
 DEMOS = ("vanishing", "exploding", "dead-relu", "dropout")
 DROPOUT_RATES = tuple(round(0.1 * i, 1) for i in range(11))
@@ -123,18 +124,15 @@ def _mlp(widths: list[int], act: Callable[[], nn.Module], *, init: str | None = 
 
 def _dead_share(records: list[Any], window: int = 5) -> float | None:
     """Share of ReLU units (over all ReLU layers) that fired on none of the last ``window`` probes."""
-    recent = records[-window:]
+    recent = [r.as_plain() for r in records[-window:]]
     if not recent:
         return None
     total = silent = 0
-    for activation in recent[-1].activations:
-        if activation.fired is None:
-            continue
-        masks = [a.fired for r in recent for a in r.activations
-                 if a.name == activation.name and a.fired is not None]
-        ever = np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
-        total += ever.size
-        silent += int(ever.size - np.count_nonzero(ever))
+    for activation in recent[-1]["activations"]:
+        ever = fired_in_window(recent, activation["name"])
+        if ever is not None:
+            total += ever.size
+            silent += int(ever.size - np.count_nonzero(ever))
     return silent / total if total else None
 
 
@@ -167,8 +165,7 @@ def train_watched(label: str, recipe: str, model: nn.Module, optimizer: Any, dat
 # ---------------------------------------------------------------------------------------------
 # The four demonstrations
 # ---------------------------------------------------------------------------------------------
-def _vanishing(seed: int) -> tuple[str, str, list[RunSummary]]:
-    data = _digits(seed)
+def _vanishing(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
     widths = [64] + [64] * 8 + [10]
     before = _mlp(widths, nn.Sigmoid, seed=seed)
     after = _mlp(widths, nn.ReLU, init="he_normal", seed=seed)
@@ -183,8 +180,7 @@ def _vanishing(seed: int) -> tuple[str, str, list[RunSummary]]:
             "layers' gradients shrink toward 0. ReLU's derivative is 1 where a unit is active.", runs)
 
 
-def _exploding(seed: int) -> tuple[str, str, list[RunSummary]]:
-    data = _digits(seed)
+def _exploding(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
     widths = [64] + [64] * 6 + [10]
     before = _mlp(widths, nn.ReLU, std=0.5, seed=seed)
     after = _mlp(widths, nn.ReLU, std=0.5, batchnorm=True, seed=seed)
@@ -201,8 +197,7 @@ def _exploding(seed: int) -> tuple[str, str, list[RunSummary]]:
             "steps small.", runs)
 
 
-def _dead_relu(seed: int) -> tuple[str, str, list[RunSummary]]:
-    data = _digits(seed)
+def _dead_relu(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
     widths = [64, 64, 64, 64, 10]
     runs = []
     for label, recipe, act, lr in (
@@ -370,8 +365,10 @@ def run_demo(name: str, out: str | Path | None = None, seed: int = 0, figures: b
     builder = {"vanishing": _vanishing, "exploding": _exploding, "dead-relu": _dead_relu}.get(name)
     sweep = None
     runs: list[RunSummary] = []
+    data = None
     if builder is not None:
-        title, lesson, runs = builder(seed)
+        data = _digits(seed)
+        title, lesson, runs = builder(data, seed)
     else:
         title, lesson, sweep = _dropout_sweep(seed)
     result = DemoResult(name=name, title=title, lesson=lesson, runs=runs, claims=_claims(name, runs, sweep),
@@ -387,8 +384,7 @@ def run_demo(name: str, out: str | Path | None = None, seed: int = 0, figures: b
         echo(f"  [{'ok' if ok else 'NO'}] {claim}")
     if out is not None and figures:
         folder = Path(out) / name
-        x_val = _digits(seed)[2] if runs else None
-        _figures(result, folder, x_val)
+        _figures(result, folder, None if data is None else data[2])
         result.report = _report(result, folder, seed)
         (folder / "summary.json").write_text(json.dumps(result.to_dict(), indent=1, default=str))
         echo(f"  figures and report: {folder}/ (open {result.report})")

@@ -678,9 +678,10 @@ class ExperimentSpec:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed, "loss": self.loss}
 
     def train(self, *, verbose: int = 0, callbacks: Sequence[Any] = (),
-              data: Prepared | None = None) -> History:
+              data: Prepared | None = None, doctor: Any = None) -> History:
         """Build everything and run ``rp.fit`` with the validation split; returns the ``History``
-        (the model is ``history.model``). ``data`` reuses data already built."""
+        (the model is ``history.model``). ``data`` reuses data already built; ``doctor`` (a
+        ``Doctor`` or False) replaces the one the spec describes."""
         from retroprop.training import fit
 
         prepared = self.build_data() if data is None else data
@@ -688,7 +689,8 @@ class ExperimentSpec:
         optimizer = self.build_optimizer(model)
         return fit(model, prepared.x_train, prepared.y_train, optimizer=optimizer,
                    scheduler=self.build_scheduler(optimizer),
-                   validation_data=(prepared.x_val, prepared.y_val), doctor=self.build_doctor(),
+                   validation_data=(prepared.x_val, prepared.y_val),
+                   doctor=self.build_doctor() if doctor is None else doctor,
                    callbacks=list(callbacks), verbose=verbose, **self.fit_kwargs())
 
 

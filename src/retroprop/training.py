@@ -316,6 +316,14 @@ def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray
     return out, loss_fn(out, yb)
 
 
+def _layout(model: Module) -> tuple[list[Tensor], bool, bool]:
+    """The model's buffers, and whether it has BatchNorm1d (a batch of one cannot train it) and
+    Dropout (a replayed step must draw its masks again): read again after a treatment edits it."""
+    modules = list(model.modules())
+    return (list(model.buffers()), any(isinstance(m, BatchNorm1d) for m in modules),
+            any(isinstance(m, Dropout) for m in modules))
+
+
 def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler: Any, history: History,
                      verbose: int) -> tuple[bool, Any, list[Tensor]]:
     """Let the doctor treat ``diagnoses``; returns (whether the state was rolled back, the optimizer
@@ -412,7 +420,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     if seed is not None:
         manual_seed(seed)
     rng = default_generator()
-    has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
+    buffers, has_batch_norm, has_dropout = _layout(model)
     n = len(x_all)
     steps_per_epoch = len(_batches(n, batch_size, False, rng, has_batch_norm))
     history = history if history is not None else History()
@@ -447,10 +455,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             "fit: the optimizer updates none of this model's parameters; build it from this model, "
             "e.g. rp.optim.SGD(model.parameters(), lr=0.1)"
         )
-    buffers = list(model.buffers())
     progress = _Progress(verbose, epochs, steps_per_epoch)
     xb = yb = step_rng = None
-    has_dropout = doctor is not None and any(isinstance(m, Dropout) for m in model.modules())
+    has_dropout = has_dropout and doctor is not None  # only the doctor's replay needs the masks
 
     def rerun() -> None:
         """The doctor's replay of a non-finite step's forward pass: same batch, same dropout masks,
@@ -513,9 +520,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                         treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler,
                                                                        history, verbose)
                         if treated:
-                            buffers = list(model.buffers())
-                            has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
-                            has_dropout = any(isinstance(m, Dropout) for m in model.modules())
+                            buffers, has_batch_norm, has_dropout = _layout(model)
                             if has_batch_norm and len(batches) > batch + 2 and len(batches[-1]) == 1:
                                 batches[-2] = np.concatenate(batches[-2:])  # BatchNorm needs 2 samples
                                 batches.pop()
@@ -586,9 +591,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler, history,
                                                                   verbose)
                     if treated:
-                        buffers = list(model.buffers())
-                        has_batch_norm = any(isinstance(m, BatchNorm1d) for m in model.modules())
-                        has_dropout = any(isinstance(m, Dropout) for m in model.modules())
+                        buffers, has_batch_norm, has_dropout = _layout(model)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs)

@@ -178,7 +178,7 @@ class Doctor:
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._raw_inputs: Any = None
         self.samples: tuple[int, int] | None = None
-        self._stats: dict[str, np.ndarray] | None = None
+        self._stats: dict[str, Any] | None = None
         self._skeleton_repr = ""
         self._loss_start = 0  # the current segment (since the last treatment) starts here
         self._record_start = 0
@@ -211,7 +211,7 @@ class Doctor:
         self.chance_loss = chance_loss
         self.samples = samples
         self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
-        self._stats: dict[str, np.ndarray] | None = None
+        self._stats: dict[str, Any] | None = None
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 
@@ -277,7 +277,7 @@ class Doctor:
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
         elif (self.repair and not findings and not loss_findings and finite and not self._unresolved()
-              and not rules.symptoms(probes[-1], losses)):
+              and not rules.loss_symptoms(losses)):  # the probe's own symptoms are known to be none
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
@@ -522,29 +522,30 @@ class Doctor:
                         "initialization resets the scale")
         if (problem == "saturated_activations" and remedy in ("relu", "batchnorm")
                 and self._unscaled_inputs(layer) and isinstance(self.model, Sequential)):
-            spread = float(np.max(self._input_stats()["scale"]))
-            offset = float(np.max(np.abs(self._input_stats()["mean"])))
+            spread, offset = self._input_stats()["spread"], self._input_stats()["offset"]
             return (f"{remedy} skipped: the first layer saturates because the inputs are not "
                     f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
                     f"{offset:.3g}); standardizing them treats the cause")
         return None
 
-    def _input_stats(self) -> dict[str, np.ndarray] | None:
-        """Per-feature mean and standard deviation of the training inputs (computed when first needed)."""
+    def _input_stats(self) -> dict[str, Any] | None:
+        """Per-feature mean and standard deviation of the training inputs, and the largest of each
+        (``spread``, ``offset``), computed when first needed."""
         if self._stats is None and self._raw_inputs is not None:
             scaler = StandardScaler().fit(np.asarray(self._raw_inputs, dtype=np.float64))
-            self._stats = {"mean": scaler.mean_, "scale": np.sqrt(scaler.var_)}
+            scale = np.sqrt(scaler.var_)
+            self._stats = {"mean": scaler.mean_, "scale": scale, "spread": float(np.max(scale)),
+                           "offset": float(np.max(np.abs(scaler.mean_)))}
         return self._stats
 
     def _unscaled_inputs(self, layer: str | None) -> bool:
         """Whether ``layer`` is the first activation and the training inputs are not standardized."""
-        if self._input_stats() is None:
+        stats = self._input_stats()
+        if stats is None:
             return False
         first_activation = self.recorder.probe.activation_modules[:1]
-        spread = float(np.max(self._input_stats()["scale"]))
-        offset = float(np.max(np.abs(self._input_stats()["mean"])))
         return (bool(first_activation) and first_activation[0][0] == layer
-                and max(spread, offset) > INPUT_SCALE)
+                and max(stats["spread"], stats["offset"]) > INPUT_SCALE)
 
     def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
         self._restore(snapshot)

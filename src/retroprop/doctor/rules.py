@@ -139,6 +139,18 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
     return []
 
 
+def loss_symptoms(losses: Sequence[float]) -> list[str]:
+    """``["unstable_loss"]`` when the smoothed loss is already above twice its lowest value (on its
+    way back up), else ``[]``."""
+    if len(losses) < 2 * LOSS_EMA_STEPS:
+        return []
+    recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
+    if not np.isfinite(recent).all():
+        return []
+    smooth = _smooth(recent, LOSS_EMA_STEPS)
+    return ["unstable_loss"] if smooth[-1] > UNSTABLE_FACTOR * smooth.min() else []
+
+
 def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None) -> list[str]:
     """Problems that show on this one probe (and the recent losses), without the persistence the
     rules require.
@@ -146,13 +158,7 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None) -> li
     A probe with none is a healthy state, fit to roll back to: the windows of the rules guard
     against false alarms, this check guards against saving a state already on its way down.
     """
-    found = []
-    if losses is not None and len(losses) >= 2 * LOSS_EMA_STEPS:
-        recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
-        if np.isfinite(recent).all():
-            smooth = _smooth(recent, LOSS_EMA_STEPS)
-            if smooth[-1] > UNSTABLE_FACTOR * smooth.min():  # climbing back: unstable already
-                found.append("unstable_loss")
+    found = loss_symptoms(losses) if losses is not None else []
     layers = probe["layers"]
     if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
             a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
@@ -230,6 +236,18 @@ def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     return []
 
 
+def fired_in_window(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray | None:
+    """Per unit of the activation layer ``name``: whether it fired on any of ``probes`` (None
+    unless every probe saw which of its units fired)."""
+    masks = []
+    for probe in probes:
+        match = next((a for a in probe["activations"] if a["name"] == name), None)
+        if match is None or match.get("fired") is None:
+            return None
+        masks.append(match["fired"])
+    return np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
+
+
 def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     """ReLU units that fired on none of the last ``DEAD_WINDOW`` probed batches."""
     if len(probes) < DEAD_WINDOW:
@@ -241,14 +259,8 @@ def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
         # units that fired on this batch alone are alive: when they are enough, the window need not be read
         if fired is None or fired.size - np.count_nonzero(fired) < DEAD_SHARE * fired.size:
             continue
-        masks = []
-        for probe in window:
-            match = next((a for a in probe["activations"] if a["name"] == activation["name"]), None)
-            if match is None or match.get("fired") is None:
-                break
-            masks.append(match["fired"])
-        else:
-            ever = np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
+        ever = fired_in_window(window, activation["name"])
+        if ever is not None:
             share = 1.0 - float(np.count_nonzero(ever)) / ever.size
             if share >= DEAD_SHARE:
                 findings.append(Finding(
