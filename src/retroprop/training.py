@@ -445,7 +445,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         if classification and not _is_binary(loss_fn):
             chance = math.log(n_classes)  # a uniform guess over the classes
         doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
-                      samples=None if x_val is None else (len(x_all), len(x_val)))
+                      samples=None if x_val is None else (len(x_all), len(x_val)),
+                      lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
         history.diagnoses = doctor.diagnoses
         history.treatments = doctor.treatments
     params = [p for group in optimizer.param_groups for p in group["params"]]

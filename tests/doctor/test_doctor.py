@@ -76,8 +76,28 @@ def test_dropout_near_one_cannot_fit_the_training_data(digits):
 
 def test_a_tiny_learning_rate_is_a_plateau(digits):
     m = mlp()
-    problems, _ = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=1e-6), epochs=8)
+    problems, history = diagnose(digits, m, rp.optim.SGD(m.parameters(), lr=1e-6), epochs=8)
     assert problems == {"slow_convergence"}
+    (slow,) = history.diagnoses
+    # named from the update ratios on the second probe's update, long before the 100-step plateau
+    assert slow.step < 60 and slow.evidence["largest_update_ratio"] < 1e-5
+    assert "the learning rate is too small" in slow.explanation
+
+
+def test_small_steps_under_a_warm_up_schedule_are_not_called_slow(digits):
+    """A schedule that raises the rate later makes small first steps deliberate."""
+    x_train, y_train, _, _ = digits
+    m = mlp()
+    opt = rp.optim.SGD(m.parameters(), lr=0.05)
+    warm_up = rp.optim.lr_scheduler.LinearLR(opt, start_factor=1e-5, end_factor=1.0, total_iters=3)
+    history = rp.fit(m, x_train, y_train, loss="cross_entropy", optimizer=opt, epochs=2, verbose=0,
+                     seed=0, doctor=True, scheduler=warm_up)
+    assert history.diagnoses == []
+    m = mlp()  # the same small first steps without the schedule are named
+    opt = rp.optim.SGD(m.parameters(), lr=5e-7)
+    history = rp.fit(m, x_train, y_train, loss="cross_entropy", optimizer=opt, epochs=2, verbose=0, seed=0,
+                     doctor=True)
+    assert [d.problem for d in history.diagnoses] == ["slow_convergence"]
 
 
 def test_a_big_network_on_sixty_samples_overfits(digits):

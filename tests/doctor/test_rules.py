@@ -97,6 +97,27 @@ def test_loss_rules():
     assert finding.evidence["fall_last_steps"] < 0.01
 
 
+def test_steps_too_small_to_learn():
+    stuck = [2.30] * 50
+    (finding,) = rules.slow_steps(stuck, [3e-7, 4e-7])
+    assert finding.problem == "slow_convergence" and finding.evidence["largest_update_ratio"] == 4e-7
+    assert "0.04%" in finding.explanation  # 1000 steps of 4e-7
+    assert rules.slow_steps(stuck, [4e-7]) == []  # one probe is not enough
+    assert rules.slow_steps(stuck, [3e-7, 2e-3]) == []  # a healthy step size
+    assert rules.slow_steps(stuck, [0.0, 0.0]) == []  # no update at all: no gradient, not a small rate
+    learning = list(np.linspace(2.3, 1.5, 50))
+    assert rules.slow_steps(learning, [3e-7, 4e-7]) == []  # small steps, but the loss is falling
+
+
+def test_unstable_loss_sees_a_climb_between_two_of_its_runs():
+    down = list(np.linspace(2.3, 0.3, 100))
+    spike = down + [2.0] * 25 + [0.3] * 30  # climbed and came back down before the rule ran again
+    assert rules.unstable_loss(spike) == []  # the latest smoothed value alone looks fine
+    (finding,) = rules.unstable_loss(spike, recent=50)
+    assert finding.evidence["loss_smoothed"] > 2 * finding.evidence["lowest_smoothed"]
+    assert finding.evidence["loss_smoothed_now"] < finding.evidence["loss_smoothed"]
+
+
 def test_overfitting_needs_rising_validation_and_falling_training():
     logs = [{"loss": 1.0 - 0.1 * i, "val_loss": v} for i, v in enumerate([1.0, 0.8, 0.7, 0.8, 0.85, 0.9])]
     (finding,) = rules.overfitting(logs)
@@ -127,7 +148,7 @@ def test_the_rules_table_in_the_docs_matches_the_code():
 
 def test_overfitting_needs_a_generalization_gap():
     rising = [0.5, 0.4, 0.3, 0.35, 0.36, 0.37]
-    falling = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3]
+    falling = [0.6, 0.4, 0.3, 0.25, 0.2, 0.15]
 
     def logs(gap):
         return [{"loss": t, "val_loss": v, "accuracy": 0.9, "val_accuracy": 0.9 - gap}
@@ -138,7 +159,22 @@ def test_overfitting_needs_a_generalization_gap():
     assert rules.overfitting(logs(0.01)) == []  # a noisy validation loss on a model that generalizes
     # without accuracies, the validation loss's excess over the training loss is the gap
     plain = [{"loss": t, "val_loss": v} for t, v in zip(falling, rising, strict=True)]
-    assert rules.overfitting(plain)[0].evidence["generalization_gap"] == pytest.approx(0.37 / 0.3 - 1)
+    assert rules.overfitting(plain)[0].evidence["generalization_gap"] == pytest.approx(0.37 / 0.15 - 1)
+
+
+def test_the_generalization_gap_must_hold_over_the_whole_rise():
+    """Asked every epoch, a gap that clears its bar on one epoch alone is what chance gives."""
+    rising = [0.5, 0.4, 0.3, 0.35, 0.36, 0.37]
+    falling = [0.6, 0.4, 0.3, 0.25, 0.2, 0.15]
+    val_accuracy = [0.9, 0.9, 0.9, 0.9, 0.9, 0.7]  # a gap of 0.2 on the last epoch only
+
+    def logs(val_accuracy):
+        return [{"loss": t, "val_loss": v, "accuracy": 0.9, "val_accuracy": a}
+                for t, v, a in zip(falling, rising, val_accuracy, strict=True)]
+
+    assert rules.overfitting(logs(val_accuracy)) == []
+    (finding,) = rules.overfitting(logs([0.9, 0.9, 0.9, 0.8, 0.8, 0.7]))
+    assert finding.evidence["generalization_gap"] == pytest.approx(0.2) and finding.evidence["epochs"] == 3
 
 
 def test_exploding_reads_the_newest_probe_whose_update_is_known():

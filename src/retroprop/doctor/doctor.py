@@ -21,7 +21,7 @@ import numpy as np
 from retroprop.data import StandardScaler
 from retroprop.doctor import rules
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
-from retroprop.doctor.recorder import Recorder
+from retroprop.doctor.recorder import DEFAULT_EVERY, SETTLE_AFTER, Recorder
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module, Sequential
 from retroprop.random import default_generator
@@ -41,8 +41,9 @@ INPUT_SCALE = 3.0
 LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
-# the loss rules run at a probe at least this many steps after their last run
-LOSS_CHECK_STEPS = 40
+# the loss rules run this many steps after their last run: as densely as the probes over the first
+# 100 steps (a loss that climbs early is named early), then at half the plateau and dropout windows
+LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = DEFAULT_EVERY, 50
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
 # which of several problems diagnosed at once is treated first: causes before their consequences
@@ -178,6 +179,8 @@ class Doctor:
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._raw_inputs: Any = None
         self.samples: tuple[int, int] | None = None
+        self.lr_scheduled = False
+        self._probe_lrs: dict[int, tuple[float, ...]] = {}  # probed step -> the learning rates then
         self._stats: dict[str, Any] | None = None
         self._skeleton_repr = ""
         self._loss_start = 0  # the current segment (since the last treatment) starts here
@@ -186,7 +189,7 @@ class Doctor:
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
-        self._next_loss_check = 0
+        self._next_loss_check = self._last_loss_check = 0
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
         self.model: Module | None = None
@@ -195,12 +198,14 @@ class Doctor:
             self.attach(model, optimizer)
 
     def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
-               inputs: Any = None, samples: tuple[int, int] | None = None) -> None:
+               inputs: Any = None, samples: tuple[int, int] | None = None,
+               lr_scheduled: bool = False) -> None:
         """Start watching ``model`` (done by ``fit``). ``chance_loss``: the loss of a blind guess
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
         training inputs, whose per-feature scale a repair may need (``standardize_inputs``).
         ``samples``: the training and validation sample counts (the overfitting rule weighs an
-        accuracy gap against its sampling noise)."""
+        accuracy gap against its sampling noise). ``lr_scheduled``: a schedule may raise the learning
+        rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small."""
         if self.recorder is not None:
             self.recorder.close()
         if self.repair and optimizer is None:
@@ -210,6 +215,8 @@ class Doctor:
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
         self.samples = samples
+        self.lr_scheduled = bool(lr_scheduled)
+        self._probe_lrs = {}
         self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
         self._stats: dict[str, Any] | None = None
         if self.repair:
@@ -246,6 +253,7 @@ class Doctor:
                     new += self._report(self._loss_rules(step), step, epoch, "loss")
                 return new
             record = recorder.replay(epoch, rerun)
+        self._probe_lrs[record.step] = self._learning_rates()  # the rates this probe's update will use
         probes = [r.as_plain() for r in self._window()]
         losses = recorder.losses[self._loss_start:]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
@@ -288,11 +296,31 @@ class Doctor:
 
     def _loss_rules(self, step: int) -> list[rules.Finding]:
         """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
-        self._next_loss_check = step + LOSS_CHECK_STEPS
+        recent = step - self._last_loss_check
+        self._last_loss_check = step
+        self._next_loss_check = step + (LOSS_CHECK_FIRST if step < SETTLE_AFTER else LOSS_CHECK_STEPS)
         losses = self.recorder.losses[self._loss_start:]
         start5, start20 = self._run_start
-        return (rules.unstable_loss(losses, start20) + rules.slow_convergence(losses, start5)
+        slow = (rules.slow_convergence(losses, start5)
+                or rules.slow_steps(losses, self._steady_updates(), start5))
+        return (rules.unstable_loss(losses, start20, recent) + slow
                 + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
+
+    def _learning_rates(self) -> tuple[float, ...]:
+        return tuple(group.get("lr", math.nan) for group in getattr(self.optimizer, "param_groups", ()))
+
+    def _steady_updates(self) -> list[float]:
+        """The largest update-to-weight ratio at each probe of this segment whose update is known and
+        whose learning rates are today's; none when a schedule may raise the rate later."""
+        if self.lr_scheduled:
+            return []
+        now = self._learning_rates()
+        largest = []
+        for record in self.recorder.records[self._record_start:]:
+            ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
+            if ratios and self._probe_lrs.get(record.step) == now:
+                largest.append(max(ratios))
+        return largest
 
     def _unresolved(self) -> bool:
         """Whether a problem is in an episode that has not ended (not a state to roll back to)."""

@@ -44,17 +44,20 @@ RULES: list[dict[str, str]] = [
      "why": "in their flat regions sigmoid and tanh pass almost no gradient"},
     {"problem": "unstable_loss", "signal": "moving average (20 steps) of the training loss",
      "threshold": "> 2 x its lowest value so far and back more than half-way to its start",
-     "window": "20 steps",
+     "window": "20 steps (any step since the rule last ran)",
      "why": "steps too large overshoot the minimum and climb the other side"},
     {"problem": "slow_convergence", "signal": "relative fall of the loss moving average over the last 100 "
-     "steps, and the loss against its starting value",
-     "threshold": "< 1 % fall while still > 90 % of the starting loss", "window": "100 steps",
-     "why": "a plateau: steps too small (or gradients too weak) to move the loss"},
+     "steps, and the loss against its starting value; or the largest update-to-weight ratio of any layer "
+     "(a fixed learning rate) and the loss against its start",
+     "threshold": "< 1 % fall while still > 90 % of the starting loss; or every layer's ratio < 1e-4 "
+     "while the loss is still > 90 % of its start", "window": "100 steps; or 2 probes",
+     "why": "a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
+            "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most"},
     {"problem": "overfitting", "signal": "validation loss by epoch, against its minimum, while the "
      "training loss falls; the generalization gap (train accuracy - validation accuracy, else the "
      "validation loss's excess over the training loss, relative)",
-     "threshold": "> 5 % above its minimum for 3 consecutive epochs, and a gap >= 0.05 and >= twice "
-     "the accuracies' sampling noise",
+     "threshold": "> 5 % above its minimum for 3 consecutive epochs, and over those epochs a gap >= 0.05 "
+     "and >= twice the accuracies' sampling noise",
      "window": "3 epochs", "why": "the network memorizes its training data instead of generalizing: it "
      "does better on what it has seen than on what it has not"},
     {"problem": "dropout_too_high", "signal": "largest dropout rate in the model and the training loss "
@@ -71,6 +74,7 @@ DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
 SATURATED_SHARE = 0.5
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
 PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
+SLOW_UPDATE = 1e-4
 OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.05, 3, 0.05
 HORIZON = 2000  # loss rules look at the last this many steps (and the first few): bounded cost
 DROPOUT_RATE = 0.8
@@ -314,30 +318,38 @@ def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     return np.concatenate([total[span - 1:span], total[span:] - total[:-span]]) / span
 
 
-def unstable_loss(losses: Sequence[float], start: float | None = None) -> list[Finding]:
-    """The smoothed loss climbed back: above twice its lowest value and more than half-way to its start.
+def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1) -> list[Finding]:
+    """The smoothed loss climbed back: above twice its lowest value so far and more than half-way
+    to its start.
 
-    ``start`` is the loss the run began from (default: the mean of the first 20 values).
+    ``start`` is the loss the run began from (default: the mean of the first 20 values). The climb
+    is looked for among the last ``recent`` smoothed values (the steps since the rule last ran), so
+    that a loss which climbs and falls back between two runs of the rule is still caught.
     """
     if len(losses) < 2 * LOSS_EMA_STEPS:
         return []
     if start is None:
         start = _mean(losses[:LOSS_EMA_STEPS])
-    recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
-    if not np.isfinite(recent).all():
+    values = np.asarray(losses[-HORIZON:], dtype=np.float64)
+    if not np.isfinite(values).all():
         return []
-    smooth = _smooth(recent, LOSS_EMA_STEPS)
-    lowest, now = float(smooth.min()), float(smooth[-1])
+    smooth = _smooth(values, LOSS_EMA_STEPS)
+    lowest = np.minimum.accumulate(smooth)[-max(recent, 1):]  # the lowest value before each point
+    now = smooth[-len(lowest):]
     # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
     # more than half of the progress made so far
-    if lowest > 0 and now > UNSTABLE_FACTOR * lowest and now - lowest > 0.5 * (start - lowest):
-        return [Finding(
-            "unstable_loss", None, None, "warning",
-            {"loss_smoothed": now, "lowest_smoothed": lowest, "start_smoothed": start},
-            f"the smoothed training loss rose to {now:.3g}, {now / lowest:.1f}x its lowest value "
-            f"({lowest:.3g}), undoing most of the progress: the steps overshoot the minimum.",
-        )]
-    return []
+    climbed = (lowest > 0) & (now > UNSTABLE_FACTOR * lowest) & (now - lowest > 0.5 * (start - lowest))
+    if not climbed.any():
+        return []
+    worst = int(np.argmax(np.where(climbed, now / np.where(lowest > 0, lowest, 1.0), -np.inf)))
+    peak, low = float(now[worst]), float(lowest[worst])
+    return [Finding(
+        "unstable_loss", None, None, "warning",
+        {"loss_smoothed": peak, "lowest_smoothed": low, "start_smoothed": start,
+         "loss_smoothed_now": float(smooth[-1])},
+        f"the smoothed training loss rose to {peak:.3g}, {peak / low:.1f}x its lowest value "
+        f"({low:.3g}), undoing most of the progress: the steps overshoot the minimum.",
+    )]
 
 
 def slow_convergence(losses: Sequence[float], start: float | None = None) -> list[Finding]:
@@ -371,12 +383,39 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
     return []
 
 
+def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
+               start: float | None = None) -> list[Finding]:
+    """Steps too small to learn: on the last two probes no layer's update moved its weights by
+    ``SLOW_UPDATE`` of their size, and the loss is still near where it started.
+
+    ``update_ratios``: the largest update-to-weight ratio of any layer at each probe whose update
+    is known, oldest first, all under the same fixed learning rate (a schedule that may raise the
+    rate later makes small early steps deliberate). ``start``: as for ``slow_convergence``.
+    """
+    ratios = [float(r) for r in update_ratios[-2:]]
+    if len(ratios) < 2 or len(losses) < LOSS_EMA_STEPS or not all(0 < r < SLOW_UPDATE for r in ratios):
+        return []  # no update at all is a lack of gradient (dead units, say), not a small rate
+    if start is None:
+        start = _mean(losses[:5])
+    now = _mean(losses[-LOSS_EMA_STEPS:])
+    if not (math.isfinite(start) and math.isfinite(now)) or start <= 0 or now <= PLATEAU_LEVEL * start:
+        return []
+    largest = max(ratios)
+    return [Finding(
+        "slow_convergence", None, None, "warning",
+        {"loss_start": start, "loss_now": now, "largest_update_ratio": largest, "probes": len(ratios)},
+        f"each step moves the weights by at most {largest:.1e} of their size (healthy runs: about 1e-3 "
+        f"to 1e-2), so 1000 steps would change them by {1000 * largest:.2%} at most, and the "
+        f"loss is still {now / start:.0%} of where it started: the learning rate is too small to learn.",
+    )]
+
+
 def overfitting(epoch_logs: Sequence[dict[str, float]],
                 samples: tuple[int, int] | None = None) -> list[Finding]:
     """Validation loss above its minimum for several epochs while the training loss keeps falling,
-    and a generalization gap. ``samples`` = (training, validation) sample counts: with them, an
-    accuracy gap must also exceed twice its sampling noise (a few dozen samples give accuracies
-    that differ by chance)."""
+    and a generalization gap over those same epochs. ``samples`` = (training, validation) sample
+    counts: with them, an accuracy gap must also exceed twice its sampling noise (a few dozen
+    samples give accuracies that differ by chance)."""
     val = [log.get("val_loss") for log in epoch_logs]
     if len(val) < OVERFIT_EPOCHS + 1 or any(v is None or not math.isfinite(v) for v in val):
         return []
@@ -384,27 +423,36 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     train = [log["loss"] for log in epoch_logs]
     recent = val[-OVERFIT_EPOCHS:]
     risen = best < len(val) - OVERFIT_EPOCHS and all(v > (1 + OVERFIT_RISE) * val[best] for v in recent)
-    last = epoch_logs[-1]
+    if not (risen and train[-1] < train[best]):
+        return []
+    # the rule is asked again every epoch: a gap that crosses its noise bar on one epoch only is
+    # what chance gives over a long run, so the gap must hold over the whole window of the rise
+    gaps = [_generalization_gap(log, samples) for log in epoch_logs[-OVERFIT_EPOCHS:]]
+    if not all(gap >= needed for gap, needed in gaps):
+        return []
+    gap, needed = gaps[-1]
+    return [Finding(
+        "overfitting", None, None, "warning",
+        {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
+         "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap,
+         "gap_needed": needed, "epochs": OVERFIT_EPOCHS},
+        f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
+        "the training loss keeps falling: the network is memorizing its training data.",
+    )]
+
+
+def _generalization_gap(log: dict[str, float], samples: tuple[int, int] | None) -> tuple[float, float]:
+    """One epoch's generalization gap and the least gap that counts: train accuracy - validation
+    accuracy when both are logged, else the validation loss's relative excess over the training loss."""
     needed = OVERFIT_GAP
-    if "accuracy" in last and "val_accuracy" in last:  # memorizing shows as a generalization gap
-        gap = last["accuracy"] - last["val_accuracy"]
+    if "accuracy" in log and "val_accuracy" in log:  # memorizing shows as a generalization gap
         if samples and min(samples) > 0:
             # the standard error of a difference of two accuracies measured on n and m samples
-            noise = math.sqrt(sum(p * (1 - p) / n for p, n in ((last["accuracy"], samples[0]),
-                                                               (last["val_accuracy"], samples[1]))))
+            noise = math.sqrt(sum(p * (1 - p) / n for p, n in ((log["accuracy"], samples[0]),
+                                                               (log["val_accuracy"], samples[1]))))
             needed = max(needed, 2 * noise)
-    else:
-        gap = (val[-1] - train[-1]) / max(abs(train[-1]), 1e-12)
-    if risen and train[-1] < train[best] and gap >= needed:
-        return [Finding(
-            "overfitting", None, None, "warning",
-            {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
-             "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap,
-             "gap_needed": needed},
-            f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
-            "the training loss keeps falling: the network is memorizing its training data.",
-        )]
-    return []
+        return log["accuracy"] - log["val_accuracy"], needed
+    return (log["val_loss"] - log["loss"]) / max(abs(log["loss"]), 1e-12), needed
 
 
 def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
