@@ -21,7 +21,7 @@ import numpy as np
 from retroprop.data import StandardScaler
 from retroprop.doctor import rules
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
-from retroprop.doctor.recorder import DEFAULT_EVERY, SETTLE_AFTER, Recorder
+from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module, Sequential
 from retroprop.random import default_generator
@@ -41,9 +41,10 @@ INPUT_SCALE = 3.0
 LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
-# the loss rules run this many steps after their last run: as densely as the probes over the first
-# 100 steps (a loss that climbs early is named early), then at half the plateau and dropout windows
-LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = DEFAULT_EVERY, 50
+# the loss rules run every LOSS_CHECK_FIRST steps over the first 100 (the dropout window is read at
+# step 100, as soon as it is full), every LOSS_CHECK_STEPS after that, as often as the settled probes;
+# unstable_loss looks at every step since its last run, so no climb between two runs is missed
+LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = 50, 100
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
 # which of several problems diagnosed at once is treated first: causes before their consequences
@@ -189,7 +190,8 @@ class Doctor:
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
-        self._next_loss_check = self._last_loss_check = 0
+        self._last_loss_check = 0
+        self._next_loss_check = LOSS_CHECK_FIRST
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
         self.model: Module | None = None
@@ -238,24 +240,24 @@ class Doctor:
         self._epoch = epoch
         record = recorder.observe(loss, epoch)
         finite = grads_finite and math.isfinite(recorder.last_loss)
-        loss_due = step >= self._next_loss_check
         if record is None:
             if finite:
+                loss_due = step >= self._next_loss_check
                 if recorder.completed is None and not loss_due:  # the common step: nothing to check
                     return []
                 new = []
-                if recorder.completed is not None:
-                    # the last probed step's update is known now: the update-ratio test can speak
-                    window = self._window()
-                    new += self._report(rules.exploding_gradients([r.as_plain() for r in window]),
+                if recorder.completed is not None and not (
+                        recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO):
+                    # the last probed step's update is known now, and one layer's is large
+                    new += self._report(rules.exploding_updates([recorder.completed.as_plain()]),
                                         step, epoch, "update")
                 if loss_due:
                     new += self._report(self._loss_rules(step), step, epoch, "loss")
                 return new
             record = recorder.replay(epoch, rerun)
         self._probe_lrs[record.step] = self._learning_rates()  # the rates this probe's update will use
+        loss_due = step >= self._next_loss_check
         probes = [r.as_plain() for r in self._window()]
-        losses = recorder.losses[self._loss_start:]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
         self._checked = recorder.step
         # each probe rule needs its problem to show on the latest probe (its window adds
@@ -263,11 +265,12 @@ class Doctor:
         symptoms = rules.symptoms(probes[-1])
         findings = []
         if symptoms:
-            findings = rules.non_finite(probes, losses[since - self._loss_start:], first_step=since)
+            findings = rules.non_finite(probes, recorder.losses[since:], first_step=since)
             if findings:
                 return self._report(findings, step, epoch, "probe")
             findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
                         + rules.saturated_activations(probes))
+        findings += rules.exploding_growth(probes)  # gradient norms are known at the probe itself
         new = self._report(findings, step, epoch, "probe")
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
@@ -285,7 +288,7 @@ class Doctor:
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
         elif (self.repair and not findings and not loss_findings and finite and not self._unresolved()
-              and not rules.loss_symptoms(losses)):  # the probe's own symptoms are known to be none
+              and not rules.loss_symptoms(recorder.losses[self._loss_start:])):  # probe symptoms: none
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
@@ -301,10 +304,19 @@ class Doctor:
         self._next_loss_check = step + (LOSS_CHECK_FIRST if step < SETTLE_AFTER else LOSS_CHECK_STEPS)
         losses = self.recorder.losses[self._loss_start:]
         start5, start20 = self._run_start
-        slow = (rules.slow_convergence(losses, start5)
-                or rules.slow_steps(losses, self._steady_updates(), start5))
-        return (rules.unstable_loss(losses, start20, recent) + slow
-                + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss))
+        found = rules.unstable_loss(losses, start20, recent)
+        if len(losses) >= rules.LOSS_EMA_STEPS:
+            # the other three need the loss still above 90 % of its start (or of a blind guess's):
+            # a run that has learned something skips them
+            mark = start5 if start5 is not None else float(np.add.reduce(losses[:5])) / 5
+            if self.chance_loss:
+                mark = min(mark, self.chance_loss)
+            if not float(np.add.reduce(losses[-rules.LOSS_EMA_STEPS:])) / rules.LOSS_EMA_STEPS > (
+                    rules.PLATEAU_LEVEL * mark):
+                return found
+        found += (rules.slow_convergence(losses, start5)
+                  or rules.slow_steps(losses, self._steady_updates(), start5))
+        return found + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss)
 
     def _learning_rates(self) -> tuple[float, ...]:
         return tuple(group.get("lr", math.nan) for group in getattr(self.optimizer, "param_groups", ()))
@@ -315,11 +327,16 @@ class Doctor:
         if self.lr_scheduled:
             return []
         now = self._learning_rates()
-        largest = []
-        for record in self.recorder.records[self._record_start:]:
+        largest: list[float] = []
+        records = self.recorder.records
+        for index in range(len(records) - 1, self._record_start - 1, -1):  # newest first; two suffice
+            record = records[index]
             ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
-            if ratios and self._probe_lrs.get(record.step) == now:
-                largest.append(max(ratios))
+            if not ratios:
+                continue  # its update has not happened yet
+            if self._probe_lrs.get(record.step) != now or len(largest) == 2:
+                break
+            largest.insert(0, max(ratios))
         return largest
 
     def _unresolved(self) -> bool:

@@ -76,6 +76,7 @@ class ProbeRecord:
     layers: list[LayerStats]
     activations: list[ActivationStats]
     replayed: bool = False  # probed after the fact, to find where a NaN/Inf began
+    grad_norm_total: float = math.nan  # the 2-norm of all the layers' weight gradients together
     _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def as_plain(self) -> dict[str, Any]:
@@ -87,7 +88,7 @@ class ProbeRecord:
 
     def _as_plain(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "loss": self.loss, "replayed": self.replayed,
-                "layers": [vars(layer) for layer in self.layers],
+                "grad_norm_total": self.grad_norm_total, "layers": [vars(layer) for layer in self.layers],
                 "activations": [vars(activation) for activation in self.activations]}
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +139,7 @@ class Probe:
         self._handles: list[RemovableHandle] = []
         self._seen: dict[str, ActivationStats] = {}
         self._before: dict[str, tuple[np.ndarray, float]] | None = None
+        self._spare: dict[str, np.ndarray] = {}
 
     # -- activations --------------------------------------------------------------------------
     def arm(self) -> None:
@@ -177,7 +179,8 @@ class Probe:
                                     nonfinite=nonfinite)
             if kind in RELU_LIKE and data.ndim >= 1:
                 units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
-                stats.fired = np.maximum.reduce(units, axis=0) > 0  # fired on some sample
+                # fired (> 0) on some sample; ReLU outputs are >= 0, so "nonzero" says the same
+                stats.fired = np.logical_or.reduce(units, axis=0)
             if kind == "sigmoid":
                 flat_region = np.count_nonzero(data * (1 - data) < 0.0025)
                 stats.saturated_share = float(flat_region) / max(data.size, 1)
@@ -196,7 +199,12 @@ class Probe:
         for name, module, _ in self.weighted:
             if module.weight is not None:
                 w = module.weight.data
-                self._before[name] = (w.copy(), norms[name] if name in norms else _norm(w))
+                copy = self._spare.get(name)  # the last snapshot's array, spent by update_ratios
+                if copy is None or copy.shape != w.shape or copy.dtype != w.dtype:
+                    copy = self._spare[name] = w.copy()
+                else:
+                    np.copyto(copy, w)
+                self._before[name] = (copy, norms[name] if name in norms else _norm(w))
 
     def update_ratios(self) -> dict[str, float]:
         """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``."""
@@ -209,7 +217,8 @@ class Probe:
                 if name in before and module.weight is not None:
                     old, norm = before[name]
                     if norm:
-                        ratios[name] = _norm(module.weight.data - old) / norm
+                        np.subtract(module.weight.data, old, out=old)  # the snapshot is spent: reuse it
+                        ratios[name] = _norm(old) / norm
         return ratios
 
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
@@ -219,6 +228,7 @@ class Probe:
 
     def _collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         layers = []
+        squares = 0.0
         for name, module, label in self.weighted:
             weight = module.weight
             if weight is None:
@@ -229,9 +239,11 @@ class Probe:
                 nonfinite_grad = 0
             else:
                 grad_norm = _norm(g)
-                grad_rms = grad_norm / math.sqrt(max(g.size, 1))
-                grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / max(g.size, 1)
+                size = max(g.size, 1)
+                grad_rms = grad_norm / math.sqrt(size)
+                grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / size
                 nonfinite_grad = _count_nonfinite(g, grad_norm)
+                squares += grad_norm * grad_norm
             weight_norm = _norm(w)
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
@@ -242,4 +254,4 @@ class Probe:
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
         self._seen = {}
         return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=layers,
-                           activations=activations)
+                           activations=activations, grad_norm_total=math.sqrt(squares))

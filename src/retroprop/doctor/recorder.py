@@ -1,8 +1,8 @@
 """Recorder: the doctor's eyes in a training loop, one ``observe(loss)`` per step.
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
-every step (it is free); the full per-layer probe runs every ``every`` steps (by default every 25
-steps for the first 100, then every 100, and four times as often while a symptom shows). Activations of a
+every step (it is free); the full per-layer probe runs every ``every`` steps (by default at steps
+0, 25, 50 and 75, then every 100, and four times as often while a symptom shows). Activations of a
 probed step are read through hooks armed just before that step's forward pass (by the
 ``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
 the next ``observe``, when the optimizer's update is visible.
@@ -19,9 +19,10 @@ import numpy as np
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
-# The default cadence: a probe every 25 steps while a run is young (gradient rules can speak by
-# step 5-75, within the first 100 steps), every 100 after that; whenever a probe shows a symptom,
-# the next few come four times as often (``hasten``), so a rule's window fills in a few dozen steps.
+# The default cadence: a probe every 25 steps while a run is young (at 0, 25, 50, 75: a symptom they
+# see is confirmed by the denser probes that follow within the first 100 steps), every 100 after
+# that; whenever a probe shows a symptom, the next few come four times as often (``hasten``), so a
+# rule's window fills in a few dozen steps.
 DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 25, 100, 100
 
 
@@ -38,22 +39,25 @@ class Recorder:
         self.every = every
         self.step = 0
         self.last_loss = math.nan
-        self._losses = np.empty(1024, dtype=np.float64)  # grown by doubling: no list-to-array copies
+        # per-step losses: appended to a list (cheap), moved in one go into an array grown by
+        # doubling whenever ``losses`` is read (no per-step NumPy call, no whole-list copies)
+        self._pending: list[float] = []
+        self._losses = np.empty(1024, dtype=np.float64)
+        self._stored = 0
         self.records: list[ProbeRecord] = []
         self.first_nonfinite_step: int | None = None
         self._awaiting_ratio: ProbeRecord | None = None
         self._next_probe = 0
         self._follow_up = 0  # probes left at the denser cadence that follows a treatment
         self.completed: ProbeRecord | None = None  # the record whose update ratios this step filled in
+        self.largest_update_ratio = 0.0  # the largest of them (NaN when one is)
         self.probe.arm()  # step 0 is probed
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
         """Record this step; returns the probe record when this step was probed."""
         value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
         step = self.step
-        if step == len(self._losses):
-            self._losses = np.concatenate([self._losses, np.empty_like(self._losses)])
-        self._losses[step] = value
+        self._pending.append(value)
         self.last_loss = value
         self.step = step + 1
         if step < self._next_probe and self._awaiting_ratio is None and step + 1 < self._next_probe:
@@ -66,8 +70,12 @@ class Recorder:
         self.completed = self._awaiting_ratio
         if self._awaiting_ratio is not None:  # the previous probed step's update is now visible
             ratios = self.probe.update_ratios()
+            largest = 0.0
             for layer in self._awaiting_ratio.layers:
-                layer.update_ratio = ratios.get(layer.name)
+                layer.update_ratio = ratio = ratios.get(layer.name)
+                if ratio is not None and not ratio <= largest:  # NaN counts as the largest
+                    largest = ratio
+            self.largest_update_ratio = largest
             self._awaiting_ratio = None
         record = None
         if step >= self._next_probe:
@@ -75,16 +83,25 @@ class Recorder:
             self.records.append(record)
             self.probe.snapshot_weights(record)
             self._awaiting_ratio = record
-            interval = self.every or (DEFAULT_EVERY if step < SETTLE_AFTER else SETTLED_EVERY)
+            self._next_probe = step + self._interval(step, hastened=self._follow_up > 0)
             if self._follow_up:
                 self._follow_up -= 1
-                interval = max(interval // 4, 1)
-            self._next_probe = step + interval
         if self.probe.armed:
             self.probe.disarm()
         if self.step >= self._next_probe:
             self.probe.arm()  # the next forward pass is a probed one
         return record
+
+    def _interval(self, step: int, hastened: bool = False) -> int:
+        """Steps from a probe at ``step`` to the next: ``every``, else dense while a problem first
+        seen at the next probe could still be named within the first ``SETTLE_AFTER`` steps; a
+        quarter of the cadence of the probe's phase when ``hastened``."""
+        if hastened:
+            base = self.every or (DEFAULT_EVERY if step < SETTLE_AFTER else SETTLED_EVERY)
+            return max(base // 4, 1)
+        if self.every:
+            return self.every
+        return DEFAULT_EVERY if step + DEFAULT_EVERY < SETTLE_AFTER else SETTLED_EVERY
 
     def replay(self, epoch: int, rerun: Any = None) -> ProbeRecord:
         """Probe the step just observed although it was not due: weights and gradients as they are
@@ -111,8 +128,7 @@ class Recorder:
 
     def hasten(self, probes: int) -> None:
         """Make the next ``probes`` probes come four times as often (the first one included)."""
-        interval = self.every or (DEFAULT_EVERY if self.step - 1 < SETTLE_AFTER else SETTLED_EVERY)
-        soon = self.step - 1 + max(interval // 4, 1)
+        soon = self.step - 1 + self._interval(self.step - 1, hastened=True)
         if soon < self._next_probe:
             self._next_probe = soon
             self.probe.disarm()
@@ -134,7 +150,16 @@ class Recorder:
     @property
     def losses(self) -> np.ndarray:
         """The loss of every step so far (a read-only view)."""
-        view = self._losses[:self.step]
+        if self._pending:
+            end = self._stored + len(self._pending)
+            if end > len(self._losses):
+                grown = np.empty(max(2 * len(self._losses), end), dtype=np.float64)
+                grown[:self._stored] = self._losses[:self._stored]
+                self._losses = grown
+            self._losses[self._stored:end] = self._pending
+            self._pending.clear()
+            self._stored = end
+        view = self._losses[:self._stored]
         view.flags.writeable = False
         return view
 

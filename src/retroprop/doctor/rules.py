@@ -2,9 +2,10 @@
 
 Detectors see only numbers (dicts of floats, lists, NumPy arrays), never retroprop types, so any
 framework's probes can feed them. Each probe record is a dict with ``step``, ``epoch``, ``loss``,
-``layers`` (weighted layers, input side first: ``name``, ``label``, ``grad_rms``, ``grad_norm``,
-``update_ratio``, ``nonfinite_grad``, ``nonfinite_weight``) and ``activations`` (``name``,
-``label``, ``kind``, ``fired`` (per-unit booleans for ReLU), ``saturated_share``, ``nonfinite``).
+optionally ``grad_norm_total``, ``layers`` (weighted layers, input side first: ``name``, ``label``,
+``grad_rms``, ``grad_norm``, ``update_ratio``, ``nonfinite_grad``, ``nonfinite_weight``) and
+``activations`` (``name``, ``label``, ``kind``, ``fired`` (per-unit booleans for ReLU),
+``saturated_share``, ``nonfinite``).
 
 The thresholds come from the mechanisms the course page describes; they are a first setting, to be
 frozen against the labelled scenarios of the clinic (benchmarks/clinic/) and reported there.
@@ -212,12 +213,15 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
 
 def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     """An update as large as the weights, or a gradient norm that grew a thousandfold and rising."""
-    if not probes:
-        return []
-    # a probe's update ratio is known only after the optimizer's step: the newest probe that has one
+    return exploding_updates(probes) or exploding_growth(probes)
+
+
+def exploding_updates(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """One optimizer step changed a layer by more than half its size (read on the newest probe
+    whose update is known: a probe's update ratio is filled in after the optimizer's step)."""
     probe = next((p for p in reversed(probes)
-                  if any(layer.get("update_ratio") is not None for layer in p["layers"])), probes[-1])
-    for layer in probe["layers"]:
+                  if any(layer.get("update_ratio") is not None for layer in p["layers"])), None)
+    for layer in probe["layers"] if probe is not None else ():
         ratio = layer.get("update_ratio")
         if ratio is not None and math.isfinite(ratio) and ratio > EXPLODING_UPDATE_RATIO:
             return [Finding(
@@ -227,8 +231,26 @@ def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
                 f"one optimizer step changed {layer['label']} by {_fmt(ratio)} of its own size: gradients "
                 "this large (products of many large terms) throw away what the layer learned.",
             )]
-    totals = [math.sqrt(sum(layer["grad_norm"] ** 2 for layer in p["layers"])) for p in probes]
-    if len(totals) >= 3 and totals[0] > 0 and all(math.isfinite(t) for t in totals[-3:]):
+    return []
+
+
+def _total_grad_norm(probe: dict[str, Any]) -> float:
+    """All layers' weight gradients as one vector: its 2-norm (``grad_norm_total`` when the probe has it)."""
+    total = probe.get("grad_norm_total")
+    if total is None or math.isnan(total):
+        total = math.sqrt(sum(layer["grad_norm"] ** 2 for layer in probe["layers"]))
+    return total
+
+
+def exploding_growth(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """The total gradient norm grew more than ``EXPLODING_GROWTH``-fold over the window and rose on
+    each of the last three probes."""
+    if len(probes) < 3:
+        return []
+    totals = [_total_grad_norm(p) for p in probes]
+    if not totals[-1] > totals[-2] > totals[-3]:
+        return []
+    if totals[0] > 0 and all(math.isfinite(t) for t in totals[-3:]):
         growth = totals[-1] / totals[0]
         if growth > EXPLODING_GROWTH and totals[-1] > totals[-2] > totals[-3]:
             return [Finding(
@@ -314,8 +336,11 @@ def _mean(values: Sequence[float]) -> float:
 
 def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     """Moving average over ``span`` steps (from a running sum; one value per full window)."""
-    total = np.cumsum(np.asarray(values, dtype=np.float64))
-    return np.concatenate([total[span - 1:span], total[span:] - total[:-span]]) / span
+    total = np.add.accumulate(np.asarray(values, dtype=np.float64))
+    smooth = total[span - 1:].copy()
+    smooth[1:] -= total[:-span]
+    smooth *= 1.0 / span
+    return smooth
 
 
 def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1) -> list[Finding]:
@@ -330,11 +355,12 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
         return []
     if start is None:
         start = _mean(losses[:LOSS_EMA_STEPS])
-    values = np.asarray(losses[-HORIZON:], dtype=np.float64)
-    if not np.isfinite(values).all():
-        return []
-    smooth = _smooth(values, LOSS_EMA_STEPS)
-    lowest = np.minimum.accumulate(smooth)[-max(recent, 1):]  # the lowest value before each point
+    smooth = _smooth(losses[-HORIZON:], LOSS_EMA_STEPS)
+    recent = min(max(recent, 1), smooth.size)
+    peak, low = float(np.maximum.reduce(smooth[-recent:])), float(np.minimum.reduce(smooth))
+    if not (math.isfinite(peak) and math.isfinite(low)) or peak <= UNSTABLE_FACTOR * low:
+        return []  # no recent value is twice the lowest of all (the common case: one pass, no more)
+    lowest = np.minimum.accumulate(smooth)[-recent:]  # the lowest value before each point
     now = smooth[-len(lowest):]
     # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
     # more than half of the progress made so far
