@@ -42,8 +42,8 @@ def synthetic(n: int, features: int, classes: int = 10) -> tuple[np.ndarray, np.
 
 
 ROWS = [
-    # the first 100 steps are probed every 25 steps (to name gradient problems early), later ones every
-    # 100: the first row is mostly early phase, the others are runs of ordinary length
+    # steps 0, 25, 50 and 75 are probed (to name gradient problems within the first 100 steps), later
+    # ones every 100: the first row is mostly early phase, the others are runs of ordinary length
     # (a deep ReLU network is healthy with He initialization; with the default one the doctor rightly
     # finds dead units and a plateau in it)
     ("digits 64-64-64-10 (short)", digits, [64, 64, 64, 10], 32, 3, None),
@@ -72,14 +72,14 @@ def run(data: tuple[np.ndarray, np.ndarray], sizes: list[int], batch: int, epoch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per row (default 7)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per row (default 15)")
     args = parser.parse_args()
     if threadpool_limits is not None:
         threadpool_limits(limits=1)
     print("fit with the default doctor vs without (median of paired ratios)")
     print(f"  numpy {np.__version__} ({blas_description()}), retroprop {rp.__version__}, one thread, "
           f"{args.rounds} rounds\n")
-    print(f"{'network':<28} {'steps':>6} {'plain s':>8} {'doctor s':>9} {'overhead':>9}")
+    print(f"{'network':<28} {'steps':>6} {'plain s':>8} {'doctor s':>9} {'overhead':>9} {'middle half':>15}")
     for name, load, sizes, batch, epochs, init in ROWS:
         data = load()
         run(data, sizes, batch, 1, False, init)  # warm-up
@@ -88,11 +88,15 @@ def main() -> None:
             pair = [(False, plain), (True, watched)]
             for doctor, times in pair if r % 2 == 0 else pair[::-1]:
                 times.append(run(data, sizes, batch, epochs, doctor, init))
-        ratio = float(np.median(np.array(watched) / np.array(plain)))
+        ratios = np.array(watched) / np.array(plain)
+        ratio = float(np.median(ratios))
+        low, high = np.percentile(ratios, [25, 75]) - 1
         steps = epochs * -(-len(data[1]) // batch)
-        print(f"{name:<28} {steps:>6} {np.median(plain):8.3f} {np.median(watched):9.3f} {ratio - 1:+8.1%}")
-    print("\noverhead = median(doctor time / plain time) - 1; by default the doctor probes every 25 "
-          "steps for the first 100 steps, then every 100 (every 25 while a symptom shows).")
+        print(f"{name:<28} {steps:>6} {np.median(plain):8.3f} {np.median(watched):9.3f} {ratio - 1:+8.1%} "
+              f"{low:+6.1%}..{high:+.1%}")
+    print("\noverhead = median(doctor time / plain time) - 1, middle half = its interquartile range over the "
+          "rounds;\nby default the doctor probes at steps 0, 25, 50 and 75, then every 100 (four times as "
+          "often while a symptom shows).")
 
 
 if __name__ == "__main__":

@@ -169,3 +169,23 @@ def test_a_symptom_gets_one_close_look_while_it_lasts(monkeypatch):
     watched_steps(m, opt, doctor, x, y, 16)  # ...and comes back: a new close look
     gaps = np.diff([r.step for r in doctor.recorder.records[before - 1:]])
     assert 2 in gaps and not doctor.diagnoses
+
+
+def test_a_close_look_ends_when_its_symptom_is_gone(monkeypatch):
+    """The denser probes are for a symptom that persists: one gone at the next probe stops them."""
+    from retroprop.doctor import rules
+
+    calls = {"n": 0}
+
+    def once(probe, losses=None):
+        calls["n"] += 1
+        return ["dead_relu"] if calls["n"] == 1 else []
+
+    monkeypatch.setattr(rules, "symptoms", once)
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = rp.optim.SGD(m.parameters(), lr=0.01)
+    doctor = Doctor(m, opt, every=8)
+    x, y = rp.randn(16, 4), np.arange(16) % 3
+    watched_steps(m, opt, doctor, x, y, 30)
+    assert [r.step for r in doctor.recorder.records] == [0, 2, 10, 18, 26]

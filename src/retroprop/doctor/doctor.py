@@ -277,9 +277,13 @@ class Doctor:
             new += self._report(loss_findings, step, epoch, "loss")
         # a symptom that went away may be looked at closely again when it returns
         self._cleared &= set(symptoms)
-        if self._looking and not recorder.looking_closely and not findings:
-            self._cleared |= self._looking  # a close look found it transient: no second one while it lasts
-            self._looking = set()
+        if self._looking and not findings:
+            if not recorder.looking_closely:
+                self._cleared |= self._looking  # found transient: no second close look while it lasts
+                self._looking = set()
+            elif not self._looking & set(symptoms):
+                recorder.calm()  # what was looked at is gone already: back to the regular cadence
+                self._looking = set()
         if symptoms and not findings:
             fresh = set(symptoms) - self._cleared - self._looking
             if fresh:

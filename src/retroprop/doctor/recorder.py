@@ -49,6 +49,7 @@ class Recorder:
         self._awaiting_ratio: ProbeRecord | None = None
         self._next_probe = 0
         self._follow_up = 0  # probes left at the denser cadence that follows a treatment
+        self._hastened = False  # whether that cadence is a hasten's (calm() may end it)
         self.completed: ProbeRecord | None = None  # the record whose update ratios this step filled in
         self.largest_update_ratio = 0.0  # the largest of them (NaN when one is)
         self.probe.arm()  # step 0 is probed
@@ -86,6 +87,7 @@ class Recorder:
             self._next_probe = step + self._interval(step, hastened=self._follow_up > 0)
             if self._follow_up:
                 self._follow_up -= 1
+                self._hastened = self._hastened and self._follow_up > 0
         if self.probe.armed:
             self.probe.disarm()
         if self.step >= self._next_probe:
@@ -135,6 +137,19 @@ class Recorder:
             if self.step >= self._next_probe:
                 self.probe.arm()
         self._follow_up = max(self._follow_up, probes - 1)
+        self._hastened = True
+
+    def calm(self) -> None:
+        """End a ``hasten`` early (the symptom it was for is gone): the next probe comes at the
+        regular cadence from the last one. The closer watch after a ``restart`` is kept."""
+        if not self._hastened:
+            return
+        self._hastened = False
+        self._follow_up = 0
+        last = self.step - 1
+        self._next_probe = last + self._interval(last)
+        if self.probe.armed and self.step < self._next_probe:
+            self.probe.disarm()
 
     def restart(self, model: Module, follow_up: int = 0) -> None:
         """After a roll-back or a change of the model: measure ``model`` afresh from the next step
@@ -145,6 +160,7 @@ class Recorder:
         self._awaiting_ratio = self.completed = None
         self._next_probe = self.step
         self._follow_up = follow_up
+        self._hastened = False
         self.probe.arm()
 
     @property
