@@ -21,7 +21,7 @@ sizes and is the headline.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -405,8 +405,16 @@ def by_name() -> dict[str, Scenario]:
     return {s.name: s for s in SCENARIOS}
 
 
+def reseed(s: Scenario, offset: int) -> Scenario:
+    """The same recipe and label on other draws: the data's split (or generation) seed and the
+    model's initialization seed both moved by ``offset``. Its label must be confirmed again."""
+    if not offset:
+        return s
+    return replace(s, seed=s.seed + offset, data=replace(s.data, seed=s.data.seed + offset))
+
+
 __all__ = ["GRADIENT_PROBLEMS", "PROBLEMS", "SCENARIOS", "SIGNALS", "SIGNAL_KEYS", "Data", "Monitor", "Run",
-           "Scenario", "build", "by_name", "confirm", "fit_kwargs", "load", "run", "signals"]
+           "Scenario", "build", "by_name", "confirm", "fit_kwargs", "load", "reseed", "run", "signals"]
 
 
 # ---------------------------------------------------------------------------------------------
