@@ -606,7 +606,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         for callback in callbacks:
             callback.on_train_end({})
     if doctor is not None:
-        doctor.finish()
+        for diagnosis in doctor.finish():  # the loss rules read the run's last steps
+            if verbose:
+                print(f"Doctor: {diagnosis}", file=sys.stderr)
         history.best = doctor.best
     history.wall_time += time.perf_counter() - started
     if history.stop_reason and verbose:

@@ -102,8 +102,11 @@ def test_small_steps_under_a_warm_up_schedule_are_not_called_slow(digits):
 
 def test_a_big_network_on_sixty_samples_overfits(digits):
     m = mlp(width=512)
-    problems, _ = diagnose(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=60, n=60)
+    problems, history = diagnose(digits, m, rp.optim.Adam(m.parameters(), lr=3e-3), epochs=60, n=60)
     assert problems == {"overfitting"}
+    (found,) = history.diagnoses
+    assert found.evidence["val_loss_now"] > 1.1 * found.evidence["val_loss_best"]
+    assert found.evidence["generalization_gap"] >= 0.1
 
 
 def test_hand_written_loop_reports_each_problem_once_per_episode():

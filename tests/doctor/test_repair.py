@@ -174,7 +174,7 @@ def test_a_plateau_gets_a_rate_sized_by_the_update_ratios_and_the_lost_steps_are
 
 def test_overfitting_goes_back_to_the_best_epoch_and_ends_with_early_stopping(digits):
     m = mlp(width=512)
-    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=40, n=60)
+    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=3e-3), epochs=40, n=60)
     remedies = [t.remedy for t in history.treatments if t.problem == "overfitting"]
     assert remedies[0] == "dropout" and any(isinstance(layer, nn.Dropout) for layer in m)
     if "early_stopping" in remedies:

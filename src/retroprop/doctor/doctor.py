@@ -58,9 +58,9 @@ class TreatmentRecord:
     """One entry of the treatment log: what was diagnosed, what was done, and how it went.
 
     ``outcome``: ``"resolved"`` (the problem was not diagnosed again over at least 120 steps),
-    ``"unconfirmed"`` (not again, but the run ended too soon to tell),
-    ``"returned"`` (it was, and the next remedy followed), ``"skipped"`` (the remedy does not
-    apply to this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
+    ``"unconfirmed"`` (not again, but the run ended too soon to tell), ``"returned"`` (it was, and
+    the next remedy followed unless the run had ended), ``"skipped"`` (the remedy does not apply to
+    this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
     """
 
     step: int
@@ -633,15 +633,24 @@ class Doctor:
             return 0
         return min(math.ceil(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
 
-    def finish(self) -> None:
-        """End of the run: a treatment whose problem did not come back is ``resolved`` when the run
-        went on long enough for the rules to see it again (``CONFIRM_STEPS``), else ``unconfirmed``."""
-        steps = self.recorder.step if self.recorder else 0
+    def finish(self) -> list[Diagnosis]:
+        """End of the run (``fit`` calls it; call it after a hand-written loop): the loss rules read
+        the steps since their last run, and a treatment whose problem did not come back is
+        ``resolved`` when the run went on long enough for the rules to see it again
+        (``CONFIRM_STEPS``), else ``unconfirmed``. Returns the diagnoses that are new."""
+        new: list[Diagnosis] = []
+        recorder = self.recorder
+        steps = recorder.step if recorder else 0
+        if recorder is not None and steps - 1 > self._last_loss_check and not self.stop_reason:
+            new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
+        again = {d.problem for d in new}
         for record in self.treatments:
             if record.outcome == "pending":
                 watched = steps - record.step - 1
-                record.outcome = "resolved" if watched >= CONFIRM_STEPS else "unconfirmed"
+                record.outcome = ("returned" if record.problem in again
+                                  else "resolved" if watched >= CONFIRM_STEPS else "unconfirmed")
         self.close()
+        return new
 
     def close(self) -> None:
         if self.recorder is not None:
