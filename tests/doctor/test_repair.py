@@ -115,10 +115,11 @@ def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_fi
                                                                         "skipped")
     assert "because of the learning rate" in first.description
     assert (second.problem, second.remedy, second.rolled_back_to) == ("exploding_gradients", "lower_lr", 0)
-    assert second.description.startswith("learning rate 50 -> 0.1")  # sized by the measured update ratio
+    # sized by the measured update ratios (a plain 10x would leave 5.0): 100x or more
+    lr = history.params["optimizer"].param_groups[0]["lr"]
+    assert second.description == f"learning rate 50 -> {lr:.3g}" and 0.05 < lr < 0.5
     assert history.stop_reason is None
     assert all(np.isfinite(p.data).all() for p in m.parameters())
-    assert 0.01 < history.params["optimizer"].param_groups[0]["lr"] < 0.5
     assert history.history["val_accuracy"][-1] > 0.85
 
 

@@ -37,7 +37,7 @@ OVERSIZED = 10.0
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
 INPUT_SCALE = 3.0
-# update-to-weight ratios the learning-rate remedies aim for (lowering: no layer above; raising: the median)
+# update-to-weight ratios the learning-rate remedies aim for, on the median layer (lowering, raising)
 LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
@@ -504,9 +504,10 @@ class Doctor:
 
         A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
         alike), so scaling the rate by ``target / ratio`` brings the update-to-weight ratio to the
-        target: 2e-2 when lowering (the largest layer's; the upper quartile of healthy first steps
-        in the clinic's dev split), 5e-3 when raising (the median layer's; their median). Without
-        measured ratios the factor is 10.
+        target, read on the median layer (one odd layer, such as the small first layer of a net on
+        2-D inputs, does not decide): 2e-2 when lowering (the upper quartile of the median-layer
+        ratios of healthy first steps in the clinic's dev split), 5e-3 when raising (their median).
+        Lowering is by 10x at least, raising by 10x at least. Without measured ratios the factor is 10.
         """
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
@@ -519,7 +520,7 @@ class Doctor:
                        for record in reversed(self.recorder.records)
                        if any(layer.update_ratio is not None for layer in record.layers)), [])
         if remedy == "lower_lr":
-            factor = LOWER_TARGET / max(ratios) if ratios else 0.1
+            factor = LOWER_TARGET / float(np.median(ratios)) if ratios else 0.1
             return {"factor": min(max(factor, 1e-4), 0.1)}
         factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
         return {"factor": min(max(factor, 10.0), 1e6)}
