@@ -192,3 +192,17 @@ def test_a_close_look_ends_when_its_symptom_is_gone(monkeypatch):
     x, y = rp.randn(16, 4), np.arange(16) % 3
     watched_steps(m, opt, doctor, x, y, 30)
     assert [r.step for r in doctor.recorder.records] == [0, 2, 10, 18, 26]
+
+
+def test_finish_reads_the_losses_of_the_last_steps():
+    """A climb in the steps after the loss rules last ran is still named, when the run ends."""
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    doctor = Doctor(m, rp.optim.SGD(m.parameters(), lr=0.1))
+    losses = list(np.linspace(2.3, 0.2, 200)) + [2.2] * 40  # the rules last ran at step 200
+    for loss in losses:
+        doctor.observe(float(loss))
+    assert doctor.diagnoses == []
+    (found,) = doctor.finish()
+    assert found.problem == "unstable_loss" and found.step == len(losses) - 1
+    assert doctor.diagnoses == [found] and doctor.finish() == []  # said once

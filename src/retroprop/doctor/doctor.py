@@ -176,7 +176,8 @@ class Doctor:
         self._tried: dict[str, int] = {}
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
-        self._epoch_best: tuple[float, Snapshot] | None = None
+        self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
+        self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._raw_inputs: Any = None
         self.samples: tuple[int, int] | None = None
@@ -413,10 +414,14 @@ class Doctor:
                 self._skeleton_repr = repr(self.model)
             self.best = Best(epoch=epoch, metric=name, value=value, weights=self.model.state_dict(),
                              config=self._config(), skeleton=self._skeleton)
+        snapshot = None
+        if self._metric_best is None or score > self._metric_best[0]:
+            snapshot = self._take_snapshot(self.recorder.step, epoch)
+            self._metric_best = (score, snapshot)
         val_loss = logs.get("val_loss")
         if val_loss is not None and math.isfinite(val_loss) and (
                 self._epoch_best is None or val_loss < self._epoch_best[0]):
-            self._epoch_best = (val_loss, self._take_snapshot(self.recorder.step, epoch))
+            self._epoch_best = (val_loss, snapshot or self._take_snapshot(self.recorder.step, epoch))
 
     def _config(self) -> dict[str, Any]:
         optimizer = self.optimizer
@@ -481,7 +486,11 @@ class Doctor:
         if problem in NOTHING_LEARNED:
             target = self._origin  # by the rule's own measure nothing was learned since
         elif problem == "overfitting" and self._epoch_best is not None:
-            target = self._epoch_best[1]  # the best validation epoch since the last treatment
+            # before memorizing began: the lowest validation loss since the last treatment; a run
+            # that stops here keeps the epoch of its best validation metric (accuracy when measured)
+            target = self._epoch_best[1]
+            if remedies[chosen] == "early_stopping" and self._metric_best is not None:
+                target = self._metric_best[1]
         back, wasted = self._roll_back(target)
         remedy = remedies[chosen]
         options = self._options(remedy)
@@ -491,7 +500,7 @@ class Doctor:
             self.clip_grad_norm = treatment.clip_grad_norm
         if remedy == "early_stopping":
             self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
-                                f"validation epoch, epoch {target.epoch + 1}, were restored")
+                                f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
                                  rolled_back_to=back, wasted_steps=wasted,
                                  outcome="resolved" if remedy == "early_stopping" else "pending")
@@ -617,7 +626,7 @@ class Doctor:
         self._record_start = len(recorder.records)
         self._epoch_start = len(self.epoch_logs)
         self._active = {}
-        self._epoch_best = None
+        self._epoch_best = self._metric_best = None
         self._skeleton = None
         self._looking, self._cleared = set(), set()
         self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)
