@@ -67,6 +67,30 @@ def test_only_selects_exact_names_else_substrings():
         clinic.select("all", "no_such_scenario")
 
 
+def test_reseed_moves_the_data_and_initialization_seeds_and_keeps_the_label():
+    s = sc.by_name()["test_digits_negative_bias"]
+    (moved,) = clinic.select("all", s.name, offset=3)
+    assert (moved.seed, moved.data.seed) == (s.seed + 3, s.data.seed + 3)
+    assert (moved.name, moved.expected, moved.allowed, moved.twin) == (s.name, s.expected, s.allowed, s.twin)
+    assert sc.reseed(s, 0) is s
+
+
+def test_scores_leave_out_runs_whose_labels_their_signals_do_not_confirm():
+    healthy, faulty = sc.by_name()["dev_digits_relu_adam"], sc.by_name()["dev_digits_deep8_sigmoid"]
+
+    def verdict(s, fired, label_problems):
+        run = sc.Run(s, [], {}, 1.0, label_problems=label_problems, steps_per_epoch=10)
+        first = {p: (5, 0) for p in fired}
+        return clinic.Verdict(run, set(s.expected) - set(fired), set(fired) - s.expected - s.allowed, first)
+
+    summary = clinic.score([verdict(healthy, ["overfitting"], ["shows overfitting"]),
+                            verdict(faulty, [], ["vanishing_gradients not shown"])])
+    assert summary["healthy"] == summary["faulty"] == 0 and summary["healthy_with_alarm"] == 0
+    assert set(summary["labels_not_confirmed"]) == {healthy.name, faulty.name}
+    summary = clinic.score([verdict(healthy, ["overfitting"], []), verdict(faulty, [], [])])
+    assert summary["healthy_with_alarm"] == 1 and summary["problems"]["vanishing_gradients"]["recall"] == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # End to end (a few seconds)
 # ---------------------------------------------------------------------------------------------
