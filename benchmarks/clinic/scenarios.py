@@ -423,6 +423,9 @@ __all__ = ["GRADIENT_PROBLEMS", "PROBLEMS", "SCENARIOS", "SIGNALS", "SIGNAL_KEYS
 # and other data sets (moons, xor, gaussians, wine, iris).
 # ---------------------------------------------------------------------------------------------
 _HIGH_LR = ("exploding_gradients", "unstable_loss", "non_finite")
+# units in their flat regions pass almost no gradient: the layers before them get little (vanishing) and
+# the loss moves slowly; both are consequences a saturated run may rightly show
+_SATURATED = ("vanishing_gradients", "slow_convergence")
 
 
 def _dev() -> list[Scenario]:
@@ -478,9 +481,9 @@ def _dev() -> list[Scenario]:
         _s("dev_digits_adam_lr0.1", v, d, lr=0.1, expected=("dead_relu",), allowed=_HIGH_LR,
            twin="dev_digits_relu_adam"),
         _s("dev_digits_tanh_big_init", v, d, act="tanh", init=1.0, optimizer="sgd", lr=0.05,
-           expected=("saturated_activations",), twin="dev_digits_tanh_sgd"),
+           expected=("saturated_activations",), allowed=_SATURATED, twin="dev_digits_tanh_sgd"),
         _s("dev_breast_cancer_raw_tanh", v, bc_raw, hidden=(32, 32), act="tanh", epochs=10, batch_size=16,
-           expected=("saturated_activations",), twin="dev_breast_cancer_tanh_adam",
+           expected=("saturated_activations",), allowed=_SATURATED, twin="dev_breast_cancer_tanh_adam",
            note="unscaled inputs (up to ~4000)"),
         _s("dev_digits_sgd_lr50", v, d, optimizer="sgd", lr=50.0, epochs=8, expected=("non_finite",),
            allowed=_HIGH_LR, twin="dev_digits_relu_sgd"),
@@ -566,13 +569,14 @@ def _test() -> list[Scenario]:
         _s("test_xor_adam_lr0.5", v, xo, hidden=(32, 32), lr=0.5, epochs=15, expected=("dead_relu",),
            allowed=_HIGH_LR, twin="test_xor_relu_adam"),
         _s("test_digits_sigmoid_big_init", v, d, hidden=(128, 64), act="sigmoid", init=2.0,
-           optimizer="momentum", lr=0.2, epochs=8, expected=("saturated_activations",),
+           optimizer="momentum", lr=0.2, epochs=8, expected=("saturated_activations",), allowed=_SATURATED,
            twin="test_digits_sigmoid_momentum"),
         _s("test_wine_raw_tanh", v, wi_raw, hidden=(32, 32), act="tanh", epochs=20, batch_size=16,
-           expected=("saturated_activations",), twin="test_wine_tanh_adam",
+           expected=("saturated_activations",), allowed=_SATURATED, twin="test_wine_tanh_adam",
            note="unscaled inputs (up to ~1700)"),
         _s("test_iris_tanh_big_init", v, ir, hidden=(16, 16), act="tanh", init=3.0, lr=1e-2, epochs=30,
-           batch_size=16, expected=("saturated_activations",), twin="test_iris_tanh_adam"),
+           batch_size=16, expected=("saturated_activations",), allowed=_SATURATED,
+           twin="test_iris_tanh_adam"),
         _s("test_digits_momentum_lr30", v, d, hidden=(128,), optimizer="momentum", lr=30.0, epochs=8,
            expected=("non_finite",), allowed=(*_HIGH_LR, "dead_relu"), twin="test_digits_relu128_sgd"),
         _s("test_wine_sgd_lr200", v, wi, hidden=(32, 32), optimizer="sgd", lr=200.0, epochs=20, batch_size=16,

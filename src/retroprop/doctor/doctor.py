@@ -48,8 +48,9 @@ LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = 50, 100
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
 # which of several problems diagnosed at once is treated first: causes before their consequences
-# (an overflow or exploding gradients make the loss unstable; vanishing gradients make it slow)
-TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "vanishing_gradients", "saturated_activations",
+# (an overflow or exploding gradients make the loss unstable; units in their flat regions pass almost no
+# gradient, so saturation makes gradients vanish; vanishing gradients make the loss slow)
+TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "saturated_activations", "vanishing_gradients",
                       "dead_relu", "unstable_loss", "dropout_too_high", "overfitting", "slow_convergence")
 
 
@@ -149,7 +150,8 @@ class Doctor:
     every 100, four times as often while a symptom shows; the loss rules every 50 steps for the first
     100, then every 100, and at ``finish()``). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
-    discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
+    discard are given back as extra steps (whole epochs and a last partial one), at most ``make_up``
+    times the planned number (0 turns
     this off), so that the treated recipe trains about as long as a healthy run. By hand, call
     ``doctor.treat(new)`` with what ``observe`` returned, skip that step's update when it returns a
     record, and go on with ``doctor.optimizer`` (the model is changed in place; the optimizer may
@@ -620,7 +622,7 @@ class Doctor:
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
-        recorder.restart(self.model, follow_up=2 * rules.DEAD_WINDOW)
+        recorder.restart(self.model, follow_up=rules.DEAD_WINDOW)  # each probe rule's window fills once
         self._dropout_rates = [m.p for m in self.model.modules() if isinstance(m, Dropout)]
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)
@@ -636,12 +638,12 @@ class Doctor:
         """Steps whose progress roll-backs discarded, over the whole run."""
         return sum(t.wasted_steps for t in self.treatments)
 
-    def make_up_epochs(self, steps_per_epoch: int, planned_epochs: int) -> int:
-        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (at least as
-        many, and at most ``make_up`` times the plan)."""
-        if not self.repair or steps_per_epoch <= 0:
+    def make_up_steps(self, planned_steps: int) -> int:
+        """Steps to add to a run of ``planned_steps`` to give back the discarded ones (at most
+        ``make_up`` times the plan)."""
+        if not self.repair or planned_steps <= 0:
             return 0
-        return min(math.ceil(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
+        return min(self.wasted_steps, int(self.make_up * planned_steps))
 
     def finish(self) -> list[Diagnosis]:
         """End of the run (``fit`` calls it; call it after a hand-written loop): the loss rules read
