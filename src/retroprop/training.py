@@ -482,8 +482,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     with _InterruptGuard(verbose=bool(verbose)) as interrupt:
         for callback in callbacks:
             callback.on_train_begin({})
-        last_epoch = epochs  # a repaired run may add steps to make up for those its roll-backs discarded
-        owed = 0  # the steps added so far
+        last_epoch = epochs  # a repaired run may add epochs to make up for steps its roll-backs discarded
         epoch = initial_epoch
         while epoch < last_epoch:
             model.train()
@@ -491,8 +490,6 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
-            if epoch >= epochs:  # a make-up epoch: only the steps still owed
-                del batches[max(owed - (epoch - epochs) * steps_per_epoch, 1):]
             # the last state known finite, for the rare update that overflows the weights
             epoch_start = (model.state_dict(), optimizer.state_dict())
             loss_sum, sample_count = 0.0, 0
@@ -603,8 +600,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 break
             epoch += 1
             if doctor is not None and doctor.repair:
-                owed = doctor.make_up_steps((epochs - initial_epoch) * steps_per_epoch)
-                last_epoch = epochs + -(-owed // steps_per_epoch)
+                last_epoch = epochs + doctor.make_up_epochs(steps_per_epoch, epochs - initial_epoch)
                 if last_epoch > progress.epochs:
                     progress.epochs = history.params["epochs"] = last_epoch
         for callback in callbacks:

@@ -150,8 +150,7 @@ class Doctor:
     every 100, four times as often while a symptom shows; the loss rules every 50 steps for the first
     100, then every 100, and at ``finish()``). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
-    discard are given back as extra steps (whole epochs and a last partial one), at most ``make_up``
-    times the planned number (0 turns
+    discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
     this off), so that the treated recipe trains about as long as a healthy run. By hand, call
     ``doctor.treat(new)`` with what ``observe`` returned, skip that step's update when it returns a
     record, and go on with ``doctor.optimizer`` (the model is changed in place; the optimizer may
@@ -638,12 +637,12 @@ class Doctor:
         """Steps whose progress roll-backs discarded, over the whole run."""
         return sum(t.wasted_steps for t in self.treatments)
 
-    def make_up_steps(self, planned_steps: int) -> int:
-        """Steps to add to a run of ``planned_steps`` to give back the discarded ones (at most
-        ``make_up`` times the plan)."""
-        if not self.repair or planned_steps <= 0:
+    def make_up_epochs(self, steps_per_epoch: int, planned_epochs: int) -> int:
+        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (at least as
+        many, and at most ``make_up`` times the plan)."""
+        if not self.repair or steps_per_epoch <= 0:
             return 0
-        return min(self.wasted_steps, int(self.make_up * planned_steps))
+        return min(math.ceil(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
 
     def finish(self) -> list[Diagnosis]:
         """End of the run (``fit`` calls it; call it after a hand-written loop): the loss rules read
