@@ -37,6 +37,11 @@ from typing import Any
 
 from clinic import run as clinic_run
 
+# the problems read from per-layer probes (gradients, activations, NaN/Inf), which the doctor must name
+# within the first epoch or the first 100 steps
+LAYER_PROBLEMS = ("vanishing_gradients", "exploding_gradients", "dead_relu", "saturated_activations",
+                  "non_finite")
+
 
 def run_draws(offsets: list[int], split: str, verbose: bool = False) -> dict[int, dict[str, Any]]:
     results = {}
@@ -58,9 +63,10 @@ def _share(numerator: int, denominator: int) -> str:
 def summarize(results: dict[int, dict[str, Any]]) -> str:
     lines = []
     for split in ("dev", "test"):
-        rows = [("draw", "healthy with an alarm", "faulty all found", "lowest recall", "repaired",
-                 "time median", "time max", "labels left out")]
-        totals = dict.fromkeys(("alarm", "healthy", "found", "faulty", "ok", "repaired"), 0)
+        rows = [("draw", "healthy with an alarm", "faulty all found", "lowest recall",
+                 "layer problems in time", "repaired", "time median", "time max", "labels left out")]
+        keys = ("alarm", "healthy", "found", "faulty", "ok", "repaired", "in_time", "named")
+        totals = dict.fromkeys(keys, 0)
         ratios: list[float] = []
         for offset, result in results.items():
             entry = result["splits"].get(split)
@@ -68,6 +74,11 @@ def summarize(results: dict[int, dict[str, Any]]) -> str:
                 continue
             d, r = entry["detection"], entry.get("repair") or {}
             recalls = [p["recall"] for p in d["problems"].values() if p["runs"]]
+            # named by the end of the first epoch or step 100, whichever is later
+            layer = [d["problems"][p] for p in LAYER_PROBLEMS]
+            in_time, named = sum(p["in_time"] for p in layer), sum(p["detected"] for p in layer)
+            totals["in_time"] += in_time
+            totals["named"] += named
             totals["alarm"] += d["healthy_with_alarm"]
             totals["healthy"] += d["healthy"]
             totals["found"] += d["faulty_all_found"]
@@ -77,13 +88,14 @@ def summarize(results: dict[int, dict[str, Any]]) -> str:
             ratios += [row["time_ratio"] for row in entry.get("repair_rows", []) if row["error"] is None]
             rows.append((str(offset), _share(d["healthy_with_alarm"], d["healthy"]),
                          _share(d["faulty_all_found"], d["faulty"]),
-                         f"{min(recalls):.2f}" if recalls else "-",
+                         f"{min(recalls):.2f}" if recalls else "-", _share(in_time, named),
                          _share(r.get("successes", 0), r.get("runs", 0)),
                          f"{r['time_ratio_median']:.2f}x" if r.get("time_ratio_median") else "-",
                          f"{r['time_ratio_max']:.2f}x" if r.get("time_ratio_max") else "-",
                          str(len(d["labels_not_confirmed"]))))
         rows.append(("all", _share(totals["alarm"], totals["healthy"]),
-                     _share(totals["found"], totals["faulty"]), "", _share(totals["ok"], totals["repaired"]),
+                     _share(totals["found"], totals["faulty"]), "",
+                     _share(totals["in_time"], totals["named"]), _share(totals["ok"], totals["repaired"]),
                      f"{statistics.median(ratios):.2f}x" if ratios else "-",
                      f"{max(ratios):.2f}x" if ratios else "-", ""))
         lines += [f"## {split}: {len(results)} draws\n", clinic_run.markdown(rows), ""]
