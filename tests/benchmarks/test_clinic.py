@@ -157,3 +157,21 @@ def test_the_whole_clinic_holds_its_measured_quality(tmp_path):
         repair = result["splits"][split]["repair"]
         assert repair["success_share"] >= 0.8, (split, repair)
         assert repair["time_ratio_median"] <= 1.5, (split, repair)
+
+
+def test_draws_pools_the_scores_of_several_draws():
+    from clinic import draws
+
+    def result(alarm, ok):
+        problems = {p: {"runs": 1, "recall": 1.0, "in_time": 1, "detected": 1} for p in sc.PROBLEMS}
+        detection = {"healthy_with_alarm": alarm, "healthy": 10, "faulty_all_found": 9, "faulty": 9,
+                     "problems": problems, "labels_not_confirmed": {}}
+        rows = [{"scenario": "x_faulty", "twin": "x_healthy", "val_acc_repaired": 0.9 + 0.01 * ok,
+                 "val_acc_twin": 0.91, "success": bool(ok), "time_ratio": 1.2, "error": None}]
+        repair = {"successes": ok, "runs": 1, "time_ratio_median": 1.2, "time_ratio_max": 1.2}
+        return {"splits": {"dev": {"detection": detection, "repair": repair, "repair_rows": rows}}}
+
+    text = draws.summarize({0: result(0, 1), 1: result(1, 0)})
+    assert "| all  | 1/20 (5%)" in text and "1/2 (50%)" in text and "10/10 (100%)" in text
+    assert "draw 1: x_faulty 0.900 against its twin's 0.910" in text
+    assert "| x_faulty | 2     | -0.005" in text
