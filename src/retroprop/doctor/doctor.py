@@ -235,11 +235,14 @@ class Doctor:
         find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
         pass again so that its activations are seen too (``fit`` passes one).
         """
-        if self.recorder is None:
-            raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
         recorder = self.recorder
-        step = recorder.step
+        if recorder is None:
+            raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
         self._epoch = epoch
+        if (grads_finite and type(loss) is float and recorder.step < self._next_loss_check
+                and recorder.observe_quietly(loss)):
+            return []  # the common step: its loss is recorded, nothing else is due
+        step = recorder.step
         record = recorder.observe(loss, epoch)
         finite = grads_finite and math.isfinite(recorder.last_loss)
         if record is None:
@@ -652,7 +655,9 @@ class Doctor:
         new: list[Diagnosis] = []
         recorder = self.recorder
         steps = recorder.step if recorder else 0
-        if recorder is not None and steps - 1 > self._last_loss_check and not self.stop_reason:
+        # the steps since the loss rules last ran, if they are enough to move the smoothed loss
+        if recorder is not None and steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS and (
+                not self.stop_reason):
             new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
         again = {d.problem for d in new}
         for record in self.treatments:

@@ -54,6 +54,19 @@ class Recorder:
         self.largest_update_ratio = 0.0  # the largest of them (NaN when one is)
         self.probe.arm()  # step 0 is probed
 
+    def observe_quietly(self, loss: float) -> bool:
+        """Record this step if it needs nothing but its loss (no probe due or completed now, the
+        next step not probed, a finite loss) and return True; else record nothing and return False
+        (call ``observe``). The common step's fast path."""
+        step = self.step
+        if step + 1 < self._next_probe and self._awaiting_ratio is None and loss - loss == 0.0:  # finite
+            self._pending.append(loss)
+            self.last_loss = loss
+            self.step = step + 1
+            self.completed = None
+            return True
+        return False
+
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
         """Record this step; returns the probe record when this step was probed."""
         value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
