@@ -140,6 +140,10 @@ class Probe:
         self._seen: dict[str, ActivationStats] = {}
         self._before: dict[str, tuple[np.ndarray, float]] | None = None
         self._spare: dict[str, np.ndarray] = {}
+        # made once: arming a probe only registers them
+        self._hooks = [(module, self._hook(name, kind, label))
+                       for name, module, kind, label in self.activation_modules]
+        self._fan_in = {name: isinstance(module, Linear) for name, module, _ in self.weighted}
 
     # -- activations --------------------------------------------------------------------------
     def arm(self) -> None:
@@ -147,9 +151,7 @@ class Probe:
         if self._handles:
             return
         self._seen = {}
-        for name, module, kind, label in self.activation_modules:
-            self._handles.append(module.register_forward_hook(self._hook(name, kind, label),
-                                                              output_only=True))
+        self._handles = [module.register_forward_hook(hook, output_only=True) for module, hook in self._hooks]
 
     def disarm(self) -> None:
         for handle in self._handles:
@@ -248,7 +250,7 @@ class Probe:
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
-                fan_in=int(w.shape[1]) if isinstance(module, Linear) and w.ndim == 2 else None,
+                fan_in=int(w.shape[1]) if self._fan_in[name] and w.ndim == 2 else None,
                 nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]

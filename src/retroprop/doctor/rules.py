@@ -335,13 +335,17 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.add.reduce(array)) / array.size if array.size else math.nan
 
 
-def _smooth(values: Sequence[float], span: int) -> np.ndarray:
-    """Moving average over ``span`` steps (from a running sum; one value per full window)."""
+def _window_sums(values: Sequence[float], span: int) -> np.ndarray:
+    """Sums over every window of ``span`` consecutive steps (from a running sum)."""
     total = np.add.accumulate(np.asarray(values, dtype=np.float64))
-    smooth = total[span - 1:].copy()
-    smooth[1:] -= total[:-span]
-    smooth *= 1.0 / span
-    return smooth
+    sums = total[span - 1:].copy()
+    sums[1:] -= total[:-span]
+    return sums
+
+
+def _smooth(values: Sequence[float], span: int) -> np.ndarray:
+    """Moving average over ``span`` steps (one value per full window)."""
+    return _window_sums(values, span) / span
 
 
 def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1) -> list[Finding]:
@@ -354,13 +358,14 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
     """
     if len(losses) < 2 * LOSS_EMA_STEPS:
         return []
-    if start is None:
-        start = _mean(losses[:LOSS_EMA_STEPS])
-    smooth = _smooth(losses[-HORIZON:], LOSS_EMA_STEPS)
-    recent = min(max(recent, 1), smooth.size)
-    peak, low = float(np.maximum.reduce(smooth[-recent:])), float(np.minimum.reduce(smooth))
+    sums = _window_sums(losses[-HORIZON:], LOSS_EMA_STEPS)  # window sums: the ratios need no scaling
+    recent = min(max(recent, 1), sums.size)
+    peak, low = float(np.maximum.reduce(sums[-recent:])), float(np.minimum.reduce(sums))
     if not (math.isfinite(peak) and math.isfinite(low)) or peak <= UNSTABLE_FACTOR * low:
         return []  # no recent value is twice the lowest of all (the common case: one pass, no more)
+    if start is None:
+        start = _mean(losses[:LOSS_EMA_STEPS])
+    smooth = sums / LOSS_EMA_STEPS
     lowest = np.minimum.accumulate(smooth)[-recent:]  # the lowest value before each point
     now = smooth[-len(lowest):]
     # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
