@@ -110,6 +110,9 @@ def test_steps_too_small_to_learn():
     assert rules.slow_steps(stuck, [0.0, 0.0]) == []  # no update at all: no gradient, not a small rate
     learning = list(np.linspace(2.3, 1.5, 50))
     assert rules.slow_steps(learning, [3e-7, 4e-7]) == []  # small steps, but the loss is falling
+    # it learned, then climbed back (units died): the steps shrank for want of gradient, not of rate
+    lost = list(np.linspace(2.3, 1.0, 60)) + [2.3] * 60
+    assert rules.slow_steps(lost, [3e-8, 4e-8]) == []
 
 
 def test_unstable_loss_sees_a_climb_between_two_of_its_runs():

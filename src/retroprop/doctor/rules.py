@@ -51,7 +51,8 @@ RULES: list[dict[str, str]] = [
      "steps, and the loss against its starting value; or the largest update-to-weight ratio of any layer "
      "(a fixed learning rate) and the loss against its start",
      "threshold": "< 1 % fall while still > 90 % of the starting loss, never below it since; or every "
-     "layer's ratio < 1e-4 while the loss is still > 90 % of its start", "window": "100 steps; or 2 probes",
+     "layer's ratio < 1e-4 while the loss is still (and always was) > 90 % of its start",
+     "window": "100 steps; or 2 probes",
      "why": "a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
             "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most"},
     {"problem": "overfitting", "signal": "validation loss by epoch, against its minimum, while the "
@@ -424,7 +425,8 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
 def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
                start: float | None = None) -> list[Finding]:
     """Steps too small to learn: on the last two probes no layer's update moved its weights by
-    ``SLOW_UPDATE`` of their size, and the loss is still near where it started.
+    ``SLOW_UPDATE`` of their size, and the loss is still near where it started and never fell far
+    below it (as for ``slow_convergence``).
 
     ``update_ratios``: the largest update-to-weight ratio of any layer at each probe whose update
     is known, oldest first, all under the same fixed learning rate (a schedule that may raise the
@@ -438,6 +440,8 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
     now = _mean(losses[-LOSS_EMA_STEPS:])
     if not (math.isfinite(start) and math.isfinite(now)) or start <= 0 or now <= PLATEAU_LEVEL * start:
         return []
+    if float(np.minimum.reduce(_smooth(losses[-HORIZON:], LOSS_EMA_STEPS))) < PLATEAU_LEVEL * start:
+        return []  # it learned, then lost it: steps that shrank since (dying units, say) are not the rate's
     largest = max(ratios)
     return [Finding(
         "slow_convergence", None, None, "warning",
