@@ -149,6 +149,14 @@ def test_fit_refuses_a_doctor_of_the_wrong_type(digits):
                doctor="yes", verbose=0)
 
 
+def tiny_watched_net(every: int):
+    """A 4-8-3 ReLU net, its optimizer, a doctor probing every ``every`` steps, and one batch."""
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = rp.optim.SGD(m.parameters(), lr=0.01)
+    return m, opt, Doctor(m, opt, every=every), rp.randn(16, 4), np.arange(16) % 3
+
+
 def test_a_symptom_gets_one_close_look_while_it_lasts(monkeypatch):
     """A symptom makes the probes come four times as often once; found transient, it does not again
     until it has gone away and come back."""
@@ -156,11 +164,7 @@ def test_a_symptom_gets_one_close_look_while_it_lasts(monkeypatch):
 
     showing = {"now": True}
     monkeypatch.setattr(rules, "symptoms", lambda probe, losses=None: ["dead_relu"] if showing["now"] else [])
-    rp.manual_seed(0)
-    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-    opt = rp.optim.SGD(m.parameters(), lr=0.01)
-    doctor = Doctor(m, opt, every=8)
-    x, y = rp.randn(16, 4), np.arange(16) % 3
+    m, opt, doctor, x, y = tiny_watched_net(every=8)
     watched_steps(m, opt, doctor, x, y, 60)
     steps = [r.step for r in doctor.recorder.records]
     assert steps[:6] == [0, 2, 4, 6, 8, 10]  # one close look: every 8 // 4 steps, 5 probes
@@ -185,11 +189,7 @@ def test_a_close_look_ends_when_its_symptom_is_gone(monkeypatch):
         return ["dead_relu"] if calls["n"] == 1 else []
 
     monkeypatch.setattr(rules, "symptoms", once)
-    rp.manual_seed(0)
-    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-    opt = rp.optim.SGD(m.parameters(), lr=0.01)
-    doctor = Doctor(m, opt, every=8)
-    x, y = rp.randn(16, 4), np.arange(16) % 3
+    m, opt, doctor, x, y = tiny_watched_net(every=8)
     watched_steps(m, opt, doctor, x, y, 30)
     assert [r.step for r in doctor.recorder.records] == [0, 2, 10, 18, 26]
 
