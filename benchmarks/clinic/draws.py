@@ -107,17 +107,17 @@ def _misses(results: dict[int, dict[str, Any]], split: str) -> list[str]:
     """Per scenario repaired on several draws: mean (repaired - twin) and the twin's own spread."""
     gaps: dict[str, list[float]] = {}
     twins: dict[str, list[float]] = {}
+    twin_of: dict[str, str] = {}
     failed: list[str] = []
     for offset, result in results.items():
         for row in result["splits"].get(split, {}).get("repair_rows", []):
             gaps.setdefault(row["scenario"], []).append(row["val_acc_repaired"] - row["val_acc_twin"])
             twins.setdefault(row["twin"], []).append(row["val_acc_twin"])
+            twin_of[row["scenario"]] = row["twin"]
             if not row["success"]:
                 failed.append(f"  draw {offset}: {row['scenario']} {row['val_acc_repaired']:.3f} against its "
                               f"twin's {row['val_acc_twin']:.3f}")
     rows = [("scenario", "draws", "mean repaired - twin", "twin's spread (sd)")]
-    twin_of = {row["scenario"]: row["twin"] for result in results.values()
-               for row in result["splits"].get(split, {}).get("repair_rows", [])}
     for name, values in sorted(gaps.items()):
         spread = twins[twin_of[name]]
         rows.append((name, str(len(values)), f"{statistics.mean(values):+.3f}",

@@ -349,6 +349,12 @@ def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     return _window_sums(values, span) / span
 
 
+def _lowest_smoothed(losses: Sequence[float]) -> float:
+    """The lowest moving average of the loss over the last ``HORIZON`` steps: a loss that has been
+    well below its start made progress, so the plateau tests do not call it slow."""
+    return float(np.minimum.reduce(_smooth(losses[-HORIZON:], LOSS_EMA_STEPS)))
+
+
 def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1) -> list[Finding]:
     """The smoothed loss climbed back: above twice its lowest value so far and more than half-way
     to its start.
@@ -406,11 +412,9 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
         return []
     fall = (before - now) / before
     if fall < PLATEAU_FALL and now > PLATEAU_LEVEL * start:
-        # a loss that was well below its start and climbed back made progress and lost it: that is
-        # unstable_loss's to name, not a plateau of steps too small
-        lowest = float(np.minimum.reduce(_smooth(losses[-HORIZON:], LOSS_EMA_STEPS)))
+        lowest = _lowest_smoothed(losses)
         if lowest < PLATEAU_LEVEL * start:
-            return []
+            return []  # it made progress and lost it: unstable_loss's to name, not a plateau
         return [Finding(
             "slow_convergence", None, None, "warning",
             {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": PLATEAU_STEPS,
@@ -440,7 +444,7 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
     now = _mean(losses[-LOSS_EMA_STEPS:])
     if not (math.isfinite(start) and math.isfinite(now)) or start <= 0 or now <= PLATEAU_LEVEL * start:
         return []
-    if float(np.minimum.reduce(_smooth(losses[-HORIZON:], LOSS_EMA_STEPS))) < PLATEAU_LEVEL * start:
+    if _lowest_smoothed(losses) < PLATEAU_LEVEL * start:
         return []  # it learned, then lost it: steps that shrank since (dying units, say) are not the rate's
     largest = max(ratios)
     return [Finding(
