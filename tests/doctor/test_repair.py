@@ -398,3 +398,37 @@ def test_standardize_inputs_needs_the_data_and_a_sequential():
     assert t.applied and isinstance(m[0], nn.Standardize) and t.optimizer is opt
     np.testing.assert_allclose(m[0](rp.full((1, 64), 6.0)).data, 1.0)
     assert not apply_remedy("standardize_inputs", m, opt, mean=np.zeros(64), scale=np.ones(64)).applied
+
+
+def _watched(act=nn.ReLU, lr=1.0):
+    """A small MLP watched for a few steps by a repairing doctor in a hand-written loop."""
+    m = mlp(act=act)
+    opt = rp.optim.SGD(m.parameters(), lr=lr)
+    doctor = Doctor(m, opt, every=1, repair=True)
+    rng = np.random.default_rng(0)
+    watched_steps(m, opt, doctor, rp.Tensor(rng.normal(size=(32, 64)).astype(np.float32)),
+                  rng.integers(0, 10, 32), 4)
+    return doctor
+
+
+def test_lower_lr_is_sized_on_the_median_layer_not_the_largest():
+    from retroprop.doctor import Diagnosis
+
+    doctor = _watched()
+    newest = next(r for r in reversed(doctor.recorder.records) if r.layers[0].update_ratio is not None)
+    for layer, ratio in zip(newest.layers, [20.0, 1.0, 1.0], strict=True):
+        layer.update_ratio = ratio  # one odd layer moves 20x its share
+    record = doctor.treat([Diagnosis("unstable_loss", None, 4, 0, "warning", {}, "x")])
+    assert record.remedy == "lower_lr"
+    # the median layer's 1.0 comes down to 2e-2: a factor of 0.02 (the largest layer's would give 0.001)
+    assert doctor.optimizer.param_groups[0]["lr"] == pytest.approx(0.02)
+
+
+def test_saturation_is_treated_before_the_vanishing_gradients_it_causes():
+    from retroprop.doctor import Diagnosis
+
+    doctor = _watched(act=nn.Tanh, lr=0.01)
+    vanishing = Diagnosis("vanishing_gradients", "0", 4, 0, "warning", {}, "x")
+    saturated = Diagnosis("saturated_activations", "1", 4, 0, "warning", {}, "x")
+    record = doctor.treat([vanishing, saturated])
+    assert record.problem == "saturated_activations"
