@@ -477,6 +477,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
 
     model.stop_training = False
     step = len(history._step_loss)
+    quiet, record_loss = 0, None  # steps the doctor needs only the loss of (Doctor.quiet_steps)
     started = time.perf_counter()
 
     with _InterruptGuard(verbose=bool(verbose)) as interrupt:
@@ -512,7 +513,12 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 history._step_loss.append(value)
                 finite = grads_finite and math.isfinite(value)
                 treated = False
-                if doctor is not None:
+                if doctor is None:
+                    pass
+                elif quiet and finite:  # the common step: the doctor needs only its loss
+                    quiet -= 1
+                    record_loss(value)
+                else:
                     new = doctor.observe(value, epoch, grads_finite=grads_finite, rerun=rerun)
                     for diagnosis in new:
                         if verbose:
@@ -525,6 +531,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                             if has_batch_norm and len(batches) > batch + 2 and len(batches[-1]) == 1:
                                 batches[-2] = np.concatenate(batches[-2:])  # BatchNorm needs 2 samples
                                 batches.pop()
+                    quiet, record_loss = doctor.quiet_steps(), doctor.recorder.record_loss
                 if treated:
                     pass  # the state was rolled back and treated: this step's gradients are void
                 elif finite:
@@ -593,6 +600,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                                                                   verbose)
                     if treated:
                         buffers, has_batch_norm, has_dropout = _layout(model)
+                quiet = doctor.quiet_steps()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             progress.epoch_end(epoch, logs)

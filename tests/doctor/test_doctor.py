@@ -14,12 +14,16 @@ from tests.doctor.common import mlp, watched_steps
 
 
 def diagnose(digits, model, optimizer, epochs=5, n=None):
+    history = diagnose_with(digits, model, optimizer, True, epochs, n)
+    return {d.problem for d in history.diagnoses}, history
+
+
+def diagnose_with(digits, model, optimizer, doctor, epochs=5, n=None):
     x_train, y_train, x_test, y_test = digits
     if n is not None:
         x_train, y_train = x_train[:n], y_train[:n]
-    history = rp.fit(model, x_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
-                     validation_data=(x_test, y_test), verbose=0, seed=0, doctor=True)
-    return {d.problem for d in history.diagnoses}, history
+    return rp.fit(model, x_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=epochs,
+                  validation_data=(x_test, y_test), verbose=0, seed=0, doctor=doctor)
 
 
 @pytest.mark.parametrize("case", ["relu", "relu_deep_adam", "tanh"])
@@ -206,3 +210,49 @@ def test_finish_reads_the_losses_of_the_last_steps():
     (found,) = doctor.finish()
     assert found.problem == "unstable_loss" and found.step == len(losses) - 1
     assert doctor.diagnoses == [found] and doctor.finish() == []  # said once
+
+
+class _EveryStep(Doctor):
+    """A doctor that says no step is quiet: ``fit`` calls ``observe`` for every one."""
+
+    def quiet_steps(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_fit_records_quiet_steps_as_observe_would(digits, repair):
+    """fit records the steps that need only their loss without calling ``observe``; the doctor sees
+    the same losses, probes the same steps and finds the same problems as when it is called every step."""
+    runs = []
+    for doctor in (Doctor(repair=repair), _EveryStep(repair=repair)):
+        m = mlp(depth=3)
+        for layer in m:
+            if isinstance(layer, nn.Linear):
+                layer.bias.data[...] = -3.0  # dead units: close looks, a diagnosis, a treatment
+        history = diagnose_with(digits, m, rp.optim.SGD(m.parameters(), lr=0.05), doctor, epochs=6)
+        runs.append((doctor, history))
+    (quiet, fast), (every, slow) = runs
+    assert quiet.recorder.step == every.recorder.step == len(fast.step_loss) > 200
+    np.testing.assert_array_equal(quiet.recorder.losses, every.recorder.losses)
+    assert [r.step for r in quiet.recorder.records] == [r.step for r in every.recorder.records]
+    assert [(d.problem, d.layer, d.step) for d in quiet.diagnoses] == [
+        (d.problem, d.layer, d.step) for d in every.diagnoses]
+    assert any(d.problem == "dead_relu" for d in quiet.diagnoses)
+    assert [(t.step, t.remedy) for t in fast.treatments] == [(t.step, t.remedy) for t in slow.treatments]
+    assert bool(fast.treatments) == repair
+
+
+def test_quiet_steps_end_before_a_probe_and_before_the_loss_rules():
+    m, opt, doctor, x, y = tiny_watched_net(every=8)
+    assert doctor.quiet_steps() == 0  # step 0 is probed
+    watched_steps(m, opt, doctor, x, y, 1)
+    assert doctor.quiet_steps() == 0  # step 1 completes step 0's update ratio
+    watched_steps(m, opt, doctor, x, y, 1)
+    assert doctor.quiet_steps() == 5  # steps 2-6; step 7 arms the probe of step 8
+    for _ in range(5):
+        doctor.recorder.record_loss(1.0)
+    assert doctor.recorder.step == 7 and doctor.quiet_steps() == 0
+    late = Doctor(m, opt, every=1000)
+    for loss in np.linspace(2.0, 1.0, 30):
+        late.observe(float(loss))
+    assert late.quiet_steps() == 50 - 30  # the loss rules run at step 50

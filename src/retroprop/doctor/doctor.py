@@ -194,6 +194,7 @@ class Doctor:
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._last_loss_check = 0
         self._next_loss_check = LOSS_CHECK_FIRST
+        self._quiet_until = 0  # steps before this one need only their loss (``quiet_steps``)
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
         self.model: Module | None = None
@@ -216,6 +217,7 @@ class Doctor:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
         self.model, self.optimizer = model, optimizer
         self.recorder = Recorder(model, every=self.every)
+        self._quiet_until = 0
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
         self.samples = samples
@@ -239,9 +241,25 @@ class Doctor:
         if recorder is None:
             raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
         self._epoch = epoch
-        if (grads_finite and type(loss) is float and recorder.step < self._next_loss_check
-                and recorder.observe_quietly(loss)):
-            return []  # the common step: its loss is recorded, nothing else is due
+        if grads_finite and type(loss) is float and loss - loss == 0.0 and recorder.step < self._quiet_until:
+            recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
+            return []
+        new = self._observe(loss, epoch, grads_finite, rerun)
+        self._quiet_until = recorder.step + self.quiet_steps()
+        return new
+
+    def quiet_steps(self) -> int:
+        """How many of the coming steps need nothing but their loss, as long as it is finite (no
+        probe and no loss rule is due in them). ``fit`` records such a step with
+        ``doctor.recorder.record_loss(loss)`` and calls ``observe`` for the others; ask again after
+        every ``observe``, ``end_epoch`` or ``treat``."""
+        recorder = self.recorder
+        if recorder is None:
+            return 0
+        return max(min(recorder.quiet_steps(), self._next_loss_check - recorder.step), 0)
+
+    def _observe(self, loss: Any, epoch: int, grads_finite: bool, rerun: Any) -> list[Diagnosis]:
+        recorder = self.recorder
         step = recorder.step
         record = recorder.observe(loss, epoch)
         finite = grads_finite and math.isfinite(recorder.last_loss)
@@ -625,6 +643,7 @@ class Doctor:
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
         recorder.restart(self.model, follow_up=rules.DEAD_WINDOW)  # each probe rule's window fills once
+        self._quiet_until = 0
         self._dropout_rates = [m.p for m in self.model.modules() if isinstance(m, Dropout)]
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)

@@ -37,11 +37,11 @@ class Recorder:
             )
         self.probe = Probe(model)
         self.every = every
-        self.step = 0
-        self.last_loss = math.nan
         # per-step losses: appended to a list (cheap), moved in one go into an array grown by
         # doubling whenever ``losses`` is read (no per-step NumPy call, no whole-list copies)
         self._pending: list[float] = []
+        # a quiet step (see ``quiet_steps``) is recorded by this alone; the step count is the losses'
+        self.record_loss = self._pending.append
         self._losses = np.empty(1024, dtype=np.float64)
         self._stored = 0
         self.records: list[ProbeRecord] = []
@@ -54,26 +54,30 @@ class Recorder:
         self.largest_update_ratio = 0.0  # the largest of them (NaN when one is)
         self.probe.arm()  # step 0 is probed
 
-    def observe_quietly(self, loss: float) -> bool:
-        """Record this step if it needs nothing but its loss (no probe due or completed now, the
-        next step not probed, a finite loss) and return True; else record nothing and return False
-        (call ``observe``). The common step's fast path."""
-        step = self.step
-        if step + 1 < self._next_probe and self._awaiting_ratio is None and loss - loss == 0.0:  # finite
-            self._pending.append(loss)
-            self.last_loss = loss
-            self.step = step + 1
-            self.completed = None
-            return True
-        return False
+    @property
+    def step(self) -> int:
+        """Steps observed so far (the index of the next one)."""
+        return self._stored + len(self._pending)
+
+    @property
+    def last_loss(self) -> float:
+        if self._pending:
+            return self._pending[-1]
+        return float(self._losses[self._stored - 1]) if self._stored else math.nan
+
+    def quiet_steps(self) -> int:
+        """How many of the coming steps need nothing but their loss, as long as it is finite: no
+        probe is due or completed in them and the step after them is not probed. Such a step may
+        be recorded by ``record_loss(loss)`` instead of ``observe`` (the common step's fast path)."""
+        if self._awaiting_ratio is not None:
+            return 0
+        return max(self._next_probe - 1 - self.step, 0)
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
         """Record this step; returns the probe record when this step was probed."""
         value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
         step = self.step
         self._pending.append(value)
-        self.last_loss = value
-        self.step = step + 1
         if step < self._next_probe and self._awaiting_ratio is None and step + 1 < self._next_probe:
             self.completed = None
             if self.first_nonfinite_step is None and not math.isfinite(value):
