@@ -42,8 +42,8 @@ def synthetic(n: int, features: int, classes: int = 10) -> tuple[np.ndarray, np.
 
 
 ROWS = [
-    # steps 0, 25, 50 and 75 are probed (to name gradient problems within the first 100 steps), later
-    # ones every 100: the first row is mostly early phase, the others are runs of ordinary length
+    # steps 0, 37 and 74 are probed (to name gradient problems within the first 100 steps), later ones
+    # every 100: the first row is mostly early phase, the others are runs of ordinary length
     # (a deep ReLU network is healthy with He initialization; with the default one the doctor rightly
     # finds dead units and a plateau in it)
     ("digits 64-64-64-10 (short)", digits, [64, 64, 64, 10], 32, 3, None),
@@ -95,8 +95,8 @@ def main() -> None:
         print(f"{name:<28} {steps:>6} {np.median(plain):8.3f} {np.median(watched):9.3f} {ratio - 1:+8.1%} "
               f"{low:+6.1%}..{high:+.1%}")
     print("\noverhead = median(doctor time / plain time) - 1, middle half = its interquartile range over the "
-          "rounds;\nby default the doctor probes at steps 0, 25, 50 and 75, then every 100 (four times as "
-          "often while a symptom shows).")
+          "rounds;\nby default the doctor probes at steps 0, 37 and 74, then every 100 (closer together "
+          "while a symptom shows).")
 
 
 if __name__ == "__main__":

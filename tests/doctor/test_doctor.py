@@ -153,8 +153,9 @@ def test_fit_refuses_a_doctor_of_the_wrong_type(digits):
                doctor="yes", verbose=0)
 
 
-def tiny_watched_net(every: int):
-    """A 4-8-3 ReLU net, its optimizer, a doctor probing every ``every`` steps, and one batch."""
+def tiny_watched_net(every: int | None = None):
+    """A 4-8-3 ReLU net, its optimizer, a doctor probing every ``every`` steps (None: the default
+    cadence), and one batch."""
     rp.manual_seed(0)
     m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     opt = rp.optim.SGD(m.parameters(), lr=0.01)
@@ -256,3 +257,14 @@ def test_quiet_steps_end_before_a_probe_and_before_the_loss_rules():
     for loss in np.linspace(2.0, 1.0, 30):
         late.observe(float(loss))
     assert late.quiet_steps() == 50 - 30  # the loss rules run at step 50
+
+
+def test_units_that_die_late_in_the_young_run_are_named_within_100_steps():
+    """Units killed at step 70 are silent first at the probe of step 74; the closer probes that follow
+    fill the dead-unit window (5 probes) in time for the issue's bound, the first 100 steps."""
+    m, opt, doctor, x, y = tiny_watched_net()
+    watched_steps(m, opt, doctor, x, y, 70)
+    m[0].bias.data[...] = -100.0
+    watched_steps(m, opt, doctor, x, y, 40)
+    (dead,) = [d for d in doctor.diagnoses if d.problem == "dead_relu"]
+    assert 74 < dead.step < 100, dead.step

@@ -136,3 +136,24 @@ def test_non_finite_loss_is_noted_at_its_first_step():
 def test_every_must_be_a_positive_integer(every):
     with pytest.raises(ValueError, match="every must be a positive integer"):
         Recorder(model(), every=every)
+
+
+def test_default_cadence_probes_three_times_in_the_first_100_steps_then_every_100():
+    m = model()
+    x, y = batch()
+    opt = rp.optim.SGD(m.parameters(), lr=0.01)
+    recorder = Recorder(m)
+    for _ in range(275):
+        step(m, opt, x, y, recorder)
+    assert [r.step for r in recorder.records] == [0, 37, 74, 174, 274]
+    recorder.hasten(5)  # a symptom at 274: a quarter of the settled cadence
+    for _ in range(60):
+        step(m, opt, x, y, recorder)
+    assert [r.step for r in recorder.records][-3:] == [274, 299, 324]
+    young = Recorder(m)
+    for _ in range(75):
+        step(m, opt, x, y, young)
+    young.hasten(5)  # a symptom at 74: 5 probes 6 steps apart; the longest window (5 probes) ends at 98
+    for _ in range(40):
+        step(m, opt, x, y, young)
+    assert [r.step for r in young.records] == [0, 37, 74, 80, 86, 92, 98, 104]

@@ -146,8 +146,8 @@ class Doctor:
     ``rp.fit(..., repair=True)`` also treats what it finds. In a hand-written loop:
     ``doctor = rp.Doctor(model, optimizer)`` and ``doctor.observe(loss)`` once per step, after
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
-    per-layer probes and detectors run every ``every`` steps (default: at steps 0, 25, 50 and 75, then
-    every 100, four times as often while a symptom shows; the loss rules every 50 steps for the first
+    per-layer probes and detectors run every ``every`` steps (default: at steps 0, 37 and 74, then
+    every 100, closer together while a symptom shows; the loss rules every 50 steps for the first
     100, then every 100, and at ``finish()``). ``doctor.diagnoses`` lists what was
     found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
     discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns

@@ -104,7 +104,7 @@ class ProbeRecord:
 def _norm(array: np.ndarray) -> float:
     """The 2-norm, as one BLAS dot product (np.linalg.norm's wrapper costs more than the sum here)."""
     flat = array.reshape(-1)
-    return math.sqrt(float(np.dot(flat, flat)))
+    return math.sqrt(flat.dot(flat))
 
 
 def _count_nonfinite(array: np.ndarray, norm: float) -> int:
@@ -175,7 +175,7 @@ class Probe:
                 flat = flat[finite]
                 mean = float(flat.mean()) if flat.size else float("nan")
             # std from E[x^2] - E[x]^2 (a BLAS dot product: one pass, no temporary)
-            mean_sq = float(np.dot(flat, flat)) / flat.size if flat.size else float("nan")
+            mean_sq = float(flat.dot(flat)) / flat.size if flat.size else float("nan")
             std = math.sqrt(max(mean_sq - mean * mean, 0.0)) if flat.size else float("nan")
             stats = ActivationStats(name=name, label=label, kind=kind, mean=mean, std=std,
                                     nonfinite=nonfinite)
@@ -205,7 +205,7 @@ class Probe:
                 if copy is None or copy.shape != w.shape or copy.dtype != w.dtype:
                     copy = self._spare[name] = w.copy()
                 else:
-                    np.copyto(copy, w)
+                    copy[...] = w
                 self._before[name] = (copy, norms[name] if name in norms else _norm(w))
 
     def update_ratios(self) -> dict[str, float]:
@@ -244,14 +244,15 @@ class Probe:
                 size = max(g.size, 1)
                 grad_rms = grad_norm / math.sqrt(size)
                 grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / size
-                nonfinite_grad = _count_nonfinite(g, grad_norm)
+                nonfinite_grad = 0 if grad_norm - grad_norm == 0.0 else _count_nonfinite(g, grad_norm)
                 squares += grad_norm * grad_norm
             weight_norm = _norm(w)
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
                 fan_in=int(w.shape[1]) if self._fan_in[name] and w.ndim == 2 else None,
-                nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
+                nonfinite_grad=nonfinite_grad,
+                nonfinite_weight=0 if weight_norm - weight_norm == 0.0 else _count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
         self._seen = {}

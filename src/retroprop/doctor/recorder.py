@@ -2,10 +2,11 @@
 
 Call ``observe`` after ``loss.backward()`` and before ``optimizer.step()``. The loss is checked
 every step (it is free); the full per-layer probe runs every ``every`` steps (by default at steps
-0, 25, 50 and 75, then every 100, and four times as often while a symptom shows). Activations of a
-probed step are read through hooks armed just before that step's forward pass (by the
-``observe`` of the step before), and the update-to-weight ratio of a probed step is completed by
-the next ``observe``, when the optimizer's update is visible.
+0, 37 and 74, then every 100, and closer together while a symptom shows). Activations of a probed
+step are read through hooks armed just before that step's forward pass (by the ``observe`` of the
+step before), and the update-to-weight ratio of a probed step is completed by the next
+``observe``, when the optimizer's update is visible. Steps in between need only their loss
+(``quiet_steps``); ``fit`` records them with ``record_loss`` and calls ``observe`` for the others.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import numpy as np
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.nn import Module
 
-# The default cadence: a probe every 25 steps while a run is young (at 0, 25, 50, 75: a symptom they
-# see is confirmed by the denser probes that follow within the first 100 steps), every 100 after
-# that; whenever a probe shows a symptom, the next few come four times as often (``hasten``), so a
-# rule's window fills in a few dozen steps.
-DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER = 25, 100, 100
+# The default cadence: three probes while a run is young (at steps 0, 37 and 74), every 100 steps
+# after that. Whenever a probe shows a symptom, the next few come closer (``hasten``): every 6 steps
+# in the young run, so that a symptom first seen at step 74 fills the longest window of the rules
+# (5 probes, dead units) by step 98 and a gradient problem is named within the first 100 steps; every
+# quarter of the cadence later.
+DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER, EARLY_CLOSE_EVERY = 37, 100, 100, 6
 
 
 class Recorder:
@@ -116,8 +118,9 @@ class Recorder:
         seen at the next probe could still be named within the first ``SETTLE_AFTER`` steps; a
         quarter of the cadence of the probe's phase when ``hastened``."""
         if hastened:
-            base = self.every or (DEFAULT_EVERY if step < SETTLE_AFTER else SETTLED_EVERY)
-            return max(base // 4, 1)
+            if self.every:
+                return max(self.every // 4, 1)
+            return EARLY_CLOSE_EVERY if step < SETTLE_AFTER else SETTLED_EVERY // 4
         if self.every:
             return self.every
         return DEFAULT_EVERY if step + DEFAULT_EVERY < SETTLE_AFTER else SETTLED_EVERY
@@ -146,7 +149,8 @@ class Recorder:
         return self._follow_up > 0
 
     def hasten(self, probes: int) -> None:
-        """Make the next ``probes`` probes come four times as often (the first one included)."""
+        """Make the next ``probes`` probes come closer together (the first one included): every 6
+        steps in the first 100, a quarter of the cadence after that."""
         soon = self.step - 1 + self._interval(self.step - 1, hastened=True)
         if soon < self._next_probe:
             self._next_probe = soon
@@ -171,7 +175,8 @@ class Recorder:
     def restart(self, model: Module, follow_up: int = 0) -> None:
         """After a roll-back or a change of the model: measure ``model`` afresh from the next step
         (which is probed), forgetting the half-finished update ratio of the old state. The next
-        ``follow_up`` probes come four times as often, to see soon whether a treatment worked."""
+        ``follow_up`` probes come closer together (as after ``hasten``), to see soon whether a
+        treatment worked."""
         self.probe.disarm()
         self.probe = Probe(model)
         self._awaiting_ratio = self.completed = None
