@@ -157,3 +157,17 @@ def test_default_cadence_probes_three_times_in_the_first_100_steps_then_every_10
     for _ in range(40):
         step(m, opt, x, y, young)
     assert [r.step for r in young.records] == [0, 37, 74, 80, 86, 92, 98, 104]
+
+
+def test_a_restarted_recipe_is_watched_as_a_young_run():
+    """After a treatment (``restart``) the recipe gets the dense cadence of a run's first 100 steps."""
+    m = model()
+    x, y = batch()
+    opt = rp.optim.SGD(m.parameters(), lr=0.01)
+    recorder = Recorder(m)
+    for _ in range(150):
+        step(m, opt, x, y, recorder)
+    recorder.restart(m)
+    for _ in range(200):
+        step(m, opt, x, y, recorder)
+    assert [r.step for r in recorder.records] == [0, 37, 74, 150, 187, 224, 324]

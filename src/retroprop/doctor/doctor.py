@@ -328,7 +328,8 @@ class Doctor:
         """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
         recent = step - self._last_loss_check
         self._last_loss_check = step
-        self._next_loss_check = step + (LOSS_CHECK_FIRST if step < SETTLE_AFTER else LOSS_CHECK_STEPS)
+        young = step - self._loss_start < SETTLE_AFTER  # a run's (or a treated recipe's) first 100 steps
+        self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
         losses = self.recorder.losses[self._loss_start:]
         start5, start20 = self._run_start
         found = rules.unstable_loss(losses, start20, recent)

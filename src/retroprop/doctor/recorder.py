@@ -52,6 +52,7 @@ class Recorder:
         self._next_probe = 0
         self._follow_up = 0  # probes left at the denser cadence that follows a treatment
         self._hastened = False  # whether that cadence is a hasten's (calm() may end it)
+        self._young_until = SETTLE_AFTER  # the dense cadence lasts until this step (a recipe's first 100)
         self.completed: ProbeRecord | None = None  # the record whose update ratios this step filled in
         self.largest_update_ratio = 0.0  # the largest of them (NaN when one is)
         self.probe.arm()  # step 0 is probed
@@ -120,10 +121,10 @@ class Recorder:
         if hastened:
             if self.every:
                 return max(self.every // 4, 1)
-            return EARLY_CLOSE_EVERY if step < SETTLE_AFTER else SETTLED_EVERY // 4
+            return EARLY_CLOSE_EVERY if step < self._young_until else SETTLED_EVERY // 4
         if self.every:
             return self.every
-        return DEFAULT_EVERY if step + DEFAULT_EVERY < SETTLE_AFTER else SETTLED_EVERY
+        return DEFAULT_EVERY if step + DEFAULT_EVERY < self._young_until else SETTLED_EVERY
 
     def replay(self, epoch: int, rerun: Any = None) -> ProbeRecord:
         """Probe the step just observed although it was not due: weights and gradients as they are
@@ -176,11 +177,13 @@ class Recorder:
         """After a roll-back or a change of the model: measure ``model`` afresh from the next step
         (which is probed), forgetting the half-finished update ratio of the old state. The next
         ``follow_up`` probes come closer together (as after ``hasten``), to see soon whether a
-        treatment worked."""
+        treatment worked. The treated recipe is young again: the dense cadence of a run's first
+        ``SETTLE_AFTER`` steps applies to its first ones."""
         self.probe.disarm()
         self.probe = Probe(model)
         self._awaiting_ratio = self.completed = None
         self._next_probe = self.step
+        self._young_until = self.step + SETTLE_AFTER
         self._follow_up = follow_up
         self._hastened = False
         self.probe.arm()
