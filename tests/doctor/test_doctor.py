@@ -268,3 +268,19 @@ def test_units_that_die_late_in_the_young_run_are_named_within_100_steps():
     watched_steps(m, opt, doctor, x, y, 40)
     (dead,) = [d for d in doctor.diagnoses if d.problem == "dead_relu"]
     assert 74 < dead.step < 100, dead.step
+
+
+def test_one_doctor_watches_each_fit_as_a_run_of_its_own(digits):
+    """A Doctor passed to a second fit starts afresh: its loss rules run on the new run's own schedule
+    (they once waited for the first run's next check) and each History keeps its own diagnoses."""
+    doctor = Doctor()
+    m = mlp(act=nn.Sigmoid, depth=8)  # vanishing gradients, named in the first run
+    first = diagnose_with(digits, m, rp.optim.SGD(m.parameters(), lr=0.1), doctor, epochs=6)
+    assert "vanishing_gradients" in {d.problem for d in first.diagnoses}
+    m = mlp()
+    second = diagnose_with(digits, m, rp.optim.SGD(m.parameters(), lr=1e-7), doctor, epochs=3)
+    slow = [d for d in second.diagnoses if d.problem == "slow_convergence"]
+    assert slow and slow[0].step < 60, [str(d) for d in second.diagnoses]
+    assert "vanishing_gradients" not in {d.problem for d in second.diagnoses}
+    assert doctor.diagnoses is second.diagnoses and first.diagnoses is not second.diagnoses
+    assert doctor.recorder.step == len(second.step_loss)

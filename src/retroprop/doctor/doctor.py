@@ -165,11 +165,23 @@ class Doctor:
         self.every = every
         self.repair = bool(repair)
         self.make_up = float(make_up)
+        self.recorder: Recorder | None = None
+        self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
+        self._raw_inputs: Any = None
+        self.samples: tuple[int, int] | None = None
+        self.lr_scheduled = False
+        self._new_run()
+        self.model: Module | None = None
+        self.optimizer = optimizer
+        if model is not None:
+            self.attach(model, optimizer)
+
+    def _new_run(self) -> None:
+        """Forget the run watched so far: its records, diagnoses, treatments and schedules (the
+        clipping a remedy set stays: it is part of the treated recipe, which ``fit`` applies)."""
         self.diagnoses: list[Diagnosis] = []
         self.treatments: list[TreatmentRecord] = []
-        self.recorder: Recorder | None = None
         self.epoch_logs: list[dict[str, float]] = []
-        self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
         self.stop_reason: str | None = None  # set when a treatment ends the run
         self.best: Best | None = None
         self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
@@ -180,9 +192,6 @@ class Doctor:
         self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
         self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
-        self._raw_inputs: Any = None
-        self.samples: tuple[int, int] | None = None
-        self.lr_scheduled = False
         self._probe_lrs: dict[int, tuple[float, ...]] = {}  # probed step -> the learning rates then
         self._stats: dict[str, Any] | None = None
         self._skeleton_repr = ""
@@ -197,34 +206,29 @@ class Doctor:
         self._quiet_until = 0  # steps before this one need only their loss (``quiet_steps``)
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
-        self.model: Module | None = None
-        self.optimizer = optimizer
-        if model is not None:
-            self.attach(model, optimizer)
 
     def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
                inputs: Any = None, samples: tuple[int, int] | None = None,
                lr_scheduled: bool = False) -> None:
-        """Start watching ``model`` (done by ``fit``). ``chance_loss``: the loss of a blind guess
+        """Start watching ``model`` (done by ``fit``): a new run, with fresh records, diagnoses and
+        treatments (an earlier run's stay in its ``History``). ``chance_loss``: the loss of a blind guess
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
         training inputs, whose per-feature scale a repair may need (``standardize_inputs``).
         ``samples``: the training and validation sample counts (the overfitting rule weighs an
         accuracy gap against its sampling noise). ``lr_scheduled``: a schedule may raise the learning
         rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small."""
-        if self.recorder is not None:
-            self.recorder.close()
         if self.repair and optimizer is None:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
+        if self.recorder is not None:
+            self.recorder.close()
+            self._new_run()
         self.model, self.optimizer = model, optimizer
         self.recorder = Recorder(model, every=self.every)
-        self._quiet_until = 0
         self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
         self.chance_loss = chance_loss
         self.samples = samples
         self.lr_scheduled = bool(lr_scheduled)
-        self._probe_lrs = {}
         self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
-        self._stats: dict[str, Any] | None = None
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 

@@ -116,8 +116,9 @@ class Recorder:
 
     def _interval(self, step: int, hastened: bool = False) -> int:
         """Steps from a probe at ``step`` to the next: ``every``, else dense while a problem first
-        seen at the next probe could still be named within the first ``SETTLE_AFTER`` steps; a
-        quarter of the cadence of the probe's phase when ``hastened``."""
+        seen at the next probe could still be named within the first ``SETTLE_AFTER`` steps of the
+        run (or of a treated recipe). When ``hastened``: a quarter of ``every``, else 6 steps while
+        the run is young and a quarter of the settled cadence after that."""
         if hastened:
             if self.every:
                 return max(self.every // 4, 1)
