@@ -138,36 +138,34 @@ def test_every_must_be_a_positive_integer(every):
         Recorder(model(), every=every)
 
 
-def test_default_cadence_probes_three_times_in_the_first_100_steps_then_every_100():
+def watched(steps: int):
+    """A recorder at its default cadence and a function that trains ``n`` more steps under it."""
     m = model()
     x, y = batch()
     opt = rp.optim.SGD(m.parameters(), lr=0.01)
     recorder = Recorder(m)
-    for _ in range(275):
-        step(m, opt, x, y, recorder)
-    assert [r.step for r in recorder.records] == [0, 37, 74, 174, 274]
+
+    def train(n: int) -> list[int]:
+        for _ in range(n):
+            step(m, opt, x, y, recorder)
+        return [r.step for r in recorder.records]
+
+    train(steps)
+    return recorder, train
+
+
+def test_default_cadence_probes_three_times_in_the_first_100_steps_then_every_100():
+    recorder, train = watched(275)
+    assert train(0) == [0, 37, 74, 174, 274]
     recorder.hasten(5)  # a symptom at 274: a quarter of the settled cadence
-    for _ in range(60):
-        step(m, opt, x, y, recorder)
-    assert [r.step for r in recorder.records][-3:] == [274, 299, 324]
-    young = Recorder(m)
-    for _ in range(75):
-        step(m, opt, x, y, young)
+    assert train(60)[-3:] == [274, 299, 324]
+    young, train = watched(75)
     young.hasten(5)  # a symptom at 74: 5 probes 6 steps apart; the longest window (5 probes) ends at 98
-    for _ in range(40):
-        step(m, opt, x, y, young)
-    assert [r.step for r in young.records] == [0, 37, 74, 80, 86, 92, 98, 104]
+    assert train(40) == [0, 37, 74, 80, 86, 92, 98, 104]
 
 
 def test_a_restarted_recipe_is_watched_as_a_young_run():
     """After a treatment (``restart``) the recipe gets the dense cadence of a run's first 100 steps."""
-    m = model()
-    x, y = batch()
-    opt = rp.optim.SGD(m.parameters(), lr=0.01)
-    recorder = Recorder(m)
-    for _ in range(150):
-        step(m, opt, x, y, recorder)
-    recorder.restart(m)
-    for _ in range(200):
-        step(m, opt, x, y, recorder)
-    assert [r.step for r in recorder.records] == [0, 37, 74, 150, 187, 224, 324]
+    recorder, train = watched(150)
+    recorder.restart(recorder.probe.model)
+    assert train(200) == [0, 37, 74, 150, 187, 224, 324]
