@@ -284,3 +284,13 @@ def test_one_doctor_watches_each_fit_as_a_run_of_its_own(digits):
     assert "vanishing_gradients" not in {d.problem for d in second.diagnoses}
     assert doctor.diagnoses is second.diagnoses and first.diagnoses is not second.diagnoses
     assert doctor.recorder.step == len(second.step_loss)
+
+
+def test_a_large_update_is_named_when_every_step_is_probed():
+    """With ``every=1`` the step that completes a probe's update ratio is itself probed; the update
+    rule still reads it (it once ran only on unprobed steps)."""
+    m, opt, doctor, x, y = tiny_watched_net(every=1)
+    opt.param_groups[0]["lr"] = 50.0
+    watched_steps(m, opt, doctor, x, y, 3)
+    (found,) = [d for d in doctor.diagnoses if d.problem == "exploding_gradients"]
+    assert found.step == 1 and found.evidence["update_ratio"] > 0.5

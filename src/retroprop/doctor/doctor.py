@@ -267,18 +267,17 @@ class Doctor:
         step = recorder.step
         record = recorder.observe(loss, epoch)
         finite = grads_finite and math.isfinite(recorder.last_loss)
+        new: list[Diagnosis] = []
+        updates: list[rules.Finding] = []
+        completed = recorder.completed
+        if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
+            # the last probed step's update is known now, and one layer's is large (this step may be
+            # probed itself, as with a cadence of 1)
+            updates = rules.exploding_updates([completed.as_plain()])
+            new = self._report(updates, step, epoch, "update")
         if record is None:
             if finite:
-                loss_due = step >= self._next_loss_check
-                if recorder.completed is None and not loss_due:  # the common step: nothing to check
-                    return []
-                new = []
-                if recorder.completed is not None and not (
-                        recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO):
-                    # the last probed step's update is known now, and one layer's is large
-                    new += self._report(rules.exploding_updates([recorder.completed.as_plain()]),
-                                        step, epoch, "update")
-                if loss_due:
+                if step >= self._next_loss_check:
                     new += self._report(self._loss_rules(step), step, epoch, "loss")
                 return new
             record = recorder.replay(epoch, rerun)
@@ -294,11 +293,11 @@ class Doctor:
         if symptoms:
             findings = rules.non_finite(probes, recorder.losses[since:], first_step=since)
             if findings:
-                return self._report(findings, step, epoch, "probe")
+                return new + self._report(findings, step, epoch, "probe")
             findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
                         + rules.saturated_activations(probes))
         findings += rules.exploding_growth(probes)  # gradient norms are known at the probe itself
-        new = self._report(findings, step, epoch, "probe")
+        new += self._report(findings, step, epoch, "probe")
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
             new += self._report(loss_findings, step, epoch, "loss")
@@ -318,8 +317,8 @@ class Doctor:
                 # spans several probes confirms or clears it within a few steps, not a hundred
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
-        elif (self.repair and not findings and not loss_findings and finite and not self._unresolved()
-              and not rules.loss_symptoms(recorder.losses[self._loss_start:])):  # probe symptoms: none
+        elif (self.repair and not findings and not updates and not loss_findings and finite
+              and not self._unresolved() and not rules.loss_symptoms(recorder.losses[self._loss_start:])):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
