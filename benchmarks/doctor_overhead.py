@@ -72,7 +72,7 @@ def run(data: tuple[np.ndarray, np.ndarray], sizes: list[int], batch: int, epoch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per row (default 15)")
+    parser.add_argument("--rounds", type=int, default=31, help="interleaved rounds per row (default 31)")
     args = parser.parse_args()
     if threadpool_limits is not None:
         threadpool_limits(limits=1)
