@@ -513,12 +513,10 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 history._step_loss.append(value)
                 finite = grads_finite and math.isfinite(value)
                 treated = False
-                if doctor is None:
-                    pass
-                elif quiet and finite:  # the common step: the doctor needs only its loss
+                if doctor is not None and quiet and finite:  # the common step: the doctor needs its loss
                     quiet -= 1
                     record_loss(value)
-                else:
+                elif doctor is not None:
                     new = doctor.observe(value, epoch, grads_finite=grads_finite, rerun=rerun)
                     for diagnosis in new:
                         if verbose:
