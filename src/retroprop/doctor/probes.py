@@ -244,15 +244,14 @@ class Probe:
                 size = max(g.size, 1)
                 grad_rms = grad_norm / math.sqrt(size)
                 grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / size
-                nonfinite_grad = 0 if grad_norm - grad_norm == 0.0 else _count_nonfinite(g, grad_norm)
+                nonfinite_grad = _count_nonfinite(g, grad_norm)
                 squares += grad_norm * grad_norm
             weight_norm = _norm(w)
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
                 fan_in=int(w.shape[1]) if self._fan_in[name] and w.ndim == 2 else None,
-                nonfinite_grad=nonfinite_grad,
-                nonfinite_weight=0 if weight_norm - weight_norm == 0.0 else _count_nonfinite(w, weight_norm),
+                nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
         self._seen = {}
