@@ -8,6 +8,7 @@ current batch.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import warnings
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from retroprop.files import check_output_path, write_text
 
 if TYPE_CHECKING:
     from retroprop.nn import Module
@@ -178,6 +181,10 @@ class ModelCheckpoint(Callback):
         self.best: float | None = None
         self.saved: list[str] = []
 
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if "{" not in str(Path(self.filepath).parent):  # a templated folder is checked at each save
+            check_output_path(self.filepath, what="checkpoint", create_folder=True)
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         if self.save_best_only:
@@ -197,6 +204,7 @@ class ModelCheckpoint(Callback):
             ) from None
         from retroprop.serialization import save, save_checkpoint
 
+        # both write atomically: a failed save leaves the previous file whole and raises OSError
         if self.full:
             save_checkpoint(path, self.model, self.optimizer, scheduler=self.params.get("scheduler"),
                             epoch=epoch + 1, history=self.history)
@@ -206,31 +214,37 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (epoch counted from 0, then every log value) to a CSV file."""
+    """Write one row per epoch (epoch counted from 0, then every log value) to a CSV file.
+
+    The whole file is rewritten atomically at each epoch's end, so a crash or a full disk never
+    leaves it truncated: it holds every row up to the last completed epoch. With ``append``, the
+    rows follow those already in the file. The path is checked when training begins.
+    """
 
     def __init__(self, filename: str | Path, separator: str = ",", append: bool = False) -> None:
         self.filename, self.separator, self.append = Path(filename), separator, append
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        exists = self.append and self.filename.exists() and self.filename.stat().st_size > 0
-        self._file = self.filename.open("a" if self.append else "w", newline="")
-        self._writer = csv.writer(self._file, delimiter=self.separator)
+        check_output_path(self.filename, what="CSV log")
+        self._earlier = ""
+        if self.append and self.filename.exists():
+            with self.filename.open(encoding="utf-8", newline="") as handle:
+                self._earlier = handle.read()
+            if self._earlier and not self._earlier.endswith("\n"):
+                self._earlier += "\r\n"
+        self._rows = io.StringIO()
+        self._writer = csv.writer(self._rows, delimiter=self.separator)
         self._keys = None
-        self._header_written = exists
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
-            if not self._header_written:
+            if not self._earlier:
                 self._writer.writerow(["epoch", *self._keys])
-                self._header_written = True
         self._writer.writerow([epoch, *(logs.get(k, "") for k in self._keys)])
-        self._file.flush()
-
-    def on_train_end(self, logs: Logs | None = None) -> None:
-        self._file.close()
+        write_text(self.filename, self._earlier + self._rows.getvalue())
 
 
 class TerminateOnNaN(Callback):
