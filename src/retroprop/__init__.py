@@ -37,6 +37,7 @@ from retroprop.tensor import (
     set_grad_enabled,
     sum_to_shape,
 )
+from retroprop.threads import get_num_threads, set_num_threads
 from retroprop.training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -72,6 +73,7 @@ __all__ = [
     "from_numpy",
     "full",
     "functional",
+    "get_num_threads",
     "int32",
     "int64",
     "is_grad_enabled",
@@ -92,6 +94,7 @@ __all__ = [
     "save",
     "save_checkpoint",
     "set_grad_enabled",
+    "set_num_threads",
     "stack",
     "sum_to_shape",
     "tensor",
