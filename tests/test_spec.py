@@ -379,11 +379,11 @@ def test_docs_have_one_example_per_spec_example() -> None:
 
 def test_docs_examples_equal_spec_examples() -> None:
     pytest.importorskip("yaml")
-    from retroprop.spec import _read_yaml
+    from retroprop.spec.files import read_yaml
 
     blocks = yaml_blocks("Examples")
     for name, text in blocks.items():
-        data, _ = _read_yaml(text, name)
+        data, _ = read_yaml(text, name)
         assert data == SPEC_EXAMPLES[name], name
 
 

@@ -1,0 +1,373 @@
+"""A practitioner's own data from files: CSV, ``.npz`` and ``.npy`` pairs, checked before use.
+
+``load_csv``, ``load_npz`` and ``load_npy_pair`` return a ``Table``: ``x`` (float64, samples x
+features), ``y``, ``feature_names`` and ``class_names``. With ``classes=True`` (the default) the
+labels are classes: names (strings) become 0..k-1 in sorted order, numbers must be whole and >= 0;
+with ``classes=False`` they are a numeric target (regression). Every problem raises
+``DataFileError`` naming the file, and the row and column where there is one, before anything large
+is allocated: only regular files, a size cap, and for ``.npy`` members the declared shape checked
+against the bytes present (and an ``.npz`` member's size read from the zip directory, so a
+compressed bomb is refused before it is inflated). Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import math
+import os
+import stat
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["CSV_MAX_BYTES", "MAX_BYTES", "DataFileError", "Table", "load_csv", "load_npy_pair", "load_npz"]
+
+MAX_BYTES = 1 << 30  # 1 GiB: the largest .npy file or .npz member (inflated) read by default
+CSV_MAX_BYTES = 1 << 28  # 256 MiB: the largest CSV file read by default (text takes several times its size)
+_DELIMITERS = (",", ";", "\t")
+_BOMB_BYTES, _BOMB_RATIO = 1 << 26, 100  # a member over 64 MiB compressed more than 100:1
+_SHOWN = 40  # characters of a cell shown in a message
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used; ``file``, ``row`` (1-based, counting a header line) and
+    ``column`` (a name or a 0-based index) say where, when known."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 column: str | int | None = None) -> None:
+        where = [str(file)] if file is not None else []
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}" if isinstance(column, str) else f"column {column}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.file, self.row, self.column = file, row, column
+
+
+class Table(NamedTuple):
+    """Inputs, targets and their names, as read from a file."""
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...] | None
+    class_names: tuple[str, ...] | None
+
+
+def _cut(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
+
+
+def _open_regular(path: str | Path, max_bytes: int) -> tuple[IO[bytes], int]:
+    """The file opened for reading, with its size; refuses what is not a regular file or too large."""
+    name = str(path)
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise DataFileError(f"cannot read the file: {err.strerror or err}", file=name) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataFileError("not a regular file", file=name)
+    if info.st_size > max_bytes:
+        raise DataFileError(f"the file has {info.st_size} bytes; the limit is {max_bytes} (max_bytes)",
+                            file=name)
+    try:
+        return open(path, "rb"), info.st_size
+    except OSError as err:
+        raise DataFileError(f"cannot read the file: {err.strerror or err}", file=name) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+def _class_labels(values: Sequence[str] | np.ndarray, name: str, class_names: Sequence[str] | None,
+                  where: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Labels as int64 class indices with their names. ``where(i)`` gives (row, column) of label i."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+        values = values.astype(str).tolist()
+    if not isinstance(values, np.ndarray):  # text: numbers if every cell is one, else class names
+        numbers = _floats(values)
+        if numbers is None:
+            texts = [str(v).strip() for v in values]
+            known = tuple(class_names) if class_names is not None else tuple(sorted(set(texts)))
+            index = {c: i for i, c in enumerate(known)}
+            for i, text in enumerate(texts):
+                if text not in index:
+                    row, col = where(i)
+                    what = "an empty label" if not text else f"label {_cut(text)} is not one of the classes "
+                    raise DataFileError(what if not text else what + ", ".join(known), file=name, row=row,
+                                        column=col)
+            return np.array([index[t] for t in texts], dtype=np.int64), known
+        values = numbers
+    if values.dtype.kind == "b":
+        values = values.astype(np.int64)
+    if values.dtype.kind not in "iuf":
+        raise DataFileError(f"labels of dtype {values.dtype} are not classes; expected whole numbers or "
+                            "names",
+                            file=name)
+    for i in np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (values < 0))[:1]:
+        row, col = where(int(i))
+        raise DataFileError("a class label must be a whole number >= 0 (or a name), got "
+                            f"{values[i].item()!r}",
+                            file=name, row=row, column=col)
+    labels = values.astype(np.int64)
+    n_classes = int(labels.max()) + 1 if labels.size else 0
+    if class_names is not None:
+        if n_classes > len(class_names):
+            i = int(np.argmax(labels))
+            row, col = where(i)
+            raise DataFileError(f"label {labels[i]} is not a class of the {len(class_names)} known",
+                                file=name, row=row, column=col)
+        return labels, tuple(class_names)
+    return labels, tuple(str(c) for c in range(n_classes))
+
+
+def _floats(cells: Sequence[str]) -> np.ndarray | None:
+    """The cells (text) as float64, or None when one of them is not a number. Cell by cell: a fixed
+    width text array would take the longest cell's width for every cell."""
+    try:
+        return np.fromiter((float(c) for c in cells), dtype=np.float64, count=len(cells))
+    except ValueError:
+        return None
+
+
+def _is_finite(cell: str) -> bool:
+    values = _floats([cell])
+    return values is not None and bool(np.isfinite(values).all())
+
+
+def _first_nonfinite(x: np.ndarray) -> tuple[int, int] | None:
+    bad = np.argwhere(~np.isfinite(x))
+    return None if bad.size == 0 else (int(bad[0][0]), int(bad[0][1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------------------------
+def _sniff_delimiter(lines: list[str], name: str) -> str:
+    """The delimiter among , ; and tab that splits the first lines into the same number of fields."""
+    best, best_count = None, 0
+    for delimiter in _DELIMITERS:
+        try:
+            counts = {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
+        except csv.Error:  # a field over the csv module's limit: read (and refused) with the rows
+            counts = {len(line.split(delimiter)) for line in lines}
+        if len(counts) == 1 and (count := counts.pop()) > best_count:
+            best, best_count = delimiter, count
+    if best is None or best_count < 2:
+        raise DataFileError("cannot tell the delimiter: no one of ',', ';' or tab splits the first lines "
+                            "into the same number (>= 2) of columns; pass delimiter", file=name)
+    return best
+
+
+def load_csv(path: str | Path, *, label: str | int = -1, header: bool | None = None,
+             delimiter: str | None = None, classes: bool = True, class_names: Sequence[str] | None = None,
+             max_bytes: int = CSV_MAX_BYTES) -> Table:
+    """Read a CSV (or TSV) file of numeric features and one label column.
+
+    ``label`` is the label column's name (needs a header) or index (negative counts from the end;
+    default the last). ``header`` None detects a header line (a first line with a non-number where
+    features must be numbers); ``delimiter`` None detects ``,``, ``;`` or tab. ``class_names`` maps
+    label names with a known list (a validation file read with the training file's classes).
+    """
+    name = str(path)
+    handle, _ = _open_regular(path, max_bytes)
+    with handle:
+        raw = handle.read(max_bytes + 1)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataFileError(f"not UTF-8 text (byte {err.start})", file=name) from None
+    lines = text.splitlines()
+    first = [line for line in lines[:50] if line.strip()][:20]
+    if not first:
+        raise DataFileError("the file is empty; expected a header line or rows of numbers", file=name)
+    if delimiter is None:
+        delimiter = _sniff_delimiter(first, name)
+    elif len(delimiter) != 1:
+        raise DataFileError(f"delimiter must be one character, got {delimiter!r}", file=name)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    line_numbers: list[int] = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if rows and len(row) != len(rows[0]):
+                raise DataFileError(f"has {len(row)} fields; the first row has {len(rows[0])}", file=name,
+                                    row=reader.line_num)
+            rows.append(row)
+            line_numbers.append(reader.line_num)
+    except csv.Error as err:  # a field over the csv module's limit (128 KiB), a NUL byte
+        raise DataFileError(f"cannot be read as CSV: {err}", file=name, row=reader.line_num) from None
+    if not rows:
+        raise DataFileError("the file has no values; expected a header line or rows of numbers", file=name)
+    n_columns = len(rows[0])
+    if n_columns < 2:
+        raise DataFileError(f"has {n_columns} column; expected features and a label column", file=name)
+    if isinstance(label, str):
+        if header is False:
+            raise DataFileError(f"label {label!r} names a column, but header is false", file=name)
+        names = [cell.strip() for cell in rows[0]]
+        if label not in names:
+            raise DataFileError(f"no column named {label!r} in the header; the columns are "
+                                f"{', '.join(names)}", file=name, row=line_numbers[0])
+        label_index = names.index(label)
+        header = True
+    else:
+        if isinstance(label, bool) or not -n_columns <= label < n_columns:
+            raise DataFileError(f"label column {label!r} is out of range for {n_columns} columns", file=name)
+        label_index = label % n_columns
+    features = [c for c in range(n_columns) if c != label_index]
+    if header is None:  # a header has a non-number where the features are numbers
+        header = _floats([rows[0][c] for c in features]) is None
+    names_row = [cell.strip() for cell in rows[0]] if header else None
+    body, body_lines = (rows[1:], line_numbers[1:]) if header else (rows, line_numbers)
+    if not body:
+        raise DataFileError("has no rows of data", file=name)
+
+    def column_name(c: int) -> str | int:
+        return names_row[c] if names_row is not None else c
+
+    x = np.empty((len(body), len(features)))
+    for j, c in enumerate(features):
+        column = _floats([row[c] for row in body])
+        if column is None:  # the first cell that is not a number
+            r = next(r for r, row in enumerate(body) if _floats([row[c]]) is None)
+            cell = body[r][c]
+            what = "an empty cell" if not cell.strip() else f"{_cut(cell)} is not a number"
+            raise DataFileError(what, file=name, row=body_lines[r], column=column_name(c))
+        x[:, j] = column
+    if (bad := _first_nonfinite(x)) is not None:
+        r, c = bad
+        raise DataFileError(f"{_cut(body[r][features[c]].strip())} is not a finite number", file=name,
+                            row=body_lines[r], column=column_name(features[c]))
+
+    def where(i: int) -> tuple[int, str | int]:
+        return body_lines[i], column_name(label_index)
+
+    labels = [row[label_index] for row in body]
+    if classes:
+        y, known = _class_labels(labels, name, class_names, where)
+    else:
+        y_values = _floats(labels)
+        if y_values is None or not np.isfinite(y_values).all():
+            i = next(i for i, cell in enumerate(labels) if not _is_finite(cell))
+            raise DataFileError(f"the target must be a finite number, got {_cut(labels[i])}", file=name,
+                                row=body_lines[i], column=column_name(label_index))
+        y, known = y_values, None
+    feature_names = None if names_row is None else tuple(names_row[c] for c in features)
+    return Table(x, y, feature_names, known)
+
+
+# ---------------------------------------------------------------------------------------------
+# .npy and .npz
+# ---------------------------------------------------------------------------------------------
+def _read_npy(stream: IO[bytes], size: int, where: str, max_bytes: int) -> np.ndarray:
+    """One .npy array from ``stream`` (``size`` bytes in all): the header checked against the bytes
+    present before anything is allocated; object (pickled) arrays refused."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"unsupported .npy version {version}")
+        header_length = int.from_bytes(stream.read(2 if version == (1, 0) else 4), "little")
+        header_text = stream.read(header_length)
+        if len(header_text) != header_length or header_length > 65536:
+            raise ValueError("truncated or oversized header")
+        header = ast.literal_eval(header_text.decode("latin1" if version != (3, 0) else "utf-8"))
+        if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+            raise ValueError("the header is not a dict of descr, fortran_order and shape")
+        dtype = np.dtype(np.lib.format.descr_to_dtype(header["descr"]))
+        shape, fortran = header["shape"], header["fortran_order"]
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+        raise DataFileError(f"not a valid .npy array: {str(err)[:200]}", file=where) from None
+    if dtype.hasobject or dtype.kind not in "biufU" or dtype.fields is not None:
+        raise DataFileError(f"unsupported dtype {dtype}; expected numbers (or text labels)", file=where)
+    if (not isinstance(shape, tuple) or not isinstance(fortran, bool)
+            or not all(type(d) is int and 0 <= d <= max_bytes for d in shape)):
+        raise DataFileError(f"not a valid .npy array: bad shape {str(shape)[:100]}", file=where)
+    count = math.prod(shape)
+    data_bytes = size - (6 + 2 + (2 if version == (1, 0) else 4) + header_length)
+    if count * dtype.itemsize != data_bytes:
+        raise DataFileError(f"the header declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes) "
+                            f"but {max(data_bytes, 0)} bytes of data follow", file=where)
+    data = stream.read(data_bytes)
+    if len(data) != data_bytes:
+        raise DataFileError("the file ends early", file=where)
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _npy_file(path: str | Path, max_bytes: int) -> np.ndarray:
+    handle, size = _open_regular(path, max_bytes)
+    with handle:
+        return _read_npy(handle, size, str(path), max_bytes)
+
+
+def _npz_arrays(path: str | Path, keys: Sequence[str], max_bytes: int) -> list[np.ndarray]:
+    name = str(path)
+    handle, _ = _open_regular(path, max_bytes)
+    with handle:
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, OSError, ValueError) as err:
+            raise DataFileError(f"not a valid .npz (zip) file: {err}", file=name) from None
+        with archive:
+            members = {info.filename: info for info in archive.infolist()}
+            out = []
+            for key in keys:
+                info = members.get(f"{key}.npy")
+                if info is None:
+                    have = ", ".join(sorted(n[:-4] for n in members if n.endswith(".npy"))) or "none"
+                    raise DataFileError(f"has no array named {key!r}; it has {have}", file=name)
+                where = f"{name}[{key}]"
+                if info.file_size > max_bytes:
+                    raise DataFileError(f"inflates to {info.file_size} bytes; the limit is {max_bytes} "
+                                        "(max_bytes)", file=where)
+                if info.file_size > _BOMB_BYTES and info.file_size > _BOMB_RATIO * info.compress_size:
+                    raise DataFileError(f"{info.compress_size} compressed bytes inflate to {info.file_size}, "
+                                        f"a ratio over {_BOMB_RATIO}: refused as a zip bomb", file=where)
+                try:
+                    with archive.open(info) as member:
+                        out.append(_read_npy(member, info.file_size, where, max_bytes))
+                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
+                    raise DataFileError(f"cannot read the member: {err}", file=where) from None
+            return out
+
+
+def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool,
+           class_names: Sequence[str] | None) -> Table:
+    """Check arrays read from files: x 2-D numeric and finite, y one target per sample."""
+    if x.ndim != 2 or x.dtype.kind not in "biuf":
+        raise DataFileError(f"x must be a 2-D array of numbers (samples, features), got shape {x.shape} "
+                            f"of {x.dtype}", file=x_name)
+    x = x.astype(np.float64)
+    if (bad := _first_nonfinite(x)) is not None:
+        raise DataFileError(f"x[{bad[0]}, {bad[1]}] is {x[bad]}; expected finite numbers", file=x_name)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if len(y) != len(x) or (classes and y.ndim != 1) or y.ndim not in (1, 2):
+        raise DataFileError(f"y has shape {y.shape}; expected ({len(x)},), one target per row of x",
+                            file=y_name)
+    if classes:
+        y, known = _class_labels(y, y_name, class_names, lambda i: (None, None))
+        return Table(x, y, None, known)
+    if y.dtype.kind not in "biuf" or not np.isfinite(y.astype(np.float64)).all():
+        raise DataFileError("y must hold finite numbers for a numeric target", file=y_name)
+    return Table(x, y.astype(np.float64), None, None)
+
+
+def load_npz(path: str | Path, x: str = "x", y: str = "y", *, classes: bool = True,
+             class_names: Sequence[str] | None = None, max_bytes: int = MAX_BYTES) -> Table:
+    """Read the arrays named ``x`` and ``y`` of an ``.npz`` file (``np.savez``)."""
+    x_array, y_array = _npz_arrays(path, (x, y), max_bytes)
+    return _table(x_array, y_array, f"{path}[{x}]", f"{path}[{y}]", classes, class_names)
+
+
+def load_npy_pair(x_path: str | Path, y_path: str | Path, *, classes: bool = True,
+                  class_names: Sequence[str] | None = None, max_bytes: int = MAX_BYTES) -> Table:
+    """Read inputs and targets from two ``.npy`` files (``np.save``)."""
+    return _table(_npy_file(x_path, max_bytes), _npy_file(y_path, max_bytes), str(x_path), str(y_path),
+                  classes, class_names)

@@ -1,0 +1,226 @@
+"""A practitioner's own data (retroprop.data.files): CSV, .npz and .npy pairs, and their errors."""
+
+from __future__ import annotations
+
+import io
+import os
+import resource
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retroprop.data.files import DataFileError, load_csv, load_npy_pair, load_npz
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(call, *args, **kwargs) -> DataFileError:
+    with pytest.raises(DataFileError) as info:
+        call(*args, **kwargs)
+    assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
+    return info.value
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------------------------
+IRIS_LIKE = "sepal,petal,species\n5.1,1.4,setosa\n7.0,4.7,versicolor\n6.3,6.0,virginica\n4.9,1.4,setosa\n"
+
+
+def test_csv_header_detected_and_string_labels(tmp_path: Path) -> None:
+    table = load_csv(write(tmp_path / "a.csv", IRIS_LIKE))
+    assert table.x.dtype == np.float64 and table.x.shape == (4, 2)
+    np.testing.assert_array_equal(table.x[1], [7.0, 4.7])
+    assert table.y.tolist() == [0, 1, 2, 0] and table.y.dtype == np.int64
+    assert table.class_names == ("setosa", "versicolor", "virginica")
+    assert table.feature_names == ("sepal", "petal")
+
+
+def test_csv_without_header_numeric_labels(tmp_path: Path) -> None:
+    table = load_csv(write(tmp_path / "a.csv", "1,2,0\n3,4,2\n5,6,1\n"))
+    assert table.x.shape == (3, 2) and table.y.tolist() == [0, 2, 1]
+    assert table.class_names == ("0", "1", "2") and table.feature_names is None
+    # integral floats are whole numbers
+    assert load_csv(write(tmp_path / "b.csv", "1,2,0.0\n3,4,1.0\n")).y.tolist() == [0, 1]
+
+
+def test_csv_declared_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "1,2,0\n3,4,1\n")
+    with_header = load_csv(path, header=True)  # the first row is taken as names
+    assert with_header.feature_names == ("1", "2") and with_header.x.shape == (1, 2)
+    assert load_csv(path, header=False).x.shape == (2, 2)
+    # a header of numbers cannot be detected, only declared
+    assert load_csv(path).x.shape == (2, 2)
+
+
+def test_csv_label_by_name_and_index(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "species,sepal,petal\nsetosa,5.1,1.4\nvirginica,6.3,6.0\n")
+    by_name = load_csv(path, label="species")
+    by_index = load_csv(path, label=0)
+    by_negative = load_csv(path, label=-3)
+    for table in (by_name, by_index, by_negative):
+        assert table.feature_names == ("sepal", "petal") and table.y.tolist() == [0, 1]
+        np.testing.assert_array_equal(table.x, [[5.1, 1.4], [6.3, 6.0]])
+    assert "no column named 'kind'" in str(error_of(load_csv, path, label="kind"))
+    assert "out of range for 3 columns" in str(error_of(load_csv, path, label=3))
+    assert "header is false" in str(error_of(load_csv, path, label="species", header=False))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_csv_delimiter_detected(tmp_path: Path, delimiter: str) -> None:
+    text = IRIS_LIKE.replace(",", delimiter)
+    table = load_csv(write(tmp_path / "a.csv", text))
+    assert table.x.shape == (4, 2) and table.feature_names == ("sepal", "petal")
+    assert load_csv(write(tmp_path / "b.csv", text), delimiter=delimiter).x.shape == (4, 2)
+
+
+def test_csv_decimal_commas_are_not_taken_for_delimiters(tmp_path: Path) -> None:
+    # semicolons split every line into 3 fields, commas do not split them evenly: ; is chosen, and a
+    # decimal comma is then refused as a number rather than read as two columns
+    path = write(tmp_path / "a.csv", "a;b;c\n1,5;2;0\n3;4,25;1\n")
+    assert str(error_of(load_csv, path)) == f"{path}, row 2, column 'a': '1,5' is not a number"
+    assert load_csv(write(tmp_path / "b.csv", "a;b;c\n1.5;2;0\n3;4.25;1\n")).y.tolist() == [0, 1]
+
+
+def test_csv_float_labels_are_refused_for_classes(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "a,b,label\n1,2,0\n3,4,0.7\n")
+    err = error_of(load_csv, path)
+    assert str(err) == (f"{path}, row 3, column 'label': a class label must be a whole number >= 0 (or a "
+                        "name), got 0.7")
+    assert (err.row, err.column) == (3, "label")
+    assert "got -1.0" in str(error_of(load_csv, write(tmp_path / "b.csv", "1,2,0\n3,4,-1\n")))
+    regression = load_csv(path, classes=False)  # a numeric target takes any finite number
+    assert regression.y.tolist() == [0.0, 0.7] and regression.class_names is None
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-Infinity", "1e999"])
+def test_csv_non_finite_values_name_row_and_column(tmp_path: Path, cell: str) -> None:
+    path = write(tmp_path / "a.csv", f"a,b,label\n1,2,0\n\n1,{cell},1\n")
+    err = error_of(load_csv, path)
+    assert str(err).startswith(f"{path}, row 4, column 'b': ") and "not a finite number" in str(err)
+    assert (err.file, err.row, err.column) == (str(path), 4, "b")  # rows count the header and blank lines
+    nan_label = error_of(load_csv, write(tmp_path / "b.csv", "1,2,0\n3,4,nan\n"))
+    assert "row 2, column 2" in str(nan_label)
+    assert "row 2" in str(error_of(load_csv, write(tmp_path / "c.csv", "1,2,0\n3,4,nan\n"), classes=False))
+
+
+def test_csv_bad_cells_and_shapes(tmp_path: Path) -> None:
+    ragged = error_of(load_csv, write(tmp_path / "a.csv", "a,b,c\n1,2,0\n1,2\n"), delimiter=",")
+    assert "row 3" in str(ragged) and "has 2 fields; the first row has 3" in str(ragged)
+    empty_cell = error_of(load_csv, write(tmp_path / "b.csv", "a,b,c\n1,,0\n"))
+    assert "row 2, column 'b': an empty cell" in str(empty_cell)
+    text = error_of(load_csv, write(tmp_path / "c.csv", "a,b,c\n1,2,0\n1,x,1\n"))
+    assert "row 3, column 'b': 'x' is not a number" in str(text)
+    assert "empty" in str(error_of(load_csv, write(tmp_path / "d.csv", "\n\n")))
+    assert "no rows of data" in str(error_of(load_csv, write(tmp_path / "e.csv", "a,b,c\n")))
+    unknown = error_of(load_csv, write(tmp_path / "f.csv", "a,b,c\n1,2,cat\n"), class_names=("dog", "bird"))
+    assert "label 'cat' is not one of the classes dog, bird" in str(unknown)
+    assert "not UTF-8" in str(error_of(load_csv, _bytes(tmp_path / "g.csv", b"a,b\n\xff,1\n")))
+
+
+def _bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_csv_files_that_cannot_be_read(tmp_path: Path) -> None:
+    assert "No such file" in str(error_of(load_csv, tmp_path / "missing.csv"))
+    assert "not a regular file" in str(error_of(load_csv, tmp_path))
+    path = write(tmp_path / "a.csv", IRIS_LIKE)
+    assert "the limit is 10 (max_bytes)" in str(error_of(load_csv, path, max_bytes=10))
+    if os.path.exists("/dev/zero"):
+        link = tmp_path / "zero.csv"
+        link.symlink_to("/dev/zero")
+        assert "not a regular file" in str(error_of(load_csv, link))
+
+
+# ---------------------------------------------------------------------------------------------
+# .npz and .npy
+# ---------------------------------------------------------------------------------------------
+def test_npz_named_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.arange(6, dtype=np.float32).reshape(3, 2), y=np.array([0, 1, 1]),
+             inputs=np.ones((3, 2)), labels=np.array(["b", "a", "b"]))
+    table = load_npz(path)
+    assert table.x.dtype == np.float64 and table.y.tolist() == [0, 1, 1] and table.class_names == ("0", "1")
+    named = load_npz(path, x="inputs", y="labels")
+    assert named.y.tolist() == [1, 0, 1] and named.class_names == ("a", "b")
+    err = error_of(load_npz, path, x="features")
+    assert str(err) == f"{path}: has no array named 'features'; it has inputs, labels, x, y"
+
+
+def test_npy_pair_and_checks(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((4, 3)))
+    np.save(tmp_path / "y.npy", np.array([[0], [1], [0], [1]]))
+    table = load_npy_pair(tmp_path / "x.npy", tmp_path / "y.npy")
+    assert table.x.shape == (4, 3) and table.y.tolist() == [0, 1, 0, 1]
+    np.save(tmp_path / "x1.npy", np.ones(4))
+    assert "x must be a 2-D array" in str(error_of(load_npy_pair, tmp_path / "x1.npy", tmp_path / "y.npy"))
+    np.save(tmp_path / "y3.npy", np.array([0, 1, 0]))
+    assert "one target per row of x" in str(error_of(load_npy_pair, tmp_path / "x.npy", tmp_path / "y3.npy"))
+    np.save(tmp_path / "yf.npy", np.array([0, 1, 0.5, 1]))
+    assert "whole number" in str(error_of(load_npy_pair, tmp_path / "x.npy", tmp_path / "yf.npy"))
+    bad = np.ones((4, 3))
+    bad[2, 1] = np.inf
+    np.save(tmp_path / "xinf.npy", bad)
+    assert "x[2, 1] is inf" in str(error_of(load_npy_pair, tmp_path / "xinf.npy", tmp_path / "y.npy"))
+    np.save(tmp_path / "obj.npy", np.array([{}, 1], dtype=object), allow_pickle=True)
+    err = error_of(load_npy_pair, tmp_path / "obj.npy", tmp_path / "y.npy")
+    assert "unsupported dtype object" in str(err)
+
+
+def _npy_bytes(header: str, data: bytes = b"") -> bytes:
+    text = header.encode("latin1")
+    text += b" " * (-(len(text) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data
+
+
+@pytest.mark.parametrize("shape", ["(1000000000000,)", "(-1,)", "(2.5,)", "(4294967296, 4294967296)", "(2,)"])
+def test_npy_declared_shapes_are_checked_before_allocation(tmp_path: Path, shape: str) -> None:
+    path = tmp_path / "x.npy"
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"
+    path.write_bytes(_npy_bytes(header, b"\0" * 8))  # 8 bytes: (2,) does not match them either
+    err = error_of(load_npy_pair, path, path)
+    assert str(err).startswith(str(path))
+
+
+def test_npz_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    """A small zip whose member inflates to 80 MiB: refused from the zip directory, fast, small."""
+    path = tmp_path / "bomb.npz"
+    header = _npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1280, 8192), }")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            member.write(header)
+            zeros = bytes(1 << 20)
+            for _ in range(80):
+                member.write(zeros)
+        archive.writestr("y.npy", io.BytesIO().getvalue())
+    assert path.stat().st_size < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    err = error_of(load_npz, path)
+    assert time.perf_counter() - start < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB: under 64 MiB more
+    assert "zip bomb" in str(err) and "bomb.npz[x]" in str(err)
+    assert "the limit is 1000" in str(error_of(load_npz, path, max_bytes=1000))
+
+
+def test_one_long_cell_does_not_widen_every_cell(tmp_path: Path) -> None:
+    """200,000 short rows and one label of 100,000 characters: read cell by cell (a text array as wide
+    as the longest cell would need 200,000 x 3 x 400 kB)."""
+    path = tmp_path / "long.csv"
+    path.write_text("1,2,0\n" * 200_000 + "1,2," + "a" * 100_000 + "\n", encoding="utf-8")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    table = load_csv(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB
+    assert table.x.shape == (200_001, 2) and table.class_names is not None and len(table.class_names) == 2
+    assert "is not a number" in str(error_of(load_csv, path, label=0))
+    longer = tmp_path / "longer.csv"
+    longer.write_text("1,2,0\n1,2," + "a" * 1_000_000 + "\n", encoding="utf-8")
+    assert "row 2: cannot be read as CSV: field larger than field limit" in str(error_of(load_csv, longer))
