@@ -15,13 +15,14 @@ import math
 from collections import OrderedDict
 from typing import Any
 
-from retroprop.containers import FileFormatError
+from retroprop.containers import FileFormatError, json_type
 
 __all__ = ["LAYER_ARGUMENTS", "MAX_LAYERS", "MAX_PARAMETERS", "Layout", "build_model", "describe",
            "first_difference", "model_config"]
 
 MAX_PARAMETERS = 2**31
 MAX_LAYERS = 10_000
+_MAX_NAME = 200  # characters of a layer's name: messages quote the path of names
 
 # The arguments each layer's get_config saves, with their JSON type. Nothing else is accepted from
 # a file (Linear's dtype= or init=, for example, could make object arrays or run code).
@@ -83,11 +84,6 @@ def model_config(model: Any) -> dict[str, Any] | None:
         return None
 
 
-def _json_kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
 def _check_argument(value: Any, kind: str, where: str) -> None:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if kind == "size":
@@ -98,10 +94,10 @@ def _check_argument(value: Any, kind: str, where: str) -> None:
             raise FileFormatError(f"{where} must be an integer, got {value!r}"[:300])
     elif kind == "bool":
         if not isinstance(value, bool):
-            raise FileFormatError(f"{where} must be true or false, got {_json_kind(value)}")
+            raise FileFormatError(f"{where} must be true or false, got {json_type(value)}")
     elif kind == "str":
         if not isinstance(value, str):
-            raise FileFormatError(f"{where} must be a string, got {_json_kind(value)}")
+            raise FileFormatError(f"{where} must be a string, got {json_type(value)}")
     elif value is not None or kind != "float or null":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise FileFormatError(f"{where} must be a finite number, got {value!r}"[:300])
@@ -137,7 +133,7 @@ def _describe(config: Any, path: str, walk: _Walk) -> dict[str, Any]:
 
     label = f"layer {path}" if path else "the architecture"
     if not isinstance(config, dict):
-        raise FileFormatError(f"{label} must be an object, got {_json_kind(config)}")
+        raise FileFormatError(f"{label} must be an object, got {json_type(config)}")
     walk.layers += 1
     if walk.layers > MAX_LAYERS:
         raise FileFormatError(f"the architecture has more than {MAX_LAYERS} layers "
@@ -154,7 +150,7 @@ def _describe(config: Any, path: str, walk: _Walk) -> dict[str, Any]:
         raise FileFormatError(f"{label} ({cls_name}): unknown field {unknown[0][:80]!r}")
     args = config.get("config", {})
     if not isinstance(args, dict):
-        raise FileFormatError(f"{label} ({cls_name}): config must be an object, got {_json_kind(args)}")
+        raise FileFormatError(f"{label} ({cls_name}): config must be an object, got {json_type(args)}")
     if cls_name == "Sequential":
         return _describe_sequential(config, args, path, walk)
     if cls_name not in LAYER_ARGUMENTS:
@@ -187,14 +183,15 @@ def _describe_sequential(config: dict[str, Any], args: dict[str, Any], path: str
         raise FileFormatError(f"{label} (Sequential): unknown argument {next(iter(args))[:80]!r}")
     layers = config.get("layers")
     if not isinstance(layers, list):
-        raise FileFormatError(f"{label} (Sequential): layers must be a list, got {_json_kind(layers)}")
+        raise FileFormatError(f"{label} (Sequential): layers must be a list, got {json_type(layers)}")
     described, names = [], set()
     for index, layer in enumerate(layers):
         name = layer.get("name", str(index)) if isinstance(layer, dict) else str(index)
-        if not isinstance(name, str) or not name or "." in name or name in names:
-            problem = "appears twice" if name in names else "must be a non-empty string without dots"
+        if not isinstance(name, str) or not name or "." in name or len(name) > _MAX_NAME or name in names:
+            problem = "appears twice" if isinstance(name, str) and name in names else \
+                f"must be a non-empty string without dots, of at most {_MAX_NAME} characters"
             raise FileFormatError(f"{label} (Sequential): the name of its layer {index} {problem}, got "
-                                  f"{name!r}"[:300])
+                                  f"{str(name)[:80]!r}")
         names.add(name)
         entry = _describe(layer, f"{path}.{name}" if path else name, walk)
         described.append({"name": name, **entry})
@@ -225,7 +222,7 @@ def _build(config: dict[str, Any], path: str) -> Any:
     try:
         layer = LAYERS[cls_name](**args)
     except (TypeError, ValueError) as err:
-        raise FileFormatError(f"layer {path or '(the model)'} ({cls_name}): {err}") from None
+        raise FileFormatError(f"layer {path or '(the model)'} ({cls_name}): {str(err)[:300]}") from None
     if cls_name == "Linear":
         layer._init = None  # reset_parameters() draws PyTorch's default initialization, as for any Linear
     return layer
@@ -236,8 +233,9 @@ def _keep(weight: Any) -> None:
 
 
 def _format(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
+    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) \
         else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."  # a file's strings may be any length
 
 
 def first_difference(saved: dict[str, Any], current: dict[str, Any], path: str = "") -> str | None:

@@ -7,13 +7,15 @@ current batch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -216,35 +218,70 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Write one row per epoch (epoch counted from 0, then every log value) to a CSV file.
 
-    The whole file is rewritten atomically at each epoch's end, so a crash or a full disk never
-    leaves it truncated: it holds every row up to the last completed epoch. With ``append``, the
-    rows follow those already in the file. The path is checked when training begins.
+    The path is checked when training begins. The first row replaces the file atomically (with
+    ``append``, it follows the rows already there); each later row is appended and flushed, as
+    Keras's CSVLogger does, so an epoch costs one small write however long the log. A row that
+    cannot be written whole (a full disk) is cut off again before the error propagates: the file
+    always ends with the last complete row, and earlier rows are never rewritten. The file is
+    fsynced when training ends.
     """
 
     def __init__(self, filename: str | Path, separator: str = ",", append: bool = False) -> None:
         self.filename, self.separator, self.append = Path(filename), separator, append
         self._keys: list[str] | None = None
+        self._file: IO[bytes] | None = None  # a file object: closed by the garbage collector too
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         check_output_path(self.filename, what="CSV log")
-        self._earlier = ""
-        if self.append and self.filename.exists():
-            with self.filename.open(encoding="utf-8", newline="") as handle:
-                self._earlier = handle.read()
-            if self._earlier and not self._earlier.endswith("\n"):
-                self._earlier += "\r\n"
-        self._rows = io.StringIO()
-        self._writer = csv.writer(self._rows, delimiter=self.separator)
+        self._close()
         self._keys = None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
-            if not self._earlier:
-                self._writer.writerow(["epoch", *self._keys])
-        self._writer.writerow([epoch, *(logs.get(k, "") for k in self._keys)])
-        write_text(self.filename, self._earlier + self._rows.getvalue())
+        row = self._line([epoch, *(logs.get(k, "") for k in self._keys)])
+        if self._file is not None:
+            self._write(row)
+            return
+        earlier = self.filename.stat().st_size if self.append and self.filename.exists() else 0
+        if not earlier:
+            write_text(self.filename, self._line(["epoch", *self._keys]) + row)
+        self._file = self.filename.open("ab", buffering=0)
+        if earlier:
+            with self.filename.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                ends_a_line = handle.read(1) == b"\n"
+            self._write(row if ends_a_line else "\r\n" + row)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        self._close()
+
+    def _line(self, values: list[Any]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.separator).writerow(values)
+        return buffer.getvalue()
+
+    def _write(self, text: str) -> None:
+        """Append ``text`` whole, or cut the file back to where it was and raise."""
+        if self._file is None:
+            raise RuntimeError("CSVLogger: the log is not open (training has not begun)")
+        fd = self._file.fileno()
+        size = os.fstat(fd).st_size
+        data = memoryview(text.encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+
+    def _close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            with file, contextlib.suppress(OSError):
+                os.fsync(file.fileno())
 
 
 class TerminateOnNaN(Callback):

@@ -107,8 +107,8 @@ def save_checkpoint(path: str | Path, model: Any, optimizer: Any = None, *, sche
     The file is written atomically."""
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
         raise ValueError(f"save_checkpoint: epoch must be a non-negative integer, got {epoch!r}")
-    arrays: dict[str, np.ndarray] = OrderedDict(
-        (f"model/{name}", value) for name, value in model.state_dict().items())
+    arrays: dict[str, np.ndarray] = OrderedDict(  # the arrays themselves: written before this returns
+        (f"model/{name}", tensor.data) for name, tensor in model._state_tensors())
     state: dict[str, Any] = {
         "kind": "checkpoint",
         "architecture": model_config(model),
@@ -162,6 +162,11 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _only(values: list[Any], types: set[type]) -> bool:
+    """Whether every item's exact type is one of ``types`` (at C speed: a History may be long)."""
+    return set(map(type, values)) <= types
+
+
 def _history(path: Path, metadata: dict[str, Any], model: Any) -> Any:
     from retroprop.training import History
 
@@ -176,12 +181,16 @@ def _history(path: Path, metadata: dict[str, Any], model: Any) -> Any:
         raise FileFormatError(f"{where} must be an object with exactly {', '.join(sorted(fields))}")
     where += ": its"
     logs, epochs, steps, wall_time = (saved[k] for k in ("history", "epoch", "step_loss", "wall_time"))
+    if not isinstance(epochs, list) or not _only(epochs, {int}) or (epochs and min(epochs) < 0):
+        raise FileFormatError(f"{where} 'epoch' entry must be a list of non-negative integers")
     if not isinstance(logs, dict) or not all(
-            isinstance(v, list) and all(_number(x) or x is None for x in v) for v in logs.values()):
+            isinstance(v, list) and _only(v, {int, float, type(None)}) for v in logs.values()):
         raise FileFormatError(f"{where} 'history' entry must map names to lists of numbers")
-    if not isinstance(epochs, list) or not all(_number(e) and isinstance(e, int) for e in epochs):
-        raise FileFormatError(f"{where} 'epoch' entry must be a list of integers")
-    if not isinstance(steps, list) or not all(_number(x) for x in steps):
+    for key, values in logs.items():  # History.append adds a value to a key only in an epoch that logs it
+        if len(values) > len(epochs):
+            raise FileFormatError(f"{where} 'history' entry {key[:80]!r} holds {len(values)} values for "
+                                  f"{len(epochs)} epochs")
+    if not isinstance(steps, list) or not _only(steps, {int, float}):
         raise FileFormatError(f"{where} 'step_loss' entry must be a list of numbers")
     if not _number(wall_time) or not math.isfinite(wall_time) or wall_time < 0:
         raise FileFormatError(f"{where} 'wall_time' entry must be a non-negative number")
@@ -236,16 +245,27 @@ def _kind_check(path: Path, metadata: dict[str, Any], what: str, target: Any) ->
                               f"{type(target).__name__} state")
 
 
-def _staged_optimizer(path: Path, optimizer: Any, state: Any) -> Any:
-    """A copy of ``optimizer`` with ``state`` loaded; ``optimizer`` itself is not touched."""
+def _scratch_copy(optimizer: Any) -> Any:
+    """A shallow copy of ``optimizer`` whose groups and state can change without touching it."""
     scratch = copy.copy(optimizer)
     scratch.param_groups = [dict(group) for group in optimizer.param_groups]
     scratch.state = defaultdict(dict)
+    return scratch
+
+
+def _staged_optimizer(path: Path, optimizer: Any, state: Any) -> Any:
+    """A copy of ``optimizer`` with ``state`` loaded; ``optimizer`` itself is not touched."""
+    scratch = _scratch_copy(optimizer)
     try:
         scratch.load_state_dict(state)
     except _LOAD_ERRORS as err:
         raise FileFormatError(f"{path}: field 'optimizer' does not fit this {type(optimizer).__name__}: "
                               f"{str(err)[:300]}") from None
+    for index, entries in enumerate(scratch.state.values()):
+        for name in scratch._state_counters:  # a negative step count makes Adam's bias correction NaN
+            if entries.get(name, 0) < 0:
+                raise FileFormatError(f"{path}: field 'optimizer': the {name} count of parameter {index} is "
+                                      f"{entries[name]}; it must be non-negative")
     return scratch
 
 
@@ -262,20 +282,29 @@ def _same_kind(saved: Any, current: Any) -> bool:
     return type(saved) is type(current)
 
 
-def _staged_scheduler(path: Path, scheduler: Any, state: Any) -> dict[str, Any]:
-    """The attributes ``scheduler`` will have once ``state`` is loaded (checked, not applied)."""
-    scratch = copy.copy(scheduler)
+def _staged_scheduler(path: Path, cls: type, optimizer: Any, state: Any) -> dict[str, Any]:
+    """The attributes a ``cls`` scheduler of ``optimizer`` has once ``state`` is loaded, checked and
+    not applied: the saved settings pass the constructor's own checks (on a scratch copy of the
+    optimizer), then the state is loaded and each entry compared in kind with the fresh scheduler's."""
+    if not isinstance(state, dict):
+        raise FileFormatError(f"{path}: field 'scheduler' must be an object")
+    settings = dict(state)
+    if "min_lrs" in settings:  # ReduceLROnPlateau keeps its min_lr argument as min_lrs
+        settings["min_lr"] = settings["min_lrs"]
+    accepted = [p for p in inspect.signature(cls).parameters if p not in ("optimizer", "last_epoch")]
     try:
-        scratch.load_state_dict(state)
+        fresh = cls(_scratch_copy(optimizer), **{k: settings[k] for k in accepted if k in settings})
+        staged = copy.copy(fresh)
+        staged.load_state_dict(state)
     except _LOAD_ERRORS as err:
-        raise FileFormatError(f"{path}: field 'scheduler' does not fit this {type(scheduler).__name__}: "
+        raise FileFormatError(f"{path}: field 'scheduler' does not fit a {cls.__name__}: "
                               f"{str(err)[:300]}") from None
-    for key, value in scheduler.__dict__.items():
-        if key != "optimizer" and not _same_kind(scratch.__dict__[key], value):
-            saved = str(scratch.__dict__[key])[:40]
+    for key, value in fresh.__dict__.items():
+        if key != "optimizer" and not _same_kind(staged.__dict__[key], value):
+            saved = str(staged.__dict__[key])[:40]
             raise FileFormatError(f"{path}: field 'scheduler': entry {key!r} is {saved}, expected a value "
                                   f"like {str(value)[:40]}")
-    return {k: v for k, v in scratch.__dict__.items() if k != "optimizer"}
+    return {k: v for k, v in staged.__dict__.items() if k != "optimizer"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,10 +332,11 @@ def _rebuild_optimizer(path: Path, metadata: dict[str, Any], sections: dict[str,
     try:
         optimizer = cls([{"params": [named[n] for n in g]} for g in groups],
                         **{k: v for k, v in defaults.items() if k in accepted})
-        optimizer.load_state_dict(sections["optimizer"])
     except _LOAD_ERRORS as err:
         raise FileFormatError(f"{path}: field 'optimizer': cannot rebuild the {cls.__name__} optimizer: "
                               f"{str(err)[:300]}") from None
+    staged = _staged_optimizer(path, optimizer, sections["optimizer"])
+    optimizer.param_groups, optimizer.state = staged.param_groups, staged.state
     return optimizer
 
 
@@ -315,24 +345,8 @@ def _rebuild_scheduler(path: Path, metadata: dict[str, Any], state: Any, optimiz
 
     names = [n for n in lr_scheduler.__all__ if n != "LRScheduler"]
     cls = _class_from(lr_scheduler, names, metadata.get("scheduler_class"), path, "scheduler")
-    if not isinstance(state, dict):
-        raise FileFormatError(f"{path}: field 'scheduler' must be an object")
-    # construct with the saved settings (attributes of the same names), then load the full state
-    settings = dict(state)
-    if "min_lrs" in settings:
-        settings["min_lr"] = settings["min_lrs"]
-    accepted = [p for p in inspect.signature(cls).parameters if p not in ("optimizer", "last_epoch")]
-    saved_groups = [dict(group) for group in optimizer.param_groups]
-    try:
-        scheduler = cls(optimizer, **{k: settings[k] for k in accepted if k in settings})
-    except _LOAD_ERRORS as err:
-        raise FileFormatError(f"{path}: field 'scheduler': cannot rebuild the {cls.__name__} scheduler: "
-                              f"{str(err)[:300]}") from None
-    for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):  # undo its first step
-        group.clear()
-        group.update(saved)
-    values = _staged_scheduler(path, scheduler, state)
-    scheduler.__dict__.update(values)
+    scheduler = cls.__new__(cls)  # the staged attributes are the whole scheduler but its optimizer
+    scheduler.__dict__.update(_staged_scheduler(path, cls, optimizer, state), optimizer=optimizer)
     return scheduler
 
 
@@ -390,7 +404,8 @@ def load_checkpoint(path: str | Path, model: Any = None, optimizer: Any = None, 
             if "scheduler" not in sections:
                 raise FileFormatError(f"{path}: the checkpoint holds no scheduler state")
             _kind_check(path, metadata, "scheduler", scheduler)
-            staged_scheduler = _staged_scheduler(path, scheduler, sections["scheduler"])
+            staged_scheduler = _staged_scheduler(path, type(scheduler), scheduler.optimizer,
+                                                 sections["scheduler"])
         history = _history(path, metadata, model)
         # everything has validated: commit
         model.load_state_dict(weights)

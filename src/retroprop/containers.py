@@ -15,8 +15,9 @@ shape before reading any of them. The checks, each failing with ``FileFormatErro
   or gap;
 - npz: only ``.npy`` members, stored or deflated, no duplicates; the sizes declared in the zip
   directory at most ``MAX_NPZ_BYTES`` in all and at most ``MAX_COMPRESSION_RATIO`` times the
-  compressed size (for members over 1 MiB); each ``.npy`` header a supported dtype and a shape
-  whose size equals the member's payload, checked before the payload is inflated.
+  compressed size (each member over 1 MiB, and the whole archive against the file's size); each
+  ``.npy`` header a supported dtype and a shape whose size equals the member's payload, checked
+  before the payload is inflated.
 
 ``read_npy`` reads a single ``.npy`` file with the same checks. ``write_safetensors`` and
 ``write_npz`` write to an open binary handle (see ``retroprop.files.atomic_write``).
@@ -42,8 +43,9 @@ from typing import IO, Any
 import numpy as np
 
 __all__ = ["MAX_COMPRESSION_RATIO", "MAX_FILE_BYTES", "MAX_HEADER_BYTES", "MAX_JSON_DEPTH", "MAX_NPZ_BYTES",
-           "ArrayFile", "FileFormatError", "checked_shape", "json_depth", "loads_json", "open_arrays",
-           "open_regular", "read_npy", "string_map", "write_npz", "write_safetensors"]
+           "ArrayFile", "FileFormatError", "checked_shape", "json_depth", "json_type", "little_endian",
+           "loads_json", "open_arrays", "open_regular", "raw_bytes", "read_npy", "string_map", "write_npz",
+           "write_safetensors"]
 
 MAX_FILE_BYTES = 8 * 2**30
 MAX_HEADER_BYTES = 100 * 2**20  # the safetensors package's own limit
@@ -54,6 +56,7 @@ _RATIO_FREE_BYTES = 2**20  # small members may compress well (zeros); the ratio 
 _MAX_NPY_HEADER = 65535
 _MAX_NDIM = 32
 _CHUNK = 2**20
+_READ_CHUNK = 2**18  # a zip member's reads go through up to two buffers of this size
 
 SAFETENSORS_DTYPES: dict[str, np.dtype] = {
     name: np.dtype(kind).newbyteorder("<") for name, kind in (
@@ -136,14 +139,15 @@ def loads_json(data: bytes | str, where: str, *, limit: int | None = None) -> An
 def string_map(value: Any, where: str) -> dict[str, str]:
     """``value`` if it is a JSON object of strings to strings, else ``FileFormatError``."""
     if not isinstance(value, dict):
-        raise FileFormatError(f"{where} must be an object of strings, got {_json_type(value)}")
+        raise FileFormatError(f"{where} must be an object of strings, got {json_type(value)}")
     for key, item in value.items():
         if not isinstance(item, str):
-            raise FileFormatError(f"{where}: entry {key!r} must be a string, got {_json_type(item)}")
+            raise FileFormatError(f"{where}: entry {key!r} must be a string, got {json_type(item)}")
     return value
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How a message names the JSON type of ``value``: "an object", "a list", "null" ..."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
              float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
@@ -156,7 +160,7 @@ def _is_int(value: Any) -> bool:
 def checked_shape(value: Any, itemsize: int, where: str) -> tuple[int, ...]:
     """A shape from a file: a list or tuple of non-negative ints whose byte size fits in int64."""
     if not isinstance(value, (list, tuple)):
-        raise FileFormatError(f"{where}: shape must be a list of integers, got {_json_type(value)}")
+        raise FileFormatError(f"{where}: shape must be a list of integers, got {json_type(value)}")
     if len(value) > _MAX_NDIM:
         raise FileFormatError(f"{where}: shape has {len(value)} dimensions, above the limit of {_MAX_NDIM}")
     for dim in value:
@@ -255,11 +259,11 @@ def _read_exact(handle: Any, count: int, where: str) -> bytes:
 
 
 def _read_into(handle: Any, array: np.ndarray, where: str) -> None:
-    """Fill C-contiguous ``array`` from ``handle`` in chunks of at most ``_CHUNK`` bytes."""
+    """Fill C-contiguous ``array`` from ``handle`` in chunks of at most ``_READ_CHUNK`` bytes."""
     view = memoryview(array.reshape(-1)).cast("B")
     done = 0
     while done < len(view):
-        count = handle.readinto(view[done:done + _CHUNK])
+        count = handle.readinto(view[done:done + _READ_CHUNK])
         if not count:
             raise FileFormatError(f"{where}: the file ends {len(view) - done} bytes early; it is "
                                   "truncated")
@@ -273,21 +277,40 @@ class ArrayFile:
     """An opened array file whose structure was checked: ``entries`` maps each name to
     ``(dtype, shape)``; ``read(name)`` reads one array, ``chunks(name)`` streams its bytes."""
 
-    path: Path
     metadata: dict[str, str]
     entries: OrderedDict[str, tuple[np.dtype, tuple[int, ...]]]
 
-    def read(self, name: str) -> np.ndarray:
+    def __init__(self, path: Path) -> None:
+        self.path, self.metadata, self.entries = path, {}, OrderedDict()
+        self._handle, size = open_regular(path)
+        try:
+            self._parse(size)
+        except BaseException:
+            self.close()
+            raise
+
+    def _parse(self, size: int) -> None:
+        """Check the structure of the file's first ``size`` bytes and fill ``entries``."""
         raise NotImplementedError
+
+    def read(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """Array ``name``, read into ``out`` when given (C-contiguous, of the entry's dtype and shape)."""
+        raise NotImplementedError
+
+    def _target(self, name: str, out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+        dtype = self.entries[name][0]
+        if out is None:
+            return np.empty(shape, dtype=dtype)
+        if out.dtype != dtype or out.shape != shape or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"{self.path}: cannot read {name!r} ({dtype}, {shape}) into an array of "
+                             f"{out.dtype}, {out.shape}")
+        return out
 
     def chunks(self, name: str) -> Iterator[bytes]:
         raise NotImplementedError
 
-    def read_all(self) -> OrderedDict[str, np.ndarray]:
-        return OrderedDict((name, self.read(name)) for name in self.entries)
-
     def close(self) -> None:
-        raise NotImplementedError
+        self._handle.close()
 
     def __enter__(self) -> ArrayFile:
         return self
@@ -297,15 +320,6 @@ class ArrayFile:
 
 
 class _Safetensors(ArrayFile):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle, size = open_regular(path)
-        try:
-            self._parse(size)
-        except BaseException:
-            self._handle.close()
-            raise
-
     def _parse(self, size: int) -> None:
         path = self.path
         if size < 8:
@@ -321,12 +335,11 @@ class _Safetensors(ArrayFile):
         header = loads_json(_read_exact(self._handle, length, str(path)), f"{path}: safetensors header")
         if not isinstance(header, dict):
             raise FileFormatError(f"{path}: the safetensors header must be a JSON object, got "
-                                  f"{_json_type(header)}")
+                                  f"{json_type(header)}")
         metadata = header.pop("__metadata__", None)
         self.metadata = {} if metadata is None else dict(string_map(metadata, f"{path}: __metadata__"))
         self._base = 8 + length
         data_size = size - self._base
-        self.entries = OrderedDict()
         self._spans: dict[str, tuple[int, int]] = {}
         for name, info in header.items():
             dtype, shape, begin, end = self._entry(name, info, data_size)
@@ -348,7 +361,7 @@ class _Safetensors(ArrayFile):
     def _entry(self, name: str, info: Any, data_size: int) -> tuple[np.dtype, tuple[int, ...], int, int]:
         where = f"{self.path}: tensor {name!r}"
         if not isinstance(info, dict):
-            raise FileFormatError(f"{where}: its header entry must be an object, got {_json_type(info)}")
+            raise FileFormatError(f"{where}: its header entry must be an object, got {json_type(info)}")
         fields = {"dtype", "shape", "data_offsets"}
         if set(info) != fields:
             missing, unknown = sorted(fields - set(info)), sorted(set(info) - fields)
@@ -357,7 +370,7 @@ class _Safetensors(ArrayFile):
                                   f"{f'; unknown {unknown}' if unknown else ''}")
         dtype_name = info["dtype"]
         if not isinstance(dtype_name, str):
-            raise FileFormatError(f"{where}: dtype must be a string, got {_json_type(dtype_name)}")
+            raise FileFormatError(f"{where}: dtype must be a string, got {json_type(dtype_name)}")
         if dtype_name not in SAFETENSORS_DTYPES:
             adjective = "unsupported" if dtype_name in _FOREIGN_DTYPES else "unknown"
             raise FileFormatError(f"{self.path}: {adjective} dtype {dtype_name} for tensor {name!r} "
@@ -381,10 +394,9 @@ class _Safetensors(ArrayFile):
                                   f"data_offsets hold {end - begin}; the file is truncated or altered")
         return dtype, shape, begin, end
 
-    def read(self, name: str) -> np.ndarray:
-        dtype, shape = self.entries[name]
+    def read(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        array = self._target(name, out, self.entries[name][1])
         self._handle.seek(self._base + self._spans[name][0])
-        array = np.empty(shape, dtype=dtype)
         _read_into(self._handle, array, f"{self.path}: tensor {name!r}")
         return array
 
@@ -392,13 +404,9 @@ class _Safetensors(ArrayFile):
         begin, end = self._spans[name]
         self._handle.seek(self._base + begin)
         while begin < end:
-            data = _read_exact(self._handle, min(_CHUNK, end - begin), f"{self.path}: tensor {name!r}")
+            data = _read_exact(self._handle, min(_READ_CHUNK, end - begin), f"{self.path}: tensor {name!r}")
             begin += len(data)
             yield data
-
-    def close(self) -> None:
-        self._handle.close()
-
 
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
                struct.error, NotImplementedError, RuntimeError, OverflowError, KeyError, IndexError)
@@ -441,28 +449,15 @@ def _npy_header(stream: Any, where: str) -> tuple[np.dtype, tuple[int, ...], boo
 
 
 class _Npz(ArrayFile):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.metadata = {}
-        self._handle, size = open_regular(path)
-        try:
-            try:
-                self._zip = zipfile.ZipFile(_Bounded(self._handle, size))
-            except _ZIP_ERRORS as err:
-                raise FileFormatError(f"{path}: not a readable .npz archive (a zip of .npy arrays); it is "
-                                      f"truncated, altered or another kind of file: {err}") from None
-            try:
-                self._check_members(size)
-            except BaseException:
-                self._zip.close()
-                raise
-        except BaseException:
-            self._handle.close()
-            raise
+    _zip: zipfile.ZipFile | None = None
 
-    def _check_members(self, size: int) -> None:
+    def _parse(self, size: int) -> None:
         path = self.path
-        self.entries = OrderedDict()
+        try:
+            self._zip = zipfile.ZipFile(_Bounded(self._handle, size))
+        except _ZIP_ERRORS as err:
+            raise FileFormatError(f"{path}: not a readable .npz archive (a zip of .npy arrays); it is "
+                                  f"truncated, altered or another kind of file: {err}") from None
         self._members: dict[str, tuple[zipfile.ZipInfo, bool, int]] = {}
         total = 0
         for info in self._zip.infolist():
@@ -493,6 +488,12 @@ class _Npz(ArrayFile):
             if total > MAX_NPZ_BYTES:
                 raise FileFormatError(f"{path}: the members hold more than {MAX_NPZ_BYTES:,} bytes "
                                       "uncompressed (retroprop.containers.MAX_NPZ_BYTES)")
+            # the whole archive too: members of up to 1 MiB each, or members sharing their compressed
+            # bytes (overlapping entries), escape the ratio of each member
+            if total > _RATIO_FREE_BYTES + MAX_COMPRESSION_RATIO * size:
+                raise FileFormatError(f"{path}: the members inflate to more than {total:,} bytes from a "
+                                      f"{size:,}-byte file, a ratio above {MAX_COMPRESSION_RATIO}:1; refused "
+                                      "as a possible zip bomb")
             try:
                 with self._zip.open(info) as stream:
                     dtype, shape, fortran, header_size = _npy_header(stream, where)
@@ -525,10 +526,13 @@ class _Npz(ArrayFile):
         except _ZIP_ERRORS as err:
             raise FileFormatError(f"{where}: unreadable ({err}); the file is truncated or altered") from None
 
-    def read(self, name: str) -> np.ndarray:
-        dtype, shape = self.entries[name]
-        fortran = self._members[name][1]
-        array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
+    def read(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        shape = self.entries[name][1]
+        fortran = self._members[name][1] and len(shape) > 1
+        if fortran and out is not None:  # the member holds the transpose's C order: no direct read
+            self._target(name, out, shape)[...] = self.read(name)
+            return out
+        array = self._target(name, None if fortran else out, shape[::-1] if fortran else shape)
         with self._payload(name) as stream:
             _read_into(stream, array, f"{self.path}: member {name + '.npy'!r}")
         return array.T if fortran else array
@@ -541,13 +545,14 @@ class _Npz(ArrayFile):
             return
         with self._payload(name) as stream:
             while left:
-                data = _read_exact(stream, min(_CHUNK, left), f"{self.path}: member {name + '.npy'!r}")
+                data = _read_exact(stream, min(_READ_CHUNK, left), f"{self.path}: member {name + '.npy'!r}")
                 left -= len(data)
                 yield data
 
     def close(self) -> None:
-        self._zip.close()
-        self._handle.close()
+        if self._zip is not None:
+            self._zip.close()
+        super().close()
 
 
 def open_arrays(path: str | Path) -> ArrayFile:
@@ -579,9 +584,15 @@ def read_npy(path: str | Path) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Writers (to an open binary handle)
 # ---------------------------------------------------------------------------------------------
-def _little_endian(array: Any) -> np.ndarray:
+def little_endian(array: Any) -> np.ndarray:
+    """``array`` as a C-contiguous little-endian array, copied only when it is not one already."""
     array = np.asarray(array, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
     return array.astype(array.dtype.newbyteorder("<"), copy=False) if array.dtype.byteorder == ">" else array
+
+
+def raw_bytes(array: np.ndarray) -> memoryview:
+    """The bytes of ``array`` in C order, without a copy when it is C-contiguous."""
+    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
 
 
 def write_safetensors(handle: IO[bytes], arrays: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
@@ -591,7 +602,7 @@ def write_safetensors(handle: IO[bytes], arrays: Mapping[str, Any], metadata: Ma
     prepared = []
     offset = 0
     for name, value in arrays.items():
-        array = _little_endian(value)
+        array = little_endian(value)
         dtype = array.dtype.newbyteorder("<")
         if dtype not in names:
             raise TypeError(f"save: cannot store array {name!r} of dtype {array.dtype} in safetensors")
@@ -604,7 +615,7 @@ def write_safetensors(handle: IO[bytes], arrays: Mapping[str, Any], metadata: Ma
     handle.write(struct.pack("<Q", len(encoded)))
     handle.write(encoded)
     for array in prepared:
-        handle.write(array.tobytes())
+        handle.write(raw_bytes(array))
 
 
 def write_npz(handle: IO[bytes], arrays: Mapping[str, Any]) -> None:

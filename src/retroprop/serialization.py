@@ -7,11 +7,17 @@ Two formats: ``.safetensors`` (compatible with the ``safetensors`` package) and 
 file is refused with a message naming the file and what is wrong.
 
 Writing goes through ``retroprop.files.atomic_write``: a full disk or a crash leaves an existing
-file as it was. Reading trusts nothing in the file (see ``retroprop.containers`` for the limits):
-only regular files; every header checked before memory is allocated; a saved architecture is
-validated (classes, arguments) and its weights counted (at most ``MAX_PARAMETERS``, and no more
-than the file really holds) before the model is built; every malformed field raises
-``FileFormatError`` (a ``ValueError``) naming the file and the field.
+file as it was. The new file replaces the path itself: a path that is a symbolic link becomes a
+regular file and the link's target is left unchanged (save to the target's own path to update it).
+``save`` writes the model's arrays as they are, without copying them first.
+
+Reading trusts nothing in the file (see ``retroprop.containers`` for the limits): only regular
+files (a symbolic link is followed to one); every header checked before memory is allocated; a
+saved architecture is validated (classes, arguments) and its weights counted (at most
+``MAX_PARAMETERS``) and matched against the shapes the file declares before the model is built;
+``load`` then reads the weights straight into the model while verifying the checksum, so they are
+in memory once. Every malformed field raises ``FileFormatError`` (a ``ValueError``) naming the
+file and the field.
 
 Checkpoints (``save_checkpoint``/``load_checkpoint``) live in ``retroprop.checkpoints`` and are
 re-exported here.
@@ -19,10 +25,12 @@ re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +40,12 @@ from retroprop import containers
 from retroprop.architecture import MAX_LAYERS, MAX_PARAMETERS, Layout, build_model, describe, model_config
 from retroprop.containers import (
     MAX_JSON_DEPTH,
+    ArrayFile,
     FileFormatError,
+    little_endian,
     loads_json,
     open_arrays,
+    raw_bytes,
     string_map,
     write_npz,
     write_safetensors,
@@ -54,10 +65,6 @@ _MODEL_DTYPES = ("float16", "float32", "float64")
 # ---------------------------------------------------------------------------------------------
 # Arrays plus verified metadata
 # ---------------------------------------------------------------------------------------------
-def _bytes_of(array: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-
-
 def _digest(metadata: dict[str, str], items: Iterable[tuple[str, np.dtype, tuple[int, ...],
                                                               Iterable[Any]]]) -> str:
     """SHA-256 over every metadata entry and every array (name, dtype, shape, bytes; sorted names)."""
@@ -73,24 +80,18 @@ def _digest(metadata: dict[str, str], items: Iterable[tuple[str, np.dtype, tuple
     return digest.hexdigest()
 
 
-def _little_endian(array: Any) -> np.ndarray:
-    array = np.asarray(array, order="C")  # keeps 0-d arrays 0-d
-    if array.dtype.byteorder == ">":
-        array = array.astype(array.dtype.newbyteorder("<"))
-    return array
-
-
 def write_arrays(path: str | Path, arrays: dict[str, Any], metadata: dict[str, Any]) -> None:
     """Write arrays with JSON metadata, a format version and a checksum, atomically.
 
-    The folder is created when missing. A failed write raises ``OSError`` naming the path and
-    the reason, and leaves any existing file unchanged.
+    The folder is created when missing. A path that cannot be written (a folder, another suffix, no
+    permission) raises ``OutputPathError`` (a ``ValueError``) before anything is written; a failed
+    write raises ``OSError`` naming the path and the reason, and leaves any existing file unchanged.
     """
     path = check_output_path(path, what="file", suffixes=_SUFFIXES, create_folder=True)
     for reserved in (_META_KEY, "__metadata__"):
         if reserved in arrays:
             raise ValueError(f"{path}: the array name {reserved!r} is reserved")
-    prepared = OrderedDict((name, _little_endian(value)) for name, value in arrays.items())
+    prepared = OrderedDict((name, little_endian(value)) for name, value in arrays.items())
     meta = {"format": "retroprop", "format_version": str(FORMAT_VERSION)}
     meta.update({key: json.dumps(value) for key, value in metadata.items()})
     size = sum(len(key) + len(value) for key, value in meta.items())
@@ -98,7 +99,7 @@ def write_arrays(path: str | Path, arrays: dict[str, Any], metadata: dict[str, A
         raise ValueError(f"{path}: {size:,} bytes of metadata, more than a file can hold and be read back "
                          f"({containers.MAX_HEADER_BYTES // 2:,}); shorten the info or the History")
     meta["checksum"] = _digest(meta, ((name, prepared[name].dtype, prepared[name].shape,
-                                       [_bytes_of(prepared[name])]) for name in sorted(prepared)))
+                                       [raw_bytes(prepared[name])]) for name in sorted(prepared)))
     try:
         with atomic_write(path, "wb") as handle:
             if path.suffix.lower() == ".safetensors":
@@ -111,23 +112,25 @@ def write_arrays(path: str | Path, arrays: dict[str, Any], metadata: dict[str, A
                                  "earlier file there is unchanged") from err
 
 
-def _read(path: str | Path, keep: bool) -> tuple[OrderedDict[str, np.ndarray], dict[str, Any]]:
-    """Open, verify the checksum, parse the metadata; the arrays too when ``keep``."""
-    path = Path(path)
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[tuple[ArrayFile, OrderedDict[str, Any], dict[str, str], dict[str, Any]]]:
+    """Open a retroprop file: (container, its arrays' (dtype, shape) by name, the raw metadata, the
+    metadata parsed). No array is read yet and the checksum is not verified (``_verified`` does)."""
     with open_arrays(path) as container:
         entries = OrderedDict(container.entries)
+        raw: dict[str, str] = container.metadata
         if path.suffix.lower() == ".npz":
-            raw: dict[str, str] = {}
+            raw = {}
             if _META_KEY in entries:
                 dtype, shape = entries.pop(_META_KEY)
                 if dtype != np.uint8 or len(shape) != 1:
                     raise FileFormatError(f"{path}: the retroprop metadata member must be 1-D uint8, got "
                                           f"{list(shape)} of {dtype}")
-                text = container.read(_META_KEY).tobytes()
                 where = f"{path}: retroprop metadata"
-                raw = string_map(loads_json(text, where), where)
-        else:
-            raw = container.metadata
+                if shape[0] > containers.MAX_HEADER_BYTES:  # refused before it is inflated
+                    raise FileFormatError(f"{where}: {shape[0]:,} bytes of JSON, above the limit of "
+                                          f"{containers.MAX_HEADER_BYTES:,}")
+                raw = string_map(loads_json(container.read(_META_KEY).tobytes(), where), where)
         if raw.get("format") != "retroprop":
             raise FileFormatError(f"{path}: not a retroprop file (no retroprop metadata); plain tensors can "
                                   "be read with rp.load_state_dict only if the file was written by "
@@ -136,31 +139,42 @@ def _read(path: str | Path, keep: bool) -> tuple[OrderedDict[str, np.ndarray], d
         if version != str(FORMAT_VERSION):
             raise FileFormatError(f"{path}: format version {str(version)[:20]} is not supported (this "
                                   f"retroprop writes and reads version {FORMAT_VERSION})")
-        arrays: dict[str, np.ndarray] = {}
+        metadata = {key: loads_json(value, f"{path}: metadata entry {key!r}") for key, value in raw.items()
+                    if key not in ("format", "format_version", "checksum")}
+        yield container, entries, raw, metadata
 
-        def items() -> Iterator[tuple[str, np.dtype, tuple[int, ...], Iterable[Any]]]:
-            for name in sorted(entries):
-                dtype, shape = entries[name]
-                if keep:
-                    arrays[name] = container.read(name)
-                    yield name, dtype, shape, [_bytes_of(arrays[name])]
-                else:
-                    yield name, dtype, shape, container.chunks(name)
 
-        covered = {key: value for key, value in raw.items() if key != "checksum"}
-        if raw.get("checksum") != _digest(covered, items()):
-            raise FileFormatError(f"{path}: checksum mismatch: the weights or the saved architecture were "
-                                  "altered or corrupted after saving")
-    metadata = {}
-    for key, value in covered.items():
-        if key not in ("format", "format_version"):
-            metadata[key] = loads_json(value, f"{path}: metadata entry {key!r}")
-    return OrderedDict((name, arrays[name]) for name in entries if name in arrays), metadata
+def _verified(path: Path, container: ArrayFile, entries: dict[str, Any], raw: dict[str, str],
+              keep: Container[str], into: Mapping[str, np.ndarray] | None = None,
+              ) -> OrderedDict[str, np.ndarray]:
+    """Stream every array through the checksum, reading those in ``into`` into the given arrays and
+    keeping those in ``keep`` as new arrays (returned, in the file's order); refuse a mismatch."""
+    into = into or {}
+    kept: dict[str, np.ndarray] = {}
+
+    def items() -> Iterator[tuple[str, np.dtype, tuple[int, ...], Iterable[Any]]]:
+        for name in sorted(entries):
+            dtype, shape = entries[name]
+            if name in into or name in keep:
+                array = container.read(name, into.get(name))
+                if name not in into:
+                    kept[name] = array
+                yield name, dtype, shape, [raw_bytes(array)]
+            else:
+                yield name, dtype, shape, container.chunks(name)
+
+    covered = {key: value for key, value in raw.items() if key != "checksum"}
+    if raw.get("checksum") != _digest(covered, items()):
+        raise FileFormatError(f"{path}: checksum mismatch: the weights or the saved architecture were "
+                              "altered or corrupted after saving")
+    return OrderedDict((name, kept[name]) for name in entries if name in kept)
 
 
 def read_arrays(path: str | Path) -> tuple[OrderedDict[str, np.ndarray], dict[str, Any]]:
     """Read and verify a file written by ``write_arrays``; returns (arrays, metadata)."""
-    return _read(path, keep=True)
+    path = Path(path)
+    with _opened(path) as (container, entries, raw, metadata):
+        return _verified(path, container, entries, raw, keep=entries), metadata
 
 
 def read_info(path: str | Path) -> dict[str, Any]:
@@ -168,7 +182,9 @@ def read_info(path: str | Path) -> dict[str, Any]:
 
     Reads the metadata and streams the arrays through the checksum without keeping them.
     """
-    _, metadata = _read(path, keep=False)
+    path = Path(path)
+    with _opened(path) as (container, entries, raw, metadata):
+        _verified(path, container, entries, raw, keep=())
     return _info_field(path, metadata)
 
 
@@ -199,6 +215,11 @@ def check_info(info: Any, where: str = "save") -> dict[str, Any]:
         elif not (value is None or type(value) in (bool, int, float, str)):
             raise TypeError(f"{where}: {at} is a {type(value).__name__}, which JSON cannot hold (use dicts "
                             "with string keys, lists, str, int, float, bool or None)")
+        elif type(value) is int and value.bit_length() > 63:
+            try:
+                str(value)
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                raise ValueError(f"{where}: {at} is an integer too long to write as text") from None
     return info
 
 
@@ -217,7 +238,8 @@ def save(model: Any, path: str | Path, *, info: dict[str, Any] | None = None) ->
                                 "dtype": str(model.dtype)}
     if info is not None:
         metadata["info"] = check_info(info)
-    write_arrays(path, dict(model.state_dict()), metadata)
+    # the arrays themselves, not state_dict()'s copies: they are written before this returns
+    write_arrays(path, OrderedDict((name, t.data) for name, t in model._state_tensors()), metadata)
 
 
 def _kind(path: str | Path, metadata: dict[str, Any]) -> str:
@@ -248,32 +270,36 @@ def model_dtype(path: str | Path, metadata: dict[str, Any]) -> np.dtype:
     return np.dtype(dtype)
 
 
-def check_layout(path: str | Path, layout: Layout, arrays: dict[str, np.ndarray]) -> None:
-    """Refuse weights that do not match the architecture's layout, before anything is built."""
-    needed = sum(int(np.prod(shape)) for shape, _ in layout.values())
-    present = sum(array.size for array in arrays.values())
+Entries = Mapping[str, tuple[np.dtype, tuple[int, ...]]]  # name -> (dtype, shape), as ArrayFile.entries
+
+
+def check_layout(path: str | Path, layout: Layout, entries: Entries) -> None:
+    """Refuse weights (``entries``: name -> (dtype, shape)) that do not match the architecture's
+    layout, before anything is built."""
+    needed = sum(math.prod(shape) for shape, _ in layout.values())
+    present = sum(math.prod(shape) for _, shape in entries.values())
     where = f"{path}: the weights do not fit the saved architecture"
     if needed > present:
         raise FileFormatError(f"{where}: it needs {needed:,} weights, the file holds {present:,}; refused "
                               "before allocating anything")
     for name, (shape, kind) in layout.items():
-        if name not in arrays:
+        if name not in entries:
             raise FileFormatError(f"{where}: {name} is missing")
-        array = arrays[name]
-        if array.shape != shape:
-            raise FileFormatError(f"{where}: {name} has shape {array.shape} in the file, the architecture "
+        dtype, saved_shape = entries[name]
+        if saved_shape != shape:
+            raise FileFormatError(f"{where}: {name} has shape {saved_shape} in the file, the architecture "
                                   f"needs {shape}")
-        if array.dtype.kind != ("f" if kind == "float" else "i"):
-            raise FileFormatError(f"{where}: {name} is {array.dtype}, the architecture needs "
+        if dtype.kind != ("f" if kind == "float" else "i"):
+            raise FileFormatError(f"{where}: {name} is {dtype}, the architecture needs "
                                   f"{'floats' if kind == 'float' else 'integers'}")
-    extra = [name for name in arrays if name not in layout]
+    extra = [name for name in entries if name not in layout]
     if extra:
         raise FileFormatError(f"{where}: the file holds {extra[0]}, which the architecture has no place for")
 
 
-def rebuild(path: str | Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-    """The model described by ``metadata['architecture']`` with ``arrays`` as weights, checked
-    (architecture, weight count and shapes) before anything is allocated."""
+def _built(path: str | Path, metadata: dict[str, Any], entries: Entries) -> Any:
+    """The model described by ``metadata['architecture']``, its weights not yet loaded; the
+    architecture, the weights' count, shapes and kinds (``entries``) are checked first."""
     architecture = metadata.get("architecture")
     if architecture is None:
         raise FileFormatError(
@@ -285,22 +311,43 @@ def rebuild(path: str | Path, metadata: dict[str, Any], arrays: dict[str, np.nda
         normalized, layout = describe(architecture)
     except FileFormatError as err:
         raise FileFormatError(f"{path}: the saved architecture: {err}") from None
-    check_layout(path, layout, arrays)
+    check_layout(path, layout, entries)
     try:
         model = build_model(normalized)
     except FileFormatError as err:
         raise FileFormatError(f"{path}: the saved architecture: {err}") from None
-    model.to(dtype)
+    return model.to(dtype)
+
+
+def rebuild(path: str | Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """The model described by ``metadata['architecture']`` with ``arrays`` as weights, checked
+    (architecture, weight count and shapes) before anything is allocated."""
+    model = _built(path, metadata, {name: (array.dtype, array.shape) for name, array in arrays.items()})
     model.load_state_dict(arrays)
     return model
 
 
 def load(path: str | Path) -> Any:
-    """Rebuild the model saved by ``rp.save`` (architecture and weights)."""
-    arrays, metadata = read_arrays(path)
-    if _kind(path, metadata) == "checkpoint":
-        arrays = model_arrays(arrays)
-    return rebuild(path, metadata, arrays)
+    """Rebuild the model saved by ``rp.save`` (architecture and weights).
+
+    The architecture is checked against the weights' shapes before the model is built, and the
+    weights are read straight into it (one copy in memory) while the checksum is verified.
+    """
+    path = Path(path)
+    with _opened(path) as (container, entries, raw, metadata):
+        prefix = "model/" if _kind(path, metadata) == "checkpoint" else ""
+        weights = {name[len(prefix):]: entries[name] for name in entries if name.startswith(prefix)}
+        model = _built(path, metadata, weights)
+        into, cast = {}, []
+        for name, tensor in model._state_tensors():
+            if entries[prefix + name][0] == tensor.data.dtype and tensor.data.flags.c_contiguous:
+                into[prefix + name] = tensor.data
+            else:  # another dtype or byte order: read, then cast into place
+                cast.append(prefix + name)
+        kept = _verified(path, container, entries, raw, keep=cast, into=into)
+    if kept:
+        model.load_state_dict(model_arrays(kept) if prefix else kept, strict=False)
+    return model
 
 
 from retroprop.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402  (uses the above)
