@@ -30,11 +30,14 @@ def atomic_write(path: str | Path, mode: str = "wb", *, encoding: str | None = N
 
     ``mode`` is ``"wb"`` or ``"w"``. On any error (``OSError`` such as a full disk, or an exception
     raised by the caller inside the ``with``) the temporary file is removed, ``path`` is untouched
-    and the error propagates. The parent folder must exist.
+    and the error propagates. The parent folder must exist. When ``path`` is a symbolic link, the file
+    it points to is replaced and the link is kept.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: mode must be 'wb' or 'w', got {mode!r}")
     target = Path(path)
+    if target.is_symlink():  # write through the link, as open(path, "w") would: the link stays a link
+        target = Path(os.path.realpath(target))
     if target.is_dir():
         raise IsADirectoryError(f"{target}: is a folder, not a file")
     folder = target.parent

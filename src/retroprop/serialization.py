@@ -7,8 +7,7 @@ Two formats: ``.safetensors`` (compatible with the ``safetensors`` package) and 
 file is refused with a message naming the file and what is wrong.
 
 Writing goes through ``retroprop.files.atomic_write``: a full disk or a crash leaves an existing
-file as it was. The new file replaces the path itself: a path that is a symbolic link becomes a
-regular file and the link's target is left unchanged (save to the target's own path to update it).
+file as it was. A path that is a symbolic link stays a link: the file it points to is replaced.
 ``save`` writes the model's arrays as they are, without copying them first.
 
 Reading trusts nothing in the file (see ``retroprop.containers`` for the limits): only regular
