@@ -29,6 +29,7 @@ from retroprop.serialization import load, load_checkpoint, load_state_dict, save
 from retroprop.tensor import (
     DEFAULT_DTYPE,
     Function,
+    ModifiedInPlaceError,
     ShapeError,
     Tensor,
     enable_grad,
@@ -55,6 +56,7 @@ __all__ = [
     "F",
     "Function",
     "History",
+    "ModifiedInPlaceError",
     "ShapeError",
     "Tensor",
     "__version__",

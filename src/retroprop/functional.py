@@ -83,6 +83,7 @@ def _reduced_grad(grad: Any, reduction: str, count: int) -> Any:
 # Activations
 # ---------------------------------------------------------------------------------------------
 class ReLU(Function):
+    saves = ()
     # Strict x > 0: the gradient at exactly 0 is 0, as in PyTorch.
     exact_gradients = True
 
@@ -99,6 +100,8 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
+    saves = ()
+
     def forward(self, x: Any, negative_slope: float) -> Any:
         xp = array_module(x)
         one, slope = x.dtype.type(1), x.dtype.type(negative_slope)
@@ -111,6 +114,8 @@ class LeakyReLU(Function):
 
 class ELU(Function):
     """``scale * (x if x > 0 else alpha * (exp(x) - 1))``; SELU is ELU with fixed constants."""
+
+    saves = ()
 
     def forward(self, x: Any, alpha: float, scale: float) -> Any:
         xp = array_module(x)
@@ -128,6 +133,8 @@ class ELU(Function):
 
 
 class GELU(Function):
+    saves = ()
+
     def forward(self, x: Any, approximate: str) -> Any:
         xp = array_module(x)
         if approximate == "none":
@@ -147,6 +154,8 @@ class GELU(Function):
 
 
 class Sigmoid(Function):
+    saves = (-1,)
+
     def forward(self, x: Any) -> Any:
         self.out = _sigmoid(x)
         return self.out
@@ -157,6 +166,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    saves = (-1,)
+
     def forward(self, x: Any) -> Any:
         self.out = array_module(x).tanh(x)
         return self.out
@@ -168,6 +179,8 @@ class Tanh(Function):
 
 class Softplus(Function):
     """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (as torch)."""
+
+    saves = ()
 
     def forward(self, x: Any, beta: float, threshold: float) -> Any:
         xp = array_module(x)
@@ -181,6 +194,8 @@ class Softplus(Function):
 
 
 class LogSoftmax(Function):
+    saves = ()
+
     def forward(self, x: Any, axis: int) -> Any:
         xp = array_module(x)
         shifted = x - _max(x, axis, keepdims=True)  # the max shift keeps exp() finite
@@ -196,6 +211,8 @@ class LogSoftmax(Function):
 
 
 class Softmax(Function):
+    saves = (-1,)
+
     def forward(self, x: Any, axis: int) -> Any:
         xp = array_module(x)
         e = x - _max(x, axis, keepdims=True)  # the max shift keeps exp() finite
@@ -265,6 +282,8 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 class Linear(Function):
     """``x @ W.T + b`` with ``W`` shaped ``(out_features, in_features)`` as in PyTorch."""
+
+    saves = (0, 1)
 
     exact_gradients = True
 
@@ -344,6 +363,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # Dropout
 # ---------------------------------------------------------------------------------------------
 class Dropout(Function):
+    saves = ()
+
     def forward(self, x: Any, p: float, generator: np.random.Generator) -> Any:
         xp = array_module(x)
         if p >= 1.0:
@@ -381,6 +402,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
 # ---------------------------------------------------------------------------------------------
 class BatchNorm(Function):
     """Batch normalization over every axis but the channel axis 1 (inputs ``(N, C)`` or ``(N, C, L)``)."""
+
+    saves = (1,)
 
     def forward(self, x: Any, weight: Any = None, bias: Any = None, *, running_mean: Any,
                 running_var: Any, training: bool, momentum: float, eps: float) -> Any:
@@ -478,7 +501,7 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
 # ---------------------------------------------------------------------------------------------
 def _class_targets(target: Any, logits_shape: tuple[int, ...], where: str) -> np.ndarray:
     """Validate integer class labels for (N, C) scores; returns them as an int64 array."""
-    labels = target.data if isinstance(target, Tensor) else as_array(target, copy=False)
+    labels = target._data if isinstance(target, Tensor) else as_array(target, copy=False)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: target must hold integer class indices, got dtype {labels.dtype}"
@@ -504,8 +527,16 @@ def _class_targets(target: Any, logits_shape: tuple[int, ...], where: str) -> np
     return labels.astype(np.int64, copy=False)
 
 
+def _labels_operand(target: Any, labels: np.ndarray) -> Any:
+    """The target tensor itself when the labels are its own array (so that its version counter
+    sees in-place edits before backward), else the validated labels."""
+    return target if isinstance(target, Tensor) and labels is target._data else labels
+
+
 class CrossEntropy(Function):
     """Fused log-softmax + negative log-likelihood over integer labels, with label smoothing."""
+
+    saves = (1,)
 
     def forward(self, logits: Any, target: Any, reduction: str, label_smoothing: float) -> Any:
         xp = array_module(logits)
@@ -525,6 +556,7 @@ class CrossEntropy(Function):
         loss += xp.log(sum_exp).reshape(-1)
         self.exp, self.sum_exp = exp, sum_exp
         self.rows, self.target, self.n, self.n_classes = rows, t, n, n_classes
+        self.labels = target  # the array itself: see Function.saves
         self.reduction, self.smoothing, self.batched = reduction, label_smoothing, batched
         out = _reduce(loss, reduction)
         return out if batched or reduction != "none" else out.reshape(())
@@ -543,6 +575,8 @@ class CrossEntropy(Function):
 
 
 class NLLLoss(Function):
+    saves = (1,)
+
     def forward(self, log_probs: Any, target: Any, reduction: str) -> Any:
         xp = array_module(log_probs)
         batched = log_probs.ndim == 2
@@ -550,6 +584,7 @@ class NLLLoss(Function):
         t = target.reshape(-1)
         rows = xp.arange(z.shape[0])
         self.shape, self.rows, self.target = z.shape, rows, t
+        self.labels = target  # the array itself: see Function.saves
         self.reduction, self.batched = reduction, batched
         out = _reduce(-z[rows, t], reduction)
         return out if batched or reduction != "none" else out.reshape(())
@@ -563,6 +598,8 @@ class NLLLoss(Function):
 
 
 class MSELoss(Function):
+    saves = ()
+
     def forward(self, prediction: Any, target: Any, reduction: str) -> Any:
         self.diff = prediction - target
         self.reduction = reduction
@@ -575,6 +612,8 @@ class MSELoss(Function):
 
 
 class BCEWithLogits(Function):
+    saves = (0, 1)
+
     def forward(self, logits: Any, target: Any, reduction: str) -> Any:
         xp = array_module(logits)
         # max(x, 0) - x*y + log(1 + exp(-|x|)): no overflow for large |x|
@@ -594,7 +633,7 @@ class BCEWithLogits(Function):
 
 
 def _same_shape(input: Tensor, target: Any, where: str) -> Any:
-    target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
+    target_shape = np.shape(target._data if isinstance(target, Tensor) else target)
     if tuple(target_shape) != input.shape:
         raise ShapeError(
             f"{where}: input shape {input.shape} and target shape {tuple(target_shape)} differ; "
@@ -617,7 +656,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean",
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     labels = _class_targets(target, input.shape, "cross_entropy")
-    return CrossEntropy.apply(input, labels, reduction=reduction,
+    return CrossEntropy.apply(input, _labels_operand(target, labels), reduction=reduction,
                               label_smoothing=float(label_smoothing))
 
 
@@ -625,7 +664,7 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer labels given log-probabilities ``(N, C)``."""
     _check_reduction(reduction, "nll_loss")
     labels = _class_targets(target, input.shape, "nll_loss")
-    return NLLLoss.apply(input, labels, reduction=reduction)
+    return NLLLoss.apply(input, _labels_operand(target, labels), reduction=reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.backend import array_module, is_array
-from retroprop.tensor import Function, ShapeError, Tensor, as_array
+from retroprop.tensor import Function, ShapeError, Tensor, as_array, share_counter
 
 Axis = int | tuple[int, ...] | None
 
@@ -91,6 +91,7 @@ def _count(shape: tuple[int, ...], axis: Axis) -> int:
 # Arithmetic
 # ---------------------------------------------------------------------------------------------
 class Add(_Broadcasting):
+    saves = ()
     symbol = "+"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -101,6 +102,7 @@ class Add(_Broadcasting):
 
 
 class Sub(_Broadcasting):
+    saves = ()
     symbol = "-"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -111,6 +113,7 @@ class Sub(_Broadcasting):
 
 
 class Mul(_Broadcasting):
+    saves = (0, 1)
     symbol = "*"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -123,6 +126,7 @@ class Mul(_Broadcasting):
 
 
 class Div(_Broadcasting):
+    saves = (1, -1)
     symbol = "/"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -138,6 +142,8 @@ class Div(_Broadcasting):
 
 
 class Neg(Function):
+    saves = ()
+
     def forward(self, a: Any) -> Any:
         return -a
 
@@ -147,6 +153,8 @@ class Neg(Function):
 
 class Pow(Function):
     """``x ** p`` for a scalar exponent ``p``."""
+
+    saves = (0,)
 
     def forward(self, a: Any, exponent: float) -> Any:
         self.a, self.exponent = a, exponent
@@ -164,6 +172,8 @@ class Pow(Function):
 class ScalarPow(Function):
     """``b ** x`` for a scalar base ``b``."""
 
+    saves = (-1,)
+
     def forward(self, a: Any, base: float) -> Any:
         self.log_base = float(np.log(base))
         self.out = base**a
@@ -175,6 +185,8 @@ class ScalarPow(Function):
 
 class MatMul(Function):
     """``a @ b`` with NumPy's rules: 1-D operands and broadcast batch axes included."""
+
+    saves = (0, 1)
 
     @classmethod
     def explain_error(cls, err: ValueError, arrays: list[Any], options: dict[str, Any]) -> str | None:
@@ -224,6 +236,8 @@ class MatMul(Function):
 
 
 class Cast(Function):
+    saves = ()
+
     def forward(self, a: Any, dtype: np.dtype) -> Any:
         self.dtype = a.dtype
         return a.astype(dtype)
@@ -236,6 +250,8 @@ class Cast(Function):
 # Elementwise functions
 # ---------------------------------------------------------------------------------------------
 class Exp(Function):
+    saves = (-1,)
+
     def forward(self, a: Any) -> Any:
         self.out = array_module(a).exp(a)
         return self.out
@@ -245,6 +261,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    saves = (0,)
+
     def forward(self, a: Any) -> Any:
         self.a = a
         return array_module(a).log(a)
@@ -254,6 +272,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves = (-1,)
+
     def forward(self, a: Any) -> Any:
         self.out = array_module(a).sqrt(a)
         return self.out
@@ -263,6 +283,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    saves = ()
+
     def forward(self, a: Any) -> Any:
         xp = array_module(a)
         self.sign = xp.sign(a)
@@ -274,6 +296,8 @@ class Abs(Function):
 
 class Clip(Function):
     """Clamp to ``[low, high]``; the gradient passes where ``low <= x <= high`` (bounds included)."""
+
+    saves = ()
 
     def forward(self, a: Any, low: float | None, high: float | None) -> Any:
         xp = array_module(a)
@@ -293,6 +317,8 @@ class Clip(Function):
 
 class _Extremum(_Broadcasting):
     """Elementwise maximum/minimum; ties give each side half the gradient (as torch)."""
+
+    saves = ()
 
     def forward(self, a: Any, b: Any) -> Any:
         xp = array_module(a, b)
@@ -334,6 +360,7 @@ class Minimum(_Extremum):
 
 
 class Where(_Broadcasting):
+    saves = ()
     symbol = "where"
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
@@ -354,6 +381,8 @@ class Where(_Broadcasting):
 # Reductions
 # ---------------------------------------------------------------------------------------------
 class Sum(Function):
+    saves = ()
+
     def forward(self, a: Any, axis: Axis, keepdims: bool) -> Any:
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return a.sum(axis=axis, keepdims=keepdims)
@@ -364,6 +393,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saves = ()
+
     def forward(self, a: Any, axis: Axis, keepdims: bool) -> Any:
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         return a.mean(axis=axis, keepdims=keepdims)
@@ -376,6 +407,8 @@ class Mean(Function):
 
 class _Extreme(Function):
     """max/min over axes; tied elements share the gradient equally (torch.amax's rule)."""
+
+    saves = ()
 
     def forward(self, a: Any, axis: Axis, keepdims: bool) -> Any:
         if a.size == 0:
@@ -413,6 +446,8 @@ class Min(_Extreme):
 class Var(Function):
     """Variance with ``ddof`` (0 by default, as NumPy); ``std=True`` gives its square root."""
 
+    saves = ()
+
     def forward(self, a: Any, axis: Axis, keepdims: bool, ddof: int, std: bool) -> Any:
         xp = array_module(a)
         n = _count(a.shape, axis)
@@ -444,7 +479,19 @@ class Var(Function):
 # ---------------------------------------------------------------------------------------------
 # Shape and indexing
 # ---------------------------------------------------------------------------------------------
-class Reshape(Function):
+class _View(Function):
+    """An op whose output may be a view of its input's array: the two share a version counter."""
+
+    saves = ()
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        result = super().apply(*inputs, **options)
+        share_counter(inputs[0], result)
+        return result
+
+
+class Reshape(_View):
     def forward(self, a: Any, shape: tuple[int, ...]) -> Any:
         self.shape = a.shape
         try:
@@ -459,7 +506,7 @@ class Reshape(Function):
         return grad.reshape(self.shape)
 
 
-class Transpose(Function):
+class Transpose(_View):
     def forward(self, a: Any, axes: tuple[int, ...] | None) -> Any:
         if axes is None:
             axes = tuple(reversed(range(a.ndim)))
@@ -481,7 +528,7 @@ def _is_advanced(index: Any) -> bool:
     return any(is_array(p) and p.dtype.kind in "iu" for p in parts)
 
 
-class GetItem(Function):
+class GetItem(_View):
     """``x[index]``; repeated integer indices accumulate their gradients."""
 
     def forward(self, a: Any, index: Any) -> Any:
@@ -503,7 +550,7 @@ class GetItem(Function):
 
 def _normalize_index(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, list):
         return as_array(index, copy=False)
     if isinstance(index, tuple):
@@ -512,6 +559,8 @@ def _normalize_index(index: Any) -> Any:
 
 
 class Concatenate(Function):
+    saves = ()
+
     def forward(self, *arrays: Any, axis: int) -> Any:
         xp = array_module(*arrays)
         self.axis = axis
@@ -531,6 +580,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    saves = ()
+
     def forward(self, *arrays: Any, axis: int) -> Any:
         xp = array_module(*arrays)
         shapes = {a.shape for a in arrays}
@@ -566,7 +617,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (differentiable in ``a`` and ``b``)."""
-    cond = condition.data if isinstance(condition, Tensor) else as_array(condition, copy=False)
+    cond = condition._data if isinstance(condition, Tensor) else as_array(condition, copy=False)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     return Where.apply(cond, a, b)

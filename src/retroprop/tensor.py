@@ -5,12 +5,31 @@ a gradient is needed, records the function as the tensor's creator. ``Tensor.bac
 recorded graph in reverse topological order (iteratively, so deep graphs cannot overflow the
 stack), un-broadcasts each gradient to its input's shape in one place, and accumulates gradients
 into the leaves' ``.grad``.
+
+Version counter (PyTorch's ``_version``). Users edit ``x.data`` in place as a NumPy array, which no
+tensor method sees. So once a graph node has kept a tensor's array for backward (``Function.saves``
+names what each op keeps; ops keep those very arrays, never views of them), ``x.data`` hands the
+array out as a ``_TrackedArray`` view whenever anything besides the tensor references it -- as a
+node that still keeps it does -- or it is a view of another array. NumPy writes through that view
+(``x.data[...] = v``, ``x.data += 1``, ``np.add(..., out=x.data)``, ``np.copyto(x.data, ...)``,
+``fill``/``sort``/``put``, views of it) bump the tensor's version and log a stamp from the node
+counter; ``backward`` compares each node's creation stamp with the stamps of the arrays it keeps
+and raises ``ModifiedInPlaceError`` ("... is at version 1; expected version 0 instead"). Nodes only
+mark what they keep (no counts to release): an array nobody else references (a parameter after
+backward freed its graph, at the optimizer's update) comes back plain, for one ``sys.getrefcount``
+per access. So ``x.data is x.data`` holds for a tensor no graph has used, not always after.
+Replacing ``x.data = new`` is not an in-place change (nodes keep the old array). Not seen (as in
+PyTorch, whose ``.numpy()`` and ``.data`` writes are not tracked either): writes through an array
+taken before the forward pass or through ``np.asarray(x)`` / ``x.__array__()``, and writes that
+bypass NumPy's Python-level API (``.flat[...] =``, memoryview, ctypes, compiled extensions,
+``Generator.shuffle``).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -30,6 +49,10 @@ class ShapeError(ValueError):
     """Operand shapes do not fit an op (a broadcasting or matmul mismatch)."""
 
 
+class ModifiedInPlaceError(RuntimeError):
+    """An array saved for backward was modified in place between the forward pass and backward."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradient mode
 # ---------------------------------------------------------------------------------------------
@@ -40,7 +63,10 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 _new_object = object.__new__
 _NEEDED, _NOT_NEEDED = (True,), (False,)
-_sequence = itertools.count()  # creation order of graph nodes: a node only depends on older ones
+_sequence = itertools.count(1)  # creation order of graph nodes: a node only depends on older ones
+# the stamp (from ``_sequence``) of the latest in-place write to an array a live node holds: a node
+# created after it needs no check
+_last_write = [0]
 
 
 def is_grad_enabled() -> bool:
@@ -103,7 +129,7 @@ def as_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
     Python ints become int64; ``dtype`` overrides.
     """
     if isinstance(data, Tensor):
-        array = data.data
+        array = data._data
     elif is_array(data) or isinstance(data, np.generic):
         array = data
     else:
@@ -128,17 +154,139 @@ def as_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Version counters
+# ---------------------------------------------------------------------------------------------
+# A counter is a list [version, events], made when first needed and shared by a tensor and its
+# views: the in-place writes seen, and the ``_sequence`` stamps of the latest ones (negative: the
+# tensor's array was replaced, so later writes no longer reach the old one that nodes keep).
+_VERSION, _EVENTS = 0, 1
+_KEEP_EVENTS = 64  # nodes older than the oldest kept event get a less exact message, no less safe
+
+
+def _note_event(counter: list[Any], write: bool) -> None:
+    stamp = next(_sequence)
+    events = counter[_EVENTS]
+    if events is None:
+        counter[_EVENTS] = events = []
+    elif len(events) >= 2 * _KEEP_EVENTS:
+        del events[:_KEEP_EVENTS]
+    if write:
+        counter[_VERSION] += 1
+        events.append(stamp)
+        _last_write[0] = stamp
+    else:
+        events.append(-stamp)
+
+
+# the counter of a tensor whose array a node has kept but which no write has reached yet: the real
+# one is made when needed (nodes mark what they keep without allocating)
+_KEPT: list[Any] = [0, None]
+
+
+def _new_counter(tensor: Tensor) -> list[Any]:
+    counter = tensor._vc = [0, None]
+    return counter
+
+
+def share_counter(source: Any, view: Tensor) -> None:
+    """``view``'s array is a view of ``source``'s: writes to either change both, one counter."""
+    if not isinstance(source, Tensor):
+        return
+    mine, array = view._data, source._data
+    base = mine.base  # NumPy points a view's base at the array that owns the memory: cheap tests first
+    if mine is array or (base is not None and (base is array or base is array.base
+                                               or np.may_share_memory(base, array))):
+        counter = source._vc
+        view._vc = _new_counter(source) if counter is None or counter is _KEPT else counter
+
+
+class _TrackedArray(np.ndarray):
+    """A view of a tensor's array, handed out by ``Tensor.data`` while a graph node keeps the
+    array for backward: in-place writes through it (or through its views) bump the counter."""
+
+    _counter: list[Any] | None = None
+    _source: Any = None  # the tensor's own array this view was made of
+
+    @staticmethod
+    def of(array: np.ndarray, counter: list[Any]) -> _TrackedArray:
+        view = array.view(_TrackedArray)
+        view._counter = counter
+        view._source = array
+        return view
+
+    def __array_finalize__(self, obj: Any) -> None:
+        # views of a tracked array write to the same memory; copies (no base) do not
+        if obj is not None and self.base is not None:
+            self._counter = getattr(obj, "_counter", None)
+
+    def _written(self) -> None:
+        if self._counter is not None:
+            _note_event(self._counter, write=True)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._written()
+        super().__setitem__(key, value)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.get("out")
+        if out is not None:
+            for o in out:
+                if isinstance(o, _TrackedArray):
+                    o._written()
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, _TrackedArray) else o
+                                  for o in out)
+        if method == "at" and isinstance(inputs[0], _TrackedArray):  # np.add.at(x.data, ...)
+            inputs[0]._written()
+        plain = tuple(a.view(np.ndarray) if isinstance(a, _TrackedArray) else a for a in inputs)
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        if out is None or method == "at":
+            return result  # new arrays come back plain: they are no tensor's memory
+        return out[0] if len(out) == 1 else out
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _WRITES_FIRST_ARGUMENT and args and isinstance(args[0], _TrackedArray):
+            args[0]._written()
+        out = kwargs.get("out")
+        if isinstance(out, _TrackedArray):
+            out._written()
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __reduce__(self) -> Any:  # a pickled or deep-copied view is a plain array
+        return np.asarray(self).copy().__reduce__()
+
+
+def _writing_method(name: str) -> Callable[..., Any]:
+    method = getattr(np.ndarray, name)
+
+    def wrapper(self: _TrackedArray, *args: Any, **kwargs: Any) -> Any:
+        if name != "byteswap" or kwargs.get("inplace", args[:1] == (True,)):
+            self._written()
+        return method(self, *args, **kwargs)
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+for _method in ("fill", "sort", "partition", "put", "setfield", "byteswap", "resize"):
+    setattr(_TrackedArray, _method, _writing_method(_method))
+_WRITES_FIRST_ARGUMENT = frozenset(
+    f for f in (np.copyto, np.put, np.place, np.putmask, np.put_along_axis, np.fill_diagonal)
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Tensor
 # ---------------------------------------------------------------------------------------------
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
-    __slots__ = ("__weakref__", "_ctx", "_requires_grad", "_retains_grad", "data", "grad")
+    __slots__ = ("__weakref__", "_ctx", "_data", "_requires_grad", "_retains_grad", "_vc", "grad")
     __array_ufunc__ = None  # make ``ndarray + Tensor`` defer to Tensor.__radd__
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
+        self._vc: list[Any] | None = None  # the version counter, made when first needed
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
         self._requires_grad = False
@@ -151,7 +299,8 @@ class Tensor:
         if type(data) is not np.ndarray and not is_array(data):
             data = np.asarray(data)
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
+        t._vc = None
         t.grad = None
         t._ctx = None
         t._requires_grad = requires_grad
@@ -160,16 +309,54 @@ class Tensor:
 
     # -- properties ----------------------------------------------------------------------------
     @property
+    def data(self) -> np.ndarray:
+        """The underlying array (shared, not copied). While a graph node keeps it for backward it
+        comes as a view that reports in-place writes (see the module's notes on versions)."""
+        array = self._data
+        counter = self._vc
+        # plain when no graph node ever kept it, or when nothing but this tensor references it (a
+        # view's memory is also its base's, which nodes may keep: views are always tracked)
+        if counter is None or (_getrefcount(array) <= _ALONE and array.base is None):
+            return array
+        return _TrackedArray.of(array, _new_counter(self) if counter is _KEPT else counter)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        current = self._data if hasattr(self, "_data") else None
+        if value is current:  # x.data += 1 on an array no node holds: written in place already
+            return
+        if isinstance(value, _TrackedArray):
+            if value._source is current and current is not None:
+                return  # x.data += 1 through the tracked view: counted already
+            value = value.view(np.ndarray)
+        self._data = value
+        counter = getattr(self, "_vc", None)
+        if counter is not None and counter is not _KEPT:  # nodes keep the old array, not the new
+            _note_event(counter, write=False)
+
+    def __getstate__(self) -> Any:
+        """Copies (``copy.deepcopy``, a model snapshot) start with a counter of their own."""
+        state = object.__getstate__(self)
+        if isinstance(state, tuple) and state[1] and state[1].get("_vc") is not None:
+            state = (state[0], {**state[1], "_vc": None})
+        return state
+
+    @property
+    def _version(self) -> int:
+        """In-place writes seen on this tensor's array (see the module's notes on versions)."""
+        return 0 if self._vc is None or self._vc is _KEPT else self._vc[_VERSION]
+
+    @property
     def requires_grad(self) -> bool:
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
-        if value and self.data.dtype.kind != "f":
+        if value and self._data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients; this tensor is "
-                f"{self.data.dtype} (convert it first, e.g. x.float())"
+                f"{self._data.dtype} (convert it first, e.g. x.float())"
             )
         if not value and self._ctx is not None:
             raise RuntimeError(
@@ -183,22 +370,22 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def is_leaf(self) -> bool:
@@ -214,22 +401,24 @@ class Tensor:
 
     # -- conversion ----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
+        """The underlying array (shared, not copied), as ``.data``."""
         return self.data
 
     def item(self) -> float | int | bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element; this one has shape {self.shape}"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._make(self.data)
+        """A tensor sharing this one's data (and version counter), cut from the graph."""
+        view = Tensor._make(self._data)
+        share_counter(self, view)
+        return view
 
     def astype(self, dtype: Any) -> Tensor:
         """Differentiable cast to ``dtype``."""
@@ -247,8 +436,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if dtype is None:
-            return self.data
-        return self.data.astype(dtype)
+            return self._data
+        return self._data.astype(dtype)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -257,12 +446,12 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use (x).all() or (x).any() on .data"
             )
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -274,10 +463,10 @@ class Tensor:
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (DEFAULT_DTYPE, np.dtype(np.int64), np.dtype(np.bool_)):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (DEFAULT_DTYPE, np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self._data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
         elif self._requires_grad:
@@ -363,8 +552,8 @@ class Tensor:
 
     # -- comparisons: plain boolean tensors, never differentiable --------------------------------
     def _compare(self, other: Any, op: Callable[[Any, Any], Any]) -> Tensor:
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(op(self.data, other))
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor._make(op(self._data, other))
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -387,12 +576,12 @@ class Tensor:
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> Tensor:
         axis, keepdims = _ops.reduction_args(axis, keepdims, dim, keepdim)
-        return Tensor._make(self.data.argmax(axis=axis, keepdims=keepdims))
+        return Tensor._make(self._data.argmax(axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> Tensor:
         axis, keepdims = _ops.reduction_args(axis, keepdims, dim, keepdim)
-        return Tensor._make(self.data.argmin(axis=axis, keepdims=keepdims))
+        return Tensor._make(self._data.argmin(axis=axis, keepdims=keepdims))
 
 
 def _operand(other: Any, op: str) -> Any:
@@ -428,6 +617,12 @@ class Function:
     # write into it and return it (saves an allocation in elementwise ops).
     grad_owned = False
     sequence: int  # creation order, set when the node joins a graph
+    # Which arrays backward reads from what forward saw: positions of inputs, -1 for the output,
+    # None (the safe default for new ops) for every tensor input and the output. A built-in op
+    # that names them keeps those very arrays (``self.x = x``), not views or copies: that reference
+    # is what makes ``Tensor.data`` hand out a tracked view (see the module's notes). Ops with
+    # ``saves = None`` may keep views, so the engine keeps their arrays for them.
+    saves: tuple[int, ...] | None = None
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
@@ -437,14 +632,14 @@ class Function:
             x = inputs[0]
             if isinstance(x, Tensor):
                 need = x._requires_grad and _grad_mode.enabled
-                arrays = (x.data,)
+                arrays = (x._data,)
             else:
                 need, arrays = False, (x,)
             fn.needs_input_grad = _NEEDED if need else _NOT_NEEDED
         elif len(inputs) == 2:  # binary ops and losses, unrolled like the 3-input case below
             a, b = inputs
             ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-            arrays = (a.data if ta else a, b.data if tb else b)
+            arrays = (a._data if ta else a, b._data if tb else b)
             if _grad_mode.enabled:
                 needs = (ta and a._requires_grad, tb and b._requires_grad)
                 need = True in needs
@@ -454,7 +649,7 @@ class Function:
         elif len(inputs) == 3:  # linear, batch_norm, where: unrolled, it is 3x faster than a loop
             a, b, c = inputs
             ta, tb, tc = isinstance(a, Tensor), isinstance(b, Tensor), isinstance(c, Tensor)
-            arrays = (a.data if ta else a, b.data if tb else b, c.data if tc else c)
+            arrays = (a._data if ta else a, b._data if tb else b, c._data if tc else c)
             if _grad_mode.enabled:
                 needs = (ta and a._requires_grad, tb and b._requires_grad, tc and c._requires_grad)
                 need = True in needs
@@ -468,7 +663,7 @@ class Function:
             else:
                 needs, need = (False,) * len(inputs), False
             fn.needs_input_grad = needs
-            arrays = tuple([x.data if isinstance(x, Tensor) else x for x in inputs])
+            arrays = tuple([x._data if isinstance(x, Tensor) else x for x in inputs])
         try:
             out = fn.forward(*arrays, **options) if options else fn.forward(*arrays)
         except ValueError as err:
@@ -479,14 +674,26 @@ class Function:
         if type(out) is not np.ndarray and not is_array(out):
             out = np.asarray(out)
         result = _new_object(Tensor)
-        result.data = out
+        result._data = out
         result.grad = None
         result._retains_grad = False
+        result._vc = None
         if need:
             fn.inputs = inputs
             fn.sequence = next(_sequence)
             result._ctx = fn
             result._requires_grad = True
+            saves = cls.saves
+            if saves:  # mark what this node keeps (Tensor.data tracks those arrays from now on)
+                for position in saves:
+                    kept = inputs[position] if position >= 0 else result
+                    if isinstance(kept, Tensor) and kept._vc is None:
+                        kept._vc = _KEPT
+            elif saves is None:  # a new op: its own saved views would not reference these arrays
+                fn.kept_arrays = (arrays, out)
+                for kept in (*inputs, result):
+                    if isinstance(kept, Tensor) and kept._vc is None:
+                        kept._vc = _KEPT
         else:
             result._ctx = None
             result._requires_grad = False
@@ -505,6 +712,7 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,16 +741,16 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             "backward() on a tensor that does not require grad: no input of the computation had "
             "requires_grad=True (or it ran under rp.no_grad())"
         )
-    xp = array_module(root.data)
+    xp = array_module(root._data)
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"backward() without a gradient needs a scalar output; this tensor has shape "
                 f"{root.shape}. Reduce it first (e.g. loss.mean()) or pass grad= of that shape"
             )
         seed = xp.ones(root.shape, dtype=root.dtype)
     else:
-        seed = xp.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        seed = xp.array(grad._data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
         if seed.shape != root.shape:
             raise ShapeError(
                 f"backward(grad=...): grad has shape {seed.shape} but the tensor has shape "
@@ -561,6 +769,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     # gradient reaches (its consumers all returned None) is never pushed.
     if root._ctx.freed:
         raise RuntimeError(_FREED_MESSAGE)
+    last_write = _last_write[0]  # nodes created after the latest in-place write need no check
     # keyed by the tensors themselves: their hash is object identity, so no __eq__ is ever called
     pending: dict[Tensor, tuple[Any, bool]] = {root: (seed, True)}
     heap: list[tuple[int, Tensor]] = []
@@ -576,6 +785,8 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
         fn = node._ctx
         if fn.freed:  # type: ignore[union-attr]
             raise RuntimeError(_FREED_MESSAGE)
+        if fn.sequence < last_write:  # type: ignore[union-attr]
+            _check_versions(fn, node)  # type: ignore[arg-type]
         inputs = fn.inputs  # type: ignore[union-attr]
         grad_out, grad_owned = pending.pop(node)
         if node._retains_grad:
@@ -603,7 +814,7 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 continue
             if type(g) is not np.ndarray and not is_array(g):
                 g = xp.asarray(g)
-            target = parent.data
+            target = parent._data
             if exact:  # the op promises new arrays of its inputs' shapes (see Function)
                 owned = grad_owned if g is grad_out else True
             elif g.shape != target.shape:
@@ -638,6 +849,33 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             fn.__dict__ = {"freed": True}  # type: ignore[union-attr]
 
 
+def _check_versions(fn: Function, node: Tensor) -> None:
+    """Raise when an array ``fn`` keeps for backward was written in place after ``fn`` was made."""
+    saves = fn.saves
+    for position in range(-1, len(fn.inputs)) if saves is None else saves:
+        tensor = node if position == -1 else fn.inputs[position]
+        counter = tensor._vc if isinstance(tensor, Tensor) else None
+        if counter is None or counter is _KEPT or not counter[_EVENTS]:
+            continue
+        later = [stamp for stamp in counter[_EVENTS] if abs(stamp) > fn.sequence]
+        writes = next((i for i, stamp in enumerate(later) if stamp < 0), len(later))
+        if not writes:  # nothing written, or the array was replaced first: the node's is intact
+            continue
+        version, events = counter[_VERSION], counter[_EVENTS]
+        # exact unless events from before this node were dropped (_KEEP_EVENTS)
+        exact = len(later) < len(events) or version == sum(1 for stamp in events if stamp > 0)
+        since = sum(1 for stamp in later if stamp > 0)
+        expected = f"expected version {version - since} instead" if exact else "expected an earlier one"
+        role = "the output" if position == -1 else f"input {position}"
+        raise ModifiedInPlaceError(
+            "one of the variables needed for gradient computation has been modified by an inplace "
+            f"operation: [{tensor._data.dtype} tensor of shape {tuple(tensor.shape)}], saved as "
+            f"{role} of {type(fn).__name__}, is at version {version}; {expected}. Its array was "
+            "changed in place (e.g. x.data[...] = v or x.data += v) after the forward pass saved it; "
+            "change a copy, or run the forward pass again after the change"
+        )
+
+
 def _any_shared(grads: tuple[Any, ...]) -> bool:
     """True when one array object is returned as the gradient of two inputs."""
     if len(grads) == 2:
@@ -655,5 +893,18 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, owned: bool) -> None:
     else:
         tensor.grad += grad
 
+
+def _refs_of_lone_array() -> int:
+    """``sys.getrefcount`` of a tensor's array that only the tensor references, counted as in
+    ``Tensor.data`` (the slot, a local name, the call's argument: the number differs across Python
+    versions, so it is measured)."""
+    probe = Tensor._make(np.empty(0))
+    array = probe._data
+    return _getrefcount(array)
+
+
+# PyPy has no reference counts: there every tensor hands out tracked views
+_getrefcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _: 1 << 30)
+_ALONE = _refs_of_lone_array() if hasattr(sys, "getrefcount") else 0
 
 from retroprop import ops as _ops  # noqa: E402  (ops subclasses Function, defined above)

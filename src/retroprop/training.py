@@ -2,7 +2,10 @@
 
 Steps and epochs are counted from 0 in every record and shown from 1 to people ("Epoch 1/10").
 The loop never leaves the model with non-finite weights when a finite state existed: a step whose
-loss or gradients are NaN/Inf is not applied, and training stops there with the reason recorded.
+loss or gradients are NaN/Inf is not applied, and training stops there with the reason recorded; a
+learning rate that a callback or a schedule turns NaN/Inf (or negative) is put back and the run
+stops before a step uses it. The doctor never ends a run: its internal errors are recorded in
+``History.doctor_errors`` and the run goes on without the part that failed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from retroprop.nn.utils import clip_grad_norm_
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator, manual_seed
 from retroprop.tensor import Tensor, no_grad
+from retroprop.threads import training_threads
 
 LossFn = Callable[[Tensor, Any], Tensor]
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -62,6 +66,8 @@ class History:
     diagnoses: list[Any] = field(default_factory=list)
     treatments: list[Any] = field(default_factory=list)  # the doctor's repairs (fit(..., repair=True))
     best: Any = None  # with repair: the best model seen (rp.doctor.Best: epoch, metric, weights, config)
+    # the doctor's own failures ({step, epoch, where, error}): a rule or probe that raised was skipped
+    doctor_errors: list[dict[str, Any]] = field(default_factory=list)
     _step_loss: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -196,6 +202,41 @@ def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
         else:
             raise ValueError(f"fit: unknown metric {metric!r}; use 'accuracy' or a function(y_true, y_pred)")
     return resolved
+
+
+def _bad_lr(optimizer: Any) -> str | None:
+    """Which parameter group's learning rate is not a finite number >= 0 (an update with it would
+    destroy the weights), or None."""
+    for k, group in enumerate(optimizer.param_groups):
+        lr = group.get("lr", 0.0)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not (
+                math.isfinite(lr) and lr >= 0):
+            return f"the learning rate of parameter group {k} to {lr!r}"
+    return None
+
+
+def _call_back(callbacks: list[Callback], optimizer: Any, hook: str, *args: Any) -> str | None:
+    """Run one hook of every callback. When one leaves a learning rate that is not a finite number
+    >= 0, put the rates back as they were and say which callback did it (no step has used it)."""
+    for callback in callbacks:
+        before = [group.get("lr") for group in optimizer.param_groups]
+        getattr(callback, hook)(*args)
+        bad = _bad_lr(optimizer)
+        if bad:
+            _restore_lrs(optimizer, before)
+            return f"the callback {type(callback).__name__}.{hook} set {bad}"
+    return None
+
+
+def _restore_lrs(optimizer: Any, lrs: list[Any]) -> None:
+    for group, lr in zip(optimizer.param_groups, lrs, strict=False):
+        group["lr"] = lr
+
+
+def _stop_for_lr(model: Module, history: History, what: str) -> None:
+    model.stop_training = True
+    history.stop_reason = (f"{what}; training stopped before any step used it: the model keeps its weights "
+                           "and the optimizer its previous learning rate")
 
 
 def _positive(value: Any, name: str, allow_zero: bool = False, where: str = "fit") -> int:
@@ -343,6 +384,20 @@ def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler
     return record is not None or bool(doctor.stop_reason), optimizer, params
 
 
+def _note_stop(doctor: Any, history: History, step: int, epoch: int, verbose: int) -> None:
+    """Tell the doctor the run stopped on NaN/Inf: it is never a healthy run."""
+    if doctor is None or not hasattr(doctor, "note_stop"):
+        return
+    try:
+        new = doctor.note_stop(history.stop_reason, step, epoch)
+    except Exception as err:
+        history.doctor_errors.append({"step": step, "epoch": epoch, "where": "note_stop", "error": repr(err)})
+        return
+    for diagnosis in new:
+        if verbose:
+            print(f"Doctor: {diagnosis}", file=sys.stderr)
+
+
 def _rebind_scheduler(scheduler: Any, optimizer: Any, lr_before: float) -> None:
     """Keep a schedule working after a treatment: it drives the new optimizer, and a learning rate
     changed by the treatment changes the schedule's base rates by the same factor."""
@@ -380,6 +435,15 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         raise TypeError("fit: optimizer must be a retroprop optimizer (e.g. "
                         f"rp.optim.SGD(model.parameters(), lr=0.1)), got {type(optimizer).__name__}")
     epochs = _positive(epochs, "epochs", allow_zero=True)
+    initial_epoch = _positive(initial_epoch, "initial_epoch", allow_zero=True)
+    if initial_epoch > epochs:
+        raise ValueError(f"fit: initial_epoch ({initial_epoch}) must not exceed epochs ({epochs}): fit "
+                         "trains epochs initial_epoch + 1 to epochs (as Keras: initial_epoch counts the "
+                         "epochs done)")
+    bad_lr = _bad_lr(optimizer)
+    if bad_lr:
+        raise ValueError(f"fit: the optimizer has {bad_lr.replace(' to ', ' set to ', 1)}; it must be a "
+                         "finite number >= 0")
     batch_size = _positive(batch_size, "batch_size")
     if verbose not in (0, 1, 2):
         raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
@@ -444,11 +508,22 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         chance = None
         if classification and not _is_binary(loss_fn):
             chance = math.log(n_classes)  # a uniform guess over the classes
-        doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
-                      samples=None if x_val is None else (len(x_all), len(x_val)),
-                      lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
+        try:
+            doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
+                          samples=None if x_val is None else (len(x_all), len(x_val)),
+                          lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
+        except Exception as err:  # the doctor must never keep training from happening
+            history.doctor_errors.append({"step": len(history._step_loss), "epoch": initial_epoch,
+                                          "where": "attach", "error": repr(err)})
+            if verbose:
+                print(f"Doctor: internal error in attach: {err!r}; training goes on without the doctor",
+                      file=sys.stderr)
+            doctor = None
+    if doctor is not None:
+        doctor.verbose = bool(verbose)
         history.diagnoses = doctor.diagnoses
         history.treatments = doctor.treatments
+        history.doctor_errors = doctor.errors
     params = [p for group in optimizer.param_groups for p in group["params"]]
     model_params = {id(p) for p in model.parameters()}
     if model_params and not any(id(p) in model_params for p in params):
@@ -480,24 +555,32 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     quiet, record_loss = 0, None  # steps the doctor needs only the loss of (Doctor.quiet_steps)
     started = time.perf_counter()
 
-    with _InterruptGuard(verbose=bool(verbose)) as interrupt:
-        for callback in callbacks:
-            callback.on_train_begin({})
+    # one BLAS thread policy for the whole run (retroprop.threads); validation batches are the largest
+    widest = max(batch_size, 256) if x_val is not None else batch_size
+    with training_threads(model, widest), _InterruptGuard(verbose=bool(verbose)) as interrupt:
+        bad_lr = _call_back(callbacks, optimizer, "on_train_begin", {})
+        if bad_lr:
+            _stop_for_lr(model, history, f"{bad_lr} at the start of training")
         last_epoch = epochs  # a repaired run may add epochs to make up for steps its roll-backs discarded
         epoch = initial_epoch
-        while epoch < last_epoch:
+        while epoch < last_epoch and not model.stop_training:
             model.train()
             progress.epoch_begin(epoch)
-            for callback in callbacks:
-                callback.on_epoch_begin(epoch, {})
+            bad_lr = _call_back(callbacks, optimizer, "on_epoch_begin", epoch, {})
+            if bad_lr:
+                _stop_for_lr(model, history, f"{bad_lr} at the start of epoch {epoch + 1}")
+                break
             batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
             # the last state known finite, for the rare update that overflows the weights
             epoch_start = (model.state_dict(), optimizer.state_dict())
             loss_sum, sample_count = 0.0, 0
             metric_sums = dict.fromkeys(metric_fns, 0.0)
             for batch, index in enumerate(batches):
-                for callback in callbacks:
-                    callback.on_batch_begin(batch, {})
+                bad_lr = _call_back(callbacks, optimizer, "on_batch_begin", batch, {}) if callbacks else None
+                if bad_lr:
+                    _stop_for_lr(model, history, f"{bad_lr} before step {step + 1} (epoch {epoch + 1}, "
+                                 f"batch {batch + 1})")
+                    break
                 xb, yb = x_all[index], y_all[index]
                 if has_dropout:
                     step_rng = rng.bit_generator.state
@@ -537,7 +620,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                         clip_grad_norm_(params, doctor.clip_grad_norm)
                     with np.errstate(over="ignore", invalid="ignore"):
                         optimizer.step()
-                    if not _all_finite(params):
+                        weights_finite = _all_finite(params)
+                    if not weights_finite:
                         model.load_state_dict(epoch_start[0])
                         optimizer.load_state_dict(epoch_start[1])
                         model.stop_training = True
@@ -546,6 +630,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                             f"batch {batch + 1}): the update overflowed; model and optimizer were restored "
                             f"to their state at the start of epoch {epoch + 1}, the last state known finite"
                         )
+                        _note_stop(doctor, history, step, epoch, verbose)
                 else:
                     for buffer, saved in zip(buffers, saved_buffers, strict=True):
                         buffer.data[...] = saved
@@ -555,6 +640,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                         f"{step + 1} (epoch {epoch + 1}, batch {batch + 1}); that update was not applied, "
                         "so the model keeps its last finite weights"
                     )
+                    _note_stop(doctor, history, step, epoch, verbose)
                 step += 1
                 loss_sum += value * len(index)
                 sample_count += len(index)
@@ -563,8 +649,11 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     score = fn(yb, out.data)
                     metric_sums[name] += score * len(index)
                     batch_logs[name] = score
-                for callback in callbacks:
-                    callback.on_batch_end(batch, batch_logs)
+                bad_lr = (_call_back(callbacks, optimizer, "on_batch_end", batch, batch_logs) if callbacks
+                          else None)
+                if bad_lr:
+                    _stop_for_lr(model, history, f"{bad_lr} after step {step} (epoch {epoch + 1}, "
+                                 f"batch {batch + 1})")
                 running = {"loss": loss_sum / sample_count,
                            **{k: v / sample_count for k, v in metric_sums.items()}}
                 progress.batch_end(batch, running)
@@ -573,6 +662,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     history.stop_reason = f"interrupted (Ctrl-C) after step {step} in epoch {epoch + 1}"
                 if model.stop_training:
                     break
+            if not sample_count:  # stopped before this epoch's first step: nothing to log
+                break
             logs = {"loss": loss_sum / max(sample_count, 1),
                     **{k: v / max(sample_count, 1) for k, v in metric_sums.items()}}
             if x_val is not None:
@@ -584,10 +675,16 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             # the schedule steps before the callbacks see the epoch's end, so that a checkpoint
             # written there holds the state the next epoch starts from
             if scheduler is not None and not model.stop_training:
+                before = [group.get("lr") for group in optimizer.param_groups]
                 if isinstance(scheduler, ReduceLROnPlateau):
                     scheduler.step(logs.get("val_loss", logs["loss"]))
                 else:
                     scheduler.step()
+                bad_lr = _bad_lr(optimizer)
+                if bad_lr:
+                    _restore_lrs(optimizer, before)
+                    _stop_for_lr(model, history, f"the scheduler {type(scheduler).__name__} set {bad_lr} "
+                                 f"at the end of epoch {epoch + 1}")
             if doctor is not None:
                 new = doctor.end_epoch(epoch, logs)
                 for diagnosis in new:
@@ -599,8 +696,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     if treated:
                         buffers, has_batch_norm, has_dropout = _layout(model)
                 quiet = doctor.quiet_steps()
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
+            bad_lr = _call_back(callbacks, optimizer, "on_epoch_end", epoch, logs)
+            if bad_lr:
+                _stop_for_lr(model, history, f"{bad_lr} at the end of epoch {epoch + 1}")
             progress.epoch_end(epoch, logs)
             if model.stop_training:
                 break
@@ -627,7 +725,8 @@ def _batched_outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarra
     was_training = model.training
     model.eval()
     try:  # overflow shows as inf/NaN in the result, which callers report; no NumPy warnings
-        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        with training_threads(model, batch_size), no_grad(), quiet:
             outs = [model(Tensor._make(x[i:i + batch_size])).data for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)

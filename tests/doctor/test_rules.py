@@ -39,7 +39,7 @@ def test_vanishing_needs_a_tiny_ratio_on_two_probes():
     (finding,) = rules.vanishing_gradients([probe(0, tiny), probe(10, tiny)])
     assert finding.layer == "0" and finding.severity == "critical"
     assert finding.evidence["ratio"] == pytest.approx(1e-7)
-    assert "layer 0's gradient is 1e-07 of layer 2's" in finding.explanation
+    assert "layer 0's gradient is 1e-07 times layer 2's" in finding.explanation
     assert rules.vanishing_gradients([probe(0, healthy), probe(10, tiny)]) == []  # one probe is not enough
     assert rules.vanishing_gradients([probe(0, healthy), probe(10, healthy)]) == []
     assert rules.vanishing_gradients([probe(0, tiny[1:]), probe(1, tiny[1:])]) == []  # too shallow to say

@@ -5,6 +5,13 @@ Repair (``Doctor(repair=True)``): at every probe that shows no symptom the docto
 is the first). On a diagnosis it rolls back to that snapshot, applies the problem's first untried
 remedy (``diagnosis.TREATMENT_ORDER``) and lets the run go on; if the problem comes back it rolls
 back again and adds the next remedy; when none is left it says so. Each treatment is logged.
+
+A doctor that fails never ends the run it watches: a rule that raises is skipped for the rest of the
+run, a failing probe hook stops measuring its layer, a failure elsewhere in ``observe`` leaves only
+the losses recorded, one in a treatment stops repairs; each is listed in ``errors`` (``fit``:
+``History.doctor_errors``) and in ``summary()``. A run that ``fit`` stopped on NaN/Inf is
+diagnosed ``non_finite`` (``note_stop``), and one whose loss ended far above its start ``unstable_loss``
+(``rules.diverged``): neither is ever reported healthy.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -164,6 +172,7 @@ class Doctor:
                              f"got {make_up!r}")
         self.every = every
         self.repair = bool(repair)
+        self.verbose = True  # say on stderr (once per part) when a part of the doctor failed
         self.make_up = float(make_up)
         self.recorder: Recorder | None = None
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
@@ -185,7 +194,11 @@ class Doctor:
         self.stop_reason: str | None = None  # set when a treatment ends the run
         self.best: Best | None = None
         self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
-        self._checks = dict.fromkeys(("probe", "update", "loss", "epoch"), 0)
+        self._checks = dict.fromkeys(("probe", "update", "loss", "epoch", "stop"), 0)
+        # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
+        self.errors: list[dict[str, Any]] = []
+        self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
+        self._off = False  # True once a part that every step needs (recorder, probes) raised
         self._tried: dict[str, int] = {}
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
@@ -248,9 +261,19 @@ class Doctor:
         if grads_finite and type(loss) is float and loss - loss == 0.0 and recorder.step < self._quiet_until:
             recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
             return []
-        new = self._observe(loss, epoch, grads_finite, rerun)
-        self._quiet_until = recorder.step + self.quiet_steps()
-        return new
+        step = recorder.step
+        if not self._off:
+            try:
+                new = self._observe(loss, epoch, grads_finite, rerun)
+                self._drain_probe_errors()
+                self._quiet_until = recorder.step + self.quiet_steps()
+                return new
+            except Exception as err:  # a failing doctor must never end the training it watches
+                self._failed("observe", err, step)
+                self._turn_off()
+        if recorder.step == step:  # the step is still counted, so later records line up
+            recorder.record_loss(float(loss.item() if hasattr(loss, "item") else loss))
+        return []
 
     def quiet_steps(self) -> int:
         """How many of the coming steps need nothing but their loss, as long as it is finite (no
@@ -260,6 +283,8 @@ class Doctor:
         recorder = self.recorder
         if recorder is None:
             return 0
+        if self._off:
+            return 1 << 40  # only the losses are recorded now
         return max(min(recorder.quiet_steps(), self._next_loss_check - recorder.step), 0)
 
     def _observe(self, loss: Any, epoch: int, grads_finite: bool, rerun: Any) -> list[Diagnosis]:
@@ -273,7 +298,7 @@ class Doctor:
         if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
             # the last probed step's update is known now, and one layer's is large (this step may be
             # probed itself, as with a cadence of 1)
-            updates = rules.exploding_updates([completed.as_plain()])
+            updates = self._rule("exploding_gradients", rules.exploding_updates, [completed.as_plain()])
             new = self._report(updates, step, epoch, "update")
         if record is None:
             if finite:
@@ -288,15 +313,17 @@ class Doctor:
         self._checked = recorder.step
         # each probe rule needs its problem to show on the latest probe (its window adds
         # persistence), so a probe without symptoms is checked by ``symptoms`` alone
-        symptoms = rules.symptoms(probes[-1])
+        symptoms = self._rule("symptoms", rules.symptoms, probes[-1])
         findings = []
         if symptoms:
-            findings = rules.non_finite(probes, recorder.losses[since:], first_step=since)
+            findings = self._rule("non_finite", rules.non_finite, probes, recorder.losses[since:], since)
             if findings:
                 return new + self._report(findings, step, epoch, "probe")
-            findings = (rules.vanishing_gradients(probes) + rules.dead_relu(probes)
-                        + rules.saturated_activations(probes))
-        findings += rules.exploding_growth(probes)  # gradient norms are known at the probe itself
+            findings = (self._rule("vanishing_gradients", rules.vanishing_gradients, probes)
+                        + self._rule("dead_relu", rules.dead_relu, probes)
+                        + self._rule("saturated_activations", rules.saturated_activations, probes))
+        # gradient norms are known at the probe itself
+        findings += self._rule("exploding_gradients (growth)", rules.exploding_growth, probes)
         new += self._report(findings, step, epoch, "probe")
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
@@ -318,7 +345,8 @@ class Doctor:
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
         elif (self.repair and not findings and not updates and not loss_findings and finite
-              and not self._unresolved() and not rules.loss_symptoms(recorder.losses[self._loss_start:])):
+              and not self._unresolved()
+              and not self._rule("loss_symptoms", rules.loss_symptoms, recorder.losses[self._loss_start:])):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
@@ -335,7 +363,9 @@ class Doctor:
         self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
         losses = self.recorder.losses[self._loss_start:]
         start5, start20 = self._run_start
-        found = rules.unstable_loss(losses, start20, recent)
+        # a run that ended far above its start diverged: critical, and more than a climb
+        found = (self._rule("unstable_loss (diverged)", rules.diverged, losses, self.chance_loss)
+                 or self._rule("unstable_loss", rules.unstable_loss, losses, start20, recent))
         if len(losses) >= rules.LOSS_EMA_STEPS:
             # the other three need the loss still above 90 % of its start (or of a blind guess's):
             # a run that has learned something skips them
@@ -345,9 +375,11 @@ class Doctor:
             if not float(np.add.reduce(losses[-rules.LOSS_EMA_STEPS:])) / rules.LOSS_EMA_STEPS > (
                     rules.PLATEAU_LEVEL * mark):
                 return found
-        found += (rules.slow_convergence(losses, start5)
-                  or rules.slow_steps(losses, self._steady_updates(), start5))
-        return found + rules.dropout_too_high(losses, self._dropout_rates, self.chance_loss)
+        found += (self._rule("slow_convergence", rules.slow_convergence, losses, start5)
+                  or self._rule("slow_convergence (steps)", rules.slow_steps, losses, self._steady_updates(),
+                                start5))
+        return found + self._rule("dropout_too_high", rules.dropout_too_high, losses, self._dropout_rates,
+                                  self.chance_loss)
 
     def _learning_rates(self) -> tuple[float, ...]:
         return tuple(group.get("lr", math.nan) for group in getattr(self.optimizer, "param_groups", ()))
@@ -376,13 +408,23 @@ class Doctor:
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
         """Epoch-level checks (overfitting needs validation losses); ``fit`` calls this."""
+        if self._off:
+            return []
+        try:
+            return self._end_epoch(epoch, logs)
+        except Exception as err:
+            self._failed("end_epoch", err)
+            self._turn_off()
+            return []
+
+    def _end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
         self.epoch_logs.append(dict(logs))
         self._epoch = epoch
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
         if self.repair:
             self._track_best(epoch, logs)
-        return self._report(rules.overfitting(self.epoch_logs[self._epoch_start:], self.samples), step, epoch,
-                            "epoch")
+        return self._report(self._rule("overfitting", rules.overfitting, self.epoch_logs[self._epoch_start:],
+                                       self.samples), step, epoch, "epoch")
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
         """New diagnoses from ``findings`` of one family of checks (probe, update, loss, epoch):
@@ -459,8 +501,16 @@ class Doctor:
         """Repair the run for the most pressing of ``diagnoses`` (those ``observe`` or ``end_epoch``
         just returned): roll back, apply the problem's next remedy, and return the log entry; None
         when nothing was done (repair off, or every remedy for these problems tried already)."""
-        if not self.repair or not diagnoses or self.stop_reason:
+        if not self.repair or not diagnoses or self.stop_reason or self._off:
             return None
+        try:
+            return self._treat(diagnoses)
+        except Exception as err:
+            self._failed("treat", err)
+            self.repair = False  # diagnosing goes on; repairs stop (the model is as the failure left it)
+            return None
+
+    def _treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
         by_problem = {d.problem: d for d in reversed(diagnoses)}
         for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
             diagnosis = by_problem[problem]
@@ -680,8 +730,11 @@ class Doctor:
         steps = recorder.step if recorder else 0
         # the steps since the loss rules last ran, if they are enough to move the smoothed loss
         if recorder is not None and steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS and (
-                not self.stop_reason):
-            new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
+                not self.stop_reason) and not self._off:
+            try:
+                new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
+            except Exception as err:
+                self._failed("finish", err, steps - 1)
         again = {d.problem for d in new}
         for record in self.treatments:
             if record.outcome == "pending":
@@ -695,11 +748,61 @@ class Doctor:
         if self.recorder is not None:
             self.recorder.close()
 
+    def note_stop(self, reason: str, step: int, epoch: int) -> list[Diagnosis]:
+        """``fit`` says the run stopped on NaN/Inf (``reason``, at 0-based ``step``): a run that did is
+        never healthy, so unless this run was already diagnosed ``non_finite`` it is now (critical).
+        Returns the diagnoses that are new."""
+        if any(d.problem == "non_finite" for d in self.diagnoses):
+            return []
+        finding = rules.Finding("non_finite", None, None, "critical", {"stop_reason": reason},
+                                f"training stopped on non-finite values at step {step + 1}: {reason}.")
+        return self._report([finding], step, epoch, "stop")
+
+    def _rule(self, name: str, rule: Any, *args: Any) -> list[Any]:
+        """Run one detector; one that raises is reported once and skipped for the rest of the run."""
+        if name in self._disabled:
+            return []
+        try:
+            return rule(*args)
+        except Exception as err:
+            self._disabled.add(name)
+            self._failed(f"rule {name}", err)
+            return []
+
+    def _failed(self, where: str, err: BaseException, step: int | None = None) -> None:
+        """Record an internal error of the doctor (``errors``; ``History.doctor_errors`` in ``fit``)."""
+        if step is None:
+            step = max(self.recorder.step - 1, 0) if self.recorder else 0
+        self.errors.append({"step": int(step), "epoch": int(self._epoch), "where": where, "error": repr(err)})
+        if self.verbose and sum(e["where"] == where for e in self.errors) == 1:
+            print(f"Doctor: internal error in {where} at step {step + 1}: {err!r}; the run goes on "
+                  "without it", file=sys.stderr)
+
+    def _drain_probe_errors(self) -> None:
+        probe = self.recorder.probe if self.recorder else None
+        while probe is not None and probe.errors:
+            name, err = probe.errors.pop(0)
+            self._failed(f"probe {name}", err)  # its hook ran in the forward pass of the step just observed
+
+    def _turn_off(self) -> None:
+        """After a failure in a part every step needs: record losses only, hooks detached."""
+        self._off = True
+        try:
+            if self.recorder is not None:
+                self.recorder.close()
+        except Exception as err:  # pragma: no cover - closing only removes hooks
+            self._failed("close", err)
+
     # -- reporting ----------------------------------------------------------------------------
     def summary(self) -> str:
-        """A readable table of the diagnoses."""
+        """A readable table of the diagnoses (and of the doctor's own errors, if any)."""
+        errors = [f"- internal doctor error in {e['where']} at step {e['step'] + 1}: {e['error']}; "
+                  "the run went on without it" for e in self.errors]
         if not self.diagnoses:
             steps = self.recorder.step if self.recorder else 0
+            if errors:
+                return "\n".join([f"No problems found in {steps} steps, but the doctor did not watch all of "
+                                  "it:", *errors])
             return f"No problems found in {steps} steps."
         rows = [("step", "severity", "problem", "where", "first remedy")]
         for d in self.diagnoses:
@@ -711,9 +814,11 @@ class Doctor:
         lines.insert(1, "  ".join("-" * width for width in widths))
         details = [f"- {d}" for d in self.diagnoses]
         treated = ["", "Treatments:", *(f"- {t}" for t in self.treatments)] if self.treatments else []
-        return "\n".join([*lines, "", *details, *treated])
+        failed = ["", "Internal doctor errors:", *errors] if errors else []
+        return "\n".join([*lines, "", *details, *treated, *failed])
 
     def to_json(self) -> str:
         return json.dumps({"every": self.every or "default", "repair": self.repair,
                            "diagnoses": [d.to_dict() for d in self.diagnoses],
-                           "treatments": [t.to_dict() for t in self.treatments]}, default=float)
+                           "treatments": [t.to_dict() for t in self.treatments],
+                           "errors": self.errors}, default=float)

@@ -137,6 +137,8 @@ class Probe:
             if kind is not None:
                 self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
         self._handles: list[RemovableHandle] = []
+        self.errors: list[tuple[str, BaseException]] = []  # hooks that raised: (layer, error)
+        self._broken: set[str] = set()  # their layers, not measured again
         self._seen: dict[str, ActivationStats] = {}
         self._before: dict[str, tuple[np.ndarray, float]] | None = None
         self._spare: dict[str, np.ndarray] = {}
@@ -151,7 +153,10 @@ class Probe:
         if self._handles:
             return
         self._seen = {}
-        self._handles = [module.register_forward_hook(hook, output_only=True) for module, hook in self._hooks]
+        names = [name for name, *_ in self.activation_modules]
+        self._handles = [module.register_forward_hook(hook, output_only=True)
+                         for (module, hook), name in zip(self._hooks, names, strict=True)
+                         if name not in self._broken]
 
     def disarm(self) -> None:
         for handle in self._handles:
@@ -163,8 +168,16 @@ class Probe:
         return bool(self._handles)
 
     def _hook(self, name: str, kind: str, label: str) -> Any:
+        def guarded(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
+            # a hook runs inside the model's forward pass: its failure must not become the run's
+            try:
+                record(module, inputs, output)
+            except Exception as err:
+                self._broken.add(name)
+                self.errors.append((name, err))
+
         def record(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
-            data = output.data
+            data = np.asarray(output)  # the plain array: reading it is no in-place write
             flat = data.reshape(-1)
             size = flat.size
             mean = float(np.add.reduce(flat)) / size if size else float("nan")
@@ -190,7 +203,7 @@ class Probe:
                 stats.saturated_share = float(np.count_nonzero(1 - data * data < 0.01)) / max(data.size, 1)
             self._seen[name] = stats
 
-        return record
+        return guarded
 
     # -- weights and gradients ----------------------------------------------------------------
     def snapshot_weights(self, record: ProbeRecord | None = None) -> None:

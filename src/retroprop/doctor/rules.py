@@ -76,6 +76,7 @@ EXPLODING_UPDATE_RATIO, EXPLODING_GROWTH = 0.5, 1e3
 DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
 SATURATED_SHARE = 0.5
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
+DIVERGED_FACTOR, DIVERGED_MIN_STEPS = 3.0, 10
 PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
 SLOW_UPDATE = 1e-4
 OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.10, 3, 0.10
@@ -97,6 +98,13 @@ class Finding:
 
 def _fmt(value: float) -> str:
     return f"{value:.2g}" if value and (abs(value) < 1e-2 or abs(value) >= 1e3) else f"{value:.3g}"
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage with two significant digits (0.012 %, 3.4 %, 45 %): a small change
+    never prints as a 0.0 % that contradicts the words around it."""
+    percent = 100 * share
+    return f"{percent:.0f}%" if abs(percent) >= 10 else f"{percent:.2g}%"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,13 +211,19 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
         return []
     layers = probes[-1]["layers"]
     ratio = ratios[-1]
+    first, last = layers[0]["label"], layers[-1]["label"]
+    if ratio == 0.0:
+        measured = (f"{first} gets no gradient at all (RMS exactly 0; {last}'s is "
+                    f"{_fmt(layers[-1]['grad_rms'])})")
+    else:
+        measured = f"{first}'s gradient is {_fmt(ratio)} times {last}'s"
     return [Finding(
         "vanishing_gradients", layers[0]["name"], layers[0]["label"],
         "critical" if ratio < VANISHING_CRITICAL else "warning",
         {"grad_rms_first": layers[0]["grad_rms"], "grad_rms_last": layers[-1]["grad_rms"], "ratio": ratio,
          "layers": len(layers)},
-        f"{layers[0]['label']}'s gradient is {_fmt(ratio)} of {layers[-1]['label']}'s: backpropagation "
-        "multiplied many small derivatives on the way to the input, so the first layers barely learn.",
+        f"{measured}: backpropagation multiplied many small derivatives on the way to the input, so the "
+        "first layers barely learn.",
     )]
 
 
@@ -226,12 +240,13 @@ def exploding_updates(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     for layer in probe["layers"] if probe is not None else ():
         ratio = layer.get("update_ratio")
         if ratio is not None and math.isfinite(ratio) and ratio > EXPLODING_UPDATE_RATIO:
+            size = f"{_fmt(ratio)} times its own size"
             return [Finding(
                 "exploding_gradients", layer["name"], layer["label"],
                 "critical" if ratio > 1.0 else "warning",
                 {"update_ratio": ratio, "grad_norm": layer["grad_norm"]},
-                f"one optimizer step changed {layer['label']} by {_fmt(ratio)} of its own size: gradients "
-                "this large (products of many large terms) throw away what the layer learned.",
+                f"one optimizer step changed {layer['label']} by {size}: gradients this large (products of "
+                "many large terms) throw away what the layer learned.",
             )]
     return []
 
@@ -288,7 +303,7 @@ def dead_relu(probes: Sequence[dict[str, Any]]) -> list[Finding]:
         if fired is None or fired.size - np.count_nonzero(fired) < DEAD_SHARE * fired.size:
             continue
         ever = fired_in_window(window, activation["name"])
-        if ever is not None:
+        if ever is not None and ever.size:
             share = 1.0 - float(np.count_nonzero(ever)) / ever.size
             if share >= DEAD_SHARE:
                 findings.append(Finding(
@@ -391,6 +406,34 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
     )]
 
 
+def diverged(losses: Sequence[float], chance_loss: float | None = None) -> list[Finding]:
+    """The loss ended far above where it started: more than ``DIVERGED_FACTOR`` times the untrained
+    model's (the first step's, measured before any update) and, when known, than a blind guess's.
+
+    The end is the mean of the last ``LOSS_EMA_STEPS`` steps (of the last half of a shorter run, at
+    least ``DIVERGED_MIN_STEPS`` steps). No healthy run ends worse than it began, let alone several
+    times worse than guessing: the steps threw the weights past the minimum (critical).
+    """
+    if len(losses) < DIVERGED_MIN_STEPS:
+        return []
+    start = float(losses[0])
+    span = min(LOSS_EMA_STEPS, len(losses) // 2)
+    now = _mean(losses[-span:])
+    if not (math.isfinite(start) and math.isfinite(now)) or start <= 0:
+        return []  # NaN/Inf are non_finite's to name
+    mark = max(start, chance_loss or 0.0)
+    if now <= DIVERGED_FACTOR * mark:
+        return []
+    against = f" and a blind guess's ({_fmt(chance_loss)})" if chance_loss else ""
+    return [Finding(
+        "unstable_loss", None, None, "critical",
+        {"loss_start": start, "loss_now": now, "chance_loss": chance_loss, "steps": span, "diverged": True},
+        f"the training loss ended at {_fmt(now)} (mean of the last {span} steps), far above the untrained "
+        f"model's ({_fmt(start)}){against}, {_fmt(now / mark)}x the larger: the steps threw the weights "
+        "far past the minimum and the run diverged.",
+    )]
+
+
 def slow_convergence(losses: Sequence[float], start: float | None = None) -> list[Finding]:
     """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss.
 
@@ -419,7 +462,8 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
             "slow_convergence", None, None, "warning",
             {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": PLATEAU_STEPS,
              "lowest_smoothed": lowest},
-            (f"the loss fell only {fall:.1%}" if fall >= 0 else f"the loss rose {-fall:.1%}")
+            (f"the loss fell only {_pct(fall)}" if fall > 0 else "the loss did not fall" if fall == 0
+             else f"the loss rose {_pct(-fall)}")
             + f" over the last {PLATEAU_STEPS} steps and is still {now / start:.0%} of where it started: "
             "the model is not learning at this pace.",
         )]
@@ -468,7 +512,9 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     best = int(np.argmin(val))
     train = [log["loss"] for log in epoch_logs]
     recent = val[-OVERFIT_EPOCHS:]
-    risen = best < len(val) - OVERFIT_EPOCHS and all(v > (1 + OVERFIT_RISE) * val[best] for v in recent)
+    # a rise relative to the best; a best of exactly 0 (a perfect fit) has no scale of its own
+    scale = val[best] if val[best] > 0 else max(abs(t) for t in train) or 1.0
+    risen = best < len(val) - OVERFIT_EPOCHS and all(v > val[best] + OVERFIT_RISE * scale for v in recent)
     if not (risen and train[-1] < train[best]):
         return []
     # the rule is asked again every epoch: a gap that crosses its noise bar on one epoch only is
@@ -482,8 +528,10 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
         {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
          "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap,
          "gap_needed": needed, "epochs": OVERFIT_EPOCHS},
-        f"the validation loss is {val[-1] / val[best] - 1:.0%} above its best (epoch {best + 1}) while "
-        "the training loss keeps falling: the network is memorizing its training data.",
+        (f"the validation loss is {_pct(val[-1] / val[best] - 1)} above its best (epoch {best + 1})"
+         if val[best] > 0 else f"the validation loss rose from {_fmt(val[best])} (epoch {best + 1}) to "
+         f"{_fmt(val[-1])}") + " while the training loss keeps falling: the network is memorizing its "
+        "training data.",
     )]
 
 
