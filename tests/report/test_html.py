@@ -93,8 +93,12 @@ def test_report_of_a_diagnosed_run(runs, tmp_path, figures):
     page, parser = parse(path)
     text = text_of(parser)
     for d in run.doctor.diagnoses:
-        assert html.escape(d.explanation) in page and re.sub(r"\s+", " ", d.explanation) in text
         assert d.problem in text and d.layer_label in text
+        assert f"{d.evidence['dead_share']:.4g}" in text  # each layer's own evidence, in its card's table
+    first = run.doctor.diagnoses[0]  # the same diagnosis in two layers: one card, explained once
+    assert html.escape(first.explanation) in page and re.sub(r"\s+", " ", first.explanation) in text
+    assert {d.problem for d in run.doctor.diagnoses} == {"dead_relu"} and len(run.doctor.diagnoses) == 2
+    assert page.count('<article class="finding') == 1 and "(2 places, the same diagnosis)" in text
     assert page.count("data:image/png;base64,") == len(figures) == len(parser.images)
     assert "Dead <ReLU> & co" in text and "<ReLU>" not in page  # escaped
     assert "figure <one> & caption" in text
@@ -174,11 +178,11 @@ def test_report_run_end_to_end(runs, tmp_path):
     pytest.importorskip("matplotlib")
     run = runs.repaired
     path = report_run(tmp_path / "run" / "report.html", run.history, run.doctor, x=run.x, title="spiral")
-    page, parser = parse(path)
+    _, parser = parse(path)
     assert len(parser.images) == 4  # curves, gradient flow, dead units, activations
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     for d in run.doctor.diagnoses:
-        assert html.escape(d.explanation) in page
+        assert d.layer_label in text_of(parser)
     assert list(tmp_path.rglob("*.png")) == []  # the figures live only inside the page
-    page, parser = parse(report_run(tmp_path / "tanh.html", runs.tanh.history, runs.tanh.doctor))
+    _, parser = parse(report_run(tmp_path / "tanh.html", runs.tanh.history, runs.tanh.doctor))
     assert len(parser.images) == 2 and "Healthy." in text_of(parser)  # no ReLU: no dead-unit figure

@@ -14,10 +14,12 @@ import datetime
 import html
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from retroprop.files import write_text
 from retroprop.report._common import history_dict, integer, number, output_path, plain
 
 OUTCOMES = {
@@ -39,6 +41,9 @@ h3{margin:.1rem 0 .5rem;font-size:1.15rem}
 .summary{font-size:1.1rem;padding:.8rem 1rem;border-radius:6px;margin:.6rem 0 1rem}
 .summary ul{margin:.3rem 0 .4rem;padding-left:1.4rem}
 .summary.healthy{background:#e8f5e9;border-left:6px solid #2e7d32}
+.summary.shown{background:#eef4fb;border-left:6px solid #1565c0}
+.summary li.no{color:#c62828;font-weight:bold}
+.run{margin:1.4rem 0 .4rem}.run h3{font-size:1.25rem}
 .summary.problems{background:#fdecea;border-left:6px solid #c62828}
 .finding{border:1px solid #ddd;border-left:6px solid #f57c00;border-radius:6px;padding:.8rem 1rem;
 margin:1rem 0}
@@ -51,6 +56,7 @@ dl.facts dt{font-weight:bold;color:#444}dl.facts dd{margin:0}
 table{border-collapse:collapse;margin:.4rem 0;font-size:.92rem}
 th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}th{background:#f3f3f3}
 td.key,th.key{text-align:left}
+table.notes td,table.notes th{white-space:nowrap}
 .treatment{background:#f1f8e9;border-radius:5px;padding:.5rem .8rem;margin:.6rem 0 .2rem}
 .treatment.skipped{background:#f5f5f5;color:#555}
 figure{margin:1.2rem 0;text-align:center}figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -247,15 +253,81 @@ def _finding_html(index: int, finding: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _where(finding: Mapping[str, Any]) -> str:
+    return str(finding.get("where") or finding.get("layer_label") or finding.get("layer") or "")
+
+
+def _group_key(finding: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What makes two findings the same diagnosis in other places (or other episodes): the problem,
+    the severity, the remedies and the wording, with the place and the numbers left out. A finding
+    with treatments is its own (what was done to it is particular)."""
+    if finding.get("treatments"):
+        return None
+    text = str(finding.get("explanation") or "")
+    where = _where(finding)
+    if where:
+        text = text.replace(where, "{where}")
+    text = re.sub(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", "#", text)
+    return (finding.get("problem"), finding.get("severity"), text,
+            tuple(rid for rid, _ in _remedy_list(finding)))
+
+
+def _grouped(findings: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The findings in groups of the same diagnosis, in order of first sight."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for i, finding in enumerate(findings):
+        key = _group_key(finding)
+        groups.setdefault(("alone", i) if key is None else key, []).append(finding)
+    return list(groups.values())
+
+
+def _group_html(index: int, members: list[dict[str, Any]]) -> str:
+    """One card for the same diagnosis made in several places or episodes: where and when each was
+    made, and its evidence, in a table; the explanation and remedy once."""
+    first = members[0]
+    severity = str(first.get("severity") or "")
+    places = list(dict.fromkeys(_where(m) or "the whole model" for m in members))
+    count = f"{len(places)} places" if len(places) > 1 else f"{len(members)} times"
+    parts = [f'<article class="finding {_e(severity)}">',
+             f"<h3>{index}. {_e(first.get('problem') or 'problem')}"
+             + (f' <span class="badge {_e(severity)}">{_e(severity)}</span>' if severity else "")
+             + f' <span class="muted">({_e(count)}, the same diagnosis)</span></h3>', '<dl class="facts">',
+             "<dt>Where</dt><dd>" + (_e("; ".join(places)) if len(places) <= 3 else
+                                     f"{len(places)} layers, each in the table below") + "</dd>"]
+    keys = list(dict.fromkeys(k for m in members if isinstance(m.get("evidence"), Mapping)
+                              for k in m["evidence"]))
+    head = '<tr><th class="key">where</th><th class="key">first seen</th>' + "".join(
+        f'<th class="key">{_e(k)}</th>' for k in keys) + "</tr>"
+    rows = []
+    for m in members:
+        evidence = m.get("evidence") if isinstance(m.get("evidence"), Mapping) else {}
+        cells = "".join(f'<td class="key">{_e(_value_text(evidence[k]) if k in evidence else "—")}</td>'
+                        for k in keys)
+        rows.append(f'<tr><td class="key">{_e(_where(m) or "the whole model")}</td>'
+                    f'<td class="key">{_e(_when(m.get("step"), m.get("epoch")))}</td>{cells}</tr>')
+    parts.append(f'<dt>Evidence</dt><dd><table class="evidence">{head}{"".join(rows)}</table></dd>')
+    if first.get("explanation"):
+        parts.append(f"<dt>Why</dt><dd>{_e(first['explanation'])}"
+                     '<br><span class="muted">(the first of them; the others alike, with their own numbers '
+                     "above)</span></dd>")
+    remedies = _remedy_list(first)
+    if remedies:
+        rid, desc = remedies[0]
+        parts.append(f"<dt>Remedy</dt><dd>{f'<b>{_e(rid)}</b>: ' if rid else ''}{_e(desc)}</dd>")
+    parts.append("</dl></article>")
+    return "\n".join(parts)
+
+
+HEALTHY = ("<b>Healthy.</b> The doctor found no problem in this run: no vanishing or exploding gradients, no "
+           "dead units, no saturation, no NaN/Inf, and the loss behaved.")
+
+
 def _verdict_html(findings: list[dict[str, Any]]) -> str:
     if not findings:
-        return ('<p class="summary healthy"><b>Healthy.</b> The doctor found no problem in this run: no '
-                "vanishing or exploding gradients, no dead units, no saturation, no NaN/Inf, and the loss "
-                "behaved.</p>")
+        return f'<p class="summary healthy">{HEALTHY}</p>'
     places: dict[str, list[str]] = {}  # problem -> where, in order of first sight
     for f in findings:
-        where = f.get("where") or f.get("layer_label") or f.get("layer")
-        places.setdefault(str(f.get("problem") or "problem"), []).append(str(where) if where else "")
+        places.setdefault(str(f.get("problem") or "problem"), []).append(_where(f))
     names = []
     for problem, wheres in places.items():
         named = [w for w in dict.fromkeys(wheres) if w]
@@ -276,8 +348,36 @@ def _verdict_html(findings: list[dict[str, Any]]) -> str:
     else:
         summary += "No treatment was applied (watch only)."
     body = [f'<div class="summary problems">{summary}</div>']
-    body += [_finding_html(i, f) for i, f in enumerate(findings, start=1)]
+    for i, members in enumerate(_grouped(findings), start=1):
+        body.append(_finding_html(i, members[0]) if len(members) == 1 else _group_html(i, members))
     return "\n".join(body)
+
+
+def _summary_html(summary: Any) -> str:
+    """What a report shows as a whole (a demonstration's point and its claims), before the runs."""
+    if isinstance(summary, str):
+        return f'<div class="summary shown">{_e(summary)}</div>'
+    if not isinstance(summary, Mapping):
+        return ""
+    claims = [(str(c[0]), bool(c[1])) if isinstance(c, Sequence) and not isinstance(c, str)
+              else (str(c), True) for c in summary.get("claims") or ()]
+    held = all(ok for _, ok in claims)
+    items = "".join(f'<li class="{"ok" if ok else "no"}">{"✓" if ok else "✗ does not hold:"} {_e(text)}</li>'
+                    for text, ok in claims)
+    head = (f"<b>{'Shown' if held else 'Not shown'}:</b> " if claims else "") + _e(summary.get("text") or "")
+    return f'<div class="summary {"shown" if held else "problems"}">{head}' + (
+        f"<ul>{items}</ul>" if items else "") + "</div>"
+
+
+def _runs_html(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Each run's own verdict, under its label (a demonstration's before and after)."""
+    parts = []
+    for run in runs:
+        label = run.get("label") or "run"
+        recipe = f'<p class="muted">{_e(run["recipe"])}</p>' if run.get("recipe") else ""
+        parts.append(f'<div class="run"><h3>{_e(label)}</h3>{recipe}\n'
+                     f"{_verdict_html(_entries(run.get('verdict') or ()))}</div>")
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,9 +437,29 @@ def _config_html(config: Any, depth: int = 0) -> str:
     return f"<pre>{_e(text)}</pre>"
 
 
-def write_report(path: Any, *, title: str, verdict: Iterable[Any], figures: Iterable[Any],
-                 history: Any = None, config: Any = None, notes: Any = None) -> Path:
-    """Write one self-contained HTML file and return its path.
+def _note_html(note: Any) -> str:
+    """A note: a table (a dict with ``columns`` and ``rows``, optionally ``caption``), preformatted
+    text (a text of several lines, whose columns line up) or a paragraph."""
+    if isinstance(note, Mapping) and "rows" in note:
+        columns = [str(c) for c in note.get("columns") or ()]
+
+        def cell(tag: str, i: int, value: Any) -> str:  # the first column names the row
+            attribute = ' class="key"' if i == 0 else ""
+            return f"<{tag}{attribute}>{_e(_value_text(value))}</{tag}>"
+
+        head = "<tr>" + "".join(cell("th", i, c) for i, c in enumerate(columns)) + "</tr>" if columns else ""
+        rows = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
+                       for row in note["rows"] or ())
+        caption = f"<caption>{_e(note['caption'])}</caption>" if note.get("caption") else ""
+        return f'<table class="notes">{caption}{head}{rows}</table>'
+    text = "" if note is None else str(note)
+    return f"<pre>{_e(text)}</pre>" if "\n" in text else f"<p>{_e(text)}</p>"
+
+
+def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures: Iterable[Any] = (),
+                 history: Any = None, config: Any = None, notes: Any = None, summary: Any = None,
+                 runs: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """Write one self-contained HTML file (atomically) and return its path.
 
     ``verdict``: the findings, in order: dicts with ``problem``, ``where`` (or ``layer_label``),
     ``step`` and ``epoch`` (0-based, as the doctor counts; shown 1-based), ``severity``, ``evidence``
@@ -347,25 +467,42 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any], figures: Iter
     dict or a list of them, e.g. ``TreatmentRecord.to_dict()``), ``outcome`` and ``changed`` (what the
     treatment changed); ``Diagnosis`` and ``TreatmentRecord`` objects are taken as their
     ``to_dict()``, each treatment filed under the diagnosis it treated. Empty: the run was healthy.
+    The same diagnosis made in several layers (or episodes) is shown as one card listing them.
     ``figures``: ``(caption, image path)`` pairs (PNG), embedded as base64. ``history``: a
     ``History`` or a dict of per-epoch lists (a table, epochs 1-based). ``config``: a nested dict
-    (a definition list) or any JSON-able value. ``notes``: a text or a list of texts.
+    (a definition list) or any JSON-able value. ``notes``: a text, a table (``{"columns": [...],
+    "rows": [[...]], "caption": ...}``) or a list of them; a text of several lines stays as written.
+    ``summary``: what the report shows as a whole, first: a text or ``{"text": ..., "claims":
+    [(claim, holds), ...]}``. ``runs``: several runs compared (a demonstration's before and after):
+    dicts with ``label``, ``recipe``, ``verdict`` and ``history``, each given its own verdict and
+    History table (``verdict`` and ``history`` then add to them, and may be left out).
     Every text is HTML-escaped; the page has inline CSS only, no scripts and no external URLs."""
     findings = _entries(verdict)
     figures = list(figures or ())
+    parts = [_summary_html(summary)] if summary is not None else []
+    if runs:
+        parts.append(_runs_html(runs))
+    if findings or not runs:
+        parts.append(_verdict_html(findings))
     sections = [f"<h1>{_e(title)}</h1>",
-                f'<section id="verdict"><h2>Verdict</h2>\n{_verdict_html(findings)}\n</section>']
+                '<section id="verdict"><h2>Verdict</h2>\n' + "\n".join(parts) + "\n</section>"]
     if figures:
         sections.append('<section id="figures"><h2>Figures</h2>\n'
                         + "\n".join(_figure_html(f) for f in figures) + "\n</section>")
+    histories = [(str(run.get("label") or "run"), run["history"]) for run in runs or ()
+                 if run.get("history") is not None]
     if history is not None:
-        sections.append(f'<section id="history"><h2>History</h2>\n{_history_html(history)}\n</section>')
+        histories.append(("" if not histories else "other", history))
+    if histories:
+        tables = "\n".join((f"<h3>{_e(label)}</h3>" if label else "") + _history_html(h)
+                           for label, h in histories)
+        sections.append(f'<section id="history"><h2>History</h2>\n{tables}\n</section>')
     if config is not None:
         sections.append(f'<section id="config"><h2>Configuration</h2>\n{_config_html(config)}\n</section>')
     if notes:
-        texts = [notes] if isinstance(notes, str) else list(notes)
-        sections.append('<section id="notes"><h2>Notes</h2>\n'
-                        + "\n".join(f"<p>{_e(t)}</p>" for t in texts) + "\n</section>")
+        items = [notes] if isinstance(notes, str | Mapping) else list(notes)
+        sections.append('<section id="notes"><h2>Notes</h2>\n' + "\n".join(_note_html(n) for n in items)
+                        + "\n</section>")
     from retroprop import __version__
 
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -376,7 +513,7 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any], figures: Iter
             + f"\n<footer>Written by retroprop {_e(__version__)} on {_e(stamp)}.</footer>\n"
               "</main>\n</body>\n</html>\n")
     target = output_path(path)
-    target.write_text(page, encoding="utf-8")
+    write_text(target, page)
     return target
 
 

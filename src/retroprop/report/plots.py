@@ -17,6 +17,7 @@ shown 1-based, as the doctor prints them.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from retroprop.files import write_bytes
 from retroprop.report._common import history_dict, integer, matplotlib_parts, number, output_path, plain
 
-DPI = 120
+DPI = 90  # 11 inches wide: about 1000 pixels, the report's column
+PALETTE = 256  # colours of the indexed PNG written (the figures use a few dozen; antialiasing the rest)
 MIN_DECADES = 4.0  # the gradient-flow colour scale spans at least this many powers of ten
 NONFINITE_COLOUR = "#e41a1c"  # red: NaN/Inf
 ZERO_COLOUR = "#9e9e9e"  # grey: a gradient of exactly 0
@@ -36,6 +39,7 @@ DEAD_COLOUR = "#252525"
 CRITICAL_COLOUR = "#d62728"
 WARNING_COLOUR = "#ff7f0e"
 TREATMENT_COLOUR = "#2ca02c"
+CROWDED = 0.03  # marks on the training curves closer than this share of the axis are crowded
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#ff7f0e"
 
@@ -51,9 +55,36 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(figure: Any, path: Any) -> Path:
+    """Write the figure as a PNG, atomically: an indexed-colour PNG (a third of the size) when
+    Pillow, which matplotlib itself needs, is there, else matplotlib's own."""
     target = output_path(path)
-    figure.savefig(target, format="png", dpi=DPI, facecolor="white")
+    write_bytes(target, _png_bytes(figure))
     return target
+
+
+def _png_bytes(figure: Any) -> bytes:
+    """The figure drawn at ``DPI`` on white, as PNG bytes with a palette of at most ``PALETTE``
+    colours (the figures use a few dozen; antialiasing the rest)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - matplotlib requires Pillow
+        Image = None
+    if Image is not None:
+        figure.set_dpi(DPI)
+        figure.patch.set_facecolor("white")
+        canvas = figure.canvas
+        canvas.draw()
+        width, height = canvas.get_width_height(physical=True)
+        rgba = Image.frombuffer("RGBA", (width, height), bytes(canvas.buffer_rgba()), "raw", "RGBA", 0, 1)
+        # an octree keeps rare colours apart (a few red marks on a large plot); median cut merges them
+        indexed = rgba.convert("RGB").quantize(colors=PALETTE, method=Image.Quantize.FASTOCTREE,
+                                               dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        indexed.save(out, format="PNG", compress_level=9)
+        return out.getvalue()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
 
 
 def _records(records: Iterable[Any]) -> list[dict[str, Any]]:
@@ -193,7 +224,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
         middle = (high + low) / 2
         low, high = middle - MIN_DECADES / 2, middle + MIN_DECADES / 2
 
-    figure = _figure(13, max(3.8, 0.42 * n_rows + 2.8))
+    figure = _figure(11, max(3.8, 0.42 * n_rows + 2.8))
     grid = figure.add_gridspec(1, 2, width_ratios=(3.2, 1))
     ax = figure.add_subplot(grid[0, 0])
     profile = figure.add_subplot(grid[0, 1], sharey=ax)
@@ -239,7 +270,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
         profile.plot([], [], "x", color=NONFINITE_COLOUR, label="NaN/Inf (drawn at the right)")
     profile.set_xscale("log")
     profile.set_xlim(10 ** (low - 0.3), 10 ** (high + 0.6))  # the colour scale's decades
-    profile.set_xlabel("gradient norm ‖∇W‖ (log scale)")
+    profile.set_xlabel("‖∇W‖ (log scale)")
     heading = "along the depth"
     last = n_cols - 1
     ends = [row for row in range(n_rows) if kind[row, last] == 0]
@@ -287,38 +318,65 @@ def has_relu_units(records: Iterable[Any]) -> bool:
     return any(_fired(a) is not None for r in _records(records) for a in r["activations"])
 
 
+def _dead_relu_findings(diagnoses: Iterable[Any]) -> list[dict[str, Any]]:
+    """The ``dead_relu`` diagnoses among ``diagnoses``, as plain dicts with a step."""
+    out = []
+    for d in diagnoses or ():
+        d = plain(d)
+        if isinstance(d, Mapping) and d.get("problem") == "dead_relu" and integer(d.get("step")) is not None:
+            out.append(dict(d))
+    return out
+
+
+def _rule_verdict(share: float) -> str:
+    """What the doctor's dead_relu rule makes of a layer with this share of dead units."""
+    from retroprop.doctor.rules import DEAD_CRITICAL, DEAD_SHARE
+
+    if share >= DEAD_CRITICAL:
+        return f"critical (≥ {DEAD_CRITICAL:.0%})"
+    if share >= DEAD_SHARE:
+        return f"warning (≥ {DEAD_SHARE:.0%})"
+    return ""
+
+
 def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = None,
-               window: int = 5) -> Path:
+               window: int = 5, diagnoses: Iterable[Any] = (), title: str | None = None) -> Path:
     """Which ReLU units are dead: one panel per chosen probed step, layers (rows, input side at the
     top) by units; a unit is dead when it fired (output > 0 on some sample) on none of the last
-    ``window`` probed batches up to that step, as the doctor's ``dead_relu`` rule counts. Narrower
-    layers leave the rest of their row blank.
+    ``window`` probed batches up to that step, as the doctor's ``dead_relu`` rule counts, and each
+    row says what the rule makes of that share there (warning from 50 %, critical from 90 %).
+    Narrower layers leave the rest of their row blank.
 
     ``records``: ``ProbeRecord``s or their ``as_plain()`` dicts. ``steps``: the steps to show, as the
     records count them (0-based, like ``ProbeRecord.step`` and ``Diagnosis.step``), each matched to
-    the latest probe at or before it; by default the first, middle and last probe. A network without
-    ReLU units gets a figure that says so. Returns the path of the PNG written."""
+    the latest probe at or before it; by default the first probe, the probe of each ``dead_relu``
+    diagnosis in ``diagnoses`` (its panel names it: a diagnosis is made once, when a layer first
+    crosses the rule's threshold, and the panel shows the layer then), and the last probe (or the
+    middle one when there is no diagnosis). A network without ReLU units gets a figure that says so.
+    Returns the path of the PNG written."""
     matplotlib_parts()
     from matplotlib.colors import ListedColormap
 
     window = max(int(window), 1)
     data = [r for r in _records(records) if any(_fired(a) is not None for a in r["activations"])]
-    title = "Dead ReLU units"
+    heading = "Dead ReLU units" + (f": {title}" if title else "")
     if not data:
         kinds = sorted({str(a.get("kind")) for r in _records(records) for a in r["activations"]
                         if a.get("kind")})
         found = f" (activations found: {', '.join(kinds)})" if kinds else ""
-        return _message_figure(path, title, "No ReLU layer with per-unit firing in these records: dead units "
-                                            f"are a ReLU failure{found}.")
+        return _message_figure(path, heading, "No ReLU layer with per-unit firing in these records: dead "
+                                              f"units are a ReLU failure{found}.")
+    findings = _dead_relu_findings(diagnoses)
+
+    def probe_at(step: int) -> int:
+        at_or_before = [i for i, r in enumerate(data) if r["step"] <= int(step)]
+        return at_or_before[-1] if at_or_before else 0
+
     if steps is None:
-        chosen = sorted({0, (len(data) - 1) // 2, len(data) - 1})
+        marked = [probe_at(integer(f["step"])) for f in findings][:3]
+        chosen = sorted({0, *marked, len(data) - 1} if marked else {0, (len(data) - 1) // 2, len(data) - 1})
     else:
-        chosen = []
-        for step in steps:
-            at_or_before = [i for i, r in enumerate(data) if r["step"] <= int(step)]
-            index = at_or_before[-1] if at_or_before else 0
-            if index not in chosen:
-                chosen.append(index)
+        chosen = list(dict.fromkeys(probe_at(step) for step in steps))
     panels = []
     width_max = 1
     for index in chosen:
@@ -341,41 +399,61 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
             rows.append(alive)
             notes.append((len(history), int(number(activation.get("nonfinite"), 0.0) or 0)))
             width_max = max(width_max, alive.size)
-        panels.append((record, labels, rows, notes))
+        here = [f for f in findings if probe_at(integer(f["step"])) == index]
+        panels.append((record, labels, rows, notes, here))
 
     n_layers = max(len(p[1]) for p in panels)
-    figure = _figure(13, sum(0.5 * len(p[1]) + 1.3 for p in panels) + 0.9)
+    figure = _figure(11, sum(0.42 * len(p[1]) + 1.1 for p in panels) + 0.8)
     grid = figure.add_gridspec(len(panels), 1, height_ratios=[max(len(p[1]), 1) + 1.6 for p in panels])
     colours = ListedColormap([ABSENT_COLOUR, ALIVE_COLOUR, DEAD_COLOUR])
-    for k, (record, labels, rows, notes) in enumerate(panels):
+    for k, (record, labels, rows, notes, here) in enumerate(panels):
         ax = figure.add_subplot(grid[k, 0])
         grid_values = np.zeros((max(len(rows), 1), width_max), dtype=np.int8)
         ticklabels = []
-        for r, (alive, label, (_, nonfinite)) in enumerate(zip(rows, labels, notes, strict=True)):
+        for r, (alive, label, (seen_here, nonfinite)) in enumerate(zip(rows, labels, notes, strict=True)):
             grid_values[r, :alive.size] = np.where(alive, 1, 2)
             dead = int(alive.size - np.count_nonzero(alive))
-            text = f"{label}\n{dead}/{alive.size} dead ({100 * dead / max(alive.size, 1):.0f}%)"
+            share = dead / max(alive.size, 1)
+            verdict = _rule_verdict(share) if seen_here >= window else ""
+            text = f"{label}\n{dead}/{alive.size} dead ({100 * share:.0f}%)"
+            text += f": {verdict}" if verdict else ""
             if nonfinite:
                 text += ", NaN/Inf in output"
             ticklabels.append(text)
+            if verdict:
+                ax.text(1.003, r, "◀", transform=ax.get_yaxis_transform(), ha="left", va="center",
+                        fontsize=13,
+                        color=CRITICAL_COLOUR if verdict.startswith("critical") else WARNING_COLOUR)
         ax.imshow(grid_values, aspect="auto", interpolation="nearest", cmap=colours, vmin=-0.5, vmax=2.5,
                   extent=(0.5, width_max + 0.5, len(rows) - 0.5, -0.5))
-        ax.set_yticks(range(len(rows)), ticklabels, fontsize=9)
+        ax.set_yticks(range(len(rows)), ticklabels, fontsize=8.5)
         for r in range(1, len(rows)):
             ax.axhline(r - 0.5, color="white", linewidth=2)
         seen = min(n[0] for n in notes) if notes else 0
         first = data[max(record["index"] - seen + 1, 0)]["step"]
         span = (f"steps {first + 1}-{record['step'] + 1}" if seen > 1 else f"step {record['step'] + 1}")
-        ax.set_title(f"{_step_text(record['step'], record['epoch'])}: dead = no output > 0 on the last "
-                     f"{seen} probed batch{'es' if seen != 1 else ''} ({span})", fontsize=10, loc="left")
+        heading_k = (f"{_step_text(record['step'], record['epoch'])}: dead = no output > 0 on the last "
+                     f"{seen} probed batch{'es' if seen != 1 else ''} ({span})")
+        colour = "black"
+        if here:
+            named = "; ".join(f"{f.get('layer_label') or f.get('layer') or 'a layer'} [{f.get('severity')}]"
+                              for f in here)
+            heading_k += f"\ndoctor: dead_relu diagnosed here in {named}"
+            colour = CRITICAL_COLOUR if any(f.get("severity") == "critical" for f in here) else WARNING_COLOUR
+        ax.set_title(heading_k, fontsize=9.5, loc="left", color=colour)
         ax.set_xlabel("unit (1-based)" if k == len(panels) - 1 else "")
         ax.set_xlim(0.5, width_max + 0.5)
     legend = [(ALIVE_COLOUR, "alive (fired)"), (DEAD_COLOUR, "dead (never fired)")]
     if any(len(row) < width_max for p in panels for row in p[2]):
         legend.append((ABSENT_COLOUR, "no such unit (narrower layer)"))
-    figure.legend(handles=_legend_patches(legend), loc="outside lower center", ncol=len(legend), fontsize=9,
-                  frameon=False)
-    figure.suptitle(f"{title}: {n_layers} ReLU layer{'s' if n_layers != 1 else ''} × units", fontsize=13)
+    handles = _legend_patches(legend)
+    if any("◀" in t.get_text() for ax in figure.axes for t in ax.texts):
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], linestyle="none", marker="<", color=WARNING_COLOUR,
+                              label="the dead_relu rule's share reached (orange warning, red critical)"))
+    figure.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8.5, frameon=False)
+    figure.suptitle(f"{heading}: {n_layers} ReLU layer{'s' if n_layers != 1 else ''} × units", fontsize=12)
     return _save(figure, path)
 
 
@@ -514,10 +592,12 @@ def _event_epoch(step: int | None, epoch: int | None, steps_per_epoch: int | Non
 def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), treatments: Iterable[Any] = (),
                     title: str | None = None) -> Path:
     """Loss (training and validation) and accuracy per epoch (x axis: epoch, 1-based; the training
-    loss of each step, when known, faintly behind), with the doctor's diagnoses (dashed; red when
+    loss of each step, when known, behind), with the doctor's diagnoses (dashed; red when
     critical, orange otherwise) and applied treatments (solid green, with the span of steps a
     roll-back discarded shaded) marked where they happened; a numbered key under the plots says what
-    each mark is. The learning rate gets its own panel when it changed.
+    each mark is. The learning rate gets its own panel when it changed. A run of at most two epochs
+    whose per-step losses are known (one stopped after a few steps, say) is drawn by step instead,
+    each step's loss a point, each epoch's values at its last step.
 
     ``history``: a ``History`` or a dict ``{"history": {...}, "params": {"steps": ...}}`` (or just
     the per-epoch lists). ``diagnoses``/``treatments``: ``Diagnosis``/``TreatmentRecord`` objects or
@@ -545,6 +625,16 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
     if lr is not None and np.isfinite(lr).any() and np.nanmax(lr) != np.nanmin(lr):
         panels.append("lr")
     epochs = max((len(v) for v in logs.values()), default=0)
+    by_step = bool(step_loss is not None and step_loss.size and steps_per_epoch and epochs <= 2)
+    total_steps = step_loss.size if by_step else 0
+
+    def x_of(step: int | None, epoch: int | None) -> float:
+        """The x position of something that happened at ``step`` (0-based) in ``epoch``."""
+        if not by_step:
+            return _event_epoch(step, epoch, steps_per_epoch)
+        if step is not None:
+            return float(step + 1)
+        return float(min((epoch + 1) * steps_per_epoch, total_steps)) if epoch is not None else math.nan
 
     events = []  # (x, kind, short label, long description, colour)
     for d in diagnoses or ():
@@ -554,7 +644,7 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
         step, epoch = integer(d.get("step")), integer(d.get("epoch"))
         where = d.get("layer_label") or d.get("where") or d.get("layer") or "the whole model"
         severity = str(d.get("severity") or "warning")
-        events.append((_event_epoch(step, epoch, steps_per_epoch), "diagnosis", str(d.get("problem", "?")),
+        events.append((x_of(step, epoch), "diagnosis", str(d.get("problem", "?")),
                        f"{d.get('problem', '?')} [{severity}] in {where}, {_step_text(step, epoch)}",
                        CRITICAL_COLOUR if severity == "critical" else WARNING_COLOUR, None))
     for t in treatments or ():
@@ -565,11 +655,11 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
         back = integer(t.get("rolled_back_to"))
         start = None
         if back is not None and steps_per_epoch:
-            start = _event_epoch(back, None, steps_per_epoch) - 1 / steps_per_epoch
+            start = x_of(back, None) - (1 if by_step else 1 / steps_per_epoch)
         remedy = str(t.get("remedy") or "treatment")
         outcome = f" [{t['outcome']}]" if t.get("outcome") else ""
         rolled = "" if back is None else f", rolled back to step {back + 1}"
-        events.append((_event_epoch(step, epoch, steps_per_epoch), "treatment", remedy,
+        events.append((x_of(step, epoch), "treatment", remedy,
                        f"{remedy} for {t.get('problem', '?')}, {_step_text(step, epoch)}{rolled}{outcome}",
                        TREATMENT_COLOUR, start))
     events = [e for e in events if math.isfinite(e[0])]
@@ -588,21 +678,32 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
             key_lines.append(f"{number_ if j == 0 else ' ' * len(str(number_))}  "
                              f"{'!' if event[1] == 'diagnosis' else '+'} {event[3]}")
     heights = {"loss": 3.2, "accuracy": 2.6, "lr": 1.5}
-    key_height = 0.19 * len(key_lines) + (0.35 if key_lines else 0.0)
+    key_height = 0.19 * len(key_lines) + (0.55 if key_lines else 0.0)
     figure = _figure(11, sum(heights[p] for p in panels) + key_height + 0.9)
     ratios = [heights[p] for p in panels] + ([key_height] if key_lines else [])
     grid = figure.add_gridspec(len(ratios), 1, height_ratios=ratios)
+    span = (0.5, total_steps + 0.5) if by_step else (0.0, max(epochs, 1) + 0.2)  # the x limits set below
+    fractions = [(g[0] - span[0]) / (span[1] - span[0]) for g in groups]
+    shifts, roomy = [], []
+    for k, fraction in enumerate(fractions):
+        close = k > 0 and fraction - fractions[k - 1] < CROWDED
+        shifts.append(shifts[-1] + 1 if close else 0)
+        roomy.append(k + 1 == len(fractions) or fractions[k + 1] - fraction >= CROWDED)
     axes = []
     for i, panel in enumerate(panels):
         ax = figure.add_subplot(grid[i, 0], sharex=axes[0] if axes else None)
         axes.append(ax)
-        x = np.arange(1, epochs + 1)
+        x = np.arange(1, epochs + 1, dtype=np.float64)
+        if by_step:  # each epoch's values at its last step
+            x = np.array([x_of(None, k) for k in range(epochs)])
         if panel == "loss":
             per_step = None
             if step_loss is not None and step_loss.size and steps_per_epoch:
                 per_step = np.where(np.isfinite(step_loss), step_loss, np.nan)
-                xs = np.arange(1, per_step.size + 1) / steps_per_epoch
-                ax.plot(xs, per_step, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8, label="train (per step)")
+                xs = np.arange(1, per_step.size + 1) / (1 if by_step else steps_per_epoch)
+                few = per_step.size <= 60
+                ax.plot(xs, per_step, "-", marker="." if few else None, markersize=8, color=TRAIN_COLOUR,
+                        alpha=0.8 if few else 0.45, linewidth=1.0, label="train (per step)")
                 bad = ~np.isfinite(step_loss)
                 if bad.any():
                     ax.plot(xs[bad], np.full(int(bad.sum()), 0.97), "x", color=NONFINITE_COLOUR, markersize=5,
@@ -639,26 +740,33 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
                 if event[5] is not None and math.isfinite(event[5]) and event[5] < position:
                     ax.axvspan(event[5], position, color=TREATMENT_COLOUR, alpha=0.07, linewidth=0)
             if i == 0:
+                # marks closer than CROWDED of the axis: their numbers side by side, names only in the key
+                k = number_ - 1
                 ax.annotate(str(number_), (position, 1.0), xycoords=("data", "axes fraction"),
-                            xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                            xytext=(9 * shifts[k], 2), textcoords="offset points", ha="center", va="bottom",
                             fontsize=9, fontweight="bold", color=members[0][4])
-                short = " / ".join(dict.fromkeys(e[2] for e in members))
-                ax.annotate(short, (position, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
-                            textcoords="offset points", ha="left", va="top", rotation=90, fontsize=8,
-                            color=members[0][4], bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
-                                                       "alpha": 0.7, "linewidth": 0})
+                if roomy[k]:
+                    short = " / ".join(dict.fromkeys(e[2] for e in members))
+                    ax.annotate(short, (position, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                                textcoords="offset points", ha="left", va="top", rotation=90, fontsize=8,
+                                color=members[0][4], bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                                                           "alpha": 0.7, "linewidth": 0})
         if panel != "lr" and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
     for ax in axes[:-1]:
         ax.tick_params(labelbottom=False)
-    axes[-1].set_xlabel("epoch")
-    axes[-1].set_xlim(0, max(epochs, 1) + 0.2)
+    axes[-1].set_xlim(*span)
+    if by_step:
+        axes[-1].set_xlabel(f"training step (1-based; {steps_per_epoch} steps per epoch, "
+                            f"{total_steps} taken)")
+    else:
+        axes[-1].set_xlabel("epoch")
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     if key_lines:
         key = figure.add_subplot(grid[len(panels), 0])
         key.set_axis_off()
-        header = ("marks: ! diagnosis (dashed; red critical, orange warning), "
-                  "+ treatment applied (solid green; shading: steps discarded by its roll-back)")
+        header = ("marks: ! diagnosis (dashed; red critical, orange warning); + treatment (solid green;\n"
+                  "       shaded: the steps its roll-back discarded)")
         key.text(0.0, 1.0, "\n".join([header, *key_lines]), transform=key.transAxes, ha="left", va="top",
                  fontsize=8.5, family="monospace")
     figure.suptitle(title, fontsize=13)
@@ -674,11 +782,13 @@ def _loss_limits(ax: Any, epoch_values: list[np.ndarray], per_step: np.ndarray |
         return
     low_parts = [pool.min()] if pool.size else []
     high_parts = [pool.max()] if pool.size else []
-    if steps.size:
-        low_parts.append(np.quantile(steps, 0.01))
-        high_parts.append(np.quantile(steps, 0.99))
+    if steps.size:  # among many steps, a few extreme ones are left out; among a few, none is
+        low_parts.append(np.quantile(steps, 0.01) if steps.size >= 100 else steps.min())
+        high_parts.append(np.quantile(steps, 0.99) if steps.size >= 100 else steps.max())
     low, high = float(min(low_parts)), float(max(high_parts))
-    start = float(np.median(steps[:10])) if steps.size else math.nan
+    # the first step's loss marks the start (unless a later one of the first ten is lower): the
+    # median of steps that are already exploding would hide the explosion
+    start = float(min(steps[0], np.median(steps[:10]))) if steps.size else math.nan
     wide = pool.size > 0 and pool.min() > 0 and pool.max() / pool.min() > 30
     exploded = steps.size > 0 and start > 0 and steps.max() > 100 * start
     if low > 0 and (wide or exploded):
@@ -695,24 +805,33 @@ def _loss_limits(ax: Any, epoch_values: list[np.ndarray], per_step: np.ndarray |
 # ---------------------------------------------------------------------------------------------
 def dropout_sweep(rates: Sequence[float], train_acc: Sequence[float], val_acc: Sequence[float], path: Any,
                   train_std: Sequence[float] | None = None, val_std: Sequence[float] | None = None,
-                  majority: float | None = None, title: str | None = None) -> Path:
+                  majority: float | None = None, title: str | None = None,
+                  findings: Sequence[str] | None = None) -> Path:
     """Mean accuracy against the dropout rate (0 = keep every unit, 1 = drop every unit) for the
     training and validation data, with ± one standard deviation shaded when given, the best
     validation rate marked, and a horizontal line at the majority-class rate (what always guessing
-    the most common class scores). Returns the path of the PNG written."""
+    the most common class scores). ``findings``: per rate, what the doctor named in that run (a
+    text, empty when nothing), written above the plot at its rate. Returns the path of the PNG
+    written."""
     def column(values: Sequence[float] | None) -> np.ndarray | None:
         return None if values is None else np.array([number(v) for v in values], dtype=np.float64)
 
     x = column(rates)
     order = np.argsort(x, kind="stable")
-    figure = _figure(10, 4.8)
-    ax = figure.add_subplot()
+    named = [str(f or "") for f in findings] if findings is not None and len(findings) == x.size else []
+    longest = max((len(part) for t in named for part in t.split(", ")), default=0)
+    strip_height = 0.25 + 0.06 * longest  # the names stand upright under their rates
+    figure = _figure(10, 4.8 + (strip_height if longest else 0.0))
+    grid = figure.add_gridspec(2 if longest else 1, 1, height_ratios=[4.0, strip_height] if longest else [1])
+    ax = figure.add_subplot(grid[0, 0])
     for values, spread, colour, name in ((column(train_acc), column(train_std), TRAIN_COLOUR, "train"),
                                          (column(val_acc), column(val_std), VAL_COLOUR, "validation")):
         if values is None or values.size != x.size:
             continue
-        ax.plot(x[order], values[order], "o-", color=colour, label=f"{name} (mean)")
-        if spread is not None and spread.size == x.size:
+        spread = spread if spread is not None and spread.size == x.size else None
+        ax.plot(x[order], values[order], "o-", color=colour,
+                label=name + (" (mean)" if spread is not None else ""))
+        if spread is not None:
             ax.fill_between(x[order], (values - spread)[order], (values + spread)[order], color=colour,
                             alpha=0.18, linewidth=0, label=f"{name} ± 1 std")
     val = column(val_acc)
@@ -732,5 +851,13 @@ def dropout_sweep(rates: Sequence[float], train_acc: Sequence[float], val_acc: S
     ax.set_ylim(-0.02, 1.05)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_title(title or "Accuracy against dropout rate", fontsize=13)
+    if longest:  # what the doctor named, in a strip under the plot, one column per rate
+        strip = figure.add_subplot(grid[1, 0], sharex=ax)
+        strip.set_axis_off()
+        strip.set_title("the doctor named:", loc="left", fontsize=9, color="#333333")
+        for rate, text in zip(x, named, strict=True):
+            strip.text(rate, 1.0, text.replace(", ", "\n") or "nothing", ha="center", va="top", fontsize=8,
+                       rotation=90, linespacing=1.0, color=CRITICAL_COLOUR if text else "#777777",
+                       transform=strip.get_xaxis_transform())
+    figure.suptitle(title or "Accuracy against dropout rate", fontsize=13)
     return _save(figure, path)

@@ -62,8 +62,9 @@ def report_run(path: Any, history: Any, doctor: Any = None, *, title: str | None
                                 "colour scale) and along the depth",
                                 plots.gradient_flow(records, where / "gradient_flow.png")))
                 if plots.has_relu_units(records):
-                    figures.append(("Dead ReLU units at the first, middle and last probe",
-                                    plots.dead_units(records, where / "dead_units.png")))
+                    figures.append(("Dead ReLU units at the first probe, where the doctor diagnosed dead "
+                                    "units (else the middle probe), and at the last probe",
+                                    plots.dead_units(records, where / "dead_units.png", diagnoses=diagnoses)))
             model = getattr(history, "model", None)
             if x is not None and model is not None:
                 samples = activation_samples(model, x)
