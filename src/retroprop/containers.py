@@ -19,8 +19,10 @@ shape before reading any of them. The checks, each failing with ``FileFormatErro
   ``.npy`` header a supported dtype and a shape whose size equals the member's payload, checked
   before the payload is inflated.
 
-``read_npy`` reads a single ``.npy`` file with the same checks. ``write_safetensors`` and
-``write_npz`` write to an open binary handle (see ``retroprop.files.atomic_write``).
+``read_npy`` reads a single ``.npy`` file with the same checks. ``open_npz`` opens an ``.npz`` whatever
+its name, and it and ``read_npy`` take a caller's own limits and may accept text arrays (the data
+loaders of ``retroprop.data.files``). ``write_safetensors`` and ``write_npz`` write to an open binary
+handle (see ``retroprop.files.atomic_write``).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ import numpy as np
 
 __all__ = ["MAX_COMPRESSION_RATIO", "MAX_FILE_BYTES", "MAX_HEADER_BYTES", "MAX_JSON_DEPTH", "MAX_NPZ_BYTES",
            "ArrayFile", "FileFormatError", "checked_shape", "json_depth", "json_type", "little_endian",
-           "loads_json", "open_arrays", "open_regular", "raw_bytes", "read_npy", "string_map", "write_npz",
-           "write_safetensors"]
+           "loads_json", "open_arrays", "open_npz", "open_regular", "raw_bytes", "read_npy", "string_map",
+           "write_npz", "write_safetensors"]
 
 MAX_FILE_BYTES = 8 * 2**30
 MAX_HEADER_BYTES = 100 * 2**20  # the safetensors package's own limit
@@ -187,9 +189,10 @@ def _kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: str | Path, limit: int | None = None) -> tuple[IO[bytes], int]:
+def open_regular(path: str | Path, limit: int | None = None, *,
+                 limit_name: str | None = None) -> tuple[IO[bytes], int]:
     """Open a regular file of at most ``limit`` (default ``MAX_FILE_BYTES``) bytes for reading;
-    returns (handle, size).
+    returns (handle, size). ``limit_name`` is how a message names a given limit (e.g. "max_bytes").
 
     Symlinks are followed; the target must be a regular file (never a FIFO, a device or a
     folder). A missing file raises ``FileNotFoundError``, anything else ``FileFormatError``.
@@ -208,15 +211,20 @@ def open_regular(path: str | Path, limit: int | None = None) -> tuple[IO[bytes],
     except OSError as err:
         raise FileFormatError(f"{path}: cannot read the file: {err.strerror or err}") from None
     opened = os.fstat(fd)
-    limit = MAX_FILE_BYTES if limit is None else limit
+    if limit is None:
+        limit, limit_name = MAX_FILE_BYTES, "retroprop.containers.MAX_FILE_BYTES"
     if not stat.S_ISREG(opened.st_mode):
         os.close(fd)
         raise FileFormatError(f"{path}: is {_kind_of(opened.st_mode)}, not a regular file")
     if opened.st_size > limit:
         os.close(fd)
         raise FileFormatError(f"{path}: the file holds {opened.st_size:,} bytes, above the limit of "
-                              f"{limit:,} (retroprop.containers.MAX_FILE_BYTES)")
+                              f"{limit:,}{_named(limit_name)}")
     return os.fdopen(fd, "rb"), opened.st_size
+
+
+def _named(limit_name: str | None) -> str:
+    return f" ({limit_name})" if limit_name else ""
 
 
 class _Bounded(io.RawIOBase):
@@ -280,9 +288,10 @@ class ArrayFile:
     metadata: dict[str, str]
     entries: OrderedDict[str, tuple[np.dtype, tuple[int, ...]]]
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, limit: int | None = None, limit_name: str | None = None) -> None:
         self.path, self.metadata, self.entries = path, {}, OrderedDict()
-        self._handle, size = open_regular(path)
+        self._handle, size = (open_regular(path, limit) if limit_name is None
+                              else open_regular(path, limit, limit_name=limit_name))
         try:
             self._parse(size)
         except BaseException:
@@ -412,8 +421,9 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, O
                struct.error, NotImplementedError, RuntimeError, OverflowError, KeyError, IndexError)
 
 
-def _npy_header(stream: Any, where: str) -> tuple[np.dtype, tuple[int, ...], bool, int]:
-    """Parse a ``.npy`` header: (dtype, shape, fortran_order, header bytes). Reads only the header."""
+def _npy_header(stream: Any, where: str, text: bool = False) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+    """Parse a ``.npy`` header: (dtype, shape, fortran_order, header bytes). Reads only the header.
+    ``text`` also accepts text (unicode) arrays."""
     magic = stream.read(8)
     if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
         raise FileFormatError(f"{where}: not a .npy array (no NUMPY magic)")
@@ -439,9 +449,11 @@ def _npy_header(stream: Any, where: str) -> tuple[np.dtype, tuple[int, ...], boo
         dtype = np.dtype(descr) if isinstance(descr, str) else None
     except (TypeError, ValueError):
         dtype = None
-    if dtype is None or dtype.str[1:] not in _NUMPY_KINDS or dtype.str[0] not in "<>|":
+    supported = dtype is not None and (dtype.str[1:] in _NUMPY_KINDS or (text and dtype.kind == "U"))
+    if not supported or dtype.str[0] not in "<>|":
+        kinds = "booleans, integers, floats and text" if text else "booleans, integers and floats"
         raise FileFormatError(f"{where}: unsupported .npy dtype {str(descr)[:40]!r} (retroprop reads "
-                              "booleans, integers and floats; never objects)")
+                              f"{kinds}; never objects)")
     if not isinstance(fortran, bool):
         raise FileFormatError(f"{where}: fortran_order must be True or False, got {fortran!r}"[:200])
     shape = checked_shape(header["shape"], dtype.itemsize, where)
@@ -451,8 +463,21 @@ def _npy_header(stream: Any, where: str) -> tuple[np.dtype, tuple[int, ...], boo
 class _Npz(ArrayFile):
     _zip: zipfile.ZipFile | None = None
 
+    def __init__(self, path: Path, *, limit: int | None = None, limit_name: str | None = None,
+                 max_ratio: int | None = None, ratio_free_bytes: int | None = None,
+                 text: bool = False) -> None:
+        self._limit, self._limit_name, self._text = limit, limit_name, text
+        self._ratio, self._ratio_free = max_ratio, ratio_free_bytes
+        super().__init__(path, limit=limit, limit_name=limit_name)
+
     def _parse(self, size: int) -> None:
         path = self.path
+        if self._limit is None:  # the module's limits, read now (tests change them)
+            total_limit, total_name = MAX_NPZ_BYTES, "retroprop.containers.MAX_NPZ_BYTES"
+        else:
+            total_limit, total_name = self._limit, self._limit_name
+        ratio = MAX_COMPRESSION_RATIO if self._ratio is None else self._ratio
+        ratio_free = _RATIO_FREE_BYTES if self._ratio_free is None else self._ratio_free
         try:
             self._zip = zipfile.ZipFile(_Bounded(self._handle, size))
         except _ZIP_ERRORS as err:
@@ -479,24 +504,22 @@ class _Npz(ArrayFile):
             if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
                 raise FileFormatError(f"{where}: a stored member must be as large as its data "
                                       f"({info.compress_size} != {info.file_size}); the file was altered")
-            if (info.file_size > _RATIO_FREE_BYTES
-                    and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+            if info.file_size > ratio_free and info.file_size > ratio * max(info.compress_size, 1):
                 raise FileFormatError(f"{where} inflates {info.compress_size:,} bytes to {info.file_size:,}, "
-                                      f"a ratio above {MAX_COMPRESSION_RATIO}:1; refused as a possible zip "
-                                      "bomb")
+                                      f"a ratio above {ratio}:1; refused as a possible zip bomb")
             total += info.file_size
-            if total > MAX_NPZ_BYTES:
-                raise FileFormatError(f"{path}: the members hold more than {MAX_NPZ_BYTES:,} bytes "
-                                      "uncompressed (retroprop.containers.MAX_NPZ_BYTES)")
-            # the whole archive too: members of up to 1 MiB each, or members sharing their compressed
-            # bytes (overlapping entries), escape the ratio of each member
-            if total > _RATIO_FREE_BYTES + MAX_COMPRESSION_RATIO * size:
+            if total > total_limit:
+                raise FileFormatError(f"{path}: the members hold more than {total_limit:,} bytes "
+                                      f"uncompressed{_named(total_name)}")
+            # the whole archive too: members of up to ratio_free bytes each, or members sharing their
+            # compressed bytes (overlapping entries), escape the ratio of each member
+            if total > ratio_free + ratio * size:
                 raise FileFormatError(f"{path}: the members inflate to more than {total:,} bytes from a "
-                                      f"{size:,}-byte file, a ratio above {MAX_COMPRESSION_RATIO}:1; refused "
-                                      "as a possible zip bomb")
+                                      f"{size:,}-byte file, a ratio above {ratio}:1; refused as a possible "
+                                      "zip bomb")
             try:
                 with self._zip.open(info) as stream:
-                    dtype, shape, fortran, header_size = _npy_header(stream, where)
+                    dtype, shape, fortran, header_size = _npy_header(stream, where, self._text)
             except FileFormatError:
                 raise
             except _ZIP_ERRORS as err:
@@ -566,11 +589,27 @@ def open_arrays(path: str | Path) -> ArrayFile:
     raise ValueError(f"{path}: unknown file type {suffix or '(none)'}; use .safetensors or .npz")
 
 
-def read_npy(path: str | Path) -> np.ndarray:
-    """Read one ``.npy`` array with the checks of ``open_arrays`` (no pickle, sizes before memory)."""
-    handle, size = open_regular(path)
+def open_npz(path: str | Path, *, limit: int | None = None, limit_name: str | None = None,
+             max_ratio: int | None = None, ratio_free_bytes: int | None = None,
+             text: bool = False) -> ArrayFile:
+    """Open and check an ``.npz`` archive, whatever its name, as ``open_arrays`` does.
+
+    A caller with its own limits passes them: ``limit`` caps the file and its members inflated in
+    all (default ``MAX_FILE_BYTES`` and ``MAX_NPZ_BYTES``), named ``limit_name`` in messages; members
+    over ``ratio_free_bytes`` (default 1 MiB) may inflate at most ``max_ratio`` (default
+    ``MAX_COMPRESSION_RATIO``) times. ``text`` also accepts text (unicode) arrays.
+    """
+    return _Npz(Path(path), limit=limit, limit_name=limit_name, max_ratio=max_ratio,
+                ratio_free_bytes=ratio_free_bytes, text=text)
+
+
+def read_npy(path: str | Path, *, limit: int | None = None, limit_name: str | None = None,
+             text: bool = False) -> np.ndarray:
+    """Read one ``.npy`` array with the checks of ``open_arrays`` (no pickle, sizes before memory);
+    ``limit``, ``limit_name`` and ``text`` as for ``open_npz``."""
+    handle, size = open_regular(path, limit, limit_name=limit_name)
     with handle:
-        dtype, shape, fortran, header_size = _npy_header(handle, str(path))
+        dtype, shape, fortran, header_size = _npy_header(handle, str(path), text)
         needed = math.prod(shape) * dtype.itemsize
         if size - header_size != needed:
             raise FileFormatError(f"{path}: declares shape {list(shape)} of {dtype} ({needed:,} bytes) but "

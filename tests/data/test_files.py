@@ -133,7 +133,7 @@ def test_csv_files_that_cannot_be_read(tmp_path: Path) -> None:
     assert "No such file" in str(error_of(load_csv, tmp_path / "missing.csv"))
     assert "not a regular file" in str(error_of(load_csv, tmp_path))
     path = write(tmp_path / "a.csv", IRIS_LIKE)
-    assert "the limit is 10 (max_bytes)" in str(error_of(load_csv, path, max_bytes=10))
+    assert "above the limit of 10 (max_bytes)" in str(error_of(load_csv, path, max_bytes=10))
     if os.path.exists("/dev/zero"):
         link = tmp_path / "zero.csv"
         link.symlink_to("/dev/zero")
@@ -172,7 +172,7 @@ def test_npy_pair_and_checks(tmp_path: Path) -> None:
     assert "x[2, 1] is inf" in str(error_of(load_npy_pair, tmp_path / "xinf.npy", tmp_path / "y.npy"))
     np.save(tmp_path / "obj.npy", np.array([{}, 1], dtype=object), allow_pickle=True)
     err = error_of(load_npy_pair, tmp_path / "obj.npy", tmp_path / "y.npy")
-    assert "unsupported dtype object" in str(err)
+    assert "unsupported .npy dtype '|O'" in str(err) and "never objects" in str(err)
 
 
 def _npy_bytes(header: str, data: bytes = b"") -> bytes:
@@ -208,7 +208,44 @@ def test_npz_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB: under 64 MiB more
     assert "zip bomb" in str(err) and "bomb.npz[x]" in str(err)
-    assert "the limit is 1000" in str(error_of(load_npz, path, max_bytes=1000))
+    assert "above the limit of 1,000 (max_bytes)" in str(error_of(load_npz, path, max_bytes=1000))
+
+
+def test_text_labels_in_npy_files_are_class_names(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((3, 2)))
+    np.save(tmp_path / "y.npy", np.array(["cat", "dog", "cat"]).astype(">U3"))  # big-endian text too
+    table = load_npy_pair(tmp_path / "x.npy", tmp_path / "y.npy")
+    assert table.y.tolist() == [0, 1, 0] and table.class_names == ("cat", "dog")
+    err = error_of(load_npy_pair, tmp_path / "y.npy", tmp_path / "y.npy")  # text is no input
+    assert "x must be a 2-D array of numbers" in str(err)
+
+
+def test_npz_limits_are_the_loaders_own(tmp_path: Path) -> None:
+    """max_bytes caps the arrays inflated in all; members compressed far better than model files allow
+    (4 MiB of zeros, about 1000:1) are data, below the loader's 64 MiB bomb threshold."""
+    path = tmp_path / "zeros.npz"
+    np.savez_compressed(path, x=np.zeros((2**16, 8)), y=np.zeros(2**16, dtype=np.int64))
+    assert path.stat().st_size < 2**16
+    table = load_npz(path)
+    assert table.x.shape == (2**16, 8) and table.class_names == ("0",)
+    err = error_of(load_npz, path, max_bytes=2**16)
+    assert str(err) == f"{path}: the members hold more than 65,536 bytes uncompressed (max_bytes)"
+
+
+def test_npz_member_errors_name_the_member(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", _npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+                                             bytes(24)))  # 32 bytes declared
+        archive.writestr("y.npy", _npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                                             bytes(16)))
+    err = error_of(load_npz, path)
+    assert err.file == f"{path}[x]" and str(err).startswith(f"{path}[x]: declares shape [2, 2] of float64")
+    not_zip = write(tmp_path / "e.npz", "x,y\n1,2\n")
+    err = error_of(load_npz, not_zip)
+    assert err.file == str(not_zip) and "not a readable .npz archive" in str(err)
+    assert "cannot read the file: No such file" in str(error_of(load_npz, tmp_path / "missing.npz"))
+    assert "is a folder, not a regular file" in str(error_of(load_npy_pair, tmp_path, tmp_path))
 
 
 def test_one_long_cell_does_not_widen_every_cell(tmp_path: Path) -> None:

@@ -5,32 +5,35 @@ features), ``y``, ``feature_names`` and ``class_names``. With ``classes=True`` (
 labels are classes: names (strings) become 0..k-1 in sorted order, numbers must be whole and >= 0;
 with ``classes=False`` they are a numeric target (regression). Every problem raises
 ``DataFileError`` naming the file, and the row and column where there is one, before anything large
-is allocated: only regular files, a size cap, and for ``.npy`` members the declared shape checked
-against the bytes present (and an ``.npz`` member's size read from the zip directory, so a
-compressed bomb is refused before it is inflated). Nothing is ever unpickled.
+is allocated. Files are opened and ``.npy``/``.npz`` arrays read by ``retroprop.containers`` (only
+regular files, a size cap, each declared shape checked against the bytes present, an ``.npz``
+member's size read from the zip directory so a compressed bomb is refused before it is inflated,
+nothing ever unpickled), with the limits below; its ``FileFormatError`` becomes ``DataFileError``.
 """
 
 from __future__ import annotations
 
-import ast
+import contextlib
 import csv
+import errno
 import io
-import math
 import os
-import stat
-import zipfile
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from retroprop.containers import FileFormatError, open_npz, open_regular, read_npy
+
 __all__ = ["CSV_MAX_BYTES", "MAX_BYTES", "DataFileError", "Table", "load_csv", "load_npy_pair", "load_npz"]
 
-MAX_BYTES = 1 << 30  # 1 GiB: the largest .npy file or .npz member (inflated) read by default
+MAX_BYTES = 1 << 30  # 1 GiB: the largest .npy or .npz file, and an .npz's arrays inflated in all, by default
 CSV_MAX_BYTES = 1 << 28  # 256 MiB: the largest CSV file read by default (text takes several times its size)
 _DELIMITERS = (",", ";", "\t")
 _BOMB_BYTES, _BOMB_RATIO = 1 << 26, 100  # a member over 64 MiB compressed more than 100:1
+_MEMBER = re.compile(r"member '([^']*)\.npy':? ?")  # how retroprop.containers names an .npz member
 _SHOWN = 40  # characters of a cell shown in a message
 
 
@@ -62,22 +65,23 @@ def _cut(text: str) -> str:
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
 
 
-def _open_regular(path: str | Path, max_bytes: int) -> tuple[IO[bytes], int]:
-    """The file opened for reading, with its size; refuses what is not a regular file or too large."""
+@contextlib.contextmanager
+def _file_errors(path: str | Path) -> Iterator[None]:
+    """``retroprop.containers``' errors about ``path`` as ``DataFileError``: the file, or ``file[name]``
+    for an ``.npz`` member, and the rest of the message."""
     name = str(path)
     try:
-        info = os.stat(path)
-    except OSError as err:
-        raise DataFileError(f"cannot read the file: {err.strerror or err}", file=name) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise DataFileError("not a regular file", file=name)
-    if info.st_size > max_bytes:
-        raise DataFileError(f"the file has {info.st_size} bytes; the limit is {max_bytes} (max_bytes)",
-                            file=name)
-    try:
-        return open(path, "rb"), info.st_size
-    except OSError as err:
-        raise DataFileError(f"cannot read the file: {err.strerror or err}", file=name) from None
+        yield
+    except FileNotFoundError:
+        raise DataFileError(f"cannot read the file: {os.strerror(errno.ENOENT)}", file=name) from None
+    except FileFormatError as err:
+        text, prefix = str(err), f"{Path(path)}: "
+        if not text.startswith(prefix):
+            raise DataFileError(text, file=name) from None
+        text = text[len(prefix):]
+        if member := _MEMBER.match(text):
+            raise DataFileError(text[member.end():], file=f"{name}[{member.group(1)}]") from None
+        raise DataFileError(text, file=name) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,9 +178,10 @@ def load_csv(path: str | Path, *, label: str | int = -1, header: bool | None = N
     label names with a known list (a validation file read with the training file's classes).
     """
     name = str(path)
-    handle, _ = _open_regular(path, max_bytes)
+    with _file_errors(path):
+        handle, size = open_regular(path, max_bytes, limit_name="max_bytes")
     with handle:
-        raw = handle.read(max_bytes + 1)
+        raw = handle.read(size)  # no more than the size checked, should the file grow
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -266,75 +271,9 @@ def load_csv(path: str | Path, *, label: str | int = -1, header: bool | None = N
 # ---------------------------------------------------------------------------------------------
 # .npy and .npz
 # ---------------------------------------------------------------------------------------------
-def _read_npy(stream: IO[bytes], size: int, where: str, max_bytes: int) -> np.ndarray:
-    """One .npy array from ``stream`` (``size`` bytes in all): the header checked against the bytes
-    present before anything is allocated; object (pickled) arrays refused."""
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise ValueError(f"unsupported .npy version {version}")
-        header_length = int.from_bytes(stream.read(2 if version == (1, 0) else 4), "little")
-        header_text = stream.read(header_length)
-        if len(header_text) != header_length or header_length > 65536:
-            raise ValueError("truncated or oversized header")
-        header = ast.literal_eval(header_text.decode("latin1" if version != (3, 0) else "utf-8"))
-        if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
-            raise ValueError("the header is not a dict of descr, fortran_order and shape")
-        dtype = np.dtype(np.lib.format.descr_to_dtype(header["descr"]))
-        shape, fortran = header["shape"], header["fortran_order"]
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-        raise DataFileError(f"not a valid .npy array: {str(err)[:200]}", file=where) from None
-    if dtype.hasobject or dtype.kind not in "biufU" or dtype.fields is not None:
-        raise DataFileError(f"unsupported dtype {dtype}; expected numbers (or text labels)", file=where)
-    if (not isinstance(shape, tuple) or not isinstance(fortran, bool)
-            or not all(type(d) is int and 0 <= d <= max_bytes for d in shape)):
-        raise DataFileError(f"not a valid .npy array: bad shape {str(shape)[:100]}", file=where)
-    count = math.prod(shape)
-    data_bytes = size - (6 + 2 + (2 if version == (1, 0) else 4) + header_length)
-    if count * dtype.itemsize != data_bytes:
-        raise DataFileError(f"the header declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes) "
-                            f"but {max(data_bytes, 0)} bytes of data follow", file=where)
-    data = stream.read(data_bytes)
-    if len(data) != data_bytes:
-        raise DataFileError("the file ends early", file=where)
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
-
-
 def _npy_file(path: str | Path, max_bytes: int) -> np.ndarray:
-    handle, size = _open_regular(path, max_bytes)
-    with handle:
-        return _read_npy(handle, size, str(path), max_bytes)
-
-
-def _npz_arrays(path: str | Path, keys: Sequence[str], max_bytes: int) -> list[np.ndarray]:
-    name = str(path)
-    handle, _ = _open_regular(path, max_bytes)
-    with handle:
-        try:
-            archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, OSError, ValueError) as err:
-            raise DataFileError(f"not a valid .npz (zip) file: {err}", file=name) from None
-        with archive:
-            members = {info.filename: info for info in archive.infolist()}
-            out = []
-            for key in keys:
-                info = members.get(f"{key}.npy")
-                if info is None:
-                    have = ", ".join(sorted(n[:-4] for n in members if n.endswith(".npy"))) or "none"
-                    raise DataFileError(f"has no array named {key!r}; it has {have}", file=name)
-                where = f"{name}[{key}]"
-                if info.file_size > max_bytes:
-                    raise DataFileError(f"inflates to {info.file_size} bytes; the limit is {max_bytes} "
-                                        "(max_bytes)", file=where)
-                if info.file_size > _BOMB_BYTES and info.file_size > _BOMB_RATIO * info.compress_size:
-                    raise DataFileError(f"{info.compress_size} compressed bytes inflate to {info.file_size}, "
-                                        f"a ratio over {_BOMB_RATIO}: refused as a zip bomb", file=where)
-                try:
-                    with archive.open(info) as member:
-                        out.append(_read_npy(member, info.file_size, where, max_bytes))
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as err:
-                    raise DataFileError(f"cannot read the member: {err}", file=where) from None
-            return out
+    with _file_errors(path):
+        return read_npy(Path(path), limit=max_bytes, limit_name="max_bytes", text=True)
 
 
 def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool,
@@ -361,8 +300,16 @@ def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool
 
 def load_npz(path: str | Path, x: str = "x", y: str = "y", *, classes: bool = True,
              class_names: Sequence[str] | None = None, max_bytes: int = MAX_BYTES) -> Table:
-    """Read the arrays named ``x`` and ``y`` of an ``.npz`` file (``np.savez``)."""
-    x_array, y_array = _npz_arrays(path, (x, y), max_bytes)
+    """Read the arrays named ``x`` and ``y`` of an ``.npz`` file (``np.savez``). Every member is checked,
+    and ``max_bytes`` caps the file and all its arrays inflated."""
+    with _file_errors(path), open_npz(Path(path), limit=max_bytes, limit_name="max_bytes",
+                                      max_ratio=_BOMB_RATIO, ratio_free_bytes=_BOMB_BYTES,
+                                      text=True) as archive:
+        for key in (x, y):
+            if key not in archive.entries:
+                have = ", ".join(sorted(archive.entries)) or "none"
+                raise DataFileError(f"has no array named {key!r}; it has {have}", file=str(path))
+        x_array, y_array = archive.read(x), archive.read(y)
     return _table(x_array, y_array, f"{path}[{x}]", f"{path}[{y}]", classes, class_names)
 
 

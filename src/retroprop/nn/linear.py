@@ -24,6 +24,14 @@ def _positive_int(value: Any, name: str, where: str) -> int:
     return int(value)
 
 
+def _fresh_parameter(shape: tuple[int, ...], dtype: np.dtype) -> Parameter:
+    """A Parameter wrapping a new uninitialized array: ``Parameter(array)`` would copy it, holding the
+    weights twice while a layer is built (and rp.load builds every layer)."""
+    parameter = Parameter._make(np.empty(shape, dtype=dtype))
+    parameter.requires_grad = True  # refuses a dtype that is not floating point
+    return parameter
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias`` with ``weight`` shaped ``(out_features, in_features)``.
 
@@ -45,9 +53,9 @@ class Linear(Module):
             )
         self._init = init  # a name, a callable or None; reset_parameters() reuses it
         dtype = np.float32 if dtype is None else np.dtype(dtype)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
+        self.weight = _fresh_parameter((self.out_features, self.in_features), dtype)
         if bias:
-            self.bias = Parameter(np.empty(self.out_features, dtype=dtype))
+            self.bias = _fresh_parameter((self.out_features,), dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(init, generator)
