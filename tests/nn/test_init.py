@@ -242,3 +242,24 @@ def test_bad_generator_type():
 def test_fan_needs_two_axes(fn, shape):
     with pytest.raises(ValueError, match="at least 2 axes"):
         fn(nn.Parameter(np.zeros(shape, dtype=np.float32)))
+
+
+@pytest.mark.parametrize("shape", [(3000, 50), (7,), (), (0, 4), (5, 3, 2)])
+def test_drawing_in_blocks_gives_the_numbers_of_one_draw(shape):
+    t = rp.zeros(*shape, dtype=rp.float32) if shape else rp.tensor(0.0, dtype=rp.float32)
+    nn.init.normal_(t, 0.5, 2.0, generator=np.random.default_rng(1))
+    assert np.array_equal(t.data, np.random.default_rng(1).normal(0.5, 2.0, size=shape).astype(np.float32))
+    nn.init.uniform_(t, -1, 2, generator=np.random.default_rng(2))
+    assert np.array_equal(t.data, np.random.default_rng(2).uniform(-1, 2, size=shape).astype(np.float32))
+
+
+def test_initializing_a_large_layer_holds_its_weights_about_once():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        nn.Linear(1024, 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024 * 4 * 1.2  # float32 weights; one float64 draw of them all would be 3x

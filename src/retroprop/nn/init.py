@@ -65,12 +65,29 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     return tensor
 
 
+def _draw_into(tensor: Tensor, draw: Any) -> Tensor:
+    """Fill ``tensor`` with ``draw(size=...)`` in blocks of rows: the same numbers as one draw of the
+    whole shape (the generator's stream is sequential), without a float64 copy of the whole tensor."""
+    data = tensor.data
+    if data.ndim == 0:
+        data[...] = draw(size=())
+        return tensor
+    rows = data.reshape(len(data), -1) if data.size else data
+    step = max(1, 2**16 // max(rows.shape[1] if rows.ndim > 1 else 1, 1))
+    for i in range(0, len(rows), step):
+        block = rows[i:i + step]
+        block[...] = draw(size=block.shape)
+    return tensor
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-    return _fill(tensor, get_generator(generator).uniform(a, b, size=tensor.shape))
+    rng = get_generator(generator)
+    return _draw_into(tensor, lambda size: rng.uniform(a, b, size=size))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-    return _fill(tensor, get_generator(generator).normal(mean, std, size=tensor.shape))
+    rng = get_generator(generator)
+    return _draw_into(tensor, lambda size: rng.normal(mean, std, size=size))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
