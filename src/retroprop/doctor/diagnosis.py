@@ -46,7 +46,13 @@ TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class Diagnosis:
-    """One problem the doctor found: what, where, since when, on what evidence, and the cures."""
+    """One problem the doctor found: what, where, since when, on what evidence, and the cures.
+
+    Records count from 0 (``step``, ``epoch`` and any step or epoch in ``evidence``, such as
+    overfitting's ``best_epoch``); the texts shown to people (``explanation``, ``str``) count from 1.
+    ``escalated_from``: set when this diagnosis continues an episode already diagnosed at a milder
+    severity (a warning that became critical): the 0-based step of that earlier diagnosis.
+    """
 
     problem: str
     layer: str | None  # dotted module name from named_modules(), or None for the whole model
@@ -57,6 +63,7 @@ class Diagnosis:
     explanation: str
     layer_label: str | None = None  # e.g. "layer 1, Linear 64→128"
     remedies: list[tuple[str, str]] = field(default_factory=list)
+    escalated_from: int | None = None
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:

@@ -55,6 +55,8 @@ CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = 50, 100
 # a problem that was not seen on this many consecutive checks has ended; seen again, it is a new episode
 EPISODE_GAP = 2
+# an episode is reported again when its severity rises
+SEVERITY_RANK = {"warning": 0, "critical": 1}
 # which of several problems diagnosed at once is treated first: causes before their consequences
 # (an overflow or exploding gradients make the loss unstable; units in their flat regions pass almost no
 # gradient, so saturation makes gradients vanish; vanishing gradients make the loss slow)
@@ -156,10 +158,11 @@ class Doctor:
     ``loss.backward()`` and before ``optimizer.step()``. The loss is checked every step; the
     per-layer probes and detectors run every ``every`` steps (default: at steps 0, 37 and 74, then
     every 100, closer together while a symptom shows; the loss rules every 50 steps for the first
-    100, then every 100, and at ``finish()``). ``doctor.diagnoses`` lists what was
-    found, each problem once per episode. With ``repair=True`` in ``fit``, the steps that roll-backs
-    discard are given back as extra epochs, at most ``make_up`` times the planned number (0 turns
-    this off), so that the treated recipe trains about as long as a healthy run. By hand, call
+    100, then every 100, and at ``finish()``). ``doctor.diagnoses`` lists what was found, each
+    problem once per episode (and again if it grows from a warning to critical). With
+    ``repair=True`` in ``fit``, the steps that roll-backs discard are given back as extra epochs,
+    at most ``make_up`` times the planned number (0 turns this off), so that the treated recipe
+    trains about as long as a healthy run. By hand, call
     ``doctor.treat(new)`` with what ``observe`` returned, skip that step's update when it returns a
     record, and go on with ``doctor.optimizer`` (the model is changed in place; the optimizer may
     be a new one).
@@ -194,6 +197,8 @@ class Doctor:
         self.stop_reason: str | None = None  # set when a treatment ends the run
         self.best: Best | None = None
         self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
+        self._episodes: dict[tuple[str, str, str | None], Diagnosis] = {}  # key -> its latest diagnosis
+        self._diagnosis_start = 0  # the current recipe's diagnoses start here
         self._checks = dict.fromkeys(("probe", "update", "loss", "epoch", "stop"), 0)
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
@@ -375,11 +380,42 @@ class Doctor:
             if not float(np.add.reduce(losses[-rules.LOSS_EMA_STEPS:])) / rules.LOSS_EMA_STEPS > (
                     rules.PLATEAU_LEVEL * mark):
                 return found
-        found += (self._rule("slow_convergence", rules.slow_convergence, losses, start5)
-                  or self._rule("slow_convergence (steps)", rules.slow_steps, losses, self._steady_updates(),
-                                start5))
-        return found + self._rule("dropout_too_high", rules.dropout_too_high, losses, self._dropout_rates,
-                                  self.chance_loss)
+        dropout = self._rule("dropout_too_high", rules.dropout_too_high, losses, self._dropout_rates,
+                             self.chance_loss)
+        if not self._plateau_explained(found + dropout):
+            found += (self._rule("slow_convergence", rules.slow_convergence, losses, start5)
+                      or self._rule("slow_convergence (steps)", rules.slow_steps, losses,
+                                    self._steady_updates(), start5))
+        return found + dropout
+
+    def _overrides(self, problem: str) -> str:
+        """For a problem whose remedies lower the learning rate, found after this recipe's loss was
+        called slow (advice to raise the rate): a sentence that withdraws that advice, else ''."""
+        if "lower_lr" not in TREATMENT_ORDER[problem]:
+            return ""
+        slow = [d.step for d in self.diagnoses[self._diagnosis_start:] if d.problem == "slow_convergence"]
+        if not slow:
+            return ""
+        return (f" This withdraws the advice to raise the learning rate given with slow_convergence at step "
+                f"{slow[0] + 1}.")
+
+    def _plateau_explained(self, found: list[rules.Finding]) -> str | None:
+        """Why a stalled loss is not to be named ``slow_convergence`` in this recipe (whose first
+        remedy raises the learning rate), or None. ``found``: this check's other loss findings.
+
+        - A dropout rate of at least ``rules.DROPOUT_RATE``: the stall is ``dropout_too_high``'s to
+          name (at 1.0 the units are all dropped and no rate can lower the loss; from 0.8 the dropout
+          rule fires, from its 100-step window on, whenever the loss is high enough for a plateau).
+        - A problem whose remedies lower the learning rate (an unstable or diverged loss, exploding
+          gradients, dead units, NaN/Inf) found now or earlier in this recipe: advice to raise the
+          same rate would contradict it, and a loss held up by dead units or overshooting steps is
+          their consequence. After a treatment the new recipe's rate is judged afresh.
+        """
+        if max(self._dropout_rates, default=0.0) >= rules.DROPOUT_RATE:
+            return "dropout"
+        problems = {f.problem for f in found} | {d.problem for d in self.diagnoses[self._diagnosis_start:]}
+        lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER[p])
+        return lowering[0] if lowering else None
 
     def _learning_rates(self) -> tuple[float, ...]:
         return tuple(group.get("lr", math.nan) for group in getattr(self.optimizer, "param_groups", ()))
@@ -423,12 +459,16 @@ class Doctor:
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
         if self.repair:
             self._track_best(epoch, logs)
-        return self._report(self._rule("overfitting", rules.overfitting, self.epoch_logs[self._epoch_start:],
-                                       self.samples), step, epoch, "epoch")
+        logs = self.epoch_logs[self._epoch_start:]  # this recipe's epochs, the last one ``epoch``
+        return self._report(self._rule("overfitting", rules.overfitting, logs, self.samples,
+                                       epoch - len(logs) + 1), step, epoch, "epoch")
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
         """New diagnoses from ``findings`` of one family of checks (probe, update, loss, epoch):
-        a problem seen again within ``EPISODE_GAP`` checks of its family is the same episode."""
+        a problem seen again within ``EPISODE_GAP`` checks of its family is the same episode, reported
+        again only when its severity rises (a warning that became critical): the new diagnosis, with
+        the new evidence and step, has ``escalated_from`` set to the step of the milder one, and
+        ``treat`` leaves it alone (the episode was handed to it when first diagnosed)."""
         self._checks[family] += 1
         checks = self._checks[family]
         new = []
@@ -439,14 +479,24 @@ class Doctor:
                 continue
             seen.add(key)
             last = self._active.get(key)
-            if last is None or checks - last > EPISODE_GAP:
-                diagnosis = Diagnosis(
-                    problem=finding.problem, layer=finding.layer, step=step, epoch=epoch,
-                    severity=finding.severity, evidence=finding.evidence,
-                    explanation=finding.explanation, layer_label=finding.label,
-                )
-                self.diagnoses.append(diagnosis)
-                new.append(diagnosis)
+            earlier = None if last is None or checks - last > EPISODE_GAP else self._episodes.get(key)
+            explanation = finding.explanation
+            if earlier is not None:
+                if SEVERITY_RANK[finding.severity] <= SEVERITY_RANK[earlier.severity]:
+                    self._active[key] = checks
+                    continue  # the same episode, no worse than already said
+                explanation += (f" It has grown worse since step {earlier.step + 1}, when it was diagnosed "
+                                f"as a {earlier.severity}.")
+            explanation += self._overrides(finding.problem)
+            diagnosis = Diagnosis(
+                problem=finding.problem, layer=finding.layer, step=step, epoch=epoch,
+                severity=finding.severity, evidence=finding.evidence,
+                explanation=explanation, layer_label=finding.label,
+                escalated_from=None if earlier is None else earlier.step,
+            )
+            self.diagnoses.append(diagnosis)
+            new.append(diagnosis)
+            self._episodes[key] = diagnosis
             self._active[key] = checks
         return new
 
@@ -511,7 +561,9 @@ class Doctor:
             return None
 
     def _treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
-        by_problem = {d.problem: d for d in reversed(diagnoses)}
+        # an escalation continues an episode that was handed to ``treat`` when first diagnosed (a treatment
+        # would have ended it): its remedies were tried then, or none is left
+        by_problem = {d.problem: d for d in reversed(diagnoses) if d.escalated_from is None}
         for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
             diagnosis = by_problem[problem]
             for earlier in self.treatments:
@@ -702,7 +754,8 @@ class Doctor:
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)
         self._epoch_start = len(self.epoch_logs)
-        self._active = {}
+        self._active, self._episodes = {}, {}
+        self._diagnosis_start = len(self.diagnoses)
         self._epoch_best = self._metric_best = None
         self._skeleton = None
         self._looking, self._cleared = set(), set()
@@ -735,7 +788,7 @@ class Doctor:
                 new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
             except Exception as err:
                 self._failed("finish", err, steps - 1)
-        again = {d.problem for d in new}
+        again = {d.problem for d in new if d.escalated_from is None}
         for record in self.treatments:
             if record.outcome == "pending":
                 watched = steps - record.step - 1

@@ -50,8 +50,10 @@ RULES: list[dict[str, str]] = [
     {"problem": "slow_convergence", "signal": "relative fall of the loss moving average over the last 100 "
      "steps, and the loss against its starting value; or the largest update-to-weight ratio of any layer "
      "(a fixed learning rate) and the loss against its start",
-     "threshold": "< 1 % fall while still > 90 % of the starting loss, never below it since; or every "
-     "layer's ratio < 1e-4 while the loss is still (and always was) > 90 % of its start",
+     "threshold": "< 1 % fall (and no rise beyond 1 % and twice its noise) while still > 90 % of the "
+     "starting loss, never below it since; or every layer's ratio < 1e-4 while the loss is still (and "
+     "always was) > 90 % of its start; not named when dropout >= 0.8 or a problem that lowers the rate "
+     "explains the stall",
      "window": "100 steps; or 2 probes",
      "why": "a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
             "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most"},
@@ -434,8 +436,18 @@ def diverged(losses: Sequence[float], chance_loss: float | None = None) -> list[
     )]
 
 
+def _rising(before: np.ndarray, now: np.ndarray) -> bool:
+    """Whether the loss over the steps ``now`` is higher than over the steps ``before`` by more than
+    ``PLATEAU_FALL`` of it and by more than twice the sampling noise of the difference of the two
+    means (a flat loss of noisy mini-batches rises that far by chance about one check in 40)."""
+    rise = float(np.add.reduce(now)) / now.size - float(np.add.reduce(before)) / before.size
+    noise = math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
+    return rise > PLATEAU_FALL * float(np.add.reduce(before)) / before.size and rise > 2 * noise
+
+
 def slow_convergence(losses: Sequence[float], start: float | None = None) -> list[Finding]:
-    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss.
+    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss
+    (and no clear rise: a loss that climbs is not held up by small steps).
 
     ``start`` is the loss the run began from (default: the mean of the first 5 values).
     """
@@ -458,6 +470,8 @@ def slow_convergence(losses: Sequence[float], start: float | None = None) -> lis
         lowest = _lowest_smoothed(losses)
         if lowest < PLATEAU_LEVEL * start:
             return []  # it made progress and lost it: unstable_loss's to name, not a plateau
+        if _rising(recent[1:LOSS_EMA_STEPS + 1], recent[-LOSS_EMA_STEPS:]):
+            return []  # a climbing loss: steps too small cannot raise it (each lowers it to first order)
         return [Finding(
             "slow_convergence", None, None, "warning",
             {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": PLATEAU_STEPS,
@@ -501,11 +515,13 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
 
 
 def overfitting(epoch_logs: Sequence[dict[str, float]],
-                samples: tuple[int, int] | None = None) -> list[Finding]:
+                samples: tuple[int, int] | None = None, first_epoch: int = 0) -> list[Finding]:
     """Validation loss above its minimum for several epochs while the training loss keeps falling,
     and a generalization gap over those same epochs. ``samples`` = (training, validation) sample
     counts: with them, an accuracy gap must also exceed twice its sampling noise (a few dozen
-    samples give accuracies that differ by chance)."""
+    samples give accuracies that differ by chance). ``first_epoch``: the run's 0-based number of
+    the epoch ``epoch_logs[0]`` belongs to; the evidence's ``best_epoch`` counts from 0 like it (as
+    every record does), the explanation from 1."""
     val = [log.get("val_loss") for log in epoch_logs]
     if len(val) < OVERFIT_EPOCHS + 1 or any(v is None or not math.isfinite(v) for v in val):
         return []
@@ -523,13 +539,14 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     if not all(gap >= needed for gap, needed in gaps):
         return []
     gap, needed = gaps[-1]
+    shown = first_epoch + best + 1  # counted from 1 for people
     return [Finding(
         "overfitting", None, None, "warning",
-        {"best_epoch": best, "val_loss_best": val[best], "val_loss_now": val[-1],
+        {"best_epoch": first_epoch + best, "val_loss_best": val[best], "val_loss_now": val[-1],
          "train_loss_now": train[-1], "train_loss_at_best": train[best], "generalization_gap": gap,
          "gap_needed": needed, "epochs": OVERFIT_EPOCHS},
-        (f"the validation loss is {_pct(val[-1] / val[best] - 1)} above its best (epoch {best + 1})"
-         if val[best] > 0 else f"the validation loss rose from {_fmt(val[best])} (epoch {best + 1}) to "
+        (f"the validation loss is {_pct(val[-1] / val[best] - 1)} above its best (epoch {shown})"
+         if val[best] > 0 else f"the validation loss rose from {_fmt(val[best])} (epoch {shown}) to "
          f"{_fmt(val[-1])}") + " while the training loss keeps falling: the network is memorizing its "
         "training data.",
     )]
