@@ -350,8 +350,9 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
     ``records``: ``ProbeRecord``s or their ``as_plain()`` dicts. ``steps``: the steps to show, as the
     records count them (0-based, like ``ProbeRecord.step`` and ``Diagnosis.step``), each matched to
     the latest probe at or before it; by default the first probe, the probe of each ``dead_relu``
-    diagnosis in ``diagnoses`` (its panel names it: a diagnosis is made once, when a layer first
-    crosses the rule's threshold, and the panel shows the layer then), and the last probe (or the
+    diagnosis in ``diagnoses`` (its panel names it: a diagnosis is made when a layer first crosses
+    the rule's threshold and again when it turns critical; the panel shows the layer then), and the
+    last probe (or the
     middle one when there is no diagnosis). A network without ReLU units gets a figure that says so.
     Returns the path of the PNG written."""
     matplotlib_parts()
