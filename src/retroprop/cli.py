@@ -1,35 +1,129 @@
 """The ``retroprop`` command: demonstrations, training and diagnosis from a spec file, evaluation
 and prediction with a saved model.
 
-Exit status: 0 success (``diagnose``: the run is healthy); 2 a usage or input error (bad arguments,
-a spec that does not validate, a file that cannot be read), said in one line without a traceback;
-3 ``diagnose`` found a problem (``demo``: a demonstration did not show what it claims); 1 anything
-else (a crash, with its traceback).
+Every output path (``--save``, ``--report``, ``--save-spec``, ``--output``, ``demo --out``) is
+checked before any work: a wrong file type, a folder, a missing or unwritable folder is refused in
+one line. Every file is written atomically (a temporary file next to it, then renamed), so a failed
+write leaves the old file as it was. If a write still fails after the work is done (a full disk, a
+permission changed meanwhile), the file goes to a fallback path next to it (``model.recovered.npz``;
+else in the current or the temporary folder), stderr says where, and the exit status is 1: the
+work is kept, but not where it was asked for, which a script must notice. ``--threads N`` (every
+command) runs the BLAS libraries on N threads (``rp.set_num_threads``).
+
+Exit status: 0 success (``diagnose``: the run is healthy); 1 an output had to go to a fallback
+path (said on stderr), or a crash (with its traceback); 2 a usage or input error (bad arguments, a
+spec that does not validate, a file that cannot be read or written), said in one line without a
+traceback, before any training; 3 ``diagnose`` found a problem, or the run did not train (it
+diverged, or stopped on NaN/Inf), or ``demo``: a demonstration did not show what it claims; 130
+interrupted (Ctrl-C; ``train`` still saves what it has).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import retroprop as rp
+from retroprop.cli_inputs import InputError
+from retroprop.files import (
+    OutputPathError,
+    check_output_path,
+    fallback_path,
+    write_bytes,
+)
 
-EXIT_OK, EXIT_CRASH, EXIT_USAGE, EXIT_PROBLEM = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+MODEL_SUFFIXES, REPORT_SUFFIXES = (".safetensors", ".npz"), (".html",)
+SPEC_SUFFIXES, PREDICTION_SUFFIXES = (".yaml", ".yml", ".json"), (".csv", ".npy")
 
 
 class UserError(Exception):
     """A problem with what the user asked for: reported in one line, exit status 2."""
 
 
+def input_errors() -> tuple[type[Exception], ...]:
+    """retroprop's documented errors for bad input: each says what and where in one line."""
+    from retroprop.data.files import DataFileError
+    from retroprop.serialization import FileFormatError
+    from retroprop.spec import SpecError
+
+    return UserError, InputError, OutputPathError, SpecError, FileFormatError, DataFileError
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=96)
+
+
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", None) is not None:
+        rp.set_num_threads(args.threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output files: checked before the work, written atomically, never lost
+# ---------------------------------------------------------------------------------------------
+class Outputs:
+    """The files a command writes. ``check`` each before any work; ``write`` after it: atomically,
+    and on failure to a fallback path next to it (``incomplete`` is then True: exit status 1)."""
+
+    def __init__(self, command: str, *, to_stderr: bool = False) -> None:
+        self.command = command
+        self.incomplete = False
+        self.to_stderr = to_stderr  # where "written to ..." goes: stderr when stdout is JSON
+
+    def say(self, text: str) -> None:
+        print(text, file=sys.stderr if self.to_stderr else sys.stdout)
+
+    @staticmethod
+    def check(path: str | None, what: str, suffixes: tuple[str, ...]) -> Path | None:
+        return None if path is None else check_output_path(path, what=what, suffixes=suffixes)
+
+    def write(self, path: Path, what: str, writer: Callable[[Path], Any]) -> Path | None:
+        """``writer(path)`` writes the file (atomically); if it fails with an OSError, write it to
+        ``fallback_path(path)`` and say so. Returns where the file is (None: it could not be written)."""
+        try:
+            writer(path)
+            return path
+        except (OSError, OutputPathError) as err:  # the folder may have gone, or the disk filled, meanwhile
+            self.incomplete = True
+            reason = getattr(err, "strerror", None) or str(err)
+            try:
+                fallback = fallback_path(path)
+                writer(fallback)
+            except (OSError, OutputPathError) as second:
+                print(f"retroprop {self.command}: error: could not write the {what} to {path} ({reason}), "
+                      f"nor to a fallback file ({getattr(second, 'strerror', None) or second})",
+                      file=sys.stderr)
+                return None
+            print(f"retroprop {self.command}: warning: could not write the {what} to {path} ({reason}); "
+                  f"it was saved to {fallback} instead", file=sys.stderr)
+            return fallback
+
+
+def _check_folder(path: str) -> Path:
+    """An output folder that exists or can be made, and can be written in (made now if missing)."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputPathError(f"{folder}: is a file; --out needs a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputPathError(f"{folder}: cannot create the folder: {err.strerror or err}") from None
+    probe = folder / ".retroprop-write-check"
+    try:
+        write_bytes(probe, b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputPathError(f"{folder}: cannot write in the folder: {err.strerror or err}") from None
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -38,7 +132,8 @@ def _examples(*lines: str) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from retroprop import demos
 
-    out = None if args.no_files else Path(args.out)
+    out = None if args.no_files else _check_folder(args.out)
+    apply_threads(args)
     if args.which == "all":
         results = demos.run_all(out, seed=args.seed)
     else:
@@ -47,203 +142,76 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# train / diagnose
+# train, diagnose, evaluate, predict (in their own modules)
 # ---------------------------------------------------------------------------------------------
-def _load_spec(path: str) -> Any:
-    from retroprop.spec import SpecError, load_spec
-
-    try:
-        return load_spec(path)
-    except SpecError as err:  # a field's error says where it is: 'spec.yaml, line 6: model.layers[2].p: ...'
-        where = f"{err.location}: " if err.path is not None and err.location else ""
-        raise UserError(f"{where}{err}") from None
-
-
-def _train_from_spec(spec: Any, *, doctor: bool | None, repair: bool | None, verbose: int) -> dict[str, Any]:
-    data = spec.build_data()
-    watcher = spec.build_doctor()
-    if doctor is False:
-        watcher = False
-    elif doctor is True and watcher is False:
-        watcher = rp.Doctor(every=spec.doctor.every)
-    if repair is not None and watcher is not False:
-        watcher.repair = repair
-    elif repair and watcher is False:
-        raise UserError("--repair needs the doctor; drop --no-doctor")
-    history = spec.train(data=data, doctor=watcher, verbose=verbose)
-    return {"spec": spec, "data": data, "model": history.model, "history": history,
-            "doctor": watcher if watcher is not False else None}
-
-
-def _print_findings(run: dict[str, Any]) -> None:
-    doctor = run["doctor"]
-    if doctor is None:
-        return
-    print()
-    print(doctor.summary())
-
-
-def _write_report(run: dict[str, Any], path: Path) -> Path:
-    """One self-contained HTML file: the verdict, the figures, the History and the spec."""
-    from retroprop.report import report_run
-
-    spec, data = run["spec"], run["data"]
-    return report_run(path, run["history"], run["doctor"], title=f"retroprop: {spec.name or 'training run'}",
-                      x=data.x_val[:256], config=spec.to_dict())
-
-
-def _save_model(run: dict[str, Any], path: Path) -> Path:
-    """Save the trained model so that it takes raw inputs: when the spec standardized the data, a
-    Standardize layer with the raw training inputs' statistics goes first."""
-    model, spec = run["model"], run["spec"]
-    if spec.data.standardize:
-        raw = dataclasses.replace(spec, data=dataclasses.replace(spec.data, standardize=False)).build_data()
-        model = rp.nn.Sequential(rp.nn.Standardize.from_data(raw.x_train), *model)
-    rp.save(model, path)
-    return path
-
-
 def _train(args: argparse.Namespace) -> int:
-    spec = _load_spec(args.spec)
-    run = _train_from_spec(spec, doctor=args.doctor, repair=args.repair, verbose=2 if not args.quiet else 0)
-    _print_findings(run)
-    history = run["history"]
-    if history.stop_reason:
-        print(f"stopped: {history.stop_reason}")
-    if args.save:
-        print(f"model saved to {_save_model(run, Path(args.save))}")
-    if args.report:
-        print(f"report written to {_write_report(run, Path(args.report))}")
-    return EXIT_OK
+    from retroprop.cli_train import train
+
+    return train(args)
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    spec = _load_spec(args.spec)
-    run = _train_from_spec(spec, doctor=True, repair=None, verbose=0)
-    doctor = run["doctor"]
-    history = run["history"]
-    problems = sorted({d.problem for d in doctor.diagnoses})
-    if args.json:
-        print(json.dumps({"healthy": not problems, "problems": problems,
-                          "diagnoses": [d.to_dict() for d in doctor.diagnoses],
-                          "treatments": [t.to_dict() for t in doctor.treatments],
-                          "final": {k: v[-1] for k, v in history.history.items()},
-                          "stop_reason": history.stop_reason}, indent=1, default=float))
-    else:
-        print(doctor.summary())
-        last = {k: v[-1] for k, v in history.history.items()}
-        print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
-        print("healthy" if not problems else f"problems found: {', '.join(problems)}")
-    return EXIT_OK if not problems else EXIT_PROBLEM
+    from retroprop.cli_train import diagnose
 
-
-# ---------------------------------------------------------------------------------------------
-# evaluate / predict
-# ---------------------------------------------------------------------------------------------
-def _load_model(path: str) -> Any:
-    from retroprop.serialization import FileFormatError
-
-    if not Path(path).is_file():
-        raise UserError(f"{path}: no such model file (write one with `retroprop train SPEC --save FILE`)")
-    try:
-        return rp.load(path)
-    except (FileFormatError, OSError, KeyError) as err:
-        raise UserError(f"{path}: cannot load a model: {err}") from None
-
-
-def _read_array(path: str, what: str) -> np.ndarray:
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"{path}: no such {what} file")
-    try:
-        if file.suffix == ".npy":
-            return np.load(file, allow_pickle=False)
-        if file.suffix == ".csv":
-            return np.loadtxt(file, delimiter=",", ndmin=2, dtype=np.float64)
-    except (ValueError, OSError) as err:
-        raise UserError(f"{path}: cannot read the {what}: {err}") from None
-    raise UserError(f"{path}: the {what} must be a .npy or .csv file")
-
-
-def _labelled_data(source: str) -> tuple[np.ndarray, np.ndarray]:
-    """x and y from a data set name (its held-out split, raw) or a file: .npz with arrays x and y,
-    or .csv whose last column is the label."""
-    file = Path(source)
-    if file.suffix in (".npz", ".csv") or file.exists():
-        if not file.is_file():
-            raise UserError(f"{source}: no such data file")
-        if file.suffix == ".npz":
-            try:
-                with np.load(file, allow_pickle=False) as arrays:
-                    if "x" not in arrays or "y" not in arrays:
-                        raise UserError(f"{source}: a .npz data file needs arrays named x and y, found "
-                                        f"{', '.join(arrays.files) or 'none'}")
-                    return arrays["x"], arrays["y"]
-            except (ValueError, OSError) as err:
-                raise UserError(f"{source}: cannot read the data: {err}") from None
-        table = _read_array(source, "data")
-        return table[:, :-1], table[:, -1].astype(np.int64)
-    from retroprop.spec import SpecError, parse_spec
-
-    try:
-        spec = parse_spec({"data": {"name": source, "standardize": False},
-                           "model": {"layers": [{"type": "linear"}]}, "optimizer": {"name": "sgd", "lr": 0.1},
-                           "epochs": 1}, source="--data")
-    except SpecError as err:
-        raise UserError(f"--data {source}: not a file, and {err}") from None
-    data = spec.build_data()
-    return data.x_val, data.y_val
+    return diagnose(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
-    x, y = _labelled_data(args.data)
-    try:
-        result = rp.evaluate(model, x, y, loss=args.loss)
-    except (ValueError, TypeError, rp.ShapeError) as err:
-        raise UserError(f"evaluate: {err}") from None
-    print(json.dumps(result) if args.json else
-          ", ".join(f"{k} {v:.4f}" for k, v in result.items()) + f" on {len(x)} samples")
-    return EXIT_OK
+    from retroprop.cli_predict import evaluate
+
+    return evaluate(args)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
-    x = _read_array(args.input, "input")
-    try:
-        outputs = rp.predict(model, x)
-    except (ValueError, TypeError, rp.ShapeError) as err:
-        raise UserError(f"predict: {err}") from None
-    classes = outputs.argmax(axis=-1) if outputs.ndim == 2 and outputs.shape[1] > 1 else (outputs > 0).astype(
-        np.int64).reshape(len(outputs), -1)[:, 0]
-    if args.output:
-        out = Path(args.output)
-        if out.suffix == ".npy":
-            np.save(out, classes if not args.scores else outputs)
-        else:
-            np.savetxt(out, classes if not args.scores else outputs, delimiter=",",
-                       fmt="%d" if not args.scores else "%.6g")
-        print(f"{len(classes)} predictions written to {out}")
-    else:
-        for row in (outputs if args.scores else classes):
-            print(",".join(f"{v:.6g}" for v in np.atleast_1d(row)) if args.scores else int(row))
-    return EXIT_OK
+    from retroprop.cli_predict import predict
+
+    return predict(args)
 
 
 # ---------------------------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_positive, metavar="N",
+                        help="BLAS threads (default: one for small models, the library's own for large)")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options that train and diagnose share: overrides of the spec, outputs, threads."""
+    parser.add_argument("spec", metavar="SPEC", help="experiment file (.yaml, .yml or .json)")
+    parser.add_argument("--epochs", type=int, metavar="N", help="override the spec's epochs")
+    parser.add_argument("--lr", type=float, metavar="RATE", help="override the optimizer's learning rate")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="override the spec's batch size")
+    parser.add_argument("--seed", type=int, metavar="N", help="override the spec's seed")
+    parser.add_argument("--report", metavar="FILE", help="write a self-contained HTML report (.html)")
+    parser.add_argument("--save-spec", metavar="FILE",
+                        help="write the spec as run (.yaml, .yml or .json): the overrides and, after a "
+                             "repair, the doctor's remedies applied")
+    _add_threads(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="retroprop", formatter_class=raw,
         description="Train neural networks by backpropagation and watch them for the ways it fails.",
         epilog=_examples("retroprop demo all --out demo-out",
-                         "retroprop train experiment.yaml --report run.html",
-                         "retroprop diagnose experiment.yaml --json",
-                         "retroprop evaluate model.safetensors --data digits",
+                         "retroprop train experiment.yaml --report run.html --save model.safetensors",
+                         "retroprop diagnose experiment.yaml --repair --save-spec fixed.yaml",
+                         "retroprop evaluate model.safetensors",
                          "retroprop predict model.safetensors --input samples.csv") +
-        "\n\nexit status: 0 success, 2 usage or input error, 3 `diagnose` found a problem, 1 crash")
+        "\n\nexit status: 0 success, 1 an output went to a fallback file (or a crash), 2 usage or input "
+        "error,\n3 `diagnose` found a problem or the run did not train, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"retroprop {rp.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -254,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
             diagnoses and a before/after table, and write figures and an HTML report to --out.
             Exit status 0 when every demonstration shows what it claims, 3 when one does not."""),
         epilog=_examples("retroprop demo all", "retroprop demo vanishing --out demo-out --seed 1",
-                         "retroprop demo dropout --no-files"))
+                         "retroprop demo dropout --no-files --threads 1"))
     demo.add_argument("which", nargs="?", default="all", choices=["vanishing", "exploding", "dead-relu",
                                                                   "dropout", "all"],
                       help="which demonstration (default: all)")
@@ -262,19 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where figures and reports go (default: retroprop-demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--no-files", action="store_true", help="print only; write no figures or reports")
+    _add_threads(demo)
     demo.set_defaults(run=_demo)
 
     train = sub.add_parser(
         "train", formatter_class=raw, help="train from a YAML or JSON experiment spec",
-        description="Train the experiment SPEC describes (see docs/spec.md), with the doctor unless told "
-                    "otherwise.",
+        description=_wrap("Train the experiment SPEC describes (see docs/spec.md), with the doctor unless "
+                          "told otherwise. Every output path is checked before the first step."),
         epilog=_examples("retroprop train experiment.yaml",
-                         "retroprop train experiment.json --repair --report run.html "
-                         "--save model.safetensors",
-                         "retroprop train experiment.yaml --no-doctor"))
-    train.add_argument("spec", metavar="SPEC", help="experiment file (.yaml, .yml or .json)")
-    train.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
-    train.add_argument("--save", metavar="FILE", help="save the trained model (.safetensors or .npz)")
+                         "retroprop train experiment.yaml --epochs 5 --lr 0.01 --save model.safetensors",
+                         "retroprop train experiment.json --repair --report run.html --save-spec fixed.yaml",
+                         "retroprop train experiment.yaml --no-doctor --threads 1"))
+    _add_run_options(train)
+    train.add_argument("--save", metavar="FILE", help="save the trained model (.safetensors or .npz); it "
+                       "takes raw inputs and records its loss and data for `retroprop evaluate`")
     train.add_argument("--doctor", action=argparse.BooleanOptionalAction, default=None,
                        help="watch the run with the doctor (default: as the spec says)")
     train.add_argument("--repair", action=argparse.BooleanOptionalAction, default=None,
@@ -284,39 +253,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     diagnose = sub.add_parser(
         "diagnose", formatter_class=raw, help="train with the doctor; exit 3 if it finds a problem",
-        description="Train SPEC with the doctor watching (no repair) and print what it found. Exit status 0 "
-                    "when the run is healthy, 3 when a problem was found (so it can gate a CI job), 2 for "
-                    "a bad spec.",
-        epilog=_examples("retroprop diagnose experiment.yaml", "retroprop diagnose experiment.yaml --json"))
-    diagnose.add_argument("spec", metavar="SPEC", help="experiment file (.yaml, .yml or .json)")
+        description=_wrap("Train SPEC with the doctor watching and print what it found. Exit status 0 "
+                          "when the run is healthy; 3 when a problem was found, or the run did not train "
+                          "(it diverged or stopped on NaN/Inf), so it can gate a CI job; 2 for a bad spec. "
+                          "With --repair the doctor also treats what it finds (the exit status still says "
+                          "it found something) and --save-spec writes the treated recipe."),
+        epilog=_examples("retroprop diagnose experiment.yaml", "retroprop diagnose experiment.yaml --json",
+                         "retroprop diagnose experiment.yaml --repair --save-spec fixed.yaml "
+                         "--report run.html"))
+    _add_run_options(diagnose)
+    diagnose.add_argument("--repair", action="store_true", help="let the doctor treat what it finds")
     diagnose.add_argument("--json", action="store_true", help="machine-readable output")
     diagnose.set_defaults(run=_diagnose)
 
     evaluate = sub.add_parser(
         "evaluate", formatter_class=raw, help="loss and accuracy of a saved model on labelled data",
-        description="DATA is a data set name (its held-out split; e.g. digits, iris, spiral), a .npz file "
-                    "with arrays x and y, or a .csv file whose last column is the label.",
-        epilog=_examples("retroprop evaluate model.safetensors --data digits",
-                         "retroprop evaluate model.npz --data test.csv --json"))
+        description=_wrap("Without --data: the held-out split of the data the model was trained on (its file "
+                    "records it). DATA is that data set's name, or a .npz file with arrays x and y, or a "
+                    ".csv file (a header line is detected) whose label is the last column or --label. The "
+                    "loss is the one the model was trained with (recorded in its file) unless --loss."),
+        epilog=_examples("retroprop evaluate model.safetensors",
+                         "retroprop evaluate model.npz --data test.csv --json",
+                         "retroprop evaluate model.npz --data patients.csv --label outcome"))
     evaluate.add_argument("model", metavar="MODEL", help="a model saved by `retroprop train --save`")
-    evaluate.add_argument("--data", required=True, help="data set name or data file")
-    evaluate.add_argument("--loss", default="cross_entropy", help="loss name (default cross_entropy)")
+    evaluate.add_argument("--data", help="data set name or data file (default: the model's held-out split)")
+    evaluate.add_argument("--label", metavar="COLUMN",
+                          help="the label column of a CSV file: its name or index (default: the last)")
+    evaluate.add_argument("--loss", default=None,
+                          help="loss name (default: the model's, else cross_entropy)")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_threads(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     predict = sub.add_parser(
         "predict", formatter_class=raw, help="class predictions of a saved model",
-        description="Predict a class for every row of INPUT (.npy or .csv, one sample per row, raw "
-                    "features).",
+        description=_wrap("Predict a class (a value, for a model trained on numeric targets) for every row "
+                          "of INPUT (.csv, .npy or .npz with an array x; one "
+                    "sample per row, raw features; a CSV header line is detected)."),
         epilog=_examples("retroprop predict model.safetensors --input samples.csv",
                          "retroprop predict model.safetensors --input x.npy --output classes.csv",
                          "retroprop predict model.safetensors --input x.npy --scores"))
     predict.add_argument("model", metavar="MODEL", help="a model saved by `retroprop train --save`")
-    predict.add_argument("--input", required=True, help=".npy or .csv file of samples")
+    predict.add_argument("--input", required=True, help=".csv, .npy or .npz file of samples")
     predict.add_argument("--output", help="write the predictions to this .csv or .npy file")
     predict.add_argument("--scores", action="store_true", help="the model's raw outputs instead of classes")
+    _add_threads(predict)
     predict.set_defaults(run=_predict)
     return parser
+
+
+def _one_line(err: Exception) -> str:
+    from retroprop.spec import SpecError
+
+    text = str(err)
+    if isinstance(err, SpecError) and err.path is not None and err.location:
+        text = f"{err.location}: {text}"  # 'spec.yaml, line 6: model.layers[2].p: ...'
+    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,11 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
-    except UserError as err:
-        print(f"retroprop {args.command}: error: {err}", file=sys.stderr)
+    except input_errors() as err:
+        print(f"retroprop {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as err:
-        if err.name in ("matplotlib", "yaml"):
+        if err.name in ("matplotlib", "yaml", "pydantic"):
             extra = "plot" if err.name == "matplotlib" else "cli"
             print(f"retroprop {args.command}: error: this needs {err.name}: pip install 'retroprop[{extra}]'",
                   file=sys.stderr)
@@ -339,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except KeyboardInterrupt:
         print(f"retroprop {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,263 @@
+"""``retroprop train`` and ``diagnose`` as a practitioner uses them: overrides, a model file that
+``evaluate`` understands on its own, verdicts that never call a diverged run healthy, and the
+repaired recipe written back as a spec that loads and runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.cli_runs import chance_loss, corrected_spec, training_failure
+from retroprop.spec import SPEC_EXAMPLES, load_spec, parse_spec
+from tests.test_cli import cli, no_traceback
+
+
+def write_spec(folder: Path, name: str, spec: dict) -> Path:
+    path = folder / name
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def iris(**changes) -> dict:
+    spec = {"name": "iris-small", "data": {"name": "iris", "test_size": 0.3},
+            "model": {"layers": [{"type": "linear", "units": 16}, "tanh", {"type": "linear"}]},
+            "optimizer": {"name": "adam", "lr": 0.05}, "epochs": 3, "batch_size": 16}
+    spec.update(changes)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# overrides
+# ---------------------------------------------------------------------------------------------
+def test_overrides_change_the_run_and_the_spec_written(tmp_path):
+    spec = write_spec(tmp_path, "iris.json", iris(schedule={"name": "cosine"}))
+    out = tmp_path / "as-run.json"
+    result = cli("train", str(spec), "--epochs", "2", "--lr", "0.01", "--batch-size", "8", "--seed", "3",
+                 "--save-spec", str(out), "--threads", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Epoch 2/2" in result.stdout and "Epoch 3/" not in result.stdout
+    written = parse_spec(json.loads(out.read_text()))
+    assert (written.epochs, written.optimizer.lr, written.batch_size, written.seed) == (2, 0.01, 8, 3)
+    assert written.schedule.T_max == 2  # a cosine schedule over the whole run follows --epochs
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "--epochs: must be >= 1, got 0"),
+    ("--lr", "-1", "--lr: must be > 0, got -1"),
+    ("--lr", "nan", "--lr: must be a finite number"),
+    ("--batch-size", "0", "--batch-size: must be >= 1, got 0"),
+    ("--seed", "-2", "--seed: must be >= 0, got -2"),
+])
+def test_a_bad_override_names_the_option(tmp_path, option, value, message):
+    command = "diagnose" if option == "--seed" else "train"  # the two share the overrides
+    result = cli(command, str(write_spec(tmp_path, "iris.json", iris())), option, value)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    no_traceback(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# the model file records its loss and its data: evaluate needs nothing else
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_breast_cancer_example_evaluates_end_to_end(tmp_path):
+    spec = json.loads(json.dumps(SPEC_EXAMPLES["breast_cancer"]))  # bce_with_logits, one output
+    model_path = tmp_path / "bc.safetensors"
+    trained = cli("train", str(write_spec(tmp_path, "bc.json", spec)), "--epochs", "10", "--quiet",
+                  "--save", str(model_path))
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    info = rp.serialization.read_info(model_path)
+    assert info["loss"] == "bce_with_logits" and info["data"]["name"] == "breast_cancer"
+    # the same held-out split, rebuilt here with raw inputs: the saved model standardizes them itself
+    split = parse_spec({**spec, "data": {**spec["data"], "standardize": False}}).build_data()
+    expected = rp.evaluate(rp.load(model_path), split.x_val, split.y_val, loss="bce_with_logits")
+    for data in ((), ("--data", "breast_cancer")):
+        result = cli("evaluate", str(model_path), *data, "--json")
+        assert result.returncode == 0, result.stderr
+        measured = json.loads(result.stdout)
+        assert measured["loss_name"] == "bce_with_logits" and measured["samples"] == len(split.x_val)
+        assert measured["accuracy"] == pytest.approx(expected["accuracy"]) and measured["accuracy"] > 0.9
+        assert measured["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+    csv = tmp_path / "test.csv"
+    labels = split.y_val.reshape(-1).astype(int)
+    rows = [",".join([*map(repr, row.tolist()), str(c)]) for row, c in zip(split.x_val, labels, strict=True)]
+    csv.write_text("\n".join([",".join([*(f"f{i}" for i in range(30)), "diagnosis"]), *rows]))
+    from_csv = cli("evaluate", str(model_path), "--data", str(csv), "--json")
+    assert from_csv.returncode == 0, from_csv.stderr
+    assert json.loads(from_csv.stdout)["accuracy"] == pytest.approx(expected["accuracy"])
+    other = cli("evaluate", str(model_path), "--data", "digits")
+    assert other.returncode == 2 and "trained on breast_cancer, not digits" in other.stderr
+    no_traceback(other)
+
+
+# ---------------------------------------------------------------------------------------------
+# a diverged run is never healthy
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lr, activation", [(1e30, "tanh"), (1e30, "relu"), (1e308, "relu")])
+def test_a_diverged_run_is_never_healthy(tmp_path, lr, activation):
+    # tanh with lr 1e30: the loss stays finite (about 1e30) and the doctor names nothing;
+    # relu: NaN/Inf appear; 1e308: the first update overflows the weights and fit stops
+    spec = iris(model={"layers": [{"type": "linear", "units": 16}, activation, {"type": "linear"}]},
+                optimizer={"name": "adam" if lr == 1e30 else "sgd", "lr": lr})
+    path = write_spec(tmp_path, "diverges.json", spec)
+    result = cli("diagnose", str(path))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "healthy" not in result.stdout.splitlines() and "No problems found" not in result.stdout
+    assert "Not a trained model" in result.stdout
+    if activation == "tanh":  # with --json, stdout is the JSON alone ("spec written to" goes to stderr)
+        as_json = cli("diagnose", str(path), "--json", "--save-spec", str(tmp_path / "as-run.yaml"))
+        report = json.loads(as_json.stdout)
+        assert report["healthy"] is False and report["failure"] and "spec written to" in as_json.stderr
+    trained = cli("train", str(path), "--quiet")
+    assert "No problems found" not in trained.stdout and "Not a trained model" in trained.stdout
+
+
+class FakeHistory:
+    def __init__(self, steps, epochs, stop_reason=None):
+        self.step_loss = np.asarray(steps, dtype=np.float64)
+        self.history = {"loss": list(epochs)}
+        self.stop_reason = stop_reason
+
+
+def test_the_rule_for_a_run_that_did_not_train():
+    chance = chance_loss("cross_entropy", 3)
+    assert chance == pytest.approx(np.log(3))
+    assert chance_loss("bce_with_logits", 2) == pytest.approx(np.log(2))
+    assert chance_loss("mse", 4) == pytest.approx(3 / 16)
+    trained = FakeHistory([1.1, 0.9, 0.7, 0.5, 0.4, 0.3], [0.8, 0.35])
+    assert training_failure(trained, chance) is None
+    # diverged at the first update: a mean over the first steps would hide it, the first step does not
+    exploded = FakeHistory([1.1, 3e27, 3e27, 3e27, 3e27, 3e27], [3e27])
+    assert "above the untrained model's 1.1" in training_failure(exploded, chance)
+    # above its start but below chance (a start that happened to be low) is not called a failure
+    assert training_failure(FakeHistory([0.5, 0.9], [0.8]), chance) is None
+    assert training_failure(FakeHistory([0.5, 0.9], [0.8]), None) is not None  # no chance level known
+    assert "nan" in training_failure(FakeHistory([1.1, np.nan], [np.nan]), chance)
+    assert "stopped" in training_failure(FakeHistory([1.1], [1.0], "non-finite weights after ..."), chance)
+    stopped_early = FakeHistory([1.1, 0.3], [0.3], "early stopping (the treatment ...)")
+    assert training_failure(stopped_early, chance) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# diagnose --report, --repair and --save-spec
+# ---------------------------------------------------------------------------------------------
+def deep_sigmoid(epochs: int = 3) -> dict:
+    spec = json.loads(json.dumps(SPEC_EXAMPLES["digits"]))
+    spec.update(epochs=epochs, optimizer={"name": "sgd", "lr": 0.05},
+                model={"layers": [*([{"type": "linear", "units": 64}, "sigmoid"] * 8), {"type": "linear"}]})
+    return spec
+
+
+@pytest.mark.slow
+def test_diagnose_repairs_and_writes_the_treated_spec_which_loads_and_runs(tmp_path):
+    fixed, report = tmp_path / "fixed.yaml", tmp_path / "run.html"
+    result = cli("diagnose", str(write_spec(tmp_path, "deep.json", deep_sigmoid())), "--repair",
+                 "--save-spec", str(fixed), "--report", str(report))
+    assert result.returncode == 3, result.stdout + result.stderr  # it found a problem (and treated it)
+    assert "vanishing_gradients -> relu" in result.stdout and "spec written to" in result.stdout
+    assert "<html" in report.read_text(encoding="utf-8")
+    text = fixed.read_text()
+    assert text.startswith("# written by retroprop") and "vanishing_gradients -> relu" in text
+    spec = load_spec(fixed)
+    kinds = [layer.type for layer in spec.model.layers]
+    assert "sigmoid" not in kinds and kinds.count("relu") == 8
+    assert all(layer.init == "he_normal" for layer in spec.model.layers if layer.type == "linear")
+    rerun = cli("diagnose", str(fixed), "--json")
+    assert rerun.returncode in (0, 3), rerun.stderr
+    assert "vanishing_gradients" not in json.loads(rerun.stdout)["problems"]
+
+
+def test_the_treated_spec_builds_the_repaired_model(tmp_path):
+    spec = parse_spec(deep_sigmoid(epochs=2))
+    data = spec.build_data()
+    doctor = spec.build_doctor()
+    doctor.repair = True
+    history = spec.train(data=data, doctor=doctor)
+    assert [t.remedy for t in doctor.treatments if t.applied]
+    out, notes = corrected_spec(spec.to_dict(), history, doctor.treatments, doctor.clip_grad_norm)
+    rebuilt = parse_spec(out).build_model(data.n_features, data.n_classes)
+    assert [type(m).__name__ for m in rebuilt] == [type(m).__name__ for m in history.model]
+    assert notes and all("->" in note for note in notes)
+
+
+class Treated:
+    def __init__(self, problem, remedy, description=""):
+        self.problem, self.remedy, self.description, self.applied = problem, remedy, description, True
+
+
+def test_learning_rate_optimizer_and_clipping_remedies_reach_the_spec():
+    spec = parse_spec(iris(optimizer={"name": "sgd", "lr": 1.0, "momentum": 0.9})).to_dict()
+    model = rp.nn.Sequential(rp.nn.Linear(4, 16), rp.nn.BatchNorm1d(16), rp.nn.Tanh(), rp.nn.Dropout(0.3),
+                             rp.nn.Linear(16, 3))
+    history = rp.History(model=model)
+    history.params["optimizer"] = rp.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    history.params["scheduler"] = None
+    treatments = [Treated("unstable_loss", "lower_lr"), Treated("exploding_gradients", "batchnorm"),
+                  Treated("overfitting", "dropout"), Treated("overfitting", "weight_decay"),
+                  Treated("exploding_gradients", "clip_gradients")]
+    out, notes = corrected_spec(spec, history, treatments, clip_grad_norm=1.0)
+    assert out["optimizer"] == {**spec["optimizer"], "lr": 0.01, "weight_decay": 1e-4}
+    assert [layer["type"] for layer in out["model"]["layers"]] == ["linear", "batchnorm", "tanh", "dropout",
+                                                                     "linear"]
+    assert out["model"]["layers"][3]["p"] == pytest.approx(0.3)
+    assert any("clipping" in note and "cannot be written" in note for note in notes)
+    parse_spec(out)
+    history.params["optimizer"] = rp.optim.Adam(model.parameters(), lr=1e-3)
+    switched, _ = corrected_spec(spec, history, [Treated("unstable_loss", "adam")])
+    assert switched["optimizer"] == {"name": "adam", "lr": 1e-3}
+
+
+# ---------------------------------------------------------------------------------------------
+# a practitioner's own data file, end to end
+# ---------------------------------------------------------------------------------------------
+def own_data(folder: Path) -> np.ndarray:
+    """Features on very different scales; a class from two of them and a value from two others."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 3)) * [1.0, 10.0, 100.0] + [0.0, 5.0, 50.0]
+    classes = (x[:, 0] + x[:, 1] / 10 > 0.5).astype(int)
+    values = 2 * x[:, 0] + x[:, 2] / 100
+    for name, target, column in (("classes.csv", classes, "target"), ("values.csv", values, "value")):
+        rows = [",".join(map(repr, [*row.tolist(), t.item()])) for row, t in zip(x, target, strict=True)]
+        (folder / name).write_text("\n".join([f"a,b,c,{column}", *rows]) + "\n")
+    return x
+
+
+def test_a_model_trained_on_a_csv_file_evaluates_and_predicts_from_its_file(tmp_path):
+    x = own_data(tmp_path)
+    layers = {"layers": [{"type": "linear", "units": 16}, "relu", {"type": "linear"}]}
+    spec = {"data": {"file": "classes.csv", "label": "target"}, "model": layers,
+            "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 15}
+    model = tmp_path / "classes.safetensors"
+    trained = cli("train", str(write_spec(tmp_path, "classes.json", spec)), "--quiet", "--save", str(model))
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    held_out = json.loads(cli("evaluate", str(model), "--json").stdout)  # from anywhere: paths recorded whole
+    assert held_out["samples"] == 60 and held_out["accuracy"] > 0.9
+    named = cli("evaluate", str(model), "--data", "iris")
+    assert named.returncode == 2 and "trained on" in named.stderr and "classes.csv" in named.stderr
+    whole = json.loads(cli("evaluate", str(model), "--data", str(tmp_path / "classes.csv"), "--label",
+                           "target", "--json").stdout)
+    assert whole["samples"] == 240 and whole["accuracy"] > 0.9
+    (tmp_path / "x.csv").write_text("a,b,c\n" + "\n".join(",".join(map(repr, r.tolist())) for r in x[:5]))
+    predicted = cli("predict", str(model), "--input", str(tmp_path / "x.csv"))
+    expected = rp.predict(rp.load(model), x[:5]).argmax(axis=1)  # the saved model takes raw inputs
+    assert predicted.returncode == 0 and [int(v) for v in predicted.stdout.split()] == expected.tolist()
+
+
+def test_a_regression_on_a_csv_file_reports_its_loss_and_values(tmp_path):
+    x = own_data(tmp_path)
+    spec = {"data": {"file": "values.csv", "label": "value"}, "loss": "mse",
+            "model": {"layers": [{"type": "linear", "units": 16}, "relu", {"type": "linear"}]},
+            "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 15}
+    model = tmp_path / "values.npz"
+    trained = cli("train", str(write_spec(tmp_path, "values.json", spec)), "--quiet", "--save", str(model))
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    result = json.loads(cli("evaluate", str(model), "--json").stdout)
+    assert "accuracy" not in result and result["loss_name"] == "mse" and result["loss"] < 0.5
+    np.save(tmp_path / "x.npy", x[:4])
+    values = cli("predict", str(model), "--input", str(tmp_path / "x.npy"))
+    assert values.returncode == 0, values.stderr
+    predicted = np.array([float(v) for v in values.stdout.split()])
+    np.testing.assert_allclose(predicted, 2 * x[:4, 0] + x[:4, 2] / 100, atol=1.0)
