@@ -284,7 +284,7 @@ class Linear(Function):
     """``x @ W.T + b`` with ``W`` shaped ``(out_features, in_features)`` as in PyTorch."""
 
     saves = (0, 1)
-
+    read_for = ((1,), (0,))  # x for the weight's gradient, the weight for x's
     exact_gradients = True
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:

@@ -114,6 +114,7 @@ class Sub(_Broadcasting):
 
 class Mul(_Broadcasting):
     saves = (0, 1)
+    read_for = ((1,), (0,))  # each operand for the other's gradient
     symbol = "*"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -127,6 +128,7 @@ class Mul(_Broadcasting):
 
 class Div(_Broadcasting):
     saves = (1, -1)
+    read_for = (None, (1,))  # the output for b's gradient only
     symbol = "/"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -187,6 +189,7 @@ class MatMul(Function):
     """``a @ b`` with NumPy's rules: 1-D operands and broadcast batch axes included."""
 
     saves = (0, 1)
+    read_for = ((1,), (0,))  # each operand for the other's gradient
 
     @classmethod
     def explain_error(cls, err: ValueError, arrays: list[Any], options: dict[str, Any]) -> str | None:
@@ -360,7 +363,7 @@ class Minimum(_Extremum):
 
 
 class Where(_Broadcasting):
-    saves = ()
+    saves = (0,)
     symbol = "where"
 
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
@@ -532,7 +535,11 @@ class GetItem(_View):
     """``x[index]``; repeated integer indices accumulate their gradients."""
 
     def forward(self, a: Any, index: Any) -> Any:
-        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        self.shape, self.dtype = a.shape, a.dtype
+        # backward scatters by the index it saw: index arrays are copied (as torch makes a tensor of
+        # them), so a later in-place edit of an index tensor or array cannot misroute gradients
+        simple = type(index) is slice or type(index) is int
+        self.index = index if simple or not self.needs_input_grad[0] else _copied_arrays(index)
         try:
             return a[index]
         except IndexError as err:
@@ -546,6 +553,15 @@ class GetItem(_View):
         else:
             full[self.index] = grad
         return full
+
+
+def _copied_arrays(index: Any) -> Any:
+    if type(index) is tuple:
+        for part in index:
+            if is_array(part):
+                return tuple([part.copy() if is_array(part) else part for part in index])
+        return index
+    return index.copy() if is_array(index) else index
 
 
 def _normalize_index(index: Any) -> Any:
@@ -620,6 +636,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     cond = condition._data if isinstance(condition, Tensor) else as_array(condition, copy=False)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
+    elif isinstance(condition, Tensor):
+        cond = condition  # backward reads its array: the tensor, so its version counter is checked
     return Where.apply(cond, a, b)
 
 

@@ -8,21 +8,28 @@ into the leaves' ``.grad``.
 
 Version counter (PyTorch's ``_version``). Users edit ``x.data`` in place as a NumPy array, which no
 tensor method sees. So once a graph node has kept a tensor's array for backward (``Function.saves``
-names what each op keeps; ops keep those very arrays, never views of them), ``x.data`` hands the
-array out as a ``_TrackedArray`` view whenever anything besides the tensor references it -- as a
-node that still keeps it does -- or it is a view of another array. NumPy writes through that view
+names what each op keeps; ops keep those very arrays, or views of them), ``x.data`` hands the array
+out as a ``_TrackedArray`` view whenever anything besides the tensor references it -- as a node
+that still keeps it does -- or it is a view of another array. NumPy writes through that view
 (``x.data[...] = v``, ``x.data += 1``, ``np.add(..., out=x.data)``, ``np.copyto(x.data, ...)``,
 ``fill``/``sort``/``put``, views of it) bump the tensor's version and log a stamp from the node
 counter; ``backward`` compares each node's creation stamp with the stamps of the arrays it keeps
-and raises ``ModifiedInPlaceError`` ("... is at version 1; expected version 0 instead"). Nodes only
-mark what they keep (no counts to release): an array nobody else references (a parameter after
-backward freed its graph, at the optimizer's update) comes back plain, for one ``sys.getrefcount``
-per access. So ``x.data is x.data`` holds for a tensor no graph has used, not always after.
-Replacing ``x.data = new`` is not an in-place change (nodes keep the old array). Not seen (as in
+and raises ``ModifiedInPlaceError`` ("... is at version 1; expected version 0 instead") -- unless
+only gradients nobody needs read that array (``Function.read_for``), as PyTorch allows. Copies and
+results made from a tracked view (``.copy()``, ``astype``, ``np.zeros_like``, fancy indexing,
+arithmetic) are plain arrays. Nodes only mark what they keep (no counts to release): an array
+nobody else references (a parameter after backward freed its graph, at the optimizer's update)
+comes back plain, for one ``sys.getrefcount`` per access; the count that means "only the tensor"
+is measured at import through ``Tensor.data`` itself (it differs across Python versions), and
+where none is found every kept array is tracked. Replacing ``x.data = new`` is not an in-place
+change (nodes keep the old array; the tensor's counter goes on as its own). Not seen (as in
 PyTorch, whose ``.numpy()`` and ``.data`` writes are not tracked either): writes through an array
-taken before the forward pass or through ``np.asarray(x)`` / ``x.__array__()``, and writes that
-bypass NumPy's Python-level API (``.flat[...] =``, memoryview, ctypes, compiled extensions,
-``Generator.shuffle``).
+taken before the forward pass, through ``np.asarray(x)`` / ``x.__array__()`` or through another
+tensor given the same array (``a.data = b.data``), and writes that bypass NumPy's Python-level API
+(``.flat[...] =``, memoryview, ctypes, compiled extensions). Integer index arrays of ``x[idx]``
+are copied for backward (as torch makes a tensor of them): editing them later is harmless.
+Compiled code that demands an exact ``ndarray`` (``out=`` of ``Generator.permuted``) refuses a
+tracked view: give it ``np.asarray(x.data)``.
 """
 
 from __future__ import annotations
@@ -160,22 +167,28 @@ def as_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
 # views: the in-place writes seen, and the ``_sequence`` stamps of the latest ones (negative: the
 # tensor's array was replaced, so later writes no longer reach the old one that nodes keep).
 _VERSION, _EVENTS = 0, 1
-_KEEP_EVENTS = 64  # nodes older than the oldest kept event get a less exact message, no less safe
+_KEEP_EVENTS = 64  # nodes older than the oldest kept event count it as written (see _note_event)
+
+
+_event_lock = threading.Lock()  # a write in one thread must not hide another's (stamps, counts)
 
 
 def _note_event(counter: list[Any], write: bool) -> None:
-    stamp = next(_sequence)
-    events = counter[_EVENTS]
-    if events is None:
-        counter[_EVENTS] = events = []
-    elif len(events) >= 2 * _KEEP_EVENTS:
-        del events[:_KEEP_EVENTS]
-    if write:
-        counter[_VERSION] += 1
-        events.append(stamp)
-        _last_write[0] = stamp
-    else:
-        events.append(-stamp)
+    with _event_lock:
+        stamp = next(_sequence)
+        events = counter[_EVENTS]
+        if events is None:
+            counter[_EVENTS] = events = []
+        elif len(events) >= 2 * _KEEP_EVENTS:
+            floor = abs(events[_KEEP_EVENTS - 1])
+            del events[:_KEEP_EVENTS]
+            events.insert(0, floor)  # the dropped ones count as a write for older nodes: never less safe
+        if write:
+            counter[_VERSION] += 1
+            events.append(stamp)
+            _last_write[0] = stamp
+        else:
+            events.append(-stamp)
 
 
 # the counter of a tensor whose array a node has kept but which no write has reached yet: the real
@@ -202,10 +215,11 @@ def share_counter(source: Any, view: Tensor) -> None:
 
 class _TrackedArray(np.ndarray):
     """A view of a tensor's array, handed out by ``Tensor.data`` while a graph node keeps the
-    array for backward: in-place writes through it (or through its views) bump the counter."""
+    array for backward: in-place writes through it (or through its views) bump the counter.
+    What is not a view of that memory (copies, results, ``*_like`` arrays) comes back plain."""
 
     _counter: list[Any] | None = None
-    _source: Any = None  # the tensor's own array this view was made of
+    _source: Any = None  # the tensor's own array, on the view ``of`` made (not on views of it)
 
     @staticmethod
     def of(array: np.ndarray, counter: list[Any]) -> _TrackedArray:
@@ -215,9 +229,10 @@ class _TrackedArray(np.ndarray):
         return view
 
     def __array_finalize__(self, obj: Any) -> None:
-        # views of a tracked array write to the same memory; copies (no base) do not
-        if obj is not None and self.base is not None:
-            self._counter = getattr(obj, "_counter", None)
+        # views of a tracked array write to its memory; copies (fancy indexing included) do not
+        counter = getattr(obj, "_counter", None)
+        if counter is not None and self.base is not None and np.may_share_memory(self, obj):
+            self._counter = counter
 
     def _written(self) -> None:
         if self._counter is not None:
@@ -249,10 +264,23 @@ class _TrackedArray(np.ndarray):
         out = kwargs.get("out")
         if isinstance(out, _TrackedArray):
             out._written()
-        return super().__array_function__(func, types, args, kwargs)
+        result = super().__array_function__(func, types, args, kwargs)
+        if isinstance(result, (tuple, list)):
+            return type(result)(_plain_unless_view(r) for r in result)
+        return _plain_unless_view(result)
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
 
     def __reduce__(self) -> Any:  # a pickled or deep-copied view is a plain array
         return np.asarray(self).copy().__reduce__()
+
+
+def _plain_unless_view(result: Any) -> Any:
+    """``result`` as a plain ndarray unless it is a view of tracked memory (which stays tracked)."""
+    if type(result) is _TrackedArray and result._counter is None:
+        return result.view(np.ndarray)
+    return result
 
 
 def _writing_method(name: str) -> Callable[..., Any]:
@@ -267,8 +295,23 @@ def _writing_method(name: str) -> Callable[..., Any]:
     return wrapper
 
 
+def _result_method(name: str) -> Callable[..., Any]:
+    method = getattr(np.ndarray, name)
+
+    def wrapper(self: _TrackedArray, *args: Any, **kwargs: Any) -> Any:
+        return _plain_unless_view(method(self, *args, **kwargs))
+
+    wrapper.__name__ = name
+    return wrapper
+
+
 for _method in ("fill", "sort", "partition", "put", "setfield", "byteswap", "resize"):
     setattr(_TrackedArray, _method, _writing_method(_method))
+# methods that may return a new array (a copy comes back plain; a view stays tracked)
+for _method in ("__getitem__", "__copy__", "__deepcopy__", "copy", "astype", "flatten", "ravel",
+                "reshape", "squeeze", "repeat", "take", "compress", "choose", "diagonal", "dot",
+                "round", "clip", "cumsum", "cumprod", "conj", "conjugate"):
+    setattr(_TrackedArray, _method, _result_method(_method))
 _WRITES_FIRST_ARGUMENT = frozenset(
     f for f in (np.copyto, np.put, np.place, np.putmask, np.put_along_axis, np.fill_diagonal)
 )
@@ -296,11 +339,15 @@ class Tensor:
     @classmethod
     def _make(cls, data: Any, requires_grad: bool = False) -> Tensor:
         """Wrap an array produced by an op, without copying or re-checking it."""
-        if type(data) is not np.ndarray and not is_array(data):
-            data = np.asarray(data)
+        counter = None
+        if type(data) is not np.ndarray:
+            if isinstance(data, _TrackedArray):  # from_numpy(x.data): x's memory, x's counter
+                counter, data = data._counter, data.view(np.ndarray)
+            elif not is_array(data):
+                data = np.asarray(data)
         t = cls.__new__(cls)
         t._data = data
-        t._vc = None
+        t._vc = counter
         t.grad = None
         t._ctx = None
         t._requires_grad = requires_grad
@@ -326,16 +373,34 @@ class Tensor:
         if value is current:  # x.data += 1 on an array no node holds: written in place already
             return
         if isinstance(value, _TrackedArray):
-            if value._source is current and current is not None:
+            source = value._source
+            if source is current and current is not None:
                 return  # x.data += 1 through the tracked view: counted already
-            value = value.view(np.ndarray)
+            # a.data = b.data shares b's array itself, as before versions (b's counter stays b's)
+            value = source if source is not None else value.view(np.ndarray)
         self._data = value
         counter = getattr(self, "_vc", None)
-        if counter is not None and counter is not _KEPT:  # nodes keep the old array, not the new
+        if counter is not None and counter is not _KEPT:
+            if current is not None and is_array(value) and np.may_share_memory(value, current):
+                return  # the same memory seen anew (x.data = x.data.T): writes still reach it
+            # nodes keep the old array, not the new: this tensor's history goes on in a counter of
+            # its own, so the views that share the old array keep counting writes to it
+            self._vc = counter = [counter[_VERSION], list(counter[_EVENTS] or ())]
             _note_event(counter, write=False)
 
+    def __copy__(self) -> Tensor:
+        """A shallow copy (``copy.copy``) shares the array, so it shares the version counter too."""
+        twin = type(self).__new__(type(self))
+        for name in ("_ctx", "_data", "_requires_grad", "_retains_grad", "grad"):
+            setattr(twin, name, getattr(self, name))
+        if hasattr(self, "__dict__"):  # subclasses (Parameter)
+            twin.__dict__.update(self.__dict__)
+        twin._vc = None
+        share_counter(self, twin)
+        return twin
+
     def __getstate__(self) -> Any:
-        """Copies (``copy.deepcopy``, a model snapshot) start with a counter of their own."""
+        """Deep copies (``copy.deepcopy``, a model snapshot) start with a counter of their own."""
         state = object.__getstate__(self)
         if isinstance(state, tuple) and state[1] and state[1].get("_vc") is not None:
             state = (state[0], {**state[1], "_vc": None})
@@ -619,10 +684,14 @@ class Function:
     sequence: int  # creation order, set when the node joins a graph
     # Which arrays backward reads from what forward saw: positions of inputs, -1 for the output,
     # None (the safe default for new ops) for every tensor input and the output. A built-in op
-    # that names them keeps those very arrays (``self.x = x``), not views or copies: that reference
-    # is what makes ``Tensor.data`` hand out a tracked view (see the module's notes). Ops with
-    # ``saves = None`` may keep views, so the engine keeps their arrays for them.
+    # that names them keeps those arrays (``self.x = x``) or views of them (which reference them):
+    # that reference is what makes ``Tensor.data`` hand out a tracked view (see the module's
+    # notes). For ops with ``saves = None`` the engine keeps their arrays itself.
     saves: tuple[int, ...] | None = None
+    # Optional, one entry per ``saves`` position: the inputs whose gradients read it, or None for
+    # all (``Mul``: input 0 is read only for input 1's gradient). A write to an array only unneeded
+    # gradients read is harmless, and backward allows it, as PyTorch does.
+    read_for: tuple[tuple[int, ...] | None, ...] | None = None
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
@@ -851,8 +920,11 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
 
 def _check_versions(fn: Function, node: Tensor) -> None:
     """Raise when an array ``fn`` keeps for backward was written in place after ``fn`` was made."""
-    saves = fn.saves
-    for position in range(-1, len(fn.inputs)) if saves is None else saves:
+    saves, read_for, needs = fn.saves, fn.read_for, fn.needs_input_grad
+    positions = range(-1, len(fn.inputs)) if saves is None else saves
+    for position, readers in zip(positions, read_for or [None] * len(positions)):  # noqa: B905
+        if readers is not None and not any(needs[i] for i in readers):
+            continue
         tensor = node if position == -1 else fn.inputs[position]
         counter = tensor._vc if isinstance(tensor, Tensor) else None
         if counter is None or counter is _KEPT or not counter[_EVENTS]:
@@ -894,17 +966,29 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, owned: bool) -> None:
         tensor.grad += grad
 
 
-def _refs_of_lone_array() -> int:
-    """``sys.getrefcount`` of a tensor's array that only the tensor references, counted as in
-    ``Tensor.data`` (the slot, a local name, the call's argument: the number differs across Python
-    versions, so it is measured)."""
+def _calibrate_alone() -> int:
+    """The ``sys.getrefcount`` at or below which ``Tensor.data`` hands out the plain array: found
+    through the property itself (the count differs across Python versions), as the value at which
+    an array only its tensor holds comes back plain and one held once more (as a node holds it)
+    comes back tracked. Without such a value (no reference counts) every kept array is tracked."""
+    global _ALONE
     probe = Tensor._make(np.empty(0))
-    array = probe._data
-    return _getrefcount(array)
+    for alone in range(1, 9):
+        _ALONE = alone
+        probe._vc = _KEPT
+        lone_is_plain = type(probe.data) is np.ndarray
+        probe._vc = _KEPT
+        held = probe._data  # a second holder, as a graph node's attribute
+        held_is_plain = type(probe.data) is np.ndarray
+        del held
+        if lone_is_plain and not held_is_plain:
+            return alone
+    return -1
 
 
-# PyPy has no reference counts: there every tensor hands out tracked views
+# PyPy has no reference counts: there every kept array is tracked
 _getrefcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _: 1 << 30)
-_ALONE = _refs_of_lone_array() if hasattr(sys, "getrefcount") else 0
+_ALONE = -1
+_ALONE = _calibrate_alone()
 
 from retroprop import ops as _ops  # noqa: E402  (ops subclasses Function, defined above)
