@@ -433,6 +433,17 @@ def test_batchnorm_model_with_a_last_batch_of_one_trains(shuffle: bool) -> None:
     assert int(model[1].num_batches_tracked.data) == 6
 
 
+@pytest.mark.parametrize(("n", "steps"), [(35, 2), (39, 2), (40, 3)])
+def test_batchnorm_model_folds_a_last_batch_shorter_than_half_a_batch(n: int, steps: int) -> None:
+    x, y = moons(n)  # batches of 16: a tail of 3 or 7 joins the batch before it, a tail of 8 stays
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    history = rp.fit(model, x, y, loss="cross_entropy", optimizer=sgd(model), epochs=1, batch_size=16,
+                     verbose=0)
+    assert history.params["steps"] == steps
+    assert int(model[1].num_batches_tracked.data) == steps
+
+
 def test_model_without_batchnorm_keeps_a_last_batch_of_one() -> None:
     x, y = moons(33)
     model = mlp()

@@ -324,13 +324,21 @@ class _InterruptGuard:
 # fit / evaluate / predict
 # ---------------------------------------------------------------------------------------------
 def _batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
-             avoid_singleton: bool) -> list[np.ndarray]:
+             batch_norm: bool) -> list[np.ndarray]:
     order = rng.permutation(n) if shuffle else np.arange(n)
     batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    if avoid_singleton and len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = np.concatenate(batches[-2:])  # BatchNorm cannot train on one sample
-        batches.pop()
+    if batch_norm:
+        _fold_short_last_batch(batches, batch_size)
     return batches
+
+
+def _fold_short_last_batch(batches: list[np.ndarray], batch_size: int, first: int = 0) -> None:
+    """With BatchNorm, a last batch shorter than half a batch joins the one before it (from index
+    ``first`` on): BatchNorm cannot train on one sample, and a handful of samples gives running
+    statistics (momentum 0.1) noisy enough to wreck evaluation, as a 3-sample tail of 1347 digits did."""
+    if len(batches) > first + 1 and len(batches[-1]) < max(2, batch_size // 2):
+        batches[-2] = np.concatenate(batches[-2:])
+        batches.pop()
 
 
 def _grads_finite(params: list[Tensor]) -> bool:
@@ -609,9 +617,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                                                                        history, verbose)
                         if treated:
                             buffers, has_batch_norm, has_dropout = _layout(model)
-                            if has_batch_norm and len(batches) > batch + 2 and len(batches[-1]) == 1:
-                                batches[-2] = np.concatenate(batches[-2:])  # BatchNorm needs 2 samples
-                                batches.pop()
+                            if has_batch_norm:
+                                _fold_short_last_batch(batches, batch_size, first=batch + 1)
                     quiet, record_loss = doctor.quiet_steps(), doctor.recorder.record_loss
                 if treated:
                     pass  # the state was rolled back and treated: this step's gradients are void
