@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import itertools
 import json
+import pickle
 import re
 import sys
 from collections.abc import Callable
@@ -342,16 +344,49 @@ def test_the_error_examples_in_the_docs_are_real() -> None:
         assert line in messages, line
 
 
-def test_specs_made_in_python_are_checked_by_validate() -> None:
+def test_specs_made_in_python_are_checked_when_made() -> None:
     good = parse_spec(minimal())
-    layers = [LayerSpec("linear", units=4), LayerSpec("dropout", p=2.0), LayerSpec("linear")]
-    bad = dataclasses.replace(good, model=ModelSpec(layers))  # a list becomes a tuple
-    assert isinstance(bad.model.layers, tuple)
-    with pytest.raises(SpecError, match=r"^model\.layers\[1\]\.p: must be between 0 and 1, got 2\.0$"):
-        bad.validate()
-    wrong_option = dataclasses.replace(good, optimizer=OptimizerSpec("adam", lr=0.1, momentum=0.9))
-    with pytest.raises(SpecError, match=r"^optimizer\.momentum: unknown field for adam"):
-        wrong_option.validate()
+    with pytest.raises(SpecError, match=r"^p: must be between 0 and 1, got 2\.0$") as info:
+        LayerSpec("dropout", p=2.0)
+    assert info.value.path == "p"
+    with pytest.raises(SpecError, match=r"^momentum: unknown field for adam"):
+        OptimizerSpec("adam", lr=0.1, momentum=0.9)
+    with pytest.raises(SpecError, match=r'^type: must be one of linear, .*, got "conv2d"$'):
+        LayerSpec("conv2d")
+    with pytest.raises(SpecError, match=r'^layers\[1\]\.type: the last layer must be linear, got "relu"$'):
+        ModelSpec([LayerSpec("linear", units=4), LayerSpec("relu")])
+    with pytest.raises(SpecError, match=r"^epochs: must be >= 1, got 0$"):
+        dataclasses.replace(good, epochs=0)
+    narrow = ModelSpec([LayerSpec("linear", units=4), LayerSpec("linear", units=1)])
+    with pytest.raises(SpecError, match=r"^model\.layers\[1\]\.units: must be at least the number of"):
+        dataclasses.replace(good, model=narrow)  # the whole spec is checked again
+    varied = dataclasses.replace(good, model=ModelSpec([LayerSpec("linear", units=4), LayerSpec("linear")]))
+    assert isinstance(varied.model.layers, tuple)  # a list becomes a tuple
+    assert varied.validate() == varied
+    assert good.optimizer.betas is None and good.data.file is None  # another kind's option
+
+
+def test_defaults_are_the_constructors_own() -> None:
+    required = {"lr": 0.5, "step_size": 2, "gamma": 0.5}
+    checked = 0
+    for family, table in ((LayerSpec, LAYER_TYPES), (OptimizerSpec, OPTIMIZERS), (ScheduleSpec, SCHEDULES)):
+        for tag, options in table.items():
+            made = family(tag, **{k: v for k, v in required.items() if k in options})
+            for name, parameter in inspect.signature(made.builds).parameters.items():
+                default = parameter.default
+                if name in options and name not in required and default not in (None, parameter.empty):
+                    assert getattr(made, name) == default, (tag, name)
+                    checked += 1
+    assert checked >= 30
+    assert OptimizerSpec("adamw", lr=0.1).weight_decay == 0.01 != OptimizerSpec("adam", lr=0.1).weight_decay
+    assert DataSpec("spiral").n_samples == inspect.signature(rp.data.spiral).parameters["n_samples"].default
+
+
+def test_specs_pickle_and_copy() -> None:
+    for name in SPEC_EXAMPLES:
+        spec = parse_spec(SPEC_EXAMPLES[name])
+        assert pickle.loads(pickle.dumps(spec)) == spec == copy.deepcopy(spec)
+        assert repr(spec.model.layers[0]).startswith("LayerSpec(type='linear'")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from retroprop.spec import MAX_DEPTH, MAX_FILE_BYTES, ExperimentSpec, SpecError, _show, parse_spec
+from retroprop.spec import ExperimentSpec, SpecError, parse_spec
+from retroprop.spec.fields import MAX_DEPTH, MAX_FILE_BYTES, show
 
 __all__ = ["read_json", "read_spec_file", "read_yaml"]
 
@@ -78,7 +79,7 @@ def _unreadable(err: Exception) -> str:
 
 
 def _key(key: Any) -> str:
-    return repr(key[:40]) if isinstance(key, str) else _show(key, 40)
+    return repr(key[:40]) if isinstance(key, str) else show(key, 40)
 
 
 def read_json(text: str, name: str) -> Any:
