@@ -276,7 +276,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
     ends = [row for row in range(n_rows) if kind[row, last] == 0]
     if len(ends) >= 2:  # how much smaller the first layer's gradient is than the last one's
         ratio = norms[ends[0], last] / norms[ends[-1], last]
-        heading += f"\nfirst / last layer at {_step_text(data[last]['step'])}: {ratio:.2g}"
+        heading += f"\nfirst / last layer\nat {_step_text(data[last]['step'])}: {ratio:.2g}"
     profile.set_title(heading, fontsize=10)
     if any(structures[c] != structures[c - 1] for c in range(1, n_cols)):
         ax.set_title("‖∇W‖ per layer and probe (input side at the top; dashed: the model was changed, "
