@@ -27,8 +27,11 @@ minute to minute. The script re-runs itself without ``OPENBLAS_NUM_THREADS``, ``
 ``MKL_NUM_THREADS`` and ``RETROPROP_NUM_THREADS`` (the default arm needs the library's own default)
 and without a forced OpenBLAS kernel (see ``_env.py``). Nothing is asserted.
 
-Run: ``python benchmarks/threads_under_load.py [--quick] [--rounds N] [--demo]`` (about 2 minutes on
-two cores; ``--demo`` adds 1 to 3).
+* ``--demo-all`` and ``--tests PATH...``: ``retroprop demo all`` (figures and reports written) and
+  ``pytest -m "not slow" PATH...`` as subprocesses, the same two arms.
+
+Run: ``python benchmarks/threads_under_load.py [--quick] [--rounds N] [--demo] [--demo-all]
+[--tests PATH...]`` (about 2 minutes on two cores; each command adds a few of its own run times).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -209,11 +213,14 @@ def train_arms(case: Case, data: tuple[np.ndarray, ...], default_threads: int,
 # ---------------------------------------------------------------------------------------------
 # The vanishing demonstration as a command
 # ---------------------------------------------------------------------------------------------
-def demo_arms(default_threads: int, fit_applies_policy: bool) -> dict[str, Callable[[], float]]:
+def command_arms(command: list[str], default_threads: int,
+                 fit_applies_policy: bool) -> dict[str, Callable[[], float]]:
+    """A retroprop command (or pytest) as a subprocess: the default arm pins BLAS to its default thread
+    count through ``RETROPROP_NUM_THREADS``, the policy arm leaves it to the policy."""
     def run(env: dict[str, str]) -> float:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "retroprop", "demo", "vanishing", "--no-files"], env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        subprocess.run([sys.executable, *command], env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=3600)
         return time.perf_counter() - start
 
     base = dict(os.environ)
@@ -227,6 +234,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and samples")
     parser.add_argument("--rounds", type=int, default=None, help="paired training runs per condition")
     parser.add_argument("--demo", action="store_true", help="also time `retroprop demo vanishing`")
+    parser.add_argument("--demo-all", action="store_true", help="also time `retroprop demo all` (with files)")
+    parser.add_argument("--tests", nargs="+", metavar="PATH", default=None,
+                        help="also time `pytest -q -m 'not slow' PATH...`")
     parser.add_argument("--no-gemm", action="store_true", help="skip the GEMM tables")
     parser.add_argument("--keep-blas-env", action="store_true", help="keep a forced OpenBLAS kernel")
     parser.add_argument("--keep-thread-env", action="store_true", help=argparse.SUPPRESS)
@@ -264,9 +274,19 @@ def main() -> None:
             for case in CASES:
                 times = paired(train_arms(case, data, default_threads, losses[case]), rounds)
                 results.append((case.name, condition, times))
+            commands = []
             if args.demo:
-                results.append(("demo vanishing", condition,
-                                paired(demo_arms(default_threads, fit_applies_policy), 2)))
+                commands.append(("demo vanishing", ["-m", "retroprop", "demo", "vanishing", "--no-files"]))
+            if args.demo_all:
+                out = os.path.join(tempfile.gettempdir(), "retroprop-threads-demo")
+                commands.append(("demo all", ["-m", "retroprop", "demo", "all", "--out", out]))
+            if args.tests:
+                commands.append((f"pytest {' '.join(args.tests)}"[:28],
+                                 ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                                  *args.tests]))
+            for name, command in commands:
+                arms = command_arms(command, default_threads, fit_applies_policy)
+                results.append((name, condition, paired(arms, 1 if args.quick else 2)))
 
     print(f"\n{'run':<28} {'condition':<18} {'pairs':>5} {'default s':>9} {'policy s':>8} "
           f"{'default/policy':>14} [range]")
@@ -276,8 +296,8 @@ def main() -> None:
         print(f"{name:<28} {condition:<18} {len(default):>5} {statistics.median(default):9.2f} "
               f"{statistics.median(policy):8.2f} {statistics.median(ratios):13.2f}x "
               f"[{min(ratios):.2f}-{max(ratios):.2f}]")
-    if args.demo and not fit_applies_policy:
-        print("demo's policy arm: OPENBLAS_NUM_THREADS=1 (emulated: fit does not apply the policy yet)")
+    if (args.demo or args.demo_all or args.tests) and not fit_applies_policy:
+        print("the commands' policy arm: OPENBLAS_NUM_THREADS=1 (emulated: fit does not apply the policy)")
     for case in CASES:
         runs = losses[case]
         within = all(np.array_equal(run, arm[0]) for arm in runs.values() for run in arm)
