@@ -1,20 +1,14 @@
 """Experiment specs: one YAML or JSON file that says what to train, on what, and how.
 
-A spec names the data (a built-in set or the user's own file) and its split, the model's layers, the
-loss, the optimizer and its learning-rate schedule, the epochs, batch size and seed, and the doctor's
-settings. ``load_spec`` reads a file, ``parse_spec`` a dict; both validate everything before anything
-is built, and a bad spec raises ``SpecError`` with one line that names the field::
+``load_spec`` reads a file, ``parse_spec`` a dict; both check every field before anything is built, and
+a bad spec raises ``SpecError`` with one line that names the field::
 
     model.layers[2].p: must be between 0 and 1, got 1.5
 
-The spec classes are frozen pydantic dataclasses, checked when they are made (in Python too). A layer,
-optimizer, schedule or data source is one class per kind, told apart by its ``type`` or ``name``
-(``LayerSpec("dropout", p=0.1)`` makes the dropout one); an option left out takes the default of what
-the kind builds (``nn.Dropout``, ``optim.Adam``, ``rp.data.spiral``: read from its signature). The
-``build_*`` methods turn a spec into the data (``retroprop.data.prepare``), model, optimizer, scheduler
-and doctor that ``rp.fit`` takes; ``train`` does all of it. Field types are in
-``retroprop.spec.fields``, files are read by ``retroprop.spec.files``, the examples are in
-``retroprop.spec.examples``; docs/spec.md lists every field. YAML needs PyYAML (``retroprop[cli]``).
+The spec classes are frozen pydantic dataclasses, checked when made. A layer, optimizer, schedule or data
+source is one class per kind, picked by its ``type`` or ``name`` (``LayerSpec("dropout", p=0.1)``), an
+option left out taking the default of what the kind builds. Field types are in ``retroprop.spec.fields``,
+files are read by ``retroprop.spec.files``; docs/spec.md lists every field.
 """
 
 from __future__ import annotations
@@ -102,9 +96,7 @@ class SpecError(ValueError):
         return self.source if self.line is None else f"{self.source}, line {self.line}"
 
 
-# ---------------------------------------------------------------------------------------------
 # The machinery: frozen pydantic dataclasses, families of kinds told apart by a key
-# ---------------------------------------------------------------------------------------------
 class _Spec:
     """What every spec class has."""
 
@@ -219,9 +211,7 @@ def _one_of(family: Any, what: str = "must be a mapping of fields", *, shorthand
     return Annotated[Union[kinds], Discriminator(tag_of), BeforeValidator(check)]  # noqa: UP007
 
 
-# ---------------------------------------------------------------------------------------------
 # The kinds: layers, optimizers, schedules (built by nn, optim and lr_scheduler classes)
-# ---------------------------------------------------------------------------------------------
 class LayerSpec(_Family):
     """One layer, by ``type``: ``LayerSpec("dropout", p=0.1)``. ``units`` is the width of a linear layer
     (None on the last one: as many as the loss needs)."""
@@ -289,9 +279,7 @@ ScheduleSpec._add({
 })
 
 
-# ---------------------------------------------------------------------------------------------
 # Data: a built-in set (with its generator's options and defaults) or the user's files
-# ---------------------------------------------------------------------------------------------
 class DataSpec(_Family):
     """The data: a built-in set by ``name`` (with its generator's options), or a file (``file``: CSV or
     ``.npz``; or ``x_file`` and ``y_file``), and the split."""
@@ -375,9 +363,7 @@ _File._add({
 }, keyed=False)
 
 
-# ---------------------------------------------------------------------------------------------
 # The model, the doctor, the experiment
-# ---------------------------------------------------------------------------------------------
 def _layer_list(value: Any) -> Any:
     if not isinstance(value, (list, tuple)) or not value:
         raise fail("must be a non-empty list of layers")
@@ -540,10 +526,6 @@ class ExperimentSpec(_Spec):
             got = f", got {show(data.test_size or 0.25)}" if err.option == "test_size" else ""
             raise SpecError(f"{path}: {text}{got}", path) from None
 
-    def output_units(self, n_classes: int) -> int:
-        """The width of the last layer that the loss needs: 1 for a binary loss, else ``n_classes``."""
-        return 1 if self.loss in _BINARY_LOSSES else n_classes
-
     def build_model(self, n_features: int, n_classes: int) -> nn.Sequential:
         """The model as an ``nn.Sequential`` of the layers' ``nn`` classes, its weights drawn after
         ``rp.manual_seed(seed)``. With an NLL loss a ``LogSoftmax`` follows the last linear layer."""
@@ -551,7 +533,7 @@ class ExperimentSpec(_Spec):
             raise _custom_error(problem, ExperimentSpec)
         manual_seed(self.seed)
         modules: list[nn.Module] = []
-        width, out = n_features, self.output_units(n_classes)
+        width, out = n_features, 1 if self.loss in _BINARY_LOSSES else n_classes
         for layer in self.model.layers:
             if layer.type == "linear":
                 modules.append(layer.builds(width, layer.units or out, init=layer.init))
@@ -596,9 +578,7 @@ class ExperimentSpec(_Spec):
                    callbacks=list(callbacks), verbose=verbose, **self.fit_kwargs())
 
 
-# ---------------------------------------------------------------------------------------------
 # Parsing: pydantic's errors as one line with the field's path
-# ---------------------------------------------------------------------------------------------
 def parse_spec(data: Mapping[str, Any], source: str = "spec", *,
                base_dir: str | Path | None = None) -> ExperimentSpec:
     """Check ``data`` (a spec as parsed from JSON or YAML) and return it as an ``ExperimentSpec``,
@@ -679,24 +659,9 @@ _NESTED = {"data": DataSpec, "model": ModelSpec, "layers": LayerSpec, "optimizer
            "schedule": ScheduleSpec, "doctor": DoctorSpec}
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and check a spec file (``.json``, ``.yaml`` or ``.yml``, at most MAX_FILE_BYTES).
-
-    A file that is missing, unreadable, too large or not valid JSON/YAML raises ``SpecError`` naming
-    the file (and the line, for a parse error); a bad field raises it naming the field (its ``line``
-    set for YAML). Data file paths in the spec are relative to the spec's folder. YAML is read safely
-    (``retroprop.spec.files``): no tags that build objects, merge keys, bounded aliases and depth.
-    """
-    from retroprop.spec.files import read_spec_file
-
-    return read_spec_file(path)
-
-
-# ---------------------------------------------------------------------------------------------
 # The tables: each kind and its options
-# ---------------------------------------------------------------------------------------------
 class DataSetInfo(NamedTuple):
-    """A built-in data set: its inputs and classes (None: its n_classes option) and options."""
+    """A built-in data set: its inputs, classes (None: its n_classes option), samples and options."""
 
     n_features: int
     n_classes: int | None
@@ -715,3 +680,5 @@ SCHEDULES = _options_of(ScheduleSpec)
 DATASETS = {name: DataSetInfo(*BUILTIN_SETS[name][:3], options) for name, options in
             _options_of(DataSpec, _SPLIT).items() if name in BUILTIN_SETS}
 FILE_SOURCES = {tag: options for tag, options in _options_of(DataSpec).items() if tag not in BUILTIN_SETS}
+
+from retroprop.spec.files import load_spec  # noqa: E402 (it reads files into the classes above)

@@ -1,9 +1,6 @@
-"""The spec's field types: exact (``true`` is not a number, ``10.0`` not an integer, ``"10"`` neither) with
-the range said in words, and values shown as a spec writes them, cut short before they are formatted.
-
-A failed check is a ``PydanticCustomError`` of type ``spec`` whose context may extend the field's path
-(``at``), carry the value to show (``shown``) or show none (``hide``); ``retroprop.spec`` turns it into
-a ``SpecError``. The limits that keep a spec from making retroprop allocate without bound are here too.
+"""The spec's field types: exact (``true`` is not a number, ``10.0`` not an integer, ``"10"`` neither), the
+range said in words, values shown as a spec writes them and cut short before they are formatted; and the
+limits that keep a spec from making retroprop allocate without bound.
 """
 
 from __future__ import annotations
@@ -65,8 +62,8 @@ def show(value: Any, limit: int = 60) -> str:
 
 
 def fail(message: str, at: str = "", got: Any = _NOTHING, *, hide: bool = False) -> PydanticCustomError:
-    """A validation error; ``at`` extends the field's path, ``got`` is the value shown (default: the
-    input), ``hide`` shows none."""
+    """A validation error, made a SpecError by ``retroprop.spec``: ``at`` extends the field's path, ``got``
+    is the value shown (default: the input), ``hide`` shows none."""
     context: dict[str, Any] = {"at": at, "hide": hide}
     if got is not _NOTHING:
         context["shown"] = show(got)  # pydantic may repr its context: a value is kept only shown

@@ -18,15 +18,16 @@ from typing import Any
 from retroprop.spec import ExperimentSpec, SpecError, parse_spec
 from retroprop.spec.fields import MAX_DEPTH, MAX_FILE_BYTES, show
 
-__all__ = ["read_json", "read_spec_file", "read_yaml"]
+__all__ = ["load_spec", "read_json", "read_yaml"]
 
 
-def read_spec_file(path: str | Path) -> ExperimentSpec:
+def load_spec(path: str | Path) -> ExperimentSpec:
     """Read and check a spec file (``.json``, ``.yaml`` or ``.yml``, at most MAX_FILE_BYTES).
 
     A file that is missing, unreadable, too large or not valid JSON/YAML raises ``SpecError`` naming
     the file (and the line, for a parse error); a bad field raises it naming the field (its ``line``
-    set for YAML). Data file paths in the spec are relative to the spec's folder.
+    set for YAML). Data file paths in the spec are relative to the spec's folder. YAML is read safely:
+    no tags that build objects, merge keys, bounded aliases and depth.
     """
     path = Path(path)
     name = str(path)
