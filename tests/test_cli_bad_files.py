@@ -130,7 +130,7 @@ def test_bad_data_files(tmp_path):
     rp.save(nn.Sequential(nn.Linear(4, 3)), model)
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     refused(cli("predict", str(model), "--input", str(tmp_path / "objects.npy")), "objects.npy",
-            "nothing is unpickled")
+            "never objects")
     (tmp_path / "empty.csv").write_text("")
     refused(cli("predict", str(model), "--input", str(tmp_path / "empty.csv")), "empty.csv")
     (tmp_path / "latin.csv").write_bytes(b"caf\xe9,1,2,3\n")

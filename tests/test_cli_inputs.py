@@ -72,7 +72,7 @@ def test_a_label_beyond_the_models_classes_is_refused(saved, tmp_path):
     data = write_csv(tmp_path / "bad.csv", x, y, label_value="7")
     result = cli("evaluate", str(path), "--data", str(data))
     assert result.returncode == 2 and "7 is outside 0..2" in result.stderr
-    assert "bad.csv, sample 3" in result.stderr  # the third sample (line 4, after the header)
+    assert "bad.csv, row 4: the class label" in result.stderr  # the third sample: line 4, after the header
     no_traceback(result)
 
 
@@ -83,7 +83,7 @@ def test_npz_labels_are_checked_too(saved, tmp_path, bad):
     labels[2] = bad
     np.savez(tmp_path / "bad.npz", x=x, y=labels)
     result = cli("evaluate", str(path), "--data", str(tmp_path / "bad.npz"))
-    assert result.returncode == 2 and str(bad) in result.stderr and "bad.npz" in result.stderr
+    assert result.returncode == 2 and str(bad) in result.stderr and "bad.npz[y], row 3: " in result.stderr
     no_traceback(result)
 
 
@@ -93,7 +93,7 @@ def test_non_finite_inputs_are_refused_with_row_and_column(saved, tmp_path):
     x[4, 2] = np.nan
     csv = write_csv(tmp_path / "x.csv", x)
     result = cli("predict", str(path), "--input", str(csv))
-    assert result.returncode == 2 and "row 5 (line 6), column 3 (petal_length)" in result.stderr
+    assert result.returncode == 2 and "x.csv, row 6, column 'petal_length'" in result.stderr  # line 6
     no_traceback(result)
     x[4, 2] = np.inf
     np.save(tmp_path / "x.npy", x)
@@ -147,12 +147,12 @@ def test_the_wrong_number_of_features_and_other_bad_requests(saved, tmp_path):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("1,2,3,4\n1,2,3\n")
     result = cli("predict", str(path), "--input", str(ragged))
-    assert result.returncode == 2 and "line 2: 3 fields" in result.stderr
+    assert result.returncode == 2 and "row 2: has 3 fields; the first row has 4" in result.stderr
     no_traceback(result)
     words = tmp_path / "words.csv"
     words.write_text("a,b,c,d\n1,2,x,4\n")
     result = cli("predict", str(path), "--input", str(words))
-    assert result.returncode == 2 and "line 2, column 3 (c): 'x' is not a number" in result.stderr
+    assert result.returncode == 2 and "row 2, column 'c': 'x' is not a number" in result.stderr
     no_traceback(result)
 
 

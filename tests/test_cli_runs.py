@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import retroprop as rp
-from retroprop.cli_runs import chance_loss, corrected_spec, training_failure
+from retroprop.cli.runs import chance_loss, corrected_spec, training_failure
 from retroprop.spec import SPEC_EXAMPLES, load_spec, parse_spec
 from tests.test_cli import cli, no_traceback
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retroprop.data.files import DataFileError, load_csv, load_npy_pair, load_npz
+from retroprop.data.files import DataFileError, load_csv, load_npy_pair, load_npz, load_samples
 
 
 def write(path: Path, text: str) -> Path:
@@ -106,7 +106,7 @@ def test_csv_non_finite_values_name_row_and_column(tmp_path: Path, cell: str) ->
     assert str(err).startswith(f"{path}, row 4, column 'b': ") and "not a finite number" in str(err)
     assert (err.file, err.row, err.column) == (str(path), 4, "b")  # rows count the header and blank lines
     nan_label = error_of(load_csv, write(tmp_path / "b.csv", "1,2,0\n3,4,nan\n"))
-    assert "row 2, column 2" in str(nan_label)
+    assert "row 2, column 3" in str(nan_label) and nan_label.column == 3  # counted from 1, as rows are
     assert "row 2" in str(error_of(load_csv, write(tmp_path / "c.csv", "1,2,0\n3,4,nan\n"), classes=False))
 
 
@@ -169,7 +169,9 @@ def test_npy_pair_and_checks(tmp_path: Path) -> None:
     bad = np.ones((4, 3))
     bad[2, 1] = np.inf
     np.save(tmp_path / "xinf.npy", bad)
-    assert "x[2, 1] is inf" in str(error_of(load_npy_pair, tmp_path / "xinf.npy", tmp_path / "y.npy"))
+    err = error_of(load_npy_pair, tmp_path / "xinf.npy", tmp_path / "y.npy")
+    assert str(err) == f"{tmp_path / 'xinf.npy'}, row 3, column 2: inf is not a finite number"
+    assert (err.row, err.column) == (3, 2)  # x[2, 1], counted from 1
     np.save(tmp_path / "obj.npy", np.array([{}, 1], dtype=object), allow_pickle=True)
     err = error_of(load_npy_pair, tmp_path / "obj.npy", tmp_path / "y.npy")
     assert "unsupported .npy dtype '|O'" in str(err) and "never objects" in str(err)
@@ -261,3 +263,113 @@ def test_one_long_cell_does_not_widen_every_cell(tmp_path: Path) -> None:
     longer = tmp_path / "longer.csv"
     longer.write_text("1,2,0\n1,2," + "a" * 1_000_000 + "\n", encoding="utf-8")
     assert "row 2: cannot be read as CSV: field larger than field limit" in str(error_of(load_csv, longer))
+
+
+# ---------------------------------------------------------------------------------------------
+# Where: rows and columns counted from 1 everywhere
+# ---------------------------------------------------------------------------------------------
+def test_npz_label_errors_name_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.ones((4, 2)), y=np.array([0, 1, 0.5, 1]))
+    err = error_of(load_npz, path)
+    assert str(err).startswith(f"{path}[y], row 3: a class label must be a whole number")
+    assert (err.file, err.row, err.column) == (f"{path}[y]", 3, None)
+    np.savez(path, x=np.ones((3, 2)), y=np.array(["a", "b", "c"]))
+    err = error_of(load_npz, path, class_names=("a", "b"))
+    assert err.row == 3 and "label 'c' is not one of the classes a, b" in str(err)
+    np.savez(path, x=np.ones((3, 2)), y=np.array([[0.5, 1.0], [1.0, np.nan], [0.0, 0.0]]))
+    err = error_of(load_npz, path, classes=False)  # a numeric target with two columns
+    assert str(err) == f"{path}[y], row 2, column 2: the target must be a finite number, got nan"
+
+
+def test_csv_columns_without_a_header_are_counted_from_1(tmp_path: Path) -> None:
+    err = error_of(load_csv, write(tmp_path / "a.csv", "1,2,0\n3,x,1\n"))
+    assert str(err) == f"{tmp_path / 'a.csv'}, row 2, column 2: 'x' is not a number" and err.column == 2
+    err = error_of(load_csv, write(tmp_path / "b.csv", "1,2,0\n3,4,0.5\n"), label=-1)
+    assert (err.row, err.column) == (2, 3)
+
+
+def test_ragged_rows_are_named_even_when_no_delimiter_splits_evenly(tmp_path: Path) -> None:
+    err = error_of(load_csv, write(tmp_path / "a.csv", "a,b,c\n1,2,0\n1,2\n"))  # no delimiter given
+    assert str(err) == f"{tmp_path / 'a.csv'}, row 3: has 2 fields; the first row has 3"
+    assert "cannot tell the delimiter" in str(error_of(load_csv, write(tmp_path / "b.csv", "1\n2\n")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Unlabelled samples
+# ---------------------------------------------------------------------------------------------
+def test_samples_from_csv_with_and_without_header(tmp_path: Path) -> None:
+    named = load_samples(write(tmp_path / "a.csv", "age;height\n\n31;1.8\n42;1.6\n"))
+    assert named.feature_names == ("age", "height") and named.rows == (3, 4)
+    np.testing.assert_array_equal(named.x, [[31, 1.8], [42, 1.6]])
+    assert named.x.dtype == np.float64 and named.row(1) == 4
+    plain = load_samples(write(tmp_path / "b.csv", "1,2\n3,4\n"))
+    assert plain.feature_names is None and plain.x.shape == (2, 2) and plain.rows == (1, 2)
+    assert load_samples(tmp_path / "b.csv", header=True).x.tolist() == [[3.0, 4.0]]
+    one = load_samples(write(tmp_path / "c.csv", "0.5\n1.5\n"))  # one feature: no delimiter at all
+    assert one.x.tolist() == [[0.5], [1.5]]
+
+
+def test_samples_from_arrays(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.arange(6, dtype=np.int32).reshape(3, 2))
+    samples = load_samples(tmp_path / "x.npy")
+    assert samples.x.dtype == np.float64 and samples.x.tolist() == [[0, 1], [2, 3], [4, 5]]
+    assert samples.feature_names is None and samples.row(2) == 3
+    np.savez(tmp_path / "d.npz", x=np.ones((2, 3), np.float32), y=np.array(["a", "b"]))
+    assert load_samples(tmp_path / "d.npz").x.shape == (2, 3)
+    np.savez(tmp_path / "e.npz", inputs=np.ones((2, 3)))
+    assert str(error_of(load_samples, tmp_path / "e.npz")) == (
+        f"{tmp_path / 'e.npz'}: has no array named 'x' (the samples); it has inputs")
+
+
+@pytest.mark.parametrize("array, shape", [(np.zeros(4), "(4,)"), (np.float64(3.0), "()"),
+                                          (np.zeros((2, 2, 4)), "(2, 2, 4)")])
+def test_samples_must_be_samples_by_features(tmp_path: Path, array, shape: str) -> None:
+    np.save(tmp_path / "x.npy", array)
+    err = error_of(load_samples, tmp_path / "x.npy")
+    assert str(err) == f"{tmp_path / 'x.npy'}: expected a 2-D array (samples x features); got shape {shape}"
+    np.savez(tmp_path / "x.npz", x=array)
+    in_npz = error_of(load_samples, tmp_path / "x.npz")
+    assert str(in_npz).startswith(f"{tmp_path / 'x.npz'}[x]: expected a 2-D")
+
+
+def test_samples_that_are_not_finite_numbers_are_named_by_row_and_column(tmp_path: Path) -> None:
+    x = np.ones((4, 3))
+    x[2, 1] = -np.inf
+    np.save(tmp_path / "x.npy", x)
+    err = error_of(load_samples, tmp_path / "x.npy")
+    assert str(err) == f"{tmp_path / 'x.npy'}, row 3, column 2: -inf is not a finite number"
+    np.savez(tmp_path / "x.npz", x=x)
+    in_npz = error_of(load_samples, tmp_path / "x.npz")
+    assert (in_npz.file, in_npz.row, in_npz.column) == (f"{tmp_path / 'x.npz'}[x]", 3, 2)
+    csv_err = error_of(load_samples, write(tmp_path / "a.csv", "a,b\n1,2\n3,nan\n"))
+    assert str(csv_err) == f"{tmp_path / 'a.csv'}, row 3, column 'b': 'nan' is not a finite number"
+    headerless = error_of(load_samples, write(tmp_path / "b.csv", "1,2\n3,\n"))
+    assert str(headerless) == f"{tmp_path / 'b.csv'}, row 2, column 2: an empty cell"
+    first_missing = error_of(load_samples, write(tmp_path / "c.csv", "1,\n3,4\n"))  # not a header
+    assert str(first_missing) == f"{tmp_path / 'c.csv'}, row 1, column 2: an empty cell"
+    assert "row 1, column 2: an empty label" in str(error_of(load_csv, tmp_path / "c.csv"))  # not a class ''
+    assert "row 3, column 'y': an empty label" in str(error_of(load_csv, write(tmp_path / "d.csv",
+                                                                                 "a,y\n1,cat\n2,\n")))
+    np.save(tmp_path / "t.npy", np.array([["a", "b"]]))
+    assert "holds <U1 values; expected numbers" in str(error_of(load_samples, tmp_path / "t.npy"))
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    assert "the array is empty (shape (0, 3))" in str(error_of(load_samples, tmp_path / "e.npy"))
+
+
+def test_samples_files_that_cannot_be_read(tmp_path: Path) -> None:
+    assert "expected a .csv or .npy or .npz file, got .txt" in str(error_of(load_samples, tmp_path / "x.txt"))
+    assert "No such file" in str(error_of(load_samples, tmp_path / "missing.csv"))
+    header_only = error_of(load_samples, write(tmp_path / "h.csv", "a,b\n"))
+    assert "has a header but no rows of data" in str(header_only)
+    assert "row 3: has 1 fields; the first row has 2" in str(
+        error_of(load_samples, write(tmp_path / "r.csv", "1,2\n3,4\n5\n")))
+    np.save(tmp_path / "x.npy", np.zeros((100, 4)))
+    too_big = error_of(load_samples, tmp_path / "x.npy", max_bytes=100)
+    assert "above the limit of 100 (max_bytes)" in str(too_big)
+    np.save(tmp_path / "obj.npy", np.array([[{}]], dtype=object), allow_pickle=True)
+    assert "never objects" in str(error_of(load_samples, tmp_path / "obj.npy"))
+    raw = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[:-8])
+    assert "truncated or altered" in str(error_of(load_samples, tmp_path / "cut.npy"))
+

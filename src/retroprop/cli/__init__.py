@@ -16,6 +16,10 @@ spec that does not validate, a file that cannot be read or written), said in one
 traceback, before any training; 3 ``diagnose`` found a problem, or the run did not train (it
 diverged, or stopped on NaN/Inf), or ``demo``: a demonstration did not show what it claims; 130
 interrupted (Ctrl-C; ``train`` still saves what it has).
+
+The parser and the shared machinery (exit statuses, ``Outputs``) are here; each command's work is in
+its module: ``train`` (train and diagnose), ``runs`` (what a finished run concludes), ``predict``
+(evaluate and predict) and ``inputs`` (their data, read by ``retroprop.data.files``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import retroprop as rp
-from retroprop.cli_inputs import InputError
+from retroprop.cli.inputs import InputError
 from retroprop.files import (
     OutputPathError,
     check_output_path,
@@ -145,25 +149,25 @@ def _demo(args: argparse.Namespace) -> int:
 # train, diagnose, evaluate, predict (in their own modules)
 # ---------------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    from retroprop.cli_train import train
+    from retroprop.cli.train import train
 
     return train(args)
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from retroprop.cli_train import diagnose
+    from retroprop.cli.train import diagnose
 
     return diagnose(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from retroprop.cli_predict import evaluate
+    from retroprop.cli.predict import evaluate
 
     return evaluate(args)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from retroprop.cli_predict import predict
+    from retroprop.cli.predict import predict
 
     return predict(args)
 
@@ -333,6 +337,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"retroprop {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
-
-if __name__ == "__main__":
-    sys.exit(main())

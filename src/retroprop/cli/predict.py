@@ -2,7 +2,7 @@
 
 The model file records its loss and its data (``retroprop train --save``), so ``evaluate`` needs no
 more than the file for the model's own held-out split. Inputs are read and checked by
-``retroprop.cli_inputs``; no class or score is given for a row whose outputs are not finite.
+``retroprop.cli.inputs``; no class or score is given for a row whose outputs are not finite.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 import retroprop as rp
 from retroprop.cli import EXIT_FAILED, EXIT_OK, PREDICTION_SUFFIXES, Outputs, UserError, apply_threads
-from retroprop.cli_inputs import InputError
+from retroprop.cli.inputs import InputError
 from retroprop.files import atomic_write
 
 
@@ -44,7 +44,7 @@ def _held_out(model_path: str, info: dict[str, Any], name: str | None, regressio
     """The held-out split the model was trained against, rebuilt from the data section its file
     records (raw inputs: a saved model standardizes them itself); y holds class numbers, or the
     numeric targets of a regression."""
-    from retroprop.cli_inputs import Table
+    from retroprop.cli.inputs import Table
     from retroprop.spec import SpecError, parse_spec
 
     data = info.get("data")
@@ -74,7 +74,7 @@ def _held_out(model_path: str, info: dict[str, Any], name: str | None, regressio
 
 
 def _labelled(args: argparse.Namespace, info: dict[str, Any], regression: bool) -> Any:
-    from retroprop.cli_inputs import read_labelled
+    from retroprop.cli.inputs import read_labelled
 
     if args.data is not None and _is_file_name(args.data):
         if args.label is not None and not args.data.lower().endswith(".csv"):
@@ -90,7 +90,7 @@ def _labelled(args: argparse.Namespace, info: dict[str, Any], regression: bool) 
 def _outputs(model: Any, table: Any) -> np.ndarray:
     """The model's outputs for the table's samples, checked: as many features as it takes, and
     outputs that are finite for every row."""
-    from retroprop.cli_inputs import check_finite_outputs, check_width, input_width
+    from retroprop.cli.inputs import check_finite_outputs, check_width, input_width
 
     check_width(table, input_width(model))
     try:  # inputs that overflow the model's dtype show as non-finite outputs, refused just below
@@ -118,7 +118,7 @@ def _is_regression(info: dict[str, Any], kind: str) -> bool:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from retroprop.cli_inputs import class_labels
+    from retroprop.cli.inputs import class_labels
     from retroprop.training import LOSSES
 
     model, info = _load_model(args.model)
@@ -157,7 +157,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    from retroprop.cli_inputs import read_samples
+    from retroprop.cli.inputs import read_samples
 
     outputs_file = Outputs("predict")
     out = outputs_file.check(args.output, "predictions", PREDICTION_SUFFIXES)

@@ -97,7 +97,7 @@ def _run(spec: Any, source: str, *, doctor: bool | None, repair: bool | None, ve
 
 
 def _failure(run: dict[str, Any]) -> str | None:
-    from retroprop.cli_runs import chance_loss, training_failure
+    from retroprop.cli.runs import chance_loss, training_failure
 
     return training_failure(run["history"], chance_loss(run["spec"].loss, run["data"].n_classes))
 
@@ -168,7 +168,7 @@ def _write_report(run: dict[str, Any], path: Path) -> None:
 def _spec_text(run: dict[str, Any], path: Path, source: str) -> str:
     """The spec as run, with the doctor's remedies applied (``--save-spec``); its notes go to
     ``run["spec_notes"]``."""
-    from retroprop.cli_runs import corrected_spec, spec_text
+    from retroprop.cli.runs import corrected_spec, spec_text
     from retroprop.spec import parse_spec
 
     doctor, history = run["doctor"], run["history"]

@@ -32,7 +32,7 @@ from retroprop.data.datasets import (
     spiral,
     xor,
 )
-from retroprop.data.files import DataFileError, Table, load_csv, load_npy_pair, load_npz
+from retroprop.data.files import DataFileError, Samples, Table, load_csv, load_npy_pair, load_npz, load_samples
 from retroprop.data.prepare import (
     DataSourceError,
     Prepared,
@@ -48,6 +48,7 @@ __all__ = [
     "Dataset",
     "NotFittedError",
     "Prepared",
+    "Samples",
     "SplitDataset",
     "StandardScaler",
     "Table",
@@ -61,6 +62,7 @@ __all__ = [
     "load_mnist1d",
     "load_npy_pair",
     "load_npz",
+    "load_samples",
     "load_wine",
     "moons",
     "prepare_arrays",
