@@ -32,7 +32,15 @@ from retroprop.data.datasets import (
     spiral,
     xor,
 )
-from retroprop.data.files import DataFileError, Samples, Table, load_csv, load_npy_pair, load_npz, load_samples
+from retroprop.data.files import (
+    DataFileError,
+    Samples,
+    Table,
+    load_csv,
+    load_npy_pair,
+    load_npz,
+    load_samples,
+)
 from retroprop.data.prepare import (
     DataSourceError,
     Prepared,
