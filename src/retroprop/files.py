@@ -60,10 +60,27 @@ def atomic_write(path: str | Path, mode: str = "wb", *, encoding: str | None = N
     _fsync_folder(folder)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process's umask without changing it (Linux's /proc), else the one seen at import."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def _umask_at_import() -> int:
+    # os.umask can only be read by setting it: done once, while the module is imported
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+_umask = _read_umask
 
 
 def _fsync_folder(folder: Path) -> None:
