@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,12 @@ from retroprop import nn
 SUBCOMMANDS = ("demo", "train", "diagnose", "evaluate", "predict")
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path | None = None, timeout: int = 300,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``retroprop ARGS`` in a subprocess; ``env``: variables set on top of this process's."""
+    environment = None if env is None else {**os.environ, **env}
     return subprocess.run([sys.executable, "-m", "retroprop", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False, cwd=cwd)
+                          timeout=timeout, check=False, cwd=cwd, env=environment)
 
 
 def no_traceback(result: subprocess.CompletedProcess) -> None:
@@ -46,6 +50,43 @@ def test_usage_errors_exit_2_without_a_traceback():
     result = cli("train", "spec.yaml", "--threads", "0")
     assert result.returncode == 2 and "--threads" in result.stderr
     assert cli().returncode == 2
+
+
+def test_thread_counts_a_c_int_cannot_hold_are_usage_errors(saved_model):
+    folder, path, *_ = saved_model
+    huge = cli("predict", str(path), "--input", str(folder / "x.npy"), "--threads", str(3_000_000_000))
+    assert huge.returncode == 2 and "--threads" in huge.stderr and "2147483647" in huge.stderr
+    assert "Traceback" not in huge.stderr
+    for value in ("abc", "0", str(2**31)):
+        bad = cli("predict", str(path), "--input", str(folder / "x.npy"),
+                  env={"RETROPROP_NUM_THREADS": value})
+        assert bad.returncode == 2 and "RETROPROP_NUM_THREADS" in bad.stderr and not bad.stdout
+        no_traceback(bad)
+    # --threads is the setting then: the environment variable is not read
+    given = cli("predict", str(path), "--input", str(folder / "x.npy"), "--threads", "1",
+                env={"RETROPROP_NUM_THREADS": "abc"})
+    assert given.returncode == 0, given.stderr
+
+
+@pytest.mark.parametrize("module, package, extra", [("sklearn", "scikit-learn", "data"),
+                                                   ("mnist1d", "mnist1d", "data"),
+                                                   ("pydantic", "pydantic", "cli"), ("yaml", "PyYAML", "cli"),
+                                                   ("matplotlib.pyplot", "matplotlib", "plot")])
+def test_a_missing_optional_package_names_the_extra_that_installs_it(monkeypatch, capsys, module, package,
+                                                                     extra):
+    from retroprop import cli as cli_module
+    from retroprop.cli import predict
+
+    def missing(args):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setattr(predict, "evaluate", missing)
+    assert cli_module.main(["evaluate", "model.npz"]) == 2
+    err = capsys.readouterr().err
+    assert f"this needs {package}" in err and f"pip install 'retroprop[{extra}]'" in err
+    monkeypatch.setattr(predict, "evaluate", lambda args: __import__("no_such_module_of_ours"))
+    with pytest.raises(ImportError):  # not an optional dependency: a crash, with its traceback
+        cli_module.main(["evaluate", "model.npz"])
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +155,24 @@ def test_bad_model_and_data_files_are_one_line_errors(saved_model, tmp_path):
     shape = cli("predict", str(path), "--input", str(tmp_path / "narrow.npy"))
     assert shape.returncode == 2 and "64" in shape.stderr
     no_traceback(shape)
-    text = tmp_path / "x.txt"
+    text = tmp_path / "x.dat"  # (.txt is read as CSV)
     text.write_text("1,2,3")
     kind = cli("predict", str(path), "--input", str(text))
     assert kind.returncode == 2 and ".csv or .npy or .npz" in kind.stderr
     no_traceback(kind)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs POSIX")
+def test_a_model_path_that_is_not_a_regular_file_says_what_it_is(saved_model, tmp_path):
+    folder, *_ = saved_model
+    (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "pipe.npz")  # reading it would block: rp.load must refuse it unopened
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")  # reading it would never end
+    for name, what in (("folder.npz", "folder"), ("pipe.npz", "FIFO"), ("zero.npz", "device")):
+        result = cli("predict", str(tmp_path / name), "--input", str(folder / "x.npy"), timeout=60)
+        assert result.returncode == 2 and what in result.stderr and name in result.stderr, result.stderr
+        assert "no such model file" not in result.stderr
+        no_traceback(result)
 
 
 # ---------------------------------------------------------------------------------------------

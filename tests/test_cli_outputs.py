@@ -173,3 +173,32 @@ def test_predictions_are_written_atomically_with_a_fallback(model_file, tmp_path
     assert cli_module.main(["predict", str(path), "--input", str(folder / "x.npy"), "--output", str(npy),
                             "--scores"]) == 0
     np.testing.assert_allclose(np.load(npy), rp.predict(model, x), rtol=1e-6)
+
+
+def test_json_output_is_valid_json_with_non_finite_numbers_as_null():
+    from retroprop import _json
+
+    value = {"loss": float("nan"), "lr": np.float32(np.inf), "rows": np.array([1.5, -np.inf]),
+             "n": np.int64(3), "ok": np.bool_(True), "nested": [(float("-inf"), "x")], "path": Path("a")}
+    text = _json.dumps(value)
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"invalid JSON: {c}")) == {
+        "loss": None, "lr": None, "rows": [1.5, None], "n": 3, "ok": True, "nested": [[None, "x"]],
+        "path": "a"}
+    with pytest.raises(ValueError):  # what the demos' summary.json and diagnose --json used to write
+        json.dumps({"loss": float("nan")}, allow_nan=False)
+
+
+def test_a_demo_summary_with_a_nan_loss_is_valid_json(tmp_path, monkeypatch):
+    from retroprop import demos
+
+    sweep = {"rates": [0.0, 1.0], "val_loss": [0.5, float("nan")], "final_loss": [np.float32(np.inf), 0.1]}
+    monkeypatch.setattr(demos, "_dropout_sweep", lambda seed: ("title", "lesson", [], sweep))
+    monkeypatch.setattr(demos, "_claims", lambda name, runs, sweep: [("a claim", True)])
+    monkeypatch.setattr(demos, "table", lambda result: "")
+    monkeypatch.setattr(demos, "_report_runs", lambda result: [])
+    monkeypatch.setattr(demos, "_figures", lambda result, folder, x: folder.mkdir(parents=True))
+    monkeypatch.setattr(demos, "_report", lambda result, folder, seed: folder / "report.html")
+    demos.run_demo("dropout", tmp_path, echo=lambda text: None)
+    summary = json.loads((tmp_path / "dropout" / "summary.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"invalid JSON: {c}"))
+    assert summary["sweep"]["val_loss"] == [0.5, None] and summary["sweep"]["final_loss"] == [None, 0.1]

@@ -107,12 +107,94 @@ def test_a_diverged_run_is_never_healthy(tmp_path, lr, activation):
     assert result.returncode == 3, result.stdout + result.stderr
     assert "healthy" not in result.stdout.splitlines() and "No problems found" not in result.stdout
     assert "Not a trained model" in result.stdout
-    if activation == "tanh":  # with --json, stdout is the JSON alone ("spec written to" goes to stderr)
-        as_json = cli("diagnose", str(path), "--json", "--save-spec", str(tmp_path / "as-run.yaml"))
-        report = json.loads(as_json.stdout)
-        assert report["healthy"] is False and report["failure"] and "spec written to" in as_json.stderr
-    trained = cli("train", str(path), "--quiet")
+    # with --json, stdout is the JSON alone ("spec written to" goes to stderr), and valid JSON: a NaN
+    # loss is null (json.dumps would write NaN, which strict parsers refuse)
+    as_json = cli("diagnose", str(path), "--json", "--save-spec", str(tmp_path / "as-run.yaml"))
+    report = strict_json(as_json.stdout)
+    assert report["healthy"] is False and report["failure"] and "spec written to" in as_json.stderr
+    if activation == "relu" and lr == 1e30:
+        assert report["final"]["loss"] is None  # NaN
+    model = tmp_path / "untrained.npz"
+    trained = cli("train", str(path), "--quiet", "--save", str(model))
     assert "No problems found" not in trained.stdout and "Not a trained model" in trained.stdout
+    assert trained.returncode == 3, trained.stdout + trained.stderr  # as diagnose: a script must notice
+    assert model.is_file()  # still saved, for inspection
+
+
+def strict_json(text: str):
+    def refuse(constant):
+        raise AssertionError(f"invalid JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_diagnose_is_not_healthy_when_the_doctor_itself_failed(tmp_path, monkeypatch, capsys):
+    from retroprop import cli as cli_module
+
+    path = write_spec(tmp_path, "iris.json", iris())
+    assert cli_module.main(["diagnose", str(path), "--threads", "1"]) == 0  # healthy when the doctor works
+    assert capsys.readouterr().out.splitlines()[-1] == "healthy"
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the doctor broke")
+
+    monkeypatch.setattr(rp.Doctor, "attach", broken)  # fit records it and trains on without the doctor
+    assert cli_module.main(["diagnose", str(path), "--json", "--threads", "1"]) == 3
+    report = strict_json(capsys.readouterr().out)
+    assert report["healthy"] is False and report["problems"] == [] and report["failure"] is None
+    assert [e["where"] for e in report["doctor_errors"]] == ["attach"]
+    assert "the doctor broke" in report["doctor_errors"][0]["error"]
+    assert cli_module.main(["diagnose", str(path), "--threads", "1"]) == 3
+    out = capsys.readouterr().out
+    assert "healthy" not in out.splitlines() and "the doctor failed (attach" in out
+    assert "the doctor itself failed" in out
+
+
+def test_a_crash_before_the_first_step_is_not_called_bad_data(tmp_path, monkeypatch, capsys):
+    from retroprop import cli as cli_module
+    from retroprop.spec import ExperimentSpec
+
+    path = write_spec(tmp_path, "iris.json", iris())
+
+    def crash(self, x):
+        raise ValueError("an internal error of the model")
+
+    monkeypatch.setattr(rp.nn.Linear, "forward", crash)  # fit runs the model once before on_train_begin
+    with pytest.raises(ValueError, match="an internal error"):  # a crash: exit 1 with its traceback
+        cli_module.main(["train", str(path), "--quiet"])
+    monkeypatch.undo()
+    build_data = ExperimentSpec.build_data
+
+    def nan_data(self):
+        data = build_data(self)
+        data.x_train[0, 0] = np.nan
+        return data
+
+    monkeypatch.setattr(ExperimentSpec, "build_data", nan_data)  # fit's own check of its data: exit 2
+    assert cli_module.main(["train", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot train on its data" in err and "NaN" in err
+
+
+def test_the_layer_and_optimizer_names_come_from_the_spec_kinds():
+    from retroprop.cli.runs import _layers
+    from retroprop.spec import LayerSpec, OptimizerSpec
+
+    layers = [{"type": "linear", "units": 8}, *({"type": tag} for tag in LayerSpec._kinds if tag != "linear"),
+              {"type": "linear"}]
+    spec = iris(model={"layers": layers})
+    model = parse_spec(spec).build_model(4, 3)
+    back, standardized = _layers(model, spec, he=False)
+    assert [layer["type"] for layer in back] == [layer["type"] for layer in layers] and not standardized
+    options = {layer["type"]: set(layer) - {"type"} for layer in back}
+    assert options["dropout"] == {"p"} and options["leaky_relu"] == {"negative_slope"}
+    model = parse_spec(spec).build_model(4, 3)
+    for tag in OptimizerSpec._kinds:
+        history = FakeHistory([1.0], [1.0])
+        optimizer = parse_spec(iris(optimizer={"name": tag, "lr": 0.1})).build_optimizer(model)
+        history.model, history.params = model, {"optimizer": optimizer, "scheduler": None}
+        out, _ = corrected_spec(spec, history, [Treated("unstable_loss", "lower_lr")])
+        assert out["optimizer"]["name"] == tag
 
 
 class FakeHistory:
@@ -244,6 +326,38 @@ def test_a_model_trained_on_a_csv_file_evaluates_and_predicts_from_its_file(tmp_
     predicted = cli("predict", str(model), "--input", str(tmp_path / "x.csv"))
     expected = rp.predict(rp.load(model), x[:5]).argmax(axis=1)  # the saved model takes raw inputs
     assert predicted.returncode == 0 and [int(v) for v in predicted.stdout.split()] == expected.tolist()
+
+
+def test_predict_names_the_classes_as_the_training_data_did(tmp_path):
+    x = own_data(tmp_path)
+    label = np.where(x[:, 0] + x[:, 1] / 10 > 0.5, '"yes, it is"', "no")  # as own_data's classes
+    rows = [",".join([*map(repr, row.tolist()), name]) for row, name in zip(x, label, strict=True)]
+    (tmp_path / "named.csv").write_text("\n".join(["a,b,c,target", *rows]) + "\n")
+    layers = {"layers": [{"type": "linear", "units": 16}, "relu", {"type": "linear"}]}
+    spec = {"data": {"file": "named.csv", "label": "target"}, "model": layers,
+            "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 15}
+    model = tmp_path / "named.safetensors"
+    trained = cli("train", str(write_spec(tmp_path, "named.json", spec)), "--quiet", "--save", str(model))
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    np.save(tmp_path / "x.npy", x[:20])
+    from retroprop.serialization import read_info
+
+    names = read_info(model)["class_names"]
+    assert sorted(names) == ["no", "yes, it is"]
+    expected = [names[i] for i in rp.predict(rp.load(model), x[:20]).argmax(axis=1)]
+    assert len(set(expected)) == 2  # both classes among the rows
+    shown = cli("predict", str(model), "--input", str(tmp_path / "x.npy"))
+    assert shown.returncode == 0 and shown.stdout.splitlines() == expected, shown.stderr
+    for suffix in (".csv", ".npy"):
+        out = tmp_path / f"predicted{suffix}"
+        written = cli("predict", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(out))
+        assert written.returncode == 0, written.stderr
+        if suffix == ".csv":  # names, quoted where they hold a comma
+            import csv
+
+            assert [row[0] for row in csv.reader(out.read_text().splitlines())] == expected
+        else:  # class indices
+            assert [names[i] for i in np.load(out)] == expected
 
 
 def test_a_regression_on_a_csv_file_reports_its_loss_and_values(tmp_path):

@@ -19,7 +19,6 @@ kernels (``benchmarks/demos_over_seeds.py`` runs them all and prints the ranges)
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 import retroprop as rp
+from retroprop import _json as finite_json
 from retroprop import nn
 from retroprop.doctor import Doctor
 from retroprop.doctor.rules import DEAD_SHARE, OVERFIT_GAP, VANISHING_RATIO, fired_in_window
@@ -488,7 +488,7 @@ def run_demo(name: str, out: str | Path | None = None, seed: int = 0, figures: b
         folder = Path(out) / name
         _figures(result, folder, None if data is None else data[2])
         result.report = _report(result, folder, seed)
-        write_text(folder / "summary.json", json.dumps(result.to_dict(), indent=1, default=str))
+        write_text(folder / "summary.json", finite_json.dumps(result.to_dict(), indent=1))  # NaN/Inf: null
         echo(f"  figures and report: {folder}/ (open {result.report})")
     result.wall_time = time.perf_counter() - started
     return result

@@ -12,9 +12,10 @@ command) runs the BLAS libraries on N threads (``rp.set_num_threads``).
 
 Exit status: 0 success (``diagnose``: the run is healthy); 1 an output had to go to a fallback
 path (said on stderr), or a crash (with its traceback); 2 a usage or input error (bad arguments, a
-spec that does not validate, a file that cannot be read or written), said in one line without a
-traceback, before any training; 3 ``diagnose`` found a problem, or the run did not train (it
-diverged, or stopped on NaN/Inf), or ``demo``: a demonstration did not show what it claims; 130
+spec that does not validate, a file that cannot be read or written, a bad ``RETROPROP_NUM_THREADS``),
+said in one line without a traceback, before any training; 3 ``diagnose`` found a problem (or the
+doctor itself failed), or the run did not train (it diverged, or stopped on NaN/Inf; ``train``
+still saves that model, for inspection), or ``demo``: a demonstration did not show what it claims; 130
 interrupted (Ctrl-C; ``train`` still saves what it has).
 
 The parser and the shared machinery (exit statuses, ``Outputs``) are here; each command's work is in
@@ -175,13 +176,16 @@ def _predict(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------------------------
+_MAX_THREADS = 2**31 - 1  # the BLAS libraries take the count as a C int
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    if not 1 <= value <= _MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {_MAX_THREADS}, got {value}")
     return value
 
 
@@ -240,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", formatter_class=raw, help="train from a YAML or JSON experiment spec",
         description=_wrap("Train the experiment SPEC describes (see docs/spec.md), with the doctor unless "
-                          "told otherwise. Every output path is checked before the first step."),
+                          "told otherwise. Every output path is checked before the first step. Exit status "
+                          "3 when the run did not train (it diverged, or stopped on NaN/Inf): --save still "
+                          "writes that model, for inspection."),
         epilog=_examples("retroprop train experiment.yaml",
                          "retroprop train experiment.yaml --epochs 5 --lr 0.01 --save model.safetensors",
                          "retroprop train experiment.json --repair --report run.html --save-spec fixed.yaml",
@@ -292,18 +298,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser(
         "predict", formatter_class=raw, help="class predictions of a saved model",
         description=_wrap("Predict a class (a value, for a model trained on numeric targets) for every row "
-                          "of INPUT (.csv, .npy or .npz with an array x; one "
-                    "sample per row, raw features; a CSV header line is detected)."),
+                          "of INPUT (.csv, .npy or .npz with an array x; one sample per row, raw features; "
+                          "a CSV header line is detected). Classes are named as in the data the model was "
+                          "trained on (its file records them); a .npy --output holds class indices."),
         epilog=_examples("retroprop predict model.safetensors --input samples.csv",
                          "retroprop predict model.safetensors --input x.npy --output classes.csv",
                          "retroprop predict model.safetensors --input x.npy --scores"))
     predict.add_argument("model", metavar="MODEL", help="a model saved by `retroprop train --save`")
     predict.add_argument("--input", required=True, help=".csv, .npy or .npz file of samples")
-    predict.add_argument("--output", help="write the predictions to this .csv or .npy file")
+    predict.add_argument("--output", help="write the predictions to this .csv file (class names, as the "
+                         "model file records them) or .npy file (class indices)")
     predict.add_argument("--scores", action="store_true", help="the model's raw outputs instead of classes")
     _add_threads(predict)
     predict.set_defaults(run=_predict)
     return parser
+
+
+# optional packages, by the module name an ImportError gives: (what to call it, the extra that has it)
+_OPTIONAL_PACKAGES = {"matplotlib": ("matplotlib", "plot"), "yaml": ("PyYAML", "cli"),
+                      "pydantic": ("pydantic", "cli"), "sklearn": ("scikit-learn", "data"),
+                      "mnist1d": ("mnist1d", "data")}
 
 
 def _one_line(err: Exception) -> str:
@@ -321,15 +335,22 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE
+    if getattr(args, "threads", None) is None:
+        try:  # a bad RETROPROP_NUM_THREADS is said now, in one line, not as a traceback mid-run
+            rp.get_num_threads()
+        except ValueError as err:
+            print(f"retroprop {args.command}: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         return args.run(args)
     except input_errors() as err:
         print(f"retroprop {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as err:
-        if err.name in ("matplotlib", "yaml", "pydantic"):
-            extra = "plot" if err.name == "matplotlib" else "cli"
-            print(f"retroprop {args.command}: error: this needs {err.name}: pip install 'retroprop[{extra}]'",
+        package = _OPTIONAL_PACKAGES.get((err.name or "").partition(".")[0])
+        if package is not None:
+            name, extra = package
+            print(f"retroprop {args.command}: error: this needs {name}: pip install 'retroprop[{extra}]'",
                   file=sys.stderr)
             return EXIT_USAGE
         raise

@@ -24,7 +24,7 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
     """The model and what its file records about it (``info``; empty for a plain ``rp.save``)."""
     from retroprop.serialization import FileFormatError, read_info
 
-    if not Path(path).is_file():
+    if not Path(path).exists():  # a folder, FIFO or device: rp.load's FileFormatError says which
         raise UserError(f"{path}: no such model file (write one with `retroprop train SPEC --save FILE`)")
     try:
         model = rp.load(path)
@@ -156,6 +156,23 @@ def evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _class_names(info: dict[str, Any], n_outputs: int) -> list[str]:
+    """The names of the classes the model's file records (a model trained on labels "a", "b", "c"
+    predicts those), else the class numbers."""
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    names = info.get("class_names")
+    if isinstance(names, list) and len(names) == n_classes:
+        return [str(name) for name in names]
+    return [str(c) for c in range(n_classes)]
+
+
+def _csv_field(text: str) -> str:
+    """One CSV field, quoted when it holds a delimiter, a quote or a line break."""
+    if any(c in text for c in ',"\r\n') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def predict(args: argparse.Namespace) -> int:
     from retroprop.cli.inputs import read_samples
 
@@ -167,18 +184,21 @@ def predict(args: argparse.Namespace) -> int:
     outputs = _outputs(model, table)
     scores = args.scores or _is_regression(info, _loss_kind(str(info.get("loss", "cross_entropy"))))
     classes = outputs.argmax(axis=1) if outputs.shape[1] > 1 else (outputs[:, 0] > 0).astype(np.int64)
+    names = _class_names(info, outputs.shape[1])
     values = outputs if scores else classes
     if out is None:
         for row in values:
-            print(",".join(f"{v:.6g}" for v in np.atleast_1d(row)) if scores else int(row))
+            print(",".join(f"{v:.6g}" for v in np.atleast_1d(row)) if scores else names[int(row)])
         return EXIT_OK
 
     def writer(target: Path) -> None:
         with atomic_write(target, "wb") as handle:
-            if target.suffix.lower() == ".npy":
+            if target.suffix.lower() == ".npy":  # class indices (their names are in the model file)
                 np.save(handle, values)
+            elif scores:
+                np.savetxt(handle, values, delimiter=",", fmt="%.9g")
             else:
-                np.savetxt(handle, values, delimiter=",", fmt="%.9g" if scores else "%d")
+                handle.write("".join(f"{_csv_field(names[int(c)])}\n" for c in values).encode())
 
     where = outputs_file.write(out, "predictions", writer)
     if where is not None:

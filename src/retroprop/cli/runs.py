@@ -4,6 +4,7 @@ that reproduces a repaired run's final recipe (``--save-spec``)."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -11,12 +12,24 @@ from typing import Any
 
 import numpy as np
 
-# the spec's layer type for each layer class a spec can build (and the doctor's remedies insert)
-_LAYER_TYPES = {"Linear": "linear", "ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "SELU": "selu",
-                "GELU": "gelu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Dropout": "dropout",
-                "BatchNorm1d": "batchnorm"}
-_LAYER_OPTIONS = {"LeakyReLU": "negative_slope", "ELU": "alpha", "GELU": "approximate", "Dropout": "p"}
-_OPTIMIZERS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adamw", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
+
+@functools.cache
+def _spec_kinds() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """From the spec's own kinds: the layer type for each layer class a spec can build (and the
+    doctor's remedies insert), the one option of a layer class that has one (Linear's units and
+    init are handled apart), and the optimizer name for each optimizer class."""
+    from retroprop.spec import LayerSpec, OptimizerSpec
+
+    layer_types = {kind.builds.__name__: tag for tag, kind in LayerSpec._kinds.items()}
+    layer_options = {}
+    for tag, kind in LayerSpec._kinds.items():
+        options = [name for name in kind.__dataclass_fields__ if name != LayerSpec._key]
+        if tag != "linear" and len(options) == 1:
+            layer_options[kind.builds.__name__] = options[0]
+    optimizers = {kind.builds.__name__: tag for tag, kind in OptimizerSpec._kinds.items()}
+    return layer_types, layer_options, optimizers
+
+
 _LR_REMEDIES = ("lower_lr", "higher_lr", "adam")
 _HE_REMEDIES = ("relu", "he_init")  # both leave every Linear layer with He (Kaiming) normal weights
 
@@ -119,14 +132,15 @@ def _layers(model: Any, spec: dict[str, Any], *, he: bool) -> tuple[list[Any], b
         modules = modules[1:]
     if modules and type(modules[-1]).__name__ == "LogSoftmax" and spec.get("loss") in ("nll", "nll_loss"):
         modules = modules[:-1]  # the spec adds it for an NLL loss
+    layer_types, layer_options, _ = _spec_kinds()
     layers: list[Any] = []
     count = sum(type(m).__name__ == "Linear" for m in modules)
     seen = 0
     for module in modules:
         name = type(module).__name__
-        if name not in _LAYER_TYPES:
+        if name not in layer_types:
             raise ValueError(f"the repaired model has a {name} layer, which a spec cannot describe")
-        layer: dict[str, Any] = {"type": _LAYER_TYPES[name]}
+        layer: dict[str, Any] = {"type": layer_types[name]}
         if name == "Linear":
             before = linears[seen] if seen < len(linears) and isinstance(linears[seen], dict) else {}
             seen += 1
@@ -137,9 +151,9 @@ def _layers(model: Any, spec: dict[str, Any], *, he: bool) -> tuple[list[Any], b
             init = "he_normal" if he else before.get("init")
             if init is not None:
                 layer["init"] = init
-        elif name in _LAYER_OPTIONS:
-            value = getattr(module, _LAYER_OPTIONS[name])
-            layer[_LAYER_OPTIONS[name]] = float(value) if isinstance(value, float) else value
+        elif name in layer_options:
+            value = getattr(module, layer_options[name])
+            layer[layer_options[name]] = float(value) if isinstance(value, float) else value
         layers.append(layer)
     return layers, standardized
 
@@ -153,7 +167,7 @@ def _optimizer(before: dict[str, Any], optimizer: Any, scheduler: Any,
     """The spec's optimizer section after learning-rate, optimizer and weight-decay remedies."""
     notes: list[str] = []
     group = optimizer.param_groups[0]
-    name = _OPTIMIZERS.get(type(optimizer).__name__, before["name"])
+    name = _spec_kinds()[2].get(type(optimizer).__name__, before["name"])
     out = dict(before) if name == before["name"] else {"name": name, "lr": before["lr"]}
     if any(r in _LR_REMEDIES for r in remedies):
         if scheduler is None:

@@ -5,13 +5,13 @@ output path checked before the first step, each file written atomically, with a 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import retroprop as rp
+from retroprop import _json as finite_json
 from retroprop.cli import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -68,6 +68,12 @@ class _Started(rp.callbacks.Callback):
         self.started = True
 
 
+def _is_fit_check(err: Exception) -> bool:
+    """An error from ``rp.fit``'s checks of its arguments (each message starts "fit"): the data
+    does not suit the model or the loss. Anything else is a crash."""
+    return isinstance(err, (ValueError, TypeError)) and str(err).startswith("fit")
+
+
 def _run(spec: Any, source: str, *, doctor: bool | None, repair: bool | None, verbose: int,
          saving: bool = False) -> dict[str, Any]:
     data = spec.build_data()
@@ -83,13 +89,19 @@ def _run(spec: Any, source: str, *, doctor: bool | None, repair: bool | None, ve
         watcher = rp.Doctor(every=spec.doctor.every, make_up=spec.doctor.make_up)
     if repair is not None and watcher is not False:
         watcher.repair = repair
+    # built outside the try below, so that an error of theirs is never taken for the data's
+    model = spec.build_model(data.n_features, data.n_classes)
+    optimizer = spec.build_optimizer(model)
+    scheduler = spec.build_scheduler(optimizer)
     started = _Started()
     try:
-        history = spec.train(data=data, doctor=watcher, verbose=verbose, callbacks=[started])
+        history = rp.fit(model, data.x_train, data.y_train, optimizer=optimizer, scheduler=scheduler,
+                         validation_data=(data.x_val, data.y_val), doctor=watcher, callbacks=[started],
+                         verbose=verbose, **spec.fit_kwargs())
     except input_errors():
         raise
-    except ValueError as err:  # fit's checks of the data (labels, shapes, NaN) come before any step
-        if started.started:
+    except (ValueError, TypeError) as err:  # fit's checks of the data (labels, shapes, NaN) come first
+        if started.started or not _is_fit_check(err):
             raise
         raise UserError(f"{source}: cannot train on its data: {err}") from None
     return {"spec": spec, "data": data, "model": history.model, "history": history,
@@ -227,8 +239,13 @@ def train(args: argparse.Namespace) -> int:
     if text:
         print()
         print(text)
-    _write_outputs(run, paths, outputs, args.spec)
-    return _status(run, outputs, problem=False)
+    _write_outputs(run, paths, outputs, args.spec)  # an untrained model too: it can be inspected
+    return _status(run, outputs, problem=failure is not None)
+
+
+def _doctor_errors(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The doctor's own failures (``History.doctor_errors``): a run it could not fully watch."""
+    return list(getattr(run["history"], "doctor_errors", None) or [])
 
 
 def diagnose(args: argparse.Namespace) -> int:
@@ -240,20 +257,26 @@ def diagnose(args: argparse.Namespace) -> int:
     doctor, history = run["doctor"], run["history"]
     failure = _failure(run)
     problems = sorted({d.problem for d in doctor.diagnoses})
-    healthy = not problems and failure is None
+    errors = _doctor_errors(run)
+    healthy = not problems and failure is None and not errors  # a doctor that failed saw nothing
     final = {k: v[-1] for k, v in history.history.items()}
     if args.json:
-        print(json.dumps({"healthy": healthy, "problems": problems, "failure": failure,
-                          "diagnoses": [d.to_dict() for d in doctor.diagnoses],
-                          "treatments": [t.to_dict() for t in doctor.treatments],
-                          "final": final, "stop_reason": history.stop_reason}, indent=1, default=float))
+        print(finite_json.dumps({"healthy": healthy, "problems": problems, "failure": failure,
+                                 "doctor_errors": errors,
+                                 "diagnoses": [d.to_dict() for d in doctor.diagnoses],
+                                 "treatments": [t.to_dict() for t in doctor.treatments],
+                                 "final": final, "stop_reason": history.stop_reason}, indent=1))
     else:
         print(_findings(run, failure))
         print("final: " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))
+        for error in errors:
+            print(f"the doctor failed ({error.get('where', '?')}, step {error.get('step', '?')}): "
+                  f"{error.get('error', '?')}")
         if healthy:
             print("healthy")
         else:
             found = ", ".join(problems) or "none named by the doctor"
-            print(f"problems found: {found}" + ("" if failure is None else "; the run did not train"))
+            print(f"problems found: {found}" + ("" if failure is None else "; the run did not train")
+                  + ("" if not errors else "; the doctor itself failed, so the run was not fully watched"))
     _write_outputs(run, paths, outputs, args.spec)
     return _status(run, outputs, problem=not healthy)
