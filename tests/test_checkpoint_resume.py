@@ -490,3 +490,22 @@ def test_info_that_json_cannot_hold_is_refused_before_writing(tmp_path: Path, in
         rp.save(mlp(), path, info=info)
     assert words in str(raised.value)
     assert not path.exists()
+
+
+def test_a_checkpoint_with_float32_standardize_statistics_loads_into_todays_model(tmp_path: Path) -> None:
+    """Standardize keeps its statistics in float64 now; a checkpoint written when they followed the
+    model's dtype (float32) still loads, by a cast."""
+    from retroprop.serialization import read_arrays, write_arrays
+
+    x = np.random.default_rng(0).normal(1.7e9, 100.0, size=(20, 3))
+    model = nn.Sequential(nn.Standardize.from_data(x, dtype=np.float32), nn.Linear(3, 2))
+    path = tmp_path / "old.safetensors"
+    rp.save_checkpoint(path, model)
+    arrays, metadata = read_arrays(path)
+    old = {k: (v.astype(np.float32) if k.endswith(("mean", "scale")) else v) for k, v in arrays.items()}
+    assert old["model/0.mean"].dtype == np.float32
+    write_arrays(path, old, metadata)
+    fresh = nn.Sequential(nn.Standardize(3), nn.Linear(3, 2))
+    rp.load_checkpoint(path, fresh)
+    assert fresh[0].mean.dtype == np.float64
+    np.testing.assert_allclose(fresh[0].mean.data, x.mean(axis=0), rtol=1e-7)

@@ -4,6 +4,7 @@ callback or a schedule: it stops before any step uses it and returns the History
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -158,3 +159,25 @@ def test_fit_sets_the_thread_policy_once_for_the_whole_run(monkeypatch):
     assert entered == [256, 256, 256, 256]  # the run (its widest batch: validation's), then each evaluation
     rp.predict(model, x, batch_size=32)
     assert entered[-1] == 32
+
+
+@pytest.mark.parametrize("labels, shown", [
+    (np.array([0.0, 1e300, 1.0, 0.0]), "1e+300 at index 1"),
+    (np.array([0.0, 1.0, -1e19, 0.0]), "-1e+19 at index 2"),
+    (np.array([0.0, 1.0, 0.0, 2.0 ** 63]), "9.223372036854776e+18 at index 3"),
+    (np.array([0, 1, 0, 2 ** 64 - 1], dtype=np.uint64), "18446744073709551615 at index 3"),
+])
+def test_class_labels_beyond_the_integer_range_are_refused_before_the_cast(labels, shown):
+    # cast to int64 they would wrap around (to -9223372036854775808 for a huge float)
+    x = np.zeros((4, 5), dtype=np.float32)
+    model, optimizer = _setup()
+    before = [p.data.copy() for p in model.parameters()]
+    message = rf"class labels must be class numbers .*; got {re.escape(shown)}, beyond the integer range"
+    with pytest.raises(ValueError, match="fit: " + message):
+        rp.fit(model, x, labels, loss="cross_entropy", optimizer=optimizer, verbose=0)
+    with pytest.raises(ValueError, match="fit: validation_data: " + message):
+        rp.fit(model, x, np.zeros(4), loss="cross_entropy", optimizer=optimizer, verbose=0,
+               validation_data=(x, labels))
+    with pytest.raises(ValueError, match="evaluate: " + message):
+        rp.evaluate(model, x, labels, loss="cross_entropy")
+    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before, strict=True))

@@ -197,6 +197,40 @@ def test_a_double_model_trains_and_predicts_in_float64() -> None:
     assert out.dtype == np.float64
 
 
+def timestamps(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A timestamp-like feature (1.7e9 ± 100: float32 holds it in steps of 128) and whether it lies
+    above the middle."""
+    x = 1.7e9 + np.random.default_rng(seed).uniform(-100.0, 100.0, size=(n, 1))
+    return x, (x[:, 0] > 1.7e9).astype(np.int64)
+
+
+def test_a_leading_standardize_gets_the_raw_inputs_in_float64() -> None:
+    x, y = timestamps(400)
+    model = nn.Sequential(nn.Sequential(nn.Standardize.from_data(x, dtype=np.float32)), nn.Linear(1, 2))
+    with rp.no_grad():  # logits (0, z): class 1 exactly when the standardized feature is positive
+        model[1].weight.data[...] = [[0.0], [1.0]]
+        model[1].bias.data[...] = [0.0, -float((1.7e9 - x.mean()) / x.std())]
+    z = (x[:, 0] - 1.7e9) / x.std()
+    out = rp.predict(model, x)
+    assert out.dtype == np.float32 and model.dtype == np.float32
+    # float32 rounding of the result only (rounding the input first errs by up to 64 / std ~ 1.1)
+    np.testing.assert_allclose(out[:, 1], z, atol=1e-5)
+    assert rp.evaluate(model, x, y, loss="cross_entropy")["accuracy"] == 1.0
+
+
+def test_a_model_with_a_leading_standardize_trains_and_evaluates_on_raw_offset_inputs() -> None:
+    x, y = timestamps(240)
+    x_val, y_val = timestamps(200, seed=1)
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Standardize.from_data(x, dtype=np.float32), nn.Linear(1, 2))
+    history = rp.fit(model, x, y, loss="cross_entropy", optimizer=rp.optim.Adam(model.parameters(), lr=0.1),
+                     epochs=15, batch_size=32, validation_data=(x_val, y_val), verbose=0, seed=0)
+    assert model.dtype == np.float32 and model[0].mean.dtype == np.float64
+    assert history.history["val_accuracy"][-1] >= 0.95
+    assert rp.evaluate(model, x_val, y_val, loss="cross_entropy")["accuracy"] == \
+        history.history["val_accuracy"][-1]
+
+
 def test_tensors_and_lists_are_accepted() -> None:
     x, y = moons(32)
     model = mlp()

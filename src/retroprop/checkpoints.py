@@ -203,12 +203,18 @@ def _history(path: Path, metadata: dict[str, Any], model: Any) -> Any:
 
 def _state_difference(saved: dict[str, np.ndarray], model: Any) -> str | None:
     own = dict(model._state_tensors())
+    # buffers whose dtype does not follow the model's (Standardize's float64 statistics): an older
+    # checkpoint holds them in the model's dtype, and loading casts them
+    fixed = {f"{prefix}.{name}" if prefix else name for prefix, module in model.named_modules()
+             for name in getattr(module, "fixed_dtype_buffers", ())}
     for key, tensor in own.items():  # in the model's order, so the first layer that differs comes first
         if key not in saved:
             return f"{key}: in the model, missing from the checkpoint"
         array, target = saved[key], tensor.data
         if array.shape != target.shape:
             return f"{key}: shape {array.shape} in the checkpoint, {target.shape} in the model"
+        if key in fixed and array.dtype.kind == target.dtype.kind == "f":
+            continue
         if array.dtype != target.dtype:
             return f"{key}: {array.dtype} in the checkpoint, {target.dtype} in the model"
     for key in saved:

@@ -24,6 +24,8 @@ import numpy as np
 from retroprop import functional as F
 from retroprop.callbacks import Callback
 from retroprop.nn import BatchNorm1d, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Module, MSELoss, NLLLoss
+from retroprop.nn.container import Sequential
+from retroprop.nn.normalization import Standardize
 from retroprop.nn.utils import clip_grad_norm_
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator, manual_seed
@@ -144,6 +146,16 @@ def _is_binary(loss: Any) -> bool:
     return isinstance(loss, BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits
 
 
+def _input_dtype(model: Module) -> np.dtype:
+    """The dtype inputs are cast to before ``model``: its parameters' dtype, but float64 for a model
+    that starts with a Standardize layer (which standardizes in float64, so that a feature with a
+    large offset, such as a timestamp, is not rounded first)."""
+    first = model
+    while isinstance(first, Sequential) and len(first):
+        first = first[0]
+    return np.dtype(np.float64) if isinstance(first, Standardize) else model.dtype
+
+
 def _prepare_targets(y: np.ndarray, loss: Any, classification: bool, dtype: np.dtype,
                      where: str) -> np.ndarray:
     if classification and not _is_binary(loss):
@@ -153,6 +165,20 @@ def _prepare_targets(y: np.ndarray, loss: Any, classification: bool, dtype: np.d
                     f"{where}: {type(loss).__name__} needs integer class labels, but y holds "
                     f"non-integer values (e.g. {y[np.flatnonzero(y != np.round(y))[0]]})"
                 )
+            # a cast to int64 wraps anything at or beyond 2**63 around (to -2**63 for 1e300)
+            huge = np.abs(y) >= 2.0 ** 63
+            if huge.any():
+                index = int(np.flatnonzero(huge.ravel())[0])
+                raise ValueError(
+                    f"{where}: class labels must be class numbers (0 to classes - 1); got "
+                    f"{y.ravel()[index]} at index {index}, beyond the integer range"
+                )
+        elif y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+            index = int(np.argmax(y.ravel() > np.iinfo(np.int64).max))
+            raise ValueError(
+                f"{where}: class labels must be class numbers (0 to classes - 1); got "
+                f"{y.ravel()[index]} at index {index}, beyond the integer range"
+            )
         elif y.dtype.kind not in "iu":
             raise TypeError(f"{where}: class labels must be integers, got dtype {y.dtype}")
         return y.astype(np.int64, copy=False)
@@ -427,7 +453,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
 
     ``loss`` is a loss Module, a function ``(output, target) -> Tensor`` or a name such as
     ``"cross_entropy"``; ``metrics=None`` means accuracy for classification losses. Inputs are
-    cast to the model's parameter dtype. ``scheduler`` steps once per epoch (``ReduceLROnPlateau``
+    cast to the model's parameter dtype (float64 for a model that starts with ``nn.Standardize``,
+    which standardizes in float64). ``scheduler`` steps once per epoch (``ReduceLROnPlateau``
     with the validation loss when there is one). ``seed`` seeds everything the run draws at random.
     ``initial_epoch`` and ``history`` continue an earlier run (see ``rp.load_checkpoint``).
     ``doctor=True`` (or a ``Doctor``) watches the run per layer; its findings are in
@@ -460,11 +487,11 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both")
     loss_fn, classification = _resolve_loss(loss)
-    dtype = model.dtype
+    dtype, x_dtype = model.dtype, _input_dtype(model)
     x_all = _as_numpy(x, "fit: x")
     y_all = _as_numpy(y, "fit: y")
     _check_pair(x_all, y_all, "fit")
-    x_all = x_all.astype(dtype, copy=False)
+    x_all = x_all.astype(x_dtype, copy=False)
     y_all = _prepare_targets(y_all, loss_fn, classification, dtype, "fit")
     if validation_split:
         cut = len(x_all) - round(len(x_all) * validation_split)
@@ -480,7 +507,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         x_val = _as_numpy(validation_data[0], "fit: validation_data x")
         y_val = _as_numpy(validation_data[1], "fit: validation_data y")
         _check_pair(x_val, y_val, "fit: validation_data", ("x_val", "y_val"))
-        x_val = x_val.astype(dtype, copy=False)
+        x_val = x_val.astype(x_dtype, copy=False)
         y_val = _prepare_targets(y_val, loss_fn, classification, dtype, "fit: validation_data")
     metric_fns = _resolve_metrics(metrics, loss_fn, classification)
     if classification and not _is_binary(loss_fn):
@@ -747,7 +774,7 @@ def evaluate(model: Module, x: Any, y: Any, *, loss: Any, batch_size: int = 256,
     batch_size = _positive(batch_size, "batch_size", where="evaluate")
     x_arr, y_arr = _as_numpy(x, "evaluate: x"), _as_numpy(y, "evaluate: y")
     _check_pair(x_arr, y_arr, "evaluate")
-    x_arr = x_arr.astype(model.dtype, copy=False)
+    x_arr = x_arr.astype(_input_dtype(model), copy=False)
     y_arr = _prepare_targets(y_arr, loss_fn, classification, model.dtype, "evaluate")
     if _names is not None:
         metric_fns = dict(zip(_names, metrics or [], strict=True))
@@ -766,4 +793,4 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> np.ndarray:
         raise ValueError(f"predict: x must hold at least one sample, got shape {x_arr.shape}")
     _check_finite(x_arr, "predict: x")
     batch_size = _positive(batch_size, "batch_size", where="predict")
-    return _batched_outputs(model, x_arr.astype(model.dtype, copy=False), batch_size)
+    return _batched_outputs(model, x_arr.astype(_input_dtype(model), copy=False), batch_size)

@@ -436,4 +436,68 @@ def test_standardize_layer():
         nn.Standardize(2, mean=[0, 0], scale=[1, 0])
     with pytest.raises(ValueError, match=r"mean must have shape \(2,\)"):
         nn.Standardize(2, mean=[0, 0, 0])
-    assert nn.Standardize.from_data(np.arange(6).reshape(3, 2)).mean.dtype == np.float32
+    integers = nn.Standardize.from_data(np.arange(6).reshape(3, 2))
+    assert integers.mean.dtype == np.float64 and integers.dtype == np.float32
+    with pytest.raises(TypeError, match="floating-point dtype"):
+        nn.Standardize(2, dtype=np.int64)
+
+
+def test_standardize_computes_in_float64_and_outputs_the_layer_dtype():
+    # a timestamp-like feature: float32 holds 1.7e9 only in steps of 128, wider than its spread
+    rng = np.random.default_rng(0)
+    x = 1.7e9 + rng.uniform(-100.0, 100.0, size=(200, 1))
+    exact = (x - x.mean()) / x.std()
+    layer = nn.Standardize.from_data(x, dtype=np.float32)
+    assert layer.mean.dtype == layer.scale.dtype == np.float64
+    out = layer(rp.tensor(x))
+    assert out.dtype == np.float32
+    # only the final cast to float32 rounds: a relative error of float32's epsilon
+    np.testing.assert_allclose(out.data, exact, rtol=2 * np.finfo(np.float32).eps, atol=1e-7)
+    inputs = rp.tensor(x, requires_grad=True)
+    layer(inputs).sum().backward()
+    assert inputs.grad.dtype == np.float64
+    np.testing.assert_allclose(inputs.grad, 1.0 / x.std(), rtol=1e-6)
+
+
+def test_standardize_statistics_stay_float64_under_to():
+    model = nn.Sequential(nn.Standardize(2, mean=[1e9, 0.5], scale=[3.0, 1.0]), nn.Linear(2, 1))
+    mean = model[0].mean
+    for cast, dtype in ((model.float, np.float32), (model.double, np.float64), (model.float, np.float32)):
+        cast()
+        assert model.dtype == model[0].dtype == model[1].weight.dtype == dtype
+        assert model[0].mean is mean and mean.dtype == model[0].scale.dtype == np.float64
+        assert mean.data[0] == 1e9
+        assert model(rp.tensor(np.array([[1e9 + 3.0, 1.5]]))).dtype == dtype
+    assert model.to(np.float64)[0](rp.tensor(np.array([[1e9 + 3.0, 1.5]]))).dtype == np.float64
+    # weights saved by an older version (float32 statistics) load by a cast
+    old = {name: array.astype(np.float32) for name, array in model.state_dict().items()}
+    model[0].load_state_dict({"mean": old["0.mean"], "scale": old["0.scale"]})
+    assert model[0].mean.dtype == np.float64 and model[0].mean.data[0] == np.float32(1e9)
+    # a BatchNorm's running statistics still follow the model's dtype
+    norm = nn.BatchNorm1d(3).double()
+    assert norm.running_mean.dtype == np.float64 and norm.num_batches_tracked.dtype == np.int64
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_saved_standardize_loads_with_its_float64_statistics(tmp_path, suffix, dtype):
+    x = 1.7e9 + np.random.default_rng(0).uniform(-100.0, 100.0, size=(50, 2))
+    model = nn.Sequential(nn.Standardize.from_data(x), nn.Linear(2, 3)).to(dtype)
+    path = tmp_path / f"model{suffix}"
+    rp.save(model, path)
+    loaded = rp.load(path)
+    assert loaded.dtype == loaded[0].dtype == dtype
+    for name, array in model.state_dict().items():
+        assert loaded.state_dict()[name].dtype == array.dtype
+        np.testing.assert_array_equal(loaded.state_dict()[name], array)
+    assert loaded[0].mean.dtype == np.float64 and loaded[0].mean.data[0] == model[0].mean.data[0]
+    np.testing.assert_array_equal(rp.predict(loaded, x), rp.predict(model, x))
+    # a file written before the statistics were kept in float64 (float32 ones) still loads
+    model[0].mean.data = model[0].mean.data.astype(np.float32)
+    model[0].scale.data = model[0].scale.data.astype(np.float32)
+    rp.save(model, path)
+    assert rp.load_state_dict(path)["0.mean"].dtype == np.float32
+    old = rp.load(path)
+    assert old[0].mean.dtype == old[0].scale.dtype == np.float64 and old.dtype == dtype
+    np.testing.assert_array_equal(old[0].mean.data, model[0].mean.data.astype(np.float64))
+    np.testing.assert_array_equal(old[1].weight.data, model[1].weight.data)

@@ -157,7 +157,8 @@ def _input_layer(spec: Any) -> Any:
 def _raw_model(run: dict[str, Any]) -> Any:
     """The trained model, taking raw inputs."""
     first = run.get("input_layer")
-    return run["model"] if first is None else rp.nn.Sequential(first, *run["model"])
+    # .to sets the Standardize layer's output dtype to the model's (its statistics stay float64)
+    return run["model"] if first is None else rp.nn.Sequential(first, *run["model"]).to(run["model"].dtype)
 
 
 def _save_model(model: Any, path: Path, info: dict[str, Any]) -> None:

@@ -218,17 +218,27 @@ class Module:
         for param in self.parameters():
             param.zero_grad(set_to_none=set_to_none)
 
+    # Buffers that keep their dtype under to()/float()/double() (e.g. Standardize's float64 statistics).
+    fixed_dtype_buffers: tuple[str, ...] = ()
+
     def to(self, dtype: Any) -> Module:
-        """Cast floating-point parameters and buffers to ``dtype`` in place (objects keep identity)."""
+        """Cast floating-point parameters and buffers to ``dtype`` in place (objects keep identity);
+        the buffers a module names in ``fixed_dtype_buffers`` keep theirs."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: expected a floating-point dtype, got {dtype}")
-        for tensor in [*self.parameters(), *self.buffers()]:
-            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
+        for module in self.modules():
+            module._cast_own(dtype)
+        return self
+
+    def _cast_own(self, dtype: np.dtype) -> None:
+        """Cast this module's own parameters and buffers (not its children's) for ``to``."""
+        buffers = [b for name, b in self._buffers.items() if name not in self.fixed_dtype_buffers]
+        for tensor in [*self._parameters.values(), *buffers]:
+            if tensor is not None and tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
                 tensor.data = tensor.data.astype(dtype)
                 if tensor.grad is not None:
                     tensor.grad = tensor.grad.astype(dtype)
-        return self
 
     def double(self) -> Module:
         return self.to(np.float64)

@@ -87,14 +87,24 @@ class Standardize(Module):
     ``mean`` and ``scale`` are buffers (saved with the weights); ``Standardize.from_data(x)`` sets
     them from training inputs as ``rp.data.StandardScaler`` does (population standard deviation;
     a constant feature gets scale 1). Putting it first in a model makes the model take raw inputs.
+
+    The statistics stay float64 whatever the model's dtype (``to``/``float()`` leave them), and the
+    standardization runs in float64 before the result is cast to the layer's ``dtype`` (set by
+    ``to``): a float32 input would round a feature such as a timestamp (~1.7e9) in steps of 128.
+    ``rp.fit``/``evaluate``/``predict`` hand a model that starts with this layer float64 inputs.
     """
+
+    fixed_dtype_buffers = ("mean", "scale")
 
     def __init__(self, num_features: int, mean: Any = None, scale: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.num_features = _positive_int(num_features, "num_features", "Standardize")
-        dtype = np.float32 if dtype is None else np.dtype(dtype)
-        mean = np.zeros(self.num_features) if mean is None else np.asarray(mean, dtype=np.float64)
-        scale = np.ones(self.num_features) if scale is None else np.asarray(scale, dtype=np.float64)
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Standardize: dtype must be a floating-point dtype, got {dtype}")
+        # copies (never the caller's arrays: loading weights writes into the buffers)
+        mean = np.zeros(self.num_features) if mean is None else np.array(mean, dtype=np.float64)
+        scale = np.ones(self.num_features) if scale is None else np.array(scale, dtype=np.float64)
         for name, value in (("mean", mean), ("scale", scale)):
             if value.shape != (self.num_features,):
                 raise ValueError(f"Standardize: {name} must have shape ({self.num_features},), "
@@ -103,8 +113,9 @@ class Standardize(Module):
                 raise ValueError(f"Standardize: {name} must be finite")
         if (scale <= 0).any():
             raise ValueError(f"Standardize: scale must be positive, got a minimum of {scale.min()}")
-        self.register_buffer("mean", mean.astype(dtype))
-        self.register_buffer("scale", scale.astype(dtype))
+        self._output_dtype = dtype
+        self.register_buffer("mean", mean)
+        self.register_buffer("scale", scale)
 
     @classmethod
     def from_data(cls, x: Any, dtype: Any = None) -> Standardize:
@@ -124,7 +135,18 @@ class Standardize(Module):
         if x.ndim != 2 or x.shape[1] != self.num_features:
             raise ShapeError(f"{self.label()} expects input (N, {self.num_features}), "
                              f"got shape {tuple(x.shape)}")
-        return (x - self.mean) / self.scale
+        wide = x if x.dtype == np.float64 else x.astype(np.float64)
+        out = (wide - self.mean) / self.scale
+        return out if out.dtype == self._output_dtype else out.astype(self._output_dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the layer's output (its statistics are float64)."""
+        return self._output_dtype
+
+    def _cast_own(self, dtype: np.dtype) -> None:
+        super()._cast_own(dtype)
+        self._output_dtype = dtype
 
     def label(self) -> str:
         return f"Standardize {self.num_features}"
