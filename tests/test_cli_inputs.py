@@ -168,3 +168,44 @@ def test_a_truncated_npy_is_refused_before_it_is_allocated(saved, tmp_path):
     result = cli("predict", str(path), "--input", str(tmp_path / "big.npy"))
     assert result.returncode == 2 and "truncated or altered" in result.stderr
     no_traceback(result)
+
+
+@pytest.mark.parametrize("suffix, delimiter", [(".tsv", "\t"), (".txt", ",")])
+def test_tsv_and_txt_files_are_read_as_csv_as_training_reads_them(saved, tmp_path, suffix, delimiter):
+    _, path, model, x, y = saved
+    expected = rp.predict(model, x).argmax(axis=1)
+    data = write_csv(tmp_path / f"test{suffix}", x, y)
+    data.write_text(data.read_text().replace(",", delimiter))
+    result = cli("evaluate", str(path), "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(float((expected == y).mean()))
+    inputs = write_csv(tmp_path / f"x{suffix}", x)
+    inputs.write_text(inputs.read_text().replace(",", delimiter))
+    predicted = cli("predict", str(path), "--input", str(inputs))
+    assert predicted.returncode == 0, predicted.stderr
+    assert [int(v) for v in predicted.stdout.split()] == expected.tolist()
+
+
+def test_a_label_beyond_every_class_number_is_refused_not_wrapped(saved, tmp_path):
+    _, path, _, x, y = saved
+    data = write_csv(tmp_path / "bad.csv", x, y, label_value="1e300")
+    result = cli("evaluate", str(path), "--data", str(data))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "bad.csv, row 4, column 'species': the class label 1e+300 is not a class number" in result.stderr
+    assert "-9223372036854775808" not in result.stderr
+    no_traceback(result)
+
+
+def test_samples_are_the_data_readers_one_table(saved, tmp_path):
+    from retroprop.cli.inputs import InputError, class_labels, read_labelled, read_samples
+    from retroprop.data import files
+
+    _, _, _, x, y = saved
+    labelled = read_labelled(write_csv(tmp_path / "t.csv", x, y, label_value="2"))
+    assert isinstance(labelled, files.Table) and labelled.y.dtype == np.int64
+    assert labelled.where(2) == f"{tmp_path / 't.csv'}, row 4"
+    assert isinstance(read_samples(write_csv(tmp_path / "x.csv", x)), files.Samples)
+    np.testing.assert_array_equal(class_labels(labelled, 3, binary=False), np.where(np.arange(20) == 2, 2, y))
+    for outputs, binary in ((2, False), (1, True)):
+        with pytest.raises(InputError, match=r"t.csv, row 4: the class label 2 is outside 0..1; labels"):
+            class_labels(labelled, outputs, binary=binary)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import retroprop as rp
+from retroprop.data.prepare import split_problem
 from retroprop.spec import MAX_PARAMETERS, MAX_UNITS, SPEC_EXAMPLES, SpecError, load_spec, parse_spec
 
 yaml = pytest.importorskip("yaml")
@@ -420,3 +421,49 @@ def test_huge_integers_are_refused_in_words(field: str, capfd: pytest.CaptureFix
                                         r"digits>$"):
         parse_spec(spec)
     assert capfd.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Class labels out of range, and the split's feasibility (one check for built-in sets and files)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("label", ["1e300", "1000000"])
+def test_a_label_beyond_the_class_cap_is_a_spec_error_before_the_split(tmp_path: Path, label: str) -> None:
+    # 1e300 wrapped to -2**63 and np.bincount raised from the split; 1000000 made a million class names
+    # and counts from a 3-line file (1e9 as many times more: a label small enough to test without the cap)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"a,b,label\n1,2,0\n3,4,{label}\n5,6,1\n", encoding="utf-8")
+    err = spec_error(write_spec(tmp_path / "a.yaml", spec_text("{file: bad.csv}")))
+    assert err.path == "data.file"
+    where = f"{bad.resolve()}, row 3, column 'label'"
+    assert f"{where}: the class label {float(label)!r} is not a class number" in str(err)
+
+
+def test_train_on_a_csv_with_a_huge_label_exits_with_one_line(tmp_path: Path) -> None:
+    from tests.test_cli import cli, no_traceback
+
+    (tmp_path / "bad.csv").write_text("a,b,label\n1,2,0\n3,4,1e300\n5,6,1\n", encoding="utf-8")
+    result = cli("train", str(write_spec(tmp_path / "s.yaml", spec_text("{file: bad.csv}"))))
+    assert result.returncode == 2, result.stderr
+    assert "row 3, column 'label': the class label 1e+300 is not a class number" in result.stderr
+    no_traceback(result)
+
+
+def test_one_split_check_for_built_in_sets_and_files(tmp_path: Path) -> None:
+    assert split_problem(150, 3, 0.25) is None and split_problem(150, 3, 0.25, smallest=2) is None
+    message = ("leaves 2 of 150 samples for testing; the test and the training set each need one sample "
+               "of each")
+    assert split_problem(150, 3, 0.01) == f"{message} of the 3 classes"
+    assert split_problem(150, 3, 0.99) == f"{message.replace('2 of', '149 of')} of the 3 classes"
+    assert split_problem(150, 3, 0.25, smallest=1) == (
+        "leaves 38 of 150 samples for testing; the test and the training set each need one sample of each of "
+        "the 3 classes present")
+    spec = copy.deepcopy(SPEC_EXAMPLES["iris"])
+    spec["data"]["test_size"] = 0.01
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    assert str(info.value) == f"data.test_size: {split_problem(150, 3, 0.01)}, got 0.01"
+    few = tmp_path / "few.csv"
+    few.write_text("a,label\n1,x\n2,x\n3,y\n4,y\n", encoding="utf-8")
+    err = spec_error(write_spec(tmp_path / "d.yaml", spec_text("{file: few.csv, test_size: 0.1}")))
+    expected = f"data.test_size: {split_problem(4, 2, 0.1, smallest=2)} (or give a validation file), got 0.1"
+    assert (err.path, str(err)) == ("data.test_size", expected)

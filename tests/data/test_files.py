@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retroprop.data.files import DataFileError, load_csv, load_npy_pair, load_npz, load_samples
+from retroprop.data.files import (
+    MAX_CLASSES,
+    DataFileError,
+    _first_lines,
+    load_csv,
+    load_npy_pair,
+    load_npz,
+    load_samples,
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -358,7 +366,8 @@ def test_samples_that_are_not_finite_numbers_are_named_by_row_and_column(tmp_pat
 
 
 def test_samples_files_that_cannot_be_read(tmp_path: Path) -> None:
-    assert "expected a .csv or .npy or .npz file, got .txt" in str(error_of(load_samples, tmp_path / "x.txt"))
+    assert "expected a .csv or .npy or .npz file (a .tsv or .txt file is read as CSV), got .dat" in str(
+        error_of(load_samples, tmp_path / "x.dat"))
     assert "No such file" in str(error_of(load_samples, tmp_path / "missing.csv"))
     header_only = error_of(load_samples, write(tmp_path / "h.csv", "a,b\n"))
     assert "has a header but no rows of data" in str(header_only)
@@ -373,3 +382,65 @@ def test_samples_files_that_cannot_be_read(tmp_path: Path) -> None:
     (tmp_path / "cut.npy").write_bytes(raw[:-8])
     assert "truncated or altered" in str(error_of(load_samples, tmp_path / "cut.npy"))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Label range and the first lines
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("label, shown", [("1e300", "1e+300"), ("1000000", "1000000.0"),
+                                          ("100000", "100000.0")])
+def test_a_label_beyond_the_class_cap_is_refused_before_anything_is_built(tmp_path: Path, label: str,
+                                                                          shown: str) -> None:
+    # 1e300 passed as "whole and >= 0" and wrapped to -2**63 in the int64 cast; 1000000 built a
+    # million class names (and a million-long bincount when a spec split it) from a 3-line file
+    path = write(tmp_path / "a.csv", f"a,b,label\n1,2,0\n3,4,{label}\n5,6,1\n")
+    err = error_of(load_csv, path)
+    assert str(err) == (f"{path}, row 3, column 'label': the class label {shown} is not a class number "
+                        f"(0 to {MAX_CLASSES - 1}: at most {MAX_CLASSES:,} classes)")
+    assert (err.row, err.column) == (3, "label")
+
+
+def test_the_largest_class_number_is_read(tmp_path: Path) -> None:
+    table = load_csv(write(tmp_path / "a.csv", f"1,0\n2,{MAX_CLASSES - 1}\n"))
+    assert table.y.tolist() == [0, MAX_CLASSES - 1] and len(table.class_names) == MAX_CLASSES
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 2**62, 1], dtype=np.int64),
+                                    np.array([0, 2**63 + 5, 1], dtype=np.uint64),
+                                    np.array([0.0, 1e300, 1.0])])
+def test_array_labels_beyond_the_class_cap_are_refused(tmp_path: Path, labels: np.ndarray) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    np.save(tmp_path / "y.npy", labels)
+    err = error_of(load_npy_pair, tmp_path / "x.npy", tmp_path / "y.npy")
+    assert f"{tmp_path / 'y.npy'}, row 2: the class label" in str(err)
+    assert f"is not a class number (0 to {MAX_CLASSES - 1}" in str(err) and err.row == 2
+
+
+def test_the_delimiter_is_sniffed_from_the_first_lines_only() -> None:
+    text = "a;b\n" * 100_000
+    assert _first_lines(text, 50) == ["a;b"] * 50
+    wide = ";".join(["1.5"] * 30_000)  # one line longer than the first prefix read
+    assert _first_lines(f"{wide}\r\n{wide}\n1;2", 50) == [wide, wide, "1;2"]
+    assert _first_lines("x\r\ny\n", 50) == ["x", "y"] and _first_lines("", 50) == []
+    cut = "x" * 65_530 + "\nabcdefghij\n"  # the second line is cut where the first 64 KiB end
+    assert _first_lines(cut, 2) == ["x" * 65_530, "abcdefghij"]
+    split_pair = "a\n" + "1;2\r\n" * 13_107  # a \r\n pair split there
+    assert _first_lines(split_pair, 13_108) == ["a"] + ["1;2"] * 13_107
+
+
+def test_a_csv_with_a_first_line_longer_than_the_prefix_reads(tmp_path: Path) -> None:
+    n = 30_000
+    header = ",".join(f"feature_{i}" for i in range(n)) + ",label"
+    row = ",".join(["1.5"] * n)
+    table = load_csv(write(tmp_path / "wide.csv", f"{header}\n{row},0\n{row},1\n"))
+    assert table.x.shape == (2, n) and table.y.tolist() == [0, 1]
+    assert table.feature_names[-1] == "feature_29999"
+
+
+@pytest.mark.parametrize("suffix, delimiter", [(".tsv", "\t"), (".txt", ",")])
+def test_tsv_and_txt_files_are_read_as_csv(tmp_path: Path, suffix: str, delimiter: str) -> None:
+    path = write(tmp_path / f"s{suffix}", f"a{delimiter}b\n1{delimiter}2\n3{delimiter}4\n")
+    samples = load_samples(path)
+    assert samples.x.tolist() == [[1, 2], [3, 4]] and samples.feature_names == ("a", "b")
+    assert samples.where(1) == f"{path}, row 3"
+    assert load_csv(path).where(0) == f"{path}, row 2"

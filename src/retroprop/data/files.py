@@ -3,8 +3,8 @@
 ``load_csv``, ``load_npz`` and ``load_npy_pair`` return a ``Table``: ``x`` (float64, samples x
 features), ``y``, ``feature_names`` and ``class_names``; ``load_samples`` reads unlabelled inputs
 (a CSV, ``.npy`` or ``.npz`` file) for a model to predict on. With ``classes=True`` (the default) the
-labels are classes: names (strings) become 0..k-1 in sorted order, numbers must be whole and >= 0;
-with ``classes=False`` they are a numeric target (regression). Every problem raises
+labels are classes: names (strings) become 0..k-1 in sorted order, numbers must be whole, >= 0 and
+below ``MAX_CLASSES``; with ``classes=False`` they are a numeric target (regression). Every problem raises
 ``DataFileError`` naming the file, and the row and column where there is one, before anything large
 is allocated. Files are opened and ``.npy``/``.npz`` arrays read by ``retroprop.containers`` (only
 regular files, a size cap, each declared shape checked against the bytes present, an ``.npz``
@@ -29,12 +29,17 @@ import numpy as np
 
 from retroprop.containers import FileFormatError, open_npz, open_regular, read_npy
 
-__all__ = ["CSV_MAX_BYTES", "MAX_BYTES", "SAMPLE_SUFFIXES", "DataFileError", "Samples", "Table", "load_csv",
-           "load_npy_pair", "load_npz", "load_samples"]
+__all__ = ["CSV_MAX_BYTES", "CSV_SUFFIXES", "MAX_BYTES", "MAX_CLASSES", "SAMPLE_SUFFIXES", "DataFileError",
+           "Samples", "Table", "load_csv", "load_npy_pair", "load_npz", "load_samples"]
 
 MAX_BYTES = 1 << 30  # 1 GiB: the largest .npy or .npz file, and an .npz's arrays inflated in all, by default
 CSV_MAX_BYTES = 1 << 28  # 256 MiB: the largest CSV file read by default (text takes several times its size)
-SAMPLE_SUFFIXES = (".csv", ".npy", ".npz")  # the files load_samples reads
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")  # text files read as CSV (the delimiter is detected)
+SAMPLE_SUFFIXES = (*CSV_SUFFIXES, ".npy", ".npz")  # the files load_samples reads
+# Classes are numbered 0..k-1 and k is the largest label + 1: a class name, a count and (in a model)
+# an output unit each, allocated from one label. This caps k, so a stray label (1e9, 1e300) is
+# refused before anything of its size is built; more classes than this are not a classifier's job.
+MAX_CLASSES = 100_000
 _DELIMITERS = (",", ";", "\t")
 _BOMB_BYTES, _BOMB_RATIO = 1 << 26, 100  # a member over 64 MiB compressed more than 100:1
 _MEMBER = re.compile(r"member '([^']*)\.npy':? ?")  # how retroprop.containers names an .npz member
@@ -64,30 +69,41 @@ class DataFileError(ValueError):
 
 class Table(NamedTuple):
     """Inputs, targets and their names, as read from a file; ``rows``: each sample's row as
-    ``DataFileError`` counts it (a CSV file's line), None for arrays (sample i is row i + 1)."""
+    ``DataFileError`` counts it (a CSV file's line), None for arrays (sample i is row i + 1);
+    ``source``: the file read (the ``x`` file of an ``.npy`` pair)."""
 
     x: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...] | None
     class_names: tuple[str, ...] | None
     rows: tuple[int, ...] | None = None
+    source: str = ""  # the file (or what else the samples are), for messages
 
     def row(self, sample: int) -> int:
         """The row of sample ``sample`` (0-based) in the file, as messages count rows."""
         return sample + 1 if self.rows is None else self.rows[sample]
+
+    def where(self, sample: int) -> str:
+        """``"test.csv, row 4"``: where sample ``sample`` (0-based) is, for messages."""
+        return f"{self.source}, row {self.row(sample)}"
 
 
 class Samples(NamedTuple):
     """Unlabelled inputs, as read by ``load_samples``: ``x`` (float64, samples x features), the CSV
-    header's ``feature_names`` (None without one), and ``rows`` as for ``Table``."""
+    header's ``feature_names`` (None without one), and ``rows`` and ``source`` as for ``Table``."""
 
     x: np.ndarray
     feature_names: tuple[str, ...] | None
     rows: tuple[int, ...] | None = None
+    source: str = ""
 
     def row(self, sample: int) -> int:
         """The row of sample ``sample`` (0-based) in the file, as messages count rows."""
         return sample + 1 if self.rows is None else self.rows[sample]
+
+    def where(self, sample: int) -> str:
+        """``"test.csv, row 4"``: where sample ``sample`` (0-based) is, for messages."""
+        return f"{self.source}, row {self.row(sample)}"
 
 
 def _cut(text: str) -> str:
@@ -141,11 +157,14 @@ def _class_labels(values: Sequence[str] | np.ndarray, name: str, class_names: Se
         raise DataFileError(f"labels of dtype {values.dtype} are not classes; expected whole numbers or "
                             "names",
                             file=name)
-    for i in np.flatnonzero(~np.isfinite(values) | (values != np.round(values)) | (values < 0))[:1]:
+    too_large = values >= MAX_CLASSES  # before the cast: 1e300 would wrap to a negative int64
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0) | too_large
+    for i in np.flatnonzero(bad)[:1]:
         row, col = where(int(i))
-        raise DataFileError("a class label must be a whole number >= 0 (or a name), got "
-                            f"{values[i].item()!r}",
-                            file=name, row=row, column=col)
+        problem = (f"the class label {values[i].item()!r} is not a class number (0 to {MAX_CLASSES - 1}: at "
+                   f"most {MAX_CLASSES:,} classes)" if too_large[i] and np.isfinite(values[i]) else
+                   f"a class label must be a whole number >= 0 (or a name), got {values[i].item()!r}")
+        raise DataFileError(problem, file=name, row=row, column=col)
     labels = values.astype(np.int64)
     n_classes = int(labels.max()) + 1 if labels.size else 0
     if class_names is not None:
@@ -208,6 +227,16 @@ def _sniff_delimiter(lines: list[str], name: str, min_columns: int) -> str:
                         "into the same number (>= 2) of columns; pass delimiter", file=name)
 
 
+def _first_lines(text: str, count: int) -> list[str]:
+    """The first ``count`` lines of ``text``, split from a prefix no longer than they need."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > count or size >= len(text):  # the last line of a prefix may be cut: not used
+            return lines[:count]
+        size *= 4
+
+
 def _csv_rows(path: str | Path, delimiter: str | None, max_bytes: int,
               min_columns: int) -> tuple[list[list[str]], list[int]]:
     """The non-blank rows of a CSV file, all as wide as the first, and the line of each."""
@@ -220,8 +249,7 @@ def _csv_rows(path: str | Path, delimiter: str | None, max_bytes: int,
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataFileError(f"not UTF-8 text (byte {err.start})", file=name) from None
-    lines = text.splitlines()
-    first = [line for line in lines[:50] if line.strip()][:20]
+    first = [line for line in _first_lines(text, 50) if line.strip()][:20]
     if not first:
         raise DataFileError("the file is empty; expected a header line or rows of numbers", file=name)
     if delimiter is None:
@@ -323,7 +351,7 @@ def load_csv(path: str | Path, *, label: str | int = -1, header: bool | None = N
                                 row=body_lines[i], column=label_column)
         y, known = y_values, None
     feature_names = None if names_row is None else tuple(names_row[c] for c in features)
-    return Table(x, y, feature_names, known, tuple(body_lines))
+    return Table(x, y, feature_names, known, tuple(body_lines), name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +363,7 @@ def _npy_file(path: str | Path, max_bytes: int) -> np.ndarray:
 
 
 def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool,
-           class_names: Sequence[str] | None) -> Table:
+           class_names: Sequence[str] | None, source: str) -> Table:
     """Check arrays read from files: x 2-D numeric and finite, y one target per sample."""
     if x.ndim != 2 or x.dtype.kind not in "biuf":
         raise DataFileError(f"x must be a 2-D array of numbers (samples x features), got shape {x.shape} "
@@ -348,7 +376,7 @@ def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool
                             file=y_name)
     if classes:
         y, known = _class_labels(y, y_name, class_names, lambda i: (i + 1, None))
-        return Table(x, y, None, known)
+        return Table(x, y, None, known, source=source)
     if y.dtype.kind not in "biuf":
         raise DataFileError(f"y holds {y.dtype} values; a numeric target must be numbers", file=y_name)
     y = y.astype(np.float64)
@@ -356,7 +384,7 @@ def _table(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str, classes: bool
         row, column = (int(i) for i in bad[0])
         raise DataFileError(f"the target must be a finite number, got {y.reshape(len(y), -1)[row, column]}",
                             file=y_name, row=row + 1, column=column + 1 if y.ndim == 2 else None)
-    return Table(x, y, None, None)
+    return Table(x, y, None, None, source=source)
 
 
 def _finite(x: np.ndarray, name: str) -> np.ndarray:
@@ -378,14 +406,14 @@ def load_npz(path: str | Path, x: str = "x", y: str = "y", *, classes: bool = Tr
                 have = ", ".join(sorted(archive.entries)) or "none"
                 raise DataFileError(f"has no array named {key!r}; it has {have}", file=str(path))
         x_array, y_array = archive.read(x), archive.read(y)
-    return _table(x_array, y_array, f"{path}[{x}]", f"{path}[{y}]", classes, class_names)
+    return _table(x_array, y_array, f"{path}[{x}]", f"{path}[{y}]", classes, class_names, str(path))
 
 
 def load_npy_pair(x_path: str | Path, y_path: str | Path, *, classes: bool = True,
                   class_names: Sequence[str] | None = None, max_bytes: int = MAX_BYTES) -> Table:
     """Read inputs and targets from two ``.npy`` files (``np.save``)."""
     return _table(_npy_file(x_path, max_bytes), _npy_file(y_path, max_bytes), str(x_path), str(y_path),
-                  classes, class_names)
+                  classes, class_names, str(x_path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,9 +429,9 @@ def load_samples(path: str | Path, *, header: bool | None = None, delimiter: str
     inflated in all)."""
     name, suffix = str(path), Path(path).suffix.lower()
     if suffix not in SAMPLE_SUFFIXES:
-        raise DataFileError(f"expected a .csv or .npy or .npz file, got {suffix or 'no extension'}",
-                            file=name)
-    if suffix == ".csv":
+        raise DataFileError("expected a .csv or .npy or .npz file (a .tsv or .txt file is read as CSV), got "
+                            f"{suffix or 'no extension'}", file=name)
+    if suffix in CSV_SUFFIXES:
         rows, lines = _csv_rows(path, delimiter, CSV_MAX_BYTES if max_bytes is None else max_bytes,
                                 min_columns=1)
         if header is None:
@@ -414,7 +442,7 @@ def load_samples(path: str | Path, *, header: bool | None = None, delimiter: str
             raise DataFileError("has a header but no rows of data" if header else "has no rows of data",
                                 file=name)
         x = _csv_numbers(body, body_lines, range(len(rows[0])), names, name)
-        return Samples(x, None if names is None else tuple(names), tuple(body_lines))
+        return Samples(x, None if names is None else tuple(names), tuple(body_lines), name)
     limit = MAX_BYTES if max_bytes is None else max_bytes
     if suffix == ".npy":
         where, array = name, _npy_file(path, limit)
@@ -434,4 +462,4 @@ def load_samples(path: str | Path, *, header: bool | None = None, delimiter: str
     if 0 in array.shape:
         raise DataFileError(f"the array is empty (shape {array.shape}); expected at least one sample and "
                             "one feature", file=where)
-    return Samples(_finite(array.astype(np.float64, copy=False), where), None)
+    return Samples(_finite(array.astype(np.float64, copy=False), where), None, source=name)

@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 __all__ = ["BUILTIN_SETS", "DataSourceError", "Prepared", "TargetKind", "prepare_arrays", "prepare_builtin",
-           "prepare_files", "shape_targets"]
+           "prepare_files", "shape_targets", "split_problem"]
 
 TargetKind = Literal["labels", "binary", "onehot", "values"]
 
@@ -161,6 +161,17 @@ def prepare_arrays(x: np.ndarray, y: np.ndarray, *, seed: int = 0, test_size: fl
                    class_names=names, feature_names=feature_names, name=name)
 
 
+def split_problem(n: int, n_classes: int, test_size: float, *, smallest: int | None = None) -> str | None:
+    """Why a stratified split of ``n`` samples of ``n_classes`` classes cannot leave one sample of
+    each class in both parts with ``test_size`` (``smallest``: the fewest samples of a class, when
+    known), or None when it can."""
+    n_test = math.ceil(test_size * n)
+    if (smallest is not None and smallest < 2) or not n_classes <= n_test <= n - n_classes:
+        return (f"leaves {n_test} of {n} samples for testing; the test and the training set each need one "
+                f"sample of each of the {n_classes} classes" + (" present" if smallest is not None else ""))
+    return None
+
+
 class DataSourceError(ValueError):
     """Data from files that cannot be prepared; ``option`` names the keyword of ``prepare_files`` at
     fault (``file``, ``validation_file``, ``x_file``, ``validation_x_file``, ``test_size`` or ``kind``)."""
@@ -215,14 +226,11 @@ def prepare_files(*, file: str | None = None, label: str | int = -1, header: boo
     if held_out is not None and held_out.x.shape[1] != table.x.shape[1]:
         raise DataSourceError(f"has {held_out.x.shape[1]} features; the training data has {table.x.shape[1]}",
                               options[1])
-    if classes and held_out is None:  # a stratified split needs two samples of each class present
-        counts = np.bincount(table.y)
-        n, present = len(table.y), int(np.count_nonzero(counts))
-        n_test = math.ceil(test_size * n)
-        if counts[counts > 0].min() < 2 or not present <= n_test <= n - present:
-            raise DataSourceError(f"leaves {n_test} of {n} samples for testing; the test and the training "
-                                  f"set each need one sample of each of the {present} classes present (or "
-                                  "give a validation file)", "test_size")
+    if classes and held_out is None:
+        counts = np.bincount(table.y)  # no longer than files.MAX_CLASSES: the labels are checked
+        present = counts[counts > 0]
+        if problem := split_problem(len(table.y), len(present), test_size, smallest=int(present.min())):
+            raise DataSourceError(f"{problem} (or give a validation file)", "test_size")
     return prepare_arrays(table.x, table.y, seed=seed, test_size=test_size, standardize=standardize,
                           kind=kind, class_names=table.class_names, feature_names=table.feature_names,
                           name=Path(str(sources[0][0])).stem,

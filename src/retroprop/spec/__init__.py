@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,14 @@ from pydantic_core import PydanticCustomError
 
 from retroprop import data as rp_data
 from retroprop import nn, optim
-from retroprop.data.prepare import BUILTIN_SETS, DataSourceError, Prepared, prepare_builtin, prepare_files
+from retroprop.data.prepare import (
+    BUILTIN_SETS,
+    DataSourceError,
+    Prepared,
+    prepare_builtin,
+    prepare_files,
+    split_problem,
+)
 from retroprop.doctor import Doctor
 from retroprop.nn.init import INITIALIZERS
 from retroprop.optim import lr_scheduler
@@ -315,10 +321,8 @@ class _Builtin(DataSpec):
         n_classes, n = info.n_classes or self.n_classes, info.n_samples or self.n_samples
         if info.n_samples is None and n < 2 * n_classes:
             raise fail(f"must be at least {2 * n_classes} (two per class, for the split)", ".n_samples", n)
-        n_test = math.ceil(self.test_size * n)  # a stratified split needs every class in both sets
-        if not n_classes <= n_test <= n - n_classes:
-            raise fail(f"leaves {n_test} of {n} samples for testing; the test and the training set each "
-                       f"need one sample of each of the {n_classes} classes", ".test_size", self.test_size)
+        if problem := split_problem(n, n_classes, self.test_size):  # stratified: every class in both sets
+            raise fail(problem, ".test_size", self.test_size)
         return self
 
 
