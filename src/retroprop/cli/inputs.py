@@ -28,14 +28,6 @@ class InputError(ValueError):
     """A data file that cannot be used as the model's input, in one line that says where."""
 
 
-def Table(source: str, x: np.ndarray, y: np.ndarray | None = None) -> files.Table:
-    """Samples that come from no file (a model's own held-out split), named ``source`` in messages.
-
-    A ``retroprop.data.files.Table``, the one type of samples read here; kept under this name for
-    ``retroprop.cli.predict``."""
-    return files.Table(np.asarray(x, dtype=np.float64), y, None, None, source=source)
-
-
 def read_samples(path: str | Path) -> files.Samples:
     """The samples (no labels) of a CSV (``.csv``, ``.tsv``, ``.txt``), ``.npy`` or ``.npz`` (array
     ``x``) file."""

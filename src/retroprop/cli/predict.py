@@ -17,6 +17,7 @@ import numpy as np
 import retroprop as rp
 from retroprop.cli import EXIT_FAILED, EXIT_OK, PREDICTION_SUFFIXES, Outputs, UserError, apply_threads
 from retroprop.cli.inputs import InputError
+from retroprop.data import files as data_files
 from retroprop.files import atomic_write
 
 
@@ -37,14 +38,14 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _is_file_name(source: str) -> bool:
-    return Path(source).suffix.lower() in (".csv", ".npz", ".npy") or "/" in source or Path(source).exists()
+    suffixes = (*data_files.CSV_SUFFIXES, ".npz", ".npy")
+    return Path(source).suffix.lower() in suffixes or "/" in source or Path(source).exists()
 
 
 def _held_out(model_path: str, info: dict[str, Any], name: str | None, regression: bool) -> Any:
     """The held-out split the model was trained against, rebuilt from the data section its file
     records (raw inputs: a saved model standardizes them itself); y holds class numbers, or the
     numeric targets of a regression."""
-    from retroprop.cli.inputs import Table
     from retroprop.spec import SpecError, parse_spec
 
     data = info.get("data")
@@ -70,14 +71,15 @@ def _held_out(model_path: str, info: dict[str, Any], name: str | None, regressio
     if not regression and y.ndim == 2:  # one-hot rows or a 0/1 column: back to class numbers
         y = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]
     x = np.asarray(split.x_val, dtype=np.float64)
-    return Table(f"the held-out split of {recorded or 'its data'}", x, y)
+    return data_files.Table(np.asarray(x, dtype=np.float64), y, None, None,
+                       source=f"the held-out split of {recorded or 'its data'}")
 
 
 def _labelled(args: argparse.Namespace, info: dict[str, Any], regression: bool) -> Any:
     from retroprop.cli.inputs import read_labelled
 
     if args.data is not None and _is_file_name(args.data):
-        if args.label is not None and not args.data.lower().endswith(".csv"):
+        if args.label is not None and not args.data.lower().endswith(data_files.CSV_SUFFIXES):
             raise UserError("--label names a column of a CSV file; a .npz file's labels are its array y")
         names = info.get("class_names")
         return read_labelled(args.data, label=args.label, classes=not regression,
