@@ -221,6 +221,9 @@ def test_the_rule_for_a_run_that_did_not_train():
     assert "stopped" in training_failure(FakeHistory([1.1], [1.0], "non-finite weights after ..."), chance)
     stopped_early = FakeHistory([1.1, 0.3], [0.3], "early stopping (the treatment ...)")
     assert training_failure(stopped_early, chance) is None
+    interrupted = FakeHistory([1.1, 0.3], [0.3], "interrupted (Ctrl-C) after step 2 in epoch 1")
+    assert training_failure(interrupted, chance) is None  # the user stopped a run that was learning
+    assert training_failure(FakeHistory([1.1, 3e27], [3e27], "interrupted (Ctrl-C) after step 2"), chance)
 
 
 # ---------------------------------------------------------------------------------------------

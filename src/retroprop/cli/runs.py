@@ -55,17 +55,18 @@ def chance_loss(loss: str, n_classes: int) -> float | None:
 def training_failure(history: Any, chance: float | None) -> str | None:
     """Why the run is not a trained model, or None when it may be one.
 
-    A run failed when it stopped for any reason but early stopping (non-finite values, an overflow,
-    the doctor out of remedies, an interruption); when its final training loss (the last epoch's
-    mean) is NaN or Inf; or when that loss ended above where it started *and* above the chance
-    level. The start is the first step's loss: the untrained model's, measured before any update (a
+    A run failed when it stopped for any reason but early stopping or a Ctrl-C (non-finite values,
+    an overflow, the doctor out of remedies, a broken learning rate); when its final training loss
+    (the last epoch's mean) is NaN or Inf; or when that loss ended above where it started *and* above
+    the chance level. The start is the first step's loss: the untrained model's, measured before any update (a
     mean over later steps would already include a divergence that began at the first update). The
     chance level is a blind guess's loss (``chance_loss``; skipped when unknown). A model whose loss
     is above both is worse than it was before training and worse than guessing: not trained,
     whatever its accuracy.
     """
     reason = getattr(history, "stop_reason", None)
-    if reason and not reason.startswith("early stopping"):
+    # early stopping and a Ctrl-C end a healthy run on purpose: their model is judged by its loss
+    if reason and not reason.startswith(("early stopping", "interrupted")):
         return f"the run stopped: {reason}"
     final = history.history.get("loss", [])
     if not final:
