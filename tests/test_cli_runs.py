@@ -378,3 +378,24 @@ def test_a_regression_on_a_csv_file_reports_its_loss_and_values(tmp_path):
     assert values.returncode == 0, values.stderr
     predicted = np.array([float(v) for v in values.stdout.split()])
     np.testing.assert_allclose(predicted, 2 * x[:4, 0] + x[:4, 2] / 100, atol=1.0)
+
+
+def test_a_saved_model_keeps_the_precision_of_features_far_from_zero(tmp_path):
+    """A timestamp near 1.7e9 varies by about 100: float32 rounds it in steps of 128. The saved model
+    standardizes raw inputs itself, so the raw data it is fitted on and evaluated on must stay float64
+    (rounded, the held-out accuracy fell from 0.99 to 0.84)."""
+    rng = np.random.default_rng(0)
+    stamp, other = 1.7e9 + rng.normal(0, 100, size=300), rng.normal(size=300)
+    target = ((stamp - 1.7e9) / 100 + 0.3 * other > 0).astype(int)
+    rows = [f"{a:.6f},{b:.6f},{c}" for a, b, c in zip(stamp, other, target, strict=True)]
+    (tmp_path / "ts.csv").write_text("stamp,other,target\n" + "\n".join(rows) + "\n")
+    layers = {"layers": [{"type": "linear", "units": 16}, "relu", {"type": "linear"}]}
+    spec = {"data": {"file": "ts.csv", "label": "target"}, "model": layers,
+            "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 30}
+    model = tmp_path / "ts.safetensors"
+    trained = cli("train", str(write_spec(tmp_path, "ts.json", spec)), "--save", str(model))
+    assert trained.returncode == 0, trained.stderr
+    val_accuracy = float(trained.stdout.split("val_accuracy: ")[-1].split()[0])
+    assert val_accuracy > 0.95
+    held_out = json.loads(cli("evaluate", str(model), "--json").stdout)
+    assert held_out["samples"] == 75 and held_out["accuracy"] == pytest.approx(val_accuracy, abs=0.014)

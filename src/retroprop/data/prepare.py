@@ -50,7 +50,8 @@ class Prepared:
     The targets are class labels (int64) for cross-entropy and NLL, a float column (n, 1) of 0/1
     for the binary losses, one-hot float rows for the squared error on classes, and float columns
     for a numeric target (then ``n_classes`` is the number of target columns and ``class_names``
-    is empty). Unpacks as ``x_train, y_train, x_val, y_val``.
+    is empty). The inputs are float32 when standardized, else float64 (raw values as given). Unpacks
+    as ``x_train, y_train, x_val, y_val``.
     """
 
     x_train: np.ndarray
@@ -95,10 +96,13 @@ def _finish(x_train: Any, y_train: Any, x_val: Any, y_val: Any, *, kind: TargetK
             name: str) -> Prepared:
     from retroprop.data.dataset import standardize as fit_and_scale
 
+    # standardized inputs are well scaled, so float32 holds them; raw ones stay float64, because a
+    # feature far from 0 (a timestamp near 1.7e9) loses its variation in float32 (steps of 128)
+    dtype = np.float32 if standardize else np.float64
     if standardize:
         x_train, x_val = fit_and_scale(x_train, x_val)  # fitted on the training part only
-    return Prepared(np.asarray(x_train, dtype=np.float32), shape_targets(y_train, kind, n_classes),
-                    np.asarray(x_val, dtype=np.float32), shape_targets(y_val, kind, n_classes),
+    return Prepared(np.asarray(x_train, dtype=dtype), shape_targets(y_train, kind, n_classes),
+                    np.asarray(x_val, dtype=dtype), shape_targets(y_val, kind, n_classes),
                     int(np.shape(x_train)[1]), n_classes, tuple(class_names),
                     None if feature_names is None else tuple(feature_names), name)
 
