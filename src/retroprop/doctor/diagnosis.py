@@ -10,6 +10,24 @@ PROBLEMS = (
     "unstable_loss", "slow_convergence", "overfitting", "dropout_too_high",
 )
 
+# What each problem can cause, by mechanism: steps too large (exploding updates) push units into their
+# flat or silent regions and make the loss climb or overflow; units in their flat regions pass almost no
+# gradient, so it vanishes; too little gradient (dead or saturated units, vanishing) or too little signal
+# (dropout near 1) stalls the loss. A problem found while one of its causes is diagnosed in the same
+# recipe is reported as that cause's consequence (``Diagnosis.caused_by``), and the cause is treated.
+CONSEQUENCES: dict[str, tuple[str, ...]] = {
+    "exploding_gradients": ("non_finite", "unstable_loss", "saturated_activations", "vanishing_gradients",
+                            "dead_relu", "slow_convergence"),
+    "non_finite": ("unstable_loss",),
+    "saturated_activations": ("vanishing_gradients", "slow_convergence"),
+    "dead_relu": ("vanishing_gradients", "slow_convergence"),
+    "vanishing_gradients": ("slow_convergence",),
+    "dropout_too_high": ("slow_convergence",),
+}
+# causes before their consequences: the order in which problems found together are reported and treated
+CAUSAL_ORDER = ("exploding_gradients", "non_finite", "saturated_activations", "dead_relu",
+                "vanishing_gradients", "unstable_loss", "dropout_too_high", "overfitting", "slow_convergence")
+
 # remedy id -> one line a learner can act on
 REMEDIES: dict[str, str] = {
     "relu": "use ReLU activations: their derivative is 1 for active units, so gradients do not shrink",
@@ -64,6 +82,9 @@ class Diagnosis:
     layer_label: str | None = None  # e.g. "layer 1, Linear 64→128"
     remedies: list[tuple[str, str]] = field(default_factory=list)
     escalated_from: int | None = None
+    # set when this problem follows from another diagnosed in the same run: the root cause's
+    # ``problem``, ``layer``, ``layer_label`` and ``step`` (the problem to treat first)
+    caused_by: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:
@@ -80,5 +101,11 @@ class Diagnosis:
 
     def __str__(self) -> str:
         where = self.layer_label or "the whole model"
-        return (f"[{self.severity}] {self.problem} in {where} (step {self.step + 1}, "
-                f"epoch {self.epoch + 1}): {self.explanation} Try first: {self.remedies[0][1]}.")
+        text = (f"[{self.severity}] {self.problem} in {where} (step {self.step + 1}, "
+                f"epoch {self.epoch + 1}): {self.explanation}")
+        if self.caused_by is not None:
+            cause = self.caused_by
+            place = cause.get("layer_label") or "the whole model"
+            return (f"{text} It follows from {cause['problem']} in {place} (step {cause['step'] + 1}): "
+                    "treat that first.")
+        return f"{text} Try first: {self.remedies[0][1]}."

@@ -28,7 +28,7 @@ import numpy as np
 
 from retroprop.data import StandardScaler
 from retroprop.doctor import rules
-from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
+from retroprop.doctor.diagnosis import CAUSAL_ORDER, CONSEQUENCES, REMEDIES, TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module, Sequential
@@ -47,6 +47,11 @@ ORDINARY_ACTIVATION = 10.0
 INPUT_SCALE = 3.0
 # update-to-weight ratios the learning-rate remedies aim for, on the median layer (lowering, raising)
 LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
+# the most times lower_lr is applied for one problem, while the update ratios stay above LOWER_TARGET
+LOWER_LR_TRIES = 3
+# an update-to-weight ratio that explodes while the gradient grows less than this from the last layer to
+# the first is the learning rate's doing: gradients amplified through depth grow by orders of magnitude
+DEPTH_GROWTH = 10.0
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 # the loss rules run every LOSS_CHECK_FIRST steps over the first 100 (the dropout window is read at
@@ -204,7 +209,7 @@ class Doctor:
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
         self._off = False  # True once a part that every step needs (recorder, probes) raised
-        self._tried: dict[str, int] = {}
+        self._tried: dict[str, dict[str, int]] = {}  # problem -> remedy -> times applied
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
         self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
@@ -304,7 +309,7 @@ class Doctor:
             # the last probed step's update is known now, and one layer's is large (this step may be
             # probed itself, as with a cadence of 1)
             updates = self._rule("exploding_gradients", rules.exploding_updates, [completed.as_plain()])
-            new = self._report(updates, step, epoch, "update")
+            new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
         if record is None:
             if finite:
                 if step >= self._next_loss_check:
@@ -354,6 +359,27 @@ class Doctor:
               and not self._rule("loss_symptoms", rules.loss_symptoms, recorder.losses[self._loss_start:])):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
+
+    def _step_size_cause(self, findings: list[rules.Finding], record: Any) -> list[rules.Finding]:
+        """Exploding updates whose gradient does not grow from the last layer to the first (less than
+        ``DEPTH_GROWTH``x), from weights of ordinary scale and standardized inputs, are the learning
+        rate's doing: the evidence says so, and lowering the rate comes first."""
+        layers = [layer for layer in record.layers if math.isfinite(layer.grad_rms)]
+        if not findings or len(layers) < 2 or not layers[-1].grad_rms > 0:
+            return findings
+        growth = layers[0].grad_rms / layers[-1].grad_rms
+        first = self.recorder.records[self._record_start] if len(self.recorder.records) > self._record_start \
+            else record
+        stats = self._input_stats()
+        unscaled = stats is not None and max(stats["spread"], stats["offset"]) > INPUT_SCALE
+        if growth >= DEPTH_GROWTH or _oversized(first) or unscaled:
+            return findings
+        for finding in findings:
+            finding.evidence.update(cause="learning_rate", gradient_growth=growth)
+            finding.explanation += (f" The gradient does not grow from layer to layer (the first layer's is "
+                                    f"{rules._fmt(growth)}x the last's): the step is this large because the "
+                                    "learning rate is.")
+        return findings
 
     def _window(self) -> list[Any]:
         """The probe records the gradient rules read: the latest few since the last treatment."""
@@ -471,8 +497,10 @@ class Doctor:
         ``treat`` leaves it alone (the episode was handed to it when first diagnosed)."""
         self._checks[family] += 1
         checks = self._checks[family]
-        new = []
+        new: list[Diagnosis] = []
         seen = set()
+        order = {problem: rank for rank, problem in enumerate(CAUSAL_ORDER)}
+        findings = sorted(findings, key=lambda f: order.get(f.problem, len(order)))  # causes first
         for finding in findings:
             key = (family, finding.problem, finding.layer)
             if key in seen:
@@ -488,17 +516,85 @@ class Doctor:
                 explanation += (f" It has grown worse since step {earlier.step + 1}, when it was diagnosed "
                                 f"as a {earlier.severity}.")
             explanation += self._overrides(finding.problem)
+            root = self._root_cause(finding.problem) if earlier is None else None
             diagnosis = Diagnosis(
                 problem=finding.problem, layer=finding.layer, step=step, epoch=epoch,
                 severity=finding.severity, evidence=finding.evidence,
                 explanation=explanation, layer_label=finding.label,
                 escalated_from=None if earlier is None else earlier.step,
+                caused_by=None if root is None else {"problem": root.problem, "layer": root.layer,
+                                                     "layer_label": root.layer_label, "step": root.step},
+                remedies=self._remedies(finding),
             )
+            if root is not None and diagnosis.severity == "critical" and not self._critical(root):
+                new.append(self._escalate_root(root, diagnosis))
             self.diagnoses.append(diagnosis)
             new.append(diagnosis)
             self._episodes[key] = diagnosis
             self._active[key] = checks
         return new
+
+    @staticmethod
+    def _remedies(finding: rules.Finding) -> list[tuple[str, str]]:
+        """The remedies in the order to try them: the problem's, with lowering the learning rate first
+        when the evidence blames the rate."""
+        order = list(TREATMENT_ORDER[finding.problem])
+        if finding.evidence.get("cause") == "learning_rate" and "lower_lr" in order:
+            order.remove("lower_lr")
+            order.insert(0, "lower_lr")
+        return [(remedy, REMEDIES[remedy]) for remedy in order]
+
+    def _root_cause(self, problem: str) -> Diagnosis | None:
+        """The root cause of a new ``problem`` among this recipe's diagnoses: the earliest diagnosis of a
+        problem that can cause it (``diagnosis.CONSEQUENCES``), followed to its own root; or None."""
+        for earlier in self.diagnoses[self._diagnosis_start:]:
+            if earlier.escalated_from is None and problem in CONSEQUENCES.get(earlier.problem, ()):
+                return self._find(earlier.caused_by) or earlier
+        return None
+
+    def _find(self, cause: dict[str, Any] | None) -> Diagnosis | None:
+        """The first diagnosis that ``cause`` (a ``caused_by`` record) names."""
+        if cause is None:
+            return None
+        return next((d for d in self.diagnoses if d.escalated_from is None and (d.problem, d.layer, d.step)
+                     == (cause["problem"], cause["layer"], cause["step"])), None)
+
+    def _critical(self, root: Diagnosis) -> bool:
+        """Whether ``root``'s episode has been reported as critical (first or on escalation)."""
+        return any(d.problem == root.problem and d.layer == root.layer and d.severity == "critical"
+                   and (d is root or d.escalated_from == root.step) for d in self.diagnoses)
+
+    def _escalate_root(self, root: Diagnosis, consequence: Diagnosis) -> Diagnosis:
+        """``root`` again, now critical: it caused a critical ``consequence`` (the first critical
+        diagnosis of a run is its cause, not a symptom further down the chain)."""
+        escalated = Diagnosis(
+            problem=root.problem, layer=root.layer, step=consequence.step, epoch=consequence.epoch,
+            severity="critical", evidence={**root.evidence, "critical_consequence": consequence.problem},
+            explanation=(f"{root.explanation} It is critical now: it has caused {consequence.problem} "
+                         f"({consequence.layer_label or 'the whole model'}), which is critical."),
+            layer_label=root.layer_label, remedies=list(root.remedies), escalated_from=root.step)
+        self.diagnoses.append(escalated)
+        return escalated
+
+    def causal_order(self) -> list[tuple[Diagnosis, int]]:
+        """The diagnoses as one story: each root cause in the order found, then its escalations, then
+        what it caused, as ``(diagnosis, depth)`` pairs (depth 1 for a consequence)."""
+        def same(d: Diagnosis, root: Diagnosis, link: dict[str, Any] | None) -> bool:
+            return link is not None and (link["problem"], link["layer"], link["step"]) == (
+                root.problem, root.layer, root.step) and d is not root
+
+        ordered: list[tuple[Diagnosis, int]] = []
+        for root in self.diagnoses:
+            if root.caused_by is not None or (root.escalated_from is not None and any(
+                    d.escalated_from is None and (d.problem, d.layer, d.step)
+                    == (root.problem, root.layer, root.escalated_from) for d in self.diagnoses)):
+                continue  # listed under its root
+            ordered.append((root, 0))
+            ordered += [(d, 0) for d in self.diagnoses if d.caused_by is None and d.escalated_from is not None
+                        and root.escalated_from is None and (d.problem, d.layer, d.escalated_from)
+                        == (root.problem, root.layer, root.step)]
+            ordered += [(d, 1) for d in self.diagnoses if same(d, root, d.caused_by)]
+        return ordered
 
     # -- repair -------------------------------------------------------------------------------
     def _take_snapshot(self, step: int, epoch: int) -> Snapshot:
@@ -562,45 +658,67 @@ class Doctor:
 
     def _treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
         # an escalation continues an episode that was handed to ``treat`` when first diagnosed (a treatment
-        # would have ended it): its remedies were tried then, or none is left
-        by_problem = {d.problem: d for d in reversed(diagnoses) if d.escalated_from is None}
+        # would have ended it): its remedies were tried then, or none is left. A consequence is treated
+        # through its root cause, unless every remedy of the cause has been tried.
+        by_problem: dict[str, Diagnosis] = {}
+        for d in reversed(diagnoses):
+            if d.escalated_from is not None:
+                continue
+            root = self._find(d.caused_by)
+            if root is not None and not self._exhausted(root.problem):
+                d = root
+            by_problem[d.problem] = d
         for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
             diagnosis = by_problem[problem]
             for earlier in self.treatments:
                 if earlier.problem == problem and earlier.outcome == "pending":
                     earlier.outcome = "returned"
-            remedies = TREATMENT_ORDER[problem]
-            tried = self._tried.get(problem, 0)
-            if any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments):
+            if self._exhausted(problem):
                 continue  # said so when it happened
-            record = self._apply_next(diagnosis, remedies, tried)
+            record = self._apply_next(diagnosis, tuple(remedy for remedy, _ in diagnosis.remedies))
             if record is not None:
                 return record
         return None
 
-    def _apply_next(self, diagnosis: Diagnosis, remedies: tuple[str, ...],
-                    tried: int) -> TreatmentRecord | None:
+    def _exhausted(self, problem: str) -> bool:
+        return any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments)
+
+    def _may_try(self, problem: str, remedy: str) -> bool:
+        """Whether ``remedy`` may be tried (again) for ``problem``: each remedy once, except that
+        ``lower_lr`` goes on lowering (up to ``LOWER_LR_TRIES`` times) while the measured update
+        ratios are still above the range it aims for: one cut sized from the median layer may not
+        be enough for the layer that overshoots."""
+        uses = self._tried.get(problem, {}).get(remedy, 0)
+        if remedy != "lower_lr" or uses == 0:
+            return uses == 0
+        ratios = self._latest_update_ratios()
+        return uses < LOWER_LR_TRIES and bool(ratios) and max(ratios) > LOWER_TARGET
+
+    def _apply_next(self, diagnosis: Diagnosis, remedies: tuple[str, ...]) -> TreatmentRecord | None:
         step = self.recorder.step - 1
         problem, layer = diagnosis.problem, diagnosis.layer
+        uses = self._tried.setdefault(problem, {})
         # which remedy applies is found on a copy, so that a run is rolled back only to be treated
         chosen = None
-        for index in range(tried, len(remedies)):
-            reason = self._ruled_out(problem, remedies[index], layer)
+        for remedy in remedies:
+            if not self._may_try(problem, remedy):
+                continue
+            reason = self._ruled_out(problem, remedy, layer, diagnosis.evidence)
             if reason is None:
                 model, optimizer = self._copies()
-                options = self._options(remedies[index])
-                trial = apply_remedy(remedies[index], model, optimizer, layer, **options)
+                options = self._options(remedy)
+                trial = apply_remedy(remedy, model, optimizer, layer, **options)
                 if trial.applied:
-                    chosen = index
+                    chosen = remedy
                     break
                 reason = trial.description
+            uses[remedy] = LOWER_LR_TRIES  # not applicable to this model: never tried again
             said = [t.description for t in self.treatments if t.step == step and t.problem == problem
                     and t.outcome == "skipped" and not t.description.endswith("for the same reason")]
             if said and said[-1].split(" skipped: ", 1)[-1] == reason.split(" skipped: ", 1)[-1]:
-                reason = f"{remedies[index]} skipped for the same reason"
-            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedies[index],
+                reason = f"{remedy} skipped for the same reason"
+            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedy,
                                                    reason, False, outcome="skipped"))
-        self._tried[problem] = len(remedies) if chosen is None else chosen + 1
         if chosen is None:
             note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists")
             exhausted = TreatmentRecord(step, self._epoch, problem, layer, None, note, False,
@@ -610,6 +728,7 @@ class Doctor:
                 self.stop_reason = f"{note}; stopped with the weights of step {exhausted.rolled_back_to + 1}"
             self.treatments.append(exhausted)
             return None
+        uses[chosen] = uses.get(chosen, 0) + 1
         target = self._snapshot
         if problem in NOTHING_LEARNED:
             target = self._origin  # by the rule's own measure nothing was learned since
@@ -617,10 +736,10 @@ class Doctor:
             # before memorizing began: the lowest validation loss since the last treatment; a run
             # that stops here keeps the epoch of its best validation metric (accuracy when measured)
             target = self._epoch_best[1]
-            if remedies[chosen] == "early_stopping" and self._metric_best is not None:
+            if chosen == "early_stopping" and self._metric_best is not None:
                 target = self._metric_best[1]
         back, wasted = self._roll_back(target)
-        remedy = remedies[chosen]
+        remedy = chosen
         options = self._options(remedy)
         treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
         self.model, self.optimizer = treatment.model, treatment.optimizer
@@ -645,26 +764,43 @@ class Doctor:
         2-D inputs, does not decide): 2e-2 when lowering (the upper quartile of the median-layer
         ratios of healthy first steps in the clinic's dev split), 5e-3 when raising (their median).
         Lowering is by 10x at least, raising by 10x at least. Without measured ratios the factor is 10.
+        Lowering also brings the largest layer's ratio to a tenth of the exploding threshold, so the
+        layer that overshot is in range too; if the problem returns, ``lower_lr`` is applied again
+        while the ratios stay above the target (``LOWER_LR_TRIES``).
         """
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
             return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}
         if remedy not in ("lower_lr", "higher_lr"):
             return {}
-        ratios = next(([layer.update_ratio for layer in record.layers
-                        if layer.update_ratio is not None and math.isfinite(layer.update_ratio)
-                        and layer.update_ratio > 0]
-                       for record in reversed(self.recorder.records)
-                       if any(layer.update_ratio is not None for layer in record.layers)), [])
+        ratios = self._latest_update_ratios()
         if remedy == "lower_lr":
-            factor = LOWER_TARGET / float(np.median(ratios)) if ratios else 0.1
+            factor = 0.1
+            if ratios:
+                factor = min(LOWER_TARGET / float(np.median(ratios)),
+                             0.1 * rules.EXPLODING_UPDATE_RATIO / max(ratios))
             return {"factor": min(max(factor, 1e-4), 0.1)}
         factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
         return {"factor": min(max(factor, 10.0), 1e6)}
 
-    def _ruled_out(self, problem: str, remedy: str, layer: str | None) -> str | None:
+    def _latest_update_ratios(self) -> list[float]:
+        """The finite, positive update-to-weight ratios of the newest probe whose update is known."""
+        return next(([layer.update_ratio for layer in record.layers
+                      if layer.update_ratio is not None and math.isfinite(layer.update_ratio)
+                      and layer.update_ratio > 0]
+                     for record in reversed(self.recorder.records)
+                     if any(layer.update_ratio is not None for layer in record.layers)), [])
+
+    def _ruled_out(self, problem: str, remedy: str, layer: str | None,
+                   evidence: dict[str, Any] | None = None) -> str | None:
         """Why the evidence rules ``remedy`` out for ``problem`` (the mechanism points elsewhere), or None."""
         records = self.recorder.records
+        if problem == "exploding_gradients" and remedy == "batchnorm" and (evidence or {}).get(
+                "cause") == "learning_rate":
+            growth = rules._fmt(evidence["gradient_growth"])
+            return (f"batchnorm skipped: the gradient does not grow from layer to layer (the first layer's "
+                    f"is {growth}x the last's), so the updates are too large because of the learning rate, "
+                    "not the signal")
         first = records[self._record_start] if len(records) > self._record_start else None
         if problem == "dead_relu" and remedy in ("lower_lr", "leaky_relu") and first is not None:
             # units already silent on the first batch the recipe saw were not killed by its steps:
@@ -858,14 +994,16 @@ class Doctor:
                                   "it:", *errors])
             return f"No problems found in {steps} steps."
         rows = [("step", "severity", "problem", "where", "first remedy")]
-        for d in self.diagnoses:
-            rows.append((str(d.step + 1), d.severity, d.problem, d.layer_label or "whole model",
-                         d.remedies[0][0]))
+        story = self.causal_order()  # each cause first, what it caused indented below it
+        for d, depth in story:
+            remedy = f"(treat {d.caused_by['problem']})" if d.caused_by else d.remedies[0][0]
+            where = d.layer_label or "whole model"
+            rows.append((str(d.step + 1), d.severity, "  " * depth + d.problem, where, remedy))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
                  for row in rows]
         lines.insert(1, "  ".join("-" * width for width in widths))
-        details = [f"- {d}" for d in self.diagnoses]
+        details = [f"{'  ' * depth}- {d}" for d, depth in story]
         treated = ["", "Treatments:", *(f"- {t}" for t in self.treatments)] if self.treatments else []
         failed = ["", "Internal doctor errors:", *errors] if errors else []
         return "\n".join([*lines, "", *details, *treated, *failed])

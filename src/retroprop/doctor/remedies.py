@@ -51,6 +51,15 @@ def _sequentials(model: Module) -> list[Sequential]:
     return [m for m in model.modules() if isinstance(m, Sequential)]
 
 
+def _output_modules(model: Module) -> set[int]:
+    """The ids of the modules after the model's last Linear layer (in forward order through nested
+    Sequentials): the output's own activation, which the loss expects (a sigmoid for a binary loss,
+    say). Remedies for hidden layers never touch it."""
+    modules = list(model.modules())
+    last = max((i for i, m in enumerate(modules) if isinstance(m, Linear)), default=len(modules))
+    return {id(m) for m in modules[last + 1:]}
+
+
 def rebuild_optimizer(optimizer: Any, model: Module, cls: type | None = None,
                       **changes: Any) -> Any:
     """A new optimizer over ``model``'s parameters with the old one's settings (and ``changes``),
@@ -83,15 +92,16 @@ def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], k
     skipped = _structural(remedy, model, optimizer)
     if skipped:
         return skipped
-    swapped = 0
+    swapped, output = 0, _output_modules(model)
     for seq in _sequentials(model):
         for index, layer in enumerate(list(seq)):
-            if isinstance(layer, kinds):
+            if isinstance(layer, kinds) and id(layer) not in output:
                 seq.replace(index, new())
                 swapped += 1
     if not swapped:
-        return Treatment(remedy, model, optimizer, f"{remedy}: no {'/'.join(k.__name__ for k in kinds)} "
-                         "layer to replace", applied=False)
+        names = "/".join(k.__name__ for k in kinds)
+        return Treatment(remedy, model, optimizer, f"{remedy}: no hidden {names} layer to replace (the "
+                         "output's activation is the loss's to choose)", applied=False)
     description = f"replaced {swapped} activation layer(s) by {type(new()).__name__}"
     linears = [m for m in model.modules() if isinstance(m, Linear)]
     if reinit and linears:
@@ -137,13 +147,14 @@ def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) ->
 
 
 def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.3) -> Treatment:
-    """Dropout(rate) after every hidden activation."""
+    """Dropout(rate) after every hidden activation (never after the output's)."""
     skipped = _structural("dropout", model, optimizer)
     if skipped:
         return skipped
-    added = 0
+    added, output = 0, _output_modules(model)
     for seq in _sequentials(model):
-        for i in reversed([i for i, m in enumerate(seq) if isinstance(m, ACTIVATIONS)]):
+        hidden = [i for i, m in enumerate(seq) if isinstance(m, ACTIVATIONS) and id(m) not in output]
+        for i in reversed(hidden):
             if i + 1 < len(seq) and isinstance(seq[i + 1], Dropout):
                 continue
             seq.insert(i + 1, Dropout(rate), name=None if seq._default_names() else f"dropout{i}")

@@ -1,0 +1,104 @@
+"""The doctor tells one story: the root cause first, its consequences under it, and the cause treated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Doctor
+from retroprop.doctor.remedies import add_dropout, use_relu
+
+
+def _deep_tanh(depth: int = 8, width: int = 32) -> nn.Sequential:
+    layers, fan_in = [], 64
+    for _ in range(depth):
+        layers += [nn.Linear(fan_in, width), nn.Tanh()]
+        fan_in = width
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = rp.data.load_digits()
+    return rp.data.standardize(x)[:800], y[:800]
+
+
+def _run(digits, lr: float, repair: bool = False, epochs: int = 3):
+    x, y = digits
+    rp.manual_seed(0)
+    model = _deep_tanh()
+    doctor = Doctor(repair=repair)
+    history = rp.fit(model, x, y, loss="cross_entropy", optimizer=rp.optim.SGD(model.parameters(), lr=lr),
+                     epochs=epochs, batch_size=32, verbose=0, seed=0, doctor=doctor)
+    return doctor, history
+
+
+def test_a_learning_rate_far_too_large_is_the_root_and_the_rest_its_consequences(digits):
+    doctor, _ = _run(digits, lr=3.0)
+    story = doctor.causal_order()
+    root, depth = story[0]
+    assert depth == 0 and root.problem == "exploding_gradients"
+    assert root.evidence["cause"] == "learning_rate" and root.remedies[0][0] == "lower_lr"
+    consequences = [d for d, depth in story if depth == 1]
+    assert {d.problem for d in consequences} >= {"vanishing_gradients", "unstable_loss"}
+    assert all(d.caused_by["problem"] == "exploding_gradients" for d in consequences)
+    # the first critical diagnosis of the story is the cause, escalated by its critical consequences
+    first_critical = next(d for d, _ in story if d.severity == "critical")
+    assert first_critical.problem == "exploding_gradients"
+    # one consistent piece of advice: nothing says to raise the rate
+    assert not any(d.problem == "slow_convergence" for d in doctor.diagnoses)
+    summary = doctor.summary()
+    assert summary.index("exploding_gradients") < summary.index("vanishing_gradients")
+    assert "(treat exploding_gradients)" in summary
+    assert "treat that first" in str(consequences[0])
+
+
+def test_repair_treats_the_cause_not_the_consequence(digits):
+    doctor, _ = _run(digits, lr=3.0, repair=True)
+    applied = [t for t in doctor.treatments if t.applied]
+    assert applied and applied[0].problem == "exploding_gradients" and applied[0].remedy == "lower_lr"
+    assert not any(t.remedy == "relu" for t in applied)  # the tanh units were a consequence
+
+
+def test_a_healthy_rate_has_no_story_to_tell(digits):
+    doctor, _ = _run(digits, lr=0.05, epochs=2)
+    assert not any(d.problem in ("exploding_gradients", "unstable_loss") for d in doctor.diagnoses)
+    assert all(d.caused_by is None for d in doctor.diagnoses)
+
+
+def test_remedies_never_touch_the_output_activation():
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1),
+                          nn.Sigmoid())
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.1)
+    treated = use_relu(model, optimizer)
+    kinds = [type(m).__name__ for m in treated.model]
+    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear", "Sigmoid"]
+    dropped = add_dropout(treated.model, treated.optimizer)
+    kinds = [type(m).__name__ for m in dropped.model]
+    assert kinds[-2:] == ["Linear", "Sigmoid"] and kinds.count("Dropout") == 2
+    # a model whose only saturating activation is its output has nothing to swap
+    rp.manual_seed(0)
+    logistic = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    skipped = use_relu(logistic, rp.optim.SGD(logistic.parameters(), lr=0.1))
+    assert not skipped.applied and "output" in skipped.description
+    assert isinstance(logistic[-1], nn.Sigmoid)
+
+
+def test_lower_lr_goes_on_lowering_while_the_updates_are_still_too_large():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    doctor = Doctor(repair=True)
+    history = rp.fit(model, x, y, loss="cross_entropy", optimizer=rp.optim.SGD(model.parameters(), lr=1e5),
+                     epochs=12, batch_size=16, verbose=0, seed=0, doctor=doctor)
+    # one cut is bounded (at most 1e4x): the problem returns with updates still far too large, and the
+    # rate is cut again rather than leaving it for clipping
+    applied = [t.remedy for t in doctor.treatments if t.applied]
+    assert applied[:2] == ["lower_lr", "lower_lr"]
+    assert doctor.optimizer.param_groups[0]["lr"] < 1.0
+    assert history.history["accuracy"][-1] > 0.9
