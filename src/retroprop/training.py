@@ -724,7 +724,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 for diagnosis in new:
                     if verbose:
                         print(f"Doctor: {diagnosis}", file=sys.stderr)
-                if new and doctor.repair:
+                if doctor.repair and (new or getattr(doctor, "undo_pending", False)):
                     treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler, history,
                                                                   verbose)
                     if treated:

@@ -9,6 +9,7 @@ import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import Doctor
 from retroprop.doctor.remedies import add_dropout, use_relu
+from tests.doctor.common import mlp
 
 
 def _deep_tanh(depth: int = 8, width: int = 32) -> nn.Sequential:
@@ -102,3 +103,32 @@ def test_lower_lr_goes_on_lowering_while_the_updates_are_still_too_large():
     assert applied[:2] == ["lower_lr", "lower_lr"]
     assert doctor.optimizer.param_groups[0]["lr"] < 1.0
     assert history.history["accuracy"][-1] > 0.9
+
+
+def test_a_remedy_that_makes_the_run_worse_is_undone_and_the_next_one_tried(monkeypatch):
+    from retroprop.doctor import remedies
+
+    def harmful(model, optimizer, layer=None):  # stands in for a remedy that backfires silently
+        for parameter in model.parameters():
+            parameter.data[...] = 0.0
+        for group in optimizer.param_groups:
+            group["lr"] *= 1e-6
+        return remedies.Treatment("dropout", model, optimizer, "zeroed every weight")
+
+    monkeypatch.setitem(remedies.REMEDY_FUNCTIONS, "dropout", harmful)
+    x, y = rp.data.load_digits()
+    x_train, x_test, y_train, y_test = rp.data.train_test_split(x, y, test_size=0.25, seed=0)
+    x_train, x_test = rp.data.standardize(x_train, x_test)
+    model = mlp(width=512)
+    history = rp.fit(model, x_train[:60], y_train[:60], loss="cross_entropy",
+                     optimizer=rp.optim.Adam(model.parameters(), lr=3e-3), epochs=40,
+                     validation_data=(x_test, y_test), verbose=0, seed=0, repair=True)
+    treated = [t for t in history.treatments if t.problem == "overfitting" and t.applied]
+    first, second = treated[:2]
+    assert first.remedy == "dropout" and first.outcome == "worse"
+    assert first.measured["metric"] == "val_accuracy"
+    assert first.measured["after"] < first.measured["before"] - 0.2
+    assert second.remedy == "weight_decay"
+    # undone: the weights are the ones from before the harmful remedy, and the run learned again
+    assert history.history["val_accuracy"][-1] > 0.6
+    assert any(abs(p.data).sum() > 0 for p in model.parameters())

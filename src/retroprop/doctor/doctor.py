@@ -47,6 +47,13 @@ ORDINARY_ACTIVATION = 10.0
 INPUT_SCALE = 3.0
 # update-to-weight ratios the learning-rate remedies aim for, on the median layer (lowering, raising)
 LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
+# a treated recipe is measurably worse than before its treatment when its validation accuracy is lower by
+# more than this (or twice its sampling noise), or its validation or training loss higher by this share
+WORSE_ACCURACY, WORSE_LOSS = 0.02, 0.10
+HARM_EPOCHS = 3  # epochs a treated recipe trains before it is compared (unless CONFIRM_STEPS come first)
+# remedies that change what the training loss measures (dropout masks units while training): the training
+# loss before and after them is not compared
+CHANGES_TRAINING_LOSS = ("dropout", "lower_dropout")
 # the most times lower_lr is applied for one problem, while the update ratios stay above LOWER_TARGET
 LOWER_LR_TRIES = 3
 # an update-to-weight ratio that explodes while the gradient grows less than this from the last layer to
@@ -73,10 +80,13 @@ TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "saturated_activation
 class TreatmentRecord:
     """One entry of the treatment log: what was diagnosed, what was done, and how it went.
 
-    ``outcome``: ``"resolved"`` (the problem was not diagnosed again over at least 120 steps),
+    ``outcome``: ``"resolved"`` (the problem was not diagnosed again over at least 120 steps, and the
+    measured outcome did not get worse), ``"worse"`` (the validation metric or the training loss got
+    measurably worse than before the treatment: it was undone and the next remedy tried),
     ``"unconfirmed"`` (not again, but the run ended too soon to tell), ``"returned"`` (it was, and
     the next remedy followed unless the run had ended), ``"skipped"`` (the remedy does not apply to
     this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
+    ``measured``: the outcome compared (``metric``, its value ``before`` the treatment and ``after``).
     """
 
     step: int
@@ -89,14 +99,18 @@ class TreatmentRecord:
     rolled_back_to: int | None = None  # the step whose state the run went back to
     wasted_steps: int = 0  # steps whose progress the roll-back discarded
     outcome: str = "pending"
+    measured: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
         back = "" if self.rolled_back_to is None else f", rolled back to step {self.rolled_back_to + 1}"
+        measured = self.measured or {}
+        change = (f"; {measured['metric']} {measured['before']:.3g} -> {measured['after']:.3g}"
+                  if measured.get("after") is not None else "")
         return (f"step {self.step + 1} (epoch {self.epoch + 1}): {self.problem} -> "
-                f"{self.remedy or 'none'}: {self.description}{back} [{self.outcome}]")
+                f"{self.remedy or 'none'}: {self.description}{back}{change} [{self.outcome}]")
 
 
 @dataclass
@@ -210,6 +224,8 @@ class Doctor:
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
         self._off = False  # True once a part that every step needs (recorder, probes) raised
         self._tried: dict[str, dict[str, int]] = {}  # problem -> remedy -> times applied
+        self._trial: dict[str, Any] | None = None  # the latest treatment, watched for harm
+        self._undo: dict[str, Any] | None = None  # a treatment found harmful, undone by the next ``treat``
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
         self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
@@ -486,8 +502,18 @@ class Doctor:
         if self.repair:
             self._track_best(epoch, logs)
         logs = self.epoch_logs[self._epoch_start:]  # this recipe's epochs, the last one ``epoch``
-        return self._report(self._rule("overfitting", rules.overfitting, logs, self.samples,
-                                       epoch - len(logs) + 1), step, epoch, "epoch")
+        new = self._report(self._rule("overfitting", rules.overfitting, logs, self.samples,
+                                      epoch - len(logs) + 1), step, epoch, "epoch")
+        if self.repair:
+            self._check_harm()
+        return new
+
+    @property
+    def undo_pending(self) -> bool:
+        """Whether the latest treatment made the run measurably worse: the next ``treat`` (with or
+        without new diagnoses) undoes it and tries the next remedy. ``fit`` does this; a hand-written
+        loop calls ``doctor.treat([])`` after ``end_epoch`` when this is True."""
+        return self._undo is not None
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
         """New diagnoses from ``findings`` of one family of checks (probe, update, loss, epoch):
@@ -647,7 +673,7 @@ class Doctor:
         """Repair the run for the most pressing of ``diagnoses`` (those ``observe`` or ``end_epoch``
         just returned): roll back, apply the problem's next remedy, and return the log entry; None
         when nothing was done (repair off, or every remedy for these problems tried already)."""
-        if not self.repair or not diagnoses or self.stop_reason or self._off:
+        if not self.repair or (not diagnoses and self._undo is None) or self.stop_reason or self._off:
             return None
         try:
             return self._treat(diagnoses)
@@ -660,6 +686,8 @@ class Doctor:
         # an escalation continues an episode that was handed to ``treat`` when first diagnosed (a treatment
         # would have ended it): its remedies were tried then, or none is left. A consequence is treated
         # through its root cause, unless every remedy of the cause has been tried.
+        if self._undo is not None:
+            return self._undo_trial()
         by_problem: dict[str, Diagnosis] = {}
         for d in reversed(diagnoses):
             if d.escalated_from is not None:
@@ -738,7 +766,9 @@ class Doctor:
             target = self._epoch_best[1]
             if chosen == "early_stopping" and self._metric_best is not None:
                 target = self._metric_best[1]
+        before = self._measure()
         back, wasted = self._roll_back(target)
+        saved, clip = self._copies(), self.clip_grad_norm  # to undo the remedy if it does harm
         remedy = chosen
         options = self._options(remedy)
         treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
@@ -751,8 +781,86 @@ class Doctor:
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
                                  rolled_back_to=back, wasted_steps=wasted,
                                  outcome="resolved" if remedy == "early_stopping" else "pending")
+        record.measured = {"metric": None, "before": before}
         self.treatments.append(record)
         self._start_segment()
+        self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
+                       "clip": clip, "start": self.recorder.step, "epochs": len(self.epoch_logs),
+                       "age": wasted, "before": before, "checked": False}
+        return record
+
+    def _measure(self) -> dict[str, float]:
+        """This recipe's outcome now: the latest epoch's validation accuracy and loss (when logged) and
+        the mean training loss of its last ``LOSS_EMA_STEPS`` steps (inf when not finite)."""
+        measured: dict[str, float] = {}
+        logs = self.epoch_logs[self._epoch_start:] if self._epoch_start < len(self.epoch_logs) else []
+        for name in ("val_accuracy", "val_loss"):
+            value = logs[-1].get(name) if logs else None
+            if value is not None and math.isfinite(value):
+                measured[name] = float(value)
+        losses = self.recorder.losses[self._loss_start:]
+        if len(losses):
+            mean = float(np.mean(losses[-rules.LOSS_EMA_STEPS:]))
+            measured["loss"] = mean if math.isfinite(mean) else math.inf
+        return measured
+
+    def _compare(self, before: dict[str, float], after: dict[str, float],
+                 remedy: str | None) -> dict[str, Any] | None:
+        """The first outcome measured both before and after a treatment (validation accuracy, then
+        validation loss, then training loss), with ``verdict`` "better", "same" or "worse" (beyond
+        ``WORSE_ACCURACY``/twice the accuracy's sampling noise, or ``WORSE_LOSS``); None if none."""
+        for name in ("val_accuracy", "val_loss", "loss"):
+            if name not in before or name not in after or (
+                    name == "loss" and remedy in CHANGES_TRAINING_LOSS):
+                continue
+            old, new = before[name], after[name]
+            if name == "val_accuracy":
+                n = self.samples[1] if self.samples and self.samples[1] else 0
+                margin = max(WORSE_ACCURACY, 2 * math.sqrt(old * (1 - old) / n) if n else 0.0)
+                gain = new - old
+            else:
+                margin = WORSE_LOSS * abs(old) if math.isfinite(old) else math.inf
+                gain = old - new if math.isfinite(old) or not math.isfinite(new) else math.inf
+            verdict = "better" if gain > 0 else "worse" if gain < -margin else "same"
+            return {"metric": name, "before": old, "after": new, "verdict": verdict}
+        return None
+
+    def _check_harm(self) -> None:
+        """Once the latest treatment has trained as long as the recipe it replaced did after the state
+        both started from, and for ``CONFIRM_STEPS`` steps or ``HARM_EPOCHS`` epochs at least, compare
+        their measured outcomes (the treated recipe's now, the other's when it was treated); a treatment
+        that made things worse is marked ``worse``, to be undone by the next ``treat``, which then
+        tries the next remedy (``undo_pending``)."""
+        trial = self._trial
+        if trial is None or trial["checked"] or trial["record"].outcome != "pending":
+            return
+        steps, epochs = self.recorder.step - trial["start"], len(self.epoch_logs) - trial["epochs"]
+        if steps < trial["age"] or (steps < CONFIRM_STEPS and epochs < HARM_EPOCHS):
+            return
+        trial["checked"] = True
+        comparison = self._compare(trial["before"], self._measure(), trial["record"].remedy)
+        if comparison is None or comparison["verdict"] != "worse":
+            return
+        record = trial["record"]
+        record.outcome = "worse"
+        record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
+        self._undo, self._trial = trial, None
+
+    def _undo_trial(self) -> TreatmentRecord | None:
+        """Undo the treatment found harmful: the model (in place: the training loop holds it), the
+        optimizer and the clipping as they were just before its remedy; then the next remedy."""
+        trial, self._undo = self._undo, None
+        model, optimizer = trial["saved"]
+        self.model.__dict__.clear()
+        self.model.__dict__.update(model.__dict__)
+        self.optimizer, self.clip_grad_norm = optimizer, trial["clip"]
+        wasted = self.recorder.step - trial["start"]
+        self._start_segment()
+        record = self._apply_next(trial["diagnosis"], trial["remedies"])
+        if record is None:
+            return trial["record"]  # nothing left to try: the run goes on from the state before it
+        record.rolled_back_to = trial["record"].rolled_back_to
+        record.wasted_steps += wasted
         return record
 
     def _options(self, remedy: str) -> dict[str, Any]:
@@ -764,9 +872,8 @@ class Doctor:
         2-D inputs, does not decide): 2e-2 when lowering (the upper quartile of the median-layer
         ratios of healthy first steps in the clinic's dev split), 5e-3 when raising (their median).
         Lowering is by 10x at least, raising by 10x at least. Without measured ratios the factor is 10.
-        Lowering also brings the largest layer's ratio to a tenth of the exploding threshold, so the
-        layer that overshot is in range too; if the problem returns, ``lower_lr`` is applied again
-        while the ratios stay above the target (``LOWER_LR_TRIES``).
+        If the problem returns, ``lower_lr`` is applied again while the ratios stay above the target
+        (``LOWER_LR_TRIES``): a search down from the first, measured cut.
         """
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
@@ -775,10 +882,7 @@ class Doctor:
             return {}
         ratios = self._latest_update_ratios()
         if remedy == "lower_lr":
-            factor = 0.1
-            if ratios:
-                factor = min(LOWER_TARGET / float(np.median(ratios)),
-                             0.1 * rules.EXPLODING_UPDATE_RATIO / max(ratios))
+            factor = LOWER_TARGET / float(np.median(ratios)) if ratios else 0.1
             return {"factor": min(max(factor, 1e-4), 0.1)}
         factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
         return {"factor": min(max(factor, 10.0), 1e6)}
@@ -930,6 +1034,13 @@ class Doctor:
                 watched = steps - record.step - 1
                 record.outcome = ("returned" if record.problem in again
                                   else "resolved" if watched >= CONFIRM_STEPS else "unconfirmed")
+                trial = self._trial if self._trial is not None and self._trial["record"] is record else None
+                comparison = None if trial is None else self._compare(trial["before"], self._measure(),
+                                                                      record.remedy)
+                if comparison is not None:
+                    record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
+                    if record.outcome == "resolved" and comparison["verdict"] == "worse":
+                        record.outcome = "worse"  # gone from the rule's view, but the run is worse off
         self.close()
         return new
 
