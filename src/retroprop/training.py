@@ -546,6 +546,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         try:
             doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
                           samples=None if x_val is None else (len(x_all), len(x_val)),
+                          validation_inputs=x_val,
                           lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
         except Exception as err:  # the doctor must never keep training from happening
             history.doctor_errors.append({"step": len(history._step_loss), "epoch": initial_epoch,

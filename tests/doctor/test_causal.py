@@ -132,3 +132,27 @@ def test_a_remedy_that_makes_the_run_worse_is_undone_and_the_next_one_tried(monk
     # undone: the weights are the ones from before the harmful remedy, and the run learned again
     assert history.history["val_accuracy"][-1] > 0.6
     assert any(abs(p.data).sum() > 0 for p in model.parameters())
+
+
+def test_validation_data_identical_to_the_training_data_is_not_called_overfitting():
+    # epoch logs with the overfitting pattern (validation loss up 50 % from its best, training loss
+    # falling, a 0.3 accuracy gap): with a held-out set that is memorizing; when the "validation" data is
+    # the training data itself, the gap comes from how each is measured (train mode, mid-epoch weights)
+    x = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    logs = [{"loss": 1.0 / (e + 1), "accuracy": 0.9, "val_loss": [1.0, 0.5, 0.6, 0.7, 0.75, 0.8][e],
+             "val_accuracy": 0.6} for e in range(6)]
+
+    def diagnosed(validation):
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        doctor = Doctor()
+        doctor.attach(model, rp.optim.SGD(model.parameters(), lr=0.1), inputs=x, samples=(200, 200),
+                      validation_inputs=validation)
+        found = [d.problem for e, log in enumerate(logs) for d in doctor.end_epoch(e, log)]
+        doctor.close()
+        return found
+
+    held_out = np.random.default_rng(1).normal(size=(200, 4)).astype(np.float32)
+    assert diagnosed(held_out) == ["overfitting"]
+    assert diagnosed(x.copy()) == []
+    assert diagnosed(x) == []

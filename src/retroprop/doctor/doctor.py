@@ -199,6 +199,7 @@ class Doctor:
         self.recorder: Recorder | None = None
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
         self._raw_inputs: Any = None
+        self._validation_is_training = False
         self.samples: tuple[int, int] | None = None
         self.lr_scheduled = False
         self._new_run()
@@ -248,14 +249,16 @@ class Doctor:
 
     def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
                inputs: Any = None, samples: tuple[int, int] | None = None,
-               lr_scheduled: bool = False) -> None:
+               lr_scheduled: bool = False, validation_inputs: Any = None) -> None:
         """Start watching ``model`` (done by ``fit``): a new run, with fresh records, diagnoses and
         treatments (an earlier run's stay in its ``History``). ``chance_loss``: the loss of a blind guess
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
         training inputs, whose per-feature scale a repair may need (``standardize_inputs``).
         ``samples``: the training and validation sample counts (the overfitting rule weighs an
         accuracy gap against its sampling noise). ``lr_scheduled``: a schedule may raise the learning
-        rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small."""
+        rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small.
+        ``validation_inputs``: the validation inputs; when they are the training inputs themselves, a
+        gap between the two is no evidence of memorizing and ``overfitting`` is not looked for."""
         if self.repair and optimizer is None:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
         if self.recorder is not None:
@@ -267,7 +270,10 @@ class Doctor:
         self.chance_loss = chance_loss
         self.samples = samples
         self.lr_scheduled = bool(lr_scheduled)
-        self._raw_inputs = inputs if self.repair and np.ndim(inputs) == 2 and len(inputs) else None
+        self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
+        self._validation_is_training = validation_inputs is not None and inputs is not None and (
+            validation_inputs is inputs or (np.shape(validation_inputs) == np.shape(inputs)
+                                            and np.array_equal(validation_inputs, inputs)))
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
 
@@ -502,8 +508,9 @@ class Doctor:
         if self.repair:
             self._track_best(epoch, logs)
         logs = self.epoch_logs[self._epoch_start:]  # this recipe's epochs, the last one ``epoch``
-        new = self._report(self._rule("overfitting", rules.overfitting, logs, self.samples,
-                                      epoch - len(logs) + 1), step, epoch, "epoch")
+        findings = [] if self._validation_is_training else self._rule(
+            "overfitting", rules.overfitting, logs, self.samples, epoch - len(logs) + 1)
+        new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
         return new
