@@ -546,7 +546,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         try:
             doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
                           samples=None if x_val is None else (len(x_all), len(x_val)),
-                          validation_inputs=x_val,
+                          validation_inputs=x_val, loss=loss_fn, targets=y_all, batch_size=batch_size,
+                          n_classes=(n_classes if not _is_binary(loss_fn) else 2) if classification else None,
                           lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
         except Exception as err:  # the doctor must never keep training from happening
             history.doctor_errors.append({"step": len(history._step_loss), "epoch": initial_epoch,

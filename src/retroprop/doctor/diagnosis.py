@@ -8,6 +8,10 @@ from typing import Any
 PROBLEMS = (
     "vanishing_gradients", "exploding_gradients", "dead_relu", "saturated_activations", "non_finite",
     "unstable_loss", "slow_convergence", "overfitting", "dropout_too_high",
+    # seen in the setup before the first step (``checks``)
+    "loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
+    # seen in the run's course
+    "underfitting", "batch_too_small",
 )
 
 # What each problem can cause, by mechanism: steps too large (exploding updates) push units into their
@@ -16,17 +20,28 @@ PROBLEMS = (
 # (dropout near 1) stalls the loss. A problem found while one of its causes is diagnosed in the same
 # recipe is reported as that cause's consequence (``Diagnosis.caused_by``), and the cause is treated.
 CONSEQUENCES: dict[str, tuple[str, ...]] = {
+    # a setup that cannot train well shows in the run's course
+    "loss_output_mismatch": ("slow_convergence", "underfitting", "unstable_loss", "non_finite",
+                             "saturated_activations", "dead_relu", "vanishing_gradients"),
+    "missing_nonlinearity": ("underfitting", "slow_convergence"),
+    "unscaled_inputs": ("exploding_gradients", "saturated_activations", "vanishing_gradients", "dead_relu",
+                        "non_finite", "unstable_loss", "slow_convergence", "underfitting"),
+    "unscaled_targets": ("exploding_gradients", "non_finite", "unstable_loss", "slow_convergence",
+                         "dead_relu", "underfitting"),
+    "batch_too_small": ("unstable_loss",),
     "exploding_gradients": ("non_finite", "unstable_loss", "saturated_activations", "vanishing_gradients",
                             "dead_relu", "slow_convergence"),
     "non_finite": ("unstable_loss",),
-    "saturated_activations": ("vanishing_gradients", "slow_convergence"),
-    "dead_relu": ("vanishing_gradients", "slow_convergence"),
-    "vanishing_gradients": ("slow_convergence",),
-    "dropout_too_high": ("slow_convergence",),
+    "saturated_activations": ("vanishing_gradients", "slow_convergence", "underfitting"),
+    "dead_relu": ("vanishing_gradients", "slow_convergence", "underfitting"),
+    "vanishing_gradients": ("slow_convergence", "underfitting"),
+    "dropout_too_high": ("slow_convergence", "underfitting"),
 }
 # causes before their consequences: the order in which problems found together are reported and treated
-CAUSAL_ORDER = ("exploding_gradients", "non_finite", "saturated_activations", "dead_relu",
-                "vanishing_gradients", "unstable_loss", "dropout_too_high", "overfitting", "slow_convergence")
+CAUSAL_ORDER = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
+                "batch_too_small", "exploding_gradients", "non_finite", "saturated_activations", "dead_relu",
+                "vanishing_gradients", "unstable_loss", "dropout_too_high", "overfitting", "underfitting",
+                "slow_convergence")
 
 # remedy id -> one line a learner can act on
 REMEDIES: dict[str, str] = {
@@ -46,7 +61,32 @@ REMEDIES: dict[str, str] = {
     "early_stopping": "stop at the best validation epoch (EarlyStopping with restore_best_weights)",
     "lower_dropout": "lower the dropout rate (e.g. to 0.1-0.3): at rates near 1.0 the network cannot "
                      "even fit its training data",
+    "fix_output_loss": "make the output layer fit the loss: remove a softmax or sigmoid that the loss "
+                       "applies itself, end with LogSoftmax for an NLL loss",
+    "match_output_width": "give the output layer one unit per class for cross-entropy, or one unit for "
+                          "a binary loss on 0/1 labels",
+    "classification_loss": "use cross-entropy on class scores for class labels (a binary loss only for "
+                           "two classes)",
+    "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
+    "insert_activation": "insert a ReLU between Linear layers that have no activation between them",
+    "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
+                           "scaling at prediction time",
+    "widen": "give the model more capacity (wider or more hidden layers)",
+    "train_longer": "train for more steps (more epochs) before judging the model",
+    "larger_batch": "raise the batch size (e.g. to 32): each step then follows the data, not a few samples",
 }
+
+# loss_output_mismatch's remedy by the case ``checks`` found (any other case: fix_output_loss)
+OUTPUT_CASE_REMEDY = {
+    "softmax_one_unit": "match_output_width", "one_output": "match_output_width",
+    "too_few_outputs": "match_output_width", "binary_output_width": "match_output_width",
+    "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
+    "regression_on_labels": "classification_loss", "output_range": "linear_output",
+}
+
+# remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
+USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "standardize_targets",
+                 "widen", "train_longer", "larger_batch")
 
 # the course page's cure first where it names one
 TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
@@ -59,6 +99,12 @@ TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
     "slow_convergence": ("higher_lr", "adam", "batchnorm"),
     "overfitting": ("dropout", "weight_decay", "early_stopping"),
     "dropout_too_high": ("lower_dropout",),
+    "loss_output_mismatch": ("fix_output_loss", "match_output_width", "classification_loss", "linear_output"),
+    "missing_nonlinearity": ("insert_activation",),
+    "unscaled_inputs": ("standardize_inputs",),
+    "unscaled_targets": ("standardize_targets",),
+    "underfitting": ("widen", "train_longer"),
+    "batch_too_small": ("larger_batch",),
 }
 
 

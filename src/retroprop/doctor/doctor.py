@@ -26,9 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from retroprop import optim
 from retroprop.data import StandardScaler
 from retroprop.doctor import rules
-from retroprop.doctor.diagnosis import CAUSAL_ORDER, CONSEQUENCES, REMEDIES, TREATMENT_ORDER, Diagnosis
+from retroprop.doctor.diagnosis import (
+    CAUSAL_ORDER,
+    CONSEQUENCES,
+    OUTPUT_CASE_REMEDY,
+    REMEDIES,
+    TREATMENT_ORDER,
+    Diagnosis,
+)
 from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Dropout, Module, Sequential
@@ -72,8 +80,10 @@ SEVERITY_RANK = {"warning": 0, "critical": 1}
 # which of several problems diagnosed at once is treated first: causes before their consequences
 # (an overflow or exploding gradients make the loss unstable; units in their flat regions pass almost no
 # gradient, so saturation makes gradients vanish; vanishing gradients make the loss slow)
-TREATMENT_PRIORITY = ("non_finite", "exploding_gradients", "saturated_activations", "vanishing_gradients",
-                      "dead_relu", "unstable_loss", "dropout_too_high", "overfitting", "slow_convergence")
+TREATMENT_PRIORITY = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
+                      "non_finite", "exploding_gradients", "saturated_activations", "vanishing_gradients",
+                      "dead_relu", "unstable_loss", "batch_too_small", "dropout_too_high", "overfitting",
+                      "underfitting", "slow_convergence")
 
 
 @dataclass
@@ -198,6 +208,7 @@ class Doctor:
         self.make_up = float(make_up)
         self.recorder: Recorder | None = None
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
+        self.batch_size: int | None = None
         self._raw_inputs: Any = None
         self._validation_is_training = False
         self.samples: tuple[int, int] | None = None
@@ -219,7 +230,8 @@ class Doctor:
         self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
         self._episodes: dict[tuple[str, str, str | None], Diagnosis] = {}  # key -> its latest diagnosis
         self._diagnosis_start = 0  # the current recipe's diagnoses start here
-        self._checks = dict.fromkeys(("probe", "update", "loss", "epoch", "stop"), 0)
+        self._checks = dict.fromkeys(("setup", "probe", "update", "loss", "epoch", "stop"), 0)
+        self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
@@ -249,7 +261,8 @@ class Doctor:
 
     def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
                inputs: Any = None, samples: tuple[int, int] | None = None,
-               lr_scheduled: bool = False, validation_inputs: Any = None) -> None:
+               lr_scheduled: bool = False, validation_inputs: Any = None, loss: Any = None,
+               targets: Any = None, n_classes: int | None = None, batch_size: int | None = None) -> None:
         """Start watching ``model`` (done by ``fit``): a new run, with fresh records, diagnoses and
         treatments (an earlier run's stay in its ``History``). ``chance_loss``: the loss of a blind guess
         (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
@@ -258,7 +271,11 @@ class Doctor:
         accuracy gap against its sampling noise). ``lr_scheduled``: a schedule may raise the learning
         rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small.
         ``validation_inputs``: the validation inputs; when they are the training inputs themselves, a
-        gap between the two is no evidence of memorizing and ``overfitting`` is not looked for."""
+        gap between the two is no evidence of memorizing and ``overfitting`` is not looked for.
+        ``loss`` (a loss module, function or fit's name for it), ``targets`` and ``n_classes`` (None for
+        a regression) let the setup be checked before the first step (``checks``: the output against
+        the loss, stacked Linear layers, the scale of inputs and targets); what those checks find is
+        reported at the first ``observe``. ``batch_size``: the samples per step."""
         if self.repair and optimizer is None:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
         if self.recorder is not None:
@@ -271,11 +288,32 @@ class Doctor:
         self.samples = samples
         self.lr_scheduled = bool(lr_scheduled)
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
+        self.batch_size = batch_size
+        self._setup = self._check_setup(model, optimizer, loss, targets, n_classes)
         self._validation_is_training = validation_inputs is not None and inputs is not None and (
             validation_inputs is inputs or (np.shape(validation_inputs) == np.shape(inputs)
                                             and np.array_equal(validation_inputs, inputs)))
         if self.repair:
             self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
+
+    def _check_setup(self, model: Module, optimizer: Any, loss: Any, targets: Any,
+                     n_classes: int | None) -> list[rules.Finding]:
+        """The static checks' findings on this setup (``checks.check_setup``). Stacked Linear layers are
+        named only when the whole model is linear: a redundant layer inside a network that has
+        activations elsewhere learns as well (it is a note, not a failure)."""
+        try:
+            from retroprop.doctor.checks import check_setup
+            from retroprop.doctor.structure import describe_loss, describe_model
+
+            adaptive = None if optimizer is None else isinstance(
+                optimizer, (optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad))
+            y = targets if targets is not None and np.ndim(targets) in (1, 2) and len(targets) else None
+            found = check_setup(describe_model(model), None if loss is None else describe_loss(loss),
+                                self._raw_inputs, y, n_classes, adaptive)
+        except Exception as err:
+            self._failed("checks", err, 0)
+            return []
+        return [f for f in found if f.problem != "missing_nonlinearity" or f.evidence.get("model_is_linear")]
 
     def observe(self, loss: Any, epoch: int = 0, *, grads_finite: bool = True,
                 rerun: Any = None) -> list[Diagnosis]:
@@ -296,7 +334,9 @@ class Doctor:
         step = recorder.step
         if not self._off:
             try:
-                new = self._observe(loss, epoch, grads_finite, rerun)
+                setup, self._setup = self._setup, []
+                new = self._report(setup, step, epoch, "setup") if setup else []
+                new += self._observe(loss, epoch, grads_finite, rerun)
                 self._drain_probe_errors()
                 self._quiet_until = recorder.step + self.quiet_steps()
                 return new
@@ -533,7 +573,9 @@ class Doctor:
         new: list[Diagnosis] = []
         seen = set()
         order = {problem: rank for rank, problem in enumerate(CAUSAL_ORDER)}
-        findings = sorted(findings, key=lambda f: order.get(f.problem, len(order)))  # causes first
+        # causes first; of two findings of one problem at one place, the graver is said
+        findings = sorted(findings, key=lambda f: (order.get(f.problem, len(order)),
+                                                   -SEVERITY_RANK[f.severity]))
         for finding in findings:
             key = (family, finding.problem, finding.layer)
             if key in seen:
@@ -572,6 +614,8 @@ class Doctor:
         """The remedies in the order to try them: the problem's, with lowering the learning rate first
         when the evidence blames the rate."""
         order = list(TREATMENT_ORDER[finding.problem])
+        if finding.problem == "loss_output_mismatch":  # one remedy fits each way of mismatching
+            order = [OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")]
         if finding.evidence.get("cause") == "learning_rate" and "lower_lr" in order:
             order.remove("lower_lr")
             order.insert(0, "lower_lr")
@@ -741,7 +785,7 @@ class Doctor:
             reason = self._ruled_out(problem, remedy, layer, diagnosis.evidence)
             if reason is None:
                 model, optimizer = self._copies()
-                options = self._options(remedy)
+                options = self._options(remedy, diagnosis)
                 trial = apply_remedy(remedy, model, optimizer, layer, **options)
                 if trial.applied:
                     chosen = remedy
@@ -777,7 +821,7 @@ class Doctor:
         back, wasted = self._roll_back(target)
         saved, clip = self._copies(), self.clip_grad_norm  # to undo the remedy if it does harm
         remedy = chosen
-        options = self._options(remedy)
+        options = self._options(remedy, diagnosis)
         treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
         self.model, self.optimizer = treatment.model, treatment.optimizer
         if treatment.clip_grad_norm is not None:
@@ -870,7 +914,7 @@ class Doctor:
         record.wasted_steps += wasted
         return record
 
-    def _options(self, remedy: str) -> dict[str, Any]:
+    def _options(self, remedy: str, diagnosis: Diagnosis | None = None) -> dict[str, Any]:
         """The learning-rate remedies move the rate by as much as the update ratios say.
 
         A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
@@ -882,6 +926,8 @@ class Doctor:
         If the problem returns, ``lower_lr`` is applied again while the ratios stay above the target
         (``LOWER_LR_TRIES``): a search down from the first, measured cut.
         """
+        if remedy == "fix_output_loss" and diagnosis is not None:
+            return {"case": diagnosis.evidence.get("case"), "loss": diagnosis.evidence.get("loss")}
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
             return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}

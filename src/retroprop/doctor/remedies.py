@@ -14,18 +14,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from retroprop import optim
+from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
 from retroprop.nn import (
     ELU,
     GELU,
     SELU,
     BatchNorm1d,
     Dropout,
+    Identity,
     LeakyReLU,
     Linear,
+    LogSoftmax,
     Module,
     ReLU,
     Sequential,
     Sigmoid,
+    Softmax,
     Standardize,
     Tanh,
 )
@@ -266,12 +270,89 @@ def standardize_inputs(model: Module, optimizer: Any, layer: str | None = None, 
                      "model (each input feature minus its training mean, over its standard deviation)")
 
 
+# fix_output_loss, by the case ``checks.loss_output_mismatch`` found: the output activation to put in
+# place of the one after the last Linear layer (None: remove it), by loss where it depends on it
+OUTPUT_FIXES: dict[str, Any] = {
+    "double_softmax": None, "sigmoid_categorical": {"cross_entropy": None, "cross_entropy_probs": Softmax},
+    "bounded_scores": None, "nonnegative_scores": None, "double_sigmoid": None,
+    "nll_without_log_softmax": LogSoftmax,
+    "probabilities_expected": {"cross_entropy_probs": Softmax, "bce": Sigmoid},
+}
+
+
+def fix_output_loss(model: Module, optimizer: Any, layer: str | None = None, case: str | None = None,
+                    loss: str | None = None) -> Treatment:
+    """Make the output fit the loss (``case`` and ``loss`` as ``checks`` names them): remove an output
+    activation that the loss applies itself, or put the one the loss expects in its place (LogSoftmax
+    for NLL, Softmax or Sigmoid for a loss on probabilities). The output Linear layer is kept."""
+    fix = OUTPUT_FIXES.get(case or "", "unknown")
+    fix = fix.get(loss or "", "unknown") if isinstance(fix, dict) else fix
+    if fix == "unknown":
+        return Treatment("fix_output_loss", model, optimizer, f"fix_output_loss skipped: the mismatch "
+                         f"({case or 'unknown'}) is not one fit can mend; {REMEDIES['fix_output_loss']}",
+                         applied=False)
+    skipped = _structural("fix_output_loss", model, optimizer)
+    if skipped:
+        return skipped
+    output = _output_modules(model)
+    places = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq)
+              if id(m) in output and isinstance(m, (*ACTIVATIONS, Softmax, LogSoftmax))]
+    new = Identity() if fix is None else fix()
+    if places:
+        seq, index = places[-1]
+        old = seq.replace(index, new)
+        what = (f"removed the output {type(old).__name__}" if fix is None
+                else f"replaced the output {type(old).__name__} by {type(new).__name__}")
+    elif fix is not None and isinstance(model, Sequential):
+        model.append(new, name=None if model._default_names() else "output_activation")
+        what = f"appended {type(new).__name__} to the output"
+    else:
+        return Treatment("fix_output_loss", model, optimizer, "fix_output_loss: no output activation to "
+                         "change", applied=False)
+    return Treatment("fix_output_loss", model, optimizer, f"{what}, as the loss {loss or ''} expects".replace(
+        "  ", " "))
+
+
+def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """A ReLU before every Linear layer that follows another with no activation between them (only
+    Dropout, BatchNorm1d or Identity), so that the stack no longer collapses to one linear map."""
+    skipped = _structural("insert_activation", model, optimizer)
+    if skipped:
+        return skipped
+    inserted = 0
+    for seq in _sequentials(model):
+        previous_linear, places = False, []
+        for index, module in enumerate(seq):
+            if isinstance(module, Linear):
+                if previous_linear:
+                    places.append(index)
+                previous_linear = True
+            elif not isinstance(module, (Dropout, BatchNorm1d, Identity)):
+                previous_linear = False
+        for index in reversed(places):  # from the end, so earlier positions stay valid
+            seq.insert(index, ReLU(), name=None if seq._default_names() else f"relu{index}")
+            inserted += 1
+    if not inserted:
+        return Treatment("insert_activation", model, optimizer, "insert_activation: no Linear layers follow "
+                         "each other without an activation", applied=False)
+    return Treatment("insert_activation", model, optimizer, f"inserted {inserted} ReLU layer(s) between "
+                     "Linear layers that had no activation between them")
+
+
+def _users(remedy: str) -> Callable[..., Treatment]:
+    def yours(model: Module, optimizer: Any, layer: str | None = None, **_: Any) -> Treatment:
+        return Treatment(remedy, model, optimizer, f"{remedy} is yours to make (fit cannot change the loss, "
+                         f"the targets or the training plan): {REMEDIES[remedy]}", applied=False)
+    return yours
+
+
 REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "relu": use_relu, "he_init": he_init, "batchnorm": insert_batchnorm, "lower_lr": lower_lr,
     "clip_gradients": clip_gradients, "leaky_relu": use_leaky_relu,
     "standardize_inputs": standardize_inputs, "roll_back": roll_back, "adam": switch_to_adam,
     "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
-    "early_stopping": early_stopping, "lower_dropout": lower_dropout,
+    "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
+    "insert_activation": insert_activation, **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 
 

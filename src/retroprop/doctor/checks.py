@@ -1,0 +1,646 @@
+"""Static checks: bugs visible from the model's structure, the loss and the data, before the first step.
+
+Like the rules, these detectors read plain descriptions only (dicts, lists, NumPy arrays), so any
+framework's adapter can feed them (``structure.describe_model`` is retroprop's).
+
+A model is a list of layer dicts in forward order (nested containers flattened)::
+
+    {"name": "0", "label": "layer 1, Linear 64→10", "kind": "linear",
+     "in_features": 64, "out_features": 10}
+
+``name`` (str) and ``kind`` are required; ``label`` (str, defaults to the name) and
+``in_features``/``out_features`` (int or None; set for ``linear``, and the feature count for
+``batchnorm``/``standardize``) are optional. ``kind`` is one of ``LAYER_KINDS``: ``linear``; the
+activations ``relu``, ``leaky_relu``, ``elu``, ``selu``, ``gelu``, ``sigmoid``, ``tanh``,
+``softmax`` and ``log_softmax`` (over the feature axis), ``other_activation`` (nonlinear, range
+unknown); the layers that keep a map affine, ``dropout``, ``batchnorm``, ``standardize``,
+``identity``, ``flatten``; and ``other`` (anything else: treated as unknown, so no check reasons
+across it).
+
+The loss is one of ``LOSS_KINDS``: ``cross_entropy`` (log-softmax inside, integer labels),
+``nll`` (expects log-probabilities), ``cross_entropy_probs`` (expects probabilities, as Keras's
+``categorical_crossentropy``), ``bce`` (expects probabilities), ``bce_with_logits`` (sigmoid inside),
+``mse``, ``l1``, ``huber``; or None when unknown. Statistics of inputs and targets are
+taken from at most ``SAMPLE_ROWS`` rows, evenly spaced over the set.
+
+Each finding's evidence says who can fix it: ``fix_by`` is ``"fit"`` (``rp.fit`` can apply the
+remedy itself) or ``"user"``, and ``fix_note`` says so in a sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from retroprop.doctor.rules import EXPLODING_UPDATE_RATIO, Finding, _fmt
+
+ACTIVATIONS = frozenset({"relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
+                         "log_softmax", "other_activation"})
+AFFINE = frozenset({"dropout", "batchnorm", "standardize", "identity", "flatten"})  # no nonlinearity
+LAYER_KINDS = frozenset({"linear", "other"}) | ACTIVATIONS | AFFINE
+LOSS_KINDS = frozenset({"cross_entropy", "nll", "cross_entropy_probs", "bce", "bce_with_logits", "mse", "l1",
+                        "huber"})
+CATEGORICAL_LOSSES = frozenset({"cross_entropy", "nll", "cross_entropy_probs"})
+REGRESSION_LOSSES = frozenset({"mse", "l1", "huber"})
+BINARY_LOSSES = frozenset({"bce", "bce_with_logits"})
+# the range of each output kind; an affine output ("linear", "batchnorm", ...) is unbounded
+OUTPUT_RANGE: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
+    "log_softmax": (-math.inf, 0.0), "elu": (-1.0, math.inf), "selu": (-1.7581, math.inf),
+    "gelu": (-0.17, math.inf), "leaky_relu": (-math.inf, math.inf),
+}
+TRAILING = frozenset({"dropout", "identity", "flatten"})  # leave the output's values and range as they are
+
+SAMPLE_ROWS = 4096
+SAMPLE_VALUES = 1 << 22  # wide inputs: fewer rows (at least MIN_SAMPLE_ROWS), so a check stays cheap
+MIN_SAMPLE_ROWS = 256
+# Scale. Default inits (U(±1/sqrt(fan_in)), variance 1/(3 fan_in)) assume unit-scale inputs: a unit's
+# pre-activation then has std RMS(x)/sqrt(3). Two mechanisms make a large RMS harmful:
+# * saturation: sigmoid and tanh pass under 1/100 of their peak derivative beyond |z| = 6 and 3 (the
+#   probes' mark), so a typical unit starts flat once RMS(x)/sqrt(3) passes that point, and more than
+#   90 % of units do at 10 times it (P(|z| < std/10) < 8 % for a normal z);
+# * step size: every weight gradient scales with the signal flowing forward (ReLU is homogeneous), so
+#   update-to-weight ratios grow with RMS(x). Healthy runs take steps of 1e-3 to 1e-2 of the weights
+#   and steps above EXPLODING_UPDATE_RATIO (0.5) explode: a rate at the top of the healthy band
+#   explodes at 0.5 / 1e-2 = 50 times the unit scale, one at its bottom at 0.5 / 1e-3 = 500.
+SATURATION_Z = {"tanh": 3.0, "sigmoid": 6.0}
+SATURATION_CRITICAL = 10.0
+STEP_SCALE_MAX = EXPLODING_UPDATE_RATIO / 1e-2
+STEP_SCALE_CRITICAL = EXPLODING_UPDATE_RATIO / 1e-3
+# Conditioning. The weight a feature needs to move a pre-activation by 1 is 1/(its range), and its
+# gradient scales with its range: one learning rate moves features whose ranges differ r-fold r^2
+# times apart. At CONDITION_MAX (a typical run's ~1000 steps) the narrow ones never learn.
+CONDITION_MAX = 1000.0
+INPUT_SPREAD_MAX = math.sqrt(CONDITION_MAX)
+# a feature lying on [a, a + R] is nearly collinear with the bias: E[x^2]/Var(x) ~ 12 (a/R)^2
+INPUT_OFFSET_MAX = math.sqrt(CONDITION_MAX / 12)
+# Targets: the output starts near 0, RMS(y) away from them; under MSE the gradient at the output is
+# 2(prediction - y), so every update ratio scales with RMS(y) as above (L1 and Huber bound the gradient:
+# the distance then takes RMS(y) times as many steps). An offset of |mean|/std beyond sqrt(CONDITION_MAX)
+# makes the first loss that many squared times the variance left to explain.
+TARGET_SCALE_MAX, TARGET_SCALE_CRITICAL = STEP_SCALE_MAX, STEP_SCALE_CRITICAL
+TARGET_OFFSET_MAX = math.sqrt(CONDITION_MAX)
+CLASS_CODES_MAX = 10  # integer targets 0..k-1 with k up to this, under a regression loss, read as labels
+OUT_OF_RANGE_SHARE = 0.01
+
+USER_FIX = "This is yours to fix: fit cannot change {what} for you."
+FIT_FIX = "fit can apply this fix itself ({remedy})."
+
+# One row per problem, in rules.RULES's format.
+RULES: list[dict[str, str]] = [
+    {"problem": "loss_output_mismatch", "signal": "the output layer's activation and width, the loss, "
+     "the targets' values and the number of classes", "threshold": "a pairing that is constant (softmax "
+     "over one unit), unbounded (NLL on raw scores), doubly squashed (softmax before cross-entropy, "
+     "sigmoid before BCE-with-logits), mis-sized (BCE on > 2 classes, fewer outputs than classes) or a "
+     "regression loss on class labels", "window": "before the first step",
+     "why": "the loss then measures something other than the classification asked for: it cannot "
+            "fall, falls forever, or its gradient vanishes when the prediction is wrong"},
+    {"problem": "missing_nonlinearity", "signal": "Linear layers with no activation between them "
+     "(Dropout, BatchNorm, Identity do not count)", "threshold": ">= 2 in a row",
+     "window": "before the first step", "why": "a product of linear maps is one linear map: the extra "
+     "layers add parameters, not expressive power"},
+    {"problem": "unscaled_inputs", "signal": "RMS of the input features; ratio of the widest to the "
+     "narrowest feature range; a feature's distance from 0 relative to its range",
+     "threshold": "RMS/sqrt(3) beyond the first activation's saturation point (tanh 3, sigmoid 6; "
+     f"critical at {SATURATION_CRITICAL:g}x), else RMS > {STEP_SCALE_MAX:g} (critical > "
+     f"{STEP_SCALE_CRITICAL:g}); range ratio > {INPUT_SPREAD_MAX:.0f}, offset > {INPUT_OFFSET_MAX:.1f} "
+     "(constant and two-valued features aside; not when the model begins with Standardize or "
+     "BatchNorm)", "window": "before the first step",
+     "why": "default inits assume unit-scale inputs: larger ones saturate units and enlarge the first "
+            "layer's steps, and features of very different scales need one learning rate each"},
+    {"problem": "unscaled_targets", "signal": "RMS and |mean|/std of regression targets (MSE, L1, Huber)",
+     "threshold": f"RMS > {TARGET_SCALE_MAX:g} (critical > {TARGET_SCALE_CRITICAL:g}), or |mean|/std > "
+     f"{TARGET_OFFSET_MAX:.0f}", "window": "before the first step",
+     "why": "the output starts near 0: the first loss is dominated by the targets' scale and offset, so "
+            "gradients are huge (SGD) or reaching the targets takes too many steps (Adam)"},
+]
+
+
+class DescriptionError(ValueError):
+    """A layer list, loss name or data array handed to the static checks is malformed."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and summaries
+# ---------------------------------------------------------------------------------------------
+def validate_layers(layers: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layer dicts, checked (raises ``DescriptionError`` naming the layer and the field)."""
+    if isinstance(layers, (str, bytes, dict)) or not isinstance(layers, Sequence):
+        raise DescriptionError(f"layers must be a list of layer dicts, got {type(layers).__name__}")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise DescriptionError(f"layers[{index}] must be a dict, got {type(layer).__name__}")
+        if not isinstance(layer.get("name"), str):
+            raise DescriptionError(f"layers[{index}]: 'name' must be a str, got {layer.get('name')!r}")
+        if layer.get("kind") not in LAYER_KINDS:
+            raise DescriptionError(f"layers[{index}] ({layer['name']}): unknown kind {layer.get('kind')!r}; "
+                                   f"expected one of {', '.join(sorted(LAYER_KINDS))}")
+        for key in ("in_features", "out_features"):
+            value = layer.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < 1):
+                raise DescriptionError(f"layers[{index}] ({layer['name']}): {key!r} must be a positive int "
+                                       f"or None, got {value!r}")
+        if layer.get("label") is not None and not isinstance(layer["label"], str):
+            raise DescriptionError(f"layers[{index}] ({layer['name']}): 'label' must be a str or None")
+    return list(layers)
+
+
+def _label(layer: dict[str, Any]) -> str:
+    return layer.get("label") or layer["name"]
+
+
+def _check_loss(loss: str | None) -> None:
+    if loss is not None and loss not in LOSS_KINDS:
+        raise DescriptionError(f"unknown loss {loss!r}; expected None or one of "
+                               f"{', '.join(sorted(LOSS_KINDS))}")
+
+
+def sample_rows(data: Any, what: str, limit: int = SAMPLE_ROWS) -> np.ndarray:
+    """At most ``limit`` rows of ``data`` (fewer for wide data: about ``SAMPLE_VALUES`` values, at
+    least ``MIN_SAMPLE_ROWS`` rows), evenly spaced, as a float64 array of shape (rows, columns)."""
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        raise DescriptionError(f"{what} must be a numeric array, got dtype {array.dtype}")
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise DescriptionError(f"{what} must have at least one row, got shape {array.shape}")
+    columns = max(math.prod(array.shape[1:]), 1)
+    limit = min(limit, max(MIN_SAMPLE_ROWS, SAMPLE_VALUES // columns))
+    step = -(-array.shape[0] // limit)
+    rows = array[::step].astype(np.float64)
+    return rows.reshape(rows.shape[0], -1)
+
+
+def _output(layers: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None, int | None]:
+    """The output's kind (an activation, ``"affine"``, or None when unknown), its layer and width."""
+    kind = head = width = None
+    for layer in reversed(layers):
+        if layer["kind"] == "other":
+            return kind, head, None  # an unknown layer may change the values and the width
+        if head is None and layer["kind"] not in TRAILING:
+            head = layer
+            kind = layer["kind"] if layer["kind"] in ACTIVATIONS else "affine"
+        if layer.get("out_features") is not None:
+            return kind, head, int(layer["out_features"])
+    return kind, head, width
+
+
+def _class_targets(targets: np.ndarray | None) -> dict[str, Any] | None:
+    """What the targets say about classes: integer-valued, distinct values, one-hot; None if no targets."""
+    if targets is None:
+        return None
+    rows = sample_rows(targets, "targets")
+    finite = rows[np.isfinite(rows).all(axis=1)]
+    if not finite.size:
+        return None
+    integer = bool(np.array_equal(finite, np.round(finite)))
+    one_hot = (finite.shape[1] >= 2 and integer and bool(np.isin(finite, (0.0, 1.0)).all())
+               and bool((finite.sum(axis=1) == 1).all()))
+    column = finite[:, 0] if finite.shape[1] == 1 else None
+    values = np.unique(column) if column is not None else None
+    return {"columns": finite.shape[1], "integer": integer, "one_hot": one_hot,
+            "values": values, "sample": finite}
+
+
+def _finding(problem: str, layer: dict[str, Any] | None, severity: str, evidence: dict[str, Any],
+             explanation: str, fix: str) -> Finding:
+    return Finding(problem, layer["name"] if layer else None, _label(layer) if layer else None, severity,
+                   {**evidence, "fix_by": "user" if fix.startswith("This is yours") else "fit",
+                    "fix_note": fix}, explanation)
+
+
+# ---------------------------------------------------------------------------------------------
+# loss_output_mismatch
+# ---------------------------------------------------------------------------------------------
+def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
+                         targets: np.ndarray | None = None, n_classes: int | None = None) -> list[Finding]:
+    """The output layer and the loss do not fit each other or the targets (at most one finding: the
+    most severe case; the others are listed in its evidence's ``also``)."""
+    layers = validate_layers(layers)
+    _check_loss(loss)
+    if loss is None:
+        return []
+    kind, head, width = _output(layers)
+    info = _class_targets(targets)
+    cases = [case for case in _mismatches(kind, head, width, loss, info, n_classes) if case]
+    if not cases:
+        return []
+    cases.sort(key=lambda case: case[1] != "critical")  # stable: the first critical case leads
+    case, severity, evidence, explanation, fix = cases[0]
+    evidence = {"case": case, "loss": loss, "output_kind": kind, "output_width": width, **evidence}
+    if len(cases) > 1:
+        evidence["also"] = [other[0] for other in cases[1:]]
+    return [_finding("loss_output_mismatch", head, severity, evidence, explanation, fix)]
+
+
+def _classes(info: dict[str, Any] | None, n_classes: int | None) -> int | None:
+    if n_classes is not None:
+        return int(n_classes)
+    if info and info["one_hot"]:
+        return info["columns"]
+    if info and info["values"] is not None and info["integer"] and info["values"].min() >= 0:
+        return int(info["values"].max()) + 1
+    return None
+
+
+def _mismatches(kind: str | None, head: dict[str, Any] | None, width: int | None, loss: str,
+                info: dict[str, Any] | None, n_classes: int | None) -> list[tuple | None]:
+    where = _label(head) if head else "the output"
+    if kind in ("softmax", "log_softmax") and width == 1:
+        value = "1" if kind == "softmax" else "0"
+        return [("softmax_one_unit", "critical", {"classes": _classes(info, n_classes)},
+                 f"{where} takes a {kind} over one unit: its output is the constant {value} for every input, "
+                 "so it carries no information and passes no gradient.",
+                 USER_FIX.format(what="the output width (one unit per class) or the activation"))]
+    if loss in CATEGORICAL_LOSSES:
+        return _categorical(kind, width, loss, info, n_classes, where)
+    if loss in BINARY_LOSSES:
+        return _binary(kind, width, loss, info, n_classes, where)
+    return [_regression_on_labels(kind, width, loss, info, n_classes),
+            _out_of_range(kind, loss, info, where)]
+
+
+def _categorical(kind: str | None, width: int | None, loss: str, info: dict[str, Any] | None,
+                 n_classes: int | None, where: str) -> list[tuple | None]:
+    classes = _classes(info, n_classes)
+    cases: list[tuple | None] = []
+    if width == 1 and loss != "nll":  # NLL on one raw output is unbounded: named below
+        cases.append(("one_output", "critical", {"classes": classes},
+                      f"{loss} over a single output: a distribution over one class gives it probability 1 "
+                      "for every input, so the loss cannot fall and no gradient reaches the model.",
+                      USER_FIX.format(what="the output width (one unit per class)")))
+    elif width is not None and classes is not None and width < classes:
+        cases.append(("too_few_outputs", "critical", {"classes": classes},
+                      f"the labels run to {classes - 1} but the model has {width} outputs: labels beyond "
+                      f"{width - 1} have no score to raise.",
+                      USER_FIX.format(what="the output width (one unit per class)")))
+    low, high = OUTPUT_RANGE.get(kind or "", (-math.inf, math.inf))
+    if loss == "cross_entropy" and kind in ("softmax", "sigmoid", "tanh"):
+        spread = high - low
+        floor = math.log1p((max(classes or width or 2, 2) - 1) * math.exp(-spread))
+        case = {"softmax": "double_softmax", "sigmoid": "sigmoid_categorical"}.get(kind, "bounded_scores")
+        cases.append((case, "warning", {"classes": classes, "loss_floor": floor},
+                      f"{where} squashes the scores into ({low:g}, {high:g}) before cross-entropy applies "
+                      f"its own log-softmax: the loss can never fall below {_fmt(floor)} and its gradient "
+                      "stays small even when the prediction is wrong.",
+                      FIT_FIX.format(remedy="fix_output_loss: remove the output activation; predictions keep "
+                                            "their argmax")))
+    elif loss == "cross_entropy" and kind == "relu":
+        cases.append(("nonnegative_scores", "warning", {"classes": classes},
+                      f"{where} clips the class scores at 0 before cross-entropy: an output unit pushed "
+                      "below 0 passes no gradient again, so its class's score is stuck.",
+                      FIT_FIX.format(remedy="fix_output_loss: remove the output ReLU")))
+    elif loss == "nll" and kind not in ("log_softmax", None, "other_activation"):
+        if high == math.inf:
+            cases.append(("nll_without_log_softmax", "critical", {"output_range": [low, high]},
+                          f"NLL loss on {where}'s raw scores (no LogSoftmax): the loss is minus the true "
+                          "class's score, which has no lower bound, so it falls forever while the weights "
+                          "grow.",
+                          FIT_FIX.format(remedy="fix_output_loss: end the model with LogSoftmax")))
+        else:
+            cases.append(("nll_without_log_softmax", "warning", {"output_range": [low, high]},
+                          f"NLL loss on {where}'s outputs in ({low:g}, {high:g}) instead of "
+                          "log-probabilities: the loss is minus a bounded value, so a wrong prediction gets "
+                          "no larger gradient than a right one.",
+                          FIT_FIX.format(remedy="fix_output_loss: replace the output activation by "
+                                                "LogSoftmax")))
+    elif loss == "cross_entropy_probs" and kind == "sigmoid":
+        cases.append(("sigmoid_categorical", "warning", {"classes": classes},
+                      f"categorical cross-entropy on {where}'s independent sigmoids, which are no "
+                      "distribution: an output unit that sits confidently wrong is in its flat region and "
+                      "passes almost no gradient.",
+                      FIT_FIX.format(remedy="fix_output_loss: a softmax output instead of the sigmoid")))
+    elif loss == "cross_entropy_probs" and kind not in ("softmax", None, "other_activation"):
+        cases.append(("probabilities_expected", "critical", {"output_range": [low, high]},
+                      f"categorical cross-entropy takes probabilities, but {where}'s outputs range over "
+                      f"({low:g}, {high:g}): the log of a value <= 0 is undefined (NaN), or clipped to a "
+                      "constant that passes no gradient.",
+                      FIT_FIX.format(remedy="fix_output_loss: a softmax output in place of the last "
+                                            "activation")))
+    return cases
+
+
+def _binary(kind: str | None, width: int | None, loss: str, info: dict[str, Any] | None,
+            n_classes: int | None, where: str) -> list[tuple | None]:
+    cases: list[tuple | None] = []
+    one_column = info is None or info["columns"] == 1
+    values = info["values"] if info and one_column else None
+    if values is not None and (values.min() < 0 or values.max() > 1):
+        shown = [float(v) for v in values[:12]]
+        several = info["integer"] and len(values) > 2
+        cases.append(("binary_loss_multiclass" if several else "binary_targets_out_of_range", "critical",
+                      {"target_values": shown, "distinct_targets": len(values)},
+                      f"{loss} on targets from {_fmt(float(values.min()))} to {_fmt(float(values.max()))} "
+                      f"({len(values)} distinct): a binary loss takes targets in [0, 1]; outside it the "
+                      "gradient never vanishes, so the score grows without bound.",
+                      USER_FIX.format(what="the loss (cross_entropy for several classes) or the labels"
+                                      if several else "the labels (0 and 1)")))
+    elif n_classes is not None and n_classes > 2 and one_column:
+        cases.append(("binary_loss_multiclass", "critical", {"classes": n_classes},
+                      f"{loss} on {n_classes} classes with one target per sample: a binary loss tells only "
+                      "two classes apart.",
+                      USER_FIX.format(what="the loss (cross_entropy for several classes)")))
+    expected = 1 if one_column else info["columns"]
+    # without targets, only a declared two-class problem says that one output is expected
+    known = info is not None or n_classes == 2
+    if known and width is not None and width != expected:
+        cases.append(("binary_output_width", "critical", {"expected_width": expected},
+                      f"{loss} expects {expected} output(s) per sample, one per target column, but {where} "
+                      f"has {width}: the shapes do not match (or broadcast every output against one label).",
+                      USER_FIX.format(what="the output width")))
+    low, high = OUTPUT_RANGE.get(kind or "", (-math.inf, math.inf))
+    if loss == "bce" and kind not in ("sigmoid", "softmax", None, "other_activation"):
+        cases.append(("probabilities_expected", "critical", {"output_range": [low, high]},
+                      f"binary cross-entropy takes probabilities, but {where}'s outputs range over "
+                      f"({low:g}, {high:g}): the log of a value outside (0, 1) is undefined (NaN, or an "
+                      "error).",
+                      FIT_FIX.format(remedy="fix_output_loss: a sigmoid output (or bce_with_logits on the "
+                                            "raw scores)")))
+    elif loss == "bce_with_logits" and kind in ("sigmoid", "softmax", "tanh", "relu", "log_softmax"):
+        chance = 1 / (1 + math.exp(-low)) if math.isfinite(low) else 0.0
+        peak = 1 / (1 + math.exp(-high)) if math.isfinite(high) else 1.0
+        cases.append(("double_sigmoid" if kind in ("sigmoid", "softmax") else "bounded_scores", "warning",
+                      {"probability_range": [chance, peak]},
+                      f"{where} bounds the scores to ({low:g}, {high:g}) before the loss applies its own "
+                      f"sigmoid: predicted probabilities stay within ({chance:.2f}, {peak:.2f}), so the loss "
+                      "cannot fall far and the gradient stays small.",
+                      FIT_FIX.format(remedy="fix_output_loss: remove the output activation")))
+    return cases
+
+
+def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: dict[str, Any] | None,
+                          n_classes: int | None) -> tuple | None:
+    """Three or more classes under a regression loss: coded as numbers 0..k-1, one-hot rows, or
+    declared. Two classes are left alone: a 0/1 target under MSE is the Brier score, a proper loss."""
+    values = info["values"] if info else None
+    integer = bool(info and info["integer"])
+    codes = (values is not None and integer and 3 <= len(values) <= CLASS_CODES_MAX
+             and np.array_equal(values, np.arange(len(values))))
+    per_class = values is not None and integer and width is not None and width == len(values) >= 3
+    if info is not None and info["one_hot"] and info["columns"] >= 3:
+        vanishing = ("; the softmax's gradient vanishes where it is confidently wrong" if kind == "softmax"
+                     else "")
+        return ("regression_on_labels", "warning", {"classes": info["columns"], "distinct_targets": None},
+                f"a regression loss ({loss}) between {_label_text(kind)} and one-hot rows over "
+                f"{info['columns']} classes: a least-squares fit to class indicators penalizes confident "
+                f"right answers and can mask a class lying between two others{vanishing}.",
+                USER_FIX.format(what="the loss (cross_entropy on class scores)"))
+    if not (codes or per_class or (n_classes is not None and n_classes >= 3)):
+        return None
+    if values is None:
+        shown = f"{n_classes} classes"
+    else:
+        shown = f"the values {', '.join(_fmt(v) for v in values[:10])}" + (" ..." if len(values) > 10 else "")
+    distinct = None if values is None else len(values)
+    return ("regression_on_labels", "warning",
+            {"classes": n_classes or distinct, "distinct_targets": distinct},
+            f"a regression loss ({loss}) on class labels ({shown}): it treats classes as numbers at a "
+            "distance from each other, rewards predicting between them, and gives a confidently wrong "
+            "prediction no larger gradient.",
+            USER_FIX.format(what="the loss (cross_entropy on one output per class) or the labels"))
+
+
+def _label_text(kind: str | None) -> str:
+    return "a softmax's probabilities" if kind == "softmax" else "the outputs"
+
+
+def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, where: str) -> tuple | None:
+    if info is None or kind not in OUTPUT_RANGE:
+        return None
+    low, high = OUTPUT_RANGE[kind]
+    sample = info["sample"]
+    outside = float(np.mean((sample < low) | (sample > high)))
+    if outside <= OUT_OF_RANGE_SHARE:
+        return None
+    return ("output_range", "critical" if outside > 0.5 else "warning",
+            {"output_range": [low, high], "targets_outside": outside,
+             "target_min": float(sample.min()), "target_max": float(sample.max())},
+            f"{where} outputs values in ({low:g}, {high:g}) but {outside:.0%} of the targets "
+            f"({_fmt(float(sample.min()))} to {_fmt(float(sample.max()))}) lie outside it: {loss} can never "
+            "reach them, and pushing toward them saturates the output.",
+            USER_FIX.format(what="the output activation (a linear output for regression) or the targets"))
+
+
+# ---------------------------------------------------------------------------------------------
+# missing_nonlinearity
+# ---------------------------------------------------------------------------------------------
+def missing_nonlinearity(layers: Sequence[dict[str, Any]]) -> list[Finding]:
+    """Runs of two or more Linear layers with no activation between them (one finding per run)."""
+    layers = validate_layers(layers)
+    linear_model = not any(layer["kind"] in ACTIVATIONS or layer["kind"] == "other" for layer in layers)
+    findings = []
+    run: list[dict[str, Any]] = []
+    for layer in [*layers, {"name": "", "kind": "other"}]:
+        if layer["kind"] == "linear":
+            run.append(layer)
+            continue
+        if layer["kind"] in AFFINE:
+            continue
+        if len(run) >= 2:
+            findings.append(_collapsed(run, linear_model))
+        run = []
+    return findings
+
+
+def _collapsed(run: list[dict[str, Any]], linear_model: bool) -> Finding:
+    labels = [_label(layer) for layer in run]
+    widths = [w for layer in run for w in (layer.get("in_features"), layer.get("out_features"))]
+    # a bottleneck narrower than both ends limits the map's rank (sometimes on purpose)
+    rank = min(widths) if all(w is not None for w in widths) else None
+    if rank is not None and rank >= min(widths[0], widths[-1]):
+        rank = None
+    between = ", ".join(labels[:-1])
+    return _finding(
+        "missing_nonlinearity", run[0], "warning",
+        {"layers": [layer["name"] for layer in run], "labels": labels,
+         "missing_after": [layer["name"] for layer in run[:-1]], "rank_limit": rank,
+         "model_is_linear": linear_model},
+        f"{len(run)} linear layers in a row ({' → '.join(labels)}) with no activation after {between}: "
+        "a product of linear maps is one linear map, so they learn no more than a single layer"
+        + (f" (of rank at most {rank})" if rank is not None else "")
+        + ("; with no activation anywhere, the whole model is a linear model" if linear_model else "") + ".",
+        FIT_FIX.format(remedy="insert_activation: a ReLU after each of them but the last"))
+
+
+# ---------------------------------------------------------------------------------------------
+# unscaled_inputs
+# ---------------------------------------------------------------------------------------------
+def starts_standardized(layers: Sequence[dict[str, Any]] | None) -> bool:
+    """Whether the model's first layer that touches the values standardizes them."""
+    for layer in layers or ():
+        if layer["kind"] in ("flatten", "identity", "dropout"):
+            continue
+        return layer["kind"] in ("standardize", "batchnorm")
+    return False
+
+
+def first_activation(layers: Sequence[dict[str, Any]] | None) -> str | None:
+    """The kind of the first activation after the first Linear layer (None: none, or unknown)."""
+    seen_linear = False
+    for layer in layers or ():
+        if layer["kind"] == "other":
+            return None
+        seen_linear = seen_linear or layer["kind"] == "linear"
+        if seen_linear and layer["kind"] in ACTIVATIONS:
+            return layer["kind"]
+    return None
+
+
+def scale_limits(layers: Sequence[dict[str, Any]] | None) -> tuple[float, float, bool]:
+    """The input RMS beyond which the model's first units start saturated (sigmoid, tanh: the RMS over
+    all features sets a unit's pre-activation) or its steps too large (anything else: the largest
+    feature sets the largest step): (warning, critical, whether the largest feature's RMS is meant)."""
+    kind = first_activation(layers)
+    if kind in SATURATION_Z:
+        limit = SATURATION_Z[kind] * math.sqrt(3)
+        return limit, SATURATION_CRITICAL * limit, False
+    return STEP_SCALE_MAX, STEP_SCALE_CRITICAL, True
+
+
+def unscaled_inputs(inputs: np.ndarray | None,
+                    layers: Sequence[dict[str, Any]] | None = None) -> list[Finding]:
+    """Input features far from unit scale: large RMS, very different ranges, or a large offset."""
+    layers = validate_layers(layers) if layers is not None else None
+    if inputs is None or starts_standardized(layers):
+        return []
+    rows = sample_rows(inputs, "inputs")
+    features = rows.shape[1]
+    if not np.isfinite(rows).all():  # non-finite values are not the scale's to judge
+        rows = np.where(np.isfinite(rows), rows, np.nan)
+        rows = rows[:, ~np.isnan(rows).all(axis=0)]
+    if not rows.size:
+        return []
+    low, high = np.fmin.reduce(rows, axis=0), np.fmax.reduce(rows, axis=0)  # NaN-skipping
+    with np.errstate(over="ignore"):
+        width = high - low
+    varying = np.isfinite(width) & (width > 0)
+    if not varying.any():
+        return []
+    data = rows[:, varying]
+    square_each = np.nanmean(data * data, axis=0)
+    # constant features add no variation; they count toward fan_in, so they dilute the RMS
+    rms = float(np.sqrt(square_each.sum() / features))
+    with np.errstate(invalid="ignore"):  # NaNs sort last and add no step
+        steps = np.count_nonzero(np.diff(np.sort(data, axis=0), axis=0) > 0, axis=0)
+    graded = steps >= 2  # three or more distinct values: not one-hot or binary
+    evidence: dict[str, Any] = {"features": features, "constant_features": features - int(varying.sum()),
+                                "input_rms": rms, "sampled_rows": int(rows.shape[0])}
+    largest = float(np.sqrt(square_each.max()))
+    evidence["largest_feature_rms"] = largest
+    warn, critical, by_largest = scale_limits(layers)
+    scale = largest if by_largest else rms
+    measured = []
+    if scale > warn:
+        pixels = bool(low[varying].min() >= 0 and 128 <= high[varying].max() <= 255
+                      and np.all((data == np.round(data)) | np.isnan(data)))
+        evidence["raw_pixels"] = pixels
+        prefix = "raw 0–255 pixel values: " if pixels else ""
+        if by_largest:
+            measured.append(f"{prefix}the largest input feature's RMS is {_fmt(largest)} (all features: "
+                            f"{_fmt(rms)}) where the default init expects about 1: the gradients of the "
+                            "first layer (and of every layer after it) grow with it, so steps that suit "
+                            "unit-scale inputs become large enough to explode")
+        else:
+            kind = first_activation(layers)
+            measured.append(f"{prefix}the inputs' RMS is {_fmt(rms)}, so at the default init a unit's "
+                            f"pre-activation has std about {_fmt(rms / math.sqrt(3))} (unit-scale inputs: "
+                            f"0.58): {kind} units start in their flat regions (beyond |z| = "
+                            f"{SATURATION_Z[kind]:g}), where almost no gradient passes")
+    if graded.sum() >= 2:
+        ranges = width[varying][graded]
+        spread = float(ranges.max() / ranges.min())
+        evidence["range_ratio"] = spread
+        if spread > INPUT_SPREAD_MAX:
+            measured.append(f"the feature ranges differ {_fmt(spread)}-fold ({_fmt(float(ranges.min()))} "
+                            f"to {_fmt(float(ranges.max()))}), so one learning rate moves the narrowest "
+                            f"features' weights about {_fmt(spread ** 2)} times slower than the widest's")
+    if graded.any():
+        lo, hi = low[varying][graded], high[varying][graded]
+        offsets = np.where((lo > 0) | (hi < 0), np.minimum(np.abs(lo), np.abs(hi)), 0.0) / (hi - lo)
+        worst = int(np.argmax(offsets))
+        evidence["offset_ratio"] = float(offsets[worst])
+        if offsets[worst] > INPUT_OFFSET_MAX:
+            measured.append(f"a feature lies {_fmt(float(offsets[worst]))} times its own range away from 0 "
+                            f"({_fmt(float(lo[worst]))} to {_fmt(float(hi[worst]))}), so its weight and the "
+                            "bias pull nearly the same way and the first layer learns it only slowly")
+    if not measured:
+        return []
+    return [_finding("unscaled_inputs", None, "critical" if scale > critical else "warning", evidence,
+                     "; ".join(measured) + ".",
+                     FIT_FIX.format(remedy="standardize_inputs: a Standardize layer fitted to the training "
+                                           "inputs, put first in the model"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# unscaled_targets
+# ---------------------------------------------------------------------------------------------
+def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: int | None = None,
+                     layers: Sequence[dict[str, Any]] | None = None,
+                     adaptive: bool | None = None) -> list[Finding]:
+    """Regression targets of large scale or offset (the loss must be mse, l1 or huber).
+
+    With ``layers``: not when the output passes through a layer of unknown effect (it may rescale,
+    as a fixed ``y * std + mean`` output does), nor for a linear model (no activation) unless the
+    optimizer is known to be ``adaptive`` (Adam, RMSprop: steps of a fixed size): a linear model's
+    curvature does not depend on the targets, so plain gradient descent meets any scale alike.
+    """
+    _check_loss(loss)
+    if targets is None or loss not in REGRESSION_LOSSES:
+        return []
+    if layers is not None:
+        layers = validate_layers(layers)
+        if _output(layers)[0] is None:
+            return []
+        if not adaptive and not any(layer["kind"] in ACTIVATIONS for layer in layers):
+            return []
+    info = _class_targets(targets)
+    if info is None or _regression_on_labels(None, None, loss, info, n_classes) is not None:
+        return []  # class labels under a regression loss are loss_output_mismatch's to name
+    sample = info["sample"]
+    mean, std = sample.mean(axis=0), sample.std(axis=0)
+    rms = float(np.sqrt(np.mean(mean ** 2 + std ** 2)))
+    offset = float((np.abs(mean) / np.where(std > 0, std, np.inf)).max())
+    shown = f"mean {_fmt(float(mean.mean()))}, std {_fmt(float(std.mean()))}"
+    evidence = {"target_rms": rms, "target_mean": float(mean.mean()), "target_std": float(std.mean()),
+                "offset_ratio": offset, "loss": loss}
+    if rms > TARGET_SCALE_MAX:
+        if loss == "mse":
+            mechanism = (f"the first loss is about {_fmt(rms * rms)} and every gradient is {_fmt(rms)} "
+                         "times a unit-scale target's, so steps that suit unit targets explode")
+        else:
+            mechanism = (f"{loss}'s gradient is bounded, so covering that distance takes about {_fmt(rms)} "
+                         "times the steps a unit-scale target needs")
+        explanation = (f"the targets' RMS is {_fmt(rms)} ({shown}) while the output starts near 0: "
+                       f"{mechanism}.")
+    elif offset > TARGET_OFFSET_MAX:
+        explanation = (f"the targets sit {_fmt(offset)} standard deviations from 0 ({shown}): the first "
+                       f"loss is about {_fmt(offset * offset)} times the variance left to explain, so "
+                       "learning the offset dominates and what remains gives tiny gradients.")
+    else:
+        return []
+    return [_finding("unscaled_targets", None, "critical" if rms > TARGET_SCALE_CRITICAL else "warning",
+                     evidence, explanation,
+                     FIT_FIX.format(remedy="standardize_targets: train on (y - mean) / std and undo the "
+                                           "scaling at predict time"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# All of them
+# ---------------------------------------------------------------------------------------------
+def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.ndarray | None = None,
+                targets: np.ndarray | None = None, n_classes: int | None = None,
+                adaptive: bool | None = None) -> list[Finding]:
+    """Every static check on one training setup: the loss/output pairing, the structure, the inputs
+    and the targets (checks whose data is None are skipped). ``n_classes``: the number of classes of
+    a classification (None for a regression, or unknown); ``adaptive``: whether the optimizer scales
+    its steps per parameter (Adam, RMSprop, Adagrad), None when unknown."""
+    layers = validate_layers(layers)
+    _check_loss(loss)
+    if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                                  or n_classes < 1):
+        raise DescriptionError(f"n_classes must be a positive int or None, got {n_classes!r}")
+    return [*loss_output_mismatch(layers, loss, targets, n_classes), *missing_nonlinearity(layers),
+            *unscaled_inputs(inputs, layers), *unscaled_targets(targets, loss, n_classes, layers, adaptive)]

@@ -1,0 +1,97 @@
+"""The setup checks (``doctor.checks``) inside ``fit``: said at the first step, repaired where fit can."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Doctor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = rp.data.load_digits()
+    return x, rp.data.standardize(x), y
+
+
+def _fit(model, x, y, loss="cross_entropy", lr=0.05, repair=False, epochs=4):
+    return rp.fit(model, x[:1200], y[:1200], loss=loss, optimizer=rp.optim.SGD(model.parameters(), lr=lr),
+                  epochs=epochs, validation_data=(x[1200:], y[1200:]), verbose=0, seed=0,
+                  doctor=Doctor(repair=repair))
+
+
+def _mlp(*tail):
+    rp.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10), *tail)
+
+
+def test_a_softmax_before_cross_entropy_is_named_at_the_first_step_and_removed(digits):
+    _, x, y = digits
+    watched = _fit(_mlp(nn.Softmax()), x, y)
+    first = watched.diagnoses[0]
+    assert (first.problem, first.step) == ("loss_output_mismatch", 0)
+    assert first.evidence["case"] == "double_softmax"
+    assert first.remedies[0][0] == "fix_output_loss"
+    repaired = _fit(model := _mlp(nn.Softmax()), x, y, repair=True)
+    treatment = repaired.treatments[0]
+    assert (treatment.remedy, treatment.applied, treatment.outcome) == ("fix_output_loss", True, "resolved")
+    assert not any(isinstance(m, nn.Softmax) for m in model.modules())
+    assert repaired.history["val_accuracy"][-1] > watched.history["val_accuracy"][-1] + 0.2
+
+
+def test_raw_pixels_are_standardized_before_they_do_harm(digits):
+    raw, _, y = digits
+    x = raw * 16.0  # 0-255, as a camera gives them
+    watched = _fit(_mlp(), x, y, lr=0.01)
+    root = watched.diagnoses[0]
+    assert root.problem == "unscaled_inputs" and root.step == 0
+    later = [d for d in watched.diagnoses[1:] if d.escalated_from is None and d.problem != "unscaled_inputs"]
+    assert later and all(d.caused_by["problem"] == "unscaled_inputs" for d in later)
+    model = _mlp()
+    repaired = _fit(model, x, y, lr=0.01, repair=True)
+    assert repaired.treatments[0].remedy == "standardize_inputs" and isinstance(model[0], nn.Standardize)
+    assert repaired.history["val_accuracy"][-1] > watched.history["val_accuracy"][-1] + 0.4
+
+
+def test_a_model_of_stacked_linear_layers_gets_its_activations(digits):
+    _, x, y = digits
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10))
+    repaired = _fit(model, x, y, repair=True)
+    assert repaired.diagnoses[0].problem == "missing_nonlinearity"
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    # one redundant Linear inside a network that has activations is not a failure
+    rp.manual_seed(0)
+    redundant = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.Linear(64, 10))
+    assert not any(d.problem == "missing_nonlinearity" for d in _fit(redundant, x, y).diagnoses)
+
+
+def test_a_fix_that_is_the_users_to_make_says_so_and_changes_nothing(digits):
+    _, x, y = digits
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 1))
+    before = [type(m).__name__ for m in model]
+    history = _fit(model, x, y.astype(np.float64)[:, None], loss="mse", lr=0.01, repair=True)
+    assert history.diagnoses[0].problem == "loss_output_mismatch"
+    assert history.diagnoses[0].evidence["case"] == "regression_on_labels"
+    skipped = history.treatments[0]
+    assert skipped.remedy == "classification_loss" and not skipped.applied
+    assert "yours to make" in skipped.description
+    assert [type(m).__name__ for m in model] == before
+
+
+def test_a_healthy_setup_has_nothing_to_say(digits):
+    _, x, y = digits
+    history = _fit(_mlp(), x, y)
+    assert history.diagnoses == []
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(600, 5))
+    target = features @ rng.normal(size=5) + 0.1 * rng.normal(size=600)
+    rp.manual_seed(0)
+    regression = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 1))
+    fitted = rp.fit(regression, features, target[:, None], loss="mse",
+                    optimizer=rp.optim.SGD(regression.parameters(), lr=0.05), epochs=3, verbose=0, seed=0,
+                    doctor=True)
+    assert fitted.diagnoses == []
