@@ -23,6 +23,7 @@ from retroprop.factories import (
     zeros,
     zeros_like,
 )
+from retroprop.history import History
 from retroprop.ops import concatenate, maximum, minimum, stack, where
 from retroprop.random import default_generator, manual_seed
 from retroprop.serialization import load, load_checkpoint, load_state_dict, save, save_checkpoint
@@ -39,7 +40,7 @@ from retroprop.tensor import (
     sum_to_shape,
 )
 from retroprop.threads import get_num_threads, set_num_threads
-from retroprop.training import History, evaluate, fit, predict
+from retroprop.training import evaluate, fit, predict
 
 __version__ = "0.1.0"
 

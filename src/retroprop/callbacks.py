@@ -22,8 +22,8 @@ import numpy as np
 from retroprop.files import check_output_path, write_text
 
 if TYPE_CHECKING:
+    from retroprop.history import History
     from retroprop.nn import Module
-    from retroprop.training import History
 
 Logs = dict[str, float]
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from retroprop.architecture import describe, first_difference, model_config
 from retroprop.containers import FileFormatError
+from retroprop.history import History
 from retroprop.random import default_generator
 from retroprop.serialization import check_info, model_arrays, model_dtype, read_arrays, rebuild, write_arrays
 
@@ -167,9 +168,7 @@ def _only(values: list[Any], types: set[type]) -> bool:
     return set(map(type, values)) <= types
 
 
-def _history(path: Path, metadata: dict[str, Any], model: Any) -> Any:
-    from retroprop.training import History
-
+def _history(path: Path, metadata: dict[str, Any], model: Any) -> History:
     history = History()
     history.model = model
     saved = metadata.get("history")

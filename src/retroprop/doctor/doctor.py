@@ -225,6 +225,7 @@ class Doctor:
         self.diagnoses: list[Diagnosis] = []
         self.treatments: list[TreatmentRecord] = []
         self.epoch_logs: list[dict[str, float]] = []
+        self._epoch_count = 0  # the epoch of steps observed without one: end_epoch calls so far
         self.stop_reason: str | None = None  # set when a treatment ends the run
         self.best: Best | None = None
         self._active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> check
@@ -315,11 +316,13 @@ class Doctor:
             return []
         return [f for f in found if f.problem != "missing_nonlinearity" or f.evidence.get("model_is_linear")]
 
-    def observe(self, loss: Any, epoch: int = 0, *, grads_finite: bool = True,
+    def observe(self, loss: Any, epoch: int | None = None, *, grads_finite: bool = True,
                 rerun: Any = None) -> list[Diagnosis]:
         """Record one step; returns the diagnoses that are new at this step.
 
-        ``grads_finite=False`` says the step's gradients hold NaN/Inf although the loss may not.
+        Call it once per step, after ``loss.backward()`` and before ``optimizer.step()``, with the
+        step's loss (a Tensor or a float). ``epoch`` (0-based) defaults to the doctor's count of
+        ``end_epoch`` calls. ``grads_finite=False`` says the step's gradients hold NaN/Inf although the loss may not.
         When a step that was not due for a probe is non-finite, it is probed after the fact to
         find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
         pass again so that its activations are seen too (``fit`` passes one).
@@ -327,6 +330,7 @@ class Doctor:
         recorder = self.recorder
         if recorder is None:
             raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
+        epoch = self._epoch_count if epoch is None else epoch
         self._epoch = epoch
         if grads_finite and type(loss) is float and loss - loss == 0.0 and recorder.step < self._quiet_until:
             recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
@@ -530,8 +534,14 @@ class Doctor:
         """Whether a problem is in an episode that has not ended (not a state to roll back to)."""
         return any(self._checks[family] - last <= EPISODE_GAP for (family, *_), last in self._active.items())
 
-    def end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
-        """Epoch-level checks (overfitting needs validation losses); ``fit`` calls this."""
+    def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
+        """The end of an epoch: its checks (overfitting needs ``logs`` with ``loss``, ``val_loss`` and,
+        when measured, ``accuracy`` and ``val_accuracy``); returns the diagnoses that are new. ``epoch``
+        (0-based) defaults to the doctor's own count: 0 until the first call, one more after each, so
+        that steps observed without an ``epoch`` are placed in the right one. ``fit`` calls this."""
+        epoch = self._epoch_count if epoch is None else epoch
+        self._epoch_count = epoch + 1
+        logs = {} if logs is None else logs
         if self._off:
             return []
         try:
