@@ -12,8 +12,11 @@ import csv
 import io
 import math
 import os
+import sys
+import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -28,15 +31,79 @@ if TYPE_CHECKING:
 Logs = dict[str, float]
 
 
+@dataclass(eq=False)
+class TrainState:
+    """What ``fit`` shares with its callbacks while it runs (``callback.state``), and what a callback
+    may ask of it.
+
+    Read: ``model``, ``optimizer``, ``scheduler``, ``history``, ``epoch`` and ``step`` (0-based, the
+    ones running), ``epochs`` (fit stops before this epoch), ``planned_epochs`` (as fit was called),
+    ``batch_size``, ``batch_samples`` (of the batch that just ended), ``rerun`` (in
+    ``on_backward_end``: runs the step's forward pass again, same batch and dropout masks when
+    ``keep_dropout_masks`` was set, changing no state) and ``stopped_on_nonfinite`` (fit stopped the
+    run on NaN/Inf at this step).
+
+    Ask, in any hook: ``model.stop_training = True`` (stop after this batch); ``extend(epochs)``
+    (train until that epoch); ``replace(optimizer=..., model_changed=...)`` (go on with another
+    optimizer, or a model whose layers were edited in place; a schedule follows); ``clip_grad_norm``
+    (clip the gradients' global norm to it before each update). In ``on_backward_end`` only:
+    ``skip_step()`` (this step's update is not applied: its gradients are void).
+    """
+
+    model: Module
+    optimizer: Any
+    history: History
+    epochs: int
+    batch_size: int
+    scheduler: Any = None
+    planned_epochs: int = 0
+    epoch: int = 0
+    step: int = 0
+    clip_grad_norm: float | None = None
+    rerun: Callable[[], None] | None = None
+    keep_dropout_masks: bool = False
+    stopped_on_nonfinite: bool = False
+    batch_samples: int = 0  # the samples of the batch that just ended
+    skipping: bool = False  # set by skip_step(), cleared by fit after the step
+    model_changed: bool = False  # set by replace(model_changed=True), cleared by fit once it re-reads it
+
+    def skip_step(self) -> None:
+        self.skipping = True
+
+    def extend(self, epochs: int) -> None:
+        """Train until ``epochs`` (never fewer than planned)."""
+        self.epochs = max(int(epochs), self.planned_epochs)
+        self.history.params["epochs"] = self.epochs
+
+    def replace(self, *, optimizer: Any = None, model_changed: bool = False,
+                lr_before: float | None = None) -> None:
+        """Go on with ``optimizer`` (and a model edited in place when ``model_changed``). A schedule
+        drives the new optimizer, its base rates scaled as the rate moved from ``lr_before``."""
+        if optimizer is not None:
+            before = float(self.optimizer.param_groups[0]["lr"]) if lr_before is None else lr_before
+            self.optimizer = optimizer
+            self.history.params["optimizer"] = optimizer
+            if self.scheduler is not None:
+                factor = float(optimizer.param_groups[0]["lr"]) / before if before else 1.0
+                self.scheduler.optimizer = optimizer
+                if factor != 1.0 and hasattr(self.scheduler, "base_lrs"):
+                    self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
+                for group in optimizer.param_groups:
+                    group.setdefault("initial_lr", group["lr"])
+        self.model_changed = self.model_changed or model_changed
+
+
 class Callback:
-    """Base class: override any of the hooks."""
+    """Base class: override any of the hooks. ``self.state`` is fit's ``TrainState``."""
 
     model: Module
     history: History
     params: dict[str, Any]
+    state: TrainState | None = None
 
-    def set_context(self, model: Module, history: History, params: dict[str, Any]) -> None:
-        self.model, self.history, self.params = model, history, params
+    def set_context(self, model: Module, history: History, params: dict[str, Any],
+                    state: TrainState | None = None) -> None:
+        self.model, self.history, self.params, self.state = model, history, params, state
 
     @property
     def optimizer(self) -> Any:
@@ -51,6 +118,10 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
 
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def on_backward_end(self, batch: int, logs: Logs | None = None) -> None:
+        """After the step's backward pass, before its update: ``logs`` has the step's ``loss`` and
+        ``grads_finite`` (whether every gradient is finite)."""
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
@@ -295,11 +366,67 @@ class TerminateOnNaN(Callback):
                 self.history.stop_reason = f"TerminateOnNaN: the loss became {loss} at batch {batch + 1}"
 
 
+class ProgressBar(Callback):
+    """``fit``'s progress: ``verbose=1`` a live bar per epoch (only on a terminal), ``verbose=2`` one line
+    per epoch, 0 nothing. The bar shows the epoch's running means, weighted by the batches' sizes."""
+
+    def __init__(self, verbose: int = 1, steps: int = 0, stream: Any = None) -> None:
+        self.verbose, self.steps = verbose, steps
+        self.stream = stream or sys.stdout
+        self.live = verbose == 1 and bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_draw = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return self.state.epochs if self.state is not None else self.params.get("epochs", 0)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self.start = time.perf_counter()
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        if self.verbose == 1 and self.live:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if not self.live:
+            return
+        size = self.state.batch_samples if self.state is not None else 1
+        self._count += size
+        for key, value in (logs or {}).items():
+            self._sums[key] = self._sums.get(key, 0.0) + value * size
+        now = time.perf_counter()
+        if now - self._last_draw < 0.1 and batch + 1 < self.steps:
+            return
+        self._last_draw = now
+        done = batch + 1
+        width = 30
+        filled = int(width * done / max(self.steps, 1))
+        bar = "=" * max(filled - 1, 0) + (">" if filled < width else "=") + "." * (width - filled)
+        elapsed = now - self.start
+        eta = elapsed / done * max(self.steps - done, 0)
+        numbers = " - ".join(f"{k}: {v / self._count:.4f}" for k, v in self._sums.items())
+        self.stream.write(f"\r{done}/{self.steps} [{bar}] - ETA {eta:4.1f}s - {numbers}\x1b[K")
+        self.stream.flush()
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.verbose == 0:
+            return
+        elapsed = time.perf_counter() - self.start
+        numbers = " - ".join(f"{k}: {v:.4g}" if k == "lr" else f"{k}: {v:.4f}"
+                             for k, v in (logs or {}).items())
+        line = f"{self.steps}/{self.steps} - {elapsed:.2f}s - {numbers}"
+        if self.live:
+            self.stream.write(f"\r{line}\x1b[K\n")
+        else:
+            self.stream.write(f"Epoch {epoch + 1}/{self.epochs} - {line}\n")
+        self.stream.flush()
+
+
 class LambdaCallback(Callback):
     """Build a callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
 
     _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-              "on_batch_begin", "on_batch_end")
+              "on_batch_begin", "on_backward_end", "on_batch_end")
 
     def __init__(self, **hooks: Callable[..., Any]) -> None:
         unknown = set(hooks) - set(self._HOOKS)
@@ -311,5 +438,5 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint",
-           "ReduceLROnPlateau", "TerminateOnNaN"]
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint", "ProgressBar",
+           "ReduceLROnPlateau", "TerminateOnNaN", "TrainState"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from retroprop import functional as F
-from retroprop.callbacks import Callback
+from retroprop.callbacks import Callback, ProgressBar, TrainState
 from retroprop.history import History
 from retroprop.nn import BatchNorm1d, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Module, MSELoss, NLLLoss
 from retroprop.nn.container import Sequential
@@ -206,15 +206,19 @@ def _bad_lr(optimizer: Any) -> str | None:
     return None
 
 
-def _call_back(callbacks: list[Callback], optimizer: Any, hook: str, *args: Any) -> str | None:
-    """Run one hook of every callback. When one leaves a learning rate that is not a finite number
-    >= 0, put the rates back as they were and say which callback did it (no step has used it)."""
+def _call_back(callbacks: list[Callback], state: TrainState, hook: str, *args: Any) -> str | None:
+    """Run one hook of every callback that has it. When one leaves a learning rate that is not a finite
+    number >= 0, put the rates back as they were and say which callback did it (no step has used it)."""
     for callback in callbacks:
+        method = getattr(callback, hook)
+        if getattr(method, "__func__", None) is getattr(Callback, hook):
+            continue  # not overridden: nothing to run (most callbacks have one or two hooks)
+        optimizer = state.optimizer
         before = [group.get("lr") for group in optimizer.param_groups]
-        getattr(callback, hook)(*args)
-        bad = _bad_lr(optimizer)
+        method(*args)
+        bad = _bad_lr(state.optimizer)
         if bad:
-            _restore_lrs(optimizer, before)
+            _restore_lrs(state.optimizer, before if state.optimizer is optimizer else [])
             return f"the callback {type(callback).__name__}.{hook} set {bad}"
     return None
 
@@ -241,50 +245,6 @@ def _positive(value: Any, name: str, allow_zero: bool = False, where: str = "fit
 # ---------------------------------------------------------------------------------------------
 # Progress display
 # ---------------------------------------------------------------------------------------------
-class _Progress:
-    """verbose=1: a live bar per epoch (only on a terminal); verbose=2: one line per epoch."""
-
-    def __init__(self, verbose: int, epochs: int, steps: int, stream: Any = None) -> None:
-        self.verbose, self.epochs, self.steps = verbose, epochs, steps
-        self.stream = stream or sys.stdout
-        self.live = verbose == 1 and bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last_draw = 0.0
-
-    def epoch_begin(self, epoch: int) -> None:
-        self.start = time.perf_counter()
-        if self.verbose == 1 and self.live:
-            self.stream.write(f"Epoch {epoch + 1}/{self.epochs}\n")
-
-    def batch_end(self, batch: int, running: dict[str, float]) -> None:
-        if not self.live:
-            return
-        now = time.perf_counter()
-        if now - self._last_draw < 0.1 and batch + 1 < self.steps:
-            return
-        self._last_draw = now
-        done = batch + 1
-        width = 30
-        filled = int(width * done / self.steps)
-        bar = "=" * max(filled - 1, 0) + (">" if filled < width else "=") + "." * (width - filled)
-        elapsed = now - self.start
-        eta = elapsed / done * (self.steps - done)
-        numbers = " - ".join(f"{k}: {v:.4f}" for k, v in running.items())
-        self.stream.write(f"\r{done}/{self.steps} [{bar}] - ETA {eta:4.1f}s - {numbers}\x1b[K")
-        self.stream.flush()
-
-    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        if self.verbose == 0:
-            return
-        elapsed = time.perf_counter() - self.start
-        numbers = " - ".join(f"{k}: {v:.4g}" if k == "lr" else f"{k}: {v:.4f}" for k, v in logs.items())
-        line = f"{self.steps}/{self.steps} - {elapsed:.2f}s - {numbers}"
-        if self.live:
-            self.stream.write(f"\r{line}\x1b[K\n")
-        else:
-            self.stream.write(f"Epoch {epoch + 1}/{self.epochs} - {line}\n")
-        self.stream.flush()
-
-
 class _InterruptGuard:
     """Turn the first Ctrl-C during fit into 'stop after this batch'; a second one interrupts."""
 
@@ -362,50 +322,6 @@ def _layout(model: Module) -> tuple[list[Tensor], bool, bool]:
     modules = list(model.modules())
     return (list(model.buffers()), any(isinstance(m, BatchNorm1d) for m in modules),
             any(isinstance(m, Dropout) for m in modules))
-
-
-def _apply_treatment(doctor: Any, diagnoses: list[Any], model: Module, scheduler: Any, history: History,
-                     verbose: int) -> tuple[bool, Any, list[Tensor]]:
-    """Let the doctor treat ``diagnoses``; returns (whether the state was rolled back, the optimizer
-    to go on with, its parameters)."""
-    lr_before = float(doctor.optimizer.param_groups[0]["lr"])
-    record = doctor.treat(diagnoses)
-    optimizer = doctor.optimizer
-    if record is not None and verbose:
-        print(f"Doctor: treated {record}", file=sys.stderr)
-    if scheduler is not None and record is not None:
-        _rebind_scheduler(scheduler, optimizer, lr_before)
-    history.params["optimizer"] = optimizer
-    if doctor.stop_reason:
-        model.stop_training = True
-        history.stop_reason = doctor.stop_reason
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    return record is not None or bool(doctor.stop_reason), optimizer, params
-
-
-def _note_stop(doctor: Any, history: History, step: int, epoch: int, verbose: int) -> None:
-    """Tell the doctor the run stopped on NaN/Inf: it is never a healthy run."""
-    if doctor is None or not hasattr(doctor, "note_stop"):
-        return
-    try:
-        new = doctor.note_stop(history.stop_reason, step, epoch)
-    except Exception as err:
-        history.doctor_errors.append({"step": step, "epoch": epoch, "where": "note_stop", "error": repr(err)})
-        return
-    for diagnosis in new:
-        if verbose:
-            print(f"Doctor: {diagnosis}", file=sys.stderr)
-
-
-def _rebind_scheduler(scheduler: Any, optimizer: Any, lr_before: float) -> None:
-    """Keep a schedule working after a treatment: it drives the new optimizer, and a learning rate
-    changed by the treatment changes the schedule's base rates by the same factor."""
-    factor = float(optimizer.param_groups[0]["lr"]) / lr_before if lr_before else 1.0
-    scheduler.optimizer = optimizer
-    if factor != 1.0 and hasattr(scheduler, "base_lrs"):
-        scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
-    for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])
 
 
 def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int = 1,
@@ -491,41 +407,6 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     history.model = model
     history.params = {"epochs": epochs, "steps": steps_per_epoch, "batch_size": batch_size,
                       "samples": n, "optimizer": optimizer, "scheduler": scheduler}
-    callbacks = list(callbacks)
-    for callback in callbacks:
-        callback.set_context(model, history, history.params)
-    if doctor is True or ((doctor is False or doctor is None) and repair):
-        from retroprop.doctor import Doctor
-
-        doctor = Doctor(repair=bool(repair))
-    elif doctor is False or doctor is None:
-        doctor = None
-    elif not hasattr(doctor, "observe") or not hasattr(doctor, "attach"):
-        raise TypeError(f"fit: doctor must be True, False or a retroprop Doctor, got {type(doctor).__name__}")
-    elif repair:
-        doctor.repair = True
-    if doctor is not None:
-        chance = None
-        if classification and not _is_binary(loss_fn):
-            chance = math.log(n_classes)  # a uniform guess over the classes
-        try:
-            doctor.attach(model, optimizer, chance_loss=chance, inputs=x_all,
-                          samples=None if x_val is None else (len(x_all), len(x_val)),
-                          validation_inputs=x_val, loss=loss_fn, targets=y_all, batch_size=batch_size,
-                          n_classes=(n_classes if not _is_binary(loss_fn) else 2) if classification else None,
-                          lr_scheduled=scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau))
-        except Exception as err:  # the doctor must never keep training from happening
-            history.doctor_errors.append({"step": len(history._step_loss), "epoch": initial_epoch,
-                                          "where": "attach", "error": repr(err)})
-            if verbose:
-                print(f"Doctor: internal error in attach: {err!r}; training goes on without the doctor",
-                      file=sys.stderr)
-            doctor = None
-    if doctor is not None:
-        doctor.verbose = bool(verbose)
-        history.diagnoses = doctor.diagnoses
-        history.treatments = doctor.treatments
-        history.doctor_errors = doctor.errors
     params = [p for group in optimizer.param_groups for p in group["params"]]
     model_params = {id(p) for p in model.parameters()}
     if model_params and not any(id(p) in model_params for p in params):
@@ -533,56 +414,72 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             "fit: the optimizer updates none of this model's parameters; build it from this model, "
             "e.g. rp.optim.SGD(model.parameters(), lr=0.1)"
         )
-    progress = _Progress(verbose, epochs, steps_per_epoch)
-    xb = yb = step_rng = None
-    has_dropout = has_dropout and doctor is not None  # only the doctor's replay needs the masks
+    doctor = _resolve_doctor(doctor, repair)
+    state = TrainState(model=model, optimizer=optimizer, history=history, epochs=epochs,
+                       batch_size=batch_size, scheduler=scheduler, planned_epochs=epochs, epoch=initial_epoch,
+                       step=len(history._step_loss))
+    callbacks = list(callbacks)
+    if doctor is not None:  # first: a treated step is skipped before any other callback sees it
+        chance = math.log(n_classes) if classification and not _is_binary(loss_fn) else None
+        setup = {"chance_loss": chance, "inputs": x_all, "validation_inputs": x_val, "loss": loss_fn,
+                 "targets": y_all, "batch_size": batch_size,
+                 "samples": None if x_val is None else (len(x_all), len(x_val)),
+                 "n_classes": (2 if _is_binary(loss_fn) else n_classes) if classification else None,
+                 "lr_scheduled": scheduler is not None and not isinstance(scheduler, ReduceLROnPlateau)}
+        from retroprop.doctor.callback import DoctorCallback
+
+        callbacks.insert(0, DoctorCallback(doctor, setup, verbose))
+    callbacks.append(ProgressBar(verbose, steps_per_epoch))
+    for callback in callbacks:
+        callback.set_context(model, history, history.params, state)
+    xb = step_rng = None
 
     def rerun() -> None:
-        """The doctor's replay of a non-finite step's forward pass: same batch, same dropout masks,
-        and nothing of the run's state (buffers, random generator) changed by it."""
+        """A replay of the current step's forward pass: same batch, same dropout masks, and nothing of
+        the run's state (buffers, random generator) changed by it."""
         after = [b.data.copy() for b in buffers]
-        state = rng.bit_generator.state
+        saved = rng.bit_generator.state
         if step_rng is not None:
             rng.bit_generator.state = step_rng
         try:
             with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 model(Tensor._make(xb))
         finally:
-            for buffer, saved in zip(buffers, after, strict=True):
-                buffer.data[...] = saved
-            rng.bit_generator.state = state
+            for buffer, kept in zip(buffers, after, strict=True):
+                buffer.data[...] = kept
+            rng.bit_generator.state = saved
 
+    state.rerun = rerun
     model.stop_training = False
-    step = len(history._step_loss)
-    quiet, record_loss = 0, None  # steps the doctor needs only the loss of (Doctor.quiet_steps)
     started = time.perf_counter()
 
     # one BLAS thread policy for the whole run (retroprop.threads); validation batches are the largest
     widest = max(batch_size, 256) if x_val is not None else batch_size
     with training_threads(model, widest), _InterruptGuard(verbose=bool(verbose)) as interrupt:
-        bad_lr = _call_back(callbacks, optimizer, "on_train_begin", {})
+        bad_lr = _call_back(callbacks, state, "on_train_begin", {})
         if bad_lr:
             _stop_for_lr(model, history, f"{bad_lr} at the start of training")
-        last_epoch = epochs  # a repaired run may add epochs to make up for steps its roll-backs discarded
-        epoch = initial_epoch
-        while epoch < last_epoch and not model.stop_training:
+        has_dropout = has_dropout and state.keep_dropout_masks  # only a replay needs the masks
+        while state.epoch < state.epochs and not model.stop_training:
+            epoch = state.epoch
             model.train()
-            progress.epoch_begin(epoch)
-            bad_lr = _call_back(callbacks, optimizer, "on_epoch_begin", epoch, {})
+            bad_lr = _call_back(callbacks, state, "on_epoch_begin", epoch, {})
             if bad_lr:
                 _stop_for_lr(model, history, f"{bad_lr} at the start of epoch {epoch + 1}")
                 break
             batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
             # the last state known finite, for the rare update that overflows the weights
-            epoch_start = (model.state_dict(), optimizer.state_dict())
+            epoch_start = (model.state_dict(), state.optimizer.state_dict())
             loss_sum, sample_count = 0.0, 0
             metric_sums = dict.fromkeys(metric_fns, 0.0)
             for batch, index in enumerate(batches):
-                bad_lr = _call_back(callbacks, optimizer, "on_batch_begin", batch, {}) if callbacks else None
+                step = state.step
+                bad_lr = _call_back(callbacks, state, "on_batch_begin", batch, {})
                 if bad_lr:
                     _stop_for_lr(model, history, f"{bad_lr} before step {step + 1} (epoch {epoch + 1}, "
                                  f"batch {batch + 1})")
                     break
+                optimizer = state.optimizer
                 xb, yb = x_all[index], y_all[index]
                 if has_dropout:
                     step_rng = rng.bit_generator.state
@@ -597,52 +494,47 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 value = float(loss_value.data)
                 history._step_loss.append(value)
                 finite = grads_finite and math.isfinite(value)
-                treated = False
-                if doctor is not None and quiet and finite:  # the common step: the doctor needs its loss
-                    quiet -= 1
-                    record_loss(value)
-                elif doctor is not None:
-                    new = doctor.observe(value, epoch, grads_finite=grads_finite, rerun=rerun)
-                    for diagnosis in new:
-                        if verbose:
-                            print(f"Doctor: {diagnosis}", file=sys.stderr)
-                    if new and doctor.repair:
-                        treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler,
-                                                                       history, verbose)
-                        if treated:
-                            buffers, has_batch_norm, has_dropout = _layout(model)
-                            if has_batch_norm:
-                                _fold_short_last_batch(batches, batch_size, first=batch + 1)
-                    quiet, record_loss = doctor.quiet_steps(), doctor.recorder.record_loss
-                if treated:
-                    pass  # the state was rolled back and treated: this step's gradients are void
+                bad_lr = _call_back(callbacks, state, "on_backward_end", batch,
+                                    {"loss": value, "grads_finite": grads_finite})
+                if bad_lr:
+                    _stop_for_lr(model, history, f"{bad_lr} before the update of step {step + 1} (epoch "
+                                 f"{epoch + 1}, batch {batch + 1})")
+                    state.skip_step()
+                if state.optimizer is not optimizer or state.model_changed:  # a callback treated the run
+                    optimizer = state.optimizer
+                    params = [p for group in optimizer.param_groups for p in group["params"]]
+                if state.model_changed:
+                    state.model_changed = False
+                    buffers, has_batch_norm, has_dropout = _layout(model)
+                    has_dropout = has_dropout and state.keep_dropout_masks
+                    if has_batch_norm:
+                        _fold_short_last_batch(batches, batch_size, first=batch + 1)
+                if state.skipping:
+                    state.skipping = False  # this step's gradients are void: no update
                 elif finite:
-                    if doctor is not None and doctor.clip_grad_norm is not None:
-                        clip_grad_norm_(params, doctor.clip_grad_norm)
+                    if state.clip_grad_norm is not None:
+                        clip_grad_norm_(params, state.clip_grad_norm)
                     with np.errstate(over="ignore", invalid="ignore"):
                         optimizer.step()
                         weights_finite = _all_finite(params)
                     if not weights_finite:
                         model.load_state_dict(epoch_start[0])
                         optimizer.load_state_dict(epoch_start[1])
-                        model.stop_training = True
+                        model.stop_training = state.stopped_on_nonfinite = True
                         history.stop_reason = (
                             f"non-finite weights after the update of step {step + 1} (epoch {epoch + 1}, "
                             f"batch {batch + 1}): the update overflowed; model and optimizer were restored "
                             f"to their state at the start of epoch {epoch + 1}, the last state known finite"
                         )
-                        _note_stop(doctor, history, step, epoch, verbose)
                 else:
                     for buffer, saved in zip(buffers, saved_buffers, strict=True):
                         buffer.data[...] = saved
-                    model.stop_training = True
+                    model.stop_training = state.stopped_on_nonfinite = True
                     history.stop_reason = (
                         f"non-finite {'loss' if not math.isfinite(value) else 'gradients'} at step "
                         f"{step + 1} (epoch {epoch + 1}, batch {batch + 1}); that update was not applied, "
                         "so the model keeps its last finite weights"
                     )
-                    _note_stop(doctor, history, step, epoch, verbose)
-                step += 1
                 loss_sum += value * len(index)
                 sample_count += len(index)
                 batch_logs = {"loss": value}
@@ -650,21 +542,20 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     score = fn(yb, out.data)
                     metric_sums[name] += score * len(index)
                     batch_logs[name] = score
-                bad_lr = (_call_back(callbacks, optimizer, "on_batch_end", batch, batch_logs) if callbacks
-                          else None)
+                state.batch_samples = len(index)
+                bad_lr = _call_back(callbacks, state, "on_batch_end", batch, batch_logs)
+                state.step = step + 1
                 if bad_lr:
-                    _stop_for_lr(model, history, f"{bad_lr} after step {step} (epoch {epoch + 1}, "
+                    _stop_for_lr(model, history, f"{bad_lr} after step {step + 1} (epoch {epoch + 1}, "
                                  f"batch {batch + 1})")
-                running = {"loss": loss_sum / sample_count,
-                           **{k: v / sample_count for k, v in metric_sums.items()}}
-                progress.batch_end(batch, running)
                 if interrupt.requested:
                     model.stop_training = True
-                    history.stop_reason = f"interrupted (Ctrl-C) after step {step} in epoch {epoch + 1}"
+                    history.stop_reason = f"interrupted (Ctrl-C) after step {step + 1} in epoch {epoch + 1}"
                 if model.stop_training:
                     break
             if not sample_count:  # stopped before this epoch's first step: nothing to log
                 break
+            optimizer = state.optimizer
             logs = {"loss": loss_sum / max(sample_count, 1),
                     **{k: v / max(sample_count, 1) for k, v in metric_sums.items()}}
             if x_val is not None:
@@ -686,40 +577,39 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     _restore_lrs(optimizer, before)
                     _stop_for_lr(model, history, f"the scheduler {type(scheduler).__name__} set {bad_lr} "
                                  f"at the end of epoch {epoch + 1}")
-            if doctor is not None:
-                new = doctor.end_epoch(epoch, logs)
-                for diagnosis in new:
-                    if verbose:
-                        print(f"Doctor: {diagnosis}", file=sys.stderr)
-                if doctor.repair and (new or getattr(doctor, "undo_pending", False)):
-                    treated, optimizer, params = _apply_treatment(doctor, new, model, scheduler, history,
-                                                                  verbose)
-                    if treated:
-                        buffers, has_batch_norm, has_dropout = _layout(model)
-                quiet = doctor.quiet_steps()
-            bad_lr = _call_back(callbacks, optimizer, "on_epoch_end", epoch, logs)
+            bad_lr = _call_back(callbacks, state, "on_epoch_end", epoch, logs)
             if bad_lr:
                 _stop_for_lr(model, history, f"{bad_lr} at the end of epoch {epoch + 1}")
-            progress.epoch_end(epoch, logs)
+            if state.model_changed:  # treated at the epoch's end
+                state.model_changed = False
+                buffers, has_batch_norm, has_dropout = _layout(model)
+                has_dropout = has_dropout and state.keep_dropout_masks
+                params = [p for group in state.optimizer.param_groups for p in group["params"]]
             if model.stop_training:
                 break
-            epoch += 1
-            if doctor is not None and doctor.repair:
-                last_epoch = epochs + doctor.make_up_epochs(steps_per_epoch, epochs - initial_epoch)
-                if last_epoch > progress.epochs:
-                    progress.epochs = history.params["epochs"] = last_epoch
+            state.epoch = epoch + 1
         for callback in callbacks:
             callback.on_train_end({})
-    if doctor is not None:
-        for diagnosis in doctor.finish():  # the loss rules read the run's last steps
-            if verbose:
-                print(f"Doctor: {diagnosis}", file=sys.stderr)
-        history.best = doctor.best
     history.wall_time += time.perf_counter() - started
     if history.stop_reason and verbose:
         print(f"Stopped: {history.stop_reason}", file=sys.stderr if "non-finite" in history.stop_reason
               else sys.stdout)
     return history
+
+
+def _resolve_doctor(doctor: Any, repair: bool) -> Any:
+    """The ``Doctor`` that ``fit(doctor=..., repair=...)`` asks for, or None."""
+    if doctor is True or ((doctor is False or doctor is None) and repair):
+        from retroprop.doctor import Doctor
+
+        return Doctor(repair=bool(repair))
+    if doctor is False or doctor is None:
+        return None
+    if not hasattr(doctor, "observe") or not hasattr(doctor, "attach"):
+        raise TypeError(f"fit: doctor must be True, False or a retroprop Doctor, got {type(doctor).__name__}")
+    if repair:
+        doctor.repair = True
+    return doctor
 
 
 def _batched_outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarray:

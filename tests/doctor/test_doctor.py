@@ -9,7 +9,7 @@ import pytest
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.doctor import REMEDIES, TREATMENT_ORDER, Diagnosis, Doctor
+from retroprop.doctor import PROBLEMS, REMEDIES, TREATMENT_ORDER, Diagnosis, Doctor
 from tests.doctor.common import mlp, watched_steps
 
 
@@ -137,9 +137,8 @@ def test_diagnosis_validates_its_fields_and_fills_remedies_in_order():
     d = Diagnosis("exploding_gradients", None, 3, 0, "warning", {}, "x")
     assert [rid for rid, _ in d.remedies] == ["batchnorm", "lower_lr", "clip_gradients", "he_init"]
     assert all(text == REMEDIES[rid] for rid, text in d.remedies)
-    assert set(TREATMENT_ORDER) == {"vanishing_gradients", "exploding_gradients", "dead_relu",
-                                    "saturated_activations", "non_finite", "unstable_loss",
-                                    "slow_convergence", "overfitting", "dropout_too_high"}
+    assert set(TREATMENT_ORDER) == set(PROBLEMS)
+    assert all(TREATMENT_ORDER[p] and set(TREATMENT_ORDER[p]) <= set(REMEDIES) for p in PROBLEMS)
     with pytest.raises(ValueError, match="unknown problem"):
         Diagnosis("sadness", None, 0, 0, "warning", {}, "")
     with pytest.raises(ValueError, match="severity"):
@@ -168,7 +167,8 @@ def test_a_symptom_gets_one_close_look_while_it_lasts(monkeypatch):
     from retroprop.doctor import rules
 
     showing = {"now": True}
-    monkeypatch.setattr(rules, "symptoms", lambda probe, losses=None: ["dead_relu"] if showing["now"] else [])
+    monkeypatch.setattr(rules, "symptoms",
+                        lambda probe, losses=None, **_: ["dead_relu"] if showing["now"] else [])
     m, opt, doctor, x, y = tiny_watched_net(every=8)
     watched_steps(m, opt, doctor, x, y, 60)
     steps = [r.step for r in doctor.recorder.records]
@@ -189,7 +189,7 @@ def test_a_close_look_ends_when_its_symptom_is_gone(monkeypatch):
 
     calls = {"n": 0}
 
-    def once(probe, losses=None):
+    def once(probe, losses=None, **_):
         calls["n"] += 1
         return ["dead_relu"] if calls["n"] == 1 else []
 

@@ -66,6 +66,25 @@ def test_activation_statistics_come_from_the_armed_pass_only():
     np.testing.assert_array_equal(relu.fired, (relu_out > 0).any(axis=0))
     assert activations["sigmoid"].saturated_share == 0.0 and activations["tanh"].saturated_share == 0.0
     assert all(not layer._forward_hooks for layer in m), "disarm removes every hook"
+    # the batch's sample count (dead-unit windows count samples) and the layer feeding each activation
+    assert [(a.samples, a.after) for a in probe.collect(0, 0, 0.0).activations] == []  # spent
+    assert [(a.samples, a.after) for a in activations.values()] == [(32, "0"), (32, "2"), (32, "4")]
+
+
+def test_a_zero_layer_update_is_measured_against_the_typical_norm_of_its_shape():
+    from retroprop.doctor.probes import typical_norm
+
+    assert typical_norm((6, 8)) == pytest.approx(np.sqrt(48 / 8))  # entries of std 1 / sqrt(fan_in)
+    assert typical_norm((6,)) == pytest.approx(6**0.5)  # a BatchNorm scale of ones
+    m = model()
+    m[2].weight.data[...] = 0.0
+    x, y = batch()
+    opt = rp.optim.SGD(m.parameters(), lr=0.5)
+    recorder = Recorder(m, every=3)
+    _, record = step(m, opt, x, y, recorder)
+    moved = np.linalg.norm(m[2].weight.data)
+    step(m, opt, x, y, recorder)
+    assert record.layers[1].update_ratio == pytest.approx(moved / typical_norm((6, 8)))
 
 
 def test_saturation_share_counts_flat_regions():
@@ -169,3 +188,21 @@ def test_a_restarted_recipe_is_watched_as_a_young_run():
     recorder, train = watched(150)
     recorder.restart(recorder.probe.model)
     assert train(200) == [0, 37, 74, 150, 187, 224, 324]
+
+
+def test_firing_is_read_over_every_pass_while_the_probe_stays_armed():
+    m = model()
+    x, _ = batch(4)
+    probe = Probe(m)
+    probe.arm()
+    m(x[:2])
+    m(x[2:])
+    probe.disarm()
+    relu = next(a for a in probe.collect(0, 0, 0.0).activations if a.kind == "relu")
+    hidden = rp.F.relu(m[0](x)).data
+    assert relu.samples == 4
+    np.testing.assert_array_equal(relu.fired, (hidden > 0).any(axis=0))
+    probe.arm()  # armed afresh: a new count
+    m(x[:1])
+    relu = next(a for a in probe.collect(0, 0, 0.0).activations if a.kind == "relu")
+    assert relu.samples == 1

@@ -28,7 +28,9 @@ def probe(step: int, layers: list[dict], activations: list[dict] | None = None) 
 
 
 def test_every_problem_has_one_documented_rule():
-    assert sorted(r["problem"] for r in RULES) == sorted(PROBLEMS)
+    from retroprop.doctor import checks  # the problems seen in the setup, before the first step
+
+    assert sorted([r["problem"] for r in RULES] + [r["problem"] for r in checks.RULES]) == sorted(PROBLEMS)
     for rule in RULES:
         assert all(rule[k] for k in ("signal", "threshold", "window", "why"))
 
@@ -218,14 +220,18 @@ def test_no_probe_rule_fires_without_its_symptom_on_the_latest_probe():
     fired = set()
     for _ in range(300):
         probes = []
+        dead = rng.random(8) < rng.uniform(0, 1)  # units silent throughout, the others fire at random
         for step in range(rules.DEAD_WINDOW):
             layers = [layer(str(i), float(10 ** rng.uniform(-7, 0)), nonfinite_grad=int(rng.random() < 0.05))
                       for i in range(rng.integers(1, 5))]
-            acts = [act("a", "relu", fired=rng.random(8) < rng.uniform(0, 1)),
+            acts = [act("a", "relu", fired=(rng.random(8) < rng.uniform(0, 1)) & ~dead),
                     act("s", "sigmoid", saturated=float(rng.random()), nonfinite=int(rng.random() < 0.05))]
             probes.append(probe(step, layers, acts))
         found = (rules.non_finite(probes, [1.0]) + rules.vanishing_gradients(probes) + rules.dead_relu(probes)
                  + rules.saturated_activations(probes))
         fired |= {f.problem for f in found}
         assert {f.problem for f in found} <= set(rules.symptoms(probes[-1]))
+        # an ongoing episode's lower threshold (hysteresis) is the symptom's too
+        assert {f.problem for f in rules.dead_relu(probes, ongoing={"a"})} <= set(
+            rules.symptoms(probes[-1], ongoing={"a"}))
     assert fired == {"non_finite", "vanishing_gradients", "dead_relu", "saturated_activations"}  # not vacuous

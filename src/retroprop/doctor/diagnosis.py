@@ -28,7 +28,7 @@ CONSEQUENCES: dict[str, tuple[str, ...]] = {
                         "non_finite", "unstable_loss", "slow_convergence", "underfitting"),
     "unscaled_targets": ("exploding_gradients", "non_finite", "unstable_loss", "slow_convergence",
                          "dead_relu", "underfitting"),
-    "batch_too_small": ("unstable_loss",),
+    "batch_too_small": ("unstable_loss", "slow_convergence", "underfitting"),
     "exploding_gradients": ("non_finite", "unstable_loss", "saturated_activations", "vanishing_gradients",
                             "dead_relu", "slow_convergence"),
     "non_finite": ("unstable_loss",),

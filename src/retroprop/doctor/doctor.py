@@ -17,6 +17,7 @@ diagnosed ``non_finite`` (``note_stop``), and one whose loss ended far above its
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import sys
@@ -243,6 +244,7 @@ class Doctor:
         self._snapshot: Snapshot | None = None
         self._origin: Snapshot | None = None  # the state the current recipe started from
         self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
+        self._running_best: rules.EpochBest | None = None  # the epoch rules' running best, this recipe
         self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
         self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._probe_lrs: dict[int, tuple[float, ...]] = {}  # probed step -> the learning rates then
@@ -322,9 +324,9 @@ class Doctor:
 
         Call it once per step, after ``loss.backward()`` and before ``optimizer.step()``, with the
         step's loss (a Tensor or a float). ``epoch`` (0-based) defaults to the doctor's count of
-        ``end_epoch`` calls. ``grads_finite=False`` says the step's gradients hold NaN/Inf although the loss may not.
-        When a step that was not due for a probe is non-finite, it is probed after the fact to
-        find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
+        ``end_epoch`` calls. ``grads_finite=False`` says the step's gradients hold NaN/Inf although
+        the loss may not. When a step that was not due for a probe is non-finite, it is probed after
+        the fact to find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
         pass again so that its activations are seen too (``fit`` passes one).
         """
         recorder = self.recorder
@@ -389,15 +391,19 @@ class Doctor:
         self._checked = recorder.step
         # each probe rule needs its problem to show on the latest probe (its window adds
         # persistence), so a probe without symptoms is checked by ``symptoms`` alone
-        symptoms = self._rule("symptoms", rules.symptoms, probes[-1])
+        batch = self._batch_size()
+        symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
+                                                            batch_size=batch), probes[-1])
         findings = []
         if symptoms:
             findings = self._rule("non_finite", rules.non_finite, probes, recorder.losses[since:], since)
             if findings:
                 return new + self._report(findings, step, epoch, "probe")
             findings = (self._rule("vanishing_gradients", rules.vanishing_gradients, probes)
-                        + self._rule("dead_relu", rules.dead_relu, probes)
-                        + self._rule("saturated_activations", rules.saturated_activations, probes))
+                        + self._rule("dead_relu", functools.partial(
+                            rules.dead_relu, ongoing=self._dead_ongoing(), **self._harm(batch)), probes)
+                        + self._rule("saturated_activations", functools.partial(
+                            rules.saturated_activations, **self._harm(batch)), probes))
         # gradient norms are known at the probe itself
         findings += self._rule("exploding_gradients (growth)", rules.exploding_growth, probes)
         new += self._report(findings, step, epoch, "probe")
@@ -422,7 +428,8 @@ class Doctor:
                 self._looking |= fresh
         elif (self.repair and not findings and not updates and not loss_findings and finite
               and not self._unresolved()
-              and not self._rule("loss_symptoms", rules.loss_symptoms, recorder.losses[self._loss_start:])):
+              and not self._rule("loss_symptoms", functools.partial(rules.loss_symptoms, batch_size=batch),
+                                 recorder.losses[self._loss_start:])):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
@@ -450,7 +457,31 @@ class Doctor:
     def _window(self) -> list[Any]:
         """The probe records the gradient rules read: the latest few since the last treatment."""
         records = self.recorder.records
-        return records[max(self._record_start, len(records) - max(rules.DEAD_WINDOW, 3)):]
+        wanted = max(rules.DEAD_WINDOW, 3, rules.dead_window_probes(self._batch_size()))
+        return records[max(self._record_start, len(records) - wanted):]
+
+    def _batch_size(self) -> int | None:
+        """Samples per step: ``fit``'s batch size, else the probed batch's (a hand-written loop)."""
+        if self.batch_size:
+            return self.batch_size
+        records = self.recorder.records
+        for activation in records[-1].activations if records else ():
+            if activation.samples:
+                return activation.samples
+        return None
+
+    def _dead_ongoing(self) -> set[str]:
+        """The activation layers in a ``dead_relu`` episode (the rule's hysteresis band)."""
+        checks = self._checks["probe"]
+        return {layer for (family, problem, layer), last in self._active.items()
+                if family == "probe" and problem == "dead_relu" and layer and checks - last <= EPISODE_GAP}
+
+    def _harm(self, batch: int | None) -> dict[str, Any]:
+        """What the layer rules need to tell a network that learns well (``rules.learns_well``)."""
+        logs = self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):]  # O(1), not O(epochs)
+        return {"losses": self.recorder.losses[self._loss_start:], "start": self._run_start[0],
+                "batch_size": batch, "accuracy": logs[-1].get("accuracy") if logs else None,
+                "epoch_logs": logs, "samples": self.samples}
 
     def _loss_rules(self, step: int) -> list[rules.Finding]:
         """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
@@ -461,8 +492,22 @@ class Doctor:
         losses = self.recorder.losses[self._loss_start:]
         start5, start20 = self._run_start
         # a run that ended far above its start diverged: critical, and more than a climb
-        found = (self._rule("unstable_loss (diverged)", rules.diverged, losses, self.chance_loss)
-                 or self._rule("unstable_loss", rules.unstable_loss, losses, start20, recent))
+        batch = self._batch_size()
+        found = (self._rule("unstable_loss (diverged)", functools.partial(
+                     rules.diverged, start=start5, batch_size=batch), losses, self.chance_loss)
+                 or self._rule("unstable_loss", functools.partial(
+                     rules.unstable_loss, batch_size=batch, chance_loss=self.chance_loss),
+                     losses, start20, recent))
+        found += self._rule("exploding_gradients (loss)", rules.astronomical_loss, losses, start5,
+                            self.chance_loss, recent)
+        found += self._rule("batch_too_small", functools.partial(
+            rules.batch_too_small, chance_loss=self.chance_loss), losses, batch, start5)
+        if not any(f.problem in ("unstable_loss", "exploding_gradients") for f in found):
+            found += self._rule("underfitting", functools.partial(
+                rules.underfitting, chance_loss=self.chance_loss, batch_size=batch,
+                epoch_logs=self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):],
+                samples=self.samples),
+                losses, self._steady_updates(), start5)
         if len(losses) >= rules.LOSS_EMA_STEPS:
             # the other three need the loss still above 90 % of its start (or of a blind guess's):
             # a run that has learned something skips them
@@ -475,7 +520,8 @@ class Doctor:
         dropout = self._rule("dropout_too_high", rules.dropout_too_high, losses, self._dropout_rates,
                              self.chance_loss)
         if not self._plateau_explained(found + dropout):
-            found += (self._rule("slow_convergence", rules.slow_convergence, losses, start5)
+            found += (self._rule("slow_convergence", functools.partial(
+                          rules.slow_convergence, batch_size=batch), losses, start5)
                       or self._rule("slow_convergence (steps)", rules.slow_steps, losses,
                                     self._steady_updates(), start5))
         return found + dropout
@@ -557,9 +603,17 @@ class Doctor:
         step = max(self.recorder.step - 1, 0) if self.recorder else 0
         if self.repair:
             self._track_best(epoch, logs)
-        logs = self.epoch_logs[self._epoch_start:]  # this recipe's epochs, the last one ``epoch``
+        if self._running_best is None:
+            self._running_best = rules.EpochBest()
+        best = self._running_best  # this recipe's best epoch, kept at constant cost
+        best.update(logs)
+        logs = self.epoch_logs[-(rules.SWINGS + 1):][-best.epochs:]  # this recipe's latest epochs
         findings = [] if self._validation_is_training else self._rule(
-            "overfitting", rules.overfitting, logs, self.samples, epoch - len(logs) + 1)
+            "overfitting", functools.partial(rules.overfitting, best=best), logs[-rules.OVERFIT_EPOCHS:],
+            self.samples, epoch - best.epochs + 1)
+        findings += self._rule("unstable_loss (validation)", rules.oscillating_validation, logs, self.samples)
+        findings += self._rule("unstable_loss (collapse)", functools.partial(
+            rules.collapsing_validation, best=best), logs, self.samples)
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
@@ -1060,6 +1114,7 @@ class Doctor:
         self._active, self._episodes = {}, {}
         self._diagnosis_start = len(self.diagnoses)
         self._epoch_best = self._metric_best = None
+        self._running_best = None
         self._skeleton = None
         self._looking, self._cleared = set(), set()
         self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)

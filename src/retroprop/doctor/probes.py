@@ -5,9 +5,12 @@ records (no retroprop types), so that an adapter for another framework can feed 
 
 * Weighted layers (``Linear``, ``BatchNorm1d``): gradient norm, RMS and mean |g| of the weight,
   weight norm, the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
-  optimizer step, and non-finite counts in weights and gradients.
-* Activation layers: mean and std of the output and non-finite count; for ReLU-like units, which
-  units fired (> 0) on the probed batch; for sigmoid and tanh, the share of outputs in their flat
+  optimizer step, and non-finite counts in weights and gradients. A layer whose weights are all
+  0 (zero-initialized) has no size of its own to measure a step against: its update is measured
+  against the norm a layer of its shape typically has (``typical_norm``).
+* Activation layers: mean and std of the output and non-finite count, the batch's sample count
+  and the weighted layer that feeds it; for ReLU-like units, which units fired (> 0) on the
+  probed batch; for sigmoid and tanh, the share of outputs in their flat
   regions, where the derivative is below 1/100 of its peak (sigmoid: y(1-y) < 0.0025, about
   |x| > 6; tanh: 1 - y^2 < 0.01, about |x| > 3).
 
@@ -64,6 +67,8 @@ class ActivationStats:
     nonfinite: int = 0
     fired: np.ndarray | None = field(default=None, repr=False)  # per unit: fired on this batch
     saturated_share: float | None = None
+    samples: int | None = None  # samples in the probed batch (``fired`` is over these)
+    after: str | None = None  # the weighted layer that feeds it (its name), None for the input
 
 
 @dataclass
@@ -114,6 +119,15 @@ def _count_nonfinite(array: np.ndarray, norm: float) -> int:
     return int(array.size - np.count_nonzero(np.isfinite(array)))
 
 
+def typical_norm(shape: tuple[int, ...]) -> float:
+    """The norm weights of this shape have when initialized at the LeCun scale: entries of standard
+    deviation 1/sqrt(fan_in) for a matrix (PyTorch's default is 0.58x this, He's 1.4x), 1 for a
+    vector (BatchNorm's scale). The yardstick for a step of a layer that has no size of its own."""
+    size = math.prod(shape)
+    fan_in = shape[1] if len(shape) == 2 and shape[1] else 1
+    return math.sqrt(size / fan_in)
+
+
 def layer_label(position: int, module: Module) -> str:
     """A human label: 'layer 1, Linear 64→128' (layers counted from 1 among weighted layers)."""
     return f"layer {position}, {module.label()}"
@@ -129,13 +143,16 @@ class Probe:
         self.weighted = [(name, module, layer_label(i + 1, module))
                          for i, (name, module) in enumerate(weighted)]
         self.activation_modules = []
-        label = "the input"
+        label, feeding = "the input", None
         weighted_labels = {name: label for name, _, label in self.weighted}
+        self._feeding: dict[str, str | None] = {}  # activation -> the weighted layer before it
         for name, module in named:  # network order: an activation follows the last weighted layer
-            label = weighted_labels.get(name, label)
+            if name in weighted_labels:
+                label, feeding = weighted_labels[name], name
             kind = ACTIVATION_KINDS.get(type(module))
             if kind is not None:
                 self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
+                self._feeding[name] = feeding
         self._handles: list[RemovableHandle] = []
         self.errors: list[tuple[str, BaseException]] = []  # hooks that raised: (layer, error)
         self._broken: set[str] = set()  # their layers, not measured again
@@ -149,7 +166,10 @@ class Probe:
 
     # -- activations --------------------------------------------------------------------------
     def arm(self) -> None:
-        """Attach forward hooks so that the next forward pass is measured."""
+        """Attach forward hooks so that the next forward pass is measured. While the probe stays
+        armed over several passes, ReLU firing is read over all their samples (``fired`` is the OR
+        and ``samples`` the sum; the other statistics are the last pass's): small batches can so
+        give one record enough samples for the dead-unit window."""
         if self._handles:
             return
         self._seen = {}
@@ -191,7 +211,8 @@ class Probe:
             mean_sq = float(flat.dot(flat)) / flat.size if flat.size else float("nan")
             std = math.sqrt(max(mean_sq - mean * mean, 0.0)) if flat.size else float("nan")
             stats = ActivationStats(name=name, label=label, kind=kind, mean=mean, std=std,
-                                    nonfinite=nonfinite)
+                                    nonfinite=nonfinite, samples=int(data.shape[0]) if data.ndim > 1 else 1,
+                                    after=self._feeding.get(name))
             if kind in RELU_LIKE and data.ndim >= 1:
                 units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
                 # fired (> 0) on some sample; ReLU outputs are >= 0, so "nonzero" says the same
@@ -201,6 +222,12 @@ class Probe:
                 stats.saturated_share = float(flat_region) / max(data.size, 1)
             elif kind == "tanh":
                 stats.saturated_share = float(np.count_nonzero(1 - data * data < 0.01)) / max(data.size, 1)
+            earlier = self._seen.get(name)
+            if earlier is not None and earlier.fired is not None and stats.fired is not None and (
+                    earlier.fired.shape == stats.fired.shape):
+                # armed over several passes: a unit fired if it fired on any of their samples
+                stats.fired = stats.fired | earlier.fired
+                stats.samples = (stats.samples or 0) + (earlier.samples or 0)
             self._seen[name] = stats
 
         return guarded
@@ -222,7 +249,8 @@ class Probe:
                 self._before[name] = (copy, norms[name] if name in norms else _norm(w))
 
     def update_ratios(self) -> dict[str, float]:
-        """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``."""
+        """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``; for a
+        layer whose snapshot was all zeros, the update over ``typical_norm`` of its shape."""
         before, self._before = self._before, None
         ratios: dict[str, float] = {}
         if before is None:
@@ -231,6 +259,8 @@ class Probe:
             for name, module, _ in self.weighted:
                 if name in before and module.weight is not None:
                     old, norm = before[name]
+                    if norm == 0.0:  # zero-initialized: no size of its own to measure the step against
+                        norm = typical_norm(old.shape)
                     if norm:
                         np.subtract(module.weight.data, old, out=old)  # the snapshot is spent: reuse it
                         ratios[name] = _norm(old) / norm

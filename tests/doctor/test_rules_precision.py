@@ -1,0 +1,223 @@
+"""Precision of the detectors: healthy runs that look odd raise no alarm.
+
+Saturated units in a network that learns, dead-looking units on batches of one sample, a layer
+sitting at the dead-unit threshold, a converged loss that wobbles, the noise of single-sample
+losses, two-pattern data, and a loss that rose (which no plateau explains)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Recorder, rules
+
+
+def layer(name: str, grad_rms: float) -> dict:
+    return {"name": name, "label": f"layer {name}", "grad_rms": grad_rms, "grad_norm": 10 * grad_rms,
+            "update_ratio": None, "nonfinite_grad": 0, "nonfinite_weight": 0}
+
+
+def act(name: str, kind: str = "relu", fired=None, saturated=None, samples=None, after=None) -> dict:
+    return {"name": name, "label": f"{kind} {name}", "kind": kind, "fired": fired,
+            "saturated_share": saturated, "nonfinite": 0, "samples": samples, "after": after}
+
+
+def probe(step: int, activations: list[dict], layers: list[dict] | None = None) -> dict:
+    return {"step": step, "epoch": 0, "loss": 1.0, "layers": layers or [], "activations": activations}
+
+
+def per_sample_losses(means: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One-sample cross-entropies around ``means``: spread as widely as their mean (exponential)."""
+    return np.random.default_rng(seed).exponential(means)
+
+
+# -- saturation is an alarm only when it hurts -----------------------------------------------------
+def saturated_probes(gradient_share: float = 0.3) -> list[dict]:
+    layers = [layer("0", gradient_share), layer("2", 1.0)]
+    return [probe(i, [act("1", "tanh", saturated=0.8, after="0")], layers) for i in range(2)]
+
+
+def test_saturation_in_a_network_that_learns_well_is_not_an_alarm():
+    rng = np.random.default_rng(0)
+    fitted = np.linspace(2.3, 0.05, 400) + rng.normal(0, 0.01, 400)
+    falling = np.linspace(2.3, 0.5, 400) + rng.normal(0, 0.02, 400)
+    stalled = 2.0 + rng.normal(0, 0.02, 400)
+    probes = saturated_probes()
+    assert rules.saturated_activations(probes)  # without the harm evidence: named, as before
+    assert rules.saturated_activations(probes, losses=fitted) == []
+    assert rules.saturated_activations(probes, losses=stalled, accuracy=1.0) == []  # fits its data
+    (finding,) = rules.saturated_activations(probes, losses=stalled, start=2.3)
+    assert finding.evidence["loss_trend"] == "stalled" and "stalled" in finding.explanation
+    # a loss that merely falls proves nothing: saturated units let the output layer fit slowly
+    assert rules.saturated_activations(probes, losses=falling)
+    # nor does a fit that does not generalize: saturated features are memorized
+    gap = [{"loss": 0.05, "accuracy": 1.0, "val_loss": 0.9, "val_accuracy": 0.8}]
+    assert rules.saturated_activations(probes, losses=fitted, epoch_logs=gap, samples=(1000, 400))
+    no_gap = [dict(gap[0], val_accuracy=0.97)]
+    assert rules.saturated_activations(probes, losses=fitted, epoch_logs=no_gap, samples=(1000, 400)) == []
+
+
+def test_before_the_loss_can_tell_saturation_is_named():
+    few = [2.3] * 30  # too few steps for a trend: no evidence that the network learns well
+    assert rules.loss_trend(few) is None and not rules.learns_well(few)
+    (finding,) = rules.saturated_activations(saturated_probes(1e-4), losses=few)
+    assert finding.evidence["gradient_share"] == 1e-4 and finding.evidence["loss_trend"] is None
+
+
+def test_a_saturated_tanh_network_that_learns_raises_no_saturation_alarm():
+    """Weights 10x too large saturate the hidden tanh units, yet the output layer separates the
+    classes from their signs: the loss falls to a few percent of its start."""
+    rp.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 2))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2)).double()
+    model[0].weight.data[...] *= 10
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.1)
+    recorder, loss_fn, inputs = Recorder(model, every=10), nn.CrossEntropyLoss(), rp.tensor(x)
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), y)
+        loss.backward()
+        recorder.observe(loss)
+        optimizer.step()
+    probes = [record.as_plain() for record in recorder.records]
+    assert probes[-1]["activations"][0]["after"] == "0" and probes[-1]["activations"][0]["samples"] == 256
+    assert rules.saturated_activations(probes), "not vacuous: the units are saturated"
+    assert rules.saturated_activations(probes, losses=recorder.losses) == []
+
+
+# -- dead units: samples, not batches; hysteresis; harm ----------------------------------------------
+def test_dead_units_are_counted_over_samples_not_batches():
+    rng = np.random.default_rng(0)
+    units = 32
+    rarely = [probe(i, [act("1", fired=rng.random(units) < 0.05, samples=1)]) for i in range(200)]
+    unsized = [probe(p["step"], [act("1", fired=p["activations"][0]["fired"])]) for p in rarely[-5:]]
+    assert rules.dead_relu(unsized), "not vacuous: five single samples leave most units silent"
+    assert rules.dead_window_probes(1) == rules.DEAD_SAMPLES == 59 and rules.dead_window_probes(32) == 5
+    assert rules.dead_relu(rarely[-5:]) == []  # 5 samples are no evidence
+    assert rules.dead_relu(rarely[-rules.dead_window_probes(1):]) == []  # units firing on 5 % are alive
+    dead = np.arange(units) < 20
+    killed = [probe(i, [act("1", fired=(rng.random(units) < 0.5) & ~dead, samples=1)]) for i in range(60)]
+    (finding,) = rules.dead_relu(killed)
+    assert finding.evidence["window_samples"] == 59 and finding.evidence["dead_units"] == 20
+
+
+def test_a_layer_sitting_at_the_threshold_does_not_flip():
+    """64 units: 30 never fire, 20 always do, 14 fire on a batch with chance 0.32 (silent over a
+    5-batch window one time in 7): the dead share hovers at 0.5. Judged at 0.5 it flips in and out
+    of an episode; with the hysteresis band it never enters."""
+    rng = np.random.default_rng(1)
+    dead, always = np.arange(64) < 30, np.arange(64) >= 50
+    batches = [always | (~dead & (rng.random(64) < 0.322)) for _ in range(300)]
+    probes = [probe(i, [act("1", fired=fired, samples=32)]) for i, fired in enumerate(batches)]
+
+    def entries(ongoing_tracked: bool) -> int:
+        ongoing: set[str] = set()
+        count = 0
+        for end in range(rules.DEAD_WINDOW, len(probes) + 1):
+            found = rules.dead_relu(probes[:end][-rules.DEAD_WINDOW:],
+                                    ongoing=ongoing if ongoing_tracked else None)
+            count += bool(found) and not ongoing
+            ongoing = {f.layer for f in found}
+        return count
+
+    assert entries(False) >= 10  # today's single threshold: a new episode again and again
+    assert entries(True) == 0
+
+
+def test_an_ongoing_episode_ends_only_below_the_band():
+    rng = np.random.default_rng(2)
+    dead = np.arange(64) < 33
+    window = [probe(i, [act("1", fired=~dead & (rng.random(64) < 0.5), samples=32)]) for i in range(5)]
+    share = 1 - np.count_nonzero(rules.fired_in_window(window, "1")) / 64
+    assert 0.5 <= share < 0.5 + rules.dead_margin(64, 31)
+    assert rules.dead_relu(window, ongoing=set()) == []  # not enough to enter
+    assert rules.dead_relu(window, ongoing={"1"})  # enough to stay
+
+
+def test_dead_units_in_a_network_that_learns_well_are_not_an_alarm():
+    window = [probe(i, [act("1", fired=np.arange(16) < 4, samples=32)]) for i in range(5)]
+    fitted = list(np.linspace(2.3, 0.1, 300))
+    assert rules.dead_relu(window)  # not vacuous
+    assert rules.dead_relu(window, losses=fitted) == []
+    gap = [{"loss": 0.1, "accuracy": 1.0, "val_loss": 1.0, "val_accuracy": 0.7}]
+    assert rules.dead_relu(window, losses=fitted, epoch_logs=gap, samples=(500, 500))
+    assert rules.dead_relu(window, losses=[2.0] * 300, accuracy=1.0) == []
+    (finding,) = rules.dead_relu(window, losses=[2.0] * 300, start=2.3)
+    assert finding.evidence["loss_trend"] == "stalled"
+
+
+# -- the loss rules on single-sample noise and converged runs ------------------------------------
+def test_single_sample_noise_is_no_unstable_loss_when_the_batch_size_is_known():
+    means = np.linspace(2.3, 1.5, 3000)  # a slow but steady learner, one sample per step
+    losses = per_sample_losses(means)
+    assert rules.unstable_loss(losses, recent=len(losses)), "not vacuous: 20-step means of single samples"
+    assert rules.unstable_loss(losses, recent=len(losses), batch_size=1) == []
+    assert rules.loss_symptoms(losses, batch_size=1) == []
+    assert rules.diverged(losses, batch_size=1) == []
+    assert rules.smoothing_span(1) == rules.LOSS_SMOOTH_SAMPLES and rules.smoothing_span(32) == 20
+
+
+def test_a_converged_loss_that_wobbles_is_not_unstable():
+    rng = np.random.default_rng(0)
+    # a converged loss that drifts from 1e-6 to 3e-6: doublings of a loss of 1e-6 are noise
+    converged = 1e-6 * rng.uniform(0.5, 1.5, 400) * np.where(np.arange(400) < 200, 1.0, 3.0)
+    run = np.concatenate([np.linspace(2.3, 1e-6, 200), converged])
+    assert rules.unstable_loss(run, recent=len(run)) == []
+    # a segment that starts converged (after a treatment): measured from a blind guess's loss
+    assert rules.unstable_loss(converged, recent=len(converged)), "not vacuous: its own start is tiny"
+    assert rules.unstable_loss(converged, recent=len(converged), chance_loss=math.log(2)) == []
+    rising = 1e-6 * np.linspace(1, 8, 100)
+    assert rules.diverged(rising), "not vacuous: 8x a start of 1e-6"
+    assert rules.diverged(rising, start=0.7) == []  # the run's own start
+    assert rules.diverged(rising, chance_loss=math.log(2)) == []
+    assert rules.oscillating_validation([{"val_accuracy": 1.0}] * 6) == []
+
+
+def test_a_loss_that_rose_from_its_start_is_no_plateau():
+    """A learning rate far too large throws the loss up at once, where it stays: no small step
+    explains that, so no advice to raise the rate."""
+    rng = np.random.default_rng(0)
+    risen = np.concatenate([[2.3] * 3, 150 + rng.normal(0, 1.0, 300)])
+    assert rules.slow_convergence(risen) == []
+    assert rules.slow_steps(risen, [5e-5, 5e-5]) == []
+    flat = 2.3 + rng.normal(0, 0.02, 300)
+    assert rules.slow_convergence(flat)  # a flat, noisy loss still is one
+
+
+# -- two patterns, 100 % accuracy ------------------------------------------------------------------
+def test_two_pattern_data_learned_perfectly_raises_no_alarm():
+    for seed in range(3):
+        rp.manual_seed(seed)
+        x, y = np.array([[-1.0, -1.0], [1.0, 1.0]]), np.array([0, 1])
+        model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(),
+                              nn.Linear(4, 2)).double()
+        optimizer = rp.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        recorder, loss_fn, inputs = Recorder(model, every=5), nn.CrossEntropyLoss(), rp.tensor(x)
+        logs = []
+        for step in range(600):
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), y)
+            loss.backward()
+            recorder.observe(loss)
+            optimizer.step()
+            if step % 20 == 19:
+                logs.append({"loss": float(loss.item()), "val_loss": float(loss.item()), "accuracy": 1.0,
+                             "val_accuracy": 1.0})
+        losses, probes = recorder.losses, [r.as_plain() for r in recorder.records]
+        window = probes[-rules.dead_window_probes(2):]
+        found = (rules.dead_relu(window, ongoing=set(), losses=losses, batch_size=2, accuracy=1.0)
+                 + rules.saturated_activations(window, losses=losses, batch_size=2, accuracy=1.0)
+                 + rules.unstable_loss(losses, recent=len(losses), batch_size=2, chance_loss=math.log(2))
+                 + rules.diverged(losses, math.log(2), batch_size=2)
+                 + rules.astronomical_loss(losses, chance_loss=math.log(2), recent=len(losses))
+                 + rules.slow_convergence(losses, batch_size=2)
+                 + rules.underfitting(losses, [1e-3, 1e-3], chance_loss=math.log(2), batch_size=2)
+                 + rules.batch_too_small(losses, 2, chance_loss=math.log(2))
+                 + rules.overfitting(logs, (2, 2)) + rules.oscillating_validation(logs, (2, 2))
+                 + rules.collapsing_validation(logs, (2, 2)))
+        assert found == [], [f.explanation for f in found]

@@ -1,0 +1,201 @@
+"""Recall of the detectors: problems the rules used to miss, and the two new dynamic rules.
+
+Overfitting on a tiny training set, oscillating or collapsing validation accuracy, an astronomically
+large finite loss, a zero-initialized layer's first update, ``underfitting`` and ``batch_too_small``,
+and the overfitting rule's constant cost per epoch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Recorder, rules
+from retroprop.doctor.probes import typical_norm
+
+
+# -- overfitting ----------------------------------------------------------------------------------
+def tiny_training_set_logs() -> list[dict[str, float]]:
+    """30 training samples memorized by epoch 4 (the training loss then sits at its floor, wobbling),
+    a validation loss rising from epoch 4 on, measured on 3000 samples."""
+    train = [0.70, 0.30, 0.05, 0.010, 0.0040, 0.0050, 0.0045, 0.0060, 0.0050]
+    val = [0.70, 0.60, 0.55, 0.52, 0.50, 0.58, 0.63, 0.70, 0.76]
+    accuracy = [0.6, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    return [{"loss": t, "val_loss": v, "accuracy": a, "val_accuracy": 0.65}
+            for t, v, a in zip(train, val, accuracy, strict=True)]
+
+
+def test_overfitting_on_a_tiny_training_set_is_found():
+    logs = tiny_training_set_logs()
+    (finding,) = rules.overfitting(logs, samples=(30, 3000))
+    assert finding.evidence["best_epoch"] == 4
+    assert finding.evidence["generalization_gap"] == pytest.approx(0.35)
+    assert "stays at its floor" in finding.explanation
+    # a training loss that climbs as far as the validation loss is not memorizing
+    climbing = [dict(log, loss=log["loss"] + (log["val_loss"] - 0.5) * (i >= 4))
+                for i, log in enumerate(logs)]
+    assert rules.overfitting(climbing, samples=(30, 3000)) == []
+
+
+def test_overfitting_reads_a_bounded_window_with_the_running_best():
+    logs = tiny_training_set_logs()
+    best = rules.EpochBest()
+    for log in logs:
+        best.update(log)
+    assert (best.epoch, best.val_loss, best.train_loss, best.epochs) == (4, 0.50, 0.0040, 9)
+    full = rules.overfitting(logs, (30, 3000), first_epoch=10)
+    window = rules.overfitting(logs[-rules.OVERFIT_EPOCHS:], (30, 3000), first_epoch=10, best=best)
+    assert [f.evidence for f in window] == [f.evidence for f in full] and full[0].evidence["best_epoch"] == 14
+    # a validation loss that was not finite once keeps the rule waiting, as the whole history did
+    broken = rules.EpochBest.of([{"loss": 1.0, "val_loss": math.nan}, *logs])
+    assert broken.invalid and rules.overfitting(logs[-3:], (30, 3000), best=broken) == []
+
+
+def test_overfitting_cost_does_not_grow_with_the_epochs():
+    """With the running best, each epoch's check reads a fixed number of logs: the same answer from
+    the last three logs of a 20,000-epoch run as from a 9-epoch one."""
+    calm = [{"loss": 0.7, "val_loss": 0.7 + 1e-3 * (i % 2), "accuracy": 0.6, "val_accuracy": 0.6}
+            for i in range(20_000)]
+    best = rules.EpochBest.of(calm)
+    logs = tiny_training_set_logs()
+    for log in logs:
+        best.update(log)  # the memorizing epochs come last; the best is the tiny set's epoch 4 (0.50)
+    (finding,) = rules.overfitting(logs[-rules.OVERFIT_EPOCHS:], (30, 3000), best=best)
+    assert finding.evidence["best_epoch"] == 20_004
+
+
+def test_validation_accuracy_collapsing_while_the_training_loss_falls_is_overfitting():
+    """The validation loss creeps up (less than 10 % above its best) while the validation accuracy
+    collapses and the training loss keeps falling: memorizing, found through the accuracy."""
+    val_loss = [1.00, 0.80, 0.70, 0.72, 0.74, 0.75, 0.76]
+    val_accuracy = [0.60, 0.80, 0.90, 0.75, 0.62, 0.55, 0.50]
+    train = [1.00, 0.70, 0.50, 0.30, 0.20, 0.15, 0.10]
+    logs = [{"loss": t, "val_loss": v, "accuracy": min(1.0, 0.7 + 0.05 * i), "val_accuracy": a}
+            for i, (t, v, a) in enumerate(zip(train, val_loss, val_accuracy, strict=True))]
+    (finding,) = rules.overfitting(logs, samples=(200, 1000))
+    assert not finding.evidence["val_loss_risen"] and "fell from its best, 90%, to 50%" in finding.explanation
+    assert rules.collapsing_validation(logs, samples=(200, 1000)) == []  # the training loss falls
+    creeping = [dict(log, loss=0.3 + 0.01 * i) for i, log in enumerate(logs)]  # undoing, not memorizing
+    assert rules.overfitting(creeping, samples=(200, 1000)) == []
+    assert rules.collapsing_validation(creeping, samples=(200, 1000))
+
+
+# -- validation accuracy that swings or collapses ------------------------------------------------
+def test_oscillating_validation_accuracy_is_unstable():
+    swinging = [{"val_accuracy": a} for a in (0.3, 0.5, 0.8, 0.45, 0.82, 0.4)]
+    (finding,) = rules.oscillating_validation(swinging, samples=(1000, 500))
+    assert finding.problem == "unstable_loss" and finding.evidence["smallest_swing"] == pytest.approx(0.35)
+    rising = [{"val_accuracy": a} for a in (0.3, 0.5, 0.7, 0.8, 0.85, 0.86)]
+    assert rules.oscillating_validation(rising, samples=(1000, 500)) == []
+    # on 10 validation samples a swing of 30 points is 3 samples: within three times its noise
+    assert rules.oscillating_validation(swinging, samples=(1000, 10)) == []
+    small = [{"val_accuracy": a} for a in (0.80, 0.85, 0.79, 0.86, 0.78)]  # a few points either way
+    assert rules.oscillating_validation(small) == []
+
+
+def test_validation_accuracy_collapsing_while_the_training_loss_creeps_up_is_unstable():
+    logs = [{"loss": t, "val_accuracy": a} for t, a in
+            zip([0.40, 0.35, 0.33, 0.34, 0.36, 0.40], [0.70, 0.85, 0.90, 0.80, 0.65, 0.50], strict=True)]
+    assert rules.unstable_loss([log["loss"] for log in logs]) == []  # too slow a rise for the step rule
+    (finding,) = rules.collapsing_validation(logs, samples=(1000, 500))
+    assert finding.problem == "unstable_loss" and finding.evidence["val_accuracy_best"] == 0.90
+    assert rules.collapsing_validation(logs[-4:], samples=(1000, 500), best=rules.EpochBest.of(logs))
+    steady = [dict(log, val_accuracy=0.88) for log in logs]
+    assert rules.collapsing_validation(steady, samples=(1000, 500)) == []
+    falling = [dict(log, loss=1.0 - 0.1 * i) for i, log in enumerate(logs)]  # memorizing, not undoing
+    assert rules.collapsing_validation(falling, samples=(1000, 500)) == []
+
+
+# -- an astronomical loss ---------------------------------------------------------------------------
+def test_a_finite_astronomical_loss_is_exploding_gradients():
+    losses = [2.3, 2.0, 5.0, 1e5, 1e12, 1e27]
+    (finding,) = rules.astronomical_loss(losses, chance_loss=math.log(10), recent=3)
+    assert finding.problem == "exploding_gradients" and finding.severity == "critical"
+    assert finding.evidence["loss_peak"] == 1e27
+    assert rules.diverged(losses + [1e27] * 10, math.log(10))  # and the diverged unstable_loss alongside
+    assert rules.astronomical_loss([2.3, 2.0, 50.0, 1e5], chance_loss=math.log(10)) == []  # 4e4x: diverged
+    assert rules.astronomical_loss([2.3, math.inf]) == []  # non_finite's to name
+
+
+def test_a_loss_that_blows_up_in_its_first_steps_diverged_whatever_the_batch_size():
+    losses = [0.7, 400.0, 1e10, 2e19, 8e17] + [30.0] * 60
+    for batch_size in (None, 1, 32):
+        assert rules.diverged(losses, math.log(2), batch_size=batch_size), batch_size
+
+
+# -- a zero-initialized layer's first update -----------------------------------------------------------
+def test_a_zero_initialized_layer_update_is_measured_against_its_typical_size():
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    model[2].weight.data[...] = 0.0
+    optimizer = rp.optim.SGD(model.parameters(), lr=100.0)
+    recorder = Recorder(model, every=1)
+    x, y = rp.tensor(np.random.default_rng(0).normal(size=(32, 5))), np.arange(32) % 3
+    loss_fn = nn.CrossEntropyLoss()
+    before = None
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        recorder.observe(loss)
+        if before is None:
+            before = model[2].weight.data.copy()
+        optimizer.step()
+        if before is not None and recorder.records[0].layers[1].update_ratio is None:
+            moved = np.linalg.norm(model[2].weight.data - before)
+    ratio = recorder.records[0].layers[1].update_ratio
+    assert ratio == pytest.approx(moved / typical_norm((3, 8))) and typical_norm((3, 8)) == pytest.approx(
+        math.sqrt(3))
+    (finding,) = rules.exploding_updates([recorder.records[0].as_plain()])
+    assert finding.layer == "2" and finding.severity == "critical"
+
+
+# -- underfitting -------------------------------------------------------------------------------------
+def stuck_halfway(steps: int = 1500, level: float = 1.6, seed: int = 0) -> np.ndarray:
+    """A loss that fell from ln 10 to ``level`` in 300 steps and stays there (batch noise of 5 %)."""
+    rng = np.random.default_rng(seed)
+    curve = np.concatenate([np.linspace(math.log(10), level, 300), np.full(steps - 300, level)])
+    return curve * rng.normal(1.0, 0.05, steps)
+
+
+def test_a_loss_stuck_far_above_a_fit_with_healthy_updates_is_underfitting():
+    losses = stuck_halfway()
+    (finding,) = rules.underfitting(losses, [3e-3, 4e-3], chance_loss=math.log(10))
+    assert finding.problem == "underfitting"
+    assert finding.evidence["reference_loss"] == pytest.approx(math.log(10))
+    assert rules.slow_convergence(losses) == []  # it learned something: no plateau from the start
+
+
+def test_underfitting_needs_many_steps_healthy_updates_a_high_loss_and_no_gap():
+    losses = stuck_halfway()
+    chance = math.log(10)
+    assert rules.underfitting(losses[:900], [3e-3, 4e-3], chance_loss=chance) == []  # too few steps
+    assert rules.underfitting(losses, [3e-7, 4e-7], chance_loss=chance) == []  # steps too small
+    assert rules.underfitting(losses, [3e-3, 0.9], chance_loss=chance) == []  # steps too large
+    assert rules.underfitting(stuck_halfway(level=0.5), [3e-3, 4e-3], chance_loss=chance) == []  # fits
+    falling = np.linspace(chance, 0.9, 1500)
+    assert rules.underfitting(falling, [3e-3, 4e-3], chance_loss=chance) == []  # still learning
+    gap = [{"loss": 1.6, "accuracy": 0.95, "val_loss": 2.0, "val_accuracy": 0.6}]
+    assert rules.underfitting(losses, [3e-3, 4e-3], chance_loss=chance, epoch_logs=gap,
+                              samples=(1000, 300)) == []  # it fits its own data: not capacity
+    no_gap = [dict(gap[0], accuracy=0.62)]
+    assert rules.underfitting(losses, [3e-3, 4e-3], chance_loss=chance, epoch_logs=no_gap,
+                              samples=(1000, 300))
+
+
+# -- batch too small ------------------------------------------------------------------------------------
+def test_single_sample_steps_whose_noise_hides_any_progress_are_batch_too_small():
+    rng = np.random.default_rng(0)
+    stalled = rng.exponential(1.5, 3000)  # one sample per step, around a loss of 1.5 that does not fall
+    (finding,) = rules.batch_too_small(stalled, 1, chance_loss=math.log(10))
+    assert finding.problem == "batch_too_small" and finding.evidence["noise_share"] > rules.NOISE_LEVEL
+    assert rules.batch_too_small(stalled, None) == []  # the batch size must be known
+    batches = rng.gamma(32, 1.5 / 32, 3000)  # the same loss averaged over batches of 32
+    assert rules.batch_too_small(batches, 32, chance_loss=math.log(10)) == []
+    learning = rng.exponential(np.linspace(2.3, 0.6, 3000))
+    assert rules.batch_too_small(learning, 1, chance_loss=math.log(10)) == []  # it learns through the noise
+    fitted = rng.exponential(0.05, 3000)
+    assert rules.batch_too_small(fitted, 1, chance_loss=math.log(10)) == []
