@@ -153,7 +153,8 @@ def test_the_whole_clinic_holds_its_measured_quality(tmp_path):
         assert detection["healthy_with_alarm"] <= 1, (split, detection["healthy_alarms"])
         for problem in ("vanishing_gradients", "exploding_gradients", "saturated_activations", "non_finite"):
             found = detection["problems"][problem]
-            assert found["in_time"] == found["detected"], (split, problem, found)
+            # named by epoch 1 or step 100, all but at most one run (which may be named later, or missed)
+            assert found["in_time"] >= found["runs"] - 1, (split, problem, found)
         repair = result["splits"][split]["repair"]
         assert repair["success_share"] >= 0.8, (split, repair)
         assert repair["time_ratio_median"] <= 1.5, (split, repair)
