@@ -11,6 +11,7 @@ import retroprop as rp
 from retroprop import F, nn
 from retroprop.doctor import doctor as doctor_module
 from retroprop.doctor import probes, rules
+from retroprop.doctor import repair as repair_module
 
 from .common import mlp
 
@@ -80,7 +81,7 @@ def test_failures_at_the_epoch_end_and_in_a_treatment_are_survived(digits, monke
     history = _fit(digits, mlp())
     assert len(history.epoch) == 2 and [e["where"] for e in history.doctor_errors] == ["end_epoch"]
     monkeypatch.undo()
-    monkeypatch.setattr(doctor_module, "apply_remedy", _boom)
+    monkeypatch.setattr(repair_module, "apply_remedy", _boom)
     model = mlp()
     history = _fit(digits, model, rp.optim.SGD(model.parameters(), lr=1e30), doctor=None, repair=True)
     assert "treat" in [e["where"] for e in history.doctor_errors]

@@ -1,0 +1,533 @@
+"""Repair: snapshots of healthy states, roll-backs, trying remedies in turn, undoing one that did harm,
+and the best model seen. ``Doctor`` repairs through these methods (``Repairing``); the records they
+keep are ``TreatmentRecord``, ``Snapshot`` and ``Best``.
+
+At every probe that shows no symptom the doctor keeps a snapshot (copies of the weights, the optimizer's
+state and the random generator's state; the initial state is the first). On a diagnosis it rolls back to
+that snapshot, applies the problem's first untried remedy and lets the run go on; if the problem comes
+back it rolls back again and adds the next remedy; when none is left it says so. A treatment that made
+the run measurably worse is undone and the next remedy tried.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retroprop.data import StandardScaler
+from retroprop.doctor import rules
+from retroprop.doctor.diagnosis import Diagnosis
+from retroprop.doctor.remedies import apply_remedy
+from retroprop.nn import Module, Sequential
+from retroprop.random import default_generator
+
+__all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
+
+# problems that say the run has not learned anything (the loss is still near where it started): a
+# treatment for them rolls back to the state the current recipe started from
+NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# Linear weights whose RMS over the He scale sqrt(2 / fan_in), multiplied along the network, exceeds
+# this amplify the signal by an order of magnitude from the initialization on (PyTorch's default init
+# is about 0.4x He per layer, Xavier 0.7-1x, He 1x: products at most about 1)
+OVERSIZED = 10.0
+# activations with a standard deviation below this in every layer are not exploding
+ORDINARY_ACTIVATION = 10.0
+# inputs whose features have a standard deviation or |mean| above this are "not standardized"
+INPUT_SCALE = 3.0
+# update-to-weight ratios the learning-rate remedies aim for, on the median layer (lowering, raising)
+LOWER_TARGET, RAISE_TARGET = 2e-2, 5e-3
+# a treated recipe is measurably worse than before its treatment when its validation accuracy is lower by
+# more than this (or twice its sampling noise), or its validation or training loss higher by this share
+WORSE_ACCURACY, WORSE_LOSS = 0.02, 0.10
+HARM_EPOCHS = 3  # epochs a treated recipe trains before it is compared (unless CONFIRM_STEPS come first)
+# remedies that change what the training loss measures (dropout masks units while training): the training
+# loss before and after them is not compared
+CHANGES_TRAINING_LOSS = ("dropout", "lower_dropout")
+# the most times lower_lr is applied for one problem, while the update ratios stay above LOWER_TARGET
+LOWER_LR_TRIES = 3
+# an update-to-weight ratio that explodes while the gradient grows less than this from the last layer to
+# the first is the learning rate's doing: gradients amplified through depth grow by orders of magnitude
+DEPTH_GROWTH = 10.0
+# steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
+CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
+# which of several problems diagnosed at once is treated first: causes before their consequences
+# (an overflow or exploding gradients make the loss unstable; units in their flat regions pass almost no
+# gradient, so saturation makes gradients vanish; vanishing gradients make the loss slow)
+TREATMENT_PRIORITY = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
+                      "non_finite", "exploding_gradients", "saturated_activations", "vanishing_gradients",
+                      "dead_relu", "unstable_loss", "batch_too_small", "dropout_too_high", "overfitting",
+                      "underfitting", "slow_convergence")
+
+
+@dataclass
+class TreatmentRecord:
+    """One entry of the treatment log: what was diagnosed, what was done, and how it went.
+
+    ``outcome``: ``"resolved"`` (the problem was not diagnosed again over at least 120 steps, and the
+    measured outcome did not get worse), ``"worse"`` (the validation metric or the training loss got
+    measurably worse than before the treatment: it was undone and the next remedy tried),
+    ``"unconfirmed"`` (not again, but the run ended too soon to tell), ``"returned"`` (it was, and
+    the next remedy followed unless the run had ended), ``"skipped"`` (the remedy does not apply to
+    this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
+    ``measured``: the outcome compared (``metric``, its value ``before`` the treatment and ``after``).
+    """
+
+    step: int
+    epoch: int
+    problem: str
+    layer: str | None
+    remedy: str | None
+    description: str
+    applied: bool
+    rolled_back_to: int | None = None  # the step whose state the run went back to
+    wasted_steps: int = 0  # steps whose progress the roll-back discarded
+    outcome: str = "pending"
+    measured: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        back = "" if self.rolled_back_to is None else f", rolled back to step {self.rolled_back_to + 1}"
+        measured = self.measured or {}
+        change = (f"; {measured['metric']} {measured['before']:.3g} -> {measured['after']:.3g}"
+                  if measured.get("after") is not None else "")
+        return (f"step {self.step + 1} (epoch {self.epoch + 1}): {self.problem} -> "
+                f"{self.remedy or 'none'}: {self.description}{back}{change} [{self.outcome}]")
+
+
+@dataclass
+class Snapshot:
+    """A state to roll back to; every array is a private copy (later steps update theirs in place)."""
+
+    step: int  # the state before this step's update
+    epoch: int
+    model_state: OrderedDict[str, np.ndarray]
+    optimizer_state: dict[str, Any]
+    rng_state: dict[str, Any]
+
+
+@dataclass
+class Best:
+    """The best model seen in a repaired run, by its validation metric (training loss without one).
+
+    ``weights`` are copies; ``model`` builds a fresh model with the structure it had then and these
+    weights (each access gives a new one).
+    """
+
+    epoch: int
+    metric: str
+    value: float
+    weights: OrderedDict[str, np.ndarray] = field(repr=False)
+    config: dict[str, Any] = field(default_factory=dict)
+    skeleton: Module | None = field(default=None, repr=False)  # a copy of the structure, never trained
+
+    @property
+    def model(self) -> Module:
+        model = copy.deepcopy(self.skeleton)
+        model.load_state_dict(self.weights)
+        return model
+
+
+def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
+    """(name, value, score to maximize) of an epoch's logs for choosing the best model."""
+    for name, sign in (("val_accuracy", 1.0), ("val_loss", -1.0), ("loss", -1.0)):
+        value = logs.get(name)
+        if value is not None and math.isfinite(value):
+            return name, value, sign * value
+    return "loss", float("nan"), -math.inf
+
+
+def _oversized(record: Any) -> tuple[str, float] | None:
+    """When the Linear layers' weights, against the He scale sqrt(2 / fan_in) that keeps a ReLU
+    network's signal steady, multiply up to more than ``OVERSIZED`` along the network: a
+    description and that product (the amplification their scale alone causes)."""
+    factors = [layer.weight_norm / math.sqrt(layer.size) / math.sqrt(2.0 / layer.fan_in)
+               for layer in record.layers if layer.fan_in and layer.size]
+    gain = math.prod(factors) if factors else 0.0
+    if gain > OVERSIZED and math.isfinite(gain):
+        return (f"the {len(factors)} Linear layers' weights are {min(factors):.2g}-{max(factors):.2g}x "
+                "the He scale sqrt(2 / fan_in)"), gain
+    return None
+
+
+class Repairing:
+    """The repair half of ``Doctor``: it reads the doctor's ``model``, ``optimizer``, ``recorder``,
+    ``episodes``, ``epoch_logs`` and ``samples`` and keeps the repair state ``_new_run`` sets."""
+
+    # -- repair -------------------------------------------------------------------------------
+    def _take_snapshot(self, step: int, epoch: int) -> Snapshot:
+        return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
+                        copy.deepcopy(default_generator().bit_generator.state))
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
+        self.optimizer.load_state_dict(snapshot.optimizer_state)
+        default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
+
+    def _copies(self) -> tuple[Module, Any]:
+        """Deep copies of the model (without the doctor's hooks) and of its optimizer, together."""
+        armed = self.recorder is not None and self.recorder.probe.armed
+        if armed:
+            self.recorder.probe.disarm()
+        try:
+            return copy.deepcopy((self.model, self.optimizer))
+        finally:
+            if armed:
+                self.recorder.probe.arm()
+
+    def _track_best(self, epoch: int, logs: dict[str, float]) -> None:
+        name, value, score = _metric(logs)
+        if not math.isfinite(score):
+            return
+        if self.best is None or score > self._best_score:
+            self._best_score = score
+            if self._skeleton is None:  # the structure changed (or this is the first best)
+                self._skeleton = self._copies()[0]
+                self._skeleton_repr = repr(self.model)
+            self.best = Best(epoch=epoch, metric=name, value=value, weights=self.model.state_dict(),
+                             config=self._config(), skeleton=self._skeleton)
+        snapshot = None
+        if self._metric_best is None or score > self._metric_best[0]:
+            snapshot = self._take_snapshot(self.recorder.step, epoch)
+            self._metric_best = (score, snapshot)
+        val_loss = logs.get("val_loss")
+        if val_loss is not None and math.isfinite(val_loss) and (
+                self._epoch_best is None or val_loss < self._epoch_best[0]):
+            self._epoch_best = (val_loss, snapshot or self._take_snapshot(self.recorder.step, epoch))
+
+    def _config(self) -> dict[str, Any]:
+        optimizer = self.optimizer
+        return {"model": self._skeleton_repr, "optimizer": type(optimizer).__name__,
+                "lr": float(optimizer.param_groups[0]["lr"]), "clip_grad_norm": self.clip_grad_norm,
+                "treatments": [t.remedy for t in self.treatments if t.applied]}
+
+    def treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
+        """Repair the run for the most pressing of ``diagnoses`` (those ``observe`` or ``end_epoch``
+        just returned): roll back, apply the problem's next remedy, and return the log entry; None
+        when nothing was done (repair off, or every remedy for these problems tried already)."""
+        if not self.repair or (not diagnoses and self._undo is None) or self.stop_reason or self._off:
+            return None
+        try:
+            return self._treat(diagnoses)
+        except Exception as err:
+            self._failed("treat", err)
+            self.repair = False  # diagnosing goes on; repairs stop (the model is as the failure left it)
+            return None
+
+    def _treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
+        # an escalation continues an episode that was handed to ``treat`` when first diagnosed (a treatment
+        # would have ended it): its remedies were tried then, or none is left. A consequence is treated
+        # through its root cause, unless every remedy of the cause has been tried.
+        if self._undo is not None:
+            return self._undo_trial()
+        by_problem: dict[str, Diagnosis] = {}
+        for d in reversed(diagnoses):
+            if d.escalated_from is not None:
+                continue
+            root = self.episodes.find(d.caused_by)
+            if root is not None and not self._exhausted(root.problem):
+                d = root
+            by_problem[d.problem] = d
+        for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
+            diagnosis = by_problem[problem]
+            for earlier in self.treatments:
+                if earlier.problem == problem and earlier.outcome == "pending":
+                    earlier.outcome = "returned"
+            if self._exhausted(problem):
+                continue  # said so when it happened
+            record = self._apply_next(diagnosis, tuple(remedy for remedy, _ in diagnosis.remedies))
+            if record is not None:
+                return record
+        return None
+
+    def _exhausted(self, problem: str) -> bool:
+        return any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments)
+
+    def _may_try(self, problem: str, remedy: str) -> bool:
+        """Whether ``remedy`` may be tried (again) for ``problem``: each remedy once, except that
+        ``lower_lr`` goes on lowering (up to ``LOWER_LR_TRIES`` times) while the measured update
+        ratios are still above the range it aims for: one cut sized from the median layer may not
+        be enough for the layer that overshoots."""
+        uses = self._tried.get(problem, {}).get(remedy, 0)
+        if remedy != "lower_lr" or uses == 0:
+            return uses == 0
+        ratios = self._latest_update_ratios()
+        return uses < LOWER_LR_TRIES and bool(ratios) and max(ratios) > LOWER_TARGET
+
+    def _apply_next(self, diagnosis: Diagnosis, remedies: tuple[str, ...]) -> TreatmentRecord | None:
+        step = self.recorder.step - 1
+        problem, layer = diagnosis.problem, diagnosis.layer
+        uses = self._tried.setdefault(problem, {})
+        # which remedy applies is found on a copy, so that a run is rolled back only to be treated
+        chosen = None
+        for remedy in remedies:
+            if not self._may_try(problem, remedy):
+                continue
+            reason = self._ruled_out(problem, remedy, layer, diagnosis.evidence)
+            if reason is None:
+                model, optimizer = self._copies()
+                options = self._options(remedy, diagnosis)
+                trial = apply_remedy(remedy, model, optimizer, layer, **options)
+                if trial.applied:
+                    chosen = remedy
+                    break
+                reason = trial.description
+            uses[remedy] = LOWER_LR_TRIES  # not applicable to this model: never tried again
+            said = [t.description for t in self.treatments if t.step == step and t.problem == problem
+                    and t.outcome == "skipped" and not t.description.endswith("for the same reason")]
+            if said and said[-1].split(" skipped: ", 1)[-1] == reason.split(" skipped: ", 1)[-1]:
+                reason = f"{remedy} skipped for the same reason"
+            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedy,
+                                                   reason, False, outcome="skipped"))
+        if chosen is None:
+            note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists")
+            exhausted = TreatmentRecord(step, self._epoch, problem, layer, None, note, False,
+                                        outcome="exhausted")
+            if problem == "non_finite":  # nothing left but to keep the last healthy weights
+                exhausted.rolled_back_to, exhausted.wasted_steps = self._roll_back(self._snapshot)
+                self.stop_reason = f"{note}; stopped with the weights of step {exhausted.rolled_back_to + 1}"
+            self.treatments.append(exhausted)
+            return None
+        uses[chosen] = uses.get(chosen, 0) + 1
+        target = self._snapshot
+        if problem in NOTHING_LEARNED:
+            target = self._origin  # by the rule's own measure nothing was learned since
+        elif problem == "overfitting" and self._epoch_best is not None:
+            # before memorizing began: the lowest validation loss since the last treatment; a run
+            # that stops here keeps the epoch of its best validation metric (accuracy when measured)
+            target = self._epoch_best[1]
+            if chosen == "early_stopping" and self._metric_best is not None:
+                target = self._metric_best[1]
+        before = self._measure()
+        back, wasted = self._roll_back(target)
+        saved, clip = self._copies(), self.clip_grad_norm  # to undo the remedy if it does harm
+        remedy = chosen
+        options = self._options(remedy, diagnosis)
+        treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
+        self.model, self.optimizer = treatment.model, treatment.optimizer
+        if treatment.clip_grad_norm is not None:
+            self.clip_grad_norm = treatment.clip_grad_norm
+        if remedy == "early_stopping":
+            self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
+                                f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
+        record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
+                                 rolled_back_to=back, wasted_steps=wasted,
+                                 outcome="resolved" if remedy == "early_stopping" else "pending")
+        record.measured = {"metric": None, "before": before}
+        self.treatments.append(record)
+        self._start_segment()
+        self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
+                       "clip": clip, "start": self.recorder.step, "epochs": len(self.epoch_logs),
+                       "age": wasted, "before": before, "checked": False}
+        return record
+
+    def _measure(self) -> dict[str, float]:
+        """This recipe's outcome now: the latest epoch's validation accuracy and loss (when logged) and
+        the mean training loss of its last ``LOSS_EMA_STEPS`` steps (inf when not finite)."""
+        measured: dict[str, float] = {}
+        logs = self.epoch_logs[self._epoch_start:] if self._epoch_start < len(self.epoch_logs) else []
+        for name in ("val_accuracy", "val_loss"):
+            value = logs[-1].get(name) if logs else None
+            if value is not None and math.isfinite(value):
+                measured[name] = float(value)
+        losses = self.recorder.losses[self._loss_start:]
+        if len(losses):
+            mean = float(np.mean(losses[-rules.LOSS_EMA_STEPS:]))
+            measured["loss"] = mean if math.isfinite(mean) else math.inf
+        return measured
+
+    def _compare(self, before: dict[str, float], after: dict[str, float],
+                 remedy: str | None) -> dict[str, Any] | None:
+        """The first outcome measured both before and after a treatment (validation accuracy, then
+        validation loss, then training loss), with ``verdict`` "better", "same" or "worse" (beyond
+        ``WORSE_ACCURACY``/twice the accuracy's sampling noise, or ``WORSE_LOSS``); None if none."""
+        for name in ("val_accuracy", "val_loss", "loss"):
+            if name not in before or name not in after or (
+                    name == "loss" and remedy in CHANGES_TRAINING_LOSS):
+                continue
+            old, new = before[name], after[name]
+            if name == "val_accuracy":
+                n = self.samples[1] if self.samples and self.samples[1] else 0
+                margin = max(WORSE_ACCURACY, 2 * math.sqrt(old * (1 - old) / n) if n else 0.0)
+                gain = new - old
+            else:
+                margin = WORSE_LOSS * abs(old) if math.isfinite(old) else math.inf
+                gain = old - new if math.isfinite(old) or not math.isfinite(new) else math.inf
+            verdict = "better" if gain > 0 else "worse" if gain < -margin else "same"
+            return {"metric": name, "before": old, "after": new, "verdict": verdict}
+        return None
+
+    def _check_harm(self) -> None:
+        """Once the latest treatment has trained as long as the recipe it replaced did after the state
+        both started from, and for ``CONFIRM_STEPS`` steps or ``HARM_EPOCHS`` epochs at least, compare
+        their measured outcomes (the treated recipe's now, the other's when it was treated); a treatment
+        that made things worse is marked ``worse``, to be undone by the next ``treat``, which then
+        tries the next remedy (``undo_pending``)."""
+        trial = self._trial
+        if trial is None or trial["checked"] or trial["record"].outcome != "pending":
+            return
+        steps, epochs = self.recorder.step - trial["start"], len(self.epoch_logs) - trial["epochs"]
+        if steps < trial["age"] or (steps < CONFIRM_STEPS and epochs < HARM_EPOCHS):
+            return
+        trial["checked"] = True
+        comparison = self._compare(trial["before"], self._measure(), trial["record"].remedy)
+        if comparison is None or comparison["verdict"] != "worse":
+            return
+        record = trial["record"]
+        record.outcome = "worse"
+        record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
+        self._undo, self._trial = trial, None
+
+    def _undo_trial(self) -> TreatmentRecord | None:
+        """Undo the treatment found harmful: the model (in place: the training loop holds it), the
+        optimizer and the clipping as they were just before its remedy; then the next remedy."""
+        trial, self._undo = self._undo, None
+        model, optimizer = trial["saved"]
+        self.model.__dict__.clear()
+        self.model.__dict__.update(model.__dict__)
+        self.optimizer, self.clip_grad_norm = optimizer, trial["clip"]
+        wasted = self.recorder.step - trial["start"]
+        self._start_segment()
+        record = self._apply_next(trial["diagnosis"], trial["remedies"])
+        if record is None:
+            return trial["record"]  # nothing left to try: the run goes on from the state before it
+        record.rolled_back_to = trial["record"].rolled_back_to
+        record.wasted_steps += wasted
+        return record
+
+    def _options(self, remedy: str, diagnosis: Diagnosis | None = None) -> dict[str, Any]:
+        """The learning-rate remedies move the rate by as much as the update ratios say.
+
+        A step's update is proportional to the learning rate (for SGD, momentum, Adam, RMSprop
+        alike), so scaling the rate by ``target / ratio`` brings the update-to-weight ratio to the
+        target, read on the median layer (one odd layer, such as the small first layer of a net on
+        2-D inputs, does not decide): 2e-2 when lowering (the upper quartile of the median-layer
+        ratios of healthy first steps in the clinic's dev split), 5e-3 when raising (their median).
+        Lowering is by 10x at least, raising by 10x at least. Without measured ratios the factor is 10.
+        If the problem returns, ``lower_lr`` is applied again while the ratios stay above the target
+        (``LOWER_LR_TRIES``): a search down from the first, measured cut.
+        """
+        if remedy == "fix_output_loss" and diagnosis is not None:
+            return {"case": diagnosis.evidence.get("case"), "loss": diagnosis.evidence.get("loss")}
+        if remedy == "standardize_inputs" and self._input_stats() is not None:
+            scale = self._input_stats()["scale"]
+            return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}
+        if remedy not in ("lower_lr", "higher_lr"):
+            return {}
+        ratios = self._latest_update_ratios()
+        if remedy == "lower_lr":
+            factor = LOWER_TARGET / float(np.median(ratios)) if ratios else 0.1
+            return {"factor": min(max(factor, 1e-4), 0.1)}
+        factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
+        return {"factor": min(max(factor, 10.0), 1e6)}
+
+    def _latest_update_ratios(self) -> list[float]:
+        """The finite, positive update-to-weight ratios of the newest probe whose update is known."""
+        return next(([layer.update_ratio for layer in record.layers
+                      if layer.update_ratio is not None and math.isfinite(layer.update_ratio)
+                      and layer.update_ratio > 0]
+                     for record in reversed(self.recorder.records)
+                     if any(layer.update_ratio is not None for layer in record.layers)), [])
+
+    def _ruled_out(self, problem: str, remedy: str, layer: str | None,
+                   evidence: dict[str, Any] | None = None) -> str | None:
+        """Why the evidence rules ``remedy`` out for ``problem`` (the mechanism points elsewhere), or None."""
+        records = self.recorder.records
+        if problem == "exploding_gradients" and remedy == "batchnorm" and (evidence or {}).get(
+                "cause") == "learning_rate":
+            growth = rules._fmt(evidence["gradient_growth"])
+            return (f"batchnorm skipped: the gradient does not grow from layer to layer (the first layer's "
+                    f"is {growth}x the last's), so the updates are too large because of the learning rate, "
+                    "not the signal")
+        first = records[self._record_start] if len(records) > self._record_start else None
+        if problem == "dead_relu" and remedy in ("lower_lr", "leaky_relu") and first is not None:
+            # units already silent on the first batch the recipe saw were not killed by its steps:
+            # their initial weights and biases hold them below zero
+            activation = next((a for a in first.activations if a.name == layer), None)
+            fired = None if activation is None else activation.fired
+            silent = 1.0 - np.count_nonzero(fired) / fired.size if fired is not None and fired.size else 0.0
+            if silent >= rules.DEAD_SHARE:
+                return (f"{remedy} skipped: {silent:.0%} of the units were "
+                        "silent on the first batch, before any update: their initial weights and biases "
+                        "are the cause, which He initialization (zero biases) resets")
+        if problem == "exploding_gradients" and remedy != "he_init" and first is not None:
+            # the course page's mechanism: large weights make products of large terms; when the
+            # weights the recipe started from are far above their initialization scale, that is
+            # the cause, and fresh weights of the right scale the cure
+            oversized = _oversized(first)
+            if oversized:
+                what, gain = oversized
+                return (f"{remedy} skipped: from the start, {what}; together they amplify the signal "
+                        f"about {gain:.2g}x: the products of large terms begin at the initialization, "
+                        "which He initialization resets")
+        if problem == "exploding_gradients" and remedy == "batchnorm" and first is not None:
+            # BatchNorm tames activations that grow layer after layer; when they are of ordinary
+            # size and the updates are still huge, the step (the learning rate) is too large
+            latest = records[-1]
+            sizes = [a.std for a in latest.activations if math.isfinite(a.std)]
+            saturated = [a.saturated_share or 0.0 for a in latest.activations]
+            calm = max(saturated, default=0.0) < rules.SATURATED_SHARE
+            if sizes and max(sizes) < ORDINARY_ACTIVATION and calm:
+                return (f"batchnorm skipped: the activations are of ordinary size (std at most "
+                        f"{max(sizes):.3g}), so the updates are too large because of the learning rate, "
+                        "not the signal")
+        if (problem == "saturated_activations" and remedy != "he_init" and first is not None
+                and not self._unscaled_inputs(layer)):
+            # weights far too large push the pre-activations into the flat regions: the scale of
+            # the initialization is the cause, and its reset keeps the activations the model chose
+            oversized = _oversized(first)
+            if oversized:
+                what, gain = oversized
+                return (f"{remedy} skipped: from the start, {what}; together they amplify the signal "
+                        f"about {gain:.2g}x, which pushes the units into their flat regions: He "
+                        "initialization resets the scale")
+        if (problem == "saturated_activations" and remedy in ("relu", "batchnorm")
+                and self._unscaled_inputs(layer) and isinstance(self.model, Sequential)):
+            spread, offset = self._input_stats()["spread"], self._input_stats()["offset"]
+            return (f"{remedy} skipped: the first layer saturates because the inputs are not "
+                    f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
+                    f"{offset:.3g}); standardizing them treats the cause")
+        return None
+
+    def _input_stats(self) -> dict[str, Any] | None:
+        """Per-feature mean and standard deviation of the training inputs, and the largest of each
+        (``spread``, ``offset``), computed when first needed."""
+        if self._stats is None and self._raw_inputs is not None:
+            scaler = StandardScaler().fit(np.asarray(self._raw_inputs, dtype=np.float64))
+            scale = np.sqrt(scaler.var_)
+            self._stats = {"mean": scaler.mean_, "scale": scale, "spread": float(np.max(scale)),
+                           "offset": float(np.max(np.abs(scaler.mean_)))}
+        return self._stats
+
+    def _unscaled_inputs(self, layer: str | None) -> bool:
+        """Whether ``layer`` is the first activation and the training inputs are not standardized."""
+        stats = self._input_stats()
+        if stats is None:
+            return False
+        first_activation = self.recorder.probe.activation_modules[:1]
+        return (bool(first_activation) and first_activation[0][0] == layer
+                and max(stats["spread"], stats["offset"]) > INPUT_SCALE)
+
+    def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
+        self._restore(snapshot)
+        step = self.recorder.step
+        return snapshot.step, max(step - snapshot.step, 0)
+
+    @property
+    def wasted_steps(self) -> int:
+        """Steps whose progress roll-backs discarded, over the whole run."""
+        return sum(t.wasted_steps for t in self.treatments)
+
+    def make_up_epochs(self, steps_per_epoch: int, planned_epochs: int) -> int:
+        """Epochs to add to a run of ``planned_epochs`` to give back the discarded steps (at least as
+        many, and at most ``make_up`` times the plan)."""
+        if not self.repair or steps_per_epoch <= 0:
+            return 0
+        return min(math.ceil(self.wasted_steps / steps_per_epoch), int(self.make_up * planned_epochs))
+
