@@ -113,7 +113,9 @@ def test_softmax_over_one_unit_is_critical_whatever_the_loss():
         finding = only(findings, "loss_output_mismatch")
         assert (finding.severity, finding.layer) == ("critical", "3")
         assert finding.evidence["case"] == "softmax_one_unit"
-        assert finding.evidence["output_width"] == 1 and finding.evidence["fix_by"] == "user"
+        # one unit suits a binary or a regression loss (fit removes the softmax); not a categorical one
+        fixer = "user" if loss == "cross_entropy" else "fit"
+        assert finding.evidence["output_width"] == 1 and finding.evidence["fix_by"] == fixer
         assert "constant 1" in finding.explanation
     assert "constant 0" in only(checks.loss_output_mismatch(mlp(act("3", "log_softmax"), n_out=1), "nll"),
                                 "loss_output_mismatch").explanation

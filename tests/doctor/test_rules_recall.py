@@ -154,7 +154,7 @@ def test_a_zero_initialized_layer_update_is_measured_against_its_typical_size():
 
 
 # -- underfitting -------------------------------------------------------------------------------------
-def stuck_halfway(steps: int = 1500, level: float = 1.6, seed: int = 0) -> np.ndarray:
+def stuck_halfway(steps: int = 1500, level: float = 1.9, seed: int = 0) -> np.ndarray:
     """A loss that fell from ln 10 to ``level`` in 300 steps and stays there (batch noise of 5 %)."""
     rng = np.random.default_rng(seed)
     curve = np.concatenate([np.linspace(math.log(10), level, 300), np.full(steps - 300, level)])

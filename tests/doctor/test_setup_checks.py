@@ -95,3 +95,50 @@ def test_a_healthy_setup_has_nothing_to_say(digits):
                     optimizer=rp.optim.SGD(regression.parameters(), lr=0.05), epochs=3, verbose=0, seed=0,
                     doctor=True)
     assert fitted.diagnoses == []
+
+
+def test_every_problem_of_the_setup_is_treated_at_once(digits):
+    raw, _, y = digits
+    x = raw * 16.0
+    model = _mlp(nn.Softmax())  # a softmax before cross-entropy, on raw pixels
+    history = _fit(model, x, y, lr=0.01, repair=True)
+    applied = [(t.problem, t.remedy) for t in history.treatments if t.applied]
+    assert applied[:2] == [("loss_output_mismatch", "fix_output_loss"),
+                           ("unscaled_inputs", "standardize_inputs")]
+    assert isinstance(model[0], nn.Standardize)
+    assert not any(isinstance(m, nn.Softmax) for m in model.modules())
+    assert all(t.step == 0 for t in history.treatments[:2])
+
+
+def test_a_softmax_over_one_output_is_removed_for_a_binary_loss():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (x[:, 0] - x[:, 1] > 0).astype(np.float32)[:, None]
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1), nn.Softmax())
+    history = rp.fit(model, x, y, loss="bce_with_logits", epochs=10, verbose=0, seed=0, repair=True,
+                     optimizer=rp.optim.Adam(model.parameters(), lr=0.01))
+    first = history.diagnoses[0]
+    assert (first.evidence["case"], first.severity) == ("softmax_one_unit", "critical")
+    assert history.treatments[0].remedy == "fix_output_loss" and history.treatments[0].applied
+    assert history.history["accuracy"][-1] > 0.9  # the constant output of a softmax over one unit: 0.5
+
+
+def test_unscaled_regression_targets_are_standardized_through_a_fixed_output_layer():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 4)).astype(np.float32)
+    y = (5000.0 + 800.0 * (x @ np.array([1.0, -0.5, 0.3, 0.0]))).astype(np.float32)[:, None]  # prices
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+    history = rp.fit(model, x, y, loss="mse", optimizer=rp.optim.SGD(model.parameters(), lr=0.01),
+                     epochs=20, verbose=0, seed=0, repair=True)
+    assert history.diagnoses[0].problem == "unscaled_targets"
+    treatment = history.treatments[0]
+    assert (treatment.remedy, treatment.applied) == ("standardize_targets", True)
+    assert treatment.outcome == "resolved"
+    assert isinstance(model[-1], nn.Standardize)
+    # the step is the one standardized targets would take: the rate divided by the targets' variance
+    assert history.params["optimizer"].param_groups[0]["lr"] == pytest.approx(0.01 / float(y.std()) ** 2,
+                                                                              rel=1e-4)
+    predicted = rp.predict(model, x)
+    assert float(np.mean((predicted - y) ** 2)) < 0.05 * float(y.var())  # predictions in the targets' units

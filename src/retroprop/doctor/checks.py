@@ -251,9 +251,14 @@ def _mismatches(kind: str | None, head: dict[str, Any] | None, width: int | None
     where = _label(head) if head else "the output"
     if kind in ("softmax", "log_softmax") and width == 1:
         value = "1" if kind == "softmax" else "0"
+        # one unit suits a binary or a regression loss, which then needs a sigmoid (on probabilities) or
+        # nothing (on scores, or values) in place of the softmax; a categorical loss needs more units
+        fix = ("a sigmoid in place of the softmax" if loss == "bce" else "remove the softmax"
+               if loss in BINARY_LOSSES or loss in REGRESSION_LOSSES else None)
         return [("softmax_one_unit", "critical", {"classes": _classes(info, n_classes)},
                  f"{where} takes a {kind} over one unit: its output is the constant {value} for every input, "
                  "so it carries no information and passes no gradient.",
+                 FIT_FIX.format(remedy=f"fix_output_loss: {fix}") if fix else
                  USER_FIX.format(what="the output width (one unit per class) or the activation"))]
     if loss in CATEGORICAL_LOSSES:
         return _categorical(kind, width, loss, info, n_classes, where)

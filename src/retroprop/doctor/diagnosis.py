@@ -14,6 +14,9 @@ PROBLEMS = (
     "underfitting", "batch_too_small",
 )
 
+# the problems the setup checks find before the first step (``checks``)
+SETUP_PROBLEMS = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets")
+
 # What each problem can cause, by mechanism: steps too large (exploding updates) push units into their
 # flat or silent regions and make the loss climb or overflow; units in their flat regions pass almost no
 # gradient, so it vanishes; too little gradient (dead or saturated units, vanishing) or too little signal
@@ -77,16 +80,16 @@ REMEDIES: dict[str, str] = {
 }
 
 # loss_output_mismatch's remedy by the case ``checks`` found (any other case: fix_output_loss)
-OUTPUT_CASE_REMEDY = {
-    "softmax_one_unit": "match_output_width", "one_output": "match_output_width",
+OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
+    "softmax_one_unit": ("fix_output_loss", "match_output_width"), "one_output": "match_output_width",
     "too_few_outputs": "match_output_width", "binary_output_width": "match_output_width",
     "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
     "regression_on_labels": "classification_loss", "output_range": "linear_output",
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
-USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "standardize_targets",
-                 "widen", "train_longer", "larger_batch")
+USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "widen", "train_longer",
+                 "larger_batch")
 
 # the course page's cure first where it names one
 TREATMENT_ORDER: dict[str, tuple[str, ...]] = {

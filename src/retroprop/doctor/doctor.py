@@ -77,6 +77,9 @@ class Doctor(Repairing):
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
         self.batch_size: int | None = None
         self._raw_inputs: Any = None
+        self._raw_targets: Any = None
+        self._loss_kind: str | None = None
+        self._adaptive = False
         self._validation_is_training = False
         self.samples: tuple[int, int] | None = None
         self.lr_scheduled = False
@@ -174,8 +177,11 @@ class Doctor(Repairing):
             adaptive = None if optimizer is None else isinstance(
                 optimizer, (optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad))
             y = targets if targets is not None and np.ndim(targets) in (1, 2) and len(targets) else None
-            found = check_setup(describe_model(model), None if loss is None else describe_loss(loss),
-                                self._raw_inputs, y, n_classes, adaptive)
+            self._loss_kind = None if loss is None else describe_loss(loss)
+            self._adaptive = bool(adaptive)
+            self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
+            found = check_setup(describe_model(model), self._loss_kind, self._raw_inputs, y, n_classes,
+                                adaptive)
         except Exception as err:
             self._failed("checks", err, 0)
             return []

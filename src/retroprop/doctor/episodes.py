@@ -35,7 +35,8 @@ def remedies_for(finding: Finding) -> list[tuple[str, str]]:
     for ``loss_output_mismatch``; lowering the learning rate first when the evidence blames the rate."""
     order = list(TREATMENT_ORDER[finding.problem])
     if finding.problem == "loss_output_mismatch":
-        order = [OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")]
+        fits = OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")
+        order = [fits] if isinstance(fits, str) else list(fits)
     if finding.evidence.get("cause") == "learning_rate" and "lower_lr" in order:
         order.remove("lower_lr")
         order.insert(0, "lower_lr")

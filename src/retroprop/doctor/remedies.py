@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from retroprop import optim
 from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
 from retroprop.nn import (
@@ -276,6 +278,7 @@ OUTPUT_FIXES: dict[str, Any] = {
     "double_softmax": None, "sigmoid_categorical": {"cross_entropy": None, "cross_entropy_probs": Softmax},
     "bounded_scores": None, "nonnegative_scores": None, "double_sigmoid": None,
     "nll_without_log_softmax": LogSoftmax,
+    "softmax_one_unit": {"bce": Sigmoid, "bce_with_logits": None, "mse": None, "l1": None, "huber": None},
     "probabilities_expected": {"cross_entropy_probs": Softmax, "bce": Sigmoid},
 }
 
@@ -339,6 +342,43 @@ def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -
                      "Linear layers that had no activation between them")
 
 
+def standardize_targets(model: Module, optimizer: Any, layer: str | None = None, mean: Any = None,
+                        scale: Any = None, loss: str | None = None, adaptive: bool = False) -> Treatment:
+    """Train on standardized regression targets without touching the data: a fixed output layer maps
+    the model's standardized prediction z to ``z * scale + mean`` (a ``Standardize`` with mean
+    ``-mean / scale`` and scale ``1 / scale``), so the model starts at the targets' mean and predicts in
+    their units. The loss is still taken in those units, so its gradient is ``scale**2`` (MSE, Huber) or
+    ``scale`` (L1) times the standardized one: a non-adaptive optimizer's rate is divided by as much,
+    which makes each step the one training on standardized targets would take."""
+    if mean is None or scale is None:
+        return Treatment("standardize_targets", model, optimizer, "standardize_targets: the doctor was not "
+                         "given the targets; standardize them and train again", applied=False)
+    if not isinstance(model, Sequential):
+        return Treatment("standardize_targets", model, optimizer, "standardize_targets skipped: it edits "
+                         f"nn.Sequential models and this model is a {type(model).__name__}; standardize the "
+                         "targets before training and undo it on the predictions", applied=False)
+    mean, scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    out = Standardize(len(mean), -mean / scale, 1.0 / scale, dtype=model.dtype)
+    out.unstandardizes = True
+    if len(model) and getattr(model[-1], "unstandardizes", False):
+        return Treatment("standardize_targets", model, optimizer, "standardize_targets: the model already "
+                         "predicts through standardized targets", applied=False)
+    model.append(out, name=None if model._default_names() else "unstandardize")
+    largest = float(np.max(scale))
+    factor = 1.0 if adaptive else 1.0 / largest if loss == "l1" else 1.0 / largest**2
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    rate = "" if factor == 1.0 else f"; learning rate {optimizer.param_groups[0]['lr'] / factor:.3g} -> " \
+        f"{optimizer.param_groups[0]['lr']:.3g}, the step standardized targets would take"
+    return Treatment("standardize_targets", model, optimizer, "appended a fixed output layer that maps a "
+                     f"standardized prediction back to the targets' units (mean {_short(mean)}, scale "
+                     f"{_short(scale)}){rate}")
+
+
+def _short(values: np.ndarray) -> str:
+    return f"{values[0]:.3g}" if values.size == 1 else f"{values[0]:.3g}, ... ({values.size} columns)"
+
+
 def _users(remedy: str) -> Callable[..., Treatment]:
     def yours(model: Module, optimizer: Any, layer: str | None = None, **_: Any) -> Treatment:
         return Treatment(remedy, model, optimizer, f"{remedy} is yours to make (fit cannot change the loss, "
@@ -352,7 +392,8 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "standardize_inputs": standardize_inputs, "roll_back": roll_back, "adam": switch_to_adam,
     "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
     "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
-    "insert_activation": insert_activation, **{remedy: _users(remedy) for remedy in USER_REMEDIES},
+    "insert_activation": insert_activation, "standardize_targets": standardize_targets,
+    **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 
 

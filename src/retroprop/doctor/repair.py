@@ -21,7 +21,7 @@ import numpy as np
 
 from retroprop.data import StandardScaler
 from retroprop.doctor import rules
-from retroprop.doctor.diagnosis import Diagnosis
+from retroprop.doctor.diagnosis import SETUP_PROBLEMS, Diagnosis
 from retroprop.doctor.remedies import apply_remedy
 from retroprop.nn import Module, Sequential
 from retroprop.random import default_generator
@@ -234,7 +234,12 @@ class Repairing:
             if root is not None and not self._exhausted(root.problem):
                 d = root
             by_problem[d.problem] = d
+        # one remedy at a time, except for the setup's problems, which are independent fixes of what the
+        # run starts from (the output against the loss, the inputs' scale): each gets its own at once
+        applied: list[TreatmentRecord] = []
         for problem in sorted(by_problem, key=TREATMENT_PRIORITY.index):
+            if applied and problem not in SETUP_PROBLEMS:
+                break
             diagnosis = by_problem[problem]
             for earlier in self.treatments:
                 if earlier.problem == problem and earlier.outcome == "pending":
@@ -243,8 +248,10 @@ class Repairing:
                 continue  # said so when it happened
             record = self._apply_next(diagnosis, tuple(remedy for remedy, _ in diagnosis.remedies))
             if record is not None:
-                return record
-        return None
+                applied.append(record)
+                if problem not in SETUP_PROBLEMS:
+                    break
+        return applied[0] if applied else None
 
     def _exhausted(self, problem: str) -> bool:
         return any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments)
@@ -415,6 +422,11 @@ class Repairing:
         """
         if remedy == "fix_output_loss" and diagnosis is not None:
             return {"case": diagnosis.evidence.get("case"), "loss": diagnosis.evidence.get("loss")}
+        if remedy == "standardize_targets" and self._raw_targets is not None:
+            y = np.asarray(self._raw_targets, dtype=np.float64).reshape(len(self._raw_targets), -1)
+            spread = y.std(axis=0)
+            return {"mean": y.mean(axis=0), "scale": np.where(spread > 0, spread, 1.0),
+                    "loss": self._loss_kind, "adaptive": self._adaptive}
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             scale = self._input_stats()["scale"]
             return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}
