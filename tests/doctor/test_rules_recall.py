@@ -94,6 +94,9 @@ def test_oscillating_validation_accuracy_is_unstable():
     assert rules.oscillating_validation(swinging, samples=(1000, 10)) == []
     small = [{"val_accuracy": a} for a in (0.80, 0.85, 0.79, 0.86, 0.78)]  # a few points either way
     assert rules.oscillating_validation(small) == []
+    # a young run's first climb is learning: one drop between two rises is not yet oscillating
+    young = [{"val_accuracy": a} for a in (0.29, 0.75, 0.45, 0.73)]
+    assert rules.oscillating_validation(young, samples=(1300, 450)) == []
 
 
 def test_validation_accuracy_collapsing_while_the_training_loss_creeps_up_is_unstable():

@@ -66,7 +66,7 @@ RULES: list[dict[str, str]] = [
     {"problem": "unstable_loss", "signal": "moving average (20 steps, or 576 samples when the batches "
      "are smaller) of the training loss; validation accuracy by epoch",
      "threshold": "> 2 x its lowest value so far and back more than half-way to its start (or a blind "
-     "guess's); or validation accuracy swinging up and down 3 times in a row by >= 0.2 and 3 x its "
+     "guess's); or validation accuracy swinging up and down 3 times in a row (2 drops) by >= 0.2 and 3 x its "
      "sampling noise; or falling >= 0.2 below its best while the epoch training loss rose 3 epochs in a "
      "row",
      "window": "20 steps (any step since the rule last ran); 4 epochs",
@@ -993,9 +993,9 @@ def _accuracy_noise(accuracy: float, count: int | None) -> float:
 def oscillating_validation(epoch_logs: Sequence[dict[str, float]],
                            samples: tuple[int, int] | None = None) -> list[Finding]:
     """Validation accuracy swinging up and down by tens of points from epoch to epoch: ``SWINGS``
-    consecutive changes of alternating sign, each at least ``SWING`` and (with ``samples``, the
-    training and validation counts) three times the sampling noise of a difference of two
-    accuracies. Steps that overshoot throw the model from one side of the minimum to the other
+    consecutive changes of alternating sign, two of them drops, each at least ``SWING`` and (with
+    ``samples``, the training and validation counts) three times the sampling noise of a difference of
+    two accuracies. Steps that overshoot throw the model from one side of the minimum to the other
     (``unstable_loss``); a healthy run's validation accuracy moves by a few points, mostly one way.
     Reads only the last ``SWINGS + 1`` logs."""
     recent = [log.get("val_accuracy") for log in epoch_logs[-(SWINGS + 1):]]
@@ -1009,6 +1009,8 @@ def oscillating_validation(epoch_logs: Sequence[dict[str, float]],
             return []
     if any(first * second >= 0 for first, second in itertools.pairwise(changes)):
         return []
+    if sum(change < 0 for change in changes) < 2:
+        return []  # a rise is learning (a young run climbs fast): only repeated drops are overshooting
     swing = min(abs(c) for c in changes)
     shown = ", ".join(f"{a:.0%}" for a in recent)
     return [Finding(
