@@ -295,6 +295,26 @@ def test_learning_rate_optimizer_and_clipping_remedies_reach_the_spec():
     assert switched["optimizer"] == {"name": "adam", "lr": 1e-3}
 
 
+def test_the_setup_remedies_reach_the_spec_or_say_why_they_cannot():
+    from retroprop.doctor.remedies import fix_output_loss, insert_activation, standardize_targets
+
+    spec = parse_spec(iris()).to_dict()
+    rp.manual_seed(0)
+    model = rp.nn.Sequential(rp.nn.Linear(4, 16), rp.nn.Linear(16, 3), rp.nn.Softmax())
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.1)
+    fix_output_loss(model, optimizer, case="double_softmax", loss="cross_entropy")  # an Identity in its place
+    insert_activation(model, optimizer)
+    history = rp.History(model=model)
+    history.params.update(optimizer=optimizer, scheduler=None)
+    out, _ = corrected_spec(spec, history, [Treated("loss_output_mismatch", "fix_output_loss"),
+                                            Treated("missing_nonlinearity", "insert_activation")])
+    assert [layer["type"] for layer in out["model"]["layers"]] == ["linear", "relu", "linear"]
+    parse_spec(out)
+    standardize_targets(model, optimizer, mean=np.array([5.0, 5.0, 5.0]), scale=np.ones(3), loss="mse")
+    with pytest.raises(ValueError, match=r"standardize_targets.*cannot describe"):
+        corrected_spec(spec, history, [Treated("unscaled_targets", "standardize_targets")])
+
+
 # ---------------------------------------------------------------------------------------------
 # a practitioner's own data file, end to end
 # ---------------------------------------------------------------------------------------------

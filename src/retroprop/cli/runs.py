@@ -131,6 +131,11 @@ def _layers(model: Any, spec: dict[str, Any], *, he: bool) -> tuple[list[Any], b
     standardized = bool(modules) and type(modules[0]).__name__ == "Standardize"
     if standardized:
         modules = modules[1:]
+    if modules and getattr(modules[-1], "unstandardizes", False):
+        raise ValueError("the repaired model maps standardized predictions back to the targets' units (the "
+                         "doctor's standardize_targets), which a spec cannot describe yet; standardize the "
+                         "targets in the data file instead")
+    modules = [m for m in modules if type(m).__name__ != "Identity"]  # a removed output activation
     if modules and type(modules[-1]).__name__ == "LogSoftmax" and spec.get("loss") in ("nll", "nll_loss"):
         modules = modules[:-1]  # the spec adds it for an NLL loss
     layer_types, layer_options, _ = _spec_kinds()
