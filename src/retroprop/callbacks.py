@@ -94,12 +94,14 @@ class TrainState:
 
 
 class Callback:
-    """Base class: override any of the hooks. ``self.state`` is fit's ``TrainState``."""
+    """Base class: override any of the hooks. ``self.state`` is fit's ``TrainState``. ``fit`` checks the
+    learning rates after each hook of a callback that may change them (``may_change_lr``)."""
 
     model: Module
     history: History
     params: dict[str, Any]
     state: TrainState | None = None
+    may_change_lr = True
 
     def set_context(self, model: Module, history: History, params: dict[str, Any],
                     state: TrainState | None = None) -> None:
@@ -369,6 +371,8 @@ class TerminateOnNaN(Callback):
 class ProgressBar(Callback):
     """``fit``'s progress: ``verbose=1`` a live bar per epoch (only on a terminal), ``verbose=2`` one line
     per epoch, 0 nothing. The bar shows the epoch's running means, weighted by the batches' sizes."""
+
+    may_change_lr = False
 
     def __init__(self, verbose: int = 1, steps: int = 0, stream: Any = None) -> None:
         self.verbose, self.steps = verbose, steps

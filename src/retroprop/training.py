@@ -213,6 +213,9 @@ def _call_back(callbacks: list[Callback], state: TrainState, hook: str, *args: A
         method = getattr(callback, hook)
         if getattr(method, "__func__", None) is getattr(Callback, hook):
             continue  # not overridden: nothing to run (most callbacks have one or two hooks)
+        if not getattr(callback, "may_change_lr", True):
+            method(*args)
+            continue
         optimizer = state.optimizer
         before = [group.get("lr") for group in optimizer.param_groups]
         method(*args)

@@ -22,6 +22,8 @@ class DoctorCallback(Callback):
     ``batch_size``, ``lr_scheduled``); ``verbose``: print new diagnoses and treatments on stderr.
     """
 
+    may_change_lr = False  # its treatments set rates through the remedies, which check them
+
     def __init__(self, doctor: Any, setup: dict[str, Any], verbose: int = 0) -> None:
         self.doctor, self.setup, self.verbose = doctor, setup, verbose
         self.watching = False
