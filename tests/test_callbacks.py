@@ -509,3 +509,36 @@ def test_terminate_on_nan_in_fit() -> None:
     assert len(history.step_loss) < 9
     assert not math.isfinite(history.step_loss[-1])
     assert all(np.isfinite(v).all() for v in model.state_dict().values())
+
+
+def test_a_callback_can_skip_a_step_replace_the_optimizer_and_extend_the_run() -> None:
+    """The TrainState requests: skip_step in on_backward_end, replace(optimizer=...), extend(epochs)."""
+
+    class Steering(Callback):
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, bool]] = []
+
+        def on_backward_end(self, batch: int, logs: dict | None = None) -> None:
+            self.seen.append((self.state.step, logs["grads_finite"]))
+            if self.state.step % 2:
+                self.state.skip_step()  # odd steps: no update
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 0:
+                self.state.replace(optimizer=rp.optim.SGD(self.model.parameters(), lr=0.0))
+                self.state.extend(3)
+
+    model = mlp()
+    steering = Steering()
+    before = [p.data.copy() for p in model.parameters()]
+    updates = []
+    spy = LambdaCallback(on_batch_end=lambda batch, logs: updates.append(
+        [p.data.copy() for p in model.parameters()]))
+    history = train(model, [steering, spy], epochs=2)
+    assert len(history.epoch) == 3 and history.params["epochs"] == 3  # extended from 2 to 3
+    assert [step for step, _ in steering.seen] == list(range(9)) and all(ok for _, ok in steering.seen)
+    changed = [any((a != b).any() for a, b in zip(prev, now, strict=True))
+               for prev, now in zip([before, *updates], updates, strict=False)]
+    assert changed[:3] == [True, False, True]  # step 1's update skipped
+    assert not any(changed[3:])  # from epoch 2 on the replacing optimizer has rate 0
+    assert history.params["optimizer"].param_groups[0]["lr"] == 0.0

@@ -434,7 +434,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         callbacks.insert(0, DoctorCallback(doctor, setup, verbose))
     callbacks.append(ProgressBar(verbose, steps_per_epoch))
     for callback in callbacks:
-        callback.set_context(model, history, history.params, state)
+        callback.set_context(model, history, history.params)
+        callback.state = state  # after set_context: a subclass may override it with the older signature
     xb = step_rng = None
 
     def rerun() -> None:

@@ -1,8 +1,11 @@
 """The doctor: watches a training run per layer (probes -> detectors -> diagnoses -> remedies).
 
-``probes`` measure, ``rules`` detect (on plain numbers), ``diagnosis`` explains and names the
-remedies, ``remedies`` apply them, and ``Doctor`` ties it all to a run, repairing it when asked
-(``rp.fit(..., repair=True)``): roll back to the last healthy state, treat, go on.
+``checks`` look at the setup before the first step and ``rules`` at the run, both on plain numbers
+(``structure`` describes a retroprop model for ``checks``; ``probes`` and ``recorder`` measure the run);
+``diagnosis`` explains and names the remedies; ``episodes`` says each problem once, causes first;
+``remedies`` apply them and ``repair`` tries them in turn, undoing one that did harm. ``Doctor`` ties it
+all to a run (``rp.fit(..., doctor=True)`` runs it as a callback, ``callback.DoctorCallback``), repairing
+it when asked (``repair=True``): roll back to the last healthy state, treat, go on.
 """
 
 from __future__ import annotations
