@@ -207,12 +207,11 @@ def _bad_lr(optimizer: Any) -> str | None:
 
 
 def _call_back(callbacks: list[Callback], state: TrainState, hook: str, *args: Any) -> str | None:
-    """Run one hook of every callback that has it. When one leaves a learning rate that is not a finite
-    number >= 0, put the rates back as they were and say which callback did it (no step has used it)."""
+    """Run one hook of ``callbacks`` (those that override it: ``_hooked``). When one leaves a learning
+    rate that is not a finite number >= 0, put the rates back as they were and say which callback did
+    it (no step has used it)."""
     for callback in callbacks:
         method = getattr(callback, hook)
-        if getattr(method, "__func__", None) is getattr(Callback, hook):
-            continue  # not overridden: nothing to run (most callbacks have one or two hooks)
         if not getattr(callback, "may_change_lr", True):
             method(*args)
             continue
@@ -319,12 +318,30 @@ def _forward_loss(model: Module, loss_fn: LossFn, xb: np.ndarray, yb: np.ndarray
     return out, loss_fn(out, yb)
 
 
-def _layout(model: Module) -> tuple[list[Tensor], bool, bool]:
-    """The model's buffers, and whether it has BatchNorm1d (a batch of one cannot train it) and
-    Dropout (a replayed step must draw its masks again): read again after a treatment edits it."""
+def _layout(model: Module, replay: bool = False) -> tuple[list[Tensor], bool, bool]:
+    """The model's buffers, whether it has BatchNorm1d (a batch of one cannot train it), and whether
+    a replayed step (``replay``: a callback keeps dropout masks) must draw Dropout masks again: read
+    again after a treatment edits the model."""
     modules = list(model.modules())
     return (list(model.buffers()), any(isinstance(m, BatchNorm1d) for m in modules),
-            any(isinstance(m, Dropout) for m in modules))
+            replay and any(isinstance(m, Dropout) for m in modules))
+
+
+def _params(optimizer: Any) -> list[Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_backward_end", "on_batch_end",
+          "on_epoch_end")
+
+
+def _hooked(callbacks: list[Callback]) -> dict[str, list[Callback]]:
+    """For each hook ``fit`` calls with ``_call_back``, the callbacks that override it (the per-step
+    hooks then cost nothing for the many callbacks that have one or two hooks)."""
+    def overrides(callback: Callback, hook: str) -> bool:
+        return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
+
+    return {hook: [c for c in callbacks if overrides(c, hook)] for hook in _HOOKS}
 
 
 def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int = 1,
@@ -410,7 +427,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     history.model = model
     history.params = {"epochs": epochs, "steps": steps_per_epoch, "batch_size": batch_size,
                       "samples": n, "optimizer": optimizer, "scheduler": scheduler}
-    params = [p for group in optimizer.param_groups for p in group["params"]]
+    params = _params(optimizer)
     model_params = {id(p) for p in model.parameters()}
     if model_params and not any(id(p) in model_params for p in params):
         raise ValueError(
@@ -432,10 +449,12 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
         from retroprop.doctor.callback import DoctorCallback
 
         callbacks.insert(0, DoctorCallback(doctor, setup, verbose))
-    callbacks.append(ProgressBar(verbose, steps_per_epoch))
+    if verbose:
+        callbacks.append(ProgressBar(verbose, steps_per_epoch))
     for callback in callbacks:
         callback.set_context(model, history, history.params)
         callback.state = state  # after set_context: a subclass may override it with the older signature
+    hooks = _hooked(callbacks)
     xb = step_rng = None
 
     def rerun() -> None:
@@ -460,14 +479,14 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     # one BLAS thread policy for the whole run (retroprop.threads); validation batches are the largest
     widest = max(batch_size, 256) if x_val is not None else batch_size
     with training_threads(model, widest), _InterruptGuard(verbose=bool(verbose)) as interrupt:
-        bad_lr = _call_back(callbacks, state, "on_train_begin", {})
+        bad_lr = _call_back(hooks["on_train_begin"], state, "on_train_begin", {})
         if bad_lr:
             _stop_for_lr(model, history, f"{bad_lr} at the start of training")
-        has_dropout = has_dropout and state.keep_dropout_masks  # only a replay needs the masks
+        buffers, has_batch_norm, has_dropout = _layout(model, state.keep_dropout_masks)
         while state.epoch < state.epochs and not model.stop_training:
             epoch = state.epoch
             model.train()
-            bad_lr = _call_back(callbacks, state, "on_epoch_begin", epoch, {})
+            bad_lr = _call_back(hooks["on_epoch_begin"], state, "on_epoch_begin", epoch, {})
             if bad_lr:
                 _stop_for_lr(model, history, f"{bad_lr} at the start of epoch {epoch + 1}")
                 break
@@ -478,7 +497,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             metric_sums = dict.fromkeys(metric_fns, 0.0)
             for batch, index in enumerate(batches):
                 step = state.step
-                bad_lr = _call_back(callbacks, state, "on_batch_begin", batch, {})
+                bad_lr = _call_back(hooks["on_batch_begin"], state, "on_batch_begin", batch, {})
                 if bad_lr:
                     _stop_for_lr(model, history, f"{bad_lr} before step {step + 1} (epoch {epoch + 1}, "
                                  f"batch {batch + 1})")
@@ -498,7 +517,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                 value = float(loss_value.data)
                 history._step_loss.append(value)
                 finite = grads_finite and math.isfinite(value)
-                bad_lr = _call_back(callbacks, state, "on_backward_end", batch,
+                bad_lr = _call_back(hooks["on_backward_end"], state, "on_backward_end", batch,
                                     {"loss": value, "grads_finite": grads_finite})
                 if bad_lr:
                     _stop_for_lr(model, history, f"{bad_lr} before the update of step {step + 1} (epoch "
@@ -506,11 +525,10 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     state.skip_step()
                 if state.optimizer is not optimizer or state.model_changed:  # a callback treated the run
                     optimizer = state.optimizer
-                    params = [p for group in optimizer.param_groups for p in group["params"]]
+                    params = _params(optimizer)
                 if state.model_changed:
                     state.model_changed = False
-                    buffers, has_batch_norm, has_dropout = _layout(model)
-                    has_dropout = has_dropout and state.keep_dropout_masks
+                    buffers, has_batch_norm, has_dropout = _layout(model, state.keep_dropout_masks)
                     if has_batch_norm:
                         _fold_short_last_batch(batches, batch_size, first=batch + 1)
                 if state.skipping:
@@ -547,7 +565,7 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     metric_sums[name] += score * len(index)
                     batch_logs[name] = score
                 state.batch_samples = len(index)
-                bad_lr = _call_back(callbacks, state, "on_batch_end", batch, batch_logs)
+                bad_lr = _call_back(hooks["on_batch_end"], state, "on_batch_end", batch, batch_logs)
                 state.step = step + 1
                 if bad_lr:
                     _stop_for_lr(model, history, f"{bad_lr} after step {step + 1} (epoch {epoch + 1}, "
@@ -581,14 +599,13 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     _restore_lrs(optimizer, before)
                     _stop_for_lr(model, history, f"the scheduler {type(scheduler).__name__} set {bad_lr} "
                                  f"at the end of epoch {epoch + 1}")
-            bad_lr = _call_back(callbacks, state, "on_epoch_end", epoch, logs)
+            bad_lr = _call_back(hooks["on_epoch_end"], state, "on_epoch_end", epoch, logs)
             if bad_lr:
                 _stop_for_lr(model, history, f"{bad_lr} at the end of epoch {epoch + 1}")
             if state.model_changed:  # treated at the epoch's end
                 state.model_changed = False
-                buffers, has_batch_norm, has_dropout = _layout(model)
-                has_dropout = has_dropout and state.keep_dropout_masks
-                params = [p for group in state.optimizer.param_groups for p in group["params"]]
+                buffers, has_batch_norm, has_dropout = _layout(model, state.keep_dropout_masks)
+                params = _params(state.optimizer)
             if model.stop_training:
                 break
             state.epoch = epoch + 1
