@@ -32,7 +32,6 @@ from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
 from retroprop.doctor.repair import (
     CONFIRM_STEPS,
     DEPTH_GROWTH,
-    INPUT_SCALE,
     Best,
     Repairing,
     Snapshot,
@@ -312,9 +311,7 @@ class Doctor(Repairing):
         growth = layers[0].grad_rms / layers[-1].grad_rms
         first = self.recorder.records[self._record_start] if len(self.recorder.records) > self._record_start \
             else record
-        stats = self._input_stats()
-        unscaled = stats is not None and max(stats["spread"], stats["offset"]) > INPUT_SCALE
-        if growth >= DEPTH_GROWTH or _oversized(first) or unscaled:
+        if growth >= DEPTH_GROWTH or _oversized(first) or self._inputs_unscaled():
             return findings
         for finding in findings:
             finding.evidence.update(cause="learning_rate", gradient_growth=growth)
@@ -343,9 +340,13 @@ class Doctor(Repairing):
         """The activation layers in a ``dead_relu`` episode (the rule's hysteresis band)."""
         return self.episodes.ongoing("probe", "dead_relu")
 
+    def _latest_log(self) -> list[dict[str, float]]:
+        """This recipe's latest epoch log, as a list of one (none before its first epoch): O(1)."""
+        return self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):]
+
     def _harm(self, batch: int | None) -> dict[str, Any]:
         """What the layer rules need to tell a network that learns well (``rules.learns_well``)."""
-        logs = self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):]  # O(1), not O(epochs)
+        logs = self._latest_log()
         return {"losses": self.recorder.losses[self._loss_start:], "start": self._run_start[0],
                 "batch_size": batch, "accuracy": logs[-1].get("accuracy") if logs else None,
                 "epoch_logs": logs, "samples": self.samples}
@@ -372,7 +373,7 @@ class Doctor(Repairing):
         if not any(f.problem in ("unstable_loss", "exploding_gradients") for f in found):
             found += self._rule("underfitting", functools.partial(
                 rules.underfitting, chance_loss=self.chance_loss, batch_size=batch,
-                epoch_logs=self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):],
+                epoch_logs=self._latest_log(),
                 samples=self.samples),
                 losses, self._steady_updates(), start5)
         if len(losses) >= rules.LOSS_EMA_STEPS:

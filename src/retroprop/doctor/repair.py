@@ -517,14 +517,16 @@ class Repairing:
                            "offset": float(np.max(np.abs(scaler.mean_)))}
         return self._stats
 
+    def _inputs_unscaled(self) -> bool:
+        """Whether the training inputs (when known) are not standardized: a feature's standard deviation
+        or |mean| above ``INPUT_SCALE``."""
+        stats = self._input_stats()
+        return stats is not None and max(stats["spread"], stats["offset"]) > INPUT_SCALE
+
     def _unscaled_inputs(self, layer: str | None) -> bool:
         """Whether ``layer`` is the first activation and the training inputs are not standardized."""
-        stats = self._input_stats()
-        if stats is None:
-            return False
         first_activation = self.recorder.probe.activation_modules[:1]
-        return (bool(first_activation) and first_activation[0][0] == layer
-                and max(stats["spread"], stats["offset"]) > INPUT_SCALE)
+        return bool(first_activation) and first_activation[0][0] == layer and self._inputs_unscaled()
 
     def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
         self._restore(snapshot)
