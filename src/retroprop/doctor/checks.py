@@ -643,14 +643,18 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
 def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.ndarray | None = None,
                 targets: np.ndarray | None = None, n_classes: int | None = None,
                 adaptive: bool | None = None) -> list[Finding]:
-    """Every static check on one training setup: the loss/output pairing, the structure, the inputs
-    and the targets (checks whose data is None are skipped). ``n_classes``: the number of classes of
-    a classification (None for a regression, or unknown); ``adaptive``: whether the optimizer scales
-    its steps per parameter (Adam, RMSprop, Adagrad), None when unknown."""
+    """Every static check on one training setup: the loss/output pairing, the structure (a model that
+    is one linear map), the inputs and the targets (checks whose data is None are skipped).
+    ``n_classes``: the number of classes of a classification (None for a regression, or unknown);
+    ``adaptive``: whether the optimizer scales its steps per parameter (Adam, RMSprop, Adagrad), None
+    when unknown."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
                                   or n_classes < 1):
         raise DescriptionError(f"n_classes must be a positive int or None, got {n_classes!r}")
-    return [*loss_output_mismatch(layers, loss, targets, n_classes), *missing_nonlinearity(layers),
+    # a redundant Linear layer inside a network that has activations elsewhere learns as well: a run of
+    # stacked Linear layers is a failure only when the whole model collapses to one linear map
+    collapsed = [f for f in missing_nonlinearity(layers) if f.evidence.get("model_is_linear")]
+    return [*loss_output_mismatch(layers, loss, targets, n_classes), *collapsed,
             *unscaled_inputs(inputs, layers), *unscaled_targets(targets, loss, n_classes, layers, adaptive)]

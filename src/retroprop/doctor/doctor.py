@@ -166,9 +166,7 @@ class Doctor(Repairing):
 
     def _check_setup(self, model: Module, optimizer: Any, loss: Any, targets: Any,
                      n_classes: int | None) -> list[rules.Finding]:
-        """The static checks' findings on this setup (``checks.check_setup``). Stacked Linear layers are
-        named only when the whole model is linear: a redundant layer inside a network that has
-        activations elsewhere learns as well (it is a note, not a failure)."""
+        """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
             from retroprop.doctor.checks import check_setup
             from retroprop.doctor.structure import describe_loss, describe_model
@@ -184,7 +182,7 @@ class Doctor(Repairing):
         except Exception as err:
             self._failed("checks", err, 0)
             return []
-        return [f for f in found if f.problem != "missing_nonlinearity" or f.evidence.get("model_is_linear")]
+        return found
 
     def observe(self, loss: Any, epoch: int | None = None, *, grads_finite: bool = True,
                 rerun: Any = None) -> list[Diagnosis]:
