@@ -90,14 +90,22 @@ def test_full_dropout_is_named_without_a_plateau_that_asks_for_a_higher_rate(dig
 
 
 def test_no_advice_to_raise_the_rate_after_advice_to_lower_it():
-    doctor = Doctor(mlp(), None)
+    from retroprop.doctor.table import Evidence, plateau_explained
+
     unstable = Finding("unstable_loss", None, None, "critical", {"diverged": True})
-    assert doctor._plateau_explained([]) is None
-    assert doctor._plateau_explained([unstable]) == "unstable_loss"  # found in the same check
+    assert plateau_explained(Evidence(), []) is None
+    assert plateau_explained(Evidence(), [unstable]) == "unstable_loss"  # found in the same check
+    earlier = Evidence(recipe_problems={"dead_relu"})  # diagnosed earlier in this recipe
+    assert plateau_explained(earlier, []) == "dead_relu"
+    assert plateau_explained(Evidence(dropout_rates=[0.9]), []) == "dropout"
+    # the doctor hands the check what this recipe diagnosed so far
+    doctor = Doctor(mlp(), None)
     doctor._report([Finding("dead_relu", "1", "relu 1", "warning", {})], 40, 0, "probe")
-    assert doctor._plateau_explained([]) == "dead_relu"  # diagnosed earlier in this recipe
+    seen = []
+    doctor._call = lambda detector, evidence: seen.append(set(evidence.recipe_problems)) or []
+    doctor._loss_rules(100)
+    assert seen and all(problems == {"dead_relu"} for problems in seen)
     doctor.close()
-    assert Doctor(mlp(p=0.9), None)._plateau_explained([]) == "dropout"
 
 
 def test_advice_to_lower_the_rate_after_a_slow_loss_withdraws_the_advice_to_raise_it():

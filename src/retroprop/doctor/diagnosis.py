@@ -5,46 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PROBLEMS = (
-    "vanishing_gradients", "exploding_gradients", "dead_relu", "saturated_activations", "non_finite",
-    "unstable_loss", "slow_convergence", "overfitting", "dropout_too_high",
-    # seen in the setup before the first step (``checks``)
-    "loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
-    # seen in the run's course
-    "underfitting", "batch_too_small",
-)
+from retroprop.doctor.table import CAUSAL_ORDER, CONSEQUENCES, PROBLEMS, SETUP_PROBLEMS, TREATMENT_ORDER
 
-# the problems the setup checks find before the first step (``checks``)
-SETUP_PROBLEMS = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets")
-
-# What each problem can cause, by mechanism: steps too large (exploding updates) push units into their
-# flat or silent regions and make the loss climb or overflow; units in their flat regions pass almost no
-# gradient, so it vanishes; too little gradient (dead or saturated units, vanishing) or too little signal
-# (dropout near 1) stalls the loss. A problem found while one of its causes is diagnosed in the same
-# recipe is reported as that cause's consequence (``Diagnosis.caused_by``), and the cause is treated.
-CONSEQUENCES: dict[str, tuple[str, ...]] = {
-    # a setup that cannot train well shows in the run's course
-    "loss_output_mismatch": ("slow_convergence", "underfitting", "unstable_loss", "non_finite",
-                             "saturated_activations", "dead_relu", "vanishing_gradients"),
-    "missing_nonlinearity": ("underfitting", "slow_convergence"),
-    "unscaled_inputs": ("exploding_gradients", "saturated_activations", "vanishing_gradients", "dead_relu",
-                        "non_finite", "unstable_loss", "slow_convergence", "underfitting"),
-    "unscaled_targets": ("exploding_gradients", "non_finite", "unstable_loss", "slow_convergence",
-                         "dead_relu", "underfitting"),
-    "batch_too_small": ("unstable_loss", "slow_convergence", "underfitting"),
-    "exploding_gradients": ("non_finite", "unstable_loss", "saturated_activations", "vanishing_gradients",
-                            "dead_relu", "slow_convergence"),
-    "non_finite": ("unstable_loss",),
-    "saturated_activations": ("vanishing_gradients", "slow_convergence", "underfitting"),
-    "dead_relu": ("vanishing_gradients", "slow_convergence", "underfitting"),
-    "vanishing_gradients": ("slow_convergence", "underfitting"),
-    "dropout_too_high": ("slow_convergence", "underfitting"),
-}
-# causes before their consequences: the order in which problems found together are reported and treated
-CAUSAL_ORDER = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
-                "batch_too_small", "exploding_gradients", "non_finite", "saturated_activations", "dead_relu",
-                "vanishing_gradients", "unstable_loss", "dropout_too_high", "overfitting", "underfitting",
-                "slow_convergence")
+# the problems, their causal order, consequences and remedies: derived from the rules table
+__all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "REMEDIES", "SETUP_PROBLEMS",
+           "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis"]
 
 # remedy id -> one line a learner can act on
 REMEDIES: dict[str, str] = {
@@ -90,26 +55,6 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "widen", "train_longer",
                  "larger_batch")
-
-# the course page's cure first where it names one
-TREATMENT_ORDER: dict[str, tuple[str, ...]] = {
-    "vanishing_gradients": ("relu", "he_init", "batchnorm"),
-    "exploding_gradients": ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
-    "dead_relu": ("lower_lr", "leaky_relu", "he_init"),
-    "saturated_activations": ("relu", "batchnorm", "standardize_inputs", "he_init"),
-    "non_finite": ("roll_back", "lower_lr", "clip_gradients"),
-    "unstable_loss": ("lower_lr", "clip_gradients", "adam"),
-    "slow_convergence": ("higher_lr", "adam", "batchnorm"),
-    "overfitting": ("dropout", "weight_decay", "early_stopping"),
-    "dropout_too_high": ("lower_dropout",),
-    "loss_output_mismatch": ("fix_output_loss", "match_output_width", "classification_loss", "linear_output"),
-    "missing_nonlinearity": ("insert_activation",),
-    "unscaled_inputs": ("standardize_inputs",),
-    "unscaled_targets": ("standardize_targets",),
-    "underfitting": ("widen", "train_longer"),
-    "batch_too_small": ("larger_batch",),
-}
-
 
 @dataclass
 class Diagnosis:

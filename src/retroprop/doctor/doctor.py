@@ -3,8 +3,10 @@ also treats the run (``repair.Repairing``: roll back to the last healthy state, 
 undo one that did harm).
 
 Its parts: the ``Recorder`` (when to probe, the per-step losses), the rules (``rules`` on the run,
-``checks`` on the setup), ``Episodes`` (each problem said once per episode, causes first) and repair.
-This class schedules the loss rules, feeds each rule its numbers and keeps the run's records.
+``checks`` on the setup), ``Episodes`` (each problem said once per episode, causes first), repair,
+and the model's adapter (``adapter.ModelAdapter``), the only part that knows the framework: it
+measures the model, describes it, snapshots and restores it and applies the remedies. This class
+schedules the loss rules, feeds each rule its numbers and keeps the run's records.
 
 A doctor that fails never ends the run it watches: a rule that raises is skipped for the rest of the
 run, a failing probe hook stops measuring its layer, a failure elsewhere in ``observe`` leaves only
@@ -24,21 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from retroprop import optim
-from retroprop.doctor import rules
+from retroprop.doctor import rules, table
+from retroprop.doctor.adapter import ModelAdapter, adapter_for
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
-from retroprop.doctor.repair import (
-    CONFIRM_STEPS,
-    DEPTH_GROWTH,
-    Best,
-    Repairing,
-    Snapshot,
-    TreatmentRecord,
-    _oversized,
-)
-from retroprop.nn import Dropout, Module
+from retroprop.doctor.repair import DEPTH_GROWTH, Repairing, _oversized
+from retroprop.doctor.table import Evidence
 
 # the loss rules run every LOSS_CHECK_FIRST steps over the first 100 (the dropout window is read at
 # step 100, as soon as it is full), every LOSS_CHECK_STEPS after that, as often as the settled probes;
@@ -61,9 +55,13 @@ class Doctor(Repairing):
     ``doctor.treat(new)`` with what ``observe`` returned, skip that step's update when it returns a
     record, and go on with ``doctor.optimizer`` (the model is changed in place; the optimizer may
     be a new one).
+
+    The doctor touches the model only through its adapter (``adapter.ModelAdapter``, made by
+    ``adapter.adapter_for``): a retroprop model gets ``RetropropAdapter``; ``model`` may also be an
+    adapter (then it brings its own optimizer).
     """
 
-    def __init__(self, model: Module | None = None, optimizer: Any = None, *,
+    def __init__(self, model: Any = None, optimizer: Any = None, *,
                  every: int | None = None, repair: bool = False, make_up: float = 0.5) -> None:
         if isinstance(make_up, bool) or not isinstance(make_up, (int, float)) or not 0 <= make_up:
             raise ValueError(f"Doctor: make_up must be a number >= 0 (a share of the planned epochs), "
@@ -83,19 +81,17 @@ class Doctor(Repairing):
         self.samples: tuple[int, int] | None = None
         self.lr_scheduled = False
         self._new_run()
-        self.model: Module | None = None
-        self.optimizer = optimizer
+        self.adapter: ModelAdapter | None = None
+        self._optimizer = optimizer  # until a model is attached
         if model is not None:
             self.attach(model, optimizer)
 
     def _new_run(self) -> None:
         """Forget the run watched so far: its records, diagnoses, treatments and schedules (the
         clipping a remedy set stays: it is part of the treated recipe, which ``fit`` applies)."""
-        self.treatments: list[TreatmentRecord] = []
+        self._new_repairs()  # treatments, snapshots, the best model (``repair.Repairing``)
         self.epoch_logs: list[dict[str, float]] = []
         self._epoch_count = 0  # the epoch of steps observed without one: end_epoch calls so far
-        self.stop_reason: str | None = None  # set when a treatment ends the run
-        self.best: Best | None = None
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
@@ -103,18 +99,8 @@ class Doctor(Repairing):
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
         self._off = False  # True once a part that every step needs (recorder, probes) raised
-        self._tried: dict[str, dict[str, int]] = {}  # problem -> remedy -> times applied
-        self._trial: dict[str, Any] | None = None  # the latest treatment, watched for harm
-        self._undo: dict[str, Any] | None = None  # a treatment found harmful, undone by the next ``treat``
-        self._snapshot: Snapshot | None = None
-        self._origin: Snapshot | None = None  # the state the current recipe started from
-        self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
         self._running_best: rules.EpochBest | None = None  # the epoch rules' running best, this recipe
-        self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
-        self._skeleton: Module | None = None  # the model's structure for ``Best``, copied once per change
         self._probe_lrs: dict[int, tuple[float, ...]] = {}  # probed step -> the learning rates then
-        self._stats: dict[str, Any] | None = None
-        self._skeleton_repr = ""
         self._loss_start = 0  # the current segment (since the last treatment) starts here
         self._record_start = 0
         self._epoch_start = 0
@@ -127,14 +113,32 @@ class Doctor(Repairing):
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
 
-    def attach(self, model: Module, optimizer: Any = None, *, chance_loss: float | None = None,
+    @property
+    def model(self) -> Any:
+        """The model watched (the framework's own object; a treatment may change it in place)."""
+        return None if self.adapter is None else self.adapter.model
+
+    @property
+    def optimizer(self) -> Any:
+        """The optimizer of the run: after a treatment, go on with this one (it may be a new one)."""
+        return self._optimizer if self.adapter is None else self.adapter.optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: Any) -> None:
+        if self.adapter is None:
+            self._optimizer = optimizer
+        else:
+            self.adapter.optimizer = optimizer
+
+    def attach(self, model: Any, optimizer: Any = None, *, chance_loss: float | None = None,
                inputs: Any = None, samples: tuple[int, int] | None = None,
                lr_scheduled: bool = False, validation_inputs: Any = None, loss: Any = None,
                targets: Any = None, n_classes: int | None = None, batch_size: int | None = None) -> None:
-        """Start watching ``model`` (done by ``fit``): a new run, with fresh records, diagnoses and
-        treatments (an earlier run's stay in its ``History``). ``chance_loss``: the loss of a blind guess
-        (ln C for a C-class cross-entropy), the mark for 'has not learned anything'. ``inputs``: the
-        training inputs, whose per-feature scale a repair may need (``standardize_inputs``).
+        """Start watching ``model`` (a model, or a ``ModelAdapter``; ``fit`` does this): a new run, with
+        fresh records, diagnoses and treatments (an earlier run's stay in its ``History``).
+        ``chance_loss``: the loss of a blind guess (ln C for a C-class cross-entropy), the mark for 'has
+        not learned anything'. ``inputs``: the training inputs, whose per-feature scale a repair may
+        need (``standardize_inputs``).
         ``samples``: the training and validation sample counts (the overfitting rule weighs an
         accuracy gap against its sampling noise). ``lr_scheduled``: a schedule may raise the learning
         rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small.
@@ -144,40 +148,39 @@ class Doctor(Repairing):
         a regression) let the setup be checked before the first step (``checks``: the output against
         the loss, stacked Linear layers, the scale of inputs and targets); what those checks find is
         reported at the first ``observe``. ``batch_size``: the samples per step."""
-        if self.repair and optimizer is None:
+        adapter = adapter_for(model, optimizer)
+        if self.repair and adapter.optimizer is None:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
         if self.recorder is not None:
-            self.recorder.close()
+            self.close()
             self._new_run()
-        self.model, self.optimizer = model, optimizer
-        self.recorder = Recorder(model, every=self.every)
-        self._dropout_rates = [m.p for m in model.modules() if isinstance(m, Dropout)]
+        self.adapter = adapter
+        self.recorder = Recorder(adapter, every=self.every)
+        self._dropout_rates = adapter.dropout_rates()
         self.chance_loss = chance_loss
         self.samples = samples
         self.lr_scheduled = bool(lr_scheduled)
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
         self.batch_size = batch_size
-        self._setup = self._check_setup(model, optimizer, loss, targets, n_classes)
+        self._setup = self._check_setup(loss, targets, n_classes)
         self._validation_is_training = validation_inputs is not None and inputs is not None and (
             validation_inputs is inputs or (np.shape(validation_inputs) == np.shape(inputs)
                                             and np.array_equal(validation_inputs, inputs)))
         if self.repair:
-            self._snapshot = self._origin = self._take_snapshot(0, 0)  # the initial state
+            self._new_recipe(0, 0)  # the initial state is the first to roll back to
 
-    def _check_setup(self, model: Module, optimizer: Any, loss: Any, targets: Any,
-                     n_classes: int | None) -> list[rules.Finding]:
+    def _check_setup(self, loss: Any, targets: Any, n_classes: int | None) -> list[rules.Finding]:
         """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
             from retroprop.doctor.checks import check_setup
-            from retroprop.doctor.structure import describe_loss, describe_model
 
-            adaptive = None if optimizer is None else isinstance(
-                optimizer, (optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad))
+            adapter = self.adapter
+            adaptive = adapter.adaptive
             y = targets if targets is not None and np.ndim(targets) in (1, 2) and len(targets) else None
-            self._loss_kind = None if loss is None else describe_loss(loss)
+            self._loss_kind = None if loss is None else adapter.describe_loss(loss)
             self._adaptive = bool(adaptive)
             self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
-            found = check_setup(describe_model(model), self._loss_kind, self._raw_inputs, y, n_classes,
+            found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive)
         except Exception as err:
             self._failed("checks", err, 0)
@@ -242,7 +245,7 @@ class Doctor(Repairing):
         if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
             # the last probed step's update is known now, and one layer's is large (this step may be
             # probed itself, as with a cadence of 1)
-            updates = self._rule("exploding_gradients", rules.exploding_updates, [completed.as_plain()])
+            updates = self._run("update", Evidence(probes=[completed.as_plain()]))
             new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
         if record is None:
             if finite:
@@ -260,18 +263,11 @@ class Doctor(Repairing):
         batch = self._batch_size()
         symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
                                                             batch_size=batch), probes[-1])
-        findings = []
-        if symptoms:
-            findings = self._rule("non_finite", rules.non_finite, probes, recorder.losses[since:], since)
-            if findings:
-                return new + self._report(findings, step, epoch, "probe")
-            findings = (self._rule("vanishing_gradients", rules.vanishing_gradients, probes)
-                        + self._rule("dead_relu", functools.partial(
-                            rules.dead_relu, ongoing=self._dead_ongoing(), **self._harm(batch)), probes)
-                        + self._rule("saturated_activations", functools.partial(
-                            rules.saturated_activations, **self._harm(batch)), probes))
-        # gradient norms are known at the probe itself
-        findings += self._rule("exploding_gradients (growth)", rules.exploding_growth, probes)
+        findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=recorder.losses[since:],
+                                                     since=since, symptoms=symptoms,
+                                                     dead_ongoing=self._dead_ongoing()))
+        if any(f.problem == "non_finite" for f in findings):
+            return new + self._report(findings, step, epoch, "probe")
         new += self._report(findings, step, epoch, "probe")
         loss_findings = self._loss_rules(step) if loss_due else []
         if loss_due:
@@ -342,12 +338,21 @@ class Doctor(Repairing):
         """This recipe's latest epoch log, as a list of one (none before its first epoch): O(1)."""
         return self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):]
 
-    def _harm(self, batch: int | None) -> dict[str, Any]:
-        """What the layer rules need to tell a network that learns well (``rules.learns_well``)."""
+    def _evidence(self, batch: int | None, **fields: Any) -> Evidence:
+        """The evidence of a probe or loss check: this recipe's losses, the run's start, the batch size,
+        the latest epoch log and what the layer rules need to tell a network that learns well."""
         logs = self._latest_log()
-        return {"losses": self.recorder.losses[self._loss_start:], "start": self._run_start[0],
-                "batch_size": batch, "accuracy": logs[-1].get("accuracy") if logs else None,
-                "epoch_logs": logs, "samples": self.samples}
+        return Evidence(losses=self.recorder.losses[self._loss_start:], start=self._run_start[0],
+                        start20=self._run_start[1], batch_size=batch,
+                        accuracy=logs[-1].get("accuracy") if logs else None, epoch_logs=logs,
+                        samples=self.samples, chance_loss=self.chance_loss, **fields)
+
+    def _run(self, family: str, evidence: Evidence) -> list[rules.Finding]:
+        """One check of ``family``: the rules table's detectors on ``evidence`` (``table.run``)."""
+        return table.run(family, evidence, self._call)
+
+    def _call(self, detector: table.Detector, evidence: Evidence) -> list[rules.Finding]:
+        return self._rule(detector.name, detector.detect, evidence)
 
     def _loss_rules(self, step: int) -> list[rules.Finding]:
         """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
@@ -355,42 +360,9 @@ class Doctor(Repairing):
         self._last_loss_check = step
         young = step - self._loss_start < SETTLE_AFTER  # a run's (or a treated recipe's) first 100 steps
         self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
-        losses = self.recorder.losses[self._loss_start:]
-        start5, start20 = self._run_start
-        # a run that ended far above its start diverged: critical, and more than a climb
-        batch = self._batch_size()
-        found = (self._rule("unstable_loss (diverged)", functools.partial(
-                     rules.diverged, start=start5, batch_size=batch), losses, self.chance_loss)
-                 or self._rule("unstable_loss", functools.partial(
-                     rules.unstable_loss, batch_size=batch, chance_loss=self.chance_loss),
-                     losses, start20, recent))
-        found += self._rule("exploding_gradients (loss)", rules.astronomical_loss, losses, start5,
-                            self.chance_loss, recent)
-        found += self._rule("batch_too_small", functools.partial(
-            rules.batch_too_small, chance_loss=self.chance_loss), losses, batch, start5)
-        if not any(f.problem in ("unstable_loss", "exploding_gradients") for f in found):
-            found += self._rule("underfitting", functools.partial(
-                rules.underfitting, chance_loss=self.chance_loss, batch_size=batch,
-                epoch_logs=self._latest_log(),
-                samples=self.samples),
-                losses, self._steady_updates(), start5)
-        if len(losses) >= rules.LOSS_EMA_STEPS:
-            # the other three need the loss still above 90 % of its start (or of a blind guess's):
-            # a run that has learned something skips them
-            mark = start5 if start5 is not None else float(np.add.reduce(losses[:5])) / 5
-            if self.chance_loss:
-                mark = min(mark, self.chance_loss)
-            if not float(np.add.reduce(losses[-rules.LOSS_EMA_STEPS:])) / rules.LOSS_EMA_STEPS > (
-                    rules.PLATEAU_LEVEL * mark):
-                return found
-        dropout = self._rule("dropout_too_high", rules.dropout_too_high, losses, self._dropout_rates,
-                             self.chance_loss)
-        if not self._plateau_explained(found + dropout):
-            found += (self._rule("slow_convergence", functools.partial(
-                          rules.slow_convergence, batch_size=batch), losses, start5)
-                      or self._rule("slow_convergence (steps)", rules.slow_steps, losses,
-                                    self._steady_updates(), start5))
-        return found + dropout
+        return self._run("loss", self._evidence(
+            self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
+            dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe}))
 
     def _overrides(self, problem: str) -> str:
         """For a problem whose remedies lower the learning rate, found after this recipe's loss was
@@ -403,26 +375,8 @@ class Doctor(Repairing):
         return (f" This withdraws the advice to raise the learning rate given with slow_convergence at step "
                 f"{slow[0] + 1}.")
 
-    def _plateau_explained(self, found: list[rules.Finding]) -> str | None:
-        """Why a stalled loss is not to be named ``slow_convergence`` in this recipe (whose first
-        remedy raises the learning rate), or None. ``found``: this check's other loss findings.
-
-        - A dropout rate of at least ``rules.DROPOUT_RATE``: the stall is ``dropout_too_high``'s to
-          name (at 1.0 the units are all dropped and no rate can lower the loss; from 0.8 the dropout
-          rule fires, from its 100-step window on, whenever the loss is high enough for a plateau).
-        - A problem whose remedies lower the learning rate (an unstable or diverged loss, exploding
-          gradients, dead units, NaN/Inf) found now or earlier in this recipe: advice to raise the
-          same rate would contradict it, and a loss held up by dead units or overshooting steps is
-          their consequence. After a treatment the new recipe's rate is judged afresh.
-        """
-        if max(self._dropout_rates, default=0.0) >= rules.DROPOUT_RATE:
-            return "dropout"
-        problems = {f.problem for f in found} | {d.problem for d in self.episodes.recipe}
-        lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER[p])
-        return lowering[0] if lowering else None
-
     def _learning_rates(self) -> tuple[float, ...]:
-        return tuple(group.get("lr", math.nan) for group in getattr(self.optimizer, "param_groups", ()))
+        return self.adapter.learning_rates()
 
     def _steady_updates(self) -> list[float]:
         """The largest update-to-weight ratio at each probe of this segment whose update is known and
@@ -474,12 +428,9 @@ class Doctor(Repairing):
         best = self._running_best  # this recipe's best epoch, kept at constant cost
         best.update(logs)
         logs = self.epoch_logs[-(rules.SWINGS + 1):][-best.epochs:]  # this recipe's latest epochs
-        findings = [] if self._validation_is_training else self._rule(
-            "overfitting", functools.partial(rules.overfitting, best=best), logs[-rules.OVERFIT_EPOCHS:],
-            self.samples, epoch - best.epochs + 1)
-        findings += self._rule("unstable_loss (validation)", rules.oscillating_validation, logs, self.samples)
-        findings += self._rule("unstable_loss (collapse)", functools.partial(
-            rules.collapsing_validation, best=best), logs, self.samples)
+        findings = self._run("epoch", Evidence(
+            epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
+            validation_is_training=self._validation_is_training))
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
@@ -509,18 +460,17 @@ class Doctor(Repairing):
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
-        recorder.restart(self.model, follow_up=rules.DEAD_WINDOW)  # each probe rule's window fills once
+        # each probe rule's window fills once
+        recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0
-        self._dropout_rates = [m.p for m in self.model.modules() if isinstance(m, Dropout)]
+        self._dropout_rates = self.adapter.dropout_rates()
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)
         self._epoch_start = len(self.epoch_logs)
         self.episodes.restart()
-        self._epoch_best = self._metric_best = None
         self._running_best = None
-        self._skeleton = None
         self._looking, self._cleared = set(), set()
-        self._snapshot = self._origin = self._take_snapshot(recorder.step, self._epoch)
+        self._new_recipe(recorder.step, self._epoch)
 
     def finish(self) -> list[Diagnosis]:
         """End of the run (``fit`` calls it; call it after a hand-written loop): the loss rules read
@@ -537,25 +487,16 @@ class Doctor(Repairing):
                 new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
             except Exception as err:
                 self._failed("finish", err, steps - 1)
-        again = {d.problem for d in new if d.escalated_from is None}
-        for record in self.treatments:
-            if record.outcome == "pending":
-                watched = steps - record.step - 1
-                record.outcome = ("returned" if record.problem in again
-                                  else "resolved" if watched >= CONFIRM_STEPS else "unconfirmed")
-                trial = self._trial if self._trial is not None and self._trial["record"] is record else None
-                comparison = None if trial is None else self._compare(trial["before"], self._measure(),
-                                                                      record.remedy)
-                if comparison is not None:
-                    record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
-                    if record.outcome == "resolved" and comparison["verdict"] == "worse":
-                        record.outcome = "worse"  # gone from the rule's view, but the run is worse off
+        self._settle_treatments({d.problem for d in new if d.escalated_from is None}, steps)
         self.close()
         return new
 
     def close(self) -> None:
+        """Detach the doctor's hooks (the model runs at full speed again)."""
         if self.recorder is not None:
             self.recorder.close()
+        if self.adapter is not None:
+            self.adapter.close()
 
     def note_stop(self, reason: str, step: int, epoch: int) -> list[Diagnosis]:
         """``fit`` says the run stopped on NaN/Inf (``reason``, at 0-based ``step``): a run that did is

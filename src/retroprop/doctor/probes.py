@@ -187,6 +187,11 @@ class Probe:
     def armed(self) -> bool:
         return bool(self._handles)
 
+    @property
+    def activation_names(self) -> list[str]:
+        """The activation layers' names, in network order."""
+        return [name for name, *_ in self.activation_modules]
+
     def _hook(self, name: str, kind: str, label: str) -> Any:
         def guarded(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
             # a hook runs inside the model's forward pass: its failure must not become the run's

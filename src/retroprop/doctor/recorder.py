@@ -7,6 +7,9 @@ step are read through hooks armed just before that step's forward pass (by the `
 step before), and the update-to-weight ratio of a probed step is completed by the next
 ``observe``, when the optimizer's update is visible. Steps in between need only their loss
 (``quiet_steps``); ``fit`` records them with ``record_loss`` and calls ``observe`` for the others.
+
+The recorder holds only the schedule and the losses: it measures through a probe
+(``adapter.ModelProbe``), made by the model's adapter (``adapter.ModelAdapter.probe``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.doctor.probes import Probe, ProbeRecord
-from retroprop.nn import Module
+from retroprop.doctor.adapter import ModelAdapter, ModelProbe, adapter_for, missing_members
+from retroprop.doctor.probes import ProbeRecord
 
 # The default cadence: three probes while a run is young (at steps 0, 37 and 74), every 100 steps
 # after that. Whenever a probe shows a symptom, the next few come closer (``hasten``): every 6 steps
@@ -28,16 +31,30 @@ from retroprop.nn import Module
 DEFAULT_EVERY, SETTLED_EVERY, SETTLE_AFTER, EARLY_CLOSE_EVERY = 37, 100, 100, 6
 
 
-class Recorder:
-    """Per-step losses and per-layer probe records of one run."""
+def as_probe(source: Any) -> ModelProbe:
+    """``source`` as a probe: a ``ModelProbe`` as it is, a fresh probe of a ``ModelAdapter`` or of a
+    model (through its adapter, ``adapter.adapter_for``)."""
+    if isinstance(source, ModelProbe):
+        return source
+    adapter = source if isinstance(source, ModelAdapter) else adapter_for(source)
+    probe = adapter.probe()
+    if not isinstance(probe, ModelProbe):
+        raise TypeError(f"{type(adapter).__name__}.probe() must return a ModelProbe; its "
+                        f"{type(probe).__name__} lacks {', '.join(missing_members(probe, ModelProbe))}")
+    return probe
 
-    def __init__(self, model: Module, every: int | None = None) -> None:
+
+class Recorder:
+    """Per-step losses and per-layer probe records of one run. ``source``: what measures the model
+    (a ``ModelProbe``, or an adapter or model to make one from, ``as_probe``)."""
+
+    def __init__(self, source: Any, every: int | None = None) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(
                 f"Recorder: every must be a positive integer (steps between probes) or None for the "
                 f"default cadence, got {every!r}"
             )
-        self.probe = Probe(model)
+        self.probe = as_probe(source)
         self.every = every
         # per-step losses: appended to a list (cheap), moved in one go into an array grown by
         # doubling whenever ``losses`` is read (no per-step NumPy call, no whole-list copies)
@@ -174,14 +191,15 @@ class Recorder:
         if self.probe.armed and self.step < self._next_probe:
             self.probe.disarm()
 
-    def restart(self, model: Module, follow_up: int = 0) -> None:
-        """After a roll-back or a change of the model: measure ``model`` afresh from the next step
-        (which is probed), forgetting the half-finished update ratio of the old state. The next
+    def restart(self, source: Any, follow_up: int = 0) -> None:
+        """After a roll-back or a change of the model: measure afresh from the next step (which is
+        probed) through ``source`` (a probe of the model as it is now, or an adapter or model,
+        ``as_probe``), forgetting the half-finished update ratio of the old state. The next
         ``follow_up`` probes come closer together (as after ``hasten``), to see soon whether a
         treatment worked. The treated recipe is young again: the dense cadence of a run's first
         ``SETTLE_AFTER`` steps applies to its first ones."""
         self.probe.disarm()
-        self.probe = Probe(model)
+        self.probe = as_probe(source)
         self._awaiting_ratio = self.completed = None
         self._next_probe = self.step
         self._young_until = self.step + SETTLE_AFTER

@@ -3,7 +3,9 @@ and the best model seen. ``Doctor`` repairs through these methods (``Repairing``
 keep are ``TreatmentRecord``, ``Snapshot`` and ``Best``.
 
 At every probe that shows no symptom the doctor keeps a snapshot (copies of the weights, the optimizer's
-state and the random generator's state; the initial state is the first). On a diagnosis it rolls back to
+state and the random generator's state; the initial state is the first), taken and put back by the
+model's adapter (``adapter.ModelAdapter``), which also applies the remedies: nothing here depends on
+the framework. On a diagnosis it rolls back to
 that snapshot, applies the problem's first untried remedy and lets the run go on; if the problem comes
 back it rolls back again and adds the next remedy; when none is left it says so. A treatment that made
 the run measurably worse is undone and the next remedy tried.
@@ -11,20 +13,18 @@ the run measurably worse is undone and the next remedy tried.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retroprop.data import StandardScaler
 from retroprop.doctor import rules
+from retroprop.doctor.adapter import ModelAdapter, Snapshot
 from retroprop.doctor.diagnosis import SETUP_PROBLEMS, Diagnosis
-from retroprop.doctor.remedies import apply_remedy
-from retroprop.nn import Module, Sequential
-from retroprop.random import default_generator
+
+if TYPE_CHECKING:
+    from retroprop.doctor.remedies import Treatment
 
 __all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
 
@@ -102,36 +102,29 @@ class TreatmentRecord:
 
 
 @dataclass
-class Snapshot:
-    """A state to roll back to; every array is a private copy (later steps update theirs in place)."""
-
-    step: int  # the state before this step's update
-    epoch: int
-    model_state: OrderedDict[str, np.ndarray]
-    optimizer_state: dict[str, Any]
-    rng_state: dict[str, Any]
-
-
-@dataclass
 class Best:
     """The best model seen in a repaired run, by its validation metric (training loss without one).
 
-    ``weights`` are copies; ``model`` builds a fresh model with the structure it had then and these
-    weights (each access gives a new one).
+    ``weights`` are copies (in the adapter's form: a retroprop ``state_dict``); ``model`` builds a fresh
+    model with the structure it had then and these weights (each access gives a new one).
     """
 
     epoch: int
     metric: str
     value: float
-    weights: OrderedDict[str, np.ndarray] = field(repr=False)
+    weights: Any = field(repr=False)
     config: dict[str, Any] = field(default_factory=dict)
-    skeleton: Module | None = field(default=None, repr=False)  # a copy of the structure, never trained
+    # an adapter over a copy of the structure, never trained (``ModelAdapter.copy``)
+    skeleton: ModelAdapter | None = field(default=None, repr=False)
 
     @property
-    def model(self) -> Module:
-        model = copy.deepcopy(self.skeleton)
-        model.load_state_dict(self.weights)
-        return model
+    def model(self) -> Any:
+        return self.skeleton.with_weights(self.weights)
+
+
+def apply_remedy(adapter: ModelAdapter, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
+    """Apply ``remedy`` through ``adapter`` (``ModelAdapter.apply``): the one place repair changes a model."""
+    return adapter.apply(remedy, layer, **options)
 
 
 def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
@@ -157,29 +150,56 @@ def _oversized(record: Any) -> tuple[str, float] | None:
 
 
 class Repairing:
-    """The repair half of ``Doctor``: it reads the doctor's ``model``, ``optimizer``, ``recorder``,
-    ``episodes``, ``epoch_logs`` and ``samples`` and keeps the repair state ``_new_run`` sets."""
+    """The repair half of ``Doctor``: it reads the doctor's ``adapter``, ``recorder``, ``episodes``,
+    ``epoch_logs`` and ``samples`` and keeps the repair state ``_new_run`` sets."""
+
+    def _new_repairs(self) -> None:
+        """A new run: no treatment, snapshot or best model yet."""
+        self.treatments: list[TreatmentRecord] = []
+        self.stop_reason: str | None = None  # set when a treatment ends the run
+        self.best: Best | None = None
+        self._best_score = -math.inf
+        self._tried: dict[str, dict[str, int]] = {}  # problem -> remedy -> times applied
+        self._trial: dict[str, Any] | None = None  # the latest treatment, watched for harm
+        self._undo: dict[str, Any] | None = None  # a treatment found harmful, undone by the next ``treat``
+        self._snapshot: Snapshot | None = None  # the latest healthy state
+        self._origin: Snapshot | None = None  # the state the current recipe started from
+        self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
+        self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
+        self._skeleton: ModelAdapter | None = None  # the structure for ``Best``, copied once per change
+        self._skeleton_repr = ""
+        self._stats: dict[str, Any] | None = None  # the training inputs' statistics, when first needed
+
+    def _new_recipe(self, step: int, epoch: int) -> None:
+        """A recipe starts (the run, or a treatment): its state now is the one to roll back to, and its
+        own best epochs are still to come (the model's structure may have changed)."""
+        self._epoch_best = self._metric_best = None
+        self._skeleton = None
+        self._snapshot = self._origin = self._take_snapshot(step, epoch)
+
+    def _settle_treatments(self, again: set[str], steps: int) -> None:
+        """At the end of a run of ``steps`` steps: each pending treatment's outcome (``again``: the
+        problems diagnosed anew at the end), compared with what was measured before it."""
+        for record in self.treatments:
+            if record.outcome != "pending":
+                continue
+            watched = steps - record.step - 1
+            record.outcome = ("returned" if record.problem in again
+                              else "resolved" if watched >= CONFIRM_STEPS else "unconfirmed")
+            trial = self._trial if self._trial is not None and self._trial["record"] is record else None
+            comparison = None if trial is None else self._compare(trial["before"], self._measure(),
+                                                                  record.remedy)
+            if comparison is not None:
+                record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
+                if record.outcome == "resolved" and comparison["verdict"] == "worse":
+                    record.outcome = "worse"  # gone from the rule's view, but the run is worse off
 
     # -- repair -------------------------------------------------------------------------------
     def _take_snapshot(self, step: int, epoch: int) -> Snapshot:
-        return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
-                        copy.deepcopy(default_generator().bit_generator.state))
+        return self.adapter.snapshot(step, epoch)
 
     def _restore(self, snapshot: Snapshot) -> None:
-        self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
-        self.optimizer.load_state_dict(snapshot.optimizer_state)
-        default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
-
-    def _copies(self) -> tuple[Module, Any]:
-        """Deep copies of the model (without the doctor's hooks) and of its optimizer, together."""
-        armed = self.recorder is not None and self.recorder.probe.armed
-        if armed:
-            self.recorder.probe.disarm()
-        try:
-            return copy.deepcopy((self.model, self.optimizer))
-        finally:
-            if armed:
-                self.recorder.probe.arm()
+        self.adapter.restore(snapshot)
 
     def _track_best(self, epoch: int, logs: dict[str, float]) -> None:
         name, value, score = _metric(logs)
@@ -188,9 +208,10 @@ class Repairing:
         if self.best is None or score > self._best_score:
             self._best_score = score
             if self._skeleton is None:  # the structure changed (or this is the first best)
-                self._skeleton = self._copies()[0]
-                self._skeleton_repr = repr(self.model)
-            self.best = Best(epoch=epoch, metric=name, value=value, weights=self.model.state_dict(),
+                self._skeleton = self.adapter.copy()
+                self._skeleton.optimizer = None  # the structure alone
+                self._skeleton_repr = repr(self.adapter.model)
+            self.best = Best(epoch=epoch, metric=name, value=value, weights=self.adapter.weights(),
                              config=self._config(), skeleton=self._skeleton)
         snapshot = None
         if self._metric_best is None or score > self._metric_best[0]:
@@ -202,9 +223,9 @@ class Repairing:
             self._epoch_best = (val_loss, snapshot or self._take_snapshot(self.recorder.step, epoch))
 
     def _config(self) -> dict[str, Any]:
-        optimizer = self.optimizer
-        return {"model": self._skeleton_repr, "optimizer": type(optimizer).__name__,
-                "lr": float(optimizer.param_groups[0]["lr"]), "clip_grad_norm": self.clip_grad_norm,
+        rates = self.adapter.learning_rates()
+        return {"model": self._skeleton_repr, "optimizer": type(self.adapter.optimizer).__name__,
+                "lr": float(rates[0]) if rates else math.nan, "clip_grad_norm": self.clip_grad_norm,
                 "treatments": [t.remedy for t in self.treatments if t.applied]}
 
     def treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
@@ -278,9 +299,7 @@ class Repairing:
                 continue
             reason = self._ruled_out(problem, remedy, layer, diagnosis.evidence)
             if reason is None:
-                model, optimizer = self._copies()
-                options = self._options(remedy, diagnosis)
-                trial = apply_remedy(remedy, model, optimizer, layer, **options)
+                trial = apply_remedy(self.adapter.copy(), remedy, layer, **self._options(remedy, diagnosis))
                 if trial.applied:
                     chosen = remedy
                     break
@@ -313,11 +332,9 @@ class Repairing:
                 target = self._metric_best[1]
         before = self._measure()
         back, wasted = self._roll_back(target)
-        saved, clip = self._copies(), self.clip_grad_norm  # to undo the remedy if it does harm
+        saved, clip = self.adapter.copy(), self.clip_grad_norm  # to undo the remedy if it does harm
         remedy = chosen
-        options = self._options(remedy, diagnosis)
-        treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
-        self.model, self.optimizer = treatment.model, treatment.optimizer
+        treatment = apply_remedy(self.adapter, remedy, layer, **self._options(remedy, diagnosis))
         if treatment.clip_grad_norm is not None:
             self.clip_grad_norm = treatment.clip_grad_norm
         if remedy == "early_stopping":
@@ -395,10 +412,8 @@ class Repairing:
         """Undo the treatment found harmful: the model (in place: the training loop holds it), the
         optimizer and the clipping as they were just before its remedy; then the next remedy."""
         trial, self._undo = self._undo, None
-        model, optimizer = trial["saved"]
-        self.model.__dict__.clear()
-        self.model.__dict__.update(model.__dict__)
-        self.optimizer, self.clip_grad_norm = optimizer, trial["clip"]
+        self.adapter.adopt(trial["saved"])
+        self.clip_grad_norm = trial["clip"]
         wasted = self.recorder.step - trial["start"]
         self._start_segment()
         record = self._apply_next(trial["diagnosis"], trial["remedies"])
@@ -500,7 +515,7 @@ class Repairing:
                         f"about {gain:.2g}x, which pushes the units into their flat regions: He "
                         "initialization resets the scale")
         if (problem == "saturated_activations" and remedy in ("relu", "batchnorm")
-                and self._unscaled_inputs(layer) and isinstance(self.model, Sequential)):
+                and self._unscaled_inputs(layer) and self._applies("standardize_inputs")):
             spread, offset = self._input_stats()["spread"], self._input_stats()["offset"]
             return (f"{remedy} skipped: the first layer saturates because the inputs are not "
                     f"standardized (a feature's standard deviation reaches {spread:.3g}, a mean "
@@ -511,11 +526,17 @@ class Repairing:
         """Per-feature mean and standard deviation of the training inputs, and the largest of each
         (``spread``, ``offset``), computed when first needed."""
         if self._stats is None and self._raw_inputs is not None:
-            scaler = StandardScaler().fit(np.asarray(self._raw_inputs, dtype=np.float64))
-            scale = np.sqrt(scaler.var_)
-            self._stats = {"mean": scaler.mean_, "scale": scale, "spread": float(np.max(scale)),
-                           "offset": float(np.max(np.abs(scaler.mean_)))}
+            x = np.asarray(self._raw_inputs, dtype=np.float64)
+            constant = (x == x[:1]).all(axis=0)  # exactly their value and no spread
+            mean = np.where(constant, x[0], x.mean(axis=0))
+            scale = np.sqrt(np.where(constant, 0.0, x.var(axis=0)))
+            self._stats = {"mean": mean, "scale": scale, "spread": float(np.max(scale)),
+                           "offset": float(np.max(np.abs(mean)))}
         return self._stats
+
+    def _applies(self, remedy: str) -> bool:
+        """Whether ``remedy`` would change this model (tried on a copy)."""
+        return apply_remedy(self.adapter.copy(), remedy, None, **self._options(remedy)).applied
 
     def _inputs_unscaled(self) -> bool:
         """Whether the training inputs (when known) are not standardized: a feature's standard deviation
@@ -525,8 +546,8 @@ class Repairing:
 
     def _unscaled_inputs(self, layer: str | None) -> bool:
         """Whether ``layer`` is the first activation and the training inputs are not standardized."""
-        first_activation = self.recorder.probe.activation_modules[:1]
-        return bool(first_activation) and first_activation[0][0] == layer and self._inputs_unscaled()
+        first_activation = self.recorder.probe.activation_names[:1]
+        return bool(first_activation) and first_activation[0] == layer and self._inputs_unscaled()
 
     def _roll_back(self, snapshot: Snapshot) -> tuple[int, int]:
         self._restore(snapshot)

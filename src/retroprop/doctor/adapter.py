@@ -1,0 +1,236 @@
+"""Adapters: what the doctor's core needs from a framework, and retroprop's implementation of it.
+
+The core (``Doctor``, ``Recorder``, ``repair``, the rules) reads plain numbers and touches a model only
+through one ``ModelAdapter``: a ``ModelProbe`` that measures per-layer numbers into ``ProbeRecord``s,
+the model described as plain layer dicts for the setup checks, snapshots to roll back to, copies, and
+remedies applied by name. ``RetropropAdapter`` is retroprop's; an adapter for another framework
+implements the same methods (hooks for the probe, its own state dicts for the snapshots) and the core
+needs no change. ``adapter_for(model, optimizer)`` picks the adapter for a model.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from retroprop import optim
+from retroprop.doctor.probes import Probe, ProbeRecord
+from retroprop.doctor.remedies import Treatment, apply_remedy
+from retroprop.doctor.structure import describe_loss, describe_model
+from retroprop.nn import Dropout, Module
+from retroprop.random import default_generator
+
+__all__ = ["ModelAdapter", "ModelProbe", "RetropropAdapter", "Snapshot", "adapter_for", "missing_members"]
+
+
+@dataclass
+class Snapshot:
+    """A state to roll back to (``ModelAdapter.snapshot``); every part is a private copy, in the
+    adapter's own form (later steps update the model's arrays in place)."""
+
+    step: int  # the state before this step's update
+    epoch: int
+    model_state: Any  # retroprop: an OrderedDict of arrays (``Module.state_dict``)
+    optimizer_state: Any
+    rng_state: Any
+
+
+@runtime_checkable
+class ModelProbe(Protocol):
+    """Measures one model for the ``Recorder``: per-layer numbers as plain ``ProbeRecord``s.
+
+    The recorder arms the probe before a probed step's forward pass (activations are read then),
+    calls ``collect`` after its backward pass (weights and gradients), ``snapshot_weights`` before
+    the optimizer's update and ``update_ratios`` after it.
+    """
+
+    errors: list[tuple[str, BaseException]]  # (layer, error) of hooks that raised; the doctor drains it
+
+    @property
+    def armed(self) -> bool:
+        """Whether the next forward pass is measured."""
+
+    @property
+    def activation_names(self) -> list[str]:
+        """The activation layers' names (as in ``ActivationStats.name``), in network order."""
+
+    def arm(self) -> None:
+        """Measure the coming forward pass(es) (attach hooks)."""
+
+    def disarm(self) -> None:
+        """Stop measuring forward passes (detach hooks)."""
+
+    def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
+        """The record of this step: weights and gradients now, the activations of the armed pass(es)."""
+
+    def snapshot_weights(self, record: ProbeRecord | None = None) -> None:
+        """Remember the weights now, before the optimizer's update (``record``: just collected)."""
+
+    def update_ratios(self) -> dict[str, float]:
+        """Per weighted layer name: ``||W_now - W_snapshot|| / ||W_snapshot||`` since ``snapshot_weights``."""
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """One model and its optimizer as the doctor's core sees them.
+
+    ``model`` and ``optimizer`` are the framework's own objects, handed back to the training loop
+    (``Doctor.model``, ``Doctor.optimizer``); the core never looks inside them. ``optimizer`` may be
+    None (diagnosis only: no snapshots, no remedies).
+    """
+
+    model: Any
+    optimizer: Any
+
+    @property
+    def adaptive(self) -> bool | None:
+        """Whether the optimizer scales its steps per parameter (Adam, RMSprop, Adagrad); None without one."""
+
+    def probe(self) -> ModelProbe:
+        """A fresh probe of the current model (after a remedy changed it, the doctor asks again)."""
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The model's layers in forward order as ``checks`` layer dicts (name, label, kind, features)."""
+
+    def describe_loss(self, loss: Any) -> str | None:
+        """The ``checks.LOSS_KINDS`` name of ``loss`` (a loss object, function or name); None if unknown."""
+
+    def learning_rates(self) -> tuple[float, ...]:
+        """The optimizer's learning rate per parameter group (empty without an optimizer)."""
+
+    def dropout_rates(self) -> list[float]:
+        """The drop probability of each dropout layer of the model."""
+
+    def snapshot(self, step: int, epoch: int) -> Snapshot:
+        """Private copies of the model's weights, the optimizer's state and the random generators' state."""
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put ``snapshot`` back: into the model's own arrays (the loop holds them), optimizer and RNG."""
+
+    def copy(self) -> ModelAdapter:
+        """An adapter over deep copies of the model (without the doctor's hooks) and the optimizer."""
+
+    def adopt(self, other: ModelAdapter) -> None:
+        """Become ``other`` (a ``copy()``): its model's structure and weights in place of this model's
+        (in place: the training loop holds the model object), and its optimizer."""
+
+    def weights(self) -> Any:
+        """A private copy of the model's weights (what ``with_weights`` takes)."""
+
+    def with_weights(self, weights: Any) -> Any:
+        """A new model with this adapter's structure and ``weights``; this adapter's model is untouched."""
+
+    def apply(self, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
+        """Apply the remedy named ``remedy`` (``diagnosis.REMEDIES``) at ``layer`` (a layer name, or None
+        for the whole model). It may replace the model and/or the optimizer: the adapter holds the new
+        ones afterwards. A remedy that does not apply returns ``applied=False`` and changes nothing."""
+
+    def close(self) -> None:
+        """Detach everything the adapter attached (its probes' hooks)."""
+
+
+class RetropropAdapter:
+    """The ``ModelAdapter`` of a retroprop ``Module`` and its optimizer (``retroprop.optim``)."""
+
+    def __init__(self, model: Module, optimizer: Any = None) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"RetropropAdapter: model must be a retroprop nn.Module, got "
+                            f"{type(model).__name__}")
+        self.model, self.optimizer = model, optimizer
+        self._probe: Probe | None = None  # the latest probe made: disarmed while the model is copied
+
+    @property
+    def adaptive(self) -> bool | None:
+        if self.optimizer is None:
+            return None
+        return isinstance(self.optimizer, (optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad))
+
+    def probe(self) -> Probe:
+        if self._probe is not None:
+            self._probe.disarm()
+        self._probe = Probe(self.model)
+        return self._probe
+
+    def describe(self) -> list[dict[str, Any]]:
+        return describe_model(self.model)
+
+    def describe_loss(self, loss: Any) -> str | None:
+        return describe_loss(loss)
+
+    def learning_rates(self) -> tuple[float, ...]:
+        return tuple(group.get("lr", float("nan")) for group in getattr(self.optimizer, "param_groups", ()))
+
+    def dropout_rates(self) -> list[float]:
+        return [m.p for m in self.model.modules() if isinstance(m, Dropout)]
+
+    def snapshot(self, step: int, epoch: int) -> Snapshot:
+        return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
+                        copy.deepcopy(default_generator().bit_generator.state))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
+        self.optimizer.load_state_dict(snapshot.optimizer_state)
+        default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
+
+    def _deepcopy(self, value: Any) -> Any:
+        """A deep copy of ``value`` (the model, or more) taken without the probe's hooks."""
+        armed = self._probe is not None and self._probe.armed
+        if armed:
+            self._probe.disarm()
+        try:
+            return copy.deepcopy(value)
+        finally:
+            if armed:
+                self._probe.arm()
+
+    def copy(self) -> RetropropAdapter:
+        return RetropropAdapter(*self._deepcopy((self.model, self.optimizer)))
+
+    def adopt(self, other: ModelAdapter) -> None:
+        self.model.__dict__.clear()
+        self.model.__dict__.update(other.model.__dict__)
+        self.optimizer = other.optimizer
+
+    def weights(self) -> OrderedDict[str, Any]:
+        return self.model.state_dict()
+
+    def with_weights(self, weights: Any) -> Module:
+        model = self._deepcopy(self.model)
+        model.load_state_dict(weights)
+        return model
+
+    def apply(self, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
+        treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
+        self.model, self.optimizer = treatment.model, treatment.optimizer
+        return treatment
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.disarm()
+
+
+def missing_members(value: Any, protocol: type) -> list[str]:
+    """The members of ``protocol`` (``ModelAdapter`` or ``ModelProbe``) that ``value`` lacks."""
+    names = set(getattr(protocol, "__annotations__", {})) | {
+        name for name in vars(protocol) if not name.startswith("_")}
+    return sorted(name for name in names if not hasattr(value, name))
+
+
+def adapter_for(model: Any, optimizer: Any = None) -> ModelAdapter:
+    """The adapter for ``model`` and ``optimizer``: a ``ModelAdapter`` is returned as it is (then
+    ``optimizer`` must be None or its own), a retroprop ``Module`` gets a ``RetropropAdapter``."""
+    if isinstance(model, Module):
+        return RetropropAdapter(model, optimizer)
+    if isinstance(model, ModelAdapter):
+        if optimizer is not None and optimizer is not model.optimizer:
+            raise ValueError("adapter_for: an adapter brings its own optimizer; pass the optimizer to the "
+                             f"adapter, not beside it (got a {type(optimizer).__name__})")
+        return model
+    kind = type(model)
+    missing = missing_members(model, ModelAdapter)
+    lacks = "" if len(missing) > 8 else f" (this one lacks {', '.join(missing)})"
+    raise TypeError(f"the doctor cannot watch a {kind.__module__}.{kind.__qualname__}: it supports retroprop "
+                    "nn.Module models, and any object that implements "
+                    f"retroprop.doctor.adapter.ModelAdapter{lacks}")

@@ -1,0 +1,488 @@
+"""The rules table: one row per problem, and the table is what runs.
+
+A row (``Rule``) holds everything about one problem: its id (``Problem``), the thresholds its
+detectors use (the constants of ``rules`` and ``checks``, named), the detectors themselves, the
+remedies in the order to try them, the problems it can cause, and its documentation, formatted from
+those thresholds. The rows stand in causal order (causes before their consequences): that order is
+the priority with which problems found together are reported and treated, and the order in which a
+check runs its detectors.
+
+A check of one family (``setup`` before the first step, ``update`` on the step after a probe,
+``probe`` at a probed step, ``loss`` on the per-step losses, ``epoch`` at an epoch's end) runs
+``run(family, evidence)``: every detector of that family, in table order, on one ``Evidence``. A
+detector may be gated (run only when its gate says the numbers call for it), skipped when an
+earlier detector of the same check found one of its ``unless`` problems, or ``final`` (its findings
+end the check: nothing measured after a NaN/Inf means anything).
+
+Everything else that names problems is derived from this table: ``PROBLEMS``, ``CAUSAL_ORDER``,
+``TREATMENT_ORDER``, ``CONSEQUENCES``, ``SETUP_PROBLEMS`` and the documentation (``RULES``,
+``rules_markdown``, ``remedies_markdown``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retroprop.doctor import checks, rules
+from retroprop.doctor.rules import Finding
+
+__all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "FAMILIES", "PROBLEMS", "RULES", "SETUP_PROBLEMS", "TABLE",
+           "TREATMENT_ORDER", "Detector", "Evidence", "Problem", "Rule", "detectors", "remedies_markdown",
+           "rule_for", "rules_markdown", "run"]
+
+FAMILIES = ("setup", "update", "probe", "loss", "epoch")
+
+
+class Problem(enum.StrEnum):
+    """The problems the doctor can name (each value is the id used everywhere, a plain string)."""
+
+    LOSS_OUTPUT_MISMATCH = "loss_output_mismatch"
+    MISSING_NONLINEARITY = "missing_nonlinearity"
+    UNSCALED_INPUTS = "unscaled_inputs"
+    UNSCALED_TARGETS = "unscaled_targets"
+    BATCH_TOO_SMALL = "batch_too_small"
+    EXPLODING_GRADIENTS = "exploding_gradients"
+    NON_FINITE = "non_finite"
+    SATURATED_ACTIVATIONS = "saturated_activations"
+    DEAD_RELU = "dead_relu"
+    VANISHING_GRADIENTS = "vanishing_gradients"
+    UNSTABLE_LOSS = "unstable_loss"
+    DROPOUT_TOO_HIGH = "dropout_too_high"
+    OVERFITTING = "overfitting"
+    UNDERFITTING = "underfitting"
+    SLOW_CONVERGENCE = "slow_convergence"
+
+
+@dataclass
+class Evidence:
+    """What one check's detectors read: plain numbers, filled in by the caller for its family.
+
+    setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
+    ``inputs``, ``targets``, ``n_classes``, ``adaptive``. update: ``probes`` (the probe records whose
+    update is known, newest last). probe: ``probes`` (this recipe's latest records), ``unchecked`` and
+    ``since`` (the losses not yet looked at for NaN/Inf and the step of the first), ``symptoms`` (what
+    the latest probe shows, ``rules.symptoms``), ``dead_ongoing`` and the harm evidence (``losses``,
+    ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``). loss: ``losses`` (this
+    recipe's per-step losses), ``start`` and ``start20`` (the run's first 5 and 20 steps' mean loss),
+    ``recent`` (steps since the last loss check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (the
+    latest), ``samples``, ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and
+    ``recipe_problems`` (the problems diagnosed so far in this recipe). epoch: ``epoch_logs`` (this
+    recipe's latest), ``samples``, ``best`` (``rules.EpochBest``), ``first_epoch`` (of
+    ``epoch_logs[0]``) and ``validation_is_training``.
+    """
+
+    layers: Sequence[dict[str, Any]] = ()
+    loss: str | None = None
+    inputs: Any = None
+    targets: Any = None
+    n_classes: int | None = None
+    adaptive: bool | None = None
+    probes: Sequence[dict[str, Any]] = ()
+    losses: Any = ()
+    unchecked: Any = ()
+    since: int = 0
+    symptoms: Sequence[str] = ()
+    dead_ongoing: frozenset[str] | set[str] = frozenset()
+    start: float | None = None
+    start20: float | None = None
+    recent: int = 1
+    batch_size: int | None = None
+    chance_loss: float | None = None
+    accuracy: float | None = None
+    epoch_logs: Sequence[dict[str, float]] = ()
+    samples: tuple[int, int] | None = None
+    update_ratios: Sequence[float] = ()
+    dropout_rates: Sequence[float] = ()
+    recipe_problems: frozenset[str] | set[str] = frozenset()
+    best: Any = None
+    first_epoch: int = 0
+    validation_is_training: bool = False
+
+    def harm(self) -> dict[str, Any]:
+        """The keyword arguments with which a layer rule tells a network that learns well."""
+        return {"losses": self.losses, "start": self.start, "batch_size": self.batch_size,
+                "accuracy": self.accuracy, "epoch_logs": self.epoch_logs, "samples": self.samples}
+
+
+Gate = Callable[[Evidence, Sequence[Finding]], bool]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One way a problem is detected: ``detect(evidence)`` returns findings, in checks of ``family``.
+    ``name`` names it in the doctor's error records (a detector that raises is skipped for the rest
+    of the run)."""
+
+    name: str
+    family: str
+    detect: Callable[[Evidence], list[Finding]]
+    gate: Gate | None = None
+    unless: tuple[str, ...] = ()
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One problem: thresholds, detectors, remedies, consequences and documentation."""
+
+    problem: Problem
+    detectors: tuple[Detector, ...]
+    remedies: tuple[str, ...]
+    signal: str
+    threshold: str
+    window: str
+    why: str
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    causes: tuple[Problem, ...] = ()  # the problems this one can cause, by mechanism
+
+    def doc(self) -> dict[str, str]:
+        """The row's documentation, its numbers formatted from ``thresholds``."""
+        return {"problem": self.problem.value,
+                **{k: getattr(self, k).format(**self.thresholds) for k in ("signal", "threshold", "window",
+                                                                             "why")}}
+
+
+# -- gates ----------------------------------------------------------------------------------------
+def _symptoms(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    """A layer rule needs its problem to show on the latest probe (its window adds persistence)."""
+    return bool(evidence.symptoms)
+
+
+def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    """The loss is still above ``PLATEAU_LEVEL`` of its start (or of a blind guess's): a run that has
+    learned something is neither stalled nor held back by dropout."""
+    losses = evidence.losses
+    span = rules.LOSS_EMA_STEPS
+    if len(losses) < span:
+        return True
+    mark = evidence.start if evidence.start is not None else float(np.add.reduce(losses[:5])) / 5
+    if evidence.chance_loss:
+        mark = min(mark, evidence.chance_loss)
+    return float(np.add.reduce(losses[-span:])) / span > rules.PLATEAU_LEVEL * mark
+
+
+def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | None:
+    """Why a stalled loss is not to be named ``slow_convergence`` (whose first remedy raises the
+    learning rate), or None: a dropout rate of at least ``rules.DROPOUT_RATE`` (the stall is
+    ``dropout_too_high``'s to name), or a problem whose remedies lower the learning rate found in
+    this check or earlier in this recipe (advice to raise the same rate would contradict it, and a
+    loss held up by dead units or overshooting steps is their consequence)."""
+    if max(evidence.dropout_rates, default=0.0) >= rules.DROPOUT_RATE:
+        return "dropout"
+    problems = {f.problem for f in found} | set(evidence.recipe_problems)
+    lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER.get(p, ()))
+    return lowering[0] if lowering else None
+
+
+def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    return _loss_still_high(evidence, found) and plateau_explained(evidence, found) is None
+
+
+def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    """Validation data identical to the training data shows no gap: nothing to overfit to."""
+    return not evidence.validation_is_training
+
+
+# -- the table ------------------------------------------------------------------------------------
+P = Problem
+TABLE: tuple[Rule, ...] = (
+    Rule(P.LOSS_OUTPUT_MISMATCH,
+         (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
+             e.layers, e.loss, e.targets, e.n_classes)),),
+         ("fix_output_loss", "match_output_width", "classification_loss", "linear_output"),
+         signal="the output layer's activation and width, the loss, the targets' values and the number of "
+                "classes",
+         threshold="a pairing that is constant (softmax over one unit), unbounded (NLL on raw scores), "
+                   "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
+                   "mis-sized (BCE on > 2 classes, fewer outputs than classes) or a regression loss on "
+                   "class labels",
+         window="before the first step",
+         why="the loss then measures something other than the classification asked for: it cannot fall, "
+             "falls forever, or its gradient vanishes when the prediction is wrong",
+         causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,
+                 P.DEAD_RELU, P.VANISHING_GRADIENTS)),
+    Rule(P.MISSING_NONLINEARITY,
+         # a redundant Linear layer inside a network that has activations elsewhere learns as well: a
+         # run of stacked Linear layers is a failure only when the whole model is one linear map
+         (Detector("missing_nonlinearity", "setup", lambda e: [
+             f for f in checks.missing_nonlinearity(e.layers) if f.evidence.get("model_is_linear")]),),
+         ("insert_activation",),
+         signal="Linear layers with no activation between them (Dropout, BatchNorm, Identity do not count), "
+                "in a model with no activation anywhere",
+         threshold=">= {run} in a row", window="before the first step",
+         why="a product of linear maps is one linear map: the extra layers add parameters, not expressive "
+             "power",
+         thresholds={"run": 2}, causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE)),
+    Rule(P.UNSCALED_INPUTS,
+         (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
+         ("standardize_inputs",),
+         signal="RMS of the input features; ratio of the widest to the narrowest feature range; a "
+                "feature's distance from 0 relative to its range",
+         threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
+                   "{sigmoid:g}; critical at {critical:g}x), else RMS > {step_max:g} (critical > "
+                   "{step_critical:g}); range ratio > {spread:.0f}, offset > {offset:.1f} (constant and "
+                   "two-valued features aside; not when the model begins with Standardize or BatchNorm)",
+         window="before the first step",
+         why="default inits assume unit-scale inputs: larger ones saturate units and enlarge the first "
+             "layer's steps, and features of very different scales need one learning rate each",
+         thresholds={"tanh": checks.SATURATION_Z["tanh"], "sigmoid": checks.SATURATION_Z["sigmoid"],
+                     "critical": checks.SATURATION_CRITICAL, "step_max": checks.STEP_SCALE_MAX,
+                     "step_critical": checks.STEP_SCALE_CRITICAL, "spread": checks.INPUT_SPREAD_MAX,
+                     "offset": checks.INPUT_OFFSET_MAX},
+         causes=(P.EXPLODING_GRADIENTS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
+                 P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.UNSCALED_TARGETS,
+         (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
+             e.targets, e.loss, e.n_classes, e.layers, e.adaptive)),),
+         ("standardize_targets",),
+         signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
+         threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
+         window="before the first step",
+         why="the output starts near 0: the first loss is dominated by the targets' scale and offset, so "
+             "gradients are huge (SGD) or reaching the targets takes too many steps (Adam)",
+         thresholds={"scale": checks.TARGET_SCALE_MAX, "critical": checks.TARGET_SCALE_CRITICAL,
+                     "offset": checks.TARGET_OFFSET_MAX},
+         causes=(P.EXPLODING_GRADIENTS, P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.DEAD_RELU,
+                 P.UNDERFITTING)),
+    Rule(P.BATCH_TOO_SMALL,
+         (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
+             e.losses, e.batch_size, e.start, chance_loss=e.chance_loss)),),
+         ("larger_batch",),
+         signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
+                "fall, with the batch size known",
+         threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
+                   "last {windows} windows within twice its noise, above {fitted:.0%} of the start",
+         window="{plateau} steps, or {smooth} samples when the batches are smaller",
+         why="a mini-batch gradient's noise grows as 1/sqrt(batch size): each step follows its few samples "
+             "more than the data",
+         thresholds={"small": rules.SMALL_BATCH, "noise": rules.NOISE_LEVEL, "windows": rules.BATCH_WINDOWS,
+                     "fitted": rules.FITTED_LEVEL, "plateau": rules.PLATEAU_STEPS,
+                     "smooth": rules.LOSS_SMOOTH_SAMPLES},
+         causes=(P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.EXPLODING_GRADIENTS,
+         (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(e.probes)),
+          Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(e.probes)),
+          Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
+              e.losses, e.start, e.chance_loss, e.recent))),
+         ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
+         signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
+                "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
+                "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
+                "blind guess's",
+         threshold="update/weight > {ratio:g}, or total gradient norm > {growth:g} x its value 4 probes "
+                   "earlier, or a loss > {loss:g} x (critical)",
+         window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
+                "(loss)",
+         why="large weights make the products of many large terms grow geometrically; an update as large as "
+             "the weights themselves throws the layer away; a loss a million times its start needs outputs "
+             "1e3-1e6 times too large",
+         thresholds={"ratio": rules.EXPLODING_UPDATE_RATIO, "growth": rules.EXPLODING_GROWTH,
+                     "loss": rules.ASTRONOMICAL_LOSS},
+         causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
+                 P.SLOW_CONVERGENCE)),
+    Rule(P.NON_FINITE,
+         (Detector("non_finite", "probe", lambda e: rules.non_finite(e.probes, e.unchecked, e.since),
+                   gate=_symptoms, final=True),),
+         ("roll_back", "lower_lr", "clip_gradients"),
+         signal="NaN/Inf count in loss (every step), gradients, weights, activations",
+         threshold="> 0", window="one step",
+         why="one overflow poisons every later product; nothing learned after it is meaningful",
+         causes=(P.UNSTABLE_LOSS,)),
+    Rule(P.SATURATED_ACTIVATIONS,
+         (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
+             e.probes, **e.harm()), gate=_symptoms),),
+         ("relu", "batchnorm", "standardize_inputs", "he_init"),
+         signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
+                "network learns well",
+         threshold=">= {share:.1f}; not in a network that learns well (training accuracy 1 or loss < "
+                   "{fitted:.0%} of its start, and no generalization gap >= {gap:.2f} and twice its noise)",
+         window="2 consecutive probes",
+         why="in their flat regions sigmoid and tanh pass almost no gradient; a network that learns well "
+             "with them loses nothing",
+         thresholds={"share": rules.SATURATED_SHARE, "fitted": rules.FITTED_LEVEL, "gap": rules.OVERFIT_GAP},
+         causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.DEAD_RELU,
+         (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
+             e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
+         ("lower_lr", "leaky_relu", "he_init"),
+         signal="share of ReLU units that never fired (> 0) on any probed batch",
+         threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
+                   "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
+                   "that fired on some batches only; not in a network that learns well (training accuracy 1 "
+                   "or loss < {fitted:.0%} of its start, and no generalization gap)",
+         window="the last {window} probed batches and at least {samples} samples (a unit firing on "
+                "{rare:.0%} of them shows with {confidence:.0%} confidence)",
+         why="a unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so nothing can bring "
+             "it back",
+         thresholds={"share": rules.DEAD_SHARE, "critical": rules.DEAD_CRITICAL, "window": rules.DEAD_WINDOW,
+                     "samples": rules.DEAD_SAMPLES, "rare": rules.DEAD_RARE_FIRING,
+                     "confidence": rules.DEAD_CONFIDENCE, "fitted": rules.FITTED_LEVEL},
+         causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.VANISHING_GRADIENTS,
+         (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(e.probes),
+                   gate=_symptoms),),
+         ("relu", "he_init", "batchnorm"),
+         signal="RMS weight gradient of the first layer / of the last layer",
+         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers",
+         window="2 consecutive probes",
+         why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
+             "shrink the gradient geometrically toward the input",
+         thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL},
+         causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.UNSTABLE_LOSS,
+         (Detector("unstable_loss (diverged)", "loss", lambda e: rules.diverged(
+             e.losses, e.chance_loss, start=e.start, batch_size=e.batch_size)),
+          Detector("unstable_loss", "loss", lambda e: rules.unstable_loss(
+              e.losses, e.start20, e.recent, batch_size=e.batch_size, chance_loss=e.chance_loss),
+                   unless=("unstable_loss",)),
+          Detector("unstable_loss (validation)", "epoch", lambda e: rules.oscillating_validation(
+              e.epoch_logs, e.samples)),
+          Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
+              e.epoch_logs, e.samples, best=e.best))),
+         ("lower_lr", "clip_gradients", "adam"),
+         signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
+                "training loss; validation accuracy by epoch",
+         threshold="> {factor:g} x its lowest value so far and back more than half-way to its start (or a "
+                   "blind guess's); or validation accuracy swinging up and down {swings} times in a row (2 "
+                   "drops) by >= {swing:.1f} and 3 x its sampling noise; or falling >= {swing:.1f} below its "
+                   "best while the epoch training loss rose 3 epochs in a row",
+         window="{ema} steps (any step since the rule last ran); 4 epochs",
+         why="steps too large overshoot the minimum and climb the other side",
+         thresholds={"ema": rules.LOSS_EMA_STEPS, "smooth": rules.LOSS_SMOOTH_SAMPLES,
+                     "factor": rules.UNSTABLE_FACTOR, "swings": rules.SWINGS, "swing": rules.SWING}),
+    Rule(P.DROPOUT_TOO_HIGH,
+         (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
+             e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
+         ("lower_dropout",),
+         signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
+                "C classes; else the starting loss)",
+         threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps",
+         window="{steps} steps",
+         why="dropping nearly every unit leaves too little signal to fit even the training data (1.0 = "
+             "learn nothing)",
+         thresholds={"rate": rules.DROPOUT_RATE, "level": rules.PLATEAU_LEVEL, "steps": rules.PLATEAU_STEPS},
+         causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.OVERFITTING,
+         (Detector("overfitting", "epoch", lambda e: rules.overfitting(
+             e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best),
+                   gate=_not_validating_on_training),),
+         ("dropout", "weight_decay", "early_stopping"),
+         signal="validation loss by epoch, against its running minimum, while the training loss does not "
+                "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
+                "validation loss's excess over the training loss, relative)",
+         threshold="> {rise:.0%} above its minimum for {epochs} consecutive epochs, the training loss below "
+                   "its value then + {rise:.0%} of that minimum (or the validation accuracy >= {swing:.1f} "
+                   "and 3 x its noise below its best for {epochs} epochs, the training loss not rising over "
+                   "them), and over those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling "
+                   "noise; never when the validation data is the training data",
+         window="{epochs} epochs",
+         why="the network memorizes its training data instead of generalizing: it does better on what it "
+             "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "
+             "ordinary in healthy runs)",
+         thresholds={"rise": rules.OVERFIT_RISE, "epochs": rules.OVERFIT_EPOCHS, "gap": rules.OVERFIT_GAP,
+                     "swing": rules.SWING}),
+    Rule(P.UNDERFITTING,
+         (Detector("underfitting", "loss", lambda e: rules.underfitting(
+             e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
+             epoch_logs=e.epoch_logs, samples=e.samples),
+                   unless=("unstable_loss", "exploding_gradients")),),
+         ("widen", "train_longer"),
+         signal="the training loss's trend and level against a blind guess's (else its start); the largest "
+                "update-to-weight ratio; the generalization gap",
+         threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
+                   "steps, not rising) at > {level:.0%} of a blind guess's loss, having been below "
+                   "{plateau_level:.0%} of its start; ratios in {slow:g} - {ratio:g}; no gap >= {gap:.2f}",
+         window="{plateau} steps; 2 probes; the latest epoch",
+         why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
+             "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",
+         thresholds={"steps": rules.UNDERFIT_WINDOWS * rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL,
+                     "plateau": rules.PLATEAU_STEPS, "level": rules.UNDERFIT_LEVEL,
+                     "plateau_level": rules.PLATEAU_LEVEL, "slow": rules.SLOW_UPDATE,
+                     "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP}),
+    Rule(P.SLOW_CONVERGENCE,
+         (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
+             e.losses, e.start, batch_size=e.batch_size), gate=_stall_unexplained),
+          Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
+              e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",))),
+         ("higher_lr", "adam", "batchnorm"),
+         signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
+                "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
+                "learning rate) and the loss against its start",
+         threshold="< {fall:.0%} fall (and no rise beyond {fall:.0%} and twice its noise, over the window "
+                   "or since the start) while still > {level:.0%} of the starting loss, never below it "
+                   "since; or every layer's ratio < {slow:g} while the loss is still (and always was) > "
+                   "{level:.0%} of its start; not named when dropout >= {dropout:.1f} or a problem that "
+                   "lowers the rate explains the stall",
+         window="{plateau} steps; or 2 probes",
+         why="a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
+             "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most",
+         thresholds={"plateau": rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL, "level": rules.PLATEAU_LEVEL,
+                     "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE}),
+)
+del P
+
+PROBLEMS: tuple[str, ...] = tuple(rule.problem.value for rule in TABLE)
+CAUSAL_ORDER = PROBLEMS  # the table's order: causes before their consequences
+TREATMENT_ORDER: dict[str, tuple[str, ...]] = {rule.problem.value: rule.remedies for rule in TABLE}
+CONSEQUENCES: dict[str, tuple[str, ...]] = {rule.problem.value: tuple(p.value for p in rule.causes)
+                                            for rule in TABLE if rule.causes}
+SETUP_PROBLEMS: tuple[str, ...] = tuple(rule.problem.value for rule in TABLE
+                                        if any(d.family == "setup" for d in rule.detectors))
+RULES: list[dict[str, str]] = [rule.doc() for rule in TABLE]
+_BY_FAMILY: dict[str, tuple[Detector, ...]] = {
+    family: tuple(d for rule in TABLE for d in rule.detectors if d.family == family) for family in FAMILIES}
+
+
+def rule_for(problem: str) -> Rule:
+    """The table's row for ``problem`` (an id or a ``Problem``)."""
+    return TABLE[PROBLEMS.index(Problem(problem).value)]
+
+
+def detectors(family: str) -> tuple[Detector, ...]:
+    """The detectors a check of ``family`` runs, in table order."""
+    if family not in _BY_FAMILY:
+        raise ValueError(f"rules table: unknown family {family!r}; expected one of {FAMILIES}")
+    return _BY_FAMILY[family]
+
+
+def _call(detector: Detector, evidence: Evidence) -> list[Finding]:
+    return detector.detect(evidence)
+
+
+def run(family: str, evidence: Evidence,
+        call: Callable[[Detector, Evidence], list[Finding]] = _call) -> list[Finding]:
+    """One check: the findings of every detector of ``family`` on ``evidence``, in table order.
+    ``call(detector, evidence)`` runs one detector (the doctor's skips one that raised before)."""
+    found: list[Finding] = []
+    for detector in detectors(family):
+        if detector.unless and any(f.problem in detector.unless for f in found):
+            continue
+        if detector.gate is not None and not detector.gate(evidence, found):
+            continue
+        new = call(detector, evidence)
+        if detector.final and new:
+            return list(new)
+        found += new
+    return found
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def rules_markdown() -> list[str]:
+    """The rules table's rows as Markdown (docs/doctor.md's table of problems and signals)."""
+    return [_markdown_row([f"`{row['problem']}`", row["signal"], row["threshold"], row["window"], row["why"]])
+            for row in RULES]
+
+
+def remedies_markdown(descriptions: Mapping[str, str]) -> list[str]:
+    """Each problem's remedies, in the order tried, as Markdown rows (| problem | remedies |)."""
+    return [_markdown_row([f"`{rule.problem.value}`", "; ".join(f"`{r}`: {descriptions[r]}"
+                                                                  for r in rule.remedies)])
+            for rule in TABLE]
