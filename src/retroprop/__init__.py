@@ -26,6 +26,7 @@ from retroprop.factories import (
 from retroprop.history import History
 from retroprop.ops import concatenate, maximum, minimum, stack, where
 from retroprop.random import default_generator, manual_seed
+from retroprop.run_record import RunRecord
 from retroprop.serialization import load, load_checkpoint, load_state_dict, save, save_checkpoint
 from retroprop.tensor import (
     DEFAULT_DTYPE,
@@ -58,6 +59,7 @@ __all__ = [
     "Function",
     "History",
     "ModifiedInPlaceError",
+    "RunRecord",
     "ShapeError",
     "Tensor",
     "__version__",

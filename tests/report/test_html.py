@@ -11,6 +11,7 @@ import pytest
 
 from retroprop.doctor import Diagnosis, TreatmentRecord
 from retroprop.report import build_verdict, report_run, write_report
+from retroprop.run_record import DiagnosisEntry, Measurement, RunRecord, TreatmentEntry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # enough of a PNG to embed
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -112,7 +113,7 @@ def test_report_of_a_diagnosed_run(runs, tmp_path, figures):
 def test_healthy_run_says_so(runs, tmp_path, figures):
     assert runs.healthy.doctor.diagnoses == []
     page, parser = parse(write_report(tmp_path / "healthy.html", title="healthy", verdict=[],
-                                      figures=figures[:1], history=runs.healthy.history.history))
+                                      figures=figures[:1], history=runs.healthy.history))
     assert "Healthy." in text_of(parser) and "problem found" not in page
     assert page.count("data:image/png;base64,") == 1
 
@@ -123,9 +124,12 @@ def test_treatments_are_filed_under_their_diagnosis_with_outcome_and_change(runs
     assert applied
     verdict = build_verdict(run.doctor.diagnoses, run.doctor.treatments, run.history)
     assert len(verdict) == len(run.doctor.diagnoses)
-    filed = [t for entry in verdict for t in entry["treatments"]]
+    filed = [t for finding in verdict for t in finding.treatments]
     assert len(filed) == len(run.doctor.treatments)
-    assert all(t["changed"] for t in filed if t["applied"])  # what it changed, from the History
+    assert all(t.changed for t in filed if t.entry.applied)  # what it changed, from the History
+    for finding in verdict:  # each treatment under a diagnosis of its problem and layer (the key)
+        assert all(t.entry.problem == finding.problem and t.entry.layer in (None, finding.layer)
+                   for t in finding.treatments)
     _, parser = parse(write_report(tmp_path / "repaired.html", title="repaired", verdict=verdict,
                                    figures=[], history=run.history))
     text = text_of(parser)
@@ -140,19 +144,25 @@ def test_treatments_are_filed_under_their_diagnosis_with_outcome_and_change(runs
 
 
 def test_hand_made_verdict_and_hostile_text_are_escaped(tmp_path):
+    vanishing = DiagnosisEntry(
+        problem="vanishing_gradients", layer="0", label="layer 1, Linear 64→64", step=6, epoch=0,
+        severity="critical", evidence={"ratio": 1.1e-07, "layers": list(range(30)), "<b>": "</dd>",
+                                       "loss": float("nan")},
+        explanation="gradients <shrink> & \"vanish\" <script>alert(1)</script>",
+        remedies=[("relu", "use ReLU")], escalated_from=None, caused_by=None)
+    relu = TreatmentEntry(step=8, epoch=0, problem="vanishing_gradients", layer="0", label=None,
+                          remedy="relu", description="relu: replaced 8 activation layers", applied=True,
+                          rolled_back_to=None, wasted_steps=0, outcome="resolved",
+                          measured=Measurement(metric="val_accuracy", before=0.1, after=0.95))
     verdict = [
-        {"problem": "vanishing_gradients", "where": "layer 1, Linear 64→64", "step": 6, "epoch": 0,
-         "severity": "critical", "evidence": {"ratio": 1.1e-07, "layers": list(range(30)), "<b>": "</dd>"},
-         "explanation": "gradients <shrink> & \"vanish\" <script>alert(1)</script>",
-         "remedy": "use ReLU", "treatment": "relu: replaced 8 activation layers", "outcome": "resolved",
-         "changed": "val_accuracy 0.10 → 0.95"},
+        vanishing, relu,
         Diagnosis("slow_convergence", None, 120, 2, "warning", {"fall": 0.003}, "the loss is flat."),
         TreatmentRecord(130, 3, "slow_convergence", None, "higher_lr", "lr 0.01 -> 0.05", True,
                         rolled_back_to=100, wasted_steps=30, outcome="unconfirmed"),
         TreatmentRecord(500, 9, "overfitting", None, None, "no remedy left", False, outcome="exhausted"),
     ]
     page, parser = parse(write_report(tmp_path / "hand.html", title="<title>", verdict=verdict, figures=[],
-                                      history={"history": {"loss": [1.0, float("nan")], "lr": [0.1]}},
+                                      history=RunRecord(logs={"loss": [1.0, float("nan")], "lr": [0.1]}),
                                       config={"nested": {"deep": {"x": 1}}, "object": object(),
                                               "pairs": (1, 2)},
                                       notes=["<i>note</i>", "second"]))
@@ -160,12 +170,15 @@ def test_hand_made_verdict_and_hostile_text_are_escaped(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'gradients <shrink> & "vanish"' in text
     assert "step 7 (in epoch 1)" in text  # 0-based in, 1-based out
-    assert "val_accuracy 0.10 → 0.95" in text and "resolved" in text
+    assert "val_accuracy 0.1 before, 0.95 after" in text and "resolved" in text
     assert "lr 0.01 -> 0.05" in text and "Rolled back to the state before step 101" in text
     assert "overfitting" in text and "no remedy left" in text  # a treatment without its diagnosis
     assert "(30 in all)" in text  # long evidence lists are shortened
     assert "NaN" in text and "<i>note</i>" in text
     assert "3 problems found." in text
+    with pytest.raises(TypeError, match=r"diagnoses\[0\]: expected a DiagnosisEntry"):
+        write_report(tmp_path / "never.html", title="t", verdict=["vanishing_gradients"])
+    assert not (tmp_path / "never.html").exists()
 
 
 def test_missing_figure_is_noted_not_fatal(tmp_path):

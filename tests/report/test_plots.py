@@ -17,6 +17,7 @@ from retroprop.report import (
     training_curves,
 )
 from retroprop.report.plots import NONFINITE_COLOUR
+from retroprop.run_record import DiagnosisEntry, ProbeEntry, RunRecord, TreatmentEntry
 
 matplotlib = pytest.importorskip("matplotlib")
 from matplotlib import image as mpimg  # noqa: E402
@@ -41,7 +42,8 @@ def has_colour(pixels: np.ndarray, hex_colour: str, tolerance: float = 0.03) -> 
 
 
 def plain_copies(records) -> list[dict]:
-    return [copy.deepcopy(r.as_plain()) for r in records]
+    """The probes as a run record's JSON dicts (``RunRecord.to_dict()["probes"]``), to damage."""
+    return [copy.deepcopy(ProbeEntry.from_probe(r).to_dict()) for r in records]
 
 
 # -- gradient flow -------------------------------------------------------------------------------
@@ -66,13 +68,16 @@ def test_gradient_flow_without_relu_and_with_a_changed_model(runs, tmp_path):
     read_png(gradient_flow(runs.tanh.records, tmp_path / "tanh.png"))
     changed = plain_copies(runs.healthy.records[:4]) + plain_copies(runs.tanh.records[4:8])
     for record in changed[4:]:  # a layer inserted, as a repair that adds BatchNorm1d does
-        record["layers"].insert(1, dict(record["layers"][0], label="layer 2, BatchNorm1d 24"))
+        record["layers"].insert(1, dict(record["layers"][0], layer="1", label="layer 2, BatchNorm1d 24",
+                                        fan_in=None, size=24))
     read_png(gradient_flow(changed, tmp_path / "changed.png"))
 
 
 def test_gradient_flow_with_nothing_to_show(tmp_path):
     read_png(gradient_flow([], tmp_path / "empty.png"))
-    read_png(gradient_flow([{"step": 0, "layers": [], "activations": []}], tmp_path / "no_layers.png"))
+    empty = ProbeEntry(step=0, epoch=0, loss=1.0, replayed=False, grad_norm_total=0.0, layers=(),
+                       activations=())
+    read_png(gradient_flow([empty], tmp_path / "no_layers.png"))
 
 
 # -- dead units --------------------------------------------------------------------------------
@@ -95,9 +100,8 @@ def test_dead_units_with_nan_activations(runs, tmp_path):
     for record in records[-3:]:
         for activation in record["activations"]:
             activation["nonfinite"] = 5
-            fired = np.asarray(activation["fired"], dtype=np.float64)
-            fired[:3] = np.nan  # a float mask with NaN in it
-            activation["fired"] = fired
+            activation["mean"] = activation["std"] = "NaN"  # as a record's JSON writes NaN
+            activation["fired"][:3] = [False] * 3
     for record in records[:2]:
         for layer in record["layers"]:
             layer["grad_norm"] = float("nan")
@@ -136,18 +140,25 @@ def test_training_curves_with_diagnoses_and_treatments(runs, tmp_path):
     assert run.doctor.diagnoses and any(t.applied for t in run.doctor.treatments)
     read_png(training_curves(run.history, tmp_path / "objects.png", run.doctor.diagnoses,
                              run.doctor.treatments, title="repaired"))
-    as_dicts = {"history": run.history.history, "params": {"steps": run.history.params["steps"]}}
-    read_png(training_curves(as_dicts, tmp_path / "dicts.png",
-                             [d.to_dict() for d in run.doctor.diagnoses],
-                             [t.to_dict() for t in run.doctor.treatments]))
+    record = RunRecord.from_run(run.history, run.doctor)
+    read_png(training_curves(record, tmp_path / "entries.png", record.diagnoses, record.treatments))
+    as_dicts = record.to_dict()  # a record's JSON dicts work too, checked as a record's are
+    read_png(training_curves(RunRecord.from_dict(as_dicts), tmp_path / "dicts.png", as_dicts["diagnoses"],
+                             as_dicts["treatments"]))
+    with pytest.raises(ValueError, match=r"diagnoses\[0\]: unknown field 'layer_label'"):
+        training_curves(record, tmp_path / "never.png", [d.to_dict() for d in run.doctor.diagnoses])
+    assert isinstance(TreatmentEntry.from_dict(as_dicts["treatments"][0]), TreatmentEntry)
 
 
 def test_training_curves_from_plain_lists_with_nan_and_one_epoch(tmp_path):
-    read_png(training_curves({"loss": [2.3, 1.1, float("nan")], "val_loss": [2.2, 1.3, float("inf")]},
-                             tmp_path / "nan.png",
-                             [{"problem": "non_finite", "step": 70, "epoch": 2, "severity": "critical"}]))
-    read_png(training_curves({"history": {"loss": [0.5], "accuracy": [0.8]}}, tmp_path / "one.png"))
-    read_png(training_curves({}, tmp_path / "empty.png"))
+    nonfinite = DiagnosisEntry(problem="non_finite", layer=None, label=None, step=70, epoch=2,
+                               severity="critical", evidence={}, explanation="NaN", remedies=(),
+                               escalated_from=None, caused_by=None)
+    read_png(training_curves(RunRecord(logs={"loss": [2.3, 1.1, float("nan")],
+                                             "val_loss": [2.2, 1.3, float("inf")]}),
+                             tmp_path / "nan.png", [nonfinite]))
+    read_png(training_curves(RunRecord(logs={"loss": [0.5], "accuracy": [0.8]}), tmp_path / "one.png"))
+    read_png(training_curves(RunRecord(), tmp_path / "empty.png"))
 
 
 # -- dropout sweep ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from retroprop.doctor import Diagnosis, TreatmentRecord
 from retroprop.report import plots, write_report
+from retroprop.run_record import RunRecord
 from tests.report.test_html import parse, text_of
 
 
@@ -111,8 +112,8 @@ def test_a_run_stopped_after_three_steps_is_drawn_by_step(monkeypatch, tmp_path)
     pytest.importorskip("matplotlib")
     kept = _Kept()
     monkeypatch.setattr(plots, "_save", kept)
-    history = {"history": {"loss": [math.nan], "val_loss": [math.nan], "accuracy": [0.1]},
-               "params": {"steps": 42}, "step_loss": [2.4, 3.0e9, math.inf]}
+    history = RunRecord(logs={"loss": [math.nan], "val_loss": [math.nan], "accuracy": [0.1]},
+                        steps_per_epoch=42, step_loss=[2.4, 3.0e9, math.inf])
     diagnoses = [Diagnosis("exploding_gradients", "0", 1, 0, "critical", {}, "x", layer_label="layer 1"),
                  Diagnosis("non_finite", None, 2, 0, "critical", {}, "y")]
     plots.training_curves(history, tmp_path / "c.png", diagnoses=diagnoses)

@@ -1,7 +1,8 @@
 """The ``retroprop`` command: demonstrations, training and diagnosis from a spec file, evaluation
 and prediction with a saved model.
 
-Every output path (``--save``, ``--report``, ``--save-spec``, ``--output``, ``demo --out``) is
+Every output path (``--save``, ``--report``, ``--record``, ``--save-spec``, ``--output``, ``demo --out``,
+``report --out``) is
 checked before any work: a wrong file type, a folder, a missing or unwritable folder is refused in
 one line. Every file is written atomically (a temporary file next to it, then renamed), so a failed
 write leaves the old file as it was. If a write still fails after the work is done (a full disk, a
@@ -42,7 +43,7 @@ from retroprop.files import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-MODEL_SUFFIXES, REPORT_SUFFIXES = (".safetensors", ".npz"), (".html",)
+MODEL_SUFFIXES, REPORT_SUFFIXES, RECORD_SUFFIXES = (".safetensors", ".npz"), (".html",), (".json",)
 SPEC_SUFFIXES, PREDICTION_SUFFIXES = (".yaml", ".yml", ".json"), (".csv", ".npy")
 
 
@@ -53,10 +54,11 @@ class UserError(Exception):
 def input_errors() -> tuple[type[Exception], ...]:
     """retroprop's documented errors for bad input: each says what and where in one line."""
     from retroprop.data.files import DataFileError
+    from retroprop.run_record import RunRecordError
     from retroprop.serialization import FileFormatError
     from retroprop.spec import SpecError
 
-    return UserError, InputError, OutputPathError, SpecError, FileFormatError, DataFileError
+    return UserError, InputError, OutputPathError, SpecError, FileFormatError, DataFileError, RunRecordError
 
 
 def _wrap(text: str) -> str:
@@ -161,6 +163,12 @@ def _diagnose(args: argparse.Namespace) -> int:
     return diagnose(args)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from retroprop.cli.train import report
+
+    return report(args)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from retroprop.cli.predict import evaluate
 
@@ -202,6 +210,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, metavar="N", help="override the spec's batch size")
     parser.add_argument("--seed", type=int, metavar="N", help="override the spec's seed")
     parser.add_argument("--report", metavar="FILE", help="write a self-contained HTML report (.html)")
+    parser.add_argument("--record", metavar="FILE",
+                        help="write the run's record (.json): what the report reads; `retroprop report` "
+                             "turns it into the report later")
     parser.add_argument("--save-spec", metavar="FILE",
                         help="write the spec as run (.yaml, .yml or .json): the overrides and, after a "
                              "repair, the doctor's remedies applied")
@@ -275,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--repair", action="store_true", help="let the doctor treat what it finds")
     diagnose.add_argument("--json", action="store_true", help="machine-readable output")
     diagnose.set_defaults(run=_diagnose)
+
+    report = sub.add_parser(
+        "report", formatter_class=raw, help="the HTML report of a run record saved with --record",
+        description=_wrap("Write the self-contained HTML report (the verdict, the figures, the History and "
+                          "the configuration) of a run record that `train` or `diagnose` saved with --record "
+                          "(.json). The record is checked field by field; one that does not fit is refused "
+                          "in one line (exit status 2)."),
+        epilog=_examples("retroprop train experiment.yaml --record run.json",
+                         "retroprop report run.json --out run.html"))
+    report.add_argument("record", metavar="RECORD", help="a run record (.json) saved with --record")
+    report.add_argument("--out", required=True, metavar="FILE", help="the report to write (.html)")
+    report.set_defaults(run=_report)
 
     evaluate = sub.add_parser(
         "evaluate", formatter_class=raw, help="loss and accuracy of a saved model on labelled data",

@@ -18,6 +18,7 @@ from retroprop.cli import (
     EXIT_OK,
     EXIT_PROBLEM,
     MODEL_SUFFIXES,
+    RECORD_SUFFIXES,
     REPORT_SUFFIXES,
     SPEC_SUFFIXES,
     Outputs,
@@ -53,6 +54,7 @@ def _load_spec(args: argparse.Namespace) -> Any:
 def _check_run_outputs(args: argparse.Namespace, outputs: Outputs) -> dict[str, Path | None]:
     paths = {"save": outputs.check(getattr(args, "save", None), "model", MODEL_SUFFIXES),
              "report": outputs.check(args.report, "report", REPORT_SUFFIXES),
+             "record": outputs.check(args.record, "run record", RECORD_SUFFIXES),
              "save_spec": outputs.check(args.save_spec, "spec", SPEC_SUFFIXES)}
     if paths["save_spec"] is not None and paths["save_spec"].suffix.lower() != ".json":
         import yaml  # noqa: F401 - needed after training; missing, it is said now (retroprop[cli])
@@ -165,17 +167,44 @@ def _save_model(model: Any, path: Path, info: dict[str, Any]) -> None:
     rp.save(model, path, info=info)
 
 
-def _write_report(run: dict[str, Any], path: Path) -> None:
-    """One self-contained HTML file (the verdict, the figures, the History and the spec), made in a
-    scratch folder next to ``path`` and moved into place atomically."""
-    from retroprop.report import report_run
+def _record(run: dict[str, Any]) -> Any:
+    """The run's ``RunRecord`` (made once): what ``--record`` saves and the report reads, with the
+    spec as its configuration."""
+    if "record" not in run:
+        from retroprop.run_record import RunRecord
 
-    spec, data = run["spec"], run["data"]
+        spec = run["spec"]
+        run["record"] = RunRecord.from_run(run["history"], run["doctor"], config=spec.to_dict(),
+                                           title=f"retroprop: {spec.name or 'training run'}")
+    return run["record"]
+
+
+def _write_report(run: dict[str, Any], path: Path) -> None:
+    """One self-contained HTML file (the verdict, the figures, the History and the spec) from the
+    run's record, made in a scratch folder next to ``path`` and moved into place atomically."""
+    from retroprop.report import report_record
+
     with tempfile.TemporaryDirectory(prefix=".retroprop-report-", dir=path.parent) as scratch:
-        page = report_run(Path(scratch) / "report.html", run["history"], run["doctor"],
-                          title=f"retroprop: {spec.name or 'training run'}", x=data.x_val[:256],
-                          config=spec.to_dict())
+        page = report_record(Path(scratch) / "report.html", _record(run), model=run["history"].model,
+                             x=run["data"].x_val[:256])
         write_bytes(path, Path(page).read_bytes())
+
+
+def report(args: argparse.Namespace) -> int:
+    """``retroprop report RECORD.json --out run.html``: the HTML report of a saved run record."""
+    from retroprop.report import report_record
+    from retroprop.run_record import RunRecord
+
+    outputs = Outputs("report")
+    path = outputs.check(args.out, "report", REPORT_SUFFIXES)
+    try:
+        record = RunRecord.load(args.record)
+    except OSError as err:
+        raise UserError(f"{args.record}: cannot read the run record: {err.strerror or err}") from None
+    where = outputs.write(path, "report", lambda target: report_record(target, record))
+    if where is not None:
+        outputs.say(f"report written to {where}")
+    return EXIT_FAILED if outputs.incomplete else EXIT_OK
 
 
 def _spec_text(run: dict[str, Any], path: Path, source: str) -> str:
@@ -217,6 +246,10 @@ def _write_outputs(run: dict[str, Any], paths: dict[str, Path | None], outputs: 
         where = outputs.write(paths["report"], "report", lambda target: _write_report(run, target))
         if where is not None:
             outputs.say(f"report written to {where}")
+    if paths.get("record") is not None:
+        where = outputs.write(paths["record"], "run record", lambda target: _record(run).save(target))
+        if where is not None:
+            outputs.say(f"run record written to {where}")
 
 
 def _status(run: dict[str, Any], outputs: Outputs, problem: bool) -> int:

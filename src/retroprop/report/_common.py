@@ -1,13 +1,14 @@
-"""What the figures and the HTML report share: reading the doctor's objects as plain data."""
+"""What the figures and the HTML report share: matplotlib on demand, output paths, and the one place
+where what they are handed becomes run-record entries (``retroprop.run_record``), each read by its
+own fields."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from retroprop.run_record import DiagnosisEntry, ProbeEntry, RunRecord, TreatmentEntry
 
 PLOT_HINT = "the report's figures need matplotlib: pip install retroprop[plot]"
 
@@ -30,61 +31,72 @@ def output_path(path: Any) -> Path:
     return target
 
 
-def plain(obj: Any) -> Any:
-    """A probe record, diagnosis, treatment or stats object as a dict of its fields (arrays kept);
-    dicts pass through; anything else is returned unchanged."""
-    if isinstance(obj, dict):
-        return obj
-    as_plain = getattr(obj, "as_plain", None)
-    if callable(as_plain):
-        return as_plain()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    return obj
+def as_record(history: Any) -> RunRecord:
+    """A ``RunRecord`` for what a run recorded: the record itself, or one made from a ``History``
+    (an empty one for None)."""
+    from retroprop.history import History
 
-
-def number(value: Any, default: float = math.nan) -> float:
-    """``value`` as a float (NaN/Inf kept); ``default`` when it is not a number at all."""
-    if value is None or isinstance(value, bool | str):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def integer(value: Any) -> int | None:
-    """``value`` as an int, or None when it is missing or not a finite number."""
-    x = number(value)
-    return int(x) if math.isfinite(x) else None
-
-
-def history_dict(history: Any) -> tuple[dict[str, list[Any]], dict[str, Any], np.ndarray | None]:
-    """``(per-epoch lists, params, per-step losses)`` from a ``History``, a dict ``{"history": {...},
-    "params": {...}, "step_loss": [...]}`` or a plain dict of per-epoch lists."""
     if history is None:
-        return {}, {}, None
-    if isinstance(history, dict):
-        if isinstance(history.get("history"), dict):
-            logs = history["history"]
-            params = history.get("params") or {}
-            steps = history.get("step_loss")
+        return RunRecord()
+    if isinstance(history, RunRecord):
+        return history
+    if isinstance(history, History):
+        return RunRecord.from_run(history, config={})
+    raise TypeError(f"report: expected a RunRecord or a History, got {type(history).__name__}")
+
+
+def diagnosis_entries(items: Iterable[Any] | None) -> list[DiagnosisEntry]:
+    """``DiagnosisEntry``s from entries, the doctor's ``Diagnosis`` objects or the dicts of a
+    record's ``diagnoses`` (checked as a record's are)."""
+    from retroprop.doctor import Diagnosis
+
+    out = []
+    for i, item in enumerate(items or ()):
+        if isinstance(item, DiagnosisEntry):
+            out.append(item)
+        elif isinstance(item, Diagnosis):
+            out.append(DiagnosisEntry.from_diagnosis(item))
+        elif isinstance(item, Mapping):
+            out.append(DiagnosisEntry.from_dict(item, f"diagnoses[{i}]"))
         else:
-            logs, params, steps = history, {}, None
-    else:
-        logs = getattr(history, "history", None) or {}
-        params = getattr(history, "params", None) or {}
-        steps = getattr(history, "step_loss", None)
-    logs = {str(k): list(v) if isinstance(v, list | tuple | np.ndarray) else [v] for k, v in logs.items()}
-    step_loss = None
-    if steps is not None:
-        try:
-            step_loss = np.asarray(steps, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            step_loss = None
-    return logs, dict(params), step_loss
+            raise TypeError(f"report: diagnoses[{i}]: expected a DiagnosisEntry, a Diagnosis or its record "
+                            f"dict, got {type(item).__name__}")
+    return out
+
+
+def treatment_entries(items: Iterable[Any] | None) -> list[TreatmentEntry]:
+    """``TreatmentEntry``s from entries, the doctor's ``TreatmentRecord`` objects or the dicts of a
+    record's ``treatments``."""
+    from retroprop.doctor import TreatmentRecord
+
+    out = []
+    for i, item in enumerate(items or ()):
+        if isinstance(item, TreatmentEntry):
+            out.append(item)
+        elif isinstance(item, TreatmentRecord):
+            out.append(TreatmentEntry.from_treatment(item))
+        elif isinstance(item, Mapping):
+            out.append(TreatmentEntry.from_dict(item, f"treatments[{i}]"))
+        else:
+            raise TypeError(f"report: treatments[{i}]: expected a TreatmentEntry, a TreatmentRecord or its "
+                            f"record dict, got {type(item).__name__}")
+    return out
+
+
+def probe_entries(records: Iterable[Any] | None) -> list[ProbeEntry]:
+    """``ProbeEntry``s from entries, the doctor's ``ProbeRecord`` objects or the dicts of a record's
+    ``probes``, in the order given."""
+    from retroprop.doctor.probes import ProbeRecord
+
+    out = []
+    for i, item in enumerate(records or ()):
+        if isinstance(item, ProbeEntry):
+            out.append(item)
+        elif isinstance(item, ProbeRecord):
+            out.append(ProbeEntry.from_probe(item))
+        elif isinstance(item, Mapping):
+            out.append(ProbeEntry.from_dict(item, f"probes[{i}]"))
+        else:
+            raise TypeError(f"report: probes[{i}]: expected a ProbeEntry, a ProbeRecord or its record dict, "
+                            f"got {type(item).__name__}")
+    return out

@@ -3,8 +3,9 @@ no scripts and no external references, so that it opens from disk without a serv
 
 Order: the verdict first (what was wrong, where, since when, on what evidence, the remedy, and what
 was applied and what it changed), then the figures, then the History table and the run's
-configuration. ``build_verdict`` turns the doctor's diagnoses and treatments (and the History) into
-the verdict's entries; ``write_report`` takes them, or hand-made dicts.
+configuration. ``build_verdict`` turns a run record's diagnoses and treatments (``retroprop.run_record``)
+into the verdict's findings, each about one layer (by its key) or the whole model; ``write_report``
+takes them.
 """
 
 from __future__ import annotations
@@ -16,16 +17,27 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from retroprop.files import write_text
-from retroprop.report._common import history_dict, integer, number, output_path, plain
+from retroprop.report._common import as_record, diagnosis_entries, output_path, treatment_entries
+from retroprop.run_record import (
+    ActivationProbe,
+    DiagnosisEntry,
+    LayerProbe,
+    ProbeEntry,
+    TreatmentEntry,
+)
 
 OUTCOMES = {
     "resolved": "the problem was not diagnosed again over at least 120 steps",
     "unconfirmed": "the problem was not diagnosed again, but the run ended too soon to confirm it",
     "returned": "the problem came back, and the next remedy followed",
+    "worse": "the measured outcome got worse: the treatment was undone and the next remedy tried",
     "skipped": "not applied",
     "exhausted": "no remedy was left to try",
     "pending": "the run was still going on",
@@ -78,18 +90,20 @@ def _e(value: Any) -> str:
 
 def _num(value: Any) -> str:
     """A number as a reader wants it: integers whole, floats to 4 significant digits."""
-    if isinstance(value, bool) or value is None:
-        return "—" if value is None else str(value)
-    if isinstance(value, int):
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
         return str(value)
-    x = number(value)
-    if math.isnan(x):
-        return "NaN" if isinstance(value, float) or hasattr(value, "dtype") else str(value)
-    if math.isinf(x):
-        return "Inf" if x > 0 else "-Inf"
-    if x == int(x) and abs(x) < 1e15 and not isinstance(value, float):
-        return str(int(x))
-    return f"{x:.4g}"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Inf" if x > 0 else "-Inf"
+        return f"{x:.4g}"
+    return str(value)
 
 
 def _value_text(value: Any, limit: int = 12) -> str:
@@ -110,210 +124,205 @@ def _value_text(value: Any, limit: int = 12) -> str:
 # ---------------------------------------------------------------------------------------------
 # the verdict
 # ---------------------------------------------------------------------------------------------
-def _when(step: Any, epoch: Any) -> str:
-    step_, epoch_ = integer(step), integer(epoch)
+def _when(step: int | None, epoch: int | None) -> str:
     parts = []
-    if step_ is not None:
-        parts.append(f"step {step_ + 1}")
-    if epoch_ is not None:
-        parts.append(f"epoch {epoch_ + 1}")
+    if step is not None:
+        parts.append(f"step {step + 1}")
+    if epoch is not None:
+        parts.append(f"epoch {epoch + 1}")
     if len(parts) == 2:
         return f"{parts[0]} (in {parts[1]})"
     return parts[0] if parts else "—"
 
 
-def _is_treatment(item: Mapping[str, Any]) -> bool:
-    return "remedy" in item and "applied" in item and "explanation" not in item
+@dataclass(frozen=True)
+class Treated:
+    """A treatment as the verdict shows it: the log's entry and what the run's metrics did after it."""
+
+    entry: TreatmentEntry
+    changed: str | None = None
 
 
-def _treatment_entry(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {"remedy": item.get("remedy"), "description": item.get("description"),
-            "applied": bool(item.get("applied", True)), "outcome": item.get("outcome"),
-            "step": item.get("step"), "epoch": item.get("epoch"),
-            "rolled_back_to": item.get("rolled_back_to"), "wasted_steps": item.get("wasted_steps"),
-            "changed": item.get("changed") or item.get("what_changed") or item.get("what it changed")}
+@dataclass
+class Finding:
+    """One entry of the verdict: a diagnosis (None for a treatment whose diagnosis is not in the
+    verdict), the treatments filed under it, and its layer's reading at the probe before it."""
+
+    problem: str
+    layer: str | None  # the key: findings about one layer meet by it
+    label: str | None  # shown
+    step: int | None
+    epoch: int | None
+    diagnosis: DiagnosisEntry | None = None
+    treatments: list[Treated] = field(default_factory=list)
+    reading: tuple[int, LayerProbe | ActivationProbe] | None = None  # (probe step, the layer's entry)
+
+    @property
+    def where(self) -> str:
+        return self.label or self.layer or "the whole model"
+
+    @classmethod
+    def of(cls, diagnosis: DiagnosisEntry) -> Finding:
+        return cls(diagnosis.problem, diagnosis.layer, diagnosis.label, diagnosis.step, diagnosis.epoch,
+                   diagnosis=diagnosis)
 
 
-def _remedy_list(item: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``[(id, description)]`` from ``remedies`` (dicts or pairs) or a single ``remedy``."""
-    out = []
-    for remedy in item.get("remedies") or ():
-        if isinstance(remedy, Mapping):
-            out.append((str(remedy.get("id", "")), str(remedy.get("description", ""))))
-        elif isinstance(remedy, Sequence) and not isinstance(remedy, str) and len(remedy) == 2:
-            out.append((str(remedy[0]), str(remedy[1])))
-        else:
-            out.append(("", str(remedy)))
-    if not out and item.get("remedy"):
-        remedy = item["remedy"]
-        out.append(("", str(remedy)) if isinstance(remedy, str) else ("", _value_text(remedy)))
-    return out
+def _remedy_list(finding: Finding) -> list[tuple[str, str]]:
+    return [] if finding.diagnosis is None else [(rid, text) for rid, text in finding.diagnosis.remedies]
 
 
-def _entries(verdict: Iterable[Any]) -> list[dict[str, Any]]:
-    """The verdict's items as findings, each treatment filed under the finding it treated (the latest
-    one of its problem, and of its layer when it names one, at or before its step)."""
-    findings: list[dict[str, Any]] = []
-    for raw in verdict or ():
-        item = plain(raw)
-        if isinstance(item, str):
-            findings.append({"problem": item, "treatments": []})
-            continue
-        if not isinstance(item, Mapping):
-            continue
-        if _is_treatment(item):
-            step = integer(item.get("step"))
-            candidates = [f for f in findings if f.get("problem") == item.get("problem")
-                          and (step is None or (integer(f.get("step")) or 0) <= step)]
-            same_layer = [f for f in candidates if item.get("layer") in (None, f.get("layer"))]
-            target = (same_layer or candidates or [None])[-1]
-            if target is None:
-                target = {"problem": item.get("problem"), "layer": item.get("layer"),
-                          "step": item.get("step"), "epoch": item.get("epoch"), "treatments": []}
-                findings.append(target)
-            target["treatments"].append(_treatment_entry(item))
-            continue
-        entry = dict(item)
-        treatments = []
-        for key in ("treatments", "treatment", "applied"):
-            given = entry.pop(key, None)
-            if given is None or isinstance(given, bool):
-                continue
-            for t in given if isinstance(given, list | tuple) else [given]:
-                t = plain(t)
-                if isinstance(t, Mapping):
-                    treatments.append(_treatment_entry(t))
-                else:
-                    treatments.append({"remedy": None, "description": str(t), "applied": True,
-                                       "outcome": entry.get("outcome"), "changed": None})
-        if treatments:
-            for key in ("outcome", "changed", "what_changed", "what it changed"):
-                if entry.get(key) and not treatments[-1].get("outcome" if key == "outcome" else "changed"):
-                    treatments[-1]["outcome" if key == "outcome" else "changed"] = entry[key]
-        entry["treatments"] = treatments
-        findings.append(entry)
-    return findings
+def _reading_text(entry: LayerProbe | ActivationProbe) -> str:
+    """A layer's numbers at one probe, in a line."""
+    if isinstance(entry, LayerProbe):
+        parts = [f"‖∇W‖ {_num(entry.grad_norm)}", f"‖W‖ {_num(entry.weight_norm)}"]
+        if entry.update_ratio is not None:
+            parts.append(f"update ratio {_num(entry.update_ratio)}")
+        if entry.nonfinite_grad:
+            parts.append(f"{entry.nonfinite_grad} NaN/Inf gradient entries")
+        return ", ".join(parts)
+    parts = [f"{entry.kind} output mean {_num(entry.mean)}, std {_num(entry.std)}"]
+    if entry.dead_share is not None:
+        parts.append(f"{entry.dead_share:.0%} of units silent on the probed batch")
+    if entry.saturated_share is not None:
+        parts.append(f"{entry.saturated_share:.0%} of outputs in the flat regions")
+    if entry.nonfinite:
+        parts.append(f"{entry.nonfinite} NaN/Inf outputs")
+    return ", ".join(parts)
 
 
-def _finding_html(index: int, finding: Mapping[str, Any]) -> str:
-    severity = str(finding.get("severity") or "")
-    problem = finding.get("problem") or "problem"
-    where = finding.get("where") or finding.get("layer_label") or finding.get("layer") or "the whole model"
+def _treatment_html(treated: Treated) -> str:
+    t = treated.entry
+    cls = "treatment" if t.applied else "treatment skipped"
+    badge = ('<span class="badge applied">applied</span>' if t.applied
+             else '<span class="badge skipped">skipped</span>')
+    head = f"{_e(t.remedy)} " if t.remedy else ""
+    lines = [f'<div class="{cls}"><b>{head}</b>{badge}',
+             f" <span class=\"muted\">at {_e(_when(t.step, t.epoch))}</span>"]
+    if t.description:
+        lines.append(f"<br>{_e(t.description)}")
+    if t.applied and t.rolled_back_to is not None:
+        extra = f" ({t.wasted_steps} steps of progress discarded)" if t.wasted_steps else ""
+        lines.append(f"<br>Rolled back to the state before step {t.rolled_back_to + 1}{_e(extra)}.")
+    if t.applied or t.outcome != "skipped":
+        meaning = OUTCOMES.get(t.outcome)
+        lines.append(f"<br><b>Outcome:</b> {_e(t.outcome)}" + (f" — {_e(meaning)}" if meaning else ""))
+    measured = t.measured
+    if measured is not None and measured.metric and None not in (measured.before, measured.after):
+        lines.append(f"<br><b>Measured:</b> {_e(measured.metric)} {_e(_num(measured.before))} before, "
+                     f"{_e(_num(measured.after))} after")
+    if treated.changed:
+        lines.append(f"<br><b>What it changed:</b> {_e(treated.changed)}")
+    lines.append("</div>")
+    return "".join(lines)
+
+
+def _cause_html(d: DiagnosisEntry) -> str:
+    cause = d.caused_by
+    place = cause.label or cause.layer or "the whole model"
+    return (f"<dt>Cause</dt><dd>follows from {_e(cause.problem)} in {_e(place)} (step {cause.step + 1}): "
+            "treat that first</dd>")
+
+
+def _finding_html(index: int, finding: Finding) -> str:
+    d = finding.diagnosis
+    severity = d.severity if d is not None else ""
     parts = [f'<article class="finding {_e(severity)}">',
-             f"<h3>{index}. {_e(problem)}"
+             f"<h3>{index}. {_e(finding.problem)}"
              + (f' <span class="badge {_e(severity)}">{_e(severity)}</span>' if severity else "") + "</h3>",
-             '<dl class="facts">', f"<dt>Where</dt><dd>{_e(where)}</dd>"]
-    if finding.get("step") is not None or finding.get("epoch") is not None:
-        parts.append(f"<dt>When</dt><dd>first seen at {_e(_when(finding.get('step'), finding.get('epoch')))}"
-                     "</dd>")
-    evidence = finding.get("evidence")
-    if isinstance(evidence, Mapping) and evidence:
+             '<dl class="facts">', f"<dt>Where</dt><dd>{_e(finding.where)}</dd>"]
+    if finding.step is not None or finding.epoch is not None:
+        parts.append(f"<dt>When</dt><dd>first seen at {_e(_when(finding.step, finding.epoch))}</dd>")
+    if d is not None and d.evidence:
         rows = "".join(f'<tr><td class="key">{_e(k)}</td><td class="key">{_e(_value_text(v))}</td></tr>'
-                       for k, v in evidence.items())
+                       for k, v in d.evidence.items())
         parts.append(f'<dt>Evidence</dt><dd><table class="evidence">{rows}</table></dd>')
-    elif evidence:
-        parts.append(f"<dt>Evidence</dt><dd>{_e(_value_text(evidence))}</dd>")
-    if finding.get("explanation"):
-        parts.append(f"<dt>Why</dt><dd>{_e(finding['explanation'])}</dd>")
+    if finding.reading is not None:
+        step, entry = finding.reading
+        parts.append(f"<dt>Probe</dt><dd>{_e(entry.label)} at step {step + 1}: "
+                     f"{_e(_reading_text(entry))}</dd>")
+    if d is not None and d.explanation:
+        parts.append(f"<dt>Why</dt><dd>{_e(d.explanation)}</dd>")
+    if d is not None and d.caused_by is not None:
+        parts.append(_cause_html(d))
     remedies = _remedy_list(finding)
     if remedies:
-        first = remedies[0]
-        text = f"<b>{_e(first[0])}</b>: {_e(first[1])}" if first[0] else _e(first[1])
-        parts.append(f"<dt>Remedy</dt><dd>{text}")
+        rid, desc = remedies[0]
+        parts.append(f"<dt>Remedy</dt><dd><b>{_e(rid)}</b>: {_e(desc)}")
         if len(remedies) > 1:
-            others = "; ".join(f"{_e(rid)}: {_e(desc)}" if rid else _e(desc) for rid, desc in remedies[1:])
+            others = "; ".join(f"{_e(r)}: {_e(text)}" for r, text in remedies[1:])
             parts.append(f'<br><span class="muted">then, if needed: {others}</span>')
         parts.append("</dd>")
     parts.append("</dl>")
-    for t in finding.get("treatments") or ():
-        applied = bool(t.get("applied", True))
-        outcome = str(t.get("outcome") or "")
-        cls = "treatment" if applied else "treatment skipped"
-        badge = ('<span class="badge applied">applied</span>' if applied
-                 else '<span class="badge skipped">skipped</span>')
-        head = f"{_e(t.get('remedy'))} " if t.get("remedy") else ""
-        lines = [f'<div class="{cls}"><b>{head}</b>{badge}']
-        if t.get("step") is not None:
-            lines.append(f" <span class=\"muted\">at {_e(_when(t.get('step'), t.get('epoch')))}</span>")
-        if t.get("description"):
-            lines.append(f"<br>{_e(t['description'])}")
-        back = integer(t.get("rolled_back_to"))
-        if applied and back is not None:
-            wasted = integer(t.get("wasted_steps"))
-            extra = f" ({wasted} steps of progress discarded)" if wasted else ""
-            lines.append(f"<br>Rolled back to the state before step {back + 1}{_e(extra)}.")
-        if outcome and (applied or outcome != "skipped"):
-            meaning = OUTCOMES.get(outcome)
-            lines.append(f"<br><b>Outcome:</b> {_e(outcome)}" + (f" — {_e(meaning)}" if meaning else ""))
-        if t.get("changed"):
-            lines.append(f"<br><b>What it changed:</b> {_e(t['changed'])}")
-        lines.append("</div>")
-        parts.append("".join(lines))
+    parts.extend(_treatment_html(t) for t in finding.treatments)
     parts.append("</article>")
     return "\n".join(parts)
 
 
-def _where(finding: Mapping[str, Any]) -> str:
-    return str(finding.get("where") or finding.get("layer_label") or finding.get("layer") or "")
-
-
-def _group_key(finding: Mapping[str, Any]) -> tuple[Any, ...] | None:
+def _group_key(finding: Finding) -> tuple[Any, ...] | None:
     """What makes two findings the same diagnosis in other places (or other episodes): the problem,
     the severity, the remedies and the wording, with the place and the numbers left out. A finding
     with treatments is its own (what was done to it is particular)."""
-    if finding.get("treatments"):
+    d = finding.diagnosis
+    if finding.treatments or d is None:
         return None
-    text = str(finding.get("explanation") or "")
-    where = _where(finding)
-    if where:
-        text = text.replace(where, "{where}")
+    text = d.explanation
+    if finding.label:
+        text = text.replace(finding.label, "{where}")
     text = re.sub(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", "#", text)
-    return (finding.get("problem"), finding.get("severity"), text,
-            tuple(rid for rid, _ in _remedy_list(finding)))
+    return (d.problem, d.severity, text, d.caused_by is None, tuple(rid for rid, _ in d.remedies))
 
 
-def _grouped(findings: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _grouped(findings: list[Finding]) -> list[list[Finding]]:
     """The findings in groups of the same diagnosis, in order of first sight."""
-    groups: dict[Any, list[dict[str, Any]]] = {}
+    groups: dict[Any, list[Finding]] = {}
     for i, finding in enumerate(findings):
         key = _group_key(finding)
         groups.setdefault(("alone", i) if key is None else key, []).append(finding)
     return list(groups.values())
 
 
-def _group_html(index: int, members: list[dict[str, Any]]) -> str:
+def _places(findings: Iterable[Finding]) -> list[str]:
+    """Where these findings were made, one text per layer (grouped by its key, named by its latest
+    label), in order of first sight; "the whole model" for those without a layer."""
+    places: dict[str | None, str] = {}
+    for f in findings:
+        places[f.layer] = f.where
+    return list(places.values())
+
+
+def _group_html(index: int, members: list[Finding]) -> str:
     """One card for the same diagnosis made in several places or episodes: where and when each was
     made, and its evidence, in a table; the explanation and remedy once."""
     first = members[0]
-    severity = str(first.get("severity") or "")
-    places = list(dict.fromkeys(_where(m) or "the whole model" for m in members))
+    d = first.diagnosis
+    places = _places(members)
     count = f"{len(places)} places" if len(places) > 1 else f"{len(members)} times"
-    parts = [f'<article class="finding {_e(severity)}">',
-             f"<h3>{index}. {_e(first.get('problem') or 'problem')}"
-             + (f' <span class="badge {_e(severity)}">{_e(severity)}</span>' if severity else "")
+    parts = [f'<article class="finding {_e(d.severity)}">',
+             f"<h3>{index}. {_e(d.problem)}"
+             + f' <span class="badge {_e(d.severity)}">{_e(d.severity)}</span>'
              + f' <span class="muted">({_e(count)}, the same diagnosis)</span></h3>', '<dl class="facts">',
              "<dt>Where</dt><dd>" + (_e("; ".join(places)) if len(places) <= 3 else
                                      f"{len(places)} layers, each in the table below") + "</dd>"]
-    keys = list(dict.fromkeys(k for m in members if isinstance(m.get("evidence"), Mapping)
-                              for k in m["evidence"]))
+    keys = list(dict.fromkeys(k for m in members for k in m.diagnosis.evidence))
     head = '<tr><th class="key">where</th><th class="key">first seen</th>' + "".join(
         f'<th class="key">{_e(k)}</th>' for k in keys) + "</tr>"
     rows = []
     for m in members:
-        evidence = m.get("evidence") if isinstance(m.get("evidence"), Mapping) else {}
+        evidence = m.diagnosis.evidence
         cells = "".join(f'<td class="key">{_e(_value_text(evidence[k]) if k in evidence else "—")}</td>'
                         for k in keys)
-        rows.append(f'<tr><td class="key">{_e(_where(m) or "the whole model")}</td>'
-                    f'<td class="key">{_e(_when(m.get("step"), m.get("epoch")))}</td>{cells}</tr>')
+        rows.append(f'<tr><td class="key">{_e(m.where)}</td>'
+                    f'<td class="key">{_e(_when(m.step, m.epoch))}</td>{cells}</tr>')
     parts.append(f'<dt>Evidence</dt><dd><table class="evidence">{head}{"".join(rows)}</table></dd>')
-    if first.get("explanation"):
-        parts.append(f"<dt>Why</dt><dd>{_e(first['explanation'])}"
+    if d.explanation:
+        parts.append(f"<dt>Why</dt><dd>{_e(d.explanation)}"
                      '<br><span class="muted">(the first of them; the others alike, with their own numbers '
                      "above)</span></dd>")
-    remedies = _remedy_list(first)
-    if remedies:
-        rid, desc = remedies[0]
-        parts.append(f"<dt>Remedy</dt><dd>{f'<b>{_e(rid)}</b>: ' if rid else ''}{_e(desc)}</dd>")
+    if d.caused_by is not None:
+        parts.append(_cause_html(d))
+    if d.remedies:
+        rid, desc = d.remedies[0]
+        parts.append(f"<dt>Remedy</dt><dd><b>{_e(rid)}</b>: {_e(desc)}</dd>")
     parts.append("</dl></article>")
     return "\n".join(parts)
 
@@ -322,28 +331,26 @@ HEALTHY = ("<b>Healthy.</b> The doctor found no problem in this run: no vanishin
            "dead units, no saturation, no NaN/Inf, and the loss behaved.")
 
 
-def _verdict_html(findings: list[dict[str, Any]]) -> str:
+def _verdict_html(findings: list[Finding]) -> str:
     if not findings:
         return f'<p class="summary healthy">{HEALTHY}</p>'
-    places: dict[str, list[str]] = {}  # problem -> where, in order of first sight
+    by_problem: dict[str, list[Finding]] = {}  # in order of first sight
     for f in findings:
-        places.setdefault(str(f.get("problem") or "problem"), []).append(_where(f))
+        by_problem.setdefault(f.problem, []).append(f)
     names = []
-    for problem, wheres in places.items():
-        named = [w for w in dict.fromkeys(wheres) if w]
-        if not named:
-            names.append(f"<b>{_e(problem)}</b> in the whole model")
-        elif len(named) == 1:
-            names.append(f"<b>{_e(problem)}</b> in {_e(named[0])}")
+    for problem, members in by_problem.items():
+        places = _places(members)
+        if len(places) == 1:
+            names.append(f"<b>{_e(problem)}</b> in {_e(places[0])}")
         else:
-            names.append(f"<b>{_e(problem)}</b> in {len(named)} layers: {_e('; '.join(named))}")
-    count = len(places)
+            names.append(f"<b>{_e(problem)}</b> in {len(places)} layers: {_e('; '.join(places))}")
+    count = len(by_problem)
     summary = (f"<b>{count} problem{'s' if count != 1 else ''} found.</b><ul>"
                + "".join(f"<li>{name}</li>" for name in names) + "</ul>")
-    applied = [t for f in findings for t in f.get("treatments") or () if t.get("applied", True)]
+    applied = [t.entry for f in findings for t in f.treatments if t.entry.applied]
     if applied:
-        done = ", ".join(f"{t.get('remedy') or t.get('description') or 'a treatment'}"
-                         + (f" ({t['outcome']})" if t.get("outcome") else "") for t in applied)
+        done = ", ".join(f"{t.remedy or t.description}" + (f" ({t.outcome})" if t.outcome else "")
+                         for t in applied)
         summary += f"Applied inside the run: {_e(done)}."
     else:
         summary += "No treatment was applied (watch only)."
@@ -376,7 +383,7 @@ def _runs_html(runs: Sequence[Mapping[str, Any]]) -> str:
         label = run.get("label") or "run"
         recipe = f'<p class="muted">{_e(run["recipe"])}</p>' if run.get("recipe") else ""
         parts.append(f'<div class="run"><h3>{_e(label)}</h3>{recipe}\n'
-                     f"{_verdict_html(_entries(run.get('verdict') or ()))}</div>")
+                     f"{_verdict_html(_findings(run.get('verdict') or ()))}</div>")
     return "\n".join(parts)
 
 
@@ -402,7 +409,7 @@ def _figure_html(item: Any) -> str:
 
 
 def _history_html(history: Any) -> str:
-    logs, _, _ = history_dict(history)
+    logs = as_record(history).logs
     if not logs:
         return '<p class="muted">No per-epoch history.</p>'
     keys = list(logs)
@@ -461,15 +468,13 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures:
                  runs: Sequence[Mapping[str, Any]] | None = None) -> Path:
     """Write one self-contained HTML file (atomically) and return its path.
 
-    ``verdict``: the findings, in order: dicts with ``problem``, ``where`` (or ``layer_label``),
-    ``step`` and ``epoch`` (0-based, as the doctor counts; shown 1-based), ``severity``, ``evidence``
-    (a dict), ``explanation``, ``remedy`` (or ``remedies``) and optionally ``treatment`` (a text, a
-    dict or a list of them, e.g. ``TreatmentRecord.to_dict()``), ``outcome`` and ``changed`` (what the
-    treatment changed); ``Diagnosis`` and ``TreatmentRecord`` objects are taken as their
-    ``to_dict()``, each treatment filed under the diagnosis it treated. Empty: the run was healthy.
+    ``verdict``: what ``build_verdict`` returns (``Finding``s), or the diagnoses and treatments
+    themselves (``DiagnosisEntry``/``TreatmentEntry`` of a ``RunRecord``, or the doctor's
+    ``Diagnosis``/``TreatmentRecord``), each treatment then filed under the diagnosis it treated.
+    Steps and epochs are 0-based there and shown 1-based. Empty: the run was healthy.
     The same diagnosis made in several layers (or episodes) is shown as one card listing them.
     ``figures``: ``(caption, image path)`` pairs (PNG), embedded as base64. ``history``: a
-    ``History`` or a dict of per-epoch lists (a table, epochs 1-based). ``config``: a nested dict
+    ``RunRecord`` or a ``History`` (its per-epoch logs: a table, epochs 1-based). ``config``: a nested dict
     (a definition list) or any JSON-able value. ``notes``: a text, a table (``{"columns": [...],
     "rows": [[...]], "caption": ...}``) or a list of them; a text of several lines stays as written.
     ``summary``: what the report shows as a whole, first: a text or ``{"text": ..., "claims":
@@ -477,7 +482,7 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures:
     dicts with ``label``, ``recipe``, ``verdict`` and ``history``, each given its own verdict and
     History table (``verdict`` and ``history`` then add to them, and may be left out).
     Every text is HTML-escaped; the page has inline CSS only, no scripts and no external URLs."""
-    findings = _entries(verdict)
+    findings = _findings(verdict)
     figures = list(figures or ())
     parts = [_summary_html(summary)] if summary is not None else []
     if runs:
@@ -520,15 +525,13 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures:
 # ---------------------------------------------------------------------------------------------
 # from the doctor's objects to the verdict
 # ---------------------------------------------------------------------------------------------
-def _metric_change(logs: Mapping[str, list[Any]], epoch: int | None) -> str | None:
+def _metric_change(logs: Mapping[str, Sequence[float]], epoch: int) -> str | None:
     """What the metrics did from the epoch of a treatment to the end of the run."""
-    if epoch is None:
-        return None
     parts = []
     for key in ("val_accuracy", "accuracy", "val_loss", "loss"):
-        values = logs.get(key) or []
+        values = logs.get(key) or ()
         if len(values) > epoch and len(values) > 1:
-            before, after = number(values[epoch]), number(values[-1])
+            before, after = values[epoch], values[-1]
             if math.isfinite(before) or math.isfinite(after):
                 parts.append(f"{key} {_num(before)} in epoch {epoch + 1} → {_num(after)} "
                              f"in epoch {len(values)}")
@@ -537,21 +540,59 @@ def _metric_change(logs: Mapping[str, list[Any]], epoch: int | None) -> str | No
     return "; ".join(parts) + "." if parts else None
 
 
+def _reading(probes: Sequence[ProbeEntry], layer: str | None,
+             step: int) -> tuple[int, LayerProbe | ActivationProbe] | None:
+    """The entry of layer ``layer`` (its key) at the latest probe at or before ``step``."""
+    if layer is None:
+        return None
+    for probe in reversed(probes):
+        if probe.step <= step:
+            entry = probe.at(layer)
+            if entry is not None:
+                return probe.step, entry
+    return None
+
+
 def build_verdict(diagnoses: Iterable[Any] = (), treatments: Iterable[Any] = (),
-                  history: Any = None) -> list[dict[str, Any]]:
-    """The verdict's entries from the doctor's ``Diagnosis`` and ``TreatmentRecord`` objects (or
-    their dicts): each diagnosis with its treatments, and, with the ``History``, what each applied
-    treatment changed (the metrics from its epoch to the end of the run)."""
-    logs, _, _ = history_dict(history)
-    items: list[Any] = []
-    for d in diagnoses or ():
-        items.append(plain(d))
-    for t in treatments or ():
-        t = dict(plain(t))
-        if t.get("applied", True) and not t.get("changed"):
-            t["changed"] = _metric_change(logs, integer(t.get("epoch")))
-        items.append(t)
-    items.sort(key=lambda i: (integer(i.get("step")) if isinstance(i, Mapping) and integer(i.get("step"))
-                              is not None else math.inf, isinstance(i, Mapping) and _is_treatment(i)))
-    entries = _entries(items)
-    return entries
+                  history: Any = None) -> list[Finding]:
+    """The verdict: each diagnosis a ``Finding`` with the treatments that followed it (the latest
+    diagnosis of its problem, and of its layer when it names one, at or before its step). With the
+    run's ``RunRecord`` (or ``History``) as ``history``: what each applied treatment changed (the
+    metrics from its epoch to the end of the run) and, from the record's probes, each diagnosed
+    layer's numbers at the probe before the diagnosis. ``diagnoses``/``treatments``: the record's
+    entries or the doctor's ``Diagnosis``/``TreatmentRecord`` objects."""
+    record = as_record(history)
+    items: list[tuple[int, int, Any]] = [(d.step, 0, d) for d in diagnosis_entries(diagnoses)]
+    items += [(t.step, 1, t) for t in treatment_entries(treatments)]
+    items.sort(key=lambda item: item[:2])
+    findings: list[Finding] = []
+    for _, _, item in items:
+        if isinstance(item, DiagnosisEntry):
+            finding = Finding.of(item)
+            finding.reading = _reading(record.probes, item.layer, item.step)
+            findings.append(finding)
+            continue
+        candidates = [f for f in findings if f.problem == item.problem and f.diagnosis is not None]
+        same_layer = [f for f in candidates if item.layer is None or f.layer == item.layer]
+        target = (same_layer or candidates or [None])[-1]
+        if target is None:
+            target = Finding(item.problem, item.layer, item.label, item.step, item.epoch)
+            findings.append(target)
+        changed = _metric_change(record.logs, item.epoch) if item.applied else None
+        target.treatments.append(Treated(item, changed))
+    return findings
+
+
+def _findings(verdict: Iterable[Any]) -> list[Finding]:
+    """``write_report``'s verdict as findings: ``Finding``s as they are, diagnoses and treatments
+    through ``build_verdict``."""
+    given = list(verdict or ())
+    findings = [v for v in given if isinstance(v, Finding)]
+    rest = [v for v in given if not isinstance(v, Finding)]
+    if rest:
+        from retroprop.doctor import TreatmentRecord
+
+        treatments = [v for v in rest if isinstance(v, TreatmentEntry | TreatmentRecord)]
+        findings += build_verdict([v for v in rest if not isinstance(v, TreatmentEntry | TreatmentRecord)],
+                                  treatments)
+    return findings

@@ -10,9 +10,10 @@ retroprop[plot]``); each function writes one PNG where it is told and returns it
 * ``training_curves``: loss and accuracy per epoch, with the doctor's diagnoses and repairs marked.
 * ``dropout_sweep``: accuracy against the dropout rate, with the majority-class rate.
 
-Inputs are plain data or the doctor's own objects (``ProbeRecord`` or its ``as_plain()`` dict,
-``Diagnosis``, ``TreatmentRecord``, ``History``). Steps and epochs are 0-based in those objects and
-shown 1-based, as the doctor prints them.
+Inputs are a run record's entries (``retroprop.run_record``: ``ProbeEntry``, ``DiagnosisEntry``,
+``TreatmentEntry``, ``RunRecord``, or their dicts) or the doctor's objects they are made from
+(``ProbeRecord``, ``Diagnosis``, ``TreatmentRecord``, ``History``), each read by its fields. Steps and
+epochs are 0-based there and shown 1-based, as the doctor prints them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from typing import Any
 import numpy as np
 
 from retroprop.files import write_bytes
-from retroprop.report._common import history_dict, integer, matplotlib_parts, number, output_path, plain
+from retroprop.report._common import (
+    as_record,
+    diagnosis_entries,
+    matplotlib_parts,
+    output_path,
+    probe_entries,
+    treatment_entries,
+)
+from retroprop.run_record import ActivationProbe, LayerProbe, ProbeEntry
 
 DPI = 90  # 11 inches wide: about 1000 pixels, the report's column
 PALETTE = 256  # colours of the indexed PNG written (the figures use a few dozen; antialiasing the rest)
@@ -87,55 +96,23 @@ def _png_bytes(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _records(records: Iterable[Any]) -> list[dict[str, Any]]:
-    """The probe records as plain dicts, in the order given, with their layers and activations as
-    dicts too; anything that is not a record is left out."""
-    out = []
-    for record in records or ():
-        data = plain(record)
-        if not isinstance(data, Mapping):
-            continue
-        out.append({
-            "step": integer(data.get("step")),
-            "epoch": integer(data.get("epoch")),
-            "replayed": bool(data.get("replayed", False)),
-            "layers": [plain(layer) for layer in data.get("layers") or () if plain(layer) is not None],
-            "activations": [plain(a) for a in data.get("activations") or () if plain(a) is not None],
-        })
-    for index, record in enumerate(out):  # records without a step are placed by their order
-        if record["step"] is None:
-            record["step"] = out[index - 1]["step"] + 1 if index and out[index - 1]["step"] is not None \
-                else index
-    return out
-
-
-def _label(item: Mapping[str, Any], index: int) -> str:
-    return str(item.get("label") or item.get("name") or f"#{index + 1}")
-
-
-def _identity_keys(labels: Sequence[str], kinds: Sequence[str | None] | None = None) -> list[str]:
-    """Keys that follow a layer across a change of the model: its description without the position
-    ("Linear 64→64" of "layer 3, Linear 64→64"), or its kind for an activation, numbered by
-    occurrence. Inserting BatchNorm1d layers renumbers the Linear layers but keeps their keys."""
-    counts: dict[str, int] = {}
+def _row_keys(layers: Sequence[LayerProbe]) -> list[tuple[int | None, int, int]]:
+    """Keys that follow a weighted layer across a change of the model (a repair that inserts
+    BatchNorm1d layers renumbers the modules): its shape (inputs per unit and weight entries),
+    numbered by occurrence."""
+    counts: dict[tuple[int | None, int], int] = {}
     keys = []
-    for i, label in enumerate(labels):
-        kind = kinds[i] if kinds is not None else None
-        if kind:
-            base = str(kind)
-        elif label.startswith("layer ") and ", " in label:
-            base = label.split(", ", 1)[1]
-        else:
-            base = label
-        counts[base] = counts.get(base, 0) + 1
-        keys.append(f"{base}#{counts[base]}")
+    for layer in layers:
+        shape = (layer.fan_in, layer.size)
+        counts[shape] = counts.get(shape, 0) + 1
+        keys.append((*shape, counts[shape]))
     return keys
 
 
-def _merge_order(sequences: Iterable[Sequence[str]]) -> list[str]:
-    """The union of several ordered sequences of names, each one's order kept where they agree: a
-    name first seen in a later sequence goes right after its predecessor there."""
-    order: list[str] = []
+def _merge_order(sequences: Iterable[Sequence[Any]]) -> list[Any]:
+    """The union of several ordered sequences of keys, each one's order kept where they agree: a
+    key first seen in a later sequence goes right after its predecessor there."""
+    order: list[Any] = []
     for sequence in sequences:
         previous = None
         for name in sequence:
@@ -182,32 +159,31 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
     ones as colours that brighten over time. NaN/Inf gradients are red, exact zeros grey; where the
     model was changed (a repair) a white line separates the columns.
 
-    ``records``: the doctor's ``ProbeRecord``s (``doctor.recorder.records``) or their ``as_plain()``
-    dicts. Returns the path of the PNG written."""
+    ``records``: a record's ``probes`` or the doctor's ``ProbeRecord``s (``doctor.recorder.records``).
+    Rows follow a layer by its shape across a change of the model. Returns the path of the PNG
+    written."""
     matplotlib_parts()  # a clear message when matplotlib is missing
     from matplotlib.colors import ListedColormap
 
-    data = [r for r in _records(records) if r["layers"]]
+    data = [r for r in probe_entries(records) if r.layers]
     title = title or "Gradient flow: weight-gradient norm per layer"
     if not data:
         return _message_figure(path, title, "No probe recorded a weighted layer: nothing to show.")
-    labels = [[_label(layer, i) for i, layer in enumerate(r["layers"])] for r in data]
-    structures = [tuple(_identity_keys(names)) for names in labels]
+    structures = [tuple(_row_keys(r.layers)) for r in data]
     keys = _merge_order(structures)
-    names = dict.fromkeys(keys, "")
-    for structure, record_labels in zip(structures, labels, strict=True):  # the latest label names a row
-        names.update(zip(structure, record_labels, strict=True))
+    names = {}
+    for record, structure in zip(data, structures, strict=True):  # the latest label names a row
+        names.update(zip(structure, (layer.label for layer in record.layers), strict=True))
     rows = [names[key] for key in keys]
     n_rows, n_cols = len(rows), len(data)
     norms = np.full((n_rows, n_cols), np.nan)
     kind = np.zeros((n_rows, n_cols), dtype=np.int8)  # 0 value, 1 absent, 2 zero, 3 NaN/Inf
     kind[:] = 1
     for col, (record, structure) in enumerate(zip(data, structures, strict=True)):
-        for layer, key in zip(record["layers"], structure, strict=True):
+        for layer, key in zip(record.layers, structure, strict=True):
             row = keys.index(key)
-            value = number(layer.get("grad_norm"))
-            bad = (number(layer.get("nonfinite_grad"), 0.0) or 0) > 0
-            if bad or not math.isfinite(value):
+            value = layer.grad_norm
+            if layer.nonfinite_grad > 0 or not math.isfinite(value):
                 kind[row, col] = 3
             elif value <= 0:
                 kind[row, col] = 2
@@ -244,7 +220,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
     colourbar.set_label("gradient norm (log10)")
     ax.set_yticks(range(n_rows), rows)
     ticks = _tick_positions(n_cols)
-    ax.set_xticks(ticks, [str(data[c]["step"] + 1) for c in ticks])
+    ax.set_xticks(ticks, [str(data[c].step + 1) for c in ticks])
     ax.set_xlabel("training step (1-based; one column per probe)")
     ax.set_title("‖∇W‖ per layer and probe (input side at the top)", fontsize=11)
     specials = [(NONFINITE_COLOUR, "NaN/Inf gradient"), (ZERO_COLOUR, "gradient exactly 0"),
@@ -260,7 +236,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
         values = norms[:, col]
         ok = kind[:, col] == 0
         profile.plot(values[ok], ys[ok], "o-", color=colour, markersize=4,
-                     label=f"along the depth at {_step_text(data[col]['step'])}")
+                     label=f"along the depth at {_step_text(data[col].step)}")
         bad = kind[:, col] == 3
         if bad.any():
             drawn_bad = True
@@ -276,7 +252,7 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
     ends = [row for row in range(n_rows) if kind[row, last] == 0]
     if len(ends) >= 2:  # how much smaller the first layer's gradient is than the last one's
         ratio = norms[ends[0], last] / norms[ends[-1], last]
-        heading += f"\nfirst / last layer\nat {_step_text(data[last]['step'])}: {ratio:.2g}"
+        heading += f"\nfirst / last layer\nat {_step_text(data[last].step)}: {ratio:.2g}"
     profile.set_title(heading, fontsize=10)
     if any(structures[c] != structures[c - 1] for c in range(1, n_cols)):
         ax.set_title("‖∇W‖ per layer and probe (input side at the top; dashed: the model was changed, "
@@ -294,38 +270,25 @@ def gradient_flow(records: Iterable[Any], path: Any, title: str | None = None) -
 # ---------------------------------------------------------------------------------------------
 # dead units
 # ---------------------------------------------------------------------------------------------
-def _fired(activation: Mapping[str, Any]) -> np.ndarray | None:
-    fired = activation.get("fired")
-    if fired is None:
-        return None
-    array = np.asarray(fired).reshape(-1)
-    if array.dtype != bool:
-        with np.errstate(invalid="ignore"):
-            array = np.nan_to_num(array.astype(np.float64), nan=0.0) > 0
-    return array
+def _fired(activation: ActivationProbe) -> np.ndarray | None:
+    return None if activation.fired is None else np.array(activation.fired, dtype=bool)
 
 
-def _relu_layers(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """The record's activations with per-unit firing, by a key that follows them across a change
-    of the model (their kind and occurrence)."""
-    layers = [(i, a) for i, a in enumerate(record["activations"]) if _fired(a) is not None]
-    keys = _identity_keys([_label(a, i) for i, a in layers], [a.get("kind") for _, a in layers])
-    return dict(zip(keys, (a for _, a in layers), strict=True))
+def _relu_layers(record: ProbeEntry) -> dict[tuple[str, int], ActivationProbe]:
+    """The probe's activations with per-unit firing, by a key that follows them across a change
+    of the model (a repair renumbers the modules): their kind, numbered by occurrence."""
+    counts: dict[str, int] = {}
+    out = {}
+    for activation in record.activations:
+        if activation.fired is not None:
+            counts[activation.kind] = counts.get(activation.kind, 0) + 1
+            out[(activation.kind, counts[activation.kind])] = activation
+    return out
 
 
 def has_relu_units(records: Iterable[Any]) -> bool:
     """Whether any of ``records`` saw which ReLU units fired (what ``dead_units`` draws)."""
-    return any(_fired(a) is not None for r in _records(records) for a in r["activations"])
-
-
-def _dead_relu_findings(diagnoses: Iterable[Any]) -> list[dict[str, Any]]:
-    """The ``dead_relu`` diagnoses among ``diagnoses``, as plain dicts with a step."""
-    out = []
-    for d in diagnoses or ():
-        d = plain(d)
-        if isinstance(d, Mapping) and d.get("problem") == "dead_relu" and integer(d.get("step")) is not None:
-            out.append(dict(d))
-    return out
+    return any(a.fired is not None for r in probe_entries(records) for a in r.activations)
 
 
 def _rule_verdict(share: float) -> str:
@@ -347,7 +310,7 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
     row says what the rule makes of that share there (warning from 50 %, critical from 90 %).
     Narrower layers leave the rest of their row blank.
 
-    ``records``: ``ProbeRecord``s or their ``as_plain()`` dicts. ``steps``: the steps to show, as the
+    ``records``: a record's ``probes`` or ``ProbeRecord``s. ``steps``: the steps to show, as the
     records count them (0-based, like ``ProbeRecord.step`` and ``Diagnosis.step``), each matched to
     the latest probe at or before it; by default the first probe, the probe of each ``dead_relu``
     diagnosis in ``diagnoses`` (its panel names it: a diagnosis is made when a layer first crosses
@@ -359,22 +322,22 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
     from matplotlib.colors import ListedColormap
 
     window = max(int(window), 1)
-    data = [r for r in _records(records) if any(_fired(a) is not None for a in r["activations"])]
+    probes = probe_entries(records)
+    data = [r for r in probes if any(a.fired is not None for a in r.activations)]
     heading = "Dead ReLU units" + (f": {title}" if title else "")
     if not data:
-        kinds = sorted({str(a.get("kind")) for r in _records(records) for a in r["activations"]
-                        if a.get("kind")})
+        kinds = sorted({a.kind for r in probes for a in r.activations})
         found = f" (activations found: {', '.join(kinds)})" if kinds else ""
         return _message_figure(path, heading, "No ReLU layer with per-unit firing in these records: dead "
                                               f"units are a ReLU failure{found}.")
-    findings = _dead_relu_findings(diagnoses)
+    findings = [d for d in diagnosis_entries(diagnoses) if d.problem == "dead_relu"]
 
     def probe_at(step: int) -> int:
-        at_or_before = [i for i, r in enumerate(data) if r["step"] <= int(step)]
+        at_or_before = [i for i, r in enumerate(data) if r.step <= int(step)]
         return at_or_before[-1] if at_or_before else 0
 
     if steps is None:
-        marked = [probe_at(integer(f["step"])) for f in findings][:3]
+        marked = [probe_at(f.step) for f in findings][:3]
         chosen = sorted({0, *marked, len(data) - 1} if marked else {0, (len(data) - 1) // 2, len(data) - 1})
     else:
         chosen = list(dict.fromkeys(probe_at(step) for step in steps))
@@ -382,36 +345,37 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
     width_max = 1
     for index in chosen:
         record = data[index]
-        record["index"] = index
         labels, rows, notes = [], [], []
         for key, activation in _relu_layers(record).items():
             fired = _fired(activation)
-            label = _label(activation, 0)
             history = [fired]  # this probe and the ones before it, while the layer had this width
             for earlier in reversed(data[:index]):
                 if len(history) >= window:
                     break
                 match = _relu_layers(earlier).get(key)
-                if match is None or _fired(match).shape != fired.shape:
+                if match is None or len(match.fired) != fired.size:
                     break
                 history.append(_fired(match))
             alive = np.logical_or.reduce(history)
-            labels.append(label)
+            labels.append(activation.label)
             rows.append(alive)
-            notes.append((len(history), int(number(activation.get("nonfinite"), 0.0) or 0)))
+            notes.append((len(history), activation.nonfinite, activation.layer))
             width_max = max(width_max, alive.size)
-        here = [f for f in findings if probe_at(integer(f["step"])) == index]
-        panels.append((record, labels, rows, notes, here))
+        here = [f for f in findings if probe_at(f.step) == index]
+        panels.append((index, labels, rows, notes, here))
 
     n_layers = max(len(p[1]) for p in panels)
     figure = _figure(11, sum(0.42 * len(p[1]) + 1.1 for p in panels) + 0.8)
     grid = figure.add_gridspec(len(panels), 1, height_ratios=[max(len(p[1]), 1) + 1.6 for p in panels])
     colours = ListedColormap([ABSENT_COLOUR, ALIVE_COLOUR, DEAD_COLOUR])
-    for k, (record, labels, rows, notes, here) in enumerate(panels):
+    for k, (index, labels, rows, notes, here) in enumerate(panels):
+        record = data[index]
         ax = figure.add_subplot(grid[k, 0])
         grid_values = np.zeros((max(len(rows), 1), width_max), dtype=np.int8)
         ticklabels = []
-        for r, (alive, label, (seen_here, nonfinite)) in enumerate(zip(rows, labels, notes, strict=True)):
+        diagnosed = {f.layer for f in here}
+        for r, (alive, label, note) in enumerate(zip(rows, labels, notes, strict=True)):
+            seen_here, nonfinite, layer = note
             grid_values[r, :alive.size] = np.where(alive, 1, 2)
             dead = int(alive.size - np.count_nonzero(alive))
             share = dead / max(alive.size, 1)
@@ -420,6 +384,8 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
             text += f": {verdict}" if verdict else ""
             if nonfinite:
                 text += ", NaN/Inf in output"
+            if layer in diagnosed:  # the diagnosis and the probe meet by the layer's key
+                text += " (diagnosed)"
             ticklabels.append(text)
             if verdict:
                 ax.text(1.003, r, "◀", transform=ax.get_yaxis_transform(), ha="left", va="center",
@@ -431,16 +397,15 @@ def dead_units(records: Iterable[Any], path: Any, steps: Sequence[int] | None = 
         for r in range(1, len(rows)):
             ax.axhline(r - 0.5, color="white", linewidth=2)
         seen = min(n[0] for n in notes) if notes else 0
-        first = data[max(record["index"] - seen + 1, 0)]["step"]
-        span = (f"steps {first + 1}-{record['step'] + 1}" if seen > 1 else f"step {record['step'] + 1}")
-        heading_k = (f"{_step_text(record['step'], record['epoch'])}: dead = no output > 0 on the last "
+        first = data[max(index - seen + 1, 0)].step
+        span = f"steps {first + 1}-{record.step + 1}" if seen > 1 else f"step {record.step + 1}"
+        heading_k = (f"{_step_text(record.step, record.epoch)}: dead = no output > 0 on the last "
                      f"{seen} probed batch{'es' if seen != 1 else ''} ({span})")
         colour = "black"
         if here:
-            named = "; ".join(f"{f.get('layer_label') or f.get('layer') or 'a layer'} [{f.get('severity')}]"
-                              for f in here)
+            named = "; ".join(f"{f.label or f.layer or 'a layer'} [{f.severity}]" for f in here)
             heading_k += f"\ndoctor: dead_relu diagnosed here in {named}"
-            colour = CRITICAL_COLOUR if any(f.get("severity") == "critical" for f in here) else WARNING_COLOUR
+            colour = CRITICAL_COLOUR if any(f.severity == "critical" for f in here) else WARNING_COLOUR
         ax.set_title(heading_k, fontsize=9.5, loc="left", color=colour)
         ax.set_xlabel("unit (1-based)" if k == len(panels) - 1 else "")
         ax.set_xlim(0.5, width_max + 0.5)
@@ -600,22 +565,20 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
     whose per-step losses are known (one stopped after a few steps, say) is drawn by step instead,
     each step's loss a point, each epoch's values at its last step.
 
-    ``history``: a ``History`` or a dict ``{"history": {...}, "params": {"steps": ...}}`` (or just
-    the per-epoch lists). ``diagnoses``/``treatments``: ``Diagnosis``/``TreatmentRecord`` objects or
-    their ``to_dict()``. Returns the path of the PNG written."""
+    ``history``: a ``RunRecord`` or a ``History``. ``diagnoses``/``treatments``: a record's entries
+    or the doctor's ``Diagnosis``/``TreatmentRecord`` objects. Returns the path of the PNG written."""
     matplotlib_parts()
     from matplotlib.ticker import MaxNLocator
 
-    logs, params, step_loss = history_dict(history)
-    steps_per_epoch = integer(params.get("steps"))
-    steps_per_epoch = steps_per_epoch if steps_per_epoch and steps_per_epoch > 0 else None
+    record = as_record(history)
+    logs = record.logs
+    step_loss = np.array(record.step_loss, dtype=np.float64) if record.step_loss else None
+    steps_per_epoch = record.steps_per_epoch if (record.steps_per_epoch or 0) > 0 else None
     title = title or "Training curves"
 
     def series(key: str) -> np.ndarray | None:
         values = logs.get(key)
-        if not values:
-            return None
-        return np.array([number(v) for v in values], dtype=np.float64)
+        return np.array(values, dtype=np.float64) if values else None
 
     loss, val_loss = series("loss"), series("val_loss")
     accuracy, val_accuracy = series("accuracy"), series("val_accuracy")
@@ -638,30 +601,22 @@ def training_curves(history: Any, path: Any, diagnoses: Iterable[Any] = (), trea
         return float(min((epoch + 1) * steps_per_epoch, total_steps)) if epoch is not None else math.nan
 
     events = []  # (x, kind, short label, long description, colour)
-    for d in diagnoses or ():
-        d = plain(d)
-        if not isinstance(d, Mapping):
+    for d in diagnosis_entries(diagnoses):
+        where = d.label or d.layer or "the whole model"
+        events.append((x_of(d.step, d.epoch), "diagnosis", d.problem,
+                       f"{d.problem} [{d.severity}] in {where}, {_step_text(d.step, d.epoch)}",
+                       CRITICAL_COLOUR if d.severity == "critical" else WARNING_COLOUR, None))
+    for t in treatment_entries(treatments):
+        if not t.applied:
             continue
-        step, epoch = integer(d.get("step")), integer(d.get("epoch"))
-        where = d.get("layer_label") or d.get("where") or d.get("layer") or "the whole model"
-        severity = str(d.get("severity") or "warning")
-        events.append((x_of(step, epoch), "diagnosis", str(d.get("problem", "?")),
-                       f"{d.get('problem', '?')} [{severity}] in {where}, {_step_text(step, epoch)}",
-                       CRITICAL_COLOUR if severity == "critical" else WARNING_COLOUR, None))
-    for t in treatments or ():
-        t = plain(t)
-        if not isinstance(t, Mapping) or not t.get("applied", True):
-            continue
-        step, epoch = integer(t.get("step")), integer(t.get("epoch"))
-        back = integer(t.get("rolled_back_to"))
+        back = t.rolled_back_to
         start = None
         if back is not None and steps_per_epoch:
             start = x_of(back, None) - (1 if by_step else 1 / steps_per_epoch)
-        remedy = str(t.get("remedy") or "treatment")
-        outcome = f" [{t['outcome']}]" if t.get("outcome") else ""
+        remedy = t.remedy or "treatment"
         rolled = "" if back is None else f", rolled back to step {back + 1}"
-        events.append((x_of(step, epoch), "treatment", remedy,
-                       f"{remedy} for {t.get('problem', '?')}, {_step_text(step, epoch)}{rolled}{outcome}",
+        events.append((x_of(t.step, t.epoch), "treatment", remedy,
+                       f"{remedy} for {t.problem}, {_step_text(t.step, t.epoch)}{rolled} [{t.outcome}]",
                        TREATMENT_COLOUR, start))
     events = [e for e in events if math.isfinite(e[0])]
     events.sort(key=lambda e: (e[0], e[1] != "diagnosis"))
@@ -815,7 +770,7 @@ def dropout_sweep(rates: Sequence[float], train_acc: Sequence[float], val_acc: S
     text, empty when nothing), written above the plot at its rate. Returns the path of the PNG
     written."""
     def column(values: Sequence[float] | None) -> np.ndarray | None:
-        return None if values is None else np.array([number(v) for v in values], dtype=np.float64)
+        return None if values is None else np.array(values, dtype=np.float64).reshape(-1)
 
     x = column(rates)
     order = np.argsort(x, kind="stable")
@@ -840,10 +795,11 @@ def dropout_sweep(rates: Sequence[float], train_acc: Sequence[float], val_acc: S
         best = int(np.nanargmax(val))
         ax.plot([x[best]], [val[best]], "*", color=VAL_COLOUR, markersize=14, markeredgecolor="black",
                 label=f"best validation: rate {x[best]:.2g} ({val[best]:.3f})")
-    if majority is not None and math.isfinite(number(majority)):
-        ax.axhline(number(majority), color="#555555", linestyle=":", linewidth=1.5,
-                   label=f"majority class ({number(majority):.3f})")
-        ax.annotate(f"majority class ({number(majority):.3f})", (0.0, number(majority)),
+    majority = None if majority is None else float(majority)
+    if majority is not None and math.isfinite(majority):
+        ax.axhline(majority, color="#555555", linestyle=":", linewidth=1.5,
+                   label=f"majority class ({majority:.3f})")
+        ax.annotate(f"majority class ({majority:.3f})", (0.0, majority),
                     xycoords=("axes fraction", "data"), xytext=(4, 3), textcoords="offset points",
                     fontsize=9, color="#333333", va="bottom")
     ax.set_xlabel("dropout rate (share of units dropped)")
