@@ -455,8 +455,9 @@ class RunRecord(_Entry):
         diagnoses = tuple(DiagnosisEntry.from_diagnosis(d) for d in
                           (doctor.diagnoses if doctor is not None else history.diagnoses))
         source = doctor.treatments if doctor is not None else history.treatments
-        treatments = tuple(TreatmentEntry.from_treatment(t, _label_at(t.layer, t.step, diagnoses, probes))
-                           for t in source)
+        treatments = tuple(TreatmentEntry.from_treatment(
+            t, getattr(t, "layer_label", None) or _label_at(t.layer, t.step, diagnoses, probes))
+            for t in source)
         if config is None:
             config = run_config(history)
             if doctor is not None:

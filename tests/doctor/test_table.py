@@ -118,3 +118,12 @@ def test_the_doctor_runs_what_the_table_holds(monkeypatch):
     assert seen, "the doctor never ran the table's loss detectors"
     assert [d.problem for d in history.diagnoses] == ["underfitting"]
     assert history.diagnoses[0].evidence == {"stub": True}
+
+
+def test_treatment_priority_is_a_column_of_the_table():
+    ranks = [rule.treat_rank for rule in table.TABLE]
+    assert sorted(ranks) == list(range(len(table.TABLE)))  # a strict order, every problem placed
+    assert table.TREATMENT_PRIORITY[:4] == table.SETUP_PROBLEMS  # fixes of what the run starts from first
+    order = table.TREATMENT_PRIORITY
+    assert order.index("non_finite") < order.index("exploding_gradients")  # roll back a NaN/Inf at once
+    assert order.index("saturated_activations") < order.index("vanishing_gradients")

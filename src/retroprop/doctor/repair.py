@@ -22,6 +22,7 @@ import numpy as np
 from retroprop.doctor import rules
 from retroprop.doctor.adapter import ModelAdapter, Snapshot
 from retroprop.doctor.diagnosis import SETUP_PROBLEMS, Diagnosis
+from retroprop.doctor.table import TREATMENT_PRIORITY
 
 if TYPE_CHECKING:
     from retroprop.doctor.remedies import Treatment
@@ -55,13 +56,6 @@ LOWER_LR_TRIES = 3
 DEPTH_GROWTH = 10.0
 # steps a treated run must go on for its problem's absence to count (the longest rule window, smoothed)
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
-# which of several problems diagnosed at once is treated first: causes before their consequences
-# (an overflow or exploding gradients make the loss unstable; units in their flat regions pass almost no
-# gradient, so saturation makes gradients vanish; vanishing gradients make the loss slow)
-TREATMENT_PRIORITY = ("loss_output_mismatch", "missing_nonlinearity", "unscaled_inputs", "unscaled_targets",
-                      "non_finite", "exploding_gradients", "saturated_activations", "vanishing_gradients",
-                      "dead_relu", "unstable_loss", "batch_too_small", "dropout_too_high", "overfitting",
-                      "underfitting", "slow_convergence")
 
 
 @dataclass
@@ -74,7 +68,8 @@ class TreatmentRecord:
     ``"unconfirmed"`` (not again, but the run ended too soon to tell), ``"returned"`` (it was, and
     the next remedy followed unless the run had ended), ``"skipped"`` (the remedy does not apply to
     this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
-    ``measured``: the outcome compared (``metric``, its value ``before`` the treatment and ``after``).
+    ``measured``: the outcome compared (``metric``, its value ``before`` the treatment and ``after``),
+    once it is (None before).
     """
 
     step: int
@@ -88,6 +83,7 @@ class TreatmentRecord:
     wasted_steps: int = 0  # steps whose progress the roll-back discarded
     outcome: str = "pending"
     measured: dict[str, Any] | None = None
+    layer_label: str | None = None  # the layer's human label (``Diagnosis.layer_label``), for display
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -309,12 +305,12 @@ class Repairing:
                     and t.outcome == "skipped" and not t.description.endswith("for the same reason")]
             if said and said[-1].split(" skipped: ", 1)[-1] == reason.split(" skipped: ", 1)[-1]:
                 reason = f"{remedy} skipped for the same reason"
-            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedy,
-                                                   reason, False, outcome="skipped"))
+            self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedy, reason, False,
+                                                   outcome="skipped", layer_label=diagnosis.layer_label))
         if chosen is None:
             note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists")
             exhausted = TreatmentRecord(step, self._epoch, problem, layer, None, note, False,
-                                        outcome="exhausted")
+                                        outcome="exhausted", layer_label=diagnosis.layer_label)
             if problem == "non_finite":  # nothing left but to keep the last healthy weights
                 exhausted.rolled_back_to, exhausted.wasted_steps = self._roll_back(self._snapshot)
                 self.stop_reason = f"{note}; stopped with the weights of step {exhausted.rolled_back_to + 1}"
@@ -342,8 +338,8 @@ class Repairing:
                                 f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
                                  rolled_back_to=back, wasted_steps=wasted,
-                                 outcome="resolved" if remedy == "early_stopping" else "pending")
-        record.measured = {"metric": None, "before": before}
+                                 outcome="resolved" if remedy == "early_stopping" else "pending",
+                                 layer_label=diagnosis.layer_label)
         self.treatments.append(record)
         self._start_segment()
         self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,

@@ -15,8 +15,8 @@ earlier detector of the same check found one of its ``unless`` problems, or ``fi
 end the check: nothing measured after a NaN/Inf means anything).
 
 Everything else that names problems is derived from this table: ``PROBLEMS``, ``CAUSAL_ORDER``,
-``TREATMENT_ORDER``, ``CONSEQUENCES``, ``SETUP_PROBLEMS`` and the documentation (``RULES``,
-``rules_markdown``, ``remedies_markdown``).
+``TREATMENT_ORDER``, ``TREATMENT_PRIORITY``, ``CONSEQUENCES``, ``SETUP_PROBLEMS`` and the documentation
+(``RULES``, ``rules_markdown``, ``remedies_markdown``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from retroprop.doctor import checks, rules
 from retroprop.doctor.rules import Finding
 
 __all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "FAMILIES", "PROBLEMS", "RULES", "SETUP_PROBLEMS", "TABLE",
-           "TREATMENT_ORDER", "Detector", "Evidence", "Problem", "Rule", "detectors", "remedies_markdown",
-           "rule_for", "rules_markdown", "run"]
+           "TREATMENT_ORDER", "TREATMENT_PRIORITY", "Detector", "Evidence", "Problem", "Rule", "detectors",
+           "remedies_markdown", "rule_for", "rules_markdown", "run"]
 
 FAMILIES = ("setup", "update", "probe", "loss", "epoch")
 
@@ -139,6 +139,10 @@ class Rule:
     why: str
     thresholds: Mapping[str, float] = field(default_factory=dict)
     causes: tuple[Problem, ...] = ()  # the problems this one can cause, by mechanism
+    # of several problems diagnosed at once, the lower rank is treated first: the setup's before the
+    # run's, and among those a NaN/Inf (roll back now) before exploding steps, saturation before the
+    # vanishing it causes, an unstable loss before the batch size that only the user can change
+    treat_rank: int = 0
 
     def doc(self) -> dict[str, str]:
         """The row's documentation, its numbers formatted from ``thresholds``."""
@@ -195,6 +199,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes)),),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output"),
+         treat_rank=0,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
                 "classes",
          threshold="a pairing that is constant (softmax over one unit), unbounded (NLL on raw scores), "
@@ -212,6 +217,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("missing_nonlinearity", "setup", lambda e: [
              f for f in checks.missing_nonlinearity(e.layers) if f.evidence.get("model_is_linear")]),),
          ("insert_activation",),
+         treat_rank=1,
          signal="Linear layers with no activation between them (Dropout, BatchNorm, Identity do not count), "
                 "in a model with no activation anywhere",
          threshold=">= {run} in a row", window="before the first step",
@@ -221,6 +227,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNSCALED_INPUTS,
          (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
          ("standardize_inputs",),
+         treat_rank=2,
          signal="RMS of the input features; ratio of the widest to the narrowest feature range; a "
                 "feature's distance from 0 relative to its range",
          threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
@@ -240,6 +247,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
              e.targets, e.loss, e.n_classes, e.layers, e.adaptive)),),
          ("standardize_targets",),
+         treat_rank=3,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
          threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
          window="before the first step",
@@ -253,6 +261,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
              e.losses, e.batch_size, e.start, chance_loss=e.chance_loss)),),
          ("larger_batch",),
+         treat_rank=10,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
@@ -270,6 +279,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
+         treat_rank=5,
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
@@ -289,6 +299,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("non_finite", "probe", lambda e: rules.non_finite(e.probes, e.unchecked, e.since),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
+         treat_rank=4,
          signal="NaN/Inf count in loss (every step), gradients, weights, activations",
          threshold="> 0", window="one step",
          why="one overflow poisons every later product; nothing learned after it is meaningful",
@@ -297,6 +308,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
+         treat_rank=6,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
          threshold=">= {share:.1f}; not in a network that learns well (training accuracy 1 or loss < "
@@ -310,6 +322,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
              e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
+         treat_rank=8,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
@@ -327,6 +340,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(e.probes),
                    gate=_symptoms),),
          ("relu", "he_init", "batchnorm"),
+         treat_rank=7,
          signal="RMS weight gradient of the first layer / of the last layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers",
          window="2 consecutive probes",
@@ -345,6 +359,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
               e.epoch_logs, e.samples, best=e.best))),
          ("lower_lr", "clip_gradients", "adam"),
+         treat_rank=9,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
          threshold="> {factor:g} x its lowest value so far and back more than half-way to its start (or a "
@@ -359,6 +374,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
+         treat_rank=11,
          signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
                 "C classes; else the starting loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps",
@@ -372,6 +388,7 @@ TABLE: tuple[Rule, ...] = (
              e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
+         treat_rank=12,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
                 "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
                 "validation loss's excess over the training loss, relative)",
@@ -392,6 +409,7 @@ TABLE: tuple[Rule, ...] = (
              epoch_logs=e.epoch_logs, samples=e.samples),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
+         treat_rank=13,
          signal="the training loss's trend and level against a blind guess's (else its start); the largest "
                 "update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
@@ -410,6 +428,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
               e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",))),
          ("higher_lr", "adam", "batchnorm"),
+         treat_rank=14,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
                 "learning rate) and the loss against its start",
@@ -433,6 +452,8 @@ CONSEQUENCES: dict[str, tuple[str, ...]] = {rule.problem.value: tuple(p.value fo
                                             for rule in TABLE if rule.causes}
 SETUP_PROBLEMS: tuple[str, ...] = tuple(rule.problem.value for rule in TABLE
                                         if any(d.family == "setup" for d in rule.detectors))
+TREATMENT_PRIORITY: tuple[str, ...] = tuple(rule.problem.value
+                                            for rule in sorted(TABLE, key=lambda rule: rule.treat_rank))
 RULES: list[dict[str, str]] = [rule.doc() for rule in TABLE]
 _BY_FAMILY: dict[str, tuple[Detector, ...]] = {
     family: tuple(d for rule in TABLE for d in rule.detectors if d.family == family) for family in FAMILIES}
