@@ -439,3 +439,17 @@ def test_saturation_is_treated_before_the_vanishing_gradients_it_causes():
     saturated = Diagnosis("saturated_activations", "1", 4, 0, "warning", {}, "x")
     record = doctor.treat([vanishing, saturated])
     assert record.problem == "saturated_activations"
+
+
+def test_batchnorm_is_never_inserted_into_a_run_of_one_sample_batches():
+    """BatchNorm normalizes over the batch: at one sample per batch its training forward pass fails, so
+    the remedy would stop the run it was meant to cure."""
+    model = mlp()
+    doctor = Doctor(model, rp.optim.SGD(model.parameters(), lr=0.1), repair=True)
+    doctor.attach(model, doctor.optimizer, batch_size=1)
+    reason = doctor._ruled_out("vanishing_gradients", "batchnorm", None)
+    assert reason is not None and "one sample" in reason
+    assert doctor._ruled_out("vanishing_gradients", "relu", None) is None
+    doctor.attach(model, doctor.optimizer, batch_size=2)
+    assert doctor._ruled_out("vanishing_gradients", "batchnorm", None) is None
+    doctor.close()

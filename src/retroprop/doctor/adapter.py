@@ -3,14 +3,16 @@
 The core (``Doctor``, ``Recorder``, ``repair``, the rules) reads plain numbers and touches a model only
 through one ``ModelAdapter``: a ``ModelProbe`` that measures per-layer numbers into ``ProbeRecord``s,
 the model described as plain layer dicts for the setup checks, snapshots to roll back to, copies, and
-remedies applied by name. ``RetropropAdapter`` is retroprop's; an adapter for another framework
-implements the same methods (hooks for the probe, its own state dicts for the snapshots) and the core
-needs no change. ``adapter_for(model, optimizer)`` picks the adapter for a model.
+remedies applied by name. ``RetropropAdapter`` is retroprop's, ``retroprop.torch.TorchAdapter``
+PyTorch's; an adapter for another framework implements the same methods (hooks for the probe, its own
+state dicts for the snapshots) and the core needs no change. ``adapter_for(model, optimizer)`` picks
+the adapter for a model.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -32,7 +34,7 @@ class Snapshot:
 
     step: int  # the state before this step's update
     epoch: int
-    model_state: Any  # retroprop: an OrderedDict of arrays (``Module.state_dict``)
+    model_state: Any  # retroprop: an OrderedDict of arrays (``Module.state_dict``); torch: tensor clones
     optimizer_state: Any
     rng_state: Any
 
@@ -218,11 +220,25 @@ def missing_members(value: Any, protocol: type) -> list[str]:
     return sorted(name for name in names if not hasattr(value, name))
 
 
+def _is_torch_module(model: Any) -> bool:
+    """Whether ``model`` is a ``torch.nn.Module``, found without importing torch: an object of one has
+    a class from torch in its MRO, so torch is imported already (``sys.modules``)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not any(cls.__module__.split(".")[0] == "torch" for cls in type(model).__mro__):
+        return False
+    return isinstance(model, torch.nn.Module)
+
+
 def adapter_for(model: Any, optimizer: Any = None) -> ModelAdapter:
     """The adapter for ``model`` and ``optimizer``: a ``ModelAdapter`` is returned as it is (then
-    ``optimizer`` must be None or its own), a retroprop ``Module`` gets a ``RetropropAdapter``."""
+    ``optimizer`` must be None or its own), a retroprop ``Module`` gets a ``RetropropAdapter``, a
+    ``torch.nn.Module`` a ``retroprop.torch.TorchAdapter``."""
     if isinstance(model, Module):
         return RetropropAdapter(model, optimizer)
+    if _is_torch_module(model):
+        from retroprop.torch.adapter import TorchAdapter  # imports torch, which is loaded already
+
+        return TorchAdapter(model, optimizer)
     if isinstance(model, ModelAdapter):
         if optimizer is not None and optimizer is not model.optimizer:
             raise ValueError("adapter_for: an adapter brings its own optimizer; pass the optimizer to the "
@@ -232,5 +248,6 @@ def adapter_for(model: Any, optimizer: Any = None) -> ModelAdapter:
     missing = missing_members(model, ModelAdapter)
     lacks = "" if len(missing) > 8 else f" (this one lacks {', '.join(missing)})"
     raise TypeError(f"the doctor cannot watch a {kind.__module__}.{kind.__qualname__}: it supports retroprop "
-                    "nn.Module models, and any object that implements "
+                    "nn.Module models, torch.nn.Module models (retroprop.torch) and any object that "
+                    "implements "
                     f"retroprop.doctor.adapter.ModelAdapter{lacks}")

@@ -90,36 +90,6 @@ OUT_OF_RANGE_SHARE = 0.01
 USER_FIX = "This is yours to fix: fit cannot change {what} for you."
 FIT_FIX = "fit can apply this fix itself ({remedy})."
 
-# One row per problem, in rules.RULES's format.
-RULES: list[dict[str, str]] = [
-    {"problem": "loss_output_mismatch", "signal": "the output layer's activation and width, the loss, "
-     "the targets' values and the number of classes", "threshold": "a pairing that is constant (softmax "
-     "over one unit), unbounded (NLL on raw scores), doubly squashed (softmax before cross-entropy, "
-     "sigmoid before BCE-with-logits), mis-sized (BCE on > 2 classes, fewer outputs than classes) or a "
-     "regression loss on class labels", "window": "before the first step",
-     "why": "the loss then measures something other than the classification asked for: it cannot "
-            "fall, falls forever, or its gradient vanishes when the prediction is wrong"},
-    {"problem": "missing_nonlinearity", "signal": "Linear layers with no activation between them "
-     "(Dropout, BatchNorm, Identity do not count)", "threshold": ">= 2 in a row",
-     "window": "before the first step", "why": "a product of linear maps is one linear map: the extra "
-     "layers add parameters, not expressive power"},
-    {"problem": "unscaled_inputs", "signal": "RMS of the input features; ratio of the widest to the "
-     "narrowest feature range; a feature's distance from 0 relative to its range",
-     "threshold": "RMS/sqrt(3) beyond the first activation's saturation point (tanh 3, sigmoid 6; "
-     f"critical at {SATURATION_CRITICAL:g}x), else RMS > {STEP_SCALE_MAX:g} (critical > "
-     f"{STEP_SCALE_CRITICAL:g}); range ratio > {INPUT_SPREAD_MAX:.0f}, offset > {INPUT_OFFSET_MAX:.1f} "
-     "(constant and two-valued features aside; not when the model begins with Standardize or "
-     "BatchNorm)", "window": "before the first step",
-     "why": "default inits assume unit-scale inputs: larger ones saturate units and enlarge the first "
-            "layer's steps, and features of very different scales need one learning rate each"},
-    {"problem": "unscaled_targets", "signal": "RMS and |mean|/std of regression targets (MSE, L1, Huber)",
-     "threshold": f"RMS > {TARGET_SCALE_MAX:g} (critical > {TARGET_SCALE_CRITICAL:g}), or |mean|/std > "
-     f"{TARGET_OFFSET_MAX:.0f}", "window": "before the first step",
-     "why": "the output starts near 0: the first loss is dominated by the targets' scale and offset, so "
-            "gradients are huge (SGD) or reaching the targets takes too many steps (Adam)"},
-]
-
-
 class DescriptionError(ValueError):
     """A layer list, loss name or data array handed to the static checks is malformed."""
 
@@ -653,8 +623,7 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
                                   or n_classes < 1):
         raise DescriptionError(f"n_classes must be a positive int or None, got {n_classes!r}")
-    # a redundant Linear layer inside a network that has activations elsewhere learns as well: a run of
-    # stacked Linear layers is a failure only when the whole model collapses to one linear map
-    collapsed = [f for f in missing_nonlinearity(layers) if f.evidence.get("model_is_linear")]
-    return [*loss_output_mismatch(layers, loss, targets, n_classes), *collapsed,
-            *unscaled_inputs(inputs, layers), *unscaled_targets(targets, loss, n_classes, layers, adaptive)]
+    from retroprop.doctor import table  # the table holds these checks' rows (and imports this module)
+
+    return table.run("setup", table.Evidence(layers=layers, loss=loss, inputs=inputs, targets=targets,
+                                             n_classes=n_classes, adaptive=adaptive))

@@ -107,6 +107,7 @@ class Doctor(Repairing):
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
+        self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
         self._last_loss_check = 0
         self._next_loss_check = LOSS_CHECK_FIRST
         self._quiet_until = 0  # steps before this one need only their loss (``quiet_steps``)
@@ -192,20 +193,30 @@ class Doctor(Repairing):
         """Record one step; returns the diagnoses that are new at this step.
 
         Call it once per step, after ``loss.backward()`` and before ``optimizer.step()``, with the
-        step's loss (a Tensor or a float). ``epoch`` (0-based) defaults to the doctor's count of
-        ``end_epoch`` calls. ``grads_finite=False`` says the step's gradients hold NaN/Inf although
-        the loss may not. When a step that was not due for a probe is non-finite, it is probed after
-        the fact to find the layer where NaN/Inf began; ``rerun()``, when given, runs that step's forward
-        pass again so that its activations are seen too (``fit`` passes one).
+        step's loss (a Tensor or a float), or None when the loss is not known (``retroprop.torch.watch``
+        without ``observe``): such a step is probed as any other, but once a step's loss is unknown the
+        rules on the loss (and the loss's NaN/Inf check) are off for the run; the layer rules still run,
+        without the loss's evidence that a network learns well. ``epoch`` (0-based) defaults to the
+        doctor's count of ``end_epoch`` calls. ``grads_finite=False`` says the step's gradients hold
+        NaN/Inf although the loss may not. When a step that was not due for a probe is non-finite, it is
+        probed after the fact to find the layer where NaN/Inf began; ``rerun()``, when given, runs that
+        step's forward pass again so that its activations are seen too (``fit`` passes one).
         """
         recorder = self.recorder
         if recorder is None:
             raise RuntimeError("Doctor.observe: no model attached; create Doctor(model, optimizer) first")
         epoch = self._epoch_count if epoch is None else epoch
         self._epoch = epoch
-        if grads_finite and type(loss) is float and loss - loss == 0.0 and recorder.step < self._quiet_until:
-            recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
-            return []
+        if grads_finite and recorder.step < self._quiet_until:
+            if type(loss) is float and loss - loss == 0.0:
+                recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
+                return []
+            if loss is None:
+                self._unknown_losses += 1
+                recorder.record_loss(math.nan)  # nothing is due: the unknown loss is all there is
+                return []
+        if loss is None:
+            self._unknown_losses += 1
         step = recorder.step
         if not self._off:
             try:
@@ -219,8 +230,14 @@ class Doctor(Repairing):
                 self._failed("observe", err, step)
                 self._turn_off()
         if recorder.step == step:  # the step is still counted, so later records line up
-            recorder.record_loss(float(loss.item() if hasattr(loss, "item") else loss))
+            recorder.record_loss(math.nan if loss is None else float(
+                loss.item() if hasattr(loss, "item") else loss))
         return []
+
+    @property
+    def losses_known(self) -> bool:
+        """Whether every step so far was observed with its loss (else the loss rules are off)."""
+        return self._unknown_losses == 0
 
     def quiet_steps(self) -> int:
         """How many of the coming steps need nothing but their loss, as long as it is finite (no
@@ -232,38 +249,45 @@ class Doctor(Repairing):
             return 0
         if self._off:
             return 1 << 40  # only the losses are recorded now
-        return max(min(recorder.quiet_steps(), self._next_loss_check - recorder.step), 0)
+        loss_due = self._next_loss_check - recorder.step if self.losses_known else 1 << 40  # none: unknown
+        return max(min(recorder.quiet_steps(), loss_due), 0)
 
     def _observe(self, loss: Any, epoch: int, grads_finite: bool, rerun: Any) -> list[Diagnosis]:
         recorder = self.recorder
         step = recorder.step
         record = recorder.observe(loss, epoch)
-        finite = grads_finite and math.isfinite(recorder.last_loss)
+        known = self.losses_known
+        finite = grads_finite and (not known or math.isfinite(recorder.last_loss))
         new: list[Diagnosis] = []
         updates: list[rules.Finding] = []
         completed = recorder.completed
         if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
             # the last probed step's update is known now, and one layer's is large (this step may be
             # probed itself, as with a cadence of 1)
-            updates = self._run("update", Evidence(probes=[completed.as_plain()]))
+            # with the probes before it (a layer of tiny weights needs a second large step, or a loss
+            # that rose, to confirm) and the loss after the update (this step's, on the updated weights)
+            updates = self._run("update", Evidence(
+                probes=[r.as_plain() for r in self._window() if r.step <= completed.step],
+                loss_after=recorder.last_loss if self.losses_known else None))
             new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
         if record is None:
             if finite:
-                if step >= self._next_loss_check:
+                if step >= self._next_loss_check and known:
                     new += self._report(self._loss_rules(step), step, epoch, "loss")
                 return new
             record = recorder.replay(epoch, rerun)
         self._probe_lrs[record.step] = self._learning_rates()  # the rates this probe's update will use
-        loss_due = step >= self._next_loss_check
+        loss_due = step >= self._next_loss_check and known
         probes = [r.as_plain() for r in self._window()]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
         self._checked = recorder.step
+        unchecked = recorder.losses[since:] if known else ()
         # each probe rule needs its problem to show on the latest probe (its window adds
         # persistence), so a probe without symptoms is checked by ``symptoms`` alone
         batch = self._batch_size()
         symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
                                                             batch_size=batch), probes[-1])
-        findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=recorder.losses[since:],
+        findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
                                                      since=since, symptoms=symptoms,
                                                      dead_ongoing=self._dead_ongoing()))
         if any(f.problem == "non_finite" for f in findings):
@@ -290,8 +314,9 @@ class Doctor(Repairing):
                 self._looking |= fresh
         elif (self.repair and not findings and not updates and not loss_findings and finite
               and not self._unresolved()
-              and not self._rule("loss_symptoms", functools.partial(rules.loss_symptoms, batch_size=batch),
-                                 recorder.losses[self._loss_start:])):
+              and not (known and self._rule("loss_symptoms",
+                                            functools.partial(rules.loss_symptoms, batch_size=batch),
+                                            recorder.losses[self._loss_start:]))):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
 
@@ -334,15 +359,16 @@ class Doctor(Repairing):
         """The activation layers in a ``dead_relu`` episode (the rule's hysteresis band)."""
         return self.episodes.ongoing("probe", "dead_relu")
 
-    def _latest_log(self) -> list[dict[str, float]]:
-        """This recipe's latest epoch log, as a list of one (none before its first epoch): O(1)."""
-        return self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - 1):]
+    def _recent_logs(self) -> list[dict[str, float]]:
+        """This recipe's latest ``rules.OVERFIT_EPOCHS`` epoch logs (fewer before its third epoch): O(1)."""
+        return self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - rules.OVERFIT_EPOCHS):]
 
     def _evidence(self, batch: int | None, **fields: Any) -> Evidence:
         """The evidence of a probe or loss check: this recipe's losses, the run's start, the batch size,
         the latest epoch log and what the layer rules need to tell a network that learns well."""
-        logs = self._latest_log()
-        return Evidence(losses=self.recorder.losses[self._loss_start:], start=self._run_start[0],
+        logs = self._recent_logs()
+        losses = self.recorder.losses[self._loss_start:] if self.losses_known else None
+        return Evidence(losses=losses, start=self._run_start[0],
                         start20=self._run_start[1], batch_size=batch,
                         accuracy=logs[-1].get("accuracy") if logs else None, epoch_logs=logs,
                         samples=self.samples, chance_loss=self.chance_loss, **fields)
@@ -395,6 +421,13 @@ class Doctor(Repairing):
                 break
             largest.insert(0, max(ratios))
         return largest
+
+    def _measure(self) -> dict[str, float]:
+        """The recipe's outcome now (``Repairing._measure``), without the training loss when it is unknown."""
+        measured = super()._measure()
+        if not self.losses_known:
+            measured.pop("loss", None)
+        return measured
 
     def _unresolved(self) -> bool:
         """Whether a problem is in an episode that has not ended (not a state to roll back to)."""
@@ -482,7 +515,7 @@ class Doctor(Repairing):
         steps = recorder.step if recorder else 0
         # the steps since the loss rules last ran, if they are enough to move the smoothed loss
         if recorder is not None and steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS and (
-                not self.stop_reason) and not self._off:
+                not self.stop_reason) and not self._off and self.losses_known:
             try:
                 new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
             except Exception as err:

@@ -94,16 +94,19 @@ class Recorder:
         return max(self._next_probe - 1 - self.step, 0)
 
     def observe(self, loss: Any, epoch: int = 0) -> ProbeRecord | None:
-        """Record this step; returns the probe record when this step was probed."""
-        value = loss if type(loss) is float else float(loss.item() if hasattr(loss, "item") else loss)
+        """Record this step; returns the probe record when this step was probed. ``loss`` None: the
+        step's loss is not known (recorded as NaN, which is not taken for an overflow)."""
+        unknown = loss is None
+        value = math.nan if unknown else loss if type(loss) is float else float(
+            loss.item() if hasattr(loss, "item") else loss)
         step = self.step
         self._pending.append(value)
         if step < self._next_probe and self._awaiting_ratio is None and step + 1 < self._next_probe:
             self.completed = None
-            if self.first_nonfinite_step is None and not math.isfinite(value):
+            if self.first_nonfinite_step is None and not unknown and not math.isfinite(value):
                 self.first_nonfinite_step = step
             return None  # the common step: nothing to measure
-        if self.first_nonfinite_step is None and not math.isfinite(value):
+        if self.first_nonfinite_step is None and not unknown and not math.isfinite(value):
             self.first_nonfinite_step = step
         self.completed = self._awaiting_ratio
         if self._awaiting_ratio is not None:  # the previous probed step's update is now visible

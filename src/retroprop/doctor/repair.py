@@ -462,6 +462,10 @@ class Repairing:
                    evidence: dict[str, Any] | None = None) -> str | None:
         """Why the evidence rules ``remedy`` out for ``problem`` (the mechanism points elsewhere), or None."""
         records = self.recorder.records
+        batch = self._batch_size()
+        if remedy == "batchnorm" and batch is not None and batch < 2:
+            return ("batchnorm skipped: the batches hold one sample, and batch normalization needs at "
+                    "least two per batch to normalize over (in training it would stop the run)")
         if problem == "exploding_gradients" and remedy == "batchnorm" and (evidence or {}).get(
                 "cause") == "learning_rate":
             growth = rules._fmt(evidence["gradient_growth"])

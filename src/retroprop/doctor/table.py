@@ -62,18 +62,21 @@ class Problem(enum.StrEnum):
 class Evidence:
     """What one check's detectors read: plain numbers, filled in by the caller for its family.
 
-    setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
-    ``inputs``, ``targets``, ``n_classes``, ``adaptive``. update: ``probes`` (the probe records whose
-    update is known, newest last). probe: ``probes`` (this recipe's latest records), ``unchecked`` and
-    ``since`` (the losses not yet looked at for NaN/Inf and the step of the first), ``symptoms`` (what
-    the latest probe shows, ``rules.symptoms``), ``dead_ongoing`` and the harm evidence (``losses``,
-    ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``). loss: ``losses`` (this
-    recipe's per-step losses), ``start`` and ``start20`` (the run's first 5 and 20 steps' mean loss),
-    ``recent`` (steps since the last loss check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (the
-    latest), ``samples``, ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and
-    ``recipe_problems`` (the problems diagnosed so far in this recipe). epoch: ``epoch_logs`` (this
-    recipe's latest), ``samples``, ``best`` (``rules.EpochBest``), ``first_epoch`` (of
-    ``epoch_logs[0]``) and ``validation_is_training``.
+    - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
+      ``inputs``, ``targets``, ``n_classes``, ``adaptive``.
+    - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
+      last) and ``loss_after`` (the loss on the updated weights; None when the losses are not known).
+    - probe: ``probes`` (this recipe's latest records), ``unchecked`` and ``since`` (the losses not yet
+      looked at for NaN/Inf and the step of the first), ``symptoms`` (what the latest probe shows,
+      ``rules.symptoms``), ``dead_ongoing``, and the evidence that a network learns well (``harm``:
+      ``losses``, ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``).
+    - loss: ``losses`` (this recipe's per-step losses; None when they are not known), ``start`` and
+      ``start20`` (the run's first 5 and 20 steps' mean loss), ``recent`` (steps since the last loss
+      check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (this recipe's latest three), ``samples``,
+      ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and ``recipe_problems``
+      (the problems diagnosed so far in this recipe).
+    - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
+      ``first_epoch`` (of ``epoch_logs[0]``) and ``validation_is_training``.
     """
 
     layers: Sequence[dict[str, Any]] = ()
@@ -102,6 +105,7 @@ class Evidence:
     best: Any = None
     first_epoch: int = 0
     validation_is_training: bool = False
+    loss_after: float | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -274,7 +278,8 @@ TABLE: tuple[Rule, ...] = (
                      "smooth": rules.LOSS_SMOOTH_SAMPLES},
          causes=(P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.EXPLODING_GRADIENTS,
-         (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(e.probes)),
+         (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(
+             e.probes, loss_after=e.loss_after)),
           Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(e.probes)),
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
@@ -284,15 +289,20 @@ TABLE: tuple[Rule, ...] = (
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
                 "blind guess's",
-         threshold="update/weight > {ratio:g}, or total gradient norm > {growth:g} x its value 4 probes "
-                   "earlier, or a loss > {loss:g} x (critical)",
+         threshold="update/weight > {ratio:g} (for a layer whose weights are below {tiny:g} x that norm, "
+                   "as a zero or near-zero init: only when the loss after the step is non-finite or > "
+                   "{factor:g} x the loss before it, or the previous probe's update was large too), or total "
+                   "gradient norm > {growth:g} x its value 4 probes earlier, or a loss > {loss:g} x "
+                   "(critical)",
          window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
                 "(loss)",
          why="large weights make the products of many large terms grow geometrically; an update as large as "
-             "the weights themselves throws the layer away; a loss a million times its start needs outputs "
-             "1e3-1e6 times too large",
+             "the weights themselves throws the layer away (one large first move of tiny weights toward "
+             "the solution does not); a loss a million times its start needs outputs 1e3-1e6 times too "
+             "large",
          thresholds={"ratio": rules.EXPLODING_UPDATE_RATIO, "growth": rules.EXPLODING_GROWTH,
-                     "loss": rules.ASTRONOMICAL_LOSS},
+                     "loss": rules.ASTRONOMICAL_LOSS, "tiny": rules.TINY_WEIGHTS,
+                     "factor": rules.UNSTABLE_FACTOR},
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),
     Rule(P.NON_FINITE,
@@ -311,12 +321,14 @@ TABLE: tuple[Rule, ...] = (
          treat_rank=6,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
-         threshold=">= {share:.1f}; not in a network that learns well (training accuracy 1 or loss < "
-                   "{fitted:.0%} of its start, and no generalization gap >= {gap:.2f} and twice its noise)",
+         threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
+                   "that learns well (training accuracy 1 or loss < {fitted:.0%} of its start, and no "
+                   "generalization gap >= {gap:.2f} and twice its noise on each of the last {epochs} epochs)",
          window="2 consecutive probes",
          why="in their flat regions sigmoid and tanh pass almost no gradient; a network that learns well "
              "with them loses nothing",
-         thresholds={"share": rules.SATURATED_SHARE, "fitted": rules.FITTED_LEVEL, "gap": rules.OVERFIT_GAP},
+         thresholds={"share": rules.SATURATED_SHARE, "fitted": rules.FITTED_LEVEL, "gap": rules.OVERFIT_GAP,
+                     "epochs": rules.OVERFIT_EPOCHS},
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.DEAD_RELU,
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
@@ -362,10 +374,11 @@ TABLE: tuple[Rule, ...] = (
          treat_rank=9,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
-         threshold="> {factor:g} x its lowest value so far and back more than half-way to its start (or a "
-                   "blind guess's); or validation accuracy swinging up and down {swings} times in a row (2 "
-                   "drops) by >= {swing:.1f} and 3 x its sampling noise; or falling >= {swing:.1f} below its "
-                   "best while the epoch training loss rose 3 epochs in a row",
+         threshold="> {factor:g} x its lowest value so far (the untrained model's loss counting as the "
+                   "first) and back more than half-way to its start (or a blind guess's); or validation "
+                   "accuracy swinging up and down {swings} times in a row (2 drops) by >= {swing:.1f} and "
+                   "3 x its sampling noise; or falling >= {swing:.1f} below its best while the epoch "
+                   "training loss rose 3 epochs in a row",
          window="{ema} steps (any step since the rule last ran); 4 epochs",
          why="steps too large overshoot the minimum and climb the other side",
          thresholds={"ema": rules.LOSS_EMA_STEPS, "smooth": rules.LOSS_SMOOTH_SAMPLES,
@@ -395,8 +408,9 @@ TABLE: tuple[Rule, ...] = (
          threshold="> {rise:.0%} above its minimum for {epochs} consecutive epochs, the training loss below "
                    "its value then + {rise:.0%} of that minimum (or the validation accuracy >= {swing:.1f} "
                    "and 3 x its noise below its best for {epochs} epochs, the training loss not rising over "
-                   "them), and over those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling "
-                   "noise; never when the validation data is the training data",
+                   "them), the training loss not rising over the window by {rise:.0%} of it either, and over "
+                   "those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling noise "
+                   "(Agresti-Coull); never when the validation data is the training data",
          window="{epochs} epochs",
          why="the network memorizes its training data instead of generalizing: it does better on what it "
              "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "

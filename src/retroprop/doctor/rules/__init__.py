@@ -1,0 +1,169 @@
+"""The detectors of the rules table (``table``), on plain per-layer statistics.
+
+Detectors see only numbers (dicts of floats, lists, NumPy arrays), never retroprop types, so any
+framework's probes can feed them. Each probe record is a dict with ``step``, ``epoch``, ``loss``,
+optionally ``grad_norm_total``, ``layers`` (weighted layers, input side first: ``name``, ``label``,
+``grad_rms``, ``grad_norm``, ``update_ratio``, ``nonfinite_grad``, ``nonfinite_weight``) and
+``activations`` (``name``, ``label``, ``kind``, ``fired`` (per-unit booleans for ReLU),
+``saturated_share``, ``nonfinite``, optionally ``samples`` (the batch's sample count) and ``after``
+(the name of the weighted layer feeding it)).
+
+The layer rules are gated on harm when given the evidence (keyword arguments: the losses, the
+batch size, the latest training accuracy): units dead or saturated in a network that still learns,
+or has fitted its data, are no alarm. The loss rules smooth over samples, not steps, when the batch
+size is given. Epoch rules read a bounded window of logs plus a running ``EpochBest``.
+
+The thresholds come from the mechanisms the course page describes; they are a first setting, to be
+frozen against the labelled scenarios of the clinic (benchmarks/clinic/) and reported there.
+
+One module per kind of evidence: ``common`` (thresholds, ``Finding``, smoothing and noise), ``loss``
+(the per-step losses), ``layers`` (probed layers) and ``epochs`` (epoch logs); every name is
+available here as ``rules.NAME``.
+"""
+
+from __future__ import annotations
+
+from retroprop.doctor.rules.common import (
+    ASTRONOMICAL_LOSS,
+    BATCH_WINDOWS,
+    DEAD_CONFIDENCE,
+    DEAD_CRITICAL,
+    DEAD_RARE_FIRING,
+    DEAD_SAMPLES,
+    DEAD_SHARE,
+    DEAD_WINDOW,
+    DIVERGED_FACTOR,
+    DIVERGED_MIN_STEPS,
+    DROPOUT_RATE,
+    EXPLODING_GROWTH,
+    EXPLODING_UPDATE_RATIO,
+    FITTED_LEVEL,
+    HORIZON,
+    LOSS_EMA_STEPS,
+    LOSS_SMOOTH_SAMPLES,
+    NOISE_LEVEL,
+    OVERFIT_EPOCHS,
+    OVERFIT_GAP,
+    OVERFIT_RISE,
+    PLATEAU_FALL,
+    PLATEAU_LEVEL,
+    PLATEAU_STEPS,
+    SATURATED_SHARE,
+    SLOW_UPDATE,
+    SMALL_BATCH,
+    SWING,
+    SWINGS,
+    TINY_WEIGHTS,
+    UNDERFIT_LEVEL,
+    UNDERFIT_WINDOWS,
+    UNSTABLE_FACTOR,
+    VANISHING_CRITICAL,
+    VANISHING_RATIO,
+    Finding,
+    dead_window_probes,
+    smoothing_span,
+)
+from retroprop.doctor.rules.common import (
+    _accuracy_noise as _accuracy_noise,
+)
+from retroprop.doctor.rules.common import (
+    _all_finite as _all_finite,
+)
+from retroprop.doctor.rules.common import (
+    _falling as _falling,
+)
+from retroprop.doctor.rules.common import (
+    _fmt as _fmt,
+)
+from retroprop.doctor.rules.common import (
+    _generalization_gap as _generalization_gap,
+)
+from retroprop.doctor.rules.common import (
+    _lowest_smoothed as _lowest_smoothed,
+)
+from retroprop.doctor.rules.common import (
+    _mean as _mean,
+)
+from retroprop.doctor.rules.common import (
+    _pct as _pct,
+)
+from retroprop.doctor.rules.common import (
+    _rising as _rising,
+)
+from retroprop.doctor.rules.common import (
+    _smooth as _smooth,
+)
+from retroprop.doctor.rules.common import (
+    _start_of as _start_of,
+)
+from retroprop.doctor.rules.common import (
+    _window_sums as _window_sums,
+)
+from retroprop.doctor.rules.epochs import (
+    EpochBest,
+    collapsing_validation,
+    oscillating_validation,
+    overfitting,
+)
+from retroprop.doctor.rules.epochs import (
+    _accuracy_collapsed as _accuracy_collapsed,
+)
+from retroprop.doctor.rules.layers import (
+    _fired_always as _fired_always,
+)
+from retroprop.doctor.rules.layers import (
+    _total_grad_norm as _total_grad_norm,
+)
+from retroprop.doctor.rules.layers import (
+    _update_confirmed as _update_confirmed,
+)
+from retroprop.doctor.rules.layers import (
+    _window_by_samples as _window_by_samples,
+)
+from retroprop.doctor.rules.layers import (
+    dead_margin,
+    dead_relu,
+    exploding_gradients,
+    exploding_growth,
+    exploding_updates,
+    fired_in_window,
+    gradient_share,
+    non_finite,
+    saturated_activations,
+    saturation_margin,
+    symptoms,
+    tiny_weights,
+    vanishing_gradients,
+)
+from retroprop.doctor.rules.loss import (
+    _rose_from_start as _rose_from_start,
+)
+from retroprop.doctor.rules.loss import (
+    astronomical_loss,
+    batch_too_small,
+    diverged,
+    dropout_too_high,
+    learns_well,
+    loss_symptoms,
+    loss_trend,
+    slow_convergence,
+    slow_steps,
+    underfitting,
+    unstable_loss,
+    untrained_loss,
+)
+
+__all__ = ["ASTRONOMICAL_LOSS", "BATCH_WINDOWS", "DEAD_CONFIDENCE", "DEAD_CRITICAL", "DEAD_RARE_FIRING",
+           "DEAD_SAMPLES", "DEAD_SHARE", "DEAD_WINDOW", "DIVERGED_FACTOR", "DIVERGED_MIN_STEPS",
+           "DROPOUT_RATE", "EXPLODING_GROWTH", "EXPLODING_UPDATE_RATIO", "FITTED_LEVEL", "HORIZON",
+           "LOSS_EMA_STEPS", "LOSS_SMOOTH_SAMPLES", "NOISE_LEVEL", "OVERFIT_EPOCHS", "OVERFIT_GAP",
+           "OVERFIT_RISE", "PLATEAU_FALL", "PLATEAU_LEVEL", "PLATEAU_STEPS", "SATURATED_SHARE",
+           "SLOW_UPDATE", "SMALL_BATCH", "SWING", "SWINGS", "TINY_WEIGHTS", "UNDERFIT_LEVEL",
+           "UNDERFIT_WINDOWS", "UNSTABLE_FACTOR", "VANISHING_CRITICAL", "VANISHING_RATIO", "EpochBest",
+           "Finding", "astronomical_loss", "batch_too_small", "collapsing_validation", "dead_margin",
+           "dead_relu", "dead_window_probes", "diverged", "dropout_too_high", "exploding_gradients",
+           "exploding_growth", "exploding_updates", "fired_in_window", "gradient_share", "learns_well",
+           "loss_symptoms", "loss_trend", "non_finite", "oscillating_validation", "overfitting",
+           "saturated_activations", "saturation_margin", "slow_convergence", "slow_steps", "smoothing_span",
+           "symptoms", "tiny_weights", "underfitting", "unstable_loss", "untrained_loss",
+           "vanishing_gradients"]

@@ -1,0 +1,204 @@
+"""The detectors on epoch logs: overfitting, and validation accuracy that oscillates or collapses;
+they read a bounded window of logs plus a running ``EpochBest``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retroprop.doctor.rules.common import (
+    OVERFIT_EPOCHS,
+    OVERFIT_RISE,
+    SWING,
+    SWINGS,
+    Finding,
+    _accuracy_noise,
+    _fmt,
+    _generalization_gap,
+    _pct,
+)
+
+
+@dataclass
+class EpochBest:
+    """What the epoch rules need of a recipe's whole history, kept at constant cost: call ``update``
+    with each epoch's logs (in order). ``epoch``: the index (from 0, among the updates) of the
+    lowest finite validation loss ``val_loss``, with the training loss ``train_loss`` then;
+    ``val_accuracy``: the highest validation accuracy; ``epochs``: the updates so far; ``invalid``:
+    whether some epoch's validation loss was missing or not finite (the overfitting rule then waits
+    for a clean history, as it did when it read the whole)."""
+
+    epoch: int = -1
+    val_loss: float = math.inf
+    train_loss: float = math.nan
+    val_accuracy: float = -math.inf
+    epochs: int = 0
+    invalid: bool = False
+
+    def update(self, log: dict[str, float]) -> None:
+        val = log.get("val_loss")
+        if val is None or not math.isfinite(val):
+            self.invalid = True
+        elif val < self.val_loss:
+            self.epoch, self.val_loss, self.train_loss = self.epochs, float(val), float(log["loss"])
+        accuracy = log.get("val_accuracy")
+        if accuracy is not None and math.isfinite(accuracy):
+            self.val_accuracy = max(self.val_accuracy, float(accuracy))
+        self.epochs += 1
+
+    @classmethod
+    def of(cls, epoch_logs: Sequence[dict[str, float]]) -> EpochBest:
+        best = cls()
+        for log in epoch_logs:
+            best.update(log)
+        return best
+
+
+
+def overfitting(epoch_logs: Sequence[dict[str, float]],
+                samples: tuple[int, int] | None = None, first_epoch: int = 0, *,
+                best: EpochBest | None = None) -> list[Finding]:
+    """Validation loss above its minimum for several epochs (or validation accuracy collapsed from
+    its best by ``SWING`` and three times its noise) while the training loss does not rise with it,
+    and a generalization gap over those same epochs. ``samples`` = (training,
+    validation) sample counts: with them, an accuracy gap must also exceed twice its sampling
+    noise (a few dozen samples give accuracies that differ by chance). ``first_epoch``: the run's
+    0-based number of the recipe's first epoch; the evidence's ``best_epoch`` counts from 0 like
+    it (as every record does), the explanation from 1.
+
+    ``best``: the recipe's running ``EpochBest`` (updated with every log, the latest included);
+    with it only the last ``OVERFIT_EPOCHS`` logs are read (constant cost per epoch), without it
+    ``epoch_logs`` must be the recipe's whole history. The training loss may sit at its floor (a
+    tiny training set is memorized early): it must only not rise by as much as the validation
+    loss must.
+    """
+    if best is None:
+        best = EpochBest.of(epoch_logs)
+    recent = list(epoch_logs[-OVERFIT_EPOCHS:])
+    val = [log.get("val_loss") for log in recent]
+    if (best.invalid or best.epochs < OVERFIT_EPOCHS + 1 or len(recent) < OVERFIT_EPOCHS
+            or any(v is None or not math.isfinite(v) for v in val)):
+        return []
+    # a rise relative to the best; a best of exactly 0 (a perfect fit) has no scale of its own
+    scale = best.val_loss if best.val_loss > 0 else max(abs(log["loss"]) for log in recent) or 1.0
+    risen = (best.epoch < best.epochs - OVERFIT_EPOCHS
+             and all(v > best.val_loss + OVERFIT_RISE * scale for v in val))
+    train_now = recent[-1]["loss"]
+    if risen:
+        # memorizing holds the training loss down while the validation loss climbs; both climbing
+        # together over the window is the steps' doing (an oscillation at the floor, say), not memory
+        memorizing = (train_now < best.train_loss + OVERFIT_RISE * scale
+                      and train_now - recent[0]["loss"] < OVERFIT_RISE * scale)
+    else:  # the validation accuracy collapsed, its loss rose less: the training loss must not climb
+        memorizing = (_accuracy_collapsed(recent, best.val_accuracy, samples)
+                      and train_now <= recent[0]["loss"])
+    if not memorizing:
+        return []
+    # the rule is asked again every epoch: a gap that crosses its noise bar on one epoch only is
+    # what chance gives over a long run, so the gap must hold over the whole window of the rise
+    gaps = [_generalization_gap(log, samples) for log in recent]
+    if not all(gap >= needed for gap, needed in gaps):
+        return []
+    gap, needed = gaps[-1]
+    shown = first_epoch + best.epoch + 1  # counted from 1 for people
+    if not risen:
+        what = (f"the validation accuracy fell from its best, {best.val_accuracy:.0%}, to "
+                f"{recent[-1]['val_accuracy']:.0%}")
+    elif best.val_loss > 0:
+        what = f"the validation loss is {_pct(val[-1] / best.val_loss - 1)} above its best (epoch {shown})"
+    else:
+        what = f"the validation loss rose from {_fmt(best.val_loss)} (epoch {shown}) to {_fmt(val[-1])}"
+    return [Finding(
+        "overfitting", None, None, "warning",
+        {"best_epoch": first_epoch + best.epoch, "val_loss_best": best.val_loss, "val_loss_now": val[-1],
+         "train_loss_now": train_now, "train_loss_at_best": best.train_loss, "generalization_gap": gap,
+         "gap_needed": needed, "epochs": OVERFIT_EPOCHS, "val_loss_risen": risen},
+        what + (" while the training loss keeps falling" if train_now < best.train_loss
+                else " while the training loss stays at its floor")
+        + ": the network is memorizing its training data.",
+    )]
+
+
+
+def _accuracy_collapsed(recent: Sequence[dict[str, float]], top: float,
+                        samples: tuple[int, int] | None) -> bool:
+    """Whether the validation accuracy of every one of ``recent`` epochs is below its best ``top``
+    by at least ``SWING`` and three times the sampling noise of the difference."""
+    count = samples[1] if samples else None
+    for log in recent:
+        accuracy = log.get("val_accuracy")
+        if accuracy is None or not math.isfinite(accuracy) or not math.isfinite(top):
+            return False
+        noise = math.sqrt(_accuracy_noise(top, count) ** 2 + _accuracy_noise(accuracy, count) ** 2)
+        if top - accuracy < max(SWING, 3 * noise):
+            return False
+    return True
+
+
+
+def oscillating_validation(epoch_logs: Sequence[dict[str, float]],
+                           samples: tuple[int, int] | None = None) -> list[Finding]:
+    """Validation accuracy swinging up and down by tens of points from epoch to epoch: ``SWINGS``
+    consecutive changes of alternating sign, two of them drops, each at least ``SWING`` and (with
+    ``samples``, the training and validation counts) three times the sampling noise of a difference of
+    two accuracies. Steps that overshoot throw the model from one side of the minimum to the other
+    (``unstable_loss``); a healthy run's validation accuracy moves by a few points, mostly one way.
+    Reads only the last ``SWINGS + 1`` logs."""
+    recent = [log.get("val_accuracy") for log in epoch_logs[-(SWINGS + 1):]]
+    if len(recent) < SWINGS + 1 or any(a is None or not math.isfinite(a) for a in recent):
+        return []
+    changes = [after - before for before, after in itertools.pairwise(recent)]
+    count = samples[1] if samples else None
+    for before, after in itertools.pairwise(recent):
+        noise = math.sqrt(_accuracy_noise(before, count) ** 2 + _accuracy_noise(after, count) ** 2)
+        if abs(after - before) < max(SWING, 3 * noise):
+            return []
+    if any(first * second >= 0 for first, second in itertools.pairwise(changes)):
+        return []
+    if sum(change < 0 for change in changes) < 2:
+        return []  # a rise is learning (a young run climbs fast): only repeated drops are overshooting
+    swing = min(abs(c) for c in changes)
+    shown = ", ".join(f"{a:.0%}" for a in recent)
+    return [Finding(
+        "unstable_loss", None, None, "warning",
+        {"val_accuracy": [float(a) for a in recent], "smallest_swing": swing, "epochs": SWINGS + 1,
+         "oscillating": True},
+        f"the validation accuracy swings up and down by {swing:.0%} or more from epoch to epoch "
+        f"({shown}): the steps overshoot, throwing the model from one side of the minimum to the other.",
+    )]
+
+
+
+def collapsing_validation(epoch_logs: Sequence[dict[str, float]],
+                          samples: tuple[int, int] | None = None, *,
+                          best: EpochBest | None = None) -> list[Finding]:
+    """The epoch training loss rising on each of the last ``OVERFIT_EPOCHS`` epochs while the
+    validation accuracy fell from its best by at least ``SWING`` and three times its sampling noise
+    (``samples``: training and validation counts): not memorizing (the training loss would fall),
+    but steps that undo what was learned (``unstable_loss``), too slowly for the smoothed per-step
+    loss to double. ``best``: the recipe's running ``EpochBest`` (then only the last
+    ``OVERFIT_EPOCHS + 1`` logs are read); without it, ``epoch_logs`` is the recipe's history."""
+    top = (best if best is not None else EpochBest.of(epoch_logs)).val_accuracy
+    recent = list(epoch_logs[-(OVERFIT_EPOCHS + 1):])
+    train = [log.get("loss") for log in recent]
+    accuracy = recent[-1].get("val_accuracy") if recent else None
+    if (len(recent) < OVERFIT_EPOCHS + 1 or accuracy is None or not math.isfinite(top)
+            or any(t is None or not math.isfinite(t) for t in train)):
+        return []
+    if not all(after > before for before, after in itertools.pairwise(train)):
+        return []
+    count = samples[1] if samples else None
+    noise = math.sqrt(_accuracy_noise(top, count) ** 2 + _accuracy_noise(accuracy, count) ** 2)
+    drop = top - accuracy
+    if drop < max(SWING, 3 * noise):
+        return []
+    return [Finding(
+        "unstable_loss", None, None, "warning",
+        {"val_accuracy_best": top, "val_accuracy_now": accuracy, "train_loss_then": train[0],
+         "train_loss_now": train[-1], "epochs": OVERFIT_EPOCHS, "collapsing": True},
+        f"the validation accuracy fell from {top:.0%} to {accuracy:.0%} while the training loss rose on "
+        f"each of the last {OVERFIT_EPOCHS} epochs ({_fmt(train[0])} to {_fmt(train[-1])}): the steps "
+        "undo what was learned.",
+    )]

@@ -1,0 +1,435 @@
+"""The detectors on probed layers: NaN/Inf (and where it began), vanishing and exploding gradients,
+dead ReLU units and saturated sigmoid/tanh units, gated on harm; and ``symptoms``, what the latest
+probe shows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
+
+from retroprop.doctor.rules.common import (
+    DEAD_CRITICAL,
+    DEAD_SAMPLES,
+    DEAD_SHARE,
+    DEAD_WINDOW,
+    EXPLODING_GROWTH,
+    EXPLODING_UPDATE_RATIO,
+    SATURATED_SHARE,
+    TINY_WEIGHTS,
+    UNSTABLE_FACTOR,
+    VANISHING_CRITICAL,
+    VANISHING_RATIO,
+    Finding,
+    _fmt,
+)
+from retroprop.doctor.rules.loss import learns_well, loss_symptoms, loss_trend
+
+
+def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
+               first_step: int = 0) -> list[Finding]:
+    """NaN/Inf anywhere, at the layer where it began.
+
+    Weights are searched first (a poisoned weight poisons everything after it), then activations
+    from the input side (the forward pass runs that way), then gradients from the output side (the
+    backward pass runs that way), then the loss (``losses[0]`` is step ``first_step``).
+    """
+    if probes:
+        probe = probes[-1]
+        searches = (("weights", probe["layers"], "nonfinite_weight"),
+                     ("activations", probe["activations"], "nonfinite"),
+                     ("gradients", probe["layers"][::-1], "nonfinite_grad"))
+        for kind, entries, key in searches:
+            for entry in entries:
+                count = int(entry.get(key) or 0)
+                # values so large that their mean overflows poison the next layer just the same
+                overflow = kind == "activations" and not math.isfinite(entry.get("mean", 0.0))
+                if count or overflow:
+                    origin = {"weights": "an earlier update overflowed and wrote NaN/Inf into it",
+                              "activations": "the forward pass overflowed here first",
+                              "gradients": "the backward pass overflowed here first, on its way from "
+                                           "the loss to the input"}[kind]
+                    return [Finding(
+                        "non_finite", entry["name"], entry["label"], "critical",
+                        {"nonfinite_values": count, "overflowing": overflow, "where": kind,
+                         "step": probe["step"], "replayed": bool(probe.get("replayed"))},
+                        f"{count} NaN/Inf values in the {kind} of {entry['label']} at step "
+                        f"{probe['step'] + 1}" + (" (and values so large their mean overflows)"
+                                                  if overflow else "")
+                        + f": {origin}; nothing computed after it is meaningful.",
+                    )]
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+    if bad.size:
+        first = int(bad[0])
+        return [Finding(
+            "non_finite", None, None, "critical",
+            {"first_step": first_step + first, "loss": float(losses[first])},
+            f"the loss became {float(losses[first])} at step {first_step + first + 1}: an overflow happened "
+            "somewhere in the forward pass or the loss itself.",
+        )]
+    return []
+
+
+
+def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
+             ongoing: Collection[str] = (), batch_size: int | None = None) -> list[str]:
+    """Problems that show on this one probe (and the recent losses), without the persistence the
+    rules require. ``ongoing``: the activation layers in a ``dead_relu`` episode (their threshold
+    is lower, as in ``dead_relu``); ``batch_size``: as for ``loss_symptoms``.
+
+    A probe with none is a healthy state, fit to roll back to: the windows of the rules guard
+    against false alarms, this check guards against saving a state already on its way down.
+    """
+    found = loss_symptoms(losses, batch_size=batch_size) if losses is not None else []
+    layers = probe["layers"]
+    if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
+            a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
+    ) or not math.isfinite(probe["loss"]):
+        found.append("non_finite")
+    if len(layers) >= 3 and layers[-1]["grad_rms"] > 0 and (
+            layers[0]["grad_rms"] / layers[-1]["grad_rms"] < VANISHING_RATIO):
+        found.append("vanishing_gradients")
+    if any((layer.get("update_ratio") or 0.0) > EXPLODING_UPDATE_RATIO for layer in layers):
+        found.append("exploding_gradients")
+    for activation in probe["activations"]:
+        fired = activation.get("fired")
+        if fired is not None and fired.size:
+            needed = DEAD_SHARE - dead_margin(fired.size) if activation.get("name") in ongoing else DEAD_SHARE
+            if 1.0 - np.count_nonzero(fired) / fired.size >= needed:
+                found.append("dead_relu")
+        share = activation.get("saturated_share")
+        if share is not None and share >= SATURATED_SHARE:
+            found.append("saturated_activations")
+    return sorted(set(found))
+
+
+
+def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently."""
+    if len(probes) < 2:
+        return []
+    ratios = []
+    for probe in probes[-2:]:
+        layers = probe["layers"]
+        if len(layers) < 3:
+            return []
+        first, last = layers[0]["grad_rms"], layers[-1]["grad_rms"]
+        if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
+            return []
+        ratios.append(first / last)
+    if max(ratios) >= VANISHING_RATIO:
+        return []
+    layers = probes[-1]["layers"]
+    ratio = ratios[-1]
+    first, last = layers[0]["label"], layers[-1]["label"]
+    if ratio == 0.0:
+        measured = (f"{first} gets no gradient at all (RMS exactly 0; {last}'s is "
+                    f"{_fmt(layers[-1]['grad_rms'])})")
+    else:
+        measured = f"{first}'s gradient is {_fmt(ratio)} times {last}'s"
+    return [Finding(
+        "vanishing_gradients", layers[0]["name"], layers[0]["label"],
+        "critical" if ratio < VANISHING_CRITICAL else "warning",
+        {"grad_rms_first": layers[0]["grad_rms"], "grad_rms_last": layers[-1]["grad_rms"], "ratio": ratio,
+         "layers": len(layers)},
+        f"{measured}: backpropagation multiplied many small derivatives on the way to the input, so the "
+        "first layers barely learn.",
+    )]
+
+
+
+def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """An update as large as the weights, or a gradient norm that grew a thousandfold and rising."""
+    return exploding_updates(probes) or exploding_growth(probes)
+
+
+
+def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | None = None) -> list[Finding]:
+    """One optimizer step changed a layer by more than half its size (read on the newest probe
+    whose update is known: a probe's update ratio is filled in after the optimizer's step).
+
+    A layer whose weights were tiny at that probe (``tiny_weights``: zero-initialized, or an order
+    of magnitude below their initialization scale) has no size of its own to measure a step
+    against: its first moves toward a solution of ordinary size are many times its weights. Such a
+    ratio is named only when confirmed: ``loss_after`` (the loss of the step right after the
+    update, computed with the updated weights) is not finite or more than ``UNSTABLE_FACTOR`` times
+    the probe's loss (the step overshot: a step that overshoots the minimum by a factor r
+    multiplies that part of the loss by r^2), or an earlier probe in ``probes`` also had a large
+    update in that layer. A good first step lowers the loss; a diverging one raises it by orders of
+    magnitude. Without either piece of evidence the ratio is named, as for any layer.
+    """
+    index = next((i for i in range(len(probes) - 1, -1, -1)
+                  if any(layer.get("update_ratio") is not None for layer in probes[i]["layers"])), None)
+    if index is None:
+        return []
+    probe = probes[index]
+    for layer in probe["layers"]:
+        ratio = layer.get("update_ratio")
+        if ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO:
+            continue
+        tiny = tiny_weights(layer)
+        if tiny and not _update_confirmed(probes[:index], layer["name"], probe.get("loss"), loss_after):
+            continue  # a large first move of weights that had no size yet, and the loss fell after it
+        size = f"{_fmt(ratio)} times its own size"
+        evidence = {"update_ratio": ratio, "grad_norm": layer["grad_norm"]}
+        if tiny:
+            evidence.update(weights_tiny=True, loss_before=probe.get("loss"), loss_after=loss_after)
+        return [Finding(
+            "exploding_gradients", layer["name"], layer["label"],
+            "critical" if ratio > 1.0 else "warning", evidence,
+            f"one optimizer step changed {layer['label']} by {size}: gradients this large (products of "
+            "many large terms) throw away what the layer learned."
+            + (f" The loss went from {_fmt(probe['loss'])} to {_fmt(loss_after)} over that step: it "
+               "overshot." if tiny and loss_after is not None and probe.get("loss") is not None else ""),
+        )]
+    return []
+
+
+
+def tiny_weights(layer: dict[str, Any]) -> bool:
+    """Whether a layer's weights (``weight_norm``; ``size`` and ``fan_in`` when known) are all zero or
+    below ``TINY_WEIGHTS`` of the norm LeCun-scaled weights of that shape have (entries of standard
+    deviation 1/sqrt(fan_in)): started near zero, not at a working scale. False when unknown."""
+    norm = layer.get("weight_norm")
+    if norm is None or not math.isfinite(norm):
+        return False
+    if norm == 0.0:
+        return True
+    size, fan_in = layer.get("size"), layer.get("fan_in")
+    return bool(size and fan_in) and norm < TINY_WEIGHTS * math.sqrt(size / fan_in)
+
+
+
+def _update_confirmed(earlier: Sequence[dict[str, Any]], name: str, loss_before: float | None,
+                      loss_after: float | None) -> bool:
+    """Whether a large update of the layer ``name`` from tiny weights is an explosion: the loss after
+    it is not finite or more than ``UNSTABLE_FACTOR`` times the loss before it, or the newest of
+    ``earlier`` probes whose update is known had a large update in that layer too. Without the losses:
+    True (nothing clears it)."""
+    previous = next((layer.get("update_ratio") for probe in reversed(earlier) for layer in probe["layers"]
+                     if layer["name"] == name and layer.get("update_ratio") is not None), None)
+    if previous is not None and not previous <= EXPLODING_UPDATE_RATIO:  # NaN counts as large
+        return True
+    if loss_after is None or loss_before is None or not math.isfinite(loss_before):
+        return True
+    return not math.isfinite(loss_after) or loss_after > UNSTABLE_FACTOR * loss_before
+
+
+
+def _total_grad_norm(probe: dict[str, Any]) -> float:
+    """All layers' weight gradients as one vector: its 2-norm (``grad_norm_total`` when the probe has it)."""
+    total = probe.get("grad_norm_total")
+    if total is None or math.isnan(total):
+        total = math.sqrt(sum(layer["grad_norm"] ** 2 for layer in probe["layers"]))
+    return total
+
+
+
+def exploding_growth(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+    """The total gradient norm grew more than ``EXPLODING_GROWTH``-fold over the window and rose on
+    each of the last three probes."""
+    if len(probes) < 3:
+        return []
+    totals = [_total_grad_norm(p) for p in probes]
+    if not totals[-1] > totals[-2] > totals[-3]:
+        return []
+    if totals[0] > 0 and all(math.isfinite(t) for t in totals[-3:]):
+        growth = totals[-1] / totals[0]
+        if growth > EXPLODING_GROWTH and totals[-1] > totals[-2] > totals[-3]:
+            return [Finding(
+                "exploding_gradients", None, None, "warning",
+                {"grad_norm_first": totals[0], "grad_norm_now": totals[-1], "growth": growth},
+                f"the total gradient norm grew {_fmt(growth)}x since the first probe and is still rising: "
+                "products of large terms grow geometrically.",
+            )]
+    return []
+
+
+
+def fired_in_window(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray | None:
+    """Per unit of the activation layer ``name``: whether it fired on any of ``probes`` (None
+    unless every probe saw which of its units fired)."""
+    masks = []
+    for probe in probes:
+        match = next((a for a in probe["activations"] if a["name"] == name), None)
+        if match is None or match.get("fired") is None:
+            return None
+        masks.append(match["fired"])
+    return np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
+
+
+
+def dead_margin(units: int, flickering: int | None = None) -> float:
+    """Half the hysteresis band of the dead-unit share of a layer of ``units`` units: three standard
+    errors of that share from units that fire on some batches and not on others (``flickering`` of
+    them, each silent over a window by chance: a variance of at most 1/4 apiece; all of them when
+    unknown). A layer sitting at the threshold crosses it by this much about one window in 700 (it
+    is asked at every probe); units that never fire, or always do, do not move it."""
+    flickering = units if flickering is None else flickering
+    return 3 * math.sqrt(flickering / 4) / max(units, 1)
+
+
+
+def _window_by_samples(probes: Sequence[dict[str, Any]], name: str) -> list[dict[str, Any]] | None:
+    """The latest probes that together saw ``DEAD_SAMPLES`` samples in the layer ``name`` (at least
+    ``DEAD_WINDOW`` of them); None when ``probes`` hold too few. A probe that does not say how many
+    samples it saw counts as enough (records from before sample counts)."""
+    if len(probes) < DEAD_WINDOW:
+        return None
+    seen = 0
+    for back, probe in enumerate(reversed(probes), start=1):
+        match = next((a for a in probe["activations"] if a["name"] == name), None)
+        samples = None if match is None else match.get("samples")
+        seen = DEAD_SAMPLES if samples is None else seen + samples
+        if back >= DEAD_WINDOW and seen >= DEAD_SAMPLES:
+            return list(probes[-back:])
+    return None
+
+
+
+def _fired_always(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray:
+    """Per unit of the activation layer ``name``: whether it fired on every one of ``probes``."""
+    masks = [next(a for a in probe["activations"] if a["name"] == name)["fired"] for probe in probes]
+    return np.logical_and.reduce(np.asarray(masks, dtype=bool), axis=0)
+
+
+
+def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | None = None,
+              losses: Sequence[float] | None = None, start: float | None = None,
+              batch_size: int | None = None, accuracy: float | None = None,
+              epoch_logs: Sequence[dict[str, float]] = (),
+              samples: tuple[int, int] | None = None) -> list[Finding]:
+    """ReLU units that fired on none of the latest probed batches: the last ``DEAD_WINDOW`` of them
+    and as many more as it takes to hold ``DEAD_SAMPLES`` samples (pass that many probes: see
+    ``dead_window_probes``).
+
+    Hysteresis: a layer enters at ``DEAD_SHARE`` plus ``dead_margin`` (from the units that fired on
+    some of the window's batches but not all) and, while its episode lasts (its name in
+    ``ongoing``), stays until it falls below ``DEAD_SHARE`` minus that margin, so that a layer
+    sitting at the threshold does not flip. ``ongoing=None`` (the default) turns the band off: every
+    layer is judged at ``DEAD_SHARE`` (for callers that do not track episodes). Harm: with
+    ``losses`` (and the other keywords, as for ``learns_well``) nothing is named in a network that
+    learns well: units it lost cost it nothing measurable.
+    """
+    if len(probes) < DEAD_WINDOW:
+        return []
+    findings = []
+    for activation in probes[-1]["activations"]:
+        fired = activation.get("fired")
+        if fired is None or not fired.size:
+            continue
+        ongoing_here = ongoing is not None and activation["name"] in ongoing
+        # units that fired on this batch alone are alive: when they are enough, the window need not be
+        # read (the widest band, every unit flickering, bounds the threshold from below)
+        lowest = DEAD_SHARE - dead_margin(fired.size) if ongoing_here else DEAD_SHARE
+        if fired.size - np.count_nonzero(fired) < lowest * fired.size:
+            continue
+        window = _window_by_samples(probes, activation["name"])
+        ever = None if window is None else fired_in_window(window, activation["name"])
+        if ever is None or not ever.size:
+            continue
+        always = _fired_always(window, activation["name"])
+        margin = dead_margin(ever.size, int(np.count_nonzero(ever)) - int(np.count_nonzero(always)))
+        needed = (DEAD_SHARE if ongoing is None
+                  else DEAD_SHARE - margin if ongoing_here else DEAD_SHARE + margin)
+        share = 1.0 - float(np.count_nonzero(ever)) / ever.size
+        if share < needed:
+            continue
+        seen = sum(next((a.get("samples") or 0 for a in p["activations"]
+                         if a["name"] == activation["name"]), 0) for p in window)
+        findings.append(Finding(
+            "dead_relu", activation["name"], activation["label"],
+            "critical" if share >= DEAD_CRITICAL else "warning",
+            {"dead_share": share, "dead_units": int(ever.size - np.count_nonzero(ever)),
+             "units": int(ever.size), "window_batches": len(window), "window_samples": seen or None,
+             "share_needed": needed},
+            f"{share:.0%} of the units in {activation['label']} output 0 on every one of the last "
+            f"{len(window)} probed batches" + (f" ({seen} samples)" if seen else "")
+            + ": their weighted sums stay below 0, so they pass no gradient and cannot recover.",
+        ))
+    if findings and losses is not None:
+        if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
+                       samples=samples):
+            return []  # the units the network lost cost it nothing it can measure
+        trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy)
+        for finding in findings:
+            finding.evidence["loss_trend"] = trend
+    return findings
+
+
+
+def gradient_share(probe: dict[str, Any], layer: str | None) -> float | None:
+    """The RMS gradient of the weighted layer ``layer`` over the output-side layer's: how much of
+    the gradient still reaches it (None when either is unknown, not finite, or the output-side
+    layer gets none)."""
+    layers = probe["layers"]
+    if layer is None or len(layers) < 2:
+        return None
+    here = next((entry for entry in layers if entry["name"] == layer), None)
+    last = layers[-1]["grad_rms"]
+    if here is None or here is layers[-1] or not (math.isfinite(here["grad_rms"]) and math.isfinite(last)):
+        return None
+    return here["grad_rms"] / last if last > 0 else None
+
+
+
+def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> float:
+    """Three standard errors of a saturated share read on one probed batch: the share of its
+    ``samples`` x units outputs in the flat regions wobbles from batch to batch by at least
+    sqrt(p (1 - p) / n) at p = ``SATURATED_SHARE`` (more, since a unit's outputs move together), so
+    that a layer sitting at the threshold would cross it on two probes in a row about one time in
+    four; three standard errors make that about one in 500 000. The units are the output features of
+    the weighted layer feeding it (``after``: its ``size`` over its ``fan_in``); 0 when unknown."""
+    samples = activation.get("samples")
+    feeding = next((layer for layer in probe["layers"] if layer["name"] == activation.get("after")), None)
+    if not samples or feeding is None or not feeding.get("fan_in") or not feeding.get("size"):
+        return 0.0
+    outputs = samples * feeding["size"] / feeding["fan_in"]
+    return 3 * math.sqrt(SATURATED_SHARE * (1 - SATURATED_SHARE) / outputs)
+
+
+
+def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[float] | None = None,
+                          start: float | None = None, batch_size: int | None = None,
+                          accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
+                          samples: tuple[int, int] | None = None) -> list[Finding]:
+    """Most sigmoid/tanh outputs in their flat regions, on two probes in a row (each beyond its
+    batch's sampling noise, ``saturation_margin``), in a network that does not demonstrably learn well.
+
+    With ``losses`` (this recipe's per-step losses; ``start`` the run's starting loss,
+    ``batch_size``, ``accuracy`` the latest training accuracy, ``epoch_logs`` this recipe's epoch
+    logs, ``samples`` the training and validation counts), nothing is named when ``learns_well``:
+    a network that fits its data and generalizes with saturated units is healthy. Without them,
+    saturation alone is named, as before. The evidence has the loss's trend and the gradient that
+    reaches the layer feeding the units against the output layer's (``gradient_share``).
+    """
+    if len(probes) < 2:
+        return []
+    findings = []
+    for activation in probes[-1]["activations"]:
+        share = activation.get("saturated_share")
+        if share is None or share < SATURATED_SHARE + saturation_margin(activation, probes[-1]):
+            continue
+        before = [a for a in probes[-2]["activations"] if a["name"] == activation["name"]]
+        if before and (before[0].get("saturated_share") or 0.0) >= SATURATED_SHARE + saturation_margin(
+                before[0], probes[-2]):
+            findings.append(Finding(
+                "saturated_activations", activation["name"], activation["label"], "warning",
+                {"saturated_share": share,
+                 "gradient_share": gradient_share(probes[-1], activation.get("after"))},
+                f"{share:.0%} of {activation['label']}'s outputs sit in its flat regions, where the "
+                "derivative is nearly 0: almost no gradient passes through.",
+            ))
+    if not findings or losses is None:
+        return findings
+    if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
+                   samples=samples):
+        return []  # it fits its data and generalizes: the flat regions cost it nothing it can measure
+    trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy)
+    for finding in findings:
+        finding.evidence["loss_trend"] = trend
+        if trend in ("stalled", "rising"):
+            finding.explanation += f" The training loss is {trend}."
+    return findings

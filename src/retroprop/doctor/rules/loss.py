@@ -1,0 +1,450 @@
+"""The detectors on the per-step losses: unstable, diverged or astronomical, stalled (slow or
+underfitting), too noisy (batches too small), dropout too high; and ``learns_well``, the harm gate of
+the layer detectors. Windows are bounded (``HORIZON``) and counted in samples when the batch size is
+given."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from retroprop.doctor.rules.common import (
+    ASTRONOMICAL_LOSS,
+    BATCH_WINDOWS,
+    DIVERGED_FACTOR,
+    DIVERGED_MIN_STEPS,
+    DROPOUT_RATE,
+    EXPLODING_UPDATE_RATIO,
+    FITTED_LEVEL,
+    HORIZON,
+    LOSS_EMA_STEPS,
+    NOISE_LEVEL,
+    OVERFIT_EPOCHS,
+    PLATEAU_FALL,
+    PLATEAU_LEVEL,
+    PLATEAU_STEPS,
+    SLOW_UPDATE,
+    SMALL_BATCH,
+    UNDERFIT_LEVEL,
+    UNDERFIT_WINDOWS,
+    UNSTABLE_FACTOR,
+    Finding,
+    _all_finite,
+    _falling,
+    _fmt,
+    _generalization_gap,
+    _lowest_smoothed,
+    _mean,
+    _pct,
+    _rising,
+    _smooth,
+    _start_of,
+    _window_sums,
+    smoothing_span,
+)
+
+
+def loss_symptoms(losses: Sequence[float], *, batch_size: int | None = None) -> list[str]:
+    """``["unstable_loss"]`` when the smoothed loss (over ``smoothing_span(batch_size)`` steps) is
+    already above twice its lowest value (on its way back up), else ``[]``."""
+    span = smoothing_span(batch_size)
+    if len(losses) < 2 * span:
+        return []
+    recent = np.asarray(losses[-max(HORIZON, 4 * span):], dtype=np.float64)
+    if not np.isfinite(recent).all():
+        return []
+    smooth = _smooth(recent, span)
+    return ["unstable_loss"] if smooth[-1] > UNSTABLE_FACTOR * smooth.min() else []
+
+
+
+def learns_well(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
+                accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
+                samples: tuple[int, int] | None = None) -> bool:
+    """Whether the network demonstrably learns well, so that odd-looking units in it (dead, or
+    saturated) are no alarm: it has fitted its training data (``loss_trend`` says ``"fitted"``: a
+    training accuracy of 1, or a loss an order of magnitude below its start) and, when the latest
+    of ``epoch_logs`` has both accuracies, it generalizes: no gap reaching ``OVERFIT_GAP`` and
+    twice its sampling noise (``samples`` the training and validation counts) on every one of the
+    last ``OVERFIT_EPOCHS`` logs given that has both (one epoch's gap alone is what chance gives
+    over a long run, as for ``overfitting``; a caller that passes one log judges by it). A loss that
+    merely falls is no proof: saturated units still let the output layer fit the training data,
+    slowly or by memorizing it (a generalization gap)."""
+    if loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy) != "fitted":
+        return False
+    if not epoch_logs or not ("accuracy" in epoch_logs[-1] and "val_accuracy" in epoch_logs[-1]):
+        return True
+    for log in epoch_logs[-OVERFIT_EPOCHS:]:
+        if "accuracy" in log and "val_accuracy" in log:
+            gap, needed = _generalization_gap(log, samples)
+            if gap < needed:
+                return True
+    return False
+
+
+
+def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1, *,
+                  batch_size: int | None = None, chance_loss: float | None = None) -> list[Finding]:
+    """The smoothed loss climbed back: above twice its lowest value so far and more than half-way
+    to its start. The untrained model's loss (``untrained_loss``) counts as the first value: a loss
+    thrown to many times its start by the first steps and falling back climbed too, though no
+    smoothed window ever rose (the jump sits in the first one).
+
+    ``start`` is the loss the run began from (default: the mean of the first smoothing window). The
+    climb is looked for among the last ``recent`` smoothed values (the steps since the rule last
+    ran), so that a loss which climbs and falls back between two runs of the rule is still caught.
+    The loss is smoothed over ``smoothing_span(batch_size)`` steps (samples, not steps, set the
+    noise). ``chance_loss``, when known, is the least the progress is measured from: a loss that
+    has converged far below it and wobbles (a doubling of 1e-6) has not undone anything.
+    """
+    span = smoothing_span(batch_size)
+    if len(losses) < 2 * span:
+        return []
+    sums = _window_sums(losses[-max(HORIZON, 4 * span):], span)  # window sums: the ratios need no scaling
+    recent = min(max(recent, 1), sums.size)
+    untrained = untrained_loss(losses)
+    peak = float(np.maximum.reduce(sums[-recent:]))
+    low = min(float(np.minimum.reduce(sums)), untrained * span)
+    if not (math.isfinite(peak) and math.isfinite(low)) or peak <= UNSTABLE_FACTOR * low:
+        return []  # no recent value is twice the lowest of all (the common case: one pass, no more)
+    if start is None:
+        start = _mean(losses[:span])
+    reference = max(start, chance_loss) if chance_loss and math.isfinite(chance_loss) else start
+    smooth = sums / span
+    lowest = np.minimum.accumulate(smooth)[-recent:]  # the lowest value before each point
+    if math.isfinite(untrained):  # the untrained model's loss is the first of them
+        lowest = np.minimum(lowest, untrained)
+    now = smooth[-len(lowest):]
+    # small late wobbles of a nearly-converged loss double it easily: the climb must also undo
+    # more than half of the progress made so far
+    climbed = (lowest > 0) & (now > UNSTABLE_FACTOR * lowest) & (now - lowest > 0.5 * (reference - lowest))
+    if not climbed.any():
+        return []
+    worst = int(np.argmax(np.where(climbed, now / np.where(lowest > 0, lowest, 1.0), -np.inf)))
+    peak, low = float(now[worst]), float(lowest[worst])
+    from_start = low == untrained
+    return [Finding(
+        "unstable_loss", None, None, "warning",
+        {"loss_smoothed": peak, "lowest_smoothed": low, "start_smoothed": start,
+         "loss_smoothed_now": float(smooth[-1]), "smoothed_steps": span, "untrained_loss": untrained,
+         "above_start": from_start},
+        f"the smoothed training loss rose to {peak:.3g}, {peak / low:.1f}x "
+        + (f"the untrained model's ({low:.3g}): the first steps threw the weights far past the minimum."
+           if from_start else
+           f"its lowest value ({low:.3g}), undoing most of the progress: the steps overshoot the minimum."),
+    )]
+
+
+
+def untrained_loss(losses: Sequence[float]) -> float:
+    """The loss of the untrained model: the first step's (measured before any update), or the median of
+    the first ``LOSS_EMA_STEPS`` steps when larger (one small batch may be a lucky few samples; a median
+    is not moved by the few steps a jump or a divergence has already blown up). NaN when not finite."""
+    first = np.asarray(losses[:LOSS_EMA_STEPS], dtype=np.float64)
+    if not first.size or not np.isfinite(first).all():
+        return math.nan
+    return max(float(first[0]), float(np.median(first)))
+
+
+
+def diverged(losses: Sequence[float], chance_loss: float | None = None, *, start: float | None = None,
+             batch_size: int | None = None) -> list[Finding]:
+    """The loss ended far above where it started: more than ``DIVERGED_FACTOR`` times the untrained
+    model's (the first step's, measured before any update) and, when known, than a blind guess's.
+
+    The end is the mean of the last ``smoothing_span(batch_size)`` steps (of the last half of a
+    shorter run, at least ``DIVERGED_MIN_STEPS`` steps). No healthy run ends worse than it began, let
+    alone several times worse than guessing: the steps threw the weights past the minimum (critical).
+    ``start``: the run's starting loss when ``losses`` begin later (after a treatment). With batches
+    too small to smooth over ``LOSS_EMA_STEPS`` steps and no ``chance_loss``, the first step's loss
+    is a lucky few samples as often as not, so the start is the larger of it and the median of the
+    first ``LOSS_EMA_STEPS`` steps.
+    """
+    if len(losses) < DIVERGED_MIN_STEPS:
+        return []
+    span = min(smoothing_span(batch_size), len(losses) // 2)
+    if start is None:
+        start = float(losses[0])
+        if not chance_loss and smoothing_span(batch_size) > LOSS_EMA_STEPS:
+            # one small batch's loss may be a lucky few samples; the median of the first steps is
+            # not moved by the few that a fast divergence has already blown up
+            start = max(start, float(np.median(np.asarray(losses[:min(LOSS_EMA_STEPS, len(losses) // 2)]))))
+    now = _mean(losses[-span:])
+    if not (math.isfinite(start) and math.isfinite(now)) or start <= 0:
+        return []  # NaN/Inf are non_finite's to name
+    mark = max(start, chance_loss or 0.0)
+    if now <= DIVERGED_FACTOR * mark:
+        return []
+    against = f" and a blind guess's ({_fmt(chance_loss)})" if chance_loss else ""
+    return [Finding(
+        "unstable_loss", None, None, "critical",
+        {"loss_start": start, "loss_now": now, "chance_loss": chance_loss, "steps": span, "diverged": True},
+        f"the training loss ended at {_fmt(now)} (mean of the last {span} steps), far above the untrained "
+        f"model's ({_fmt(start)}){against}, {_fmt(now / mark)}x the larger: the steps threw the weights "
+        "far past the minimum and the run diverged.",
+    )]
+
+
+
+def astronomical_loss(losses: Sequence[float], start: float | None = None,
+                      chance_loss: float | None = None, recent: int = 1) -> list[Finding]:
+    """A finite loss more than ``ASTRONOMICAL_LOSS`` times the larger of the run's start and a blind
+    guess's, on any of the last ``recent`` steps: outputs that large come only from weights and
+    gradients that grew geometrically (``exploding_gradients``, critical). Named alongside the
+    diverged ``unstable_loss`` it causes. ``start`` defaults to the first step's loss."""
+    if not len(losses):
+        return []
+    if start is None:
+        start = float(losses[0])
+    mark = max(start if math.isfinite(start) else 0.0, chance_loss or 0.0)
+    tail = np.asarray(losses[-max(recent, 1):], dtype=np.float64)
+    tail = tail[np.isfinite(tail)]  # NaN/Inf are non_finite's to name
+    if mark <= 0 or not tail.size:
+        return []
+    peak = float(np.maximum.reduce(tail))
+    if peak <= ASTRONOMICAL_LOSS * mark:
+        return []
+    return [Finding(
+        "exploding_gradients", None, None, "critical",
+        {"loss_peak": peak, "loss_start": start, "chance_loss": chance_loss, "growth": peak / mark},
+        f"the training loss reached {_fmt(peak)}, {_fmt(peak / mark)}x where it started"
+        + (f" (or a blind guess's, {_fmt(chance_loss)})" if chance_loss else "")
+        + ": outputs this large come only from weights and gradients that grew geometrically.",
+    )]
+
+
+
+def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
+               accuracy: float | None = None) -> str | None:
+    """Where the training loss stands: ``"fitted"`` (a training accuracy of 1, or a smoothed loss
+    below ``FITTED_LEVEL`` of ``start``), else ``"falling"`` or ``"rising"`` (the latest smoothed
+    window against the one ``PLATEAU_STEPS`` earlier, beyond 1 % and twice their noise) or
+    ``"stalled"``; None when the steps are too few to tell (or not finite).
+
+    The harm test of the layer rules: units that are dead or saturated in a network whose loss
+    still falls, or has fitted its data, cost nothing measurable. ``start``: the run's starting
+    loss (default: the mean of its first 5 steps, or of its first smoothing window when
+    ``batch_size`` is given); ``accuracy``: the latest training
+    accuracy, when known.
+    """
+    if accuracy is not None and accuracy >= 1.0:
+        return "fitted"
+    span = smoothing_span(batch_size)
+    window = max(PLATEAU_STEPS, span)
+    if len(losses) < window + span:
+        return None
+    recent = np.asarray(losses[-(window + span):], dtype=np.float64)
+    start = _start_of(losses, start, span if batch_size else 5)
+    if not (np.isfinite(recent).all() and math.isfinite(start)):
+        return None
+    before, now = recent[:span], recent[-span:]
+    if start > 0 and _mean(now) <= FITTED_LEVEL * start:
+        return "fitted"
+    if _falling(before, now):
+        return "falling"
+    return "rising" if _rising(before, now) else "stalled"
+
+
+
+def _rose_from_start(losses: Sequence[float], start: float, span: int, start_steps: int = 5) -> bool:
+    """Whether the loss now (its last ``span`` steps) is above ``start`` (a mean of ``start_steps``
+    steps) by more than 1 % and twice the noise of the difference (the per-step spread read on the
+    recent steps): a loss that rose is not held up by small steps (each lowers it, to first order)."""
+    now = np.asarray(losses[-span:], dtype=np.float64)
+    rise = _mean(now) - start
+    spread = float(np.var(now))
+    return rise > PLATEAU_FALL * abs(start) and rise > 2 * math.sqrt(spread / now.size + spread / start_steps)
+
+
+
+def slow_convergence(losses: Sequence[float], start: float | None = None, *,
+                     batch_size: int | None = None) -> list[Finding]:
+    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss
+    (and no clear rise, over the window or since the start: a loss that climbs is not held up by
+    small steps).
+
+    ``start`` is the loss the run began from (default: the mean of the first 5 values, or of the
+    first smoothing window when ``batch_size`` is given). The two ends of the window are smoothed
+    over ``smoothing_span(batch_size)`` steps.
+    """
+    span = smoothing_span(batch_size)
+    window = max(PLATEAU_STEPS, span)
+    if len(losses) < window + span:  # one full window, smoothed
+        return []
+    recent = np.asarray(losses[-(window + span):], dtype=np.float64)
+    start_steps = span if batch_size and start is None else 5  # a few single samples mislead
+    if start is None:
+        start = _start_of(losses, None, start_steps)
+    if not (np.isfinite(recent).all() and math.isfinite(start)):
+        return []
+    add = np.add.reduce  # the two ends of the moving average are all this rule needs
+    before = float(add(recent[1:span + 1])) / span
+    now = float(add(recent[-span:])) / span
+    if before <= 0 or start <= 0:
+        return []
+    fall = (before - now) / before
+    if fall < PLATEAU_FALL and now > PLATEAU_LEVEL * start:
+        lowest = _lowest_smoothed(losses, span)
+        if lowest < PLATEAU_LEVEL * start:
+            return []  # it made progress and lost it: unstable_loss's to name, not a plateau
+        if _rising(recent[1:span + 1], recent[-span:]) or _rose_from_start(losses, start, span, start_steps):
+            return []  # a climbing loss: steps too small cannot raise it (each lowers it to first order)
+        return [Finding(
+            "slow_convergence", None, None, "warning",
+            {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": window,
+             "lowest_smoothed": lowest},
+            (f"the loss fell only {_pct(fall)}" if fall > 0 else "the loss did not fall" if fall == 0
+             else f"the loss rose {_pct(-fall)}")
+            + f" over the last {window} steps and is still {now / start:.0%} of where it started: "
+            "the model is not learning at this pace.",
+        )]
+    return []
+
+
+
+def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
+               start: float | None = None) -> list[Finding]:
+    """Steps too small to learn: on the last two probes no layer's update moved its weights by
+    ``SLOW_UPDATE`` of their size, and the loss is still near where it started and never fell far
+    below it (as for ``slow_convergence``).
+
+    ``update_ratios``: the largest update-to-weight ratio of any layer at each probe whose update
+    is known, oldest first, all under the same fixed learning rate (a schedule that may raise the
+    rate later makes small early steps deliberate). ``start``: as for ``slow_convergence``.
+    """
+    ratios = [float(r) for r in update_ratios[-2:]]
+    if len(ratios) < 2 or len(losses) < LOSS_EMA_STEPS or not all(0 < r < SLOW_UPDATE for r in ratios):
+        return []  # no update at all is a lack of gradient (dead units, say), not a small rate
+    if start is None:
+        start = _mean(losses[:5])
+    now = _mean(losses[-LOSS_EMA_STEPS:])
+    if not (math.isfinite(start) and math.isfinite(now)) or start <= 0 or now <= PLATEAU_LEVEL * start:
+        return []
+    if _lowest_smoothed(losses) < PLATEAU_LEVEL * start:
+        return []  # it learned, then lost it: steps that shrank since (dying units, say) are not the rate's
+    if _rose_from_start(losses, start, LOSS_EMA_STEPS):
+        return []  # a loss that rose was not held up by small steps
+    largest = max(ratios)
+    return [Finding(
+        "slow_convergence", None, None, "warning",
+        {"loss_start": start, "loss_now": now, "largest_update_ratio": largest, "probes": len(ratios)},
+        f"each step moves the weights by at most {largest:.1e} of their size (healthy runs: about 1e-3 "
+        f"to 1e-2), so 1000 steps would change them by {1000 * largest:.2%} at most, and the "
+        f"loss is still {now / start:.0%} of where it started: the learning rate is too small to learn.",
+    )]
+
+
+
+def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
+                     chance_loss: float | None = None) -> list[Finding]:
+    """A near-total dropout rate and a training loss still at the level of guessing.
+
+    The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
+    known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
+    """
+    if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses[-LOSS_EMA_STEPS:]):
+        return []
+    rate = max(dropout_rates)
+    start = _mean(losses[:5])
+    reference = min(start, chance_loss) if chance_loss else start
+    now = _mean(losses[-LOSS_EMA_STEPS:])
+    if rate >= DROPOUT_RATE and reference > 0 and now > PLATEAU_LEVEL * reference:
+        return [Finding(
+            "dropout_too_high", None, None, "critical" if rate >= 0.95 else "warning",
+            {"dropout_rate": rate, "loss_start": start, "loss_now": now, "reference_loss": reference},
+            f"dropout drops {rate:.0%} of the units at each step and the training loss ({now:.3g}) is still "
+            f"{now / reference:.0%} of a blind guess's ({reference:.3g}): too little signal gets through to "
+            "fit even the training data.",
+        )]
+    return []
+
+
+
+def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start: float | None = None, *,
+                 chance_loss: float | None = None, batch_size: int | None = None,
+                 epoch_logs: Sequence[dict[str, float]] = (),
+                 samples: tuple[int, int] | None = None) -> list[Finding]:
+    """Healthy gradients, and a training loss stuck far above what the data allows.
+
+    After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), all of: the loss learned something
+    (its lowest smoothed value below ``PLATEAU_LEVEL`` of ``start``, else it is
+    ``slow_convergence``'s), has stopped falling over the last window (and is not rising), and is
+    still above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else of ``start``); the
+    updates are in range (the largest update-to-weight ratio of the last two probes between
+    ``SLOW_UPDATE`` and ``EXPLODING_UPDATE_RATIO``: not a rate too small or too large); and,
+    when the latest epoch log has both accuracies, no generalization gap (training accuracy less
+    than ``OVERFIT_GAP`` and twice the noise above validation accuracy: a model that fits its own
+    data no better than unseen data has not the capacity or the steps to fit it). Labels too noisy
+    to fit look the same: the explanation says so.
+    """
+    span = smoothing_span(batch_size)
+    window = max(PLATEAU_STEPS, span)
+    ratios = [float(r) for r in update_ratios[-2:]]
+    if (len(losses) < UNDERFIT_WINDOWS * window or len(ratios) < 2
+            or not all(SLOW_UPDATE <= r <= EXPLODING_UPDATE_RATIO for r in ratios)):
+        return []
+    start = _start_of(losses, start)
+    trend = loss_trend(losses, start, batch_size=batch_size)
+    if trend != "stalled" or not start > 0:
+        return []
+    now = _mean(losses[-span:])
+    level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
+    if now <= UNDERFIT_LEVEL * level or _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
+        return []
+    log = epoch_logs[-1] if epoch_logs else {}
+    if "accuracy" in log and "val_accuracy" in log:
+        gap, needed = _generalization_gap(log, samples)
+        if gap >= needed:
+            return []  # it fits its own data better than unseen data: capacity is not what is short
+    against = "a blind guess's" if level is chance_loss else "its start"
+    return [Finding(
+        "underfitting", None, None, "warning",
+        {"loss_start": start, "loss_now": now, "reference_loss": level, "largest_update_ratio": max(ratios),
+         "steps": len(losses)},
+        f"after {len(losses)} steps the training loss has stopped falling at {_fmt(now)}, still "
+        f"{now / level:.0%} of {against} ({_fmt(level)}), while the updates are of a healthy size: the "
+        "model has too little capacity (or too few steps) for its data (or the labels are too noisy "
+        "to fit).",
+    )]
+
+
+
+def batch_too_small(losses: Sequence[float], batch_size: int | None, start: float | None = None, *,
+                    chance_loss: float | None = None) -> list[Finding]:
+    """Gradient noise dominates: over the last window (``PLATEAU_STEPS`` steps, or
+    ``LOSS_SMOOTH_SAMPLES`` samples when the batches are smaller), the loss's per-step noise (the
+    spread of its step-to-step differences over sqrt 2) is at least ``NOISE_LEVEL`` of its level;
+    over the last ``BATCH_WINDOWS`` windows (at least two), the loss fell from the first to the last
+    by no more than twice the noise of that difference; and it is not fitted (above
+    ``FITTED_LEVEL`` of ``start`` and of a blind guess's loss). A mini-batch gradient's noise grows
+    as 1/sqrt(batch size), and so does the loss's: each step follows its few samples more than the
+    data. ``batch_size`` must be known (the remedy raises it) and at most ``SMALL_BATCH``."""
+    if not batch_size or not 0 < batch_size <= SMALL_BATCH:
+        return []
+    window = max(PLATEAU_STEPS, smoothing_span(batch_size))
+    if len(losses) < 2 * window:
+        return []
+    span = np.asarray(losses[-BATCH_WINDOWS * window:], dtype=np.float64)
+    recent = span[-window:]
+    start = _start_of(losses, start)
+    if not (np.isfinite(span).all() and math.isfinite(start)) or start <= 0:
+        return []
+    level = _mean(recent)
+    noise = float(np.std(np.diff(recent))) / math.sqrt(2)
+    reference = max(start, chance_loss or 0.0)
+    if level <= FITTED_LEVEL * reference or noise < NOISE_LEVEL * level:
+        return []
+    fall = _mean(span[:window]) - level
+    if fall > 2 * noise * math.sqrt(2 / window):
+        return []  # it still learns through the noise
+    steps = span.size
+    return [Finding(
+        "batch_too_small", None, None, "warning",
+        {"batch_size": int(batch_size), "loss_noise": noise, "loss_level": level,
+         "noise_share": noise / level, "fall": fall, "steps": steps},
+        f"with batches of {batch_size}, the loss jumps by {noise / level:.0%} of its level ({_fmt(level)}) "
+        f"from step to step and made no progress beyond that noise over the last {steps} steps: "
+        "each step follows its few samples more than the data.",
+    )]
