@@ -1,0 +1,215 @@
+"""``TorchAdapter``: a PyTorch model and optimizer as the doctor's core sees them
+(``retroprop.doctor.adapter.ModelAdapter``).
+
+Everything happens in place, because the user's training loop holds the model, its parameters and the
+optimizer: a snapshot is a set of device-side clones of the ``state_dict``, a deep copy of the
+optimizer's state and the torch, NumPy and Python random states; ``restore`` copies them back into the
+same tensors (``p.copy_``) and loads a deep copy of the optimizer state (so the snapshot stays
+private); ``adopt`` puts a copy's structure back into the same model object, keeping every parameter
+object that both share; remedies change ``param_groups`` and the module tree in place
+(``retroprop.torch.remedies``).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from retroprop.doctor.adapter import Snapshot
+from retroprop.doctor.remedies import Treatment
+from retroprop.torch.describe import describe_loss, describe_model
+from retroprop.torch.probe import TorchProbe
+from retroprop.torch.remedies import Context, apply_torch_remedy
+
+__all__ = ["TorchAdapter"]
+
+ADAPTIVE = tuple(getattr(torch.optim, name) for name in (
+    "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Adafactor", "SparseAdam")
+    if hasattr(torch.optim, name))
+
+
+class TorchAdapter:
+    """The ``ModelAdapter`` of a torch ``nn.Module`` and its ``torch.optim`` optimizer (or None)."""
+
+    def __init__(self, model: nn.Module, optimizer: Any = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"TorchAdapter: model must be a torch.nn.Module, got {type(model).__name__}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"TorchAdapter: optimizer must be a torch.optim.Optimizer or None, got "
+                            f"{type(optimizer).__name__}")
+        self.model, self.optimizer = model, optimizer
+        self._probe: TorchProbe | None = None
+        self._handles: list[Any] = []
+        self._origin: dict[int, nn.Parameter] = {}  # a copy's parameter id -> the original parameter
+        self.functional: dict[str, str] = {}  # activations applied as functions, as the probes inferred them
+        self.sequence: list[str] = []  # the module order of the latest measured forward pass
+
+    # -- the optimizer's step hooks (retroprop.torch.watch) -----------------------------------
+    def hook_steps(self, pre: Any, post: Any = None) -> None:
+        """Register ``pre`` (and ``post``) as the optimizer's step hooks; ``close`` removes them."""
+        handles = [self.optimizer.register_step_pre_hook(pre)]
+        if post is not None:
+            handles.append(self.optimizer.register_step_post_hook(post))
+        self._handles += handles
+
+    # -- the protocol -------------------------------------------------------------------------
+    @property
+    def adaptive(self) -> bool | None:
+        if self.optimizer is None:
+            return None
+        return isinstance(self.optimizer, ADAPTIVE)
+
+    def probe(self) -> TorchProbe:
+        self._remember()
+        if self._probe is not None:
+            self._probe.cancel()
+        self._probe = TorchProbe(self.model, self.optimizer)
+        return self._probe
+
+    def _remember(self) -> None:
+        """Keep what the latest probe saw of the forward pass (functional activations, the order)."""
+        probe = self._probe
+        if probe is not None and probe.sequence:
+            self.functional.update(probe.inferred)
+            self.sequence = list(probe.sequence)
+
+    def context(self) -> Context:
+        self._remember()
+        return Context(self.functional, self.sequence)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return describe_model(self.model)
+
+    def describe_loss(self, loss: Any) -> str | None:
+        return describe_loss(loss)
+
+    def learning_rates(self) -> tuple[float, ...]:
+        return tuple(group.get("lr", float("nan")) for group in getattr(self.optimizer, "param_groups", ()))
+
+    def dropout_rates(self) -> list[float]:
+        return [m.p for m in self.model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+    def snapshot(self, step: int, epoch: int) -> Snapshot:
+        optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())
+        return Snapshot(step, epoch, self.weights(), optimizer_state, _rng_state())
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put ``snapshot`` back into the model's own tensors, the same optimizer and the generators."""
+        self._load(snapshot.model_state)
+        if self.optimizer is not None and snapshot.optimizer_state is not None:
+            # a deep copy: load_state_dict may keep the tensors it is given, which the steps then update
+            self.optimizer.load_state_dict(copy.deepcopy(snapshot.optimizer_state))
+        _set_rng_state(snapshot.rng_state)
+
+    def _load(self, weights: dict[str, torch.Tensor]) -> None:
+        current = self.model.state_dict()
+        if set(current) != set(weights) or any(current[k].shape != weights[k].shape for k in current):
+            missing = sorted(set(current) ^ set(weights))[:4]
+            raise ValueError(f"TorchAdapter.restore: the snapshot was taken of another structure (keys "
+                             f"differ: {missing or 'shapes'}); expected the state_dict keys "
+                             f"{sorted(current)[:4]}...")
+        with torch.no_grad():
+            for key, tensor in current.items():
+                tensor.copy_(weights[key])
+
+    def _deepcopy(self, value: Any) -> tuple[Any, dict[int, Any]]:
+        """A deep copy of ``value`` (the model, the optimizer) and its memo, taken without the probe's
+        forward hooks (a torch optimizer is copied without any step hooks: its ``__getstate__``
+        leaves them out)."""
+        probe = self._probe
+        armed = probe is not None and probe.armed
+        if armed:
+            probe.disarm()
+        try:
+            memo: dict[int, Any] = {}
+            return copy.deepcopy(value, memo), memo
+        finally:
+            if armed:
+                probe.arm()
+
+    def copy(self) -> TorchAdapter:
+        """An adapter over deep copies of the model (without the probe's hooks) and the optimizer
+        (without step hooks); ``adopt`` maps its parameters back to the originals."""
+        self._remember()
+        (model, optimizer), memo = self._deepcopy((self.model, self.optimizer))
+        twin = TorchAdapter(model, optimizer)
+        twin._origin = {id(memo[id(p)]): p for p in self.model.parameters() if id(p) in memo}
+        twin.functional, twin.sequence = dict(self.functional), list(self.sequence)
+        return twin
+
+    def adopt(self, other: TorchAdapter) -> None:
+        """Become ``other`` (a ``copy()``) in place: its module tree in this model object, its values in
+        the parameter objects both share (the optimizer and the loop hold them), and its optimizer's
+        groups and state in this optimizer object."""
+        origin = getattr(other, "_origin", {})
+        mapping: dict[int, nn.Parameter] = {}
+        with torch.no_grad():
+            for module in other.model.modules():
+                for key, p in module._parameters.items():
+                    if p is None:
+                        continue
+                    original = origin.get(id(p))
+                    if original is not None and original.shape == p.shape and original.dtype == p.dtype:
+                        original.copy_(p)
+                        original.grad = None
+                        module._parameters[key] = original
+                        mapping[id(p)] = original
+                    else:
+                        mapping[id(p)] = p
+        self.model.__dict__.clear()
+        self.model.__dict__.update(other.model.__dict__)
+        if self.optimizer is not None and other.optimizer is not None:
+            groups = []
+            for group in other.optimizer.param_groups:
+                groups.append({**group, "params": [mapping.get(id(p), p) for p in group["params"]]})
+            state: defaultdict[Any, Any] = defaultdict(dict)
+            for p, value in other.optimizer.state.items():
+                state[mapping.get(id(p), p)] = value
+            self.optimizer.param_groups = groups
+            self.optimizer.state = state
+        self.functional, self.sequence = dict(other.functional), list(other.sequence)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """Device-side clones of the ``state_dict`` (parameters and buffers)."""
+        with torch.no_grad():
+            return {key: tensor.detach().clone() for key, tensor in self.model.state_dict().items()}
+
+    def with_weights(self, weights: Any) -> nn.Module:
+        (model,), _ = self._deepcopy((self.model,))
+        model.load_state_dict(weights)
+        return model
+
+    def apply(self, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
+        """Apply ``remedy`` in place (``retroprop.torch.remedies``); the model and optimizer objects stay."""
+        return apply_torch_remedy(remedy, self.model, self.optimizer, self.context(), **options)
+
+    def close(self) -> None:
+        """Detach the probe's hooks and retroprop's optimizer step hooks."""
+        if self._probe is not None:
+            self._probe.cancel()
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+def _rng_state() -> dict[str, Any]:
+    # NumPy's legacy global generator: the one training scripts seed with np.random.seed
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),  # noqa: NPY002
+             "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    random.setstate(state["python"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,123 @@
+"""A torch model and loss as the static checks' plain descriptions (``doctor.checks``).
+
+``nn.Sequential`` containers (nested too) are walked in order: their forward applies exactly their
+modules, one after the other. Any other module with submodules (a custom ``nn.Module``) is one
+``"other"`` layer: its ``forward`` may apply activations as functions (``F.relu``) and use its
+modules in any order, so no check reasons across it. That is how ``missing_nonlinearity`` stays quiet
+on a model whose activations are functions: the check fires only when the whole description is one
+linear map, and an ``"other"`` layer may be anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+from torch.nn import functional as F
+
+from retroprop.doctor.checks import LOSS_KINDS
+from retroprop.torch.probe import WEIGHTED, module_label
+
+__all__ = ["LOSS_CLASSES", "describe_loss", "describe_model", "layer_kind"]
+
+LOSS_CLASSES: dict[type, str] = {
+    nn.CrossEntropyLoss: "cross_entropy", nn.NLLLoss: "nll", nn.BCELoss: "bce",
+    nn.BCEWithLogitsLoss: "bce_with_logits", nn.MSELoss: "mse", nn.L1Loss: "l1", nn.HuberLoss: "huber",
+    nn.SmoothL1Loss: "huber",
+}
+LOSS_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll", F.binary_cross_entropy: "bce",
+                  F.binary_cross_entropy_with_logits: "bce_with_logits", F.mse_loss: "mse", F.l1_loss: "l1",
+                  F.huber_loss: "huber", F.smooth_l1_loss: "huber"}
+ACTIVATION_KINDS: dict[type, str] = {
+    nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu", nn.GELU: "gelu",
+    nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
+}
+# nonlinear modules whose range the checks do not know
+OTHER_ACTIVATIONS = (nn.SiLU, nn.ReLU6, nn.PReLU, nn.RReLU, nn.CELU, nn.Softplus, nn.Mish, nn.Hardtanh,
+                     nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Tanhshrink, nn.LogSigmoid)
+AFFINE_KINDS: dict[type, str] = {nn.modules.dropout._DropoutNd: "dropout", nn.BatchNorm1d: "batchnorm",
+                                 nn.Identity: "identity", nn.Flatten: "flatten"}
+
+
+def layer_kind(module: nn.Module) -> str:
+    """The ``checks.LAYER_KINDS`` kind of one leaf module."""
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
+        if module.dim not in (-1, 1, None):  # over another axis: no output softmax
+            return "other_activation"
+        return "log_softmax" if isinstance(module, nn.LogSoftmax) else "softmax"
+    kind = ACTIVATION_KINDS.get(type(module))
+    if kind is not None:
+        return kind
+    if isinstance(module, OTHER_ACTIVATIONS):
+        return "other_activation"
+    for cls, kind in AFFINE_KINDS.items():
+        if isinstance(module, cls):
+            return kind
+    return "other"
+
+
+def _features(module: nn.Module) -> tuple[int | None, int | None]:
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    if isinstance(module, nn.BatchNorm1d):
+        return module.num_features, module.num_features
+    return None, None
+
+
+def describe_model(model: nn.Module) -> list[dict[str, Any]]:
+    """``model``'s layers in forward order as ``checks`` layer dicts (labels as the probe's)."""
+    layers: list[dict[str, Any]] = []
+    state = {"count": 0, "last": "the input"}
+
+    def weighted_label(module: nn.Module, name: str) -> str:
+        state["count"] += 1
+        return f"layer {state['count']}, {module_label(module)} ({name})"
+
+    def walk(module: nn.Module, name: str) -> None:
+        if isinstance(module, nn.Sequential):
+            for child_name, child in module._modules.items():
+                if child is not None:
+                    walk(child, f"{name}.{child_name}" if name else child_name)
+            return
+        kind = layer_kind(module)
+        if kind == "other" and module._modules:
+            label = f"{type(module).__name__} ({name or 'the model'}) after {state['last']}"
+            for sub_name, sub in module.named_modules(prefix=name):
+                if isinstance(sub, WEIGHTED) and getattr(sub, "weight", None) is not None:
+                    state["last"] = weighted_label(sub, sub_name)
+        elif isinstance(module, WEIGHTED) and getattr(module, "weight", None) is not None:
+            label = state["last"] = weighted_label(module, name)
+        else:
+            label = f"{kind if kind != 'other' else type(module).__name__} ({name}) after {state['last']}"
+        in_features, out_features = _features(module)
+        layers.append({"name": name, "label": label, "kind": kind, "in_features": in_features,
+                       "out_features": out_features})
+
+    walk(model, "")
+    return layers
+
+
+def describe_loss(loss: Any) -> str | None:
+    """The ``checks`` loss name of a torch loss module (instance or class) or functional loss; None for
+    one it does not know (a custom loss, or a subclass that computes its own ``forward``). A custom loss
+    may declare it with a ``doctor_loss_kind`` attribute (one of ``checks.LOSS_KINDS``)."""
+    if loss is None:
+        return None
+    declared = getattr(loss, "doctor_loss_kind", None)
+    if declared is not None:
+        if declared not in LOSS_KINDS:
+            raise ValueError(f"describe_loss: {type(loss).__name__}.doctor_loss_kind must be one of "
+                             f"{', '.join(sorted(LOSS_KINDS))}, got {declared!r}")
+        return declared
+    cls = loss if isinstance(loss, type) else type(loss)
+    for known, name in LOSS_CLASSES.items():
+        if isinstance(cls, type) and issubclass(cls, known):
+            if cls.forward is not known.forward:
+                return None
+            return name
+    try:
+        return LOSS_FUNCTIONS.get(loss)
+    except TypeError:  # unhashable
+        return None

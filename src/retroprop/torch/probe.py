@@ -1,0 +1,438 @@
+"""``TorchProbe``: the doctor's per-layer numbers read from a PyTorch model through hooks.
+
+It produces the same plain records as retroprop's ``doctor.probes.Probe`` (``LayerStats``,
+``ActivationStats``, ``ProbeRecord``), computed the same way, so the rules cannot tell the engines
+apart:
+
+* Weighted layers (``Linear``, ``Conv1d``, ``Conv2d``, ``BatchNorm1d/2d``, ``LayerNorm``; the
+  ``weight`` only): gradient norm, RMS and mean |g|, weight norm, fan-in (inputs per unit:
+  ``in_features``, or ``in_channels / groups x kernel size``), the update-to-weight ratio of the
+  optimizer's step, non-finite counts. Gradients are read in the optimizer's step pre-hook (they
+  are complete there, before the update); the weights before the update are cloned on the device
+  and the ratio is taken in the step post-hook.
+* Activation modules (``ReLU``, ``LeakyReLU``, ``ELU``, ``SELU``, ``GELU``, ``SiLU``, ``Sigmoid``,
+  ``Tanh``) through forward hooks: mean, std, non-finite count, which units fired (ReLU), the
+  share in the flat regions (sigmoid, tanh).
+* Activations applied as functions inside ``forward`` (``F.relu(self.fc1(x))``) are not modules:
+  each weighted layer's *input* is read with a forward pre-hook, and when no activation module ran
+  since the previous weighted layer of the same pass, its kind is inferred from the values (see
+  ``infer_kind``). The model's own input is never read this way: only the input of a weighted layer
+  that is not the first of its pass, and only when it was computed from parameters (it has a
+  ``grad_fn``; data fed straight into a second branch has none).
+
+Units: a Linear's or LayerNorm's units are its last axis; a Conv's or BatchNorm's are channels
+(axis 1): a channel is dead when it never fires at any position of any sample over the window.
+Only passes run with gradients enabled are measured (not ``torch.no_grad()`` validation). Every
+reduction runs on the tensor's device; only scalars and per-unit masks come to the host, once per
+collected step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from retroprop.doctor.probes import ActivationStats, LayerStats, ProbeRecord
+
+__all__ = ["ACTIVATION_KINDS", "WEIGHTED", "TorchProbe", "infer_kind", "module_label"]
+
+ACTIVATION_KINDS: dict[type, str] = {
+    nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu", nn.GELU: "gelu",
+    nn.SiLU: "silu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
+}
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
+CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)  # units on axis 1
+# an inferred ReLU needs this share of exact zeros among its inputs: a ReLU layer of which a tenth or
+# more of the outputs are not exactly 0 on a batch is not the common case this inference is for
+INFER_MIN_ZEROS = 0.05
+
+
+def module_label(module: nn.Module) -> str:
+    """'Linear 8→32', 'Conv2d 3→16 k3', 'BatchNorm1d 32', 'LayerNorm 32'."""
+    kind = type(module).__name__
+    if isinstance(module, nn.Linear):
+        return f"{kind} {module.in_features}→{module.out_features}"
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        kernel = "x".join(str(k) for k in module.kernel_size)
+        return f"{kind} {module.in_channels}→{module.out_channels} k{kernel}"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return f"{kind} {module.num_features}"
+    if isinstance(module, nn.LayerNorm):
+        return f"{kind} {'x'.join(str(n) for n in module.normalized_shape)}"
+    return kind
+
+
+def fan_in(module: nn.Module) -> int | None:
+    """Inputs per unit of a Linear or Conv layer (None for normalization layers, as retroprop)."""
+    if isinstance(module, nn.Linear):
+        return int(module.in_features)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return int(module.in_channels // module.groups * math.prod(module.kernel_size))
+    return None
+
+
+def infer_kind(minimum: float, maximum: float, zero_share: float) -> str | None:
+    """The activation a weighted layer's input most likely came out of, from its values on a batch:
+    ``"relu"`` when none is negative and at least ``INFER_MIN_ZEROS`` of them are exactly 0 (a
+    ReLU's silent units); ``"sigmoid"`` when all lie strictly in (0, 1); ``"tanh"`` when all lie in
+    (-1, 1) and some are negative; None otherwise (unknown: not measured).
+
+    Limits: a ReLU whose units all fired on the batch looks like anything positive; a leaky ReLU,
+    GELU or SiLU of small values may read as tanh (its saturated share is then near 0, so it raises
+    nothing); a sum of ReLU outputs (a residual connection) reads as a ReLU (its units are dead when
+    the sum is always 0); a pooled or normalized activation reads as whatever its values look like.
+    """
+    if not (math.isfinite(minimum) and math.isfinite(maximum)):
+        return None
+    if minimum >= 0.0 and zero_share >= INFER_MIN_ZEROS:
+        return "relu"
+    if minimum > 0.0 and maximum < 1.0:
+        return "sigmoid"
+    if -1.0 < minimum < 0.0 and maximum < 1.0:
+        return "tanh"
+    return None
+
+
+class _Pass:
+    """What one forward pass has shown so far (reset by the model's forward pre-hook)."""
+
+    def __init__(self) -> None:
+        self.weighted_seen = 0
+        self.last_weighted: str | None = None
+        self.activation_since = False  # an activation module ran since the last weighted layer
+        self.calls: dict[str, int] = {}  # activation module -> calls in this pass
+
+
+class _Pending:
+    """One activation's device-side statistics until ``collect``: over several armed passes, which
+    units fired is their OR and ``samples`` their sum; the other statistics are the last pass's (as in
+    retroprop's probe)."""
+
+    __slots__ = ("after", "count", "fired", "flat", "kind", "name", "samples", "samples_now", "size",
+                 "squares", "total")
+
+    def __init__(self, name: str, kind: str, after: str | None) -> None:
+        self.name, self.kind, self.after = name, kind, after
+        self.fired: torch.Tensor | None = None
+        self.samples = 0
+
+
+class TorchProbe:
+    """Reads per-layer statistics from a torch ``model``; ``arm()`` before a forward pass to see
+    its activations. ``optimizer`` (optional): the update ratios are taken in its step post-hook."""
+
+    def __init__(self, model: nn.Module, optimizer: Any = None) -> None:
+        self.model, self.optimizer = model, optimizer
+        named = list(model.named_modules())
+        weighted = [(n, m) for n, m in named
+                    if isinstance(m, WEIGHTED) and getattr(m, "weight", None) is not None]
+        self.weighted = [(n, m, f"layer {i + 1}, {module_label(m)} ({n})")
+                         for i, (n, m) in enumerate(weighted)]
+        self._label = {n: label for n, _, label in self.weighted}
+        self._index = {n: i for i, (n, _, _) in enumerate(self.weighted)}
+        self.activation_modules = [(n, m, ACTIVATION_KINDS[type(m)]) for n, m in named
+                                   if type(m) in ACTIVATION_KINDS]
+        self.errors: list[tuple[str, BaseException]] = []
+        self._broken: set[str] = set()
+        self._handles: list[Any] = []
+        self._pass = _Pass()
+        self._pending: dict[str, _Pending] = {}
+        self.order: list[str] = []  # activation names in the order of the latest armed pass
+        self.weighted_order: list[str] = []  # weighted layer names in the order they ran
+        self.sequence: list[str] = []  # weighted and activation module names in the order they ran
+        self.inferred: dict[str, str] = {}  # inferred activation name -> kind (latest armed pass)
+        self._before: dict[str, tuple[torch.Tensor, float]] | None = None
+        self._ratios: dict[str, float] | None = None
+        self._post: Any = None
+
+    # -- arming -------------------------------------------------------------------------------
+    @property
+    def armed(self) -> bool:
+        return bool(self._handles)
+
+    @property
+    def activation_names(self) -> list[str]:
+        """The activation layers' names in the order the latest measured pass ran them (module
+        activations in registration order before any pass was measured)."""
+        return list(self.order) if self.order else [n for n, *_ in self.activation_modules]
+
+    def arm(self) -> None:
+        """Attach the hooks, so that the next forward pass(es) with gradients enabled are measured."""
+        if self._handles:
+            return
+        self._pending = {}
+        handles = [self.model.register_forward_pre_hook(self._start_pass)]
+        for name, module, kind in self.activation_modules:
+            if name not in self._broken:
+                handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
+        for name, module, _ in self.weighted:
+            handles.append(module.register_forward_pre_hook(self._input_hook(name, module)))
+        self._handles = handles
+
+    def disarm(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def cancel(self) -> None:
+        """Drop everything pending (hooks, the weights snapshot, the step post-hook)."""
+        self.disarm()
+        self._before, self._ratios = None, None
+        self._remove_post()
+
+    def _start_pass(self, module: nn.Module, inputs: Any) -> None:
+        self._pass = _Pass()
+        if torch.is_grad_enabled():
+            self.order, self.weighted_order, self.sequence = [], [], []
+
+    def _guard(self, name: str, record: Any) -> Any:
+        def guarded(*args: Any) -> None:
+            if not torch.is_grad_enabled():
+                return  # validation under no_grad: not the training batch
+            try:
+                record(*args)
+            except Exception as err:  # a hook must never end the run it measures
+                self._broken.add(name)
+                self.errors.append((name, err))
+        return guarded
+
+    def _activation_hook(self, name: str, kind: str) -> Any:
+        def record(module: nn.Module, inputs: Any, output: Any) -> None:
+            state = self._pass
+            state.activation_since = True
+            calls = state.calls[name] = state.calls.get(name, 0) + 1
+            key = name if calls == 1 else f"{name}#{calls}"  # one module applied at several places
+            if name not in self.sequence:
+                self.sequence.append(name)
+            if isinstance(output, torch.Tensor):
+                axis = self._units_axis(state.last_weighted)
+                self._measure(key, kind, state.last_weighted, output.detach(), axis)
+        return self._guard(name, record)
+
+    def _input_hook(self, name: str, module: nn.Module) -> Any:
+        axis = 1 if isinstance(module, CHANNEL_FIRST) else -1
+
+        def record(module: nn.Module, inputs: Any) -> None:
+            state = self._pass
+            earlier, after = state.weighted_seen, state.last_weighted
+            state.weighted_seen += 1
+            state.last_weighted = name
+            state.activation_since, seen = False, state.activation_since
+            if name not in self.weighted_order:
+                self.weighted_order.append(name)
+                self.sequence.append(name)
+            if not earlier or seen or not inputs or not isinstance(inputs[0], torch.Tensor):
+                return  # the model's input, or an activation module's output (measured there)
+            if inputs[0].grad_fn is None:
+                return  # not computed from parameters: data fed straight in (a second input branch)
+            data = inputs[0].detach()
+            if not data.is_floating_point() or data.numel() == 0:
+                return
+            key = f"{name}[input]"
+            kind = self.inferred.get(key)
+            if kind is None or key not in self._pending:
+                low, high = torch.aminmax(data)
+                zeros = (data == 0).sum()
+                numbers = torch.stack([_wide(low), _wide(high), _wide(zeros)]).tolist()
+                kind = infer_kind(numbers[0], numbers[1], numbers[2] / data.numel())
+                if kind is None:
+                    return
+                self.inferred[key] = kind
+            self._measure(key, kind, after, data, axis)
+        return self._guard(f"{name}[input]", record)
+
+    def _units_axis(self, feeding: str | None) -> int:
+        if feeding is None:
+            return -1
+        module = self.weighted[self._index[feeding]][1]
+        return 1 if isinstance(module, CHANNEL_FIRST) else -1
+
+    def _measure(self, key: str, kind: str, after: str | None, data: torch.Tensor, axis: int) -> None:
+        """Device-side sums of one activation tensor, added to what earlier armed passes gave."""
+        if key not in self.order:
+            self.order.append(key)
+        finite = torch.isfinite(data)
+        clean = torch.where(finite, data, torch.zeros((), dtype=data.dtype, device=data.device))
+        pending = self._pending.get(key)
+        first = pending is None or pending.kind != kind
+        if first:
+            pending = self._pending[key] = _Pending(key, kind, after)
+        pending.count = finite.sum()
+        pending.size = data.numel()
+        wide = _wide(clean)  # sums of squares in float64 (a copy only for narrower tensors)
+        pending.total = wide.sum()
+        pending.squares = wide.square().sum()
+        pending.samples_now = int(data.shape[0]) if data.dim() > 1 else 1
+        if kind == "relu" and data.dim() >= 1:
+            if data.dim() == 1:
+                fired = data > 0
+            else:
+                moved = data.movedim(axis, -1) if axis != -1 else data
+                fired = (moved > 0).reshape(-1, moved.shape[-1]).any(dim=0)
+            if not first and pending.fired is not None and pending.fired.shape == fired.shape:
+                fired = fired | pending.fired
+                pending.samples += pending.samples_now
+            else:
+                pending.samples = pending.samples_now
+            pending.fired = fired
+        else:
+            pending.samples = pending.samples_now
+        if kind == "sigmoid":
+            pending.flat = torch.count_nonzero(data * (1 - data) < 0.0025)
+        elif kind == "tanh":
+            pending.flat = torch.count_nonzero(1 - data * data < 0.01)
+        else:
+            pending.flat = None
+
+    # -- weights and gradients ----------------------------------------------------------------
+    def _layers(self) -> list[tuple[str, nn.Module, str]]:
+        """The trained weighted layers (weights that require a gradient and, with an optimizer, are in
+        its groups: a frozen layer gets no gradient by design) in the order the latest measured pass
+        ran them (input side first); layers it did not run keep their registration order, after."""
+        ran = [n for n in self.weighted_order if n in self._index]
+        rest = [n for n, _, _ in self.weighted if n not in set(ran)]
+        trained = None if self.optimizer is None else {
+            id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        return [self.weighted[self._index[n]] for n in [*ran, *rest]
+                if self.weighted[self._index[n]][1].weight.requires_grad
+                and (trained is None or id(self.weighted[self._index[n]][1].weight) in trained)]
+
+    def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
+        """The record of this step: weights and gradients now, the activations of the armed pass(es).
+        One transfer to the host for all the scalars."""
+        layers = self._layers()
+        scalars: list[torch.Tensor] = []
+        for _, module, _ in layers:
+            w, g = module.weight.detach(), module.weight.grad
+            scalars.append(_wide(torch.linalg.vector_norm(w)))
+            if g is None:
+                scalars += [_wide(torch.zeros((), dtype=w.dtype, device=w.device))] * 2
+            else:
+                g = g.detach()
+                scalars += [_wide(torch.linalg.vector_norm(g)), g.abs().sum(dtype=_wide_dtype(g))]
+        pending = [self._pending[key] for key in self.order if key in self._pending]
+        for p in pending:
+            scalars += [_wide(p.count), _wide(p.total), _wide(p.squares),
+                        _wide(p.flat if p.flat is not None else p.count)]
+        values = _to_host(scalars)
+        records, squares = [], 0.0
+        for index, (name, module, label) in enumerate(layers):
+            weight_norm, grad_norm, abs_sum = values[3 * index: 3 * index + 3]
+            w, g = module.weight, module.weight.grad
+            size = max(w.numel(), 1)
+            nonfinite_grad = 0
+            if g is not None:
+                squares += grad_norm * grad_norm
+                if not math.isfinite(grad_norm):
+                    nonfinite_grad = int(g.numel() - torch.isfinite(g).sum().item())
+            nonfinite_weight = 0 if math.isfinite(weight_norm) else int(
+                w.numel() - torch.isfinite(w.detach()).sum().item())
+            records.append(LayerStats(
+                name=name, label=label, grad_norm=grad_norm, grad_rms=grad_norm / math.sqrt(size),
+                grad_mean_abs=abs_sum / size, weight_norm=weight_norm, size=int(w.numel()),
+                fan_in=fan_in(module), nonfinite_grad=nonfinite_grad, nonfinite_weight=nonfinite_weight))
+        offset = 3 * len(layers)
+        activations = []
+        for index, p in enumerate(pending):
+            count, total, sq, flat = values[offset + 4 * index: offset + 4 * index + 4]
+            mean = total / count if count else math.nan
+            std = math.sqrt(max(sq / count - mean * mean, 0.0)) if count else math.nan
+            stats = ActivationStats(
+                name=p.name, label=self._activation_label(p), kind=p.kind, mean=mean, std=std,
+                nonfinite=int(p.size - count), samples=p.samples, after=p.after)
+            if p.fired is not None:
+                stats.fired = p.fired.cpu().numpy()
+            if p.flat is not None:
+                stats.saturated_share = flat / max(p.size, 1)
+            activations.append(stats)
+        self._pending = {}
+        return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=records, activations=activations,
+                           grad_norm_total=math.sqrt(squares))
+
+    def _activation_label(self, pending: _Pending) -> str:
+        where = "the input" if pending.after is None else self._label.get(pending.after, pending.after)
+        if pending.name.endswith("[input]"):
+            return f"{pending.kind} in forward (input of {pending.name[:-len('[input]')]}) after {where}"
+        return f"{pending.kind} ({pending.name}) after {where}"
+
+    # -- update ratios ------------------------------------------------------------------------
+    def snapshot_weights(self, record: ProbeRecord | None = None) -> None:
+        """Clone the weights on their device before the optimizer's update; the ratios are taken in
+        the optimizer's step post-hook (or by ``update_ratios`` without an optimizer)."""
+        norms = {layer.name: layer.weight_norm for layer in record.layers} if record else {}
+        with torch.no_grad():
+            self._before = {name: (module.weight.detach().clone(),
+                                   norms[name] if name in norms else
+                                   float(torch.linalg.vector_norm(module.weight.detach())))
+                            for name, module, _ in self._layers()}
+        self._ratios = None
+        self._remove_post()
+        if self.optimizer is not None and hasattr(self.optimizer, "register_step_post_hook"):
+            self._post = self.optimizer.register_step_post_hook(self._after_step)
+
+    def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self._remove_post()
+        try:
+            self._ratios = self._compute_ratios()
+        except Exception as err:  # pragma: no cover - a hook must never end the run
+            self.errors.append(("update ratios", err))
+
+    def _remove_post(self) -> None:
+        if self._post is not None:
+            self._post.remove()
+            self._post = None
+
+    def _compute_ratios(self) -> dict[str, float]:
+        before, self._before = self._before, None
+        if not before:
+            return {}
+        norms, names = [], []
+        with torch.no_grad():
+            for name, module, _ in self.weighted:
+                if name not in before:
+                    continue
+                old, norm = before[name]
+                if norm == 0.0:  # zero-initialized: measured against a typical layer of its shape
+                    norm = math.sqrt(old.numel() / (fan_in(module) or 1))
+                if not norm:
+                    continue
+                torch.sub(module.weight.detach(), old, out=old)
+                norms.append(_wide(torch.linalg.vector_norm(old)) / norm)
+                names.append(name)
+        return dict(zip(names, _to_host(norms), strict=True))
+
+    def update_ratios(self) -> dict[str, float]:
+        """``||W_after - W_before|| / ||W_before||`` per weighted layer for the step since
+        ``snapshot_weights`` (taken in the step post-hook; now, if that has not run)."""
+        if self._ratios is None:
+            self._remove_post()
+            ratios = self._compute_ratios()
+        else:
+            ratios = self._ratios
+        self._ratios = None
+        return ratios
+
+
+def _wide_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """float64 for sums and norms, except on Apple's MPS, which has no float64."""
+    return torch.float32 if tensor.device.type == "mps" else torch.float64
+
+
+def _wide(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.to(_wide_dtype(tensor))
+
+
+def _to_host(scalars: list[torch.Tensor]) -> list[float]:
+    """0-d tensors as floats, in order: stacked per device, one transfer (one synchronization) each."""
+    values: list[float] = [0.0] * len(scalars)
+    by_device: dict[torch.device, list[int]] = {}
+    for index, scalar in enumerate(scalars):
+        by_device.setdefault(scalar.device, []).append(index)
+    for indices in by_device.values():
+        numbers = torch.stack([scalars[i] for i in indices]).cpu().tolist()
+        for index, number in zip(indices, numbers, strict=True):
+            values[index] = number
+    return values

@@ -1,0 +1,176 @@
+"""``watch(model, optimizer)``: retroprop's doctor in an unchanged PyTorch training loop.
+
+The optimizer's step pre-hook drives the doctor: on every ``optimizer.step()``, before the update, the
+gradients are complete, so the step is observed there (probed on the doctor's schedule: forward hooks
+armed for the probed steps only). ``observe(loss)`` before ``optimizer.step()`` hands that step's loss
+to the loss rules; ``end_epoch(epoch, logs)`` gives the epoch rules their Keras-style logs. With
+``repair=True`` the treatment also happens in the pre-hook, in place: see ``Watch``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from retroprop.doctor import Doctor
+from retroprop.doctor.diagnosis import Diagnosis
+from retroprop.doctor.repair import TreatmentRecord
+from retroprop.torch.adapter import TorchAdapter
+
+__all__ = ["Watch", "watch"]
+
+
+class Watch:
+    """The doctor attached to one torch model and optimizer (made by ``watch``).
+
+    In the user's loop, each ``optimizer.step()`` first runs this doctor's step pre-hook: it records
+    the step (``Doctor.observe``, with the loss given to ``observe`` or as unknown), clips the
+    gradients once a ``clip_gradients`` treatment asked for it, and with ``repair=True`` treats what
+    was just diagnosed: the model's tensors, the optimizer's state and the random generators are
+    rolled back *in place* to the last healthy snapshot, the remedy is applied in place, and the
+    gradients are set to None so that this step's update does nothing (torch's optimizers skip a
+    parameter without a gradient). The loop's model and optimizer objects stay valid throughout; what
+    it sees is a step that changed nothing, a lower ``param_groups`` learning rate, swapped activation
+    modules, or new parameters (BatchNorm) already in the optimizer.
+
+    ``core`` is the retroprop ``Doctor`` behind it, ``adapter`` its ``TorchAdapter``.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, repair: bool = False,
+                 every: int | None = None, loss: Any = None, inputs: Any = None, targets: Any = None,
+                 n_classes: int | None = None, batch_size: int | None = None,
+                 lr_scheduled: bool = False) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"watch: optimizer must be a torch.optim.Optimizer (its step hooks drive the "
+                            f"doctor), got {type(optimizer).__name__}")
+        self.adapter = TorchAdapter(model, optimizer)
+        self.core = Doctor(every=every, repair=repair)
+        self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
+                         n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled)
+        self._loss: Any = None
+        self._epochs = 0
+        self.skipped_steps = 0  # steps whose update was voided by a roll-back
+        self._finished = False
+        self.adapter.hook_steps(self._before_step)
+
+    # -- the contract --------------------------------------------------------------------------
+    def observe(self, loss: Any) -> None:
+        """The loss of the coming ``optimizer.step()`` (a tensor or a float): call it after
+        ``loss.backward()``. Optional: without it the loss rules do not run."""
+        self._loss = loss
+
+    def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
+        """The end of an epoch (0-based ``epoch``; default: the count of calls so far), with Keras-style
+        ``logs`` (``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``). Returns the new diagnoses.
+        With ``repair=True`` a treatment found to do harm is undone here, in place."""
+        self._epochs += 1
+        logs = {k: float(v.item() if hasattr(v, "item") else v) for k, v in (logs or {}).items()}
+        new = self.core.end_epoch(epoch, logs)
+        if self.core.repair and (new or self.core.undo_pending):
+            self.core.treat(new)
+        return new
+
+    def finish(self) -> list[Diagnosis]:
+        """The end of the run: the last loss rules run, treatments are settled, every hook is removed."""
+        if self._finished:
+            return []
+        self._finished = True
+        return self.core.finish()
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        return self.core.diagnoses
+
+    @property
+    def treatments(self) -> list[TreatmentRecord]:
+        return self.core.treatments
+
+    @property
+    def model(self) -> nn.Module:
+        return self.adapter.model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.adapter.optimizer
+
+    @property
+    def best(self) -> Any:
+        """With ``repair=True`` and epoch logs: the best epoch's weights (``repair.Best``; ``weights`` is a
+        ``state_dict`` for ``model.load_state_dict``), else None."""
+        return self.core.best
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether a treatment asked the run to end (nothing left to try on a NaN/Inf run)."""
+        return bool(self.core.stop_reason)
+
+    def summary(self) -> str:
+        """The doctor's summary, and what it could not check because the loop did not say."""
+        notes = []
+        if not self.core.losses_known:
+            notes.append("- the loss rules did not run: no loss was given (call doctor.observe(loss) before "
+                         "optimizer.step())")
+        if not self._epochs:
+            notes.append("- the epoch rules (overfitting, validation) did not run: no epoch logs were given "
+                         "(call doctor.end_epoch(epoch, logs))")
+        text = self.core.summary()
+        return text if not notes else "\n".join([text, "", "Not checked:", *notes])
+
+    def report(self, path: Any, title: str | None = None) -> Any:
+        """Write the HTML report of the run (``retroprop.report.report_run``) to ``path``."""
+        from retroprop.history import History
+        from retroprop.report import report_run
+
+        doctor = self.core
+        history = History(model=self.model, params={"optimizer": self.optimizer},
+                          diagnoses=list(doctor.diagnoses), treatments=list(doctor.treatments),
+                          doctor_errors=list(doctor.errors), stop_reason=doctor.stop_reason)
+        for log in doctor.epoch_logs:
+            for key, value in log.items():
+                history.history.setdefault(key, []).append(value)
+        history.epoch = list(range(len(doctor.epoch_logs)))
+        if doctor.recorder is not None:
+            history._step_loss = doctor.recorder.losses.tolist()
+        return report_run(path, history, doctor, title=title or "retroprop doctor: a PyTorch run")
+
+    # -- the step --------------------------------------------------------------------------------
+    def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        loss, self._loss = self._loss, None
+        if self._finished:
+            return
+        doctor = self.core
+        if loss is not None and isinstance(loss, torch.Tensor):
+            loss = float(loss.detach().item())
+        new = doctor.observe(loss)
+        if doctor.clip_grad_norm is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, doctor.clip_grad_norm)
+        if doctor.repair and new and doctor.treat(new) is not None:
+            # rolled back (and treated): this step's gradients belong to a state that is gone
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            self.skipped_steps += 1
+
+
+def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = False, every: int | None = None,
+          **setup: Any) -> Watch:
+    """Attach retroprop's doctor to a PyTorch ``model`` and its ``optimizer``; the loop stays as it is.
+
+    ``repair=True`` treats what is found inside the run, in place (``Watch``). ``every``: steps between
+    probes (default: the doctor's schedule). ``setup`` (optional, for the checks before the first step):
+    ``loss`` (the loss module), ``inputs`` and ``targets`` (training data, tensors or arrays),
+    ``n_classes``, ``batch_size``; ``lr_scheduled=True`` when a scheduler may raise the learning rate
+    later (a warm-up: small early steps are then no sign of a rate too small).
+    """
+    return Watch(model, optimizer, repair=repair, every=every, **setup)
+
+
+def _numpy(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return value

@@ -1,0 +1,301 @@
+"""``retroprop.torch.watch`` in unchanged PyTorch loops: diagnosis by dotted module name without
+``observe``, repair in place (the loop's objects stay valid), healthy runs left alone, the report."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.torch
+
+torch = pytest.importorskip("torch")
+
+from retroprop.torch import watch  # noqa: E402
+
+nn = torch.nn
+F = torch.nn.functional
+torch.set_num_threads(1)
+
+
+class DeepSigmoid(nn.Module):
+    """A deep sigmoid MLP as people write it: a Sequential body inside a custom module."""
+
+    def __init__(self, depth: int = 8, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers += [nn.Linear(16 if i == 0 else width, width), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 3)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class FunctionalSigmoid(nn.Module):
+    """The same with its sigmoids applied as functions in forward."""
+
+    def __init__(self, depth: int = 8, width: int = 32) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(16 if i == 0 else width, width) for i in range(depth))
+        self.head = nn.Linear(width, 3)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return self.head(x)
+
+
+def data(seed: int = 0, n: int = 256, features: int = 16):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    return x, (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+
+
+def train(model, optimizer, doctor, epochs: int, batch: int = 32, observe: bool = True, seed: int = 0,
+          validation: bool = False, n: int = 256):
+    """An ordinary PyTorch loop; the doctor's only lines are the optional observe and end_epoch."""
+    x, y = data(seed, n)
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(epochs):
+        for i in range(0, len(x), batch):
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[i:i + batch]), y[i:i + batch])
+            loss.backward()
+            if observe:
+                doctor.observe(loss)
+            optimizer.step()
+        if validation:
+            with torch.no_grad():
+                vx, vy = data(seed + 100, n)
+                logs = {"loss": loss_fn(model(x), y), "accuracy": (model(x).argmax(1) == y).float().mean(),
+                        "val_loss": loss_fn(model(vx), vy),
+                        "val_accuracy": (model(vx).argmax(1) == vy).float().mean()}
+            doctor.end_epoch(epoch, logs)
+    doctor.finish()
+    return doctor
+
+
+def test_a_deep_sigmoid_net_gets_vanishing_gradients_naming_the_first_linear_without_observe():
+    torch.manual_seed(0)
+    model = DeepSigmoid()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    doctor = train(model, optimizer, watch(model, optimizer), epochs=2, observe=False)
+    first = doctor.diagnoses[0]
+    assert (first.problem, first.layer) == ("vanishing_gradients", "body.0")
+    assert first.step < 32 and first.epoch == 0 and "(body.0)" in first.layer_label
+    assert first.evidence["ratio"] < 1e-3
+    text = doctor.summary()
+    assert "vanishing_gradients" in text and "the loss rules did not run" in text
+    assert "the epoch rules" in text
+    # every hook is gone after finish: the model and optimizer run as if never watched
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    assert not optimizer._optimizer_step_pre_hooks and not optimizer._optimizer_step_post_hooks
+
+
+def accuracy(model) -> float:
+    x, y = data()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def test_repair_swaps_the_sigmoid_modules_in_place_and_the_run_learns():
+    torch.manual_seed(0)
+    untreated = DeepSigmoid()
+    optimizer = torch.optim.SGD(untreated.parameters(), lr=0.1)
+    train(untreated, optimizer, watch(untreated, optimizer), epochs=12)
+    torch.manual_seed(0)
+    model = DeepSigmoid()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    body = model.body
+    doctor = train(model, optimizer, watch(model, optimizer, repair=True), epochs=12)
+    relu = [t for t in doctor.treatments if t.applied and t.remedy == "relu"]
+    assert relu and relu[0].problem == "vanishing_gradients"
+    assert model.body is body and all(not isinstance(m, nn.Sigmoid) for m in model.modules())
+    assert sum(isinstance(m, nn.ReLU) for m in model.modules()) == 8
+    assert {id(p) for p in model.parameters()} == {id(p) for g in optimizer.param_groups for p in g["params"]}
+    assert accuracy(model) > accuracy(untreated) + 0.2
+
+
+def test_a_remedy_for_functional_activations_is_advice_and_changes_nothing():
+    torch.manual_seed(0)
+    model = FunctionalSigmoid()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    doctor = watch(model, optimizer, repair=True)
+    train(model, optimizer, doctor, epochs=1)
+    relu = [t for t in doctor.treatments if t.remedy == "relu"]
+    assert relu and relu[0].outcome == "skipped" and not relu[0].applied
+    assert "torch.relu" in relu[0].description and "layers." in relu[0].description
+    # and straight through the adapter: the model and the optimizer are exactly as they were
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = optimizer.state_dict()
+    treatment = doctor.adapter.apply("relu")
+    assert not treatment.applied
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key])
+    assert optimizer.state_dict()["param_groups"] == state["param_groups"]
+    assert all(torch.equal(optimizer.state_dict()["state"][k]["momentum_buffer"], v["momentum_buffer"])
+               for k, v in state["state"].items())
+    assert not doctor.adapter.apply("adam").applied and isinstance(optimizer, torch.optim.SGD)
+    assert "torch.optim.Adam(model.parameters()" in doctor.adapter.apply("adam").description
+
+
+def mlp(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+
+
+def test_a_learning_rate_far_too_large_is_rolled_back_in_place_and_lowered_in_param_groups():
+    model = mlp(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=20.0, momentum=0.9)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    params = [id(p) for p in model.parameters()]
+    doctor = watch(model, optimizer, repair=True)
+    x, y = data()
+    loss_fn = nn.CrossEntropyLoss()
+    seen = []
+    for step in range(60):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+        if doctor.treatments and not seen:
+            seen.append(step)
+            # the step that treated changed nothing: the state is the snapshot's (the initial one)
+            for key, value in model.state_dict().items():
+                assert torch.equal(value, initial[key]), key
+            assert optimizer.state_dict()["state"] == {}  # no momentum yet, as at step 0
+    doctor.finish()
+    first = doctor.treatments[0]
+    assert seen == [1] and (first.problem, first.remedy, first.rolled_back_to) == (
+        "exploding_gradients", "lower_lr", 0)
+    assert doctor.skipped_steps >= 1
+    assert doctor.model is model and doctor.optimizer is optimizer
+    assert [id(p) for p in model.parameters()] == params
+    assert optimizer.param_groups[0]["lr"] <= 2.0
+    assert float(loss.detach()) < 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_healthy_torch_mlp_gets_no_diagnosis(seed):
+    model = mlp(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    doctor = train(model, optimizer, watch(model, optimizer, repair=True), epochs=5, seed=seed,
+                   validation=True, n=1024)
+    assert doctor.diagnoses == [] and doctor.treatments == []
+    assert doctor.summary().startswith("No problems found in 160 steps.")
+    assert "Not checked" not in doctor.summary()
+
+
+class FunctionalReLU(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.out = nn.Linear(16, 64), nn.Linear(64, 64), nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.out(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+def test_dead_units_behind_a_functional_relu_are_found_as_behind_a_relu_module():
+    diagnoses = []
+    for functional in (True, False):
+        torch.manual_seed(0)
+        model = FunctionalReLU()
+        with torch.no_grad():
+            model.fc1.bias[:48] = -50.0  # three quarters of fc1's units never fire
+        if not functional:
+            model = nn.Sequential(model.fc1, nn.ReLU(), model.fc2, nn.ReLU(), model.out)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        doctor = train(model, optimizer, watch(model, optimizer), epochs=10)
+        diagnoses.append([d for d in doctor.diagnoses if d.problem == "dead_relu"])
+    functional, modules = diagnoses
+    assert [d.layer for d in functional] == ["fc2[input]"] and [d.layer for d in modules] == ["1"]
+    assert functional[0].step == modules[0].step
+    assert functional[0].evidence == modules[0].evidence
+    assert (functional[0].evidence["dead_share"], functional[0].evidence["dead_units"]) == (0.75, 48)
+
+
+def test_the_report_is_written(tmp_path):
+    torch.manual_seed(0)
+    model = DeepSigmoid(depth=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    doctor = train(model, optimizer, watch(model, optimizer), epochs=2, validation=True)
+    path = doctor.report(tmp_path / "run.html")
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html") or "<html" in text
+    for d in doctor.diagnoses:
+        assert d.problem in text
+
+
+def test_the_setup_checks_run_before_the_first_step_and_repair_fits_the_output_in_place():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3), nn.Softmax(dim=1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = data()
+    doctor = watch(model, optimizer, repair=True, loss=nn.CrossEntropyLoss(), inputs=x, targets=y,
+                   n_classes=3)
+    train(model, optimizer, doctor, epochs=2)
+    first = doctor.diagnoses[0]
+    assert (first.problem, first.layer, first.step) == ("loss_output_mismatch", "3", 0)
+    assert doctor.treatments[0].remedy == "fix_output_loss" and doctor.treatments[0].applied
+    assert isinstance(model[3], nn.Identity)
+
+
+def test_frozen_layers_are_not_taken_for_vanishing_gradients():
+    """Fine-tuning: a frozen first layer gets no gradient by design."""
+    model = mlp(0)
+    model[0].requires_grad_(False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # frozen ones included
+    doctor = train(model, optimizer, watch(model, optimizer), epochs=3, n=1024)
+    assert doctor.diagnoses == []
+    assert [layer.name for layer in doctor.core.recorder.records[0].layers] == ["2", "4"]
+
+
+def test_watch_refuses_what_it_cannot_hook():
+    model = mlp(0)
+    with pytest.raises(TypeError, match=r"torch\.optim\.Optimizer"):
+        watch(model, object())
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
+        watch(np.zeros(3), torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_a_small_cnn_is_watched_without_errors():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    doctor = watch(model, optimizer, repair=True, every=4)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1, 8, 8, generator=generator)
+    y = (x[:, 0, :4].mean(dim=(1, 2)) > 0).long()
+    for _ in range(3):
+        for i in range(0, 64, 16):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x[i:i + 16]), y[i:i + 16])
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+    doctor.finish()
+    assert doctor.core.errors == [] and len(doctor.core.recorder.records) >= 3
+    layers = doctor.core.recorder.records[-1].layers
+    assert [layer.name for layer in layers] == ["0", "1", "4", "7"]
+    assert all(layer.update_ratio is not None for layer in doctor.core.recorder.records[0].layers)
+
+
+def test_the_documented_example_prints_what_the_docs_show(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "doctor.md").read_text(encoding="utf-8")
+    section = text.split("## Your PyTorch model", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shown = section.split("prints (torch 2.13.0, CPU):\n\n```\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/doctor.md", "exec"), {})
+    printed = capsys.readouterr().out
+
+    def lines(out: str) -> list[str]:  # a measured ratio's last digit may differ between CPUs
+        return [re.sub(r"\d\.\de-\d\d", "<ratio>", line.rstrip()) for line in out.splitlines()]
+
+    assert lines(printed) == lines(shown) and "<ratio>" in "".join(lines(shown))
