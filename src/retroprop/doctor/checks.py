@@ -55,7 +55,6 @@ OUTPUT_RANGE: dict[str, tuple[float, float]] = {
 TRAILING = frozenset({"dropout", "identity", "flatten"})  # leave the output's values and range as they are
 
 SAMPLE_ROWS = 1024  # scale statistics need no more: their thresholds sit tens of times apart
-DISTINCT_ROWS = 512  # rows read to tell a binary or one-hot feature from a graded one
 SAMPLE_VALUES = 1 << 20  # wide inputs: fewer rows (at least MIN_SAMPLE_ROWS), so a check stays cheap
 MIN_SAMPLE_ROWS = 256
 # Scale. Default inits (U(±1/sqrt(fan_in)), variance 1/(3 fan_in)) assume unit-scale inputs: a unit's
@@ -500,12 +499,9 @@ def unscaled_inputs(inputs: np.ndarray | None,
     square_each = np.mean(data * data, axis=0) if finite else np.nanmean(data * data, axis=0)
     # constant features add no variation; they count toward fan_in, so they dilute the RMS
     rms = float(np.sqrt(square_each.sum() / features))
-    with np.errstate(invalid="ignore"):  # NaNs sort last and add no step
-        # three distinct values show within the first rows of any feature that is not binary: a bounded
-        # sample keeps this cheap (it runs before every fit)
-        head = data[:DISTINCT_ROWS]
-        steps = np.count_nonzero(np.diff(np.sort(head, axis=0), axis=0) > 0, axis=0)
-    graded = steps >= 2  # three or more distinct values: not one-hot or binary
+    # three or more distinct values (not one-hot or binary): some value lies strictly between the
+    # feature's smallest and largest (NaN compares false); two comparisons, no sort
+    graded = ((data > low[varying]) & (data < high[varying])).any(axis=0)
     evidence: dict[str, Any] = {"features": features, "constant_features": features - int(varying.sum()),
                                 "input_rms": rms, "sampled_rows": int(rows.shape[0])}
     largest = float(np.sqrt(square_each.max()))
