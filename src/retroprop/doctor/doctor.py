@@ -2,11 +2,14 @@
 also treats the run (``repair.Repairing``: roll back to the last healthy state, apply the next remedy,
 undo one that did harm).
 
-Its parts: the ``Recorder`` (when to probe, the per-step losses), the rules (``rules`` on the run,
-``checks`` on the setup), ``Episodes`` (each problem said once per episode, causes first), repair,
-and the model's adapter (``adapter.ModelAdapter``), the only part that knows the framework: it
-measures the model, describes it, snapshots and restores it and applies the remedies. This class
-schedules the loss rules, feeds each rule its numbers and keeps the run's records.
+Its parts: the ``Recorder`` (the schedule: when to probe, and the per-step losses), the checks
+(``checking.Checking``: which family of the rules table runs when, on what evidence), the rules table
+(``table``, its detectors in ``rules`` and ``checks``), ``Episodes`` (each problem said once per
+episode, causes first), repair (``repair.Repairing``), and the model's adapter
+(``adapter.ModelAdapter``), the only part that knows the framework: it measures the model, describes
+it, snapshots and restores it and applies the remedies. This class is the facade: the public API
+(``attach``, ``observe``, ``end_epoch``, ``finish``, ``treat``, ``summary``), the run's state, and
+the guard that keeps a failing part of the doctor from ending the run.
 
 A doctor that fails never ends the run it watches: a rule that raises is skipped for the rest of the
 run, a failing probe hook stops measuring its layer, a failure elsewhere in ``observe`` leaves only
@@ -18,7 +21,6 @@ diagnosed ``non_finite`` (``note_stop``), and one whose loss ended far above its
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import sys
@@ -26,19 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.doctor import rules, table
+from retroprop.doctor import rules
 from retroprop.doctor.adapter import ModelAdapter, adapter_for
-from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
+from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking
+from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.episodes import Episodes
-from retroprop.doctor.recorder import SETTLE_AFTER, Recorder
-from retroprop.doctor.repair import DEPTH_GROWTH, Repairing, _oversized
-from retroprop.doctor.table import Evidence
+from retroprop.doctor.recorder import Recorder
+from retroprop.doctor.repair import Repairing
 
-# the loss rules run every LOSS_CHECK_FIRST steps over the first 100 (the dropout window is read at
-# step 100, as soon as it is full), every LOSS_CHECK_STEPS after that, as often as the settled probes;
-# unstable_loss looks at every step since its last run, so no climb between two runs is missed
-LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = 50, 100
-class Doctor(Repairing):
+
+class Doctor(Checking, Repairing):
     """Diagnose a training run per layer, and optionally repair it.
 
     With ``rp.fit(..., doctor=True)`` (or ``doctor=rp.Doctor(every=...)``) it is wired in for you;
@@ -252,176 +251,6 @@ class Doctor(Repairing):
         loss_due = self._next_loss_check - recorder.step if self.losses_known else 1 << 40  # none: unknown
         return max(min(recorder.quiet_steps(), loss_due), 0)
 
-    def _observe(self, loss: Any, epoch: int, grads_finite: bool, rerun: Any) -> list[Diagnosis]:
-        recorder = self.recorder
-        step = recorder.step
-        record = recorder.observe(loss, epoch)
-        known = self.losses_known
-        finite = grads_finite and (not known or math.isfinite(recorder.last_loss))
-        new: list[Diagnosis] = []
-        updates: list[rules.Finding] = []
-        completed = recorder.completed
-        if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
-            # the last probed step's update is known now, and one layer's is large (this step may be
-            # probed itself, as with a cadence of 1)
-            # with the probes before it (a layer of tiny weights needs a second large step, or a loss
-            # that rose, to confirm) and the loss after the update (this step's, on the updated weights)
-            updates = self._run("update", Evidence(
-                probes=[r.as_plain() for r in self._window() if r.step <= completed.step],
-                loss_after=recorder.last_loss if self.losses_known else None))
-            new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
-        if record is None:
-            if finite:
-                if step >= self._next_loss_check and known:
-                    new += self._report(self._loss_rules(step), step, epoch, "loss")
-                return new
-            record = recorder.replay(epoch, rerun)
-        self._probe_lrs[record.step] = self._learning_rates()  # the rates this probe's update will use
-        loss_due = step >= self._next_loss_check and known
-        probes = [r.as_plain() for r in self._window()]
-        since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
-        self._checked = recorder.step
-        unchecked = recorder.losses[since:] if known else ()
-        # each probe rule needs its problem to show on the latest probe (its window adds
-        # persistence), so a probe without symptoms is checked by ``symptoms`` alone
-        batch = self._batch_size()
-        symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
-                                                            batch_size=batch), probes[-1])
-        findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
-                                                     since=since, symptoms=symptoms,
-                                                     dead_ongoing=self._dead_ongoing()))
-        if any(f.problem == "non_finite" for f in findings):
-            return new + self._report(findings, step, epoch, "probe")
-        new += self._report(findings, step, epoch, "probe")
-        loss_findings = self._loss_rules(step) if loss_due else []
-        if loss_due:
-            new += self._report(loss_findings, step, epoch, "loss")
-        # a symptom that went away may be looked at closely again when it returns
-        self._cleared &= set(symptoms)
-        if self._looking and not findings:
-            if not recorder.looking_closely:
-                self._cleared |= self._looking  # found transient: no second close look while it lasts
-                self._looking = set()
-            elif not self._looking & set(symptoms):
-                recorder.calm()  # what was looked at is gone already: back to the regular cadence
-                self._looking = set()
-        if symptoms and not findings:
-            fresh = set(symptoms) - self._cleared - self._looking
-            if fresh:
-                # something shows on this probe alone: look again soon, so that a rule whose window
-                # spans several probes confirms or clears it within a few steps, not a hundred
-                recorder.hasten(rules.DEAD_WINDOW)
-                self._looking |= fresh
-        elif (self.repair and not findings and not updates and not loss_findings and finite
-              and not self._unresolved()
-              and not (known and self._rule("loss_symptoms",
-                                            functools.partial(rules.loss_symptoms, batch_size=batch),
-                                            recorder.losses[self._loss_start:]))):
-            self._snapshot = self._take_snapshot(step, epoch)
-        return new
-
-    def _step_size_cause(self, findings: list[rules.Finding], record: Any) -> list[rules.Finding]:
-        """Exploding updates whose gradient does not grow from the last layer to the first (less than
-        ``DEPTH_GROWTH``x), from weights of ordinary scale and standardized inputs, are the learning
-        rate's doing: the evidence says so, and lowering the rate comes first."""
-        layers = [layer for layer in record.layers if math.isfinite(layer.grad_rms)]
-        if not findings or len(layers) < 2 or not layers[-1].grad_rms > 0:
-            return findings
-        growth = layers[0].grad_rms / layers[-1].grad_rms
-        first = self.recorder.records[self._record_start] if len(self.recorder.records) > self._record_start \
-            else record
-        if growth >= DEPTH_GROWTH or _oversized(first) or self._inputs_unscaled():
-            return findings
-        for finding in findings:
-            finding.evidence.update(cause="learning_rate", gradient_growth=growth)
-            finding.explanation += (f" The gradient does not grow from layer to layer (the first layer's is "
-                                    f"{rules._fmt(growth)}x the last's): the step is this large because the "
-                                    "learning rate is.")
-        return findings
-
-    def _window(self) -> list[Any]:
-        """The probe records the gradient rules read: the latest few since the last treatment."""
-        records = self.recorder.records
-        wanted = max(rules.DEAD_WINDOW, 3, rules.dead_window_probes(self._batch_size()))
-        return records[max(self._record_start, len(records) - wanted):]
-
-    def _batch_size(self) -> int | None:
-        """Samples per step: ``fit``'s batch size, else the probed batch's (a hand-written loop)."""
-        if self.batch_size:
-            return self.batch_size
-        records = self.recorder.records
-        for activation in records[-1].activations if records else ():
-            if activation.samples:
-                return activation.samples
-        return None
-
-    def _dead_ongoing(self) -> set[str]:
-        """The activation layers in a ``dead_relu`` episode (the rule's hysteresis band)."""
-        return self.episodes.ongoing("probe", "dead_relu")
-
-    def _recent_logs(self) -> list[dict[str, float]]:
-        """This recipe's latest ``rules.OVERFIT_EPOCHS`` epoch logs (fewer before its third epoch): O(1)."""
-        return self.epoch_logs[max(self._epoch_start, len(self.epoch_logs) - rules.OVERFIT_EPOCHS):]
-
-    def _evidence(self, batch: int | None, **fields: Any) -> Evidence:
-        """The evidence of a probe or loss check: this recipe's losses, the run's start, the batch size,
-        the latest epoch log and what the layer rules need to tell a network that learns well."""
-        logs = self._recent_logs()
-        losses = self.recorder.losses[self._loss_start:] if self.losses_known else None
-        return Evidence(losses=losses, start=self._run_start[0],
-                        start20=self._run_start[1], batch_size=batch,
-                        accuracy=logs[-1].get("accuracy") if logs else None, epoch_logs=logs,
-                        samples=self.samples, chance_loss=self.chance_loss, **fields)
-
-    def _run(self, family: str, evidence: Evidence) -> list[rules.Finding]:
-        """One check of ``family``: the rules table's detectors on ``evidence`` (``table.run``)."""
-        return table.run(family, evidence, self._call)
-
-    def _call(self, detector: table.Detector, evidence: Evidence) -> list[rules.Finding]:
-        return self._rule(detector.name, detector.detect, evidence)
-
-    def _loss_rules(self, step: int) -> list[rules.Finding]:
-        """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
-        recent = step - self._last_loss_check
-        self._last_loss_check = step
-        young = step - self._loss_start < SETTLE_AFTER  # a run's (or a treated recipe's) first 100 steps
-        self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
-        return self._run("loss", self._evidence(
-            self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
-            dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe}))
-
-    def _overrides(self, problem: str) -> str:
-        """For a problem whose remedies lower the learning rate, found after this recipe's loss was
-        called slow (advice to raise the rate): a sentence that withdraws that advice, else ''."""
-        if "lower_lr" not in TREATMENT_ORDER[problem]:
-            return ""
-        slow = [d.step for d in self.episodes.recipe if d.problem == "slow_convergence"]
-        if not slow:
-            return ""
-        return (f" This withdraws the advice to raise the learning rate given with slow_convergence at step "
-                f"{slow[0] + 1}.")
-
-    def _learning_rates(self) -> tuple[float, ...]:
-        return self.adapter.learning_rates()
-
-    def _steady_updates(self) -> list[float]:
-        """The largest update-to-weight ratio at each probe of this segment whose update is known and
-        whose learning rates are today's; none when a schedule may raise the rate later."""
-        if self.lr_scheduled:
-            return []
-        now = self._learning_rates()
-        largest: list[float] = []
-        records = self.recorder.records
-        for index in range(len(records) - 1, self._record_start - 1, -1):  # newest first; two suffice
-            record = records[index]
-            ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
-            if not ratios:
-                continue  # its update has not happened yet
-            if self._probe_lrs.get(record.step) != now or len(largest) == 2:
-                break
-            largest.insert(0, max(ratios))
-        return largest
-
     def _measure(self) -> dict[str, float]:
         """The recipe's outcome now (``Repairing._measure``), without the training loss when it is unknown."""
         measured = super()._measure()
@@ -449,25 +278,6 @@ class Doctor(Repairing):
             self._failed("end_epoch", err)
             self._turn_off()
             return []
-
-    def _end_epoch(self, epoch: int, logs: dict[str, float]) -> list[Diagnosis]:
-        self.epoch_logs.append(dict(logs))
-        self._epoch = epoch
-        step = max(self.recorder.step - 1, 0) if self.recorder else 0
-        if self.repair:
-            self._track_best(epoch, logs)
-        if self._running_best is None:
-            self._running_best = rules.EpochBest()
-        best = self._running_best  # this recipe's best epoch, kept at constant cost
-        best.update(logs)
-        logs = self.epoch_logs[-(rules.SWINGS + 1):][-best.epochs:]  # this recipe's latest epochs
-        findings = self._run("epoch", Evidence(
-            epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
-            validation_is_training=self._validation_is_training))
-        new = self._report(findings, step, epoch, "epoch")
-        if self.repair:
-            self._check_harm()
-        return new
 
     @property
     def undo_pending(self) -> bool:
