@@ -14,7 +14,7 @@ import pytest
 import retroprop as rp
 from retroprop import nn
 
-SUBCOMMANDS = ("demo", "train", "diagnose", "evaluate", "predict")
+SUBCOMMANDS = ("demo", "train", "diagnose", "report", "evaluate", "predict", "watch")
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: int = 300,

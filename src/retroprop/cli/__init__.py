@@ -1,5 +1,6 @@
-"""The ``retroprop`` command: demonstrations, training and diagnosis from a spec file, evaluation
-and prediction with a saved model.
+"""The ``retroprop`` command: demonstrations, training and diagnosis from a spec file, the report of a
+saved run record, evaluation and prediction with a saved model, and ``watch``: an unchanged PyTorch
+training script run with the doctor attached.
 
 Every output path (``--save``, ``--report``, ``--record``, ``--save-spec``, ``--output``, ``demo --out``,
 ``report --out``) is
@@ -16,12 +17,14 @@ path (said on stderr), or a crash (with its traceback); 2 a usage or input error
 spec that does not validate, a file that cannot be read or written, a bad ``RETROPROP_NUM_THREADS``),
 said in one line without a traceback, before any training; 3 ``diagnose`` found a problem (or the
 doctor itself failed), or the run did not train (it diverged, or stopped on NaN/Inf; ``train``
-still saves that model, for inspection), or ``demo``: a demonstration did not show what it claims; 130
+still saves that model, for inspection), or ``demo``: a demonstration did not show what it claims, or
+``watch``: a problem was found or nothing was watched (a script that failed keeps its own status); 130
 interrupted (Ctrl-C; ``train`` still saves what it has).
 
 The parser and the shared machinery (exit statuses, ``Outputs``) are here; each command's work is in
 its module: ``train`` (train and diagnose), ``runs`` (what a finished run concludes), ``predict``
-(evaluate and predict) and ``inputs`` (their data, read by ``retroprop.data.files``).
+(evaluate and predict), ``inputs`` (their data, read by ``retroprop.data.files``) and ``watch`` (a
+PyTorch script under the doctor; torch is imported only there).
 """
 
 from __future__ import annotations
@@ -181,6 +184,12 @@ def _predict(args: argparse.Namespace) -> int:
     return predict(args)
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from retroprop.cli.watch import watch_script
+
+    return watch_script(args)
+
+
 # ---------------------------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------------------------
@@ -334,6 +343,32 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--scores", action="store_true", help="the model's raw outputs instead of classes")
     _add_threads(predict)
     predict.set_defaults(run=_predict)
+
+    watch = sub.add_parser(
+        "watch", formatter_class=raw, help="run a PyTorch training script with the doctor watching",
+        description=_wrap("Run SCRIPT (a PyTorch training script, unchanged) as `python SCRIPT ARGS` would, "
+                          "with the doctor attached to every optimizer it creates and to the model it "
+                          "trains (the first module called that holds all the optimizer's parameters); "
+                          "the loss is read from each .backward(). When the script ends (or fails, or is "
+                          "interrupted) print the diagnoses per model and write the report. Exit status: "
+                          "the script's own when it failed; else 0 healthy, 3 a problem was found (or "
+                          "nothing was watched); 2 usage errors. Options go before SCRIPT; everything "
+                          "after it is the script's. Needs PyTorch."),
+        epilog=_examples("retroprop watch train.py", "retroprop watch train.py --epochs 5 --lr 0.1",
+                         "retroprop watch --json --report run.html train.py",
+                         "retroprop watch --repair --record run.json train.py"))
+    watch.add_argument("--report", default="retroprop-watch.html", metavar="FILE",
+                       help="the HTML report (.html; default retroprop-watch.html; with several models, "
+                            "FILE-2.html, ... for the others)")
+    watch.add_argument("--record", metavar="FILE", help="also write each model's run record (.json)")
+    watch.add_argument("--json", action="store_true",
+                       help="the diagnoses as JSON on stdout (the script's own output goes to stderr)")
+    watch.add_argument("--repair", action="store_true", help="let the doctor treat what it finds, in place")
+    watch.add_argument("--every", type=_positive, metavar="K", help="probe every K steps (default: the "
+                       "doctor's schedule)")
+    watch.add_argument("script", metavar="SCRIPT", help="the training script (.py)")
+    watch.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments")
+    watch.set_defaults(run=_watch)
     return parser
 
 

@@ -1,0 +1,443 @@
+"""``retroprop watch train.py [args...]``: an unmodified PyTorch training script, run with the doctor
+attached to every optimizer it creates.
+
+The script runs in this process as ``python train.py args...`` would run it (``runpy.run_path`` with
+``__name__ == "__main__"``, ``sys.argv == [script, *args]``, its folder first on ``sys.path``). While it
+runs, three things are patched, and restored afterwards:
+
+* ``torch.optim.Optimizer.__init__``: every optimizer the script creates is registered.
+* a global module forward pre-hook (``register_module_forward_pre_hook``), only while some optimizer
+  has no model yet: **the model** of an optimizer is the first module called whose parameters include
+  all of the optimizer's (outer modules are called before the modules inside them, so this is the
+  outermost such module of that forward pass); ``retroprop.torch.watch(model, optimizer)`` is attached
+  then, before its forward runs, so the first step is probed. When no one module holds them all (an
+  optimizer over an encoder and a decoder called one after the other), the outermost modules called
+  that hold some of them are watched together, attached at the first backward pass; each of their
+  forward passes up to the next backward counts as one pass of that model.
+* ``torch.autograd.backward`` (which ``Tensor.backward`` calls): a 0-dim floating tensor with a
+  ``grad_fn`` being back-propagated is **the loss**; every watch gets it (``Watch.observe``) for its
+  next ``optimizer.step()``, so each optimizer's step is given the latest loss back-propagated before
+  it. ``torch.amp.GradScaler.scale`` is wrapped too: ``scaler.scale(loss).backward()`` gives the loss
+  before scaling. Limits: gradients computed with ``torch.autograd.grad`` give no loss (the loss
+  rules then do not run); with gradient accumulation the last micro-batch's loss stands for the
+  step's; with several optimizers, each takes the latest loss back-propagated before its step, which
+  is its own in the usual loops (each loss's backward right before its optimizer's step).
+
+The epochs and validation scores of a script are not visible: the epoch rules (overfitting,
+validation) do not run and the summary says so. An optimizer that takes over the parameters of one
+watched before ends that one's watch. At the end of the script (its last line, ``sys.exit``, an
+exception or Ctrl-C) every watch is finished, the diagnoses are printed per model and the report is
+written. Exit status: the script's own failure status when it failed (1 for an exception, 130 for
+Ctrl-C, its ``sys.exit`` code); otherwise 3 when a problem was found, the doctor failed or nothing was
+watched, 1 when an output went to a fallback file, 0 when healthy; 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from retroprop import _json as finite_json
+from retroprop.cli import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    RECORD_SUFFIXES,
+    REPORT_SUFFIXES,
+    Outputs,
+    UserError,
+)
+
+# an optimizer none of whose parameters was in a module called over this many backward passes is given
+# up on (a tensor optimized on its own): the global module hook, which costs a call per module call, goes
+GIVE_UP_BACKWARDS = 100
+
+
+class _Watched:
+    """One optimizer the script created, and the doctor on its model once found."""
+
+    def __init__(self, optimizer: Any, index: int) -> None:
+        self.optimizer = optimizer
+        self.index = index
+        self.wanted = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        self.parts: list[Any] = []  # the outermost modules called so far that hold some of its parameters
+        self.inside: set[int] = set()  # ids of those modules and every module inside them
+        self.watch: Any = None
+        self.model: Any = None
+        self.together: Any = None  # the container when several parts are watched as one model
+        self.new_pass = True
+        self.names: tuple[str | None, str | None] = (None, None)
+        self.ended_by: int | None = None  # the index of the optimizer that took over its parameters
+        self.unwatched: str | None = None  # why it is not watched, once given up on
+        self.backwards = 0  # backward passes since it was created, while no module of it was called
+
+    @property
+    def steps(self) -> int:
+        recorder = self.watch.core.recorder if self.watch is not None else None
+        return recorder.step if recorder is not None else 0
+
+
+class Session:
+    """The patches that attach the doctor to a script's optimizers, and what they found."""
+
+    def __init__(self, script: Path, *, repair: bool = False, every: int | None = None) -> None:
+        self.script = script
+        self.repair, self.every = repair, every
+        self.entries: list[_Watched] = []
+        self.errors: list[str] = []  # the session's own failures: the script ran on without them
+        self._hook: Any = None
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._scaled: tuple[Any, Any] | None = None  # GradScaler.scale's latest (result, loss)
+
+    # -- installing and removing the patches ---------------------------------------------------
+    def install(self) -> None:
+        import torch
+
+        init, backward = torch.optim.Optimizer.__init__, torch.autograd.backward
+        scale = torch.amp.GradScaler.scale
+        self._saved = [(torch.optim.Optimizer, "__init__", init), (torch.autograd, "backward", backward),
+                       (torch.amp.GradScaler, "scale", scale)]
+
+        @functools.wraps(init)
+        def optimizer_init(optimizer: Any, *args: Any, **kwargs: Any) -> None:
+            init(optimizer, *args, **kwargs)
+            self._guard("registering an optimizer", self._on_optimizer, optimizer)
+
+        @functools.wraps(backward)
+        def autograd_backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+            self._guard("reading the loss", self._on_backward, tensors)
+            return backward(tensors, *args, **kwargs)
+
+        @functools.wraps(scale)
+        def scaler_scale(scaler: Any, outputs: Any) -> Any:
+            scaled = scale(scaler, outputs)
+            if isinstance(outputs, torch.Tensor):  # the loss as the script computed it, before scaling
+                self._scaled = (scaled, outputs)
+            return scaled
+
+        torch.optim.Optimizer.__init__ = optimizer_init
+        torch.autograd.backward = autograd_backward
+        torch.amp.GradScaler.scale = scaler_scale
+
+    def uninstall(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved = []
+        self._unhook()
+
+    def finish(self) -> None:
+        """Finish every watch (their hooks are removed)."""
+        for entry in self.entries:
+            if entry.watch is not None:
+                self._guard("finishing a watch", entry.watch.finish)
+
+    def _guard(self, what: str, function: Any, *args: Any) -> Any:
+        """A failure of the session never ends the script: it is recorded and said once."""
+        try:
+            return function(*args)
+        except Exception as err:
+            message = f"{what}: {err!r}"
+            if message not in self.errors:
+                self.errors.append(message)
+                print(f"retroprop watch: internal error while {message}; the script goes on",
+                      file=sys.stderr)
+            return None
+
+    def _unhook(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    # -- the script's optimizers, modules and losses ------------------------------------------
+    def _on_optimizer(self, optimizer: Any) -> None:
+        entry = _Watched(optimizer, len(self.entries))
+        if not entry.wanted:
+            return
+        self.entries.append(entry)
+        if self._hook is None:
+            from torch.nn.modules.module import register_module_forward_pre_hook
+
+            self._hook = register_module_forward_pre_hook(self._before_forward)
+
+    def _before_forward(self, module: Any, args: Any) -> None:
+        self._guard("finding the model", self._find_model, module)
+
+    def _find_model(self, module: Any) -> None:
+        for entry in self.entries:
+            if entry.together is not None and entry.new_pass and id(module) in {id(p) for p in entry.parts}:
+                entry.new_pass = False  # the first part called since the last backward starts a pass
+                for hook in list(entry.together._forward_pre_hooks.values()):
+                    hook(entry.together, ())
+        pending = [e for e in self.entries if e.watch is None and e.unwatched is None]
+        if not pending:
+            if not any(e.together is not None for e in self.entries):
+                self._unhook()
+            return
+        ids: set[int] | None = None
+        for entry in pending:
+            if id(module) in entry.inside:
+                continue  # inside a module already seen holding some of its parameters
+            if ids is None:
+                ids = {id(p) for p in module.parameters()}
+                if not ids:
+                    return
+            if entry.wanted <= ids:
+                self._guard("attaching the doctor", self._attach, entry, module)
+            elif entry.wanted & ids:
+                within = {id(m) for m in module.modules()}
+                entry.parts = [p for p in entry.parts if id(p) not in within] + [module]
+                entry.inside = set().union(*({id(m) for m in p.modules()} for p in entry.parts))
+
+    def _on_backward(self, tensors: Any) -> None:
+        import torch
+
+        for entry in self.entries:
+            if entry.watch is None and entry.unwatched is None and entry.parts:
+                model = entry.parts[0] if len(entry.parts) == 1 else self._together(entry)
+                self._guard("attaching the doctor", self._attach, entry, model)
+            elif entry.watch is None and entry.unwatched is None:
+                entry.backwards += 1
+                if entry.backwards >= GIVE_UP_BACKWARDS:  # its parameters are in no module the script calls
+                    entry.unwatched = (f"no module holding its parameters was called in the "
+                                       f"{GIVE_UP_BACKWARDS} backward passes after it was created")
+            entry.new_pass = True
+        if not (isinstance(tensors, torch.Tensor) and tensors.dim() == 0 and tensors.is_floating_point()
+                and tensors.grad_fn is not None):
+            return
+        scaled, self._scaled = self._scaled, None
+        loss = (scaled[1] if scaled is not None and scaled[0] is tensors else tensors).detach()
+        for entry in self.entries:
+            if entry.watch is not None and entry.ended_by is None:
+                entry.watch.observe(loss)
+
+    def _together(self, entry: _Watched) -> Any:
+        from torch import nn
+
+        names = self._names(entry.parts)
+        together = nn.Module()
+        for part, name in zip(entry.parts, names, strict=True):
+            key = name or type(part).__name__.lower()
+            while key in together._modules:
+                key += "_"
+            together.add_module(key, part)
+        entry.together = together
+        return together
+
+    def _attach(self, entry: _Watched, model: Any) -> None:
+        from retroprop.torch import watch
+
+        for earlier in self.entries:  # an optimizer over the same parameters ends the earlier one's run
+            if earlier is not entry and earlier.watch is not None and earlier.ended_by is None and (
+                    earlier.wanted & entry.wanted):
+                earlier.ended_by = entry.index
+                earlier.watch.finish()
+        model_name, optimizer_name = self._names([model, entry.optimizer])
+        entry.names = (model_name, optimizer_name)
+        # a scheduler records each group's initial rate: one may raise the rate later (a warm-up)
+        scheduled = any("initial_lr" in group for group in entry.optimizer.param_groups)
+        entry.model = model
+        try:
+            entry.watch = watch(model, entry.optimizer, repair=self.repair, every=self.every,
+                                lr_scheduled=scheduled)
+        except Exception as err:
+            entry.unwatched = f"the doctor could not be attached: {err!r}"
+            raise
+
+    def _names(self, objects: list[Any]) -> list[str | None]:
+        """The script's own names for ``objects``: in the innermost frame of the script on the call
+        stack (its locals, then its globals), else None."""
+        frame = sys._getframe()
+        script = os.path.realpath(self.script)
+        while frame is not None and os.path.realpath(frame.f_code.co_filename) != script:
+            frame = frame.f_back
+        if frame is None:
+            return [None] * len(objects)
+        found: list[str | None] = []
+        for obj in objects:
+            name = next((k for scope in (frame.f_locals, frame.f_globals) for k, v in scope.items()
+                         if v is obj and not k.startswith("_")), None)
+            found.append(name)
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------------------------
+def _script_path(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        if not (path / "__main__.py").is_file():
+            raise UserError(f"{path}: is a folder without a __main__.py; expected a Python script")
+        return path
+    if not path.exists():
+        raise UserError(f"{path}: no such file; expected the training script to run (a .py file)")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file; expected the training script to run (a .py file)")
+    return path
+
+
+def _run_script(script: Path, arguments: list[str], session: Session, *,
+                quiet_stdout: bool) -> tuple[int, str | None]:
+    """Run the script as ``python script args`` would; returns its exit status and, when it failed,
+    what ended it."""
+    import contextlib
+
+    argv, path, folder = sys.argv[:], sys.path[:], os.getcwd()
+    sys.argv = [str(script), *arguments]
+    sys.path.insert(0, str(script.resolve().parent if script.is_file() else script.resolve()))
+    session.install()
+    status, ended = 0, None
+    redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
+    try:
+        with redirect:
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as done:
+        status, ended = _exit_status(done.code)
+        if ended is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        status, ended = EXIT_INTERRUPTED, "interrupted (Ctrl-C)"
+        print(f"retroprop watch: {script} was interrupted", file=sys.stderr)
+    except Exception as err:
+        _print_script_error(err, script)
+        status, ended = EXIT_FAILED, f"{type(err).__name__}: {err}"
+    finally:
+        session.uninstall()
+        sys.argv, sys.path[:] = argv, path
+        os.chdir(folder)  # the outputs go where the command was run, whatever the script's chdir
+    session.finish()
+    return status, ended
+
+
+def _exit_status(code: Any) -> tuple[int, str | None]:
+    """``sys.exit(code)`` as Python's own exit status: None and 0 are success, an int is itself,
+    anything else (a message) is 1."""
+    if code is None or code == 0:
+        return EXIT_OK, None
+    if isinstance(code, int):
+        return code, f"sys.exit({code})"
+    return EXIT_FAILED, f"sys.exit({code!r})"
+
+
+def _print_script_error(err: BaseException, script: Path) -> None:
+    """The script's traceback as Python prints it: from the script's first frame on."""
+    target = os.path.realpath(script)
+    tb = err.__traceback__
+    while tb is not None and not os.path.realpath(tb.tb_frame.f_code.co_filename).startswith(target):
+        tb = tb.tb_next
+    traceback.print_exception(type(err), err, tb, file=sys.stderr)
+
+
+def _title(entry: _Watched) -> str:
+    model_name, optimizer_name = entry.names
+    model = f"`{model_name}` ({type(entry.model).__name__})" if model_name else type(entry.model).__name__
+    if entry.together is not None:
+        model = " + ".join(f"`{k}` ({type(m).__name__})" for k, m in entry.together.named_children())
+    optimizer = type(entry.optimizer).__name__
+    optimizer = f"`{optimizer_name}` ({optimizer})" if optimizer_name else optimizer
+    return f"model {model}, optimizer {optimizer}"
+
+
+def _not_checked(entry: _Watched) -> list[str]:
+    notes = ["the epoch rules (overfitting, validation) did not run: `retroprop watch` cannot see a script's "
+             "epochs and validation scores (in the script, retroprop.torch.watch and doctor.end_epoch give "
+             "them)"]
+    if not entry.watch.core.losses_known:
+        notes.insert(0, "the loss rules did not run: no step's loss was back-propagated with .backward() "
+                        "as a 0-dim tensor")
+    return notes
+
+
+def _output_path(base: Path, position: int) -> Path:
+    return base if position == 0 else base.with_name(f"{base.stem}-{position + 1}{base.suffix}")
+
+
+def _record(entry: _Watched, title: str) -> Any:
+    from retroprop.history import History
+    from retroprop.run_record import RunRecord
+
+    doctor = entry.watch.core
+    history = History(model=entry.watch.model, params={"optimizer": entry.optimizer},
+                      diagnoses=list(doctor.diagnoses), treatments=list(doctor.treatments),
+                      doctor_errors=list(doctor.errors), stop_reason=doctor.stop_reason)
+    if doctor.recorder is not None:
+        history._step_loss = doctor.recorder.losses.tolist()
+    return RunRecord.from_run(history, doctor, title=title)
+
+
+def watch_script(args: argparse.Namespace) -> int:
+    script = _script_path(args.script)
+    outputs = Outputs("watch", to_stderr=args.json)
+    report = Outputs.check(args.report, "report", REPORT_SUFFIXES)
+    record = Outputs.check(args.record, "record", RECORD_SUFFIXES)
+    try:  # before the script: a missing torch is said in one line, not as the script's failure
+        import torch  # noqa: F401
+    except ImportError:
+        needs = "this needs PyTorch: pip install torch (the README names the tested version)"
+        raise UserError(needs) from None
+
+    session = Session(script, repair=args.repair, every=args.every)
+    status, ended = _run_script(script, list(args.args), session, quiet_stdout=args.json)
+    watched = [e for e in session.entries if e.watch is not None and e.steps > 0]
+    unwatched = [e for e in session.entries if e.watch is None]
+    problems = sorted({d.problem for e in watched for d in e.watch.diagnoses})
+    doctor_errors = [err for e in watched for err in e.watch.core.errors] + session.errors
+    healthy = bool(watched) and not problems and not doctor_errors
+    models = []
+    if not args.json:
+        print(f"\nretroprop watch: {script} " + (f"ended: {ended}" if ended else "ended") +
+              f"; the doctor watched {len(watched)} model{'s' * (len(watched) != 1)}")
+    for position, entry in enumerate(watched):
+        title = _title(entry)
+        files: dict[str, str] = {}
+        for what, base, writer in (("report", report, lambda t, e=entry, n=title: e.watch.report(t, title=n)),
+                                   ("record", record, lambda t, e=entry, n=title: _record(e, n).save(t))):
+            if base is not None:
+                where = outputs.write(_output_path(base, position), what, writer)
+                if where is not None:
+                    files[what] = str(where)
+        models.append({"model": entry.names[0], "model_class": type(entry.model).__name__,
+                       "optimizer": entry.names[1], "optimizer_class": type(entry.optimizer).__name__,
+                       "steps": entry.steps, "problems": sorted({d.problem for d in entry.watch.diagnoses}),
+                       "diagnoses": [d.to_dict() for d in entry.watch.diagnoses],
+                       "treatments": [t.to_dict() for t in entry.watch.treatments],
+                       "doctor_errors": entry.watch.core.errors, "not_checked": _not_checked(entry), **files})
+        if not args.json:
+            print(f"\n== {title}: {entry.steps} steps ==")
+            print(entry.watch.core.summary())
+            print("\nNot checked:\n" + "\n".join(f"- {note}" for note in _not_checked(entry)))
+            for what, where in files.items():
+                print(f"{what} written to {where}")
+    missing = [f"{type(e.optimizer).__name__} (optimizer {e.index + 1}): " +
+               (e.unwatched or "no module holding its parameters was called") for e in unwatched]
+    if args.json:
+        print(finite_json.dumps({"healthy": healthy, "problems": problems, "script": str(script),
+                                 "script_status": status, "script_ended": ended, "models": models,
+                                 "not_watched": missing, "doctor_errors": doctor_errors}, indent=1))
+    else:
+        print()
+        for line in missing:
+            print(f"not watched: {line}")
+        for error in session.errors:
+            print(f"the doctor failed: {error}")
+        if healthy:
+            print("healthy")
+        elif not watched:
+            print("nothing was watched: the script " + ("created no optimizer" if not session.entries else
+                                                       "never stepped an optimizer of a model it called"))
+        else:
+            found = ", ".join(problems) or "none named by the doctor"
+            failed = "; the doctor itself failed, so the run was not fully watched" if doctor_errors else ""
+            print(f"problems found: {found}{failed}")
+    if status != EXIT_OK:
+        return status
+    if outputs.incomplete:
+        return EXIT_FAILED
+    return EXIT_OK if healthy else EXIT_PROBLEM
