@@ -93,6 +93,16 @@ class DescriptionError(ValueError):
     """A layer list, loss name or data array handed to the static checks is malformed."""
 
 
+def declared_loss_kind(loss: Any) -> str | None:
+    """The loss kind a custom loss declares with a ``doctor_loss_kind`` attribute (one of
+    ``LOSS_KINDS``), None when it declares none; a kind outside ``LOSS_KINDS`` is refused."""
+    declared = getattr(loss, "doctor_loss_kind", None)
+    if declared is not None and declared not in LOSS_KINDS:
+        raise ValueError(f"describe_loss: {type(loss).__name__}.doctor_loss_kind must be one of "
+                         f"{', '.join(sorted(LOSS_KINDS))}, got {declared!r}")
+    return declared
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation and summaries
 # ---------------------------------------------------------------------------------------------

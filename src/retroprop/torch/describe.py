@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 from torch.nn import functional as F
 
-from retroprop.doctor.checks import LOSS_KINDS
+from retroprop.doctor.checks import declared_loss_kind
 from retroprop.torch.probe import WEIGHTED, module_label
 
 __all__ = ["LOSS_CLASSES", "describe_loss", "describe_model", "layer_kind"]
@@ -105,11 +105,8 @@ def describe_loss(loss: Any) -> str | None:
     may declare it with a ``doctor_loss_kind`` attribute (one of ``checks.LOSS_KINDS``)."""
     if loss is None:
         return None
-    declared = getattr(loss, "doctor_loss_kind", None)
+    declared = declared_loss_kind(loss)
     if declared is not None:
-        if declared not in LOSS_KINDS:
-            raise ValueError(f"describe_loss: {type(loss).__name__}.doctor_loss_kind must be one of "
-                             f"{', '.join(sorted(LOSS_KINDS))}, got {declared!r}")
         return declared
     cls = loss if isinstance(loss, type) else type(loss)
     for known, name in LOSS_CLASSES.items():
