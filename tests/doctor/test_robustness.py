@@ -179,3 +179,19 @@ def test_a_tiny_rise_is_not_printed_as_zero():
     losses = [2.1] * 5 + [2.0] * 100 + [2.0002] * 20  # rose by 1e-4 of its value
     (finding,) = rules.slow_convergence(losses)
     assert "the loss rose 0.01%" in finding.explanation and "0.0%" not in finding.explanation
+
+
+def test_an_adapter_can_make_the_doctor_give_up_and_the_run_goes_on():
+    import retroprop as rp
+    from retroprop.doctor import Doctor
+    from tests.doctor.common import mlp
+
+    model = mlp()
+    doctor = Doctor(model, rp.optim.SGD(model.parameters(), lr=0.1), repair=True)
+    assert doctor.watching
+    doctor.give_up("distributed", RuntimeError("ranks drifted apart"), step=3)
+    assert not doctor.watching and not doctor.repair
+    assert doctor.errors == [{"step": 3, "epoch": 0, "where": "distributed",
+                              "error": "RuntimeError('ranks drifted apart')"}]
+    assert doctor.observe(1.0) == [] and doctor.recorder.losses.tolist() == [1.0]  # losses still kept
+    assert "internal doctor error in distributed at step 4" in doctor.summary()

@@ -377,6 +377,20 @@ class Doctor(Checking, Repairing):
             name, err = probe.errors.pop(0)
             self._failed(f"probe {name}", err)  # its hook ran in the forward pass of the step just observed
 
+    @property
+    def watching(self) -> bool:
+        """Whether the doctor still watches the run (False once a failure, or ``give_up``, turned it off:
+        then only the losses are recorded)."""
+        return not self._off
+
+    def give_up(self, where: str, error: BaseException, step: int | None = None) -> None:
+        """Stop watching and repairing for the rest of the run, recording why in ``errors`` (at 0-based
+        ``step``, default the latest observed): an adapter's own failure, e.g. ranks of a distributed
+        run whose doctors drifted apart. The run goes on, with its losses still recorded."""
+        self._failed(where, error, step)
+        self._turn_off()
+        self.repair = False
+
     def _turn_off(self) -> None:
         """After a failure in a part every step needs: record losses only, hooks detached."""
         self._off = True

@@ -24,6 +24,7 @@ from torch import nn
 from retroprop.doctor.adapter import Snapshot
 from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
+from retroprop.torch.distributed import unwrap
 from retroprop.torch.probe import TorchProbe
 from retroprop.torch.remedies import Context, apply_torch_remedy
 
@@ -33,17 +34,26 @@ ADAPTIVE = tuple(getattr(torch.optim, name) for name in (
     "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "Adafactor", "SparseAdam")
     if hasattr(torch.optim, name))
 
+# remedies that add parameters to the model, and the change to make by hand instead
+ADDS_PARAMETERS = {"batchnorm": "in __init__, add nn.BatchNorm1d(out_features) after each hidden Linear "
+                                "layer (applied before its activation in forward)"}
+
 
 class TorchAdapter:
     """The ``ModelAdapter`` of a torch ``nn.Module`` and its ``torch.optim`` optimizer (or None)."""
 
-    def __init__(self, model: nn.Module, optimizer: Any = None) -> None:
+    def __init__(self, model: nn.Module, optimizer: Any = None, ranks: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"TorchAdapter: model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"TorchAdapter: optimizer must be a torch.optim.Optimizer or None, got "
                             f"{type(optimizer).__name__}")
-        self.model, self.optimizer = model, optimizer
+        # a DistributedDataParallel model is watched through its module (names without "module.")
+        self.model, self.optimizer = unwrap(model), optimizer
+        # ``distributed.Ranks`` when the numbers are reduced over ranks (``retroprop.torch.watch``)
+        self.ranks = ranks
+        self.distributed = ranks is not None  # a copy keeps this (its remedies refuse as the original's)
+        self.restored_rates: tuple[float, ...] | None = None  # the learning rates the latest restore set
         self._probe: TorchProbe | None = None
         self._handles: list[Any] = []
         self._origin: dict[int, nn.Parameter] = {}  # a copy's parameter id -> the original parameter
@@ -70,6 +80,7 @@ class TorchAdapter:
         if self._probe is not None:
             self._probe.cancel()
         self._probe = TorchProbe(self.model, self.optimizer)
+        self._probe.ranks = self.ranks
         return self._probe
 
     def _remember(self) -> None:
@@ -105,6 +116,7 @@ class TorchAdapter:
         if self.optimizer is not None and snapshot.optimizer_state is not None:
             # a deep copy: load_state_dict may keep the tensors it is given, which the steps then update
             self.optimizer.load_state_dict(copy.deepcopy(snapshot.optimizer_state))
+            self.restored_rates = self.learning_rates()
         _set_rng_state(snapshot.rng_state)
 
     def _load(self, weights: dict[str, torch.Tensor]) -> None:
@@ -139,6 +151,7 @@ class TorchAdapter:
         self._remember()
         (model, optimizer), memo = self._deepcopy((self.model, self.optimizer))
         twin = TorchAdapter(model, optimizer)
+        twin.distributed = self.distributed
         twin._origin = {id(memo[id(p)]): p for p in self.model.parameters() if id(p) in memo}
         twin.functional, twin.sequence = dict(self.functional), list(self.sequence)
         return twin
@@ -186,8 +199,20 @@ class TorchAdapter:
         return model
 
     def apply(self, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
-        """Apply ``remedy`` in place (``retroprop.torch.remedies``); the model and optimizer objects stay."""
-        return apply_torch_remedy(remedy, self.model, self.optimizer, self.context(), **options)
+        """Apply ``remedy`` in place (``retroprop.torch.remedies``); the model and optimizer objects stay.
+
+        Under ``torch.distributed`` a remedy that adds parameters is advice only (DistributedDataParallel
+        registers the parameters it synchronizes when it wraps the model), and after any remedy every
+        rank takes rank 0's tensors (a re-initialization draws from each rank's own generator)."""
+        if self.distributed and remedy in ADDS_PARAMETERS:
+            return Treatment(remedy, self.model, self.optimizer, f"{remedy} not applied: under "
+                             "DistributedDataParallel, parameters added after wrapping the model are not "
+                             f"synchronized across ranks; the change to make: {ADDS_PARAMETERS[remedy]}, "
+                             "then wrap the model in DistributedDataParallel", applied=False)
+        treatment = apply_torch_remedy(remedy, self.model, self.optimizer, self.context(), **options)
+        if self.ranks is not None:
+            self.ranks.broadcast_model(self.model)
+        return treatment
 
     def close(self) -> None:
         """Detach the probe's hooks and retroprop's optimizer step hooks."""

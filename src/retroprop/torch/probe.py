@@ -24,7 +24,8 @@ Units: a Linear's or LayerNorm's units are its last axis; a Conv's or BatchNorm'
 (axis 1): a channel is dead when it never fires at any position of any sample over the window.
 Only passes run with gradients enabled are measured (not ``torch.no_grad()`` validation). Every
 reduction runs on the tensor's device; only scalars and per-unit masks come to the host, once per
-collected step.
+collected step. Under ``torch.distributed`` (``ranks`` set) the numbers are reduced across the ranks
+before they are recorded (``distributed.reduce_record``), so that every rank records the same.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor.probes import ActivationStats, LayerStats, ProbeRecord
+from retroprop.torch.distributed import agree_layout, reduce_record
 
 __all__ = ["ACTIVATION_KINDS", "WEIGHTED", "TorchProbe", "infer_kind", "module_label"]
 
@@ -144,6 +146,7 @@ class TorchProbe:
         self.weighted_order: list[str] = []  # weighted layer names in the order they ran
         self.sequence: list[str] = []  # weighted and activation module names in the order they ran
         self.inferred: dict[str, str] = {}  # inferred activation name -> kind (latest armed pass)
+        self.ranks: Any = None  # distributed.Ranks under torch.distributed: numbers reduced over ranks
         self._before: dict[str, tuple[torch.Tensor, float]] | None = None
         self._ratios: dict[str, float] | None = None
         self._post: Any = None
@@ -182,6 +185,12 @@ class TorchProbe:
         self.disarm()
         self._before, self._ratios = None, None
         self._remove_post()
+
+    def start_pass(self) -> None:
+        """A new forward pass begins (the model's forward pre-hook calls this; a framework that runs
+        the model's submodules without calling the model itself, as Lightning's ``training_step``
+        may, calls it at each training batch)."""
+        self._start_pass(self.model, ())
 
     def _start_pass(self, module: nn.Module, inputs: Any) -> None:
         self._pass = _Pass()
@@ -303,6 +312,8 @@ class TorchProbe:
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         """The record of this step: weights and gradients now, the activations of the armed pass(es).
         One transfer to the host for all the scalars."""
+        if self.ranks is not None:
+            agree_layout(self)
         layers = self._layers()
         scalars: list[torch.Tensor] = []
         for _, module, _ in layers:
@@ -317,7 +328,11 @@ class TorchProbe:
         for p in pending:
             scalars += [_wide(p.count), _wide(p.total), _wide(p.squares),
                         _wide(p.flat if p.flat is not None else p.count)]
-        values = _to_host(scalars)
+        reduced = None
+        if self.ranks is None:
+            values = _to_host(scalars)
+        else:
+            values, reduced = reduce_record(self, layers, scalars, pending)
         records, squares = [], 0.0
         for index, (name, module, label) in enumerate(layers):
             weight_norm, grad_norm, abs_sum = values[3 * index: 3 * index + 3]
@@ -326,10 +341,12 @@ class TorchProbe:
             nonfinite_grad = 0
             if g is not None:
                 squares += grad_norm * grad_norm
-                if not math.isfinite(grad_norm):
+                if not math.isfinite(grad_norm) and reduced is None:
                     nonfinite_grad = int(g.numel() - torch.isfinite(g).sum().item())
-            nonfinite_weight = 0 if math.isfinite(weight_norm) else int(
+            nonfinite_weight = 0 if math.isfinite(weight_norm) or reduced is not None else int(
                 w.numel() - torch.isfinite(w.detach()).sum().item())
+            if reduced is not None:  # counted over the ranks
+                nonfinite_grad, nonfinite_weight = reduced["layers"].get(name, (0, 0))
             records.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_norm / math.sqrt(size),
                 grad_mean_abs=abs_sum / size, weight_norm=weight_norm, size=int(w.numel()),
@@ -340,17 +357,27 @@ class TorchProbe:
             count, total, sq, flat = values[offset + 4 * index: offset + 4 * index + 4]
             mean = total / count if count else math.nan
             std = math.sqrt(max(sq / count - mean * mean, 0.0)) if count else math.nan
+            size, samples = (p.size, p.samples) if reduced is None else reduced["activations"][p.name][:2]
             stats = ActivationStats(
                 name=p.name, label=self._activation_label(p), kind=p.kind, mean=mean, std=std,
-                nonfinite=int(p.size - count), samples=p.samples, after=p.after)
+                nonfinite=int(size - count), samples=samples, after=p.after)
             if p.fired is not None:
-                stats.fired = p.fired.cpu().numpy()
+                stats.fired = p.fired.cpu().numpy() if reduced is None else reduced["activations"][p.name][2]
             if p.flat is not None:
-                stats.saturated_share = flat / max(p.size, 1)
+                stats.saturated_share = flat / max(size, 1)
             activations.append(stats)
         self._pending = {}
         return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=records, activations=activations,
                            grad_norm_total=math.sqrt(squares))
+
+    # -- across ranks (torch.distributed; see retroprop.torch.distributed) ---------------------
+    def _layout(self) -> tuple[Any, ...]:
+        """What this rank measured: the layers' order, each activation (name, kind, the layer it
+        follows, its unit count), the activations inferred in forward and the modules' order."""
+        pending = tuple((key, p.kind, p.after, -1 if p.fired is None else int(p.fired.numel()))
+                        for key in self.order if (p := self._pending.get(key)) is not None)
+        return (tuple(self.weighted_order), pending, tuple(sorted(self.inferred.items())),
+                tuple(self.sequence))
 
     def _activation_label(self, pending: _Pending) -> str:
         where = "the input" if pending.after is None else self._label.get(pending.after, pending.after)
@@ -413,6 +440,10 @@ class TorchProbe:
         else:
             ratios = self._ratios
         self._ratios = None
+        if self.ranks is not None and ratios:  # the mean over the ranks (DDP's weights are the same)
+            names = list(ratios)
+            mean = self.ranks.sum(torch.tensor([ratios[k] for k in names], dtype=torch.float64)).tolist()
+            ratios = {name: value / self.ranks.size for name, value in zip(names, mean, strict=True)}
         return ratios
 
 

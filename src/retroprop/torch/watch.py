@@ -18,6 +18,7 @@ from retroprop.doctor import Doctor
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
+from retroprop.torch.distributed import Ranks
 
 __all__ = ["Watch", "watch"]
 
@@ -35,6 +36,11 @@ class Watch:
     it sees is a step that changed nothing, a lower ``param_groups`` learning rate, swapped activation
     modules, or new parameters (BatchNorm) already in the optimizer.
 
+    Under ``torch.distributed`` with several ranks (DistributedDataParallel: pass the wrapped model, its
+    layers are named as in ``.module``) every rank's doctor is fed the same numbers, reduced across the
+    ranks, so that all reach the same diagnoses and treatments at the same step
+    (``retroprop.torch.distributed``); call ``watch``, ``end_epoch`` and ``finish`` on every rank.
+
     ``core`` is the retroprop ``Doctor`` behind it, ``adapter`` its ``TorchAdapter``.
     """
 
@@ -47,7 +53,9 @@ class Watch:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"watch: optimizer must be a torch.optim.Optimizer (its step hooks drive the "
                             f"doctor), got {type(optimizer).__name__}")
-        self.adapter = TorchAdapter(model, optimizer)
+        # under torch.distributed every rank's doctor is fed the same numbers (retroprop.torch.distributed)
+        self.adapter = TorchAdapter(model, optimizer, ranks=Ranks.current())
+        self._ranks_agree = True
         self.core = Doctor(every=every, repair=repair)
         self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
                          n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled)
@@ -55,7 +63,11 @@ class Watch:
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
-        self.adapter.hook_steps(self._before_step)
+        if self._drives_steps:
+            self.adapter.hook_steps(self._before_step)
+
+    # the optimizer's step pre-hook drives the doctor (a subclass may drive ``_step`` itself)
+    _drives_steps = True
 
     # -- the contract --------------------------------------------------------------------------
     def observe(self, loss: Any) -> None:
@@ -69,6 +81,8 @@ class Watch:
         With ``repair=True`` a treatment found to do harm is undone here, in place."""
         self._epochs += 1
         logs = {k: float(v.item() if hasattr(v, "item") else v) for k, v in (logs or {}).items()}
+        if self._exchanging:
+            logs = self.adapter.ranks.mean_logs(logs)  # the same logs on every rank: their mean
         new = self.core.end_epoch(epoch, logs)
         if self.core.repair and (new or self.core.undo_pending):
             self.core.treat(new)
@@ -140,11 +154,30 @@ class Watch:
     # -- the step --------------------------------------------------------------------------------
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         loss, self._loss = self._loss, None
+        self._step(optimizer, loss)
+
+    @property
+    def _exchanging(self) -> bool:
+        """Whether this doctor exchanges its numbers with other ranks (``torch.distributed``)."""
+        return self.adapter.ranks is not None and self._ranks_agree and not self._finished
+
+    def _step(self, optimizer: Any, loss: Any) -> None:
+        """One step, its gradients complete and its update not yet made: observe, clip, treat."""
         if self._finished:
             return
         doctor = self.core
         if loss is not None and isinstance(loss, torch.Tensor):
             loss = float(loss.detach().item())
+        if self._exchanging:
+            state = (doctor.recorder.step if doctor.recorder else 0, len(doctor.diagnoses),
+                     len(doctor.treatments), self.skipped_steps, bool(doctor.stop_reason), doctor.repair,
+                     not doctor.watching)
+            loss, same = self.adapter.ranks.step(loss, state)
+            if not same:  # seen by every rank at once: they all stop watching, none waits on the others
+                self._ranks_agree = False
+                doctor.give_up("distributed", RuntimeError(
+                    "the ranks' doctors drifted apart (their steps, diagnoses or treatments differ); the "
+                    "doctor stopped on every rank"), doctor.recorder.step)
         new = doctor.observe(loss)
         if doctor.clip_grad_norm is not None:
             params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
