@@ -299,3 +299,20 @@ def test_the_documented_example_prints_what_the_docs_show(capsys):
         return [re.sub(r"\d\.\de-\d\d", "<ratio>", line.rstrip()) for line in out.splitlines()]
 
     assert lines(printed) == lines(shown) and "<ratio>" in "".join(lines(shown))
+
+
+def test_a_blind_guess_loss_is_known_for_a_cross_entropy_over_known_classes():
+    import math
+
+    def core_chance(**setup):
+        model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+        doctor = watch(model, torch.optim.SGD(model.parameters(), lr=0.1), **setup)
+        try:
+            return doctor.core.chance_loss
+        finally:
+            doctor.finish()
+
+    assert core_chance(loss=torch.nn.CrossEntropyLoss(), n_classes=3) == pytest.approx(math.log(3))
+    assert core_chance(n_classes=3) is None  # the loss unknown: no guess of what a guess costs
+    assert core_chance(loss=torch.nn.MSELoss(), n_classes=3) is None
+    assert core_chance(loss=torch.nn.CrossEntropyLoss(), n_classes=3, chance_loss=2.0) == 2.0

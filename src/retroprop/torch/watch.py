@@ -9,12 +9,14 @@ to the loss rules; ``end_epoch(epoch, logs)`` gives the epoch rules their Keras-
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from retroprop.doctor import Doctor
+from retroprop.doctor.checks import CATEGORICAL_LOSSES
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
@@ -47,7 +49,7 @@ class Watch:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, repair: bool = False,
                  every: int | None = None, loss: Any = None, inputs: Any = None, targets: Any = None,
                  n_classes: int | None = None, batch_size: int | None = None,
-                 lr_scheduled: bool = False) -> None:
+                 lr_scheduled: bool = False, chance_loss: float | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -57,8 +59,12 @@ class Watch:
         self.adapter = TorchAdapter(model, optimizer, ranks=Ranks.current())
         self._ranks_agree = True
         self.core = Doctor(every=every, repair=repair)
+        if chance_loss is None and n_classes is not None and n_classes >= 2 and (
+                self.adapter.describe_loss(loss) in CATEGORICAL_LOSSES):
+            chance_loss = math.log(n_classes)  # a blind guess's cross-entropy, as fit sets it
         self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
-                         n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled)
+                         n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled,
+                         chance_loss=chance_loss)
         self._loss: Any = None
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
@@ -198,7 +204,9 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
     probes (default: the doctor's schedule). ``setup`` (optional, for the checks before the first step):
     ``loss`` (the loss module), ``inputs`` and ``targets`` (training data, tensors or arrays),
     ``n_classes``, ``batch_size``; ``lr_scheduled=True`` when a scheduler may raise the learning rate
-    later (a warm-up: small early steps are then no sign of a rate too small).
+    later (a warm-up: small early steps are then no sign of a rate too small). ``chance_loss``: the loss
+    of a blind guess, the mark for "has learned nothing" (default: ln C for a cross-entropy ``loss``
+    with ``n_classes`` = C, else the loss at the start).
     """
     return Watch(model, optimizer, repair=repair, every=every, **setup)
 
