@@ -36,6 +36,7 @@ from retroprop.doctor.rules import DEAD_SHARE, OVERFIT_GAP, VANISHING_RATIO, fir
 from retroprop.files import write_text
 
 DEMOS = ("vanishing", "exploding", "dead-relu", "dropout")
+BACKENDS = ("retroprop", "torch")
 DROPOUT_RATES = tuple(round(0.1 * i, 1) for i in range(11))
 MODERATE_RATES = tuple(r for r in DROPOUT_RATES if 0.0 < r < 0.9)  # where the sweep looks for its best
 BATCH = 32
@@ -158,10 +159,16 @@ def _mlp(widths: list[int], act: Callable[[], nn.Module], *, init: str | None = 
     return model
 
 
+def _recent_activations(records: list[Any], window: int) -> list[dict[str, Any]]:
+    """The last ``window`` probe records that saw the activations (a step probed only after it went
+    non-finite, without a replay of its forward pass, has none), as plain dicts."""
+    return [r.as_plain() for r in [r for r in records if r.activations][-window:]]
+
+
 def _dead_layers(records: list[Any], window: int = 5) -> dict[str, float]:
     """Per ReLU layer, the share of units that fired on none of the last ``window`` probes (what the
     doctor's dead_relu rule measures)."""
-    recent = [r.as_plain() for r in records[-window:]]
+    recent = _recent_activations(records, window)
     shares = {}
     for activation in recent[-1]["activations"] if recent else ():
         ever = fired_in_window(recent, activation["name"])
@@ -172,7 +179,7 @@ def _dead_layers(records: list[Any], window: int = 5) -> dict[str, float]:
 
 def _dead_share(records: list[Any], window: int = 5) -> float | None:
     """Share of ReLU units (over all ReLU layers) that fired on none of the last ``window`` probes."""
-    recent = [r.as_plain() for r in records[-window:]]
+    recent = _recent_activations(records, window)
     total = silent = 0
     for activation in recent[-1]["activations"] if recent else ():
         ever = fired_in_window(recent, activation["name"])
@@ -189,9 +196,16 @@ def _median_norm(records: list[Any], index: int) -> float:
 
 
 def train_watched(label: str, recipe: str, model: nn.Module, optimizer: Any, data: tuple[np.ndarray, ...],
-                  *, epochs: int, seed: int, every: int | None = 5, batch_size: int = BATCH) -> RunSummary:
+                  *, epochs: int, seed: int, every: int | None = 5, batch_size: int = BATCH,
+                  backend: str = "retroprop") -> RunSummary:
     """Train with the doctor watching (every ``every`` steps, for detailed pictures; None: the
-    doctor's own schedule)."""
+    doctor's own schedule). ``backend="torch"``: the same network and optimizer built in PyTorch from
+    these initial weights and trained under ``retroprop.torch.watch`` (``retroprop.demos_torch``)."""
+    if backend == "torch":
+        from retroprop.demos_torch import train_watched_torch
+
+        return train_watched_torch(label, recipe, model, optimizer, data, epochs=epochs, seed=seed,
+                                   every=every, batch_size=batch_size)
     x_train, y_train, x_val, y_val = data
     doctor = Doctor(every=every)
     started = time.perf_counter()
@@ -214,31 +228,36 @@ def train_watched(label: str, recipe: str, model: nn.Module, optimizer: Any, dat
 # ---------------------------------------------------------------------------------------------
 # The four demonstrations
 # ---------------------------------------------------------------------------------------------
-def _vanishing(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
+def _vanishing(data: tuple[np.ndarray, ...], seed: int,
+               backend: str = "retroprop") -> tuple[str, str, list[RunSummary]]:
     widths = [64] + [64] * 8 + [10]
     before = _mlp(widths, nn.Sigmoid, seed=seed)
     after = _mlp(widths, nn.ReLU, init="he_normal", seed=seed)
     runs = [
         train_watched("before: sigmoid", "8 hidden sigmoid layers of 64, SGD momentum 0.9, lr 0.01", before,
-                      rp.optim.SGD(before.parameters(), lr=0.01, momentum=0.9), data, epochs=8, seed=seed),
+                      rp.optim.SGD(before.parameters(), lr=0.01, momentum=0.9), data, epochs=8, seed=seed,
+                      backend=backend),
         train_watched("after: ReLU", "the same 8 layers with ReLU and He init, the same SGD", after,
-                      rp.optim.SGD(after.parameters(), lr=0.01, momentum=0.9), data, epochs=8, seed=seed),
+                      rp.optim.SGD(after.parameters(), lr=0.01, momentum=0.9), data, epochs=8, seed=seed,
+                      backend=backend),
     ]
     return ("Vanishing gradients: 8 sigmoid layers against 8 ReLU layers",
             "Backpropagation multiplies one derivative per layer; sigmoid's is at most 1/4, so the lower "
             "layers' gradients shrink toward 0. ReLU's derivative is 1 where a unit is active.", runs)
 
 
-def _exploding(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
+def _exploding(data: tuple[np.ndarray, ...], seed: int,
+               backend: str = "retroprop") -> tuple[str, str, list[RunSummary]]:
     widths = [64] + [64] * 6 + [10]
     before = _mlp(widths, nn.ReLU, std=0.5, seed=seed)
     after = _mlp(widths, nn.ReLU, std=0.5, batchnorm=True, seed=seed)
     runs = [
         train_watched("before: large weights", "6 ReLU layers, weights N(0, 0.5²), SGD momentum 0.9, lr 0.1",
                       before, rp.optim.SGD(before.parameters(), lr=0.1, momentum=0.9), data, epochs=8,
-                      seed=seed),
+                      seed=seed, backend=backend),
         train_watched("after: BatchNorm, lower lr", "the same weights with BatchNorm1d, lr 0.05", after,
-                      rp.optim.SGD(after.parameters(), lr=0.05, momentum=0.9), data, epochs=8, seed=seed),
+                      rp.optim.SGD(after.parameters(), lr=0.05, momentum=0.9), data, epochs=8, seed=seed,
+                      backend=backend),
     ]
     return ("Exploding gradients: large weights and a high learning rate against BatchNorm and a lower rate",
             "Large weights make products of large terms: activations and gradients grow layer after layer "
@@ -246,7 +265,8 @@ def _exploding(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[
             "steps small.", runs)
 
 
-def _dead_relu(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[RunSummary]]:
+def _dead_relu(data: tuple[np.ndarray, ...], seed: int,
+               backend: str = "retroprop") -> tuple[str, str, list[RunSummary]]:
     widths = [64, 64, 64, 64, 10]
     runs = []
     for label, recipe, act, lr in (
@@ -255,21 +275,22 @@ def _dead_relu(data: tuple[np.ndarray, ...], seed: int) -> tuple[str, str, list[
             ("after: LeakyReLU", "LeakyReLU(0.01) at lr 0.02", nn.LeakyReLU, 0.02)):
         model = _mlp(widths, act, init="he_normal", seed=seed)
         runs.append(train_watched(label, recipe, model, rp.optim.SGD(model.parameters(), lr=lr, momentum=0.9),
-                                  data, epochs=8, seed=seed))
+                                  data, epochs=8, seed=seed, backend=backend))
     return ("Dead ReLU units: a learning rate that silences them against a lower one",
             "A unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so it never "
             "recovers: one large step can push most units there. A lower learning rate helps; LeakyReLU "
             "lets a small gradient through.", runs)
 
 
-def _dropout_sweep(seed: int) -> tuple[str, str, list[RunSummary], dict[str, Any]]:
+def _dropout_sweep(seed: int,
+                   backend: str = "retroprop") -> tuple[str, str, list[RunSummary], dict[str, Any]]:
     data = _noisy_digits(seed)
     runs = []
     for rate in DROPOUT_RATES:
         model = _mlp([64, 128, 128, 10], nn.ReLU, dropout=rate, seed=seed)
         runs.append(train_watched(f"p = {rate:.1f}", f"Dropout({rate:.1f}) after each hidden layer", model,
                                   rp.optim.Adam(model.parameters(), lr=3e-3), data, epochs=30, seed=seed,
-                                  every=None))
+                                  every=None, backend=backend))
     y_val = data[3]
     sweep = {"rates": list(DROPOUT_RATES), "seeds": 1,
              "train": [r.train_accuracy for r in runs], "val": [r.val_accuracy for r in runs],
@@ -459,20 +480,25 @@ def _report(result: DemoResult, out: Path, seed: int) -> Path:
 
 
 def run_demo(name: str, out: str | Path | None = None, seed: int = 0, figures: bool = True,
-             echo: Callable[[str], None] = print) -> DemoResult:
+             echo: Callable[[str], None] = print, backend: str = "retroprop") -> DemoResult:
     """Run one demonstration (one of ``DEMOS``), print what it found, and write its figures and
-    report under ``out/<name>/`` (no files when ``out`` is None)."""
+    report under ``out/<name>/`` (no files when ``out`` is None). ``backend="torch"`` builds the same
+    networks in PyTorch and watches them with ``retroprop.torch.watch`` (torch must be installed)."""
     if name not in DEMOS:
         raise ValueError(f"demo: unknown demonstration {name!r}; expected one of {', '.join(DEMOS)} or all")
+    if backend not in BACKENDS:
+        raise ValueError(f"demo: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     started = time.perf_counter()
     builder = {"vanishing": _vanishing, "exploding": _exploding, "dead-relu": _dead_relu}.get(name)
     sweep = None
     data = None
     if builder is not None:
         data = _digits(seed)
-        title, lesson, runs = builder(data, seed)
+        title, lesson, runs = builder(data, seed, backend)
     else:
-        title, lesson, runs, sweep = _dropout_sweep(seed)
+        title, lesson, runs, sweep = _dropout_sweep(seed, backend)
+    if backend == "torch":
+        title += " (PyTorch, under retroprop.torch.watch)"
     result = DemoResult(name=name, title=title, lesson=lesson, runs=runs, claims=_claims(name, runs, sweep),
                         sweep=sweep)
     echo(f"\n== {title}")
@@ -495,9 +521,9 @@ def run_demo(name: str, out: str | Path | None = None, seed: int = 0, figures: b
 
 
 def run_all(out: str | Path | None = None, seed: int = 0, figures: bool = True,
-            echo: Callable[[str], None] = print) -> list[DemoResult]:
+            echo: Callable[[str], None] = print, backend: str = "retroprop") -> list[DemoResult]:
     """The four demonstrations, then a short summary of what was found and cured."""
-    results = [run_demo(name, out, seed, figures, echo) for name in DEMOS]
+    results = [run_demo(name, out, seed, figures, echo, backend) for name in DEMOS]
     echo("\n== Summary")
     for result in results:
         if result.sweep is not None:

@@ -140,14 +140,18 @@ def _check_folder(path: str) -> Path:
 # demo
 # ---------------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from retroprop import demos
 
+    if args.backend == "torch" and importlib.util.find_spec("torch") is None:
+        raise UserError("--backend torch needs PyTorch, which is not installed: pip install torch==2.13.0")
     out = None if args.no_files else _check_folder(args.out)
     apply_threads(args)
     if args.which == "all":
-        results = demos.run_all(out, seed=args.seed)
+        results = demos.run_all(out, seed=args.seed, backend=args.backend)
     else:
-        results = [demos.run_demo(args.which, out, seed=args.seed)]
+        results = [demos.run_demo(args.which, out, seed=args.seed, backend=args.backend)]
     return EXIT_OK if all(r.holds for r in results) else EXIT_PROBLEM
 
 
@@ -258,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where figures and reports go (default: retroprop-demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--no-files", action="store_true", help="print only; write no figures or reports")
+    demo.add_argument("--backend", choices=["retroprop", "torch"], default="retroprop",
+                      help="build and train the networks in retroprop (default) or in PyTorch, watched by "
+                           "retroprop.torch.watch (needs torch)")
     _add_threads(demo)
     demo.set_defaults(run=_demo)
 
