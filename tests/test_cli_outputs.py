@@ -192,7 +192,7 @@ def test_a_demo_summary_with_a_nan_loss_is_valid_json(tmp_path, monkeypatch):
     from retroprop import demos
 
     sweep = {"rates": [0.0, 1.0], "val_loss": [0.5, float("nan")], "final_loss": [np.float32(np.inf), 0.1]}
-    monkeypatch.setattr(demos, "_dropout_sweep", lambda seed: ("title", "lesson", [], sweep))
+    monkeypatch.setattr(demos, "_dropout_sweep", lambda seed, backend=None: ("title", "lesson", [], sweep))
     monkeypatch.setattr(demos, "_claims", lambda name, runs, sweep: [("a claim", True)])
     monkeypatch.setattr(demos, "table", lambda result: "")
     monkeypatch.setattr(demos, "_report_runs", lambda result: [])

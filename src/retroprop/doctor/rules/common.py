@@ -63,13 +63,11 @@ def smoothing_span(batch_size: int | None = None) -> int:
     return max(LOSS_EMA_STEPS, math.ceil(LOSS_SMOOTH_SAMPLES / batch_size))
 
 
-
 def dead_window_probes(batch_size: int | None = None) -> int:
     """Probes the dead-unit rule needs: ``DEAD_WINDOW``, or as many as hold ``DEAD_SAMPLES`` samples."""
     if not batch_size or batch_size <= 0:
         return DEAD_WINDOW
     return max(DEAD_WINDOW, math.ceil(DEAD_SAMPLES / batch_size))
-
 
 
 @dataclass
@@ -84,10 +82,8 @@ class Finding:
     explanation: str = ""
 
 
-
 def _fmt(value: float) -> str:
     return f"{value:.2g}" if value and (abs(value) < 1e-2 or abs(value) >= 1e3) else f"{value:.3g}"
-
 
 
 def _pct(share: float) -> str:
@@ -97,17 +93,14 @@ def _pct(share: float) -> str:
     return f"{percent:.0f}%" if abs(percent) >= 10 else f"{percent:.2g}%"
 
 
-
 def _all_finite(values: Sequence[float]) -> bool:
     return bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
-
 
 
 def _mean(values: Sequence[float]) -> float:
     """The mean of a short run of values (np.mean's wrapper costs more than the sum here)."""
     array = np.asarray(values, dtype=np.float64)
     return float(np.add.reduce(array)) / array.size if array.size else math.nan
-
 
 
 def _window_sums(values: Sequence[float], span: int) -> np.ndarray:
@@ -118,11 +111,9 @@ def _window_sums(values: Sequence[float], span: int) -> np.ndarray:
     return sums
 
 
-
 def _smooth(values: Sequence[float], span: int) -> np.ndarray:
     """Moving average over ``span`` steps (one value per full window)."""
     return _window_sums(values, span) / span
-
 
 
 def _lowest_smoothed(losses: Sequence[float], span: int = LOSS_EMA_STEPS) -> float:
@@ -131,12 +122,10 @@ def _lowest_smoothed(losses: Sequence[float], span: int = LOSS_EMA_STEPS) -> flo
     return float(np.minimum.reduce(_smooth(losses[-max(HORIZON, 4 * span):], span)))
 
 
-
 def _falling(before: np.ndarray, now: np.ndarray) -> bool:
     """Whether the loss over the steps ``now`` is lower than over ``before`` by more than
     ``PLATEAU_FALL`` of it and by more than twice the sampling noise of the difference (as ``_rising``)."""
     return _rising(now, before)
-
 
 
 def _start_of(losses: Sequence[float], start: float | None, span: int = 5) -> float:
@@ -147,7 +136,6 @@ def _start_of(losses: Sequence[float], start: float | None, span: int = 5) -> fl
     return _mean(first) if first.size and np.isfinite(first).all() else math.nan
 
 
-
 def _rising(before: np.ndarray, now: np.ndarray) -> bool:
     """Whether the loss over the steps ``now`` is higher than over the steps ``before`` by more than
     ``PLATEAU_FALL`` of it and by more than twice the sampling noise of the difference of the two
@@ -155,7 +143,6 @@ def _rising(before: np.ndarray, now: np.ndarray) -> bool:
     rise = float(np.add.reduce(now)) / now.size - float(np.add.reduce(before)) / before.size
     noise = math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
     return rise > PLATEAU_FALL * float(np.add.reduce(before)) / before.size and rise > 2 * noise
-
 
 
 def _generalization_gap(log: dict[str, float], samples: tuple[int, int] | None) -> tuple[float, float]:
@@ -170,7 +157,6 @@ def _generalization_gap(log: dict[str, float], samples: tuple[int, int] | None) 
             needed = max(needed, 2 * noise)
         return log["accuracy"] - log["val_accuracy"], needed
     return (log["val_loss"] - log["loss"]) / max(abs(log["loss"]), 1e-12), needed
-
 
 
 def _accuracy_noise(accuracy: float, count: int | None) -> float:

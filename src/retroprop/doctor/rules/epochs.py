@@ -56,7 +56,6 @@ class EpochBest:
         return best
 
 
-
 def overfitting(epoch_logs: Sequence[dict[str, float]],
                 samples: tuple[int, int] | None = None, first_epoch: int = 0, *,
                 best: EpochBest | None = None) -> list[Finding]:
@@ -121,7 +120,6 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     )]
 
 
-
 def _accuracy_collapsed(recent: Sequence[dict[str, float]], top: float,
                         samples: tuple[int, int] | None) -> bool:
     """Whether the validation accuracy of every one of ``recent`` epochs is below its best ``top``
@@ -135,7 +133,6 @@ def _accuracy_collapsed(recent: Sequence[dict[str, float]], top: float,
         if top - accuracy < max(SWING, 3 * noise):
             return False
     return True
-
 
 
 def oscillating_validation(epoch_logs: Sequence[dict[str, float]],
@@ -168,7 +165,6 @@ def oscillating_validation(epoch_logs: Sequence[dict[str, float]],
         f"the validation accuracy swings up and down by {swing:.0%} or more from epoch to epoch "
         f"({shown}): the steps overshoot, throwing the model from one side of the minimum to the other.",
     )]
-
 
 
 def collapsing_validation(epoch_logs: Sequence[dict[str, float]],

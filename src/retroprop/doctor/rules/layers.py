@@ -72,7 +72,6 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
     return []
 
 
-
 def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
              ongoing: Collection[str] = (), batch_size: int | None = None) -> list[str]:
     """Problems that show on this one probe (and the recent losses), without the persistence the
@@ -103,7 +102,6 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
         if share is not None and share >= SATURATED_SHARE:
             found.append("saturated_activations")
     return sorted(set(found))
-
 
 
 def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
@@ -139,11 +137,9 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     )]
 
 
-
 def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     """An update as large as the weights, or a gradient norm that grew a thousandfold and rising."""
     return exploding_updates(probes) or exploding_growth(probes)
-
 
 
 def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | None = None) -> list[Finding]:
@@ -187,7 +183,6 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
     return []
 
 
-
 def tiny_weights(layer: dict[str, Any]) -> bool:
     """Whether a layer's weights (``weight_norm``; ``size`` and ``fan_in`` when known) are all zero or
     below ``TINY_WEIGHTS`` of the norm LeCun-scaled weights of that shape have (entries of standard
@@ -199,7 +194,6 @@ def tiny_weights(layer: dict[str, Any]) -> bool:
         return True
     size, fan_in = layer.get("size"), layer.get("fan_in")
     return bool(size and fan_in) and norm < TINY_WEIGHTS * math.sqrt(size / fan_in)
-
 
 
 def _update_confirmed(earlier: Sequence[dict[str, Any]], name: str, loss_before: float | None,
@@ -217,14 +211,12 @@ def _update_confirmed(earlier: Sequence[dict[str, Any]], name: str, loss_before:
     return not math.isfinite(loss_after) or loss_after > UNSTABLE_FACTOR * loss_before
 
 
-
 def _total_grad_norm(probe: dict[str, Any]) -> float:
     """All layers' weight gradients as one vector: its 2-norm (``grad_norm_total`` when the probe has it)."""
     total = probe.get("grad_norm_total")
     if total is None or math.isnan(total):
         total = math.sqrt(sum(layer["grad_norm"] ** 2 for layer in probe["layers"]))
     return total
-
 
 
 def exploding_growth(probes: Sequence[dict[str, Any]]) -> list[Finding]:
@@ -247,7 +239,6 @@ def exploding_growth(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     return []
 
 
-
 def fired_in_window(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray | None:
     """Per unit of the activation layer ``name``: whether it fired on any of ``probes`` (None
     unless every probe saw which of its units fired)."""
@@ -260,7 +251,6 @@ def fired_in_window(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray |
     return np.logical_or.reduce(np.asarray(masks, dtype=bool), axis=0)
 
 
-
 def dead_margin(units: int, flickering: int | None = None) -> float:
     """Half the hysteresis band of the dead-unit share of a layer of ``units`` units: three standard
     errors of that share from units that fire on some batches and not on others (``flickering`` of
@@ -269,7 +259,6 @@ def dead_margin(units: int, flickering: int | None = None) -> float:
     is asked at every probe); units that never fire, or always do, do not move it."""
     flickering = units if flickering is None else flickering
     return 3 * math.sqrt(flickering / 4) / max(units, 1)
-
 
 
 def _window_by_samples(probes: Sequence[dict[str, Any]], name: str) -> list[dict[str, Any]] | None:
@@ -288,12 +277,10 @@ def _window_by_samples(probes: Sequence[dict[str, Any]], name: str) -> list[dict
     return None
 
 
-
 def _fired_always(probes: Sequence[dict[str, Any]], name: str) -> np.ndarray:
     """Per unit of the activation layer ``name``: whether it fired on every one of ``probes``."""
     masks = [next(a for a in probe["activations"] if a["name"] == name)["fired"] for probe in probes]
     return np.logical_and.reduce(np.asarray(masks, dtype=bool), axis=0)
-
 
 
 def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | None = None,
@@ -359,7 +346,6 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
     return findings
 
 
-
 def gradient_share(probe: dict[str, Any], layer: str | None) -> float | None:
     """The RMS gradient of the weighted layer ``layer`` over the output-side layer's: how much of
     the gradient still reaches it (None when either is unknown, not finite, or the output-side
@@ -372,7 +358,6 @@ def gradient_share(probe: dict[str, Any], layer: str | None) -> float | None:
     if here is None or here is layers[-1] or not (math.isfinite(here["grad_rms"]) and math.isfinite(last)):
         return None
     return here["grad_rms"] / last if last > 0 else None
-
 
 
 def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> float:
@@ -388,7 +373,6 @@ def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> floa
         return 0.0
     outputs = samples * feeding["size"] / feeding["fan_in"]
     return 3 * math.sqrt(SATURATED_SHARE * (1 - SATURATED_SHARE) / outputs)
-
 
 
 def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[float] | None = None,

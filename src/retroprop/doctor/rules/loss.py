@@ -59,7 +59,6 @@ def loss_symptoms(losses: Sequence[float], *, batch_size: int | None = None) -> 
     return ["unstable_loss"] if smooth[-1] > UNSTABLE_FACTOR * smooth.min() else []
 
 
-
 def learns_well(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
                 accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
                 samples: tuple[int, int] | None = None) -> bool:
@@ -82,7 +81,6 @@ def learns_well(losses: Sequence[float], start: float | None = None, *, batch_si
             if gap < needed:
                 return True
     return False
-
 
 
 def unstable_loss(losses: Sequence[float], start: float | None = None, recent: int = 1, *,
@@ -137,7 +135,6 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
     )]
 
 
-
 def untrained_loss(losses: Sequence[float]) -> float:
     """The loss of the untrained model: the first step's (measured before any update), or the median of
     the first ``LOSS_EMA_STEPS`` steps when larger (one small batch may be a lucky few samples; a median
@@ -146,7 +143,6 @@ def untrained_loss(losses: Sequence[float]) -> float:
     if not first.size or not np.isfinite(first).all():
         return math.nan
     return max(float(first[0]), float(np.median(first)))
-
 
 
 def diverged(losses: Sequence[float], chance_loss: float | None = None, *, start: float | None = None,
@@ -187,7 +183,6 @@ def diverged(losses: Sequence[float], chance_loss: float | None = None, *, start
     )]
 
 
-
 def astronomical_loss(losses: Sequence[float], start: float | None = None,
                       chance_loss: float | None = None, recent: int = 1) -> list[Finding]:
     """A finite loss more than ``ASTRONOMICAL_LOSS`` times the larger of the run's start and a blind
@@ -213,7 +208,6 @@ def astronomical_loss(losses: Sequence[float], start: float | None = None,
         + (f" (or a blind guess's, {_fmt(chance_loss)})" if chance_loss else "")
         + ": outputs this large come only from weights and gradients that grew geometrically.",
     )]
-
 
 
 def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
@@ -247,7 +241,6 @@ def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_siz
     return "rising" if _rising(before, now) else "stalled"
 
 
-
 def _rose_from_start(losses: Sequence[float], start: float, span: int, start_steps: int = 5) -> bool:
     """Whether the loss now (its last ``span`` steps) is above ``start`` (a mean of ``start_steps``
     steps) by more than 1 % and twice the noise of the difference (the per-step spread read on the
@@ -256,7 +249,6 @@ def _rose_from_start(losses: Sequence[float], start: float, span: int, start_ste
     rise = _mean(now) - start
     spread = float(np.var(now))
     return rise > PLATEAU_FALL * abs(start) and rise > 2 * math.sqrt(spread / now.size + spread / start_steps)
-
 
 
 def slow_convergence(losses: Sequence[float], start: float | None = None, *,
@@ -303,7 +295,6 @@ def slow_convergence(losses: Sequence[float], start: float | None = None, *,
     return []
 
 
-
 def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
                start: float | None = None) -> list[Finding]:
     """Steps too small to learn: on the last two probes no layer's update moved its weights by
@@ -336,7 +327,6 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
     )]
 
 
-
 def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
                      chance_loss: float | None = None) -> list[Finding]:
     """A near-total dropout rate and a training loss still at the level of guessing.
@@ -359,7 +349,6 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
             "fit even the training data.",
         )]
     return []
-
 
 
 def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start: float | None = None, *,
@@ -408,7 +397,6 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         "model has too little capacity (or too few steps) for its data (or the labels are too noisy "
         "to fit).",
     )]
-
 
 
 def batch_too_small(losses: Sequence[float], batch_size: int | None, start: float | None = None, *,
