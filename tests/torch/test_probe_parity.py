@@ -257,3 +257,26 @@ def test_normalization_and_conv1d_layers_are_measured():
     relu, gelu = record.activations
     assert (relu.kind, relu.after, relu.fired.shape) == ("relu", "1", (4,))  # BatchNorm1d's channels
     assert (gelu.kind, gelu.after, gelu.fired) == ("gelu", "5", None)
+
+
+def test_activations_holding_nan_or_inf_are_counted_and_left_out_of_the_mean():
+    """The probe sums activations without masking them first; when the sums are not finite it counts
+    the NaN/Inf and takes the mean and std of the finite entries, as retroprop's probe does."""
+    model = tnn.Sequential(tnn.Linear(4, 6, dtype=torch.float64), tnn.Tanh(),
+                           tnn.Linear(6, 2, dtype=torch.float64))
+    x = torch.randn(8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model[0].weight[2, 0] = float("nan")  # unit 2's output is NaN for every sample
+        model[0].weight[3, 1] = float("inf")  # unit 3's saturates at +-1: finite
+    probe = TorchProbe(model)
+    probe.arm()
+    out = model(x)
+    out.sum().backward()
+    probe.disarm()
+    record = probe.collect(0, 0, 1.0)
+    (tanh,) = record.activations
+    values = torch.tanh(model[0](x)).detach().numpy()
+    finite = values[np.isfinite(values)]
+    assert tanh.nonfinite == values.size - finite.size > 0
+    assert tanh.mean == pytest.approx(finite.mean(), rel=1e-12)
+    assert tanh.std == pytest.approx(finite.std(), rel=1e-9)

@@ -113,7 +113,7 @@ class _Pending:
     units fired is their OR and ``samples`` their sum; the other statistics are the last pass's (as in
     retroprop's probe)."""
 
-    __slots__ = ("after", "count", "fired", "flat", "kind", "name", "samples", "samples_now", "size",
+    __slots__ = ("after", "data", "fired", "flat", "kind", "name", "samples", "samples_now", "size",
                  "squares", "total")
 
     def __init__(self, name: str, kind: str, after: str | None) -> None:
@@ -263,17 +263,17 @@ class TorchProbe:
         """Device-side sums of one activation tensor, added to what earlier armed passes gave."""
         if key not in self.order:
             self.order.append(key)
-        finite = torch.isfinite(data)
-        clean = torch.where(finite, data, torch.zeros((), dtype=data.dtype, device=data.device))
         pending = self._pending.get(key)
         first = pending is None or pending.kind != kind
         if first:
             pending = self._pending[key] = _Pending(key, kind, after)
-        pending.count = finite.sum()
         pending.size = data.numel()
-        wide = _wide(clean)  # sums of squares in float64 (a copy only for narrower tensors)
-        pending.total = wide.sum()
-        pending.squares = wide.square().sum()
+        # sums in float64 without a float64 copy; NaN/Inf are rare, so they are left in here and
+        # counted (and the sums taken without them) in ``collect`` only when the sums are not finite
+        wide = _wide_dtype(data)
+        pending.data = data
+        pending.total = data.sum(dtype=wide)
+        pending.squares = torch.linalg.vector_norm(data, dtype=wide).square()
         pending.samples_now = int(data.shape[0]) if data.dim() > 1 else 1
         if kind == "relu" and data.dim() >= 1:
             if data.dim() == 1:
@@ -318,16 +318,20 @@ class TorchProbe:
         scalars: list[torch.Tensor] = []
         for _, module, _ in layers:
             w, g = module.weight.detach(), module.weight.grad
-            scalars.append(_wide(torch.linalg.vector_norm(w)))
+            wide = _wide_dtype(w)
+            scalars.append(torch.linalg.vector_norm(w, dtype=wide))
             if g is None:
-                scalars += [_wide(torch.zeros((), dtype=w.dtype, device=w.device))] * 2
+                scalars += [torch.zeros((), dtype=wide, device=w.device)] * 2
             else:
                 g = g.detach()
-                scalars += [_wide(torch.linalg.vector_norm(g)), g.abs().sum(dtype=_wide_dtype(g))]
+                scalars += [torch.linalg.vector_norm(g, dtype=wide), g.abs().sum(dtype=wide)]
         pending = [self._pending[key] for key in self.order if key in self._pending]
         for p in pending:
-            scalars += [_wide(p.count), _wide(p.total), _wide(p.squares),
-                        _wide(p.flat if p.flat is not None else p.count)]
+            if self.ranks is None:  # NaN/Inf are taken out on the host, only when the sums show them
+                scalars += [p.total, p.squares, _wide(p.flat) if p.flat is not None else p.total]
+            else:  # every rank's counts and sums of the finite entries, added across the ranks
+                count, total, squares = _finite_sums(p.data)
+                scalars += [count, total, squares, _wide(p.flat) if p.flat is not None else count]
         reduced = None
         if self.ranks is None:
             values = _to_host(scalars)
@@ -354,7 +358,13 @@ class TorchProbe:
         offset = 3 * len(layers)
         activations = []
         for index, p in enumerate(pending):
-            count, total, sq, flat = values[offset + 4 * index: offset + 4 * index + 4]
+            if reduced is None:
+                total, sq, flat = values[offset + 3 * index: offset + 3 * index + 3]
+                count = p.size
+                if not (math.isfinite(total) and math.isfinite(sq)):
+                    count, total, sq = _to_host(list(_finite_sums(p.data)))
+            else:
+                count, total, sq, flat = values[offset + 4 * index: offset + 4 * index + 4]
             mean = total / count if count else math.nan
             std = math.sqrt(max(sq / count - mean * mean, 0.0)) if count else math.nan
             size, samples = (p.size, p.samples) if reduced is None else reduced["activations"][p.name][:2]
@@ -454,6 +464,16 @@ def _wide_dtype(tensor: torch.Tensor) -> torch.dtype:
 
 def _wide(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.to(_wide_dtype(tensor))
+
+
+def _finite_sums(data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The count, sum and sum of squares of the finite entries of ``data``, on its device (sums in
+    float64)."""
+    finite = torch.isfinite(data)
+    clean = torch.where(finite, data, torch.zeros((), dtype=data.dtype, device=data.device))
+    wide = _wide_dtype(data)
+    return (finite.sum().to(wide), clean.sum(dtype=wide),
+            torch.linalg.vector_norm(clean, dtype=wide).square())
 
 
 def _to_host(scalars: list[torch.Tensor]) -> list[float]:
