@@ -359,19 +359,6 @@ def _output_path(base: Path, position: int) -> Path:
     return base if position == 0 else base.with_name(f"{base.stem}-{position + 1}{base.suffix}")
 
 
-def _record(entry: _Watched, title: str) -> Any:
-    from retroprop.history import History
-    from retroprop.run_record import RunRecord
-
-    doctor = entry.watch.core
-    history = History(model=entry.watch.model, params={"optimizer": entry.optimizer},
-                      diagnoses=list(doctor.diagnoses), treatments=list(doctor.treatments),
-                      doctor_errors=list(doctor.errors), stop_reason=doctor.stop_reason)
-    if doctor.recorder is not None:
-        history._step_loss = doctor.recorder.losses.tolist()
-    return RunRecord.from_run(history, doctor, title=title)
-
-
 def watch_script(args: argparse.Namespace) -> int:
     script = _script_path(args.script)
     outputs = Outputs("watch", to_stderr=args.json)
@@ -398,7 +385,7 @@ def watch_script(args: argparse.Namespace) -> int:
         title = _title(entry)
         files: dict[str, str] = {}
         for what, base, writer in (("report", report, lambda t, e=entry, n=title: e.watch.report(t, title=n)),
-                                   ("record", record, lambda t, e=entry, n=title: _record(e, n).save(t))):
+                                   ("record", record, lambda t, e=entry, n=title: e.watch.record(n).save(t))):
             if base is not None:
                 where = outputs.write(_output_path(base, position), what, writer)
                 if where is not None:

@@ -140,22 +140,32 @@ class Watch:
         text = self.core.summary()
         return text if not notes else "\n".join([text, "", "Not checked:", *notes])
 
-    def report(self, path: Any, title: str | None = None) -> Any:
-        """Write the HTML report of the run (``retroprop.report.report_run``) to ``path``."""
+    def history(self) -> Any:
+        """The run as a retroprop ``History``: the epoch logs given to ``end_epoch``, the per-step losses,
+        the diagnoses, treatments and the doctor's own errors."""
         from retroprop.history import History
-        from retroprop.report import report_run
 
         doctor = self.core
         history = History(model=self.model, params={"optimizer": self.optimizer},
                           diagnoses=list(doctor.diagnoses), treatments=list(doctor.treatments),
                           doctor_errors=list(doctor.errors), stop_reason=doctor.stop_reason)
-        for log in doctor.epoch_logs:
-            for key, value in log.items():
-                history.history.setdefault(key, []).append(value)
-        history.epoch = list(range(len(doctor.epoch_logs)))
+        for epoch, log in enumerate(doctor.epoch_logs):
+            history.append(epoch, log)
         if doctor.recorder is not None:
             history._step_loss = doctor.recorder.losses.tolist()
-        return report_run(path, history, doctor, title=title or "retroprop doctor: a PyTorch run")
+        return history
+
+    def record(self, title: str | None = None) -> Any:
+        """The run's ``retroprop.RunRecord`` (its probes, diagnoses and treatments; JSON with ``save``)."""
+        from retroprop.run_record import RunRecord
+
+        return RunRecord.from_run(self.history(), self.core, title=title)
+
+    def report(self, path: Any, title: str | None = None) -> Any:
+        """Write the HTML report of the run (``retroprop.report.report_run``) to ``path``."""
+        from retroprop.report import report_run
+
+        return report_run(path, self.history(), self.core, title=title or "retroprop doctor: a PyTorch run")
 
     # -- the step --------------------------------------------------------------------------------
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
