@@ -4,7 +4,7 @@ own fields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,23 +45,30 @@ def as_record(history: Any) -> RunRecord:
     raise TypeError(f"report: expected a RunRecord or a History, got {type(history).__name__}")
 
 
-def diagnosis_entries(items: Iterable[Any] | None) -> list[DiagnosisEntry]:
-    """``DiagnosisEntry``s from entries, the doctor's ``Diagnosis`` objects or the dicts of a
-    record's ``diagnoses`` (checked as a record's are)."""
-    from retroprop.doctor import Diagnosis
-
+def _entries(items: Iterable[Any] | None, field: str, entry: type, source: type,
+             convert: Callable[[Any], Any]) -> list[Any]:
+    """Entries of one kind (``entry``) from entries, the doctor's objects (``source``, made into entries
+    by ``convert``) or the dicts of a record's ``field`` (checked as a record's are), in the order given."""
     out = []
     for i, item in enumerate(items or ()):
-        if isinstance(item, DiagnosisEntry):
+        if isinstance(item, entry):
             out.append(item)
-        elif isinstance(item, Diagnosis):
-            out.append(DiagnosisEntry.from_diagnosis(item))
+        elif isinstance(item, source):
+            out.append(convert(item))
         elif isinstance(item, Mapping):
-            out.append(DiagnosisEntry.from_dict(item, f"diagnoses[{i}]"))
+            out.append(entry.from_dict(item, f"{field}[{i}]"))
         else:
-            raise TypeError(f"report: diagnoses[{i}]: expected a DiagnosisEntry, a Diagnosis or its record "
-                            f"dict, got {type(item).__name__}")
+            raise TypeError(f"report: {field}[{i}]: expected a {entry.__name__}, a {source.__name__} or its "
+                            f"record dict, got {type(item).__name__}")
     return out
+
+
+def diagnosis_entries(items: Iterable[Any] | None) -> list[DiagnosisEntry]:
+    """``DiagnosisEntry``s from entries, the doctor's ``Diagnosis`` objects or the dicts of a
+    record's ``diagnoses``."""
+    from retroprop.doctor import Diagnosis
+
+    return _entries(items, "diagnoses", DiagnosisEntry, Diagnosis, DiagnosisEntry.from_diagnosis)
 
 
 def treatment_entries(items: Iterable[Any] | None) -> list[TreatmentEntry]:
@@ -69,18 +76,7 @@ def treatment_entries(items: Iterable[Any] | None) -> list[TreatmentEntry]:
     record's ``treatments``."""
     from retroprop.doctor import TreatmentRecord
 
-    out = []
-    for i, item in enumerate(items or ()):
-        if isinstance(item, TreatmentEntry):
-            out.append(item)
-        elif isinstance(item, TreatmentRecord):
-            out.append(TreatmentEntry.from_treatment(item))
-        elif isinstance(item, Mapping):
-            out.append(TreatmentEntry.from_dict(item, f"treatments[{i}]"))
-        else:
-            raise TypeError(f"report: treatments[{i}]: expected a TreatmentEntry, a TreatmentRecord or its "
-                            f"record dict, got {type(item).__name__}")
-    return out
+    return _entries(items, "treatments", TreatmentEntry, TreatmentRecord, TreatmentEntry.from_treatment)
 
 
 def probe_entries(records: Iterable[Any] | None) -> list[ProbeEntry]:
@@ -88,15 +84,4 @@ def probe_entries(records: Iterable[Any] | None) -> list[ProbeEntry]:
     ``probes``, in the order given."""
     from retroprop.doctor.probes import ProbeRecord
 
-    out = []
-    for i, item in enumerate(records or ()):
-        if isinstance(item, ProbeEntry):
-            out.append(item)
-        elif isinstance(item, ProbeRecord):
-            out.append(ProbeEntry.from_probe(item))
-        elif isinstance(item, Mapping):
-            out.append(ProbeEntry.from_dict(item, f"probes[{i}]"))
-        else:
-            raise TypeError(f"report: probes[{i}]: expected a ProbeEntry, a ProbeRecord or its record dict, "
-                            f"got {type(item).__name__}")
-    return out
+    return _entries(records, "probes", ProbeEntry, ProbeRecord, ProbeEntry.from_probe)
