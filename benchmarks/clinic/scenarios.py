@@ -165,18 +165,23 @@ def build(s: Scenario) -> tuple[nn.Sequential, Any]:
     if s.bias is not None:
         for layer in linears[:-1]:
             layer.bias.data[...] = s.bias
-    params = model.parameters()
-    if s.optimizer == "sgd":
-        opt = rp.optim.SGD(params, lr=s.lr, weight_decay=s.weight_decay)
-    elif s.optimizer == "momentum":
-        opt = rp.optim.SGD(params, lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
-    elif s.optimizer == "adam":
-        opt = rp.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
-    elif s.optimizer == "rmsprop":
-        opt = rp.optim.RMSprop(params, lr=s.lr, weight_decay=s.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {s.optimizer!r}")
-    return model, opt
+    return model, make_optimizer(s, model.parameters())
+
+
+# each scenario's optimizer: its class's name (the same in retroprop.optim and torch.optim) and settings
+OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
+    "sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adam": ("Adam", {}),
+    "rmsprop": ("RMSprop", {}),
+}
+
+
+def make_optimizer(s: Scenario, params: Any, library: Any = rp.optim) -> Any:
+    """Scenario ``s``'s optimizer over ``params``, from ``library`` (``retroprop.optim`` or
+    ``torch.optim``)."""
+    if s.optimizer not in OPTIMIZERS:
+        raise ValueError(f"scenario {s.name}: unknown optimizer {s.optimizer!r}")
+    name, settings = OPTIMIZERS[s.optimizer]
+    return getattr(library, name)(params, lr=s.lr, weight_decay=s.weight_decay, **settings)
 
 
 def _s(name: str, split: str, data: Data, *, expected: tuple[str, ...] = (), allowed: tuple[str, ...] = (),

@@ -86,18 +86,7 @@ def build_torch(s: sc.Scenario) -> tuple[rp.nn.Sequential, nn.Sequential, torch.
         else:
             raise ValueError(f"build_torch: scenario {s.name}: no torch layer for retroprop's {kind}")
     model = nn.Sequential(*layers)
-    params = model.parameters()
-    if s.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=s.lr, weight_decay=s.weight_decay)
-    elif s.optimizer == "momentum":
-        opt = torch.optim.SGD(params, lr=s.lr, momentum=0.9, weight_decay=s.weight_decay)
-    elif s.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
-    elif s.optimizer == "rmsprop":
-        opt = torch.optim.RMSprop(params, lr=s.lr, weight_decay=s.weight_decay)
-    else:
-        raise ValueError(f"build_torch: scenario {s.name}: unknown optimizer {s.optimizer!r}")
-    return rp_model, model, opt
+    return rp_model, model, sc.make_optimizer(s, model.parameters(), torch.optim)
 
 
 def copy_back(model: nn.Sequential, rp_model: rp.nn.Sequential) -> rp.nn.Sequential:
