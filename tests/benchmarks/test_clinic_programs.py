@@ -50,6 +50,9 @@ def test_module_declares_the_protocol(name):
     assert allowed <= KNOWN, f"{name}: unknown ids in ALLOWED: {sorted(allowed - KNOWN)}"
     assert not expected & allowed, f"{name}: {sorted(expected & allowed)} both expected and allowed"
     assert callable(module.buggy) and callable(module.fixed), name
+    round_ = getattr(module, "ROUND", 1)  # a module without ROUND belongs to the clinic's first round
+    assert isinstance(round_, int) and not isinstance(round_, bool) and round_ >= 1, (
+        f"{name}.ROUND must be an int >= 1, not {round_!r}")
 
 
 def _check_program(name: str, version: str, p: Program) -> None:
@@ -97,6 +100,12 @@ def test_a_version_is_the_same_for_the_same_seed(name):
     for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data, err_msg=f"{name}: buggy(0) draws different weights")
     np.testing.assert_array_equal(first.x_train, second.x_train, err_msg=f"{name}: buggy(0) draws other data")
+
+
+def test_rounds_start_at_one_and_the_second_round_is_present():
+    rounds = {name: getattr(module, "ROUND", 1) for name, module in PROGRAMS.items()}
+    assert min(rounds.values()) == 1
+    assert any(r == 2 for r in rounds.values()), "no program of the clinic's second round (ROUND = 2)"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,17 +58,33 @@ def test_the_second_probe_decides_a_large_move_of_tiny_weights():
     bad = probe(37, [linear(40.0, 1e-3)], loss=1e9)  # still many times the weights: it diverges
     (finding,) = rules.exploding_updates([first, bad], loss_after=1e8)  # whatever the loss did
     assert finding.evidence["update_ratio"] == 40.0
-    # weights of a working size are judged by their ratio alone, as before
-    (finding,) = rules.exploding_updates([probe(0, [linear(3.0, 1.0)], loss=1.0)], loss_after=0.5)
+    # weights of a working size, past the first step, are judged by their ratio alone, as before
+    (finding,) = rules.exploding_updates([probe(37, [linear(3.0, 1.0)], loss=1.0)], loss_after=0.5)
     assert finding.evidence["update_ratio"] == 3.0 and "weights_tiny" not in finding.evidence
+
+
+def test_the_runs_first_update_needs_confirming_as_tiny_weights_do():
+    # random initial weights hold nothing learned: a first step as large as them that lowers the loss
+    # (a small output layer under plain SGD at a high, healthy rate) is no explosion
+    first = probe(0, [linear(1.0, 0.8)], loss=0.77)
+    assert rules.exploding_updates([first], loss_after=0.6) == []
+    # nor one that throws the next batch's loss up 5x: a healthy run at a high rate recovers at once
+    assert rules.exploding_updates([first], loss_after=5.0) == []
+    (finding,) = rules.exploding_updates([first], loss_after=math.inf)  # overflowed at once
+    assert finding.evidence["loss_after"] == math.inf and "weights_tiny" not in finding.evidence
+    (finding,) = rules.exploding_updates([first], loss_after=0.77 * 97)  # an order of magnitude up
+    assert "overshot" in finding.explanation
+    # the next probe's large update confirms it, whatever the loss did
+    (finding,) = rules.exploding_updates([first, probe(6, [linear(0.9, 2.0)], loss=0.7)], loss_after=0.6)
+    assert finding.evidence["update_ratio"] == 0.9
 
 
 def test_without_the_loss_after_the_step_a_large_ratio_is_named_as_before():
     (finding,) = rules.exploding_updates([probe(0, [linear(65.0, 0.0)], loss=1.0)])
     assert finding.layer == "0"
-    # another layer with a large update and weights of a working size is still named
+    # another layer with a large update and weights of a working size, past the first step, is named
     layers = [linear(65.0, 0.0), linear(0.9, 8.0, name="1", size=64, fan_in=1)]
-    (finding,) = rules.exploding_updates([probe(0, layers, loss=10.0)], loss_after=2.0)
+    (finding,) = rules.exploding_updates([probe(37, layers, loss=10.0)], loss_after=2.0)
     assert finding.layer == "1"
 
 

@@ -202,3 +202,21 @@ def test_single_sample_steps_whose_noise_hides_any_progress_are_batch_too_small(
     assert rules.batch_too_small(learning, 1, chance_loss=math.log(10)) == []  # it learns through the noise
     fitted = rng.exponential(0.05, 3000)
     assert rules.batch_too_small(fitted, 1, chance_loss=math.log(10)) == []
+
+
+def test_a_plateau_shorter_than_the_noise_windows_is_not_batch_too_small():
+    # single samples of a two-class problem (most near 0, the misclassified ones near 2): down from
+    # ln 2 in 150 steps, then 1,250 steps on a plateau of the loss surface at 0.25 (a healthy tanh
+    # net on moons sits there before it bends its boundary)
+    rng = np.random.default_rng(1)
+
+    def samples(level: np.ndarray) -> np.ndarray:
+        wrong = rng.random(level.size) < (level - 0.03) / 1.97  # mean: the level
+        return np.where(wrong, rng.exponential(2.0, level.size), rng.exponential(0.03, level.size))
+
+    losses = samples(np.concatenate([np.linspace(math.log(2), 0.3, 150), np.full(1250, 0.25)]))
+    assert rules.batch_too_small(losses, 1, chance_loss=math.log(2)) == []
+    # the same level held over all the windows is noise-bound
+    (finding,) = rules.batch_too_small(np.concatenate([losses, samples(np.full(2000, 0.25))]), 1,
+                                       chance_loss=math.log(2))
+    assert finding.evidence["steps"] == rules.BATCH_WINDOWS * rules.smoothing_span(1)

@@ -5,6 +5,9 @@ Every program is one module in this package with:
 - ``SOURCE``: where the bug was published (benchmark and case id, or the question's URL);
 - ``SYMPTOM``: what its author reported; ``FIX``: the known fix (from the answer or the benchmark);
 - ``SPLIT``: ``"dev"`` (thresholds may be looked at here) or ``"heldout"`` (never tuned on);
+- ``ROUND`` (optional, 1 when absent): the round of porting that added the program. Round 2 was
+  ported after the doctor had been measured on round 1's held-out half, so its held-out half is
+  the one no rule has been looked at against;
 - ``EXPECTED``: the problem ids the doctor must name on the buggy version, written before the doctor
   was ever run on it; ``ALLOWED``: ids it may also name (consequences of the same bug);
 - ``buggy(seed)`` and ``fixed(seed)``: the two versions as ``Program``s.

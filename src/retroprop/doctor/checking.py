@@ -50,6 +50,10 @@ class Checking:
                 probes=[r.as_plain() for r in self._window() if r.step <= completed.step],
                 loss_after=recorder.last_loss if self.losses_known else None))
             new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
+            if not updates:
+                # a large update that needs confirming (the first, or of tiny weights): the next
+                # probe, soon, confirms or clears it
+                recorder.hasten(1)
         if record is None:
             if finite:
                 if step >= self._next_loss_check and known:

@@ -104,6 +104,7 @@ class Doctor(Checking, Repairing):
         self._record_start = 0
         self._epoch_start = 0
         self._run_start: tuple[float | None, float | None] = (None, None)
+        self._run_from = 0  # the step the run's start loss is read from (a fresh restart moves it)
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
@@ -294,12 +295,17 @@ class Doctor(Checking, Repairing):
         """The diagnoses as one story: each root cause, then what it caused (``Episodes.causal_order``)."""
         return self.episodes.causal_order()
 
-    def _start_segment(self) -> None:
+    def _start_segment(self, fresh: bool = False) -> None:
         """After a treatment: the detectors start afresh on the treated model, whose current state
-        becomes the one to roll back to if the next remedy is needed."""
+        becomes the one to roll back to if the next remedy is needed. ``fresh``: the treatment rolled
+        back to a model that had learned nothing yet, so the run starts over, and its start loss (the
+        reference of the rules that ask how far the loss fell) is read anew from the treated model's
+        first steps: a remedy such as standardizing the inputs changes that loss by itself."""
         recorder = self.recorder
-        if self._run_start == (None, None):
-            first = recorder.losses[:rules.LOSS_EMA_STEPS]
+        if fresh:
+            self._run_start, self._run_from = (None, None), len(recorder.losses)
+        elif self._run_start == (None, None):
+            first = recorder.losses[self._run_from:self._run_from + rules.LOSS_EMA_STEPS]
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))

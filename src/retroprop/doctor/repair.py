@@ -32,10 +32,6 @@ __all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
 # problems that say the run has not learned anything (the loss is still near where it started): a
 # treatment for them rolls back to the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
-# Linear weights whose RMS over the He scale sqrt(2 / fan_in), multiplied along the network, exceeds
-# this amplify the signal by an order of magnitude from the initialization on (PyTorch's default init
-# is about 0.4x He per layer, Xavier 0.7-1x, He 1x: products at most about 1)
-OVERSIZED = 10.0
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
@@ -134,12 +130,11 @@ def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
 
 def _oversized(record: Any) -> tuple[str, float] | None:
     """When the Linear layers' weights, against the He scale sqrt(2 / fan_in) that keeps a ReLU
-    network's signal steady, multiply up to more than ``OVERSIZED`` along the network: a
-    description and that product (the amplification their scale alone causes)."""
-    factors = [layer.weight_norm / math.sqrt(layer.size) / math.sqrt(2.0 / layer.fan_in)
-               for layer in record.layers if layer.fan_in and layer.size]
-    gain = math.prod(factors) if factors else 0.0
-    if gain > OVERSIZED and math.isfinite(gain):
+    network's signal steady, multiply up to more than ``rules.OVERSIZED_GAIN`` along the network
+    (``rules.weight_gain``): a description and that product (the amplification their scale alone
+    causes)."""
+    gain, factors = rules.weight_gain([vars(layer) for layer in record.layers])
+    if gain > rules.OVERSIZED_GAIN and math.isfinite(gain):
         return (f"the {len(factors)} Linear layers' weights are {min(factors):.2g}-{max(factors):.2g}x "
                 "the He scale sqrt(2 / fan_in)"), gain
     return None
@@ -341,7 +336,7 @@ class Repairing:
                                  outcome="resolved" if remedy == "early_stopping" else "pending",
                                  layer_label=diagnosis.layer_label)
         self.treatments.append(record)
-        self._start_segment()
+        self._start_segment(fresh=back < rules.LOSS_EMA_STEPS)
         self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
                        "clip": clip, "start": self.recorder.step, "epochs": len(self.epoch_logs),
                        "age": wasted, "before": before, "checked": False}
@@ -439,8 +434,13 @@ class Repairing:
             return {"mean": y.mean(axis=0), "scale": np.where(spread > 0, spread, 1.0),
                     "loss": self._loss_kind, "adaptive": self._adaptive}
         if remedy == "standardize_inputs" and self._input_stats() is not None:
-            scale = self._input_stats()["scale"]
-            return {"mean": self._input_stats()["mean"], "scale": np.where(scale > 0, scale, 1.0)}
+            mean, scale = self._input_stats()["mean"], self._input_stats()["scale"]
+            # a constant feature carries nothing but an offset: a model without biases (a column of
+            # ones next to the data) fits its intercept through it, so it is scaled to +-1, not
+            # centred to 0
+            spread = scale > 0
+            return {"mean": np.where(spread, mean, 0.0),
+                    "scale": np.where(spread, scale, np.where(mean != 0, np.abs(mean), 1.0))}
         if remedy not in ("lower_lr", "higher_lr"):
             return {}
         ratios = self._latest_update_ratios()

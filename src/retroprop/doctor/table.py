@@ -291,7 +291,9 @@ TABLE: tuple[Rule, ...] = (
                 "blind guess's",
          threshold="update/weight > {ratio:g} (for a layer whose weights are below {tiny:g} x that norm, "
                    "as a zero or near-zero init: only when the loss after the step is non-finite or > "
-                   "{factor:g} x the loss before it, or the previous probe's update was large too), or total "
+                   "{factor:g} x the loss before it, or the previous probe's update was large too; for the "
+                   "run's first update: only when the loss after it is non-finite or > {first:g} x the loss "
+                   "before it, or the next probe's, brought forward, is large too), or total "
                    "gradient norm > {growth:g} x its value 4 probes earlier, or a loss > {loss:g} x "
                    "(critical)",
          window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
@@ -302,6 +304,7 @@ TABLE: tuple[Rule, ...] = (
              "large",
          thresholds={"ratio": rules.EXPLODING_UPDATE_RATIO, "growth": rules.EXPLODING_GROWTH,
                      "loss": rules.ASTRONOMICAL_LOSS, "tiny": rules.TINY_WEIGHTS,
+                     "first": rules.FIRST_STEP_OVERSHOOT,
                      "factor": rules.UNSTABLE_FACTOR},
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),

@@ -15,6 +15,14 @@ EXPLODING_UPDATE_RATIO, EXPLODING_GROWTH = 0.5, 1e3
 # weights an order of magnitude below their LeCun scale (PyTorch's default init is 0.58x it, He's 1.4x)
 # were started near zero: an update ratio against them measures growth from nothing, not a layer thrown away
 TINY_WEIGHTS = 0.1
+# Linear weights whose RMS over the He scale sqrt(2 / fan_in), multiplied along the network, exceeds
+# this amplify the signal by an order of magnitude from the initialization on (PyTorch's default init
+# is about 0.4x He per layer, Xavier 0.7-1x, He 1x: products at most about 1)
+OVERSIZED_GAIN = 10.0
+# the run's first step from random weights at a high but healthy rate may throw the next batch's loss
+# up several-fold (it overshoots until the weights have grown to a working scale, then recovers); a
+# loss an order of magnitude above its start after one step means outputs thrown far past any target
+FIRST_STEP_OVERSHOOT = 10.0
 # a cross-entropy grows linearly with the logits, a squared error quadratically with the outputs: a
 # loss a million times its start (or a blind guess's) means outputs 1e3-1e6 times too large, which
 # only weights and gradients grown geometrically make

@@ -17,6 +17,8 @@ from retroprop.doctor.rules.common import (
     DEAD_WINDOW,
     EXPLODING_GROWTH,
     EXPLODING_UPDATE_RATIO,
+    FIRST_STEP_OVERSHOOT,
+    OVERSIZED_GAIN,
     SATURATED_SHARE,
     TINY_WEIGHTS,
     UNSTABLE_FACTOR,
@@ -148,11 +150,16 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
 
     A layer whose weights were tiny at that probe (``tiny_weights``: zero-initialized, or an order
     of magnitude below their initialization scale) has no size of its own to measure a step
-    against: its first moves toward a solution of ordinary size are many times its weights. Such a
-    ratio is named only when confirmed: ``loss_after`` (the loss of the step right after the
-    update, computed with the updated weights) is not finite or more than ``UNSTABLE_FACTOR`` times
-    the probe's loss (the step overshot: a step that overshoots the minimum by a factor r
-    multiplies that part of the loss by r^2), or an earlier probe in ``probes`` also had a large
+    against: its first moves toward a solution of ordinary size are many times its weights. Nor has
+    the run's very first update (step 0) of weights at a working scale (``weight_gain`` at most
+    ``OVERSIZED_GAIN``) anything learned to throw away: random initial weights point nowhere, and a
+    first step toward the data at a high but healthy rate may be as large as they are (a small
+    output layer under plain SGD). Such a ratio is named only when confirmed: ``loss_after`` (the
+    loss of the step right after the update, computed with the updated weights) is not finite or
+    more than ``UNSTABLE_FACTOR`` (tiny weights; the first step: ``FIRST_STEP_OVERSHOOT``) times the
+    probe's loss (the step overshot: a
+    step that overshoots the minimum by a factor r multiplies that part of the loss by r^2), or an
+    earlier probe in ``probes`` also had a large
     update in that layer. A good first step lowers the loss; a diverging one raises it by orders of
     magnitude. Without either piece of evidence the ratio is named, as for any layer.
     """
@@ -161,26 +168,43 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
     if index is None:
         return []
     probe = probes[index]
+    first = probe.get("step") == 0 and weight_gain(probe["layers"])[0] <= OVERSIZED_GAIN
     for layer in probe["layers"]:
         ratio = layer.get("update_ratio")
         if ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO:
             continue
         tiny = tiny_weights(layer)
-        if tiny and not _update_confirmed(probes[:index], layer["name"], probe.get("loss"), loss_after):
-            continue  # a large first move of weights that had no size yet, and the loss fell after it
+        if (tiny or first) and not _update_confirmed(
+                probes[:index], layer["name"], probe.get("loss"), loss_after,
+                overshoot=UNSTABLE_FACTOR if tiny else FIRST_STEP_OVERSHOOT):
+            continue  # a large first move of weights that had no size (or nothing learned) yet, and the
+            # loss did not overshoot after it
         size = f"{_fmt(ratio)} times its own size"
         evidence = {"update_ratio": ratio, "grad_norm": layer["grad_norm"]}
         if tiny:
-            evidence.update(weights_tiny=True, loss_before=probe.get("loss"), loss_after=loss_after)
+            evidence["weights_tiny"] = True
+        if tiny or first:
+            evidence.update(loss_before=probe.get("loss"), loss_after=loss_after)
         return [Finding(
             "exploding_gradients", layer["name"], layer["label"],
             "critical" if ratio > 1.0 else "warning", evidence,
             f"one optimizer step changed {layer['label']} by {size}: gradients this large (products of "
             "many large terms) throw away what the layer learned."
             + (f" The loss went from {_fmt(probe['loss'])} to {_fmt(loss_after)} over that step: it "
-               "overshot." if tiny and loss_after is not None and probe.get("loss") is not None else ""),
+               "overshot." if (tiny or first) and loss_after is not None and probe.get("loss") is not None
+               else ""),
         )]
     return []
+
+
+def weight_gain(layers: Sequence[dict[str, Any]]) -> tuple[float, list[float]]:
+    """How much the weights' scale alone amplifies the signal along the network: the product over the
+    weighted layers (``weight_norm``, ``size``, ``fan_in``) of their RMS over the He scale
+    sqrt(2 / fan_in), and the factors themselves (layers of unknown shape are left out; (0, [])
+    without any)."""
+    factors = [layer["weight_norm"] / math.sqrt(layer["size"]) / math.sqrt(2.0 / layer["fan_in"])
+               for layer in layers if layer.get("fan_in") and layer.get("size")]
+    return (math.prod(factors) if factors else 0.0), factors
 
 
 def tiny_weights(layer: dict[str, Any]) -> bool:
@@ -197,18 +221,23 @@ def tiny_weights(layer: dict[str, Any]) -> bool:
 
 
 def _update_confirmed(earlier: Sequence[dict[str, Any]], name: str, loss_before: float | None,
-                      loss_after: float | None) -> bool:
-    """Whether a large update of the layer ``name`` from tiny weights is an explosion: the loss after
-    it is not finite or more than ``UNSTABLE_FACTOR`` times the loss before it, or the newest of
-    ``earlier`` probes whose update is known had a large update in that layer too. Without the losses:
-    True (nothing clears it)."""
+                      loss_after: float | None, *, overshoot: float = UNSTABLE_FACTOR) -> bool:
+    """Whether a large update of the layer ``name`` (from tiny weights, or the run's first) is an
+    explosion: the newest of ``earlier`` probes whose update is known had a large update in that layer
+    too, or the loss after it is not finite or more than ``overshoot`` times the loss before it.
+    Without the losses: True (nothing clears it).
+
+    Tiny weights barely move the loss until they reach a working size (``UNSTABLE_FACTOR``). A first
+    step from random weights at a high, healthy rate may throw the next batch's loss up several-fold
+    and recover at once (``FIRST_STEP_OVERSHOOT``); an explosion goes on, and the next probe (brought
+    forward) shows it."""
     previous = next((layer.get("update_ratio") for probe in reversed(earlier) for layer in probe["layers"]
                      if layer["name"] == name and layer.get("update_ratio") is not None), None)
     if previous is not None and not previous <= EXPLODING_UPDATE_RATIO:  # NaN counts as large
         return True
     if loss_after is None or loss_before is None or not math.isfinite(loss_before):
         return True
-    return not math.isfinite(loss_after) or loss_after > UNSTABLE_FACTOR * loss_before
+    return not math.isfinite(loss_after) or loss_after > overshoot * loss_before
 
 
 def _total_grad_norm(probe: dict[str, Any]) -> float:

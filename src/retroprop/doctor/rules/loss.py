@@ -404,15 +404,17 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     """Gradient noise dominates: over the last window (``PLATEAU_STEPS`` steps, or
     ``LOSS_SMOOTH_SAMPLES`` samples when the batches are smaller), the loss's per-step noise (the
     spread of its step-to-step differences over sqrt 2) is at least ``NOISE_LEVEL`` of its level;
-    over the last ``BATCH_WINDOWS`` windows (at least two), the loss fell from the first to the last
-    by no more than twice the noise of that difference; and it is not fitted (above
+    over the last ``BATCH_WINDOWS`` windows, the loss fell from the first to the last by no more than
+    twice the noise of that difference (all of them: a healthy single-sample run may sit on a plateau
+    of the loss surface for a few windows before it finds its way down, and a noise-bound loss stays
+    where it is); and it is not fitted (above
     ``FITTED_LEVEL`` of ``start`` and of a blind guess's loss). A mini-batch gradient's noise grows
     as 1/sqrt(batch size), and so does the loss's: each step follows its few samples more than the
     data. ``batch_size`` must be known (the remedy raises it) and at most ``SMALL_BATCH``."""
     if not batch_size or not 0 < batch_size <= SMALL_BATCH:
         return []
     window = max(PLATEAU_STEPS, smoothing_span(batch_size))
-    if len(losses) < 2 * window:
+    if len(losses) < BATCH_WINDOWS * window:
         return []
     span = np.asarray(losses[-BATCH_WINDOWS * window:], dtype=np.float64)
     recent = span[-window:]
