@@ -220,10 +220,26 @@ def test_a_bounded_output_cannot_reach_the_targets():
     (finding,) = checks.loss_output_mismatch(mlp(act("3", "sigmoid"), n_out=1), "mse", targets)
     assert (finding.severity, finding.evidence["case"]) == ("critical", "output_range")
     assert finding.evidence["targets_outside"] > 0.95
+    assert finding.evidence["fix_by"] == "fit" and "a linear output" in finding.evidence["fix_note"]
     centred = RNG.standard_normal(300)
     (relu,) = checks.loss_output_mismatch(mlp(act("3", "relu"), n_out=1), "mse", centred)
     assert relu.evidence["case"] == "output_range"
     assert checks.loss_output_mismatch(mlp(act("3", "sigmoid"), n_out=1), "mse", RNG.uniform(0, 1, 300)) == []
+
+
+def test_multi_hot_targets_under_a_categorical_loss_are_a_mismatch():
+    rng = np.random.default_rng(1)
+    multi_hot = (rng.random((300, 5)) < 0.2).astype(np.float32)  # about 26 % of rows with 2+ labels
+    for model, loss in ((mlp(act("3", "softmax"), n_out=5), "cross_entropy_probs"),
+                        (mlp(n_out=5), "cross_entropy")):
+        (finding,) = checks.loss_output_mismatch(model, loss, multi_hot)
+        assert finding.evidence["case"] == "multilabel_categorical" and finding.evidence["fix_by"] == "user"
+        assert 0.15 < finding.evidence["multilabel_rows"] < 0.4 and finding.severity == "warning"
+    one_hot = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 300)]
+    assert checks.loss_output_mismatch(mlp(n_out=5), "cross_entropy", one_hot) == []
+    assert checks.loss_output_mismatch(mlp(n_out=5), "bce_with_logits", multi_hot) == []  # the right loss
+    soft = rng.dirichlet(np.ones(5), 300)  # soft targets (label smoothing, distillation) sum to 1
+    assert checks.loss_output_mismatch(mlp(n_out=5), "cross_entropy", soft) == []
 
 
 def test_categorical_cross_entropy_on_probabilities_wants_a_softmax():

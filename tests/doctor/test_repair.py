@@ -429,6 +429,22 @@ def test_a_treatment_that_restarts_the_run_measures_progress_from_the_treated_mo
     assert history.history["val_accuracy"][-1] > 0.9
 
 
+def test_a_bounded_output_under_a_regression_loss_is_made_linear():
+    # targets 3-7 behind a sigmoid output: mse can never reach them; fit removes the sigmoid
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=(400, 1)).astype(np.float32)
+    y = (x**2 + 3).astype(np.float32)
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1), nn.Sigmoid())
+    history = rp.fit(m, x[:300], y[:300], loss="mse", epochs=100, validation_data=(x[300:], y[300:]),
+                     optimizer=rp.optim.Adam(m.parameters(), lr=1e-2), verbose=0, seed=0, repair=True)
+    assert applied(history)[0] == ("loss_output_mismatch", "fix_output_loss")
+    assert not any(isinstance(module, nn.Sigmoid) for module in m.modules())
+    assert isinstance(m[2], nn.Linear)  # the output Linear layer is kept
+    error = float(np.mean((rp.predict(m, x[300:]) - y[300:]) ** 2) / np.var(y[300:]))
+    assert error < 0.05
+
+
 def test_standardize_inputs_needs_the_data_and_a_sequential():
     from retroprop.doctor.remedies import apply_remedy
 

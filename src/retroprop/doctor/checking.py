@@ -48,7 +48,7 @@ class Checking:
             # that rose, to confirm) and the loss after the update (this step's, on the updated weights)
             updates = self._run("update", Evidence(
                 probes=[r.as_plain() for r in self._window() if r.step <= completed.step],
-                loss_after=recorder.last_loss if self.losses_known else None))
+                loss_after=recorder.last_loss if self.losses_known else None, first_step=self._run_from))
             new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
             if not updates:
                 # a large update that needs confirming (the first, or of tiny weights): the next

@@ -252,6 +252,15 @@ def _categorical(kind: str | None, width: int | None, loss: str, info: dict[str,
                  n_classes: int | None, where: str) -> list[tuple | None]:
     classes = _classes(info, n_classes)
     cases: list[tuple | None] = []
+    multilabel = _multilabel_share(info)
+    if multilabel > OUT_OF_RANGE_SHARE:
+        cases.append(("multilabel_categorical", "critical" if multilabel > 0.5 else "warning",
+                      {"multilabel_rows": multilabel, "columns": info["columns"]},
+                      f"{multilabel:.0%} of the target rows mark several classes at once, but {loss} scores "
+                      "one distribution over the classes: its probabilities sum to 1, so k labels of one "
+                      "sample get about 1/k each and no threshold finds them all.",
+                      USER_FIX.format(what="the loss (several labels per sample need one sigmoid per label "
+                                           "with binary cross-entropy)")))
     if width == 1 and loss != "nll":  # NLL on one raw output is unbounded: named below
         cases.append(("one_output", "critical", {"classes": classes},
                       f"{loss} over a single output: a distribution over one class gives it probability 1 "
@@ -306,6 +315,17 @@ def _categorical(kind: str | None, width: int | None, loss: str, info: dict[str,
                       FIT_FIX.format(remedy="fix_output_loss: a softmax output in place of the last "
                                             "activation")))
     return cases
+
+
+def _multilabel_share(info: dict[str, Any] | None) -> float:
+    """The share of target rows that are 0/1 indicators with more than one 1 (multi-label, multi-hot);
+    0 for labels in one column, or for targets that are not 0/1 indicators."""
+    if info is None or info["columns"] < 2 or not info["integer"]:
+        return 0.0
+    sample = info["sample"]
+    if not np.isin(sample, (0.0, 1.0)).all():
+        return 0.0
+    return float(np.mean(sample.sum(axis=1) > 1))
 
 
 def _binary(kind: str | None, width: int | None, loss: str, info: dict[str, Any] | None,
@@ -406,7 +426,8 @@ def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, wher
             f"{where} outputs values in ({low:g}, {high:g}) but {outside:.0%} of the targets "
             f"({_fmt(float(sample.min()))} to {_fmt(float(sample.max()))}) lie outside it: {loss} can never "
             "reach them, and pushing toward them saturates the output.",
-            USER_FIX.format(what="the output activation (a linear output for regression) or the targets"))
+            FIT_FIX.format(remedy="fix_output_loss: a linear output, the bounded activation removed; or "
+                                  "scale the targets into its range yourself"))
 
 
 # ---------------------------------------------------------------------------------------------

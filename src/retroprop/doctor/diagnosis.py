@@ -35,6 +35,8 @@ REMEDIES: dict[str, str] = {
                           "a binary loss on 0/1 labels",
     "classification_loss": "use cross-entropy on class scores for class labels (a binary loss only for "
                            "two classes)",
+    "multilabel_loss": "for several labels per sample, one sigmoid output per label with binary "
+                       "cross-entropy (softmax and categorical cross-entropy score one class per sample)",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
     "insert_activation": "insert a ReLU between Linear layers that have no activation between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -49,12 +51,13 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "softmax_one_unit": ("fix_output_loss", "match_output_width"), "one_output": "match_output_width",
     "too_few_outputs": "match_output_width", "binary_output_width": "match_output_width",
     "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
-    "regression_on_labels": "classification_loss", "output_range": "linear_output",
+    "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
+    "multilabel_categorical": "multilabel_loss",
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
-USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "widen", "train_longer",
-                 "larger_batch")
+USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss", "widen",
+                 "train_longer", "larger_batch")
 
 @dataclass
 class Diagnosis:

@@ -280,6 +280,8 @@ OUTPUT_FIXES: dict[str, Any] = {
     "nll_without_log_softmax": LogSoftmax,
     "softmax_one_unit": {"bce": Sigmoid, "bce_with_logits": None, "mse": None, "l1": None, "huber": None},
     "probabilities_expected": {"cross_entropy_probs": Softmax, "bce": Sigmoid},
+    # a regression loss (the only kind this case is found under) on targets a bounded output cannot reach
+    "output_range": None,
 }
 
 

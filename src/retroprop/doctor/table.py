@@ -65,7 +65,8 @@ class Evidence:
     - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
       ``inputs``, ``targets``, ``n_classes``, ``adaptive``.
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
-      last) and ``loss_after`` (the loss on the updated weights; None when the losses are not known).
+      last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
+      ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
     - probe: ``probes`` (this recipe's latest records), ``unchecked`` and ``since`` (the losses not yet
       looked at for NaN/Inf and the step of the first), ``symptoms`` (what the latest probe shows,
       ``rules.symptoms``), ``dead_ongoing``, and the evidence that a network learns well (``harm``:
@@ -106,6 +107,7 @@ class Evidence:
     first_epoch: int = 0
     validation_is_training: bool = False
     loss_after: float | None = None
+    first_step: int = 0
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -202,7 +204,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.LOSS_OUTPUT_MISMATCH,
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes)),),
-         ("fix_output_loss", "match_output_width", "classification_loss", "linear_output"),
+         ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss"),
          treat_rank=0,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
                 "classes",
@@ -279,7 +281,7 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.EXPLODING_GRADIENTS,
          (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(
-             e.probes, loss_after=e.loss_after)),
+             e.probes, loss_after=e.loss_after, first_step=e.first_step)),
           Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(e.probes)),
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),

@@ -144,31 +144,32 @@ def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
     return exploding_updates(probes) or exploding_growth(probes)
 
 
-def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | None = None) -> list[Finding]:
+def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | None = None,
+                      first_step: int = 0) -> list[Finding]:
     """One optimizer step changed a layer by more than half its size (read on the newest probe
     whose update is known: a probe's update ratio is filled in after the optimizer's step).
 
     A layer whose weights were tiny at that probe (``tiny_weights``: zero-initialized, or an order
-    of magnitude below their initialization scale) has no size of its own to measure a step
-    against: its first moves toward a solution of ordinary size are many times its weights. Nor has
-    the run's very first update (step 0) of weights at a working scale (``weight_gain`` at most
-    ``OVERSIZED_GAIN``) anything learned to throw away: random initial weights point nowhere, and a
-    first step toward the data at a high but healthy rate may be as large as they are (a small
-    output layer under plain SGD). Such a ratio is named only when confirmed: ``loss_after`` (the
-    loss of the step right after the update, computed with the updated weights) is not finite or
-    more than ``UNSTABLE_FACTOR`` (tiny weights; the first step: ``FIRST_STEP_OVERSHOOT``) times the
-    probe's loss (the step overshot: a
-    step that overshoots the minimum by a factor r multiplies that part of the loss by r^2), or an
-    earlier probe in ``probes`` also had a large
-    update in that layer. A good first step lowers the loss; a diverging one raises it by orders of
-    magnitude. Without either piece of evidence the ratio is named, as for any layer.
+    of magnitude below their initialization scale) has no size of its own to measure a step against:
+    its first moves toward a solution of ordinary size are many times its weights. Nor has the run's
+    very first update (``first_step``; a treatment that restarts the run moves it) of weights at a
+    working scale (``weight_gain`` at most ``OVERSIZED_GAIN``) anything learned to throw away:
+    random initial weights point nowhere, and a first step toward the data at a high but healthy
+    rate may be as large as they are (a small output layer under plain SGD). Such a ratio is named
+    only when confirmed: ``loss_after`` (the loss of the step right after the update, computed with
+    the updated weights) is not finite or more than ``UNSTABLE_FACTOR`` (tiny weights; the first
+    step: ``FIRST_STEP_OVERSHOOT``) times the probe's loss (the step overshot: a step that
+    overshoots the minimum by a factor r multiplies that part of the loss by r^2), or an earlier
+    probe in ``probes`` also had a large update in that layer. A good first step lowers the loss; a
+    diverging one raises it by orders of magnitude. Without either piece of evidence the ratio is
+    named, as for any layer.
     """
     index = next((i for i in range(len(probes) - 1, -1, -1)
                   if any(layer.get("update_ratio") is not None for layer in probes[i]["layers"])), None)
     if index is None:
         return []
     probe = probes[index]
-    first = probe.get("step") == 0 and weight_gain(probe["layers"])[0] <= OVERSIZED_GAIN
+    first = probe.get("step") == first_step and weight_gain(probe["layers"])[0] <= OVERSIZED_GAIN
     for layer in probe["layers"]:
         ratio = layer.get("update_ratio")
         if ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO:
