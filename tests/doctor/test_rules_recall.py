@@ -220,3 +220,57 @@ def test_a_plateau_shorter_than_the_noise_windows_is_not_batch_too_small():
     (finding,) = rules.batch_too_small(np.concatenate([losses, samples(np.full(2000, 0.25))]), 1,
                                        chance_loss=math.log(2))
     assert finding.evidence["steps"] == rules.BATCH_WINDOWS * rules.smoothing_span(1)
+
+
+# -- a loss that passes no gradient ---------------------------------------------------------------
+def _cut_probe(step: int, loss: float, grads: tuple[float, ...] = (0.0, 0.0, 0.0),
+               fired: np.ndarray | None = None) -> dict:
+    layers = [{"name": str(2 * i), "label": f"Linear {i}", "grad_rms": g, "grad_norm": g} for i, g in
+              enumerate(grads)]
+    activations = [] if fired is None else [{"name": "1", "label": "relu 1", "fired": fired}]
+    return {"step": step, "epoch": 0, "loss": loss, "layers": layers, "activations": activations,
+            "grad_norm_total": math.sqrt(sum(g * g for g in grads)), "output_bias_grad": grads[-1]}
+
+
+def test_a_loss_flat_in_the_outputs_is_a_loss_output_mismatch():
+    # a hand-written -sum(y * log(clip(scores))) on raw scores: after the first step every score
+    # sits outside the clip, and no layer, not even the output one, gets a gradient
+    probes = [_cut_probe(37, 7.6), _cut_probe(74, 7.4)]
+    (finding,) = rules.no_gradient(probes)
+    assert (finding.problem, finding.layer, finding.evidence["case"]) == ("loss_output_mismatch", "4",
+                                                                          "no_gradient")
+    assert finding.severity == "critical" and finding.evidence["fix_by"] == "user"
+    assert "loss_output_mismatch" in rules.symptoms(probes[-1])
+    assert rules.no_gradient(probes[-1:]) == []  # one probe is not persistence
+    assert rules.no_gradient([probes[0], _cut_probe(74, 7.4, (0.0, 0.0, 1e-3))]) == []  # the output learns
+    assert rules.no_gradient([_cut_probe(37, 0.0), _cut_probe(74, 0.0)]) == []  # a loss at its minimum
+    silent = np.zeros(16, dtype=bool)  # every ReLU before the output is off: dead_relu's to name
+    assert rules.no_gradient([_cut_probe(37, 2.3, fired=silent), _cut_probe(74, 2.3, fired=silent)]) == []
+    assert rules.no_gradient([_cut_probe(37, math.nan), _cut_probe(74, math.nan)]) == []
+    uncomputed = [{**probe, "grad_norm_total": math.nan} for probe in probes]  # no backward pass at all
+    assert rules.no_gradient(uncomputed) == []
+    # the misclassified samples' units before the output all silent: the weights get nothing, the
+    # output bias still does (exploded ReLU nets); and an output layer without a bias is not judged
+    assert rules.no_gradient([{**probe, "output_bias_grad": 0.3} for probe in probes]) == []
+    assert rules.no_gradient([{**probe, "output_bias_grad": math.nan} for probe in probes]) == []
+    assert rules.no_gradient(probes, dropout_rates=[1.0]) == []  # every unit dropped: dropout_too_high's
+
+
+class ClippedLogLoss(nn.Module):
+    """-sum(y * log(clip(scores))) on raw scores: the softmax forgotten, the clip hides the NaN."""
+
+    classification = True
+
+    def forward(self, input, target):
+        onehot = np.eye(input.shape[-1], dtype=input.dtype)[np.asarray(target, dtype=np.int64)]
+        return -(input.clip(1e-7, 1.0 - 1e-7).log() * onehot).sum(axis=-1).mean()
+
+
+def test_fit_names_a_hand_written_loss_that_passes_no_gradient(digits):
+    x_train, y_train, x_test, y_test = digits
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    history = rp.fit(m, x_train, y_train, loss=ClippedLogLoss(), epochs=3, validation_data=(x_test, y_test),
+                     optimizer=rp.optim.SGD(m.parameters(), lr=0.5), verbose=0, seed=0, doctor=True)
+    (diagnosis,) = [d for d in history.diagnoses if d.problem == "loss_output_mismatch"]
+    assert diagnosis.evidence["case"] == "no_gradient" and diagnosis.remedies[0][0] == "differentiable_loss"

@@ -15,6 +15,8 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from retroprop.doctor import rules, table
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import SETTLE_AFTER
@@ -41,19 +43,24 @@ class Checking:
         new: list[Diagnosis] = []
         updates: list[rules.Finding] = []
         completed = recorder.completed
+        if self._unconfirmed is not None:
+            updates = self._confirm_update(completed)
+            new = self._report(updates, step, epoch, "update")
         if completed is not None and not recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
             # the last probed step's update is known now, and one layer's is large (this step may be
             # probed itself, as with a cadence of 1)
             # with the probes before it (a layer of tiny weights needs a second large step, or a loss
             # that rose, to confirm) and the loss after the update (this step's, on the updated weights)
+            evidence_probes = [r.as_plain() for r in self._window() if r.step <= completed.step]
             updates = self._run("update", Evidence(
-                probes=[r.as_plain() for r in self._window() if r.step <= completed.step],
-                loss_after=recorder.last_loss if self.losses_known else None, first_step=self._run_from))
-            new = self._report(self._step_size_cause(updates, completed), step, epoch, "update")
+                probes=evidence_probes, loss_after=recorder.last_loss if self.losses_known else None,
+                first_step=self._run_from))
+            new += self._report(self._step_size_cause(updates, completed), step, epoch, "update")
             if not updates:
-                # a large update that needs confirming (the first, or of tiny weights): the next
-                # probe, soon, confirms or clears it
+                # a large update that needs confirming (the first, or of tiny weights): the losses
+                # until the next probe, brought forward, confirm or clear it
                 recorder.hasten(1)
+                self._unconfirmed = (evidence_probes, completed)
         if record is None:
             if finite:
                 if step >= self._next_loss_check and known:
@@ -73,7 +80,8 @@ class Checking:
                                                             batch_size=batch), probes[-1])
         findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
                                                      since=since, symptoms=symptoms,
-                                                     dead_ongoing=self._dead_ongoing()))
+                                                     dead_ongoing=self._dead_ongoing(),
+                                                     dropout_rates=self._dropout_rates))
         if any(f.problem == "non_finite" for f in findings):
             return new + self._report(findings, step, epoch, "probe")
         new += self._report(findings, step, epoch, "probe")
@@ -97,12 +105,29 @@ class Checking:
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
         elif (self.repair and not findings and not updates and not loss_findings and finite
+              and recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO and self._unconfirmed is None
               and not self._unresolved()
               and not (known and self._rule("loss_symptoms",
                                             functools.partial(rules.loss_symptoms, batch_size=batch),
                                             recorder.losses[self._loss_start:]))):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
+
+    def _confirm_update(self, completed: Any) -> list[rules.Finding]:
+        """A large update left unconfirmed (``rules.exploding_updates``) is an explosion after all when
+        a loss since it (the steps up to the next probe) overshot: the exploding finding then, with
+        that loss as the one after the step. The next probe's own update decides otherwise."""
+        probes, record = self._unconfirmed
+        if self.losses_known:
+            since = self.recorder.losses[record.step + 1:]
+            peak = float(np.max(since)) if since.size and not np.isnan(since).any() else math.nan
+            if since.size and (not math.isfinite(peak) or peak > rules.FIRST_STEP_OVERSHOOT * record.loss):
+                self._unconfirmed = None
+                return self._step_size_cause(self._run("update", Evidence(
+                    probes=probes, loss_after=peak, first_step=self._run_from)), record)
+        if completed is not None and completed is not record:
+            self._unconfirmed = None  # the next probe's update is known: the usual check decides
+        return []
 
     def _step_size_cause(self, findings: list[rules.Finding], record: Any) -> list[rules.Finding]:
         """Exploding updates whose gradient does not grow from the last layer to the first (less than

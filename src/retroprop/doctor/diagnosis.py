@@ -37,6 +37,9 @@ REMEDIES: dict[str, str] = {
                            "two classes)",
     "multilabel_loss": "for several labels per sample, one sigmoid output per label with binary "
                        "cross-entropy (softmax and categorical cross-entropy score one class per sample)",
+    "differentiable_loss": "compute the loss from the model's raw outputs with a library loss (cross-entropy "
+                           "on logits, mse): one that clips, rounds, compares or detaches them passes no "
+                           "gradient",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
     "insert_activation": "insert a ReLU between Linear layers that have no activation between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -52,12 +55,12 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "too_few_outputs": "match_output_width", "binary_output_width": "match_output_width",
     "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
-    "multilabel_categorical": "multilabel_loss",
+    "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
-USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss", "widen",
-                 "train_longer", "larger_batch")
+USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
+                 "differentiable_loss", "widen", "train_longer", "larger_batch")
 
 @dataclass
 class Diagnosis:

@@ -37,6 +37,19 @@ from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
 
 
+def _same_data(first: Any, second: Any) -> bool:
+    """Whether two data sets are the same values. Different data sets of one shape differ in their first
+    rows as a rule, so those are compared before the whole (which costs a pass over both)."""
+    if first is second:
+        return True
+    if np.shape(first) != np.shape(second):
+        return False
+    first, second = np.asarray(first), np.asarray(second)
+    if first.ndim and len(first) > 1 and not np.array_equal(first[:1], second[:1]):
+        return False
+    return bool(np.array_equal(first, second))
+
+
 class Doctor(Checking, Repairing):
     """Diagnose a training run per layer, and optionally repair it.
 
@@ -105,6 +118,7 @@ class Doctor(Checking, Repairing):
         self._epoch_start = 0
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._run_from = 0  # the step the run's start loss is read from (a fresh restart moves it)
+        self._unconfirmed: tuple[list[dict[str, Any]], Any] | None = None  # a large update to confirm
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
@@ -165,8 +179,7 @@ class Doctor(Checking, Repairing):
         self.batch_size = batch_size
         self._setup = self._check_setup(loss, targets, n_classes)
         self._validation_is_training = validation_inputs is not None and inputs is not None and (
-            validation_inputs is inputs or (np.shape(validation_inputs) == np.shape(inputs)
-                                            and np.array_equal(validation_inputs, inputs)))
+            _same_data(validation_inputs, inputs))
         if self.repair:
             self._new_recipe(0, 0)  # the initial state is the first to roll back to
 
@@ -249,6 +262,8 @@ class Doctor(Checking, Repairing):
             return 0
         if self._off:
             return 1 << 40  # only the losses are recorded now
+        if self._unconfirmed is not None and self.losses_known:
+            return 0  # each loss may confirm a large update (``Checking._confirm_update``): a few steps
         loss_due = self._next_loss_check - recorder.step if self.losses_known else 1 << 40  # none: unknown
         return max(min(recorder.quiet_steps(), loss_due), 0)
 
@@ -309,6 +324,7 @@ class Doctor(Checking, Repairing):
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
+        self._unconfirmed = None
         # each probe rule's window fills once
         recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0

@@ -28,6 +28,7 @@ EPISODE_GAP = 2
 # an episode is reported again when its severity rises
 SEVERITY_RANK = {"warning": 0, "critical": 1}
 FAMILIES = ("setup", "probe", "update", "loss", "epoch", "stop")
+_RANK = {problem: rank for rank, problem in enumerate(CAUSAL_ORDER)}  # causes first
 
 
 def remedies_for(finding: Finding) -> list[tuple[str, str]]:
@@ -72,8 +73,7 @@ class Episodes:
         checks = self.checks[family]
         new: list[Diagnosis] = []
         seen = set()
-        order = {problem: rank for rank, problem in enumerate(CAUSAL_ORDER)}
-        findings = sorted(findings, key=lambda f: (order.get(f.problem, len(order)),
+        findings = sorted(findings, key=lambda f: (_RANK.get(f.problem, len(_RANK)),
                                                    -SEVERITY_RANK[f.severity]))
         for finding in findings:
             key = (family, finding.problem, finding.layer)

@@ -82,6 +82,7 @@ class ProbeRecord:
     activations: list[ActivationStats]
     replayed: bool = False  # probed after the fact, to find where a NaN/Inf began
     grad_norm_total: float = math.nan  # the 2-norm of all the layers' weight gradients together
+    output_bias_grad: float = math.nan  # the 2-norm of the output layer's bias gradient (NaN: unknown)
     _plain: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def as_plain(self) -> dict[str, Any]:
@@ -93,7 +94,8 @@ class ProbeRecord:
 
     def _as_plain(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "loss": self.loss, "replayed": self.replayed,
-                "grad_norm_total": self.grad_norm_total, "layers": [vars(layer) for layer in self.layers],
+                "grad_norm_total": self.grad_norm_total, "output_bias_grad": self.output_bias_grad,
+                "layers": [vars(layer) for layer in self.layers],
                 "activations": [vars(activation) for activation in self.activations]}
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,7 +280,7 @@ class Probe:
 
     def _collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         layers = []
-        squares = 0.0
+        squares, graded = 0.0, False
         for name, module, label in self.weighted:
             weight = module.weight
             if weight is None:
@@ -294,6 +296,7 @@ class Probe:
                 grad_mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / size
                 nonfinite_grad = _count_nonfinite(g, grad_norm)
                 squares += grad_norm * grad_norm
+                graded = True
             weight_norm = _norm(w)
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
@@ -303,5 +306,10 @@ class Probe:
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]
         self._seen = {}
+        # the output layer's bias gradient is the loss's gradient in the outputs summed over the batch:
+        # 0 with a weight gradient of 0 only when the loss is flat in the outputs
+        bias = getattr(self.weighted[-1][1], "bias", None) if self.weighted else None
+        bias_grad = math.nan if bias is None or bias.grad is None else _norm(bias.grad)
         return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=layers,
-                           activations=activations, grad_norm_total=math.sqrt(squares))
+                           activations=activations, output_bias_grad=bias_grad,
+                           grad_norm_total=math.sqrt(squares) if graded else math.nan)  # NaN: no gradient

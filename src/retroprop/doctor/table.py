@@ -69,8 +69,8 @@ class Evidence:
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
     - probe: ``probes`` (this recipe's latest records), ``unchecked`` and ``since`` (the losses not yet
       looked at for NaN/Inf and the step of the first), ``symptoms`` (what the latest probe shows,
-      ``rules.symptoms``), ``dead_ongoing``, and the evidence that a network learns well (``harm``:
-      ``losses``, ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``).
+      ``rules.symptoms``), ``dead_ongoing``, ``dropout_rates``, and the evidence that a network learns
+      well (``harm``: ``losses``, ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``).
     - loss: ``losses`` (this recipe's per-step losses; None when they are not known), ``start`` and
       ``start20`` (the run's first 5 and 20 steps' mean loss), ``recent`` (steps since the last loss
       check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (this recipe's latest three), ``samples``,
@@ -203,16 +203,20 @@ P = Problem
 TABLE: tuple[Rule, ...] = (
     Rule(P.LOSS_OUTPUT_MISMATCH,
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
-             e.layers, e.loss, e.targets, e.n_classes)),),
-         ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss"),
+             e.layers, e.loss, e.targets, e.n_classes)),
+          Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
+              e.probes, e.dropout_rates), gate=_symptoms)),
+         ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
+          "differentiable_loss"),
          treat_rank=0,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
-                "classes",
+                "classes; during training, whether any layer gets a gradient",
          threshold="a pairing that is constant (softmax over one unit), unbounded (NLL on raw scores), "
                    "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
-                   "mis-sized (BCE on > 2 classes, fewer outputs than classes) or a regression loss on "
-                   "class labels",
-         window="before the first step",
+                   "mis-sized (BCE on > 2 classes, fewer outputs than classes), a regression loss on "
+                   "class labels, a bounded output short of regression targets, or multi-hot targets under "
+                   "a categorical loss; or no gradient in any layer while the loss is above 0",
+         window="before the first step; 2 consecutive probes (no gradient)",
          why="the loss then measures something other than the classification asked for: it cannot fall, "
              "falls forever, or its gradient vanishes when the prediction is wrong",
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,

@@ -130,6 +130,7 @@ from retroprop.doctor.rules.layers import (
     exploding_updates,
     fired_in_window,
     gradient_share,
+    no_gradient,
     non_finite,
     saturated_activations,
     saturation_margin,
@@ -166,7 +167,8 @@ __all__ = ["ASTRONOMICAL_LOSS", "BATCH_WINDOWS", "DEAD_CONFIDENCE", "DEAD_CRITIC
            "VANISHING_CRITICAL", "VANISHING_RATIO", "EpochBest", "Finding", "astronomical_loss",
            "batch_too_small", "collapsing_validation", "dead_margin", "dead_relu", "dead_window_probes",
            "diverged", "dropout_too_high", "exploding_gradients", "exploding_growth", "exploding_updates",
-           "fired_in_window", "gradient_share", "learns_well", "loss_symptoms", "loss_trend", "non_finite",
-           "oscillating_validation", "overfitting", "saturated_activations", "saturation_margin",
-           "slow_convergence", "slow_steps", "smoothing_span", "symptoms", "tiny_weights", "underfitting",
-           "unstable_loss", "untrained_loss", "vanishing_gradients", "weight_gain"]
+           "fired_in_window", "gradient_share", "learns_well", "loss_symptoms", "loss_trend", "no_gradient",
+           "non_finite", "oscillating_validation", "overfitting", "saturated_activations",
+           "saturation_margin", "slow_convergence", "slow_steps", "smoothing_span", "symptoms",
+           "tiny_weights", "underfitting", "unstable_loss", "untrained_loss", "vanishing_gradients",
+           "weight_gain"]

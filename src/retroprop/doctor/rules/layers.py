@@ -15,6 +15,7 @@ from retroprop.doctor.rules.common import (
     DEAD_SAMPLES,
     DEAD_SHARE,
     DEAD_WINDOW,
+    DROPOUT_RATE,
     EXPLODING_GROWTH,
     EXPLODING_UPDATE_RATIO,
     FIRST_STEP_OVERSHOOT,
@@ -89,6 +90,8 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
             a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
     ) or not math.isfinite(probe["loss"]):
         found.append("non_finite")
+    if _gradient_cut(probe):
+        found.append("loss_output_mismatch")
     if len(layers) >= 3 and layers[-1]["grad_rms"] > 0 and (
             layers[0]["grad_rms"] / layers[-1]["grad_rms"] < VANISHING_RATIO):
         found.append("vanishing_gradients")
@@ -104,6 +107,51 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
         if share is not None and share >= SATURATED_SHARE:
             found.append("saturated_activations")
     return sorted(set(found))
+
+
+def _gradient_cut(probe: dict[str, Any]) -> bool:
+    """Whether the weighted layers' gradients were computed (``grad_norm_total`` is a number, not NaN)
+    and are all exactly 0, and so is the output layer's bias gradient (``output_bias_grad``, known),
+    although the probe's loss is finite and above 0, and no activation layer is wholly silent."""
+    layers = probe["layers"]
+    loss = probe.get("loss")
+    if not layers or loss is None or not (math.isfinite(loss) and loss > 0):
+        return False
+    if probe.get("grad_norm_total") != 0.0 or probe.get("output_bias_grad") != 0.0:  # NaN: not computed
+        return False
+    if not all(layer["grad_rms"] == 0.0 for layer in layers):
+        return False
+    return not any(activation.get("fired") is not None and activation["fired"].size
+                   and not activation["fired"].any() for activation in probe["activations"])
+
+
+def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float] = ()) -> list[Finding]:
+    """The loss passes the model no gradient: on the last two probes every weighted layer's gradient
+    is exactly 0 while the loss is finite and above 0.
+
+    The output layer's weight gradient is the loss's gradient in the outputs times the output
+    layer's inputs, which are 0 for a sample whose units before it are all silent (dead ReLUs,
+    ``dead_relu``'s) or dropped (``dropout_rates`` reaching ``DROPOUT_RATE``: ``dropout_too_high``'s).
+    Its bias gradient is the loss's gradient in the outputs alone, summed over the batch: with that
+    0 too (``output_bias_grad``; an output layer without a bias is not judged), the loss is flat in
+    the outputs: computed through a clip, a rounding, a comparison or an argmax, or from detached
+    outputs. A loss at its minimum (exactly 0) is excluded."""
+    if max(dropout_rates, default=0.0) >= DROPOUT_RATE:
+        return []
+    if len(probes) < 2 or not all(_gradient_cut(probe) for probe in probes[-2:]):
+        return []
+    probe = probes[-1]
+    output = probe["layers"][-1]
+    return [Finding(
+        "loss_output_mismatch", output["name"], output["label"], "critical",
+        {"case": "no_gradient", "loss_at_probe": probe["loss"], "layers": len(probe["layers"]),
+         "fix_by": "user",
+         "fix_note": "This is yours to fix: fit cannot change the loss for you (compute it from the "
+                     "model's raw outputs with a library loss: cross-entropy on logits, mse, ...)."},
+        f"no layer gets any gradient (not even {output['label']}, next to the loss) while the loss stands "
+        f"at {_fmt(probe['loss'])}: the loss is flat in the model's outputs, as a loss computed through a "
+        "clip, a rounding, a comparison or detached outputs is, so nothing can learn.",
+    )]
 
 
 def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
