@@ -391,6 +391,8 @@ def test_unscaled_targets_need_an_output_that_does_not_rescale_and_a_nonlinear_m
     # Adam's fixed-size steps take prices / lr steps to get there
     assert checks.unscaled_targets(prices, "mse", layers=[lin("0", 8, 1)]) == []
     assert checks.unscaled_targets(prices, "mse", layers=[lin("0", 8, 1)], adaptive=True)
+    # stacked linear layers: their product must grow to the targets' scale, and the curvature with it
+    assert checks.unscaled_targets(prices, "mse", layers=[lin("0", 8, 1), lin("1", 1, 1)])
     assert check_setup([lin("0", 8, 1)], "mse", STANDARD_X, prices) == []
 
 

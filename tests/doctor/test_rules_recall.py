@@ -28,6 +28,18 @@ def tiny_training_set_logs() -> list[dict[str, float]]:
             for t, v, a in zip(train, val, accuracy, strict=True)]
 
 
+def test_a_model_far_smaller_than_its_training_set_is_not_said_to_memorize_it():
+    logs = tiny_training_set_logs()
+    assert rules.overfitting(logs, samples=(30, 3000), parameters=1000)  # 1,000 weights, 30 samples
+    # two weights (stacked linear units) on 30 samples: a climbing validation loss is the steps' doing
+    assert rules.overfitting(logs, samples=(30, 3000), parameters=2) == []
+    assert rules.overfitting(logs, samples=(30, 3000), parameters=None)  # unknown: judged as before
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    from retroprop.doctor.adapter import RetropropAdapter
+
+    assert RetropropAdapter(m).parameter_count() == 4 * 8 + 8 + 8 * 3 + 3
+
+
 def test_overfitting_on_a_tiny_training_set_is_found():
     logs = tiny_training_set_logs()
     (finding,) = rules.overfitting(logs, samples=(30, 3000))

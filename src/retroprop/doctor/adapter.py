@@ -195,6 +195,10 @@ class RetropropAdapter:
         self.model.__dict__.update(other.model.__dict__)
         self.optimizer = other.optimizer
 
+    def parameter_count(self) -> int:
+        """The model's trainable parameters (entries), for the rules that ask what it can memorize."""
+        return sum(int(p.data.size) for p in self.model.parameters() if p.requires_grad)
+
     def weights(self) -> OrderedDict[str, Any]:
         return self.model.state_dict()
 

@@ -242,9 +242,10 @@ class Checking:
         best = self._running_best  # this recipe's best epoch, kept at constant cost
         best.update(logs)
         logs = self.epoch_logs[-(rules.SWINGS + 1):][-best.epochs:]  # this recipe's latest epochs
+        count = getattr(self.adapter, "parameter_count", None)  # optional in the adapter interface
         findings = self._run("epoch", Evidence(
             epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
-            validation_is_training=self._validation_is_training))
+            validation_is_training=self._validation_is_training, parameters=count() if count else None))
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()

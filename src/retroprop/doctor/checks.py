@@ -590,9 +590,11 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
     """Regression targets of large scale or offset (the loss must be mse, l1 or huber).
 
     With ``layers``: not when the output passes through a layer of unknown effect (it may rescale,
-    as a fixed ``y * std + mean`` output does), nor for a linear model (no activation) unless the
-    optimizer is known to be ``adaptive`` (Adam, RMSprop: steps of a fixed size): a linear model's
-    curvature does not depend on the targets, so plain gradient descent meets any scale alike.
+    as a fixed ``y * std + mean`` output does), nor for a linear model of one weighted layer (no
+    activation) unless the optimizer is known to be ``adaptive`` (Adam, RMSprop: steps of a fixed
+    size): that model's loss is quadratic in its weights with a curvature set by the inputs alone, so
+    plain gradient descent meets any target scale alike. Stacked linear layers are not exempt: their
+    product must grow to the targets' scale, and the curvature grows with it.
     """
     _check_loss(loss)
     if targets is None or loss not in REGRESSION_LOSSES:
@@ -601,7 +603,8 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
         layers = validate_layers(layers)
         if _output(layers)[0] is None:
             return []
-        if not adaptive and not any(layer["kind"] in ACTIVATIONS for layer in layers):
+        if not adaptive and not any(layer["kind"] in ACTIVATIONS for layer in layers) and sum(
+                layer["kind"] == "linear" for layer in layers) <= 1:
             return []
     info = _class_targets(targets)
     if info is None or _regression_on_labels(None, None, loss, info, n_classes) is not None:

@@ -77,7 +77,8 @@ class Evidence:
       ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and ``recipe_problems``
       (the problems diagnosed so far in this recipe).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
-      ``first_epoch`` (of ``epoch_logs[0]``) and ``validation_is_training``.
+      ``first_epoch`` (of ``epoch_logs[0]``), ``validation_is_training`` and ``parameters`` (the
+      model's parameter count, None when the adapter does not say).
     """
 
     layers: Sequence[dict[str, Any]] = ()
@@ -108,6 +109,7 @@ class Evidence:
     validation_is_training: bool = False
     loss_after: float | None = None
     first_step: int = 0
+    parameters: int | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -407,7 +409,8 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.OVERFITTING,
          (Detector("overfitting", "epoch", lambda e: rules.overfitting(
-             e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best),
+             e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best,
+             parameters=e.parameters),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
          treat_rank=12,
@@ -419,13 +422,14 @@ TABLE: tuple[Rule, ...] = (
                    "and 3 x its noise below its best for {epochs} epochs, the training loss not rising over "
                    "them), the training loss not rising over the window by {rise:.0%} of it either, and over "
                    "those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling noise "
-                   "(Agresti-Coull); never when the validation data is the training data",
+                   "(Agresti-Coull); never when the validation data is the training data, nor for a model "
+                   "with fewer parameters than {capacity:.0%} of its training samples",
          window="{epochs} epochs",
          why="the network memorizes its training data instead of generalizing: it does better on what it "
              "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "
              "ordinary in healthy runs)",
          thresholds={"rise": rules.OVERFIT_RISE, "epochs": rules.OVERFIT_EPOCHS, "gap": rules.OVERFIT_GAP,
-                     "swing": rules.SWING}),
+                     "swing": rules.SWING, "capacity": rules.OVERFIT_CAPACITY}),
     Rule(P.UNDERFITTING,
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,

@@ -45,6 +45,10 @@ PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
 FITTED_LEVEL = 0.1
 SLOW_UPDATE = 1e-4
 OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.10, 3, 0.10
+# a model with fewer parameters than this share of its training samples cannot memorize them: the
+# gap that fitting their noise opens between training and validation error is of order
+# parameters / samples (a linear model's is sigma^2 p / n), far below what the rule asks for
+OVERFIT_CAPACITY = 0.1
 # validation accuracy swinging by tens of points, up and down, on consecutive epochs
 SWING, SWINGS = 0.2, 3
 # underfitting: a plateau held for this many plateau windows, still above 3/4 of a blind guess's loss.

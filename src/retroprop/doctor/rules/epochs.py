@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retroprop.doctor.rules.common import (
+    OVERFIT_CAPACITY,
     OVERFIT_EPOCHS,
     OVERFIT_RISE,
     SWING,
@@ -58,7 +59,7 @@ class EpochBest:
 
 def overfitting(epoch_logs: Sequence[dict[str, float]],
                 samples: tuple[int, int] | None = None, first_epoch: int = 0, *,
-                best: EpochBest | None = None) -> list[Finding]:
+                best: EpochBest | None = None, parameters: int | None = None) -> list[Finding]:
     """Validation loss above its minimum for several epochs (or validation accuracy collapsed from
     its best by ``SWING`` and three times its noise) while the training loss does not rise with it,
     and a generalization gap over those same epochs. ``samples`` = (training,
@@ -72,7 +73,13 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     ``epoch_logs`` must be the recipe's whole history. The training loss may sit at its floor (a
     tiny training set is memorized early): it must only not rise by as much as the validation
     loss must.
+
+    ``parameters``: the model's parameter count, when known: a model with fewer than
+    ``OVERFIT_CAPACITY`` times its training samples cannot memorize them, and a validation loss that
+    climbs away from such a model's training loss is the steps' doing, not memory.
     """
+    if parameters and samples and samples[0] and parameters < OVERFIT_CAPACITY * samples[0]:
+        return []
     if best is None:
         best = EpochBest.of(epoch_logs)
     recent = list(epoch_logs[-OVERFIT_EPOCHS:])
