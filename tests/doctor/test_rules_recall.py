@@ -286,3 +286,39 @@ def test_fit_names_a_hand_written_loss_that_passes_no_gradient(digits):
                      optimizer=rp.optim.SGD(m.parameters(), lr=0.5), verbose=0, seed=0, doctor=True)
     (diagnosis,) = [d for d in history.diagnoses if d.problem == "loss_output_mismatch"]
     assert diagnosis.evidence["case"] == "no_gradient" and diagnosis.remedies[0][0] == "differentiable_loss"
+
+
+class LogLossOnScores(nn.Module):
+    """A hand-written binary cross-entropy, -y log(p) - (1 - y) log(1 - p), on raw linear outputs."""
+
+    classification = True
+
+    def forward(self, input, target):
+        onehot = np.eye(input.shape[-1], dtype=input.dtype)[np.asarray(target, dtype=np.int64)]
+        return (-(input.log() * onehot) - (1.0 - input).log() * (1.0 - onehot)).sum(axis=-1).mean()
+
+
+def test_a_nan_loss_on_finite_outputs_is_named_a_loss_output_mismatch(digits):
+    x_train, y_train, x_test, y_test = digits
+    rp.manual_seed(0)
+    m = nn.Sequential(nn.Linear(64, 32), nn.Sigmoid(), nn.Linear(32, 10))
+    with np.errstate(all="ignore"):
+        history = rp.fit(m, x_train, y_train, loss=LogLossOnScores(), epochs=1, verbose=0, seed=0,
+                         validation_data=(x_test, y_test), optimizer=rp.optim.SGD(m.parameters(), lr=0.05),
+                         doctor=True)
+    problems = [d.problem for d in history.diagnoses]
+    assert problems[:2] == ["loss_output_mismatch", "non_finite"]
+    mismatch, nan = history.diagnoses[:2]
+    assert mismatch.evidence["case"] == "loss_undefined" and mismatch.step == 0
+    assert nan.evidence["where"] == "loss"  # not the output layer's gradients, which the NaN loss made
+
+
+def test_an_overflowed_forward_pass_or_an_unknown_loss_is_no_undefined_loss():
+    layers = [{"name": "0", "label": "Linear", "nonfinite_weight": 0}]
+    probe = {"step": 3, "loss": math.nan, "layers": layers, "activations": [{"mean": 0.5, "nonfinite": 0}]}
+    (finding,) = rules.undefined_loss([probe])
+    assert finding.evidence["case"] == "loss_undefined"
+    assert rules.undefined_loss([probe], possible=False) == []  # unknown, or a library loss on scores
+    overflowed = {**probe, "activations": [{"mean": math.inf, "nonfinite": 0}]}
+    assert rules.undefined_loss([overflowed]) == []  # non_finite's, where the forward pass overflowed
+    assert rules.undefined_loss([{**probe, "loss": math.inf}]) == []  # an overflow, not undefined

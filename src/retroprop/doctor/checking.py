@@ -81,7 +81,8 @@ class Checking:
         findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
                                                      since=since, symptoms=symptoms,
                                                      dead_ongoing=self._dead_ongoing(),
-                                                     dropout_rates=self._dropout_rates))
+                                                     dropout_rates=self._dropout_rates, loss_known=known,
+                                                     loss_can_be_undefined=self._loss_can_be_undefined()))
         if any(f.problem == "non_finite" for f in findings):
             return new + self._report(findings, step, epoch, "probe")
         new += self._report(findings, step, epoch, "probe")
@@ -112,6 +113,13 @@ class Checking:
                                             recorder.losses[self._loss_start:]))):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
+
+    def _loss_can_be_undefined(self) -> bool:
+        """Whether the loss handed to the setup may be NaN on finite outputs: a custom loss that
+        declares no kind, or one on probabilities (their log is undefined for values <= 0). The
+        library's losses on scores (cross-entropy on logits, mse, ...) are finite wherever the
+        outputs and targets are."""
+        return self._loss_given and self._loss_kind in (None, "cross_entropy_probs", "bce", "nll")
 
     def _confirm_update(self, completed: Any) -> list[rules.Finding]:
         """A large update left unconfirmed (``rules.exploding_updates``) is an explosion after all when

@@ -39,7 +39,7 @@ REMEDIES: dict[str, str] = {
                        "cross-entropy (softmax and categorical cross-entropy score one class per sample)",
     "differentiable_loss": "compute the loss from the model's raw outputs with a library loss (cross-entropy "
                            "on logits, mse): one that clips, rounds, compares or detaches them passes no "
-                           "gradient",
+                           "gradient, and a log of outputs that are no probabilities is undefined",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
     "insert_activation": "insert a ReLU between Linear layers that have no activation between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -56,6 +56,7 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
+    "loss_undefined": "differentiable_loss",
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)

@@ -88,6 +88,7 @@ class Doctor(Checking, Repairing):
         self._raw_inputs: Any = None
         self._raw_targets: Any = None
         self._loss_kind: str | None = None
+        self._loss_given = False  # whether the setup handed the loss itself (fit does)
         self._adaptive = False
         self._validation_is_training = False
         self.samples: tuple[int, int] | None = None
@@ -192,6 +193,7 @@ class Doctor(Checking, Repairing):
             adaptive = adapter.adaptive
             y = targets if targets is not None and np.ndim(targets) in (1, 2) and len(targets) else None
             self._loss_kind = None if loss is None else adapter.describe_loss(loss)
+            self._loss_given = loss is not None
             self._adaptive = bool(adaptive)
             self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
             found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,

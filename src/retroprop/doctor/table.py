@@ -12,7 +12,7 @@ A check of one family (``setup`` before the first step, ``update`` on the step a
 ``run(family, evidence)``: every detector of that family, in table order, on one ``Evidence``. A
 detector may be gated (run only when its gate says the numbers call for it), skipped when an
 earlier detector of the same check found one of its ``unless`` problems, or ``final`` (its findings
-end the check: nothing measured after a NaN/Inf means anything).
+end the check, the detectors after it are skipped: nothing measured after a NaN/Inf means anything).
 
 Everything else that names problems is derived from this table: ``PROBLEMS``, ``CAUSAL_ORDER``,
 ``TREATMENT_ORDER``, ``TREATMENT_PRIORITY``, ``CONSEQUENCES``, ``SETUP_PROBLEMS`` and the documentation
@@ -68,9 +68,11 @@ class Evidence:
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
     - probe: ``probes`` (this recipe's latest records), ``unchecked`` and ``since`` (the losses not yet
-      looked at for NaN/Inf and the step of the first), ``symptoms`` (what the latest probe shows,
-      ``rules.symptoms``), ``dead_ongoing``, ``dropout_rates``, and the evidence that a network learns
-      well (``harm``: ``losses``, ``start``, ``batch_size``, ``accuracy``, ``epoch_logs``, ``samples``).
+      looked at for NaN/Inf and the step of the first), ``loss_known``, ``loss_can_be_undefined`` (a
+      custom loss, or one on probabilities, handed to the setup), ``symptoms`` (what the latest
+      probe shows, ``rules.symptoms``), ``dead_ongoing``, ``dropout_rates``, and the evidence that a
+      network learns well (``harm``: ``losses``, ``start``, ``batch_size``, ``accuracy``,
+      ``epoch_logs``, ``samples``).
     - loss: ``losses`` (this recipe's per-step losses; None when they are not known), ``start`` and
       ``start20`` (the run's first 5 and 20 steps' mean loss), ``recent`` (steps since the last loss
       check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (this recipe's latest three), ``samples``,
@@ -110,6 +112,8 @@ class Evidence:
     loss_after: float | None = None
     first_step: int = 0
     parameters: int | None = None
+    loss_known: bool = True
+    loss_can_be_undefined: bool = False
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -207,7 +211,9 @@ TABLE: tuple[Rule, ...] = (
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes)),
           Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
-              e.probes, e.dropout_rates), gate=_symptoms)),
+              e.probes, e.dropout_rates), gate=_symptoms),
+          Detector("loss_output_mismatch (undefined loss)", "probe", lambda e: rules.undefined_loss(
+              e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms)),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
           "differentiable_loss"),
          treat_rank=0,
@@ -217,8 +223,9 @@ TABLE: tuple[Rule, ...] = (
                    "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
                    "mis-sized (BCE on > 2 classes, fewer outputs than classes), a regression loss on "
                    "class labels, a bounded output short of regression targets, or multi-hot targets under "
-                   "a categorical loss; or no gradient in any layer while the loss is above 0",
-         window="before the first step; 2 consecutive probes (no gradient)",
+                   "a categorical loss; or no gradient in any layer while the loss is above 0; or a NaN "
+                   "loss with every weight and activation finite (a custom loss, or one on probabilities)",
+         window="before the first step; 2 consecutive probes (no gradient); one probe (NaN loss)",
          why="the loss then measures something other than the classification asked for: it cannot fall, "
              "falls forever, or its gradient vanishes when the prediction is wrong",
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,
@@ -317,7 +324,8 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),
     Rule(P.NON_FINITE,
-         (Detector("non_finite", "probe", lambda e: rules.non_finite(e.probes, e.unchecked, e.since),
+         (Detector("non_finite", "probe", lambda e: rules.non_finite(e.probes, e.unchecked, e.since,
+                                                                      loss_known=e.loss_known),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
          treat_rank=4,
@@ -514,7 +522,7 @@ def run(family: str, evidence: Evidence,
             continue
         new = call(detector, evidence)
         if detector.final and new:
-            return list(new)
+            return found + list(new)  # what earlier rows (causes) found stands; later ones are skipped
         found += new
     return found
 

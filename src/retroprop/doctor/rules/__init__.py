@@ -137,6 +137,7 @@ from retroprop.doctor.rules.layers import (
     saturation_margin,
     symptoms,
     tiny_weights,
+    undefined_loss,
     vanishing_gradients,
     weight_gain,
 )
@@ -171,5 +172,5 @@ __all__ = ["ASTRONOMICAL_LOSS", "BATCH_WINDOWS", "DEAD_CONFIDENCE", "DEAD_CRITIC
            "fired_in_window", "gradient_share", "learns_well", "loss_symptoms", "loss_trend", "no_gradient",
            "non_finite", "oscillating_validation", "overfitting", "saturated_activations",
            "saturation_margin", "slow_convergence", "slow_steps", "smoothing_span", "symptoms",
-           "tiny_weights", "underfitting", "unstable_loss", "untrained_loss", "vanishing_gradients",
-           "weight_gain"]
+           "tiny_weights", "undefined_loss", "underfitting", "unstable_loss", "untrained_loss",
+           "vanishing_gradients", "weight_gain"]

@@ -32,19 +32,34 @@ from retroprop.doctor.rules.loss import learns_well, loss_symptoms, loss_trend
 
 
 def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
-               first_step: int = 0) -> list[Finding]:
+               first_step: int = 0, *, loss_known: bool = True) -> list[Finding]:
     """NaN/Inf anywhere, at the layer where it began.
 
     Weights are searched first (a poisoned weight poisons everything after it), then activations
-    from the input side (the forward pass runs that way), then gradients from the output side (the
-    backward pass runs that way), then the loss (``losses[0]`` is step ``first_step``).
+    from the input side (the forward pass runs that way), then the probed step's loss (the backward
+    pass starts from it: a NaN loss makes every gradient NaN), then gradients from the output side
+    (the backward pass runs that way), then the losses since (``losses[0]`` is step ``first_step``).
+    ``loss_known``: False when the losses are not known (a loop that does not pass them: recorded NaN).
     """
     if probes:
         probe = probes[-1]
         searches = (("weights", probe["layers"], "nonfinite_weight"),
                      ("activations", probe["activations"], "nonfinite"),
+                     ("loss", [], ""),
                      ("gradients", probe["layers"][::-1], "nonfinite_grad"))
         for kind, entries, key in searches:
+            if kind == "loss":
+                loss = probe.get("loss")
+                if loss_known and loss is not None and not math.isfinite(loss):
+                    return [Finding(
+                        "non_finite", None, None, "critical",
+                        {"nonfinite_values": 1, "overflowing": False, "where": "loss", "loss": loss,
+                         "step": probe["step"], "replayed": bool(probe.get("replayed"))},
+                        f"the loss itself became {loss} at step {probe['step'] + 1} while the weights and "
+                        "activations were finite: the loss is undefined (or overflows) for the outputs the "
+                        "model gives it, and every gradient computed from it is NaN.",
+                    )]
+                continue
             for entry in entries:
                 count = int(entry.get(key) or 0)
                 # values so large that their mean overflows poison the next layer just the same
@@ -123,6 +138,33 @@ def _gradient_cut(probe: dict[str, Any]) -> bool:
         return False
     return not any(activation.get("fired") is not None and activation["fired"].size
                    and not activation["fired"].any() for activation in probe["activations"])
+
+
+def undefined_loss(probes: Sequence[dict[str, Any]], possible: bool = True) -> list[Finding]:
+    """The loss is NaN on the latest probe while every weight and activation is finite: the outputs
+    are finite too, and a loss that is well defined on them (cross-entropy on logits, a squared error)
+    cannot be NaN there. What makes it NaN is in the loss: a log of a value <= 0 (a log loss on outputs
+    that are no probabilities: linear, ReLU), a 0/0, or a naive softmax whose exp overflowed.
+    ``possible``: the loss is known and is one that can be undefined (custom, or on probabilities)."""
+    if not probes or not possible:
+        return []
+    probe = probes[-1]
+    loss = probe.get("loss")
+    if loss is None or not math.isnan(loss) or not probe["layers"]:
+        return []
+    if any(layer.get("nonfinite_weight") for layer in probe["layers"]) or any(
+            a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]):
+        return []
+    output = probe["layers"][-1]
+    return [Finding(
+        "loss_output_mismatch", output["name"], output["label"], "critical",
+        {"case": "loss_undefined", "step": probe["step"], "fix_by": "user",
+         "fix_note": "This is yours to fix: fit cannot change the loss for you (a log loss needs "
+                     "probabilities: a sigmoid or softmax before it, or the library's loss on logits)."},
+        f"the loss is NaN at step {probe['step'] + 1} although every weight and activation is finite: "
+        f"it is undefined for what {output['label']} outputs (a log of a value <= 0, as a log loss on "
+        "outputs that are no probabilities takes, or a 0/0), not overflowed.",
+    )]
 
 
 def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float] = ()) -> list[Finding]:
