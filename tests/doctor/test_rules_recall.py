@@ -256,6 +256,11 @@ def test_a_loss_flat_in_the_outputs_is_a_loss_output_mismatch():
     assert rules.no_gradient(probes[-1:]) == []  # one probe is not persistence
     assert rules.no_gradient([probes[0], _cut_probe(74, 7.4, (0.0, 0.0, 1e-3))]) == []  # the output learns
     assert rules.no_gradient([_cut_probe(37, 0.0), _cut_probe(74, 0.0)]) == []  # a loss at its minimum
+    # a clipped log loss is flat for samples classified with confidence: a batch of one such sample
+    # (a loss of 1e-7 against a start of 0.69) is no cut
+    confident = [_cut_probe(37, 1e-7), _cut_probe(74, 1.2e-7)]
+    assert rules.no_gradient(confident, start=0.69) == []
+    assert rules.no_gradient(probes, start=8.8)  # the hand-written loss far from fitted
     silent = np.zeros(16, dtype=bool)  # every ReLU before the output is off: dead_relu's to name
     assert rules.no_gradient([_cut_probe(37, 2.3, fired=silent), _cut_probe(74, 2.3, fired=silent)]) == []
     assert rules.no_gradient([_cut_probe(37, math.nan), _cut_probe(74, math.nan)]) == []
@@ -322,3 +327,27 @@ def test_an_overflowed_forward_pass_or_an_unknown_loss_is_no_undefined_loss():
     overflowed = {**probe, "activations": [{"mean": math.inf, "nonfinite": 0}]}
     assert rules.undefined_loss([overflowed]) == []  # non_finite's, where the forward pass overflowed
     assert rules.undefined_loss([{**probe, "loss": math.inf}]) == []  # an overflow, not undefined
+
+
+# -- vanishing gradients judged on enough samples -----------------------------------------------------
+def _grads_probe(step: int, first: float, last: float = 1.0) -> dict:
+    layers = [{"name": str(2 * i), "label": f"Linear {i}", "grad_rms": g} for i, g in
+              enumerate((first, 0.5, last))]
+    return {"step": step, "loss": 0.1, "layers": layers, "activations": []}
+
+
+def test_one_samples_gradient_path_is_not_vanishing_gradients():
+    # batches of one sample: the first layer gets exactly nothing on the samples whose first-layer
+    # ReLUs are all off, and an ordinary share of the gradient on the others
+    rng = np.random.default_rng(0)
+    probes = [_grads_probe(6 * i, 0.0 if rng.random() < 0.3 else 0.4) for i in range(70)]
+    probes[-2:] = [_grads_probe(414, 0.0), _grads_probe(420, 0.0)]  # two in a row with no gradient
+    assert rules.vanishing_gradients(probes[-2:]) != []  # judged on two samples alone: named
+    assert rules.vanishing_gradients(probes, batch_size=1) == []  # pooled over 59 samples: 0.3x
+    assert rules.vanishing_gradients(probes[-10:], batch_size=1) == []  # too few samples yet
+    # a deep sigmoid net's first layer gets little on every sample: named when pooled too
+    deep = [_grads_probe(6 * i, 1e-5 * (1 + rng.random())) for i in range(70)]
+    (finding,) = rules.vanishing_gradients(deep, batch_size=1)
+    assert finding.evidence["probes"] == rules.DEAD_SAMPLES and finding.evidence["ratio"] < 1e-4
+    (finding,) = rules.vanishing_gradients(deep[-2:], batch_size=32)  # two batches of 32: as before
+    assert finding.evidence["probes"] == 2

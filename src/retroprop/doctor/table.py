@@ -169,6 +169,17 @@ def _symptoms(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return bool(evidence.symptoms)
 
 
+def _run_start(evidence: Evidence) -> float | None:
+    """The run's starting loss: ``start``, else the mean of this recipe's first 5 losses (None when
+    the losses are not known)."""
+    if evidence.start is not None:
+        return evidence.start
+    losses = evidence.losses
+    if losses is None or len(losses) == 0:
+        return None
+    return float(np.mean(losses[:5]))
+
+
 def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
     """The loss is still above ``PLATEAU_LEVEL`` of its start (or of a blind guess's): a run that has
     learned something is neither stalled nor held back by dropout."""
@@ -211,7 +222,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes)),
           Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
-              e.probes, e.dropout_rates), gate=_symptoms),
+              e.probes, e.dropout_rates, _run_start(e)), gate=_symptoms),
           Detector("loss_output_mismatch (undefined loss)", "probe", lambda e: rules.undefined_loss(
               e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms)),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
@@ -368,16 +379,18 @@ TABLE: tuple[Rule, ...] = (
                      "confidence": rules.DEAD_CONFIDENCE, "fitted": rules.FITTED_LEVEL},
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
-         (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(e.probes),
-                   gate=_symptoms),),
+         (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(
+             e.probes, e.batch_size), gate=_symptoms),),
          ("relu", "he_init", "batchnorm"),
          treat_rank=7,
          signal="RMS weight gradient of the first layer / of the last layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers",
-         window="2 consecutive probes",
+         window="2 consecutive probes; when two batches hold fewer than {samples} samples, the root mean "
+                "square over as many probes as hold them",
          why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
              "shrink the gradient geometrically toward the input",
-         thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL},
+         thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL,
+                     "samples": rules.DEAD_SAMPLES},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.UNSTABLE_LOSS,
          (Detector("unstable_loss (diverged)", "loss", lambda e: rules.diverged(

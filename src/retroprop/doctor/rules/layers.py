@@ -19,6 +19,7 @@ from retroprop.doctor.rules.common import (
     EXPLODING_GROWTH,
     EXPLODING_UPDATE_RATIO,
     FIRST_STEP_OVERSHOOT,
+    FITTED_LEVEL,
     OVERSIZED_GAIN,
     SATURATED_SHARE,
     TINY_WEIGHTS,
@@ -167,7 +168,8 @@ def undefined_loss(probes: Sequence[dict[str, Any]], possible: bool = True) -> l
     )]
 
 
-def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float] = ()) -> list[Finding]:
+def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float] = (),
+                start: float | None = None) -> list[Finding]:
     """The loss passes the model no gradient: on the last two probes every weighted layer's gradient
     is exactly 0 while the loss is finite and above 0.
 
@@ -177,10 +179,15 @@ def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float]
     Its bias gradient is the loss's gradient in the outputs alone, summed over the batch: with that
     0 too (``output_bias_grad``; an output layer without a bias is not judged), the loss is flat in
     the outputs: computed through a clip, a rounding, a comparison or an argmax, or from detached
-    outputs. A loss at its minimum (exactly 0) is excluded."""
+    outputs. A loss at its minimum (exactly 0) is excluded, and so is one below ``FITTED_LEVEL`` of
+    the run's ``start``: a loss that clips its probabilities (as Keras's do, at 1e-7) is flat for
+    samples already classified with confidence, and a small batch may hold only those."""
     if max(dropout_rates, default=0.0) >= DROPOUT_RATE:
         return []
     if len(probes) < 2 or not all(_gradient_cut(probe) for probe in probes[-2:]):
+        return []
+    if start is not None and math.isfinite(start) and any(
+            probe["loss"] <= FITTED_LEVEL * start for probe in probes[-2:]):
         return []
     probe = probes[-1]
     output = probe["layers"][-1]
@@ -196,12 +203,22 @@ def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float]
     )]
 
 
-def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
-    """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently."""
+def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Finding]:
+    """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently:
+    on the last two probes, or, when two batches hold fewer than ``DEAD_SAMPLES`` samples
+    (``batch_size``), pooled (root mean square) over the latest probes that hold that many, with the
+    latest probe showing it too. One sample's gradient follows that sample's own path: with ReLUs a
+    sample whose first-layer units are all off gives the first layer exactly nothing, and a network
+    is judged on its samples together, as dead units are."""
     if len(probes) < 2:
         return []
-    ratios = []
-    for probe in probes[-2:]:
+    span = 2
+    if batch_size and 2 * batch_size < DEAD_SAMPLES:
+        span = math.ceil(DEAD_SAMPLES / batch_size)
+        if len(probes) < span:
+            return []
+    ratios, firsts, lasts = [], [], []
+    for probe in probes[-span:]:
         layers = probe["layers"]
         if len(layers) < 3:
             return []
@@ -209,6 +226,10 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
         if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
             return []
         ratios.append(first / last)
+        firsts.append(first * first)
+        lasts.append(last * last)
+    if span > 2:
+        ratios = [ratios[-1], math.sqrt(sum(firsts) / sum(lasts))]
     if max(ratios) >= VANISHING_RATIO:
         return []
     layers = probes[-1]["layers"]
@@ -223,8 +244,9 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
         "vanishing_gradients", layers[0]["name"], layers[0]["label"],
         "critical" if ratio < VANISHING_CRITICAL else "warning",
         {"grad_rms_first": layers[0]["grad_rms"], "grad_rms_last": layers[-1]["grad_rms"], "ratio": ratio,
-         "layers": len(layers)},
-        f"{measured}: backpropagation multiplied many small derivatives on the way to the input, so the "
+         "layers": len(layers), "probes": span},
+        f"{measured}" + (f" (pooled over the last {span} probed batches)" if span > 2 else "")
+        + ": backpropagation multiplied many small derivatives on the way to the input, so the "
         "first layers barely learn.",
     )]
 
