@@ -193,3 +193,20 @@ def test_one_epochs_generalization_gap_does_not_undo_a_fit():
     assert not rules.learns_well(losses, batch_size=10, epoch_logs=[dip, dip, dip], samples=(1347, 450))
     # a caller that gives one log is judged by it
     assert not rules.learns_well(losses, batch_size=10, epoch_logs=[dip], samples=(1347, 450))
+
+
+def test_with_batches_of_one_sample_a_large_update_needs_the_next_probe():
+    # one misclassified sample with large activations moves a small output layer by 0.7x its size;
+    # the next sample's loss says nothing about the step
+    lone = probe(4392, [linear(0.7, 3.0)], loss=1e-4)
+    assert rules.exploding_updates([lone], loss_after=0.9, batch_size=1) == []
+    assert len(rules.exploding_updates([lone], loss_after=0.9, batch_size=32)) == 1  # a batch: as before
+    two = [probe(4386, [linear(0.8, 2.0)], loss=0.3), lone]  # two in a row: the steps are too large
+    assert len(rules.exploding_updates(two, loss_after=0.9, batch_size=1)) == 1
+    assert len(rules.exploding_updates([lone], loss_after=math.nan, batch_size=1)) == 1
+    # a gradient norm that "grew" from a confidently right sample to a wrong one is no growth
+    totals = [2e-5, 1e-3, 4e-3, 3.4e-2]
+    rising = [{**probe(6 * i, [linear(None, 1.0)], loss=0.1), "grad_norm_total": t}
+              for i, t in enumerate(totals)]
+    assert rules.exploding_growth(rising)  # batches: named
+    assert rules.exploding_growth(rising, batch_size=1) == []

@@ -54,7 +54,7 @@ class Checking:
             evidence_probes = [r.as_plain() for r in self._window() if r.step <= completed.step]
             updates = self._run("update", Evidence(
                 probes=evidence_probes, loss_after=recorder.last_loss if self.losses_known else None,
-                first_step=self._run_from))
+                first_step=self._run_from, batch_size=self._batch_size()))
             new += self._report(self._step_size_cause(updates, completed), step, epoch, "update")
             if not updates:
                 # a large update that needs confirming (the first, or of tiny weights): the losses
@@ -123,16 +123,17 @@ class Checking:
 
     def _confirm_update(self, completed: Any) -> list[rules.Finding]:
         """A large update left unconfirmed (``rules.exploding_updates``) is an explosion after all when
-        a loss since it (the steps up to the next probe) overshot: the exploding finding then, with
-        that loss as the one after the step. The next probe's own update decides otherwise."""
+        the highest loss since it (the steps up to the next probe) confirms it: the exploding finding
+        then, with that loss as the one after the step. The next probe's own update decides otherwise."""
         probes, record = self._unconfirmed
         if self.losses_known:
             since = self.recorder.losses[record.step + 1:]
             peak = float(np.max(since)) if since.size and not np.isnan(since).any() else math.nan
-            if since.size and (not math.isfinite(peak) or peak > rules.FIRST_STEP_OVERSHOOT * record.loss):
+            found = self._run("update", Evidence(probes=probes, loss_after=peak, first_step=self._run_from,
+                                                 batch_size=self._batch_size())) if since.size else []
+            if found:
                 self._unconfirmed = None
-                return self._step_size_cause(self._run("update", Evidence(
-                    probes=probes, loss_after=peak, first_step=self._run_from)), record)
+                return self._step_size_cause(found, record)
         if completed is not None and completed is not record:
             self._unconfirmed = None  # the next probe's update is known: the usual check decides
         return []

@@ -305,8 +305,9 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.EXPLODING_GRADIENTS,
          (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(
-             e.probes, loss_after=e.loss_after, first_step=e.first_step)),
-          Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(e.probes)),
+             e.probes, loss_after=e.loss_after, first_step=e.first_step, batch_size=e.batch_size)),
+          Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(
+              e.probes, e.batch_size)),
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
@@ -319,9 +320,10 @@ TABLE: tuple[Rule, ...] = (
                    "as a zero or near-zero init: only when the loss after the step is non-finite or > "
                    "{factor:g} x the loss before it, or the previous probe's update was large too; for the "
                    "run's first update: only when the loss after it is non-finite or > {first:g} x the loss "
-                   "before it, or the next probe's, brought forward, is large too), or total "
-                   "gradient norm > {growth:g} x its value 4 probes earlier, or a loss > {loss:g} x "
-                   "(critical)",
+                   "before it, or the next probe's, brought forward, is large too; with batches of <= "
+                   "{small} samples, any large update only with the next or previous probe's large too, or "
+                   "a non-finite loss), or total gradient norm > {growth:g} x its value 4 probes earlier "
+                   "(batches of > {small}), or a loss > {loss:g} x (critical)",
          window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
                 "(loss)",
          why="large weights make the products of many large terms grow geometrically; an update as large as "
@@ -330,7 +332,7 @@ TABLE: tuple[Rule, ...] = (
              "large",
          thresholds={"ratio": rules.EXPLODING_UPDATE_RATIO, "growth": rules.EXPLODING_GROWTH,
                      "loss": rules.ASTRONOMICAL_LOSS, "tiny": rules.TINY_WEIGHTS,
-                     "first": rules.FIRST_STEP_OVERSHOOT,
+                     "first": rules.FIRST_STEP_OVERSHOOT, "small": rules.SMALL_BATCH,
                      "factor": rules.UNSTABLE_FACTOR},
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),

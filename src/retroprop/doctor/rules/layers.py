@@ -22,6 +22,7 @@ from retroprop.doctor.rules.common import (
     FITTED_LEVEL,
     OVERSIZED_GAIN,
     SATURATED_SHARE,
+    SMALL_BATCH,
     TINY_WEIGHTS,
     UNSTABLE_FACTOR,
     VANISHING_CRITICAL,
@@ -257,7 +258,7 @@ def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
 
 
 def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | None = None,
-                      first_step: int = 0) -> list[Finding]:
+                      first_step: int = 0, batch_size: int | None = None) -> list[Finding]:
     """One optimizer step changed a layer by more than half its size (read on the newest probe
     whose update is known: a probe's update ratio is filled in after the optimizer's step).
 
@@ -275,6 +276,12 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
     probe in ``probes`` also had a large update in that layer. A good first step lowers the loss; a
     diverging one raises it by orders of magnitude. Without either piece of evidence the ratio is
     named, as for any layer.
+
+    With batches of at most ``SMALL_BATCH`` samples (``batch_size``: a step's noise is then at least
+    half its size), one step follows a sample or two: one misclassified sample with large activations
+    moves a small layer by much of its size, and the next sample's loss says nothing about the step.
+    Every large ratio then needs the next probe's (or the previous one's) to be large too, or the loss
+    after it to be non-finite.
     """
     index = next((i for i in range(len(probes) - 1, -1, -1)
                   if any(layer.get("update_ratio") is not None for layer in probes[i]["layers"])), None)
@@ -282,14 +289,15 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
         return []
     probe = probes[index]
     first = probe.get("step") == first_step and weight_gain(probe["layers"])[0] <= OVERSIZED_GAIN
+    few = bool(batch_size) and batch_size <= SMALL_BATCH
     for layer in probe["layers"]:
         ratio = layer.get("update_ratio")
         if ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO:
             continue
         tiny = tiny_weights(layer)
-        if (tiny or first) and not _update_confirmed(
+        if (tiny or first or few) and not _update_confirmed(
                 probes[:index], layer["name"], probe.get("loss"), loss_after,
-                overshoot=UNSTABLE_FACTOR if tiny else FIRST_STEP_OVERSHOOT):
+                overshoot=math.inf if few else UNSTABLE_FACTOR if tiny else FIRST_STEP_OVERSHOOT):
             continue  # a large first move of weights that had no size (or nothing learned) yet, and the
             # loss did not overshoot after it
         size = f"{_fmt(ratio)} times its own size"
@@ -361,10 +369,12 @@ def _total_grad_norm(probe: dict[str, Any]) -> float:
     return total
 
 
-def exploding_growth(probes: Sequence[dict[str, Any]]) -> list[Finding]:
+def exploding_growth(probes: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Finding]:
     """The total gradient norm grew more than ``EXPLODING_GROWTH``-fold over the window and rose on
-    each of the last three probes."""
-    if len(probes) < 3:
+    each of the last three probes. Not with batches of at most ``SMALL_BATCH`` samples: one sample's
+    gradient norm spans orders of magnitude (a confidently right one next to a wrong one), and three
+    rising in a row is what one draw in six gives."""
+    if len(probes) < 3 or (batch_size and batch_size <= SMALL_BATCH):
         return []
     totals = [_total_grad_norm(p) for p in probes]
     if not totals[-1] > totals[-2] > totals[-3]:
