@@ -351,3 +351,10 @@ def test_one_samples_gradient_path_is_not_vanishing_gradients():
     assert finding.evidence["probes"] == rules.DEAD_SAMPLES and finding.evidence["ratio"] < 1e-4
     (finding,) = rules.vanishing_gradients(deep[-2:], batch_size=32)  # two batches of 32: as before
     assert finding.evidence["probes"] == 2
+
+
+def test_an_unknown_loss_is_no_non_finite_symptom():
+    # a loop that never passes its loss records NaN for it: no closer look, no lost snapshot
+    probe = {"loss": math.nan, "layers": [{"grad_rms": 1.0}] * 3, "activations": []}
+    assert rules.symptoms(probe) == ["non_finite"]
+    assert rules.symptoms(probe, loss_known=False) == []

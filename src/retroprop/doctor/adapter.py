@@ -243,7 +243,9 @@ def adapter_for(model: Any, optimizer: Any = None) -> ModelAdapter:
         from retroprop.torch.adapter import TorchAdapter  # imports torch, which is loaded already
 
         return TorchAdapter(model, optimizer)
-    if isinstance(model, ModelAdapter):
+    from retroprop.doctor.recorder import conforms  # isinstance without typing's per-call member scan
+
+    if conforms(model, ModelAdapter):
         if optimizer is not None and optimizer is not model.optimizer:
             raise ValueError("adapter_for: an adapter brings its own optimizer; pass the optimizer to the "
                              f"adapter, not beside it (got a {type(optimizer).__name__})")

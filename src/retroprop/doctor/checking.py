@@ -77,7 +77,7 @@ class Checking:
         # persistence), so a probe without symptoms is checked by ``symptoms`` alone
         batch = self._batch_size()
         symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
-                                                            batch_size=batch), probes[-1])
+                                                            batch_size=batch, loss_known=known), probes[-1])
         findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
                                                      since=since, symptoms=symptoms,
                                                      dead_ongoing=self._dead_ongoing(),

@@ -183,7 +183,7 @@ class Watch:
             return
         doctor = self.core
         if loss is not None and isinstance(loss, torch.Tensor):
-            loss = float(loss.detach().item())
+            loss = float(loss.item())  # item() reads the value as it is: no detached tensor made per step
         if self._exchanging:
             state = (doctor.recorder.step if doctor.recorder else 0, len(doctor.diagnoses),
                      len(doctor.treatments), self.skipped_steps, bool(doctor.stop_reason), doctor.repair,

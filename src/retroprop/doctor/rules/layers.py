@@ -93,7 +93,8 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
 
 
 def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
-             ongoing: Collection[str] = (), batch_size: int | None = None) -> list[str]:
+             ongoing: Collection[str] = (), batch_size: int | None = None,
+             loss_known: bool = True) -> list[str]:
     """Problems that show on this one probe (and the recent losses), without the persistence the
     rules require. ``ongoing``: the activation layers in a ``dead_relu`` episode (their threshold
     is lower, as in ``dead_relu``); ``batch_size``: as for ``loss_symptoms``.
@@ -105,7 +106,7 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
     layers = probe["layers"]
     if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
             a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
-    ) or not math.isfinite(probe["loss"]):
+    ) or (loss_known and not math.isfinite(probe["loss"])):
         found.append("non_finite")
     if _gradient_cut(probe):
         found.append("loss_output_mismatch")

@@ -142,7 +142,10 @@ def untrained_loss(losses: Sequence[float]) -> float:
     first = np.asarray(losses[:LOSS_EMA_STEPS], dtype=np.float64)
     if not first.size or not np.isfinite(first).all():
         return math.nan
-    return max(float(first[0]), float(np.median(first)))
+    ordered = np.sort(first)  # the median (np.median's wrapper costs ~40 us; this is the same number)
+    middle = ordered.size // 2
+    median = ordered[middle] if ordered.size % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return max(float(first[0]), float(median))
 
 
 def diverged(losses: Sequence[float], chance_loss: float | None = None, *, start: float | None = None,
