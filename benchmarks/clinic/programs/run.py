@@ -14,7 +14,8 @@ The validation error of a regression is its mean squared error divided by the va
 validation targets: unit-free, so that a fixed version that standardizes its targets compares with a
 buggy one that does not. A bug counts as reproduced when the buggy version (watched, not repaired)
 ends worse than its fixed twin by more than those tolerances; alarms and repairs are reported over all
-bugs and over the reproduced ones. One BLAS thread; every run seeded.
+bugs and over the reproduced ones, for each split, and for each split of each round of porting (the
+module's ``ROUND``) when the programs come from more than one. One BLAS thread; every run seeded.
 
 Run: ``python benchmarks/clinic/programs/run.py [--split dev|heldout|all] [--only NAME[,NAME...]]
 [--seeds 0,1,2] [--no-repair] [--json FILE]``.
@@ -83,6 +84,7 @@ class Case:
     buggy: Outcome
     fixed: Outcome
     repaired: Outcome | None
+    round: int = 1  # the round of porting that added the program (its module's ROUND)
 
     @property
     def found(self) -> list[str]:
@@ -169,7 +171,7 @@ def run_case(name: str, module: ModuleType, seed: int, repair: bool) -> Case:
     fixed = train(module.fixed(seed), repair=False)
     repaired = train(module.buggy(seed), repair=True) if repair else None
     return Case(name, module.SPLIT, seed, regression, sorted(module.EXPECTED), sorted(module.ALLOWED), found,
-                fixed, repaired)
+                fixed, repaired, round=getattr(module, "ROUND", 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +319,7 @@ def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
             case = run_case(name, module, seed, repair=not args.no_repair)
             cases.append(case)
             print(case_line(case), flush=True)
-    result: dict[str, Any] = {"seeds": seeds, "splits": {}, "cases": []}
+    result: dict[str, Any] = {"seeds": seeds, "splits": {}, "rounds": {}, "cases": []}
     for split in ("dev", "heldout"):
         part = [c for c in cases if c.split == split]
         if not part:
@@ -325,6 +327,14 @@ def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
         summary = summarize(part)
         result["splits"][split] = summary
         print(f"\n{summary_text(split, summary)}\n\n{table(part)}")
+    # each round's halves apart: a later round's held-out half is the one no rule was looked at against
+    for key in sorted({(c.split, c.round) for c in cases}):
+        if len({c.round for c in cases}) < 2:
+            break
+        part = [c for c in cases if (c.split, c.round) == key]
+        summary = summarize(part)
+        result["rounds"][f"{key[0]}, round {key[1]}"] = summary
+        print(f"\n{summary_text(f'{key[0]}, round {key[1]}', summary)}")
     result["cases"] = [{**asdict(c), "reproduced": c.reproduced, "repair_ok": c.repair_ok, "missed": c.missed,
                         "unlisted": c.unlisted} for c in cases]
     result["time_s"] = time.perf_counter() - started
