@@ -337,6 +337,11 @@ class TorchProbe:
             else:  # every rank's counts and sums of the finite entries, added across the ranks
                 count, total, squares = _finite_sums(p.data)
                 scalars += [count, total, squares, _wide(p.flat) if p.flat is not None else count]
+        # the output layer's bias gradient, last (one process only: the ranks' layout leaves it out)
+        bias = getattr(layers[-1][1], "bias", None) if layers and self.ranks is None else None
+        bias_grad = None if bias is None else bias.grad
+        if bias_grad is not None:
+            scalars.append(torch.linalg.vector_norm(bias_grad.detach(), dtype=_wide_dtype(bias_grad)))
         reduced = None
         if self.ranks is None:
             values = _to_host(scalars)
@@ -383,7 +388,8 @@ class TorchProbe:
             activations.append(stats)
         self._pending = {}
         return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=records, activations=activations,
-                           grad_norm_total=math.sqrt(squares))
+                           grad_norm_total=math.sqrt(squares),
+                           output_bias_grad=math.nan if bias_grad is None else float(values[-1]))
 
     # -- across ranks (torch.distributed; see retroprop.torch.distributed) ---------------------
     def _layout(self) -> tuple[Any, ...]:
