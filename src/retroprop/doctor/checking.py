@@ -52,11 +52,12 @@ class Checking:
             # with the probes before it (a layer of tiny weights needs a second large step, or a loss
             # that rose, to confirm) and the loss after the update (this step's, on the updated weights)
             evidence_probes = [r.as_plain() for r in self._window() if r.step <= completed.step]
-            updates = self._run("update", Evidence(
+            found = self._run("update", Evidence(
                 probes=evidence_probes, loss_after=recorder.last_loss if self.losses_known else None,
                 first_step=self._run_from, batch_size=self._batch_size()))
-            new += self._report(self._step_size_cause(updates, completed), step, epoch, "update")
-            if not updates:
+            new += self._report(self._step_size_cause(found, completed), step, epoch, "update")
+            updates += found
+            if not found:
                 # a large update that needs confirming (the first, or of tiny weights): the losses
                 # until the next probe, brought forward, confirm or clear it
                 recorder.hasten(1)

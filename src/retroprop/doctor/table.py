@@ -177,7 +177,7 @@ def _run_start(evidence: Evidence) -> float | None:
     losses = evidence.losses
     if losses is None or len(losses) == 0:
         return None
-    return float(np.mean(losses[:5]))
+    return float(np.add.reduce(losses[:5])) / min(len(losses), 5)
 
 
 def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -187,7 +187,7 @@ def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
     span = rules.LOSS_EMA_STEPS
     if len(losses) < span:
         return True
-    mark = evidence.start if evidence.start is not None else float(np.add.reduce(losses[:5])) / 5
+    mark = _run_start(evidence)
     if evidence.chance_loss:
         mark = min(mark, evidence.chance_loss)
     return float(np.add.reduce(losses[-span:])) / span > rules.PLATEAU_LEVEL * mark

@@ -45,41 +45,25 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
     """
     if probes:
         probe = probes[-1]
-        searches = (("weights", probe["layers"], "nonfinite_weight"),
-                     ("activations", probe["activations"], "nonfinite"),
-                     ("loss", [], ""),
-                     ("gradients", probe["layers"][::-1], "nonfinite_grad"))
-        for kind, entries, key in searches:
-            if kind == "loss":
-                loss = probe.get("loss")
-                if loss_known and loss is not None and not math.isfinite(loss):
-                    return [Finding(
-                        "non_finite", None, None, "critical",
-                        {"nonfinite_values": 1, "overflowing": False, "where": "loss", "loss": loss,
-                         "step": probe["step"], "replayed": bool(probe.get("replayed"))},
-                        f"the loss itself became {loss} at step {probe['step'] + 1} while the weights and "
-                        "activations were finite: the loss is undefined (or overflows) for the outputs the "
-                        "model gives it, and every gradient computed from it is NaN.",
-                    )]
-                continue
-            for entry in entries:
-                count = int(entry.get(key) or 0)
-                # values so large that their mean overflows poison the next layer just the same
-                overflow = kind == "activations" and not math.isfinite(entry.get("mean", 0.0))
-                if count or overflow:
-                    origin = {"weights": "an earlier update overflowed and wrote NaN/Inf into it",
-                              "activations": "the forward pass overflowed here first",
-                              "gradients": "the backward pass overflowed here first, on its way from "
-                                           "the loss to the input"}[kind]
-                    return [Finding(
-                        "non_finite", entry["name"], entry["label"], "critical",
-                        {"nonfinite_values": count, "overflowing": overflow, "where": kind,
-                         "step": probe["step"], "replayed": bool(probe.get("replayed"))},
-                        f"{count} NaN/Inf values in the {kind} of {entry['label']} at step "
-                        f"{probe['step'] + 1}" + (" (and values so large their mean overflows)"
-                                                  if overflow else "")
-                        + f": {origin}; nothing computed after it is meaningful.",
-                    )]
+        forward = (("weights", probe["layers"], "nonfinite_weight"),
+                   ("activations", probe["activations"], "nonfinite"))
+        backward = (("gradients", probe["layers"][::-1], "nonfinite_grad"),)
+        found = _first_nonfinite(probe, forward)
+        if found:
+            return found
+        loss = probe.get("loss")
+        if loss_known and loss is not None and not math.isfinite(loss):
+            return [Finding(
+                "non_finite", None, None, "critical",
+                {"nonfinite_values": 1, "overflowing": False, "where": "loss", "loss": loss,
+                 "step": probe["step"], "replayed": bool(probe.get("replayed"))},
+                f"the loss itself became {loss} at step {probe['step'] + 1} while the weights and "
+                "activations were finite: the loss is undefined (or overflows) for the outputs the "
+                "model gives it, and every gradient computed from it is NaN.",
+            )]
+        found = _first_nonfinite(probe, backward)
+        if found:
+            return found
     bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
     if bad.size:
         first = int(bad[0])
@@ -90,6 +74,38 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
             "somewhere in the forward pass or the loss itself.",
         )]
     return []
+
+
+def _first_nonfinite(probe: dict[str, Any], searches: Sequence[tuple[str, Sequence[dict[str, Any]], str]]
+                     ) -> list[Finding]:
+    """The first entry of ``searches`` ((kind, entries, count key), in order) holding NaN/Inf, as a
+    ``non_finite`` finding; [] when none does."""
+    for kind, entries, key in searches:
+        for entry in entries:
+            count = int(entry.get(key) or 0)
+            # values so large that their mean overflows poison the next layer just the same
+            overflow = kind == "activations" and not math.isfinite(entry.get("mean", 0.0))
+            if count or overflow:
+                origin = {"weights": "an earlier update overflowed and wrote NaN/Inf into it",
+                          "activations": "the forward pass overflowed here first",
+                          "gradients": "the backward pass overflowed here first, on its way from "
+                                       "the loss to the input"}[kind]
+                return [Finding(
+                    "non_finite", entry["name"], entry["label"], "critical",
+                    {"nonfinite_values": count, "overflowing": overflow, "where": kind,
+                     "step": probe["step"], "replayed": bool(probe.get("replayed"))},
+                    f"{count} NaN/Inf values in the {kind} of {entry['label']} at step "
+                    f"{probe['step'] + 1}" + (" (and values so large their mean overflows)"
+                                              if overflow else "")
+                    + f": {origin}; nothing computed after it is meaningful.",
+                )]
+    return []
+
+
+def _forward_finite(probe: dict[str, Any]) -> bool:
+    """Whether the probe's weights and activations are finite (their means too: no overflow)."""
+    return not any(layer.get("nonfinite_weight") for layer in probe["layers"]) and not any(
+        a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"])
 
 
 def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
@@ -104,9 +120,8 @@ def symptoms(probe: dict[str, Any], losses: Sequence[float] | None = None, *,
     """
     found = loss_symptoms(losses, batch_size=batch_size) if losses is not None else []
     layers = probe["layers"]
-    if any(layer.get("nonfinite_grad") or layer.get("nonfinite_weight") for layer in layers) or any(
-            a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]
-    ) or (loss_known and not math.isfinite(probe["loss"])):
+    if (not _forward_finite(probe) or any(layer.get("nonfinite_grad") for layer in layers)
+            or (loss_known and not math.isfinite(probe["loss"]))):
         found.append("non_finite")
     if _gradient_cut(probe):
         found.append("loss_output_mismatch")
@@ -135,9 +150,8 @@ def _gradient_cut(probe: dict[str, Any]) -> bool:
     loss = probe.get("loss")
     if not layers or loss is None or not (math.isfinite(loss) and loss > 0):
         return False
-    if probe.get("grad_norm_total") != 0.0 or probe.get("output_bias_grad") != 0.0:  # NaN: not computed
-        return False
-    if not all(layer["grad_rms"] == 0.0 for layer in layers):
+    # the weights' gradients together: 0 only when every one is; NaN when none was computed
+    if probe.get("grad_norm_total") != 0.0 or probe.get("output_bias_grad") != 0.0:
         return False
     return not any(activation.get("fired") is not None and activation["fired"].size
                    and not activation["fired"].any() for activation in probe["activations"])
@@ -155,8 +169,7 @@ def undefined_loss(probes: Sequence[dict[str, Any]], possible: bool = True) -> l
     loss = probe.get("loss")
     if loss is None or not math.isnan(loss) or not probe["layers"]:
         return []
-    if any(layer.get("nonfinite_weight") for layer in probe["layers"]) or any(
-            a.get("nonfinite") or not math.isfinite(a.get("mean", 0.0)) for a in probe["activations"]):
+    if not _forward_finite(probe):
         return []
     output = probe["layers"][-1]
     return [Finding(
