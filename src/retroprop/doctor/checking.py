@@ -252,10 +252,12 @@ class Checking:
         best = self._running_best  # this recipe's best epoch, kept at constant cost
         best.update(logs)
         logs = self.epoch_logs[-(rules.SWINGS + 1):][-best.epochs:]  # this recipe's latest epochs
-        count = getattr(self.adapter, "parameter_count", None)  # optional in the adapter interface
+        if self._parameters is None:  # counted once per recipe (a treatment may change the model)
+            count = getattr(self.adapter, "parameter_count", None)  # optional in the adapter interface
+            self._parameters = count() if count else 0
         findings = self._run("epoch", Evidence(
             epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
-            validation_is_training=self._validation_is_training, parameters=count() if count else None))
+            validation_is_training=self._validation_is_training, parameters=self._parameters or None))
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()

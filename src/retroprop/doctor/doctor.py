@@ -120,6 +120,7 @@ class Doctor(Checking, Repairing):
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._run_from = 0  # the step the run's start loss is read from (a fresh restart moves it)
         self._unconfirmed: tuple[list[dict[str, Any]], Any] | None = None  # a large update to confirm
+        self._parameters: int | None = None  # the model's parameter count (0: the adapter cannot say)
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
@@ -326,7 +327,7 @@ class Doctor(Checking, Repairing):
             first = first[np.isfinite(first)]
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
-        self._unconfirmed = None
+        self._unconfirmed = self._parameters = None
         # each probe rule's window fills once
         recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0
