@@ -172,6 +172,17 @@ def test_command_line_refuses_bad_seeds_and_unknown_programs():
     assert runner.parse_seeds("0, 2") == [0, 2]
     with pytest.raises(SystemExit, match="no program"):
         runner.select("all", "no_such_program_anywhere")
+    with pytest.raises(SystemExit, match="round numbers"):
+        runner.select("all", None, "1,x")
+    with pytest.raises(SystemExit, match="of those rounds"):
+        runner.select("all", None, "99")
+
+
+def test_rounds_select_the_programs_of_those_rounds():
+    first = runner.select("all", None, "1")
+    assert first and all(getattr(module, "ROUND", 1) == 1 for module in first.values())
+    both = runner.select("all", None, "1,2")
+    assert set(first) < set(both) < set(PROGRAMS)
 
 
 @pytest.mark.slow

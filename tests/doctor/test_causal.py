@@ -101,7 +101,8 @@ def test_lower_lr_goes_on_lowering_while_the_updates_are_still_too_large():
     # rate is cut again rather than leaving it for clipping
     applied = [t.remedy for t in doctor.treatments if t.applied]
     assert applied[:2] == ["lower_lr", "lower_lr"]
-    assert doctor.optimizer.param_groups[0]["lr"] < 1.0
+    # the second cut is sized by the loss's own climb (0.64 to 56 in three steps): 10x, to 1.0
+    assert doctor.optimizer.param_groups[0]["lr"] <= 1.0
     assert history.history["accuracy"][-1] > 0.9
 
 

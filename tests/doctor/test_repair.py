@@ -120,9 +120,9 @@ def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_fi
     second = first
     assert (second.problem, second.remedy, second.rolled_back_to) == ("exploding_gradients", "lower_lr", 0)
     assert second.outcome == "resolved" and second.measured["after"] < second.measured["before"]
-    # sized by the measured update ratios (a plain 10x would leave 5.0): 100x or more
+    # sized by the measured update ratios and the loss's climb (a plain 10x would leave 5.0): about 100x
     lr = history.params["optimizer"].param_groups[0]["lr"]
-    assert second.description == f"learning rate 50 -> {lr:.3g}" and 0.05 < lr < 0.5
+    assert second.description == f"learning rate 50 -> {lr:.3g}" and 0.05 < lr < 1.0
     assert history.stop_reason is None
     assert all(np.isfinite(p.data).all() for p in m.parameters())
     assert history.history["val_accuracy"][-1] > 0.85
@@ -279,7 +279,7 @@ def test_repair_in_a_hand_written_loop(digits):
 
 def test_a_treatment_seen_too_briefly_is_unconfirmed(digits):
     m = mlp(p=0.95)
-    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=4, doctor=Doctor(make_up=0))
+    history = repair(digits, m, rp.optim.Adam(m.parameters(), lr=1e-3), epochs=3, doctor=Doctor(make_up=0))
     (treatment,) = history.treatments
     assert treatment.remedy == "lower_dropout"
     assert history.step_loss.size - treatment.step - 1 < 120 and treatment.outcome == "unconfirmed"

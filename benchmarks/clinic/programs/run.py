@@ -279,8 +279,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def select(split: str, only: str | None) -> dict[str, ModuleType]:
+def select(split: str, only: str | None, rounds: str | None = None) -> dict[str, ModuleType]:
     programs = load_programs(split)
+    if rounds:
+        try:
+            wanted = {int(part) for part in rounds.split(",") if part.strip()}
+        except ValueError as err:
+            raise SystemExit(f"--rounds {rounds!r}: expected round numbers separated by commas, "
+                             "e.g. 1,2") from err
+        programs = {k: v for k, v in programs.items() if getattr(v, "ROUND", 1) in wanted}
+        if not programs:
+            raise SystemExit(f"--rounds {rounds!r}: no program of split {split!r} is of those rounds")
     if only:
         names = [n.strip() for n in only.split(",") if n.strip()]
         exact = {k: v for k, v in programs.items() if k in names}
@@ -295,6 +304,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
     parser.add_argument("--only", help="program names (comma-separated; exact, else substrings)")
     parser.add_argument("--seeds", default="0", help="seeds, comma-separated (default 0)")
+    parser.add_argument("--rounds", help="only the programs of these rounds of porting (comma-separated)")
     parser.add_argument("--no-repair", action="store_true", help="detection and false alarms only")
     parser.add_argument("--json", help="write every result to this file")
     parser.add_argument("--keep-blas-env", action="store_true", help=argparse.SUPPRESS)
@@ -309,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
-    programs = select(args.split, args.only)
+    programs = select(args.split, args.only, args.rounds)
     started = time.perf_counter()
     print(f"The clinic's programs: {len(programs)} programs x {len(seeds)} seeds, retroprop "
           f"{rp.__version__}, numpy {np.__version__}, one thread{', no repair' if args.no_repair else ''}\n")

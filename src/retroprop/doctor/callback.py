@@ -27,7 +27,7 @@ class DoctorCallback(Callback):
     def __init__(self, doctor: Any, setup: dict[str, Any], verbose: int = 0) -> None:
         self.doctor, self.setup, self.verbose = doctor, setup, verbose
         self.watching = False
-        self._quiet, self._record_loss = 0, None
+        self._quiet, self._record_loss, self._alarm = 0, None, math.inf
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         state, doctor = self.state, self.doctor
@@ -72,7 +72,8 @@ class DoctorCallback(Callback):
         if not self.watching:
             return
         value, grads_finite = logs["loss"], logs["grads_finite"]
-        if self._quiet and grads_finite and math.isfinite(value):  # the common step: only its loss is needed
+        if self._quiet and grads_finite and math.isfinite(value) and value <= self._alarm:
+            # the common step: only its loss is needed
             self._quiet -= 1
             self._record_loss(value)
             return
@@ -82,6 +83,7 @@ class DoctorCallback(Callback):
         if new and doctor.repair and self._treat(new):
             state.skip_step()  # rolled back and treated: this step's gradients are void
         self._quiet, self._record_loss = doctor.quiet_steps(), doctor.recorder.record_loss
+        self._alarm = doctor.loss_alarm
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         state = self.state
@@ -100,7 +102,7 @@ class DoctorCallback(Callback):
         self._say(new)
         if doctor.repair and (new or getattr(doctor, "undo_pending", False)):
             self._treat(new)
-        self._quiet = doctor.quiet_steps()
+        self._quiet, self._alarm = doctor.quiet_steps(), doctor.loss_alarm
         if doctor.repair and not state.model.stop_training:  # give back the steps roll-backs discarded
             planned = state.planned_epochs - self._first_epoch
             state.extend(state.planned_epochs + doctor.make_up_epochs(state.history.params["steps"], planned))

@@ -40,6 +40,7 @@ class Checking:
         record = recorder.observe(loss, epoch)
         known = self.losses_known
         finite = grads_finite and (not known or math.isfinite(recorder.last_loss))
+        alarmed = known and finite and self._alarm(recorder.last_loss)
         new: list[Diagnosis] = []
         updates: list[rules.Finding] = []
         completed = recorder.completed
@@ -62,14 +63,19 @@ class Checking:
                 # until the next probe, brought forward, confirm or clear it
                 recorder.hasten(1)
                 self._unconfirmed = (evidence_probes, completed)
+        if alarmed:
+            # the loss passed its alarm: this step is probed (after the fact, if it was not due) and
+            # the loss rules run on the next, after the update check, so that a cause the probe
+            # shows (an overshooting step) is named before the divergence it causes
+            self._next_loss_check = min(self._next_loss_check, step + 1)
         if record is None:
-            if finite:
+            if finite and not alarmed:
                 if step >= self._next_loss_check and known:
                     new += self._report(self._loss_rules(step), step, epoch, "loss")
                 return new
-            record = recorder.replay(epoch, rerun)
+            record = recorder.replay(epoch, rerun, measure_update=alarmed)
         self._probe_lrs[record.step] = self._learning_rates()  # the rates this probe's update will use
-        loss_due = step >= self._next_loss_check and known
+        loss_due = step >= self._next_loss_check and known and not alarmed
         probes = [r.as_plain() for r in self._window()]
         since = max(self._checked, self._loss_start)  # losses not yet looked at for NaN/Inf
         self._checked = recorder.step
@@ -114,6 +120,19 @@ class Checking:
                                             recorder.losses[self._loss_start:]))):
             self._snapshot = self._take_snapshot(step, epoch)
         return new
+
+    def _alarm(self, loss: float) -> bool:
+        """Whether ``loss`` (finite) passed ``loss_alarm``: ``rules.LOSS_ALARM`` times the recipe's first
+        loss (or a blind guess's, when larger), then each further decade. Set at the recipe's first step.
+        A loss that climbs geometrically overflows within tens of steps, sooner than the next scheduled
+        check may come."""
+        if self.loss_alarm == math.inf:
+            self.loss_alarm = rules.LOSS_ALARM * max(loss, self.chance_loss or 0.0)
+            return False
+        if loss <= self.loss_alarm:
+            return False
+        self.loss_alarm = rules.LOSS_ALARM * loss
+        return True
 
     def _loss_can_be_undefined(self) -> bool:
         """Whether the loss handed to the setup may be NaN on finite outputs: a custom loss that

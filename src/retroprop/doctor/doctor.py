@@ -127,6 +127,9 @@ class Doctor(Checking, Repairing):
         self._last_loss_check = 0
         self._next_loss_check = LOSS_CHECK_FIRST
         self._quiet_until = 0  # steps before this one need only their loss (``quiet_steps``)
+        # a quiet step whose loss exceeds this is observed in full (``Checking._alarm``); set from the
+        # recipe's first loss
+        self.loss_alarm = math.inf
         self._looking: set[str] = set()  # symptoms under a close look (denser probes)
         self._cleared: set[str] = set()  # symptoms a close look found transient, while they last
 
@@ -224,7 +227,7 @@ class Doctor(Checking, Repairing):
         epoch = self._epoch_count if epoch is None else epoch
         self._epoch = epoch
         if grads_finite and recorder.step < self._quiet_until:
-            if type(loss) is float and loss - loss == 0.0:
+            if type(loss) is float and loss - loss == 0.0 and loss <= self.loss_alarm:
                 recorder.record_loss(loss)  # the common step: nothing but its (finite) loss is needed
                 return []
             if loss is None:
@@ -258,8 +261,9 @@ class Doctor(Checking, Repairing):
     def quiet_steps(self) -> int:
         """How many of the coming steps need nothing but their loss, as long as it is finite (no
         probe and no loss rule is due in them). ``fit`` records such a step with
-        ``doctor.recorder.record_loss(loss)`` and calls ``observe`` for the others; ask again after
-        every ``observe``, ``end_epoch`` or ``treat``."""
+        ``doctor.recorder.record_loss(loss)`` and calls ``observe`` for the others (and for a step
+        whose loss is above ``loss_alarm``); ask again after every ``observe``, ``end_epoch`` or
+        ``treat``."""
         recorder = self.recorder
         if recorder is None:
             return 0
@@ -331,6 +335,7 @@ class Doctor(Checking, Repairing):
         # each probe rule's window fills once
         recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0
+        self.loss_alarm = math.inf  # set anew from the treated recipe's first loss
         self._dropout_rates = self.adapter.dropout_rates()
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)

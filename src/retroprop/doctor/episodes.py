@@ -102,8 +102,12 @@ class Episodes:
             )
             if root is not None and diagnosis.severity == "critical" and not self.critical(root):
                 new.append(self._escalate(root, diagnosis))
+            adopted = self._adopt(diagnosis) if root is None and earlier is None else []
             self.diagnoses.append(diagnosis)
             new.append(diagnosis)
+            graver = next((d for d in adopted if d.severity == "critical"), None)
+            if graver is not None and diagnosis.severity != "critical":
+                new.append(self._escalate(diagnosis, graver))
             self.latest[key] = diagnosis
             self.active[key] = checks
         return new
@@ -125,6 +129,20 @@ class Episodes:
             if earlier.escalated_from is None and problem in CONSEQUENCES.get(earlier.problem, ()):
                 return self.find(earlier.caused_by) or earlier
         return None
+
+    def _adopt(self, cause: Diagnosis) -> list[Diagnosis]:
+        """The recipe's diagnoses that ``cause`` (new, a root) explains although they were found first
+        (a loss check may see a divergence a few steps before the probe that sees its cause): each
+        gets ``cause`` as its ``caused_by``, so that the story puts the cause first."""
+        explains = CONSEQUENCES.get(cause.problem, ())
+        rank = _RANK.get(cause.problem, len(_RANK))
+        link = {"problem": cause.problem, "layer": cause.layer, "layer_label": cause.layer_label,
+                "step": cause.step}
+        adopted = [d for d in self.recipe if d.caused_by is None and d.problem in explains
+                   and rank < _RANK.get(d.problem, len(_RANK))]
+        for diagnosis in adopted:
+            diagnosis.caused_by = dict(link)
+        return adopted
 
     def find(self, cause: dict[str, Any] | None) -> Diagnosis | None:
         """The first diagnosis that ``cause`` (a ``caused_by`` record) names."""

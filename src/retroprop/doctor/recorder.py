@@ -174,10 +174,11 @@ class Recorder:
             return self.every
         return DEFAULT_EVERY if step + DEFAULT_EVERY < self._young_until else SETTLED_EVERY
 
-    def replay(self, epoch: int, rerun: Any = None) -> ProbeRecord:
+    def replay(self, epoch: int, rerun: Any = None, measure_update: bool = False) -> ProbeRecord:
         """Probe the step just observed although it was not due: weights and gradients as they are
         (the update has not been applied), activations by calling ``rerun()``, which must run that
-        step's forward pass again. The record is marked ``replayed``."""
+        step's forward pass again. The record is marked ``replayed``. ``measure_update``: its update
+        ratios are measured on the next step, as a scheduled probe's are."""
         step = self.step - 1
         if rerun is not None:
             self.probe.arm()
@@ -188,6 +189,9 @@ class Recorder:
         record = self.probe.collect(step, epoch, self.last_loss)
         record.replayed = True
         self.records.append(record)
+        if measure_update and self._awaiting_ratio is None:
+            self.probe.snapshot_weights(record)
+            self._awaiting_ratio = record
         if self.step >= self._next_probe:
             self.probe.arm()
         return record

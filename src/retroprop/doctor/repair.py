@@ -54,6 +54,33 @@ DEPTH_GROWTH = 10.0
 CONFIRM_STEPS = rules.PLATEAU_STEPS + rules.LOSS_EMA_STEPS
 
 
+def divergence_factor(losses: Any, quadratic: bool = False) -> float | None:
+    """The learning-rate factor that stops a loss climbing geometrically, or None when it does not.
+
+    A gradient step at rate ``lr`` multiplies the error along a direction of curvature ``c`` by
+    ``1 - lr c``: an overshooting rate (``lr c > 2``) makes the error grow by ``e = lr c - 1`` per
+    step, and the rate ``lr / (1 + e)`` brings ``lr c`` to 1, the fastest stable step there. A squared
+    error (``quadratic``) grows as the error's square, ``g = e^2`` per step; a cross-entropy or an
+    absolute error grows about linearly with the outputs once they are far off, ``g = e``. ``g`` is the
+    mean growth over the latest strictly rising run of finite losses, when it rose
+    ``rules.FIRST_STEP_OVERSHOOT`` times in all (a climb that steep is no batch-to-batch noise). Where
+    the rise was not from the steepest direction alone the cut is too small, and the problem's return
+    lowers the rate again.
+    """
+    values = np.asarray(losses, dtype=np.float64)[-rules.HORIZON:]
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size < 2:
+        return None
+    values = values[:finite[-1] + 1]  # up to the last finite loss (a NaN or Inf may follow it)
+    falls = np.flatnonzero(~(values[1:] > values[:-1]))  # where the rise was broken (or not finite)
+    begin = int(falls[-1]) + 1 if falls.size else 0
+    rise = values[begin:]
+    if rise.size < 2 or not rise[0] > 0 or not rise[-1] >= rules.FIRST_STEP_OVERSHOOT * rise[0]:
+        return None
+    growth = (rise[-1] / rise[0]) ** (1.0 / (rise.size - 1))
+    return 1.0 / (1.0 + (math.sqrt(growth) if quadratic else growth))
+
+
 @dataclass
 class TreatmentRecord:
     """One entry of the treatment log: what was diagnosed, what was done, and how it went.
@@ -446,6 +473,10 @@ class Repairing:
         ratios = self._latest_update_ratios()
         if remedy == "lower_lr":
             factor = LOWER_TARGET / float(np.median(ratios)) if ratios else 0.1
+            measured = divergence_factor(self.recorder.losses[self._loss_start:],
+                                         quadratic=self._loss_kind == "mse")
+            if measured is not None:
+                factor = max(factor, measured)  # the instability measured on the loss itself decides
             return {"factor": min(max(factor, 1e-4), 0.1)}
         factor = RAISE_TARGET / float(np.median(ratios)) if ratios else 10.0
         return {"factor": min(max(factor, 10.0), 1e6)}

@@ -424,11 +424,13 @@ TABLE: tuple[Rule, ...] = (
          treat_rank=11,
          signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
                 "C classes; else the starting loss)",
-         threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps",
-         window="{steps} steps",
+         threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
+                   "from a rate of {near:.2f})",
+         window="{steps} steps ({half} at rates >= {near:.2f})",
          why="dropping nearly every unit leaves too little signal to fit even the training data (1.0 = "
              "learn nothing)",
-         thresholds={"rate": rules.DROPOUT_RATE, "level": rules.PLATEAU_LEVEL, "steps": rules.PLATEAU_STEPS},
+         thresholds={"rate": rules.DROPOUT_RATE, "level": rules.PLATEAU_LEVEL, "steps": rules.PLATEAU_STEPS,
+                     "half": rules.PLATEAU_STEPS // 2, "near": rules.DROPOUT_NEAR_TOTAL},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.OVERFITTING,
          (Detector("overfitting", "epoch", lambda e: rules.overfitting(

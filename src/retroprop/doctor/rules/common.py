@@ -27,6 +27,11 @@ FIRST_STEP_OVERSHOOT = 10.0
 # loss a million times its start (or a blind guess's) means outputs 1e3-1e6 times too large, which
 # only weights and gradients grown geometrically make
 ASTRONOMICAL_LOSS = 1e6
+# a loss that climbs geometrically (by a constant factor each step, as an overshooting step size makes
+# it) passes a decade in a few steps and overflows within tens: each time the loss passes
+# LOSS_ALARM times the recipe's start (or a blind guess's), then each further decade, the loss rules
+# run and a probe is brought forward at once, whatever the schedule (a handful of extra checks per run)
+LOSS_ALARM = 10.0
 DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
 # a live unit that fires on a share p of the inputs stays silent on n samples with chance (1 - p)^n:
 # the window must hold enough samples for a unit firing on 5 % of them to show with 95 % confidence
@@ -65,6 +70,9 @@ NOISE_LEVEL, BATCH_WINDOWS = 0.5, 4
 SMALL_BATCH = round(1 / NOISE_LEVEL**2)  # 4
 HORIZON = 2000  # loss rules look at the last this many steps (and the first few): bounded cost
 DROPOUT_RATE = 0.8
+# a rate this close to 1 passes a twentieth of each layer's units or less: it alone stops nearly all
+# learning (rate 1.0 learns nothing), so the loss needs half the plateau window to confirm it (critical)
+DROPOUT_NEAR_TOTAL = 0.95
 
 
 def smoothing_span(batch_size: int | None = None) -> int:

@@ -387,18 +387,26 @@ def exploding_growth(probes: Sequence[dict[str, Any]], batch_size: int | None = 
     """The total gradient norm grew more than ``EXPLODING_GROWTH``-fold over the window and rose on
     each of the last three probes. Not with batches of at most ``SMALL_BATCH`` samples: one sample's
     gradient norm spans orders of magnitude (a confidently right one next to a wrong one), and three
-    rising in a row is what one draw in six gives."""
+    rising in a row is what one draw in six gives. The growth is counted from the first probe whose
+    batch was not already fit (a loss at least ``FITTED_LEVEL`` of the window's median): a batch the
+    model gets right has a near-zero gradient whatever the weights, no measure of their scale."""
     if len(probes) < 3 or (batch_size and batch_size <= SMALL_BATCH):
         return []
     totals = [_total_grad_norm(p) for p in probes]
     if not totals[-1] > totals[-2] > totals[-3]:
         return []
-    if totals[0] > 0 and all(math.isfinite(t) for t in totals[-3:]):
-        growth = totals[-1] / totals[0]
+    losses = np.array([math.nan if p.get("loss") is None else p["loss"] for p in probes], dtype=np.float64)
+    known = losses[np.isfinite(losses)]
+    first = 0
+    if known.size:
+        fitted = FITTED_LEVEL * float(np.median(known))
+        first = next((i for i, loss in enumerate(losses[:-1]) if not loss < fitted), len(probes) - 1)
+    if first <= len(probes) - 3 and totals[first] > 0 and all(math.isfinite(t) for t in totals[-3:]):
+        growth = totals[-1] / totals[first]
         if growth > EXPLODING_GROWTH and totals[-1] > totals[-2] > totals[-3]:
             return [Finding(
                 "exploding_gradients", None, None, "warning",
-                {"grad_norm_first": totals[0], "grad_norm_now": totals[-1], "growth": growth},
+                {"grad_norm_first": totals[first], "grad_norm_now": totals[-1], "growth": growth},
                 f"the total gradient norm grew {_fmt(growth)}x since the first probe and is still rising: "
                 "products of large terms grow geometrically.",
             )]

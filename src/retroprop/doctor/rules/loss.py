@@ -15,6 +15,7 @@ from retroprop.doctor.rules.common import (
     BATCH_WINDOWS,
     DIVERGED_FACTOR,
     DIVERGED_MIN_STEPS,
+    DROPOUT_NEAR_TOTAL,
     DROPOUT_RATE,
     EXPLODING_UPDATE_RATIO,
     FITTED_LEVEL,
@@ -336,16 +337,20 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
 
     The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
     known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
+    The loss is read over ``PLATEAU_STEPS`` steps, half as many at a rate of ``DROPOUT_NEAR_TOTAL``.
     """
-    if not dropout_rates or len(losses) < PLATEAU_STEPS or not _all_finite(losses[-LOSS_EMA_STEPS:]):
+    if not dropout_rates:
         return []
     rate = max(dropout_rates)
+    window = PLATEAU_STEPS // 2 if rate >= DROPOUT_NEAR_TOTAL else PLATEAU_STEPS
+    if len(losses) < window or not _all_finite(losses[-LOSS_EMA_STEPS:]):
+        return []
     start = _mean(losses[:5])
     reference = min(start, chance_loss) if chance_loss else start
     now = _mean(losses[-LOSS_EMA_STEPS:])
     if rate >= DROPOUT_RATE and reference > 0 and now > PLATEAU_LEVEL * reference:
         return [Finding(
-            "dropout_too_high", None, None, "critical" if rate >= 0.95 else "warning",
+            "dropout_too_high", None, None, "critical" if rate >= DROPOUT_NEAR_TOTAL else "warning",
             {"dropout_rate": rate, "loss_start": start, "loss_now": now, "reference_loss": reference},
             f"dropout drops {rate:.0%} of the units at each step and the training loss ({now:.3g}) is still "
             f"{now / reference:.0%} of a blind guess's ({reference:.3g}): too little signal gets through to "
