@@ -241,3 +241,19 @@ def test_gradient_growth_from_a_batch_already_fit_is_no_explosion():
     assert finding.evidence["grad_norm_first"] == 1e-3
     # without losses (a loop that gives none) the first probe is the base, as before
     assert rules.exploding_growth([_probe(1e-3, None), _probe(0.1, None), _probe(10.0, None)])
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_roll_back_never_returns_to_a_state_past_the_alarm(seed):
+    x, y = _offset_line(seed)
+    model = _zero_line_model()
+    lr = 3.0 / _largest_curvature(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = rp.fit(model, x, y, loss="mse", optimizer=rp.optim.SGD(model.parameters(), lr=lr),
+                         epochs=80, batch_size=8, verbose=0, repair=True)
+    first = next(t for t in history.treatments if t.applied)
+    losses = history.step_loss
+    alarm = rules.LOSS_ALARM * losses[0]
+    # the state rolled back to was taken before the loss passed its alarm, never at the alarmed step
+    assert first.rolled_back_to is not None
+    assert np.all(losses[:first.rolled_back_to + 1] <= alarm)

@@ -112,7 +112,7 @@ class Checking:
                 # spans several probes confirms or clears it within a few steps, not a hundred
                 recorder.hasten(rules.DEAD_WINDOW)
                 self._looking |= fresh
-        elif (self.repair and not findings and not updates and not loss_findings and finite
+        elif (self.repair and not findings and not updates and not loss_findings and finite and not alarmed
               and recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO and self._unconfirmed is None
               and not self._unresolved()
               and not (known and self._rule("loss_symptoms",
