@@ -150,6 +150,7 @@ class TorchProbe:
         self._before: dict[str, tuple[torch.Tensor, float]] | None = None
         self._ratios: dict[str, float] | None = None
         self._post: Any = None
+        self._hooks: tuple[list[Any], list[Any]] | None = None  # the forward hooks, made at the first arm()
 
     # -- arming -------------------------------------------------------------------------------
     @property
@@ -167,12 +168,17 @@ class TorchProbe:
         if self._handles:
             return
         self._pending = {}
+        if self._hooks is None:  # the same hooks serve every armed pass (they keep no state of their own)
+            self._hooks = ([(name, module, self._activation_hook(name, kind))
+                            for name, module, kind in self.activation_modules],
+                           [(module, self._input_hook(name, module)) for name, module, _ in self.weighted])
+        activation_hooks, input_hooks = self._hooks
         handles = [self.model.register_forward_pre_hook(self._start_pass)]
-        for name, module, kind in self.activation_modules:
+        for name, module, hook in activation_hooks:
             if name not in self._broken:
-                handles.append(module.register_forward_hook(self._activation_hook(name, kind)))
-        for name, module, _ in self.weighted:
-            handles.append(module.register_forward_pre_hook(self._input_hook(name, module)))
+                handles.append(module.register_forward_hook(hook))
+        for module, hook in input_hooks:
+            handles.append(module.register_forward_pre_hook(hook))
         self._handles = handles
 
     def disarm(self) -> None:
@@ -278,6 +284,8 @@ class TorchProbe:
         if kind == "relu" and data.dim() >= 1:
             if data.dim() == 1:
                 fired = data > 0
+            elif data.dim() == 2 and axis == -1:  # (samples, units): no reshape needed
+                fired = (data > 0).any(dim=0)
             else:
                 moved = data.movedim(axis, -1) if axis != -1 else data
                 fired = (moved > 0).reshape(-1, moved.shape[-1]).any(dim=0)

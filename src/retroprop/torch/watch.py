@@ -69,6 +69,12 @@ class Watch:
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
+        # the coming steps that need nothing but their loss (``Doctor.quiet_steps``), recorded here as
+        # fit's callback records them; ``_settle`` sets these after each step the doctor observed
+        self._quiet = 0
+        self._record_loss: Any = None
+        self._alarm = math.inf
+        self._unknown = False  # whether the doctor already knows that the losses are unknown
         if self._drives_steps:
             self.adapter.hook_steps(self._before_step)
 
@@ -92,13 +98,14 @@ class Watch:
         new = self.core.end_epoch(epoch, logs)
         if self.core.repair and (new or self.core.undo_pending):
             self.core.treat(new)
+        self._quiet = 0  # the next step goes through the doctor: its epoch, and what a treatment changed
         return new
 
     def finish(self) -> list[Diagnosis]:
         """The end of the run: the last loss rules run, treatments are settled, every hook is removed."""
         if self._finished:
             return []
-        self._finished = True
+        self._finished, self._quiet = True, 0
         return self.core.finish()
 
     @property
@@ -181,9 +188,17 @@ class Watch:
         """One step, its gradients complete and its update not yet made: observe, clip, treat."""
         if self._finished:
             return
-        doctor = self.core
-        if loss is not None and isinstance(loss, torch.Tensor):
+        if isinstance(loss, torch.Tensor):
             loss = float(loss.item())  # item() reads the value as it is: no detached tensor made per step
+        if self._quiet and ((type(loss) is float and loss - loss == 0.0 and loss <= self._alarm)
+                            or (loss is None and self._unknown)):
+            # the common step: only its loss is recorded, as ``Doctor.observe`` would record it
+            self._quiet -= 1
+            self._record_loss(math.nan if loss is None else loss)
+            if self.core.clip_grad_norm is not None:
+                self._clip(optimizer)
+            return
+        doctor = self.core
         if self._exchanging:
             state = (doctor.recorder.step if doctor.recorder else 0, len(doctor.diagnoses),
                      len(doctor.treatments), self.skipped_steps, bool(doctor.stop_reason), doctor.repair,
@@ -196,14 +211,30 @@ class Watch:
                     "doctor stopped on every rank"), doctor.recorder.step)
         new = doctor.observe(loss)
         if doctor.clip_grad_norm is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, doctor.clip_grad_norm)
+            self._clip(optimizer)
         if doctor.repair and new and doctor.treat(new) is not None:
             # rolled back (and treated): this step's gradients belong to a state that is gone
             for group in optimizer.param_groups:
                 for p in group["params"]:
                     p.grad = None
             self.skipped_steps += 1
+        self._settle()
+
+    def _clip(self, optimizer: Any) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, self.core.clip_grad_norm)
+
+    def _settle(self) -> None:
+        """After a step the doctor observed: how many of the coming steps need only their loss. None
+        under ``torch.distributed``, where every step's numbers are exchanged with the other ranks."""
+        doctor = self.core
+        if self._finished or self._exchanging or doctor.recorder is None:
+            self._quiet = 0
+            return
+        self._quiet = doctor.quiet_steps()
+        self._record_loss = doctor.recorder.record_loss
+        self._alarm = doctor.loss_alarm
+        self._unknown = not doctor.losses_known
 
 
 def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = False, every: int | None = None,
