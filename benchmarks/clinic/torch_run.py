@@ -17,9 +17,11 @@ for ``scenarios.signals``), and the runs are scored with ``run.py``'s own ``judg
 By default the retroprop clinic runs too and the two engines are printed side by side per split.
 
 Run: ``python benchmarks/clinic/torch_run.py [--split dev|test|all] [--only NAME[,NAME...]]
-[--torch-only] [--setup] [--every K] [--json FILE]``. ``--setup`` also gives ``watch`` the optional
-set-up (loss module, training inputs and targets, class count, batch size) for its checks before
-the first step; by default it gets the model and optimizer only, as in the one-line example.
+[--torch-only] [--setup] [--every K] [--repair] [--json FILE]``. ``--setup`` also gives ``watch`` the
+optional set-up (loss module, training inputs and targets, class count, batch size) for its checks
+before the first step; by default it gets the model and optimizer only, as in the one-line example.
+``--repair`` also runs each faulty scenario under ``watch(repair=True)`` in the same loop and compares
+its validation accuracy with its healthy twin's torch run.
 """
 
 from __future__ import annotations
@@ -163,9 +165,11 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False) -> sc.Run:
-    """Train ``s`` as a torch model in a plain loop under ``watch`` (detection only) and measure its
-    signals; the result is scored like ``scenarios.run``'s."""
+def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False, repair: bool = False) -> sc.Run:
+    """Train ``s`` as a torch model in a plain loop under ``watch`` and measure its signals; the result
+    is scored like ``scenarios.run``'s. ``repair``: ``watch(..., repair=True)`` treats the run inside the
+    same loop, which then neither stops at a non-finite step nor puts weights back (the doctor's
+    roll-back is the one that acts), and runs the planned epochs only (a loop's epochs are its own)."""
     x_tr, y_tr, x_va, y_va, classes = sc.load(s.data)
     rp_model, model, opt = build_torch(s)
     xt, xv = (torch.tensor(x, dtype=torch.float32) for x in (x_tr, x_va))
@@ -184,7 +188,7 @@ def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False) -> 
     step_loss: list[float] = []
     logs_by_key: dict[str, list[float]] = {}
     started = time.perf_counter()
-    doctor = watch(model, opt, every=every, **extra)
+    doctor = watch(model, opt, every=every, repair=repair, **extra)
     stopped = False
     for epoch in range(s.epochs):
         model.train()
@@ -202,7 +206,9 @@ def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False) -> 
             value = float(loss.detach())
             step_loss.append(value)
             doctor.observe(loss)
-            if math.isfinite(value) and _finite_grads(model):
+            if repair:
+                opt.step()  # the doctor's step hook voids the update of a step it rolled back from
+            elif math.isfinite(value) and _finite_grads(model):
                 opt.step()
                 if not _finite_weights(model):  # the update overflowed: back to the epoch's start, stop
                     model.load_state_dict(epoch_start[0])
@@ -241,7 +247,50 @@ def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False) -> 
         m = sc.signals(s, history, monitor)
     result = sc.Run(s, list(doctor.diagnoses), m, wall_time, steps_per_epoch=steps_per_epoch)
     result.label_problems = sc.confirm(s, m)
+    result.treatments = [{k: getattr(t, k, None) for k in ("step", "epoch", "problem", "layer", "remedy",
+                                                          "description", "applied", "outcome")}
+                         for t in doctor.treatments]
     return result
+
+
+def repair_torch(verdicts: list[clinic_run.Verdict], log: Any = print) -> list[dict[str, Any]]:
+    """Each faulty scenario whose label its torch run confirmed, run again under ``watch(repair=True)``
+    and compared with its healthy twin's torch run (within ``run.REPAIR_TOLERANCE`` of its validation
+    accuracy), as ``run.repair`` does for ``fit``; the twin is run too when it was not selected."""
+    by_name = sc.by_name()
+    healthy = {v.scenario.name: v.run for v in verdicts if v.scenario.healthy and not v.run.label_problems}
+    rows = []
+    for v in verdicts:
+        s = v.scenario
+        if s.healthy or s.twin is None or v.run.label_problems:
+            continue
+        if s.twin not in healthy:
+            twin_run = run_torch(by_name[s.twin])
+            if twin_run.label_problems:
+                log(f"  {s.name:36s} skipped: its twin's label is not confirmed")
+                continue
+            healthy[s.twin] = twin_run
+        twin = healthy[s.twin]
+        try:
+            with np.errstate(all="ignore"):
+                fixed, error = run_torch(s, repair=True), None
+        except Exception as err:  # a crash is a result, reported with its scenario
+            fixed, error = None, f"{type(err).__name__}: {err}"
+        target = twin.signals["val_acc"]
+        acc = fixed.signals["val_acc"] if fixed is not None else math.nan
+        row = {"scenario": s.name, "split": s.split, "twin": s.twin, "expected": sorted(s.expected),
+               "val_acc_before": v.run.signals["val_acc"], "val_acc_repaired": acc, "val_acc_twin": target,
+               "success": error is None and acc >= target - clinic_run.REPAIR_TOLERANCE,
+               "time_repaired": fixed.wall_time if fixed is not None else math.nan,
+               "time_twin": twin.wall_time,
+               "time_ratio": (fixed.wall_time / twin.wall_time if fixed is not None and twin.wall_time
+                              else math.nan),
+               "epochs_repaired": s.epochs, "epochs_planned": s.epochs,
+               "treatments": fixed.treatments if fixed is not None else [], "stop_reason": None,
+               "error": error, "twin_error": None, "twin_treatments": []}
+        rows.append(row)
+        log(clinic_run.repair_line(row))
+    return rows
 
 
 def detect_torch(scenarios: list[sc.Scenario], every: int | None = None, setup: bool = False,
@@ -324,6 +373,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="give watch the optional set-up (loss, inputs, targets, classes, batch size)")
     parser.add_argument("--every", type=int, default=None,
                         help="the doctor's probe cadence (default: its own)")
+    parser.add_argument("--repair", action="store_true",
+                        help="also run each faulty scenario under watch(repair=True) against its twin")
     parser.add_argument("--json", help="write every result to this file")
     parser.add_argument("--keep-blas-env", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -363,6 +414,17 @@ def clinic(args: argparse.Namespace) -> dict[str, Any]:
         print(f"\n### {split}: torch in detail\n")
         print(clinic_run.detection_table(summaries["torch"]))
         result["splits"][split] = summaries
+    if args.repair:
+        for split in ("dev", "test"):
+            part = [v for v in engines["torch"] if v.scenario.split == split]
+            if not part:
+                continue
+            print(f"\n## {split}: torch repair (watch(repair=True) in the same loop, against the twin's "
+                  "torch run)\n")
+            rows = repair_torch(part)
+            summary = clinic_run.repair_summary(rows)
+            print("\n" + clinic_run.repair_table(summary))
+            result.setdefault("repair", {})[split] = {"summary": summary, "runs": rows}
     if "retroprop" in engines:
         differ = agreement(engines["retroprop"], engines["torch"])
         print(f"\nscenarios diagnosed with different problems by the two engines: "
