@@ -117,22 +117,33 @@ class HalfSeen(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
+def clipped_log_loss(scores, labels):
+    """-sum(y log(clip(scores))) on raw scores below 0: every score sits in the clip, no gradient."""
+    onehot = nn.functional.one_hot(labels, scores.shape[-1]).to(scores.dtype)
+    return -(onehot * scores.clamp(1e-7, 1 - 1e-7).log()).sum(-1).mean()
+
+
 def run_short(rank: int, world: int, model: str) -> dict:
     """8 steps, probed often: ``layouts`` (the ranks measure different activations), ``drift`` (rank
-    1's doctor is pushed out of step at step 4: both must stop watching, and neither hang) or ``nan``
-    (a learning rate that makes everything non-finite)."""
+    1's doctor is pushed out of step at step 4: both must stop watching, and neither hang), ``nan``
+    (a learning rate that makes everything non-finite) or ``nograd`` (a loss that passes no gradient)."""
     from torch.nn.parallel import DistributedDataParallel
 
     from retroprop.torch import watch
 
     torch.manual_seed(0)
-    ddp = DistributedDataParallel(HalfSeen() if model == "layouts" else TwoLayers())
+    net = HalfSeen() if model == "layouts" else TwoLayers()
+    if model == "nograd":
+        with torch.no_grad():
+            net.out.bias.fill_(-20.0)
+    ddp = DistributedDataParallel(net)
     optimizer = torch.optim.SGD(ddp.parameters(), lr=1e30 if model == "nan" else 0.01)
     doctor = watch(ddp, optimizer, every=2)
     x, y = shard(rank, world, n=512, by_sign=True)
+    loss_fn = clipped_log_loss if model == "nograd" else nn.functional.cross_entropy
     for step, i in enumerate(range(0, len(x), 32)):
         optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(ddp(x[i:i + 32]), y[i:i + 32])
+        loss = loss_fn(ddp(x[i:i + 32]), y[i:i + 32])
         loss.backward()
         doctor.observe(loss)
         if model == "drift" and step == 4 and rank == 1:
@@ -143,6 +154,7 @@ def run_short(rank: int, world: int, model: str) -> dict:
                        for r in doctor.core.recorder.records],
             "inferred": doctor.adapter.context().functional, "steps": doctor.core.recorder.step,
             "errors": [(e["where"], e["step"]) for e in doctor.core.errors],
+            "output_bias_grad": [r.output_bias_grad for r in doctor.core.recorder.records],
             "diagnoses": [[d.problem, d.layer, d.step, d.severity, d.evidence] for d in doctor.diagnoses]}
 
 
@@ -157,7 +169,7 @@ def main(rank: int, world: int, port: int, out: str) -> None:
                   "repaired": run(rank, world, repair=True, epochs=4),
                   "dead": run(rank, world, repair=False, epochs=8, model="relu"),
                   "layouts": run_short(rank, world, "layouts"), "drift": run_short(rank, world, "drift"),
-                  "nan": run_short(rank, world, "nan")}
+                  "nan": run_short(rank, world, "nan"), "nograd": run_short(rank, world, "nograd")}
     finally:
         dist.destroy_process_group()
     Path(out).write_text(json.dumps(result, default=float))
@@ -220,6 +232,15 @@ def test_two_gloo_ranks_reach_the_same_diagnoses_and_treatments(tmp_path):
     nan = first["nan"]
     assert nan == second["nan"] and nan["errors"] == []
     assert "non_finite" in [d[0] for d in nan["diagnoses"]]
+
+    # a loss that passes no gradient: the output bias's gradient, reduced over the ranks, is 0 on both
+    # (a healthy run's is not), and both name the mismatch
+    nograd = first["nograd"]
+    assert nograd == second["nograd"] and nograd["errors"] == []
+    assert nograd["output_bias_grad"] and all(g == 0.0 for g in nograd["output_bias_grad"])
+    assert all(g > 0 for g in first["layouts"]["output_bias_grad"])
+    found = [d for d in nograd["diagnoses"] if d[0] == "loss_output_mismatch"]
+    assert found and found[0][4]["case"] == "no_gradient"
 
 
 if __name__ == "__main__":

@@ -145,13 +145,14 @@ def agree_layout(probe: Any) -> None:
 
 
 def reduce_record(probe: Any, layers: list[tuple[str, nn.Module, str]], scalars: list[torch.Tensor],
-                  pending: list[Any]) -> tuple[list[float], dict[str, Any]]:
+                  pending: list[Any], output_bias: bool = False) -> tuple[list[float], dict[str, Any]]:
     """The scalars of ``TorchProbe.collect`` over every rank, in one flattened all-reduce: a layer's
     norms from the mean of the ranks' sums of squares, its mean |g| from their mean (DDP's gradients
     and weights are the same on every rank: these are then its own numbers); an activation's counts
     and sums added (its mean and std are those of every rank's batch together), its firing masks
-    OR-ed (a unit is dead when it fired on no rank). Returns the values in the layout of the probe's
-    ``_to_host`` and, per name, what replaces the local numbers (an activation's size, samples and
+    OR-ed (a unit is dead when it fired on no rank); with ``output_bias``, the output layer's bias
+    gradient norm (the last scalar) from the mean of its squares. Returns the values in the layout of
+    the probe's ``_to_host`` and, per name, what replaces the local numbers (an activation's size, samples and
     firing mask; a layer's non-finite counts, reduced in a second all-reduce only when a norm is not
     finite)."""
     ranks, device = probe.ranks, probe.ranks.device
@@ -163,6 +164,9 @@ def reduce_record(probe: Any, layers: list[tuple[str, nn.Module, str]], scalars:
     for index, p in enumerate(pending):
         numbers += [s.to(device) for s in scalars[offset + 4 * index: offset + 4 * index + 4]]
         numbers.append(torch.tensor([p.size, p.samples], dtype=torch.float64, device=device))
+    if output_bias:
+        bias = scalars[-1].to(device)
+        numbers.append(bias * bias)
     masks = [p.fired.to(device, torch.float64).flatten() for p in pending if p.fired is not None]
     parts = [n.reshape(-1).to(torch.float64) for n in numbers] + masks
     total = ranks.sum(torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64))
@@ -179,12 +183,18 @@ def reduce_record(probe: Any, layers: list[tuple[str, nn.Module, str]], scalars:
         values += [count, total_sum, squares, flat_count]
         reduced["activations"][p.name] = [int(size), int(samples), None]
         position += 6
+    bias_norm = None
+    if output_bias:
+        bias_norm = math.sqrt(sums[position] / n)
+        position += 1
     for p in pending:
         if p.fired is not None:
             width = int(p.fired.numel())
             fired = total[position: position + width] > 0
             reduced["activations"][p.name][2] = fired.reshape(p.fired.shape).numpy()
             position += width
+    if bias_norm is not None:
+        values.append(bias_norm)
     broken = [index for index in range(len(layers))
               if not (math.isfinite(values[3 * index]) and math.isfinite(values[3 * index + 1]))]
     if broken:  # the same on every rank: the norms were reduced

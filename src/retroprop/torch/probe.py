@@ -345,8 +345,8 @@ class TorchProbe:
             else:  # every rank's counts and sums of the finite entries, added across the ranks
                 count, total, squares = _finite_sums(p.data)
                 scalars += [count, total, squares, _wide(p.flat) if p.flat is not None else count]
-        # the output layer's bias gradient, last (one process only: the ranks' layout leaves it out)
-        bias = getattr(layers[-1][1], "bias", None) if layers and self.ranks is None else None
+        # the output layer's bias gradient, last (across ranks: the same layer on each, DDP's model)
+        bias = getattr(layers[-1][1], "bias", None) if layers else None
         bias_grad = None if bias is None else bias.grad
         if bias_grad is not None:
             scalars.append(torch.linalg.vector_norm(bias_grad.detach(), dtype=_wide_dtype(bias_grad)))
@@ -354,7 +354,7 @@ class TorchProbe:
         if self.ranks is None:
             values = _to_host(scalars)
         else:
-            values, reduced = reduce_record(self, layers, scalars, pending)
+            values, reduced = reduce_record(self, layers, scalars, pending, bias_grad is not None)
         records, squares = [], 0.0
         for index, (name, module, label) in enumerate(layers):
             weight_norm, grad_norm, abs_sum = values[3 * index: 3 * index + 3]
