@@ -451,6 +451,38 @@ def missing_nonlinearity(layers: Sequence[dict[str, Any]]) -> list[Finding]:
     return findings
 
 
+def hidden_softmax(layers: Sequence[dict[str, Any]]) -> list[Finding]:
+    """A softmax (or log-softmax) over a hidden layer's units, feeding the next Linear layer: one
+    ``vanishing_gradients`` finding per such softmax.
+
+    A softmax over ``n`` units makes their outputs sum to 1 (each about ``1/n``), and its Jacobian,
+    ``diag(p) - p p^T``, has entries of that size: every gradient through it shrinks by about the
+    width, and what the next layer sees is a distribution, not features. The course page's cure for
+    vanishing gradients (ReLU) is the fit one; an output softmax (no Linear after it) is the loss's
+    business, and a softmax inside an unknown module (attention) is not seen here."""
+    layers = validate_layers(layers)
+    findings = []
+    for index, layer in enumerate(layers):
+        if layer["kind"] not in ("softmax", "log_softmax"):
+            continue
+        following = next((later for later in layers[index + 1:] if later["kind"] not in AFFINE
+                          and later["kind"] not in ("dropout", "identity", "flatten")), None)
+        if following is None or following["kind"] != "linear":
+            continue
+        width = next((earlier.get("out_features") for earlier in reversed(layers[:index])
+                      if earlier.get("out_features") is not None), None)
+        shrink = f"about {width}x" if width else "about the layer's width"
+        findings.append(_finding(
+            "vanishing_gradients", layer, "warning",
+            {"activation": layer["kind"], "units": width, "feeds": following["name"]},
+            f"a {layer['kind'].replace('_', '-')} over the {width or ''} hidden units of {_label(layer)} "
+            f"makes them sum to 1 before {_label(following)}: every gradient through it shrinks by {shrink} "
+            "(its derivatives are products of probabilities), and the next layer sees a distribution "
+            "instead of features.",
+            FIT_FIX.format(remedy="relu: ReLU in its place, with He weights")))
+    return findings
+
+
 def _collapsed(run: list[dict[str, Any]], linear_model: bool) -> Finding:
     labels = [_label(layer) for layer in run]
     widths = [w for layer in run for w in (layer.get("in_features"), layer.get("out_features"))]

@@ -120,10 +120,11 @@ def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], k
 
 
 def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Saturating activations (sigmoid, tanh) become ReLU, and the Linear layers get the
-    initialization ReLU needs (He): weights drawn for sigmoid (or far too large, the usual cause
-    of saturation) would shrink or blow up the signal at every ReLU layer."""
-    return swap_activations(model, optimizer, ReLU, SATURATING, "relu", reinit=True)
+    """Saturating activations (sigmoid, tanh; a softmax over hidden units) become ReLU, and the
+    Linear layers get the initialization ReLU needs (He): weights drawn for sigmoid (or far too
+    large, the usual cause of saturation) would shrink or blow up the signal at every ReLU layer.
+    The output's activation is never touched."""
+    return swap_activations(model, optimizer, ReLU, (*SATURATING, Softmax), "relu", reinit=True)
 
 
 def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:

@@ -382,13 +382,17 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(
-             e.probes, e.batch_size), gate=_symptoms),),
+             e.probes, e.batch_size), gate=_symptoms),
+          Detector("vanishing_gradients (hidden softmax)", "setup",
+                   lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
          treat_rank=7,
-         signal="RMS weight gradient of the first layer / of the last layer",
-         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers",
+         signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
+                "softmax over a hidden layer's units that feeds the next Linear layer",
+         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
+                   "softmax",
          window="2 consecutive probes; when two batches hold fewer than {samples} samples, the root mean "
-                "square over as many probes as hold them",
+                "square over as many probes as hold them; before the first step (hidden softmax)",
          why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
              "shrink the gradient geometrically toward the input",
          thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL,
@@ -502,8 +506,11 @@ CAUSAL_ORDER = PROBLEMS  # the table's order: causes before their consequences
 TREATMENT_ORDER: dict[str, tuple[str, ...]] = {rule.problem.value: rule.remedies for rule in TABLE}
 CONSEQUENCES: dict[str, tuple[str, ...]] = {rule.problem.value: tuple(p.value for p in rule.causes)
                                             for rule in TABLE if rule.causes}
+# the setup's problems: rows whose first detector runs before the first step (their other detectors, if
+# any, watch the run for the same fault); a run problem that a static check can also see early (a hidden
+# softmax's vanishing gradients) lists that check after its own
 SETUP_PROBLEMS: tuple[str, ...] = tuple(rule.problem.value for rule in TABLE
-                                        if any(d.family == "setup" for d in rule.detectors))
+                                        if rule.detectors[0].family == "setup")
 TREATMENT_PRIORITY: tuple[str, ...] = tuple(rule.problem.value
                                             for rule in sorted(TABLE, key=lambda rule: rule.treat_rank))
 RULES: list[dict[str, str]] = [rule.doc() for rule in TABLE]

@@ -45,6 +45,7 @@ ACTIVATION_KINDS: dict[type, str] = {
     nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu", nn.GELU: "gelu",
     nn.SiLU: "silu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
 }
+UNMEASURED_ACTIVATIONS = (nn.Softmax, nn.LogSoftmax, nn.Softmin)
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
 CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)  # units on axis 1
 # an inferred ReLU needs this share of exact zeros among its inputs: a ReLU layer of which a tenth or
@@ -137,6 +138,9 @@ class TorchProbe:
         self._index = {n: i for i, (n, _, _) in enumerate(self.weighted)}
         self.activation_modules = [(n, m, ACTIVATION_KINDS[type(m)]) for n, m in named
                                    if type(m) in ACTIVATION_KINDS]
+        # activation modules that are not measured (a softmax): the layer after one takes its output,
+        # not that of an activation applied as a function
+        self.unmeasured_activations = [m for _, m in named if isinstance(m, UNMEASURED_ACTIVATIONS)]
         self.errors: list[tuple[str, BaseException]] = []
         self._broken: set[str] = set()
         self._handles: list[Any] = []
@@ -179,7 +183,12 @@ class TorchProbe:
                 handles.append(module.register_forward_hook(hook))
         for module, hook in input_hooks:
             handles.append(module.register_forward_pre_hook(hook))
+        for module in self.unmeasured_activations:
+            handles.append(module.register_forward_hook(self._activation_seen))
         self._handles = handles
+
+    def _activation_seen(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        self._pass.activation_since = True
 
     def disarm(self) -> None:
         for handle in self._handles:

@@ -117,7 +117,8 @@ def swap_activations(model: nn.Module, optimizer: Any, context: Context, kinds: 
 
 def use_relu(model: nn.Module, optimizer: Any, context: Context, **_: Any) -> Treatment:
     return swap_activations(
-        model, optimizer, context, SATURATING, nn.ReLU, "relu", ("sigmoid", "tanh"),
+        model, optimizer, context, (*SATURATING, nn.Softmax, nn.LogSoftmax), nn.ReLU, "relu",
+        ("sigmoid", "tanh"),
         "in forward, apply torch.relu where torch.sigmoid/torch.tanh is applied to a hidden layer, and "
         "initialize the Linear layers with nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')",
         reinit=True)
