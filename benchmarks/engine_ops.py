@@ -199,7 +199,7 @@ def _build_ops() -> list[Op]:
            lambda d: f"{d.n}x{d.n} @ {d.n}x{d.n}"),
         Op("sum", _one, lambda x: x.sum(), lambda x: x.sum(), _square),
         Op("mean(axis=-1)", _one, lambda x: x.mean(axis=-1), lambda x: x.mean(dim=-1), _square),
-        Op("max(axis=-1)", _one, lambda x: x.max(axis=-1), lambda x: x.amax(dim=-1), _square),
+        Op("max(axis=-1)", _one, lambda x: x.amax(axis=-1), lambda x: x.amax(dim=-1), _square),
         Op("exp", _one, lambda x: x.exp(), lambda x: x.exp(), _square),
         Op("log", _positive, lambda x: x.log(), lambda x: x.log(), _square),
         Op("tanh", _one, F.tanh, lambda x: x.tanh(), _square),

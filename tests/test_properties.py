@@ -118,6 +118,17 @@ BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] =
 }
 
 
+def _as_torch_promotes(name: str, *operands: Any) -> list[Any]:
+    """The operands cast to the dtype torch computes ``name`` in (torch.result_type; true division
+    of integers in the default float32): NumPy then gives torch's dtype and values."""
+    torch = pytest.importorskip("torch")
+    as_torch = [torch.from_numpy(np.array(x)) if isinstance(x, np.ndarray) else x for x in operands]
+    dtype = torch.empty(0, dtype=torch.result_type(*as_torch)).numpy().dtype
+    if name == "div" and dtype.kind != "f":
+        dtype = np.dtype(np.float32)
+    return [x.astype(dtype) if isinstance(x, np.ndarray) else x for x in operands]
+
+
 @pytest.mark.parametrize("name", list(BINARY))
 @given(data=st.data())
 def test_binary_forward_matches_numpy(name: str, data: st.DataObject) -> None:
@@ -130,7 +141,7 @@ def test_binary_forward_matches_numpy(name: str, data: st.DataObject) -> None:
     b = data.draw(arrays(dtype_b, shapes.input_shapes[1], elems_b), label="b")
 
     out = rp_fn(rp.tensor(a), rp.tensor(b))
-    want = np_fn(a, b)
+    want = np_fn(*_as_torch_promotes(name, a, b))
 
     assert isinstance(out, rp.Tensor)
     assert out.shape == want.shape == shapes.result_shape
@@ -141,7 +152,8 @@ def test_binary_forward_matches_numpy(name: str, data: st.DataObject) -> None:
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
 @given(data=st.data())
 def test_binary_forward_with_python_scalar_matches_numpy(name: str, data: st.DataObject) -> None:
-    """A Python scalar on either side promotes as in NumPy 2 (weakly: float32 stays float32)."""
+    """A Python scalar on either side promotes as in torch (weakly: float32 stays float32, an
+    integer tensor with a float becomes float32)."""
     rp_fn, np_fn = BINARY[name]
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
     dtype = data.draw(st.sampled_from(NUMERIC_DTYPES), label="dtype")
@@ -149,7 +161,8 @@ def test_binary_forward_with_python_scalar_matches_numpy(name: str, data: st.Dat
     a = data.draw(arrays(dtype, shape, nonzero_elements(dtype) if divides else None), label="a")
     scalar = data.draw(st.one_of(st.integers(1, 5), st.floats(0.5, 5.0)), label="scalar")
     t = rp.tensor(a)
-    for got, want in ((rp_fn(t, scalar), np_fn(a, scalar)), (rp_fn(scalar, t), np_fn(scalar, a))):
+    for got, want in ((rp_fn(t, scalar), np_fn(*_as_torch_promotes(name, a, scalar))),
+                      (rp_fn(scalar, t), np_fn(*_as_torch_promotes(name, scalar, a)))):
         want = np.asarray(want)
         assert got.shape == want.shape
         assert got.dtype == want.dtype
@@ -277,7 +290,8 @@ def test_where_grad_unbroadcasts_to_input_shapes(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_binary_grad_keeps_each_input_dtype(name: str, dtype_a: Any, dtype_b: Any,
                                             data: st.DataObject) -> None:
-    """Mixed float32/float64: the output promotes, each gradient comes back in its input's dtype."""
+    """Mixed float32/float64: the output promotes as torch's (a 0-d operand does not widen one with
+    dims), each gradient comes back in its input's dtype."""
     rp_fn, _ = BINARY[name]
     shapes = data.draw(broadcast_shapes(2).filter(lambda s: len(s.result_shape) >= 1),
                        label="shapes")
@@ -286,10 +300,14 @@ def test_binary_grad_keeps_each_input_dtype(name: str, dtype_a: Any, dtype_b: An
     b = data.draw(arrays(dtype_b, shapes.input_shapes[1], elems_b), label="b")
     ta, tb = rp.tensor(a, requires_grad=True), rp.tensor(b, requires_grad=True)
     out = rp_fn(ta, tb)
-    assert out.dtype == np.float64
+    wide = b if dtype_b == np.float64 else a
+    narrow = a if wide is b else b
+    assert out.dtype == (np.float64 if wide.ndim or not narrow.ndim else np.float32)
     g = np.ones(out.shape)
     out.backward(g)
-    local_a, local_b = _local_binary_grads(name, a.astype(np.float64), b.astype(np.float64), g)
+    # computed in the output's dtype (a tie there is a tie, as in torch), compared in float64
+    computed = [x.astype(out.dtype).astype(np.float64) for x in (a, b)]
+    local_a, local_b = _local_binary_grads(name, *computed, g)
     for tensor, local in ((ta, local_a), (tb, local_b)):
         assert tensor.grad is not None
         assert tensor.grad.shape == tensor.shape
@@ -332,7 +350,11 @@ REDUCTIONS = ("sum", "mean", "max", "min", "var", "std")
 
 
 def _reduce(t: rp.Tensor, name: str, axis: Any, keepdims: bool) -> rp.Tensor:
-    return getattr(t, name)(axis=axis, keepdims=keepdims)
+    """NumPy's reduction ``name``: amax/amin for max/min (torch's max(dim) returns indices too),
+    var/std with ddof=0 (torch's default is 1)."""
+    if name in ("var", "std"):
+        return getattr(t, name)(axis=axis, keepdims=keepdims, ddof=0)
+    return getattr(t, {"max": "amax", "min": "amin"}.get(name, name))(axis=axis, keepdims=keepdims)
 
 
 @pytest.mark.parametrize("name", REDUCTIONS)
@@ -583,11 +605,11 @@ def test_reused_small_non_leaf_accumulates(shape: tuple[int, ...]) -> None:
 FUNCTIONS: dict[str, Callable[[rp.Tensor, np.ndarray], rp.Tensor]] = {
     "mul_sum_last": lambda x, c: (x * c).sum(axis=-1) if (x * c).ndim else x * c,
     "maximum_mean": lambda x, c: rp.maximum(x, c).mean(),
-    "exp_var": lambda x, c: ((x - c) * 0.5).exp().var(),
+    "exp_var": lambda x, c: ((x - c) * 0.5).exp().var(ddof=0),
     "sigmoid_tanh": lambda x, c: F.sigmoid(x) * F.tanh(c + x),
     "div_max": lambda x, c: (x / c).max(keepdims=True),
     "relu_abs": lambda x, c: F.relu(x - c) + (x * c).abs(),
-    "where_min": lambda x, c: rp.where(c > 0, x * x, x).min(axis=0) if (x * c).ndim else x,
+    "where_min": lambda x, c: rp.where(c > 0, x * x, x).amin(axis=0) if (x * c).ndim else x,
 }
 
 

@@ -63,14 +63,14 @@ def test_integer_tensors_cannot_require_grad():
         t.requires_grad = True
 
 
-def test_promotion_follows_numpy_nep50():
+def test_promotion_follows_torch():
     f32 = rp.tensor([1.0, 2.0])
     f64 = rp.tensor(np.array([1.0, 2.0]))
     assert (f32 * 2.0).dtype == np.float32  # Python scalars are weak
     assert (f32 + 1).dtype == np.float32
     assert (f32 + f64).dtype == np.float64
     assert (f32 + np.ones(2)).dtype == np.float64
-    assert (rp.tensor([1, 2]) * 0.5).dtype == np.float64  # int array with float scalar
+    assert (rp.tensor([1, 2]) * 0.5).dtype == np.float32  # int with a float scalar: torch's default
 
 
 def test_factories_and_seed_reproducibility():

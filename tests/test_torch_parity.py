@@ -200,14 +200,13 @@ def test_ndarray_operand(op, shape_x, shape_c, tensor_left, dtype):
     pytest.param(lambda x: np.float64(2.0) * x, id="np.float64*x"),
     pytest.param(lambda x: x ** np.float64(0.5), id="x**np.float64"),
 ])
-def test_numpy_scalar_operands_promote_as_numpy_nep50(op):
-    # A deliberate difference from torch: promotion follows NumPy (NEP 50), where a NumPy
-    # float64 scalar is strongly typed, so float32 (op) np.float64 is float64. Values still match.
+def test_numpy_scalar_operands_promote_as_torch(op):
+    # torch takes a NumPy float64 scalar as a Python float (weak), so float32 (op) it stays float32
     x = rp.tensor(positive((3,), "x").astype(np.float32), requires_grad=True)
     out = op(x)
-    assert out.dtype == np.float64
-    expected = op(torch.tensor(x.data, dtype=torch.float64)).numpy()
-    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    expected = op(torch.tensor(x.data))
+    assert expected.dtype == torch.float32 and out.dtype == np.float32
+    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +308,14 @@ def _torch_reduce(name: str, axis: Any, keepdims: bool, ddof: int = 0) -> Callab
     return fn
 
 
+def _rp_reduce(t: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """rp's reduction with _torch_reduce's meaning: amax/amin for "max"/"min", and var/std with
+    correction 0 unless given (rp's default is torch's, correction 1)."""
+    if name in ("var", "std") and not {"ddof", "correction"} & kwargs.keys():
+        kwargs["correction"] = 0
+    return getattr(t, {"max": "amax", "min": "amin"}.get(name, name))(*args, **kwargs)
+
+
 REDUCTIONS = ["sum", "mean", "max", "min", "var", "std"]
 AXES_3D = [
     pytest.param(None, id="all"),
@@ -329,7 +336,7 @@ AXES_3D = [
 @pytest.mark.parametrize("name", REDUCTIONS)
 def test_reduction_3d(name, axis, keepdims, dtype):
     x = randn((2, 3, 4), name)
-    rp_fn = lambda t: getattr(t, name)(axis=axis, keepdims=keepdims)  # noqa: E731
+    rp_fn = lambda t: _rp_reduce(t, name, axis=axis, keepdims=keepdims)  # noqa: E731
     _check(rp_fn, _torch_reduce(name, axis, keepdims), x, dtype=dtype)
 
 
@@ -351,7 +358,7 @@ SMALL_REDUCTION_CASES = [
 @pytest.mark.parametrize("name", REDUCTIONS)
 def test_reduction_small_shapes(name, shape, axis, keepdims, dtype):
     x = randn(shape, name)
-    rp_fn = lambda t: getattr(t, name)(axis=axis, keepdims=keepdims)  # noqa: E731
+    rp_fn = lambda t: _rp_reduce(t, name, axis=axis, keepdims=keepdims)  # noqa: E731
     _check(rp_fn, _torch_reduce(name, axis, keepdims), x, dtype=dtype)
 
 
@@ -379,7 +386,7 @@ def test_std_of_constant_slice(ddof, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_var_of_constant_slice(dtype):
     x = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
-    _check(lambda t: t.var(axis=1), lambda t: t.var(dim=1, correction=0), x, dtype=dtype)
+    _check(lambda t: t.var(axis=1, ddof=0), lambda t: t.var(dim=1, correction=0), x, dtype=dtype)
 
 
 TIES = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
@@ -391,7 +398,7 @@ TIES = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_max_min_ties(name, axis, keepdims, dtype):
     """Tied extremes share the gradient equally, as torch.amax/amin."""
-    rp_fn = lambda t: getattr(t, name)(axis=axis, keepdims=keepdims)  # noqa: E731
+    rp_fn = lambda t: _rp_reduce(t, name, axis=axis, keepdims=keepdims)  # noqa: E731
     torch_fn = _torch_reduce(name, axis, keepdims)
     _check(rp_fn, torch_fn, TIES, dtype=dtype)
     _check(rp_fn, torch_fn, -TIES, dtype=dtype)
@@ -402,13 +409,13 @@ def test_max_min_ties(name, axis, keepdims, dtype):
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_max_min_many_ties_3d(name, axis, dtype):
     x = _rng("ties3d").integers(0, 3, size=(3, 4, 5)).astype(np.float64)
-    _check(lambda t: getattr(t, name)(axis=axis), _torch_reduce(name, axis, False), x, dtype=dtype)
+    _check(lambda t: _rp_reduce(t, name, axis=axis), _torch_reduce(name, axis, False), x, dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_ties_exact_gradient(dtype):
     x = rp.tensor(TIES.astype(dtype), requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     _allclose(x.grad, np.array([[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]), dtype)
 
 
@@ -416,11 +423,13 @@ def test_max_ties_exact_gradient(dtype):
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std"])
 def test_reduction_torch_style_aliases(name, dtype):
     x = randn((2, 3, 4), name, "alias")
-    rp_fn = lambda t: getattr(t, name)(dim=1, keepdim=True)  # noqa: E731
+    rp_fn = lambda t: _rp_reduce(t, name, dim=1, keepdim=True)  # noqa: E731
     _check(rp_fn, _torch_reduce(name, 1, True), x, dtype=dtype)
-    rp_fn = lambda t: getattr(t, name)(dim=[0, 2])  # noqa: E731
+    rp_fn = lambda t: _rp_reduce(t, name, dim=[0, 2])  # noqa: E731
     _check(rp_fn, _torch_reduce(name, (0, 2), False), x, dtype=dtype)
-    rp_fn = lambda t: getattr(t, name)(-1, True)  # noqa: E731  (positional axis, keepdims)
+    # positional as torch's: (dim, keepdim), and (dim, unbiased, keepdim) for var/std
+    positional = (-1, False, True) if name in ("var", "std") else (-1, True)
+    rp_fn = lambda t: getattr(t, {"max": "amax", "min": "amin"}.get(name, name))(*positional)  # noqa: E731
     _check(rp_fn, _torch_reduce(name, -1, True), x, dtype=dtype)
 
 
@@ -428,7 +437,7 @@ def test_reduction_torch_style_aliases(name, dtype):
 def test_reduction_composite(dtype):
     """A reduction feeding arithmetic: (x - x.mean(1, keepdims)) / x.std(1, keepdims)."""
     x = randn((4, 6), "composite")
-    rp_fn = lambda t: (t - t.mean(axis=1, keepdims=True)) / t.std(axis=1, keepdims=True)  # noqa: E731
+    rp_fn = lambda t: (t - t.mean(axis=1, keepdims=True)) / t.std(axis=1, keepdims=True, ddof=0)  # noqa: E731
     torch_fn = lambda t: (t - t.mean(1, keepdim=True)) / t.std(1, keepdim=True, correction=0)  # noqa: E731
     _check(rp_fn, torch_fn, x, dtype=dtype)
 
@@ -480,17 +489,17 @@ def test_shape_ops(shape, fn, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("axes", [(2, 0, 1), (0, 2, 1), (1, 0, 2), (-1, -3, -2), (0, 1, 2)])
-def test_transpose_axes(axes, dtype):
-    """rp's transpose(*axes) is NumPy's (a full permutation), torch's equivalent is permute."""
-    _check(lambda t: t.transpose(*axes), lambda t: t.permute(*axes), randn((2, 3, 4), "tr"),
+def test_permute_axes(axes, dtype):
+    _check(lambda t: t.permute(*axes), lambda t: t.permute(*axes), randn((2, 3, 4), "tr"),
            dtype=dtype)
-    _check(lambda t: t.transpose(axes), lambda t: t.permute(*axes), randn((2, 3, 4), "tr"),
+    _check(lambda t: t.permute(axes), lambda t: t.permute(*axes), randn((2, 3, 4), "tr"),
            dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_transpose_no_axes_reverses(dtype):
-    _check(lambda t: t.transpose(), lambda t: t.permute(2, 1, 0), randn((2, 3, 4), "rev"),
+@pytest.mark.parametrize("dims", [(0, 1), (1, 2), (2, 0), (-1, -2), (1, 1)])
+def test_transpose_swaps_two_dims(dims, dtype):
+    _check(lambda t: t.transpose(*dims), lambda t: t.transpose(*dims), randn((2, 3, 4), "tr"),
            dtype=dtype)
 
 
@@ -1173,7 +1182,7 @@ def test_two_layer_network(dtype):
 
     def rp_fn(xt, a, b, c, d, yt):
         h = F.gelu(F.linear(xt, a, b))
-        h = h / (h.std(axis=0, keepdims=True) + 1.0)
+        h = h / (h.std(axis=0, keepdims=True, ddof=0) + 1.0)
         return F.cross_entropy(F.linear(h, c, d), yt, label_smoothing=0.05) + 1e-2 * (a**2).sum()
 
     def torch_fn(xt, a, b, c, d, yt):

@@ -4,8 +4,10 @@ Each op works on raw arrays. Gradients that come out in a broadcast shape are su
 input's shape by the engine (``tensor.sum_to_shape``), never here.
 
 Conventions at kinks and ties follow PyTorch: ``abs`` has gradient 0 at 0; ``clip`` passes the
-gradient at its bounds; ``max``/``min`` reductions share the gradient equally between tied
-elements (as ``torch.amax``); ``maximum``/``minimum`` give each side half on ties.
+gradient at its bounds; ``amax``/``amin`` (and ``max()``/``min()`` over everything) share the
+gradient equally between tied elements, ``max(dim)``/``min(dim)`` give it to the returned index (as
+torch's); ``maximum``/``minimum`` give each side half on ties. Binary ops promote dtypes as torch's
+``result_type`` (``result_dtype``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.backend import array_module, is_array
-from retroprop.tensor import Function, ShapeError, Tensor, as_array, share_counter
+from retroprop.tensor import DEFAULT_DTYPE, Function, ShapeError, Tensor, as_array, share_counter
 
 Axis = int | tuple[int, ...] | None
 
@@ -88,6 +90,84 @@ def _count(shape: tuple[int, ...], axis: Axis) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Type promotion (torch's, where it differs from NumPy's)
+# ---------------------------------------------------------------------------------------------
+def _category(dtype: np.dtype) -> int:
+    return 2 if dtype.kind == "f" else 0 if dtype.kind == "b" else 1
+
+
+def _promote_pair(a: np.dtype | None, b: np.dtype | None) -> np.dtype | None:
+    """torch.promote_types: an integer with a float gives that float (NumPy may widen it)."""
+    if a is None or b is None:
+        return b if a is None else a
+    ca, cb = _category(a), _category(b)
+    if ca != cb and 2 in (ca, cb):
+        return a if ca == 2 else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    # torch's combine_categories: a lower-priority group only counts when its category is higher
+    if higher is None:
+        return lower
+    if lower is None or higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return _promote_pair(higher, lower)
+    return higher
+
+
+def result_dtype(*operands: Any) -> np.dtype:
+    """The dtype torch gives an elementwise op on ``operands`` (torch.result_type): arrays with
+    axes decide first, then 0-d arrays, then Python scalars (a float counts as the default float
+    dtype, float32), each group only where its category (bool < integer < float) is higher."""
+    dims = zeros = scalars = None
+    for x in operands:
+        if isinstance(x, (bool, np.bool_)):
+            scalars = _promote_pair(scalars, np.dtype(np.bool_))
+        elif isinstance(x, (int, np.integer)) and not is_array(x):
+            scalars = _promote_pair(scalars, np.dtype(np.int64))
+        elif isinstance(x, (float, np.floating)) and not is_array(x):
+            scalars = _promote_pair(scalars, DEFAULT_DTYPE)
+        elif x.ndim:
+            dims = _promote_pair(dims, x.dtype)
+        else:
+            zeros = _promote_pair(zeros, x.dtype)
+    return _combine(dims, _combine(zeros, scalars))
+
+
+def _as_dtype(x: Any, dtype: np.dtype) -> Any:
+    """``x`` cast to ``dtype`` when it is an array of another dtype (scalars stay: NumPy treats
+    them as weak, so they follow the array's dtype; NumPy's own scalars become Python's)."""
+    if isinstance(x, np.generic) and x.dtype != dtype:
+        return x.item()  # NumPy 2 would let a float64 scalar widen a float32 array
+    return x.astype(dtype) if is_array(x) and x.dtype != dtype else x
+
+
+_WEAK = frozenset((float, int, bool))
+
+
+def _promoted(a: Any, b: Any, true_division: bool = False) -> tuple[Any, Any]:
+    """The operands cast so that NumPy computes in torch's result dtype (fast when they agree)."""
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is db and da is not None and (da.kind == "f" or not true_division):
+        return a, b
+    # a float array with a Python number (weak: it takes the array's dtype), the common case
+    if (da is not None and da.kind == "f" and type(b) in _WEAK) or (
+            db is not None and db.kind == "f" and type(a) in _WEAK):
+        return a, b
+    want = result_dtype(a, b)
+    if true_division and want.kind != "f":
+        want = DEFAULT_DTYPE  # integer / integer is a float32 tensor in torch
+    return _as_dtype(a, want), _as_dtype(b, want)
+
+
+def _float_input(a: Any) -> Any:
+    """Integer and bool tensors enter exp/log/sqrt as float32 (torch's default float dtype)."""
+    return a if a.dtype.kind == "f" else a.astype(DEFAULT_DTYPE)
+
+
+# ---------------------------------------------------------------------------------------------
 # Arithmetic
 # ---------------------------------------------------------------------------------------------
 class Add(_Broadcasting):
@@ -95,6 +175,8 @@ class Add(_Broadcasting):
     symbol = "+"
 
     def forward(self, a: Any, b: Any) -> Any:
+        if type(a) is not type(b) or a.dtype is not b.dtype:
+            a, b = _promoted(a, b)
         return a + b
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
@@ -106,6 +188,8 @@ class Sub(_Broadcasting):
     symbol = "-"
 
     def forward(self, a: Any, b: Any) -> Any:
+        if type(a) is not type(b) or a.dtype is not b.dtype:
+            a, b = _promoted(a, b)
         return a - b
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
@@ -118,6 +202,8 @@ class Mul(_Broadcasting):
     symbol = "*"
 
     def forward(self, a: Any, b: Any) -> Any:
+        if type(a) is not type(b) or a.dtype is not b.dtype:
+            a, b = _promoted(a, b)
         self.a, self.b = a, b
         return a * b
 
@@ -132,6 +218,7 @@ class Div(_Broadcasting):
     symbol = "/"
 
     def forward(self, a: Any, b: Any) -> Any:
+        a, b = _promoted(a, b, true_division=True)
         self.b = b
         self.out = a / b
         return self.out
@@ -159,6 +246,7 @@ class Pow(Function):
     saves = (0,)
 
     def forward(self, a: Any, exponent: float) -> Any:
+        a, exponent = _promoted(a, exponent)
         self.a, self.exponent = a, exponent
         return a**exponent
 
@@ -172,17 +260,24 @@ class Pow(Function):
 
 
 class ScalarPow(Function):
-    """``b ** x`` for a scalar base ``b``."""
+    """``b ** x`` for a scalar base ``b``. At ``b == 0`` the gradient is 0 where ``x >= 0`` (where
+    ``b ** x * log b`` is ``0 * -inf``), as torch's."""
 
     saves = (-1,)
 
     def forward(self, a: Any, base: float) -> Any:
-        self.log_base = float(np.log(base))
-        self.out = base**a
+        base, a = _promoted(base, a)
+        self.base = base
+        with np.errstate(divide="ignore"):  # 0 ** negative is inf, as torch's
+            self.out = base**a
         return self.out
 
     def backward(self, grad: Any) -> Any:
-        return grad * (self.out * self.log_base)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log of 0 or of a negative base
+            local = self.out * float(np.log(self.base))
+        if self.base == 0:  # out is 0 (x > 0), 1 (x == 0) or inf (x < 0): torch masks x >= 0
+            local = array_module(local).where(self.out <= 1, 0, local)
+        return grad * local
 
 
 class MatMul(Function):
@@ -256,7 +351,7 @@ class Exp(Function):
     saves = (-1,)
 
     def forward(self, a: Any) -> Any:
-        self.out = array_module(a).exp(a)
+        self.out = array_module(a).exp(_float_input(a))
         return self.out
 
     def backward(self, grad: Any) -> Any:
@@ -267,7 +362,7 @@ class Log(Function):
     saves = (0,)
 
     def forward(self, a: Any) -> Any:
-        self.a = a
+        self.a = a = _float_input(a)
         return array_module(a).log(a)
 
     def backward(self, grad: Any) -> Any:
@@ -278,7 +373,7 @@ class Sqrt(Function):
     saves = (-1,)
 
     def forward(self, a: Any) -> Any:
-        self.out = array_module(a).sqrt(a)
+        self.out = array_module(a).sqrt(_float_input(a))
         return self.out
 
     def backward(self, grad: Any) -> Any:
@@ -325,6 +420,7 @@ class _Extremum(_Broadcasting):
 
     def forward(self, a: Any, b: Any) -> Any:
         xp = array_module(a, b)
+        a, b = _promoted(a, b)
         self.wins = self._wins(a, b)
         self.ties = a == b
         return self._pick(xp, a, b)
@@ -447,36 +543,50 @@ class Min(_Extreme):
 
 
 class Var(Function):
-    """Variance with ``ddof`` (0 by default, as NumPy); ``std=True`` gives its square root."""
+    """Variance dividing by ``n - ddof`` (the method passes torch's default, 1); ``std=True``
+    gives its square root. With ``n - ddof <= 0`` the result is NaN or inf, as torch's."""
 
     saves = ()
 
     def forward(self, a: Any, axis: Axis, keepdims: bool, ddof: int, std: bool) -> Any:
         xp = array_module(a)
-        n = _count(a.shape, axis)
-        if n - ddof <= 0:
-            raise ValueError(
-                f"{'std' if std else 'var'}: ddof={ddof} leaves no degrees of freedom for "
-                f"{n} value(s) per reduction"
-            )
+        dof = float(max(_count(a.shape, axis) - ddof, 0))
         self.shape, self.axis, self.keepdims, self.std = a.shape, axis, keepdims, std
         centered = a - a.mean(axis=axis, keepdims=True)
-        var = (centered * centered).sum(axis=axis, keepdims=True) / (n - ddof)
-        out = xp.sqrt(var) if std else var
-        if self.needs_input_grad[0]:
-            # d var / d x = 2 (x - mean) / (n - ddof); d std / d x = (x - mean) / ((n - ddof) std).
-            # Where std == 0 (all values equal) that is 0/0: the gradient is 0 there, as in torch.
-            if std:
-                scale = (n - ddof) * out
-                self.local = xp.divide(centered, scale, out=xp.zeros_like(centered),
-                                       where=scale != 0)
-            else:
-                self.local = centered * (2 / (n - ddof))
+        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN, as torch
+            var = (centered * centered).sum(axis=axis, keepdims=True) / dof
+            out = xp.sqrt(var) if std else var
+            if self.needs_input_grad[0]:
+                # d var / d x = 2 (x - mean) / (n - ddof); d std / d x = (x - mean) / ((n - ddof) std).
+                # Where std == 0 (all values equal) that is 0/0: the gradient is 0 there, as in torch.
+                if std:
+                    scale = dof * out
+                    self.local = xp.divide(centered, scale, out=xp.zeros_like(centered),
+                                           where=scale != 0)
+                else:
+                    self.local = centered * (2 / dof if dof else np.inf)
         return out if keepdims else out.reshape(_reduced_shape(a.shape, axis))
 
     def backward(self, grad: Any) -> Any:
         grad = _expand_reduced(grad, self.shape, self.axis, self.keepdims)
         return grad * self.local
+
+
+class TakeAlongAxis(Function):
+    """``take_along_axis(a, indices, axis)`` with one index per slice (``max(dim)``'s values): the
+    gradient goes to the chosen element only, as torch's ``max(dim)``."""
+
+    saves = ()
+
+    def forward(self, a: Any, indices: Any, axis: int) -> Any:
+        self.shape, self.indices, self.axis = a.shape, indices, axis
+        return array_module(a).take_along_axis(a, indices, axis)
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        xp.put_along_axis(full, self.indices, grad, self.axis)
+        return full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,7 +625,7 @@ class Transpose(_View):
             axes = tuple(reversed(range(a.ndim)))
         if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(
-                f"transpose: axes {tuple(axes)} are not a permutation of the {a.ndim} axes of "
+                f"permute: dims {tuple(axes)} are not a permutation of the {a.ndim} dims of "
                 f"shape {a.shape}"
             )
         self.inverse = tuple(np.argsort([int(x) % a.ndim for x in axes]))
@@ -652,7 +762,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 def _reducer(op: type[Function]) -> Any:
-    """A Tensor method for ``op`` taking NumPy's (axis, keepdims) or torch's (dim, keepdim)."""
+    """A Tensor method for ``op`` taking torch's (dim, keepdim) or NumPy's (axis, keepdims)."""
 
     def method(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
                keepdim: bool | None = None) -> Tensor:
@@ -664,17 +774,95 @@ def _reducer(op: type[Function]) -> Any:
     return method
 
 
+class MaxMin(tuple):
+    """What ``max(dim)``/``min(dim)`` return, as torch's ``torch.return_types.max``."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Tensor, indices: Tensor) -> MaxMin:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _check_dim(dim: Any, ndim: int, where: str) -> int:
+    """``dim`` as a non-negative axis; torch's IndexError when out of range (0-d takes 0 and -1)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{where}: a dimension must be an int, got {type(dim).__name__}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{where}: dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return int(dim) % size
+
+
+def _extremum(op: type[Function], pairwise: type[Function], name: str) -> Any:
+    """torch's ``max``/``min``: over everything (a 0-d tensor), along ``dim`` as (values,
+    indices), or elementwise against another tensor."""
+    arg = np.argmax if name == "max" else np.argmin
+
+    def method(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+               keepdims: bool | None = None) -> Any:
+        if isinstance(dim, Tensor) or is_array(dim):
+            return pairwise.apply(self, dim)
+        axis, keepdims = reduction_args(axis, keepdim, dim, keepdims)
+        if axis is None:
+            return op.apply(self, axis=None, keepdims=keepdims)
+        if isinstance(axis, tuple):
+            raise TypeError(f"{name}(dim) takes one dimension (and returns values and indices); "
+                            f"for the {name} over several dimensions use a{name}(dim={axis})")
+        axis = _check_dim(axis, self.ndim, f"{name}(dim)")
+        data = self._data
+        if self.ndim == 0:
+            values = Reshape.apply(self, shape=())
+            return MaxMin(values, Tensor._make(np.zeros((), dtype=np.int64)))
+        if data.shape[axis] == 0:
+            raise IndexError(f"{name}(): expected reduction dim {axis} to have non-zero size; "
+                             f"the tensor has shape {data.shape}")
+        index = arg(data, axis=axis, keepdims=True)
+        values = TakeAlongAxis.apply(self, indices=index, axis=axis)
+        if not keepdims:
+            values = Reshape.apply(values, shape=_reduced_shape(data.shape, axis))
+            index = index.reshape(values.shape)
+        return MaxMin(values, Tensor._make(index.astype(np.int64, copy=False)))
+
+    method.__name__ = name
+    method.__doc__ = (f"torch's ``{name}``: ``{name}()`` over all elements; ``{name}(dim)`` the "
+                      f"(values, indices) along ``dim``; ``{name}(other)`` elementwise. For the "
+                      f"{name} over several dims (ties share the gradient) use ``a{name}``.")
+    return method
+
+
 def _spread(std: bool) -> Any:
-    """``var`` or ``std`` with NumPy's ``ddof`` (0 by default) or torch's ``correction``."""
+    """``var``/``std`` as torch's: unbiased (``correction=1``) unless ``unbiased=False``,
+    ``correction=`` or NumPy's ``ddof=`` says otherwise."""
+    name = "std" if std else "var"
 
-    def method(self: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0, *,
-               dim: Axis = None, keepdim: bool | None = None,
-               correction: int | None = None) -> Tensor:
-        axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-        ddof = ddof if correction is None else correction
-        return Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof, std=std)
+    def method(self: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
+               correction: int | None = None, axis: Axis = None, keepdims: bool | None = None,
+               ddof: int | None = None) -> Tensor:
+        if isinstance(dim, bool):  # torch's var(unbiased) overload
+            dim, unbiased = None, dim
+        axis, keepdims = reduction_args(axis, keepdim, dim, keepdims)
+        given = [v for v in (unbiased, correction, ddof) if v is not None]
+        if len(given) > 1:
+            raise TypeError(f"{name}: pass one of unbiased=, correction= and ddof=, not several")
+        if unbiased is not None:
+            ddof = 1 if unbiased else 0
+        elif correction is not None:
+            ddof = correction
+        return Var.apply(self, axis=axis, keepdims=keepdims, ddof=1 if ddof is None else ddof, std=std)
 
-    method.__name__ = "std" if std else "var"
+    method.__name__ = name
     return method
 
 
@@ -688,13 +876,36 @@ def _reshape(self: Tensor, *shape: Any) -> Tensor:
     return Reshape.apply(self, shape=_shape_args(shape))
 
 
-def _transpose(self: Tensor, *axes: Any) -> Tensor:
-    axes_t = _shape_args(axes) if axes else None
-    return Transpose.apply(self, axes=axes_t)
+def _transpose(self: Tensor, *dims: Any) -> Tensor:
+    """torch's ``transpose(dim0, dim1)``: swap two dimensions."""
+    if len(dims) != 2:
+        shown = ", ".join(repr(d) for d in dims)
+        raise TypeError(
+            f"transpose(dim0, dim1) swaps two dimensions, as torch's; got transpose({shown}). "
+            "For a permutation of all dimensions write permute(...); x.T reverses them (a matrix's "
+            "transpose), x.mT swaps the last two"
+        )
+    first, second = (_check_dim(d, self.ndim, "transpose") for d in dims)
+    axes = list(range(self.ndim))
+    if self.ndim:
+        axes[first], axes[second] = axes[second], axes[first]
+    return Transpose.apply(self, axes=tuple(axes))
+
+
+def _transpose_keywords(self: Tensor, *dims: Any, dim0: Any = None, dim1: Any = None) -> Tensor:
+    given = tuple(d for d in (dim0, dim1) if d is not None)
+    return _transpose(self, *dims, *given)
 
 
 def _permute(self: Tensor, *dims: Any) -> Tensor:
     return Transpose.apply(self, axes=_shape_args(dims))
+
+
+def _matrix_transpose(self: Tensor) -> Tensor:
+    if self.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices; got a "
+                           f"{self.ndim}-D tensor")
+    return _transpose(self, -2, -1)
 
 
 def _squeeze(self: Tensor, axis: Axis = None, *, dim: Axis = None) -> Tensor:
@@ -734,8 +945,39 @@ def _flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return Reshape.apply(self, shape=(*self.shape[:start], merged, *self.shape[end + 1 :]))
 
 
+def _split_integers(index: Any) -> tuple[Any, Any] | None:
+    """torch's rule for integers beside index arrays: an integer selects (removes its dim) first,
+    and only the arrays index together (NumPy counts the integer as one more index array, which
+    moves the arrays' dims to the front when a slice separates them). Returns the two steps, or
+    None when NumPy's result is torch's already."""
+    if type(index) is not tuple:
+        return None
+    is_int = [isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in index]
+    if not any(is_int) or not any(is_array(p) and p.ndim for p in index):
+        return None
+    select, rest = [], []
+    for part, integer in zip(index, is_int, strict=True):
+        if integer:
+            select.append(part)
+        elif part is None:
+            select.append(None)
+            rest.append(slice(None))
+        elif part is Ellipsis:
+            select.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:
+            consumed = part.ndim if is_array(part) and part.dtype == np.bool_ else 1
+            select.extend([slice(None)] * consumed)
+            rest.append(part)
+    return tuple(select), tuple(rest)
+
+
 def _getitem(self: Tensor, index: Any) -> Tensor:
-    return GetItem.apply(self, index=_normalize_index(index))
+    index = _normalize_index(index)
+    steps = _split_integers(index)
+    if steps is not None:
+        return GetItem.apply(GetItem.apply(self, index=steps[0]), index=steps[1])
+    return GetItem.apply(self, index=index)
 
 
 def _clip(self: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
@@ -745,13 +987,15 @@ def _clip(self: Tensor, min: float | None = None, max: float | None = None) -> T
 _METHODS = {
     "sum": _reducer(Sum),
     "mean": _reducer(Mean),
-    "max": _reducer(Max),
-    "min": _reducer(Min),
+    "max": _extremum(Max, Maximum, "max"),
+    "min": _extremum(Min, Minimum, "min"),
+    "amax": _reducer(Max),
+    "amin": _reducer(Min),
     "var": _spread(std=False),
     "std": _spread(std=True),
     "reshape": _reshape,
     "view": _reshape,
-    "transpose": _transpose,
+    "transpose": _transpose_keywords,
     "permute": _permute,
     "squeeze": _squeeze,
     "unsqueeze": _unsqueeze,
@@ -764,6 +1008,8 @@ _METHODS = {
     "sqrt": lambda self: Sqrt.apply(self),
     "abs": lambda self: Abs.apply(self),
     "__abs__": lambda self: Abs.apply(self),
+    "T": property(lambda self: Transpose.apply(self, axes=None), doc="The dimensions reversed."),
+    "mT": property(_matrix_transpose, doc="The last two dimensions swapped."),
 }
 for _name, _method in _METHODS.items():
     setattr(Tensor, _name, _method)

@@ -460,10 +460,6 @@ class Tensor:
     def grad_fn(self) -> Function | None:
         return self._ctx
 
-    @property
-    def T(self) -> Tensor:
-        return self.transpose()
-
     # -- conversion ----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), as ``.data``."""
@@ -579,6 +575,54 @@ class Tensor:
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return _ops.Div.apply(_operand(other, "/"), self)
+
+    # in place, as torch's: ``p -= lr * p.grad`` under no_grad updates p's array (bumping its
+    # version); while a graph is recorded, a leaf that requires grad refuses, and a tensor in the
+    # graph gets a new node (the name is rebound: views taken before do not see the change)
+    def _in_place(self, other: Any, symbol: str, ufunc: Any, out_of_place: Callable[..., Tensor]) -> Tensor:
+        other = _operand(other, symbol + "=")
+        if _grad_mode.enabled and (self._requires_grad
+                                   or (isinstance(other, Tensor) and other._requires_grad)):
+            if self._requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    f"a leaf Variable that requires grad is being used in an in-place operation "
+                    f"('{symbol}='): its new value would not be in the graph that computes its "
+                    "gradient. Update parameters inside `with rp.no_grad():`, or write x = x "
+                    f"{symbol} y for a new tensor"
+                )
+            return out_of_place(self, other)
+        value = other._data if isinstance(other, Tensor) else other
+        target = self.data  # a tracked view while a graph node keeps the array: the write is seen
+        ufunc(target, value, out=target, casting="same_kind")
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value`` in place (and so ``x[i] += v``), outside a recorded graph."""
+        if _grad_mode.enabled and (self._requires_grad
+                                   or (isinstance(value, Tensor) and value._requires_grad)):
+            if self._requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation "
+                    "(x[index] = value); assign inside `with rp.no_grad():`"
+                )
+            raise RuntimeError(
+                "x[index] = value on a tensor in a recorded graph is not supported: build the result "
+                "with rp.where(mask, value, x) or rp.concatenate, or assign inside rp.no_grad()"
+            )
+        target = self.data  # a tracked view while a graph node keeps the array: the write is seen
+        target[_ops._normalize_index(index)] = value._data if isinstance(value, Tensor) else value
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._in_place(other, "+", np.add, Tensor.__add__)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._in_place(other, "-", np.subtract, Tensor.__sub__)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._in_place(other, "*", np.multiply, Tensor.__mul__)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._in_place(other, "/", np.true_divide, Tensor.__truediv__)
 
     def __neg__(self) -> Tensor:
         return _ops.Neg.apply(self)
