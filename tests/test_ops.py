@@ -206,8 +206,11 @@ def test_clip_passes_gradient_at_its_bounds():
     x.grad = None
     x.clamp(min=0.0).sum().backward()
     np.testing.assert_allclose(x.grad, [0.0, 0.0, 1.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match="must not exceed"):
-        x.clip(1.0, -1.0)
+    x.grad = None
+    y = x.clip(1.0, -1.0)  # min > max: every value becomes max and no gradient passes, as torch's
+    y.sum().backward()
+    np.testing.assert_allclose(y.data, [-1.0] * 5)
+    np.testing.assert_allclose(x.grad, [0.0] * 5)
 
 
 def test_abs_gradient_is_zero_at_zero():
@@ -298,8 +301,7 @@ def test_index_error_names_the_shape():
 def test_shape_op_errors():
     with pytest.raises(rp.ShapeError, match=r"cannot reshape a tensor of shape \(2, 3\)"):
         rp.ones(2, 3).reshape(4, 2)
-    with pytest.raises(ValueError, match="has size 3, not 1"):
-        rp.ones(2, 3).squeeze(1)
+    assert rp.ones(2, 3).squeeze(1).shape == (2, 3)  # not size 1: left as it is, as torch's
     with pytest.raises(ValueError, match="not a permutation"):
         rp.ones(2, 3).permute(0, 0)
 

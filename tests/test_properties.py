@@ -393,7 +393,7 @@ def test_sum_and_mean_grad_are_ones_and_one_over_n(name: str, data: st.DataObjec
     out = _reduce(t, name, axis, keepdims)
     out.backward(np.ones(out.shape))
 
-    n = x.size // out.size  # elements per reduction, from the sizes alone
+    n = x.size // out.numel()  # elements per reduction, from the sizes alone
     assert n == int(np.prod([shape[i] for i in normalized_axes(axis, len(shape))], dtype=np.int64))
     assert t.grad is not None
     assert t.grad.shape == shape and t.grad.dtype == np.float64

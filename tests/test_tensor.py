@@ -311,8 +311,8 @@ def test_shape_error_is_a_value_error():
 def test_bad_operand_type():
     with pytest.raises(TypeError, match="unsupported operand"):
         rp.ones(2) + "a"
-    with pytest.raises(TypeError, match="scalar exponent"):
-        rp.ones(2) ** rp.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match=r"unsupported operand for '\*\*'"):
+        rp.ones(2) ** "a"
 
 
 # ---------------------------------------------------------------------------------------------

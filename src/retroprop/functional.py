@@ -267,14 +267,28 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return Softplus.apply(x, beta=beta, threshold=threshold)
 
 
+def _over_one_element(op: type[Function], x: Tensor, axis: int) -> Tensor:
+    """``op`` on a 0-d tensor, as torch's: over its one element (dim 0 or -1), a 0-d result."""
+    if isinstance(axis, bool) or axis not in (0, -1):
+        raise IndexError(f"{op.__name__.lower()}: Dimension out of range (expected to be in range of "
+                         f"[-1, 0], but got {axis}) for a 0-d tensor")
+    return op.apply(x.reshape(1), axis=0).reshape(())
+
+
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis``, max-shifted so large logits cannot overflow."""
-    return Softmax.apply(x, axis=_axis(axis, dim))
+    axis = _axis(axis, dim)
+    if x.ndim == 0:
+        return _over_one_element(Softmax, x, axis)
+    return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """``log(softmax(x))`` computed as ``x - max - log(sum(exp(x - max)))``."""
-    return LogSoftmax.apply(x, axis=_axis(axis, dim))
+    axis = _axis(axis, dim)
+    if x.ndim == 0:
+        return _over_one_element(LogSoftmax, x, axis)
+    return LogSoftmax.apply(x, axis=axis)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ torch's); ``maximum``/``minimum`` give each side half on ties. Binary ops promot
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +57,7 @@ def _normalize_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes 0 and -1, as torch's
             raise np.exceptions.AxisError(int(a), ndim)
         out.append(int(a) % ndim if ndim else 0)
     return tuple(out)
@@ -247,6 +248,8 @@ class Pow(Function):
 
     def forward(self, a: Any, exponent: float) -> Any:
         a, exponent = _promoted(a, exponent)
+        if a.dtype.kind in "iub" and isinstance(exponent, (int, np.integer)) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         self.a, self.exponent = a, exponent
         return a**exponent
 
@@ -257,6 +260,48 @@ class Pow(Function):
         if p == 2:
             return grad * (2 * self.a)
         return grad * (p * self.a ** (p - 1))
+
+
+def _integer_power(xp: Any, a: Any, b: Any) -> Any:
+    """Integer ``a ** b`` with negative exponents as torch's (NumPy refuses them): ``1 ** -n`` is
+    1, ``(-1) ** -n`` is -1 for odd ``n`` and 1 for even, any other base gives 0."""
+    negative = b < 0
+    positive_part = a ** xp.where(negative, 0, b)
+    odd = (-b) % 2 == 1
+    below = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0)).astype(positive_part.dtype)
+    return xp.where(negative, below, positive_part)
+
+
+class TensorPow(_Broadcasting):
+    """``a ** b`` elementwise with broadcasting, differentiable in both, as torch's: the base's
+    gradient is 0 where ``b == 0``; the exponent's (``a ** b * log a``) is 0 where ``a == 0`` and
+    ``b >= 0``."""
+
+    saves = (0, 1, -1)
+    symbol = "**"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        if type(a) is not type(b) or a.dtype is not b.dtype:
+            a, b = _promoted(a, b)
+        self.a, self.b = a, b
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu" and (b < 0).any():
+            self.out = _integer_power(array_module(a, b), a, b)
+            return self.out
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative is inf, as torch's
+            self.out = a**b
+        return self.out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        xp = array_module(grad)
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_input_grad
+        grad_a = grad_b = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_a:
+                grad_a = grad * xp.where(b == 0, 0, b * a ** (b - 1))
+            if need_b:
+                grad_b = grad * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
+        return grad_a, grad_b
 
 
 class ScalarPow(Function):
@@ -393,24 +438,31 @@ class Abs(Function):
 
 
 class Clip(Function):
-    """Clamp to ``[low, high]``; the gradient passes where ``low <= x <= high`` (bounds included)."""
+    """Clamp to ``[low, high]``; the gradient passes where ``low <= x <= high`` (bounds included).
+    As torch's: with ``low > high`` every value becomes ``high`` (and no gradient passes); an
+    integer tensor with a float bound gives float32."""
 
     saves = ()
 
     def forward(self, a: Any, low: float | None, high: float | None) -> Any:
         xp = array_module(a)
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"clip: low ({low}) must not exceed high ({high})")
+        bounds = [b for b in (low, high) if b is not None]
+        if not bounds:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        want = result_dtype(a, *bounds)
+        if want != a.dtype:
+            a = a.astype(want)
+        low, high = (None if b is None else _as_dtype(b, want) for b in (low, high))
         mask = None
         if low is not None:
             mask = a >= low
         if high is not None:
             mask = (a <= high) if mask is None else mask & (a <= high)
         self.mask = mask
-        return xp.clip(a, low, high) if mask is not None else a.copy()
+        return xp.clip(a, low, high)
 
     def backward(self, grad: Any) -> Any:
-        return grad * self.mask if self.mask is not None else grad
+        return grad * self.mask
 
 
 class _Extremum(_Broadcasting):
@@ -496,11 +548,16 @@ class Mean(Function):
 
     def forward(self, a: Any, axis: Axis, keepdims: bool) -> Any:
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
+        if a.size == 0:  # NaN where nothing is averaged, as torch's (NumPy also warns)
+            with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return a.mean(axis=axis, keepdims=keepdims)
         return a.mean(axis=axis, keepdims=keepdims)
 
     def backward(self, grad: Any) -> Any:
         grad = _expand_reduced(grad, self.shape, self.axis, self.keepdims)
-        grad = grad / _count(self.shape, self.axis)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean: no element to reach
+            grad = grad / _count(self.shape, self.axis)
         return array_module(grad).broadcast_to(grad, self.shape)
 
 
@@ -511,7 +568,15 @@ class _Extreme(Function):
 
     def forward(self, a: Any, axis: Axis, keepdims: bool) -> Any:
         if a.size == 0:
-            raise ValueError(f"{type(self).__name__.lower()}() of an empty tensor {a.shape}")
+            name = type(self).__name__.lower()
+            if axis is None:
+                raise RuntimeError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0 (a "
+                    f"tensor of shape {a.shape}). Specify the reduction dim with the 'dim' argument.")
+            empty = [d for d in _normalize_axis(axis, a.ndim) if a.shape[d] == 0]
+            if empty:
+                raise IndexError(f"{name}(): Expected reduction dim {empty[0]} to have non-zero size "
+                                 f"(a tensor of shape {a.shape}).")
         self.shape, self.axis, self.keepdims = a.shape, axis, keepdims
         kept = self._reduce(a, axis)
         if self.needs_input_grad[0]:
@@ -624,7 +689,7 @@ class Transpose(_View):
         if axes is None:
             axes = tuple(reversed(range(a.ndim)))
         if sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
-            raise ValueError(
+            raise ShapeError(
                 f"permute: dims {tuple(axes)} are not a permutation of the {a.ndim} dims of "
                 f"shape {a.shape}"
             )
@@ -761,13 +826,22 @@ def minimum(a: Any, b: Any) -> Tensor:
     return Minimum.apply(a, b)
 
 
+def _zero_d_axis(axis: Axis, ndim: int) -> Axis:
+    """A 0-d tensor reduces over dim 0 or -1 as over everything (torch's rule; NumPy's ``mean``
+    refuses them): the dim is checked, then dropped."""
+    if ndim or axis is None:
+        return axis
+    _normalize_axis(axis, 0)
+    return None
+
+
 def _reducer(op: type[Function]) -> Any:
     """A Tensor method for ``op`` taking torch's (dim, keepdim) or NumPy's (axis, keepdims)."""
 
     def method(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
                keepdim: bool | None = None) -> Tensor:
         axis, keepdims = reduction_args(axis, keepdims, dim, keepdim)
-        return op.apply(self, axis=axis, keepdims=keepdims)
+        return op.apply(self, axis=_zero_d_axis(axis, self.ndim), keepdims=keepdims)
 
     method.__name__ = op.__name__.lower()
     method.__doc__ = f"{op.__name__} over ``axis`` (all axes when None)."
@@ -860,7 +934,8 @@ def _spread(std: bool) -> Any:
             ddof = 1 if unbiased else 0
         elif correction is not None:
             ddof = correction
-        return Var.apply(self, axis=axis, keepdims=keepdims, ddof=1 if ddof is None else ddof, std=std)
+        return Var.apply(self, axis=_zero_d_axis(axis, self.ndim), keepdims=keepdims,
+                         ddof=1 if ddof is None else ddof, std=std)
 
     method.__name__ = name
     return method
@@ -909,18 +984,18 @@ def _matrix_transpose(self: Tensor) -> Tensor:
 
 
 def _squeeze(self: Tensor, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+    """torch's ``squeeze``: drop the given dims (all when None) that have size 1; a given dim of
+    another size is left as it is (no error), as torch's. A 0-d tensor takes dim 0 or -1."""
     axis = axis if dim is None else dim
-    axes = _normalize_axis(axis, self.ndim) if axis is not None else None
-    if axes is None:
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    if axis is None:
         new = tuple(n for n in self.shape if n != 1)
     else:
-        bad = [a for a in axes if self.shape[a] != 1]
-        if bad:
-            raise ValueError(
-                f"squeeze: axis {bad[0]} of shape {self.shape} has size {self.shape[bad[0]]}, "
-                "not 1"
-            )
-        new = tuple(n for i, n in enumerate(self.shape) if i not in axes)
+        axes = _normalize_axis(axis, self.ndim)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"squeeze: dim {axis} names a dimension more than once")
+        new = tuple(n for i, n in enumerate(self.shape) if i not in axes or n != 1)
     return Reshape.apply(self, shape=new)
 
 
@@ -940,7 +1015,7 @@ def _flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return Reshape.apply(self, shape=(1,))
     start, end = start_dim % self.ndim, end_dim % self.ndim
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(self.shape[start : end + 1], dtype=np.int64))
     return Reshape.apply(self, shape=(*self.shape[:start], merged, *self.shape[end + 1 :]))
 

@@ -52,8 +52,10 @@ _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ShapeError(ValueError):
-    """Operand shapes do not fit an op (a broadcasting or matmul mismatch)."""
+class ShapeError(ValueError, RuntimeError):
+    """Operand shapes do not fit an op (a broadcasting, matmul, reshape, cat or stack mismatch).
+
+    A ``RuntimeError``, as torch raises for these, and a ``ValueError``, as retroprop always has."""
 
 
 class ModifiedInPlaceError(RuntimeError):
@@ -320,6 +322,19 @@ _WRITES_FIRST_ARGUMENT = frozenset(
 # ---------------------------------------------------------------------------------------------
 # Tensor
 # ---------------------------------------------------------------------------------------------
+class Size(tuple):
+    """A tensor's shape as ``size()`` returns it (torch's ``torch.Size``): a tuple of ints."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"rp.Size({list(self)})"
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
@@ -445,9 +460,20 @@ class Tensor:
     def dtype(self) -> np.dtype:
         return self._data.dtype
 
-    @property
-    def size(self) -> int:
-        return self._data.size
+    def size(self, dim: int | None = None) -> Size | int:
+        """torch's ``size()``: the shape (a ``Size``, a tuple); ``size(dim)`` one dimension's
+        length (negative counts from the end). The element count is ``numel()``."""
+        if dim is None:
+            return Size(self._data.shape)
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size(dim): dim must be an int, got {type(dim).__name__}")
+        ndim = self._data.ndim
+        if not ndim:
+            raise IndexError(f"size: Dimension specified as {dim} but tensor has no dimensions")
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"size: Dimension out of range (expected to be in range of "
+                             f"[{-ndim}, {ndim - 1}], but got {dim})")
+        return self._data.shape[dim]
 
     def numel(self) -> int:
         return self._data.size
@@ -466,8 +492,8 @@ class Tensor:
         return self.data
 
     def item(self) -> float | int | bool:
-        if self._data.size != 1:
-            raise ValueError(
+        if self._data.size != 1:  # a RuntimeError too, as torch's
+            raise ShapeError(
                 f"item() needs a tensor with one element; this one has shape {self.shape}"
             )
         return self._data.item()
@@ -507,8 +533,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self._data.size != 1:
-            raise ValueError(
+        if self._data.size != 1:  # a RuntimeError too, as torch's
+            raise ShapeError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                 "use (x).all() or (x).any() on .data"
             )
@@ -631,20 +657,14 @@ class Tensor:
         return self
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, Tensor):
-            if exponent.ndim == 0 and not exponent.requires_grad:
-                exponent = exponent.item()
-            else:
-                raise TypeError(
-                    "x ** y takes a scalar exponent; for a tensor exponent write (y * x.log()).exp()"
-                )
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
-            raise TypeError(f"x ** y takes a scalar exponent, got {type(exponent).__name__}")
+            # a tensor (or array) exponent: elementwise, broadcast, differentiable in both
+            return _ops.TensorPow.apply(self, _operand(exponent, "**"))
         return _ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
         if not isinstance(base, (int, float, np.integer, np.floating)):
-            raise TypeError(f"b ** x takes a scalar base, got {type(base).__name__}")
+            return _ops.TensorPow.apply(_operand(base, "**"), self)
         return _ops.ScalarPow.apply(self, base=base)
 
     def __matmul__(self, other: Any) -> Tensor:

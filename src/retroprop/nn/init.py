@@ -140,7 +140,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_ needs a tensor with at least 2 axes, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = get_generator(generator).normal(size=(rows, cols))
     if rows < cols:
         flat = flat.T

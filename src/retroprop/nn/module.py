@@ -196,7 +196,7 @@ class Module:
             yield buffer
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first) and on this module."""
@@ -311,7 +311,7 @@ class Module:
         lines = []
         for name, child in self._modules.items():
             child_repr = child._tree_repr().replace("\n", "\n  ")
-            count = sum(p.size for p in child.parameters())
+            count = sum(p.numel() for p in child.parameters())
             suffix = f"  # {count:,} params" if count and not child._modules else ""
             lines.append(f"  ({name}): {child_repr}{suffix}")
         head = f"{type(self).__name__}({self.extra_repr()}"

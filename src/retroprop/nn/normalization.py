@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class BatchNorm1d(Module):
                 f" got shape {tuple(x.shape)}"
             )
         use_batch_stats = self.training or not self.track_running_stats
-        if use_batch_stats and x.size // x.shape[1] <= 1:
+        if use_batch_stats and math.prod(x.shape) // x.shape[1] <= 1:
             raise ValueError(
                 f"{self.label()}: a training batch needs more than 1 value per feature, got input "
                 f"of shape {tuple(x.shape)}; use batches of at least 2 samples (DataLoader and fit "
