@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,10 +85,16 @@ def torch_or_skip() -> Any:
     return pytest.importorskip("torch")
 
 
+def keyed_normal(shape: tuple[int, ...], *key: Any) -> np.ndarray:
+    """Standard normal values of ``shape``, drawn from a seed derived from ``shape`` and ``key``."""
+    return np.random.default_rng(zlib.crc32(repr((shape, key)).encode())).standard_normal(shape)
+
+
 def assert_matches_torch(rp_fn: Callable[..., rp.Tensor], torch_fn: Callable[..., Any],
                          *arrays: Any, dtype: Any = np.float64, grad_inputs: Sequence[int] | None = None,
-                         seed: int = 0) -> None:
-    """Run the same computation in retroprop and torch; compare outputs and input gradients."""
+                         seed: int = 0, check_dtype: bool = False) -> None:
+    """Run the same computation in retroprop and torch; compare outputs and input gradients (and,
+    with ``check_dtype``, the output's dtype)."""
     torch = torch_or_skip()
     dtype = np.dtype(dtype).type
     rtol, atol = TORCH_TOL[dtype]
@@ -105,6 +112,8 @@ def assert_matches_torch(rp_fn: Callable[..., rp.Tensor], torch_fn: Callable[...
     np.testing.assert_allclose(rp_out.data, th_out.detach().numpy(), rtol=rtol, atol=atol,
                                err_msg="forward values differ from torch")
     assert rp_out.shape == tuple(th_out.shape), f"shape {rp_out.shape} vs torch {tuple(th_out.shape)}"
+    if check_dtype:
+        assert rp_out.dtype == th_out.detach().numpy().dtype, f"dtype {rp_out.dtype} vs torch {th_out.dtype}"
     if not any(t.requires_grad for t in rp_in):
         return
     weights = np.random.default_rng(seed).uniform(0.5, 1.5, size=rp_out.shape).astype(dtype)

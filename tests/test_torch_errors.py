@@ -7,7 +7,7 @@ type it raises) and, where differentiable, with float64 finite differences."""
 
 from __future__ import annotations
 
-import zlib
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,33 +15,16 @@ import pytest
 
 import retroprop as rp
 import retroprop.functional as F
-from tests.helpers import assert_matches_torch, check_grad
+from tests.helpers import assert_matches_torch, check_grad, keyed_normal
 
 # torch warns (a UserWarning) on var/std without degrees of freedom
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:.*degrees of freedom:UserWarning")]
 torch = pytest.importorskip("torch")
 
 DTYPES = [pytest.param(np.float64, id="f64"), pytest.param(np.float32, id="f32")]
-
-
-def randn(shape: tuple[int, ...], *key: Any) -> np.ndarray:
-    return np.random.default_rng(zlib.crc32(repr((shape, key)).encode())).standard_normal(shape)
-
-
-def _parity(rp_fn: Any, torch_fn: Any, *arrays: Any, dtype: Any = np.float64) -> None:
-    """Forward, gradients and the output dtype as torch's."""
-    seen: dict[str, Any] = {}
-
-    def rp_wrapped(*ts: Any) -> Any:
-        seen["rp"] = out = rp_fn(*ts)
-        return out
-
-    def torch_wrapped(*ts: Any) -> Any:
-        seen["torch"] = out = torch_fn(*ts)
-        return out
-
-    assert_matches_torch(rp_wrapped, torch_wrapped, *arrays, dtype=dtype)
-    assert seen["rp"].dtype == seen["torch"].detach().numpy().dtype
+randn = keyed_normal
+# forward values, gradients and the output's dtype as torch's
+_parity = partial(assert_matches_torch, check_dtype=True)
 
 
 def _both_raise(error: type[BaseException], rp_fn: Any, torch_fn: Any) -> BaseException:
