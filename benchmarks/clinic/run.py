@@ -217,6 +217,13 @@ class Repaired:
     error: str | None = None
 
 
+def treatment_rows(treatments: list[Any]) -> list[dict[str, Any]]:
+    """A repair's treatment log as plain dicts (for the report lines and the JSON)."""
+    return [{k: getattr(t, k, None) for k in ("step", "epoch", "problem", "layer", "remedy", "description",
+                                              "applied", "outcome", "rolled_back_to")}
+            for t in treatments]
+
+
 def repaired_run(s: sc.Scenario, repeats: int = 1) -> Repaired:
     """Train ``s`` with the repairing doctor; wall time is the best of ``repeats`` identical runs."""
     result = Repaired(s.name)
@@ -235,10 +242,7 @@ def repaired_run(s: sc.Scenario, repeats: int = 1) -> Repaired:
         result.wall_time = min(times)
         result.epochs = len(history.epoch)
         result.stop_reason = history.stop_reason
-        result.treatments = [
-            {k: getattr(t, k, None) for k in ("step", "epoch", "problem", "layer", "remedy", "description",
-                                              "applied", "outcome", "rolled_back_to")}
-            for t in getattr(history, "treatments", [])]
+        result.treatments = treatment_rows(getattr(history, "treatments", []))
     except Exception as err:  # a crash is a result: reported with its scenario, not fatal to the clinic
         result.error = f"{type(err).__name__}: {err} | " + " <- ".join(
             f"{Path(f.filename).name}:{f.lineno}" for f in traceback.extract_tb(err.__traceback__)[-4:])

@@ -383,6 +383,7 @@ class Run:
     wall_time: float
     label_problems: list[str] = field(default_factory=list)
     steps_per_epoch: int = 0
+    treatments: list[dict[str, Any]] = field(default_factory=list)  # a repaired run's log (torch_run.py)
 
     @property
     def fired(self) -> set[str]:

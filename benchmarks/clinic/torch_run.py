@@ -241,12 +241,9 @@ def run_torch(s: sc.Scenario, every: int | None = None, setup: bool = False, rep
     doctor.finish()
     wall_time = time.perf_counter() - started
     if repair:  # a treated model may differ from the retroprop one (ReLU, BatchNorm): read its own logs
-        result = sc.Run(s, list(doctor.diagnoses), {"val_acc": logs_by_key["val_accuracy"][-1]}, wall_time,
-                        steps_per_epoch=steps_per_epoch)
-        result.treatments = [{k: getattr(t, k, None) for k in ("step", "epoch", "problem", "layer", "remedy",
-                                                              "description", "applied", "outcome")}
-                             for t in doctor.treatments]
-        return result
+        return sc.Run(s, list(doctor.diagnoses), {"val_acc": logs_by_key["val_accuracy"][-1]}, wall_time,
+                      steps_per_epoch=steps_per_epoch,
+                      treatments=clinic_run.treatment_rows(doctor.treatments))
     history = History(model=copy_back(model, rp_model))
     history._step_loss = step_loss
     history.history = logs_by_key

@@ -73,3 +73,15 @@ def test_scenarios_run_in_a_torch_loop_are_diagnosed_as_labelled_when_retroprop_
         step, epoch = verdict.first[problem]
         assert epoch == 0 and (step, epoch) == reference.first[problem]
     assert verdict.run.steps_per_epoch == reference.run.steps_per_epoch
+
+
+def test_repair_in_the_torch_loop_is_scored_on_the_treated_models_own_validation_logs():
+    # the relu remedy swaps the torch model's sigmoids: its own logs, not the untreated retroprop twin's
+    # weights copied back, say how the repaired run ends
+    s = BY_NAME["dev_digits_deep8_sigmoid"]
+    verdicts = [clinic.judge(torch_run.run_torch(s))]
+    (row,) = torch_run.repair_torch(verdicts, log=lambda line: None)
+    assert [(t["problem"], t["remedy"], t["applied"]) for t in row["treatments"]][:1] == [
+        ("vanishing_gradients", "relu", True)]
+    assert row["val_acc_before"] < 0.2 and row["val_acc_repaired"] > 0.85
+    assert row["success"] == (row["val_acc_repaired"] >= row["val_acc_twin"] - clinic.REPAIR_TOLERANCE)
