@@ -32,7 +32,8 @@ class DoctorCallback(Callback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         state, doctor = self.state, self.doctor
         try:
-            doctor.attach(state.model, state.optimizer, **self.setup)
+            doctor.attach(state.model, state.optimizer, **self.setup,
+                          steps=(state.epochs - state.epoch) * state.history.params["steps"])
         except Exception as err:  # the doctor must never keep training from happening
             state.history.doctor_errors.append({"step": state.step, "epoch": state.epoch, "where": "attach",
                                                 "error": repr(err)})
@@ -106,6 +107,7 @@ class DoctorCallback(Callback):
         if doctor.repair and not state.model.stop_training:  # give back the steps roll-backs discarded
             planned = state.planned_epochs - self._first_epoch
             state.extend(state.planned_epochs + doctor.make_up_epochs(state.history.params["steps"], planned))
+            doctor.planned_steps = (state.epochs - self._first_epoch) * state.history.params["steps"]
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if not self.watching:

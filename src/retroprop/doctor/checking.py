@@ -29,6 +29,32 @@ from retroprop.doctor.table import Evidence
 LOSS_CHECK_FIRST, LOSS_CHECK_STEPS = 50, 100
 
 
+class Movement:
+    """How far a recipe's steps have moved the weights, in all: the sum over its steps of the largest
+    update-to-weight ratio of any layer, each probe's ratio standing for the steps until the next
+    probe (an estimate of the path of the layer that moves most, relative to its size), at O(1) per
+    probe."""
+
+    def __init__(self, first_step: int = 0) -> None:
+        self.total = 0.0  # up to the latest probe whose update is known
+        self.rate: float | None = None  # that probe's largest ratio, per step
+        self.since = first_step  # that probe's step
+
+    def add(self, step: int, largest_ratio: float) -> None:
+        """The update of the probe at ``step`` is known: its largest ratio is ``largest_ratio``."""
+        if not math.isfinite(largest_ratio) or step < self.since:
+            return
+        if self.rate is not None:
+            self.total += self.rate * (step - self.since)
+        self.rate, self.since = largest_ratio, step
+
+    def until(self, step: int) -> float | None:
+        """The movement over the steps before ``step``; None before any probe's update is known."""
+        if self.rate is None:
+            return None
+        return self.total + self.rate * max(step - self.since, 1)
+
+
 class Checking:
     """The checks half of ``Doctor``: it reads the doctor's ``recorder``, ``episodes``, ``adapter``,
     ``epoch_logs``, ``samples``, ``chance_loss`` and ``batch_size`` and keeps the schedule state that
@@ -44,6 +70,8 @@ class Checking:
         new: list[Diagnosis] = []
         updates: list[rules.Finding] = []
         completed = recorder.completed
+        if completed is not None and not completed.replayed:
+            self._movement.add(completed.step, recorder.largest_update_ratio)
         if self._unconfirmed is not None:
             updates = self._confirm_update(completed)
             new = self._report(updates, step, epoch, "update")
@@ -218,15 +246,19 @@ class Checking:
     def _call(self, detector: table.Detector, evidence: Evidence) -> list[rules.Finding]:
         return self._rule(detector.name, detector.detect, evidence)
 
-    def _loss_rules(self, step: int) -> list[rules.Finding]:
-        """The rules on the per-step losses (they need no probe; their windows span 20-100 steps)."""
+    def _loss_rules(self, step: int, final: bool = False) -> list[rules.Finding]:
+        """The rules on the per-step losses (they need no probe; their windows span 20-100 steps).
+        ``final``: the run ended with this step."""
         recent = step - self._last_loss_check
         self._last_loss_check = step
         young = step - self._loss_start < SETTLE_AFTER  # a run's (or a treated recipe's) first 100 steps
         self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
+        planned = self.planned_steps
+        steps_left = 0 if final else None if planned is None else max(planned - step - 1, 0)
         return self._run("loss", self._evidence(
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
-            dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe}))
+            dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
+            movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left))
 
     def _overrides(self, problem: str) -> str:
         """For a problem whose remedies lower the learning rate, found after this recipe's loss was

@@ -154,6 +154,24 @@ def sample_rows(data: Any, what: str, limit: int = SAMPLE_ROWS) -> np.ndarray:
     return rows.reshape(rows.shape[0], -1)
 
 
+def mean_guess_loss(loss: str | None, targets: Any) -> float | None:
+    """The loss of a regression's blind guess, predicting every target's mean (``mse``: the targets'
+    variance, averaged over the outputs) or median (``l1``: their mean absolute deviation from it),
+    on at most ``SAMPLE_ROWS`` rows: the mark a trained regression is below. None for another loss, or
+    targets that are not a numeric (rows,) or (rows, outputs) array."""
+    if loss not in ("mse", "l1") or targets is None or np.ndim(targets) not in (1, 2) or not len(targets):
+        return None
+    try:
+        y = sample_rows(targets, "targets")
+    except DescriptionError:
+        return None
+    if not np.isfinite(y).all():
+        return None
+    if loss == "mse":
+        return float(np.var(y, axis=0).mean())
+    return float(np.abs(y - np.median(y, axis=0)).mean())
+
+
 def _output(layers: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None, int | None]:
     """The output's kind (an activation, ``"affine"``, or None when unknown), its layer and width."""
     kind = head = width = None

@@ -30,7 +30,7 @@ import numpy as np
 
 from retroprop.doctor import rules
 from retroprop.doctor.adapter import ModelAdapter, adapter_for
-from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking
+from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking, Movement
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.recorder import Recorder
@@ -93,6 +93,7 @@ class Doctor(Checking, Repairing):
         self._validation_is_training = False
         self.samples: tuple[int, int] | None = None
         self.lr_scheduled = False
+        self.planned_steps: int | None = None  # the steps the run will take, when known (attach's steps)
         self._new_run()
         self.adapter: ModelAdapter | None = None
         self._optimizer = optimizer  # until a model is attached
@@ -119,6 +120,7 @@ class Doctor(Checking, Repairing):
         self._epoch_start = 0
         self._run_start: tuple[float | None, float | None] = (None, None)
         self._run_from = 0  # the step the run's start loss is read from (a fresh restart moves it)
+        self._movement = Movement()  # how far this recipe's steps have moved the weights, in all
         self._unconfirmed: tuple[list[dict[str, Any]], Any] | None = None  # a large update to confirm
         self._parameters: int | None = None  # the model's parameter count (0: the adapter cannot say)
         self._epoch = 0
@@ -153,7 +155,8 @@ class Doctor(Checking, Repairing):
     def attach(self, model: Any, optimizer: Any = None, *, chance_loss: float | None = None,
                inputs: Any = None, samples: tuple[int, int] | None = None,
                lr_scheduled: bool = False, validation_inputs: Any = None, loss: Any = None,
-               targets: Any = None, n_classes: int | None = None, batch_size: int | None = None) -> None:
+               targets: Any = None, n_classes: int | None = None, batch_size: int | None = None,
+               steps: int | None = None) -> None:
         """Start watching ``model`` (a model, or a ``ModelAdapter``; ``fit`` does this): a new run, with
         fresh records, diagnoses and treatments (an earlier run's stay in its ``History``).
         ``chance_loss``: the loss of a blind guess (ln C for a C-class cross-entropy), the mark for 'has
@@ -167,7 +170,15 @@ class Doctor(Checking, Repairing):
         ``loss`` (a loss module, function or fit's name for it), ``targets`` and ``n_classes`` (None for
         a regression) let the setup be checked before the first step (``checks``: the output against
         the loss, stacked Linear layers, the scale of inputs and targets); what those checks find is
-        reported at the first ``observe``. ``batch_size``: the samples per step."""
+        reported at the first ``observe``; for a regression under ``mse`` or ``l1`` (mean reduction)
+        without a ``chance_loss``, the loss of predicting the targets' mean (or median) takes its place.
+        ``batch_size``: the samples per step. ``steps``: the steps the run will take, when known
+        (``fit`` passes its epochs times its batches per epoch): a run that will end before its loss
+        can fall is then named while there is time to treat it, not only at ``finish``."""
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+                                  or steps < 0):
+            raise ValueError(f"Doctor.attach: steps must be an int >= 0 (the steps the run will take) or "
+                             f"None, got {steps!r}")
         adapter = adapter_for(model, optimizer)
         if self.repair and adapter.optimizer is None:
             raise ValueError("Doctor(repair=True) needs the optimizer: Doctor(model, optimizer, repair=True)")
@@ -183,6 +194,11 @@ class Doctor(Checking, Repairing):
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
         self.batch_size = batch_size
         self._setup = self._check_setup(loss, targets, n_classes)
+        if chance_loss is None and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
+            from retroprop.doctor.checks import mean_guess_loss
+
+            self.chance_loss = mean_guess_loss(self._loss_kind, targets)
+        self.planned_steps = None if steps is None else int(steps)
         self._validation_is_training = validation_inputs is not None and inputs is not None and (
             _same_data(validation_inputs, inputs))
         if self.repair:
@@ -339,6 +355,7 @@ class Doctor(Checking, Repairing):
         self._dropout_rates = self.adapter.dropout_rates()
         self._loss_start = len(recorder.losses)
         self._record_start = len(recorder.records)
+        self._movement = Movement(self._loss_start)
         self._epoch_start = len(self.epoch_logs)
         self.episodes.restart()
         self._running_best = None
@@ -357,7 +374,7 @@ class Doctor(Checking, Repairing):
         if recorder is not None and steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS and (
                 not self.stop_reason) and not self._off and self.losses_known:
             try:
-                new = self._report(self._loss_rules(steps - 1), steps - 1, self._epoch, "loss")
+                new = self._report(self._loss_rules(steps - 1, final=True), steps - 1, self._epoch, "loss")
             except Exception as err:
                 self._failed("finish", err, steps - 1)
         self._settle_treatments({d.problem for d in new if d.escalated_from is None}, steps)

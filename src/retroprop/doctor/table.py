@@ -77,7 +77,10 @@ class Evidence:
       ``start20`` (the run's first 5 and 20 steps' mean loss), ``recent`` (steps since the last loss
       check), ``batch_size``, ``chance_loss``, ``epoch_logs`` (this recipe's latest three), ``samples``,
       ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and ``recipe_problems``
-      (the problems diagnosed so far in this recipe).
+      (the problems diagnosed so far in this recipe), ``movement`` (``checking.Movement``: how far this
+      recipe's steps have moved the weights, relative to their size; None before a probe's update is
+      known, or under a schedule that may raise the rate) and ``steps_left`` (the steps the run has left:
+      0 at its end, None when not known).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
       ``first_epoch`` (of ``epoch_logs[0]``), ``validation_is_training`` and ``parameters`` (the
       model's parameter count, None when the adapter does not say).
@@ -114,6 +117,8 @@ class Evidence:
     parameters: int | None = None
     loss_known: bool = True
     loss_can_be_undefined: bool = False
+    movement: float | None = None
+    steps_left: int | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -482,22 +487,34 @@ TABLE: tuple[Rule, ...] = (
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
              e.losses, e.start, batch_size=e.batch_size), gate=_stall_unexplained),
           Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
-              e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",))),
+              e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",)),
+          Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(
+              e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
+              batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",))),
          ("higher_lr", "adam", "batchnorm"),
          treat_rank=14,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
-                "learning rate) and the loss against its start",
+                "learning rate) and the loss against its start; or, against the steps the run has left "
+                "(at its end, or as fit plans it), the weights' total movement (the largest update ratio "
+                "summed over the steps) or the loss's pace against a blind guess's loss",
          threshold="< {fall:.0%} fall (and no rise beyond {fall:.0%} and twice its noise, over the window "
                    "or since the start) while still > {level:.0%} of the starting loss, never below it "
                    "since; or every layer's ratio < {slow:g} while the loss is still (and always was) > "
-                   "{level:.0%} of its start; not named when dropout >= {dropout:.1f} or a problem that "
-                   "lowers the rate explains the stall",
-         window="{plateau} steps; or 2 probes",
+                   "{level:.0%} of its start; or the loss still (and always) > {level:.0%} of its start "
+                   "while the weights, at their pace, will have moved by < {moved:.0%} of their size by the "
+                   "run's end; or the loss above a blind guess's (ln C; a regression's: predicting the "
+                   "targets' mean), its fall over the last quarter of the run >= {pace:.0%} of its mean "
+                   "per quarter, and that pace kept to the run's end still leaving it above; not named "
+                   "when dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall",
+         window="{plateau} steps; or 2 probes; or the whole run",
          why="a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
-             "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most",
+             "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most; or a run "
+             "too short for its steps: it ends before the weights could move, or still descending at "
+             "full pace far above any fit",
          thresholds={"plateau": rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL, "level": rules.PLATEAU_LEVEL,
-                     "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE}),
+                     "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE,
+                     "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT}),
 )
 del P
 

@@ -90,8 +90,15 @@ class DoctorCallback(pl.Callback):
         if not trainer.optimizers:
             raise ValueError("DoctorCallback: the LightningModule's configure_optimizers returned no "
                              "optimizer; the doctor watches trainer.optimizers[0]")
+        setup = dict(self._setup)
+        try:  # the optimizer steps of the fit (inf without a limit); reading it sets up the train loader
+            planned = trainer.estimated_stepping_batches
+        except Exception:  # a loader of unknown length: the run's end alone is judged
+            planned = None
+        if "steps" not in setup and type(planned) is int and planned > 0:
+            setup["steps"] = planned
         self.watch = _LightningWatch(pl_module, trainer.optimizers[0], repair=self.repair, every=self.every,
-                                     **self._setup)
+                                     **setup)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                              batch_idx: int) -> None:

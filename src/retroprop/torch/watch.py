@@ -49,7 +49,8 @@ class Watch:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, repair: bool = False,
                  every: int | None = None, loss: Any = None, inputs: Any = None, targets: Any = None,
                  n_classes: int | None = None, batch_size: int | None = None,
-                 lr_scheduled: bool = False, chance_loss: float | None = None) -> None:
+                 lr_scheduled: bool = False, chance_loss: float | None = None,
+                 steps: int | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -64,7 +65,7 @@ class Watch:
             chance_loss = math.log(n_classes)  # a blind guess's cross-entropy, as fit sets it
         self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
                          n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled,
-                         chance_loss=chance_loss)
+                         chance_loss=chance_loss, steps=steps)
         self._loss: Any = None
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
@@ -247,7 +248,10 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
     ``n_classes``, ``batch_size``; ``lr_scheduled=True`` when a scheduler may raise the learning rate
     later (a warm-up: small early steps are then no sign of a rate too small). ``chance_loss``: the loss
     of a blind guess, the mark for "has learned nothing" (default: ln C for a cross-entropy ``loss``
-    with ``n_classes`` = C, else the loss at the start).
+    with ``n_classes`` = C; for a regression under ``MSELoss``/``L1Loss`` given its ``targets``, the loss
+    of predicting their mean or median; else the loss at the start). ``steps``: the optimizer steps the
+    run will take (epochs times batches per epoch), so that a run too short for its steps is named while
+    it can still be treated, not only at ``finish``.
     """
     return Watch(model, optimizer, repair=repair, every=every, **setup)
 

@@ -49,6 +49,14 @@ PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
 # a loss an order of magnitude below its start has fitted the data: what a layer lost costs nothing seen
 FITTED_LEVEL = 0.1
 SLOW_UPDATE = 1e-4
+# a run that moves its weights by less than a tenth of their size in all (the sum over its steps of the
+# largest update-to-weight ratio) changes the network's function by about as little; slow_steps's 1e-4
+# per step is this over 1000 steps
+UNFINISHED_MOVEMENT = 0.1
+# a loss whose fall over the last quarter of its steps is at least half its mean fall per quarter has
+# not slowed down: a descent limited by its steps (a rate-bound optimizer moves about the same distance
+# each step), far from the flattening near a minimum
+PACE_KEPT = 0.5
 OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.10, 3, 0.10
 # a model with fewer parameters than this share of its training samples cannot memorize them: the
 # gap that fitting their noise opens between training and validation error is of order

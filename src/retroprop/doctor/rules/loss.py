@@ -23,6 +23,7 @@ from retroprop.doctor.rules.common import (
     LOSS_EMA_STEPS,
     NOISE_LEVEL,
     OVERFIT_EPOCHS,
+    PACE_KEPT,
     PLATEAU_FALL,
     PLATEAU_LEVEL,
     PLATEAU_STEPS,
@@ -30,6 +31,7 @@ from retroprop.doctor.rules.common import (
     SMALL_BATCH,
     UNDERFIT_LEVEL,
     UNDERFIT_WINDOWS,
+    UNFINISHED_MOVEMENT,
     UNSTABLE_FACTOR,
     Finding,
     _all_finite,
@@ -328,6 +330,80 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
         f"each step moves the weights by at most {largest:.1e} of their size (healthy runs: about 1e-3 "
         f"to 1e-2), so 1000 steps would change them by {1000 * largest:.2%} at most, and the "
         f"loss is still {now / start:.0%} of where it started: the learning rate is too small to learn.",
+    )]
+
+
+def unfinished(losses: Sequence[float], start: float | None = None, *, movement: float | None,
+               steps_left: int | None, chance_loss: float | None = None,
+               batch_size: int | None = None) -> list[Finding]:
+    """A run that ends (or, at its pace, will end) before its loss could fall: too few steps, or steps
+    too small, for its length. ``steps_left``: the steps the run has left (0 at its end; None when not
+    known: nothing is judged). Either of:
+
+    - the weights barely move: the loss is still (and always was) above ``PLATEAU_LEVEL`` of ``start``
+      and not rising, while ``movement`` (the sum over the steps so far of the largest update-to-weight
+      ratio, ``checking.Movement``) kept at its pace to the run's end stays below
+      ``UNFINISHED_MOVEMENT``;
+    - the loss falls at an undiminished pace (its fall over the last quarter of the last ``HORIZON``
+      steps beyond twice its noise, ``PLATEAU_FALL`` of its level and ``PACE_KEPT`` of its mean fall per
+      quarter) but stands above a blind guess's (``chance_loss``), where that pace, kept over the steps
+      left, would still leave it (a falling loss flattens as it nears a minimum, so the run will end
+      higher still).
+    """
+    n = len(losses)
+    if steps_left is None or n < LOSS_EMA_STEPS:
+        return []
+    start = _start_of(losses, start)
+    if not math.isfinite(start) or start <= 0:
+        return []
+    span = min(smoothing_span(batch_size), n // 2)
+    now = _mean(losses[-span:])
+    if not math.isfinite(now):
+        return []
+    total = n + steps_left
+    if (movement is not None and 0 < movement and now >= PLATEAU_LEVEL * start
+            and _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start
+            and not _rose_from_start(losses, start, span)):
+        projected = movement * total / n  # at the pace so far; steps that shrink move the weights less
+        if projected < UNFINISHED_MOVEMENT:
+            ending = (f", and at this pace will have moved by {_pct(projected)} when the run ends, "
+                      f"{steps_left} steps from now" if steps_left else "")
+            return [Finding(
+                "slow_convergence", None, None, "warning",
+                {"loss_start": start, "loss_now": now, "steps": n, "steps_left": steps_left,
+                 "movement": movement, "projected_movement": projected},
+                f"in {n} steps the weights have moved by about {_pct(movement)} of their size in all (the "
+                f"largest update-to-weight ratio, summed over the steps){ending}; the loss is still "
+                f"{now / start:.0%} of its start: the run is too short, or its steps too small, for the "
+                "weights, and so what the network computes, to change.",
+            )]
+    if not chance_loss or not math.isfinite(chance_loss) or chance_loss <= 0 or now <= chance_loss:
+        return []
+    recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
+    if recent.size < 2 * LOSS_EMA_STEPS:
+        return []
+    quarters = np.array_split(recent, 4)
+    means = [float(q.mean()) for q in quarters]
+    length = quarters[-1].size
+    fall = means[2] - means[3]
+    noise = math.sqrt(float(quarters[2].var()) / quarters[2].size + float(quarters[3].var()) / length)
+    kept = fall >= PACE_KEPT * (means[0] - means[3]) / 3  # against the mean fall per quarter
+    if not (fall > 2 * noise and fall > PLATEAU_FALL * means[3] and kept):
+        return []
+    # the last quarter's mean stands at its middle: its pace, kept to the end of the run
+    projected = means[3] - fall / length * (steps_left + length / 2)
+    if projected <= chance_loss:
+        return []
+    ending = (f"kept over the {steps_left} steps left, that pace would bring it to about {_fmt(projected)}, "
+              "still above it (and a falling loss slows down as it nears a minimum)" if steps_left else
+              "the run ended there")
+    return [Finding(
+        "slow_convergence", None, None, "warning",
+        {"loss_start": start, "loss_now": means[3], "reference_loss": chance_loss, "steps": n,
+         "steps_left": steps_left, "fall_per_100_steps": 100 * fall / length, "projected_loss": projected},
+        f"the loss still falls at an undiminished pace ({_fmt(100 * fall / length)} per 100 steps) but "
+        f"stands at {_fmt(means[3])}, above a blind guess's ({_fmt(chance_loss)}); {ending}: the run is "
+        "too short, or its steps too small, to fit the data.",
     )]
 
 
