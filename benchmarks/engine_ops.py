@@ -4,12 +4,17 @@ Run from the repository root::
 
     python benchmarks/engine_ops.py            # about 1-2 minutes
     python benchmarks/engine_ops.py --quick    # about 20 seconds, fewer and shorter rounds
+    python benchmarks/engine_ops.py --ops conv --mnist1d   # convolutions, and a CNN training step
 
 For each op, at a tiny size (16x16: per-op overhead dominates) and a medium one (256x256, or a
 batch of 128 x 512 features for linear, cross-entropy and batch norm: the kernels dominate), the
 script times one forward pass plus one backward pass from leaf tensors that require gradients,
 in retroprop and in torch, and prints the median time per call of each and the median of the
 paired ratios torch_time / retroprop_time (above 1: retroprop is faster).
+
+The convolution and pooling rows use their own shapes (``CONV_SHAPES``). ``--mnist1d`` adds one
+whole Adam training step of the MNIST-1D paper's CNN (three Conv1d of 25 channels, kernels 5/3/3,
+stride 2, padding 1, ReLU, Linear(125, 10); a batch of 100 inputs (100, 1, 40)), timed the same way.
 
 Method, because the machine may be shared and noisy:
 
@@ -189,6 +194,34 @@ def _batch_norm(d: Dims, rng: np.random.Generator) -> list[tuple[np.ndarray, boo
             (0.1 * _normal(rng, c), True)]  # bias
 
 
+# (input, weight) shapes of the convolution rows: tiny measures per-call overhead, medium the kernels
+# (medium conv1d is the middle layer of the MNIST-1D CNN at a batch of 512; conv2d a CIFAR-sized layer)
+CONV_SHAPES = {
+    "conv1d": {"tiny": ((4, 2, 16), (4, 2, 3)), "medium": ((512, 25, 20), (25, 25, 3))},
+    "conv2d": {"tiny": ((2, 2, 8, 8), (4, 2, 3, 3)), "medium": ((32, 16, 32, 32), (32, 16, 3, 3))},
+}
+
+
+def _conv_inputs(kind: str) -> Callable[[Dims, np.random.Generator], list[tuple[np.ndarray, bool]]]:
+    def inputs(d: Dims, rng: np.random.Generator) -> list[tuple[np.ndarray, bool]]:
+        x_shape, w_shape = CONV_SHAPES[kind][d.label]
+        scale = np.float32(1.0 / np.sqrt(np.prod(w_shape[1:])))
+        return [(_normal(rng, *x_shape), True), (_normal(rng, *w_shape) * scale, True),
+                (_normal(rng, w_shape[0]) * scale, True)]
+    return inputs
+
+
+def _conv_shape(kind: str) -> Callable[[Dims], str]:
+    def shape(d: Dims) -> str:
+        x_shape, w_shape = CONV_SHAPES[kind][d.label]
+        return f"{'x'.join(map(str, x_shape))} * {'x'.join(map(str, w_shape[2:]))}"
+    return shape
+
+
+def _pool_input(d: Dims, rng: np.random.Generator) -> list[tuple[np.ndarray, bool]]:
+    return [(_normal(rng, *CONV_SHAPES["conv2d"][d.label][0]), True)]
+
+
 def _build_ops() -> list[Op]:
     F = rp.F
     return [
@@ -221,6 +254,12 @@ def _build_ops() -> list[Op]:
         Op("getitem[1:-1, ::2]", _one, lambda x: x[1:-1, ::2], lambda x: x[1:-1, ::2], _square),
         Op("concatenate", _two, lambda a, b: rp.concatenate([a, b], axis=0),
            lambda a, b: torch.cat([a, b], dim=0), lambda d: f"2 x {d.n}x{d.n}"),
+        Op("conv1d(s2,p1)", _conv_inputs("conv1d"), lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1),
+           lambda x, w, b: tF.conv1d(x, w, b, stride=2, padding=1), _conv_shape("conv1d")),
+        Op("conv2d(p1)", _conv_inputs("conv2d"), lambda x, w, b: F.conv2d(x, w, b, padding=1),
+           lambda x, w, b: tF.conv2d(x, w, b, padding=1), _conv_shape("conv2d")),
+        Op("max_pool2d(2)", _pool_input, lambda x: F.max_pool2d(x, 2), lambda x: tF.max_pool2d(x, 2),
+           lambda d: "x".join(map(str, CONV_SHAPES["conv2d"][d.label][0]))),
     ]
 
 
@@ -341,6 +380,59 @@ def measure(op: Op, dims: Dims, rounds: int, block_s: float, seed: int) -> Row:
 
 
 # ---------------------------------------------------------------------------------------------
+# A whole training step: the MNIST-1D paper's CNN
+# ---------------------------------------------------------------------------------------------
+def _mnist1d_cnn(lib: Any) -> Any:
+    """Three Conv1d of 25 channels (kernels 5, 3, 3; stride 2; padding 1), ReLU, Linear(125, 10)."""
+    nn = lib.nn
+    return nn.Sequential(nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
+                         nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(125, 10))
+
+
+def measure_mnist1d_step(rounds: int, block_s: float, seed: int, batch: int = 100) -> Row:
+    """One Adam training step (zero_grad, forward, cross-entropy, backward, step) of the MNIST-1D
+    CNN on a batch of ``batch`` inputs ``(batch, 1, 40)``, both libraries from the same weights."""
+    rng = np.random.default_rng(seed)
+    x = _normal(rng, batch, 1, 40)
+    y = rng.integers(0, 10, size=batch, dtype=np.int64)
+    ours = _mnist1d_cnn(rp)
+    theirs = _mnist1d_cnn(torch)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    ours_opt = rp.optim.Adam(ours.parameters(), lr=1e-2)
+    theirs_opt = torch.optim.Adam(theirs.parameters(), lr=1e-2)
+    xr, xt, yt = rp.tensor(x), torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+
+    def rp_step() -> Any:
+        ours_opt.zero_grad()
+        loss = rp.F.cross_entropy(ours(xr), y)
+        loss.backward()
+        ours_opt.step()
+        return loss
+
+    def torch_step() -> Any:
+        theirs_opt.zero_grad()
+        loss = tF.cross_entropy(theirs(xt), yt)
+        loss.backward()
+        theirs_opt.step()
+        return loss
+
+    first = (rp.F.cross_entropy(ours(xr), y).item(), tF.cross_entropy(theirs(xt), yt).item())
+    mismatch = not np.isclose(*first, rtol=1e-4)
+    steps = [rp_step, torch_step]
+    numbers = [_calibrate(step, block_s) for step in steps]
+    times: list[list[float]] = [[], []]
+    for r in range(rounds):
+        for k in ((0, 1) if r % 2 == 0 else (1, 0)):
+            times[k].append(_block(steps[k], numbers[k]))
+    ratios = [t / r for t, r in zip(times[1], times[0], strict=True)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    return Row("mnist1d_cnn step", f"batch {batch}x1x40", "step", statistics.median(times[0]),
+               statistics.median(times[1]), statistics.median(ratios), q1, q3, mismatch)
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 COLUMNS = f"{'op':<20} {'shape':<18} {'retroprop us':>13} {'torch us':>11} " \
@@ -399,6 +491,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="comma-separated op names (prefixes) to run, e.g. add,linear")
     parser.add_argument("--sizes", default="tiny,medium", help="comma-separated: tiny,medium")
     parser.add_argument("--seed", type=int, default=0, help="seed for the input data")
+    parser.add_argument("--mnist1d", action="store_true",
+                        help="also time one Adam training step of the MNIST-1D CNN (needs torch)")
+    parser.add_argument("--only-mnist1d", action="store_true", help="time only that training step")
     parser.add_argument("--no-malloc-prime", action="store_true",
                         help="leave glibc's malloc thresholds alone (see prime_malloc)")
     args = parser.parse_args(argv)
@@ -426,11 +521,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(COLUMNS)
     print("-" * len(COLUMNS))
     rows = []
+    if args.only_mnist1d:
+        sizes = []
     for dims in sizes:
         for op in ops:
             row = measure(op, dims, args.rounds, args.block_ms / 1e3, args.seed)
             rows.append(row)
             print(_format_row(row), flush=True)
+        print()
+    if (args.mnist1d or args.only_mnist1d) and torch is not None:
+        row = measure_mnist1d_step(args.rounds, args.block_ms / 1e3, args.seed)
+        rows.append(row)
+        print(_format_row(row), flush=True)
         print()
     ratios = [row.ratio for row in rows if row.ratio is not None]
     if ratios:

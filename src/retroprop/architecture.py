@@ -15,6 +15,8 @@ import math
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
+
 from retroprop.containers import FileFormatError, json_type
 
 __all__ = ["LAYER_ARGUMENTS", "MAX_LAYERS", "MAX_PARAMETERS", "Layout", "build_model", "describe",
@@ -39,6 +41,17 @@ LAYER_ARGUMENTS: dict[str, dict[str, str]] = {
     "BatchNorm1d": {"num_features": "size", "eps": "float", "momentum": "float or null", "affine": "bool",
                     "track_running_stats": "bool"},
     "Standardize": {"num_features": "size"},
+    **{name: {"in_channels": "size", "out_channels": "size", "kernel_size": "sizes", "stride": "sizes",
+              "padding": "padding", "dilation": "sizes", "groups": "size", "bias": "bool"}
+       for name in ("Conv1d", "Conv2d")},
+    **{name: {"kernel_size": "sizes", "stride": "sizes", "padding": "counts", "dilation": "sizes",
+              "return_indices": "bool", "ceil_mode": "bool"} for name in ("MaxPool1d", "MaxPool2d")},
+    "AvgPool1d": {"kernel_size": "sizes", "stride": "sizes", "padding": "counts", "ceil_mode": "bool",
+                  "count_include_pad": "bool"},
+    "AvgPool2d": {"kernel_size": "sizes", "stride": "sizes", "padding": "counts", "ceil_mode": "bool",
+                  "count_include_pad": "bool", "divisor_override": "int or null"},
+    "AdaptiveAvgPool1d": {"output_size": "output size"},
+    "AdaptiveAvgPool2d": {"output_size": "output size"},
 }
 
 # name -> (shape, kind): kind "float" is the model's dtype, "int64" a counter
@@ -57,6 +70,12 @@ def _state_layout(cls_name: str, args: dict[str, Any]) -> list[tuple[str, tuple[
             layout += [("running_mean", (n,), "float"), ("running_var", (n,), "float"),
                        ("num_batches_tracked", (), "int64")]
         return layout
+    if cls_name in ("Conv1d", "Conv2d"):
+        kernel = args["kernel_size"]
+        kernel = [kernel] * int(cls_name[-2]) if isinstance(kernel, int) else list(kernel)
+        out, groups = args["out_channels"], args["groups"]
+        shape = (out, args["in_channels"] // groups, *kernel)
+        return [("weight", shape, "float")] + ([("bias", (out,), "float")] if args["bias"] else [])
     if cls_name == "Standardize":
         n = args["num_features"]
         return [("mean", (n,), "float"), ("scale", (n,), "float")]
@@ -86,6 +105,23 @@ def model_config(model: Any) -> dict[str, Any] | None:
 
 def _check_argument(value: Any, kind: str, where: str) -> None:
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind in ("sizes", "counts", "padding", "output size"):  # an int or a short list of them
+        if kind == "padding" and value in ("same", "valid"):
+            return
+        low = 1 if kind == "sizes" else 0
+        items = value if isinstance(value, list) and 1 <= len(value) <= 3 else [value]
+        if not all((isinstance(v, int) and not isinstance(v, bool) and low <= v <= 2**31)
+                   or (v is None and kind == "output size" and isinstance(value, list)) for v in items):
+            expected = {"sizes": "a positive integer or a list of them",
+                        "counts": "a non-negative integer or a list of them",
+                        "padding": "a non-negative integer, a list of them, 'same' or 'valid'",
+                        "output size": "a non-negative integer or a list of them (null keeps a size)"}[kind]
+            raise FileFormatError(f"{where} must be {expected}, got {str(value)[:80]}")
+        return
+    if kind == "int or null":
+        if value is not None and (not is_int or abs(value) > 2**31):
+            raise FileFormatError(f"{where} must be an integer or null, got {value!r}"[:300])
+        return
     if kind == "size":
         if not is_int or value < 1:
             raise FileFormatError(f"{where} must be a positive integer, got {value!r}"[:300])
@@ -219,6 +255,8 @@ def _build(config: dict[str, Any], path: str) -> Any:
     args = dict(config["config"])
     if cls_name == "Linear":
         args["init"] = _keep  # no random draws: the saved weights replace them
+    if cls_name in ("Conv1d", "Conv2d"):
+        args["generator"] = np.random.default_rng(0)  # draws that do not touch retroprop's generator
     try:
         layer = LAYERS[cls_name](**args)
     except (TypeError, ValueError) as err:

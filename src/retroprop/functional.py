@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from retroprop.backend import array_module, special_module
+from retroprop.conv import *  # noqa: F403 - conv1d, conv2d, pad (conv.__all__)
+from retroprop.pool import *  # noqa: F403 - max, avg and adaptive avg pooling (pool.__all__)
 from retroprop.random import get_generator
 from retroprop.tensor import Function, ShapeError, Tensor, as_array
 

@@ -1,0 +1,381 @@
+"""Convolution and padding with torch's semantics (``F.conv1d/2d``, ``F.pad``), and the argument
+checks and strided-slice helpers that pooling (``retroprop.pool``) shares.
+
+Inputs are ``(N, C, *spatial)`` (or unbatched ``(C, *spatial)``), as torch's. A convolution gathers
+its input's windows through a strided view into one column matrix ``(C * K, N * L)`` (im2col: ``K``
+kernel positions, ``L`` output positions) and runs one GEMM with the weight (a batched one, one
+matrix per group, when ``groups > 1``); the bias is added to the GEMM's result. Backward: the
+weight's gradient is one GEMM with the saved columns, the input's a col2im scatter-add over the
+kernel offsets (one strided slice per offset, never a loop over pixels). A batch whose column
+matrix would pass ``COLUMNS_LIMIT`` elements goes through in chunks of samples. Outputs may be
+non-contiguous views (the GEMM's ``(C_out, N, ...)`` layout seen as ``(N, C_out, ...)``): values and
+semantics are torch's.
+
+Differences from torch: integer inputs are refused (torch convolves int64 on CPU), ``F.pad`` has only
+``mode='constant'`` and ``nn.Conv*d`` only ``padding_mode='zeros'``; writing in place to a
+convolution's input after the forward pass raises in backward only where the op kept that input's
+memory (it usually keeps its own column copy, so the gradient stays right; torch always raises).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from retroprop.backend import array_module
+from retroprop.tensor import Function, ShapeError, Tensor
+
+__all__ = ["ConvolutionError", "conv1d", "conv2d", "pad"]
+
+
+class ConvolutionError(ValueError, RuntimeError):
+    """A bad argument to a convolution, pooling or padding op (stride, padding, dtype, sizes).
+
+    A ``RuntimeError``, as torch raises for these, and a ``ValueError``, as retroprop does."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _ntuple(value: Any, n: int, name: str, where: str) -> tuple[int, ...]:
+    """An int or a sequence of ``n`` ints as a tuple of ``n`` ints (torch's ``_single``/``_pair``)."""
+    if _is_int(value):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value) * (n // len(value))  # torch repeats a 1-tuple, as an int
+    raise ConvolutionError(f"{where}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+def _at_least(values: tuple[int, ...], low: int, name: str, where: str) -> None:
+    if any(v < low for v in values):
+        word = "positive" if low == 1 else "non-negative"
+        shown = values if len(values) > 1 else values[0]
+        raise ConvolutionError(f"{where}: {name} must be {word}, got {shown}")
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _floating(x: Tensor, what: str, where: str) -> None:
+    if x.dtype.kind != "f":
+        raise ConvolutionError(f"{where}: {what} must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def _batched(x: Tensor, nd: int, where: str) -> tuple[Tensor, bool]:
+    """``x`` with a batch axis (added when it is unbatched) and whether one was added."""
+    from retroprop.ops import Reshape
+
+    if x.ndim == nd + 2:
+        return x, False
+    if x.ndim == nd + 1:
+        return Reshape.apply(x, shape=(1, *x.shape)), True
+    layout = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+    raise ShapeError(f"{where}: expected a {nd + 2}-D input {layout}, got shape {tuple(x.shape)}")
+
+
+def _unbatched(out: Tensor, added: bool) -> Tensor:
+    from retroprop.ops import Reshape
+
+    return Reshape.apply(out, shape=out.shape[1:]) if added else out
+
+
+def _spatial(index: tuple[slice, ...]) -> tuple[slice, ...]:
+    return (slice(None), slice(None), *index)
+
+
+def _offset_slices(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+                   out: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
+    """For each kernel offset, the strided slice of the (padded) input it reads at every output position."""
+    return [(offset, tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                           for i, d, s, o in zip(offset, dilation, stride, out, strict=True)))
+            for offset in product(*(range(k) for k in kernel))]
+
+
+def _padded(x: Any, low: tuple[int, ...], high: tuple[int, ...], fill: float) -> Any:
+    """``x`` padded on its spatial axes with ``fill`` (``high`` may be negative: cropped)."""
+    if not any(low) and not any(high):
+        return x
+    shape = tuple(n + a + b for n, a, b in zip(x.shape[2:], low, high, strict=True))
+    out = array_module(x).full((*x.shape[:2], *shape), fill, dtype=x.dtype)
+    keep = tuple(slice(0, n - max(-b, 0)) for n, b in zip(x.shape[2:], high, strict=True))
+    out[_spatial(tuple(slice(a, a + k.stop) for a, k in zip(low, keep, strict=True)))] = x[_spatial(keep)]
+    return out
+
+
+def _cropped(grad_padded: Any, shape: tuple[int, ...], low: tuple[int, ...]) -> Any:
+    """The inverse of ``_padded`` for a gradient: the input's part, zeros where it was cropped."""
+    spatial = shape[2:]
+    if grad_padded.shape[2:] == spatial and not any(low):
+        return grad_padded
+    grad = array_module(grad_padded).zeros(shape, dtype=grad_padded.dtype)
+    index = tuple(slice(0, min(n, g - a))
+                  for n, g, a in zip(spatial, grad_padded.shape[2:], low, strict=True))
+    source = tuple(slice(a, a + i.stop) for a, i in zip(low, index, strict=True))
+    grad[_spatial(index)] = grad_padded[_spatial(source)]
+    return grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------------------------
+# Elements of one column matrix (C_in * K, batch * L): a larger batch (evaluating a whole test set at
+# once, say) goes through in chunks of samples, one GEMM each, so memory stays bounded; backward then
+# rebuilds each chunk's columns from the kept input instead of keeping them all.
+COLUMNS_LIMIT = 2**25
+
+
+def _columns(lib: Any, xp: Any, kernel: tuple[int, ...], out: tuple[int, ...], stride: tuple[int, ...],
+             dilation: tuple[int, ...]) -> Any:
+    """im2col: the windows of the padded input ``xp`` as a ``(C * K, N * L)`` matrix (one copy of a
+    strided ``(C, *kernel, N, *out)`` view)."""
+    n, c = xp.shape[:2]
+    st = xp.strides
+    strides = (st[1], *(a * d for a, d in zip(st[2:], dilation, strict=True)), st[0],
+               *(a * s for a, s in zip(st[2:], stride, strict=True)))
+    view = lib.lib.stride_tricks.as_strided(xp, (c, *kernel, n, *out), strides, writeable=False)
+    return lib.ascontiguousarray(view).reshape(c * math.prod(kernel), n * math.prod(out))
+
+
+def _product(weight: Any, cols: Any, groups: int) -> Any:
+    """``weight @ cols`` per group: ``(C_out, C_in / groups * K) x (C_in * K, P) -> (C_out, P)``."""
+    c_out, positions = weight.shape[0], cols.shape[1]
+    if groups == 1:
+        return weight.reshape(c_out, -1) @ cols
+    return (weight.reshape(groups, c_out // groups, -1)
+            @ cols.reshape(groups, -1, positions)).reshape(c_out, positions)
+
+
+def _weight_gradient(g: Any, cols: Any, groups: int) -> Any:
+    """``g @ cols.T`` per group, as ``(groups, C_out / groups, C_in / groups * K)``."""
+    g3, cols3 = g.reshape(groups, -1, g.shape[1]), cols.reshape(groups, -1, cols.shape[1])
+    # the same product either way round; BLAS runs it faster with the longer side as rows
+    if cols3.shape[1] > g3.shape[1]:
+        return (cols3 @ g3.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return g3 @ cols3.transpose(0, 2, 1)
+
+
+def _column_gradient(weight: Any, g: Any, groups: int) -> Any:
+    """``weight.T @ g`` per group: the gradient of the column matrix, ``(C_in * K, P)``."""
+    c_out, positions = weight.shape[0], g.shape[1]
+    if groups == 1:
+        return weight.reshape(c_out, -1).T @ g
+    return (weight.reshape(groups, c_out // groups, -1).transpose(0, 2, 1)
+            @ g.reshape(groups, c_out // groups, positions)).reshape(-1, positions)
+
+
+class Convolution(Function):
+    """N-d cross-correlation (torch's ``conv1d``/``conv2d``) through im2col and one GEMM (one per
+    chunk of samples beyond ``COLUMNS_LIMIT``)."""
+
+    saves = (0, 1)
+    read_for = ((1,), (0,))  # the input (as columns) for the weight's gradient, the weight for the input's
+
+    def forward(self, x: Any, weight: Any, bias: Any, stride: tuple[int, ...], low: tuple[int, ...],
+                high: tuple[int, ...], dilation: tuple[int, ...], groups: int) -> Any:
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        n, c = x.shape[:2]
+        c_out, kernel = weight.shape[0], weight.shape[2:]
+        lib = array_module(x)
+        padded = tuple(m + a + b for m, a, b in zip(x.shape[2:], low, high, strict=True))
+        out = tuple((p - d * (k - 1) - 1) // s + 1
+                    for p, d, k, s in zip(padded, dilation, kernel, stride, strict=True))
+        if any(o < 1 for o in out):
+            raise ShapeError(f"conv{len(out)}d: input of shape {x.shape} padded to {padded} per "
+                             f"channel is smaller than the kernel {kernel} dilated by {dilation}; the "
+                             "output would be empty")
+        per_sample = c * math.prod(kernel) * math.prod(out)
+        chunk = n if n * per_sample <= COLUMNS_LIMIT else max(1, COLUMNS_LIMIT // per_sample)
+        self.geometry = (x.shape, padded, out, stride, low, high, dilation, groups, chunk)
+        self.weight_shape = weight.shape
+        self.weight = weight if need_x else None
+        if chunk == n:
+            cols = _columns(lib, _padded(x, low, high, 0), kernel, out, stride, dilation)
+            result = _product(weight, cols, groups)
+            self.cols = cols if need_w else None
+        else:
+            length = math.prod(out)
+            result = lib.empty((c_out, n * length), dtype=x.dtype)
+            for start in range(0, n, chunk):
+                stop = min(n, start + chunk)
+                cols = _columns(lib, _padded(x[start:stop], low, high, 0), kernel, out, stride, dilation)
+                result[:, start * length:stop * length] = _product(weight, cols, groups)
+            self.x = x if need_w else None  # the columns are rebuilt chunk by chunk
+        if bias is not None:
+            result += bias[:, None]
+        return result.reshape(c_out, n, *out).swapaxes(0, 1)
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        need_x, need_w, need_b = self.needs_input_grad
+        shape, padded, out, stride, low, high, dilation, groups, chunk = self.geometry
+        n, c = shape[:2]
+        kernel = self.weight_shape[2:]
+        c_out, length = grad.shape[1], math.prod(out)
+        lib = array_module(grad)
+        g = grad.swapaxes(0, 1).reshape(c_out, n * length)  # free when grad has this op's own layout
+        grad_b = g.sum(axis=1) if need_b else None
+        grad_w = grad_padded = None
+        if need_x:  # col2im target, in (C, N, ...) order: the columns' own
+            grad_padded = lib.zeros((c, n, *padded), dtype=grad.dtype)
+        for start in range(0, n, max(chunk, 1)):  # an empty batch: no chunk, zero gradients
+            stop = min(n, start + chunk)
+            g_part = g if chunk == n else g[:, start * length:stop * length]
+            if need_w:
+                cols = self.cols if chunk == n else _columns(
+                    lib, _padded(self.x[start:stop], low, high, 0), kernel, out, stride, dilation)
+                part = _weight_gradient(g_part, cols, groups)
+                grad_w = part if grad_w is None else grad_w + part
+            if need_x:
+                grad_cols = _column_gradient(self.weight, g_part, groups)
+                grad_cols = grad_cols.reshape(c, *kernel, stop - start, *out)
+                target = grad_padded[:, start:stop]
+                for offset, index in _offset_slices(kernel, stride, dilation, out):
+                    target[_spatial(index)] += grad_cols[(slice(None), *offset)]
+        grad_x = None
+        if need_x:  # conv pads are never negative: the input is a window of the padded array (a view)
+            inside = tuple(slice(a, a + m) for a, m in zip(low, shape[2:], strict=True))
+            grad_x = grad_padded[_spatial(inside)].swapaxes(0, 1)
+        if need_w:  # (an empty batch gives the weight a zero gradient, as torch's)
+            grad_w = lib.zeros(self.weight_shape, grad.dtype) if grad_w is None else grad_w
+            grad_w = grad_w.reshape(self.weight_shape)
+        return grad_x, grad_w, grad_b
+
+
+def _conv_padding(padding: Any, nd: int, kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...], where: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """torch's padding argument as (low, high) pads per spatial axis."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * nd, (0,) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ConvolutionError(f"{where}: padding='same' is not supported for strided convolutions "
+                                       f"(stride={stride})")
+            total = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
+            low = tuple(t // 2 for t in total)
+            return low, tuple(t - lo for t, lo in zip(total, low, strict=True))
+        raise ConvolutionError(f"{where}: invalid padding string {padding!r}; expected 'valid', 'same', "
+                               "an int or a tuple of ints")
+    pads = _ntuple(padding, nd, "padding", where)
+    _at_least(pads, 0, "padding", where)
+    return pads, pads
+
+
+def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+          groups: Any) -> Tensor:
+    where = f"conv{nd}d"
+    x, weight = _tensor(input), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    stride = _ntuple(stride, nd, "stride", where)
+    dilation = _ntuple(dilation, nd, "dilation", where)
+    _at_least(stride, 1, "stride", where)
+    _at_least(dilation, 1, "dilation", where)
+    if not _is_int(groups) or groups < 1:
+        raise ConvolutionError(f"{where}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    if weight.ndim != nd + 2:
+        raise ShapeError(f"{where}: expected a {nd + 2}-D weight (out_channels, in_channels / groups, "
+                         f"{'L' if nd == 1 else 'kH, kW'}), got shape {tuple(weight.shape)}")
+    w_shape = tuple(weight.shape)
+    x, added = _batched(x, nd, where)
+    for tensor, what in ((x, "input"), (weight, "weight"), *(((bias, "bias"),) if bias is not None else ())):
+        _floating(tensor, what, where)
+        if tensor.dtype != x.dtype:
+            raise ConvolutionError(f"{where}: {what} has dtype {tensor.dtype} but the input has {x.dtype}; "
+                                   "they must be the same (convert one with .to() or .double()/.float())")
+    if w_shape[0] % groups:
+        raise ShapeError(f"{where}: given groups={groups}, expected weight to be divisible by {groups} at "
+                         f"dimension 0, but got weight of size {list(w_shape)}")
+    if x.shape[1] != w_shape[1] * groups:
+        raise ShapeError(f"{where}: given groups={groups}, weight of size {list(w_shape)}, expected "
+                         f"input{list(x.shape)} to have {w_shape[1] * groups} channels, but got "
+                         f"{x.shape[1]} channels instead")
+    if bias is not None and tuple(bias.shape) != (w_shape[0],):
+        raise ShapeError(f"{where}: given weight of size {list(w_shape)}, expected bias to be 1-dimensional "
+                         f"with {w_shape[0]} elements, but got bias of size {list(bias.shape)} instead")
+    kernel = w_shape[2:]
+    low, high = _conv_padding(padding, nd, kernel, stride, dilation, where)
+    padded = tuple(n + a + b for n, a, b in zip(x.shape[2:], low, high, strict=True))
+    reach = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True))
+    if any(p < r for p, r in zip(padded, reach, strict=True)):
+        raise ShapeError(f"{where}: input of shape {tuple(x.shape)} padded to {padded} per channel is "
+                         f"smaller than the dilated kernel {reach} (kernel {kernel}, dilation {dilation}); "
+                         "the output would be empty")
+    out = Convolution.apply(x, weight, bias, stride=stride, low=low, high=high, dilation=dilation,
+                            groups=groups)
+    return _unbatched(out, added)
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Tensor:
+    """1-D cross-correlation of ``(N, C_in, L)`` (or ``(C_in, L)``) with a ``(C_out, C_in / groups, k)``
+    weight, as torch's ``F.conv1d``; ``padding`` is an int, a 1-tuple, 'valid' or 'same'."""
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+           groups: int = 1) -> Tensor:
+    """2-D cross-correlation of ``(N, C_in, H, W)`` (or ``(C_in, H, W)``) with a
+    ``(C_out, C_in / groups, kH, kW)`` weight, as torch's ``F.conv2d``; ``stride``, ``padding`` and
+    ``dilation`` are ints or pairs, ``padding`` also 'valid' or 'same'."""
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Padding
+# ---------------------------------------------------------------------------------------------
+class ConstantPad(Function):
+    """Pad (or, with negative pads, crop) the last axes with a constant."""
+
+    saves = ()
+
+    def forward(self, x: Any, pads: tuple[tuple[int, int], ...], value: float) -> Any:
+        lead = x.ndim - len(pads)
+        shape = x.shape[:lead] + tuple(n + a + b for n, (a, b) in zip(x.shape[lead:], pads, strict=True))
+        source = (slice(None),) * lead + tuple(slice(max(-a, 0), n - max(-b, 0))
+                                               for n, (a, b) in zip(x.shape[lead:], pads, strict=True))
+        target = (slice(None),) * lead + tuple(slice(max(a, 0), m - max(b, 0))
+                                               for m, (a, b) in zip(shape[lead:], pads, strict=True))
+        out = array_module(x).full(shape, value, dtype=x.dtype)
+        out[target] = x[source]
+        self.shape, self.source, self.target = x.shape, source, target
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        grad_x = array_module(grad).zeros(self.shape, dtype=grad.dtype)
+        grad_x[self.source] = grad[self.target]
+        return grad_x
+
+
+def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` axes as torch's ``F.pad``: ``pad`` lists (before, after) pairs
+    starting from the LAST axis, e.g. ``(1, 1, 2, 0)`` pads the last axis by 1 on each side and the one
+    before it by 2 in front; negative values crop. Only ``mode='constant'`` is implemented."""
+    x = _tensor(input)
+    if mode != "constant":
+        raise ConvolutionError(f"pad: mode {mode!r} is not implemented; only 'constant' is")
+    if not isinstance(pad, (tuple, list)) or not all(_is_int(p) for p in pad):
+        raise ConvolutionError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    if len(pad) % 2:
+        raise ConvolutionError(f"pad: padding length must be divisible by 2, got {len(pad)} values "
+                               f"{tuple(pad)}")
+    if len(pad) // 2 > x.ndim:
+        raise ConvolutionError(f"pad: padding length should be at most two times the input's dimension, but "
+                               f"got padding length {len(pad)} and an input of shape {tuple(x.shape)}")
+    pairs = tuple((int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2))[::-1]
+    lead = x.ndim - len(pairs)
+    sizes = tuple(n + a + b for n, (a, b) in zip(x.shape[lead:], pairs, strict=True))
+    if any(s < 0 for s in sizes):
+        raise ShapeError(f"pad: padding {tuple(pad)} of an input of shape {tuple(x.shape)} gives a negative "
+                         f"size {sizes} on the last {len(pairs)} axes")
+    fill = 0 if value is None else value
+    if x.dtype.kind in "iub" and isinstance(fill, float) and not float(fill).is_integer():
+        raise ConvolutionError(f"pad: value {fill!r} does not fit an integer tensor of dtype {x.dtype}")
+    return ConstantPad.apply(x, pads=pairs, value=fill)

@@ -1,0 +1,118 @@
+"""Conv1d and Conv2d layers, as PyTorch's (arguments, default initialization, ``extra_repr``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from retroprop import conv as C
+from retroprop.nn import init as nn_init
+from retroprop.nn.linear import _fresh_parameter, _positive_int
+from retroprop.nn.module import Module
+from retroprop.tensor import Tensor
+
+_convolution = C.Convolution.apply  # bound once: called once per layer and step
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share; ``_nd`` is the number of spatial axes."""
+
+    _nd = 0
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None, generator: Any = None) -> None:
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        if self.in_channels % self.groups:
+            raise ValueError(f"{name}: in_channels ({self.in_channels}) must be divisible by groups "
+                             f"({self.groups})")
+        if self.out_channels % self.groups:
+            raise ValueError(f"{name}: out_channels ({self.out_channels}) must be divisible by groups "
+                             f"({self.groups})")
+        self.kernel_size = C._ntuple(kernel_size, nd, "kernel_size", name)
+        self.stride = C._ntuple(stride, nd, "stride", name)
+        self.dilation = C._ntuple(dilation, nd, "dilation", name)
+        for what, values in (("kernel_size", self.kernel_size), ("stride", self.stride),
+                             ("dilation", self.dilation)):
+            C._at_least(values, 1, what, name)
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: padding_mode={padding_mode!r} is not implemented; only 'zeros' is "
+                             "(pad the input with F.pad and use padding=0 instead)")
+        self.padding_mode = padding_mode
+        # as torch keeps it: a tuple of ints, or the string 'same' / 'valid'
+        self.padding = padding if isinstance(padding, str) else C._ntuple(padding, nd, "padding", name)
+        C._conv_padding(self.padding, nd, self.kernel_size, self.stride, self.dilation, name)  # checks it
+        dtype = np.float32 if dtype is None else np.dtype(dtype)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = _fresh_parameter(shape, dtype)
+        if bias:
+            self.bias = _fresh_parameter((self.out_channels,), dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: Any = None) -> None:
+        """PyTorch's default: weight ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and
+        bias U(±1/sqrt(fan_in)), with ``fan_in = in_channels / groups * prod(kernel_size)``."""
+        nn_init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
+            bound = 1.0 / math.sqrt(fan_in)
+            nn_init.uniform_(self.bias, -bound, bound, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, padding = self.weight, self.padding
+        # the usual case goes straight to the op; anything else through F's checks and messages
+        if (isinstance(x, Tensor) and x.ndim == self._nd + 2 and x.shape[1] == self.in_channels
+                and x.dtype == weight.dtype and type(padding) is tuple):
+            return _convolution(x, weight, self.bias, stride=self.stride, low=padding, high=padding,
+                                dilation=self.dilation, groups=self.groups)
+        return C._conv(self._nd, x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def label(self) -> str:
+        return f"{type(self).__name__} {self.in_channels}→{self.out_channels}"
+
+    def extra_repr(self) -> str:
+        nd = self._nd
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,) * nd:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+    def get_config(self) -> dict[str, Any]:
+        padding = self.padding if isinstance(self.padding, str) else list(self.padding)
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": padding,
+                "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias is not None}
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over ``(N, C_in, L)`` (or ``(C_in, L)``) inputs, as ``torch.nn.Conv1d``: weight
+    ``(C_out, C_in / groups, k)``; ``padding`` an int, a 1-tuple, 'valid' or 'same'."""
+
+    _nd = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over ``(N, C_in, H, W)`` (or ``(C_in, H, W)``) inputs, as ``torch.nn.Conv2d``:
+    weight ``(C_out, C_in / groups, kH, kW)``; ``padding`` an int, a pair, 'valid' or 'same'."""
+
+    _nd = 2
