@@ -217,11 +217,12 @@ def astronomical_loss(losses: Sequence[float], start: float | None = None,
 
 
 def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
-               accuracy: float | None = None) -> str | None:
+               accuracy: float | None = None, chance_loss: float | None = None) -> str | None:
     """Where the training loss stands: ``"fitted"`` (a training accuracy of 1, or a smoothed loss
-    below ``FITTED_LEVEL`` of ``start``), else ``"falling"`` or ``"rising"`` (the latest smoothed
-    window against the one ``PLATEAU_STEPS`` earlier, beyond 1 % and twice their noise) or
-    ``"stalled"``; None when the steps are too few to tell (or not finite).
+    below ``FITTED_LEVEL`` of ``start``, and of ``chance_loss`` when given: a start far above a blind
+    guess's, as from a bad init, is no mark to have fallen from), else ``"falling"`` or ``"rising"``
+    (the latest smoothed window against the one ``PLATEAU_STEPS`` earlier, beyond 1 % and twice their
+    noise) or ``"stalled"``; None when the steps are too few to tell (or not finite).
 
     The harm test of the layer rules: units that are dead or saturated in a network whose loss
     still falls, or has fitted its data, cost nothing measurable. ``start``: the run's starting
@@ -240,7 +241,8 @@ def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_siz
     if not (np.isfinite(recent).all() and math.isfinite(start)):
         return None
     before, now = recent[:span], recent[-span:]
-    if start > 0 and _mean(now) <= FITTED_LEVEL * start:
+    mark = min(start, chance_loss) if chance_loss and math.isfinite(chance_loss) else start
+    if mark > 0 and _mean(now) <= FITTED_LEVEL * mark:
         return "fitted"
     if _falling(before, now):
         return "falling"
@@ -459,7 +461,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
             or not all(SLOW_UPDATE <= r <= EXPLODING_UPDATE_RATIO for r in ratios)):
         return []
     start = _start_of(losses, start)
-    trend = loss_trend(losses, start, batch_size=batch_size)
+    trend = loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss)
     if trend != "stalled" or not start > 0:
         return []
     now = _mean(losses[-span:])

@@ -1,0 +1,48 @@
+"""A regression's blind guess (predicting the targets' mean) is the mark its loss is judged against: a loss
+that fell far from a bad start but stalls above that mark has fitted nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import Doctor, rules
+
+
+def test_a_loss_far_below_its_start_but_above_a_blind_guess_is_not_fitted() -> None:
+    rng = np.random.default_rng(0)
+    losses = list(np.r_[np.linspace(48.0, 0.5, 50), 0.5 * (1 + 0.01 * rng.standard_normal(400))])
+    assert rules.loss_trend(losses) == "fitted"  # 1 % of its start
+    assert rules.loss_trend(losses, chance_loss=0.32) == "stalled"  # yet above predicting the mean
+    assert rules.loss_trend(losses, chance_loss=50.0) == "fitted"  # the lower of the two marks decides
+
+
+def _backwards_relu(start: float, seed: int = 0) -> rp.History:
+    """One ReLU unit learning y = relu(x), its weight started at ``start`` (Cross Validated 379884's
+    mechanism: from -10 the unit is active only where the target is 0, so the weight slides to 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4000, 1)).astype(np.float32)
+    rp.manual_seed(seed)
+    unit = nn.Linear(1, 1, bias=False)
+    unit.weight.data[...] = start
+    model = nn.Sequential(unit, nn.ReLU())
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.05)
+    return rp.fit(model, x, np.maximum(x, 0.0), loss="mse", optimizer=optimizer, epochs=30, batch_size=100,
+                  doctor=Doctor(), seed=seed, verbose=0)
+
+
+def test_a_unit_stuck_above_the_blind_guess_is_named_underfitting() -> None:
+    history = _backwards_relu(-10.0)
+    assert history.history["loss"][-1] > np.var(np.maximum(np.random.default_rng(0).standard_normal(4000), 0))
+    found = [d for d in history.diagnoses if d.problem == "underfitting"]
+    assert found, [d.problem for d in history.diagnoses]
+    # var(relu(x)) for x ~ N(0, 1) is 0.34, read on an even sample of at most 1024 rows
+    assert found[0].evidence["reference_loss"] == pytest.approx(0.34, abs=0.05)
+
+
+def test_the_same_unit_started_the_right_way_fits_without_an_alarm() -> None:
+    history = _backwards_relu(10.0)
+    assert history.history["loss"][-1] < 1e-3
+    assert history.diagnoses == []
