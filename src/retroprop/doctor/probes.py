@@ -3,14 +3,19 @@
 What a probe measures is the raw material of the doctor's detectors, which see only these plain
 records (no retroprop types), so that an adapter for another framework can feed them too.
 
-* Weighted layers (``Linear``, ``BatchNorm1d``): gradient norm, RMS and mean |g| of the weight,
-  weight norm, the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
+* Weighted layers (``Linear``, ``Conv1d``, ``Conv2d``, ``BatchNorm1d``; pooling layers have no
+  parameters and are not among them): gradient norm, RMS and mean |g| of the weight, weight norm,
+  fan-in (inputs per unit: ``in_features``, or ``in_channels / groups x kernel size`` for a
+  convolution), the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
   optimizer step, and non-finite counts in weights and gradients. A layer whose weights are all
   0 (zero-initialized) has no size of its own to measure a step against: its update is measured
   against the norm a layer of its shape typically has (``typical_norm``).
 * Activation layers: mean and std of the output and non-finite count, the batch's sample count
   and the weighted layer that feeds it; for ReLU-like units, which units fired (> 0) on the
-  probed batch; for sigmoid and tanh, the share of outputs in their flat
+  probed batch. A unit is a feature (the last axis) after a Linear layer, and a channel (axis 1)
+  after a convolution or BatchNorm1d: a channel fired when it is > 0 at any sample and any position,
+  so a channel is dead when it never fires at any position over the window, and ``samples`` counts
+  samples, not positions. For sigmoid and tanh, the share of all outputs (every position) in their flat
   regions, where the derivative is below 1/100 of its peak (sigmoid: y(1-y) < 0.0025, about
   |x| > 6; tanh: 1 - y^2 < 0.01, about |x| > 3).
 
@@ -26,7 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.nn import ELU, GELU, SELU, BatchNorm1d, LeakyReLU, Linear, Module, ReLU, Sigmoid, Tanh
+from retroprop.nn import (
+    ELU,
+    GELU,
+    SELU,
+    BatchNorm1d,
+    Conv1d,
+    Conv2d,
+    LeakyReLU,
+    Linear,
+    Module,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from retroprop.nn.module import RemovableHandle
 
 ACTIVATION_KINDS: dict[type, str] = {
@@ -35,7 +53,9 @@ ACTIVATION_KINDS: dict[type, str] = {
 }
 RELU_LIKE = frozenset({"relu"})  # units that pass exactly no gradient when they do not fire
 SATURATING = frozenset({"sigmoid", "tanh"})
-WEIGHTED = (Linear, BatchNorm1d)
+CONVOLUTIONS = (Conv1d, Conv2d)
+WEIGHTED = (Linear, *CONVOLUTIONS, BatchNorm1d)
+CHANNEL_FIRST = (*CONVOLUTIONS, BatchNorm1d)  # their units are channels (axis 1), at every position
 
 
 @dataclass
@@ -49,7 +69,7 @@ class LayerStats:
     grad_mean_abs: float
     weight_norm: float
     size: int
-    fan_in: int | None = None  # inputs per unit (Linear), for comparing the weights with their init scale
+    fan_in: int | None = None  # inputs per unit (Linear, Conv), to compare the weights with their init scale
     update_ratio: float | None = None
     nonfinite_grad: int = 0
     nonfinite_weight: int = 0
@@ -65,10 +85,11 @@ class ActivationStats:
     mean: float
     std: float
     nonfinite: int = 0
-    fired: np.ndarray | None = field(default=None, repr=False)  # per unit: fired on this batch
+    fired: np.ndarray | None = field(default=None, repr=False)  # per unit (channel after a conv): fired
     saturated_share: float | None = None
-    samples: int | None = None  # samples in the probed batch (``fired`` is over these)
+    samples: int | None = None  # samples in the probed batch (``fired`` is over these; not positions)
     after: str | None = None  # the weighted layer that feeds it (its name), None for the input
+    channels: bool = False  # its units are channels with positions (after a conv): ``fired`` per channel
 
 
 @dataclass
@@ -123,16 +144,63 @@ def _count_nonfinite(array: np.ndarray, norm: float) -> int:
 
 def typical_norm(shape: tuple[int, ...]) -> float:
     """The norm weights of this shape have when initialized at the LeCun scale: entries of standard
-    deviation 1/sqrt(fan_in) for a matrix (PyTorch's default is 0.58x this, He's 1.4x), 1 for a
-    vector (BatchNorm's scale). The yardstick for a step of a layer that has no size of its own."""
+    deviation 1/sqrt(fan_in) for a matrix or a convolution kernel (fan_in: every axis but the first;
+    PyTorch's default is 0.58x this, He's 1.4x), 1 for a vector (BatchNorm's scale). The yardstick
+    for a step of a layer that has no size of its own."""
     size = math.prod(shape)
-    fan_in = shape[1] if len(shape) == 2 and shape[1] else 1
+    fan_in = math.prod(shape[1:]) if len(shape) >= 2 and math.prod(shape[1:]) else 1
     return math.sqrt(size / fan_in)
 
 
+def fan_in(module: Module) -> int | None:
+    """Inputs per unit: a Linear layer's ``in_features``, a convolution's ``in_channels / groups x
+    kernel size`` (what its default and He inits are scaled by); None for normalization layers."""
+    if isinstance(module, Linear):
+        return int(module.in_features)
+    if isinstance(module, CONVOLUTIONS):
+        return int(module.in_channels // module.groups * math.prod(module.kernel_size))
+    return None
+
+
+def module_label(module: Module) -> str:
+    """'Linear 64→128', 'Conv1d 1→25 k5 s2', 'Conv2d 3→16 k3x3', 'BatchNorm1d 32' (a convolution's
+    stride, dilation and groups are shown when they are not 1)."""
+    if isinstance(module, CONVOLUTIONS):
+        details = conv_details(module.kernel_size, module.stride, module.dilation, module.groups)
+        return f"{module.label()}{details}"
+    return module.label()
+
+
+def conv_details(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
+                 groups: int) -> str:
+    """' k5 s2', ' k3x3 d2 g4': a convolution's kernel, and its stride, dilation and groups when not 1
+    (the same text for retroprop's and torch's layers)."""
+    def axes(values: tuple[int, ...]) -> str:
+        return "x".join(str(v) for v in values)
+
+    text = f" k{axes(kernel)}"
+    if any(s != 1 for s in stride):
+        text += f" s{axes(stride)}"
+    if any(d != 1 for d in dilation):
+        text += f" d{axes(dilation)}"
+    if groups != 1:
+        text += f" g{groups}"
+    return text
+
+
 def layer_label(position: int, module: Module) -> str:
-    """A human label: 'layer 1, Linear 64→128' (layers counted from 1 among weighted layers)."""
-    return f"layer {position}, {module.label()}"
+    """A human label: 'layer 1, Linear 64→128', 'layer 1, Conv1d 1→25 k5 s2' (layers counted from 1
+    among weighted layers)."""
+    return f"layer {position}, {module_label(module)}"
+
+
+def fired_units(data: np.ndarray, channels: bool) -> np.ndarray:
+    """Per unit, whether it is nonzero (a ReLU's output: fired, > 0) on any sample of ``data`` (samples
+    on axis 0). Units are channels (axis 1, at any position) when ``channels``, else the last axis."""
+    if data.ndim <= 1:
+        return np.logical_or.reduce(data.reshape(1, -1), axis=0)
+    axis = 1 if channels else data.ndim - 1
+    return np.logical_or.reduce(data, axis=tuple(a for a in range(data.ndim) if a != axis))
 
 
 class Probe:
@@ -148,6 +216,8 @@ class Probe:
         label, feeding = "the input", None
         weighted_labels = {name: label for name, _, label in self.weighted}
         self._feeding: dict[str, str | None] = {}  # activation -> the weighted layer before it
+        channel_first = {name for name, module, _ in self.weighted if isinstance(module, CHANNEL_FIRST)}
+        self._channels: dict[str, bool] = {}  # activation -> whether its units are channels (axis 1)
         for name, module in named:  # network order: an activation follows the last weighted layer
             if name in weighted_labels:
                 label, feeding = weighted_labels[name], name
@@ -155,6 +225,7 @@ class Probe:
             if kind is not None:
                 self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
                 self._feeding[name] = feeding
+                self._channels[name] = feeding in channel_first
         self._handles: list[RemovableHandle] = []
         self.errors: list[tuple[str, BaseException]] = []  # hooks that raised: (layer, error)
         self._broken: set[str] = set()  # their layers, not measured again
@@ -164,7 +235,7 @@ class Probe:
         # made once: arming a probe only registers them
         self._hooks = [(module, self._hook(name, kind, label))
                        for name, module, kind, label in self.activation_modules]
-        self._fan_in = {name: isinstance(module, Linear) for name, module, _ in self.weighted}
+        self._fan_in = {name: fan_in(module) for name, module, _ in self.weighted}
 
     # -- activations --------------------------------------------------------------------------
     def arm(self) -> None:
@@ -203,6 +274,8 @@ class Probe:
                 self._broken.add(name)
                 self.errors.append((name, err))
 
+        channels = self._channels.get(name, False)
+
         def record(module: Module, inputs: tuple[Any, ...], output: Any) -> None:
             data = np.asarray(output)  # the plain array: reading it is no in-place write
             flat = data.reshape(-1)
@@ -221,9 +294,9 @@ class Probe:
                                     nonfinite=nonfinite, samples=int(data.shape[0]) if data.ndim > 1 else 1,
                                     after=self._feeding.get(name))
             if kind in RELU_LIKE and data.ndim >= 1:
-                units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
-                # fired (> 0) on some sample; ReLU outputs are >= 0, so "nonzero" says the same
-                stats.fired = np.logical_or.reduce(units, axis=0)
+                # fired (> 0) on some sample (and position); ReLU outputs are >= 0, so "nonzero" says the same
+                stats.fired = fired_units(data, channels)
+                stats.channels = channels and data.ndim > 2
             if kind == "sigmoid":
                 flat_region = np.count_nonzero(data * (1 - data) < 0.0025)
                 stats.saturated_share = float(flat_region) / max(data.size, 1)
@@ -301,7 +374,7 @@ class Probe:
             layers.append(LayerStats(
                 name=name, label=label, grad_norm=grad_norm, grad_rms=grad_rms,
                 grad_mean_abs=grad_mean_abs, weight_norm=weight_norm, size=int(w.size),
-                fan_in=int(w.shape[1]) if self._fan_in[name] and w.ndim == 2 else None,
+                fan_in=self._fan_in[name],
                 nonfinite_grad=nonfinite_grad, nonfinite_weight=_count_nonfinite(w, weight_norm),
             ))
         activations = [self._seen[name] for name, *_ in self.activation_modules if name in self._seen]

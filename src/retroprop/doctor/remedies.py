@@ -5,6 +5,16 @@ activation, insert BatchNorm1d, add or lower dropout) edit ``Sequential`` models
 ones, and rebuild the optimizer, keeping the state (momentum, Adam's moments) of every parameter
 that survives. On other Modules they are skipped with the reason stated. The others (learning
 rate, re-initialization, optimizer switch, gradient clipping) work on any model.
+
+Convolutions are linear maps like Linear layers wherever the mechanism carries over: the output's
+activation is whatever follows the model's last Linear or Conv layer; ``he_init`` (and ``relu``'s
+re-initialization) draws He weights for Conv layers too, with ``fan_in = in_channels / groups x
+kernel size``; activations after convolutions are swapped like any other; ``insert_activation``
+puts a ReLU between convolutions (or a convolution and a Linear layer) with only affine layers
+between them (Dropout, BatchNorm1d, Identity, Flatten, average pooling). ``batchnorm`` inserts
+BatchNorm1d after hidden Linear layers only (a convolution's output would need a batch norm over its
+channels at every position), so on a CNN whose only Linear layer is its output it changes nothing and
+says so.
 """
 
 from __future__ import annotations
@@ -21,8 +31,15 @@ from retroprop.nn import (
     ELU,
     GELU,
     SELU,
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
     BatchNorm1d,
+    Conv1d,
+    Conv2d,
     Dropout,
+    Flatten,
     Identity,
     LeakyReLU,
     Linear,
@@ -39,6 +56,10 @@ from retroprop.nn import init as nn_init
 
 SATURATING = (Sigmoid, Tanh)
 ACTIVATIONS = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh)
+LINEAR_MAPS = (Linear, Conv1d, Conv2d)  # the weighted layers He init is drawn for
+# layers that keep a map linear (affine): two linear maps with only these between them compose into one
+PASS_THROUGH = (Dropout, BatchNorm1d, Identity, Flatten, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
+                AdaptiveAvgPool2d)
 
 
 @dataclass
@@ -58,11 +79,11 @@ def _sequentials(model: Module) -> list[Sequential]:
 
 
 def _output_modules(model: Module) -> set[int]:
-    """The ids of the modules after the model's last Linear layer (in forward order through nested
-    Sequentials): the output's own activation, which the loss expects (a sigmoid for a binary loss,
-    say). Remedies for hidden layers never touch it."""
+    """The ids of the modules after the model's last Linear or Conv layer (in forward order through
+    nested Sequentials): the output's own activation, which the loss expects (a sigmoid for a binary
+    loss, say). Remedies for hidden layers never touch it."""
     modules = list(model.modules())
-    last = max((i for i, m in enumerate(modules) if isinstance(m, Linear)), default=len(modules))
+    last = max((i for i, m in enumerate(modules) if isinstance(m, LINEAR_MAPS)), default=len(modules))
     return {id(m) for m in modules[last + 1:]}
 
 
@@ -93,8 +114,8 @@ def _structural(name: str, model: Module, optimizer: Any) -> Treatment | None:
 
 def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], kinds: tuple[type, ...],
                      remedy: str, reinit: bool = False) -> Treatment:
-    """Replace every activation of ``kinds`` by ``new()``; with ``reinit``, every Linear layer gets
-    He (Kaiming) weights and zero biases (and the optimizer's state is reset)."""
+    """Replace every activation of ``kinds`` by ``new()``; with ``reinit``, every Linear and Conv layer
+    gets He (Kaiming) weights and zero biases (and the optimizer's state is reset)."""
     skipped = _structural(remedy, model, optimizer)
     if skipped:
         return skipped
@@ -109,19 +130,19 @@ def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], k
         return Treatment(remedy, model, optimizer, f"{remedy}: no hidden {names} layer to replace (the "
                          "output's activation is the loss's to choose)", applied=False)
     description = f"replaced {swapped} activation layer(s) by {type(new()).__name__}"
-    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    linears = [m for m in model.modules() if isinstance(m, LINEAR_MAPS)]
     if reinit and linears:
         for linear in linears:
             _he(linear)
         optimizer = _fresh_state(optimizer, model)
-        description += (f" and re-initialized the {len(linears)} Linear layer(s) with He weights, as ReLU "
-                        "needs")
+        description += (f" and re-initialized the {len(linears)} {_kinds(linears)} layer(s) with He weights, "
+                        "as ReLU needs")
     return Treatment(remedy, model, optimizer, description)
 
 
 def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
     """Saturating activations (sigmoid, tanh; a softmax over hidden units) become ReLU, and the
-    Linear layers get the initialization ReLU needs (He): weights drawn for sigmoid (or far too
+    Linear and Conv layers get the initialization ReLU needs (He): weights drawn for sigmoid (or far too
     large, the usual cause of saturation) would shrink or blow up the signal at every ReLU layer.
     The output's activation is never touched."""
     return swap_activations(model, optimizer, ReLU, (*SATURATING, Softmax), "relu", reinit=True)
@@ -133,12 +154,16 @@ def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> T
 
 
 def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """A BatchNorm1d after every hidden Linear layer (not after the output layer)."""
+    """A BatchNorm1d after every hidden Linear layer (not after the output layer, nor after Conv
+    layers: on a CNN whose only Linear layer is its output it changes nothing and says so)."""
     skipped = _structural("batchnorm", model, optimizer)
     if skipped:
         return skipped
-    places = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq) if isinstance(m, Linear)]
-    hidden = places[:-1]  # the last Linear of the model is its output layer: no BatchNorm after it
+    modules = list(model.modules())
+    last = max((i for i, m in enumerate(modules) if isinstance(m, LINEAR_MAPS)), default=-1)
+    output = modules[last] if last >= 0 else None  # the model's output layer: no BatchNorm after it
+    hidden = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq)
+              if isinstance(m, Linear) and m is not output]
     inserted = 0
     for seq, i in reversed(hidden):  # from the end, so earlier positions stay valid
         following = seq[i + 1] if i + 1 < len(seq) else None
@@ -148,7 +173,10 @@ def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) ->
                    name=None if seq._default_names() else f"bn{i}")
         inserted += 1
     if not inserted:
-        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert", applied=False)
+        convs = any(isinstance(m, (Conv1d, Conv2d)) for m in modules)
+        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert" + (
+            " (BatchNorm1d goes after hidden Linear layers only; for the Conv layers, add a batch norm over "
+            "their channels in the model's code)" if convs else ""), applied=False)
     return Treatment("batchnorm", model, rebuild_optimizer(optimizer, model),
                      f"inserted {inserted} BatchNorm1d layer(s) after the hidden Linear layers")
 
@@ -201,15 +229,25 @@ def higher_lr(model: Module, optimizer: Any, layer: str | None = None, factor: f
 
 
 def he_init(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Fresh He-normal weights and zero biases for every Linear layer (optimizer state reset)."""
-    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    """Fresh He-normal weights (std sqrt(2 / fan_in); a Conv layer's fan_in is in_channels / groups x
+    kernel size) and zero biases for every Linear and Conv layer (optimizer state reset)."""
+    linears = [m for m in model.modules() if isinstance(m, LINEAR_MAPS)]
+    if not linears:
+        return Treatment("he_init", model, optimizer, "he_init: no Linear or Conv layer", applied=False)
     for linear in linears:
         _he(linear)
     return Treatment("he_init", model, _fresh_state(optimizer, model),
-                     f"re-initialized {len(linears)} Linear layer(s) with He (Kaiming) normal weights")
+                     f"re-initialized {len(linears)} {_kinds(linears)} layer(s) with He (Kaiming) normal "
+                     "weights and zero biases")
 
 
-def _he(linear: Linear) -> None:
+def _kinds(layers: list[Module]) -> str:
+    """'Linear', 'Conv1d/Linear': the classes of ``layers``."""
+    return "/".join(sorted({type(m).__name__ for m in layers}))
+
+
+def _he(linear: Module) -> None:
+    # kaiming_normal_'s fan_in is every axis of the weight but the first: in_channels / groups x kernel size
     nn_init.kaiming_normal_(linear.weight, nonlinearity="relu")
     if linear.bias is not None:
         nn_init.zeros_(linear.bias)
@@ -320,8 +358,9 @@ def fix_output_loss(model: Module, optimizer: Any, layer: str | None = None, cas
 
 
 def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """A ReLU before every Linear layer that follows another with no activation between them (only
-    Dropout, BatchNorm1d or Identity), so that the stack no longer collapses to one linear map."""
+    """A ReLU before every Linear or Conv layer that follows another with no activation between them
+    (only ``PASS_THROUGH`` layers: Dropout, BatchNorm1d, Identity, Flatten, average pooling), so that
+    the stack no longer collapses to one linear map."""
     skipped = _structural("insert_activation", model, optimizer)
     if skipped:
         return skipped
@@ -329,20 +368,20 @@ def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -
     for seq in _sequentials(model):
         previous_linear, places = False, []
         for index, module in enumerate(seq):
-            if isinstance(module, Linear):
+            if isinstance(module, LINEAR_MAPS):
                 if previous_linear:
                     places.append(index)
                 previous_linear = True
-            elif not isinstance(module, (Dropout, BatchNorm1d, Identity)):
+            elif not isinstance(module, PASS_THROUGH):
                 previous_linear = False
         for index in reversed(places):  # from the end, so earlier positions stay valid
             seq.insert(index, ReLU(), name=None if seq._default_names() else f"relu{index}")
             inserted += 1
     if not inserted:
-        return Treatment("insert_activation", model, optimizer, "insert_activation: no Linear layers follow "
-                         "each other without an activation", applied=False)
+        return Treatment("insert_activation", model, optimizer, "insert_activation: no Linear or Conv layers "
+                         "follow each other without an activation", applied=False)
     return Treatment("insert_activation", model, optimizer, f"inserted {inserted} ReLU layer(s) between "
-                     "Linear layers that had no activation between them")
+                     "Linear/Conv layers that had no activation between them")
 
 
 def standardize_targets(model: Module, optimizer: Any, layer: str | None = None, mean: Any = None,

@@ -1,9 +1,28 @@
 """retroprop's adapter for the static checks: a model and a loss as the plain descriptions of
 ``checks`` (layer dicts in forward order, a loss name from ``checks.LOSS_KINDS``).
 
-Labels follow the probes': weighted layers (Linear, BatchNorm1d) are counted from 1 among
-themselves ("layer 1, Linear 64→128"); every other layer is named after the weighted layer before
-it ("relu after layer 1, Linear 64→128", "Dropout p=0.5 after layer 2, Linear 128→10").
+Labels follow the probes': weighted layers (Linear, Conv1d, Conv2d, BatchNorm1d) are counted from 1
+among themselves ("layer 1, Linear 64→128", "layer 1, Conv1d 1→25 k5 s2"); every other layer is named
+after the weighted layer before it ("relu after layer 1, Linear 64→128", "Dropout p=0.5 after layer 2,
+Linear 128→10").
+
+Convolutions and pooling, in the checks' kinds (``checks.LAYER_KINDS``), by what their maps are:
+
+* A convolution is a linear map of its input (a Linear layer whose weights are shared across
+  positions): kind ``"linear"``, so that two convolutions with nothing but affine layers between them
+  (or a convolution, a Flatten and a Linear layer) read as the one linear map they compose into.
+  ``out_features`` is its width, ``out_channels`` (the units per position, which is the class count
+  of a loss over ``(N, C, L)`` outputs); ``in_features`` is None, since the map's rank depends on the
+  positions, which the model does not fix. The dict also holds ``in_channels``, ``out_channels``,
+  ``conv`` (1 or 2 spatial axes) and ``activation_after``: the kind of the activation that follows it,
+  or None when the next weighted layer, an unknown layer or the output comes first (only affine
+  layers between).
+* Average pooling (fixed, adaptive) is linear too and keeps the values' range (a mean of values in a
+  range stays in it): kind ``"identity"``. Max pooling is a nonlinearity (a max of linear maps, as a
+  maxout unit): kind ``"other_activation"``.
+* A Flatten of a convolution's positions at the model's end makes the output's width channels x
+  positions, which the model does not fix: that Flatten is ``"other"`` (the output's width and kind
+  unknown, so no check on the output reasons from a wrong width).
 """
 
 from __future__ import annotations
@@ -12,8 +31,12 @@ from typing import Any
 
 from retroprop import functional as F
 from retroprop.doctor.checks import declared_loss_kind
-from retroprop.doctor.probes import ACTIVATION_KINDS, WEIGHTED, layer_label
+from retroprop.doctor.probes import ACTIVATION_KINDS, CONVOLUTIONS, WEIGHTED, layer_label
 from retroprop.nn import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
     BatchNorm1d,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -22,6 +45,8 @@ from retroprop.nn import (
     Identity,
     Linear,
     LogSoftmax,
+    MaxPool1d,
+    MaxPool2d,
     Module,
     MSELoss,
     NLLLoss,
@@ -36,16 +61,20 @@ LOSS_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll", F.mse_los
                   F.binary_cross_entropy_with_logits: "bce_with_logits"}
 AFFINE_KINDS: dict[type, str] = {Dropout: "dropout", BatchNorm1d: "batchnorm", Standardize: "standardize",
                                  Identity: "identity", Flatten: "flatten"}
+# pooling, by its map: an average is linear and keeps the range, a max is a nonlinearity
+POOLING_KINDS: dict[type, str] = {AvgPool1d: "identity", AvgPool2d: "identity", AdaptiveAvgPool1d: "identity",
+                                  AdaptiveAvgPool2d: "identity", MaxPool1d: "other_activation",
+                                  MaxPool2d: "other_activation"}
 
 
 def _kind(module: Module) -> str:
-    if isinstance(module, Linear):
-        return "linear"
+    if isinstance(module, (Linear, *CONVOLUTIONS)):
+        return "linear"  # a convolution is a linear map of its input
     if isinstance(module, Softmax):  # LogSoftmax is a Softmax; over the batch axis it is no output softmax
         if module.dim not in (-1, 1):
             return "other_activation"
         return "log_softmax" if isinstance(module, LogSoftmax) else "softmax"
-    for cls, kind in {**ACTIVATION_KINDS, **AFFINE_KINDS}.items():
+    for cls, kind in {**ACTIVATION_KINDS, **AFFINE_KINDS, **POOLING_KINDS}.items():
         if isinstance(module, cls):
             return kind
     return "other"
@@ -54,6 +83,8 @@ def _kind(module: Module) -> str:
 def _features(module: Module) -> tuple[int | None, int | None]:
     if isinstance(module, Linear):
         return module.in_features, module.out_features
+    if isinstance(module, CONVOLUTIONS):  # the width per position; the rank depends on the positions
+        return None, module.out_channels
     if isinstance(module, BatchNorm1d):
         return module.num_features, module.num_features
     if isinstance(module, Standardize):
@@ -87,10 +118,50 @@ def describe_model(model: Module) -> list[dict[str, Any]]:
         else:
             label = f"{module.label()} after {state['last']}"
         in_features, out_features = _features(module)
-        layers.append({"name": name, "label": label, "kind": kind,
-                       "in_features": in_features, "out_features": out_features})
+        layer = {"name": name, "label": label, "kind": kind, "in_features": in_features,
+                 "out_features": out_features}
+        if isinstance(module, CONVOLUTIONS):
+            layer.update(conv=len(module.kernel_size), in_channels=module.in_channels,
+                         out_channels=module.out_channels)
+        layers.append(layer)
+        spatial.append(_positions(module, spatial[-1]))
 
+    spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
     walk(model, "")
+    return mark_positional_output(layers, spatial[:-1])
+
+
+def _positions(module: Module, before: bool) -> bool:
+    """Whether the values after ``module`` still have positions of a convolution's."""
+    if isinstance(module, CONVOLUTIONS):
+        return True
+    if isinstance(module, (AdaptiveAvgPool1d, AdaptiveAvgPool2d)):
+        size = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,)
+        return before and not all(s == 1 for s in size)
+    if isinstance(module, (Linear, Flatten)) or (_kind(module) == "other" and module._modules):
+        return False
+    return before
+
+
+def mark_positional_output(layers: list[dict[str, Any]], positional: list[bool]) -> list[dict[str, Any]]:
+    """``layers`` with ``activation_after`` on each convolution, and a Flatten of a convolution's
+    positions that no weighted layer follows made ``"other"`` (the output's width, channels x positions,
+    is not fixed by the model). ``positional[i]``: whether the values before ``layers[i]`` have positions."""
+    for index, layer in enumerate(layers):
+        if layer["kind"] == "flatten" and positional[index] and not any(
+                later["kind"] == "linear" for later in layers[index + 1:]):
+            layer["kind"] = "other"
+    for index, layer in enumerate(layers):
+        if "conv" not in layer:
+            continue
+        layer["activation_after"] = None
+        for later in layers[index + 1:]:
+            if later["kind"] in ACTIVATION_KINDS.values() or later["kind"] in (
+                    "softmax", "log_softmax", "other_activation"):
+                layer["activation_after"] = later["kind"]
+                break
+            if later["kind"] in ("linear", "other"):
+                break
     return layers
 
 

@@ -6,6 +6,13 @@ modules, one after the other. Any other module with submodules (a custom ``nn.Mo
 modules in any order, so no check reasons across it. That is how ``missing_nonlinearity`` stays quiet
 on a model whose activations are functions: the check fires only when the whole description is one
 linear map, and an ``"other"`` layer may be anything.
+
+Convolutions and pooling are described as retroprop's ``doctor.structure`` describes them (see there
+for the mechanisms): a ``Conv1d``/``Conv2d`` is a linear map, kind ``"linear"`` with ``out_features``
+its ``out_channels`` and ``in_features`` None, plus ``conv``, ``in_channels``, ``out_channels`` and
+``activation_after``; average pooling is ``"identity"``, max pooling ``"other_activation"``;
+``BatchNorm2d`` is ``"batchnorm"``; a Flatten of a convolution's positions at the model's end is
+``"other"``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from retroprop.doctor.checks import declared_loss_kind
+from retroprop.doctor.structure import mark_positional_output
 from retroprop.torch.probe import WEIGHTED, module_label
 
 __all__ = ["LOSS_CLASSES", "describe_loss", "describe_model", "layer_kind"]
@@ -36,13 +44,19 @@ ACTIVATION_KINDS: dict[type, str] = {
 OTHER_ACTIVATIONS = (nn.SiLU, nn.ReLU6, nn.PReLU, nn.RReLU, nn.CELU, nn.Softplus, nn.Mish, nn.Hardtanh,
                      nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Tanhshrink, nn.LogSigmoid)
 AFFINE_KINDS: dict[type, str] = {nn.modules.dropout._DropoutNd: "dropout", nn.BatchNorm1d: "batchnorm",
-                                 nn.Identity: "identity", nn.Flatten: "flatten"}
+                                 nn.BatchNorm2d: "batchnorm", nn.Identity: "identity", nn.Flatten: "flatten"}
+CONVOLUTIONS = (nn.Conv1d, nn.Conv2d)
+# pooling, by its map: an average is linear and keeps the range, a max is a nonlinearity
+POOLING_KINDS: dict[type, str] = {
+    nn.AvgPool1d: "identity", nn.AvgPool2d: "identity", nn.AdaptiveAvgPool1d: "identity",
+    nn.AdaptiveAvgPool2d: "identity", nn.MaxPool1d: "other_activation", nn.MaxPool2d: "other_activation",
+    nn.AdaptiveMaxPool1d: "other_activation", nn.AdaptiveMaxPool2d: "other_activation"}
 
 
 def layer_kind(module: nn.Module) -> str:
     """The ``checks.LAYER_KINDS`` kind of one leaf module."""
-    if isinstance(module, nn.Linear):
-        return "linear"
+    if isinstance(module, (nn.Linear, *CONVOLUTIONS)):
+        return "linear"  # a convolution is a linear map of its input
     if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
         if module.dim not in (-1, 1, None):  # over another axis: no output softmax
             return "other_activation"
@@ -52,7 +66,7 @@ def layer_kind(module: nn.Module) -> str:
         return kind
     if isinstance(module, OTHER_ACTIVATIONS):
         return "other_activation"
-    for cls, kind in AFFINE_KINDS.items():
+    for cls, kind in {**AFFINE_KINDS, **POOLING_KINDS}.items():
         if isinstance(module, cls):
             return kind
     return "other"
@@ -61,6 +75,8 @@ def layer_kind(module: nn.Module) -> str:
 def _features(module: nn.Module) -> tuple[int | None, int | None]:
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
+    if isinstance(module, CONVOLUTIONS):  # the width per position; the rank depends on the positions
+        return None, module.out_channels
     if isinstance(module, nn.BatchNorm1d):
         return module.num_features, module.num_features
     return None, None
@@ -92,11 +108,30 @@ def describe_model(model: nn.Module) -> list[dict[str, Any]]:
         else:
             label = f"{kind if kind != 'other' else type(module).__name__} ({name}) after {state['last']}"
         in_features, out_features = _features(module)
-        layers.append({"name": name, "label": label, "kind": kind, "in_features": in_features,
-                       "out_features": out_features})
+        layer = {"name": name, "label": label, "kind": kind, "in_features": in_features,
+                 "out_features": out_features}
+        if isinstance(module, CONVOLUTIONS):
+            layer.update(conv=len(module.kernel_size), in_channels=module.in_channels,
+                         out_channels=module.out_channels)
+        layers.append(layer)
+        spatial.append(_positions(module, spatial[-1]))
 
+    spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
     walk(model, "")
-    return layers
+    return mark_positional_output(layers, spatial[:-1])
+
+
+def _positions(module: nn.Module, before: bool) -> bool:
+    """Whether the values after ``module`` still have positions of a convolution's."""
+    if isinstance(module, CONVOLUTIONS):
+        return True
+    if isinstance(module, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d,
+                           nn.AdaptiveMaxPool2d)):
+        size = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,)
+        return before and not all(s == 1 for s in size)
+    if isinstance(module, (nn.Linear, nn.Flatten)) or (layer_kind(module) == "other" and module._modules):
+        return False
+    return before
 
 
 def describe_loss(loss: Any) -> str | None:

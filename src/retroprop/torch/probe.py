@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from retroprop.doctor.probes import ActivationStats, LayerStats, ProbeRecord
+from retroprop.doctor.probes import ActivationStats, LayerStats, ProbeRecord, conv_details
 from retroprop.torch.distributed import agree_layout, reduce_record
 
 __all__ = ["ACTIVATION_KINDS", "WEIGHTED", "TorchProbe", "infer_kind", "module_label"]
@@ -54,13 +54,15 @@ INFER_MIN_ZEROS = 0.05
 
 
 def module_label(module: nn.Module) -> str:
-    """'Linear 8→32', 'Conv2d 3→16 k3', 'BatchNorm1d 32', 'LayerNorm 32'."""
+    """'Linear 8→32', 'Conv1d 1→25 k5 s2', 'Conv2d 3→16 k3x3', 'BatchNorm1d 32', 'LayerNorm 32' (a
+    convolution's stride, dilation and groups shown when not 1, as retroprop's probe labels it)."""
     kind = type(module).__name__
     if isinstance(module, nn.Linear):
         return f"{kind} {module.in_features}→{module.out_features}"
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
-        kernel = "x".join(str(k) for k in module.kernel_size)
-        return f"{kind} {module.in_channels}→{module.out_channels} k{kernel}"
+        details = conv_details(tuple(module.kernel_size), tuple(module.stride), tuple(module.dilation),
+                               module.groups)
+        return f"{kind} {module.in_channels}→{module.out_channels}{details}"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         return f"{kind} {module.num_features}"
     if isinstance(module, nn.LayerNorm):
@@ -114,13 +116,14 @@ class _Pending:
     units fired is their OR and ``samples`` their sum; the other statistics are the last pass's (as in
     retroprop's probe)."""
 
-    __slots__ = ("after", "data", "fired", "flat", "kind", "name", "samples", "samples_now", "size",
-                 "squares", "total")
+    __slots__ = ("after", "channels", "data", "fired", "flat", "kind", "name", "samples", "samples_now",
+                 "size", "squares", "total")
 
     def __init__(self, name: str, kind: str, after: str | None) -> None:
         self.name, self.kind, self.after = name, kind, after
         self.fired: torch.Tensor | None = None
         self.samples = 0
+        self.channels = False  # its units are channels with positions (``ActivationStats.channels``)
 
 
 class TorchProbe:
@@ -304,6 +307,7 @@ class TorchProbe:
             else:
                 pending.samples = pending.samples_now
             pending.fired = fired
+            pending.channels = axis == 1 and data.dim() > 2
         else:
             pending.samples = pending.samples_now
         if kind == "sigmoid":
@@ -397,7 +401,7 @@ class TorchProbe:
             size, samples = (p.size, p.samples) if reduced is None else reduced["activations"][p.name][:2]
             stats = ActivationStats(
                 name=p.name, label=self._activation_label(p), kind=p.kind, mean=mean, std=std,
-                nonfinite=int(size - count), samples=samples, after=p.after)
+                nonfinite=int(size - count), samples=samples, after=p.after, channels=p.channels)
             if p.fired is not None:
                 stats.fired = p.fired.cpu().numpy() if reduced is None else reduced["activations"][p.name][2]
             if p.flat is not None:

@@ -27,7 +27,9 @@ __all__ = ["Context", "apply_torch_remedy"]
 SATURATING = (nn.Sigmoid, nn.Tanh)
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh)
 LINEAR_MAPS = (nn.Linear, nn.Conv1d, nn.Conv2d)
-PASS_THROUGH = (nn.modules.dropout._DropoutNd, nn.BatchNorm1d, nn.Identity)
+# layers that keep a map linear (affine): two linear maps with only these between them compose into one
+PASS_THROUGH = (nn.modules.dropout._DropoutNd, nn.BatchNorm1d, nn.BatchNorm2d, nn.Identity, nn.Flatten,
+                nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
 
 
 class Context:
@@ -160,12 +162,14 @@ def _group_of(optimizer: Any, parameter: torch.Tensor) -> dict[str, Any]:
 
 
 def insert_batchnorm(model: nn.Module, optimizer: Any, context: Context, **_: Any) -> Treatment:
-    """A BatchNorm1d after every hidden Linear layer (not the model's last), each in its
-    ``nn.Sequential``; its parameters join the optimizer with the settings of the Linear's group."""
+    """A BatchNorm1d after every hidden Linear layer (not the model's last Linear or Conv layer, nor
+    after Conv layers: on a CNN whose only Linear layer is its output it changes nothing and says so),
+    each in its ``nn.Sequential``; its parameters join the optimizer with the settings of the Linear's
+    group."""
     named = dict(model.named_modules())
-    order = [n for n in context.sequence if n in named and isinstance(named[n], nn.Linear)] or [
-        n for n, m in named.items() if isinstance(m, nn.Linear)]
-    hidden = order[:-1]
+    order = [n for n in context.sequence if n in named and isinstance(named[n], LINEAR_MAPS)] or [
+        n for n, m in named.items() if isinstance(m, LINEAR_MAPS)]
+    hidden = [n for n in order[:-1] if isinstance(named[n], nn.Linear)]
     outside = [n for n in hidden if _sequential_parent(model, n) is None]
     if outside:
         return _advice("batchnorm", model, optimizer, f"{', '.join(outside)} sit(s) outside an "
@@ -179,7 +183,11 @@ def insert_batchnorm(model: nn.Module, optimizer: Any, context: Context, **_: An
         if not isinstance(following, nn.BatchNorm1d):
             places.append((name, seq, key))
     if not places:
-        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert", applied=False)
+        convs = any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in named.values())
+        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert" + (
+            " (BatchNorm1d goes after hidden Linear layers only; for the Conv layers, add "
+            "nn.BatchNorm1d/2d(out_channels) after each in the model's code)" if convs else ""),
+            applied=False)
     for name, seq, key in reversed(places):  # from the end, so earlier keys stay valid
         linear = seq._modules[key]
         w = linear.weight
@@ -240,25 +248,26 @@ def lower_dropout(model: nn.Module, optimizer: Any, context: Context, rate: floa
 
 
 def insert_activation(model: nn.Module, optimizer: Any, context: Context, **_: Any) -> Treatment:
-    """A ReLU after every Linear layer of an ``nn.Sequential`` that another follows with no activation
-    between them (only Dropout, BatchNorm1d or Identity)."""
+    """A ReLU after every Linear or Conv layer of an ``nn.Sequential`` that another follows with no
+    activation between them (only ``PASS_THROUGH`` layers: Dropout, batch norms, Identity, Flatten,
+    average pooling)."""
     places = []
     for seq in (m for m in model.modules() if isinstance(m, nn.Sequential)):
         previous: str | None = None
         for key, module in seq._modules.items():
-            if isinstance(module, nn.Linear):
+            if isinstance(module, LINEAR_MAPS):
                 if previous is not None:
                     places.append((seq, previous))
                 previous = key
             elif not isinstance(module, PASS_THROUGH):
                 previous = None
     if not places:
-        return _advice("insert_activation", model, optimizer, "no nn.Sequential has Linear layers in a row",
-                       "in forward, apply F.relu between Linear layers that follow each other")
+        return _advice("insert_activation", model, optimizer, "no nn.Sequential has Linear/Conv layers in a "
+                       "row", "in forward, apply F.relu between Linear/Conv layers that follow each other")
     for seq, key in reversed(places):
         _insert_after(seq, key, nn.ReLU(), "relu")
     return Treatment("insert_activation", model, optimizer, f"inserted {len(places)} ReLU layer(s) between "
-                     "Linear layers that had no activation between them")
+                     "Linear/Conv layers that had no activation between them")
 
 
 def scale_lr(model: nn.Module, optimizer: Any, factor: float, remedy: str) -> Treatment:
