@@ -136,6 +136,10 @@ def test_a_conv_whose_bias_keeps_it_below_zero_is_dead_relu_per_channel(data):
     evidence = dead[0].evidence
     assert (evidence["units"], evidence["dead_units"], evidence["dead_share"]) == (8, 8, 1.0)  # channels
     assert evidence["window_samples"] >= 59  # samples, not channel positions
+    assert "channels" in dead[0].explanation and "at every position" in dead[0].explanation
+    # the conv gets no gradient because its ReLUs are all off: no product of small slopes to name
+    assert history.diagnoses[0].problem == "dead_relu"
+    assert not any(d.problem == "vanishing_gradients" for d in history.diagnoses)
 
 
 def test_a_deep_sigmoid_cnn_has_vanishing_gradients_at_its_first_conv(data):

@@ -15,7 +15,8 @@ __all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "RE
 REMEDIES: dict[str, str] = {
     "relu": "use ReLU activations: their derivative is 1 for active units, so gradients do not shrink",
     "he_init": "initialize weights with He (Kaiming) scaling, which keeps activations' variance per layer",
-    "batchnorm": "insert BatchNorm1d after the linear layers to keep pre-activations centred and scaled",
+    "batchnorm": "insert BatchNorm1d after the hidden Linear layers to keep pre-activations centred and "
+                 "scaled (after convolutions, a batch norm over their channels is the model's code to add)",
     "lower_lr": "lower the learning rate (e.g. by 10x): smaller steps do not overshoot or push units "
                 "below zero for good",
     "clip_gradients": "clip the global gradient norm (nn.utils.clip_grad_norm_) so one step cannot blow up",
@@ -41,7 +42,8 @@ REMEDIES: dict[str, str] = {
                            "on logits, mse): one that clips, rounds, compares or detaches them passes no "
                            "gradient, and a log of outputs that are no probabilities is undefined",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
-    "insert_activation": "insert a ReLU between Linear layers that have no activation between them",
+    "insert_activation": "insert a ReLU between Linear (or convolution) layers that have no activation "
+                         "between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
                            "scaling at prediction time",
     "widen": "give the model more capacity (wider or more hidden layers)",

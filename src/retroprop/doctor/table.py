@@ -253,8 +253,8 @@ TABLE: tuple[Rule, ...] = (
              f for f in checks.missing_nonlinearity(e.layers) if f.evidence.get("model_is_linear")]),),
          ("insert_activation",),
          treat_rank=1,
-         signal="Linear layers with no activation between them (Dropout, BatchNorm, Identity do not count), "
-                "in a model with no activation anywhere",
+         signal="Linear (or convolution) layers with no activation between them (Dropout, BatchNorm, "
+                "Identity, average pooling do not count), in a model with no activation anywhere",
          threshold=">= {run} in a row", window="before the first step",
          why="a product of linear maps is one linear map: the extra layers add parameters, not expressive "
              "power",

@@ -218,6 +218,13 @@ def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float]
     )]
 
 
+def _silent_after(probe: dict[str, Any], layer: str) -> bool:
+    """Whether a ReLU-like activation fed by ``layer`` fired on no unit (or channel) of the probed batch:
+    then no gradient at all reaches ``layer`` through it."""
+    return any(a.get("after") == layer and a.get("fired") is not None and not np.any(a["fired"])
+               for a in probe.get("activations", ()))
+
+
 def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Finding]:
     """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently:
     on the last two probes, or, when two batches hold fewer than ``DEAD_SAMPLES`` samples
@@ -249,6 +256,8 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None
         return []
     layers = probes[-1]["layers"]
     ratio = ratios[-1]
+    if ratio == 0.0 and _silent_after(probes[-1], layers[0]["name"]):
+        return []  # the ReLUs fed by the first layer are all off: dead_relu's to name, no product of slopes
     first, last = layers[0]["label"], layers[-1]["label"]
     if ratio == 0.0:
         measured = (f"{first} gets no gradient at all (RMS exactly 0; {last}'s is "
@@ -506,8 +515,9 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
             {"dead_share": share, "dead_units": int(ever.size - np.count_nonzero(ever)),
              "units": int(ever.size), "window_batches": len(window), "window_samples": seen or None,
              "share_needed": needed},
-            f"{share:.0%} of the units in {activation['label']} output 0 on every one of the last "
-            f"{len(window)} probed batches" + (f" ({seen} samples)" if seen else "")
+            f"{share:.0%} of the {'channels' if activation.get('channels') else 'units'} in "
+            f"{activation['label']} output 0 {'at every position ' if activation.get('channels') else ''}"
+            f"on every one of the last {len(window)} probed batches" + (f" ({seen} samples)" if seen else "")
             + ": their weighted sums stay below 0, so they pass no gradient and cannot recover.",
         ))
     if findings and losses is not None:
