@@ -32,6 +32,8 @@ LAYER_ARGUMENTS: dict[str, dict[str, str]] = {
     "Linear": {"in_features": "size", "out_features": "size", "bias": "bool"},
     "Flatten": {"start_dim": "int", "end_dim": "int"},
     "Identity": {}, "ReLU": {}, "SELU": {}, "Sigmoid": {}, "Tanh": {},
+    "SiLU": {}, "Mish": {}, "Hardswish": {}, "Hardsigmoid": {}, "ReLU6": {}, "Softsign": {}, "LogSigmoid": {},
+    "Hardtanh": {"min_val": "float", "max_val": "float"}, "Softplus": {"beta": "float", "threshold": "float"},
     "LeakyReLU": {"negative_slope": "float"},
     "ELU": {"alpha": "float"},
     "GELU": {"approximate": "str"},

@@ -37,6 +37,12 @@ def _sigmoid(x: Any) -> Any:
     return xp.reciprocal(e, out=e)
 
 
+def _floats_only(x: Any, name: str) -> None:
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{name}: not implemented for {x.dtype} tensors, as in torch; cast to a "
+                           "float dtype first (x.float())")
+
+
 def _axis(axis: int, dim: int | None) -> int:
     return axis if dim is None else dim
 
@@ -105,6 +111,7 @@ class LeakyReLU(Function):
     saves = ()
 
     def forward(self, x: Any, negative_slope: float) -> Any:
+        _floats_only(x, "leaky_relu")
         xp = array_module(x)
         one, slope = x.dtype.type(1), x.dtype.type(negative_slope)
         self.slope = xp.where(x > 0, one, slope)
@@ -120,8 +127,9 @@ class ELU(Function):
     saves = ()
 
     def forward(self, x: Any, alpha: float, scale: float) -> Any:
+        _floats_only(x, "elu")
         xp = array_module(x)
-        positive = x > 0
+        positive = ~(x <= 0)  # NaN takes the linear side's gradient, as torch's
         negative_part = alpha * xp.expm1(xp.minimum(x, 0))  # min() keeps exp from overflowing
         out = xp.where(positive, x, negative_part)
         if scale != 1.0:
@@ -138,7 +146,13 @@ class GELU(Function):
     saves = ()
 
     def forward(self, x: Any, approximate: str) -> Any:
-        xp = array_module(x)
+        _floats_only(x, "gelu")
+        with np.errstate(over="ignore", invalid="ignore"):  # ±inf give NaN (inf * 0), as torch's
+            out = self._forward(array_module(x), x, approximate)
+        self.local = self.local.astype(x.dtype, copy=False)  # float16 stays float16 (scipy's erfc)
+        return out.astype(x.dtype, copy=False)
+
+    def _forward(self, xp: Any, x: Any, approximate: str) -> Any:
         if approximate == "none":
             # Phi(x) = erfc(-x/sqrt2)/2 avoids the cancellation in 1 + erf(x/sqrt2) for x < 0
             cdf = 0.5 * special_module(xp).erfc(x * -_SQRT_HALF)
@@ -159,7 +173,7 @@ class Sigmoid(Function):
     saves = (-1,)
 
     def forward(self, x: Any) -> Any:
-        self.out = _sigmoid(x)
+        self.out = _sigmoid(x if x.dtype.kind == "f" else x.astype(np.float32))  # as torch's
         return self.out
 
     def backward(self, grad: Any) -> Any:
@@ -171,7 +185,7 @@ class Tanh(Function):
     saves = (-1,)
 
     def forward(self, x: Any) -> Any:
-        self.out = array_module(x).tanh(x)
+        self.out = array_module(x).tanh(x if x.dtype.kind == "f" else x.astype(np.float32))  # as torch's
         return self.out
 
     def backward(self, grad: Any) -> Any:
@@ -185,11 +199,13 @@ class Softplus(Function):
     saves = ()
 
     def forward(self, x: Any, beta: float, threshold: float) -> Any:
+        _floats_only(x, "softplus")
         xp = array_module(x)
-        scaled = x * beta
-        linear = scaled > threshold
-        self.local = xp.where(linear, 1.0, _sigmoid(scaled)).astype(x.dtype)
-        return xp.where(linear, x, xp.logaddexp(0, scaled) / beta).astype(x.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN stays NaN, as torch's
+            scaled = x * beta
+            linear = scaled > threshold
+            self.local = xp.where(linear, 1.0, _sigmoid(scaled)).astype(x.dtype)
+            return xp.where(linear, x, xp.logaddexp(0, scaled) / beta).astype(x.dtype, copy=False)
 
     def backward(self, grad: Any) -> Any:
         return grad * self.local
@@ -291,6 +307,180 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     if x.ndim == 0:
         return _over_one_element(LogSoftmax, x, axis)
     return LogSoftmax.apply(x, axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# More activations: torch's formulas, values at the kinks and NaN/inf results
+# ---------------------------------------------------------------------------------------------
+class SiLU(Function):
+    """``x * sigmoid(x)`` (swish); derivative ``s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        _floats_only(x, "silu")
+        self.x, self.s = x, _sigmoid(x)
+        with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as torch's
+            return x * self.s
+
+    def backward(self, grad: Any) -> Any:
+        s = self.s
+        with np.errstate(invalid="ignore"):
+            return grad * s * (1 + self.x * (1 - s))
+
+
+class Mish(Function):
+    """``x * tanh(softplus(x))``; derivative ``t + x * sigmoid(x) * (1 - t^2)``, ``t = tanh(softplus(x))``."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        _floats_only(x, "mish")
+        xp = array_module(x)
+        self.x = x
+        with np.errstate(all="ignore"):
+            self.t = xp.tanh(xp.logaddexp(0, x))  # softplus without overflow at large x
+            return x * self.t
+
+    def backward(self, grad: Any) -> Any:
+        t = self.t
+        with np.errstate(all="ignore"):
+            return grad * (t + self.x * _sigmoid(self.x) * (1 - t * t))
+
+
+class Hardswish(Function):
+    """``x * relu6(x + 3) / 6``; derivative 0 for ``x <= -3``, ``x / 3 + 1/2`` below 3 and 1 from 3
+    on (torch's: so 0 at -3, 1 at 3, 1 for NaN)."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        _floats_only(x, "hardswish")
+        self.x = x
+        with np.errstate(invalid="ignore"):  # -inf * 0 is NaN, as torch's
+            return x * array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, grad: Any) -> Any:
+        xp, x = array_module(grad), self.x
+        local = xp.where(x <= -3, 0, xp.where(x < 3, x / 3 + 0.5, 1)).astype(x.dtype, copy=False)
+        return grad * local
+
+
+class Hardsigmoid(Function):
+    """``relu6(x + 3) / 6``; derivative 1/6 strictly between -3 and 3, else 0 (NaN included)."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        _floats_only(x, "hardsigmoid")
+        self.x = x
+        return array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, grad: Any) -> Any:
+        x = self.x
+        return grad * (((x > -3) & (x < 3)) * x.dtype.type(1 / 6))
+
+
+class Hardtanh(Function):
+    """Clamp to ``[min_val, max_val]``; unlike ``clamp``, no gradient passes at the bounds (torch's
+    ``x <= min_val or x >= max_val`` gives 0, so NaN passes). Integer tensors stay integer, with
+    the bounds truncated to integers, as torch's."""
+
+    saves = ()
+
+    def forward(self, x: Any, min_val: float, max_val: float) -> Any:
+        if x.dtype.kind == "b":
+            raise RuntimeError("hardtanh: bool inputs are not supported, as in torch; cast them first")
+        cast = int if x.dtype.kind in "iu" else x.dtype.type
+        low, high = cast(min_val), cast(max_val)
+        self.mask = ~((x <= low) | (x >= high))
+        return array_module(x).clip(x, low, high)
+
+    def backward(self, grad: Any) -> Any:
+        return grad * self.mask
+
+
+class Softsign(Function):
+    """``x / (1 + |x|)``; integers give float32. torch composes it of abs, add and div, and so is
+    its gradient computed here (``1/d - x/d/d * sign(x)``, NaN at ±inf, as torch's)."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        if x.dtype.kind == "b":
+            raise RuntimeError("softsign: bool inputs are not supported, as in torch; cast them first")
+        x = x if x.dtype.kind == "f" else x.astype(np.float32)
+        self.x, self.d = x, array_module(x).abs(x) + 1
+        with np.errstate(invalid="ignore"):  # inf / inf
+            self.out = x / self.d
+        return self.out
+
+    def backward(self, grad: Any) -> Any:
+        d = self.d
+        with np.errstate(invalid="ignore"):
+            through_abs = -grad * (self.out / d) * array_module(grad).sign(self.x)
+            return grad / d + through_abs
+
+
+class LogSigmoid(Function):
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` without overflow; derivative
+    ``sigmoid(-x)`` in torch's form."""
+
+    saves = (0,)
+
+    def forward(self, x: Any) -> Any:
+        _floats_only(x, "logsigmoid")
+        xp = array_module(x)
+        self.x = x
+        z = xp.exp(-xp.abs(x))
+        self.q = z / (1 + z)
+        return xp.minimum(x, 0) - xp.log1p(z)
+
+    def backward(self, grad: Any) -> Any:
+        q = self.q
+        return grad * array_module(grad).where(self.x < 0, 1 - q, q)
+
+
+def silu(x: Tensor) -> Tensor:
+    """``x * sigmoid(x)`` (swish)."""
+    return SiLU.apply(x)
+
+
+def mish(x: Tensor) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return Mish.apply(x)
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """``x * relu6(x + 3) / 6``: 0 up to -3, ``x`` from 3 on."""
+    return Hardswish.apply(x)
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 up to -3, 1 from 3 on, linear between."""
+    return Hardsigmoid.apply(x)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clamp to ``[min_val, max_val]``; the gradient is 0 at and beyond the bounds."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val (got {min_val} > {max_val})")
+    return Hardtanh.apply(x, min_val=min_val, max_val=max_val)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """``min(max(x, 0), 6)``; the gradient is 0 at 0 and at 6 (``hardtanh(x, 0, 6)``, as torch's)."""
+    return Hardtanh.apply(x, min_val=0.0, max_val=6.0)
+
+
+def softsign(x: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return Softsign.apply(x)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, stable for large ``|x|``."""
+    return LogSigmoid.apply(x)
 
 
 # ---------------------------------------------------------------------------------------------

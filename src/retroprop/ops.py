@@ -396,11 +396,13 @@ class Exp(Function):
     saves = (-1,)
 
     def forward(self, a: Any) -> Any:
-        self.out = array_module(a).exp(_float_input(a))
+        with np.errstate(over="ignore"):  # inf, as torch's, without NumPy's warning
+            self.out = array_module(a).exp(_float_input(a))
         return self.out
 
     def backward(self, grad: Any) -> Any:
-        return grad * self.out
+        with np.errstate(over="ignore", invalid="ignore"):
+            return grad * self.out
 
 
 class Log(Function):
@@ -408,21 +410,25 @@ class Log(Function):
 
     def forward(self, a: Any) -> Any:
         self.a = a = _float_input(a)
-        return array_module(a).log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):  # -inf at 0, NaN below, as torch's
+            return array_module(a).log(a)
 
     def backward(self, grad: Any) -> Any:
-        return grad / self.a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / self.a
 
 
 class Sqrt(Function):
     saves = (-1,)
 
     def forward(self, a: Any) -> Any:
-        self.out = array_module(a).sqrt(_float_input(a))
+        with np.errstate(invalid="ignore"):  # NaN below 0, as torch's
+            self.out = array_module(a).sqrt(_float_input(a))
         return self.out
 
     def backward(self, grad: Any) -> Any:
-        return grad / (2 * self.out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / (2 * self.out)
 
 
 class Abs(Function):

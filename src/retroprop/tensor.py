@@ -513,7 +513,7 @@ class Tensor:
 
         return ops.Cast.apply(self, dtype=np.dtype(dtype))
 
-    to = astype
+    # to(device, dtype), cpu(), cuda(), .device, long(), int(), bool(), half(): bound in devices.py
 
     def float(self) -> Tensor:
         return self.astype(np.float32)

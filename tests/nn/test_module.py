@@ -276,8 +276,11 @@ def test_to_dtype():
     weight = lin.weight
     lin.to(np.float64)
     assert lin.weight is weight and weight.dtype == np.float64
-    lin.to("float32")
+    lin.to(rp.float32)
     assert weight.dtype == np.float32
+    # as torch's: a string is a device, not a dtype
+    with pytest.raises(rp.DeviceError, match="invalid device string 'float32'"):
+        lin.to("float32")
     with pytest.raises(TypeError, match="floating-point"):
         lin.to(np.int32)
 

@@ -42,16 +42,24 @@ from retroprop.nn import (
     CrossEntropyLoss,
     Dropout,
     Flatten,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     Identity,
     Linear,
+    LogSigmoid,
     LogSoftmax,
     MaxPool1d,
     MaxPool2d,
+    Mish,
     Module,
     MSELoss,
     NLLLoss,
     Sequential,
+    SiLU,
     Softmax,
+    Softplus,
+    Softsign,
     Standardize,
 )
 
@@ -61,6 +69,8 @@ LOSS_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll", F.mse_los
                   F.binary_cross_entropy_with_logits: "bce_with_logits"}
 AFFINE_KINDS: dict[type, str] = {Dropout: "dropout", BatchNorm1d: "batchnorm", Standardize: "standardize",
                                  Identity: "identity", Flatten: "flatten"}
+# nonlinear modules whose range the checks do not know (ReLU6 is a Hardtanh), as torch's describe has them
+OTHER_ACTIVATIONS = (SiLU, Mish, Softplus, Hardtanh, Hardswish, Hardsigmoid, Softsign, LogSigmoid)
 # pooling, by its map: an average is linear and keeps the range, a max is a nonlinearity
 POOLING_KINDS: dict[type, str] = {AvgPool1d: "identity", AvgPool2d: "identity", AdaptiveAvgPool1d: "identity",
                                   AdaptiveAvgPool2d: "identity", MaxPool1d: "other_activation",
@@ -77,6 +87,8 @@ def _kind(module: Module) -> str:
     for cls, kind in {**ACTIVATION_KINDS, **AFFINE_KINDS, **POOLING_KINDS}.items():
         if isinstance(module, cls):
             return kind
+    if isinstance(module, OTHER_ACTIVATIONS):
+        return "other_activation"
     return "other"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from retroprop import functional as F
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
@@ -114,3 +116,111 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, axis=self.dim)
+
+
+class _NoArguments(Module):
+    """An activation without arguments: saved and rebuilt with an empty config."""
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class SiLU(_NoArguments):
+    """``x * sigmoid(x)`` (swish): smooth, slightly negative below 0."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Mish(_NoArguments):
+    """``x * tanh(softplus(x))``: smooth, slightly negative below 0."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.mish(x)
+
+
+class Hardswish(_NoArguments):
+    """``x * relu6(x + 3) / 6``: 0 (and no gradient) up to -3, ``x`` from 3 on."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardswish(x)
+
+
+class Hardsigmoid(_NoArguments):
+    """``relu6(x + 3) / 6``: saturates at 0 below -3 and at 1 above 3, with no gradient there."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardsigmoid(x)
+
+
+class Softsign(_NoArguments):
+    """``x / (1 + |x|)``: saturates toward ±1, more slowly than tanh."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softsign(x)
+
+
+class LogSigmoid(_NoArguments):
+    """``log(sigmoid(x))``, stable for large ``|x|``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.logsigmoid(x)
+
+
+def _number(value: Any, name: str, where: str) -> float:
+    """A real number argument, kept as given (an int stays an int in the repr, as torch's)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where}: {name} must be a number, got {type(value).__name__}")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class Hardtanh(Module):
+    """Clamp to ``[min_val, max_val]``; no gradient passes at or beyond the bounds."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        super().__init__()
+        self.min_val = _number(min_val, "min_val", type(self).__name__)
+        self.max_val = _number(max_val, "max_val", type(self).__name__)
+        if not self.max_val > self.min_val:
+            raise ValueError(f"Hardtanh: max_val ({self.max_val}) must be greater than min_val "
+                             f"({self.min_val})")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"min_val": float(self.min_val), "max_val": float(self.max_val)}
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)``: a ReLU that also saturates at 6 (no gradient at 0 or from 6 on)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 6.0)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = _number(beta, "beta", "Softplus")
+        self.threshold = _number(threshold, "threshold", "Softplus")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"beta": float(self.beta), "threshold": float(self.threshold)}

@@ -221,15 +221,31 @@ class Module:
     # Buffers that keep their dtype under to()/float()/double() (e.g. Standardize's float64 statistics).
     fixed_dtype_buffers: tuple[str, ...] = ()
 
-    def to(self, dtype: Any) -> Module:
-        """Cast floating-point parameters and buffers to ``dtype`` in place (objects keep identity);
-        the buffers a module names in ``fixed_dtype_buffers`` keep theirs."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """torch's ``Module.to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``.
+        Casts floating-point parameters and buffers in place (objects keep identity; the buffers a
+        module names in ``fixed_dtype_buffers`` keep theirs); a device other than the CPU raises
+        ``DeviceError``."""
+        from retroprop.devices import parse_to
+
+        dtype, _ = parse_to(args, kwargs, "Module.to")
+        if dtype is None:
+            return self
         if dtype.kind != "f":
             raise TypeError(f"Module.to: expected a floating-point dtype, got {dtype}")
         for module in self.modules():
             module._cast_own(dtype)
         return self
+
+    def cpu(self) -> Module:
+        """The module itself: retroprop runs on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Raises ``DeviceError``: retroprop runs on the CPU only."""
+        from retroprop.devices import cuda_error
+
+        raise cuda_error("Module.cuda")
 
     def _cast_own(self, dtype: np.dtype) -> None:
         """Cast this module's own parameters and buffers (not its children's) for ``to``."""
