@@ -129,13 +129,8 @@ def describe_model(model: Module) -> list[dict[str, Any]]:
             label = f"{kind} after {state['last']}"
         else:
             label = f"{module.label()} after {state['last']}"
-        in_features, out_features = _features(module)
-        layer = {"name": name, "label": label, "kind": kind, "in_features": in_features,
-                 "out_features": out_features}
-        if isinstance(module, CONVOLUTIONS):
-            layer.update(conv=len(module.kernel_size), in_channels=module.in_channels,
-                         out_channels=module.out_channels)
-        layers.append(layer)
+        layers.append(layer_entry(name, label, kind, _features(module),
+                                  module if isinstance(module, CONVOLUTIONS) else None))
         spatial.append(_positions(module, spatial[-1]))
 
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
@@ -153,6 +148,17 @@ def _positions(module: Module, before: bool) -> bool:
     if isinstance(module, (Linear, Flatten)) or (_kind(module) == "other" and module._modules):
         return False
     return before
+
+
+def layer_entry(name: str, label: str, kind: str, features: tuple[int | None, int | None],
+                conv: Any = None) -> dict[str, Any]:
+    """One ``checks`` layer dict; a convolution (``conv``: its module, of either framework, with
+    ``kernel_size``, ``in_channels`` and ``out_channels``) adds its dimensions and channels."""
+    layer = {"name": name, "label": label, "kind": kind, "in_features": features[0],
+             "out_features": features[1]}
+    if conv is not None:
+        layer.update(conv=len(conv.kernel_size), in_channels=conv.in_channels, out_channels=conv.out_channels)
+    return layer
 
 
 def mark_positional_output(layers: list[dict[str, Any]], positional: list[bool]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from retroprop.doctor.checks import declared_loss_kind
-from retroprop.doctor.structure import mark_positional_output
+from retroprop.doctor.structure import layer_entry, mark_positional_output
 from retroprop.torch.probe import WEIGHTED, module_label
 
 __all__ = ["LOSS_CLASSES", "describe_loss", "describe_model", "layer_kind"]
@@ -107,13 +107,8 @@ def describe_model(model: nn.Module) -> list[dict[str, Any]]:
             label = state["last"] = weighted_label(module, name)
         else:
             label = f"{kind if kind != 'other' else type(module).__name__} ({name}) after {state['last']}"
-        in_features, out_features = _features(module)
-        layer = {"name": name, "label": label, "kind": kind, "in_features": in_features,
-                 "out_features": out_features}
-        if isinstance(module, CONVOLUTIONS):
-            layer.update(conv=len(module.kernel_size), in_channels=module.in_channels,
-                         out_channels=module.out_channels)
-        layers.append(layer)
+        layers.append(layer_entry(name, label, kind, _features(module),
+                                  module if isinstance(module, CONVOLUTIONS) else None))
         spatial.append(_positions(module, spatial[-1]))
 
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
