@@ -39,7 +39,8 @@ def test_tensor_dataset_indexing():
     xs, ys = ds[np.array([7, 1])]
     np.testing.assert_array_equal(xs, x[[7, 1]])
     np.testing.assert_array_equal(ys, [7, 1])
-    assert all(isinstance(a, np.ndarray) for a in ds.tensors)
+    assert all(isinstance(a, rp.Tensor) for a in ds.tensors)  # as torch's
+    assert all(isinstance(a, rp.Tensor) for a in ds[[7, 1]])
 
 
 def test_tensor_dataset_length_mismatch_names_both_lengths():
@@ -76,7 +77,7 @@ def test_batches_sizes_and_coverage(n, batch_size, drop_last, sizes, shuffle):
     assert len(loader) == len(sizes) == len(batches)
     assert [len(b[1]) for b in batches] == sizes
     for xb, yb in batches:
-        assert isinstance(xb, np.ndarray) and isinstance(yb, np.ndarray)
+        assert isinstance(xb, rp.Tensor) and isinstance(yb, rp.Tensor)  # as torch's default collate
         assert xb.dtype == np.float32 and yb.dtype == np.int64
         np.testing.assert_array_equal(xb, x[yb])  # rows stay paired with their labels
     seen = np.concatenate([b[1] for b in batches]) if batches else np.array([], dtype=np.int64)
@@ -152,7 +153,7 @@ def test_loader_accepts_tensors_and_reports_itself():
     x, y = _data(6)
     loader = DataLoader(TensorDataset(rp.tensor(x), y), batch_size=4)
     xb, _ = next(iter(loader))
-    assert isinstance(xb, np.ndarray) and xb.shape == (4, 3)
+    assert isinstance(xb, rp.Tensor) and xb.shape == (4, 3)
     assert "2 batches" in repr(loader)
 
 
@@ -307,3 +308,37 @@ def test_standardize_fits_on_the_first_array_only():
     single = standardize(x_train)
     assert isinstance(single, np.ndarray)
     np.testing.assert_array_equal(single, s_train)
+
+
+def test_batches_are_tensors_a_torch_style_loop_uses_as_they_are():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 2, 3)).astype(np.float32)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.int64)
+    rp.manual_seed(0)
+    model = rp.nn.Sequential(rp.nn.Flatten(), rp.nn.Linear(6, 2))
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.5)
+    loss_fn = rp.nn.CrossEntropyLoss()
+    losses = []
+    for _ in range(20):
+        for xb, yb in DataLoader(TensorDataset(rp.tensor(x), rp.tensor(y)), batch_size=16, shuffle=True):
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            assert yb.dtype == np.int64 and not xb.requires_grad
+    assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4])
+
+
+def test_a_custom_dataset_of_arrays_gives_tensor_batches():
+    class Squares:
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, index):
+            index = np.asarray(index)
+            return index.astype(np.float32), index ** 2
+
+    (xb, yb), = DataLoader(Squares(), batch_size=10)
+    assert isinstance(xb, rp.Tensor) and isinstance(yb, rp.Tensor)
+    np.testing.assert_array_equal(yb.numpy(), np.arange(10) ** 2)

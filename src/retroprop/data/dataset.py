@@ -61,6 +61,14 @@ def _common_length(arrays: Sequence[np.ndarray], where: str) -> int:
     return n
 
 
+def _tensor_of(value: Any) -> Any:
+    """``value`` as a tensor that shares its memory (a NumPy array or scalar of a numeric dtype, as
+    torch's default collate turns them into tensors); anything else as it is."""
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biuf":
+        return Tensor._make(np.asarray(value))
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # TensorDataset
 # ---------------------------------------------------------------------------------------------
@@ -68,8 +76,9 @@ class TensorDataset:
     """Samples made of the rows of equally long arrays, as ``torch.utils.data.TensorDataset``.
 
     ``TensorDataset(x, y)[i]`` is ``(x[i], y[i])``; ``i`` may be an int, a slice, an integer array or a
-    boolean mask, and the result is always a tuple of NumPy arrays (one per array given). Tensors
-    are accepted and stored as their NumPy data (no copy).
+    boolean mask, and the result is always a tuple of tensors (one per array given, as torch's; they
+    hold the indexed rows, which a slice or an int leaves sharing memory with the dataset). Tensors
+    and arrays are accepted and stored as their NumPy data (no copy).
     """
 
     def __init__(self, *arrays: Any) -> None:
@@ -84,9 +93,9 @@ class TensorDataset:
         self._length = n
 
     @property
-    def tensors(self) -> tuple[np.ndarray, ...]:
-        """The stored arrays (PyTorch's name for them)."""
-        return self.arrays
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The stored data as tensors sharing its memory (``arrays`` holds the NumPy arrays)."""
+        return tuple(_tensor_of(a) for a in self.arrays)
 
     def __len__(self) -> int:
         return self._length
@@ -94,7 +103,7 @@ class TensorDataset:
     def __getitem__(self, index: Any) -> tuple[Any, ...]:
         if isinstance(index, Tensor):
             index = index.data
-        return tuple(a[index] for a in self.arrays)
+        return tuple(_tensor_of(a[index]) for a in self.arrays)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{a.shape} {a.dtype}" for a in self.arrays)
@@ -109,8 +118,9 @@ class DataLoader:
 
     ``dataset`` is a ``TensorDataset``, a tuple or list of equally long arrays (wrapped in one), a
     single array, or any object with ``__len__`` whose ``__getitem__`` takes an integer array.
-    Each batch is a tuple of NumPy arrays, gathered with one fancy-indexing operation per array
-    (no per-sample Python loop), so batches are copies that never alias the dataset.
+    Each batch is a tuple of tensors (NumPy arrays a custom dataset returns become tensors, as torch's
+    default collate makes them), gathered with one fancy-indexing operation per array (no per-sample
+    Python loop), so batches are copies that never alias the dataset.
 
     ``shuffle=True`` draws a fresh permutation every epoch (every ``iter``). It draws from
     ``generator``: None means retroprop's generator *at the time of iteration*, so
@@ -151,7 +161,7 @@ class DataLoader:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
         if self.shuffle:
             order = get_generator(self.generator).permutation(n)
@@ -160,7 +170,7 @@ class DataLoader:
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
             batch = self.dataset[order[start:start + self.batch_size]]
-            yield batch if isinstance(batch, tuple) else (batch,)
+            yield tuple(_tensor_of(b) for b in batch) if isinstance(batch, tuple) else (_tensor_of(batch),)
 
     def __repr__(self) -> str:
         return (f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
