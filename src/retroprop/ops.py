@@ -389,6 +389,54 @@ class Cast(Function):
         return grad.astype(self.dtype)
 
 
+class Clone(Function):
+    """``x.clone()``: a copy of the array, in the graph (the gradient passes through)."""
+
+    saves = ()
+
+    def forward(self, a: Any) -> Any:
+        return a.copy()
+
+    def backward(self, grad: Any) -> Any:
+        return grad
+
+
+class Norm2(Function):
+    """``x.norm()``: the 2-norm over ``axis`` (all elements when None). Its gradient is
+    ``x / norm``, and 0 where the norm is 0 (the subgradient torch picks)."""
+
+    saves = (0, -1)
+
+    def forward(self, a: Any, axis: Any, keepdims: bool) -> Any:
+        a = _float_input(a)
+        self.a, self.axis, self.keepdims = a, axis, keepdims
+        self.out = array_module(a).sqrt((a * a).sum(axis=axis, keepdims=keepdims))
+        return self.out
+
+    def backward(self, grad: Any) -> Any:
+        out, grad = self.out, grad
+        if not self.keepdims and self.axis is not None:
+            out, grad = np.expand_dims(out, self.axis), np.expand_dims(grad, self.axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(out == 0, 0, grad / out)
+        return (self.a * scale).astype(self.a.dtype, copy=False)
+
+
+def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """torch's ``norm`` for the 2-norm (``p=2`` or ``'fro'``), over ``dim`` or all elements."""
+    if p not in (2, 2.0, "fro"):
+        raise ValueError(f"norm: only the 2-norm (p=2 or 'fro') is supported, got p={p!r}")
+    if isinstance(dim, list):
+        dim = tuple(dim)
+    return Norm2.apply(self, axis=dim, keepdims=bool(keepdim))
+
+
+def _zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place, as torch's (a leaf that requires grad only under no_grad)."""
+    self[...] = 0
+    return self
+
+
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions
 # ---------------------------------------------------------------------------------------------
@@ -1084,6 +1132,9 @@ _METHODS = {
     "__getitem__": _getitem,
     "clip": _clip,
     "clamp": _clip,
+    "clone": lambda self: Clone.apply(self),
+    "norm": _norm,
+    "zero_": _zero_,
     "exp": lambda self: Exp.apply(self),
     "log": lambda self: Log.apply(self),
     "sqrt": lambda self: Sqrt.apply(self),

@@ -58,6 +58,10 @@ class ShapeError(ValueError, RuntimeError):
     A ``RuntimeError``, as torch raises for these, and a ``ValueError``, as retroprop always has."""
 
 
+class GradDtypeError(ValueError, RuntimeError):
+    """A gradient assigned to ``.grad`` has another dtype than its tensor (a RuntimeError, as torch's)."""
+
+
 class ModifiedInPlaceError(RuntimeError):
     """An array saved for backward was modified in place between the forward pass and backward."""
 
@@ -335,17 +339,47 @@ class Size(tuple):
         return f"rp.Size({list(self)})"
 
 
+# ``ndarray <op> Tensor`` reaches Tensor.__array_ufunc__ as the ufunc: the tensor's reflected operator
+_REFLECTED = {
+    np.add: "__radd__", np.subtract: "__rsub__", np.multiply: "__rmul__", np.true_divide: "__rtruediv__",
+    np.floor_divide: "__rfloordiv__", np.remainder: "__rmod__", np.power: "__rpow__",
+    np.matmul: "__rmatmul__", np.less: "__gt__", np.less_equal: "__ge__", np.greater: "__lt__",
+    np.greater_equal: "__le__", np.equal: "__eq__", np.not_equal: "__ne__",
+}
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
-    __slots__ = ("__weakref__", "_ctx", "_data", "_requires_grad", "_retains_grad", "_vc", "grad")
-    __array_ufunc__ = None  # make ``ndarray + Tensor`` defer to Tensor.__radd__
+    __slots__ = ("__weakref__", "_ctx", "_data", "_grad", "_requires_grad", "_retains_grad", "_vc")
     __hash__ = object.__hash__
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meeting a tensor. ``ndarray + Tensor`` (and -, *, /, @, **, comparisons) is the
+        tensor's reflected operator, so the result is a Tensor in the graph. An array updated in
+        place (``p.data -= lr * p.grad``, ``out=`` an array) is written from the tensors' arrays,
+        as torch's ``.data``. Any other ufunc returns an array when no input requires grad (a
+        gradient, a batch) and raises TypeError otherwise, so no graph is dropped silently."""
+        if method == "__call__":
+            out = kwargs.get("out")
+            if out and not any(isinstance(o, Tensor) for o in out):
+                return ufunc(*[x._data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
+            if len(inputs) == 2 and not kwargs and inputs[1] is self and not isinstance(inputs[0], Tensor):
+                name = _REFLECTED.get(ufunc)
+                reflected = getattr(self, name, None) if name else None
+                if reflected is not None:
+                    return reflected(inputs[0])
+        if any(isinstance(x, Tensor) and x._requires_grad for x in inputs):
+            return NotImplemented
+        plain = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        return getattr(ufunc, method)(*plain, **kwargs)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = as_array(data, dtype)
         self._vc: list[Any] | None = None  # the version counter, made when first needed
-        self.grad: np.ndarray | None = None
+        # the gradient: None, the engine's array, or (once .grad was read or assigned) the Tensor
+        # wrapping it; internals read the array through grad_array(), without making a Tensor
+        self._grad: Any = None
         self._ctx: Function | None = None
         self._requires_grad = False
         self._retains_grad = False
@@ -363,7 +397,7 @@ class Tensor:
         t = cls.__new__(cls)
         t._data = data
         t._vc = counter
-        t.grad = None
+        t._grad = None
         t._ctx = None
         t._requires_grad = requires_grad
         t._retains_grad = False
@@ -406,7 +440,7 @@ class Tensor:
     def __copy__(self) -> Tensor:
         """A shallow copy (``copy.copy``) shares the array, so it shares the version counter too."""
         twin = type(self).__new__(type(self))
-        for name in ("_ctx", "_data", "_requires_grad", "_retains_grad", "grad"):
+        for name in ("_ctx", "_data", "_requires_grad", "_retains_grad", "_grad"):
             setattr(twin, name, getattr(self, name))
         if hasattr(self, "__dict__"):  # subclasses (Parameter)
             twin.__dict__.update(self.__dict__)
@@ -561,11 +595,43 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     # -- gradients -----------------------------------------------------------------------------
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        if set_to_none or self.grad is None:
-            self.grad = None
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient, a Tensor without a graph (None before any backward reaches
+        this tensor), as torch's. The same Tensor object until it is replaced or set to None."""
+        g = self._grad
+        if g is None or type(g) is Tensor:
+            return g
+        wrapped = Tensor._make(g)
+        self._grad = wrapped
+        return wrapped
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        if isinstance(value, Tensor):
+            array = value._data
+        elif is_array(value):
+            array = value
+            value = Tensor._make(value)
         else:
-            self.grad.fill(0)
+            raise TypeError(f"assigned grad expected to be a Tensor, an array or None but got "
+                            f"grad of type {type(value).__name__}")
+        if array.shape != self._data.shape:
+            raise ShapeError(f"attempting to assign a gradient of shape {tuple(array.shape)} to a "
+                             f"tensor of shape {tuple(self._data.shape)}; they must be the same size")
+        if array.dtype != self._data.dtype:
+            raise GradDtypeError(f"attempting to assign a gradient with dtype {array.dtype} to a "
+                                 f"tensor of dtype {self._data.dtype}; they must match (cast it first)")
+        self._grad = value if type(value) is Tensor else Tensor._make(array)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if set_to_none or self._grad is None:
+            self._grad = None
+        else:
+            grad_array(self).fill(0)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -808,7 +874,7 @@ class Function:
             out = np.asarray(out)
         result = _new_object(Tensor)
         result._data = out
-        result.grad = None
+        result._grad = None
         result._retains_grad = False
         result._vc = None
         if need:
@@ -961,10 +1027,11 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 g = g.astype(target.dtype)
                 owned = True
             if parent._ctx is None:  # a leaf: store (or add into) its .grad
-                if parent.grad is None:
-                    parent.grad = g if owned else g.copy()
+                held = parent._grad
+                if held is None:
+                    parent._grad = g if owned else g.copy()
                 else:
-                    parent.grad += g
+                    (held if type(held) is not Tensor else held._data).__iadd__(g)
                 continue
             previous = pending.get(parent)
             if previous is None:
@@ -1023,11 +1090,18 @@ def _any_shared(grads: tuple[Any, ...]) -> bool:
     return len(set(present)) < len(present)
 
 
+def grad_array(tensor: Tensor) -> Any:
+    """``tensor``'s gradient as the array itself (not a copy, no Tensor made), or None."""
+    g = tensor._grad
+    return g._data if type(g) is Tensor else g
+
+
 def _accumulate_leaf(tensor: Tensor, grad: Any, owned: bool) -> None:
-    if tensor.grad is None:
-        tensor.grad = grad if owned else grad.copy()
+    held = grad_array(tensor)
+    if held is None:
+        tensor._grad = grad if owned else grad.copy()
     else:
-        tensor.grad += grad
+        held += grad
 
 
 def _calibrate_alone() -> int:

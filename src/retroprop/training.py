@@ -29,7 +29,7 @@ from retroprop.nn.normalization import Standardize
 from retroprop.nn.utils import clip_grad_norm_
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator, manual_seed
-from retroprop.tensor import Tensor, no_grad
+from retroprop.tensor import Tensor, grad_array, no_grad
 from retroprop.threads import training_threads
 
 LossFn = Callable[[Tensor, Any], Tensor]
@@ -300,7 +300,8 @@ def _grads_finite(params: list[Tensor]) -> bool:
     # parameter (not ndarray.sum, whose Python wrapper costs more than the sum here).
     add = np.add.reduce
     for p in params:
-        if p.grad is not None and not math.isfinite(add(p.grad, axis=None)):
+        grad = grad_array(p)
+        if grad is not None and not math.isfinite(add(grad, axis=None)):
             return False
     return True
 

@@ -65,7 +65,7 @@ def test_conv_layers_are_weighted_layers_with_their_fan_in_and_label():
         "layer 1, Conv1d 2→6 k5 s2", "layer 2, Conv1d 6→4 k3 g2", "layer 3, Linear 8→3"]
     assert [layer.fan_in for layer in record.layers] == [2 * 5, 6 // 2 * 3, 8]  # in_channels / groups x k
     for stats, conv in zip(record.layers[:2], (model[0], model[3]), strict=True):
-        g, w = conv.weight.grad, conv.weight.data
+        g, w = conv.weight.grad.numpy(), conv.weight.data
         assert stats.size == w.size and stats.grad_norm == pytest.approx(np.linalg.norm(g))
         assert stats.grad_rms == pytest.approx(np.sqrt(np.mean(g ** 2)))
         assert stats.weight_norm == pytest.approx(np.linalg.norm(w)) and stats.grad_norm > 0

@@ -41,7 +41,7 @@ def test_layer_statistics_match_numpy():
     assert [layer.label for layer in record.layers] == [
         "layer 1, Linear 5→8", "layer 2, Linear 8→6", "layer 3, Linear 6→3"]
     for stats, linear in zip(record.layers, [m[0], m[2], m[4]], strict=True):
-        g, w = linear.weight.grad, linear.weight.data
+        g, w = linear.weight.grad.numpy(), linear.weight.data
         assert stats.grad_norm == pytest.approx(np.linalg.norm(g))
         assert stats.grad_rms == pytest.approx(np.sqrt(np.mean(g**2)))
         assert stats.grad_mean_abs == pytest.approx(np.abs(g).mean())

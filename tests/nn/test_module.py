@@ -243,7 +243,7 @@ def test_zero_grad_set_to_none_false_fills_zeros():
     for p, g in zip(net.parameters(), grads, strict=True):
         assert p.grad is g  # zeroed in place
         assert p.grad.shape == p.shape
-        assert not p.grad.any()
+        assert not p.grad.numpy().any()
 
 
 # -- dtypes -------------------------------------------------------------------------------------

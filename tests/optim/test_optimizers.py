@@ -391,7 +391,10 @@ def test_bad_params() -> None:
 def test_gradient_shape_mismatch() -> None:
     p = rp.tensor(np.zeros(3), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
-    p.grad = np.ones(1)
+    with pytest.raises(ValueError, match=r"assign a gradient of shape \(1,\) to a tensor of shape \(3,\)"):
+        p.grad = np.ones(1)  # refused as torch refuses it
+    p.grad = np.ones(3)
+    p.grad.data = np.ones(1)  # replaced behind the setter's back: the optimizer still checks
     with pytest.raises(ValueError, match=r"parameter 0 of parameter group 0 has shape \(3,\) but its "
                                          r"gradient has shape \(1,\)"):
         opt.step()
@@ -417,7 +420,7 @@ def test_zero_grad_to_zeros_in_place() -> None:
         if g is None:
             assert p.grad is None
         else:
-            assert p.grad is g and p.grad.dtype == np.float32 and not p.grad.any()
+            assert p.grad is g and p.grad.dtype == np.float32 and not p.grad.numpy().any()
 
 
 def test_closure_runs_with_grad_enabled_and_its_loss_is_returned() -> None:

@@ -46,6 +46,7 @@ from retroprop.nn import (
     Tanh,
 )
 from retroprop.nn.module import RemovableHandle
+from retroprop.tensor import grad_array
 
 ACTIVATION_KINDS: dict[type, str] = {
     ReLU: "relu", LeakyReLU: "leaky_relu", ELU: "elu", SELU: "selu", GELU: "gelu",
@@ -358,7 +359,7 @@ class Probe:
             weight = module.weight
             if weight is None:
                 continue
-            w, g = weight.data, weight.grad
+            w, g = weight.data, grad_array(weight)
             if g is None:
                 grad_norm = grad_rms = grad_mean_abs = 0.0
                 nonfinite_grad = 0
@@ -382,7 +383,7 @@ class Probe:
         # the output layer's bias gradient is the loss's gradient in the outputs summed over the batch:
         # 0 with a weight gradient of 0 only when the loss is flat in the outputs
         bias = getattr(self.weighted[-1][1], "bias", None) if self.weighted else None
-        bias_grad = math.nan if bias is None or bias.grad is None else _norm(bias.grad)
+        bias_grad = math.nan if bias is None or grad_array(bias) is None else _norm(grad_array(bias))
         return ProbeRecord(step=step, epoch=epoch, loss=float(loss), layers=layers,
                            activations=activations, output_bias_grad=bias_grad,
                            grad_norm_total=math.sqrt(squares) if graded else math.nan)  # NaN: no gradient

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.nn.parameter import Parameter
-from retroprop.tensor import Tensor, no_grad
+from retroprop.tensor import Tensor, grad_array, no_grad
 
 Hook = Callable[["Module", tuple[Any, ...], Any], Any]
 
@@ -253,8 +253,9 @@ class Module:
         for tensor in [*self._parameters.values(), *buffers]:
             if tensor is not None and tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
                 tensor.data = tensor.data.astype(dtype)
-                if tensor.grad is not None:
-                    tensor.grad = tensor.grad.astype(dtype)
+                grad = grad_array(tensor)
+                if grad is not None:
+                    tensor.grad = grad.astype(dtype)
 
     def double(self) -> Module:
         return self.to(np.float64)

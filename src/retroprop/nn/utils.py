@@ -7,13 +7,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from retroprop.tensor import Tensor
+from retroprop.tensor import Tensor, grad_array
 
 
 def _with_grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p for p in parameters if p.grad is not None]
+    return [p for p in parameters if p._grad is not None]
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm_type: float = 2.0,
@@ -30,10 +30,11 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     norm_type = float(norm_type)
     if math.isinf(norm_type):
         # np.max propagates NaN (Python's max() would skip it)
-        total = float(np.max([np.abs(p.grad).max() if p.grad.size else 0.0 for p in params]))
+        grads = [grad_array(p) for p in params]
+        total = float(np.max([np.abs(g).max() if g.size else 0.0 for g in grads]))
     else:
-        total = float(sum(float((np.abs(p.grad, dtype=np.float64) ** norm_type).sum()) for p in params)
-                      ** (1.0 / norm_type))
+        total = float(sum(float((np.abs(grad_array(p), dtype=np.float64) ** norm_type).sum())
+                          for p in params) ** (1.0 / norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total gradient norm is {total}; pass error_if_nonfinite=False to "
@@ -45,7 +46,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     if math.isnan(coefficient) or coefficient < 1.0:
         with np.errstate(invalid="ignore"):
             for p in params:
-                p.grad *= p.grad.dtype.type(coefficient)
+                grad = grad_array(p)
+                grad *= grad.dtype.type(coefficient)
     return total
 
 
@@ -54,4 +56,5 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
     for p in _with_grads(parameters):
-        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+        grad = grad_array(p)
+        np.clip(grad, -clip_value, clip_value, out=grad)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from retroprop.tensor import Tensor, enable_grad
+from retroprop.tensor import Tensor, enable_grad, grad_array
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
@@ -209,11 +209,11 @@ class Optimizer:
         """Reset the gradients: to None (default), or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
+                grad = grad_array(p)
                 if grad is None:
                     continue
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 elif isinstance(grad, np.ndarray) and grad.flags.writeable:
                     grad.fill(0)
                 else:
@@ -236,7 +236,7 @@ class Optimizer:
     def _grads(self, group: dict[str, Any]) -> Iterator[tuple[Tensor, Any]]:
         """The (parameter, gradient) pairs of ``group``, skipping gradients that are None."""
         for p in group["params"]:
-            grad = p.grad
+            grad = grad_array(p)
             if grad is None:
                 continue
             if np.shape(grad) != p.data.shape:
@@ -245,7 +245,7 @@ class Optimizer:
 
     def _check_grad_shape(self, group: dict[str, Any], p: Tensor) -> None:
         """Raise a clear error when ``p.grad`` does not have ``p``'s shape."""
-        shape = np.shape(p.grad)
+        shape = np.shape(grad_array(p))
         if shape != p.data.shape:
             position = next(i for i, q in enumerate(group["params"]) if q is p)
             index = next(k for k, g in enumerate(self.param_groups) if g is group)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from retroprop.optim.optimizer import Optimizer, ParamsT, check_real, decayed_grad
+from retroprop.tensor import grad_array
 
 
 class SGD(Optimizer):
@@ -47,7 +48,7 @@ class SGD(Optimizer):
             self._step_heavy_ball(group["params"], group, lr, momentum)
             return
         for p in group["params"]:  # a hot loop: kept flat, one pass per parameter
-            grad = p.grad
+            grad = grad_array(p)
             if grad is None:
                 continue
             param = p.data
@@ -89,7 +90,7 @@ class SGD(Optimizer):
         arithmetic as the general path, with a few Python operations less per parameter."""
         state = self.state
         for p in params:
-            grad = p.grad
+            grad = grad_array(p)
             if grad is None:
                 continue
             param = p.data
