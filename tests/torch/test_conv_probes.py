@@ -12,14 +12,12 @@ pytestmark = pytest.mark.torch
 
 torch = pytest.importorskip("torch")
 
-import retroprop as rp  # noqa: E402
 from retroprop import nn as rnn  # noqa: E402
 from retroprop.doctor import checks  # noqa: E402
-from retroprop.doctor.probes import Probe  # noqa: E402
 from retroprop.doctor.structure import describe_model as describe_retroprop  # noqa: E402
-from retroprop.torch import TorchProbe  # noqa: E402
 from retroprop.torch.describe import describe_model as describe_torch  # noqa: E402
 from retroprop.torch.remedies import Context, apply_torch_remedy  # noqa: E402
+from tests.torch.test_probe_parity import probe_step  # noqa: E402
 
 tnn = torch.nn
 torch.set_num_threads(1)
@@ -54,24 +52,9 @@ def twin_cnns(acts: tuple[str, str], seed: int = 0, bias: float = 0.0, scale: fl
 
 def probe_both(acts, lr=0.5, **kw):
     """One probed SGD step in each engine: (retroprop record, torch record, their update ratios)."""
-    r_model, t_model = twin_cnns(acts, **kw)
     rng = np.random.default_rng(1)
-    x, y = rng.normal(0, 1.0, (12, 2, LENGTH)), rng.integers(0, 3, 12)
-    r_opt = rp.optim.SGD(r_model.parameters(), lr=lr)
-    t_opt = torch.optim.SGD(t_model.parameters(), lr=lr)
-    r_probe, t_probe = Probe(r_model), TorchProbe(t_model, t_opt)
-    r_probe.arm()
-    t_probe.arm()
-    r_opt.zero_grad()
-    rnn.CrossEntropyLoss()(r_model(rp.tensor(x)), y).backward()
-    t_opt.zero_grad()
-    tnn.CrossEntropyLoss()(t_model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
-    r_record, t_record = r_probe.collect(0, 0, 1.0), t_probe.collect(0, 0, 1.0)
-    r_probe.snapshot_weights(r_record)
-    t_probe.snapshot_weights(t_record)
-    r_opt.step()
-    t_opt.step()
-    return r_record, t_record, r_probe.update_ratios(), t_probe.update_ratios()
+    return probe_step(*twin_cnns(acts, **kw), rng.normal(0, 1.0, (12, 2, LENGTH)), rng.integers(0, 3, 12),
+                      lr=lr)
 
 
 LAYER_FIELDS = ("grad_norm", "grad_rms", "grad_mean_abs", "weight_norm")

@@ -57,8 +57,12 @@ def batch(seed: int = 1, n: int = 32, features: int = 6):
 
 def probe_both(acts, lr=0.5, **kw):
     """One probed SGD step in each engine: (retroprop record, torch record, their update ratios)."""
-    r_model, t_model = twin_mlps(acts, **kw)
-    x, y = batch()
+    return probe_step(*twin_mlps(acts, **kw), *batch(), lr=lr)
+
+
+def probe_step(r_model, t_model, x, y, lr=0.5):
+    """One probed SGD step of two twin models on one batch: (retroprop record, torch record, their
+    update ratios)."""
     r_opt = rp.optim.SGD(r_model.parameters(), lr=lr)
     t_opt = torch.optim.SGD(t_model.parameters(), lr=lr)
     r_probe, t_probe = Probe(r_model), TorchProbe(t_model, t_opt)
