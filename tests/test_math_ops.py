@@ -220,3 +220,11 @@ def test_float16_stays_float16(name: str) -> None:
     out, expected = _rp(name)(rp.tensor(x)), _torch(name)(torch.tensor(x))
     assert out.dtype == np.float16
     np.testing.assert_allclose(out.data.astype(np.float64), expected.numpy().astype(np.float64), rtol=2e-3)
+
+
+def test_a_star_import_brings_the_math_family_but_keeps_pythons_builtins():
+    namespace: dict = {}
+    exec("from retroprop import *", namespace)
+    assert {"sin", "atan2", "erf", "tanh"} <= set(namespace)
+    assert "abs" not in namespace and "round" not in namespace  # Python's own stay visible
+    assert rp.abs is not abs and rp.round is not round  # still reachable as rp.abs, rp.round

@@ -6,9 +6,12 @@ that names vanishing gradients, exploding gradients and dead ReLUs as they happe
 
 from __future__ import annotations
 
+import builtins as _builtins
+
 import numpy as np
 
 from retroprop import callbacks, data, functional, nn, optim
+from retroprop import elementwise as _elementwise
 from retroprop import functional as F
 from retroprop.devices import (
     DeviceError,
@@ -162,3 +165,7 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+# the elementwise family too, but for the names that would hide Python's builtins (abs, round) under a
+# star import, as the dtype aliases float, int and bool are left out above
+__all__ += sorted(name for name in _elementwise.__all__
+                  if name not in __all__ and not hasattr(_builtins, name))
