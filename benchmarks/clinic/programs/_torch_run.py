@@ -41,7 +41,6 @@ import json
 import math
 import time
 import traceback
-from dataclasses import asdict
 from types import ModuleType
 from typing import Any
 
@@ -304,20 +303,7 @@ def session(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
                 case = run_case(name, module, seed, args.repair, args.every)
                 cases.append(case)
                 print(clinic.case_line(case), flush=True)
-        result.update(splits={}, rounds={})
-        for split in ("dev", "heldout"):
-            part = [c for c in cases if c.split == split]
-            if part:
-                summary = clinic.summarize(part)
-                result["splits"][split] = summary
-                print(f"\n{clinic.summary_text(split, summary)}\n\n{clinic.table(part)}")
-        if len({c.round for c in cases}) > 1:
-            for key in sorted({(c.split, c.round) for c in cases}):
-                summary = clinic.summarize([c for c in cases if (c.split, c.round) == key])
-                result["rounds"][f"{key[0]}, round {key[1]}"] = summary
-                print(f"\n{clinic.summary_text(f'{key[0]}, round {key[1]}', summary)}")
-        result["cases"] = [{**asdict(c), "reproduced": c.reproduced, "repair_ok": c.repair_ok,
-                            "missed": c.missed, "unlisted": c.unlisted} for c in cases]
+        result.update(clinic.report(cases))
     if skipped:
         print(f"\nskipped ({len(skipped)}): " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     result["time_s"] = time.perf_counter() - started

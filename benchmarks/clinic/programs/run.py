@@ -329,7 +329,19 @@ def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
             case = run_case(name, module, seed, repair=not args.no_repair)
             cases.append(case)
             print(case_line(case), flush=True)
-    result: dict[str, Any] = {"seeds": seeds, "splits": {}, "rounds": {}, "cases": []}
+    result: dict[str, Any] = {"seeds": seeds, **report(cases)}
+    result["time_s"] = time.perf_counter() - started
+    print(f"\ntime: {result['time_s']:.1f} s")
+    if args.json:
+        write_text(args.json, json.dumps(result, indent=1, default=_json_default))
+        print(f"results written to {args.json}")
+    return result
+
+
+def report(cases: list[Case]) -> dict[str, Any]:
+    """Print each split's summary and table, and each split of each round's summary when the cases
+    come from more than one round; returns them (``splits``, ``rounds``) with the cases as plain dicts."""
+    result: dict[str, Any] = {"splits": {}, "rounds": {}}
     for split in ("dev", "heldout"):
         part = [c for c in cases if c.split == split]
         if not part:
@@ -347,11 +359,6 @@ def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
         print(f"\n{summary_text(f'{key[0]}, round {key[1]}', summary)}")
     result["cases"] = [{**asdict(c), "reproduced": c.reproduced, "repair_ok": c.repair_ok, "missed": c.missed,
                         "unlisted": c.unlisted} for c in cases]
-    result["time_s"] = time.perf_counter() - started
-    print(f"\ntime: {result['time_s']:.1f} s")
-    if args.json:
-        write_text(args.json, json.dumps(result, indent=1, default=_json_default))
-        print(f"results written to {args.json}")
     return result
 
 
