@@ -10,9 +10,12 @@ import builtins as _builtins
 
 import numpy as np
 
-from retroprop import callbacks, data, functional, nn, optim
+from retroprop import autograd, callbacks, data, functional, nn, optim
+from retroprop import einsum as _einsum
 from retroprop import elementwise as _elementwise
 from retroprop import functional as F
+from retroprop import selection as _selection
+from retroprop import shaping as _shaping
 from retroprop.devices import (
     DeviceError,
     accelerator,
@@ -23,6 +26,7 @@ from retroprop.devices import (
     set_default_device,
 )
 from retroprop.doctor import Doctor
+from retroprop.einsum import *  # noqa: F403 - einsum
 from retroprop.elementwise import *  # noqa: F403 - rp.sin, rp.exp, rp.atan2, ... (elementwise.__all__)
 from retroprop.factories import (
     FactoryError,
@@ -54,7 +58,9 @@ from retroprop.history import History
 from retroprop.ops import concatenate, maximum, minimum, stack, where
 from retroprop.random import default_generator, manual_seed
 from retroprop.run_record import RunRecord
+from retroprop.selection import *  # noqa: F403 - gather, sort, topk, cumsum, ... (selection.__all__)
 from retroprop.serialization import load, load_checkpoint, load_state_dict, save, save_checkpoint
+from retroprop.shaping import *  # noqa: F403 - repeat, split, rp.sum, rp.matmul, ... (shaping.__all__)
 from retroprop.tensor import (
     DEFAULT_DTYPE,
     Function,
@@ -102,6 +108,7 @@ __all__ = [
     "accelerator",
     "arange",
     "as_tensor",
+    "autograd",
     "backends",
     "bool_",
     "callbacks",
@@ -167,5 +174,5 @@ __all__ = [
 ]
 # the elementwise family too, but for the names that would hide Python's builtins (abs, round) under a
 # star import, as the dtype aliases float, int and bool are left out above
-__all__ += sorted(name for name in _elementwise.__all__
-                  if name not in __all__ and not hasattr(_builtins, name))
+__all__ += sorted({name for module in (_einsum, _elementwise, _selection, _shaping) for name in module.__all__
+                   if name not in __all__ and not hasattr(_builtins, name)})

@@ -14,6 +14,8 @@ import numpy as np
 
 from retroprop.backend import array_module, special_module
 from retroprop.conv import *  # noqa: F403 - conv1d, conv2d, pad (conv.__all__)
+from retroprop.interpolate import *  # noqa: F403 - interpolate (interpolate.__all__)
+from retroprop.normalization import *  # noqa: F403 - layer_norm, embedding (normalization.__all__)
 from retroprop.pool import *  # noqa: F403 - max, avg and adaptive avg pooling (pool.__all__)
 from retroprop.random import get_generator
 from retroprop.tensor import Function, ShapeError, Tensor, as_array

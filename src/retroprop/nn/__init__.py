@@ -2,56 +2,30 @@
 
 from __future__ import annotations
 
-from retroprop.nn import init, utils
-from retroprop.nn.activation import (
-    ELU,
-    GELU,
-    SELU,
-    Hardsigmoid,
-    Hardswish,
-    Hardtanh,
-    LeakyReLU,
-    LogSigmoid,
-    LogSoftmax,
-    Mish,
-    ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Softsign,
-    Tanh,
-)
+from retroprop.architecture import LAYER_ARGUMENTS as _LAYER_ARGUMENTS
+from retroprop.nn import activation, conv, init, loss, normalization, pooling, sparse, utils
+from retroprop.nn.activation import *  # noqa: F403 - each submodule's __all__
 from retroprop.nn.container import Sequential
-from retroprop.nn.conv import Conv1d, Conv2d
+from retroprop.nn.conv import *  # noqa: F403
 from retroprop.nn.dropout import Dropout
 from retroprop.nn.linear import Flatten, Identity, Linear
-from retroprop.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from retroprop.nn.loss import *  # noqa: F403
 from retroprop.nn.module import Module, RemovableHandle
-from retroprop.nn.normalization import BatchNorm1d, Standardize
+from retroprop.nn.normalization import *  # noqa: F403
 from retroprop.nn.parameter import Parameter
-from retroprop.nn.pooling import (
-    AdaptiveAvgPool1d,
-    AdaptiveAvgPool2d,
-    AvgPool1d,
-    AvgPool2d,
-    MaxPool1d,
-    MaxPool2d,
-)
+from retroprop.nn.pooling import *  # noqa: F403
+from retroprop.nn.sparse import *  # noqa: F403
 
-LAYERS = {cls.__name__: cls for cls in (
-    Linear, Flatten, Identity, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax,
-    BatchNorm1d, Standardize, Dropout, Sequential, Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d,
-    AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    SiLU, Mish, Hardswish, Hardsigmoid, ReLU6, Hardtanh, Softsign, LogSigmoid, Softplus,
-)}
+# the layers a saved architecture may name: those retroprop.architecture knows the arguments of
+LAYERS = {name: globals()[name] for name in _LAYER_ARGUMENTS}
+if "Sequential" not in LAYERS:
+    LAYERS["Sequential"] = Sequential
 
-__all__ = [
-    "ELU", "GELU", "LAYERS", "SELU", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d",
-    "BCEWithLogitsLoss", "BatchNorm1d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten",
-    "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
-    "MSELoss", "MaxPool1d", "MaxPool2d", "Mish", "Module", "NLLLoss", "Parameter", "ReLU", "ReLU6",
-    "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Standardize",
-    "Tanh", "init", "utils",
-]
+__all__ = ["LAYERS", "Dropout", "Flatten", "Identity", "Linear", "Module", "Parameter", "RemovableHandle",
+           "Sequential", "init", "utils"]
+__all__ += activation.__all__
+__all__ += conv.__all__
+__all__ += loss.__all__
+__all__ += normalization.__all__
+__all__ += pooling.__all__
+__all__ += sparse.__all__

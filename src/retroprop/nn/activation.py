@@ -10,6 +10,10 @@ from retroprop import functional as F
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
 
+__all__ = ["ELU", "GELU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
+           "LogSoftmax", "Mish", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign",
+           "Tanh"]
+
 _relu = F.ReLU.apply  # bound once: this is called once per layer and step
 
 

@@ -13,6 +13,8 @@ from retroprop.nn.linear import _fresh_parameter, _positive_int
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
 
+__all__ = ["Conv1d", "Conv2d"]
+
 _convolution = C.Convolution.apply  # bound once: called once per layer and step
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

@@ -8,6 +8,8 @@ from retroprop import functional as F
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
 
+__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:

@@ -13,6 +13,8 @@ from retroprop.nn.module import Module
 from retroprop.nn.parameter import Parameter
 from retroprop.tensor import ShapeError, Tensor
 
+__all__ = ["BatchNorm1d", "Standardize"]
+
 
 class BatchNorm1d(Module):
     """Normalize each feature over the batch, then scale and shift (Ioffe & Szegedy, 2015).

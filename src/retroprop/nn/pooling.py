@@ -9,6 +9,8 @@ from retroprop import pool as P
 from retroprop.nn.module import Module
 from retroprop.tensor import Tensor
 
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d"]
+
 
 class _MaxPoolNd(Module):
     _nd = 0

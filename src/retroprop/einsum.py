@@ -1,0 +1,5 @@
+"""``einsum`` with torch's meaning."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
