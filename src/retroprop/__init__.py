@@ -10,12 +10,14 @@ import builtins as _builtins
 
 import numpy as np
 
+from retroprop import arithmetic as _arithmetic
 from retroprop import autograd, callbacks, data, functional, nn, optim
 from retroprop import einsum as _einsum
 from retroprop import elementwise as _elementwise
 from retroprop import functional as F
 from retroprop import selection as _selection
 from retroprop import shaping as _shaping
+from retroprop.arithmetic import *  # noqa: F403 - add, div, mm, rp.sum, ... (arithmetic.__all__)
 from retroprop.devices import (
     DeviceError,
     accelerator,
@@ -172,7 +174,7 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
-# the elementwise family too, but for the names that would hide Python's builtins (abs, round) under a
-# star import, as the dtype aliases float, int and bool are left out above
-__all__ += sorted({name for module in (_einsum, _elementwise, _selection, _shaping) for name in module.__all__
-                   if name not in __all__ and not hasattr(_builtins, name)})
+# the op modules' names too, but for those that would hide Python's builtins (abs, round, sum, all, ...)
+# under a star import, as the dtype aliases float, int and bool are left out above
+__all__ += sorted({name for module in (_arithmetic, _einsum, _elementwise, _selection, _shaping)
+                   for name in module.__all__ if name not in __all__ and not hasattr(_builtins, name)})
