@@ -38,22 +38,44 @@ from retroprop.nn import (
     BatchNorm1d,
     Conv1d,
     Conv2d,
+    Hardsigmoid,
+    Hardtanh,
     LeakyReLU,
     Linear,
     Module,
     ReLU,
+    ReLU6,
     Sigmoid,
+    Softsign,
     Tanh,
 )
 from retroprop.nn.module import RemovableHandle
 from retroprop.tensor import grad_array
 
-ACTIVATION_KINDS: dict[type, str] = {
-    ReLU: "relu", LeakyReLU: "leaky_relu", ELU: "elu", SELU: "selu", GELU: "gelu",
-    Sigmoid: "sigmoid", Tanh: "tanh",
+ACTIVATION_KINDS: dict[type, str] = {  # ReLU6 before Hardtanh: it is one (structure matches by isinstance)
+    ReLU: "relu", ReLU6: "relu6", LeakyReLU: "leaky_relu", ELU: "elu", SELU: "selu", GELU: "gelu",
+    Sigmoid: "sigmoid", Tanh: "tanh", Hardtanh: "hardtanh", Hardsigmoid: "hardsigmoid", Softsign: "softsign",
 }
-RELU_LIKE = frozenset({"relu"})  # units that pass exactly no gradient when they do not fire
-SATURATING = frozenset({"sigmoid", "tanh"})
+RELU_LIKE = frozenset({"relu", "relu6"})  # units that pass exactly no gradient when they do not fire
+SATURATING = frozenset({"sigmoid", "tanh", "hardtanh", "hardsigmoid", "softsign"})
+
+
+def flat_region(kind: str, data: Any, bounds: tuple[float, float] = (-1.0, 1.0)) -> Any:
+    """Where a saturating activation's output lies in its flat region (a boolean array of ``data``'s
+    shape; NumPy or torch alike), None for other kinds: sigmoid and softsign where their derivative is
+    under 1/100 of its peak (y(1-y) < 0.0025; (1-|y|)^2 < 0.01), tanh likewise (1 - y^2 < 0.01), and
+    hardtanh (its ``bounds``) and hardsigmoid at their clamps, where the derivative is exactly 0."""
+    if kind == "sigmoid":
+        return data * (1 - data) < 0.0025
+    if kind == "tanh":
+        return 1 - data * data < 0.01
+    if kind == "softsign":
+        return abs(data) > 0.9
+    if kind == "hardtanh":
+        return (data <= bounds[0]) | (data >= bounds[1])
+    if kind == "hardsigmoid":
+        return (data <= 0) | (data >= 1)
+    return None
 CONVOLUTIONS = (Conv1d, Conv2d)
 WEIGHTED = (Linear, *CONVOLUTIONS, BatchNorm1d)
 CHANNEL_FIRST = (*CONVOLUTIONS, BatchNorm1d)  # their units are channels (axis 1), at every position
@@ -219,6 +241,7 @@ class Probe:
         self._feeding: dict[str, str | None] = {}  # activation -> the weighted layer before it
         channel_first = {name for name, module, _ in self.weighted if isinstance(module, CHANNEL_FIRST)}
         self._channels: dict[str, bool] = {}  # activation -> whether its units are channels (axis 1)
+        self._bounds: dict[str, tuple[float, float]] = {}  # Hardtanh activation -> its clamps
         for name, module in named:  # network order: an activation follows the last weighted layer
             if name in weighted_labels:
                 label, feeding = weighted_labels[name], name
@@ -227,6 +250,8 @@ class Probe:
                 self.activation_modules.append((name, module, kind, f"{kind} after {label}"))
                 self._feeding[name] = feeding
                 self._channels[name] = feeding in channel_first
+                if isinstance(module, Hardtanh):
+                    self._bounds[name] = (float(module.min_val), float(module.max_val))
         self._handles: list[RemovableHandle] = []
         self.errors: list[tuple[str, BaseException]] = []  # hooks that raised: (layer, error)
         self._broken: set[str] = set()  # their layers, not measured again
@@ -298,11 +323,9 @@ class Probe:
                 # fired (> 0) on some sample (and position); ReLU outputs are >= 0, so "nonzero" says the same
                 stats.fired = fired_units(data, channels)
                 stats.channels = channels and data.ndim > 2
-            if kind == "sigmoid":
-                flat_region = np.count_nonzero(data * (1 - data) < 0.0025)
-                stats.saturated_share = float(flat_region) / max(data.size, 1)
-            elif kind == "tanh":
-                stats.saturated_share = float(np.count_nonzero(1 - data * data < 0.01)) / max(data.size, 1)
+            if kind in SATURATING:
+                flat = flat_region(kind, data, self._bounds.get(name, (-1.0, 1.0)))
+                stats.saturated_share = float(np.count_nonzero(flat)) / max(data.size, 1)
             earlier = self._seen.get(name)
             if earlier is not None and earlier.fired is not None and stats.fired is not None and (
                     earlier.fired.shape == stats.fired.shape):

@@ -40,6 +40,8 @@ from retroprop.nn import (
     Conv2d,
     Dropout,
     Flatten,
+    Hardsigmoid,
+    Hardtanh,
     Identity,
     LeakyReLU,
     Linear,
@@ -49,12 +51,13 @@ from retroprop.nn import (
     Sequential,
     Sigmoid,
     Softmax,
+    Softsign,
     Standardize,
     Tanh,
 )
 from retroprop.nn import init as nn_init
 
-SATURATING = (Sigmoid, Tanh)
+SATURATING = (Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign)  # matched by exact type: a ReLU6 is a Hardtanh
 ACTIVATIONS = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh)
 LINEAR_MAPS = (Linear, Conv1d, Conv2d)  # the weighted layers He init is drawn for
 # layers that keep a map linear (affine): two linear maps with only these between them compose into one
@@ -122,7 +125,7 @@ def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], k
     swapped, output = 0, _output_modules(model)
     for seq in _sequentials(model):
         for index, layer in enumerate(list(seq)):
-            if isinstance(layer, kinds) and id(layer) not in output:
+            if type(layer) in kinds and id(layer) not in output:
                 seq.replace(index, new())
                 swapped += 1
     if not swapped:
@@ -141,11 +144,12 @@ def swap_activations(model: Module, optimizer: Any, new: Callable[[], Module], k
 
 
 def use_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """Saturating activations (sigmoid, tanh; a softmax over hidden units) become ReLU, and the
-    Linear and Conv layers get the initialization ReLU needs (He): weights drawn for sigmoid (or far too
-    large, the usual cause of saturation) would shrink or blow up the signal at every ReLU layer.
+    """Saturating activations (sigmoid, tanh, hardtanh, hardsigmoid, softsign; a softmax over hidden
+    units) become ReLU, and the Linear and Conv layers get the initialization ReLU needs (He): weights
+    drawn for sigmoid (or far too large, the usual cause of saturation) would shrink or blow up the
+    signal at every ReLU layer.
     The output's activation is never touched."""
-    return swap_activations(model, optimizer, ReLU, (*SATURATING, Softmax), "relu", reinit=True)
+    return swap_activations(model, optimizer, ReLU, (*SATURATING, Softmax, LogSoftmax), "relu", reinit=True)
 
 
 def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:

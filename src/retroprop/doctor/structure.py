@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from retroprop import functional as F
+from retroprop.doctor.checks import LAYER_KINDS as CHECKED_KINDS
 from retroprop.doctor.checks import declared_loss_kind
 from retroprop.doctor.probes import ACTIVATION_KINDS, CONVOLUTIONS, WEIGHTED, layer_label
 from retroprop.nn import (
@@ -85,8 +86,8 @@ def _kind(module: Module) -> str:
             return "other_activation"
         return "log_softmax" if isinstance(module, LogSoftmax) else "softmax"
     for cls, kind in {**ACTIVATION_KINDS, **AFFINE_KINDS, **POOLING_KINDS}.items():
-        if isinstance(module, cls):
-            return kind
+        if isinstance(module, cls):  # the probes' kinds the checks know no range of are "other"
+            return kind if kind in CHECKED_KINDS else "other_activation"
     if isinstance(module, OTHER_ACTIVATIONS):
         return "other_activation"
     return "other"

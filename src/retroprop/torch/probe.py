@@ -36,14 +36,22 @@ from typing import Any
 import torch
 from torch import nn
 
-from retroprop.doctor.probes import ActivationStats, LayerStats, ProbeRecord, conv_details
+from retroprop.doctor.probes import (
+    RELU_LIKE,
+    ActivationStats,
+    LayerStats,
+    ProbeRecord,
+    conv_details,
+    flat_region,
+)
 from retroprop.torch.distributed import agree_layout, reduce_record
 
 __all__ = ["ACTIVATION_KINDS", "WEIGHTED", "TorchProbe", "infer_kind", "module_label"]
 
 ACTIVATION_KINDS: dict[type, str] = {
-    nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu", nn.GELU: "gelu",
-    nn.SiLU: "silu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.SELU: "selu",
+    nn.GELU: "gelu", nn.SiLU: "silu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Hardtanh: "hardtanh",
+    nn.Hardsigmoid: "hardsigmoid", nn.Softsign: "softsign",
 }
 UNMEASURED_ACTIVATIONS = (nn.Softmax, nn.LogSoftmax, nn.Softmin)
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
@@ -141,6 +149,8 @@ class TorchProbe:
         self._index = {n: i for i, (n, _, _) in enumerate(self.weighted)}
         self.activation_modules = [(n, m, ACTIVATION_KINDS[type(m)]) for n, m in named
                                    if type(m) in ACTIVATION_KINDS]
+        self._bounds = {n: (float(m.min_val), float(m.max_val)) for n, m in named
+                        if isinstance(m, nn.Hardtanh)}  # a Hardtanh's clamps (its flat region)
         # activation modules that are not measured (a softmax): the layer after one takes its output,
         # not that of an activation applied as a function
         self.unmeasured_activations = [m for _, m in named if isinstance(m, UNMEASURED_ACTIVATIONS)]
@@ -293,7 +303,7 @@ class TorchProbe:
         pending.total = data.sum(dtype=wide)
         pending.squares = torch.linalg.vector_norm(data, dtype=wide).square()
         pending.samples_now = int(data.shape[0]) if data.dim() > 1 else 1
-        if kind == "relu" and data.dim() >= 1:
+        if kind in RELU_LIKE and data.dim() >= 1:
             if data.dim() == 1:
                 fired = data > 0
             elif data.dim() == 2 and axis == -1:  # (samples, units): no reshape needed
@@ -310,12 +320,8 @@ class TorchProbe:
             pending.channels = axis == 1 and data.dim() > 2
         else:
             pending.samples = pending.samples_now
-        if kind == "sigmoid":
-            pending.flat = torch.count_nonzero(data * (1 - data) < 0.0025)
-        elif kind == "tanh":
-            pending.flat = torch.count_nonzero(1 - data * data < 0.01)
-        else:
-            pending.flat = None
+        flat = flat_region(kind, data, self._bounds.get(key.split("#")[0], (-1.0, 1.0)))
+        pending.flat = None if flat is None else torch.count_nonzero(flat)
 
     # -- weights and gradients ----------------------------------------------------------------
     def _layers(self) -> list[tuple[str, nn.Module, str]]:

@@ -24,7 +24,8 @@ from retroprop.doctor.remedies import Treatment
 
 __all__ = ["Context", "apply_torch_remedy"]
 
-SATURATING = (nn.Sigmoid, nn.Tanh)
+# matched by exact type: a ReLU6 is a Hardtanh
+SATURATING = (nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardsigmoid, nn.Softsign)
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh)
 LINEAR_MAPS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 # layers that keep a map linear (affine): two linear maps with only these between them compose into one
