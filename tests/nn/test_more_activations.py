@@ -187,3 +187,29 @@ def test_the_doctor_reads_each_new_activation_as_a_nonlinearity(activation):
     layers = describe_model(model)
     assert layers[1]["kind"] == "other_activation"
     assert missing_nonlinearity(layers) == []  # the Linear layers are separated by a nonlinearity
+
+
+@pytest.mark.parametrize("name, args", [
+    ("ReLU", ()), ("LeakyReLU", (0.2,)), ("ELU", (0.5,)), ("SELU", ()), ("Hardtanh", (-2.0, 3.0)),
+    ("ReLU6", ()), ("SiLU", ()), ("Mish", ()), ("Hardswish", ()), ("Hardsigmoid", ()), ("Dropout", (0.25,)),
+])
+def test_inplace_argument_is_accepted_as_torch_writes_it(name: str, args: tuple) -> None:
+    """``inplace=True`` (torch's signature) is accepted and shown as torch shows it; the output and
+    its gradient are the out-of-place ones, and the input keeps its values."""
+    ours, theirs = getattr(nn, name)(*args, inplace=True), getattr(torch.nn, name)(*args, inplace=True)
+    assert repr(ours) == repr(theirs)
+    assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+    if name == "Dropout":
+        return
+    values = np.linspace(-5, 5, 23)
+    x = rp.tensor(values, requires_grad=True)
+    y = ours(x)
+    y.sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    getattr(torch.nn, name)(*args)(t).sum().backward()
+    np.testing.assert_allclose(y.numpy(), getattr(torch.nn, name)(*args)(torch.tensor(values)).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(x.numpy(), values)
+    with pytest.raises(TypeError, match="inplace must be a bool"):
+        getattr(nn, name)(*args, inplace="yes")

@@ -17,11 +17,33 @@ __all__ = ["ELU", "GELU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "Leaky
 _relu = F.ReLU.apply  # bound once: this is called once per layer and step
 
 
+def _inplace_flag(value: Any, where: str) -> bool:
+    """torch's ``inplace=`` argument, accepted so that torch code runs; the output is computed out of
+    place all the same (the input keeps its values; the output and its gradients are torch's)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: inplace must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _with_inplace(text: str, inplace: bool) -> str:
+    """An extra_repr with torch's ``inplace=True`` appended when set."""
+    if not inplace:
+        return text
+    return f"{text}, inplace=True" if text else "inplace=True"
+
+
 class ReLU(Module):
     """``max(x, 0)``. A unit whose input stays below 0 outputs 0 and passes no gradient (dead)."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace_flag(inplace, "ReLU")
+
     def forward(self, x: Tensor) -> Tensor:
         return _relu(x)
+
+    def extra_repr(self) -> str:
+        return _with_inplace("", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -30,38 +52,47 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """``x`` for x > 0, else ``negative_slope * x``: negative inputs still pass a little gradient."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
+        self.inplace = _inplace_flag(inplace, "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return _with_inplace(f"negative_slope={self.negative_slope}", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
 
 
 class ELU(Module):
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = float(alpha)
+        self.inplace = _inplace_flag(inplace, "ELU")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return _with_inplace(f"alpha={self.alpha}", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
 
 class SELU(Module):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace_flag(inplace, "SELU")
+
     def forward(self, x: Tensor) -> Tensor:
         return F.selu(x)
+
+    def extra_repr(self) -> str:
+        return _with_inplace("", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -129,32 +160,49 @@ class _NoArguments(Module):
         return {}
 
 
-class SiLU(_NoArguments):
+class _InPlaceArgument(_NoArguments):
+    """An activation whose only argument is torch's ``inplace=``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace_flag(inplace, type(self).__name__)
+
+    def extra_repr(self) -> str:
+        return _with_inplace("", self.inplace)
+
+
+class SiLU(_InPlaceArgument):
     """``x * sigmoid(x)`` (swish): smooth, slightly negative below 0."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
 
-class Mish(_NoArguments):
+class Mish(_InPlaceArgument):
     """``x * tanh(softplus(x))``: smooth, slightly negative below 0."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.mish(x)
 
 
-class Hardswish(_NoArguments):
+class Hardswish(_InPlaceArgument):
     """``x * relu6(x + 3) / 6``: 0 (and no gradient) up to -3, ``x`` from 3 on."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.hardswish(x)
 
+    def extra_repr(self) -> str:  # torch's repr does not show inplace here
+        return ""
 
-class Hardsigmoid(_NoArguments):
+
+class Hardsigmoid(_InPlaceArgument):
     """``relu6(x + 3) / 6``: saturates at 0 below -3 and at 1 above 3, with no gradient there."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.hardsigmoid(x)
+
+    def extra_repr(self) -> str:  # torch's repr does not show inplace here
+        return ""
 
 
 class Softsign(_NoArguments):
@@ -181,10 +229,11 @@ def _number(value: Any, name: str, where: str) -> float:
 class Hardtanh(Module):
     """Clamp to ``[min_val, max_val]``; no gradient passes at or beyond the bounds."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.min_val = _number(min_val, "min_val", type(self).__name__)
         self.max_val = _number(max_val, "max_val", type(self).__name__)
+        self.inplace = _inplace_flag(inplace, type(self).__name__)
         if not self.max_val > self.min_val:
             raise ValueError(f"Hardtanh: max_val ({self.max_val}) must be greater than min_val "
                              f"({self.min_val})")
@@ -193,7 +242,7 @@ class Hardtanh(Module):
         return F.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return _with_inplace(f"min_val={self.min_val}, max_val={self.max_val}", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {"min_val": float(self.min_val), "max_val": float(self.max_val)}
@@ -202,11 +251,11 @@ class Hardtanh(Module):
 class ReLU6(Hardtanh):
     """``min(max(x, 0), 6)``: a ReLU that also saturates at 6 (no gradient at 0 or from 6 on)."""
 
-    def __init__(self) -> None:
-        super().__init__(0.0, 6.0)
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
 
     def extra_repr(self) -> str:
-        return ""
+        return _with_inplace("", self.inplace)
 
     def get_config(self) -> dict[str, Any]:
         return {}

@@ -20,13 +20,16 @@ class Dropout(Module):
     Identity in ``eval()``.
     """
 
-    def __init__(self, p: float = 0.5, generator: Any = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, generator: Any = None) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
             raise TypeError(f"Dropout: p must be a number in [0, 1], got {type(p).__name__}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p is the drop rate and must be in [0, 1], got {p}")
         self.p = float(p)
+        if not isinstance(inplace, (bool, np.bool_)):
+            raise TypeError(f"Dropout: inplace must be a bool, got {type(inplace).__name__}")
+        self.inplace = bool(inplace)  # torch's argument; the output is computed out of place all the same
         # an int seed becomes one generator here, so successive calls draw different masks
         self.generator = None if generator is None else get_generator(generator)
 
@@ -37,7 +40,7 @@ class Dropout(Module):
         return f"Dropout p={self.p:g}"
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}
