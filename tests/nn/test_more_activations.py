@@ -209,7 +209,8 @@ def test_inplace_argument_is_accepted_as_torch_writes_it(name: str, args: tuple)
     getattr(torch.nn, name)(*args)(t).sum().backward()
     np.testing.assert_allclose(y.numpy(), getattr(torch.nn, name)(*args)(torch.tensor(values)).numpy(),
                                rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    # rtol 1e-7: torch's float64 hardsigmoid backward multiplies by 1/6 rounded to float32
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-7, atol=1e-12)
     np.testing.assert_array_equal(x.numpy(), values)
     with pytest.raises(TypeError, match="inplace must be a bool"):
         getattr(nn, name)(*args, inplace="yes")
