@@ -66,6 +66,7 @@ from retroprop.shaping import *  # noqa: F403 - repeat, split, rp.sum, rp.matmul
 from retroprop.tensor import (
     DEFAULT_DTYPE,
     Function,
+    GradDtypeError,
     ModifiedInPlaceError,
     ShapeError,
     Size,
@@ -100,6 +101,7 @@ __all__ = [
     "FactoryError",
     "Function",
     "Generator",
+    "GradDtypeError",
     "History",
     "ModifiedInPlaceError",
     "RunRecord",
