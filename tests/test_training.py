@@ -780,3 +780,18 @@ def test_fit_runs_outside_the_main_thread() -> None:
     thread.join(timeout=30)
     assert len(results) == 1 and isinstance(results[0], rp.History), results
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_fit_and_predict_keep_integer_indices_for_an_embedding() -> None:
+    """A model that starts with an Embedding gets its inputs as given (indices stay integers), and
+    float inputs are refused by the Embedding rather than rounded into indices."""
+    rp.manual_seed(0)
+    x = np.random.default_rng(0).integers(0, 20, (200, 5))
+    y = (x.sum(1) > 47).astype(np.int64)
+    model = nn.Sequential(nn.Embedding(20, 8), nn.Flatten(), nn.Linear(40, 2))
+    history = rp.fit(model, x, y, epochs=20, loss="cross_entropy", verbose=0,
+                     optimizer=rp.optim.Adam(model.parameters(), lr=0.01), validation_data=(x[:50], y[:50]))
+    assert history.history["accuracy"][-1] > 0.9
+    assert rp.predict(model, x[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="integer tensor"):
+        rp.predict(model, x[:3] + 0.5)

@@ -25,6 +25,7 @@ __all__ = ["LAYER_ARGUMENTS", "MAX_LAYERS", "MAX_PARAMETERS", "Layout", "build_m
 MAX_PARAMETERS = 2**31
 MAX_LAYERS = 10_000
 _MAX_NAME = 200  # characters of a layer's name: messages quote the path of names
+_MAX_SHAPE = 8  # axes of a LayerNorm's normalized_shape
 
 # The arguments each layer's get_config saves, with their JSON type. Nothing else is accepted from
 # a file (Linear's dtype= or init=, for example, could make object arrays or run code).
@@ -40,8 +41,13 @@ LAYER_ARGUMENTS: dict[str, dict[str, str]] = {
     "Softmax": {"dim": "int"},
     "LogSoftmax": {"dim": "int"},
     "Dropout": {"p": "float"},
-    "BatchNorm1d": {"num_features": "size", "eps": "float", "momentum": "float or null", "affine": "bool",
-                    "track_running_stats": "bool"},
+    **{name: {"num_features": "size", "eps": "float", "momentum": "float or null", "affine": "bool",
+              "track_running_stats": "bool", "bias": "bool"} for name in ("BatchNorm1d", "BatchNorm2d")},
+    "LayerNorm": {"normalized_shape": "shape", "eps": "non-negative float", "elementwise_affine": "bool",
+                  "bias": "bool"},
+    "GroupNorm": {"num_groups": "size", "num_channels": "size", "eps": "non-negative float", "affine": "bool",
+                  "bias": "bool"},
+    "Embedding": {"num_embeddings": "size", "embedding_dim": "size", "padding_idx": "int or null"},
     "Standardize": {"num_features": "size"},
     **{name: {"in_channels": "size", "out_channels": "size", "kernel_size": "sizes", "stride": "sizes",
               "padding": "padding", "dilation": "sizes", "groups": "size", "bias": "bool"}
@@ -65,13 +71,21 @@ def _state_layout(cls_name: str, args: dict[str, Any]) -> list[tuple[str, tuple[
     if cls_name == "Linear":
         out, inp = args["out_features"], args["in_features"]
         return [("weight", (out, inp), "float")] + ([("bias", (out,), "float")] if args["bias"] else [])
-    if cls_name == "BatchNorm1d":
+    if cls_name in ("BatchNorm1d", "BatchNorm2d"):
         n = args["num_features"]
-        layout = [("weight", (n,), "float"), ("bias", (n,), "float")] if args["affine"] else []
+        layout = [("weight", (n,), "float")] if args["affine"] else []
+        layout += [("bias", (n,), "float")] if args["affine"] and args["bias"] else []
         if args["track_running_stats"]:
             layout += [("running_mean", (n,), "float"), ("running_var", (n,), "float"),
                        ("num_batches_tracked", (), "int64")]
         return layout
+    if cls_name in ("LayerNorm", "GroupNorm"):
+        affine = args["elementwise_affine" if cls_name == "LayerNorm" else "affine"]
+        shape = _shape(args["normalized_shape"]) if cls_name == "LayerNorm" else (args["num_channels"],)
+        return ([("weight", shape, "float")] if affine else []) + \
+            ([("bias", shape, "float")] if affine and args["bias"] else [])
+    if cls_name == "Embedding":
+        return [("weight", (args["num_embeddings"], args["embedding_dim"]), "float")]
     if cls_name in ("Conv1d", "Conv2d"):
         kernel = args["kernel_size"]
         kernel = [kernel] * int(cls_name[-2]) if isinstance(kernel, int) else list(kernel)
@@ -82,6 +96,10 @@ def _state_layout(cls_name: str, args: dict[str, Any]) -> list[tuple[str, tuple[
         n = args["num_features"]
         return [("mean", (n,), "float"), ("scale", (n,), "float")]
     return []
+
+
+def _shape(value: int | list[int]) -> tuple[int, ...]:
+    return (value,) if isinstance(value, int) else tuple(value)
 
 
 def model_config(model: Any) -> dict[str, Any] | None:
@@ -120,6 +138,12 @@ def _check_argument(value: Any, kind: str, where: str) -> None:
                         "output size": "a non-negative integer or a list of them (null keeps a size)"}[kind]
             raise FileFormatError(f"{where} must be {expected}, got {str(value)[:80]}")
         return
+    if kind == "shape":  # an int or a list of them, as LayerNorm's normalized_shape
+        items = value if isinstance(value, list) and 1 <= len(value) <= _MAX_SHAPE else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**31 for v in items):
+            raise FileFormatError(f"{where} must be a non-negative integer or a list of 1 to {_MAX_SHAPE} of "
+                                  f"them, got {str(value)[:80]}")
+        return
     if kind == "int or null":
         if value is not None and (not is_int or abs(value) > 2**31):
             raise FileFormatError(f"{where} must be an integer or null, got {value!r}"[:300])
@@ -139,6 +163,8 @@ def _check_argument(value: Any, kind: str, where: str) -> None:
     elif value is not None or kind != "float or null":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise FileFormatError(f"{where} must be a finite number, got {value!r}"[:300])
+        if kind == "non-negative float" and value < 0:
+            raise FileFormatError(f"{where} must be a non-negative number, got {value!r}"[:300])
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -204,6 +230,7 @@ def _describe(config: Any, path: str, walk: _Walk) -> dict[str, Any]:
     missing = [key for key in known if key not in complete]
     if missing:
         raise FileFormatError(f"{label} ({cls_name}): missing argument {missing[0]!r}")
+    _check_together(cls_name, complete, f"{label} ({cls_name})")
     prefix = f"{path}." if path else ""
     for name, shape, kind in _state_layout(cls_name, complete):
         walk.layout[prefix + name] = (shape, kind)
@@ -212,6 +239,18 @@ def _describe(config: Any, path: str, walk: _Walk) -> dict[str, Any]:
         raise FileFormatError(f"the architecture describes more than {MAX_PARAMETERS:,} weights (reached at "
                               f"{label}, {cls_name}); refused (retroprop.architecture.MAX_PARAMETERS)")
     return {"class": cls_name, "config": complete}
+
+
+def _check_together(cls_name: str, args: dict[str, Any], where: str) -> None:
+    """The checks that involve two arguments of a layer."""
+    if cls_name == "Embedding" and args["padding_idx"] is not None:
+        rows = args["num_embeddings"]
+        if not -rows <= args["padding_idx"] < rows:
+            raise FileFormatError(f"{where}: padding_idx must be in [{-rows}, {rows - 1}] for {rows} "
+                                  f"embeddings, got {args['padding_idx']}")
+    if cls_name == "GroupNorm" and args["num_channels"] % args["num_groups"]:
+        raise FileFormatError(f"{where}: num_channels ({args['num_channels']}) must be divisible by "
+                              f"num_groups ({args['num_groups']})")
 
 
 def _describe_sequential(config: dict[str, Any], args: dict[str, Any], path: str,
@@ -257,7 +296,7 @@ def _build(config: dict[str, Any], path: str) -> Any:
     args = dict(config["config"])
     if cls_name == "Linear":
         args["init"] = _keep  # no random draws: the saved weights replace them
-    if cls_name in ("Conv1d", "Conv2d"):
+    if cls_name in ("Conv1d", "Conv2d", "Embedding"):
         args["generator"] = np.random.default_rng(0)  # draws that do not touch retroprop's generator
     try:
         layer = LAYERS[cls_name](**args)

@@ -1,5 +1,735 @@
-"""Selecting, sorting, scanning and testing values, with torch's names and meaning."""
+"""Selecting, sorting, scanning and testing values, with torch's names and meaning.
+
+``gather``, ``scatter``, ``scatter_add``, ``index_select``, ``take_along_dim`` and ``masked_fill``;
+``sort``, ``argsort`` and ``topk``; ``cumsum``, ``cumprod``, ``cummax`` and ``cummin``; ``any``,
+``all``, ``isclose``, ``allclose`` and ``equal``. Exported at the top level (``rp.gather``) and bound
+as Tensor methods (``x.gather(dim, index)``).
+
+As torch's: indices come back int64; ``sort``, ``topk``, ``cummax`` and ``cummin`` return
+(values, indices) and their gradients flow through the values to the chosen elements. ``sort``
+puts NaN last (first when descending) and is always stable; ``topk`` picks the first of tied
+elements (torch's choice among ties is unspecified); ``cummax``/``cummin`` pick the last of equal
+extremes, and once a NaN is met it stays the value (its index the latest NaN's). ``cumsum`` and
+``cumprod`` of integers and bools give int64; ``cumprod``'s gradient is exact where the input holds
+zeros. ``any``/``all`` give bool (uint8 for uint8 input). Indices out of range raise
+``IndexOutOfRangeError`` (an IndexError and a RuntimeError) before any work is done.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import builtins
+from typing import Any
+
+import numpy as np
+
+from retroprop.backend import array_module, is_array
+from retroprop.ops import Cast, Clone, MaxMin, Reshape, _Broadcasting, _check_dim
+from retroprop.tensor import Function, ShapeError, Tensor, is_grad_enabled
+
+__all__ = [
+    "all", "allclose", "any", "argsort", "cummax", "cummin", "cumprod", "cumsum", "equal", "gather",
+    "index_select", "isclose", "masked_fill", "scatter", "scatter_add", "sort", "take_along_dim", "topk",
+]
+
+
+class IndexOutOfRangeError(IndexError, RuntimeError):
+    """An index outside its dimension: an ``IndexError``, and a ``RuntimeError`` as torch raises."""
+
+
+class IndexDtypeError(TypeError, RuntimeError):
+    """An index tensor of a dtype other than int64 (or int32): a ``RuntimeError`` as torch's."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Return types
+# ---------------------------------------------------------------------------------------------
+class _ValuesIndices(MaxMin):
+    """(values, indices), as torch's ``torch.return_types``; ``op`` names the op that made it."""
+
+    __slots__ = ()
+    op = ""
+
+    def __repr__(self) -> str:
+        return f"{self.op}(values={self[0]!r}, indices={self[1]!r})"
+
+
+class SortResult(_ValuesIndices):
+    """What ``sort`` returns: (values, indices)."""
+
+    __slots__ = ()
+    op = "sort"
+
+
+class TopkResult(_ValuesIndices):
+    """What ``topk`` returns: (values, indices)."""
+
+    __slots__ = ()
+    op = "topk"
+
+
+class CummaxResult(_ValuesIndices):
+    """What ``cummax`` returns: (values, indices)."""
+
+    __slots__ = ()
+    op = "cummax"
+
+
+class CumminResult(_ValuesIndices):
+    """What ``cummin`` returns: (values, indices)."""
+
+    __slots__ = ()
+    op = "cummin"
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------------------------
+def _array(x: Any, op: str, name: str = "input") -> Any:
+    if isinstance(x, Tensor):
+        return x._data
+    if is_array(x):
+        return x
+    raise TypeError(f"{op}(): argument '{name}' must be a Tensor, not {type(x).__name__}")
+
+
+def _index_array(index: Any, op: str, kinds: tuple[type, ...] = (np.int64, np.int32),
+                 name: str = "index") -> Any:
+    """The index's array, refused unless it is of one of ``kinds``."""
+    array = _array(index, op, name)
+    if array.dtype.type not in kinds:
+        wanted = "/".join(np.dtype(k).name for k in kinds)
+        raise IndexDtypeError(f"{op}(): expected dtype {wanted} for {name}, got {array.dtype}")
+    return array
+
+
+def _check_range(index: Any, size: int, op: str, dim: int, negative: bool = False) -> None:
+    """Raise when an index lies outside ``[0, size)`` (``[-size, size)`` with ``negative``)."""
+    if not index.size:
+        return
+    low = -size if negative else 0
+    smallest, largest = index.min(), index.max()
+    if smallest < low or largest >= size:
+        bad = smallest if smallest < low else largest
+        raise IndexOutOfRangeError(f"{op}(): index {int(bad)} is out of bounds for dimension {dim} "
+                                   f"with size {size}")
+
+
+def _same_ndim(index: Any, input: Any, op: str, other: str = "input") -> None:
+    """torch counts a 0-d tensor as 1-d here: index and input must agree on that count."""
+    if max(index.ndim, 1) != max(input.ndim, 1):
+        raise ShapeError(f"{op}(): index must have the same number of dimensions as {other} "
+                         f"(index has shape {index.shape}, {other} {input.shape})")
+
+
+def _check_sizes(index: Any, input: Any, dim: int, op: str, src: Any = None) -> None:
+    """index.size(d) <= input.size(d) for d != dim (and <= src.size(d) for every d), as torch's
+    (which checks nothing for an empty index)."""
+    if not index.size:
+        return
+    shape, ishape = index.shape or (1,), input.shape or (1,)
+    if builtins.any(n > m for d, (n, m) in enumerate(zip(shape, ishape, strict=True)) if d != dim):
+        raise ShapeError(f"{op}(): index of shape {index.shape} must be no larger than input "
+                         f"{input.shape} apart from dimension {dim}")
+    if src is not None:
+        sshape = src.shape or (1,)
+        if builtins.any(n > m for n, m in zip(shape, sshape, strict=True)):
+            raise ShapeError(f"{op}(): index of shape {index.shape} must be no larger than src "
+                             f"{src.shape} in any dimension")
+
+
+def _scalar_for(value: Any, dtype: np.dtype, op: str) -> Any:
+    """A Python number converted to ``dtype`` as torch does (RuntimeError where it overflows)."""
+    if isinstance(value, Tensor) or is_array(value):
+        if np.ndim(value) != 0:
+            raise RuntimeError(f"{op}(): only supports a 0-dimensional value tensor, but got one "
+                               f"of shape {np.shape(value)}")
+        value = (value._data if isinstance(value, Tensor) else value).item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, (bool, int, float)):
+        raise TypeError(f"{op}(): value must be a number or a 0-d tensor, not {type(value).__name__}")
+    if dtype.kind == "b":
+        return np.bool_(value)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if isinstance(value, float) and not np.isfinite(value):
+            raise RuntimeError(f"{op}(): value {value} cannot be converted to {dtype} without overflow")
+        number = int(value)
+        if not -(2 ** (info.bits - 1)) <= number <= info.max:  # uint8 takes -1 (255), as torch's
+            raise RuntimeError(f"{op}(): value {value} cannot be converted to {dtype} without overflow")
+        return np.array(number).astype(dtype)[()]
+    if np.isfinite(value) and builtins.abs(float(value)) > np.finfo(dtype).max:
+        raise RuntimeError(f"{op}(): value {value} cannot be converted to {dtype} without overflow")
+    return dtype.type(value)
+
+
+def _int(value: Any, op: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}(): argument '{name}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+def _open_index(index: Any, dim: int, shape: tuple[int, ...] | None = None) -> tuple[Any, ...]:
+    """The index tuple that, in NumPy, addresses ``target[..., index[i, j, k], ...]`` at ``dim``;
+    with ``shape`` (the output's) a 1-D ``index`` serves every position along ``dim``."""
+    xp = array_module(index)
+    spread = shape is not None
+    shape = index.shape if shape is None else shape
+    parts: list[Any] = []
+    for d, n in enumerate(shape):
+        axis_shape = [1] * len(shape)
+        axis_shape[d] = n
+        if d != dim:
+            parts.append(xp.arange(n).reshape(axis_shape))
+        else:
+            parts.append(index.reshape(axis_shape) if spread else index)
+    return tuple(parts)
+
+
+def _add_at(target: Any, coords: tuple[Any, ...], values: Any) -> None:
+    """``target[coords] += values`` with repeated coordinates adding up (``np.add.at``; for float
+    arrays a ``bincount`` over the flat positions, several times faster, which also turns -0.0
+    into 0.0: for gradients, which start from zeros)."""
+    xp = array_module(target)
+    if target.dtype.kind != "f" or target.dtype.itemsize > 8 or not target.flags.c_contiguous:
+        xp.add.at(target, coords, values)
+        return
+    flat = xp.ravel_multi_index(coords, target.shape)
+    values = xp.broadcast_to(values, flat.shape)
+    sums = xp.bincount(flat.reshape(-1), weights=values.reshape(-1), minlength=target.size)
+    target += sums.reshape(target.shape).astype(target.dtype, copy=False)
+
+
+def _leading(shape: tuple[int, ...], dim: int) -> tuple[slice, ...]:
+    """Slices taking the first ``shape[d]`` entries of every dimension but ``dim``."""
+    return tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gathering and scattering
+# ---------------------------------------------------------------------------------------------
+class Gather(Function):
+    """``out[i][j][k] = a[i][index[i][j][k]][k]`` (for ``dim == 1``); the index may be smaller
+    than ``a`` in the other dimensions. The gradient is scattered back, repeated indices adding
+    up (``unique=True`` says there are none: a permutation, as ``sort``'s). ``broadcast`` names
+    the shape ``a`` is broadcast to first (``take_along_dim``)."""
+
+    saves = (1,)
+
+    def forward(self, a: Any, index: Any, dim: int, unique: bool = False,
+                broadcast: tuple[int, ...] | None = None) -> Any:
+        xp = array_module(a)
+        self.shape, self.dim, self.unique = a.shape if broadcast is None else broadcast, dim, unique
+        self.index = index
+        if broadcast is not None:
+            a = xp.broadcast_to(a, broadcast)
+        if not index.size:
+            return xp.zeros(index.shape, dtype=a.dtype)
+        source = a.reshape(1) if a.ndim == 0 else a
+        flat = index.reshape(1) if index.ndim == 0 else index
+        out = xp.take_along_axis(source[_leading(flat.shape, dim)], flat, dim)
+        return out.reshape(index.shape)
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        full = xp.zeros(self.shape or (1,), dtype=grad.dtype)
+        index = self.index.reshape(1) if self.index.ndim == 0 else self.index
+        grad = grad.reshape(index.shape)
+        if index.size and self.unique:
+            xp.put_along_axis(full[_leading(index.shape, self.dim)], index, grad, self.dim)
+        elif index.size:  # the index's coordinates are the same in full as in its leading block
+            _add_at(full, _open_index(index, self.dim), grad)
+        return full.reshape(self.shape), None
+
+
+class Scatter(Function):
+    """A copy of ``a`` with ``src[i][j][k]`` written at ``[i][index[i][j][k]][k]`` (``dim == 1``),
+    or added there (``add=True``). ``src`` may be a number (``scatter``'s ``value``). Gradients:
+    ``a``'s is the incoming one, zero where written (not where added); ``src``'s is gathered."""
+
+    saves = (1,)
+
+    def forward(self, a: Any, index: Any, src: Any, dim: int, add: bool) -> Any:
+        xp = array_module(a)
+        self.index, self.dim, self.add = index, dim, add
+        self.src_shape = np.shape(src)
+        out = a.copy()
+        if not index.size:
+            return out
+        target = out.reshape(1) if out.ndim == 0 else out
+        flat = index.reshape(1) if index.ndim == 0 else index
+        if is_array(src):
+            src = (src.reshape(1) if src.ndim == 0 else src)[tuple(slice(0, n) for n in flat.shape)]
+        target = target[_leading(flat.shape, dim)]
+        if add:
+            xp.add.at(target, _open_index(flat, dim), src)
+        else:
+            xp.put_along_axis(target, flat, src, dim)
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, None, Any]:
+        xp = array_module(grad)
+        need_a, _, need_src = self.needs_input_grad
+        flat = self.index.reshape(1) if self.index.ndim == 0 else self.index
+        grad_a = grad_src = None
+        if need_a:
+            grad_a = grad
+            if not self.add and flat.size:
+                grad_a = grad.copy()
+                target = grad_a.reshape(1) if grad_a.ndim == 0 else grad_a
+                xp.put_along_axis(target[_leading(flat.shape, self.dim)], flat, 0, self.dim)
+        if need_src:
+            grad_src = xp.zeros(self.src_shape or (1,), dtype=grad.dtype)
+            if flat.size:
+                source = grad.reshape(1) if grad.ndim == 0 else grad
+                picked = xp.take_along_axis(source[_leading(flat.shape, self.dim)], flat, self.dim)
+                grad_src[tuple(slice(0, n) for n in flat.shape)] = picked
+            grad_src = grad_src.reshape(self.src_shape)
+        return grad_a, None, grad_src
+
+
+class IndexSelect(Function):
+    """The entries ``index`` names along ``dim``; repeated indices add up their gradients."""
+
+    saves = (1,)
+
+    def forward(self, a: Any, index: Any, dim: int) -> Any:
+        xp = array_module(a)
+        self.shape, self.index, self.dim = a.shape, index, dim
+        if a.ndim == 0:
+            return a.copy()
+        return xp.take(a, index.reshape(-1), axis=dim)
+
+    def backward(self, grad: Any) -> tuple[Any, None]:
+        xp = array_module(grad)
+        if not self.shape:
+            return grad, None
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        _add_at(full, _open_index(self.index.reshape(-1), self.dim, grad.shape), grad)
+        return full, None
+
+
+class MaskedFill(_Broadcasting):
+    """``value`` where ``mask`` holds, else ``a`` (broadcast together). The gradient reaches ``a``
+    where the mask is False and a 0-d tensor ``value`` summed where it is True."""
+
+    saves = (1,)
+    symbol = "masked_fill"
+
+    def forward(self, a: Any, mask: Any, value: Any, fill: Any) -> Any:
+        self.mask = mask
+        self.value_dtype = getattr(value, "dtype", None)
+        return array_module(a).where(mask, fill, a)
+
+    def backward(self, grad: Any) -> tuple[Any, None, Any]:
+        xp = array_module(grad)
+        need_a, _, need_value = self.needs_input_grad
+        grad_a = xp.where(self.mask, 0, grad).astype(grad.dtype, copy=False) if need_a else None
+        grad_value = None
+        if need_value:
+            grad_value = xp.asarray(xp.where(self.mask, grad, 0).sum(), dtype=self.value_dtype)
+        return grad_a, None, grad_value
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` for ``dim == 1``; the output has the
+    index's shape, which may be smaller than the input's apart from ``dim``."""
+    data = _array(input, "gather")
+    dim = _check_dim(dim, data.ndim, "gather")
+    array = _index_array(index, "gather")
+    _same_ndim(array, data, "gather")
+    _check_sizes(array, data, dim, "gather")
+    _check_range(array, (data.shape or (1,))[dim], "gather", dim)
+    return Gather.apply(input, index, dim=dim)
+
+
+def _scatter(input: Tensor, dim: int, index: Tensor, src: Any, op: str, add: bool) -> Tensor:
+    data = _array(input, op)
+    dim = _check_dim(dim, data.ndim, op)
+    array = _index_array(index, op)
+    _same_ndim(array, data, op, "self")
+    if isinstance(src, Tensor) or is_array(src):
+        source = _array(src, op, "src")
+        if source.dtype != data.dtype:
+            raise RuntimeError(f"{op}(): expected src of the input's dtype {data.dtype}, got "
+                               f"{source.dtype}")
+        _same_ndim(array, source, op, "src")
+    else:
+        source = None
+        src = _scalar_for(src, data.dtype, op)
+    _check_sizes(array, data, dim, op, source)
+    _check_range(array, (data.shape or (1,))[dim], op, dim)
+    return Scatter.apply(input, index, src, dim=dim, add=add)
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+    """A copy of ``input`` with ``src`` (a tensor, or a number ``value``) written at the places
+    ``index`` names along ``dim``: ``out[i][index[i][j][k]][k] = src[i][j][k]`` for ``dim == 1``.
+    Where an index repeats, the last write wins. Not differentiable at the indices for ``input``."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter(): pass either src (a tensor or a number) or value=, not both or neither")
+    return _scatter(input, dim, index, value if src is None else src, "scatter", add=False)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src`` added at the places ``index`` names along ``dim``
+    (repeated indices add up)."""
+    if not (isinstance(src, Tensor) or is_array(src)):
+        raise TypeError(f"scatter_add(): argument 'src' must be a Tensor, not {type(src).__name__}")
+    return _scatter(input, dim, index, src, "scatter_add", add=True)
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``input`` at the positions ``index`` (a 1-D int tensor) names along ``dim``."""
+    data = _array(input, "index_select")
+    dim = _check_dim(dim, data.ndim, "index_select")
+    array = _index_array(index, "index_select")
+    if array.ndim > 1:
+        raise IndexOutOfRangeError(f"index_select(): index must be a vector (0-d or 1-D), got shape "
+                                   f"{array.shape}")
+    if data.ndim == 0 and array.size != 1:
+        raise IndexOutOfRangeError(f"index_select(): index into a 0-d tensor must hold one value, "
+                                   f"got {array.size}")
+    _check_range(array, (data.shape or (1,))[dim], "index_select", dim)
+    return IndexSelect.apply(input, index, dim=dim)
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """``gather`` with the index broadcast against the input (all but ``dim``), where negative
+    indices count from the end; with no ``dim`` both are flattened (and indices must be >= 0)."""
+    data = _array(input, "take_along_dim")
+    array = _index_array(indices, "take_along_dim", (np.int64,), "indices")
+    if dim is None:
+        flat = array.reshape(-1).copy()  # backward keeps it: a later write to indices must not reach it
+        _check_range(flat, data.size, "take_along_dim", 0)  # torch wraps negatives only with a dim
+        return Gather.apply(Reshape.apply(input, shape=(-1,)), flat, dim=0)
+    dim = _check_dim(dim, data.ndim, "take_along_dim")
+    if array.ndim != data.ndim:
+        raise ShapeError(f"take_along_dim(): input and indices must have the same number of "
+                         f"dimensions (input has shape {data.shape}, indices {array.shape})")
+    try:
+        shape = list(np.broadcast_shapes(
+            tuple(1 if d == dim else n for d, n in enumerate(data.shape)),
+            tuple(1 if d == dim else n for d, n in enumerate(array.shape))))
+    except ValueError:
+        raise ShapeError(f"take_along_dim(): input of shape {data.shape} and indices of shape "
+                         f"{array.shape} cannot be broadcast apart from dimension {dim}") from None
+    size = (data.shape or (1,))[dim]
+    _check_range(array, size, "take_along_dim", dim, negative=True)
+    if not data.ndim:
+        array = array.copy()
+    else:
+        shape[dim] = array.shape[dim]
+        xp = array_module(array)
+        array = xp.broadcast_to(xp.where(array < 0, array + size, array), shape)
+        shape[dim] = size
+    return Gather.apply(input, array, dim=dim, broadcast=tuple(shape))
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """``value`` (a number, or a 0-d tensor, which then gets a gradient) where the bool ``mask``
+    holds, else ``input``; the mask broadcasts against the input."""
+    data = _array(input, "masked_fill")
+    mask_array = _array(mask, "masked_fill", "mask")
+    if mask_array.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill(): only supports boolean masks, but got mask with dtype "
+                           f"{mask_array.dtype}")
+    fill = _scalar_for(value, data.dtype, "masked_fill")
+    if not isinstance(value, Tensor):
+        value = None
+    return MaskedFill.apply(input, mask, value, fill=fill)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sorting
+# ---------------------------------------------------------------------------------------------
+def _argsort(data: Any, dim: int, descending: bool) -> Any:
+    """Stable sort order along ``dim``: NaN last (first when descending), ties in input order."""
+    xp = array_module(data)
+    if not descending:
+        return xp.argsort(data, axis=dim, kind="stable")
+    # sorting the reversed array ascending and reversing the order keeps ties in input order
+    reversed_order = xp.argsort(xp.flip(data, dim), axis=dim, kind="stable")
+    return xp.flip(data.shape[dim] - 1 - reversed_order, dim)
+
+
+def _indices(order: Any) -> Tensor:
+    return Tensor._make(order.astype(np.int64, copy=False))
+
+
+def _sort_dim(input: Any, dim: int, op: str) -> tuple[Any, int]:
+    data = _array(input, op)
+    return data, _check_dim(dim, data.ndim, op)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+    """(values, indices) sorted along ``dim``; NaN counts as the largest value. Always stable
+    (``stable`` is accepted for torch's signature). Gradients flow through ``values``."""
+    data, dim = _sort_dim(input, dim, "sort")
+    if data.ndim == 0:
+        return SortResult(Clone.apply(input), _indices(np.zeros((), np.int64)))
+    indices = _indices(_argsort(data, dim, descending))
+    # the indices tensor is what backward reads: an in-place write to it is caught, as in torch
+    return SortResult(Gather.apply(input, indices, dim=dim, unique=True), indices)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The int64 indices that sort ``input`` along ``dim`` (``sort(...).indices``)."""
+    data, dim = _sort_dim(input, dim, "argsort")
+    if data.ndim == 0:
+        return _indices(np.zeros((), np.int64))
+    return _indices(_argsort(data, dim, descending))
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:
+    """The ``k`` largest (smallest with ``largest=False``) values along ``dim`` and their indices,
+    in order (also with ``sorted=False``). NaN counts as the largest; of tied values the first
+    come first."""
+    data, dim = _sort_dim(input, dim, "topk")
+    k = _int(k, "topk", "k")
+    if data.dtype == np.bool_:
+        raise RuntimeError("topk(): not supported for bool tensors, as in torch; cast them first")
+    size = data.shape[dim] if data.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk(): selected index k={k} out of range for dimension {dim} of size "
+                           f"{size}")
+    if data.ndim == 0:
+        return TopkResult(Clone.apply(input), _indices(np.zeros((), np.int64)))
+    first = tuple(slice(0, k) if d == dim else slice(None) for d in range(data.ndim))
+    indices = _indices(_argsort(data, dim, largest)[first].copy())
+    return TopkResult(Gather.apply(input, indices, dim=dim, unique=True), indices)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scans
+# ---------------------------------------------------------------------------------------------
+def _reverse_cumsum(xp: Any, x: Any, axis: int) -> Any:
+    return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
+
+
+class Cumsum(Function):
+    """Running sums along ``axis``; integers and bools give int64 (as torch's)."""
+
+    saves = ()
+
+    def forward(self, a: Any, axis: int, keep_dtype: bool = False) -> Any:
+        self.axis = axis
+        dtype = a.dtype if keep_dtype or a.dtype.kind == "f" else np.dtype(np.int64)
+        if a.ndim == 0:
+            return a.astype(dtype)
+        return array_module(a).cumsum(a, axis=axis, dtype=dtype)
+
+    def backward(self, grad: Any) -> Any:
+        if grad.ndim == 0:
+            return grad
+        return _reverse_cumsum(array_module(grad), grad, self.axis)
+
+
+class Cumprod(Function):
+    """Running products along ``axis``; integers and bools give int64. The gradient, as torch's,
+    holds where the input has zeros (no division by them)."""
+
+    saves = (0, -1)
+
+    def forward(self, a: Any, axis: int, keep_dtype: bool = False) -> Any:
+        self.axis = axis
+        dtype = a.dtype if keep_dtype or a.dtype.kind == "f" else np.dtype(np.int64)
+        self.a = a
+        self.out = a.astype(dtype) if a.ndim == 0 else array_module(a).cumprod(a, axis=axis, dtype=dtype)
+        return self.out
+
+    def backward(self, grad: Any) -> Any:
+        if grad.ndim == 0:
+            return grad
+        xp = array_module(grad)
+        a, out, g = (xp.moveaxis(x, self.axis, -1) for x in (self.a, self.out, grad))
+        # d out_k / d a_i = prod_{j <= k, j != i} a_j. Before the first zero of a slice that is
+        # out_k / a_i; at the first zero z it is prod_{j < z} a_j * prod_{z < j <= k} a_j (the
+        # running product with a_z taken as 1); after z every term holds a_z = 0.
+        zero = a == 0
+        reached = xp.logical_or.accumulate(zero, axis=-1)  # at or after the first zero
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            result = xp.where(reached, 0, _reverse_cumsum(xp, g * out, -1) / xp.where(reached, 1, a))
+            result = result.astype(grad.dtype, copy=False)
+            if reached.any():
+                first = xp.argmax(zero, axis=-1)[..., None]
+                ones = a.copy()
+                xp.put_along_axis(ones, first, 1, -1)
+                at_first = xp.where(reached, g * xp.cumprod(ones, axis=-1), 0).sum(axis=-1, keepdims=True)
+                has_zero = reached[..., -1:]
+                kept = xp.take_along_axis(result, first, -1)
+                xp.put_along_axis(result, first, xp.where(has_zero, at_first, kept), -1)
+        return xp.moveaxis(result, -1, self.axis)
+
+
+def _scan_input(input: Tensor, dim: Any, axis: Any, dtype: Any, op: str) -> tuple[Any, int, bool]:
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}(): pass either dim= or axis=, not both")
+        dim = axis
+    if dim is None:
+        raise TypeError(f"{op}(): missing the required argument 'dim'")
+    data = _array(input, op)
+    dim = _check_dim(dim, data.ndim, op)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype != data.dtype:
+            if dtype.kind == "f":
+                input = Cast.apply(input, dtype=dtype)
+            elif isinstance(input, Tensor) and input.requires_grad and is_grad_enabled():
+                raise RuntimeError(f"{op}(): dtype={dtype} cannot carry gradients; detach the input "
+                                   f"or pass a floating dtype")
+            else:
+                input = Tensor._make(data.astype(dtype))
+    return input, dim, dtype is not None
+
+
+def cumsum(input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: int | None = None) -> Tensor:
+    """Running sums along ``dim``; integers and bools give int64. ``dtype`` casts the input
+    first."""
+    input, dim, keep_dtype = _scan_input(input, dim, axis, dtype, "cumsum")
+    return Cumsum.apply(input, axis=dim, keep_dtype=keep_dtype)
+
+
+def cumprod(input: Tensor, dim: int | None = None, *, dtype: Any = None, axis: int | None = None) -> Tensor:
+    """Running products along ``dim``; integers and bools give int64. ``dtype`` casts the input
+    first."""
+    input, dim, keep_dtype = _scan_input(input, dim, axis, dtype, "cumprod")
+    return Cumprod.apply(input, axis=dim, keep_dtype=keep_dtype)
+
+
+def _running_extreme(input: Tensor, dim: int, largest: bool, result: type[_ValuesIndices]) -> Any:
+    op = result.op
+    data = _array(input, op)
+    dim = _check_dim(dim, data.ndim, op)
+    if data.ndim == 0:
+        return result(Clone.apply(input), _indices(np.zeros((), np.int64)))
+    xp = array_module(data)
+    with np.errstate(invalid="ignore"):
+        running = (xp.maximum if largest else xp.minimum).accumulate(data, axis=dim)  # NaN stays
+        # the latest position holding the running extreme (ties: the last), or a NaN (as torch's)
+        hit = data == running
+    if data.dtype.kind == "f":
+        hit |= xp.isnan(data)
+    shape = [1] * data.ndim
+    shape[dim] = data.shape[dim]
+    positions = xp.arange(data.shape[dim], dtype=np.int64).reshape(shape)
+    indices = _indices(xp.maximum.accumulate(xp.where(hit, positions, 0), axis=dim))
+    return result(Gather.apply(input, indices, dim=dim), indices)
+
+
+def cummax(input: Tensor, dim: int) -> CummaxResult:
+    """(values, indices) of the running maximum along ``dim``; of equal maxima the last index,
+    as torch's. Gradients flow through ``values`` to the indexed elements."""
+    return _running_extreme(input, dim, True, CummaxResult)
+
+
+def cummin(input: Tensor, dim: int) -> CumminResult:
+    """(values, indices) of the running minimum along ``dim``; of equal minima the last index."""
+    return _running_extreme(input, dim, False, CumminResult)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests of values (no gradients)
+# ---------------------------------------------------------------------------------------------
+def _logical_reduction(input: Tensor, dim: Any, keepdim: bool, axis: Any, keepdims: Any,
+                       op: str) -> Tensor:
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}(): pass either dim= or axis=, not both")
+        dim = axis
+    keepdim = bool(keepdim if keepdims is None else keepdims)
+    data = _array(input, op)
+    if dim is None:
+        axes: Any = None
+    else:
+        given = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        axes = tuple(_check_dim(d, data.ndim, op) for d in given)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"{op}(): dim {dim} names a dimension more than once")
+        if data.ndim == 0:
+            axes = ()
+    reduce = array_module(data).any if op == "any" else array_module(data).all
+    out = reduce(data, axis=axes, keepdims=keepdim)
+    if data.dtype == np.uint8:
+        out = out.astype(np.uint8)  # torch keeps uint8 here
+    return Tensor._make(array_module(data).asarray(out))
+
+
+def any(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: bool | None = None, out: None = None) -> Tensor:
+    """Whether any element (along ``dim``, an int or a tuple) is nonzero; bool (uint8 for
+    uint8). ``out`` is only there for ``np.any(tensor)``, which passes ``out=None``."""
+    _no_out(out, "any")
+    return _logical_reduction(input, dim, keepdim, axis, keepdims, "any")
+
+
+def all(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: bool | None = None, out: None = None) -> Tensor:
+    """Whether every element (along ``dim``, an int or a tuple) is nonzero; bool (uint8 for
+    uint8). ``out`` is only there for ``np.all(tensor)``, which passes ``out=None``."""
+    _no_out(out, "all")
+    return _logical_reduction(input, dim, keepdim, axis, keepdims, "all")
+
+
+def _no_out(out: Any, op: str) -> None:
+    if out is not None:
+        raise TypeError(f"{op}(): out= is not supported")
+
+
+def _pair(input: Tensor, other: Tensor, op: str) -> tuple[Any, Any]:
+    return _array(input, op), _array(other, op, "other")
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise (bool), with broadcasting; equal
+    infinities are close, NaN only to NaN with ``equal_nan``. Both must have the same dtype."""
+    a, b = _pair(input, other, "isclose")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"isclose(): input ({a.dtype}) and other ({b.dtype}) must have the same "
+                           f"dtype")
+    if rtol < 0 or atol < 0:
+        name, bad = ("rtol", rtol) if rtol < 0 else ("atol", atol)
+        raise RuntimeError(f"isclose(): {name} must be greater than or equal to zero, but got {bad}")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"isclose(): shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+    xp = array_module(a, b)
+    close = a == b
+    if equal_nan and a.dtype.kind == "f":
+        close = close | (xp.isnan(a) & xp.isnan(b))
+    if rtol or atol:
+        # as torch's: integers and bools are compared (beyond equality) as float32 values
+        if a.dtype.kind != "f":
+            a, b = a.astype(np.float32), b.astype(np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):
+            error = xp.abs(a - b)
+            close = close | (xp.isfinite(error) & (error <= atol + xp.abs(rtol * b)))
+    return Tensor._make(xp.asarray(close))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether ``isclose`` holds everywhere (a Python bool)."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """Whether the two have the same shape and the same values (NaN equals nothing)."""
+    a, b = _pair(input, other, "equal")
+    return a.shape == b.shape and bool((a == b).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor methods
+# ---------------------------------------------------------------------------------------------
+_METHODS = {
+    "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "index_select": index_select,
+    "take_along_dim": take_along_dim, "masked_fill": masked_fill, "sort": sort, "argsort": argsort,
+    "topk": topk, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin, "any": any,
+    "all": all, "isclose": isclose, "allclose": allclose, "equal": equal,
+}
+for _name, _method in _METHODS.items():
+    setattr(Tensor, _name, _method)

@@ -26,6 +26,7 @@ from retroprop.history import History
 from retroprop.nn import BatchNorm1d, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Module, MSELoss, NLLLoss
 from retroprop.nn.container import Sequential
 from retroprop.nn.normalization import Standardize
+from retroprop.nn.sparse import Embedding
 from retroprop.nn.utils import clip_grad_norm_
 from retroprop.optim.lr_scheduler import ReduceLROnPlateau
 from retroprop.random import default_generator, manual_seed
@@ -111,13 +112,16 @@ def _is_binary(loss: Any) -> bool:
     return isinstance(loss, BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits
 
 
-def _input_dtype(model: Module) -> np.dtype:
-    """The dtype inputs are cast to before ``model``: its parameters' dtype, but float64 for a model
-    that starts with a Standardize layer (which standardizes in float64, so that a feature with a
-    large offset, such as a timestamp, is not rounded first)."""
+def _input_dtype(model: Module, x: np.ndarray) -> np.dtype:
+    """The dtype inputs ``x`` are cast to before ``model``: its parameters' dtype, but float64 for a
+    model that starts with a Standardize layer (which standardizes in float64, so that a feature with
+    a large offset, such as a timestamp, is not rounded first), and ``x``'s own for one that starts
+    with an Embedding (indices stay integers; float ones are refused by the Embedding, not rounded)."""
     first = model
     while isinstance(first, Sequential) and len(first):
         first = first[0]
+    if isinstance(first, Embedding):
+        return x.dtype
     return np.dtype(np.float64) if isinstance(first, Standardize) else model.dtype
 
 
@@ -389,10 +393,11 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     if validation_data is not None and validation_split:
         raise ValueError("fit: pass validation_data or validation_split, not both")
     loss_fn, classification = _resolve_loss(loss)
-    dtype, x_dtype = model.dtype, _input_dtype(model)
+    dtype = model.dtype
     x_all = _as_numpy(x, "fit: x")
     y_all = _as_numpy(y, "fit: y")
     _check_pair(x_all, y_all, "fit")
+    x_dtype = _input_dtype(model, x_all)
     x_all = x_all.astype(x_dtype, copy=False)
     y_all = _prepare_targets(y_all, loss_fn, classification, dtype, "fit")
     if validation_split:
@@ -653,7 +658,7 @@ def evaluate(model: Module, x: Any, y: Any, *, loss: Any, batch_size: int = 256,
     batch_size = _positive(batch_size, "batch_size", where="evaluate")
     x_arr, y_arr = _as_numpy(x, "evaluate: x"), _as_numpy(y, "evaluate: y")
     _check_pair(x_arr, y_arr, "evaluate")
-    x_arr = x_arr.astype(_input_dtype(model), copy=False)
+    x_arr = x_arr.astype(_input_dtype(model, x_arr), copy=False)
     y_arr = _prepare_targets(y_arr, loss_fn, classification, model.dtype, "evaluate")
     if _names is not None:
         metric_fns = dict(zip(_names, metrics or [], strict=True))
@@ -672,4 +677,4 @@ def predict(model: Module, x: Any, *, batch_size: int = 256) -> np.ndarray:
         raise ValueError(f"predict: x must hold at least one sample, got shape {x_arr.shape}")
     _check_finite(x_arr, "predict: x")
     batch_size = _positive(batch_size, "batch_size", where="predict")
-    return _batched_outputs(model, x_arr.astype(_input_dtype(model), copy=False), batch_size)
+    return _batched_outputs(model, x_arr.astype(_input_dtype(model, x_arr), copy=False), batch_size)
