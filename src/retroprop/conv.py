@@ -1,5 +1,6 @@
-"""Convolution and padding with torch's semantics (``F.conv1d/2d``, ``F.pad``), and the argument
-checks and strided-slice helpers that pooling (``retroprop.pool``) shares.
+"""Convolution, transposed convolution and padding with torch's semantics (``F.conv1d/2d``,
+``F.conv_transpose1d/2d``, ``F.pad``), and the argument checks and strided-slice helpers that pooling
+(``retroprop.pool``) shares.
 
 Inputs are ``(N, C, *spatial)`` (or unbatched ``(C, *spatial)``), as torch's. A convolution gathers
 its input's windows through a strided view into one column matrix ``(C * K, N * L)`` (im2col: ``K``
@@ -7,7 +8,9 @@ kernel positions, ``L`` output positions) and runs one GEMM with the weight (a b
 matrix per group, when ``groups > 1``); the bias is added to the GEMM's result. Backward: the
 weight's gradient is one GEMM with the saved columns, the input's a col2im scatter-add over the
 kernel offsets (one strided slice per offset, never a loop over pixels). A batch whose column
-matrix would pass ``COLUMNS_LIMIT`` elements goes through in chunks of samples. Outputs may be
+matrix would pass ``COLUMNS_LIMIT`` elements goes through in chunks of samples. A transposed
+convolution runs the same pieces the other way round: its forward pass is a convolution's input
+gradient (GEMM, then col2im), its input's gradient a convolution (im2col, then GEMM). Outputs may be
 non-contiguous views (the GEMM's ``(C_out, N, ...)`` layout seen as ``(N, C_out, ...)``): values and
 semantics are torch's.
 
@@ -28,7 +31,7 @@ import numpy as np
 from retroprop.backend import array_module
 from retroprop.tensor import Function, ShapeError, Tensor
 
-__all__ = ["ConvolutionError", "conv1d", "conv2d", "pad"]
+__all__ = ["ConvolutionError", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad"]
 
 
 class ConvolutionError(ValueError, RuntimeError):
@@ -326,6 +329,173 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     ``(C_out, C_in / groups, kH, kW)`` weight, as torch's ``F.conv2d``; ``stride``, ``padding`` and
     ``dilation`` are ints or pairs, ``padding`` also 'valid' or 'same'."""
     return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transposed convolution
+# ---------------------------------------------------------------------------------------------
+class TransposedConvolution(Function):
+    """N-d transposed convolution (torch's ``conv_transpose1d``/``conv_transpose2d``): the gradient of a
+    convolution with respect to its input. Forward is that convolution's input-gradient path (one GEMM
+    with the weight, then a col2im scatter-add over the kernel offsets); backward is the convolution's
+    forward (im2col of the output's gradient, one GEMM) for the input and its weight-gradient GEMM for
+    the weight, chunked by samples as ``Convolution`` is."""
+
+    saves = (0, 1)
+    read_for = ((1,), (0,))  # the input for the weight's gradient, the weight for the input's
+
+    def forward(self, x: Any, weight: Any, bias: Any, stride: tuple[int, ...], padding: tuple[int, ...],
+                output_padding: tuple[int, ...], dilation: tuple[int, ...], groups: int) -> Any:
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        n, c = x.shape[:2]
+        kernel = weight.shape[2:]
+        c_out = weight.shape[1] * groups
+        lib = array_module(x)
+        size_in = x.shape[2:]
+        # the matching convolution's padded input: every position the kernel reaches, plus output_padding
+        full = tuple(s * (m - 1) + d * (k - 1) + 1 + o for m, s, d, k, o
+                     in zip(size_in, stride, dilation, kernel, output_padding, strict=True))
+        out = tuple(f - 2 * p for f, p in zip(full, padding, strict=True))
+        length = math.prod(size_in)
+        per_sample = c_out * math.prod(kernel) * length
+        chunk = n if n * per_sample <= COLUMNS_LIMIT else max(1, COLUMNS_LIMIT // per_sample)
+        self.geometry = (size_in, stride, padding, dilation, groups, chunk)
+        self.weight_shape = weight.shape
+        self.weight = weight if need_x else None
+        self.x = x if need_w else None
+        target = lib.zeros((c_out, n, *full), dtype=x.dtype)  # col2im target, in (C, N, ...) order
+        offsets = _offset_slices(kernel, stride, dilation, size_in)
+        for start in range(0, n, max(chunk, 1)):
+            stop = min(n, start + chunk)
+            rows = x[start:stop].swapaxes(0, 1).reshape(c, (stop - start) * length)
+            cols = _column_gradient(weight, rows, groups).reshape(c_out, *kernel, stop - start, *size_in)
+            part = target[:, start:stop]
+            for offset, index in offsets:
+                part[_spatial(index)] += cols[(slice(None), *offset)]
+        result = target[_spatial(tuple(slice(p, p + m) for p, m in zip(padding, out, strict=True)))]
+        if bias is not None:
+            result += bias.reshape(c_out, *(1,) * (len(out) + 1))
+        return result.swapaxes(0, 1)
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        need_x, need_w, need_b = self.needs_input_grad
+        size_in, stride, padding, dilation, groups, chunk = self.geometry
+        n, c, kernel = grad.shape[0], self.weight_shape[0], self.weight_shape[2:]
+        lib = array_module(grad)
+        grad_b = grad.sum(axis=(0, *range(2, grad.ndim))) if need_b else None
+        length = math.prod(size_in)
+        grad_x = lib.empty((c, n * length), dtype=grad.dtype) if need_x else None
+        grad_w = None
+        for start in range(0, n, max(chunk, 1)):  # an empty batch: no chunk, zero gradients
+            stop = min(n, start + chunk)
+            # im2col of the output's gradient padded back to the convolution's input; the windows of
+            # the input's positions never reach the output_padding beyond the last one
+            cols = _columns(lib, _padded(grad[start:stop], padding, padding, 0), kernel, size_in, stride,
+                            dilation)
+            if need_x:
+                grad_x[:, start * length:stop * length] = _product(self.weight, cols, groups)
+            if need_w:
+                rows = self.x[start:stop].swapaxes(0, 1).reshape(c, (stop - start) * length)
+                part = _weight_gradient(rows, cols, groups)
+                grad_w = part if grad_w is None else grad_w + part
+        if need_x:
+            grad_x = grad_x.reshape(c, n, *size_in).swapaxes(0, 1)
+        if need_w:  # (an empty batch gives the weight a zero gradient, as torch's)
+            grad_w = (lib.zeros(self.weight_shape, grad.dtype) if grad_w is None
+                      else grad_w.reshape(self.weight_shape))
+        return grad_x, grad_w, grad_b
+
+
+def _transposed_output(size_in: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                       padding: tuple[int, ...], output_padding: tuple[int, ...],
+                       dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """A transposed convolution's output size per spatial axis, as torch's."""
+    return tuple((m - 1) * s - 2 * p + d * (k - 1) + o + 1 for m, k, s, p, o, d
+                 in zip(size_in, kernel, stride, padding, output_padding, dilation, strict=True))
+
+
+def _check_output_padding(output_padding: tuple[int, ...], stride: tuple[int, ...],
+                          dilation: tuple[int, ...], where: str) -> None:
+    """torch's rule: on each axis output_padding is smaller than the stride or the dilation."""
+    if all(o < s or o < d for o, s, d in zip(output_padding, stride, dilation, strict=True)):
+        return
+    names = ("width",) if len(stride) == 1 else ("height", "width")
+    shown = " ".join(f"{what}_{name}: {v}" for what, values in (("output_padding", output_padding),
+                                                                 ("stride", stride), ("dilation", dilation))
+                     for name, v in zip(names, values, strict=True))
+    raise ConvolutionError(f"{where}: output padding must be smaller than either stride or dilation, but got "
+                           f"{shown}")
+
+
+def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+                    output_padding: Any, groups: Any, dilation: Any) -> Tensor:
+    where = f"conv_transpose{nd}d"
+    x, weight = _tensor(input), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    if isinstance(padding, str):
+        raise TypeError(f"{where}: padding must be an int or a tuple of {nd} ints, got {padding!r} "
+                        "(transposed convolutions take no padding strings)")
+    stride = _ntuple(stride, nd, "stride", where)
+    padding = _ntuple(padding, nd, "padding", where)
+    output_padding = _ntuple(output_padding, nd, "output_padding", where)
+    dilation = _ntuple(dilation, nd, "dilation", where)
+    _at_least(stride, 1, "stride", where)
+    _at_least(padding, 0, "padding", where)
+    _at_least(output_padding, 0, "output_padding", where)
+    _at_least(dilation, 1, "dilation", where)
+    if not _is_int(groups) or groups < 1:
+        raise ConvolutionError(f"{where}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    if weight.ndim != nd + 2:
+        raise ShapeError(f"{where}: expected a {nd + 2}-D weight (in_channels, out_channels / groups, "
+                         f"{'L' if nd == 1 else 'kH, kW'}), got shape {tuple(weight.shape)}")
+    w_shape = tuple(weight.shape)
+    x, added = _batched(x, nd, where)
+    for tensor, what in ((x, "input"), (weight, "weight"), *(((bias, "bias"),) if bias is not None else ())):
+        _floating(tensor, what, where)
+        if tensor.dtype != x.dtype:
+            raise ConvolutionError(f"{where}: {what} has dtype {tensor.dtype} but the input has {x.dtype}; "
+                                   "they must be the same (convert one with .to() or .double()/.float())")
+    if w_shape[0] % groups:
+        raise ShapeError(f"{where}: given groups={groups}, expected weight to be divisible by {groups} at "
+                         f"dimension 0, but got weight of size {list(w_shape)}")
+    if x.shape[1] != w_shape[0]:
+        raise ShapeError(f"{where}: given transposed=1, weight of size {list(w_shape)}, expected "
+                         f"input{list(x.shape)} to have {w_shape[0]} channels, but got {x.shape[1]} channels "
+                         "instead")
+    c_out = w_shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ShapeError(f"{where}: given transposed=1, weight of size {list(w_shape)}, expected bias to be "
+                         f"1-dimensional with {c_out} elements, but got bias of size {list(bias.shape)} "
+                         "instead")
+    _check_output_padding(output_padding, stride, dilation, where)
+    size_in = tuple(x.shape[2:])
+    out = _transposed_output(size_in, w_shape[2:], stride, padding, output_padding, dilation)
+    if any(m < 1 for m in size_in) or any(o < 1 for o in out):
+        raise ShapeError(f"{where}: given input size per channel: ({' x '.join(map(str, size_in))}). "
+                         f"Calculated output size per channel: ({' x '.join(map(str, out))}). Output size is "
+                         "too small")
+    result = TransposedConvolution.apply(x, weight, bias, stride=stride, padding=padding,
+                                         output_padding=output_padding, dilation=dilation, groups=groups)
+    return _unbatched(result, added)
+
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution of ``(N, C_in, L)`` (or ``(C_in, L)``) with a
+    ``(C_in, C_out / groups, k)`` weight, as torch's ``F.conv_transpose1d``: the gradient of
+    ``conv1d`` with respect to its input. Output length ``(L - 1) * stride - 2 * padding +
+    dilation * (k - 1) + output_padding + 1``."""
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution of ``(N, C_in, H, W)`` (or ``(C_in, H, W)``) with a
+    ``(C_in, C_out / groups, kH, kW)`` weight, as torch's ``F.conv_transpose2d``: the gradient of
+    ``conv2d`` with respect to its input; ``stride``, ``padding``, ``output_padding`` and ``dilation``
+    are ints or pairs."""
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retroprop.architecture import LAYER_ARGUMENTS as _LAYER_ARGUMENTS
-from retroprop.nn import activation, conv, init, loss, normalization, pooling, sparse, utils
+from retroprop.nn import activation, conv, init, loss, normalization, pooling, sparse, upsampling, utils
 from retroprop.nn.activation import *  # noqa: F403 - each submodule's __all__
 from retroprop.nn.container import Sequential
 from retroprop.nn.conv import *  # noqa: F403
@@ -15,6 +15,7 @@ from retroprop.nn.normalization import *  # noqa: F403
 from retroprop.nn.parameter import Parameter
 from retroprop.nn.pooling import *  # noqa: F403
 from retroprop.nn.sparse import *  # noqa: F403
+from retroprop.nn.upsampling import *  # noqa: F403
 
 # the layers a saved architecture may name: those retroprop.architecture knows the arguments of
 LAYERS = {name: globals()[name] for name in _LAYER_ARGUMENTS}
@@ -29,3 +30,4 @@ __all__ += loss.__all__
 __all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += sparse.__all__
+__all__ += upsampling.__all__
