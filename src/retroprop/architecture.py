@@ -60,6 +60,12 @@ LAYER_ARGUMENTS: dict[str, dict[str, str]] = {
                   "count_include_pad": "bool", "divisor_override": "int or null"},
     "AdaptiveAvgPool1d": {"output_size": "output size"},
     "AdaptiveAvgPool2d": {"output_size": "output size"},
+    **{name: {"in_channels": "size", "out_channels": "size", "kernel_size": "sizes", "stride": "sizes",
+              "padding": "counts", "output_padding": "counts", "groups": "size", "bias": "bool",
+              "dilation": "sizes"}
+       for name in ("ConvTranspose1d", "ConvTranspose2d")},
+    "Upsample": {"size": "sizes or null", "scale_factor": "scales or null", "mode": "str",
+                 "align_corners": "bool or null", "recompute_scale_factor": "bool or null"},
 }
 
 # name -> (shape, kind): kind "float" is the model's dtype, "int64" a counter
@@ -91,6 +97,12 @@ def _state_layout(cls_name: str, args: dict[str, Any]) -> list[tuple[str, tuple[
         kernel = [kernel] * int(cls_name[-2]) if isinstance(kernel, int) else list(kernel)
         out, groups = args["out_channels"], args["groups"]
         shape = (out, args["in_channels"] // groups, *kernel)
+        return [("weight", shape, "float")] + ([("bias", (out,), "float")] if args["bias"] else [])
+    if cls_name in ("ConvTranspose1d", "ConvTranspose2d"):  # weight (in, out / groups, k...), as torch's
+        kernel = args["kernel_size"]
+        kernel = [kernel] * int(cls_name[-2]) if isinstance(kernel, int) else list(kernel)
+        out, groups = args["out_channels"], args["groups"]
+        shape = (args["in_channels"], out // groups, *kernel)
         return [("weight", shape, "float")] + ([("bias", (out,), "float")] if args["bias"] else [])
     if cls_name == "Standardize":
         n = args["num_features"]
@@ -124,6 +136,18 @@ def model_config(model: Any) -> dict[str, Any] | None:
 
 
 def _check_argument(value: Any, kind: str, where: str) -> None:
+    if kind in ("sizes or null", "bool or null", "scales or null") and value is None:
+        return
+    if kind in ("sizes or null", "bool or null"):
+        _check_argument(value, kind.split()[0], where)
+        return
+    if kind == "scales or null":  # a positive finite number or a list of 1 to 3 of them
+        items = value if isinstance(value, list) and 1 <= len(value) <= 3 else [value]
+        if not all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+                   for v in items):
+            raise FileFormatError(f"{where} must be a positive number, a list of them or null, got "
+                                  f"{str(value)[:80]}")
+        return
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if kind in ("sizes", "counts", "padding", "output size"):  # an int or a short list of them
         if kind == "padding" and value in ("same", "valid"):
@@ -248,6 +272,13 @@ def _check_together(cls_name: str, args: dict[str, Any], where: str) -> None:
         if not -rows <= args["padding_idx"] < rows:
             raise FileFormatError(f"{where}: padding_idx must be in [{-rows}, {rows - 1}] for {rows} "
                                   f"embeddings, got {args['padding_idx']}")
+    if cls_name in ("ConvTranspose1d", "ConvTranspose2d"):
+        for key in ("in_channels", "out_channels"):
+            if args[key] % args["groups"]:
+                raise FileFormatError(f"{where}: {key} ({args[key]}) must be divisible by groups "
+                                      f"({args['groups']})")
+    if cls_name == "Upsample" and (args["size"] is None) == (args["scale_factor"] is None):
+        raise FileFormatError(f"{where}: exactly one of size and scale_factor must be given")
     if cls_name == "GroupNorm" and args["num_channels"] % args["num_groups"]:
         raise FileFormatError(f"{where}: num_channels ({args['num_channels']}) must be divisible by "
                               f"num_groups ({args['num_groups']})")
@@ -296,7 +327,7 @@ def _build(config: dict[str, Any], path: str) -> Any:
     args = dict(config["config"])
     if cls_name == "Linear":
         args["init"] = _keep  # no random draws: the saved weights replace them
-    if cls_name in ("Conv1d", "Conv2d", "Embedding"):
+    if cls_name in ("Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Embedding"):
         args["generator"] = np.random.default_rng(0)  # draws that do not touch retroprop's generator
     try:
         layer = LAYERS[cls_name](**args)
