@@ -230,7 +230,7 @@ def test_activation_swaps_reach_activations_after_convs_but_not_the_output():
     assert treatment.applied and type(model[1]).__name__ == "LeakyReLU"
 
 
-def test_insert_activation_separates_stacked_convs_and_batchnorm_leaves_a_cnn_alone():
+def test_insert_activation_separates_stacked_convs_and_batchnorm_follows_each_hidden_conv():
     model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.AvgPool1d(2), nn.Conv1d(4, 4, 3), nn.Flatten(),
                           nn.Linear(4 * 3, 3))
     treatment = apply_remedy("insert_activation", model, rp.optim.SGD(model.parameters(), lr=0.1))
@@ -240,5 +240,16 @@ def test_insert_activation_separates_stacked_convs_and_batchnorm_leaves_a_cnn_al
     assert model(rp.tensor(np.ones((2, 1, 12), dtype=np.float32))).shape == (2, 3)
     cnn_model = cnn()
     treatment = apply_remedy("batchnorm", cnn_model, rp.optim.SGD(cnn_model.parameters(), lr=0.1))
-    assert not treatment.applied and "Conv" in treatment.description
+    assert treatment.applied and "2 BatchNorm1d" in treatment.description
+    assert [type(m).__name__ for m in cnn_model] == ["Conv1d", "BatchNorm1d", "ReLU", "Conv1d", "BatchNorm1d",
+                                                     "ReLU", "Flatten", "Linear"]  # none after the output
+    assert [m.num_features for m in cnn_model if isinstance(m, nn.BatchNorm1d)] == [8, 8]
     assert cnn_model(rp.tensor(waves(4)[0])).shape == (4, CLASSES)
+    assert len(treatment.optimizer.param_groups[0]["params"]) == len(list(cnn_model.parameters()))
+    again = apply_remedy("batchnorm", cnn_model, treatment.optimizer)
+    assert not again.applied  # each hidden layer has its batch norm already
+    images = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Tanh(), nn.Conv2d(4, 2, 3))
+    treatment = apply_remedy("batchnorm", images, rp.optim.SGD(images.parameters(), lr=0.1))
+    assert treatment.applied and [type(m).__name__ for m in images] == ["Conv2d", "BatchNorm2d", "Tanh",
+                                                                       "Conv2d"]
+    assert images(rp.randn(2, 1, 7, 7)).shape == (2, 2, 3, 3)

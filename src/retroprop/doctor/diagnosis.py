@@ -15,8 +15,8 @@ __all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "RE
 REMEDIES: dict[str, str] = {
     "relu": "use ReLU activations: their derivative is 1 for active units, so gradients do not shrink",
     "he_init": "initialize weights with He (Kaiming) scaling, which keeps activations' variance per layer",
-    "batchnorm": "insert BatchNorm1d after the hidden Linear layers to keep pre-activations centred and "
-                 "scaled (after convolutions, a batch norm over their channels is the model's code to add)",
+    "batchnorm": "insert a batch norm after the hidden Linear and Conv layers to keep pre-activations "
+                 "centred and scaled",
     "lower_lr": "lower the learning rate (e.g. by 10x): smaller steps do not overshoot or push units "
                 "below zero for good",
     "clip_gradients": "clip the global gradient norm (nn.utils.clip_grad_norm_) so one step cannot blow up",

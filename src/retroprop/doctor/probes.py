@@ -3,8 +3,8 @@
 What a probe measures is the raw material of the doctor's detectors, which see only these plain
 records (no retroprop types), so that an adapter for another framework can feed them too.
 
-* Weighted layers (``Linear``, ``Conv1d``, ``Conv2d``, ``BatchNorm1d``; pooling layers have no
-  parameters and are not among them): gradient norm, RMS and mean |g| of the weight, weight norm,
+* Weighted layers (``Linear``, ``Conv1d``, ``Conv2d``, ``BatchNorm1d/2d``, ``LayerNorm``; pooling layers
+  have no parameters and are not among them): gradient norm, RMS and mean |g| of the weight, weight norm,
   fan-in (inputs per unit: ``in_features``, or ``in_channels / groups x kernel size`` for a
   convolution), the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
   optimizer step, and non-finite counts in weights and gradients. A layer whose weights are all
@@ -36,10 +36,12 @@ from retroprop.nn import (
     GELU,
     SELU,
     BatchNorm1d,
+    BatchNorm2d,
     Conv1d,
     Conv2d,
     Hardsigmoid,
     Hardtanh,
+    LayerNorm,
     LeakyReLU,
     Linear,
     Module,
@@ -77,8 +79,8 @@ def flat_region(kind: str, data: Any, bounds: tuple[float, float] = (-1.0, 1.0))
         return (data <= 0) | (data >= 1)
     return None
 CONVOLUTIONS = (Conv1d, Conv2d)
-WEIGHTED = (Linear, *CONVOLUTIONS, BatchNorm1d)
-CHANNEL_FIRST = (*CONVOLUTIONS, BatchNorm1d)  # their units are channels (axis 1), at every position
+WEIGHTED = (Linear, *CONVOLUTIONS, BatchNorm1d, BatchNorm2d, LayerNorm)  # as the torch probe's
+CHANNEL_FIRST = (*CONVOLUTIONS, BatchNorm1d, BatchNorm2d)  # units: channels (axis 1), at every position
 
 
 @dataclass

@@ -11,10 +11,9 @@ activation is whatever follows the model's last Linear or Conv layer; ``he_init`
 re-initialization) draws He weights for Conv layers too, with ``fan_in = in_channels / groups x
 kernel size``; activations after convolutions are swapped like any other; ``insert_activation``
 puts a ReLU between convolutions (or a convolution and a Linear layer) with only affine layers
-between them (Dropout, BatchNorm1d, Identity, Flatten, average pooling). ``batchnorm`` inserts
-BatchNorm1d after hidden Linear layers only (a convolution's output would need a batch norm over its
-channels at every position), so on a CNN whose only Linear layer is its output it changes nothing and
-says so.
+between them (Dropout, BatchNorm, Identity, Flatten, average pooling). ``batchnorm`` inserts a batch
+norm after every hidden Linear and Conv layer (BatchNorm1d over a Linear's units or a Conv1d's
+channels, BatchNorm2d over a Conv2d's channels), never after the output layer.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from retroprop.nn import (
     AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
     Conv1d,
     Conv2d,
     Dropout,
@@ -61,8 +61,8 @@ SATURATING = (Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign)  # matched by exac
 ACTIVATIONS = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh)
 LINEAR_MAPS = (Linear, Conv1d, Conv2d)  # the weighted layers He init is drawn for
 # layers that keep a map linear (affine): two linear maps with only these between them compose into one
-PASS_THROUGH = (Dropout, BatchNorm1d, Identity, Flatten, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
-                AdaptiveAvgPool2d)
+PASS_THROUGH = (Dropout, BatchNorm1d, BatchNorm2d, Identity, Flatten, AvgPool1d, AvgPool2d,
+                AdaptiveAvgPool1d, AdaptiveAvgPool2d)
 
 
 @dataclass
@@ -158,8 +158,9 @@ def use_leaky_relu(model: Module, optimizer: Any, layer: str | None = None) -> T
 
 
 def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
-    """A BatchNorm1d after every hidden Linear layer (not after the output layer, nor after Conv
-    layers: on a CNN whose only Linear layer is its output it changes nothing and says so)."""
+    """A batch norm after every hidden Linear and Conv layer (BatchNorm1d over a Linear's units or a
+    Conv1d's channels, BatchNorm2d over a Conv2d's channels); none after the output layer, nor where one
+    already follows."""
     skipped = _structural("batchnorm", model, optimizer)
     if skipped:
         return skipped
@@ -167,22 +168,25 @@ def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) ->
     last = max((i for i, m in enumerate(modules) if isinstance(m, LINEAR_MAPS)), default=-1)
     output = modules[last] if last >= 0 else None  # the model's output layer: no BatchNorm after it
     hidden = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq)
-              if isinstance(m, Linear) and m is not output]
-    inserted = 0
+              if isinstance(m, LINEAR_MAPS) and m is not output]
+    inserted: dict[str, int] = {}
     for seq, i in reversed(hidden):  # from the end, so earlier positions stay valid
         following = seq[i + 1] if i + 1 < len(seq) else None
-        if isinstance(following, BatchNorm1d):
+        if isinstance(following, (BatchNorm1d, BatchNorm2d)):
             continue
-        seq.insert(i + 1, BatchNorm1d(seq[i].out_features, dtype=seq[i].weight.dtype),
+        weighted = seq[i]
+        norm = BatchNorm2d if isinstance(weighted, Conv2d) else BatchNorm1d
+        width = weighted.out_channels if isinstance(weighted, (Conv1d, Conv2d)) else weighted.out_features
+        seq.insert(i + 1, norm(width, dtype=weighted.weight.dtype),
                    name=None if seq._default_names() else f"bn{i}")
-        inserted += 1
+        inserted[norm.__name__] = inserted.get(norm.__name__, 0) + 1
     if not inserted:
-        convs = any(isinstance(m, (Conv1d, Conv2d)) for m in modules)
-        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert" + (
-            " (BatchNorm1d goes after hidden Linear layers only; for the Conv layers, add a batch norm over "
-            "their channels in the model's code)" if convs else ""), applied=False)
+        return Treatment("batchnorm", model, optimizer, "batchnorm: nothing to insert (every hidden Linear "
+                         "and Conv layer is followed by a batch norm already, or there is none)",
+                         applied=False)
+    counts = " and ".join(f"{count} {name}" for name, count in sorted(inserted.items()))
     return Treatment("batchnorm", model, rebuild_optimizer(optimizer, model),
-                     f"inserted {inserted} BatchNorm1d layer(s) after the hidden Linear layers")
+                     f"inserted {counts} layer(s) after the hidden Linear and Conv layers")
 
 
 def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.3) -> Treatment:

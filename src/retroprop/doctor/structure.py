@@ -1,8 +1,8 @@
 """retroprop's adapter for the static checks: a model and a loss as the plain descriptions of
 ``checks`` (layer dicts in forward order, a loss name from ``checks.LOSS_KINDS``).
 
-Labels follow the probes': weighted layers (Linear, Conv1d, Conv2d, BatchNorm1d) are counted from 1
-among themselves ("layer 1, Linear 64→128", "layer 1, Conv1d 1→25 k5 s2"); every other layer is named
+Labels follow the probes': weighted layers (Linear, Conv1d, Conv2d, BatchNorm, LayerNorm) are counted
+from 1 among themselves ("layer 1, Linear 64→128", "layer 1, Conv1d 1→25 k5 s2"); every other layer is named
 after the weighted layer before it ("relu after layer 1, Linear 64→128", "Dropout p=0.5 after layer 2,
 Linear 128→10").
 
@@ -39,6 +39,7 @@ from retroprop.nn import (
     AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Dropout,
@@ -68,8 +69,8 @@ LOSS_CLASSES: dict[type, str] = {CrossEntropyLoss: "cross_entropy", NLLLoss: "nl
                                  BCEWithLogitsLoss: "bce_with_logits"}
 LOSS_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll", F.mse_loss: "mse",
                   F.binary_cross_entropy_with_logits: "bce_with_logits"}
-AFFINE_KINDS: dict[type, str] = {Dropout: "dropout", BatchNorm1d: "batchnorm", Standardize: "standardize",
-                                 Identity: "identity", Flatten: "flatten"}
+AFFINE_KINDS: dict[type, str] = {Dropout: "dropout", BatchNorm1d: "batchnorm", BatchNorm2d: "batchnorm",
+                                 Standardize: "standardize", Identity: "identity", Flatten: "flatten"}
 # nonlinear modules whose range the checks do not know (ReLU6 is a Hardtanh), as torch's describe has them
 OTHER_ACTIVATIONS = (SiLU, Mish, Softplus, Hardtanh, Hardswish, Hardsigmoid, Softsign, LogSigmoid)
 # pooling, by its map: an average is linear and keeps the range, a max is a nonlinearity
@@ -98,7 +99,7 @@ def _features(module: Module) -> tuple[int | None, int | None]:
         return module.in_features, module.out_features
     if isinstance(module, CONVOLUTIONS):  # the width per position; the rank depends on the positions
         return None, module.out_channels
-    if isinstance(module, BatchNorm1d):
+    if isinstance(module, (BatchNorm1d, BatchNorm2d)):
         return module.num_features, module.num_features
     if isinstance(module, Standardize):
         return module.num_features, module.num_features
