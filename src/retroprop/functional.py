@@ -1,4 +1,5 @@
-"""Stateless differentiable functions for networks: activations, linear, dropout, batch norm, losses.
+"""Stateless differentiable functions for networks: activations, linear, dropout, batch norm; the
+losses live in ``retroprop.losses`` and are re-exported here.
 
 Each is a fused ``Function`` with an analytic backward: one graph node instead of many, fewer
 temporaries, and the numerically stable form (max-shifted log-softmax, ``log1p(exp(-|x|))`` in
@@ -15,12 +16,32 @@ import numpy as np
 from retroprop.backend import array_module, special_module
 from retroprop.conv import *  # noqa: F403 - conv1d, conv2d, pad (conv.__all__)
 from retroprop.interpolate import *  # noqa: F403 - interpolate (interpolate.__all__)
+from retroprop.losses import *  # noqa: F403 - cross_entropy, nll_loss, mse_loss, ... (losses.__all__)
+from retroprop.losses import (  # noqa: F401 - the loss Functions and helpers, once defined here
+    _REDUCTIONS,
+    BCEWithLogits,
+    BinaryCrossEntropy,
+    CrossEntropy,
+    CrossEntropyProbs,
+    HuberLoss,
+    KLDiv,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+    _check_reduction,
+    _class_targets,
+    _labels_operand,
+    _mean,
+    _reduce,
+    _reduced_grad,
+    _same_shape,
+)
 from retroprop.normalization import *  # noqa: F403 - layer_norm, embedding (normalization.__all__)
 from retroprop.pool import *  # noqa: F403 - max, avg and adaptive avg pooling (pool.__all__)
 from retroprop.random import get_generator
-from retroprop.tensor import Function, ShapeError, Tensor, as_array
+from retroprop.tensor import Function, ShapeError, Tensor, as_array  # noqa: F401 - F.as_array, as before
 
-_REDUCTIONS = ("mean", "sum", "none")
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _SQRT_HALF = math.sqrt(0.5)
@@ -49,11 +70,6 @@ def _axis(axis: int, dim: int | None) -> int:
     return axis if dim is None else dim
 
 
-def _check_reduction(reduction: str, where: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
 def _sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """``x.sum()`` through the ufunc directly: NumPy's method adds a Python layer (µs per call)."""
     return array_module(x).add.reduce(x, axis=axis, keepdims=keepdims)
@@ -61,32 +77,6 @@ def _sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def _max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return array_module(x).maximum.reduce(x, axis=axis, keepdims=keepdims)
-
-
-def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    total = _sum(x, axis, keepdims)
-    if axis is None:
-        count = x.size
-    elif isinstance(axis, tuple):
-        count = math.prod(x.shape[a] for a in axis)
-    else:
-        count = x.shape[axis]
-    return total / count
-
-
-def _reduce(loss: Any, reduction: str) -> Any:
-    if reduction == "mean":
-        return _sum(loss) / loss.size
-    if reduction == "sum":
-        return _sum(loss)
-    return loss
-
-
-def _reduced_grad(grad: Any, reduction: str, count: int) -> Any:
-    """The per-element upstream gradient of a 'mean', 'sum' or 'none' reduction."""
-    if reduction == "mean":
-        return grad / count
-    return grad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -702,191 +692,6 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor | 
     options = {"running_mean": running_mean, "running_var": running_var, "training": training,
                "momentum": momentum, "eps": eps}
     return BatchNorm.apply(x, weight, bias, **options)
-
-
-# ---------------------------------------------------------------------------------------------
-# Losses
-# ---------------------------------------------------------------------------------------------
-def _class_targets(target: Any, logits_shape: tuple[int, ...], where: str) -> np.ndarray:
-    """Validate integer class labels for (N, C) scores; returns them as an int64 array."""
-    labels = target._data if isinstance(target, Tensor) else as_array(target, copy=False)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(
-            f"{where}: target must hold integer class indices, got dtype {labels.dtype}"
-            + (" (round or cast labels with .astype(int))" if labels.dtype.kind == "f" else "")
-        )
-    if len(logits_shape) not in (1, 2):
-        raise ShapeError(f"{where}: input must be (N, C) scores or (C,), got shape {logits_shape}")
-    expected = logits_shape[:-1]
-    if labels.shape != expected:
-        raise ShapeError(
-            f"{where}: input of shape {logits_shape} needs a target of shape {expected}, got "
-            f"{labels.shape}"
-        )
-    n_classes = logits_shape[-1]
-    if labels.size and (np.minimum.reduce(labels, axis=None) < 0
-                        or np.maximum.reduce(labels, axis=None) >= n_classes):
-        bad = (labels < 0) | (labels >= n_classes)
-        first = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(
-            f"{where}: target labels must lie in [0, {n_classes}) for {n_classes} classes; got "
-            f"{labels.ravel()[first]} at position {first}"
-        )
-    return labels.astype(np.int64, copy=False)
-
-
-def _labels_operand(target: Any, labels: np.ndarray) -> Any:
-    """The target tensor itself when the labels are its own array (so that its version counter
-    sees in-place edits before backward), else the validated labels."""
-    return target if isinstance(target, Tensor) and labels is target._data else labels
-
-
-class CrossEntropy(Function):
-    """Fused log-softmax + negative log-likelihood over integer labels, with label smoothing."""
-
-    saves = (1,)
-
-    def forward(self, logits: Any, target: Any, reduction: str, label_smoothing: float) -> Any:
-        xp = array_module(logits)
-        batched = logits.ndim == 2
-        z = logits if batched else logits[None, :]
-        t = target.reshape(-1)
-        n, n_classes = z.shape
-        rows = xp.arange(n)
-        shifted = z - _max(z, 1, keepdims=True)  # the max shift keeps exp() finite
-        # loss_i = log(sum_j exp(s_ij)) - s_i,t_i, without materializing log-probabilities
-        loss = -shifted[rows, t]
-        if label_smoothing:
-            loss *= 1 - label_smoothing
-            loss -= label_smoothing * _mean(shifted, 1)
-        exp = xp.exp(shifted, out=shifted)
-        sum_exp = _sum(exp, 1, keepdims=True)
-        loss += xp.log(sum_exp).reshape(-1)
-        self.exp, self.sum_exp = exp, sum_exp
-        self.rows, self.target, self.n, self.n_classes = rows, t, n, n_classes
-        self.labels = target  # the array itself: see Function.saves
-        self.reduction, self.smoothing, self.batched = reduction, label_smoothing, batched
-        out = _reduce(loss, reduction)
-        return out if batched or reduction != "none" else out.reshape(())
-
-    def backward(self, grad: Any) -> tuple[Any, None]:
-        # d loss_i / d z_ij = p_ij - (1 - s) [j == t_i] - s / C
-        g = self.exp / self.sum_exp  # the softmax probabilities, a fresh array
-        g[self.rows, self.target] -= 1 - self.smoothing
-        if self.smoothing:
-            g -= self.smoothing / self.n_classes
-        if self.reduction == "none":
-            g *= grad.reshape(-1, 1)
-        else:
-            g *= _reduced_grad(grad, self.reduction, self.n)
-        return (g if self.batched else g[0]), None
-
-
-class NLLLoss(Function):
-    saves = (1,)
-
-    def forward(self, log_probs: Any, target: Any, reduction: str) -> Any:
-        xp = array_module(log_probs)
-        batched = log_probs.ndim == 2
-        z = log_probs if batched else log_probs[None, :]
-        t = target.reshape(-1)
-        rows = xp.arange(z.shape[0])
-        self.shape, self.rows, self.target = z.shape, rows, t
-        self.labels = target  # the array itself: see Function.saves
-        self.reduction, self.batched = reduction, batched
-        out = _reduce(-z[rows, t], reduction)
-        return out if batched or reduction != "none" else out.reshape(())
-
-    def backward(self, grad: Any) -> tuple[Any, None]:
-        xp = array_module(grad)
-        g = xp.zeros(self.shape, dtype=grad.dtype)
-        per_row = _reduced_grad(grad, self.reduction, self.shape[0])
-        g[self.rows, self.target] = -per_row.reshape(-1) if self.reduction == "none" else -per_row
-        return (g if self.batched else g[0]), None
-
-
-class MSELoss(Function):
-    saves = ()
-
-    def forward(self, prediction: Any, target: Any, reduction: str) -> Any:
-        self.diff = prediction - target
-        self.reduction = reduction
-        return _reduce(self.diff * self.diff, reduction)
-
-    def backward(self, grad: Any) -> tuple[Any, Any]:
-        g = self.diff * (2 * _reduced_grad(grad, self.reduction, self.diff.size))
-        need_p, need_t = self.needs_input_grad
-        return (g if need_p else None, -g if need_t else None)
-
-
-class BCEWithLogits(Function):
-    saves = (0, 1)
-
-    def forward(self, logits: Any, target: Any, reduction: str) -> Any:
-        xp = array_module(logits)
-        # max(x, 0) - x*y + log(1 + exp(-|x|)): no overflow for large |x|
-        loss = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
-        self.logits, self.target, self.reduction = logits, target, reduction
-        return _reduce(loss, reduction)
-
-    def backward(self, grad: Any) -> tuple[Any, Any]:
-        upstream = _reduced_grad(grad, self.reduction, self.logits.size)
-        need_x, need_y = self.needs_input_grad
-        grad_x = grad_y = None
-        if need_x:
-            grad_x = (_sigmoid(self.logits) - self.target) * upstream
-        if need_y:
-            grad_y = -self.logits * upstream
-        return grad_x, grad_y
-
-
-def _same_shape(input: Tensor, target: Any, where: str) -> Any:
-    target_shape = np.shape(target._data if isinstance(target, Tensor) else target)
-    if tuple(target_shape) != input.shape:
-        raise ShapeError(
-            f"{where}: input shape {input.shape} and target shape {tuple(target_shape)} differ; "
-            "broadcasting them would compare every prediction with every target. Reshape one "
-            "to match (e.g. target.reshape(-1, 1) or input.reshape(-1))"
-        )
-    if not isinstance(target, Tensor):
-        target = as_array(target, dtype=input.dtype, copy=False)
-    return target
-
-
-def cross_entropy(input: Tensor, target: Any, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy between logits ``(N, C)`` and integer labels ``(N,)``.
-
-    Fused and max-shifted; ``label_smoothing`` mixes the one-hot target with the uniform
-    distribution as in PyTorch.
-    """
-    _check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    labels = _class_targets(target, input.shape, "cross_entropy")
-    return CrossEntropy.apply(input, _labels_operand(target, labels), reduction=reduction,
-                              label_smoothing=float(label_smoothing))
-
-
-def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of integer labels given log-probabilities ``(N, C)``."""
-    _check_reduction(reduction, "nll_loss")
-    labels = _class_targets(target, input.shape, "nll_loss")
-    return NLLLoss.apply(input, _labels_operand(target, labels), reduction=reduction)
-
-
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error; ``input`` and ``target`` must have the same shape."""
-    _check_reduction(reduction, "mse_loss")
-    return MSELoss.apply(input, _same_shape(input, target, "mse_loss"), reduction=reduction)
-
-
-def binary_cross_entropy_with_logits(input: Tensor, target: Any,
-                                     reduction: str = "mean") -> Tensor:
-    """Logistic loss on raw scores, in the stable form ``max(x,0) - x*y + log1p(exp(-|x|))``."""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    target = _same_shape(input, target, "binary_cross_entropy_with_logits")
-    return BCEWithLogits.apply(input, target, reduction=reduction)
 
 
 for _name, _fn in {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
