@@ -270,3 +270,24 @@ def test_embedding_refuses_a_padding_index_outside_the_table(padding_idx: int) -
 def test_embedding_options_it_does_not_implement_are_refused() -> None:
     with pytest.raises(NotImplementedError, match="max_norm"):
         F.embedding(rp.tensor([0]), rp.zeros(3, 2), max_norm=1.0)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (3, 2, 2, 3, 4)])
+def test_functional_batch_norm_takes_n_c_star_as_torch(shape: tuple[int, ...]) -> None:
+    """F.batch_norm normalizes (N, C, *) inputs per channel, as torch's (training and eval)."""
+    x = keyed_normal(shape, "bn-nd")
+    weight, bias = keyed_normal((shape[1],), "bn-w"), keyed_normal((shape[1],), "bn-b")
+    for training in (True, False):
+        r_mean, r_var = np.zeros(shape[1]), np.ones(shape[1])
+        t_mean, t_var = torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)
+        xr = rp.tensor(x, requires_grad=True)
+        out = rp.F.batch_norm(xr, r_mean, r_var, rp.tensor(weight), rp.tensor(bias), training=training)
+        (out * rp.tensor(x)).sum().backward()
+        xt = torch.tensor(x, requires_grad=True)
+        expected = torch.nn.functional.batch_norm(xt, t_mean, t_var, torch.tensor(weight), torch.tensor(bias),
+                                                  training=training)
+        (expected * torch.tensor(x)).sum().backward()
+        np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(xr.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(r_mean, t_mean.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(r_var, t_var.numpy(), rtol=1e-12)

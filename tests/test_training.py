@@ -795,3 +795,34 @@ def test_fit_and_predict_keep_integer_indices_for_an_embedding() -> None:
     assert rp.predict(model, x[:3]).shape == (3, 2)
     with pytest.raises(ValueError, match="integer tensor"):
         rp.predict(model, x[:3] + 0.5)
+
+
+@pytest.mark.parametrize("loss", ["bce", nn.BCELoss(), rp.F.binary_cross_entropy])
+def test_fit_with_a_loss_on_probabilities_thresholds_accuracy_at_one_half(loss: object) -> None:
+    """BCELoss takes probabilities (a Sigmoid output): its 0/1 float targets stay as they are and
+    accuracy reads an output above 0.5 as the positive class."""
+    rp.manual_seed(0)
+    x = np.random.default_rng(1).normal(0, 1, (300, 2))
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid(), nn.Flatten(0))
+    history = rp.fit(model, x, y, epochs=30, loss=loss, verbose=0,
+                     optimizer=rp.optim.Adam(model.parameters(), lr=0.02))
+    predicted = rp.predict(model, x)
+    assert history.history["accuracy"][-1] == pytest.approx(float(((predicted > 0.5) == (y > 0.5)).mean()),
+                                                            abs=0.02)
+    assert history.history["accuracy"][-1] > 0.95
+
+
+@pytest.mark.parametrize("name, cls", [("l1", nn.L1Loss), ("huber", nn.HuberLoss),
+                                       ("smooth_l1", nn.SmoothL1Loss)])
+def test_fit_knows_the_regression_losses_by_name(name: str, cls: type) -> None:
+    rp.manual_seed(0)
+    x = np.random.default_rng(2).normal(0, 1, (200, 3))
+    y = (x @ np.array([1.0, -2.0, 0.5]))[:, None].astype(np.float32)
+    model = nn.Sequential(nn.Linear(3, 1))
+    history = rp.fit(model, x, y, epochs=40, loss=name, verbose=0,
+                     optimizer=rp.optim.Adam(model.parameters(), lr=0.05))
+    assert "accuracy" not in history.history
+    assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
+    assert float(cls()(model(rp.tensor(x.astype(np.float32))), rp.tensor(y)).item()) == pytest.approx(
+        rp.evaluate(model, x, y, loss=name)["loss"], rel=1e-5)

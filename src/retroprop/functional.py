@@ -599,15 +599,16 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator: Any = N
 # Batch normalization
 # ---------------------------------------------------------------------------------------------
 class BatchNorm(Function):
-    """Batch normalization over every axis but the channel axis 1 (inputs ``(N, C)`` or ``(N, C, L)``)."""
+    """Batch normalization over every axis but the channel axis 1 (inputs ``(N, C, *)``, as torch's)."""
 
     saves = (1,)
 
     def forward(self, x: Any, weight: Any = None, bias: Any = None, *, running_mean: Any,
                 running_var: Any, training: bool, momentum: float, eps: float) -> Any:
         xp = array_module(x)
-        if x.ndim not in (2, 3):
-            raise ShapeError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+        if x.ndim < 2:
+            raise ShapeError(f"batch_norm: expected input of shape (N, C, *) with at least 2 dimensions, got "
+                             f"{x.shape}")
         channels = x.shape[1]
         for name, arr in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                           ("running_var", running_var)):
@@ -616,8 +617,8 @@ class BatchNorm(Function):
                     f"batch_norm: {name} has shape {arr.shape} but the input has {channels} "
                     f"channels (axis 1 of {x.shape})"
                 )
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        bshape = (1, channels) if x.ndim == 2 else (1, channels, 1)
+        axes = (0, *range(2, x.ndim))
+        bshape = (1, channels) + (1,) * (x.ndim - 2)
         count = x.size // channels if channels else 0
         if training:
             if count <= 1:

@@ -23,7 +23,19 @@ import numpy as np
 from retroprop import functional as F
 from retroprop.callbacks import Callback, ProgressBar, TrainState
 from retroprop.history import History
-from retroprop.nn import BatchNorm1d, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Module, MSELoss, NLLLoss
+from retroprop.nn import (
+    BatchNorm1d,
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Dropout,
+    HuberLoss,
+    L1Loss,
+    Module,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from retroprop.nn.container import Sequential
 from retroprop.nn.normalization import Standardize
 from retroprop.nn.sparse import Embedding
@@ -49,8 +61,18 @@ LOSSES: dict[str, Callable[[], Module]] = {
     "bce_with_logits": BCEWithLogitsLoss,
     "binary_cross_entropy_with_logits": BCEWithLogitsLoss,
     "binary_crossentropy": BCEWithLogitsLoss,
+    "bce": BCELoss,
+    "binary_cross_entropy": BCELoss,
+    "l1": L1Loss,
+    "l1_loss": L1Loss,
+    "mean_absolute_error": L1Loss,
+    "huber": HuberLoss,
+    "huber_loss": HuberLoss,
+    "smooth_l1": SmoothL1Loss,
+    "smooth_l1_loss": SmoothL1Loss,
 }
-_CLASSIFICATION_FUNCTIONS = {F.cross_entropy, F.nll_loss, F.binary_cross_entropy_with_logits}
+_CLASSIFICATION_FUNCTIONS = {F.cross_entropy, F.nll_loss, F.binary_cross_entropy_with_logits,
+                             F.binary_cross_entropy}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +131,14 @@ def _resolve_loss(loss: Any, where: str = "fit") -> tuple[LossFn, bool]:
 
 
 def _is_binary(loss: Any) -> bool:
-    return isinstance(loss, BCEWithLogitsLoss) or loss is F.binary_cross_entropy_with_logits
+    return isinstance(loss, (BCEWithLogitsLoss, BCELoss)) or loss in (F.binary_cross_entropy_with_logits,
+                                                                     F.binary_cross_entropy)
+
+
+def _binary_threshold(loss: Any) -> float:
+    """The output at which a binary model's prediction turns positive: 0.5 for a loss on
+    probabilities, 0 for one on logits."""
+    return 0.5 if isinstance(loss, BCELoss) or loss is F.binary_cross_entropy else 0.0
 
 
 def _input_dtype(model: Module, x: np.ndarray) -> np.dtype:
@@ -177,9 +206,9 @@ def _check_labels(y: np.ndarray, n_classes: int, where: str) -> None:
         )
 
 
-def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool) -> float:
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool, threshold: float = 0.0) -> float:
     if binary:
-        return float(((y_pred > 0) == (y_true > 0.5)).mean())
+        return float(((y_pred > threshold) == (y_true > 0.5)).mean())
     return float((y_pred.argmax(axis=-1) == y_true).mean())
 
 
@@ -188,10 +217,10 @@ def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
     if metrics is None:
         metrics = ["accuracy"] if classification else []
     resolved: dict[str, Metric] = {}
-    binary = _is_binary(loss)
+    binary, threshold = _is_binary(loss), _binary_threshold(loss)
     for metric in metrics:
         if metric in ("accuracy", "acc"):
-            resolved["accuracy"] = lambda t, p: _accuracy(t, p, binary)
+            resolved["accuracy"] = lambda t, p: _accuracy(t, p, binary, threshold)
         elif callable(metric):
             resolved[getattr(metric, "__name__", f"metric_{len(resolved)}")] = metric
         else:

@@ -386,13 +386,17 @@ BINARY = RNG.integers(0, 2, size=(6, 3)).astype(np.float64)
 def _loss_cases():
     for reduction in ("mean", "sum", "none"):
         for smoothing in (0.0, 0.2):
-            yield (nn.CrossEntropyLoss(reduction, label_smoothing=smoothing),
-                   lambda x, t, r=reduction, s=smoothing: F.cross_entropy(x, t, r, s), LOGITS, LABELS)
-        yield (nn.NLLLoss(reduction), lambda x, t, r=reduction: F.nll_loss(x, t, r),
+            yield (nn.CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing),
+                   lambda x, t, r=reduction, s=smoothing: F.cross_entropy(x, t, reduction=r,
+                                                                          label_smoothing=s),
+                   LOGITS, LABELS)
+        yield (nn.NLLLoss(reduction=reduction), lambda x, t, r=reduction: F.nll_loss(x, t, reduction=r),
                LOGITS, LABELS)
-        yield (nn.MSELoss(reduction), lambda x, t, r=reduction: F.mse_loss(x, t, r), REGRESSION, TARGETS)
-        yield (nn.BCEWithLogitsLoss(reduction),
-               lambda x, t, r=reduction: F.binary_cross_entropy_with_logits(x, t, r), REGRESSION, BINARY)
+        yield (nn.MSELoss(reduction=reduction), lambda x, t, r=reduction: F.mse_loss(x, t, reduction=r),
+               REGRESSION, TARGETS)
+        yield (nn.BCEWithLogitsLoss(reduction=reduction),
+               lambda x, t, r=reduction: F.binary_cross_entropy_with_logits(x, t, reduction=r), REGRESSION,
+               BINARY)
 
 
 @pytest.mark.parametrize(("module", "fn", "x", "t"), list(_loss_cases()))

@@ -269,11 +269,11 @@ BINARY = RNG.integers(0, 2, size=(7, 3)).astype(np.float64)
 def _loss_pairs():
     for r in ("mean", "sum", "none"):
         for s in (0.0, 0.1, 0.5):
-            yield (nn.CrossEntropyLoss(r, s), tnn.CrossEntropyLoss(reduction=r, label_smoothing=s),
-                   LOGITS, LABELS)
-        yield nn.NLLLoss(r), tnn.NLLLoss(reduction=r), LOGITS, LABELS
-        yield nn.MSELoss(r), tnn.MSELoss(reduction=r), PRED, BINARY * 2 - 0.5
-        yield nn.BCEWithLogitsLoss(r), tnn.BCEWithLogitsLoss(reduction=r), PRED * 3, BINARY
+            yield (nn.CrossEntropyLoss(reduction=r, label_smoothing=s),
+                   tnn.CrossEntropyLoss(reduction=r, label_smoothing=s), LOGITS, LABELS)
+        yield nn.NLLLoss(reduction=r), tnn.NLLLoss(reduction=r), LOGITS, LABELS
+        yield nn.MSELoss(reduction=r), tnn.MSELoss(reduction=r), PRED, BINARY * 2 - 0.5
+        yield nn.BCEWithLogitsLoss(reduction=r), tnn.BCEWithLogitsLoss(reduction=r), PRED * 3, BINARY
 
 
 LOSS_PAIRS = list(_loss_pairs())

@@ -130,5 +130,5 @@ class SigmoidCrossEntropy(_Loss):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         onehot = _one_hot(target, input.shape[-1])
-        per_unit = rp.F.binary_cross_entropy_with_logits(input, onehot, "none")
+        per_unit = rp.F.binary_cross_entropy_with_logits(input, onehot, reduction="none")
         return per_unit.sum() / input.shape[0]

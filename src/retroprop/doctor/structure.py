@@ -40,6 +40,7 @@ from retroprop.nn import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Dropout,
@@ -47,7 +48,9 @@ from retroprop.nn import (
     Hardsigmoid,
     Hardswish,
     Hardtanh,
+    HuberLoss,
     Identity,
+    L1Loss,
     Linear,
     LogSigmoid,
     LogSoftmax,
@@ -59,6 +62,7 @@ from retroprop.nn import (
     NLLLoss,
     Sequential,
     SiLU,
+    SmoothL1Loss,
     Softmax,
     Softplus,
     Softsign,
@@ -66,9 +70,11 @@ from retroprop.nn import (
 )
 
 LOSS_CLASSES: dict[type, str] = {CrossEntropyLoss: "cross_entropy", NLLLoss: "nll", MSELoss: "mse",
-                                 BCEWithLogitsLoss: "bce_with_logits"}
+                                 BCEWithLogitsLoss: "bce_with_logits", BCELoss: "bce", L1Loss: "l1",
+                                 HuberLoss: "huber", SmoothL1Loss: "huber"}
 LOSS_FUNCTIONS = {F.cross_entropy: "cross_entropy", F.nll_loss: "nll", F.mse_loss: "mse",
-                  F.binary_cross_entropy_with_logits: "bce_with_logits"}
+                  F.binary_cross_entropy_with_logits: "bce_with_logits", F.binary_cross_entropy: "bce",
+                  F.l1_loss: "l1", F.huber_loss: "huber", F.smooth_l1_loss: "huber"}
 AFFINE_KINDS: dict[type, str] = {Dropout: "dropout", BatchNorm1d: "batchnorm", BatchNorm2d: "batchnorm",
                                  Standardize: "standardize", Identity: "identity", Flatten: "flatten"}
 # nonlinear modules whose range the checks do not know (ReLU6 is a Hardtanh), as torch's describe has them

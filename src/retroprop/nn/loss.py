@@ -102,8 +102,7 @@ class NLLLoss(_WeightedLoss):
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy on probabilities in [0, 1]; see ``F.binary_cross_entropy``."""
 
-    # Float targets of the input's shape: fit must not read them as class labels.
-    classification = False
+    classification = True  # binary: fit keeps its 0/1 float targets and thresholds outputs at 0.5
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, self.weight, self.reduction)

@@ -96,12 +96,8 @@ class _BatchNorm(Module):
             running_mean, running_var = self.running_mean, self.running_var
         elif not self.training and self.track_running_stats:
             running_mean, running_var = self.running_mean, self.running_var
-        shape = x.shape
-        if x.ndim == 4:  # F.batch_norm takes (N, C, L): the spatial axes as one
-            x = x.reshape(shape[0], shape[1], shape[2] * shape[3])
-        out = F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
-                           training=use_batch_stats, momentum=momentum or 0.0, eps=self.eps)
-        return out.reshape(shape) if len(shape) == 4 else out
+        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=momentum or 0.0, eps=self.eps)
 
     def label(self) -> str:
         return f"{type(self).__name__} {self.num_features}"
