@@ -331,8 +331,9 @@ def convert(program: Program) -> TorchTwin:
     optimizer = convert_optimizer(program.optimizer, _paired_parameters(rp_model, model))
     rp_loss, classification = fit_impl._resolve_loss(program.loss)
     loss = convert_loss(rp_loss)
-    x_dtype = fit_impl._input_dtype(rp_model)
-    data = {"x_train": np.asarray(program.x_train).astype(x_dtype, copy=False),
+    x_train = np.asarray(program.x_train)
+    x_dtype = fit_impl._input_dtype(rp_model, x_train)
+    data = {"x_train": x_train.astype(x_dtype, copy=False),
             "x_val": np.asarray(program.x_val).astype(x_dtype, copy=False)}
     for key in ("y_train", "y_val"):
         data[key] = fit_impl._prepare_targets(np.asarray(getattr(program, key)), rp_loss, classification,
