@@ -65,6 +65,7 @@ from retroprop.serialization import load, load_checkpoint, load_state_dict, save
 from retroprop.shaping import *  # noqa: F403 - repeat, split, rp.sum, rp.matmul, ... (shaping.__all__)
 from retroprop.tensor import (
     DEFAULT_DTYPE,
+    CastError,
     Function,
     GradDtypeError,
     ModifiedInPlaceError,
@@ -95,6 +96,7 @@ int, bool = np.int32, np.bool_
 
 __all__ = [
     "DEFAULT_DTYPE",
+    "CastError",
     "DeviceError",
     "Doctor",
     "F",

@@ -431,12 +431,6 @@ def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) 
     return Norm2.apply(self, axis=dim, keepdims=bool(keepdim))
 
 
-def _zero_(self: Tensor) -> Tensor:
-    """Fill with zeros in place, as torch's (a leaf that requires grad only under no_grad)."""
-    self[...] = 0
-    return self
-
-
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions
 # ---------------------------------------------------------------------------------------------
@@ -1134,7 +1128,6 @@ _METHODS = {
     "clamp": _clip,
     "clone": lambda self: Clone.apply(self),
     "norm": _norm,
-    "zero_": _zero_,
     "exp": lambda self: Exp.apply(self),
     "log": lambda self: Log.apply(self),
     "sqrt": lambda self: Sqrt.apply(self),

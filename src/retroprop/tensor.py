@@ -30,6 +30,13 @@ tensor given the same array (``a.data = b.data``), and writes that bypass NumPy'
 are copied for backward (as torch makes a tensor of them): editing them later is harmless.
 Compiled code that demands an exact ``ndarray`` (``out=`` of ``Generator.permuted``) refuses a
 tracked view: give it ``np.asarray(x.data)``.
+
+In-place tensor methods (``add_``, ``mul_``, ``copy_``, ``fill_``, ``zero_``, ..., and ``+=``) follow
+torch's rules: each write bumps the version; while a graph is recorded a leaf that requires grad
+refuses, and any other tensor is changed in place and becomes the output of a new node whose input
+is its earlier self. Graph nodes made before the change still read that earlier self (the tensor's
+``_prior`` list, consulted by backward only for nodes older than the latest such change). A change
+of a view of another tensor in a recorded graph is refused (torch rewrites the base's graph).
 """
 
 from __future__ import annotations
@@ -62,6 +69,11 @@ class GradDtypeError(ValueError, RuntimeError):
     """A gradient assigned to ``.grad`` has another dtype than its tensor (a RuntimeError, as torch's)."""
 
 
+class CastError(TypeError, RuntimeError):
+    """An in-place op's result dtype cannot be written into its tensor's dtype (torch's rule: no
+    float into an integer tensor, nothing but bool into a bool tensor). A RuntimeError, as torch's."""
+
+
 class ModifiedInPlaceError(RuntimeError):
     """An array saved for backward was modified in place between the forward pass and backward."""
 
@@ -80,6 +92,9 @@ _sequence = itertools.count(1)  # creation order of graph nodes: a node only dep
 # the stamp (from ``_sequence``) of the latest in-place write to an array a live node holds: a node
 # created after it needs no check
 _last_write = [0]
+# the stamp of the latest in-place op recorded on a tensor in a graph (its older consumers see its
+# earlier self: see _inputs_as_seen); such an op is a write too, so it is never above _last_write
+_last_rewire = [0]
 
 
 def is_grad_enabled() -> bool:
@@ -171,7 +186,9 @@ def as_array(data: Any, dtype: Any = None, copy: bool = True) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # A counter is a list [version, events], made when first needed and shared by a tensor and its
 # views: the in-place writes seen, and the ``_sequence`` stamps of the latest ones (negative: the
-# tensor's array was replaced, so later writes no longer reach the old one that nodes keep).
+# tensor's array was replaced, so later writes no longer reach the old one that nodes keep). A third
+# item (True) marks a counter that a view in a graph shares: an in-place op recorded on such memory
+# is refused, as its views' graphs would not see it (torch replays views; retroprop does not).
 _VERSION, _EVENTS = 0, 1
 _KEEP_EVENTS = 64  # nodes older than the oldest kept event count it as written (see _note_event)
 
@@ -179,9 +196,10 @@ _KEEP_EVENTS = 64  # nodes older than the oldest kept event count it as written 
 _event_lock = threading.Lock()  # a write in one thread must not hide another's (stamps, counts)
 
 
-def _note_event(counter: list[Any], write: bool) -> None:
+def _note_event(counter: list[Any], write: bool, stamp: int | None = None) -> None:
     with _event_lock:
-        stamp = next(_sequence)
+        if stamp is None:
+            stamp = next(_sequence)
         events = counter[_EVENTS]
         if events is None:
             counter[_EVENTS] = events = []
@@ -192,7 +210,8 @@ def _note_event(counter: list[Any], write: bool) -> None:
         if write:
             counter[_VERSION] += 1
             events.append(stamp)
-            _last_write[0] = stamp
+            if stamp > _last_write[0]:  # a stamp reserved before the write may be older than the last
+                _last_write[0] = stamp
         else:
             events.append(-stamp)
 
@@ -207,6 +226,17 @@ def _new_counter(tensor: Tensor) -> list[Any]:
     return counter
 
 
+def _counter(tensor: Tensor) -> list[Any]:
+    """``tensor``'s version counter, made now if it has none yet."""
+    counter = tensor._vc
+    return _new_counter(tensor) if counter is None or counter is _KEPT else counter
+
+
+def _bump(tensor: Tensor) -> None:
+    """Count an in-place write to ``tensor``'s array (torch bumps ``_version`` on every one)."""
+    _note_event(_counter(tensor), write=True)
+
+
 def share_counter(source: Any, view: Tensor) -> None:
     """``view``'s array is a view of ``source``'s: writes to either change both, one counter."""
     if not isinstance(source, Tensor):
@@ -216,7 +246,9 @@ def share_counter(source: Any, view: Tensor) -> None:
     if mine is array or (base is not None and (base is array or base is array.base
                                                or np.may_share_memory(base, array))):
         counter = source._vc
-        view._vc = _new_counter(source) if counter is None or counter is _KEPT else counter
+        view._vc = counter = _new_counter(source) if counter is None or counter is _KEPT else counter
+        if view._ctx is not None and len(counter) == 2:
+            counter.append(True)  # a view in a graph: see the notes on counters
 
 
 class _TrackedArray(np.ndarray):
@@ -351,7 +383,8 @@ _REFLECTED = {
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back."""
 
-    __slots__ = ("__weakref__", "_ctx", "_data", "_grad", "_requires_grad", "_retains_grad", "_vc")
+    # _prior: set only on a tensor changed in place in a recorded graph (see _record_in_place)
+    __slots__ = ("__weakref__", "_ctx", "_data", "_grad", "_prior", "_requires_grad", "_retains_grad", "_vc")
     __hash__ = object.__hash__
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -632,6 +665,8 @@ class Tensor:
             self._grad = None
         else:
             grad_array(self).fill(0)
+            if type(self._grad) is Tensor and self._grad._vc is not None:
+                _bump(self._grad)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -668,26 +703,9 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> Tensor:
         return _ops.Div.apply(_operand(other, "/"), self)
 
-    # in place, as torch's: ``p -= lr * p.grad`` under no_grad updates p's array (bumping its
-    # version); while a graph is recorded, a leaf that requires grad refuses, and a tensor in the
-    # graph gets a new node (the name is rebound: views taken before do not see the change)
-    def _in_place(self, other: Any, symbol: str, ufunc: Any, out_of_place: Callable[..., Tensor]) -> Tensor:
-        other = _operand(other, symbol + "=")
-        if _grad_mode.enabled and (self._requires_grad
-                                   or (isinstance(other, Tensor) and other._requires_grad)):
-            if self._requires_grad and self._ctx is None:
-                raise RuntimeError(
-                    f"a leaf Variable that requires grad is being used in an in-place operation "
-                    f"('{symbol}='): its new value would not be in the graph that computes its "
-                    "gradient. Update parameters inside `with rp.no_grad():`, or write x = x "
-                    f"{symbol} y for a new tensor"
-                )
-            return out_of_place(self, other)
-        value = other._data if isinstance(other, Tensor) else other
-        target = self.data  # a tracked view while a graph node keeps the array: the write is seen
-        ufunc(target, value, out=target, casting="same_kind")
-        return self
-
+    # in place, as torch's (add_, sub_, ... below): ``p -= lr * p.grad`` under no_grad updates p's
+    # array and bumps its version; while a graph is recorded a leaf that requires grad refuses, and
+    # any other tensor is changed in place and gets a new node (see _record_in_place)
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value`` in place (and so ``x[i] += v``), outside a recorded graph."""
         if _grad_mode.enabled and (self._requires_grad
@@ -705,16 +723,16 @@ class Tensor:
         target[_ops._normalize_index(index)] = value._data if isinstance(value, Tensor) else value
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._in_place(other, "+", np.add, Tensor.__add__)
+        return _add_(self, _operand(other, "+="))
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._in_place(other, "-", np.subtract, Tensor.__sub__)
+        return _sub_(self, _operand(other, "-="))
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._in_place(other, "*", np.multiply, Tensor.__mul__)
+        return _mul_(self, _operand(other, "*="))
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._in_place(other, "/", np.true_divide, Tensor.__truediv__)
+        return _div_(self, _operand(other, "/="))
 
     def __neg__(self) -> Tensor:
         return _ops.Neg.apply(self)
@@ -934,31 +952,42 @@ _FREED_MESSAGE = (
 )
 
 
-def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
+def _seed(root: Tensor, grad: Any, where: str = "backward()") -> Any:
+    """The gradient that starts backpropagation from ``root``: ``grad`` checked, or ones for a scalar."""
     if not root._requires_grad:
         raise RuntimeError(
-            "backward() on a tensor that does not require grad: no input of the computation had "
+            f"{where} on a tensor that does not require grad: no input of the computation had "
             "requires_grad=True (or it ran under rp.no_grad())"
         )
     xp = array_module(root._data)
     if grad is None:
         if root._data.size != 1:
             raise RuntimeError(
-                f"backward() without a gradient needs a scalar output; this tensor has shape "
+                f"{where} without a gradient needs a scalar output; this tensor has shape "
                 f"{root.shape}. Reduce it first (e.g. loss.mean()) or pass grad= of that shape"
             )
-        seed = xp.ones(root.shape, dtype=root.dtype)
-    else:
-        seed = xp.array(grad._data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
-        if seed.shape != root.shape:
-            raise ShapeError(
-                f"backward(grad=...): grad has shape {seed.shape} but the tensor has shape "
-                f"{root.shape}; they must match"
-            )
+        return xp.ones(root.shape, dtype=root.dtype)
+    seed = xp.array(grad._data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if seed.shape != root.shape:
+        raise ShapeError(
+            f"{where}: grad has shape {seed.shape} but the tensor has shape "
+            f"{root.shape}; they must match"
+        )
+    return seed
+
+
+def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
+    seed = _seed(root, grad)
     if root._ctx is None:  # backward on a leaf: its gradient is the seed itself
         _accumulate_leaf(root, seed, owned=True)
         return
+    _propagate({root: (seed, True)}, retain_graph, None)
 
+
+def _propagate(pending: dict[Tensor, tuple[Any, bool]], retain_graph: bool,
+               sink: dict[Tensor, Any] | None) -> None:
+    """Backpropagate from the non-leaf roots in ``pending`` (each with its gradient and 'owned'
+    flag) into the leaves' ``.grad``; with ``sink``, into ``sink``'s tensors only (autograd.grad)."""
     # Each pending gradient is kept with an 'owned' flag: True when no other reference to the
     # array exists, so it may be stored as a .grad or added into in place. A gradient returned
     # for two inputs, a view, or a pass-through of a borrowed array is not owned.
@@ -966,13 +995,19 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     # Nodes are processed newest first (a max-heap on creation order): every consumer of a node
     # is newer than the node, so its gradient is complete when it is popped. A node that no
     # gradient reaches (its consumers all returned None) is never pushed.
-    if root._ctx.freed:
-        raise RuntimeError(_FREED_MESSAGE)
+    for root in pending:
+        if root._ctx.freed:  # type: ignore[union-attr]
+            raise RuntimeError(_FREED_MESSAGE)
     last_write = _last_write[0]  # nodes created after the latest in-place write need no check
+    xp = array_module(next(iter(pending.values()))[0])
     # keyed by the tensors themselves: their hash is object identity, so no __eq__ is ever called
-    pending: dict[Tensor, tuple[Any, bool]] = {root: (seed, True)}
     heap: list[tuple[int, Tensor]] = []
-    following: Tensor | None = root  # the next node when it is the only candidate (a chain)
+    following: Tensor | None = None  # the next node when it is the only candidate (a chain)
+    if len(pending) == 1:
+        following = next(iter(pending))
+    else:
+        heap = [(-root._ctx.sequence, root) for root in pending]  # type: ignore[union-attr]
+        heapq.heapify(heap)
     while following is not None or heap:
         if following is None:
             node = heapq.heappop(heap)[1]
@@ -984,11 +1019,16 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
         fn = node._ctx
         if fn.freed:  # type: ignore[union-attr]
             raise RuntimeError(_FREED_MESSAGE)
+        inputs = fn.inputs  # type: ignore[union-attr]
         if fn.sequence < last_write:  # type: ignore[union-attr]
             _check_versions(fn, node)  # type: ignore[arg-type]
-        inputs = fn.inputs  # type: ignore[union-attr]
+            if fn.sequence < _last_rewire[0]:  # type: ignore[union-attr]
+                inputs = _inputs_as_seen(fn)  # type: ignore[arg-type]
         grad_out, grad_owned = pending.pop(node)
-        if node._retains_grad:
+        if sink is not None:
+            if node in sink:
+                sink[node] = grad_out.copy()
+        elif node._retains_grad:
             _accumulate_leaf(node, grad_out, owned=False)
         fn.grad_owned = grad_owned  # type: ignore[union-attr]
         grads = fn.backward(grad_out)  # type: ignore[union-attr]
@@ -1027,11 +1067,18 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 g = g.astype(target.dtype)
                 owned = True
             if parent._ctx is None:  # a leaf: store (or add into) its .grad
+                if sink is not None:
+                    _collect(sink, parent, g, owned)
+                    continue
                 held = parent._grad
                 if held is None:
                     parent._grad = g if owned else g.copy()
+                elif type(held) is not Tensor:
+                    held.__iadd__(g)
                 else:
-                    (held if type(held) is not Tensor else held._data).__iadd__(g)
+                    held._data.__iadd__(g)
+                    if held._vc is not None:  # a graph kept this .grad (or a view shares it): a write
+                        _bump(held)
                 continue
             previous = pending.get(parent)
             if previous is None:
@@ -1047,6 +1094,31 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 pending[parent] = (summed if is_array(summed) else xp.asarray(summed), True)
         if not retain_graph:  # release the saved arrays now, not when the graph is dropped
             fn.__dict__ = {"freed": True}  # type: ignore[union-attr]
+
+
+def _collect(sink: dict[Tensor, Any], tensor: Tensor, grad: Any, owned: bool) -> None:
+    """Add ``grad`` to ``sink[tensor]`` when ``tensor`` is one of the sink's (autograd.grad)."""
+    if tensor in sink:
+        held = sink[tensor]
+        sink[tensor] = (grad if owned else grad.copy()) if held is None else held + grad
+
+
+def _inputs_as_seen(fn: Function) -> tuple[Any, ...]:
+    """``fn``'s inputs as they were when ``fn`` was made: a tensor modified in place in a recorded
+    graph since then stands for its earlier self (the one its ``_prior`` list kept)."""
+    inputs = fn.inputs
+    seen: list[Any] | None = None
+    for i, tensor in enumerate(inputs):
+        prior = getattr(tensor, "_prior", None) if isinstance(tensor, Tensor) else None
+        if not prior:
+            continue
+        for stamp, before in prior:
+            if stamp > fn.sequence:
+                if seen is None:
+                    seen = list(inputs)
+                seen[i] = before
+                break
+    return inputs if seen is None else tuple(seen)
 
 
 def _check_versions(fn: Function, node: Tensor) -> None:
@@ -1097,11 +1169,15 @@ def grad_array(tensor: Tensor) -> Any:
 
 
 def _accumulate_leaf(tensor: Tensor, grad: Any, owned: bool) -> None:
-    held = grad_array(tensor)
+    held = tensor._grad
     if held is None:
         tensor._grad = grad if owned else grad.copy()
-    else:
+    elif type(held) is not Tensor:
         held += grad
+    else:
+        held._data += grad
+        if held._vc is not None:  # a graph kept this .grad (or a view shares it): count the write
+            _bump(held)
 
 
 def _calibrate_alone() -> int:
@@ -1130,3 +1206,354 @@ _ALONE = -1
 _ALONE = _calibrate_alone()
 
 from retroprop import ops as _ops  # noqa: E402  (ops subclasses Function, defined above)
+
+# ---------------------------------------------------------------------------------------------
+# In-place methods (torch's add_, mul_, copy_, fill_, ...)
+# ---------------------------------------------------------------------------------------------
+# Under no_grad (or when nothing involved requires grad) the op is computed out of place, with
+# torch's dtype and broadcasting rules, and written into the tensor's array. While a graph is
+# recorded, a leaf that requires grad refuses (as torch); any other tensor is changed in place too
+# and becomes the output of a new node whose input is its earlier self (a tensor holding its old
+# value); the graph consumers made before the change still read that earlier self (_prior).
+_TORCH_DTYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                      "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return _TORCH_DTYPE_NAMES.get(dtype.name, dtype.name)
+
+
+def _can_cast(source: np.dtype, target: np.dtype) -> bool:
+    """torch's ``can_cast``: no floating point into an integer tensor, nothing but bool into bool."""
+    if source.kind == "f" and target.kind in "biu":
+        return False
+    return not (source.kind != "b" and target.kind == "b")
+
+
+def _check_result(self: Tensor, value: Any, name: str) -> None:
+    if value.shape != self._data.shape:
+        raise ShapeError(f"{name}: output with shape {list(self._data.shape)} doesn't match the broadcast "
+                         f"shape {list(value.shape)} (an in-place op cannot change its tensor's shape)")
+    if not _can_cast(value.dtype, self._data.dtype):
+        raise CastError(f"{name}: result type {_dtype_name(value.dtype)} can't be cast to the desired "
+                        f"output type {_dtype_name(self._data.dtype)}")
+
+
+def _in_place(self: Tensor, name: str, compute: Callable[..., Tensor], operands: tuple[Any, ...] = (),
+              reads_self: bool = False) -> Tensor:
+    """Write ``compute(self, *operands)`` (out-of-place ops) into ``self``'s array, as torch's ``name``.
+    ``reads_self``: the op's backward reads its input's value (mul_, pow_)."""
+    if _grad_mode.enabled and (self._requires_grad or any(
+            isinstance(o, Tensor) and o._requires_grad for o in operands)):
+        return _record_in_place(self, name, compute, operands, reads_self)
+    value = compute(self, *operands)._data
+    _check_result(self, value, name)
+    _bump(self)
+    np.copyto(self._data, value, casting="unsafe")
+    return self
+
+
+def _refuse_views(self: Tensor, name: str) -> None:
+    """A view's change would reach its base, whose graph would not know of it (torch rewrites the
+    base's history; retroprop does not): refuse instead of computing wrong gradients."""
+    fn = self._ctx
+    base: Tensor | None = None
+    while isinstance(fn, _ops._View) and not fn.freed and self._data.base is not None:
+        parent = fn.inputs[0]
+        if not np.may_share_memory(self._data, parent._data):
+            break
+        base, fn = parent, parent._ctx
+    if base is not None and base._ctx is None and base._requires_grad:
+        raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation. Change the leaf itself inside `with rp.no_grad():`")
+    if base is not None or (self._ctx is None and self._data.base is not None
+                            and self._vc is not None and self._vc is not _KEPT):
+        raise RuntimeError(f"{name}: in-place change of a view of another tensor while a graph is recorded "
+                           "is not supported (torch rewrites the base's graph; retroprop does not): change a "
+                           ".clone() of it, or the base tensor itself")
+    if self._vc is not None and len(self._vc) > 2:
+        raise RuntimeError(f"{name}: in-place change, while a graph is recorded, of a tensor whose memory a "
+                           "view in the graph shares (x.view, x[i], x.T, ...) is not supported (torch "
+                           "replays the views; retroprop does not): change a .clone() of it, or make the "
+                           "change before taking views")
+
+
+def _record_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], operands: tuple[Any, ...],
+                     reads_self: bool) -> Tensor:
+    if self._requires_grad and self._ctx is None:
+        raise RuntimeError(
+            f"{name}: a leaf Variable that requires grad is being used in an in-place operation. Its "
+            "new value would not be in the graph that computes its gradient: update parameters inside "
+            "`with rp.no_grad():`, or compute a new tensor (out of place)"
+        )
+    _refuse_views(self, name)
+    # the earlier self: its value (a copy when the new node reads it: the array is about to change)
+    before = Tensor._make(self._data.copy() if reads_self else self._data)
+    before._ctx, before._requires_grad = self._ctx, self._requires_grad
+    with _event_lock:
+        stamp = next(_sequence)  # the write's time: after every node made so far, before the new one's
+    if self._ctx is not None:
+        # the node that made self sees its output written (if it keeps it, backward raises): self's
+        # history and this write, in a counter of the earlier self's own
+        counter = self._vc if self._vc is not None and self._vc is not _KEPT else [0, None]
+        before._vc = [counter[_VERSION] + 1, [*(counter[_EVENTS] or ()), stamp]]
+    result = compute(before, *operands)
+    value = result._data
+    _check_result(self, value, name)
+    _note_event(_counter(self), write=True, stamp=stamp)
+    np.copyto(self._data, value, casting="unsafe")
+    if result._ctx is None:
+        return self
+    if self._ctx is not None:  # consumers of self made before now read `before` (_inputs_as_seen)
+        self._prior = [*_prune_prior(getattr(self, "_prior", None)), (stamp, before)]
+        with _event_lock:
+            _last_rewire[0] = max(_last_rewire[0], stamp)
+    self._ctx = result._ctx
+    self._requires_grad = True
+    return self
+
+
+def _prune_prior(prior: list[tuple[int, Tensor]] | None) -> list[tuple[int, Tensor]]:
+    """Keep ``_prior`` short: an earlier self whose graph backward freed keeps only its shape and
+    dtype (a consumer that reaches it raises the freed-graph error), and consecutive freed ones are
+    merged (either raises the same error)."""
+    if not prior:
+        return []
+    kept: list[tuple[int, Tensor]] = []
+    for stamp, before in prior:
+        if before._ctx is not None and before._ctx.freed:
+            if before._data.base is None or before._data.strides != (0,) * before._data.ndim:
+                before._data = np.broadcast_to(np.zeros((), before._data.dtype), before._data.shape)
+            if kept and kept[-1][1]._ctx is not None and kept[-1][1]._ctx.freed:
+                kept.pop()
+        kept.append((stamp, before))
+    return kept
+
+
+class _Overwrite(Function):
+    """``x.copy_(src)`` / ``x.fill_(value)``: ``src`` broadcast to ``x``'s shape in ``x``'s dtype.
+    ``x``'s earlier value gets a zero gradient (as torch's); ``src`` the gradient summed to its shape."""
+
+    saves = ()
+
+    def forward(self, old: Any, src: Any, name: str) -> Any:
+        src = array_module(old).asarray(src)
+        try:
+            value = np.broadcast_to(src, old.shape)
+        except ValueError:
+            raise ShapeError(f"{name}: the source's shape {list(src.shape)} cannot be broadcast to the "
+                             f"tensor's shape {list(old.shape)}") from None
+        return value.astype(old.dtype)
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        return (array_module(grad).zeros_like(grad) if self.needs_input_grad[0] else None), grad
+
+
+class _RoundedDiv(Function):
+    """``a / b`` rounded toward zero (``'trunc'``) or down (``'floor'``) in torch's result dtype
+    (integers stay integers). Its gradient is 0, as torch's."""
+
+    saves = ()
+
+    def forward(self, a: Any, b: Any, mode: str) -> Any:
+        a, b = _ops._promoted(a, b)
+        xp = array_module(a, b)
+        if xp.result_type(a, b).kind in "biu":
+            if xp.any(xp.asarray(b) == 0):
+                raise ZeroDivisionError("div_: integer division by zero")
+            quotient = xp.floor_divide(a, b)
+            if mode == "trunc":  # floor rounds negative inexact quotients down: one up
+                quotient = quotient + ((quotient < 0) & (quotient * b != a))
+            return quotient
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.floor_divide(a, b) if mode == "floor" else xp.trunc(a / b)
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        xp = array_module(grad)
+        return tuple(xp.zeros_like(grad) if need else None for need in self.needs_input_grad)
+
+
+def _float_update(self: Tensor, other: Any, ufunc: Any, alpha: Any = 1) -> bool:
+    """The common case of add_/sub_/mul_/div_, a parameter update under no_grad: a float tensor
+    and a float array of its shape (or a Python number), no graph recorded. Computed straight into
+    the tensor's array (torch's dtype rule needs no check there); False for every other case."""
+    array = self._data
+    if array.dtype.kind != "f" or (type(alpha) is not int and type(alpha) is not float):
+        return False
+    if type(other) is Tensor:
+        if _grad_mode.enabled and (self._requires_grad or other._requires_grad):
+            return False
+        value = other._data
+    else:
+        if _grad_mode.enabled and self._requires_grad:
+            return False
+        value = other
+    if type(value) is np.ndarray:
+        if value.dtype.kind != "f" or value.shape != array.shape:
+            return False
+    elif type(value) is not float and type(value) is not int:
+        return False
+    if alpha != 1:
+        value = value * alpha
+    _bump(self)
+    ufunc(array, value, out=array, casting="unsafe")
+    return True
+
+
+def _add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``self += alpha * other`` in place (torch's ``add_``)."""
+    other = _operand(other, "add_")
+    if _float_update(self, other, np.add, alpha):
+        return self
+    return _in_place(self, "add_", Tensor.__add__, (_scaled(self, other, alpha, "add_"),))
+
+
+def _sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``self -= alpha * other`` in place (torch's ``sub_``)."""
+    other = _operand(other, "sub_")
+    if _float_update(self, other, np.subtract, alpha):
+        return self
+    return _in_place(self, "sub_", Tensor.__sub__, (_scaled(self, other, alpha, "sub_"),))
+
+
+def _scaled(self: Tensor, other: Any, alpha: Any, name: str) -> Any:
+    if isinstance(alpha, Tensor):
+        alpha = alpha.item()
+    if type(alpha) in (int, bool) and alpha == 1:
+        return other
+    integral = self._data.dtype.kind in "biu" and (
+        np.asarray(other._data if isinstance(other, Tensor) else other).dtype.kind in "biu")
+    if integral and isinstance(alpha, (float, np.floating)):
+        raise CastError(f"{name}: for integral input tensors, argument alpha must not be a floating "
+                        f"point number (got alpha={alpha})")
+    return other * alpha
+
+
+def _mul_(self: Tensor, other: Any) -> Tensor:
+    """``self *= other`` in place (torch's ``mul_``)."""
+    other = _operand(other, "mul_")
+    if _float_update(self, other, np.multiply):
+        return self
+    return _in_place(self, "mul_", Tensor.__mul__, (other,), reads_self=True)
+
+
+def _div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``self /= other`` in place (torch's ``div_``); ``rounding_mode='trunc'`` or ``'floor'``
+    rounds the quotient (integer tensors then stay integer; the gradient is 0)."""
+    other = _operand(other, "div_")
+    if rounding_mode is None:
+        if _float_update(self, other, np.true_divide):
+            return self
+        return _in_place(self, "div_", Tensor.__truediv__, (other,))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                         f"{rounding_mode!r}")
+    return _in_place(self, "div_", lambda a, b: _RoundedDiv.apply(a, b, mode=rounding_mode), (other,))
+
+
+def _pow_(self: Tensor, exponent: Any) -> Tensor:
+    """``self **= exponent`` in place (torch's ``pow_``)."""
+    exponent = _operand(exponent, "pow_")
+    return _in_place(self, "pow_", Tensor.__pow__, (exponent,), reads_self=True)
+
+
+def _clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit to ``[min, max]`` in place (torch's ``clamp_``; ``clip_`` is the same)."""
+    return _in_place(self, "clamp_", lambda a: _ops.Clip.apply(a, low=min, high=max))
+
+
+def _neg_(self: Tensor) -> Tensor:
+    """``-self`` in place (torch's ``neg_``)."""
+    return _in_place(self, "neg_", Tensor.__neg__)
+
+
+def _exp_(self: Tensor) -> Tensor:
+    """``exp(self)`` in place (torch's ``exp_``); integer tensors refuse (the result is a float)."""
+    return _in_place(self, "exp_", lambda a: _ops.Exp.apply(a))
+
+
+def _fill_(self: Tensor, value: Any) -> Tensor:
+    """Set every element to ``value`` (a number or a 0-d tensor), cast to this tensor's dtype."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise ShapeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                         f"{value.ndim} dimensions")
+    if not isinstance(value, (Tensor, int, float, bool, np.generic)) and not (
+            is_array(value) and not value.ndim):
+        raise TypeError(f"fill_(): value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return _in_place(self, "fill_", _overwrite("fill_"), (value,))
+
+
+def _zero_(self: Tensor) -> Tensor:
+    """Set every element to 0 in place (torch's ``zero_``)."""
+    return _in_place(self, "zero_", _overwrite("zero_"), (0,))
+
+
+def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast to this tensor's shape, cast to its dtype) into this tensor; the
+    gradient reaches ``src`` (torch's ``copy_``)."""
+    if not isinstance(src, Tensor) and not is_array(src):
+        raise TypeError(f"copy_(): argument 'src' must be a Tensor (or an array), got {type(src).__name__}")
+    return _in_place(self, "copy_", _overwrite("copy_"), (src,))
+
+
+def _overwrite(name: str) -> Callable[[Tensor, Any], Tensor]:
+    return lambda old, src: _Overwrite.apply(old, src, name=name)
+
+
+def _random_fill(self: Tensor, name: str, draw: Callable[[np.random.Generator, tuple[int, ...]], Any],
+                 generator: Any) -> Tensor:
+    if self._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: not implemented for '{_dtype_name(self._data.dtype)}' tensors; "
+                           "only floating-point tensors take random values")
+    from retroprop.random import get_generator
+
+    values = draw(get_generator(generator), self._data.shape)
+    return _in_place(self, name, _overwrite(name), (values,))
+
+
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None,
+              **bounds: float) -> Tensor:
+    """Fill with values drawn uniformly from ``[a, b)`` (torch's ``uniform_(from, to)``)."""
+    unknown = set(bounds) - {"from", "to"}
+    if unknown:
+        raise TypeError(f"uniform_() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    a, b = float(bounds.get("from", a)), float(bounds.get("to", b))
+    if a > b:
+        raise ValueError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+    return _random_fill(self, "uniform_", lambda rng, shape: rng.uniform(a, b, size=shape), generator)
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with values drawn from N(mean, std^2) (torch's ``normal_``)."""
+    if std < 0:
+        raise ValueError(f"normal expects std >= 0.0, but found std {std}")
+    return _random_fill(self, "normal_",
+                        lambda rng, shape: rng.normal(float(mean), float(std), size=shape), generator)
+
+
+def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    """Set the elements where ``mask`` (bool, broadcast to this tensor's shape) holds to ``value`` (a
+    number or a 0-d tensor, differentiable)."""
+    condition = mask._data if isinstance(mask, Tensor) else as_array(mask, copy=False)
+    if condition.dtype != np.bool_:
+        raise CastError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                        f"{condition.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ShapeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                             f"{value.ndim} dimension(s)")
+    elif isinstance(value, (int, float, bool, np.generic)):
+        value = np.asarray(value).astype(self._data.dtype)  # cast to the tensor's dtype, as torch's
+    else:
+        raise TypeError(f"masked_fill_(): value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return _in_place(self, "masked_fill_", lambda a, v: _ops.Where.apply(condition, v, a), (value,))
+
+
+_IN_PLACE_METHODS = {
+    "add_": _add_, "sub_": _sub_, "subtract_": _sub_, "mul_": _mul_, "multiply_": _mul_, "div_": _div_,
+    "divide_": _div_, "pow_": _pow_, "clamp_": _clamp_, "clip_": _clamp_, "neg_": _neg_,
+    "negative_": _neg_, "exp_": _exp_, "fill_": _fill_, "zero_": _zero_, "copy_": _copy_,
+    "uniform_": _uniform_, "normal_": _normal_, "masked_fill_": _masked_fill_,
+}
+for _name, _method in _IN_PLACE_METHODS.items():
+    setattr(Tensor, _name, _method)

@@ -215,7 +215,7 @@ class Optimizer:
                 if set_to_none:
                     p._grad = None
                 elif isinstance(grad, np.ndarray) and grad.flags.writeable:
-                    grad.fill(0)
+                    p.zero_grad(set_to_none=False)  # in place, bumping .grad's version
                 else:
                     p.grad = np.zeros_like(grad)
 
