@@ -351,6 +351,3 @@ def test_integer_input_is_refused_clearly():
         F.max_pool1d(np.ones((1, 1, 4), dtype=np.int64), 2)
 
 
-def test_pad_modes_other_than_constant_are_refused():
-    with pytest.raises(ConvolutionError, match="only 'constant'"):
-        F.pad(rp.tensor(_x(1, 2, 4)), (1, 1), mode="reflect")

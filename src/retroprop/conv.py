@@ -524,13 +524,109 @@ class ConstantPad(Function):
         return grad_x
 
 
+class PadModeError(ConvolutionError, NotImplementedError):
+    """An unknown padding mode, or a non-constant mode for a padding length the input's rank does not
+    take: torch's ``NotImplementedError`` (a ``RuntimeError``), and a ``ConvolutionError``."""
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _source_index(n: int, before: int, after: int, mode: str) -> Any:
+    """For one axis padded by (before, after) (negative: cropped), the input position each output
+    position copies: mirrored without repeating the edge (reflect), the edge (replicate) or wrapped
+    around (circular)."""
+    position = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(position, 0, n - 1)
+    if mode == "circular":  # as torch's: a negative pad crops first, the rest wraps around what is left
+        first, kept = max(-before, 0), n - max(-before, 0) - max(-after, 0)
+        if kept <= 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.arange(-max(before, 0), kept + max(after, 0)) % kept + first
+    period = 2 * (n - 1)
+    if period == 0:
+        return np.zeros_like(position)
+    folded = position % period
+    return np.where(folded < n, folded, period - folded)
+
+
+class IndexPad(Function):
+    """Reflect, replicate or circular padding: on each padded axis a gather of the input positions;
+    the gradient is scatter-added back to them (an edge copied twice gets both gradients)."""
+
+    saves = ()
+
+    def forward(self, x: Any, pads: tuple[tuple[int, int], ...], mode: str) -> Any:
+        xp = array_module(x)
+        lead = x.ndim - len(pads)
+        self.shape = x.shape
+        self.indices = [(lead + i, _source_index(x.shape[lead + i], a, b, mode))
+                        for i, (a, b) in enumerate(pads)]
+        out = x
+        for axis, index in self.indices:
+            out = xp.take(out, xp.asarray(index), axis=axis)
+        return out if out is not x else out.copy()
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        for axis, index in reversed(self.indices):
+            front = xp.moveaxis(grad, axis, 0)
+            summed = xp.zeros((self.shape[axis], *front.shape[1:]), dtype=grad.dtype)
+            xp.add.at(summed, xp.asarray(index), front)
+            grad = xp.moveaxis(summed, 0, axis)
+        return grad
+
+
+def _check_index_pad(x: Tensor, pad: tuple[int, ...], pairs: tuple[tuple[int, int], ...], mode: str,
+                     value: Any) -> None:
+    """torch's rules for the non-constant modes (which ranks, how far; its messages)."""
+    if value is not None and value != 0:
+        raise ConvolutionError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    k = len(pairs)
+    if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+        raise PadModeError(f"Padding size {len(pad)} is not supported for {x.ndim}D input tensor. "
+                           f"pad: mode {mode!r} pads the last 1, 2 or 3 axes of a batched or unbatched "
+                           f"input ((C, W) or (N, C, W) for 2 values, (C, H, W) or (N, C, H, W) for 4, "
+                           f"(C, D, H, W) or (N, C, D, H, W) for 6)")
+    lead = x.ndim - k
+    names = "DHW"[3 - k:]
+    for i, (n, (a, b)) in enumerate(zip(x.shape[lead:], pairs, strict=True)):
+        if mode == "circular":
+            # torch checks the pads against the axis; past what a negative pad leaves, its output is
+            # uninitialized memory (or an internal error), so that is refused here too
+            kept = n - max(-a, 0) - max(-b, 0)
+            if a > n or b > n or (max(a, b) > kept and n + a + b > 0):
+                raise ConvolutionError(f"Padding value causes wrapping around more than once. pad: circular "
+                                       f"padding ({a}, {b}) of an axis of size {n} (input shape "
+                                       f"{tuple(x.shape)}, {max(kept, 0)} left after cropping) must be at "
+                                       f"most {min(n, max(kept, 0))} on each side")
+            if n + a + b < 0:
+                raise ShapeError("Negative padding value is resulting in an empty dimension (pad: "
+                                 f"padding ({a}, {b}) of an axis of size {n})")
+            continue
+        if 0 in x.shape[x.ndim - k - 1:]:  # only a batch axis may be empty
+            raise ShapeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch size "
+                             f"and other non-zero dimensions for input, but got: {list(x.shape)}")
+        if mode == "reflect" and (a >= n or b >= n):
+            raise ConvolutionError(f"Argument #4: Padding size should be less than the corresponding input "
+                                   f"dimension, but got: padding ({a}, {b}) at dimension {lead + i} of input "
+                                   f"{list(x.shape)}")
+        if n + a + b < 0:
+            raise ShapeError(f"input ({names[i]}: {n}) is too small. Calculated output {names[i]}: "
+                             f"{n + a + b}")
+
+
 def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last ``len(pad) // 2`` axes as torch's ``F.pad``: ``pad`` lists (before, after) pairs
     starting from the LAST axis, e.g. ``(1, 1, 2, 0)`` pads the last axis by 1 on each side and the one
-    before it by 2 in front; negative values crop. Only ``mode='constant'`` is implemented."""
+    before it by 2 in front; negative values crop. ``mode`` is ``'constant'`` (with ``value``),
+    ``'reflect'`` (mirrored, the edge not repeated; each pad less than its axis), ``'replicate'`` (the
+    edge value) or ``'circular'`` (wrapped; each pad at most its axis); the last three pad the last 1, 2
+    or 3 axes of a (batched or unbatched) input, as torch's."""
     x = _tensor(input)
-    if mode != "constant":
-        raise ConvolutionError(f"pad: mode {mode!r} is not implemented; only 'constant' is")
+    if mode not in _PAD_MODES:
+        raise PadModeError(f"Unrecognised padding mode {mode} (pad: mode must be one of {_PAD_MODES})")
     if not isinstance(pad, (tuple, list)) or not all(_is_int(p) for p in pad):
         raise ConvolutionError(f"pad: pad must be a tuple of ints, got {pad!r}")
     if len(pad) % 2:
@@ -540,6 +636,9 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None
         raise ConvolutionError(f"pad: padding length should be at most two times the input's dimension, but "
                                f"got padding length {len(pad)} and an input of shape {tuple(x.shape)}")
     pairs = tuple((int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2))[::-1]
+    if mode != "constant":
+        _check_index_pad(x, tuple(pad), pairs, mode, value)
+        return IndexPad.apply(x, pads=pairs, mode=mode)
     lead = x.ndim - len(pairs)
     sizes = tuple(n + a + b for n, (a, b) in zip(x.shape[lead:], pairs, strict=True))
     if any(s < 0 for s in sizes):

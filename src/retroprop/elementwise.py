@@ -1,5 +1,8 @@
-"""Elementwise math with torch's names and meaning: trigonometric, hyperbolic, exponential and
-logarithmic functions, rounding, ``sign``, ``reciprocal``, ``rsqrt``, ``square``, ``erf``, ``atan2``.
+"""Elementwise math with torch's names and meaning: trigonometric, hyperbolic (and inverse
+hyperbolic), exponential and logarithmic functions, rounding, ``sign``, ``reciprocal``, ``rsqrt``,
+``square``, ``erf``, ``atan2``, ``logaddexp``, ``copysign``, ``lerp``, ``nan_to_num``; the bitwise
+functions and operators (``& | ^ ~ << >>``) on integer and bool tensors, ``logical_*``, and
+``isnan``/``isinf``/``isposinf``/``isneginf``/``isfinite`` (never differentiable).
 
 As torch's: integer and bool tensors enter the float functions as float32; ``floor``, ``ceil``,
 ``round``, ``trunc`` and ``sign`` keep integer dtypes (``sign`` of bool stays bool, rounding a bool
@@ -19,14 +22,17 @@ import numpy as np
 
 from retroprop.backend import array_module, is_array, special_module
 from retroprop.functional import relu, sigmoid, tanh
-from retroprop.ops import Abs, Clip, Exp, Log, Sqrt, _Broadcasting, _float_input, _promoted
+from retroprop.ops import Abs, Clip, Exp, Log, Sqrt, _Broadcasting, _float_input, _promoted, result_dtype
 from retroprop.tensor import Function, Tensor
 
 __all__ = [
-    "abs", "acos", "arccos", "arcsin", "arctan", "arctan2", "asin", "atan", "atan2", "ceil", "clamp",
-    "clip", "cos", "cosh", "erf", "exp", "exp2", "expm1", "floor", "frac", "log", "log1p", "log2",
-    "log10", "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh", "sqrt", "square",
-    "tan", "tanh", "trunc",
+    "abs", "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin",
+    "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+    "bitwise_right_shift", "bitwise_xor", "ceil", "clamp", "clip", "copysign", "cos", "cosh", "erf", "exp",
+    "exp2", "expm1", "floor", "frac", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "lerp", "log",
+    "log1p", "log2", "log10", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "nan_to_num", "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh", "sqrt",
+    "square", "tan", "tanh", "trunc",
 ]
 
 _LN2 = 0.6931471805599453  # torch's constants in the log2/log10 derivatives
@@ -478,3 +484,322 @@ _METHODS = {
 }
 for _name, _method in _METHODS.items():
     setattr(Tensor, _name, _method)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bitwise and logical functions, and tests of float classes (never differentiable)
+# ---------------------------------------------------------------------------------------------
+def _array_operand(x: Any, name: str) -> Any:
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, (bool, int, float, np.generic)) or is_array(x):
+        return x
+    raise TypeError(f"{name}(): expects Tensors or numbers, got {type(x).__name__}")
+
+
+def _in_dtype(x: Any, dtype: np.dtype) -> Any:
+    """``x`` in ``dtype``; a Python integer wraps around as torch's scalar conversion does."""
+    if is_array(x):
+        return x if x.dtype == dtype else x.astype(dtype)
+    if isinstance(x, (bool, np.bool_)):
+        return np.array(bool(x)).astype(dtype)
+    value = int(x)
+    wide = np.array(value, dtype=np.uint64 if value > np.iinfo(np.int64).max else np.int64)
+    with np.errstate(over="ignore"):
+        return wide.astype(dtype)
+
+
+def _integer_pair(input: Any, other: Any, name: str, torch_name: str,
+                  allow_bool: bool = True) -> tuple[Any, Any, np.dtype]:
+    """Both operands in torch's result dtype, which must be an integer (or bool) dtype."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): expects a Tensor (and a Tensor or a number), got "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    a, b = _array_operand(input, name), _array_operand(other, name)
+    want = result_dtype(a, b)
+    if want.kind == "f" or (want.kind == "b" and not allow_bool):
+        label = {"float16": "Half", "float32": "Float", "float64": "Double"}.get(want.name, "Bool")
+        raise NotImplementedError(f"\"{torch_name}_cpu\" not implemented for '{label}' ({name} takes "
+                                  f"integer{' or bool' if allow_bool else ''} tensors, got {want})")
+    return _in_dtype(a, want), _in_dtype(b, want), want
+
+
+def _bitwise(op: str, torch_name: str) -> Any:
+    def fn(input: Any, other: Any) -> Tensor:
+        a, b, _ = _integer_pair(input, other, op, torch_name)
+        return Tensor._make(getattr(array_module(a, b), op)(a, b))
+
+    fn.__name__ = op
+    fn.__doc__ = f"``{op}`` of two integer or bool tensors (or a tensor and a number), with broadcasting."
+    return fn
+
+
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """``~x``: bitwise not of an integer tensor, logical not of a bool tensor."""
+    a = _tensor(input, "bitwise_not")
+    data = a._data if isinstance(a, Tensor) else a
+    if data.dtype.kind not in "biu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return Tensor._make(array_module(data).invert(data))
+
+
+def bitwise_left_shift(input: Any, other: Any) -> Tensor:
+    """``input << other`` on integer tensors: the bits of ``input`` moved up, in torch's result
+    dtype; a shift that is negative or at least the bit width gives 0 (as torch's CPU kernel)."""
+    a, b, want = _integer_pair(input, other, "bitwise_left_shift", "lshift", allow_bool=False)
+    xp = array_module(a, b)
+    bits = want.itemsize * 8
+    unsigned = np.dtype(f"u{want.itemsize}")
+    out_of_range = (b < 0) | (b >= bits)
+    shift = xp.where(out_of_range, 0, b).astype(unsigned)
+    moved = (a.astype(unsigned) << shift).astype(want)
+    return Tensor._make(xp.asarray(xp.where(out_of_range, 0, moved).astype(want)))
+
+
+def bitwise_right_shift(input: Any, other: Any) -> Tensor:
+    """``input >> other`` on integer tensors (arithmetic for signed dtypes); a shift that is
+    negative or at least the bit width gives the sign fill (0 or -1), as torch's CPU kernel."""
+    a, b, want = _integer_pair(input, other, "bitwise_right_shift", "rshift", allow_bool=False)
+    xp = array_module(a, b)
+    bits = want.itemsize * 8
+    out_of_range = (b < 0) | (b >= bits)
+    shift = xp.where(out_of_range, 0, b).astype(want)
+    moved = a >> shift
+    fill = xp.where(a < 0, -1, 0).astype(want) if want.kind == "i" else xp.zeros_like(moved)
+    return Tensor._make(xp.asarray(xp.where(out_of_range, fill, moved).astype(want)))
+
+
+def _truth(x: Any, name: str) -> Any:
+    data = _array_operand(x, name)
+    return data != 0 if is_array(data) else bool(x)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    """``input == 0`` elementwise (bool), for any dtype."""
+    return Tensor._make(array_module(_array_operand(_tensor(input, "logical_not"), "logical_not"))
+                        .logical_not(_truth(input, "logical_not")))
+
+
+def _logical(op: str) -> Any:
+    def fn(input: Tensor, other: Any) -> Tensor:
+        a, b = _truth(_tensor(input, op), op), _truth(other, op)
+        return Tensor._make(np.asarray(getattr(np, op)(a, b)))
+
+    fn.__name__ = op
+    fn.__doc__ = f"``{op}`` of the truth values (nonzero) of two tensors, elementwise (bool)."
+    return fn
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def _classify(name: str, test: Any, integer_value: bool = False) -> Any:
+    def fn(input: Tensor) -> Tensor:
+        data = _array_operand(_tensor(input, name), name)
+        xp = array_module(data)
+        if data.dtype.kind != "f":
+            return Tensor._make(xp.full(data.shape, integer_value, dtype=np.bool_))
+        return Tensor._make(xp.asarray(test(xp, data)))
+
+    fn.__name__ = name
+    return fn
+
+
+isnan = _classify("isnan", lambda xp, a: xp.isnan(a))
+isinf = _classify("isinf", lambda xp, a: xp.isinf(a))
+isposinf = _classify("isposinf", lambda xp, a: xp.isposinf(a))
+isneginf = _classify("isneginf", lambda xp, a: xp.isneginf(a))
+isfinite = _classify("isfinite", lambda xp, a: xp.isfinite(a), integer_value=True)
+isnan.__doc__ = "Where the values are NaN (bool); integer and bool tensors have none."
+isinf.__doc__ = "Where the values are +inf or -inf (bool)."
+isposinf.__doc__ = "Where the values are +inf (bool)."
+isneginf.__doc__ = "Where the values are -inf (bool)."
+isfinite.__doc__ = "Where the values are neither NaN nor infinite (bool); integers always are."
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's largest and
+    smallest finite values by default). Gradient: passed where the input is finite, else 0."""
+    return NanToNum.apply(_tensor(input, "nan_to_num"), nan=nan, posinf=posinf, neginf=neginf)
+
+
+class NanToNum(Function):
+    saves = (0,)
+
+    def forward(self, a: Any, nan: float, posinf: float | None, neginf: float | None) -> Any:
+        self.a = a
+        if a.dtype.kind != "f":
+            return a.copy()
+        return array_module(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(self, grad: Any) -> Any:
+        return grad * array_module(grad).isfinite(self.a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inverse hyperbolic functions, log-space addition, copysign, lerp
+# ---------------------------------------------------------------------------------------------
+class Asinh(_FloatUnary):
+    compute = staticmethod(lambda xp, a: xp.arcsinh(a))
+
+    def derivative(self, xp: Any) -> Any:
+        return 1 / xp.sqrt(self.a * self.a + 1)
+
+
+class Acosh(_FloatUnary):
+    """``acosh``; NaN below 1, and its derivative ``1 / sqrt(x^2 - 1)`` is inf at 1."""
+
+    compute = staticmethod(lambda xp, a: xp.arccosh(a))
+
+    def derivative(self, xp: Any) -> Any:
+        return 1 / xp.sqrt(self.a * self.a - 1)
+
+
+class Atanh(_FloatUnary):
+    """``atanh``; NaN outside [-1, 1], ±inf at ±1; derivative ``1 / (1 - x^2)``."""
+
+    compute = staticmethod(lambda xp, a: xp.arctanh(a))
+
+    def derivative(self, xp: Any) -> Any:
+        return 1 / (1 - self.a * self.a)
+
+
+def asinh(input: Tensor) -> Tensor:
+    return Asinh.apply(_tensor(input, "asinh"))
+
+
+def acosh(input: Tensor) -> Tensor:
+    return Acosh.apply(_tensor(input, "acosh"))
+
+
+def atanh(input: Tensor) -> Tensor:
+    return Atanh.apply(_tensor(input, "atanh"))
+
+
+def _float_operands(input: Any, other: Any, name: str) -> None:
+    if not any(isinstance(x, Tensor) for x in (input, other)) or not all(
+            isinstance(x, (Tensor, int, float, np.generic)) or is_array(x) for x in (input, other)):
+        raise TypeError(f"{name}(): expects Tensors (or one Tensor and a number), got "
+                        f"{type(input).__name__} and {type(other).__name__}")
+
+
+class LogAddExp(_Broadcasting):
+    """``log(exp(a) + exp(b))`` without overflow; gradients ``exp(a - out)`` and ``exp(b - out)``."""
+
+    saves = (0, 1, -1)
+    symbol = "logaddexp"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        a, b = _promoted(a, b, true_division=True)
+        self.a, self.b = a, b
+        with np.errstate(invalid="ignore"):
+            self.out = array_module(a, b).logaddexp(a, b)
+        return self.out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        need_a, need_b = self.needs_input_grad
+        xp = array_module(grad)
+        with np.errstate(all="ignore"):
+            grad_a = grad * xp.exp(self.a - self.out) if need_a else None
+            grad_b = grad * xp.exp(self.b - self.out) if need_b else None
+        return grad_a, grad_b
+
+
+def logaddexp(input: Tensor, other: Any) -> Tensor:
+    """``log(exp(input) + exp(other))``, elementwise with broadcasting, computed without overflow."""
+    _float_operands(input, other, "logaddexp")
+    return LogAddExp.apply(input, other)
+
+
+class CopySign(_Broadcasting):
+    """``|a|`` with the sign of ``b`` (of its sign bit: -0.0 is negative). Gradient to ``a``:
+    ``out / a`` (0 where ``a`` is 0, as torch's); to ``b``: 0."""
+
+    saves = (0, -1)
+    symbol = "copysign"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        a, b = _promoted(a, b, true_division=True)
+        self.a = a
+        self.out = array_module(a, b).copysign(a, b)
+        return self.out
+
+    def backward(self, grad: Any) -> tuple[Any, Any]:
+        need_a, need_b = self.needs_input_grad
+        xp = array_module(grad)
+        with np.errstate(all="ignore"):
+            ratio = xp.where(self.a == 0, 0, self.out / xp.where(self.a == 0, 1, self.a))
+        return (grad * ratio if need_a else None, xp.zeros_like(grad) if need_b else None)
+
+
+def copysign(input: Tensor, other: Any) -> Tensor:
+    """The magnitude of ``input`` with the sign of ``other``, elementwise (a float result)."""
+    _float_operands(input, other, "copysign")
+    return CopySign.apply(input, other)
+
+
+class Lerp(_Broadcasting):
+    """``start + weight * (end - start)`` (as torch's: ``end - (end - start) * (1 - weight)`` where
+    ``|weight| >= 0.5``). Gradients ``1 - weight``, ``weight`` and ``end - start``."""
+
+    saves = (0, 1, 2)
+    symbol = "lerp"
+
+    def forward(self, start: Any, end: Any, weight: Any) -> Any:
+        self.start, self.end, self.weight = start, end, weight
+        xp = array_module(start, end)
+        diff = end - start
+        with np.errstate(all="ignore"):
+            out = xp.where(xp.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
+        return out.astype(start.dtype, copy=False)
+
+    def backward(self, grad: Any) -> tuple[Any, Any, Any]:
+        need_start, need_end, need_weight = self.needs_input_grad
+        return (grad * (1 - self.weight) if need_start else None, grad * self.weight if need_end else None,
+                grad * (self.end - self.start) if need_weight else None)
+
+
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """Linear interpolation ``input + weight * (end - input)``; ``weight`` a number or a tensor.
+    ``input`` and ``end`` (and a tensor ``weight``) must be floating point of one dtype."""
+    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
+        raise TypeError(f"lerp(): input and end must be Tensors, got {type(input).__name__} and "
+                        f"{type(end).__name__}")
+    tensors = [input, end] + ([weight] if isinstance(weight, Tensor) else [])
+    if any(t.dtype.kind != "f" for t in tensors) or len({t.dtype for t in tensors}) != 1:
+        raise RuntimeError(f"lerp(): expected input, end (and a tensor weight) of one floating point dtype, "
+                           f"got {', '.join(str(t.dtype) for t in tensors)}")
+    if not isinstance(weight, Tensor):
+        if not isinstance(weight, (int, float, np.integer, np.floating)) or isinstance(weight, bool):
+            raise TypeError(f"lerp(): weight must be a number or a Tensor, got {type(weight).__name__}")
+        weight = input.dtype.type(weight)
+    return Lerp.apply(input, end, weight)
+
+
+_NEW_METHODS = {
+    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor,
+    "bitwise_not": bitwise_not, "bitwise_left_shift": bitwise_left_shift,
+    "bitwise_right_shift": bitwise_right_shift, "logical_not": logical_not, "logical_and": logical_and,
+    "logical_or": logical_or, "logical_xor": logical_xor, "isnan": isnan, "isinf": isinf,
+    "isposinf": isposinf, "isneginf": isneginf, "isfinite": isfinite, "nan_to_num": nan_to_num,
+    "asinh": asinh, "acosh": acosh, "atanh": atanh, "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh,
+    "logaddexp": logaddexp, "copysign": copysign, "lerp": lerp,
+    "__and__": bitwise_and, "__or__": bitwise_or, "__xor__": bitwise_xor, "__invert__": bitwise_not,
+    "__lshift__": bitwise_left_shift, "__rshift__": bitwise_right_shift,
+    "__rand__": lambda self, other: bitwise_and(other, self),
+    "__ror__": lambda self, other: bitwise_or(other, self),
+    "__rxor__": lambda self, other: bitwise_xor(other, self),
+    "__rlshift__": lambda self, other: bitwise_left_shift(other, self),
+    "__rrshift__": lambda self, other: bitwise_right_shift(other, self),
+}
+for _name, _method in _NEW_METHODS.items():
+    setattr(Tensor, _name, _method)
+arcsinh, arccosh, arctanh = asinh, acosh, atanh

@@ -25,6 +25,17 @@ class FactoryError(ValueError, RuntimeError):
     range, ``low >= high``, a negative ``std``. A ``RuntimeError``, as torch raises for these."""
 
 
+class DtypeNotImplementedError(TypeError, NotImplementedError):
+    """A range factory asked for a dtype it has no kernel for (bool): a ``TypeError``, and the
+    ``NotImplementedError`` (a ``RuntimeError``) that torch raises."""
+
+
+def _refuse_bool(target: np.dtype, where: str) -> None:
+    if target.kind == "b":
+        raise DtypeNotImplementedError(f"\"{where}_cpu\" not implemented for 'Bool' ({where} cannot make a "
+                                       f"bool tensor; pass a numeric dtype)")
+
+
 class Generator(np.random.Generator):
     """torch's ``torch.Generator`` on NumPy's: ``rp.Generator().manual_seed(42)`` can be given as
     ``generator=`` wherever retroprop draws, and is a ``numpy.random.Generator`` itself."""
@@ -245,8 +256,7 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
     bounds = [_number(v, "arange", name) for v, name in ((start, "start"), (end, "end"), (step, "step"))]
     default = DEFAULT_DTYPE if any(isinstance(v, float) for v in bounds) else np.dtype(np.int64)
     target = _dtype(dtype, default, "arange")
-    if target.kind == "b":
-        raise TypeError("arange: not implemented for dtype bool")
+    _refuse_bool(target, "arange")
     if not all(math.isfinite(v) for v in bounds[:2]):
         raise FactoryError(f"arange: unsupported range: {bounds[0]} -> {bounds[1]}")
     if not math.isfinite(bounds[2]):
@@ -300,8 +310,7 @@ def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, device: Any
     count = _steps(steps, "linspace")
     first, last = _number(start, "linspace", "start"), _number(end, "linspace", "end")
     target = _dtype(dtype, DEFAULT_DTYPE, "linspace")
-    if target.kind == "b":
-        raise TypeError("linspace: not implemented for dtype bool")
+    _refuse_bool(target, "linspace")
     values = _spaced(first, last, count, target).astype(target) if count else np.zeros(0, target)
     return _make(values, requires_grad, device, "linspace")
 
@@ -314,8 +323,7 @@ def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, dtype: Any
     first, last = _number(start, "logspace", "start"), _number(end, "logspace", "end")
     radix = float(_number(base, "logspace", "base"))
     target = _dtype(dtype, DEFAULT_DTYPE, "logspace")
-    if target.kind == "b":
-        raise TypeError("logspace: not implemented for dtype bool")
+    _refuse_bool(target, "logspace")
     if count == 1:
         exponents = np.array([float(first)])
     elif count:  # bounds in the target dtype, the step and the exponents in float64 (torch's kernel)

@@ -40,6 +40,7 @@ from retroprop.losses import (  # noqa: F401 - the loss Functions and helpers, o
 from retroprop.normalization import *  # noqa: F403 - layer_norm, embedding (normalization.__all__)
 from retroprop.pool import *  # noqa: F403 - max, avg and adaptive avg pooling (pool.__all__)
 from retroprop.random import get_generator
+from retroprop.selection import one_hot  # noqa: F401 - F.one_hot, torch's spelling
 from retroprop.tensor import Function, ShapeError, Tensor, as_array  # noqa: F401 - F.as_array, as before
 
 SELU_ALPHA = 1.6732632423543772848170429916717

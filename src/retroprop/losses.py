@@ -170,17 +170,20 @@ def _index_targets(target: Any, logits_shape: tuple[int, ...], where: str,
                    ignore_index: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The validated labels (int64) and the mask of those equal to ``ignore_index`` (None if none)."""
     labels = target._data if isinstance(target, Tensor) else as_array(target, copy=False)
+    _check_scores(logits_shape, where)
+    expected = _label_shape(logits_shape)
+    if labels.shape != expected:
+        # the shape is checked first, as torch's (a float (N, 1) target is a ShapeError, not a dtype error)
+        multi = len(logits_shape) <= 2 and labels.ndim > 1
+        raise ShapeError(
+            (f"{where}: 0D or 1D target tensor expected, multi-target not supported; " if multi else
+             f"{where}: ")
+            + f"input of shape {logits_shape} needs a target of shape {expected}, got {labels.shape}"
+        )
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: target must hold integer class indices, got dtype {labels.dtype}"
             + (" (round or cast labels with .astype(int))" if labels.dtype.kind == "f" else "")
-        )
-    _check_scores(logits_shape, where)
-    expected = _label_shape(logits_shape)
-    if labels.shape != expected:
-        raise ShapeError(
-            f"{where}: input of shape {logits_shape} needs a target of shape {expected}, got "
-            f"{labels.shape}"
         )
     n_classes = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
     if not labels.size:

@@ -1,11 +1,12 @@
-"""Pooling with torch's semantics: ``F.max_pool1d/2d``, ``F.avg_pool1d/2d``,
-``F.adaptive_avg_pool1d/2d``.
+"""Pooling with torch's semantics: ``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``,
+``F.max_unpool1d/2d``, ``F.adaptive_avg_pool1d/2d``.
 
 Inputs are ``(N, C, *spatial)`` (or unbatched ``(C, *spatial)``), as torch's. Max and average pooling
 loop over the kernel offsets, one strided slice of the (padded) input each, never over pixels;
 adaptive average pooling is one product per axis with an averaging matrix. Max pooling's gradient
 goes to each window's maximum: the first one on ties, the last NaN where there are NaNs (torch's
-rule). Integer inputs are refused (torch pools int64 in avg_pool).
+rule). ``max_pool2d`` takes integer tensors and keeps their dtype (``max_pool1d`` only with
+``return_indices``, as torch's); average pooling refuses integers (torch pools int64 there).
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ from retroprop.conv import (
     _tensor,
     _unbatched,
 )
+from retroprop.selection import IndexDtypeError, IndexOutOfRangeError
 from retroprop.tensor import Function, ShapeError, Tensor
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d",
-           "max_pool2d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d"]
+
+
+class PoolDtypeError(ConvolutionError, NotImplementedError):
+    """A pooling of a dtype torch has no kernel for: torch's ``NotImplementedError`` (a
+    ``RuntimeError``), and a ``ConvolutionError``."""
 
 
 def _pool_geometry(nd: int, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
@@ -77,7 +84,8 @@ class MaxPool(Function):
     def forward(self, x: Any, kernel: tuple[int, ...], stride: tuple[int, ...], low: tuple[int, ...],
                 high: tuple[int, ...], dilation: tuple[int, ...], out: tuple[int, ...],
                 indices: list[Any] | None = None) -> Any:
-        xp = _padded(x, low, high, -np.inf)
+        lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min  # integers pad with their minimum
+        xp = _padded(x, low, high, lowest)
         slices = _offset_slices(kernel, stride, dilation, out)
         lib = array_module(x)
         views = [xp[_spatial(index)] for _, index in slices]
@@ -90,8 +98,8 @@ class MaxPool(Function):
         which = lib.zeros(best.shape, dtype=np.int64 if len(slices) > 127 else np.int8)
         for position in range(len(views) - 1, -1, -1):
             lib.copyto(which, position, where=views[position] == best)
-        nan = lib.isnan(best)
-        if nan.any():  # ... or torch's pick where the maximum is NaN: the last NaN
+        nan = lib.isnan(best) if best.dtype.kind == "f" else None
+        if nan is not None and nan.any():  # ... or torch's pick where the maximum is NaN: the last NaN
             for position, values in enumerate(views):
                 lib.copyto(which, position, where=nan & lib.isnan(values))
         self.which, self.slices, self.shape, self.padded, self.low = which, slices, x.shape, xp.shape, low
@@ -134,7 +142,13 @@ def _max_pool(nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any, 
               ceil_mode: bool, return_indices: bool) -> Any:
     where = f"max_pool{nd}d"
     x, added = _batched(_tensor(input), nd, where)
-    _floating(x, "input", where)
+    # as torch's: max_pool2d/3d take integer tensors (max_pool1d only with return_indices), never bool
+    if x.dtype.kind == "b" or (x.dtype.kind in "iu" and nd == 1 and not return_indices):
+        raise PoolDtypeError(f"{where}: not implemented for {x.dtype} tensors, as in torch: input must be a "
+                             f"floating-point tensor{' (or an integer one)' if nd > 1 else ''}; cast it "
+                             f"first (x.float())")
+    if x.dtype.kind not in "iu":
+        _floating(x, "input", where)
     kernel, stride, pads, dilation, out, high = _pool_geometry(nd, x, kernel_size, stride, padding, dilation,
                                                                ceil_mode, where)
     sink: list[Any] | None = [] if return_indices else None
@@ -144,6 +158,15 @@ def _max_pool(nd: int, input: Any, kernel_size: Any, stride: Any, padding: Any, 
         return result
     indices = Tensor._make(sink[0])
     return result, (indices[0] if added else indices)
+
+
+def _volume(input: Any, where: str) -> Any:
+    """A 3-D pooling's input, checked here for its own message: (N, C, D, H, W) or (C, D, H, W)."""
+    x = _tensor(input)
+    if x.ndim not in (4, 5) or 0 in x.shape[1:]:
+        raise ShapeError(f"{where}: non-empty 4D or 5D (batch mode) tensor expected for input: "
+                         f"(N, C, D, H, W) or (C, D, H, W), got shape {tuple(x.shape)}")
+    return x
 
 
 def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -157,6 +180,85 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over windows of ``(N, C, H, W)`` (or ``(C, H, W)``), as torch's ``F.max_pool2d``."""
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+class MaxUnpool(Function):
+    """Each value written at its flat index in a zero plane of ``size`` positions (per sample and
+    channel); the gradient is read back from those positions."""
+
+    saves = ()
+
+    def forward(self, x: Any, indices: Any, size: tuple[int, ...]) -> Any:
+        xp = array_module(x)
+        lead, count = x.shape[:2], int(np.prod(size))
+        self.flat = indices.reshape(*lead, -1)
+        out = xp.zeros((*lead, count), dtype=x.dtype)
+        xp.put_along_axis(out, self.flat, x.reshape(*lead, -1), axis=-1)
+        self.shape = x.shape
+        return out.reshape(*lead, *size)
+
+    def backward(self, grad: Any) -> tuple[Any, None]:
+        xp = array_module(grad)
+        plane = grad.reshape(*grad.shape[:2], -1)
+        return xp.take_along_axis(plane, self.flat, axis=-1).reshape(self.shape), None
+
+
+def _max_unpool(nd: int, input: Any, indices: Any, kernel_size: Any, stride: Any, padding: Any,
+                output_size: Any) -> Tensor:
+    where = f"max_unpool{nd}d"
+    x, added = _batched(_tensor(input), nd, where)
+    index = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if index.dtype != np.int64:
+        raise IndexDtypeError(f"{where}: elements in indices should be type int64 but got: {index.dtype}")
+    if tuple(index.shape) != tuple(input.shape if isinstance(input, Tensor) else np.shape(input)):
+        raise ShapeError(f"{where}: Expected shape of indices to be same as that of the input tensor "
+                         f"({tuple(x.shape[1 if added else 0:])}) but got indices tensor with shape "
+                         f"{tuple(index.shape)}")
+    kernel = _ntuple(kernel_size, nd, "kernel_size", where)
+    stride = kernel if stride is None else _ntuple(stride, nd, "stride", where)
+    pads = _ntuple(padding, nd, "padding", where)
+    default = tuple((n - 1) * s - 2 * p + k
+                    for n, s, p, k in zip(x.shape[2:], stride, pads, kernel, strict=True))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(int(v) for v in (output_size[-nd:] if len(output_size) in (nd, nd + 2) else ()))
+        if len(size) != nd:
+            raise ShapeError(f"{where}: output_size must have {nd} or {nd + 2} elements, got "
+                             f"{len(output_size)}")
+        for d, (n, low, s) in enumerate(zip(size, default, stride, strict=True)):
+            if not low - s < n < low + s:
+                raise ConvolutionError(f'invalid output_size "{tuple(size)}" (dim {d} must be between '
+                                       f"{low - s} and {low + s})")
+    index = index[None] if added else index
+    count = int(np.prod(size))
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= count):
+        bad = int(index.max()) if int(index.max()) >= count else int(index.min())
+        raise IndexOutOfRangeError(f"{where}: Found an invalid max index: {bad} (output volumes are of "
+                                   f"size {'x'.join(str(n) for n in size)})")
+    return _unbatched(MaxUnpool.apply(x, index, size=size), added)
+
+
+def max_unpool1d(input: Any, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 output_size: Any = None) -> Tensor:
+    """The inverse of ``max_pool1d``: each value put back at its index (from ``return_indices``),
+    zeros elsewhere, as torch's ``F.max_unpool1d``."""
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input: Any, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 output_size: Any = None) -> Tensor:
+    """The inverse of ``max_pool2d``: each value put back at its flat index in its (H, W) plane,
+    zeros elsewhere; ``output_size`` (H, W) or (N, C, H, W) picks among the sizes the pooling could
+    have come from, as torch's ``F.max_unpool2d``."""
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_pool3d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over windows of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``), as torch's ``F.max_pool3d``."""
+    return _max_pool(3, _volume(input, "max_pool3d"), kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 class AvgPool(Function):
@@ -225,6 +327,13 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over windows of ``(N, C, H, W)`` (or ``(C, H, W)``), as torch's ``F.avg_pool2d``."""
     return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: Any = None) -> Tensor:
+    """Mean over windows of ``(N, C, D, H, W)`` (or ``(C, D, H, W)``), as torch's ``F.avg_pool3d``."""
+    return _avg_pool(3, _volume(input, "avg_pool3d"), kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
 
 
 class AdaptiveAvgPool(Function):

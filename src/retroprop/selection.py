@@ -2,8 +2,10 @@
 
 ``gather``, ``scatter``, ``scatter_add``, ``index_select``, ``take_along_dim`` and ``masked_fill``;
 ``sort``, ``argsort`` and ``topk``; ``cumsum``, ``cumprod``, ``cummax`` and ``cummin``; ``any``,
-``all``, ``isclose``, ``allclose`` and ``equal``. Exported at the top level (``rp.gather``) and bound
-as Tensor methods (``x.gather(dim, index)``).
+``all``, ``isclose``, ``allclose`` and ``equal``; ``scatter_reduce``; ``logsumexp`` and
+``logcumsumexp``; ``tril``, ``triu``, ``diag``, ``diagonal``; ``masked_select``, ``nonzero``,
+``nonzero_static`` and ``one_hot``. Exported at the top level (``rp.gather``) and bound as Tensor
+methods (``x.gather(dim, index)``).
 
 As torch's: indices come back int64; ``sort``, ``topk``, ``cummax`` and ``cummin`` return
 (values, indices) and their gradients flow through the values to the chosen elements. ``sort``
@@ -27,8 +29,10 @@ from retroprop.ops import Cast, Clone, MaxMin, Reshape, _Broadcasting, _check_di
 from retroprop.tensor import Function, ShapeError, Tensor, is_grad_enabled
 
 __all__ = [
-    "all", "allclose", "any", "argsort", "cummax", "cummin", "cumprod", "cumsum", "equal", "gather",
-    "index_select", "isclose", "masked_fill", "scatter", "scatter_add", "sort", "take_along_dim", "topk",
+    "all", "allclose", "any", "argsort", "cummax", "cummin", "cumprod", "cumsum", "diag", "diagonal", "equal",
+    "gather", "index_select", "isclose", "logcumsumexp", "logsumexp", "masked_fill", "masked_select",
+    "nonzero", "nonzero_static", "one_hot", "scatter", "scatter_add", "scatter_reduce", "sort",
+    "take_along_dim", "topk", "tril", "triu",
 ]
 
 
@@ -379,6 +383,139 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return _scatter(input, dim, index, src, "scatter_add", add=True)
 
 
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _scatter_reduced(a: Any, index: Any, src: Any, dim: int, reduce: str,
+                     include_self: bool) -> tuple[Any, Any]:
+    """``a`` with ``src`` reduced into the places ``index`` names along ``dim`` (arrays, 1-D or more),
+    and for 'mean' the count each place divides by (else None)."""
+    xp = array_module(a)
+    out = a.copy()
+    if not index.size:
+        return out, (xp.ones(a.shape, dtype=a.dtype) if reduce == "mean" else None)
+    target = out[_leading(index.shape, dim)]
+    coords = _open_index(index, dim)
+    src = src[tuple(slice(0, n) for n in index.shape)]
+    if not include_self:
+        if reduce in ("sum", "mean"):
+            start: Any = 0
+        elif reduce == "prod":
+            start = 1
+        elif a.dtype.kind == "f":
+            start = -np.inf if reduce == "amax" else np.inf
+        else:
+            info = np.iinfo(a.dtype) if a.dtype.kind in "iu" else None
+            start = (info.min if reduce == "amax" else info.max) if info else reduce == "amin"
+        target[coords] = start
+    ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum,
+             "amin": xp.minimum}[reduce]
+    with np.errstate(all="ignore"):
+        ufunc.at(target, coords, src)
+    count = None
+    if reduce == "mean":
+        count = xp.ones(a.shape, dtype=a.dtype)
+        counted = count[_leading(index.shape, dim)]
+        if not include_self:
+            counted[coords] = 0
+        xp.add.at(counted, coords, 1)
+        count = xp.maximum(count, 1)  # as torch's: a place nothing reached (count 0) keeps its value
+        with np.errstate(all="ignore"):
+            out = out / count if a.dtype.kind == "f" else xp.floor_divide(out, count)
+    return out.astype(a.dtype, copy=False), count
+
+
+class ScatterReduce(Function):
+    """``a`` with ``src`` reduced ('sum', 'prod', 'mean', 'amax', 'amin') into the places ``index``
+    names along ``dim``, with or without ``a``'s own value there. Gradients as torch's: 'amax'/'amin'
+    share the gradient among all the values equal to the result; 'prod' divides the result by each
+    factor, computing the product of the others where a factor is zero."""
+
+    saves = (0, 1, 2)
+
+    def forward(self, a: Any, index: Any, src: Any, dim: int, reduce: str, include_self: bool) -> Any:
+        self.a, self.index, self.src, self.options = a, index, src, (dim, reduce, include_self)
+        self.out, self.count = _scatter_reduced(a, index, src, dim, reduce, include_self)
+        return self.out
+
+    def _gather(self, x: Any) -> Any:
+        dim = self.options[0]
+        return array_module(x).take_along_axis(x[_leading(self.index.shape, dim)], self.index, dim)
+
+    def _scatter_add(self, x: Any) -> Any:
+        xp = array_module(x)
+        out = xp.zeros(self.a.shape, dtype=x.dtype)
+        dim = self.options[0]
+        xp.add.at(out[_leading(self.index.shape, dim)], _open_index(self.index, dim),
+                  x[tuple(slice(0, n) for n in self.index.shape)])
+        return out
+
+    def backward(self, grad: Any) -> tuple[Any, None, Any]:
+        xp = array_module(grad)
+        dim, reduce, include_self = self.options
+        a, src, out, index = self.a, self.src, self.out, self.index
+        with np.errstate(all="ignore"):
+            if reduce == "sum":
+                grad_a, grad_src = grad, self._gather(grad)
+            elif reduce == "mean":
+                share = grad / self.count
+                grad_a, grad_src = share, self._gather(share)
+            elif reduce == "prod":
+                # the product of the other factors: out / a, or (a zero factor) the product without it
+                kept = xp.where(a == 0, 1, a)
+                grad_a = grad * _scatter_reduced(kept, index, src, dim, reduce, include_self)[0] / kept
+                src_zero = src == 0
+                zeros_there = self._gather(self._scatter_add(src_zero.astype(grad.dtype)))
+                single = src_zero[tuple(slice(0, n) for n in index.shape)] & (zeros_there == 1)
+                without = _scatter_reduced(a, index, xp.where(src_zero, 1, src), dim, reduce, include_self)[0]
+                cut = src[tuple(slice(0, n) for n in index.shape)]
+                grad_src = xp.where(single, self._gather(grad * without),
+                                    self._gather(grad * out) / xp.where(cut == 0, 1, cut))
+            else:  # amax, amin: shared among the values equal to the result
+                # as torch's: input values equal to the result count (without include_self too, though
+                # their gradient is then zeroed where src was reduced in)
+                self_is = (a == out).astype(grad.dtype)
+                cut = src[tuple(slice(0, n) for n in index.shape)]
+                src_is = (cut == self._gather(out)).astype(grad.dtype)
+                share = grad / (self_is + self._scatter_add(src_is))
+                grad_a, grad_src = self_is * share, src_is * self._gather(share)
+            if not include_self:
+                grad_a = grad_a.copy()
+                xp.put_along_axis(grad_a[_leading(index.shape, dim)], index, 0, dim)
+        full_src = xp.zeros(src.shape, dtype=grad.dtype)
+        full_src[tuple(slice(0, n) for n in index.shape)] = grad_src
+        return grad_a, None, full_src
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """A copy of ``input`` with ``src`` reduced into the places ``index`` names along ``dim``
+    (``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin'), counting ``input``'s own value there
+    unless ``include_self=False``; as torch's ``scatter_reduce`` (integer 'mean' rounds down)."""
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, "
+                           f"got {reduce!r}")
+    data = _array(input, "scatter_reduce")
+    dim = _check_dim(dim, data.ndim, "scatter_reduce")
+    array = _index_array(index, "scatter_reduce")
+    if not (isinstance(src, Tensor) or is_array(src)):
+        raise TypeError(f"scatter_reduce(): argument 'src' must be a Tensor, not {type(src).__name__}")
+    source = _array(src, "scatter_reduce", "src")
+    if source.dtype != data.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype ({data.dtype} "
+                           f"and {source.dtype})")
+    _same_ndim(array, data, "scatter_reduce", "self")
+    _same_ndim(array, source, "scatter_reduce", "src")
+    _check_sizes(array, data, dim, "scatter_reduce", source)
+    _check_range(array, (data.shape or (1,))[dim], "scatter_reduce", dim)
+    if data.ndim == 0:
+        src = Reshape.apply(src, shape=(1,)) if isinstance(src, Tensor) else source.reshape(1)
+        out = ScatterReduce.apply(Reshape.apply(input, shape=(1,)), array.reshape(1), src, dim=0,
+                                  reduce=reduce, include_self=bool(include_self))
+        return Reshape.apply(out, shape=())
+    return ScatterReduce.apply(input, array, src, dim=dim, reduce=reduce, include_self=bool(include_self))
+
+
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at the positions ``index`` (a 1-D int tensor) names along ``dim``."""
     data = _array(input, "index_select")
@@ -723,13 +860,294 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# Log-space reductions and scans
+# ---------------------------------------------------------------------------------------------
+class LogSumExp(Function):
+    """``log(sum(exp(x)))`` over ``axis``, shifted by the maximum so that it cannot overflow (an
+    infinite maximum is not subtracted). Gradient ``grad * exp(x - out)``."""
+
+    saves = (0, -1)
+
+    def forward(self, a: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+        xp = array_module(a)
+        if a.dtype.kind != "f":
+            a = a.astype(np.float32)
+        self.a, self.axis, self.keepdims = a, axis, keepdims
+        with np.errstate(all="ignore"):
+            if a.size == 0:
+                shift = xp.zeros([1 if i in axis else n for i, n in enumerate(a.shape)], dtype=a.dtype)
+            else:
+                shift = xp.amax(a, axis=axis, keepdims=True)
+                shift = xp.where(xp.isinf(shift), 0, shift).astype(a.dtype, copy=False)
+            out = xp.log(xp.sum(xp.exp(a - shift), axis=axis, keepdims=True)) + shift
+        self.out = out
+        return out if keepdims else out.reshape([n for i, n in enumerate(a.shape) if i not in axis])
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        if not self.keepdims:
+            grad = grad.reshape(self.out.shape)
+        with np.errstate(all="ignore"):
+            return grad * xp.exp(self.a - self.out)
+
+
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input), dim))``, computed without overflow; integers give float32."""
+    data = _array(input, "logsumexp")
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:  # torch fails on an empty tuple too (it is not "every dim" here)
+        raise RuntimeError("logsumexp(): dim is empty; pass the dimension(s) to reduce")
+    axes = tuple(sorted({_check_dim(d, data.ndim, "logsumexp()") for d in dims}))
+    if data.ndim == 0:
+        axes = ()
+    if len(axes) != len(dims) and data.ndim:
+        raise RuntimeError(f"logsumexp(): dim {dims} names a dimension more than once")
+    return LogSumExp.apply(input, axis=axes, keepdims=bool(keepdim))
+
+
+def _log_cumsum_exp(xp: Any, x: Any, axis: int) -> Any:
+    return xp.logaddexp.accumulate(x, axis=axis) if x.shape[axis] else x.copy()
+
+
+class LogCumSumExp(Function):
+    """Running ``log(sum(exp(x)))`` along ``axis`` (``logaddexp.accumulate``: no overflow). The
+    gradient ``sum_{j>=i} grad_j exp(x_i - out_j)`` is computed in log space, the positive and
+    negative parts of ``grad`` apart, so that neither ``exp`` overflows."""
+
+    saves = (0, -1)
+
+    def forward(self, a: Any, axis: int) -> Any:
+        self.a, self.axis = a, axis
+        with np.errstate(all="ignore"):
+            self.out = _log_cumsum_exp(array_module(a), a, axis)
+        return self.out
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        axis = self.axis
+
+        def part(g: Any) -> Any:
+            logs = xp.log(g) - self.out
+            tail = xp.flip(_log_cumsum_exp(xp, xp.flip(logs, axis), axis), axis)
+            return xp.exp(self.a + tail)
+
+        with np.errstate(all="ignore"):
+            return part(xp.maximum(grad, 0)) - part(xp.maximum(-grad, 0))
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """Running ``log(sum(exp(input)))`` along ``dim``, computed without overflow (floats only)."""
+    data = _array(input, "logcumsumexp")
+    axis = _check_dim(dim, data.ndim, "logcumsumexp()")
+    if data.dtype.kind != "f":
+        raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for {data.dtype} tensors, as "
+                                  f"in torch; cast to a float dtype first (x.float())")
+    if data.ndim == 0:
+        return Clone.apply(input)
+    return LogCumSumExp.apply(input, axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# Triangles, diagonals, masked selection, nonzero, one-hot
+# ---------------------------------------------------------------------------------------------
+def _triangle_mask(shape: tuple[int, ...], diagonal: int, upper: bool) -> Any:
+    rows, cols = shape[-2], shape[-1]
+    lower = np.tri(rows, cols, k=diagonal - 1 if upper else diagonal, dtype=bool)
+    return ~lower if upper else lower
+
+
+class Triangle(Function):
+    """The lower (``tril``) or upper (``triu``) triangle of the last two axes, zeros elsewhere;
+    the gradient is masked the same way."""
+
+    saves = ()
+
+    def forward(self, a: Any, diagonal: int, upper: bool) -> Any:
+        xp = array_module(a)
+        self.mask = xp.asarray(_triangle_mask(a.shape, diagonal, upper))
+        return xp.where(self.mask, a, xp.zeros((), dtype=a.dtype))
+
+    def backward(self, grad: Any) -> Any:
+        return array_module(grad).where(self.mask, grad, grad.dtype.type(0))
+
+
+def _triangle(input: Tensor, diagonal: Any, upper: bool, op: str) -> Tensor:
+    data = _array(input, op)
+    if data.ndim < 2:
+        raise ShapeError(f"{op}: input tensor must have at least 2 dimensions, got shape {data.shape}")
+    return Triangle.apply(input, diagonal=_int(diagonal, op, "diagonal"), upper=upper)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The elements on and below the ``diagonal``-th diagonal of the last two axes; zeros above."""
+    return _triangle(input, diagonal, False, "tril")
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The elements on and above the ``diagonal``-th diagonal of the last two axes; zeros below."""
+    return _triangle(input, diagonal, True, "triu")
+
+
+def _diagonal_positions(shape: tuple[int, ...], offset: int, dim1: int, dim2: int) -> tuple[Any, Any]:
+    length = builtins.max(0, builtins.min(shape[dim1] + builtins.min(offset, 0),
+                                          shape[dim2] - builtins.max(offset, 0)))
+    index = np.arange(length)
+    return index + builtins.max(-offset, 0), index + builtins.max(offset, 0)
+
+
+class Diagonal(Function):
+    """The diagonal of axes ``dim1``/``dim2`` (shifted by ``offset``) as the last axis, as torch's
+    (a copy here); the gradient is written back onto that diagonal."""
+
+    saves = ()
+
+    def forward(self, a: Any, offset: int, dim1: int, dim2: int) -> Any:
+        self.shape, self.options = a.shape, (offset, dim1, dim2)
+        return array_module(a).diagonal(a, offset, dim1, dim2).copy()
+
+    def backward(self, grad: Any) -> Any:
+        xp = array_module(grad)
+        offset, dim1, dim2 = self.options
+        out = xp.zeros(self.shape, dtype=grad.dtype)
+        rows, cols = _diagonal_positions(self.shape, offset, dim1, dim2)
+        xp.moveaxis(out, (dim1, dim2), (-2, -1))[..., rows, cols] = grad
+        return out
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The ``offset``-th diagonal of the 2-D planes of axes ``dim1`` and ``dim2`` (above the main one
+    for ``offset > 0``), as a new last axis."""
+    data = _array(input, "diagonal")
+    first, second = _check_dim(dim1, data.ndim, "diagonal()"), _check_dim(dim2, data.ndim, "diagonal()")
+    if data.ndim < 2:
+        raise ShapeError(f"diagonal(): input must have at least 2 dimensions, got shape {data.shape}")
+    if first == second:
+        raise ShapeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return Diagonal.apply(input, offset=_int(offset, "diagonal", "offset"), dim1=first, dim2=second)
+
+
+class DiagEmbed(Function):
+    """A vector laid on the ``offset``-th diagonal of a square matrix of zeros."""
+
+    saves = ()
+
+    def forward(self, a: Any, offset: int) -> Any:
+        size = a.shape[0] + builtins.abs(offset)
+        out = array_module(a).zeros((size, size), dtype=a.dtype)
+        self.positions = _diagonal_positions(out.shape, offset, 0, 1)
+        out[self.positions] = a
+        return out
+
+    def backward(self, grad: Any) -> Any:
+        return grad[self.positions]
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D input: the square matrix with it on the ``diagonal``-th diagonal; a 2-D input: that
+    diagonal of it, as a 1-D tensor."""
+    data = _array(input, "diag")
+    offset = _int(diagonal, "diag", "diagonal")
+    if data.ndim == 1:
+        return DiagEmbed.apply(input, offset=offset)
+    if data.ndim == 2:
+        return Diagonal.apply(input, offset=offset, dim1=0, dim2=1)
+    raise ShapeError(f"diag(): Supports 1D or 2D tensors. Got {data.ndim}D (shape {data.shape})")
+
+
+class MaskedSelect(Function):
+    """The elements where the (broadcast) mask is True, in a 1-D tensor; the gradient is scattered
+    back to them."""
+
+    saves = ()
+
+    def forward(self, a: Any, mask: Any) -> Any:
+        xp = array_module(a)
+        shape = np.broadcast_shapes(a.shape, mask.shape)
+        self.shape, self.mask = shape, xp.broadcast_to(mask, shape)
+        return xp.broadcast_to(a, shape)[self.mask]
+
+    def backward(self, grad: Any) -> tuple[Any, None]:
+        out = array_module(grad).zeros(self.shape, dtype=grad.dtype)
+        out[self.mask] = grad
+        return out, None
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``input`` where ``mask`` (bool, broadcast with it) is True, as a 1-D tensor."""
+    data = _array(input, "masked_select")
+    where = _array(mask, "masked_select", "mask")
+    if where.dtype != np.bool_:
+        raise TypeError(f"masked_select: expected BoolTensor for mask, got dtype {where.dtype}")
+    try:
+        np.broadcast_shapes(data.shape, where.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: the mask of shape {where.shape} cannot be broadcast with the "
+                         f"input's shape {data.shape}") from None
+    return MaskedSelect.apply(input, mask.detach() if isinstance(mask, Tensor) else mask)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """The indices of the nonzero elements: an int64 ``(count, ndim)`` tensor, one row per element in
+    row-major order; with ``as_tuple``, one 1-D tensor per dimension (a 0-d input counts as 1-D)."""
+    data = _array(input, "nonzero")
+    xp = array_module(data)
+    if as_tuple:
+        found = xp.nonzero(data.reshape(-1) if data.ndim == 0 else data)
+        return tuple(Tensor._make(i.astype(np.int64)) for i in found)
+    if data.ndim == 0:
+        return Tensor._make(xp.zeros((int(bool(data)), 0), dtype=np.int64))
+    return Tensor._make(xp.argwhere(data).astype(np.int64))
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """``nonzero`` with exactly ``size`` rows: the first ``size`` indices, or all of them followed by
+    rows of ``fill_value`` (int64, ``(size, ndim)``)."""
+    data = _array(input, "nonzero_static")
+    rows = _int(size, "nonzero_static", "size")
+    fill = _int(fill_value, "nonzero_static", "fill_value")
+    if rows < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {rows}")
+    xp = array_module(data)
+    found = xp.argwhere(data).astype(np.int64)[:rows]
+    out = xp.full((rows, data.ndim), fill, dtype=np.int64)
+    out[: len(found)] = found
+    return Tensor._make(out)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows of class indices (int64): shape ``(*tensor.shape, num_classes)``;
+    ``num_classes=-1`` takes the largest index plus one."""
+    data = _array(tensor, "one_hot", "tensor")
+    if data.dtype != np.int64:
+        raise IndexDtypeError(f"one_hot is only applicable to index tensor of type LongTensor, got dtype "
+                              f"{data.dtype} (cast with .long())")
+    classes = _int(num_classes, "one_hot", "num_classes")
+    if data.size and int(data.min()) < 0:
+        raise IndexOutOfRangeError("one_hot: Class values must be non-negative.")
+    if classes == -1:
+        if not data.size:
+            raise ShapeError("one_hot: Can not infer total number of classes from empty tensor.")
+        classes = int(data.max()) + 1
+    elif classes < 0:
+        raise ValueError(f"one_hot: num_classes must be -1 or non-negative, got {classes}")
+    elif data.size and int(data.max()) >= classes:
+        raise IndexOutOfRangeError(f"one_hot: Class values must be smaller than num_classes ({classes}), got "
+                                   f"{int(data.max())}")
+    xp = array_module(data)
+    return Tensor._make((data[..., None] == xp.arange(classes)).astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
 # Tensor methods
 # ---------------------------------------------------------------------------------------------
 _METHODS = {
     "gather": gather, "scatter": scatter, "scatter_add": scatter_add, "index_select": index_select,
     "take_along_dim": take_along_dim, "masked_fill": masked_fill, "sort": sort, "argsort": argsort,
     "topk": topk, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin, "any": any,
-    "all": all, "isclose": isclose, "allclose": allclose, "equal": equal,
+    "all": all, "isclose": isclose, "allclose": allclose, "equal": equal, "logsumexp": logsumexp,
+    "logcumsumexp": logcumsumexp, "tril": tril, "triu": triu, "diagonal": diagonal, "diag": diag,
+    "masked_select": masked_select, "nonzero": nonzero, "nonzero_static": nonzero_static,
+    "scatter_reduce": scatter_reduce,
 }
 for _name, _method in _METHODS.items():
     setattr(Tensor, _name, _method)

@@ -165,7 +165,7 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
     input = _input(input, "repeat")
     reps = _sizes(sizes, "repeat")
     if len(reps) < input.ndim:
-        raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(reps)}) can not be smaller "
+        raise ShapeError(f"repeat: Number of dimensions of repeat dims ({len(reps)}) can not be smaller "
                            f"than number of dimensions of tensor ({input.ndim}, shape {input.shape})")
     if any(r < 0 for r in reps):
         raise RuntimeError(f"repeat: repeat sizes must be non-negative, got {list(reps)}")
