@@ -70,5 +70,5 @@ def test_one_sample_per_channel_in_training_is_an_error():
 def test_shape_errors_name_the_argument():
     with pytest.raises(rp.ShapeError, match=r"running_mean has shape \(3,\) but the input has 4"):
         F.batch_norm(rp.ones(2, 4), np.zeros(3), np.ones(4), training=True)
-    with pytest.raises(rp.ShapeError, match=r"\(N, C\) or \(N, C, L\)"):
+    with pytest.raises(rp.ShapeError, match=r"\(N, C, \*\) with at least 2 dimensions"):
         F.batch_norm(rp.ones(4), np.zeros(4), np.ones(4))

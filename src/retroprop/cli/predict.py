@@ -106,11 +106,11 @@ def _outputs(model: Any, table: Any) -> np.ndarray:
 
 
 def _loss_kind(loss: str) -> str:
-    from retroprop.training import LOSSES
+    from retroprop.spec import SPEC_LOSSES
 
-    if loss not in LOSSES:
-        raise UserError(f"--loss: unknown loss {loss!r}; expected one of {', '.join(sorted(LOSSES))}")
-    return LOSSES[loss].__name__
+    if loss not in SPEC_LOSSES:
+        raise UserError(f"--loss: unknown loss {loss!r}; expected one of {', '.join(sorted(SPEC_LOSSES))}")
+    return SPEC_LOSSES[loss].__name__
 
 
 def _is_regression(info: dict[str, Any], kind: str) -> bool:

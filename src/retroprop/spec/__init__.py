@@ -70,7 +70,8 @@ from retroprop.spec.fields import (
 from retroprop.training import LOSSES, History, fit
 
 __all__ = ["DATASETS", "FILE_SOURCES", "LAYER_TYPES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_PARAMETERS",
-           "MAX_UNITS", "MAX_VALUES", "OPTIMIZERS", "SCHEDULES", "SPEC_EXAMPLES", "DataSpec", "DoctorSpec",
+           "MAX_UNITS", "MAX_VALUES", "OPTIMIZERS", "SCHEDULES", "SPEC_EXAMPLES", "SPEC_LOSSES", "DataSpec",
+           "DoctorSpec",
            "ExperimentSpec", "LayerSpec", "ModelSpec", "OptimizerSpec", "Prepared", "ScheduleSpec",
            "SpecError", "load_spec", "parse_spec"]
 
@@ -423,6 +424,10 @@ def _doctor_shape(value: Any) -> Any:
     return value
 
 
+# the losses a spec trains with (and the command line evaluates): those whose targets a data file's
+# classes or values give; fit's other names (bce, l1, huber) need outputs or targets a spec cannot describe
+SPEC_LOSSES = {name: cls for name, cls in LOSSES.items()
+               if cls.__name__ in ("CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss")}
 _BINARY_LOSSES = frozenset(k for k, v in LOSSES.items() if v.__name__ == "BCEWithLogitsLoss")
 _MSE_LOSSES = frozenset(k for k, v in LOSSES.items() if v.__name__ == "MSELoss")
 _NLL_LOSSES = frozenset(k for k, v in LOSSES.items() if v.__name__ == "NLLLoss")
@@ -460,7 +465,7 @@ class ExperimentSpec(_Spec):
     name: String | None = None
     data: _one_of(DataSpec)
     model: ModelSpec
-    loss: choice(*LOSSES) = "cross_entropy"
+    loss: choice(*SPEC_LOSSES) = "cross_entropy"
     optimizer: _one_of(OptimizerSpec)
     schedule: _one_of(ScheduleSpec) | None = None
     epochs: Int1
