@@ -39,7 +39,7 @@ from retroprop.ops import (
     reduction_args,
     result_dtype,
 )
-from retroprop.tensor import Function, ShapeError, Tensor, _operand
+from retroprop.tensor import Function, ShapeError, Tensor, _operand, is_grad_enabled, no_grad
 
 __all__ = [
     "add", "amax", "amin", "argmax", "argmin", "bmm", "clone", "div", "divide", "dot", "eq",
@@ -269,33 +269,51 @@ def _scaled(input: Any, other: Any, alpha: Any, name: str) -> Any:
     return other * alpha
 
 
-def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+def _into(out: Any, result: Tensor, name: str) -> Tensor:
+    """torch's ``out=``: ``result`` written into ``out`` (resized when its shape differs; cast to its
+    dtype), outside any graph, as torch refuses ``out=`` where a gradient would be needed."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    with no_grad():
+        if out.shape != result.shape:
+            out.data = np.empty(result.shape, dtype=out.dtype)
+        out.copy_(result)
+    return out
+
+
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
     """``input + alpha * other``, with broadcasting."""
     input, other = _pair(input, other, "add")
-    return Add.apply(input, _scaled(input, other, alpha, "add"))
+    return _into(out, Add.apply(input, _scaled(input, other, alpha, "add")), "add")
 
 
-def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
     """``input - alpha * other``, with broadcasting."""
     input, other = _pair(input, other, "sub")
     if _dtype_of(input).kind == "b" and _dtype_of(other).kind == "b":
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
                            "`^` or `logical_xor()` operator instead.")
-    return Sub.apply(input, _scaled(input, other, alpha, "sub"))
+    return _into(out, Sub.apply(input, _scaled(input, other, alpha, "sub")), "sub")
 
 
 subtract = sub
 
 
-def mul(input: Any, other: Any) -> Tensor:
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """``input * other``, with broadcasting."""
-    return Mul.apply(*_pair(input, other, "mul"))
+    return _into(out, Mul.apply(*_pair(input, other, "mul")), "mul")
 
 
 multiply = mul
 
 
-def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+def div(input: Any, other: Any, *, rounding_mode: str | None = None,
+        out: Tensor | None = None) -> Tensor:
     """``input / other`` (a float result, integers giving float32); with ``rounding_mode='trunc'``
     or ``'floor'`` the quotient rounded toward zero or down, in the operands' dtype (gradient 0)."""
     input, other = _pair(input, other, "div")
@@ -303,8 +321,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"{rounding_mode!r}")
     if rounding_mode is None:
-        return TrueDivide.apply(input, other)
-    return RoundedDivide.apply(input, other, mode=rounding_mode, gradient=True)
+        return _into(out, TrueDivide.apply(input, other), "div")
+    return _into(out, RoundedDivide.apply(input, other, mode=rounding_mode, gradient=True), "div")
 
 
 divide = div
@@ -352,7 +370,7 @@ def _same_dtype(a: Tensor, b: Tensor, name: str) -> None:
                            f"{b.dtype}; cast one (x.to(y.dtype))")
 
 
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """The matrix product of two 2-D tensors (no broadcasting)."""
     input, mat2 = _input(input, "mm"), _input(mat2, "mm")
     if input.ndim != 2:
@@ -363,10 +381,10 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
         raise ShapeError(f"mm: mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} "
                          f"and {mat2.shape[0]}x{mat2.shape[1]})")
     _same_dtype(input, mat2, "mm")
-    return MatMul.apply(input, mat2)
+    return _into(out, MatMul.apply(input, mat2), "mm")
 
 
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Matrix products of two batches of matrices, ``(b, n, m) @ (b, m, p)`` (no broadcasting)."""
     input, mat2 = _input(input, "bmm"), _input(mat2, "bmm")
     if input.ndim != 3:
@@ -378,7 +396,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
         raise ShapeError(f"bmm: Expected size for first two dimensions of batch2 tensor to be: {want} but "
                          f"got: {list(mat2.shape[:2])}.")
     _same_dtype(input, mat2, "bmm")
-    return MatMul.apply(input, mat2)
+    return _into(out, MatMul.apply(input, mat2), "bmm")
 
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
@@ -431,9 +449,9 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
     return Reshape.apply(MatMul.apply(input, columns), shape=(*input.shape[:-1], *other.shape[:-1]))
 
 
-def matmul(input: Tensor, other: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     """The matrix product with NumPy's rules (1-D operands, broadcast batch dims)."""
-    return MatMul.apply(_input(input, "matmul"), other)
+    return _into(out, MatMul.apply(_input(input, "matmul"), other), "matmul")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -579,14 +579,23 @@ class _Npz(ArrayFile):
 
 
 def open_arrays(path: str | Path) -> ArrayFile:
-    """Open and check a ``.safetensors`` or ``.npz`` file (see the module's docstring)."""
+    """Open and check a ``.safetensors`` or ``.npz`` file (see the module's docstring); ``.pt`` and
+    ``.pth`` are safetensors files under torch's names (torch's own pickles are refused)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in (".pt", ".pth"):  # torch's names, for files retroprop writes: safetensors inside
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if head[:2] == b"PK" or head[:1] == b"\x80":  # a zip or a pickle: torch's own format
+            raise FileFormatError(f"{path}: a file written by torch.save (a pickle); retroprop never "
+                                  "unpickles: save the tensors with safetensors "
+                                  "(safetensors.torch.save_file) and read that file")
+        return _Safetensors(path)
     if suffix == ".safetensors":
         return _Safetensors(path)
     if suffix == ".npz":
         return _Npz(path)
-    raise ValueError(f"{path}: unknown file type {suffix or '(none)'}; use .safetensors or .npz")
+    raise ValueError(f"{path}: unknown file type {suffix or '(none)'}; use .safetensors, .npz, .pt or .pth")
 
 
 def open_npz(path: str | Path, *, limit: int | None = None, limit_name: str | None = None,

@@ -50,6 +50,7 @@ from retroprop.containers import (
     write_safetensors,
 )
 from retroprop.files import atomic_write, check_output_path
+from retroprop.tensor import Tensor
 
 __all__ = ["FORMAT_VERSION", "MAX_LAYERS", "MAX_PARAMETERS", "FileFormatError", "build_model", "load",
            "load_checkpoint", "load_state_dict", "model_config", "read_arrays", "read_info", "save",
@@ -57,7 +58,7 @@ __all__ = ["FORMAT_VERSION", "MAX_LAYERS", "MAX_PARAMETERS", "FileFormatError", 
 
 FORMAT_VERSION = 1
 _META_KEY = "__retroprop_metadata__"
-_SUFFIXES = (".safetensors", ".npz")
+_SUFFIXES = (".safetensors", ".npz", ".pt", ".pth")  # .pt/.pth: safetensors under torch's names
 _MODEL_DTYPES = ("float16", "float32", "float64")
 
 
@@ -101,7 +102,7 @@ def write_arrays(path: str | Path, arrays: dict[str, Any], metadata: dict[str, A
                                        [raw_bytes(prepared[name])]) for name in sorted(prepared)))
     try:
         with atomic_write(path, "wb") as handle:
-            if path.suffix.lower() == ".safetensors":
+            if path.suffix.lower() != ".npz":
                 write_safetensors(handle, prepared, meta)
             else:
                 prepared[_META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -226,13 +227,19 @@ def check_info(info: Any, where: str = "save") -> dict[str, Any]:
 # Models
 # ---------------------------------------------------------------------------------------------
 def save(model: Any, path: str | Path, *, info: dict[str, Any] | None = None) -> None:
-    """Write ``model``'s weights and architecture to one ``.safetensors`` or ``.npz`` file.
+    """Write ``model``'s weights and architecture to one ``.safetensors`` or ``.npz`` file (``.pt``
+    and ``.pth`` are safetensors files under torch's names).
 
     Models built from retroprop layers (``Sequential`` of built-in layers) are rebuilt by
     ``rp.load`` without their code; other Modules save their ``state_dict`` for
     ``model.load_state_dict(rp.load_state_dict(path))``. ``info`` is a JSON-able dict saved with
-    the model (e.g. its loss, data and classes), read back by ``read_info``.
+    the model (e.g. its loss, data and classes), read back by ``read_info``. A ``state_dict``
+    itself (a mapping of names to tensors or arrays, as ``torch.save(model.state_dict(), path)``
+    writes it) is saved as it is, and ``rp.load`` returns it.
     """
+    if isinstance(model, Mapping):
+        write_arrays(path, _state_arrays(model, path), {"kind": "state_dict"})
+        return
     metadata: dict[str, Any] = {"kind": "model", "architecture": model_config(model),
                                 "dtype": str(model.dtype)}
     if info is not None:
@@ -241,10 +248,26 @@ def save(model: Any, path: str | Path, *, info: dict[str, Any] | None = None) ->
     write_arrays(path, OrderedDict((name, t.data) for name, t in model._state_tensors()), metadata)
 
 
+def _state_arrays(state: Mapping[Any, Any], path: str | Path) -> OrderedDict[str, np.ndarray]:
+    """A state dict's arrays, refused unless every name is a string and every value a tensor or an
+    array of numbers."""
+    arrays: OrderedDict[str, np.ndarray] = OrderedDict()
+    for name, value in state.items():
+        if not isinstance(name, str):
+            raise TypeError(f"save: {path}: a state dict's names must be strings, got {type(name).__name__}")
+        array = value.data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+            raise TypeError(f"save: {path}: state dict entry {name!r} must be a tensor or an array of "
+                            f"numbers, got {type(value).__name__}")
+        arrays[name] = array
+    return arrays
+
+
 def _kind(path: str | Path, metadata: dict[str, Any]) -> str:
     kind = metadata.get("kind")
-    if kind not in ("model", "checkpoint"):
-        raise FileFormatError(f"{path}: field 'kind' must be 'model' or 'checkpoint', got {str(kind)[:40]!r}")
+    if kind not in ("model", "checkpoint", "state_dict"):
+        raise FileFormatError(f"{path}: field 'kind' must be 'model', 'checkpoint' or 'state_dict', got "
+                              f"{str(kind)[:40]!r}")
     return kind
 
 
@@ -326,15 +349,27 @@ def rebuild(path: str | Path, metadata: dict[str, Any], arrays: dict[str, np.nda
     return model
 
 
-def load(path: str | Path) -> Any:
-    """Rebuild the model saved by ``rp.save`` (architecture and weights).
+def load(path: str | Path, map_location: Any = None, *, weights_only: bool = True) -> Any:
+    """Rebuild the model saved by ``rp.save`` (architecture and weights), or return the state dict
+    saved by ``rp.save(model.state_dict(), path)`` (its tensors by name).
 
     The architecture is checked against the weights' shapes before the model is built, and the
     weights are read straight into it (one copy in memory) while the checksum is verified.
+    ``map_location`` and ``weights_only`` are torch's arguments: the CPU is the only device, and
+    nothing is ever unpickled, whatever ``weights_only`` says.
     """
+    if map_location is not None:
+        from retroprop.devices import device as _device
+
+        if _device(map_location).type != "cpu":
+            raise ValueError(f"load: map_location={map_location!r}: the CPU is the only device")
     path = Path(path)
     with _opened(path) as (container, entries, raw, metadata):
-        prefix = "model/" if _kind(path, metadata) == "checkpoint" else ""
+        kind = _kind(path, metadata)
+        if kind == "state_dict":
+            arrays = _verified(path, container, entries, raw, keep=entries)
+            return OrderedDict((name, Tensor(array, dtype=array.dtype)) for name, array in arrays.items())
+        prefix = "model/" if kind == "checkpoint" else ""
         weights = {name[len(prefix):]: entries[name] for name in entries if name.startswith(prefix)}
         model = _built(path, metadata, weights)
         into, cast = {}, []

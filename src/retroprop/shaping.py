@@ -516,6 +516,33 @@ def _type_as(self: Tensor, other: Tensor) -> Tensor:
     return self if self.dtype == dtype else Cast.apply(self, dtype=dtype)
 
 
+# torch's legacy type names (x.type() returns "torch.FloatTensor"; x.type("torch.LongTensor") casts)
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor",
+               np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+               np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+               np.dtype(np.bool_): "BoolTensor"}
+
+
+def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False, **_: Any) -> Any:
+    """torch's ``type``: without a dtype, the type's name (``'torch.FloatTensor'``); with one (a dtype
+    or a type name), the tensor cast to it (itself when it has that dtype already)."""
+    if dtype is None:
+        return f"torch.{_TYPE_NAMES.get(self.dtype, str(self.dtype))}"
+    if isinstance(dtype, str) and dtype.removeprefix("torch.") in _TYPE_NAMES.values():
+        name = dtype.removeprefix("torch.")
+        dtype = next(key for key, value in _TYPE_NAMES.items() if value == name)
+    target = np.dtype(dtype)
+    return self if self.dtype == target else Cast.apply(self, dtype=target)
+
+
+def _index(self: Tensor) -> int:
+    """``operator.index``: a one-element integer tensor as a Python int (``items[t]``), as torch."""
+    if self.dtype.kind not in "iub" or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(self._data.reshape(-1)[0])
+
+
 def _new(factory: Any, name: str) -> Any:
     def method(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
@@ -552,7 +579,7 @@ _METHODS = {
     "split": _split_method, "chunk": chunk, "tensor_split": tensor_split, "unbind": unbind, "narrow": narrow,
     "flip": flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "movedim": movedim, "moveaxis": movedim,
     "t": t, "swapaxes": transpose, "swapdims": transpose, "view_as": _view_as, "reshape_as": _view_as,
-    "type_as": _type_as,
+    "type_as": _type_as, "type": _type, "__index__": _index,
     "contiguous": lambda self, memory_format=None: self,
     "is_contiguous": lambda self, memory_format=None: True,
     "dim": lambda self: self.ndim, "ndimension": lambda self: self.ndim,
