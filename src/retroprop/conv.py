@@ -271,20 +271,17 @@ def _conv_padding(padding: Any, nd: int, kernel: tuple[int, ...], stride: tuple[
     return pads, pads
 
 
-def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
-          groups: Any) -> Tensor:
-    where = f"conv{nd}d"
-    x, weight = _tensor(input), _tensor(weight)
-    bias = None if bias is None else _tensor(bias)
-    stride = _ntuple(stride, nd, "stride", where)
-    dilation = _ntuple(dilation, nd, "dilation", where)
-    _at_least(stride, 1, "stride", where)
-    _at_least(dilation, 1, "dilation", where)
+def _checked_operands(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, groups: Any, where: str,
+                      layout: str) -> tuple[int, tuple[int, ...], Tensor, bool]:
+    """The checks a convolution and a transposed one share: ``groups`` a positive int, a weight of
+    ``nd + 2`` axes (``layout`` names its first two) whose first axis ``groups`` divides, and input,
+    weight and bias floating point of one dtype. Returns (groups, the weight's shape, the input with
+    a batch axis, whether that axis was added)."""
     if not _is_int(groups) or groups < 1:
         raise ConvolutionError(f"{where}: groups must be a positive integer, got {groups!r}")
     groups = int(groups)
     if weight.ndim != nd + 2:
-        raise ShapeError(f"{where}: expected a {nd + 2}-D weight (out_channels, in_channels / groups, "
+        raise ShapeError(f"{where}: expected a {nd + 2}-D weight ({layout}, "
                          f"{'L' if nd == 1 else 'kH, kW'}), got shape {tuple(weight.shape)}")
     w_shape = tuple(weight.shape)
     x, added = _batched(x, nd, where)
@@ -296,6 +293,20 @@ def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any
     if w_shape[0] % groups:
         raise ShapeError(f"{where}: given groups={groups}, expected weight to be divisible by {groups} at "
                          f"dimension 0, but got weight of size {list(w_shape)}")
+    return groups, w_shape, x, added
+
+
+def _conv(nd: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any,
+          groups: Any) -> Tensor:
+    where = f"conv{nd}d"
+    x, weight = _tensor(input), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    stride = _ntuple(stride, nd, "stride", where)
+    dilation = _ntuple(dilation, nd, "dilation", where)
+    _at_least(stride, 1, "stride", where)
+    _at_least(dilation, 1, "dilation", where)
+    groups, w_shape, x, added = _checked_operands(nd, x, weight, bias, groups, where,
+                                                  "out_channels, in_channels / groups")
     if x.shape[1] != w_shape[1] * groups:
         raise ShapeError(f"{where}: given groups={groups}, weight of size {list(w_shape)}, expected "
                          f"input{list(x.shape)} to have {w_shape[1] * groups} channels, but got "
@@ -443,22 +454,8 @@ def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, pa
     _at_least(padding, 0, "padding", where)
     _at_least(output_padding, 0, "output_padding", where)
     _at_least(dilation, 1, "dilation", where)
-    if not _is_int(groups) or groups < 1:
-        raise ConvolutionError(f"{where}: groups must be a positive integer, got {groups!r}")
-    groups = int(groups)
-    if weight.ndim != nd + 2:
-        raise ShapeError(f"{where}: expected a {nd + 2}-D weight (in_channels, out_channels / groups, "
-                         f"{'L' if nd == 1 else 'kH, kW'}), got shape {tuple(weight.shape)}")
-    w_shape = tuple(weight.shape)
-    x, added = _batched(x, nd, where)
-    for tensor, what in ((x, "input"), (weight, "weight"), *(((bias, "bias"),) if bias is not None else ())):
-        _floating(tensor, what, where)
-        if tensor.dtype != x.dtype:
-            raise ConvolutionError(f"{where}: {what} has dtype {tensor.dtype} but the input has {x.dtype}; "
-                                   "they must be the same (convert one with .to() or .double()/.float())")
-    if w_shape[0] % groups:
-        raise ShapeError(f"{where}: given groups={groups}, expected weight to be divisible by {groups} at "
-                         f"dimension 0, but got weight of size {list(w_shape)}")
+    groups, w_shape, x, added = _checked_operands(nd, x, weight, bias, groups, where,
+                                                  "in_channels, out_channels / groups")
     if x.shape[1] != w_shape[0]:
         raise ShapeError(f"{where}: given transposed=1, weight of size {list(w_shape)}, expected "
                          f"input{list(x.shape)} to have {w_shape[0]} channels, but got {x.shape[1]} channels "
