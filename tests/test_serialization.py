@@ -371,7 +371,7 @@ def test_a_npy_file_named_npz_is_refused(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["model.pt", "model.pkl", "model", "model.json"])
+@pytest.mark.parametrize("name", ["model.pkl", "model", "model.json", "model.ckpt"])
 def test_a_wrong_extension_is_refused_on_load_and_save(tmp_path: Path, name: str) -> None:
     good = _saved(tmp_path, "safetensors")
     path = tmp_path / name

@@ -50,7 +50,8 @@ LAYER_ARGUMENTS: dict[str, dict[str, str]] = {
     "Embedding": {"num_embeddings": "size", "embedding_dim": "size", "padding_idx": "int or null"},
     "Standardize": {"num_features": "size"},
     **{name: {"in_channels": "size", "out_channels": "size", "kernel_size": "sizes", "stride": "sizes",
-              "padding": "padding", "dilation": "sizes", "groups": "size", "bias": "bool"}
+              "padding": "padding", "dilation": "sizes", "groups": "size", "bias": "bool",
+              "padding_mode": "str"}
        for name in ("Conv1d", "Conv2d")},
     **{name: {"kernel_size": "sizes", "stride": "sizes", "padding": "counts", "dilation": "sizes",
               "return_indices": "bool", "ceil_mode": "bool"} for name in ("MaxPool1d", "MaxPool2d")},
@@ -272,6 +273,10 @@ def _check_together(cls_name: str, args: dict[str, Any], where: str) -> None:
         if not -rows <= args["padding_idx"] < rows:
             raise FileFormatError(f"{where}: padding_idx must be in [{-rows}, {rows - 1}] for {rows} "
                                   f"embeddings, got {args['padding_idx']}")
+    if cls_name in ("Conv1d", "Conv2d") and args["padding_mode"] not in ("zeros", "reflect", "replicate",
+                                                                          "circular"):
+        raise FileFormatError(f"{where}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                              f"got {str(args['padding_mode'])[:40]!r}")
     if cls_name in ("ConvTranspose1d", "ConvTranspose2d"):
         for key in ("in_channels", "out_channels"):
             if args[key] % args["groups"]:

@@ -142,12 +142,6 @@ def test_bad_layer_arguments_raise(build, error, message):
         build(nn)
 
 
-def test_padding_modes_other_than_zeros_are_refused_clearly():
-    torch.nn.Conv2d(2, 2, 3, padding_mode="reflect")  # torch has it; retroprop says so
-    with pytest.raises(ValueError, match="padding_mode='reflect' is not implemented"):
-        nn.Conv2d(2, 2, 3, padding_mode="reflect")
-
-
 def test_conv_layer_explains_a_wrong_input():
     layer = nn.Conv1d(3, 4, 3)
     with pytest.raises(ShapeError, match="to have 3 channels, but got 2"):

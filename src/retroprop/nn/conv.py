@@ -47,9 +47,6 @@ class _ConvNd(Module):
             C._at_least(values, 1, what, name)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode={padding_mode!r} is not implemented; only 'zeros' is "
-                             "(pad the input with F.pad and use padding=0 instead)")
         self.padding_mode = padding_mode
         # as torch keeps it: a tuple of ints, or the string 'same' / 'valid'
         self.padding = padding if isinstance(padding, str) else C._ntuple(padding, nd, "padding", name)
@@ -74,6 +71,13 @@ class _ConvNd(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         weight, padding = self.weight, self.padding
+        if self.padding_mode != "zeros":  # as torch: F.pad in that mode, then a convolution without padding
+            low, high = C._conv_padding(padding, self._nd, self.kernel_size, self.stride, self.dilation,
+                                        type(self).__name__)
+            pads = [p for axis in reversed(range(self._nd)) for p in (low[axis], high[axis])]
+            x = C.pad(x, pads, mode=self.padding_mode)
+            padding = (0,) * self._nd
+            return C._conv(self._nd, x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
         # the usual case goes straight to the op; anything else through F's checks and messages
         if (isinstance(x, Tensor) and x.ndim == self._nd + 2 and x.shape[1] == self.in_channels
                 and x.dtype == weight.dtype and type(padding) is tuple):
@@ -104,7 +108,8 @@ class _ConvNd(Module):
         padding = self.padding if isinstance(self.padding, str) else list(self.padding)
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": padding,
-                "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias is not None}
+                "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias is not None,
+                **({"padding_mode": self.padding_mode} if self.padding_mode != "zeros" else {})}
 
 
 class Conv1d(_ConvNd):
