@@ -537,10 +537,13 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False, **_: Any)
 
 
 def _index(self: Tensor) -> int:
-    """``operator.index``: a one-element integer tensor as a Python int (``items[t]``), as torch."""
-    if self.dtype.kind not in "iub" or self.numel() != 1:
-        raise TypeError("only integer tensors of a single element can be converted to an index")
-    return int(self._data.reshape(-1)[0])
+    """``operator.index``: a 0-d integer tensor as a Python int (``items[t]``). torch also converts a
+    one-element tensor of shape (1,); here that is refused, because NumPy would then index an array
+    with it as with a scalar (``x[t]`` losing an axis) where retroprop's own indexing keeps the axis."""
+    if self.dtype.kind not in "iub" or self.ndim != 0:
+        raise TypeError(f"only 0-d integer tensors can be used as an index, got a {self.dtype} tensor of "
+                        f"shape {tuple(self.shape)} (use .item() for a one-element tensor)")
+    return int(self._data)
 
 
 def _new(factory: Any, name: str) -> Any:
