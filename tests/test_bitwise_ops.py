@@ -129,3 +129,28 @@ def test_results_carry_no_gradient():
     x = rp.tensor([1.0, np.nan], requires_grad=True)
     assert not rp.isnan(x).requires_grad
     assert not rp.logical_not(x).requires_grad
+
+
+@pytest.mark.parametrize("symbol, method", [("&=", "bitwise_and_"), ("|=", "bitwise_or_"),
+                                            ("^=", "bitwise_xor_"), ("<<=", "bitwise_left_shift_"),
+                                            (">>=", "bitwise_right_shift_")])
+@pytest.mark.parametrize("dtype", ["int8", "int64", "bool"])
+def test_in_place_bitwise_ops_write_into_the_tensor_as_torch(symbol: str, method: str, dtype: str) -> None:
+    """``x &= y`` (and ``x.bitwise_and_(y)``) change ``x`` itself: a view taken before sees the change,
+    the dtype is kept and the version goes up, as torch's."""
+    if dtype == "bool" and "shift" in method:
+        pytest.skip("torch has no shifts of bool tensors")
+    values, others = [5, 6, 7, 100], [3, 1, 2, 1]
+    ours, theirs = rp.tensor(values, dtype=np.dtype(dtype)), torch.tensor(values).to(getattr(torch, dtype))
+    our_view, their_view = ours[1:], theirs[1:]
+    before = ours._version
+    namespace = {"x": ours, "y": rp.tensor(others, dtype=np.dtype(dtype)), "tx": theirs,
+                 "ty": torch.tensor(others).to(getattr(torch, dtype))}
+    exec(f"x {symbol} y\ntx {symbol} ty", namespace)
+    assert namespace["x"] is ours and ours._version > before
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(our_view.numpy(), their_view.numpy())
+    assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    again = rp.tensor(values, dtype=np.dtype(dtype))
+    assert getattr(again, method)(rp.tensor(others, dtype=np.dtype(dtype))) is again
+    np.testing.assert_array_equal(again.numpy(), theirs.numpy())

@@ -23,7 +23,7 @@ import numpy as np
 from retroprop.backend import array_module, is_array, special_module
 from retroprop.functional import relu, sigmoid, tanh
 from retroprop.ops import Abs, Clip, Exp, Log, Sqrt, _Broadcasting, _float_input, _promoted, result_dtype
-from retroprop.tensor import Function, Tensor
+from retroprop.tensor import Function, Tensor, _in_place
 
 __all__ = [
     "abs", "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin",
@@ -800,6 +800,25 @@ _NEW_METHODS = {
     "__rlshift__": lambda self, other: bitwise_left_shift(other, self),
     "__rrshift__": lambda self, other: bitwise_right_shift(other, self),
 }
+
+
+def _bitwise_in_place(name: str, op: Any) -> Any:
+    """``x &= y`` and ``x.bitwise_and_(y)``: the result written into ``x`` (its dtype kept, the version
+    bumped), as torch's in-place bitwise ops."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return _in_place(self, name, op, (other,))
+
+    method.__name__ = name
+    return method
+
+
+for _op_name, _op, _symbol, _dunder in (
+        ("bitwise_and", bitwise_and, "&=", "__iand__"), ("bitwise_or", bitwise_or, "|=", "__ior__"),
+        ("bitwise_xor", bitwise_xor, "^=", "__ixor__"),
+        ("bitwise_left_shift", bitwise_left_shift, "<<=", "__ilshift__"),
+        ("bitwise_right_shift", bitwise_right_shift, ">>=", "__irshift__")):
+    _NEW_METHODS[f"{_op_name}_"] = _bitwise_in_place(f"{_op_name}_", _op)
+    _NEW_METHODS[_dunder] = _bitwise_in_place(_symbol, _op)
 for _name, _method in _NEW_METHODS.items():
     setattr(Tensor, _name, _method)
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
