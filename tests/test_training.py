@@ -826,3 +826,27 @@ def test_fit_knows_the_regression_losses_by_name(name: str, cls: type) -> None:
     assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
     assert float(cls()(model(rp.tensor(x.astype(np.float32))), rp.tensor(y)).item()) == pytest.approx(
         rp.evaluate(model, x, y, loss=name)["loss"], rel=1e-5)
+
+
+def test_fit_reads_per_position_outputs_with_classes_on_axis_one() -> None:
+    """(N, C, H, W) outputs against (N, H, W) labels, as torch's losses take them: the class count is
+    axis 1 and accuracy compares argmax over axis 1; labels equal to the loss's ignore_index are
+    neither refused nor counted."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 1, 4, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 0] > 1)  # 3 classes per position
+    model = nn.Sequential(nn.Conv2d(1, 8, 1), nn.ReLU(), nn.Conv2d(8, 3, 1))
+    history = rp.fit(model, x, y, loss=nn.CrossEntropyLoss(), epochs=40, verbose=0,
+                     optimizer=rp.optim.Adam(model.parameters(), lr=0.05))
+    predicted = rp.predict(model, x).argmax(1)
+    assert history.history["accuracy"][-1] == pytest.approx(float((predicted == y).mean()), abs=0.05)
+    assert history.history["accuracy"][-1] > 0.9
+    masked = y.copy()
+    masked[:, 0, :] = -100
+    history = rp.fit(model, x, masked, loss=nn.CrossEntropyLoss(), epochs=1, verbose=0, shuffle=False,
+                     optimizer=rp.optim.SGD(model.parameters(), lr=0.0))
+    kept = masked != -100
+    assert history.history["accuracy"][-1] == pytest.approx(float((predicted == y)[kept].mean()), abs=1e-6)
+    with pytest.raises(ValueError, match="class labels must lie in"):
+        rp.fit(model, x, masked - 1, loss=nn.CrossEntropyLoss(), epochs=1, verbose=0,
+               optimizer=rp.optim.SGD(model.parameters(), lr=0.0))

@@ -588,8 +588,8 @@ def open_arrays(path: str | Path) -> ArrayFile:
             head = handle.read(4)
         if head[:2] == b"PK" or head[:1] == b"\x80":  # a zip or a pickle: torch's own format
             raise FileFormatError(f"{path}: a file written by torch.save (a pickle); retroprop never "
-                                  "unpickles: save the tensors with safetensors "
-                                  "(safetensors.torch.save_file) and read that file")
+                                  "unpickles: load it in torch and hand the arrays over, e.g. "
+                                  "model.load_state_dict({k: v.numpy() for k, v in torch_state.items()})")
         return _Safetensors(path)
     if suffix == ".safetensors":
         return _Safetensors(path)

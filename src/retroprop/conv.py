@@ -271,6 +271,19 @@ def _conv_padding(padding: Any, nd: int, kernel: tuple[int, ...], stride: tuple[
     return pads, pads
 
 
+MAX_OUTPUT_ELEMENTS = 2**31  # an op that would make more values refuses before allocating them
+
+
+def check_output_size(shape: tuple[int, ...], where: str) -> None:
+    """Refuse, before anything is allocated, an output of more than ``MAX_OUTPUT_ELEMENTS`` values (a
+    stride, scale or size far out of proportion, from a typo or a crafted model file)."""
+    count = math.prod(int(n) for n in shape)
+    if count > MAX_OUTPUT_ELEMENTS:
+        raise ValueError(f"{where}: the output would have shape {tuple(int(n) for n in shape)}, {count:,} "
+                         f"values, more than the {MAX_OUTPUT_ELEMENTS:,} an op may allocate; check the "
+                         "stride, scale or size")
+
+
 def _checked_operands(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, groups: Any, where: str,
                       layout: str) -> tuple[int, tuple[int, ...], Tensor, bool]:
     """The checks a convolution and a transposed one share: ``groups`` a positive int, a weight of
@@ -472,6 +485,7 @@ def _conv_transpose(nd: int, input: Any, weight: Any, bias: Any, stride: Any, pa
         raise ShapeError(f"{where}: given input size per channel: ({' x '.join(map(str, size_in))}). "
                          f"Calculated output size per channel: ({' x '.join(map(str, out))}). Output size is "
                          "too small")
+    check_output_size((x.shape[0], c_out, *out), where)
     result = TransposedConvolution.apply(x, weight, bias, stride=stride, padding=padding,
                                          output_padding=output_padding, dilation=dilation, groups=groups)
     return _unbatched(result, added)

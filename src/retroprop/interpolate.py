@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.backend import array_module
+from retroprop.conv import check_output_size
 from retroprop.tensor import Function, ShapeError, Tensor
 
 __all__ = ["interpolate"]
@@ -217,6 +218,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if mode in _LINEAR and _LINEAR[mode] != nd:
         raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {_LINEAR[mode] + 2}D input")
     sizes, scales = _sizes(x, nd, size, scale_factor, recompute_scale_factor)
+    check_output_size((*x.shape[:2], *sizes), "interpolate")
     if x.dtype.kind != "f":
         raise RuntimeError(f"interpolate: not implemented for {x.dtype} tensors; cast to a float dtype first "
                            "(x.float())")

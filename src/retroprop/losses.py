@@ -458,8 +458,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     weights of the other targets; ``label_smoothing`` mixes the target with the uniform
     distribution, as in PyTorch.
     """
-    if isinstance(weight, str) and isinstance(ignore_index, float):  # (x, t, 'sum', 0.1): the earlier order
-        ignore_index, label_smoothing = -100, ignore_index
+    if isinstance(weight, str) and ignore_index != -100:  # (x, t, 'sum', 0.1): the earlier order, in which
+        ignore_index, label_smoothing = -100, ignore_index  # the number after the reduction is the smoothing
     weight, reduction = _legacy_order(weight, reduction)
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:

@@ -192,12 +192,23 @@ def _output_width(model: Module, sample: np.ndarray) -> int:
             out = model(Tensor._make(sample))
     finally:
         model.train(was_training)
+    if out.ndim >= 3:  # (N, C, d1, ...): classes on axis 1, as torch's losses read them
+        return int(out.shape[1])
     return int(out.shape[-1]) if out.ndim else 1
 
 
-def _check_labels(y: np.ndarray, n_classes: int, where: str) -> None:
-    """Refuse labels outside [0, n_classes) before any training, naming the first bad index."""
+def _ignored_label(loss: Any) -> int | None:
+    """The label a class loss leaves out (its ``ignore_index``), None when it has none."""
+    value = getattr(loss, "ignore_index", None)
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+
+
+def _check_labels(y: np.ndarray, n_classes: int, where: str, ignored: int | None = None) -> None:
+    """Refuse labels outside [0, n_classes) before any training, naming the first bad index (the
+    loss's ``ignore_index`` excepted)."""
     bad = (y < 0) | (y >= n_classes)
+    if ignored is not None:
+        bad &= y != ignored
     if bad.any():
         index = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(
@@ -206,10 +217,16 @@ def _check_labels(y: np.ndarray, n_classes: int, where: str) -> None:
         )
 
 
-def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool, threshold: float = 0.0) -> float:
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool, threshold: float = 0.0,
+              ignored: int | None = None) -> float:
     if binary:
         return float(((y_pred > threshold) == (y_true > 0.5)).mean())
-    return float((y_pred.argmax(axis=-1) == y_true).mean())
+    # (N, C) or, per position, (N, C, d1, ...) against (N, d1, ...): classes on axis 1 then, as torch's
+    correct = y_pred.argmax(axis=1 if y_pred.ndim >= 3 else -1) == y_true
+    if ignored is not None:
+        kept = y_true != ignored
+        return float(correct[kept].mean()) if kept.any() else float("nan")
+    return float(correct.mean())
 
 
 def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
@@ -217,10 +234,10 @@ def _resolve_metrics(metrics: Sequence[Any] | None, loss: Any,
     if metrics is None:
         metrics = ["accuracy"] if classification else []
     resolved: dict[str, Metric] = {}
-    binary, threshold = _is_binary(loss), _binary_threshold(loss)
+    binary, threshold, ignored = _is_binary(loss), _binary_threshold(loss), _ignored_label(loss)
     for metric in metrics:
         if metric in ("accuracy", "acc"):
-            resolved["accuracy"] = lambda t, p: _accuracy(t, p, binary, threshold)
+            resolved["accuracy"] = lambda t, p: _accuracy(t, p, binary, threshold, ignored)
         elif callable(metric):
             resolved[getattr(metric, "__name__", f"metric_{len(resolved)}")] = metric
         else:
@@ -448,9 +465,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     metric_fns = _resolve_metrics(metrics, loss_fn, classification)
     if classification and not _is_binary(loss_fn):
         n_classes = _output_width(model, x_all[:1])
-        _check_labels(y_all, n_classes, "fit: y")
+        _check_labels(y_all, n_classes, "fit: y", _ignored_label(loss_fn))
         if y_val is not None:
-            _check_labels(y_val, n_classes, "fit: validation_data y")
+            _check_labels(y_val, n_classes, "fit: validation_data y", _ignored_label(loss_fn))
 
     if seed is not None:
         manual_seed(seed)

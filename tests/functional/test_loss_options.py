@@ -480,3 +480,13 @@ def test_new_modules_are_in_nn():
     for name in ("BCELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"):
         assert name in rp.nn.loss.__all__
         assert isinstance(getattr(nn, name)(), nn.Module)
+
+
+def test_the_earlier_positional_order_reads_an_integer_smoothing_as_smoothing() -> None:
+    """(reduction, label_smoothing) was the order before torch's (weight, ignore_index, ...): a string
+    first means that order, so a 0 after it is a smoothing of 0, never ignore_index=0."""
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    y = np.array([0, 0, 1, 2])
+    expected = float(torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y)))
+    assert float(nn.CrossEntropyLoss("mean", 0)(rp.tensor(x), y)) == pytest.approx(expected, rel=1e-12)
+    assert float(rp.F.cross_entropy(rp.tensor(x), y, "mean", 0)) == pytest.approx(expected, rel=1e-12)

@@ -58,7 +58,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
-        if isinstance(weight, str) and isinstance(ignore_index, float):  # the earlier (reduction, smoothing)
+        if isinstance(weight, str) and ignore_index != -100:  # the earlier (reduction, smoothing) order
             ignore_index, label_smoothing = -100, ignore_index
         super().__init__(weight, reduction)
         self.ignore_index = int(ignore_index)
