@@ -489,3 +489,42 @@ def test_augmented_assignment_changes_the_tensor_in_place_as_torch() -> None:
         h.sum().backward()
     assert results[0] == results[1]
     np.testing.assert_allclose(x.grad, t.grad.numpy())
+
+
+def test_an_operand_sharing_the_changed_memory_is_read_before_the_write() -> None:
+    """``h.div_(h.detach())`` and ``h += h`` in a recorded graph: the operand is the earlier value (a
+    copy of it where the new node keeps it), so the gradient is the true one instead of being read
+    from the overwritten array."""
+    w = rp.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = w * 2
+    h.div_(h.detach())
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 1 / np.array([1.0, 2.0, 3.0]), rtol=1e-6)
+    w = rp.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = w * 2
+    h += h
+    h.sum().backward()
+    tw = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    th = tw * 2
+    th += th
+    th.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
+    w = rp.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = w * 2
+    h.mul_(h)  # torch refuses at backward; the gradient here is that of (2w)^2
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [8.0, 16.0, 24.0])
+
+
+def test_fill_zero_and_copy_outside_a_graph_write_directly_and_bump_the_version() -> None:
+    x = rp.zeros(3)
+    before = x._version
+    x.copy_(np.array([1, 2, 3]))
+    x.fill_(2.5)
+    x.zero_()
+    assert x._version == before + 3 and x.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(rp.ShapeError, match="cannot be broadcast"):
+        x.copy_(np.ones(4))
+    ints = rp.tensor([1, 5])
+    ints.masked_fill_(rp.tensor([True, False]), rp.tensor(2.5))  # a constant takes the tensor's dtype
+    assert ints.tolist() == [2, 5] and ints.dtype == np.int64

@@ -1287,6 +1287,7 @@ def _record_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], op
             "`with rp.no_grad():`, or compute a new tensor (out of place)"
         )
     _refuse_views(self, name)
+    operands, reads_self = _unaliased(self, name, operands, reads_self)
     # the earlier self: its value (a copy when the new node reads it: the array is about to change)
     before = Tensor._make(self._data.copy() if reads_self else self._data)
     before._ctx, before._requires_grad = self._ctx, self._requires_grad
@@ -1297,6 +1298,7 @@ def _record_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], op
         # history and this write, in a counter of the earlier self's own
         counter = self._vc if self._vc is not None and self._vc is not _KEPT else [0, None]
         before._vc = [counter[_VERSION] + 1, [*(counter[_EVENTS] or ()), stamp]]
+    operands = tuple(before if o is self else o for o in operands)  # h += h: the earlier h, twice
     result = compute(before, *operands)
     value = result._data
     _check_result(self, value, name)
@@ -1311,6 +1313,25 @@ def _record_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], op
     self._ctx = result._ctx
     self._requires_grad = True
     return self
+
+
+def _unaliased(self: Tensor, name: str, operands: tuple[Any, ...],
+               reads_self: bool) -> tuple[tuple[Any, ...], bool]:
+    """The operands of an in-place op recorded in a graph, none of them sharing ``self``'s memory: the
+    new node may keep them for backward, and ``self``'s array is about to be overwritten. ``self``
+    itself stays (it becomes its earlier value, which must then be a copy); a constant that shares
+    the memory (``h.div_(h.detach())``) is copied; a differentiable view of it is refused."""
+    kept = []
+    for operand in operands:
+        if operand is self:
+            reads_self = True
+        elif isinstance(operand, Tensor) and np.may_share_memory(operand._data, self._data):
+            if operand._requires_grad:
+                raise RuntimeError(f"{name}: an operand shares memory with the tensor changed in place and "
+                                   "requires grad; pass a .clone() of it")
+            operand = Tensor._make(operand._data.copy())
+        kept.append(operand)
+    return tuple(kept), reads_self
 
 
 def _prune_prior(prior: list[tuple[int, Tensor]] | None) -> list[tuple[int, Tensor]]:
@@ -1480,11 +1501,15 @@ def _fill_(self: Tensor, value: Any) -> Tensor:
     if not isinstance(value, (Tensor, int, float, bool, np.generic)) and not (
             is_array(value) and not value.ndim):
         raise TypeError(f"fill_(): value must be a number or a 0-d tensor, got {type(value).__name__}")
+    if _overwrite_directly(self, value):
+        return self
     return _in_place(self, "fill_", _overwrite("fill_"), (value,))
 
 
 def _zero_(self: Tensor) -> Tensor:
     """Set every element to 0 in place (torch's ``zero_``)."""
+    if _overwrite_directly(self, 0):
+        return self
     return _in_place(self, "zero_", _overwrite("zero_"), (0,))
 
 
@@ -1493,7 +1518,30 @@ def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     gradient reaches ``src`` (torch's ``copy_``)."""
     if not isinstance(src, Tensor) and not is_array(src):
         raise TypeError(f"copy_(): argument 'src' must be a Tensor (or an array), got {type(src).__name__}")
+    if _overwrite_directly(self, src):
+        return self
     return _in_place(self, "copy_", _overwrite("copy_"), (src,))
+
+
+def _overwrite_directly(self: Tensor, src: Any) -> bool:
+    """``fill_``/``zero_``/``copy_`` outside any graph (nothing requires grad, or no_grad): the values
+    written straight into the array, the version bumped; False where the recorded path is needed (a
+    graph, a source whose shape does not broadcast, a read-only array: that path raises the error)."""
+    if _grad_mode.enabled and (self._requires_grad or (isinstance(src, Tensor) and src._requires_grad)):
+        return False
+    array = self._data
+    if not array.flags.writeable:
+        return False
+    value = src._data if isinstance(src, Tensor) else src
+    if is_array(value) and value.shape != array.shape:
+        try:
+            if np.broadcast_shapes(value.shape, array.shape) != array.shape:
+                return False
+        except ValueError:
+            return False
+    _bump(self)
+    np.copyto(array, value, casting="unsafe")
+    return True
 
 
 def _overwrite(name: str) -> Callable[[Tensor, Any], Tensor]:
@@ -1542,6 +1590,8 @@ def _masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
         if value.ndim:
             raise ShapeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                              f"{value.ndim} dimension(s)")
+        if not value._requires_grad and value.dtype != self._data.dtype:
+            value = value._data.astype(self._data.dtype)  # a constant takes the tensor's dtype, as torch's
     elif isinstance(value, (int, float, bool, np.generic)):
         value = np.asarray(value).astype(self._data.dtype)  # cast to the tensor's dtype, as torch's
     else:
