@@ -30,15 +30,7 @@ class _ConvNd(Module):
                  padding_mode: str = "zeros", dtype: Any = None, generator: Any = None) -> None:
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if self.in_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({self.in_channels}) must be divisible by groups "
-                             f"({self.groups})")
-        if self.out_channels % self.groups:
-            raise ValueError(f"{name}: out_channels ({self.out_channels}) must be divisible by groups "
-                             f"({self.groups})")
+        self._set_channels(in_channels, out_channels, groups)
         self.kernel_size = C._ntuple(kernel_size, nd, "kernel_size", name)
         self.stride = C._ntuple(stride, nd, "stride", name)
         self.dilation = C._ntuple(dilation, nd, "dilation", name)
@@ -59,6 +51,16 @@ class _ConvNd(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
+
+    def _set_channels(self, in_channels: Any, out_channels: Any, groups: Any) -> None:
+        """Channels and groups, positive ints with both channel counts divisible by ``groups``."""
+        name = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.groups = _positive_int(groups, "groups", name)
+        for what, count in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if count % self.groups:
+                raise ValueError(f"{name}: {what} ({count}) must be divisible by groups ({self.groups})")
 
     def reset_parameters(self, generator: Any = None) -> None:
         """PyTorch's default: weight ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and
@@ -136,15 +138,7 @@ class _ConvTransposeNd(_ConvNd):
                  generator: Any = None) -> None:
         Module.__init__(self)
         name, nd = type(self).__name__, self._nd
-        self.in_channels = _positive_int(in_channels, "in_channels", name)
-        self.out_channels = _positive_int(out_channels, "out_channels", name)
-        self.groups = _positive_int(groups, "groups", name)
-        if self.in_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({self.in_channels}) must be divisible by groups "
-                             f"({self.groups})")
-        if self.out_channels % self.groups:
-            raise ValueError(f"{name}: out_channels ({self.out_channels}) must be divisible by groups "
-                             f"({self.groups})")
+        self._set_channels(in_channels, out_channels, groups)
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a tuple of {nd} ints, got {padding!r} "
                              "(transposed convolutions take no padding strings)")
