@@ -130,6 +130,8 @@ TO_FORMS = {
     "int": lambda m, x, o: x.int(),
     "bool": lambda m, x, o: x.bool(),
     "half": lambda m, x, o: x.half(),
+    "float": lambda m, x, o: x.float(),
+    "double": lambda m, x, o: x.double(),
     "cpu": lambda m, x, o: x.cpu(),
 }
 

@@ -68,6 +68,33 @@ def test_diagonal_gradient_and_errors():
         rp.ones(3, 3).diagonal(dim1=0, dim2=2)
 
 
+@pytest.mark.parametrize(("offset", "dim1", "dim2"), [(0, 0, 1), (1, 0, 1), (-1, 0, 1), (2, 1, 2), (-1, 2, 0),
+                                                      (9, 0, 1)])
+def test_diagonal_is_a_view_that_writes_through_as_torch(offset, dim1, dim2):
+    """``x.diagonal().fill_(v)`` (and ``+=``) changes ``x`` as torch's view does; ``diag`` is a copy."""
+    x, t = rp.zeros(3, 4, 5), torch.zeros(3, 4, 5)
+    for lib, z in ((rp, x), (torch, t)):
+        view = z.diagonal(offset, dim1, dim2)
+        view.fill_(2.0)
+        view += 1.0
+        lib.diag(z[0], 1).fill_(-5.0)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+    if t.diagonal(offset, dim1, dim2).numel():  # an empty view shares no memory: nothing to count
+        assert x._version == t._version
+
+
+def test_diagonal_of_a_tensor_in_a_graph_refuses_an_in_place_change():
+    h = rp.ones(3, 3, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        h.diagonal().fill_(0.0)
+    w = rp.ones(3, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.diagonal().fill_(0.0)
+    with rp.no_grad():
+        w.diagonal().fill_(0.0)
+    assert w.numpy().trace() == 0.0
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("shape", "diagonal"), [((5,), 0), ((5,), 2), ((5,), -1), ((3, 4), 0), ((3, 4), 1),
                                                  ((4, 3), -2), ((1,), 0)])

@@ -249,6 +249,8 @@ _TENSOR_METHODS: dict[str, Any] = {
     "device": property(lambda self: CPU, doc="Where the tensor lives: always rp.device('cpu')."),
     "is_cuda": property(lambda self: False, doc="False: retroprop runs on the CPU only."),
     "is_cpu": property(lambda self: True, doc="True: retroprop runs on the CPU only."),
+    "float": _converter(np.float32, "float"),
+    "double": _converter(np.float64, "double"),
     "long": _converter(np.int64, "long"),
     "int": _converter(np.int32, "int"),
     "bool": _converter(np.bool_, "bool"),

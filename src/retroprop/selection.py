@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.backend import array_module, is_array
-from retroprop.ops import Cast, Clone, MaxMin, Reshape, _Broadcasting, _check_dim
+from retroprop.ops import Cast, Clone, MaxMin, Reshape, _Broadcasting, _check_dim, _View
 from retroprop.tensor import Function, ShapeError, Tensor, is_grad_enabled
 
 __all__ = [
@@ -995,15 +995,32 @@ def _diagonal_positions(shape: tuple[int, ...], offset: int, dim1: int, dim2: in
     return index + builtins.max(-offset, 0), index + builtins.max(offset, 0)
 
 
-class Diagonal(Function):
-    """The diagonal of axes ``dim1``/``dim2`` (shifted by ``offset``) as the last axis, as torch's
-    (a copy here); the gradient is written back onto that diagonal."""
+def _diagonal_view(a: Any, offset: int, dim1: int, dim2: int) -> Any:
+    """``a``'s diagonal as a view that writes through (NumPy's own ``diagonal`` view is read-only)."""
+    index = [slice(None)] * a.ndim
+    if offset >= 0:
+        index[dim2] = slice(offset, None)
+    else:
+        index[dim1] = slice(-offset, None)
+    part = a[tuple(index)]
+    kept = [axis for axis in range(a.ndim) if axis not in (dim1, dim2)]
+    length = builtins.min(part.shape[dim1], part.shape[dim2])
+    shape = (*(part.shape[axis] for axis in kept), length)
+    strides = (*(part.strides[axis] for axis in kept), part.strides[dim1] + part.strides[dim2])
+    return np.lib.stride_tricks.as_strided(part, shape, strides, writeable=part.flags.writeable)
 
-    saves = ()
 
-    def forward(self, a: Any, offset: int, dim1: int, dim2: int) -> Any:
+class Diagonal(_View):
+    """The diagonal of axes ``dim1``/``dim2`` (shifted by ``offset``) as the last axis, a view of the
+    input as torch's (``copy=True``: a new array, as ``torch.diag``); the gradient is written back onto
+    that diagonal."""
+
+    def forward(self, a: Any, offset: int, dim1: int, dim2: int, copy: bool = False) -> Any:
         self.shape, self.options = a.shape, (offset, dim1, dim2)
-        return array_module(a).diagonal(a, offset, dim1, dim2).copy()
+        xp = array_module(a)
+        if copy:
+            return xp.diagonal(a, offset, dim1, dim2).copy()
+        return _diagonal_view(a, offset, dim1, dim2) if xp is np else xp.diagonal(a, offset, dim1, dim2)
 
     def backward(self, grad: Any) -> Any:
         xp = array_module(grad)
@@ -1050,7 +1067,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     if data.ndim == 1:
         return DiagEmbed.apply(input, offset=offset)
     if data.ndim == 2:
-        return Diagonal.apply(input, offset=offset, dim1=0, dim2=1)
+        return Diagonal.apply(input, offset=offset, dim1=0, dim2=1, copy=True)
     raise ShapeError(f"diag(): Supports 1D or 2D tensors. Got {data.ndim}D (shape {data.shape})")
 
 

@@ -580,13 +580,8 @@ class Tensor:
 
         return ops.Cast.apply(self, dtype=np.dtype(dtype))
 
-    # to(device, dtype), cpu(), cuda(), .device, long(), int(), bool(), half(): bound in devices.py
-
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
+    # to(device, dtype), cpu(), cuda(), .device, float(), double(), long(), int(), bool(), half(): bound in
+    # devices.py
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if dtype is None:

@@ -164,14 +164,12 @@ def main(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        result = {"watched": run(rank, world, repair=False, epochs=1),
-                  "repaired": run(rank, world, repair=True, epochs=4),
-                  "dead": run(rank, world, repair=False, epochs=8, model="relu"),
-                  "layouts": run_short(rank, world, "layouts"), "drift": run_short(rank, world, "drift"),
-                  "nan": run_short(rank, world, "nan"), "nograd": run_short(rank, world, "nograd")}
-    finally:
-        dist.destroy_process_group()
+    result = {"watched": run(rank, world, repair=False, epochs=1),
+              "repaired": run(rank, world, repair=True, epochs=4),
+              "dead": run(rank, world, repair=False, epochs=8, model="relu"),
+              "layouts": run_short(rank, world, "layouts"), "drift": run_short(rank, world, "drift"),
+              "nan": run_short(rank, world, "nan"), "nograd": run_short(rank, world, "nograd")}
+    dist.barrier()  # every rank's collectives are done
     Path(out).write_text(json.dumps(result, default=float))
 
 
@@ -245,3 +243,9 @@ def test_two_gloo_ranks_reach_the_same_diagnoses_and_treatments(tmp_path):
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    # leave without tearing the process group down: gloo's worker threads can abort the interpreter's
+    # finalization or destroy_process_group (SIGABRT, "terminate called without an active exception",
+    # seen once in CI after every result was written; pytorch/pytorch#179291, #190489)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
