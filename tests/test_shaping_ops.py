@@ -157,10 +157,11 @@ def test_split_and_chunk_sizes_as_torch() -> None:
     pytest.param(np.bool_, np.int32, id="bool-int32"), pytest.param(np.int32, np.int64, id="int32-int64"),
     pytest.param(np.uint8, np.int64, id="uint8-int64"),
 ])
-def test_cat_promotes_dtypes_as_torch(a: Any, b: Any) -> None:
-    x, y = np.ones((2, 2), a), np.zeros((1, 2), b)
-    out = rp.cat([rp.tensor(x), rp.tensor(y)])
-    expected = torch.cat([torch.tensor(x), torch.tensor(y)])
+@pytest.mark.parametrize("name", ["cat", "concat", "concatenate", "stack"])
+def test_cat_promotes_dtypes_as_torch(a: Any, b: Any, name: str) -> None:
+    x, y = np.ones((2, 2), a), np.zeros((1 if name != "stack" else 2, 2), b)
+    out = getattr(rp, name)([rp.tensor(x), rp.tensor(y)])
+    expected = getattr(torch, name)([torch.tensor(x), torch.tensor(y)])
     assert out.dtype == expected.numpy().dtype
     np.testing.assert_array_equal(out.data, expected.numpy())
 

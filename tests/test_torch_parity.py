@@ -8,6 +8,7 @@ output dtype with torch's and to check that every gradient keeps its input's dty
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -1202,3 +1203,20 @@ def test_away_from_kinks_relu_chain(dtype):
     fn_rp = lambda t: rp.maximum(F.relu(t), t.abs() * 0.5).sum(axis=1)  # noqa: E731
     fn_th = lambda t: torch.maximum(TF.relu(t), t.abs() * 0.5).sum(dim=1)  # noqa: E731
     _check(fn_rp, fn_th, x, dtype=dtype)
+
+
+@pytest.mark.parametrize(("name", "f"), [
+    ("x/0", lambda x: x / 0), ("1/x", lambda x: 1 / x), ("x/x", lambda x: x / x), ("x**-1", lambda x: x**-1),
+    ("x**0.5", lambda x: x**0.5), ("x**-0.5", lambda x: x**-0.5),
+])
+def test_division_by_zero_gives_torchs_inf_and_nan_without_numpy_warnings(name, f):
+    values = [0.0, -1.0, 2.0]
+    x, t = rp.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy RuntimeWarning fails the test
+        ours = f(x)
+        ours.sum().backward()
+    theirs = f(t)
+    theirs.sum().backward()
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())

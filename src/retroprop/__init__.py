@@ -57,7 +57,7 @@ from retroprop.factories import (
     zeros_like,
 )
 from retroprop.history import History
-from retroprop.ops import concatenate, maximum, minimum, stack, where
+from retroprop.ops import maximum, minimum, stack, where
 from retroprop.random import default_generator, manual_seed
 from retroprop.run_record import RunRecord
 from retroprop.selection import *  # noqa: F403 - gather, sort, topk, cumsum, ... (selection.__all__)
@@ -118,7 +118,6 @@ __all__ = [
     "backends",
     "bool_",
     "callbacks",
-    "concatenate",
     "cuda",
     "data",
     "default_generator",

@@ -378,7 +378,8 @@ def _run(pending: dict[Tensor, tuple[Any, bool]], retain_graph: bool,
         elif t in sink:
             sink[t] = array.copy() if sink[t] is None else sink[t] + array
     if inner:
-        _engine._propagate(inner, retain_graph, sink)
+        with np.errstate(all="ignore"):  # inf and NaN gradients are results, as torch's
+            _engine._propagate(inner, retain_graph, sink)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],

@@ -221,7 +221,12 @@ class Div(_Broadcasting):
     def forward(self, a: Any, b: Any) -> Any:
         a, b = _promoted(a, b, true_division=True)
         self.b = b
-        self.out = a / b
+        # a zero divisor gives inf/NaN quietly, as torch's (the test is cheaper than np.errstate)
+        if b.all() if hasattr(b, "all") else b:
+            self.out = a / b
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.out = a / b
         return self.out
 
     def backward(self, grad: Any) -> tuple[Any, Any]:
@@ -251,7 +256,10 @@ class Pow(Function):
         if a.dtype.kind in "iub" and isinstance(exponent, (int, np.integer)) and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         self.a, self.exponent = a, exponent
-        return a**exponent
+        if exponent >= 0 and exponent == int(exponent):
+            return a**exponent
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 is inf, (-1) ** 0.5 NaN, as torch's
+            return a**exponent
 
     def backward(self, grad: Any) -> Any:
         p = self.exponent
@@ -850,8 +858,14 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = N
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors along a new axis."""
-    return Stack.apply(*_as_tensors(tensors, "stack"), axis=axis if dim is None else dim)
+    """Join tensors along a new axis; dtypes are promoted as torch's (int64 with float32 gives float32)."""
+    tensors = _as_tensors(tensors, "stack")
+    dtype = None
+    for t in tensors:
+        dtype = _promote_pair(dtype, t.dtype if isinstance(t, Tensor) else as_array(t, copy=False).dtype)
+    tensors = [(t if t.dtype == dtype else Cast.apply(t, dtype=dtype)) if isinstance(t, Tensor)
+               else as_array(t, copy=False).astype(dtype, copy=False) for t in tensors]
+    return Stack.apply(*tensors, axis=axis if dim is None else dim)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

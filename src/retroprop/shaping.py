@@ -38,7 +38,7 @@ from retroprop.ops import (
 from retroprop.tensor import Function, ShapeError, Size, Tensor
 
 __all__ = [
-    "broadcast_tensors", "broadcast_to", "cat", "chunk", "concat", "expand", "flatten",
+    "broadcast_tensors", "broadcast_to", "cat", "chunk", "concat", "concatenate", "expand", "flatten",
     "flip", "fliplr", "flipud", "moveaxis", "movedim", "narrow", "permute", "repeat", "reshape", "roll",
     "split", "squeeze", "swapaxes", "swapdims", "t", "tensor_split", "tile", "transpose", "unbind",
     "unsqueeze",
@@ -389,7 +389,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
     return _CatSkippingEmpty.apply(*tensors, axis=dim, keep=keep)
 
 
-concat = cat
+concat = concatenate = cat  # torch's aliases
 
 
 # ---------------------------------------------------------------------------------------------

@@ -976,7 +976,8 @@ def _backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     if root._ctx is None:  # backward on a leaf: its gradient is the seed itself
         _accumulate_leaf(root, seed, owned=True)
         return
-    _propagate({root: (seed, True)}, retain_graph, None)
+    with np.errstate(all="ignore"):  # inf and NaN gradients are results, as torch's: no NumPy warnings
+        _propagate({root: (seed, True)}, retain_graph, None)
 
 
 def _propagate(pending: dict[Tensor, tuple[Any, bool]], retain_graph: bool,
