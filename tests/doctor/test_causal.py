@@ -9,6 +9,7 @@ import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import Doctor
 from retroprop.doctor.remedies import add_dropout, use_relu
+from retroprop.doctor.rules import Finding
 from tests.doctor.common import mlp
 
 
@@ -157,3 +158,47 @@ def test_validation_data_identical_to_the_training_data_is_not_called_overfittin
     assert diagnosed(held_out) == ["overfitting"]
     assert diagnosed(x.copy()) == []
     assert diagnosed(x) == []
+
+
+def test_a_new_problem_while_the_run_is_worse_than_before_the_last_remedy_undoes_that_remedy():
+    """A remedy on trial that left the run measurably worse (validation accuracy 0.9 to 0.5) is blamed for
+    the next new problem (a collapsing run as ``unstable_loss``): undone, the next remedy for the problem
+    it treated is tried, rather than a remedy for the consequence stacked on top (a deep network that
+    dropout stopped learning was given a lower rate, and ended at chance)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 64)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = mlp(width=16)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.01)
+    doctor = Doctor(model, optimizer, repair=True)
+    step = 0
+
+    def epoch(index, val_accuracy):
+        nonlocal step
+        for _ in range(4):
+            optimizer.zero_grad()
+            loss = rp.F.cross_entropy(model(rp.tensor(x)), y)
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+            step += 1
+        doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
+                                 "val_accuracy": val_accuracy})
+
+    for e in range(30):
+        epoch(e, 0.9)
+    (overfit,) = doctor._report([Finding("overfitting", None, None, "warning", {"best_epoch": 2})],
+                                step, 30, "epoch")
+    first = doctor.treat([overfit])
+    assert (first.remedy, first.outcome) == ("dropout", "pending")
+    for e in range(31, 34):  # 12 steps: far fewer than the 116 the replaced recipe trained since step 4
+        epoch(e, 0.5)
+    (collapse,) = doctor._report([Finding("unstable_loss", None, None, "warning", {"collapsing": True})],
+                                 step, 34, "epoch")
+    second = doctor.treat([collapse])
+    assert first.outcome == "worse" and first.measured == {"metric": "val_accuracy", "before": 0.9,
+                                                           "after": 0.5}
+    assert (second.problem, second.remedy) == ("overfitting", "weight_decay")
+    assert not any(t.problem == "unstable_loss" for t in doctor.treatments)
+    assert not any(isinstance(m, nn.Dropout) for m in model.modules())  # the dropout was undone
+    doctor.close()

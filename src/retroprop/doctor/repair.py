@@ -263,7 +263,7 @@ class Repairing:
         # an escalation continues an episode that was handed to ``treat`` when first diagnosed (a treatment
         # would have ended it): its remedies were tried then, or none is left. A consequence is treated
         # through its root cause, unless every remedy of the cause has been tried.
-        if self._undo is not None:
+        if self._undo is not None or self._blame_trial(diagnoses):
             return self._undo_trial()
         by_problem: dict[str, Diagnosis] = {}
         for d in reversed(diagnoses):
@@ -425,6 +425,29 @@ class Repairing:
         record.outcome = "worse"
         record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
         self._undo, self._trial = trial, None
+
+    def _blame_trial(self, diagnoses: list[Diagnosis]) -> bool:
+        """Whether a new problem, found while the latest treatment is still on trial (for ``CONFIRM_STEPS``
+        steps or ``HARM_EPOCHS`` epochs at least, however long the recipe it replaced had trained) with the
+        run measurably worse than before that treatment, is the treatment's doing (dropout that stops a deep
+        network learning shows as a collapsing loss, not as its own problem again): the treatment is then
+        marked ``worse``, to be undone and the next remedy for its problem tried, not a remedy on top."""
+        trial = self._trial
+        if trial is None or trial["checked"] or trial["record"].outcome != "pending":
+            return False
+        if all(d.problem == trial["record"].problem for d in diagnoses):
+            return False  # its own problem back: the next remedy for it, as for any return
+        steps, epochs = self.recorder.step - trial["start"], len(self.epoch_logs) - trial["epochs"]
+        if steps < CONFIRM_STEPS and epochs < HARM_EPOCHS:
+            return False  # too soon to judge it (a treated run's loss may spike once as it settles)
+        comparison = self._compare(trial["before"], self._measure(), trial["record"].remedy)
+        if comparison is None or comparison["verdict"] != "worse":
+            return False
+        record = trial["record"]
+        record.outcome = "worse"
+        record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
+        self._undo, self._trial = trial, None
+        return True
 
     def _undo_trial(self) -> TreatmentRecord | None:
         """Undo the treatment found harmful: the model (in place: the training loop holds it), the
