@@ -41,6 +41,9 @@ REPRESENTATIVE = [
     ("deeplocalize_48594888_few_epochs_large_batch", "fixed"),  # Dropout and shuffles over 7 epochs
     ("stackoverflow_binary_cnn_softmax", "buggy"),  # BatchNorm, LeakyReLU, softmax; fit not seeded
     ("deepchecker_regrnn_summed_loss", "fixed"),  # the fixed Rescale output layer, Adam + weight decay
+    ("deeplocalize_golnn_adam_low_lr", "buggy"),  # Conv2d layers, Keras's binary cross-entropy
+    ("autotrainer_case26_exponential_overflow", "buggy"),  # a program's own module (torch_twin): NaN at once
+    ("deeplocalize_facialkeypoints_adam_lr01", "fixed"),  # a program's own optimizer (torch_twin)
     ("deepchecker_ips7_linear_output_logloss", "buggy"),  # naive binary cross-entropy: NaN at step 1
     ("deepchecker_ips7_linear_output_logloss", "fixed"),  # TensorFlow's sigmoid cross-entropy
     ("deepfd_51181393_rmsprop_default_lr", "buggy"),  # RMSprop

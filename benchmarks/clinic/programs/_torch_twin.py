@@ -106,6 +106,19 @@ def _linear(module: rp.nn.Linear, dtype: torch.dtype) -> nn.Linear:
     return linear
 
 
+def _conv(module: Any, dtype: torch.dtype) -> nn.Module:
+    """A Conv1d/Conv2d of the same geometry (stride, padding and its mode, dilation, groups) and weights."""
+    torch_class = nn.Conv1d if isinstance(module, rp.nn.Conv1d) else nn.Conv2d
+    conv = torch_class(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                       padding=module.padding, dilation=module.dilation, groups=module.groups,
+                       bias=module.bias is not None, padding_mode=module.padding_mode, dtype=dtype)
+    with torch.no_grad():
+        conv.weight.copy_(_tensor(module.weight, dtype))
+        if module.bias is not None:
+            conv.bias.copy_(_tensor(module.bias, dtype))
+    return conv
+
+
 def _batch_norm(module: rp.nn.BatchNorm1d, dtype: torch.dtype) -> nn.BatchNorm1d:
     norm = nn.BatchNorm1d(module.num_features, eps=module.eps, momentum=module.momentum,
                           affine=module.affine, track_running_stats=module.track_running_stats, dtype=dtype)
@@ -131,6 +144,10 @@ def convert_module(module: Any, dtype: torch.dtype, generator: np.random.Generat
                                for i, m in enumerate(module)))
     if kind is rp.nn.Linear:
         return _linear(module, dtype)
+    if kind in (rp.nn.Conv1d, rp.nn.Conv2d):
+        return _conv(module, dtype)
+    if hasattr(module, "torch_twin"):  # a program's own module says what it is in torch
+        return module.torch_twin(dtype)
     if kind is rp.nn.BatchNorm1d:
         return _batch_norm(module, dtype)
     if kind is rp.nn.Dropout:
@@ -264,7 +281,9 @@ def convert_optimizer(optimizer: Any, params: dict[int, torch.Tensor]) -> torch.
     (``params``: retroprop parameter id -> torch parameter); its state must be fresh."""
     name = type(optimizer).__name__
     torch_class = getattr(torch.optim, name, None)
-    if torch_class is None or type(optimizer).__module__.split(".")[0] != "retroprop":
+    if hasattr(optimizer, "torch_twin"):  # a program's own optimizer says what it is in torch
+        torch_class = optimizer.torch_twin()
+    elif torch_class is None or type(optimizer).__module__.split(".")[0] != "retroprop":
         raise Unsupported(f"optimizer {type(optimizer).__module__}.{name}: no torch.optim class of that name")
     if getattr(optimizer, "state", None):
         raise Unsupported(f"optimizer {name} has state already (a fresh one is converted)")

@@ -25,6 +25,8 @@ validation accuracy 0.503 (the untrained model's); fixed version 0.623 (seeds 1,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import retroprop as rp
@@ -56,6 +58,16 @@ class Exponential(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.exp()
+
+    def torch_twin(self, dtype: Any) -> Any:
+        """The same module in torch (``_torch_twin.convert_module``)."""
+        import torch
+
+        class TorchExponential(torch.nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x.exp()
+
+        return TorchExponential()
 
 
 def _program(seed: int, act: type, init: str) -> Program:

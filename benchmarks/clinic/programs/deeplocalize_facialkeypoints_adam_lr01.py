@@ -85,6 +85,22 @@ class ClipnormSGD(rp.optim.SGD):
                 clip_grad_norm_(p, self.clipnorm)
         return super().step(*args, **kwargs)
 
+    def torch_twin(self) -> type:
+        """The same optimizer's class in torch (``_torch_twin.convert_optimizer``), its clipping included."""
+        import torch
+
+        clipnorm = self.clipnorm
+
+        class TorchClipnormSGD(torch.optim.SGD):
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            torch.nn.utils.clip_grad_norm_(p, clipnorm)
+                return super().step(closure)
+
+        return TorchClipnormSGD
+
 
 def _program(seed: int, make_optimizer) -> Program:
     x, y = _faces(seed)

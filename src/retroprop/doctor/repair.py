@@ -437,6 +437,8 @@ class Repairing:
             return False
         if all(d.problem == trial["record"].problem for d in diagnoses):
             return False  # its own problem back: the next remedy for it, as for any return
+        if trial["record"].problem in SETUP_PROBLEMS:
+            return False  # a fix of what the run starts from, made at its start: the run's other bugs remain
         steps, epochs = self.recorder.step - trial["start"], len(self.epoch_logs) - trial["epochs"]
         if steps < CONFIRM_STEPS and epochs < HARM_EPOCHS:
             return False  # too soon to judge it (a treated run's loss may spike once as it settles)
