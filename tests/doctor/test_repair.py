@@ -153,6 +153,36 @@ def test_non_finite_with_every_remedy_exhausted_stops_with_the_last_healthy_weig
     assert history.treatments[-1].outcome == "exhausted"
     assert "every remedy for non_finite was tried" in history.stop_reason
     assert all(np.isfinite(p.data).all() for p in m.parameters())
+    # the NaN came from a step: the step remedies were tried, not skipped as for a NaN before any update
+    assert not any(d.evidence.get("before_any_update") for d in history.diagnoses)
+
+
+class Exponential(nn.Module):
+    """Keras's ``activation='exponential'``: no measured activation kind, and exp(exp(...)) overflows."""
+
+    def forward(self, x):
+        return x.exp()
+
+
+def test_a_loss_not_finite_before_any_update_is_the_models_to_fix_and_no_step_remedy_is_tried(digits):
+    """Four exponential activations overflow on the initial weights: the loss is NaN at step 1. No step
+    was taken, so a roll-back, a lower rate or clipping cannot help: each is skipped, saying why, and the
+    run stops at once with the initial weights and advice, instead of three remedies that fail."""
+    rp.manual_seed(0)
+    layers = [nn.Linear(64, 32), Exponential()]
+    for _ in range(3):
+        layers += [nn.Linear(32, 32), Exponential()]
+    m = nn.Sequential(*layers, nn.Linear(32, 10))
+    initial = [p.data.copy() for p in m.parameters()]
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.01))
+    (found,) = [d for d in history.diagnoses if d.problem == "non_finite"]
+    assert found.step == 0 and found.evidence["before_any_update"]
+    assert "before any update" in found.explanation
+    assert [(t.remedy, t.outcome) for t in history.treatments] == [
+        ("roll_back", "skipped"), ("lower_lr", "skipped"), ("clip_gradients", "skipped"), (None, "exhausted")]
+    assert "the model's forward pass is the user's to change" in history.treatments[0].description
+    assert "no remedy for non_finite applies here" in history.stop_reason
+    assert all(np.array_equal(p.data, w) for p, w in zip(m.parameters(), initial, strict=True))
 
 
 def test_dropout_too_high_is_lowered_from_where_the_recipe_started(digits):

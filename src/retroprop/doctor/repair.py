@@ -330,7 +330,9 @@ class Repairing:
             self.treatments.append(TreatmentRecord(step, self._epoch, problem, layer, remedy, reason, False,
                                                    outcome="skipped", layer_label=diagnosis.layer_label))
         if chosen is None:
-            note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists")
+            note = (f"every remedy for {problem} was tried ({', '.join(remedies)}); the problem persists"
+                    if any(t.problem == problem and t.applied for t in self.treatments) else
+                    f"no remedy for {problem} applies here ({', '.join(remedies)}: each skipped, above)")
             exhausted = TreatmentRecord(step, self._epoch, problem, layer, None, note, False,
                                         outcome="exhausted", layer_label=diagnosis.layer_label)
             if problem == "non_finite":  # nothing left but to keep the last healthy weights
@@ -519,6 +521,11 @@ class Repairing:
         """Why the evidence rules ``remedy`` out for ``problem`` (the mechanism points elsewhere), or None."""
         records = self.recorder.records
         batch = self._batch_size()
+        if problem == "non_finite" and (evidence or {}).get("before_any_update"):
+            return (f"{remedy} skipped: the loss was not finite before any update, so no step caused it and "
+                    "none can undo it: the model's forward pass is the user's to change (an activation that "
+                    "cannot overflow, smaller initial weights, scaled inputs, or a loss defined for its "
+                    "outputs)")
         if remedy == "batchnorm" and batch is not None and batch < 2:
             return ("batchnorm skipped: the batches hold one sample, and batch normalization needs at "
                     "least two per batch to normalize over (in training it would stop the run)")

@@ -53,13 +53,21 @@ def non_finite(probes: Sequence[dict[str, Any]], losses: Sequence[float],
             return found
         loss = probe.get("loss")
         if loss_known and loss is not None and not math.isfinite(loss):
+            # at the run's first step no update has been made: the initial weights' forward pass gives it
+            initial = probe["step"] == 0
             return [Finding(
                 "non_finite", None, None, "critical",
                 {"nonfinite_values": 1, "overflowing": False, "where": "loss", "loss": loss,
-                 "step": probe["step"], "replayed": bool(probe.get("replayed"))},
-                f"the loss itself became {loss} at step {probe['step'] + 1} while the weights and "
-                "activations were finite: the loss is undefined (or overflows) for the outputs the "
-                "model gives it, and every gradient computed from it is NaN.",
+                 "step": probe["step"], "replayed": bool(probe.get("replayed")),
+                 "before_any_update": initial},
+                (f"the loss was {loss} at step 1, before any update, while the weights and the activations "
+                 "the doctor measures were finite: the forward pass of the initial weights overflows (in a "
+                 "layer or function it does not measure: an activation that grows without bound, weights "
+                 "or inputs of a huge scale) or the loss is undefined for the outputs it gives; no step has "
+                 "been taken, so neither the learning rate nor clipping plays a part." if initial else
+                 f"the loss itself became {loss} at step {probe['step'] + 1} while the weights and the "
+                 "activations the doctor measures were finite: the loss is undefined (or overflows) for "
+                 "the outputs the model gives it, and every gradient computed from it is NaN."),
             )]
         found = _first_nonfinite(probe, backward)
         if found:
