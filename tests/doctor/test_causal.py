@@ -202,3 +202,51 @@ def test_a_new_problem_while_the_run_is_worse_than_before_the_last_remedy_undoes
     assert not any(t.problem == "unstable_loss" for t in doctor.treatments)
     assert not any(isinstance(m, nn.Dropout) for m in model.modules())  # the dropout was undone
     doctor.close()
+
+
+@pytest.mark.parametrize(("last", "treated", "kept"), [(0.80, True, True), (0.94, True, False),
+                                                       (0.80, False, False)])
+def test_a_treated_run_that_ends_below_its_best_since_the_treatment_keeps_that_best(last, treated, kept):
+    """After a treatment, a run whose last epoch is measurably worse than the best epoch since it (0.95
+    against 0.80: beyond 2 points and twice the accuracy's noise on 400 samples) ends with that epoch's
+    weights, as Keras's restore_best_weights; one within the margin, or one the doctor never treated, is
+    left as it ended."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 64)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = mlp(width=16)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.01)
+    doctor = Doctor(model, optimizer, repair=True)
+    doctor.samples = (64, 400)
+    weights_at: dict[int, list[np.ndarray]] = {}
+
+    def epoch(index, val_accuracy):
+        for _ in range(4):
+            optimizer.zero_grad()
+            loss = rp.F.cross_entropy(model(rp.tensor(x)), y)
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+        doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
+                                 "val_accuracy": val_accuracy})
+        weights_at[index] = [p.data.copy() for p in model.parameters()]
+
+    for e in range(5):
+        epoch(e, 0.9)
+    if treated:
+        (overfit,) = doctor._report([Finding("overfitting", None, None, "warning", {"best_epoch": 2})],
+                                    20, 5, "epoch")
+        assert doctor.treat([overfit]).remedy == "dropout"
+    for e, accuracy in enumerate([0.85, 0.95, 0.9, last], start=5):
+        epoch(e, accuracy)
+    doctor.finish()
+    restored = [t for t in doctor.treatments if t.remedy == "early_stopping"]
+    if kept:
+        (record,) = restored
+        assert record.outcome == "resolved" and record.measured == {"metric": "val_accuracy", "before": last,
+                                                                   "after": 0.95}
+        assert "epoch 7" in record.description
+        assert all(np.array_equal(p.data, w) for p, w in zip(model.parameters(), weights_at[6], strict=True))
+    else:
+        assert restored == []
+        assert all(np.array_equal(p.data, w) for p, w in zip(model.parameters(), weights_at[8], strict=True))

@@ -378,6 +378,10 @@ class Doctor(Checking, Repairing):
             except Exception as err:
                 self._failed("finish", err, steps - 1)
         self._settle_treatments({d.problem for d in new if d.escalated_from is None}, steps)
+        try:
+            self._keep_best()
+        except Exception as err:
+            self._failed("finish", err, steps - 1)
         self.close()
         return new
 

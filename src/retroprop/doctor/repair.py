@@ -183,7 +183,8 @@ class Repairing:
         self._snapshot: Snapshot | None = None  # the latest healthy state
         self._origin: Snapshot | None = None  # the state the current recipe started from
         self._epoch_best: tuple[float, Snapshot] | None = None  # lowest validation loss, this recipe
-        self._metric_best: tuple[float, Snapshot] | None = None  # best validation metric, this recipe
+        # best validation metric, this recipe: (score, its snapshot, the metric's name, its value)
+        self._metric_best: tuple[float, Snapshot, str, float] | None = None
         self._skeleton: ModelAdapter | None = None  # the structure for ``Best``, copied once per change
         self._skeleton_repr = ""
         self._stats: dict[str, Any] | None = None  # the training inputs' statistics, when first needed
@@ -234,7 +235,7 @@ class Repairing:
         snapshot = None
         if self._metric_best is None or score > self._metric_best[0]:
             snapshot = self._take_snapshot(self.recorder.step, epoch)
-            self._metric_best = (score, snapshot)
+            self._metric_best = (score, snapshot, name, value)
         val_loss = logs.get("val_loss")
         if val_loss is not None and math.isfinite(val_loss) and (
                 self._epoch_best is None or val_loss < self._epoch_best[0]):
@@ -452,6 +453,33 @@ class Repairing:
         record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
         self._undo, self._trial = trial, None
         return True
+
+    def _keep_best(self) -> TreatmentRecord | None:
+        """At the end of a run the doctor treated: when its final epoch is measurably worse (``_compare``'s
+        margins) than the best epoch of its latest recipe, that epoch's weights are restored, as Keras's
+        ``restore_best_weights``: a repaired run never ends below the best state its last treatment
+        reached (the choice is made on the validation data, as early stopping's is)."""
+        treated = [t for t in self.treatments if t.applied]
+        if (not self.repair or self._off or self.stop_reason or not treated or self._metric_best is None
+                or not self.epoch_logs):
+            return None
+        _, snapshot, name, best = self._metric_best
+        now = self.epoch_logs[-1].get(name)
+        if now is None or not math.isfinite(now) or snapshot.step >= self.recorder.step:
+            return None  # the last epoch is the best
+        comparison = self._compare({name: best}, {name: now}, None)
+        if comparison is None or comparison["verdict"] != "worse":
+            return None
+        self._restore(snapshot)
+        step = self.recorder.step - 1
+        record = TreatmentRecord(
+            step, self._epoch, treated[-1].problem, None, "early_stopping",
+            f"the run ended with {name} {now:.3g}, below its best since the last treatment, {best:.3g} at "
+            f"epoch {snapshot.epoch + 1}: that epoch's weights were restored", True,
+            rolled_back_to=snapshot.step, wasted_steps=step - snapshot.step, outcome="resolved",
+            measured={"metric": name, "before": now, "after": best})
+        self.treatments.append(record)
+        return record
 
     def _undo_trial(self) -> TreatmentRecord | None:
         """Undo the treatment found harmful: the model (in place: the training loop holds it), the
