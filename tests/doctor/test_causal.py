@@ -185,16 +185,19 @@ def test_a_new_problem_while_the_run_is_worse_than_before_the_last_remedy_undoes
         doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
                                  "val_accuracy": val_accuracy})
 
-    for e in range(30):
+    for e in range(100):
         epoch(e, 0.9)
     (overfit,) = doctor._report([Finding("overfitting", None, None, "warning", {"best_epoch": 2})],
-                                step, 30, "epoch")
+                                step, 100, "epoch")
     first = doctor.treat([overfit])
     assert (first.remedy, first.outcome) == ("dropout", "pending")
-    for e in range(31, 34):  # 12 steps: far fewer than the 116 the replaced recipe trained since step 4
+    for e in range(101, 130):  # 116 steps, fewer than the 120 a trial needs before it is judged
         epoch(e, 0.5)
     (collapse,) = doctor._report([Finding("unstable_loss", None, None, "warning", {"collapsing": True})],
-                                 step, 34, "epoch")
+                                 step, 130, "epoch")
+    assert not doctor._blame_trial([collapse]) and first.outcome == "pending"
+    # 120 steps in, far fewer than the 396 the replaced recipe trained since step 4 (its rollback target)
+    epoch(130, 0.5)
     second = doctor.treat([collapse])
     assert first.outcome == "worse" and first.measured == {"metric": "val_accuracy", "before": 0.9,
                                                            "after": 0.5}

@@ -13,6 +13,7 @@ the run measurably worse is undone and the next remedy tried.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,7 @@ class Repairing:
         self._skeleton: ModelAdapter | None = None  # the structure for ``Best``, copied once per change
         self._skeleton_repr = ""
         self._stats: dict[str, Any] | None = None  # the training inputs' statistics, when first needed
+        self._epoch_ends: list[tuple[int, dict[str, float]]] = []  # (steps taken, validation logs) per epoch
 
     def _new_recipe(self, step: int, epoch: int) -> None:
         """A recipe starts (the run, or a treatment): its state now is the one to roll back to, and its
@@ -220,7 +222,15 @@ class Repairing:
     def _restore(self, snapshot: Snapshot) -> None:
         self.adapter.restore(snapshot)
 
+    def _logged_at(self, step: int) -> dict[str, float] | None:
+        """The validation metrics of the last epoch that ended at or before ``step`` steps (the state a
+        roll-back to ``step`` starts from, or one at most an epoch behind it); None before any."""
+        index = bisect.bisect_right([steps for steps, _ in self._epoch_ends], step) - 1
+        return self._epoch_ends[index][1] if index >= 0 else None
+
     def _track_best(self, epoch: int, logs: dict[str, float]) -> None:
+        self._epoch_ends.append((self.recorder.step, {k: float(logs[k]) for k in ("val_accuracy", "val_loss")
+                                                      if k in logs and math.isfinite(logs[k])}))
         name, value, score = _metric(logs)
         if not math.isfinite(score):
             return
@@ -369,7 +379,8 @@ class Repairing:
         self._start_segment(fresh=back < rules.LOSS_EMA_STEPS)
         self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
                        "clip": clip, "start": self.recorder.step, "epochs": len(self.epoch_logs),
-                       "age": wasted, "before": before, "checked": False}
+                       "age": wasted, "before": before, "origin": self._logged_at(target.step),
+                       "checked": False}
         return record
 
     def _measure(self) -> dict[str, float]:
@@ -431,10 +442,11 @@ class Repairing:
 
     def _blame_trial(self, diagnoses: list[Diagnosis]) -> bool:
         """Whether a new problem, found while the latest treatment is still on trial (for ``CONFIRM_STEPS``
-        steps or ``HARM_EPOCHS`` epochs at least, however long the recipe it replaced had trained) with the
-        run measurably worse than before that treatment, is the treatment's doing (dropout that stops a deep
-        network learning shows as a collapsing loss, not as its own problem again): the treatment is then
-        marked ``worse``, to be undone and the next remedy for its problem tried, not a remedy on top."""
+        steps at least, however long the recipe it replaced had trained) with the run measurably worse than
+        before that treatment and than the state it rolled back to, is the treatment's doing (dropout that
+        stops a deep network learning shows as a collapsing loss, not as its own problem again): the
+        treatment is then marked ``worse``, to be undone and the next remedy for its problem tried, not a
+        remedy on top."""
         trial = self._trial
         if trial is None or trial["checked"] or trial["record"].outcome != "pending":
             return False
@@ -442,11 +454,19 @@ class Repairing:
             return False  # its own problem back: the next remedy for it, as for any return
         if trial["record"].problem in SETUP_PROBLEMS:
             return False  # a fix of what the run starts from, made at its start: the run's other bugs remain
-        steps, epochs = self.recorder.step - trial["start"], len(self.epoch_logs) - trial["epochs"]
-        if steps < CONFIRM_STEPS and epochs < HARM_EPOCHS:
-            return False  # too soon to judge it (a treated run's loss may spike once as it settles)
-        comparison = self._compare(trial["before"], self._measure(), trial["record"].remedy)
-        if comparison is None or comparison["verdict"] != "worse":
+        if self.recorder.step - trial["start"] < CONFIRM_STEPS:
+            # too soon to judge it in steps, whatever the epochs (a treated run's loss may spike once as it
+            # settles; an inserted BatchNorm's running statistics need tens of steps before they validate)
+            return False
+        if not trial["origin"]:
+            return False  # restarted before any epoch was measured: only as long a trial is a fair one
+        # worse than before the treatment and than the state it rolled back to, both: a run restarted from
+        # an earlier state is not yet as far as the one it replaced, but must not fall below where it began
+        now = self._measure()
+        comparison = self._compare(trial["before"], now, trial["record"].remedy)
+        origin = self._compare(trial["origin"], now, trial["record"].remedy)
+        if comparison is None or comparison["verdict"] != "worse" or origin is None or (
+                origin["verdict"] != "worse"):
             return False
         record = trial["record"]
         record.outcome = "worse"
