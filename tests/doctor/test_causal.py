@@ -7,7 +7,7 @@ import pytest
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.doctor import Doctor
+from retroprop.doctor import Diagnosis, Doctor
 from retroprop.doctor.remedies import add_dropout, use_relu
 from retroprop.doctor.rules import Finding
 from tests.doctor.common import mlp
@@ -160,50 +160,61 @@ def test_validation_data_identical_to_the_training_data_is_not_called_overfittin
     assert diagnosed(x) == []
 
 
+class HandLoop:
+    """A hand-written loop under a repairing doctor: 4 steps of a small MLP per ``epoch``, whose logs say
+    the validation accuracy given (the weights at each epoch's end kept in ``weights_at``)."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.x = rng.normal(size=(64, 64)).astype(np.float32)
+        self.y = (self.x[:, 0] > 0).astype(np.int64)
+        self.model = mlp(width=16)
+        self.optimizer = rp.optim.SGD(self.model.parameters(), lr=0.01)
+        self.doctor = Doctor(self.model, self.optimizer, repair=True)
+        self.step = 0
+        self.weights_at: dict[int, list[np.ndarray]] = {}
+
+    def epoch(self, index: int, val_accuracy: float) -> None:
+        for _ in range(4):
+            self.optimizer.zero_grad()
+            loss = rp.F.cross_entropy(self.model(rp.tensor(self.x)), self.y)
+            loss.backward()
+            self.doctor.observe(loss)
+            self.optimizer.step()
+            self.step += 1
+        self.doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
+                                      "val_accuracy": val_accuracy})
+        self.weights_at[index] = [p.data.copy() for p in self.model.parameters()]
+
+    def report(self, problem: str, epoch: int) -> Diagnosis:
+        (diagnosis,) = self.doctor._report([Finding(problem, None, None, "warning", {})], self.step, epoch,
+                                           "epoch")
+        return diagnosis
+
+
 def test_a_new_problem_while_the_run_is_worse_than_before_the_last_remedy_undoes_that_remedy():
     """A remedy on trial that left the run measurably worse (validation accuracy 0.9 to 0.5) is blamed for
     the next new problem (a collapsing run as ``unstable_loss``): undone, the next remedy for the problem
     it treated is tried, rather than a remedy for the consequence stacked on top (a deep network that
     dropout stopped learning was given a lower rate, and ended at chance)."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 64)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    model = mlp(width=16)
-    optimizer = rp.optim.SGD(model.parameters(), lr=0.01)
-    doctor = Doctor(model, optimizer, repair=True)
-    step = 0
-
-    def epoch(index, val_accuracy):
-        nonlocal step
-        for _ in range(4):
-            optimizer.zero_grad()
-            loss = rp.F.cross_entropy(model(rp.tensor(x)), y)
-            loss.backward()
-            doctor.observe(loss)
-            optimizer.step()
-            step += 1
-        doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
-                                 "val_accuracy": val_accuracy})
-
+    loop = HandLoop()
+    doctor = loop.doctor
     for e in range(100):
-        epoch(e, 0.9)
-    (overfit,) = doctor._report([Finding("overfitting", None, None, "warning", {"best_epoch": 2})],
-                                step, 100, "epoch")
-    first = doctor.treat([overfit])
+        loop.epoch(e, 0.9)
+    first = doctor.treat([loop.report("overfitting", 100)])
     assert (first.remedy, first.outcome) == ("dropout", "pending")
     for e in range(101, 130):  # 116 steps, fewer than the 120 a trial needs before it is judged
-        epoch(e, 0.5)
-    (collapse,) = doctor._report([Finding("unstable_loss", None, None, "warning", {"collapsing": True})],
-                                 step, 130, "epoch")
+        loop.epoch(e, 0.5)
+    collapse = loop.report("unstable_loss", 130)
     assert not doctor._blame_trial([collapse]) and first.outcome == "pending"
     # 120 steps in, far fewer than the 396 the replaced recipe trained since step 4 (its rollback target)
-    epoch(130, 0.5)
+    loop.epoch(130, 0.5)
     second = doctor.treat([collapse])
     assert first.outcome == "worse" and first.measured == {"metric": "val_accuracy", "before": 0.9,
                                                            "after": 0.5}
     assert (second.problem, second.remedy) == ("overfitting", "weight_decay")
     assert not any(t.problem == "unstable_loss" for t in doctor.treatments)
-    assert not any(isinstance(m, nn.Dropout) for m in model.modules())  # the dropout was undone
+    assert not any(isinstance(m, nn.Dropout) for m in loop.model.modules())  # the dropout was undone
     doctor.close()
 
 
@@ -214,34 +225,15 @@ def test_a_treated_run_that_ends_below_its_best_since_the_treatment_keeps_that_b
     against 0.80: beyond 2 points and twice the accuracy's noise on 400 samples) ends with that epoch's
     weights, as Keras's restore_best_weights; one within the margin, or one the doctor never treated, is
     left as it ended."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 64)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    model = mlp(width=16)
-    optimizer = rp.optim.SGD(model.parameters(), lr=0.01)
-    doctor = Doctor(model, optimizer, repair=True)
+    loop = HandLoop()
+    doctor = loop.doctor
     doctor.samples = (64, 400)
-    weights_at: dict[int, list[np.ndarray]] = {}
-
-    def epoch(index, val_accuracy):
-        for _ in range(4):
-            optimizer.zero_grad()
-            loss = rp.F.cross_entropy(model(rp.tensor(x)), y)
-            loss.backward()
-            doctor.observe(loss)
-            optimizer.step()
-        doctor.end_epoch(index, {"loss": 0.3, "accuracy": 0.95, "val_loss": 0.4,
-                                 "val_accuracy": val_accuracy})
-        weights_at[index] = [p.data.copy() for p in model.parameters()]
-
     for e in range(5):
-        epoch(e, 0.9)
+        loop.epoch(e, 0.9)
     if treated:
-        (overfit,) = doctor._report([Finding("overfitting", None, None, "warning", {"best_epoch": 2})],
-                                    20, 5, "epoch")
-        assert doctor.treat([overfit]).remedy == "dropout"
+        assert doctor.treat([loop.report("overfitting", 5)]).remedy == "dropout"
     for e, accuracy in enumerate([0.85, 0.95, 0.9, last], start=5):
-        epoch(e, accuracy)
+        loop.epoch(e, accuracy)
     doctor.finish()
     restored = [t for t in doctor.treatments if t.remedy == "early_stopping"]
     if kept:
@@ -249,7 +241,9 @@ def test_a_treated_run_that_ends_below_its_best_since_the_treatment_keeps_that_b
         assert record.outcome == "resolved" and record.measured == {"metric": "val_accuracy", "before": last,
                                                                    "after": 0.95}
         assert "epoch 7" in record.description
-        assert all(np.array_equal(p.data, w) for p, w in zip(model.parameters(), weights_at[6], strict=True))
+        kept_epoch = 6
     else:
         assert restored == []
-        assert all(np.array_equal(p.data, w) for p, w in zip(model.parameters(), weights_at[8], strict=True))
+        kept_epoch = 8
+    assert all(np.array_equal(p.data, w)
+               for p, w in zip(loop.model.parameters(), loop.weights_at[kept_epoch], strict=True))
