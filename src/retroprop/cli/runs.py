@@ -115,7 +115,8 @@ def corrected_spec(spec: dict[str, Any], history: Any, treatments: Sequence[Any]
         best = getattr(history, "best", None)
         if best is not None:
             out["epochs"] = int(best.epoch) + 1
-            notes.append(f"epochs: {out['epochs']}, the epoch whose weights early stopping kept")
+            notes.append(f"epochs: {spec.get('epochs')} -> {out['epochs']}, the epoch whose weights early "
+                         "stopping kept")
     if "clip_gradients" in remedies and clip_grad_norm is not None:
         notes.append(f"gradient clipping to a global norm of {clip_grad_norm:g} cannot be written in a spec "
                      "yet (no field for it): the re-run trains without it")
