@@ -1220,3 +1220,12 @@ def test_division_by_zero_gives_torchs_inf_and_nan_without_numpy_warnings(name, 
     theirs.sum().backward()
     np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
     np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+@pytest.mark.parametrize("exponent", [float("nan"), float("inf"), -float("inf")])
+def test_a_nan_or_infinite_exponent_gives_torchs_values(exponent):
+    values = [0.0, -1.0, 0.5, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = rp.tensor(values) ** exponent
+    np.testing.assert_array_equal(ours.data, (torch.tensor(values) ** exponent).numpy())

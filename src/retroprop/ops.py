@@ -256,7 +256,7 @@ class Pow(Function):
         if a.dtype.kind in "iub" and isinstance(exponent, (int, np.integer)) and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         self.a, self.exponent = a, exponent
-        if exponent >= 0 and exponent == int(exponent):
+        if exponent >= 0 and float(exponent).is_integer():  # False for NaN and inf too
             return a**exponent
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 is inf, (-1) ** 0.5 NaN, as torch's
             return a**exponent
