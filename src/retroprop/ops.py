@@ -859,13 +859,17 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = N
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along a new axis; dtypes are promoted as torch's (int64 with float32 gives float32)."""
-    tensors = _as_tensors(tensors, "stack")
+    return Stack.apply(*_promote_all(_as_tensors(tensors, "stack")), axis=axis if dim is None else dim)
+
+
+def _promote_all(tensors: list[Any]) -> list[Any]:
+    """``tensors`` (tensors or arrays) cast to their common dtype by torch's promotion (cat, stack)."""
+    arrays = [t if isinstance(t, Tensor) else as_array(t, copy=False) for t in tensors]
     dtype = None
-    for t in tensors:
-        dtype = _promote_pair(dtype, t.dtype if isinstance(t, Tensor) else as_array(t, copy=False).dtype)
-    tensors = [(t if t.dtype == dtype else Cast.apply(t, dtype=dtype)) if isinstance(t, Tensor)
-               else as_array(t, copy=False).astype(dtype, copy=False) for t in tensors]
-    return Stack.apply(*tensors, axis=axis if dim is None else dim)
+    for t in arrays:
+        dtype = _promote_pair(dtype, t.dtype)
+    return [t if t.dtype == dtype else Cast.apply(t, dtype=dtype) if isinstance(t, Tensor)
+            else t.astype(dtype) for t in arrays]
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

@@ -28,7 +28,7 @@ from retroprop.ops import (
     _check_dim,
     _flatten,
     _permute,
-    _promote_pair,
+    _promote_all,
     _reshape,
     _squeeze,
     _transpose_keywords,
@@ -363,10 +363,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
             raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
     if axis is not None:
         dim = axis
-    dtype = None
-    for t in tensors:
-        dtype = _promote_pair(dtype, t.dtype)
-    tensors = [t if t.dtype == dtype else Cast.apply(t, dtype=dtype) for t in tensors]
+    tensors = _promote_all(tensors)
     # torch's legacy rule: 1-D empty tensors join anything (they are left out)
     keep = tuple(t.shape != (0,) for t in tensors)
     if not any(keep):

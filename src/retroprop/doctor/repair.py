@@ -435,6 +435,11 @@ class Repairing:
         comparison = self._compare(trial["before"], self._measure(), trial["record"].remedy)
         if comparison is None or comparison["verdict"] != "worse":
             return
+        self._found_harmful(trial, comparison)
+
+    def _found_harmful(self, trial: dict[str, Any], comparison: dict[str, Any]) -> None:
+        """Mark the treatment on ``trial`` ``worse`` (with what was compared), to be undone by the next
+        ``treat``."""
         record = trial["record"]
         record.outcome = "worse"
         record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
@@ -468,10 +473,7 @@ class Repairing:
         if comparison is None or comparison["verdict"] != "worse" or origin is None or (
                 origin["verdict"] != "worse"):
             return False
-        record = trial["record"]
-        record.outcome = "worse"
-        record.measured = {k: comparison[k] for k in ("metric", "before", "after")}
-        self._undo, self._trial = trial, None
+        self._found_harmful(trial, comparison)
         return True
 
     def _keep_best(self) -> TreatmentRecord | None:
