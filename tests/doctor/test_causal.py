@@ -218,6 +218,39 @@ def test_a_new_problem_while_the_run_is_worse_than_before_the_last_remedy_undoes
     doctor.close()
 
 
+def test_its_own_problem_back_with_the_run_worse_undoes_the_remedy_but_not_a_rate_cut():
+    """Dropout for overfitting that left the run measurably worse (validation accuracy 0.9 to 0.5) and
+    overfitting named again (a collapse below the best reads as one) is undone and weight decay tried on
+    the model without it, not stacked on the dropout; a problem back after a learning-rate cut is not
+    blamed on the cut (one cut sized from the update ratios may fall short: the next goes on top)."""
+    loop = HandLoop()
+    doctor = loop.doctor
+    for e in range(100):
+        loop.epoch(e, 0.9)
+    first = doctor.treat([loop.report("overfitting", 100)])
+    assert (first.remedy, first.outcome) == ("dropout", "pending")
+    for e in range(101, 131):
+        loop.epoch(e, 0.5)
+    second = doctor.treat([loop.report("overfitting", 131)])
+    assert first.outcome == "worse" and (second.problem, second.remedy) == ("overfitting", "weight_decay")
+    assert not any(isinstance(m, nn.Dropout) for m in loop.model.modules())
+
+    loop = HandLoop()
+    doctor = loop.doctor
+    for e in range(100):
+        loop.epoch(e, 0.9)
+    first = doctor.treat([loop.report("exploding_gradients", 100)])
+    assert first.remedy == "lower_lr"
+    doctor._trial["age"] = 10**6  # the end-of-trial harm check not due yet: only the blame is asked
+    for e in range(101, 131):
+        loop.epoch(e, 0.5)
+    assert first.outcome == "pending"
+    assert not doctor._blame_trial([loop.report("exploding_gradients", 131)])
+    assert first.outcome == "pending"
+    assert doctor._blame_trial([loop.report("unstable_loss", 131)])  # a new problem is blamed on it
+    doctor.close()
+
+
 @pytest.mark.parametrize(("last", "treated", "kept"), [(0.80, True, True), (0.94, True, False),
                                                        (0.80, False, False)])
 def test_a_treated_run_that_ends_below_its_best_since_the_treatment_keeps_that_best(last, treated, kept):

@@ -24,7 +24,8 @@ from retroprop.doctor.structure import describe_loss, describe_model
 from retroprop.nn import Dropout, Module
 from retroprop.random import default_generator
 
-__all__ = ["ModelAdapter", "ModelProbe", "RetropropAdapter", "Snapshot", "adapter_for", "missing_members"]
+__all__ = ["ModelAdapter", "ModelProbe", "RetropropAdapter", "Snapshot", "adapter_for",
+           "coupled_weight_decays", "missing_members"]
 
 
 @dataclass
@@ -45,7 +46,9 @@ class ModelProbe(Protocol):
 
     The recorder arms the probe before a probed step's forward pass (activations are read then),
     calls ``collect`` after its backward pass (weights and gradients), ``snapshot_weights`` before
-    the optimizer's update and ``update_ratios`` after it.
+    the optimizer's update and ``update_ratios`` after it. A probe may also have
+    ``update_cosines() -> dict[str, float]`` (optional): per layer, the cosine between the step that
+    ``update_ratios`` measured and the gradient it was taken from, read right after it.
     """
 
     errors: list[tuple[str, BaseException]]  # (layer, error) of hooks that raised; the doctor drains it
@@ -104,6 +107,9 @@ class ModelAdapter(Protocol):
 
     def dropout_rates(self) -> list[float]:
         """The drop probability of each dropout layer of the model."""
+
+    # optional: ``weight_decays() -> dict[str, float]``, per weighted layer name the weight decay added
+    # to its gradient (``coupled_weight_decays``); without it ``weight_decay_too_high`` is not checked
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         """Private copies of the model's weights, the optimizer's state and the random generators' state."""
@@ -167,6 +173,9 @@ class RetropropAdapter:
     def dropout_rates(self) -> list[float]:
         return [m.p for m in self.model.modules() if isinstance(m, Dropout)]
 
+    def weight_decays(self) -> dict[str, float]:
+        return coupled_weight_decays(self.model.named_modules(), self.optimizer)
+
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
                         copy.deepcopy(default_generator().bit_generator.state))
@@ -215,6 +224,27 @@ class RetropropAdapter:
     def close(self) -> None:
         if self._probe is not None:
             self._probe.disarm()
+
+
+def coupled_weight_decays(named_modules: Any, optimizer: Any) -> dict[str, float]:
+    """Per module with a ``weight`` (by name): the weight decay its optimizer adds to that weight's
+    gradient (``weight_decay`` of its parameter group); 0 for decoupled decay (AdamW, or
+    ``decoupled_weight_decay``), which shrinks the weights apart from the gradient. Works on retroprop's
+    and torch's optimizers alike (their ``param_groups``)."""
+    by_parameter: dict[int, float] = {}
+    decoupled_class = type(optimizer).__name__ == "AdamW"
+    for group in getattr(optimizer, "param_groups", ()):
+        decay = float(group.get("weight_decay") or 0.0)
+        if decoupled_class or group.get("decoupled_weight_decay"):
+            decay = 0.0
+        for parameter in group.get("params", ()):
+            by_parameter[id(parameter)] = decay
+    decays = {}
+    for name, module in named_modules:
+        weight = getattr(module, "weight", None)
+        if weight is not None and id(weight) in by_parameter:
+            decays[name] = by_parameter[id(weight)]
+    return decays
 
 
 def missing_members(value: Any, protocol: type) -> list[str]:

@@ -72,6 +72,10 @@ class Checking:
         completed = recorder.completed
         if completed is not None and not completed.replayed:
             self._movement.add(completed.step, recorder.largest_update_ratio)
+            opening = self._opening()
+            if any(r is completed for r in opening) and rules.opening_climbs(
+                    [r.as_plain() for r in opening], self._run_from):
+                recorder.hasten(rules.ASCENT_PROBES)  # the first steps climbed: the next, soon, confirm it
         if self._unconfirmed is not None:
             updates = self._confirm_update(completed)
             new = self._report(updates, step, epoch, "update")
@@ -113,8 +117,13 @@ class Checking:
         batch = self._batch_size()
         symptoms = self._rule("symptoms", functools.partial(rules.symptoms, ongoing=self._dead_ongoing(),
                                                             batch_size=batch, loss_known=known), probes[-1])
+        decays = self._weight_decays()
+        if decays and self._rule("decay_dominates", rules.decay_dominates, probes[-1], decays):
+            symptoms = [*symptoms, "weight_decay_too_high"]  # looked at closely, and no state to roll back to
         findings = self._run("probe", self._evidence(batch, probes=probes, unchecked=unchecked,
                                                      since=since, symptoms=symptoms,
+                                                     first_step=self._run_from, weight_decays=decays,
+                                                     opening=[r.as_plain() for r in self._opening()],
                                                      dead_ongoing=self._dead_ongoing(),
                                                      dropout_rates=self._dropout_rates, loss_known=known,
                                                      loss_can_be_undefined=self._loss_can_be_undefined()))
@@ -205,6 +214,10 @@ class Checking:
                                     "learning rate is.")
         return findings
 
+    def _opening(self) -> list[Any]:
+        """The recipe's first probe records (up to ``rules.ASCENT_PROBES``): the updates ascent is read on."""
+        return self.recorder.records[self._record_start:self._record_start + rules.ASCENT_PROBES]
+
     def _window(self) -> list[Any]:
         """The probe records the gradient rules read: the latest few since the last treatment."""
         records = self.recorder.records
@@ -273,6 +286,11 @@ class Checking:
 
     def _learning_rates(self) -> tuple[float, ...]:
         return self.adapter.learning_rates()
+
+    def _weight_decays(self) -> dict[str, float]:
+        """Per layer, the weight decay added to its gradient (none when the adapter does not say)."""
+        read = getattr(self.adapter, "weight_decays", None)
+        return read() if read is not None else {}
 
     def _steady_updates(self) -> list[float]:
         """The largest update-to-weight ratio at each probe of this segment whose update is known and

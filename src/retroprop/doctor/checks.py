@@ -81,6 +81,12 @@ CONDITION_MAX = 1000.0
 INPUT_SPREAD_MAX = math.sqrt(CONDITION_MAX)
 # a feature lying on [a, a + R] is nearly collinear with the bias: E[x^2]/Var(x) ~ 12 (a/R)^2
 INPUT_OFFSET_MAX = math.sqrt(CONDITION_MAX / 12)
+# Training and validation inputs drawn and preprocessed alike have the same RMS up to sampling noise (a
+# few percent over hundreds of values; the published programs' pairs differ by 1.7x at most, on a
+# handful of XOR points); a 10x difference is preprocessing applied to one set only (scaled to [0, 1]
+# or standardized, the other left raw), so the validation metrics judge another input distribution
+VALIDATION_SCALE_MAX = 10.0
+VALIDATION_MIN_ROWS = 8
 # Targets: the output starts near 0, RMS(y) away from them; under MSE the gradient at the output is
 # 2(prediction - y), so every update ratio scales with RMS(y) as above (L1 and Huber bound the gradient:
 # the distance then takes RMS(y) times as many steps). An offset of |mean|/std beyond sqrt(CONDITION_MAX)
@@ -694,14 +700,48 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
 # ---------------------------------------------------------------------------------------------
 # All of them
 # ---------------------------------------------------------------------------------------------
+def validation_mismatch(inputs: Any, validation_inputs: Any) -> list[Finding]:
+    """Validation inputs on another scale than the training inputs: their RMS more than
+    ``VALIDATION_SCALE_MAX`` times apart (each set of at least ``VALIDATION_MIN_ROWS`` rows)."""
+    if inputs is None or validation_inputs is None:
+        return []
+    if len(inputs) < VALIDATION_MIN_ROWS or len(validation_inputs) < VALIDATION_MIN_ROWS:
+        return []
+    with np.errstate(over="ignore", invalid="ignore"):
+        scales = []
+        for data, what in ((inputs, "inputs"), (validation_inputs, "validation inputs")):
+            rows = sample_rows(data, what, INPUT_ROWS)
+            rows = rows[np.isfinite(rows)]
+            scales.append(float(np.sqrt(np.mean(rows * rows))) if rows.size else math.nan)
+    train, validation = scales
+    if not (math.isfinite(train) and math.isfinite(validation)) or train <= 0 or validation <= 0:
+        return []
+    ratio = validation / train
+    if 1 / VALIDATION_SCALE_MAX <= ratio <= VALIDATION_SCALE_MAX:
+        return []
+    larger, smaller = ("validation", "training") if ratio > 1 else ("training", "validation")
+    factor = max(ratio, 1 / ratio)
+    return [_finding(
+        "validation_mismatch", None, "critical",
+        {"input_rms": train, "validation_input_rms": validation, "scale_ratio": ratio},
+        f"the {larger} inputs' RMS is {_fmt(factor)} times the {smaller} inputs' ({_fmt(validation)} "
+        f"against {_fmt(train)}): the two sets were not preprocessed alike (one scaled or standardized, "
+        "the other left raw), so the model is validated on inputs unlike any it trains on, and every "
+        "validation number (and what is decided on it) is off.",
+        "This is yours to fix: apply the training inputs' preprocessing (the same scaling, the same mean "
+        "and std) to the validation and test inputs.")]
+
+
 def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.ndarray | None = None,
                 targets: np.ndarray | None = None, n_classes: int | None = None,
-                adaptive: bool | None = None) -> list[Finding]:
+                adaptive: bool | None = None, validation_inputs: Any = None,
+                raw_inputs: Any = None) -> list[Finding]:
     """Every static check on one training setup: the loss/output pairing, the structure (a model that
     is one linear map), the inputs and the targets (checks whose data is None are skipped).
     ``n_classes``: the number of classes of a classification (None for a regression, or unknown);
     ``adaptive``: whether the optimizer scales its steps per parameter (Adam, RMSprop, Adagrad), None
-    when unknown."""
+    when unknown; ``validation_inputs`` and ``raw_inputs`` (the training inputs of any shape, ``inputs``
+    by default): compared for their scale."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -710,4 +750,6 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     from retroprop.doctor import table  # the table holds these checks' rows (and imports this module)
 
     return table.run("setup", table.Evidence(layers=layers, loss=loss, inputs=inputs, targets=targets,
-                                             n_classes=n_classes, adaptive=adaptive))
+                                             n_classes=n_classes, adaptive=adaptive,
+                                             validation_inputs=validation_inputs,
+                                             raw_inputs=inputs if raw_inputs is None else raw_inputs))

@@ -49,6 +49,12 @@ REMEDIES: dict[str, str] = {
     "widen": "give the model more capacity (wider or more hidden layers)",
     "train_longer": "train for more steps (more epochs) before judging the model",
     "larger_batch": "raise the batch size (e.g. to 32): each step then follows the data, not a few samples",
+    "match_validation": "preprocess the validation and test inputs exactly as the training inputs (the "
+                        "same scaling, mean and std)",
+    "lower_weight_decay": "lower the weight decay (e.g. 100x, to 1e-4 or less): the penalty should trim "
+                          "the weights, not outweigh what the data asks of them",
+    "descend": "step against the gradient: maximize=False in the optimizer, and a hand-written update "
+               "subtracts the gradient (w -= lr * grad)",
 }
 
 # loss_output_mismatch's remedy by the case ``checks`` found (any other case: fix_output_loss)
@@ -63,7 +69,7 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-                 "differentiable_loss", "widen", "train_longer", "larger_batch")
+                 "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation")
 
 @dataclass
 class Diagnosis:

@@ -37,6 +37,18 @@ from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
 
 
+def _numeric(data: Any) -> np.ndarray | None:
+    """``data`` as a NumPy array of numbers with at least one row, else None (what cannot be read as
+    one is left out of the checks that compare data sets, not an error)."""
+    try:
+        array = np.asarray(data)
+    except Exception:
+        return None
+    if array.ndim == 0 or not len(array) or array.dtype.kind not in "biuf":
+        return None
+    return array
+
+
 def _same_data(first: Any, second: Any) -> bool:
     """Whether two data sets are the same values. Different data sets of one shape differ in their first
     rows as a rule, so those are compared before the whole (which costs a pass over both)."""
@@ -193,7 +205,7 @@ class Doctor(Checking, Repairing):
         self.lr_scheduled = bool(lr_scheduled)
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
         self.batch_size = batch_size
-        self._setup = self._check_setup(loss, targets, n_classes)
+        self._setup = self._check_setup(loss, targets, n_classes, inputs, validation_inputs)
         if chance_loss is None and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
             from retroprop.doctor.checks import mean_guess_loss
 
@@ -204,7 +216,8 @@ class Doctor(Checking, Repairing):
         if self.repair:
             self._new_recipe(0, 0)  # the initial state is the first to roll back to
 
-    def _check_setup(self, loss: Any, targets: Any, n_classes: int | None) -> list[rules.Finding]:
+    def _check_setup(self, loss: Any, targets: Any, n_classes: int | None, inputs: Any = None,
+                     validation_inputs: Any = None) -> list[rules.Finding]:
         """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
             from retroprop.doctor.checks import check_setup
@@ -217,7 +230,8 @@ class Doctor(Checking, Repairing):
             self._adaptive = bool(adaptive)
             self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
             found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,
-                                adaptive)
+                                adaptive, validation_inputs=_numeric(validation_inputs),
+                                raw_inputs=_numeric(inputs))
         except Exception as err:
             self._failed("checks", err, 0)
             return []

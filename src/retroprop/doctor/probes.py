@@ -7,7 +7,9 @@ records (no retroprop types), so that an adapter for another framework can feed 
   have no parameters and are not among them): gradient norm, RMS and mean |g| of the weight, weight norm,
   fan-in (inputs per unit: ``in_features``, or ``in_channels / groups x kernel size`` for a
   convolution), the update-to-weight ratio ``||W_after - W_before|| / ||W_before||`` of one
-  optimizer step, and non-finite counts in weights and gradients. A layer whose weights are all
+  optimizer step, the cosine between that step and the gradient it was taken from (negative for a
+  step downhill, as every optimizer minimizing the loss takes: plain SGD's is -1), and non-finite
+  counts in weights and gradients. A layer whose weights are all
   0 (zero-initialized) has no size of its own to measure a step against: its update is measured
   against the norm a layer of its shape typically has (``typical_norm``).
 * Activation layers: mean and std of the output and non-finite count, the batch's sample count
@@ -96,6 +98,9 @@ class LayerStats:
     size: int
     fan_in: int | None = None  # inputs per unit (Linear, Conv), to compare the weights with their init scale
     update_ratio: float | None = None
+    # cosine between that step's change of the weights and the gradient it was taken from: < 0 when
+    # the step descends the loss (any optimizer that follows -g), > 0 when it climbs
+    update_cosine: float | None = None
     nonfinite_grad: int = 0
     nonfinite_weight: int = 0
 
@@ -228,6 +233,16 @@ def fired_units(data: np.ndarray, channels: bool) -> np.ndarray:
     return np.logical_or.reduce(data, axis=tuple(a for a in range(data.ndim) if a != axis))
 
 
+def _copy_into(spare: dict[str, np.ndarray], key: str, array: np.ndarray) -> np.ndarray:
+    """A copy of ``array`` in ``spare[key]``'s buffer (reused when it fits, else made)."""
+    copy = spare.get(key)
+    if copy is None or copy.shape != array.shape or copy.dtype != array.dtype:
+        copy = spare[key] = array.copy()
+    else:
+        copy[...] = array
+    return copy
+
+
 class Probe:
     """Reads per-layer statistics from ``model``; ``arm()`` before a forward pass to see activations."""
 
@@ -260,6 +275,8 @@ class Probe:
         self._seen: dict[str, ActivationStats] = {}
         self._before: dict[str, tuple[np.ndarray, float]] | None = None
         self._spare: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}  # the snapshot's gradients (the next backward overwrites)
+        self._cosines: dict[str, float] = {}
         # made once: arming a probe only registers them
         self._hooks = [(module, self._hook(name, kind, label))
                        for name, module, kind, label in self.activation_modules]
@@ -340,25 +357,28 @@ class Probe:
 
     # -- weights and gradients ----------------------------------------------------------------
     def snapshot_weights(self, record: ProbeRecord | None = None) -> None:
-        """Remember the weights now (before an optimizer step) for ``update_ratios``; ``record``,
-        collected just now, supplies their norms."""
+        """Remember the weights and their gradients now (before an optimizer step) for
+        ``update_ratios`` and ``update_cosines``; ``record``, collected just now, supplies their norms."""
         norms = {layer.name: layer.weight_norm for layer in record.layers} if record else {}
         self._before = {}
+        self._grads = {}
         for name, module, _ in self.weighted:
             if module.weight is not None:
                 w = module.weight.data
-                copy = self._spare.get(name)  # the last snapshot's array, spent by update_ratios
-                if copy is None or copy.shape != w.shape or copy.dtype != w.dtype:
-                    copy = self._spare[name] = w.copy()
-                else:
-                    copy[...] = w
-                self._before[name] = (copy, norms[name] if name in norms else _norm(w))
+                norm = norms[name] if name in norms else _norm(w)
+                self._before[name] = (_copy_into(self._spare, name, w), norm)
+                g = grad_array(module.weight)
+                if g is not None and g.shape == w.shape:
+                    self._grads[name] = _copy_into(self._spare, name + "\0grad", g)
 
     def update_ratios(self) -> dict[str, float]:
         """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``; for a
-        layer whose snapshot was all zeros, the update over ``typical_norm`` of its shape."""
+        layer whose snapshot was all zeros, the update over ``typical_norm`` of its shape. The cosine
+        of each layer's step with its snapshot's gradient is kept for ``update_cosines``."""
         before, self._before = self._before, None
+        grads, self._grads = self._grads, {}
         ratios: dict[str, float] = {}
+        self._cosines = {}
         if before is None:
             return ratios
         with np.errstate(over="ignore", invalid="ignore"):
@@ -369,8 +389,19 @@ class Probe:
                         norm = typical_norm(old.shape)
                     if norm:
                         np.subtract(module.weight.data, old, out=old)  # the snapshot is spent: reuse it
-                        ratios[name] = _norm(old) / norm
+                        step = _norm(old)
+                        ratios[name] = step / norm
+                        grad = grads.get(name)
+                        if grad is not None and grad.shape == old.shape:
+                            scale = step * _norm(grad)
+                            if scale > 0 and math.isfinite(scale):
+                                self._cosines[name] = float(old.reshape(-1).dot(grad.reshape(-1))) / scale
         return ratios
+
+    def update_cosines(self) -> dict[str, float]:
+        """Per layer, the cosine between the step ``update_ratios`` measured last and the gradient at
+        its snapshot (layers without a gradient, or that did not move, are left out)."""
+        return dict(self._cosines)
 
     def collect(self, step: int, epoch: int, loss: float) -> ProbeRecord:
         """The record of this step: weights and gradients now, activations of the armed pass."""

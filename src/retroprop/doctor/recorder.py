@@ -138,9 +138,11 @@ class Recorder:
         self.completed = self._awaiting_ratio
         if self._awaiting_ratio is not None:  # the previous probed step's update is now visible
             ratios = self.probe.update_ratios()
+            cosines = self.probe.update_cosines() if hasattr(self.probe, "update_cosines") else {}
             largest = 0.0
             for layer in self._awaiting_ratio.layers:
                 layer.update_ratio = ratio = ratios.get(layer.name)
+                layer.update_cosine = cosines.get(layer.name)
                 if ratio is not None and not ratio <= largest:  # NaN counts as the largest
                     largest = ratio
             self.largest_update_ratio = largest

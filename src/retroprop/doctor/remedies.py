@@ -288,6 +288,39 @@ def add_weight_decay(model: Module, optimizer: Any, layer: str | None = None,
     return Treatment("weight_decay", model, optimizer, f"weight decay set to {weight_decay}")
 
 
+def descend(model: Any, optimizer: Any, layer: str | None = None, **_: Any) -> Treatment:
+    """Make a maximizing optimizer minimize (``maximize=False`` in every parameter group that has it
+    True: retroprop's and torch's optimizers alike); not applied when none maximizes (the gradient's
+    sign is flipped elsewhere, in code only the user can change)."""
+    groups = [group for group in getattr(optimizer, "param_groups", ()) if group.get("maximize")]
+    if not groups:
+        return Treatment("descend", model, optimizer, "descend not applied: the optimizer does not maximize "
+                         "(no maximize=True), so the gradient's sign is flipped in the training code: a "
+                         "hand-written update that adds the gradient (w += lr * grad), a gradient hook or "
+                         "a negated gradient; the change to make: step against the gradient", applied=False)
+    for group in groups:
+        group["maximize"] = False
+    return Treatment("descend", model, optimizer, f"{type(optimizer).__name__} minimizes now: maximize=True "
+                     f"-> False in {len(groups)} parameter group(s)")
+
+
+def lower_weight_decay(model: Any, optimizer: Any, layer: str | None = None, factor: float = 0.01,
+                       **_: Any) -> Treatment:
+    """Multiply every parameter group's ``weight_decay`` by ``factor`` (retroprop's and torch's optimizers
+    alike); not applied when no group decays."""
+    groups = [group for group in getattr(optimizer, "param_groups", ()) if group.get("weight_decay")]
+    if not groups:
+        return Treatment("lower_weight_decay", model, optimizer, "lower_weight_decay not applied: the "
+                         "optimizer has no weight decay (an L2 penalty added to the loss by hand is yours "
+                         "to lower)", applied=False)
+    before = sorted({float(group["weight_decay"]) for group in groups})
+    for group in groups:
+        group["weight_decay"] = group["weight_decay"] * factor
+    after = [value * factor for value in before]
+    return Treatment("lower_weight_decay", model, optimizer, "weight decay "
+                     f"{', '.join(f'{v:.3g}' for v in before)} -> {', '.join(f'{v:.3g}' for v in after)}")
+
+
 def roll_back(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
     """Nothing beyond the roll-back that precedes every treatment."""
     return Treatment("roll_back", model, optimizer, "rolled back to the last healthy state")
@@ -443,6 +476,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
     "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
     "insert_activation": insert_activation, "standardize_targets": standardize_targets,
+    "descend": descend, "lower_weight_decay": lower_weight_decay,
     **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
 
-# problems that say the run has not learned anything (the loss is still near where it started): a
-# treatment for them rolls back to the state the current recipe started from
-NOTHING_LEARNED = ("slow_convergence", "dropout_too_high")
+# problems that say the run has not learned anything (the loss is still near where it started, every
+# step climbed it, or the decay is wiping out what was learned): a treatment for them rolls back to the
+# state the current recipe started from
+NOTHING_LEARNED = ("slow_convergence", "dropout_too_high", "gradient_ascent", "weight_decay_too_high")
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
@@ -48,6 +49,9 @@ HARM_EPOCHS = 3  # epochs a treated recipe trains before it is compared (unless 
 CHANGES_TRAINING_LOSS = ("dropout", "lower_dropout")
 # the most times lower_lr is applied for one problem, while the update ratios stay above LOWER_TARGET
 LOWER_LR_TRIES = 3
+# remedies whose size is a guess, so that the problem's return asks for more of the same on top (a rate
+# cut sized from one layer's update ratio may fall short): their return is no sign of harm
+SIZED_REMEDIES = ("lower_lr", "higher_lr")
 # an update-to-weight ratio that explodes while the gradient grows less than this from the last layer to
 # the first is the learning rate's doing: gradients amplified through depth grow by orders of magnitude
 DEPTH_GROWTH = 10.0
@@ -446,17 +450,19 @@ class Repairing:
         self._undo, self._trial = trial, None
 
     def _blame_trial(self, diagnoses: list[Diagnosis]) -> bool:
-        """Whether a new problem, found while the latest treatment is still on trial (for ``CONFIRM_STEPS``
+        """Whether a problem found while the latest treatment is still on trial (for ``CONFIRM_STEPS``
         steps at least, however long the recipe it replaced had trained) with the run measurably worse than
         before that treatment and than the state it rolled back to, is the treatment's doing (dropout that
-        stops a deep network learning shows as a collapsing loss, not as its own problem again): the
-        treatment is then marked ``worse``, to be undone and the next remedy for its problem tried, not a
-        remedy on top."""
+        stops a deep network learning shows as a collapsing loss, or as the overfitting it was to cure,
+        now with the validation accuracy below where it began): the treatment is then marked ``worse``, to
+        be undone and the next remedy for its problem tried, not a remedy on top. A problem that returns
+        after a learning-rate change (``SIZED_REMEDIES``) is not blamed on it: the next cut goes on top."""
         trial = self._trial
         if trial is None or trial["checked"] or trial["record"].outcome != "pending":
             return False
-        if all(d.problem == trial["record"].problem for d in diagnoses):
-            return False  # its own problem back: the next remedy for it, as for any return
+        if all(d.problem == trial["record"].problem for d in diagnoses) and (
+                trial["record"].remedy in SIZED_REMEDIES):
+            return False  # its own problem back after a rate change: the next cut (or remedy) goes on top
         if trial["record"].problem in SETUP_PROBLEMS:
             return False  # a fix of what the run starts from, made at its start: the run's other bugs remain
         if self.recorder.step - trial["start"] < CONFIRM_STEPS:

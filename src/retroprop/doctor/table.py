@@ -45,6 +45,9 @@ class Problem(enum.StrEnum):
     MISSING_NONLINEARITY = "missing_nonlinearity"
     UNSCALED_INPUTS = "unscaled_inputs"
     UNSCALED_TARGETS = "unscaled_targets"
+    VALIDATION_MISMATCH = "validation_mismatch"
+    GRADIENT_ASCENT = "gradient_ascent"
+    WEIGHT_DECAY_TOO_HIGH = "weight_decay_too_high"
     BATCH_TOO_SMALL = "batch_too_small"
     EXPLODING_GRADIENTS = "exploding_gradients"
     NON_FINITE = "non_finite"
@@ -63,13 +66,16 @@ class Evidence:
     """What one check's detectors read: plain numbers, filled in by the caller for its family.
 
     - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
-      ``inputs``, ``targets``, ``n_classes``, ``adaptive``.
+      ``inputs`` (2-D), ``raw_inputs`` (of any shape) and ``validation_inputs``, ``targets``,
+      ``n_classes``, ``adaptive``.
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
-    - probe: ``probes`` (this recipe's latest records), ``unchecked`` and ``since`` (the losses not yet
-      looked at for NaN/Inf and the step of the first), ``loss_known``, ``loss_can_be_undefined`` (a
-      custom loss, or one on probabilities, handed to the setup), ``symptoms`` (what the latest
+    - probe: ``probes`` (this recipe's latest records), ``opening`` (its first records, up to
+      ``rules.ASCENT_PROBES``), ``first_step`` (as for update), ``unchecked``
+      and ``since`` (the losses not yet looked at for NaN/Inf and the step of the first),
+      ``loss_known``, ``loss_can_be_undefined`` (a custom loss, or one on probabilities, handed to the
+      setup), ``weight_decays`` (per layer, the decay added to its gradient), ``symptoms`` (what the latest
       probe shows, ``rules.symptoms``), ``dead_ongoing``, ``dropout_rates``, and the evidence that a
       network learns well (``harm``: ``losses``, ``start``, ``batch_size``, ``accuracy``,
       ``epoch_logs``, ``samples``).
@@ -119,6 +125,10 @@ class Evidence:
     loss_can_be_undefined: bool = False
     movement: float | None = None
     steps_left: int | None = None
+    weight_decays: Mapping[str, float] = field(default_factory=dict)
+    validation_inputs: Any = None
+    raw_inputs: Any = None
+    opening: Sequence[dict[str, Any]] = ()
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -292,11 +302,61 @@ TABLE: tuple[Rule, ...] = (
                      "offset": checks.TARGET_OFFSET_MAX},
          causes=(P.EXPLODING_GRADIENTS, P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.DEAD_RELU,
                  P.UNDERFITTING)),
+    Rule(P.VALIDATION_MISMATCH,
+         (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
+             e.raw_inputs, e.validation_inputs)),),
+         ("match_validation",),
+         treat_rank=4,
+         signal="the RMS of the validation inputs against the training inputs'",
+         threshold="more than {ratio:g} times apart (at least {rows} rows each)",
+         window="before the first step",
+         why="inputs drawn and preprocessed alike have the same scale; one this far off was preprocessed "
+             "apart (one set scaled or standardized, the other raw): the model is validated on inputs "
+             "unlike any it trains on",
+         thresholds={"ratio": checks.VALIDATION_SCALE_MAX, "rows": checks.VALIDATION_MIN_ROWS},
+         causes=(P.OVERFITTING, P.UNSTABLE_LOSS)),
+    Rule(P.GRADIENT_ASCENT,
+         (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),),
+         ("descend",),
+         treat_rank=5,
+         signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
+                "for a step down the loss's slope: -1 for plain SGD)",
+         threshold="> 0 in every layer and > {cosine:.1f} in the median layer, on each of the first "
+                   "{probes} probed updates of the run (the first within {opening} steps of its start)",
+         window="the first {probes} probed updates",
+         why="every optimizer that minimizes steps against the gradient (momentum's and Adam's first steps "
+             "from a fresh state too); steps along it climb the loss: maximize=True, or a gradient whose "
+             "sign was flipped by hand",
+         thresholds={"cosine": rules.ASCENT_COSINE, "probes": rules.ASCENT_PROBES,
+                     "opening": rules.ASCENT_OPENING},
+         causes=(P.EXPLODING_GRADIENTS, P.NON_FINITE, P.UNSTABLE_LOSS, P.DEAD_RELU, P.SATURATED_ACTIVATIONS)),
+    Rule(P.WEIGHT_DECAY_TOO_HIGH,
+         (Detector("weight_decay_too_high", "probe", lambda e: rules.weight_decay_too_high(
+             e.probes, e.weight_decays, e.losses, e.start, first=e.opening[0] if e.opening else None,
+             batch_size=e.batch_size,
+             learns_well=e.losses is not None and len(e.losses) > 0 and rules.learns_well(**e.harm()))),),
+         ("lower_weight_decay",),
+         treat_rank=6,
+         signal="per layer, the weight decay's pull on the weights against the data's gradient, wd x "
+                "||W|| / ||g|| (decay added to the gradient: SGD's, Adam's L2, RMSprop's); the decayed "
+                "weights' norm; the smoothed loss against its lowest and its start",
+         threshold="> {dominance:g} in the median decayed layer on each of {probes} consecutive probes, the "
+                   "weights shrinking from each to the next, and the loss, once below {level:.0%} of its "
+                   "start, back up {rise:.0%} of the way (or, never that low, the weights down to "
+                   "{collapse:g} of their norm at the first probe); not in a network that learns well",
+         window="{probes} probes",
+         why="at a minimum of the penalized loss the decay and the gradient balance (a pull of 1); a pull "
+             "steadily above it drives the weights toward 0 whatever the data says, and the loss climbs "
+             "back toward a blind guess's",
+         thresholds={"dominance": rules.DECAY_DOMINANCE, "probes": rules.DECAY_PROBES,
+                     "level": rules.PLATEAU_LEVEL, "rise": rules.DECAY_RISE,
+                     "collapse": rules.DECAY_COLLAPSE},
+         causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE, P.UNSTABLE_LOSS, P.VANISHING_GRADIENTS, P.DEAD_RELU)),
     Rule(P.BATCH_TOO_SMALL,
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
              e.losses, e.batch_size, e.start, chance_loss=e.chance_loss)),),
          ("larger_batch",),
-         treat_rank=10,
+         treat_rank=13,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
@@ -316,7 +376,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
-         treat_rank=5,
+         treat_rank=8,
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
@@ -346,7 +406,7 @@ TABLE: tuple[Rule, ...] = (
                                                                       loss_known=e.loss_known),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
-         treat_rank=4,
+         treat_rank=7,
          signal="NaN/Inf count in loss (every step), gradients, weights, activations",
          threshold="> 0", window="one step",
          why="one overflow poisons every later product; nothing learned after it is meaningful",
@@ -355,7 +415,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
-         treat_rank=6,
+         treat_rank=9,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
          threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
@@ -371,7 +431,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
              e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
-         treat_rank=8,
+         treat_rank=11,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
@@ -391,7 +451,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
-         treat_rank=7,
+         treat_rank=10,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
@@ -414,7 +474,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
               e.epoch_logs, e.samples, best=e.best))),
          ("lower_lr", "clip_gradients", "adam"),
-         treat_rank=9,
+         treat_rank=12,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
          threshold="> {factor:g} x its lowest value so far (the untrained model's loss counting as the "
@@ -430,7 +490,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
-         treat_rank=11,
+         treat_rank=14,
          signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
                 "C classes; else the starting loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
@@ -447,7 +507,7 @@ TABLE: tuple[Rule, ...] = (
              parameters=e.parameters),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
-         treat_rank=12,
+         treat_rank=15,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
                 "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
                 "validation loss's excess over the training loss, relative)",
@@ -470,7 +530,7 @@ TABLE: tuple[Rule, ...] = (
              epoch_logs=e.epoch_logs, samples=e.samples),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
-         treat_rank=13,
+         treat_rank=16,
          signal="the training loss's trend and level against a blind guess's (else its start); the largest "
                 "update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
@@ -492,7 +552,7 @@ TABLE: tuple[Rule, ...] = (
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
               batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",))),
          ("higher_lr", "adam", "batchnorm"),
-         treat_rank=14,
+         treat_rank=17,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
                 "learning rate) and the loss against its start; or, against the steps the run has left "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from retroprop.doctor.adapter import Snapshot
+from retroprop.doctor.adapter import Snapshot, coupled_weight_decays
 from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
@@ -105,6 +105,9 @@ class TorchAdapter:
 
     def dropout_rates(self) -> list[float]:
         return [m.p for m in self.model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+    def weight_decays(self) -> dict[str, float]:
+        return coupled_weight_decays(self.model.named_modules(), self.optimizer)
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())

@@ -165,6 +165,7 @@ class TorchProbe:
         self.inferred: dict[str, str] = {}  # inferred activation name -> kind (latest armed pass)
         self.ranks: Any = None  # distributed.Ranks under torch.distributed: numbers reduced over ranks
         self._before: dict[str, tuple[torch.Tensor, float]] | None = None
+        self._cosines: dict[str, float] = {}  # the same on every rank: DDP's weights and gradients are
         self._ratios: dict[str, float] | None = None
         self._post: Any = None
         self._hooks: tuple[list[Any], list[Any]] | None = None  # the forward hooks, made at the first arm()
@@ -451,7 +452,7 @@ class TorchProbe:
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._remove_post()
         try:
-            self._ratios = self._compute_ratios()
+            self._ratios = self._compute_ratios(gradients=True)
         except Exception as err:  # pragma: no cover - a hook must never end the run
             self.errors.append(("update ratios", err))
 
@@ -460,11 +461,14 @@ class TorchProbe:
             self._post.remove()
             self._post = None
 
-    def _compute_ratios(self) -> dict[str, float]:
+    def _compute_ratios(self, gradients: bool = False) -> dict[str, float]:
+        """The update ratios; with ``gradients`` (in the step post-hook, where ``.grad`` still holds the
+        gradient the step was taken from) also each step's cosine with it, kept for ``update_cosines``."""
         before, self._before = self._before, None
+        self._cosines = {}
         if not before:
             return {}
-        steps, norms, names = [], [], []
+        steps, norms, names, dots, grad_norms, graded = [], [], [], [], [], []
         with torch.no_grad():
             for name, module, _ in self.weighted:
                 if name not in before:
@@ -478,9 +482,20 @@ class TorchProbe:
                 steps.append(torch.linalg.vector_norm(old))
                 norms.append(norm)
                 names.append(name)
+                grad = module.weight.grad
+                if gradients and grad is not None and grad.shape == old.shape and not grad.is_sparse:
+                    dots.append(torch.dot(_wide(old.reshape(-1)), _wide(grad.detach().reshape(-1))))
+                    grad_norms.append(torch.linalg.vector_norm(grad.detach(), dtype=_wide_dtype(grad)))
+                    graded.append(len(steps) - 1)
         # the step's norm in the weights' dtype, divided on the host in float64 (as on the device: the
         # same two numbers, the same division, two device operations fewer per layer)
-        return {name: step / norm for name, step, norm in zip(names, _to_host(steps), norms, strict=True)}
+        values = _to_host(steps + dots + grad_norms)
+        steps_host = values[:len(steps)]
+        for k, index in enumerate(graded):
+            scale = steps_host[index] * values[len(steps) + len(dots) + k]
+            if scale > 0 and math.isfinite(scale):
+                self._cosines[names[index]] = values[len(steps) + k] / scale
+        return {name: step / norm for name, step, norm in zip(names, steps_host, norms, strict=True)}
 
     def update_ratios(self) -> dict[str, float]:
         """``||W_after - W_before|| / ||W_before||`` per weighted layer for the step since
@@ -496,6 +511,11 @@ class TorchProbe:
             mean = self.ranks.sum(torch.tensor([ratios[k] for k in names], dtype=torch.float64)).tolist()
             ratios = {name: value / self.ranks.size for name, value in zip(names, mean, strict=True)}
         return ratios
+
+    def update_cosines(self) -> dict[str, float]:
+        """Per layer, the cosine between the step ``update_ratios`` measured last and the gradient it was
+        taken from (read in the optimizer's step post-hook; none without an optimizer)."""
+        return dict(self._cosines)
 
 
 def _wide_dtype(tensor: torch.Tensor) -> torch.dtype:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
-from retroprop.doctor.remedies import Treatment
+from retroprop.doctor.remedies import Treatment, descend, lower_weight_decay
 
 __all__ = ["Context", "apply_torch_remedy"]
 
@@ -390,9 +390,12 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "higher_lr": higher_lr, "he_init": he_init, "weight_decay": add_weight_decay,
     "clip_gradients": clip_gradients, "roll_back": roll_back, "adam": switch_to_adam,
     "fix_output_loss": fix_output_loss,
+    "descend": lambda model, optimizer, context, **_: descend(model, optimizer),
+    "lower_weight_decay": lambda model, optimizer, context, **_: lower_weight_decay(model, optimizer),
     **{remedy: _advised(remedy) for remedy in (*ADVICE, *USER_REMEDIES)},
 }
-NEEDS_OPTIMIZER = frozenset({"lower_lr", "higher_lr", "weight_decay", "adam"})
+NEEDS_OPTIMIZER = frozenset({"lower_lr", "higher_lr", "weight_decay", "adam", "descend",
+                             "lower_weight_decay"})
 
 
 def apply_torch_remedy(remedy: str, model: nn.Module, optimizer: Any, context: Context,

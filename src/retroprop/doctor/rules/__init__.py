@@ -3,9 +3,9 @@
 Detectors see only numbers (dicts of floats, lists, NumPy arrays), never retroprop types, so any
 framework's probes can feed them. Each probe record is a dict with ``step``, ``epoch``, ``loss``,
 optionally ``grad_norm_total``, ``layers`` (weighted layers, input side first: ``name``, ``label``,
-``grad_rms``, ``grad_norm``, ``update_ratio``, ``nonfinite_grad``, ``nonfinite_weight``) and
-``activations`` (``name``, ``label``, ``kind``, ``fired`` (per-unit booleans for ReLU),
-``saturated_share``, ``nonfinite``, optionally ``samples`` (the batch's sample count) and ``after``
+``grad_rms``, ``grad_norm``, ``update_ratio``, ``update_cosine``, ``nonfinite_grad``,
+``nonfinite_weight``) and ``activations`` (``name``, ``label``, ``kind``, ``fired`` (per-unit booleans
+for ReLU), ``saturated_share``, ``nonfinite``, optionally ``samples`` (the batch's sample count) and ``after``
 (the name of the weighted layer feeding it)).
 
 The layer rules are gated on harm when given the evidence (keyword arguments: the losses, the
@@ -17,13 +17,17 @@ The thresholds come from the mechanisms the course page describes; they are a fi
 frozen against the labelled scenarios of the clinic (benchmarks/clinic/) and reported there.
 
 One module per kind of evidence: ``common`` (thresholds, ``Finding``, smoothing and noise), ``loss``
-(the per-step losses), ``layers`` (probed layers) and ``epochs`` (epoch logs); every name is
+(the per-step losses), ``layers`` (probed layers), ``direction`` (whether the steps go down the
+loss's slope), ``decay`` (weight decay against the gradient) and ``epochs`` (epoch logs); every name is
 available here as ``rules.NAME``.
 """
 
 from __future__ import annotations
 
 from retroprop.doctor.rules.common import (
+    ASCENT_COSINE,
+    ASCENT_OPENING,
+    ASCENT_PROBES,
     ASTRONOMICAL_LOSS,
     BATCH_WINDOWS,
     DEAD_CONFIDENCE,
@@ -32,6 +36,10 @@ from retroprop.doctor.rules.common import (
     DEAD_SAMPLES,
     DEAD_SHARE,
     DEAD_WINDOW,
+    DECAY_COLLAPSE,
+    DECAY_DOMINANCE,
+    DECAY_PROBES,
+    DECAY_RISE,
     DIVERGED_FACTOR,
     DIVERGED_MIN_STEPS,
     DROPOUT_NEAR_TOTAL,
@@ -106,6 +114,8 @@ from retroprop.doctor.rules.common import (
 from retroprop.doctor.rules.common import (
     _window_sums as _window_sums,
 )
+from retroprop.doctor.rules.decay import decay_dominates, decay_pulls, weight_decay_too_high
+from retroprop.doctor.rules.direction import climbs, gradient_ascent, opening_climbs
 from retroprop.doctor.rules.epochs import (
     EpochBest,
     collapsing_validation,
@@ -164,21 +174,22 @@ from retroprop.doctor.rules.loss import (
     untrained_loss,
 )
 
-__all__ = ["ASTRONOMICAL_LOSS", "BATCH_WINDOWS", "DEAD_CONFIDENCE", "DEAD_CRITICAL", "DEAD_RARE_FIRING",
-           "DEAD_SAMPLES", "DEAD_SHARE", "DEAD_WINDOW", "DIVERGED_FACTOR", "DIVERGED_MIN_STEPS",
-           "DROPOUT_NEAR_TOTAL", "DROPOUT_RATE", "EXPLODING_GROWTH", "EXPLODING_UPDATE_RATIO",
-           "FIRST_STEP_OVERSHOOT", "FITTED_LEVEL", "HORIZON", "LOSS_ALARM", "LOSS_EMA_STEPS",
-           "LOSS_SMOOTH_SAMPLES", "NOISE_LEVEL",
-           "OVERFIT_CAPACITY", "OVERFIT_EPOCHS", "OVERFIT_GAP", "OVERFIT_RISE", "OVERSIZED_GAIN",
-           "PACE_KEPT", "PLATEAU_FALL", "PLATEAU_LEVEL", "PLATEAU_STEPS", "SATURATED_SHARE", "SLOW_UPDATE",
-           "SMALL_BATCH",
-           "SWING", "SWINGS", "TINY_WEIGHTS", "UNDERFIT_LEVEL", "UNDERFIT_WINDOWS", "UNFINISHED_MOVEMENT",
-           "UNSTABLE_FACTOR",
-           "VANISHING_CRITICAL", "VANISHING_RATIO", "EpochBest", "Finding", "astronomical_loss",
-           "batch_too_small", "collapsing_validation", "dead_margin", "dead_relu", "dead_window_probes",
-           "diverged", "dropout_too_high", "exploding_gradients", "exploding_growth", "exploding_updates",
-           "fired_in_window", "gradient_share", "learns_well", "loss_symptoms", "loss_trend", "no_gradient",
-           "non_finite", "oscillating_validation", "overfitting", "saturated_activations",
-           "saturation_margin", "slow_convergence", "slow_steps", "smoothing_span", "symptoms",
-           "tiny_weights", "undefined_loss", "underfitting", "unfinished", "unstable_loss", "untrained_loss",
-           "vanishing_gradients", "weight_gain"]
+__all__ = ["ASCENT_COSINE", "ASCENT_OPENING", "ASCENT_PROBES", "ASTRONOMICAL_LOSS", "BATCH_WINDOWS",
+           "DEAD_CONFIDENCE", "DEAD_CRITICAL", "DEAD_RARE_FIRING", "DEAD_SAMPLES", "DEAD_SHARE",
+           "DEAD_WINDOW", "DECAY_COLLAPSE", "DECAY_DOMINANCE", "DECAY_PROBES", "DECAY_RISE",
+           "DIVERGED_FACTOR", "DIVERGED_MIN_STEPS", "DROPOUT_NEAR_TOTAL", "DROPOUT_RATE",
+           "EXPLODING_GROWTH", "EXPLODING_UPDATE_RATIO", "FIRST_STEP_OVERSHOOT", "FITTED_LEVEL", "HORIZON",
+           "LOSS_ALARM", "LOSS_EMA_STEPS", "LOSS_SMOOTH_SAMPLES", "NOISE_LEVEL", "OVERFIT_CAPACITY",
+           "OVERFIT_EPOCHS", "OVERFIT_GAP", "OVERFIT_RISE", "OVERSIZED_GAIN", "PACE_KEPT", "PLATEAU_FALL",
+           "PLATEAU_LEVEL", "PLATEAU_STEPS", "SATURATED_SHARE", "SLOW_UPDATE", "SMALL_BATCH", "SWING",
+           "SWINGS", "TINY_WEIGHTS", "UNDERFIT_LEVEL", "UNDERFIT_WINDOWS", "UNFINISHED_MOVEMENT",
+           "UNSTABLE_FACTOR", "VANISHING_CRITICAL", "VANISHING_RATIO", "EpochBest", "Finding",
+           "astronomical_loss", "batch_too_small", "climbs", "collapsing_validation", "dead_margin",
+           "dead_relu", "dead_window_probes", "decay_dominates", "decay_pulls", "diverged",
+           "dropout_too_high", "exploding_gradients", "exploding_growth", "exploding_updates",
+           "fired_in_window", "gradient_ascent", "gradient_share", "learns_well", "loss_symptoms",
+           "loss_trend", "no_gradient", "non_finite", "opening_climbs", "oscillating_validation",
+           "overfitting", "saturated_activations", "saturation_margin", "slow_convergence", "slow_steps",
+           "smoothing_span", "symptoms", "tiny_weights", "undefined_loss", "underfitting", "unfinished",
+           "unstable_loss", "untrained_loss", "vanishing_gradients", "weight_decay_too_high",
+           "weight_gain"]

@@ -23,6 +23,28 @@ OVERSIZED_GAIN = 10.0
 # up several-fold (it overshoots until the weights have grown to a working scale, then recovers); a
 # loss an order of magnitude above its start after one step means outputs thrown far past any target
 FIRST_STEP_OVERSHOOT = 10.0
+# a step taken against the gradient (every optimizer that minimizes: SGD's is -g, momentum's and Adam's
+# start as -g and -g/|g| from a fresh state) has a negative cosine with it; momentum carried across a
+# valley can point a step uphill now and then, never from a fresh state and never on several probes in a
+# row while the loss climbs. A cosine this far above 0 in every layer is a step up the slope
+ASCENT_COSINE = 0.3
+# consecutive probed updates from the run's (or a fresh restart's) first steps that must all climb
+ASCENT_PROBES = 3
+# the first of them within this many steps of the start: before any momentum of the run's own
+ASCENT_OPENING = 10
+# weight decay adds wd * W to each weight's gradient (coupled decay: SGD's, Adam's L2, RMSprop's): at a
+# minimum of the penalized loss the two balance (||g|| = wd ||W||); a pull this many times the data's
+# gradient, probe after probe, shrinks the weights toward 0 faster than the data can hold them up
+DECAY_DOMINANCE = 2.0
+# consecutive probes the decay must outweigh the gradient on (in the median decayed layer)
+DECAY_PROBES = 3
+# and the harm: the smoothed loss, having fallen below PLATEAU_LEVEL of its start, climbed back this
+# share of the way (a pull above 2 also shows while a deep net sits on its first plateau, its data
+# gradient small: the weights settle from their init toward the decay's balance, and the loss then falls)
+DECAY_RISE = 0.25
+# or the weights wiped out: the decayed layers' norm a tenth of the recipe's first probe's or less (a
+# 3-layer net's output scale then a thousandth of it) while the loss never fell below PLATEAU_LEVEL
+DECAY_COLLAPSE = 0.1
 # a cross-entropy grows linearly with the logits, a squared error quadratically with the outputs: a
 # loss a million times its start (or a blind guess's) means outputs 1e3-1e6 times too large, which
 # only weights and gradients grown geometrically make
