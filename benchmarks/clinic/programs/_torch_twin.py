@@ -162,6 +162,10 @@ def convert_module(module: Any, dtype: torch.dtype, generator: np.random.Generat
         rp.nn.Softmax: lambda: nn.Softmax(dim=module.dim),
         rp.nn.LogSoftmax: lambda: nn.LogSoftmax(dim=module.dim),
         rp.nn.Flatten: lambda: nn.Flatten(module.start_dim, module.end_dim),
+        rp.nn.MaxPool1d: lambda: nn.MaxPool1d(module.kernel_size, module.stride, module.padding,
+                                              module.dilation, ceil_mode=module.ceil_mode),
+        rp.nn.MaxPool2d: lambda: nn.MaxPool2d(module.kernel_size, module.stride, module.padding,
+                                              module.dilation, ceil_mode=module.ceil_mode),
         rp.nn.Standardize: lambda: Standardize(module.mean.data, module.scale.data, dtype),
         RegrnnRescale: lambda: Rescale(module.scale, module.offset),
     }
