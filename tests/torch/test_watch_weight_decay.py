@@ -56,6 +56,14 @@ def test_the_decay_of_each_layer_is_read_from_param_groups():
     adamw = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.5)
     assert set(TorchAdapter(model, adamw).weight_decays().values()) == {0.0}
 
+    class OlderAdamW(torch.optim.AdamW):  # a subclass, its groups without the flag (as in older torch)
+        pass
+
+    older = OlderAdamW(model.parameters(), lr=1e-3, weight_decay=0.5)
+    for group in older.param_groups:
+        group.pop("decoupled_weight_decay", None)
+    assert set(TorchAdapter(model, older).weight_decays().values()) == {0.0}
+
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_decay_that_wipes_the_weights_is_named_first_and_lowered_in_place(seed):

@@ -232,7 +232,7 @@ def coupled_weight_decays(named_modules: Any, optimizer: Any) -> dict[str, float
     ``decoupled_weight_decay``), which shrinks the weights apart from the gradient. Works on retroprop's
     and torch's optimizers alike (their ``param_groups``)."""
     by_parameter: dict[int, float] = {}
-    decoupled_class = type(optimizer).__name__ == "AdamW"
+    decoupled_class = any(cls.__name__ == "AdamW" for cls in type(optimizer).__mro__)
     for group in getattr(optimizer, "param_groups", ()):
         decay = float(group.get("weight_decay") or 0.0)
         if decoupled_class or group.get("decoupled_weight_decay"):

@@ -275,7 +275,8 @@ class Probe:
         self._seen: dict[str, ActivationStats] = {}
         self._before: dict[str, tuple[np.ndarray, float]] | None = None
         self._spare: dict[str, np.ndarray] = {}
-        self._grads: dict[str, np.ndarray] = {}  # the snapshot's gradients (the next backward overwrites)
+        # the snapshot's gradients (the next backward overwrites them) and their norms
+        self._grads: dict[str, tuple[np.ndarray, float]] = {}
         self._cosines: dict[str, float] = {}
         # made once: arming a probe only registers them
         self._hooks = [(module, self._hook(name, kind, label))
@@ -360,6 +361,7 @@ class Probe:
         """Remember the weights and their gradients now (before an optimizer step) for
         ``update_ratios`` and ``update_cosines``; ``record``, collected just now, supplies their norms."""
         norms = {layer.name: layer.weight_norm for layer in record.layers} if record else {}
+        grad_norms = {layer.name: layer.grad_norm for layer in record.layers} if record else {}
         self._before = {}
         self._grads = {}
         for name, module, _ in self.weighted:
@@ -369,7 +371,8 @@ class Probe:
                 self._before[name] = (_copy_into(self._spare, name, w), norm)
                 g = grad_array(module.weight)
                 if g is not None and g.shape == w.shape:
-                    self._grads[name] = _copy_into(self._spare, name + "\0grad", g)
+                    self._grads[name] = (_copy_into(self._spare, name + "\0grad", g),
+                                         grad_norms[name] if name in grad_norms else _norm(g))
 
     def update_ratios(self) -> dict[str, float]:
         """``||W_now - W_snapshot|| / ||W_snapshot||`` per layer since ``snapshot_weights``; for a
@@ -391,9 +394,9 @@ class Probe:
                         np.subtract(module.weight.data, old, out=old)  # the snapshot is spent: reuse it
                         step = _norm(old)
                         ratios[name] = step / norm
-                        grad = grads.get(name)
+                        grad, grad_norm = grads.get(name, (None, 0.0))
                         if grad is not None and grad.shape == old.shape:
-                            scale = step * _norm(grad)
+                            scale = step * grad_norm
                             if scale > 0 and math.isfinite(scale):
                                 self._cosines[name] = float(old.reshape(-1).dot(grad.reshape(-1))) / scale
         return ratios

@@ -166,6 +166,7 @@ class TorchProbe:
         self.ranks: Any = None  # distributed.Ranks under torch.distributed: numbers reduced over ranks
         self._before: dict[str, tuple[torch.Tensor, float]] | None = None
         self._cosines: dict[str, float] = {}  # the same on every rank: DDP's weights and gradients are
+        self._grad_norms: dict[str, float] = {}  # the snapshot's record's, per layer
         self._ratios: dict[str, float] | None = None
         self._post: Any = None
         self._hooks: tuple[list[Any], list[Any]] | None = None  # the forward hooks, made at the first arm()
@@ -439,6 +440,8 @@ class TorchProbe:
         """Clone the weights on their device before the optimizer's update; the ratios are taken in
         the optimizer's step post-hook (or by ``update_ratios`` without an optimizer)."""
         norms = {layer.name: layer.weight_norm for layer in record.layers} if record else {}
+        # the gradients' norms, for the cosines: the step post-hook sees the gradients this record read
+        self._grad_norms = {layer.name: layer.grad_norm for layer in record.layers} if record else {}
         with torch.no_grad():
             self._before = {name: (module.weight.detach().clone(),
                                    norms[name] if name in norms else
@@ -469,6 +472,7 @@ class TorchProbe:
         if not before:
             return {}
         steps, norms, names, dots, grad_norms, graded = [], [], [], [], [], []
+        recorded = self._grad_norms
         with torch.no_grad():
             for name, module, _ in self.weighted:
                 if name not in before:
@@ -485,7 +489,9 @@ class TorchProbe:
                 grad = module.weight.grad
                 if gradients and grad is not None and grad.shape == old.shape and not grad.is_sparse:
                     dots.append(torch.dot(_wide(old.reshape(-1)), _wide(grad.detach().reshape(-1))))
-                    grad_norms.append(torch.linalg.vector_norm(grad.detach(), dtype=_wide_dtype(grad)))
+                    # the record's norm is a host float: no second reduction on the device
+                    grad_norms.append(torch.tensor(recorded[name], dtype=torch.float64) if name in recorded
+                                      else torch.linalg.vector_norm(grad.detach(), dtype=_wide_dtype(grad)))
                     graded.append(len(steps) - 1)
         # the step's norm in the weights' dtype, divided on the host in float64 (as on the device: the
         # same two numbers, the same division, two device operations fewer per layer)
