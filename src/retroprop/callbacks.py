@@ -46,7 +46,8 @@ class TrainState:
     Ask, in any hook: ``model.stop_training = True`` (stop after this batch); ``extend(epochs)``
     (train until that epoch); ``replace(optimizer=..., model_changed=...)`` (go on with another
     optimizer, or a model whose layers were edited in place; a schedule follows); ``clip_grad_norm``
-    (clip the gradients' global norm to it before each update). In ``on_backward_end`` only:
+    (clip the gradients' global norm to it before each update); ``shuffle`` (draw each epoch's samples
+    in a new random order; switched on mid-epoch, the rest of the epoch too). In ``on_backward_end`` only:
     ``skip_step()`` (this step's update is not applied: its gradients are void).
     """
 
@@ -60,6 +61,7 @@ class TrainState:
     epoch: int = 0
     step: int = 0
     clip_grad_norm: float | None = None
+    shuffle: bool = True
     rerun: Callable[[], None] | None = None
     keep_dropout_masks: bool = False
     stopped_on_nonfinite: bool = False

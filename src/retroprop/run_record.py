@@ -378,7 +378,7 @@ class TreatmentEntry(_Entry):
     applied: bool
     rolled_back_to: int | None  # the step whose state the run went back to
     wasted_steps: int
-    outcome: str  # "resolved", "worse", "unconfirmed", "returned", "skipped", "exhausted", "pending"
+    outcome: str  # "resolved", "worse", "unconfirmed", "returned", "skipped", "exhausted", "left", "pending"
     measured: Measurement | None
     _where = "TreatmentEntry"
 

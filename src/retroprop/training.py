@@ -335,6 +335,15 @@ def _batches(n: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
     return batches
 
 
+def _shuffle_rest(batches: list[np.ndarray], first: int, rng: np.random.Generator) -> None:
+    """Draw the samples of ``batches[first:]`` in a random order, keeping each batch's size."""
+    if first >= len(batches):
+        return
+    sizes = [len(b) for b in batches[first:]]
+    rest = rng.permutation(np.concatenate(batches[first:]))
+    batches[first:] = np.split(rest, np.cumsum(sizes)[:-1])
+
+
 def _fold_short_last_batch(batches: list[np.ndarray], batch_size: int, first: int = 0) -> None:
     """With BatchNorm, a last batch shorter than half a batch joins the one before it (from index
     ``first`` on): BatchNorm cannot train on one sample, and a handful of samples gives running
@@ -489,11 +498,13 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
     doctor = _resolve_doctor(doctor, repair)
     state = TrainState(model=model, optimizer=optimizer, history=history, epochs=epochs,
                        batch_size=batch_size, scheduler=scheduler, planned_epochs=epochs, epoch=initial_epoch,
+                       shuffle=bool(shuffle),
                        step=len(history._step_loss))
     callbacks = list(callbacks)
     if doctor is not None:  # first: a treated step is skipped before any other callback sees it
         chance = math.log(n_classes) if classification and not _is_binary(loss_fn) else None
-        setup = {"chance_loss": chance, "inputs": x_all, "validation_inputs": x_val, "loss": loss_fn,
+        setup = {"chance_loss": chance, "inputs": x_all, "validation_inputs": x_val,
+                 "validation_targets": y_val, "shuffled": bool(shuffle), "loss": loss_fn,
                  "targets": y_all, "batch_size": batch_size,
                  "samples": None if x_val is None else (len(x_all), len(x_val)),
                  "n_classes": (2 if _is_binary(loss_fn) else n_classes) if classification else None,
@@ -542,7 +553,8 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
             if bad_lr:
                 _stop_for_lr(model, history, f"{bad_lr} at the start of epoch {epoch + 1}")
                 break
-            batches = _batches(n, batch_size, shuffle, rng, has_batch_norm)
+            batches = _batches(n, batch_size, state.shuffle, rng, has_batch_norm)
+            shuffled = state.shuffle
             # the last state known finite, for the rare update that overflows the weights
             epoch_start = (model.state_dict(), state.optimizer.state_dict())
             loss_sum, sample_count = 0.0, 0
@@ -583,6 +595,9 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                     buffers, has_batch_norm, has_dropout = _layout(model, state.keep_dropout_masks)
                     if has_batch_norm:
                         _fold_short_last_batch(batches, batch_size, first=batch + 1)
+                if state.shuffle and not shuffled:  # switched on mid-epoch: the rest of it, shuffled
+                    shuffled = True
+                    _shuffle_rest(batches, batch + 1, rng)
                 if state.skipping:
                     state.skipping = False  # this step's gradients are void: no update
                 elif finite:

@@ -18,8 +18,9 @@ class DoctorCallback(Callback):
     """Runs a ``Doctor`` through ``fit``'s hooks.
 
     ``setup``: what ``Doctor.attach`` needs beyond the model and optimizer (``chance_loss``,
-    ``inputs``, ``samples``, ``validation_inputs``, ``loss``, ``targets``, ``n_classes``,
-    ``batch_size``, ``lr_scheduled``); ``verbose``: print new diagnoses and treatments on stderr.
+    ``inputs``, ``samples``, ``validation_inputs``, ``validation_targets``, ``loss``, ``targets``,
+    ``n_classes``, ``batch_size``, ``lr_scheduled``); ``verbose``: print new diagnoses and treatments
+    on stderr.
     """
 
     may_change_lr = False  # its treatments set rates through the remedies, which check them
@@ -64,6 +65,8 @@ class DoctorCallback(Callback):
         if record is not None:
             state.replace(optimizer=doctor.optimizer, model_changed=True, lr_before=lr_before)
         state.clip_grad_norm = doctor.clip_grad_norm
+        if doctor.shuffle is not None:
+            state.shuffle = doctor.shuffle
         if doctor.stop_reason:
             state.model.stop_training = True
             state.history.stop_reason = doctor.stop_reason

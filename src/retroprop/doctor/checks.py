@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.doctor.rules import EXPLODING_UPDATE_RATIO, Finding, _fmt
+from retroprop.doctor.rules import EXPLODING_UPDATE_RATIO, Finding, _fmt, _pct
 
 ACTIVATIONS = frozenset({"relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
                          "log_softmax", "other_activation"})
@@ -87,6 +87,17 @@ INPUT_OFFSET_MAX = math.sqrt(CONDITION_MAX / 12)
 # or standardized, the other left raw), so the validation metrics judge another input distribution
 VALIDATION_SCALE_MAX = 10.0
 VALIDATION_MIN_ROWS = 8
+# Classes: a class absent from the training targets is never the answer a model is pushed towards, so
+# every validation row of it is wrong whatever is learned. Random splits leave out a class only when it
+# is rare; a tenth of the validation rows in unseen classes (at least VALIDATION_MIN_ROWS of them) is a
+# split of data ordered by its label (validation_split takes the last rows) or labels made apart.
+UNSEEN_CLASS_SHARE = 0.1
+# Order: shuffled, a class's consecutive run lasts 1 / (1 - sum p_c^2) samples on average (p_c the class
+# shares: about C / (C - 1) for C balanced classes). Runs ten times that long, spanning at least two
+# batches, are data ordered by class: one stretch of steps sees one class only.
+SORTED_RUN_FACTOR = 10.0
+SORTED_RUN_BATCHES = 2
+SORTED_MIN_BATCHES = 4
 # Targets: the output starts near 0, RMS(y) away from them; under MSE the gradient at the output is
 # 2(prediction - y), so every update ratio scales with RMS(y) as above (L1 and Huber bound the gradient:
 # the distance then takes RMS(y) times as many steps). An offset of |mean|/std beyond sqrt(CONDITION_MAX)
@@ -700,13 +711,116 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
 # ---------------------------------------------------------------------------------------------
 # All of them
 # ---------------------------------------------------------------------------------------------
-def validation_mismatch(inputs: Any, validation_inputs: Any) -> list[Finding]:
-    """Validation inputs on another scale than the training inputs: their RMS more than
-    ``VALIDATION_SCALE_MAX`` times apart (each set of at least ``VALIDATION_MIN_ROWS`` rows)."""
+def _class_labels(targets: Any) -> np.ndarray | None:
+    """A classification's label per row: integer labels (N,) or (N, 1), or the argmax of one-hot or
+    probability rows (N, C); None for anything else (non-numeric, non-finite, fractional labels,
+    multi-hot rows)."""
+    y = np.asarray(targets)
+    if y.dtype.kind not in "biuf" or y.ndim not in (1, 2) or not len(y):
+        return None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2:
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = y.sum(axis=1, dtype=np.float64)
+        if not (np.isfinite(sums).all() and np.allclose(sums, 1.0, atol=1e-3)):
+            return None
+        return np.argmax(y, axis=1)
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.array_equal(y, np.round(y))):
+        return None
+    return y.astype(np.int64, copy=False)
+
+
+def constant_targets(targets: Any, loss: str | None, n_classes: int | None = None,
+                     validation_targets: Any = None) -> list[Finding]:
+    """Every training target the same value (one class), over at least ``VALIDATION_MIN_ROWS`` rows:
+    nothing connects the inputs to the answer."""
+    if targets is None or np.ndim(targets) not in (1, 2) or len(targets) < VALIDATION_MIN_ROWS:
+        return []
+    y = np.asarray(targets)
+    if y.dtype.kind not in "biuf":
+        return []
+    rows = y.reshape(len(y), -1)
+    with np.errstate(invalid="ignore"):
+        spread = np.ptp(rows, axis=0)
+    if not rows.size or not np.isfinite(spread).all() or spread.any():
+        return []
+    classification = n_classes is not None or loss in CATEGORICAL_LOSSES | BINARY_LOSSES
+    value = rows[0].tolist() if rows.shape[1] > 1 else rows[0, 0].item()
+    if classification:
+        labels = _class_labels(rows[:1])
+        what = (f"class {int(labels[0])}" if labels is not None else f"the row {_short(value)}")
+    else:
+        what = f"the value {_short(value)}"
+    evidence: dict[str, Any] = {"rows": len(rows), "value": value, "classification": classification}
+    seen_in_validation = ""
+    if classification and validation_targets is not None and np.ndim(validation_targets) in (1, 2):
+        labels = _class_labels(validation_targets)
+        if labels is not None and len(labels):
+            distinct = int(np.unique(labels).size)
+            evidence["validation_classes"] = distinct
+            seen_in_validation = f" (the validation targets hold {distinct} classes)"
+    outcome = ("its training loss falls towards 0 while any other data is right only where the answer "
+               "happens to be that one" if classification else
+               "the loss reaches 0 by predicting that constant, and nothing is learned about the inputs")
+    return [_finding(
+        "constant_targets", None, "critical", evidence,
+        f"all {len(rows)} training targets are {what}{seen_in_validation}: the model can learn nothing "
+        f"but to answer that, whatever its inputs; {outcome}. Targets this uniform come from the data "
+        "pipeline: labels scaled, cast or overwritten (labels divided by 255 and cast to integers are all "
+        "0), read from the wrong column, or a slice of data sorted by its label.",
+        "This is yours to fix: build the training targets from the data's labels again, with every class "
+        "(or value) the model must predict among them.")]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        shown = ", ".join(_fmt(float(v)) for v in value[:6])
+        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+    return _fmt(float(value))
+
+
+def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None, loss: str | None,
+                    n_classes: int | None = None) -> list[Finding]:
+    """A classification trained in the targets' order (``shuffled`` False) whose labels come in runs of
+    one class ``SORTED_RUN_FACTOR`` times longer than shuffled labels would, and at least
+    ``SORTED_RUN_BATCHES`` batches long (over at least ``SORTED_MIN_BATCHES`` batches)."""
+    if shuffled is not False or targets is None or batch_size is None or batch_size < 1:
+        return []
+    if n_classes is None and loss not in CATEGORICAL_LOSSES | BINARY_LOSSES:
+        return []
+    if np.ndim(targets) not in (1, 2) or len(targets) < SORTED_MIN_BATCHES * batch_size:
+        return []
+    labels = _class_labels(targets)
+    if labels is None:
+        return []
+    n = len(labels)
+    runs = int(np.count_nonzero(labels[1:] != labels[:-1])) + 1
+    shares = np.unique(labels, return_counts=True)[1] / n
+    purity = float(np.sum(shares * shares))
+    if purity >= 1.0:
+        return []  # one class throughout: constant_targets
+    mean_run, shuffled_run = n / runs, 1.0 / (1.0 - purity)
+    if mean_run < max(SORTED_RUN_FACTOR * shuffled_run, SORTED_RUN_BATCHES * batch_size):
+        return []
+    return [_finding(
+        "unshuffled_data", None, "critical",
+        {"mean_run": mean_run, "shuffled_run": shuffled_run, "batches_per_run": mean_run / batch_size,
+         "classes": int(shares.size), "batch_size": int(batch_size)},
+        f"the training data is drawn in its stored order (no shuffling), and its labels come in runs of "
+        f"{_fmt(mean_run)} samples of one class on average ({_fmt(mean_run / batch_size)} batches; shuffled, "
+        f"{_fmt(shuffled_run)}): each stretch of steps pulls the model towards one class and away from the "
+        "rest, so it forgets what the earlier batches taught and ends each epoch favouring the classes it "
+        "saw last.",
+        FIT_FIX.format(remedy="shuffle: draw the batches in a new random order each epoch"))]
+
+
+def _input_scales(inputs: Any, validation_inputs: Any) -> tuple | None:
+    """The validation inputs' RMS against the training inputs', as a mismatch case, or None."""
     if inputs is None or validation_inputs is None:
-        return []
+        return None
     if len(inputs) < VALIDATION_MIN_ROWS or len(validation_inputs) < VALIDATION_MIN_ROWS:
-        return []
+        return None
     with np.errstate(over="ignore", invalid="ignore"):
         scales = []
         for data, what in ((inputs, "inputs"), (validation_inputs, "validation inputs")):
@@ -715,33 +829,89 @@ def validation_mismatch(inputs: Any, validation_inputs: Any) -> list[Finding]:
             scales.append(float(np.sqrt(np.mean(rows * rows))) if rows.size else math.nan)
     train, validation = scales
     if not (math.isfinite(train) and math.isfinite(validation)) or train <= 0 or validation <= 0:
-        return []
+        return None
     ratio = validation / train
     if 1 / VALIDATION_SCALE_MAX <= ratio <= VALIDATION_SCALE_MAX:
-        return []
+        return None
     larger, smaller = ("validation", "training") if ratio > 1 else ("training", "validation")
     factor = max(ratio, 1 / ratio)
-    return [_finding(
-        "validation_mismatch", None, "critical",
-        {"input_rms": train, "validation_input_rms": validation, "scale_ratio": ratio},
-        f"the {larger} inputs' RMS is {_fmt(factor)} times the {smaller} inputs' ({_fmt(validation)} "
-        f"against {_fmt(train)}): the two sets were not preprocessed alike (one scaled or standardized, "
-        "the other left raw), so the model is validated on inputs unlike any it trains on, and every "
-        "validation number (and what is decided on it) is off.",
-        "This is yours to fix: apply the training inputs' preprocessing (the same scaling, the same mean "
-        "and std) to the validation and test inputs.")]
+    return ("input_scale", {"input_rms": train, "validation_input_rms": validation, "scale_ratio": ratio},
+            f"the {larger} inputs' RMS is {_fmt(factor)} times the {smaller} inputs' ({_fmt(validation)} "
+            f"against {_fmt(train)}): the two sets were not preprocessed alike (one scaled or standardized, "
+            "the other left raw), so the model is validated on inputs unlike any it trains on, and every "
+            "validation number (and what is decided on it) is off.",
+            "This is yours to fix: apply the training inputs' preprocessing (the same scaling, the same "
+            "mean and std) to the validation and test inputs.")
+
+
+def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
+    """Validation rows whose class the training targets never show (``UNSEEN_CLASS_SHARE`` of them,
+    at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None. Training targets of one class are
+    ``constant_targets``'s to name."""
+    if targets is None or validation_targets is None:
+        return None
+    if np.ndim(targets) not in (1, 2) or np.ndim(validation_targets) not in (1, 2):
+        return None
+    if len(targets) < VALIDATION_MIN_ROWS or len(validation_targets) < VALIDATION_MIN_ROWS:
+        return None
+    train, validation = _class_labels(targets), _class_labels(validation_targets)
+    if train is None or validation is None:
+        return None
+    seen = np.unique(train)
+    if seen.size < 2:
+        return None
+    unseen = ~np.isin(validation, seen)
+    count = int(unseen.sum())
+    share = count / len(validation)
+    if count < VALIDATION_MIN_ROWS or share < UNSEEN_CLASS_SHARE:
+        return None
+    missing = np.unique(validation[unseen])
+    listed = ", ".join(str(int(c)) for c in missing[:10]) + (", ..." if missing.size > 10 else "")
+    return ("unseen_classes",
+            {"unseen_classes": [int(c) for c in missing[:50]], "unseen_share": share,
+             "training_classes": int(seen.size)},
+            f"{_pct(share)} of the validation rows ({count} of {len(validation)}) belong to classes the "
+            f"training targets never show ({listed}): no model can answer a class it never trained on, so "
+            f"the validation accuracy cannot pass {_pct(1 - share)}. A split this uneven is a split of data "
+            "ordered by its label (validation_split takes the last rows as they stand, as Keras's does) or "
+            "labels made apart.",
+            "This is yours to fix: shuffle the data before splitting it (or split it stratified by class), "
+            "so that the training and validation sets hold the same classes.")
+
+
+def validation_mismatch(inputs: Any, validation_inputs: Any, targets: Any = None,
+                        validation_targets: Any = None, classification: bool = False) -> list[Finding]:
+    """Validation data unlike the training data: inputs on another scale (their RMS more than
+    ``VALIDATION_SCALE_MAX`` times apart, each set of at least ``VALIDATION_MIN_ROWS`` rows), or, for a
+    classification, validation rows in classes the training targets never show (``_unseen_classes``).
+    At most one finding: the first case found leads, the other is in its evidence's ``also``."""
+    cases = [case for case in (_input_scales(inputs, validation_inputs),
+                               _unseen_classes(targets, validation_targets) if classification else None)
+             if case]
+    if not cases:
+        return []
+    case, evidence, explanation, fix = cases[0]
+    evidence = {"case": case, **evidence}
+    if len(cases) > 1:
+        evidence["also"] = [other[0] for other in cases[1:]]
+        explanation += " Also: " + cases[1][2]
+    return [_finding("validation_mismatch", None, "critical", evidence, explanation, fix)]
 
 
 def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.ndarray | None = None,
                 targets: np.ndarray | None = None, n_classes: int | None = None,
                 adaptive: bool | None = None, validation_inputs: Any = None,
-                raw_inputs: Any = None) -> list[Finding]:
-    """Every static check on one training setup: the loss/output pairing, the structure (a model that
-    is one linear map), the inputs and the targets (checks whose data is None are skipped).
+                raw_inputs: Any = None, validation_targets: Any = None, batch_size: int | None = None,
+                shuffled: bool | None = None) -> list[Finding]:
+    """Every static check on one training setup: the targets (one value throughout), the loss/output
+    pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
+    validation data against the training data (checks whose data is None are skipped).
     ``n_classes``: the number of classes of a classification (None for a regression, or unknown);
     ``adaptive``: whether the optimizer scales its steps per parameter (Adam, RMSprop, Adagrad), None
     when unknown; ``validation_inputs`` and ``raw_inputs`` (the training inputs of any shape, ``inputs``
-    by default): compared for their scale."""
+    by default): compared for their scale; ``validation_targets``: compared with ``targets`` for the
+    classes they hold; ``batch_size`` and ``shuffled`` (whether each epoch draws the samples in a new
+    random order; None when unknown): the order the targets are trained in."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -752,4 +922,6 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     return table.run("setup", table.Evidence(layers=layers, loss=loss, inputs=inputs, targets=targets,
                                              n_classes=n_classes, adaptive=adaptive,
                                              validation_inputs=validation_inputs,
-                                             raw_inputs=inputs if raw_inputs is None else raw_inputs))
+                                             raw_inputs=inputs if raw_inputs is None else raw_inputs,
+                                             validation_targets=validation_targets, batch_size=batch_size,
+                                             shuffled=shuffled))

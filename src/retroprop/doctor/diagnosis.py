@@ -50,9 +50,14 @@ REMEDIES: dict[str, str] = {
     "train_longer": "train for more steps (more epochs) before judging the model",
     "larger_batch": "raise the batch size (e.g. to 32): each step then follows the data, not a few samples",
     "match_validation": "preprocess the validation and test inputs exactly as the training inputs (the "
-                        "same scaling, mean and std)",
+                        "same scaling, mean and std), and split shuffled data so that both sets hold the "
+                        "same classes",
+    "fix_targets": "build the training targets from the data's labels again (a scaling, cast or overwrite "
+                   "made them one value): every class or value to predict must be among them",
     "lower_weight_decay": "lower the weight decay (e.g. 100x, to 1e-4 or less): the penalty should trim "
                           "the weights, not outweigh what the data asks of them",
+    "shuffle": "draw the training samples in a new random order each epoch (fit's shuffle=True, a "
+               "DataLoader's shuffle=True), so that every batch mixes the classes",
     "descend": "step against the gradient: maximize=False in the optimizer, and a hand-written update "
                "subtracts the gradient (w -= lr * grad)",
 }
@@ -69,7 +74,8 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-                 "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation")
+                 "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation",
+                 "fix_targets")
 
 @dataclass
 class Diagnosis:

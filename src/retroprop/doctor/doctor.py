@@ -96,6 +96,7 @@ class Doctor(Checking, Repairing):
         self.make_up = float(make_up)
         self.recorder: Recorder | None = None
         self.clip_grad_norm: float | None = None  # set by the clipping remedy; fit applies it
+        self.shuffle: bool | None = None  # set by the shuffle remedy; fit applies it
         self.batch_size: int | None = None
         self._raw_inputs: Any = None
         self._raw_targets: Any = None
@@ -168,7 +169,8 @@ class Doctor(Checking, Repairing):
                inputs: Any = None, samples: tuple[int, int] | None = None,
                lr_scheduled: bool = False, validation_inputs: Any = None, loss: Any = None,
                targets: Any = None, n_classes: int | None = None, batch_size: int | None = None,
-               steps: int | None = None) -> None:
+               steps: int | None = None, validation_targets: Any = None,
+               shuffled: bool | None = None) -> None:
         """Start watching ``model`` (a model, or a ``ModelAdapter``; ``fit`` does this): a new run, with
         fresh records, diagnoses and treatments (an earlier run's stay in its ``History``).
         ``chance_loss``: the loss of a blind guess (ln C for a C-class cross-entropy), the mark for 'has
@@ -179,6 +181,10 @@ class Doctor(Checking, Repairing):
         rate later (a warm-up), so small early steps are deliberate, not a sign of a rate too small.
         ``validation_inputs``: the validation inputs; when they are the training inputs themselves, a
         gap between the two is no evidence of memorizing and ``overfitting`` is not looked for.
+        ``validation_targets``: the validation targets, whose classes are checked against the training
+        targets' (``validation_mismatch``). ``shuffled``: whether each epoch draws the training samples
+        in a new random order (``fit``'s ``shuffle``); None when unknown. With False, the order of
+        ``targets`` is the order they are trained in (``unshuffled_data``).
         ``loss`` (a loss module, function or fit's name for it), ``targets`` and ``n_classes`` (None for
         a regression) let the setup be checked before the first step (``checks``: the output against
         the loss, stacked Linear layers, the scale of inputs and targets); what those checks find is
@@ -205,7 +211,8 @@ class Doctor(Checking, Repairing):
         self.lr_scheduled = bool(lr_scheduled)
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
         self.batch_size = batch_size
-        self._setup = self._check_setup(loss, targets, n_classes, inputs, validation_inputs)
+        self._setup = self._check_setup(loss, targets, n_classes, inputs, validation_inputs,
+                                        validation_targets, shuffled)
         if chance_loss is None and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
             from retroprop.doctor.checks import mean_guess_loss
 
@@ -217,7 +224,8 @@ class Doctor(Checking, Repairing):
             self._new_recipe(0, 0)  # the initial state is the first to roll back to
 
     def _check_setup(self, loss: Any, targets: Any, n_classes: int | None, inputs: Any = None,
-                     validation_inputs: Any = None) -> list[rules.Finding]:
+                     validation_inputs: Any = None, validation_targets: Any = None,
+                     shuffled: bool | None = None) -> list[rules.Finding]:
         """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
             from retroprop.doctor.checks import check_setup
@@ -231,7 +239,8 @@ class Doctor(Checking, Repairing):
             self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
             found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive, validation_inputs=_numeric(validation_inputs),
-                                raw_inputs=_numeric(inputs))
+                                raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
+                                batch_size=self.batch_size, shuffled=shuffled)
         except Exception as err:
             self._failed("checks", err, 0)
             return []

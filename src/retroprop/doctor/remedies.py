@@ -75,6 +75,7 @@ class Treatment:
     description: str
     applied: bool = True
     clip_grad_norm: float | None = None  # for the training loop to apply after each backward
+    shuffle: bool | None = None  # for the training loop: draw each epoch's samples in a new order
 
 
 def _sequentials(model: Module) -> list[Sequential]:
@@ -281,6 +282,11 @@ def clip_gradients(model: Module, optimizer: Any, layer: str | None = None,
                      f"gradients will be clipped to a global norm of {max_norm}", clip_grad_norm=max_norm)
 
 
+def shuffle_batches(model: Module, optimizer: Any, layer: str | None = None, **_: Any) -> Treatment:
+    return Treatment("shuffle", model, optimizer, "the samples will be drawn in a new random order each "
+                     "epoch (the rest of this epoch's too)", shuffle=True)
+
+
 def add_weight_decay(model: Module, optimizer: Any, layer: str | None = None,
                      weight_decay: float = 1e-4) -> Treatment:
     for group in optimizer.param_groups:
@@ -476,7 +482,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
     "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
     "insert_activation": insert_activation, "standardize_targets": standardize_targets,
-    "descend": descend, "lower_weight_decay": lower_weight_decay,
+    "descend": descend, "lower_weight_decay": lower_weight_decay, "shuffle": shuffle_batches,
     **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from retroprop.doctor import rules
 from retroprop.doctor.adapter import ModelAdapter, Snapshot
-from retroprop.doctor.diagnosis import SETUP_PROBLEMS, Diagnosis
+from retroprop.doctor.diagnosis import SETUP_PROBLEMS, USER_REMEDIES, Diagnosis
 from retroprop.doctor.table import TREATMENT_PRIORITY
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ class TreatmentRecord:
     measurably worse than before the treatment: it was undone and the next remedy tried),
     ``"unconfirmed"`` (not again, but the run ended too soon to tell), ``"returned"`` (it was, and
     the next remedy followed unless the run had ended), ``"skipped"`` (the remedy does not apply to
-    this model), ``"exhausted"`` (no remedy left) or ``"pending"`` while the run goes on.
+    this model), ``"exhausted"`` (no remedy left), ``"left"`` (not treated: a consequence of a setup
+    problem only the user can fix) or ``"pending"`` while the run goes on.
     ``measured``: the outcome compared (``metric``, its value ``before`` the treatment and ``after``),
     once it is (None before).
     """
@@ -149,6 +150,13 @@ class Best:
 def apply_remedy(adapter: ModelAdapter, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
     """Apply ``remedy`` through ``adapter`` (``ModelAdapter.apply``): the one place repair changes a model."""
     return adapter.apply(remedy, layer, **options)
+
+
+def _users_to_fix(diagnosis: Diagnosis) -> bool:
+    """Whether ``diagnosis`` is a setup problem whose every remedy only the user can make (training
+    labels of one class, validation data unlike the training data, a loss on the wrong kind of output)."""
+    return diagnosis.problem in SETUP_PROBLEMS and bool(diagnosis.remedies) and all(
+        remedy in USER_REMEDIES for remedy, _ in diagnosis.remedies)
 
 
 def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
@@ -259,6 +267,7 @@ class Repairing:
         rates = self.adapter.learning_rates()
         return {"model": self._skeleton_repr, "optimizer": type(self.adapter.optimizer).__name__,
                 "lr": float(rates[0]) if rates else math.nan, "clip_grad_norm": self.clip_grad_norm,
+                "shuffle": self.shuffle,
                 "treatments": [t.remedy for t in self.treatments if t.applied]}
 
     def treat(self, diagnoses: list[Diagnosis]) -> TreatmentRecord | None:
@@ -285,6 +294,9 @@ class Repairing:
             if d.escalated_from is not None:
                 continue
             root = self.episodes.find(d.caused_by)
+            if root is not None and _users_to_fix(root) and d.problem != "non_finite":
+                self._leave_to_cause(d, root)  # NaN/Inf aside: the last finite weights are kept whatever
+                continue
             if root is not None and not self._exhausted(root.problem):
                 d = root
             by_problem[d.problem] = d
@@ -306,6 +318,17 @@ class Repairing:
                 if problem not in SETUP_PROBLEMS:
                     break
         return applied[0] if applied else None
+
+    def _leave_to_cause(self, diagnosis: Diagnosis, root: Diagnosis) -> None:
+        """Say once per problem that ``diagnosis`` is left untreated: its cause is the user's to fix."""
+        if any(t.problem == diagnosis.problem and t.outcome == "left" for t in self.treatments):
+            return
+        self.treatments.append(TreatmentRecord(
+            self.recorder.step - 1, self._epoch, diagnosis.problem, diagnosis.layer, None,
+            f"{diagnosis.problem} not treated: it is a consequence of {root.problem}, whose fix is yours to "
+            "make (in the data, the loss or the model's output); a treatment of the run would act on its "
+            "symptom, from data or a pairing the run cannot change", False, outcome="left",
+            layer_label=diagnosis.layer_label))
 
     def _exhausted(self, problem: str) -> bool:
         return any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments)
@@ -367,11 +390,14 @@ class Repairing:
                 target = self._metric_best[1]
         before = self._measure()
         back, wasted = self._roll_back(target)
-        saved, clip = self.adapter.copy(), self.clip_grad_norm  # to undo the remedy if it does harm
+        # to undo the remedy if it does harm
+        saved, clip, shuffle = self.adapter.copy(), self.clip_grad_norm, self.shuffle
         remedy = chosen
         treatment = apply_remedy(self.adapter, remedy, layer, **self._options(remedy, diagnosis))
         if treatment.clip_grad_norm is not None:
             self.clip_grad_norm = treatment.clip_grad_norm
+        if treatment.shuffle is not None:
+            self.shuffle = treatment.shuffle
         if remedy == "early_stopping":
             self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
                                 f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
@@ -382,7 +408,8 @@ class Repairing:
         self.treatments.append(record)
         self._start_segment(fresh=back < rules.LOSS_EMA_STEPS)
         self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
-                       "clip": clip, "start": self.recorder.step, "epochs": len(self.epoch_logs),
+                       "clip": clip, "shuffle": shuffle, "start": self.recorder.step,
+                       "epochs": len(self.epoch_logs),
                        "age": wasted, "before": before, "origin": self._logged_at(target.step),
                        "checked": False}
         return record
@@ -515,6 +542,7 @@ class Repairing:
         trial, self._undo = self._undo, None
         self.adapter.adopt(trial["saved"])
         self.clip_grad_norm = trial["clip"]
+        self.shuffle = trial["shuffle"]
         wasted = self.recorder.step - trial["start"]
         self._start_segment()
         record = self._apply_next(trial["diagnosis"], trial["remedies"])

@@ -41,11 +41,13 @@ FAMILIES = ("setup", "update", "probe", "loss", "epoch")
 class Problem(enum.StrEnum):
     """The problems the doctor can name (each value is the id used everywhere, a plain string)."""
 
+    CONSTANT_TARGETS = "constant_targets"
     LOSS_OUTPUT_MISMATCH = "loss_output_mismatch"
     MISSING_NONLINEARITY = "missing_nonlinearity"
     UNSCALED_INPUTS = "unscaled_inputs"
     UNSCALED_TARGETS = "unscaled_targets"
     VALIDATION_MISMATCH = "validation_mismatch"
+    UNSHUFFLED_DATA = "unshuffled_data"
     GRADIENT_ASCENT = "gradient_ascent"
     WEIGHT_DECAY_TOO_HIGH = "weight_decay_too_high"
     BATCH_TOO_SMALL = "batch_too_small"
@@ -66,8 +68,9 @@ class Evidence:
     """What one check's detectors read: plain numbers, filled in by the caller for its family.
 
     - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
-      ``inputs`` (2-D), ``raw_inputs`` (of any shape) and ``validation_inputs``, ``targets``,
-      ``n_classes``, ``adaptive``.
+      ``inputs`` (2-D), ``raw_inputs`` (of any shape) and ``validation_inputs``, ``targets`` and
+      ``validation_targets``, ``n_classes``, ``adaptive``, ``batch_size`` and ``shuffled`` (whether each
+      epoch draws the samples in a new order; None when unknown).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -129,6 +132,8 @@ class Evidence:
     validation_inputs: Any = None
     raw_inputs: Any = None
     opening: Sequence[dict[str, Any]] = ()
+    validation_targets: Any = None
+    shuffled: bool | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -225,6 +230,11 @@ def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return _loss_still_high(evidence, found) and plateau_explained(evidence, found) is None
 
 
+def _classification(evidence: Evidence) -> bool:
+    """Whether the setup is a classification: a class count, or a categorical or binary loss."""
+    return evidence.n_classes is not None or evidence.loss in checks.CATEGORICAL_LOSSES | checks.BINARY_LOSSES
+
+
 def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) -> bool:
     """Validation data identical to the training data shows no gap: nothing to overfit to."""
     return not evidence.validation_is_training
@@ -233,6 +243,19 @@ def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) ->
 # -- the table ------------------------------------------------------------------------------------
 P = Problem
 TABLE: tuple[Rule, ...] = (
+    Rule(P.CONSTANT_TARGETS,
+         (Detector("constant_targets", "setup", lambda e: checks.constant_targets(
+             e.targets, e.loss, e.n_classes, e.validation_targets)),),
+         ("fix_targets",),
+         treat_rank=0,
+         signal="the spread of the training targets, per column",
+         threshold="0 in every column (one value, one class) over >= {rows} rows",
+         window="before the first step",
+         why="a model learns the map from inputs to targets; targets that never vary leave one answer to "
+             "learn, whatever the inputs: a bug in how the targets were made (scaled, cast, overwritten), "
+             "not in training",
+         thresholds={"rows": checks.VALIDATION_MIN_ROWS},
+         causes=(P.VALIDATION_MISMATCH, P.DEAD_RELU, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.LOSS_OUTPUT_MISMATCH,
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes)),
@@ -242,7 +265,7 @@ TABLE: tuple[Rule, ...] = (
               e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms)),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
           "differentiable_loss"),
-         treat_rank=0,
+         treat_rank=1,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
                 "classes; during training, whether any layer gets a gradient",
          threshold="a pairing that is constant (softmax over one unit), unbounded (NLL on raw scores), "
@@ -262,7 +285,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("missing_nonlinearity", "setup", lambda e: [
              f for f in checks.missing_nonlinearity(e.layers) if f.evidence.get("model_is_linear")]),),
          ("insert_activation",),
-         treat_rank=1,
+         treat_rank=2,
          signal="Linear (or convolution) layers with no activation between them (Dropout, BatchNorm, "
                 "Identity, average pooling do not count), in a model with no activation anywhere",
          threshold=">= {run} in a row", window="before the first step",
@@ -272,7 +295,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNSCALED_INPUTS,
          (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
          ("standardize_inputs",),
-         treat_rank=2,
+         treat_rank=3,
          signal="RMS of the input features; ratio of the widest to the narrowest feature range; a "
                 "feature's distance from 0 relative to its range",
          threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
@@ -292,7 +315,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
              e.targets, e.loss, e.n_classes, e.layers, e.adaptive)),),
          ("standardize_targets",),
-         treat_rank=3,
+         treat_rank=4,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
          threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
          window="before the first step",
@@ -304,21 +327,39 @@ TABLE: tuple[Rule, ...] = (
                  P.UNDERFITTING)),
     Rule(P.VALIDATION_MISMATCH,
          (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
-             e.raw_inputs, e.validation_inputs)),),
+             e.raw_inputs, e.validation_inputs, e.targets, e.validation_targets, _classification(e))),),
          ("match_validation",),
-         treat_rank=4,
-         signal="the RMS of the validation inputs against the training inputs'",
-         threshold="more than {ratio:g} times apart (at least {rows} rows each)",
+         treat_rank=5,
+         signal="the RMS of the validation inputs against the training inputs'; for a classification, the "
+                "validation rows whose class the training targets never show",
+         threshold="more than {ratio:g} times apart; or >= {unseen:.0%} of the validation rows in unseen "
+                   "classes (at least {rows} rows each)",
          window="before the first step",
-         why="inputs drawn and preprocessed alike have the same scale; one this far off was preprocessed "
-             "apart (one set scaled or standardized, the other raw): the model is validated on inputs "
-             "unlike any it trains on",
-         thresholds={"ratio": checks.VALIDATION_SCALE_MAX, "rows": checks.VALIDATION_MIN_ROWS},
+         why="data drawn and preprocessed alike has the same scale and the same classes; a scale this far "
+             "off was preprocessed apart (one set scaled or standardized, the other raw), classes this "
+             "uneven were split unshuffled (sorted by label): the model is validated on data unlike any "
+             "it trains on",
+         thresholds={"ratio": checks.VALIDATION_SCALE_MAX, "rows": checks.VALIDATION_MIN_ROWS,
+                     "unseen": checks.UNSEEN_CLASS_SHARE},
          causes=(P.OVERFITTING, P.UNSTABLE_LOSS)),
+    Rule(P.UNSHUFFLED_DATA,
+         (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(
+             e.targets, e.batch_size, e.shuffled, e.loss, e.n_classes)),),
+         ("shuffle",),
+         treat_rank=6,
+         signal="when the samples are drawn in their stored order: the mean length of the training labels' "
+                "runs of one class, against a shuffled order's (1 / (1 - sum of squared class shares))",
+         threshold=">= {factor:g}x the shuffled length and >= {batches} batches (over >= {least} batches)",
+         window="before the first step",
+         why="each step follows its batch: a stretch of batches of one class pulls the output towards it "
+             "and undoes what the others taught (catastrophic forgetting within an epoch)",
+         thresholds={"factor": checks.SORTED_RUN_FACTOR, "batches": checks.SORTED_RUN_BATCHES,
+                     "least": checks.SORTED_MIN_BATCHES},
+         causes=(P.UNSTABLE_LOSS, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.GRADIENT_ASCENT,
          (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),),
          ("descend",),
-         treat_rank=5,
+         treat_rank=7,
          signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
                 "for a step down the loss's slope: -1 for plain SGD)",
          threshold="> 0 in every layer and > {cosine:.1f} in the median layer, on each of the first "
@@ -336,7 +377,7 @@ TABLE: tuple[Rule, ...] = (
              batch_size=e.batch_size,
              learns_well=e.losses is not None and len(e.losses) > 0 and rules.learns_well(**e.harm()))),),
          ("lower_weight_decay",),
-         treat_rank=6,
+         treat_rank=8,
          signal="per layer, the weight decay's pull on the weights against the data's gradient, wd x "
                 "||W|| / ||g|| (decay added to the gradient: SGD's, Adam's L2, RMSprop's); the decayed "
                 "weights' norm; the smoothed loss against its lowest and its start",
@@ -356,7 +397,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
              e.losses, e.batch_size, e.start, chance_loss=e.chance_loss)),),
          ("larger_batch",),
-         treat_rank=13,
+         treat_rank=15,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
@@ -376,7 +417,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
-         treat_rank=8,
+         treat_rank=10,
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
@@ -406,7 +447,7 @@ TABLE: tuple[Rule, ...] = (
                                                                       loss_known=e.loss_known),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
-         treat_rank=7,
+         treat_rank=9,
          signal="NaN/Inf count in loss (every step), gradients, weights, activations",
          threshold="> 0", window="one step",
          why="one overflow poisons every later product; nothing learned after it is meaningful",
@@ -415,7 +456,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
-         treat_rank=9,
+         treat_rank=11,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
          threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
@@ -431,7 +472,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
              e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
-         treat_rank=11,
+         treat_rank=13,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
@@ -451,7 +492,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
-         treat_rank=10,
+         treat_rank=12,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
@@ -474,7 +515,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
               e.epoch_logs, e.samples, best=e.best))),
          ("lower_lr", "clip_gradients", "adam"),
-         treat_rank=12,
+         treat_rank=14,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
          threshold="> {factor:g} x its lowest value so far (the untrained model's loss counting as the "
@@ -490,7 +531,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
-         treat_rank=14,
+         treat_rank=16,
          signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
                 "C classes; else the starting loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
@@ -507,7 +548,7 @@ TABLE: tuple[Rule, ...] = (
              parameters=e.parameters),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
-         treat_rank=15,
+         treat_rank=17,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
                 "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
                 "validation loss's excess over the training loss, relative)",
@@ -530,7 +571,7 @@ TABLE: tuple[Rule, ...] = (
              epoch_logs=e.epoch_logs, samples=e.samples),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
-         treat_rank=16,
+         treat_rank=18,
          signal="the training loss's trend and level against a blind guess's (else its start); the largest "
                 "update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
@@ -552,7 +593,7 @@ TABLE: tuple[Rule, ...] = (
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
               batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",))),
          ("higher_lr", "adam", "batchnorm"),
-         treat_rank=17,
+         treat_rank=19,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
                 "learning rate) and the loss against its start; or, against the steps the run has left "

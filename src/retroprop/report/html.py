@@ -40,6 +40,7 @@ OUTCOMES = {
     "worse": "the measured outcome got worse: the treatment was undone and the next remedy tried",
     "skipped": "not applied",
     "exhausted": "no remedy was left to try",
+    "left": "not treated: a consequence of a setup problem only you can fix",
     "pending": "the run was still going on",
 }
 

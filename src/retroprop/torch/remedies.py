@@ -368,6 +368,8 @@ ADVICE: dict[str, tuple[str, str]] = {
                        "loop there"),
     "standardize_inputs": ("the data is the training loop's", "standardize each input feature with the "
                            "training set's mean and standard deviation: x = (x - mean) / std"),
+    "shuffle": ("the loop draws its own batches", "DataLoader(train_set, shuffle=True, ...) for the training "
+                "set, or a new random permutation of the samples each epoch"),
     "standardize_targets": ("it needs the targets and a new loss scale", "train on (y - y.mean()) / y.std() "
                             "and map predictions back with * std + mean"),
 }

@@ -50,7 +50,8 @@ class Watch:
                  every: int | None = None, loss: Any = None, inputs: Any = None, targets: Any = None,
                  n_classes: int | None = None, batch_size: int | None = None,
                  lr_scheduled: bool = False, chance_loss: float | None = None,
-                 steps: int | None = None, validation_inputs: Any = None) -> None:
+                 steps: int | None = None, validation_inputs: Any = None,
+                 validation_targets: Any = None, shuffled: bool | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -65,7 +66,8 @@ class Watch:
             chance_loss = math.log(n_classes)  # a blind guess's cross-entropy, as fit sets it
         self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
                          n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled,
-                         chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs))
+                         chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
+                         validation_targets=_numpy(validation_targets), shuffled=shuffled)
         self._loss: Any = None
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
@@ -254,6 +256,9 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
     it can still be treated, not only at ``finish``. ``validation_inputs``: the inputs the run is validated
     on (tensors or arrays), checked against ``inputs`` for their scale (``validation_mismatch``), and,
     when they are the training inputs themselves, no gap between the two is taken for overfitting.
+    ``validation_targets``: their targets, whose classes are checked against those of ``targets``.
+    ``shuffled=False``: the loop draws the samples in the order of ``targets`` (a DataLoader without
+    ``shuffle=True``), checked for runs of one class (``unshuffled_data``); None (default): not known.
     """
     return Watch(model, optimizer, repair=repair, every=every, **setup)
 
