@@ -533,3 +533,13 @@ def test_batchnorm_is_never_inserted_into_a_run_of_one_sample_batches():
     doctor.attach(model, doctor.optimizer, batch_size=2)
     assert doctor._ruled_out("vanishing_gradients", "batchnorm", None) is None
     doctor.close()
+
+
+def test_a_loss_comparison_within_the_noise_of_its_windows_is_no_verdict():
+    doctor = Doctor(repair=True)
+    one_sample = {"loss": 3.0e3, "loss_noise": math.inf}  # a treatment at the first step: one batch's loss
+    later = {"loss": 2.6e4, "loss_noise": 4.0e3}
+    assert doctor._compare(one_sample, later, "standardize_inputs")["verdict"] == "same"
+    steady = {"loss": 3.0e3, "loss_noise": 50.0}
+    assert doctor._compare(steady, later, "standardize_inputs")["verdict"] == "worse"
+    assert doctor._compare(one_sample, {"loss": 10.0, "loss_noise": 1.0}, "lower_lr")["verdict"] == "better"

@@ -221,3 +221,16 @@ def test_two_pattern_data_learned_perfectly_raises_no_alarm():
                  + rules.overfitting(logs, (2, 2)) + rules.oscillating_validation(logs, (2, 2))
                  + rules.collapsing_validation(logs, (2, 2)))
         assert found == [], [f.explanation for f in found]
+
+
+def test_single_sample_losses_over_weights_that_settled_are_the_samples_spread_not_batch_too_small():
+    # a fitted regression trained one sample at a time: squared Gaussian residuals spread by 141 % of
+    # their mean from step to step, while the validation loss no longer moves from epoch to epoch
+    rng = np.random.default_rng(0)
+    residuals = 0.41 * rng.standard_normal(3000) ** 2
+    settled = [{"loss": 0.41, "val_loss": v} for v in (0.34257, 0.34257, 0.34258)]
+    assert rules.batch_too_small(residuals, 1, chance_loss=1.0, epoch_logs=settled) == []
+    wandering = [{"loss": 0.41, "val_loss": v} for v in (0.34, 0.39, 0.31)]  # noisy steps move the weights
+    (finding,) = rules.batch_too_small(residuals, 1, chance_loss=1.0, epoch_logs=wandering)
+    assert finding.problem == "batch_too_small"
+    assert rules.batch_too_small(residuals, 1, chance_loss=1.0)  # no validation data: as before

@@ -14,18 +14,31 @@ from __future__ import annotations
 import copy
 import sys
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from retroprop import optim
-from retroprop.doctor.probes import Probe, ProbeRecord
+from retroprop.doctor.checks import SYMMETRY_TOLERANCE
+from retroprop.doctor.probes import CONVOLUTIONS, Probe, ProbeRecord
 from retroprop.doctor.remedies import Treatment, apply_remedy
 from retroprop.doctor.structure import describe_loss, describe_model
-from retroprop.nn import Dropout, Module
+from retroprop.nn import Dropout, Linear, Module
 from retroprop.random import default_generator
 
-__all__ = ["ModelAdapter", "ModelProbe", "RetropropAdapter", "Snapshot", "adapter_for",
-           "coupled_weight_decays", "missing_members"]
+__all__ = [
+    "SYMMETRY_TOLERANCE",
+    "ModelAdapter",
+    "ModelProbe",
+    "RetropropAdapter",
+    "Snapshot",
+    "adapter_for",
+    "coupled_weight_decays",
+    "missing_members",
+    "unit_symmetry",
+]
 
 
 @dataclass
@@ -110,6 +123,8 @@ class ModelAdapter(Protocol):
 
     # optional: ``weight_decays() -> dict[str, float]``, per weighted layer name the weight decay added
     # to its gradient (``coupled_weight_decays``); without it ``weight_decay_too_high`` is not checked
+    # optional: ``unit_symmetry() -> list[dict]``, per Linear or convolution layer in forward order whether
+    # its units start alike (``unit_symmetry``); without it ``symmetric_units`` is not checked
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         """Private copies of the model's weights, the optimizer's state and the random generators' state."""
@@ -175,6 +190,11 @@ class RetropropAdapter:
 
     def weight_decays(self) -> dict[str, float]:
         return coupled_weight_decays(self.model.named_modules(), self.optimizer)
+
+    def unit_symmetry(self) -> list[dict[str, Any]]:
+        return unit_symmetry((name, m.weight.data, None if m.bias is None else m.bias.data)
+                             for name, m in self.model.named_modules()
+                             if isinstance(m, (Linear, *CONVOLUTIONS)) and m.weight is not None)
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
@@ -245,6 +265,30 @@ def coupled_weight_decays(named_modules: Any, optimizer: Any) -> dict[str, float
         if weight is not None and id(weight) in by_parameter:
             decays[name] = by_parameter[id(weight)]
     return decays
+
+
+def unit_symmetry(weighted: Iterable[tuple[str, Any, Any]]) -> list[dict[str, Any]]:
+    """Per Linear or convolution layer, given as ``(name, weight, bias)`` NumPy arrays in forward order:
+    ``units`` (its outputs: rows, or channels), ``rows_identical`` (every unit has the same weights and
+    bias) and ``columns_identical`` (every input, or input channel, is weighed alike by every unit)."""
+    found = []
+    for name, weight, bias in weighted:
+        w = np.asarray(weight, dtype=np.float64)
+        if w.ndim < 2:
+            continue
+        rows = w.reshape(w.shape[0], -1)
+        if bias is not None:
+            rows = np.concatenate([rows, np.asarray(bias, dtype=np.float64).reshape(-1, 1)], axis=1)
+        columns = np.moveaxis(w, 1, 0).reshape(w.shape[1], -1)
+        found.append({"name": name, "units": int(w.shape[0]), "rows_identical": _alike(rows),
+                      "columns_identical": _alike(columns)})
+    return found
+
+
+def _alike(rows: np.ndarray) -> bool:
+    if rows.shape[0] < 2 or not np.isfinite(rows).all():
+        return False
+    return bool(np.ptp(rows, axis=0).max() <= SYMMETRY_TOLERANCE * float(np.abs(rows).max()))
 
 
 def missing_members(value: Any, protocol: type) -> list[str]:

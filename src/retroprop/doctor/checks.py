@@ -29,6 +29,7 @@ remedy itself) or ``"user"``, and ``fix_note`` says so in a sentence.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -98,6 +99,9 @@ UNSEEN_CLASS_SHARE = 0.1
 SORTED_RUN_FACTOR = 10.0
 SORTED_RUN_BATCHES = 2
 SORTED_MIN_BATCHES = 4
+# Symmetry: units alike when every weight of their rows (or columns) is within this share of the layer's
+# largest weight (a constant or zero initialization is exactly alike; random weights never come close)
+SYMMETRY_TOLERANCE = 1e-6
 # Targets: the output starts near 0, RMS(y) away from them; under MSE the gradient at the output is
 # 2(prediction - y), so every update ratio scales with RMS(y) as above (L1 and Huber bound the gradient:
 # the distance then takes RMS(y) times as many steps). An offset of |mean|/std beyond sqrt(CONDITION_MAX)
@@ -815,6 +819,33 @@ def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None,
         FIT_FIX.format(remedy="shuffle: draw the batches in a new random order each epoch"))]
 
 
+def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[dict[str, Any]] = (),
+                    dropout_rates: Sequence[float] = ()) -> list[Finding]:
+    """Linear or convolution layers whose units start as copies of one another and stay so: every unit
+    has the same weights and bias, and the next such layer weighs them alike (``symmetry``: per layer in
+    forward order, ``units``, ``rows_identical`` and ``columns_identical``, as ``adapter.unit_symmetry``
+    gives them). Not with dropout, whose masks tell units apart. At most one finding: the first layer."""
+    if not symmetry or max(dropout_rates, default=0.0) > 0.0:
+        return []
+    symmetric = [this for this, after in itertools.pairwise(symmetry)
+                 if this["units"] >= 2 and this["rows_identical"] and after["columns_identical"]]
+    if not symmetric:
+        return []
+    first = symmetric[0]
+    layer = next((entry for entry in layers if entry["name"] == first["name"]),
+                 {"name": first["name"], "label": first["name"]})
+    where = _label(layer)
+    others = f" (and {len(symmetric) - 1} more layer(s) alike)" if len(symmetric) > 1 else ""
+    return [_finding(
+        "symmetric_units", layer, "critical",
+        {"units": first["units"], "layers": [entry["name"] for entry in symmetric]},
+        f"the {first['units']} units of {where}{others} start with the same weights and bias, and the next "
+        "layer weighs them alike: every unit gets the same gradient at every step, so they stay copies of "
+        "one unit and the layer computes one feature however wide it is. A constant (or zero) "
+        "initialization does this; random weights break the symmetry.",
+        FIT_FIX.format(remedy="he_init: fresh random (He) weights"))]
+
+
 def _input_scales(inputs: Any, validation_inputs: Any) -> tuple | None:
     """The validation inputs' RMS against the training inputs', as a mismatch case, or None."""
     if inputs is None or validation_inputs is None:
@@ -902,7 +933,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 targets: np.ndarray | None = None, n_classes: int | None = None,
                 adaptive: bool | None = None, validation_inputs: Any = None,
                 raw_inputs: Any = None, validation_targets: Any = None, batch_size: int | None = None,
-                shuffled: bool | None = None) -> list[Finding]:
+                shuffled: bool | None = None, unit_symmetry: Sequence[dict[str, Any]] | None = None,
+                dropout_rates: Sequence[float] = ()) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -911,7 +943,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     when unknown; ``validation_inputs`` and ``raw_inputs`` (the training inputs of any shape, ``inputs``
     by default): compared for their scale; ``validation_targets``: compared with ``targets`` for the
     classes they hold; ``batch_size`` and ``shuffled`` (whether each epoch draws the samples in a new
-    random order; None when unknown): the order the targets are trained in."""
+    random order; None when unknown): the order the targets are trained in; ``unit_symmetry`` (as
+    ``adapter.unit_symmetry`` gives it) and ``dropout_rates``: whether units start alike."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -924,4 +957,5 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              validation_inputs=validation_inputs,
                                              raw_inputs=inputs if raw_inputs is None else raw_inputs,
                                              validation_targets=validation_targets, batch_size=batch_size,
-                                             shuffled=shuffled))
+                                             shuffled=shuffled, unit_symmetry=unit_symmetry,
+                                             dropout_rates=tuple(dropout_rates)))

@@ -37,6 +37,12 @@ from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
 
 
+def _read(adapter: Any, member: str) -> Any:
+    """What an adapter's optional ``member()`` returns; None when it has none."""
+    read = getattr(adapter, member, None)
+    return read() if read is not None else None
+
+
 def _numeric(data: Any) -> np.ndarray | None:
     """``data`` as a NumPy array of numbers with at least one row, else None (what cannot be read as
     one is left out of the checks that compare data sets, not an error)."""
@@ -240,7 +246,9 @@ class Doctor(Checking, Repairing):
             found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive, validation_inputs=_numeric(validation_inputs),
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
-                                batch_size=self.batch_size, shuffled=shuffled)
+                                batch_size=self.batch_size, shuffled=shuffled,
+                                unit_symmetry=_read(adapter, "unit_symmetry"),
+                                dropout_rates=self._dropout_rates)
         except Exception as err:
             self._failed("checks", err, 0)
             return []

@@ -415,8 +415,10 @@ class Repairing:
         return record
 
     def _measure(self) -> dict[str, float]:
-        """This recipe's outcome now: the latest epoch's validation accuracy and loss (when logged) and
-        the mean training loss of its last ``LOSS_EMA_STEPS`` steps (inf when not finite)."""
+        """This recipe's outcome now: the latest epoch's validation accuracy and loss (when logged), the
+        mean training loss of its last ``LOSS_EMA_STEPS`` steps (inf when not finite) and that mean's
+        standard error (``loss_noise``; inf from one step: a treatment at the run's start has one batch's
+        loss to be compared with, one sample's at batch size 1)."""
         measured: dict[str, float] = {}
         logs = self.epoch_logs[self._epoch_start:] if self._epoch_start < len(self.epoch_logs) else []
         for name in ("val_accuracy", "val_loss"):
@@ -425,15 +427,19 @@ class Repairing:
                 measured[name] = float(value)
         losses = self.recorder.losses[self._loss_start:]
         if len(losses):
-            mean = float(np.mean(losses[-rules.LOSS_EMA_STEPS:]))
+            window = np.asarray(losses[-rules.LOSS_EMA_STEPS:], dtype=np.float64)
+            mean = float(np.mean(window))
             measured["loss"] = mean if math.isfinite(mean) else math.inf
+            noise = float(np.std(window, ddof=1) / math.sqrt(window.size)) if window.size > 1 else math.inf
+            measured["loss_noise"] = noise if math.isfinite(noise) else math.inf
         return measured
 
     def _compare(self, before: dict[str, float], after: dict[str, float],
                  remedy: str | None) -> dict[str, Any] | None:
         """The first outcome measured both before and after a treatment (validation accuracy, then
         validation loss, then training loss), with ``verdict`` "better", "same" or "worse" (beyond
-        ``WORSE_ACCURACY``/twice the accuracy's sampling noise, or ``WORSE_LOSS``); None if none."""
+        ``WORSE_ACCURACY``/twice the accuracy's sampling noise, or ``WORSE_LOSS``/twice the noise of the
+        two training-loss means); None if none."""
         for name in ("val_accuracy", "val_loss", "loss"):
             if name not in before or name not in after or (
                     name == "loss" and remedy in CHANGES_TRAINING_LOSS):
@@ -445,6 +451,9 @@ class Repairing:
                 gain = new - old
             else:
                 margin = WORSE_LOSS * abs(old) if math.isfinite(old) else math.inf
+                if name == "loss":  # and beyond twice the noise of the two windows' means
+                    noise = math.hypot(before.get("loss_noise", 0.0), after.get("loss_noise", 0.0))
+                    margin = max(margin, 2 * noise)
                 gain = old - new if math.isfinite(old) or not math.isfinite(new) else math.inf
             verdict = "better" if gain > 0 else "worse" if gain < -margin else "same"
             return {"metric": name, "before": old, "after": new, "verdict": verdict}

@@ -44,6 +44,7 @@ class Problem(enum.StrEnum):
     CONSTANT_TARGETS = "constant_targets"
     LOSS_OUTPUT_MISMATCH = "loss_output_mismatch"
     MISSING_NONLINEARITY = "missing_nonlinearity"
+    SYMMETRIC_UNITS = "symmetric_units"
     UNSCALED_INPUTS = "unscaled_inputs"
     UNSCALED_TARGETS = "unscaled_targets"
     VALIDATION_MISMATCH = "validation_mismatch"
@@ -70,7 +71,8 @@ class Evidence:
     - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
       ``inputs`` (2-D), ``raw_inputs`` (of any shape) and ``validation_inputs``, ``targets`` and
       ``validation_targets``, ``n_classes``, ``adaptive``, ``batch_size`` and ``shuffled`` (whether each
-      epoch draws the samples in a new order; None when unknown).
+      epoch draws the samples in a new order; None when unknown), ``unit_symmetry`` (per Linear or
+      convolution layer, whether its units start alike: ``adapter.unit_symmetry``) and ``dropout_rates``.
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -134,6 +136,7 @@ class Evidence:
     opening: Sequence[dict[str, Any]] = ()
     validation_targets: Any = None
     shuffled: bool | None = None
+    unit_symmetry: Sequence[dict[str, Any]] | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -292,10 +295,24 @@ TABLE: tuple[Rule, ...] = (
          why="a product of linear maps is one linear map: the extra layers add parameters, not expressive "
              "power",
          thresholds={"run": 2}, causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE)),
+    Rule(P.SYMMETRIC_UNITS,
+         (Detector("symmetric_units", "setup", lambda e: checks.symmetric_units(
+             e.unit_symmetry, e.layers, e.dropout_rates)),),
+         ("he_init",),
+         treat_rank=3,
+         signal="per Linear or convolution layer: whether every unit's weights and bias are the same, and "
+                "whether the next such layer weighs every input alike",
+         threshold="both, within {tolerance:g} of the layer's largest weight (not with dropout)",
+         window="before the first step",
+         why="units that start alike and are weighed alike get the same gradient at every step: they stay "
+             "copies of one unit (a constant or zero initialization), so the layer has one feature's "
+             "capacity",
+         thresholds={"tolerance": checks.SYMMETRY_TOLERANCE},
+         causes=(P.VANISHING_GRADIENTS, P.DEAD_RELU, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.UNSCALED_INPUTS,
          (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
          ("standardize_inputs",),
-         treat_rank=3,
+         treat_rank=4,
          signal="RMS of the input features; ratio of the widest to the narrowest feature range; a "
                 "feature's distance from 0 relative to its range",
          threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
@@ -315,7 +332,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
              e.targets, e.loss, e.n_classes, e.layers, e.adaptive)),),
          ("standardize_targets",),
-         treat_rank=4,
+         treat_rank=5,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
          threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
          window="before the first step",
@@ -329,7 +346,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
              e.raw_inputs, e.validation_inputs, e.targets, e.validation_targets, _classification(e))),),
          ("match_validation",),
-         treat_rank=5,
+         treat_rank=6,
          signal="the RMS of the validation inputs against the training inputs'; for a classification, the "
                 "validation rows whose class the training targets never show",
          threshold="more than {ratio:g} times apart; or >= {unseen:.0%} of the validation rows in unseen "
@@ -346,7 +363,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(
              e.targets, e.batch_size, e.shuffled, e.loss, e.n_classes)),),
          ("shuffle",),
-         treat_rank=6,
+         treat_rank=7,
          signal="when the samples are drawn in their stored order: the mean length of the training labels' "
                 "runs of one class, against a shuffled order's (1 / (1 - sum of squared class shares))",
          threshold=">= {factor:g}x the shuffled length and >= {batches} batches (over >= {least} batches)",
@@ -359,7 +376,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.GRADIENT_ASCENT,
          (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),),
          ("descend",),
-         treat_rank=7,
+         treat_rank=8,
          signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
                 "for a step down the loss's slope: -1 for plain SGD)",
          threshold="> 0 in every layer and > {cosine:.1f} in the median layer, on each of the first "
@@ -377,7 +394,7 @@ TABLE: tuple[Rule, ...] = (
              batch_size=e.batch_size,
              learns_well=e.losses is not None and len(e.losses) > 0 and rules.learns_well(**e.harm()))),),
          ("lower_weight_decay",),
-         treat_rank=8,
+         treat_rank=9,
          signal="per layer, the weight decay's pull on the weights against the data's gradient, wd x "
                 "||W|| / ||g|| (decay added to the gradient: SGD's, Adam's L2, RMSprop's); the decayed "
                 "weights' norm; the smoothed loss against its lowest and its start",
@@ -395,9 +412,9 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE, P.UNSTABLE_LOSS, P.VANISHING_GRADIENTS, P.DEAD_RELU)),
     Rule(P.BATCH_TOO_SMALL,
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
-             e.losses, e.batch_size, e.start, chance_loss=e.chance_loss)),),
+             e.losses, e.batch_size, e.start, chance_loss=e.chance_loss, epoch_logs=e.epoch_logs)),),
          ("larger_batch",),
-         treat_rank=15,
+         treat_rank=16,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
@@ -417,7 +434,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
-         treat_rank=10,
+         treat_rank=11,
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
@@ -447,7 +464,7 @@ TABLE: tuple[Rule, ...] = (
                                                                       loss_known=e.loss_known),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
-         treat_rank=9,
+         treat_rank=10,
          signal="NaN/Inf count in loss (every step), gradients, weights, activations",
          threshold="> 0", window="one step",
          why="one overflow poisons every later product; nothing learned after it is meaningful",
@@ -456,7 +473,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
-         treat_rank=11,
+         treat_rank=12,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
          threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
@@ -472,7 +489,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
              e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
-         treat_rank=13,
+         treat_rank=14,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
@@ -492,7 +509,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
-         treat_rank=12,
+         treat_rank=13,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
@@ -515,7 +532,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
               e.epoch_logs, e.samples, best=e.best))),
          ("lower_lr", "clip_gradients", "adam"),
-         treat_rank=14,
+         treat_rank=15,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
          threshold="> {factor:g} x its lowest value so far (the untrained model's loss counting as the "
@@ -531,7 +548,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
-         treat_rank=16,
+         treat_rank=17,
          signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
                 "C classes; else the starting loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
@@ -548,7 +565,7 @@ TABLE: tuple[Rule, ...] = (
              parameters=e.parameters),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
-         treat_rank=17,
+         treat_rank=18,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
                 "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
                 "validation loss's excess over the training loss, relative)",
@@ -571,7 +588,7 @@ TABLE: tuple[Rule, ...] = (
              epoch_logs=e.epoch_logs, samples=e.samples),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
-         treat_rank=18,
+         treat_rank=19,
          signal="the training loss's trend and level against a blind guess's (else its start); the largest "
                 "update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
@@ -593,7 +610,7 @@ TABLE: tuple[Rule, ...] = (
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
               batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",))),
          ("higher_lr", "adam", "batchnorm"),
-         treat_rank=19,
+         treat_rank=20,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
                 "learning rate) and the loss against its start; or, against the steps the run has left "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from retroprop.doctor.adapter import Snapshot, coupled_weight_decays
+from retroprop.doctor.adapter import SYMMETRY_TOLERANCE, Snapshot, coupled_weight_decays
 from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
@@ -108,6 +108,22 @@ class TorchAdapter:
 
     def weight_decays(self) -> dict[str, float]:
         return coupled_weight_decays(self.model.named_modules(), self.optimizer)
+
+    def unit_symmetry(self) -> list[dict[str, Any]]:
+        """As ``doctor.adapter.unit_symmetry``, reduced on the weights' device (two scalars per layer)."""
+        found = []
+        with torch.no_grad():
+            for name, module in self.model.named_modules():
+                if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)) or module.weight is None:
+                    continue
+                w = module.weight.detach()
+                rows = w.reshape(w.shape[0], -1)
+                if module.bias is not None:
+                    rows = torch.cat([rows, module.bias.detach().reshape(-1, 1)], dim=1)
+                columns = w.transpose(0, 1).reshape(w.shape[1], -1)
+                found.append({"name": name, "units": int(w.shape[0]), "rows_identical": _alike(rows),
+                              "columns_identical": _alike(columns)})
+        return found
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())
@@ -241,3 +257,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state:
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _alike(rows: torch.Tensor) -> bool:
+    if rows.shape[0] < 2 or not bool(torch.isfinite(rows).all()):
+        return False
+    rows = rows.double()
+    spread = (rows.amax(dim=0) - rows.amin(dim=0)).max()
+    return bool(spread <= SYMMETRY_TOLERANCE * rows.abs().max())

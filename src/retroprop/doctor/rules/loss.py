@@ -486,7 +486,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
 
 
 def batch_too_small(losses: Sequence[float], batch_size: int | None, start: float | None = None, *,
-                    chance_loss: float | None = None) -> list[Finding]:
+                    chance_loss: float | None = None,
+                    epoch_logs: Sequence[dict[str, float]] = ()) -> list[Finding]:
     """Gradient noise dominates: over the last window (``PLATEAU_STEPS`` steps, or
     ``LOSS_SMOOTH_SAMPLES`` samples when the batches are smaller), the loss's per-step noise (the
     spread of its step-to-step differences over sqrt 2) is at least ``NOISE_LEVEL`` of its level;
@@ -496,8 +497,17 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     where it is); and it is not fitted (above
     ``FITTED_LEVEL`` of ``start`` and of a blind guess's loss). A mini-batch gradient's noise grows
     as 1/sqrt(batch size), and so does the loss's: each step follows its few samples more than the
-    data. ``batch_size`` must be known (the remedy raises it) and at most ``SMALL_BATCH``."""
+    data. ``batch_size`` must be known (the remedy raises it) and at most ``SMALL_BATCH``. Not when
+    the validation loss of the last ``OVERFIT_EPOCHS`` epochs (``epoch_logs``) stayed within
+    ``PLATEAU_FALL`` of its level: weights that noisy steps push around move it from epoch to epoch,
+    so a loss that jumps from step to step over weights that have settled is the spread of the
+    samples' own losses (a fitted regression's residuals), not the steps'."""
     if not batch_size or not 0 < batch_size <= SMALL_BATCH:
+        return []
+    settled = [log.get("val_loss") for log in epoch_logs[-OVERFIT_EPOCHS:]]
+    known = len(settled) == OVERFIT_EPOCHS and all(
+        v is not None and math.isfinite(v) and v > 0 for v in settled)
+    if known and max(settled) - min(settled) <= PLATEAU_FALL * min(settled):
         return []
     window = max(PLATEAU_STEPS, smoothing_span(batch_size))
     if len(losses) < BATCH_WINDOWS * window:
