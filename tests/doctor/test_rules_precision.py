@@ -234,3 +234,15 @@ def test_single_sample_losses_over_weights_that_settled_are_the_samples_spread_n
     (finding,) = rules.batch_too_small(residuals, 1, chance_loss=1.0, epoch_logs=wandering)
     assert finding.problem == "batch_too_small"
     assert rules.batch_too_small(residuals, 1, chance_loss=1.0)  # no validation data: as before
+
+
+def test_a_start_below_a_blind_guess_is_no_mark_for_a_stalled_loss():
+    from retroprop.doctor import table
+
+    # batch 1: the first five samples happened to sit at the fitted floor (0.42), far below a guess's 1.0
+    flat = list(0.42 * np.random.default_rng(0).standard_normal(300) ** 2)
+    lucky = table.Evidence(losses=flat, start=0.42, chance_loss=1.0)
+    assert not table._loss_still_high(lucky, [])  # learned: well below a guess's loss
+    assert table._loss_still_high(table.Evidence(losses=flat, start=0.42), [])  # no guess known: the start
+    stalled = table.Evidence(losses=list(np.full(300, 2.2)), start=2.4, chance_loss=2.3)
+    assert table._loss_still_high(stalled, [])

@@ -204,15 +204,18 @@ def _run_start(evidence: Evidence) -> float | None:
 
 
 def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
-    """The loss is still above ``PLATEAU_LEVEL`` of its start (or of a blind guess's): a run that has
-    learned something is neither stalled nor held back by dropout."""
+    """The loss is still above ``PLATEAU_LEVEL`` of its start, or of a blind guess's when that is
+    known and the start lies above it: a run that has learned something is neither stalled nor held
+    back by dropout. A start below a blind guess's is no mark: an untrained model starts at a guess's
+    loss or above, so a lower start is the luck of the first batches (a few samples' losses, at batch
+    sizes of one or two), not a level the run fell from."""
     losses = evidence.losses
     span = rules.LOSS_EMA_STEPS
     if len(losses) < span:
         return True
     mark = _run_start(evidence)
     if evidence.chance_loss:
-        mark = min(mark, evidence.chance_loss)
+        mark = evidence.chance_loss
     return float(np.add.reduce(losses[-span:])) / span > rules.PLATEAU_LEVEL * mark
 
 
