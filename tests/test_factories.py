@@ -189,7 +189,11 @@ def test_linspace_and_logspace_follow_torch_over_many_ranges(torch: Any) -> None
             ours = rp.logspace(start / 10, end / 10, steps, dtype=getattr(rp, name))
             theirs = torch.logspace(start / 10, end / 10, steps, dtype=getattr(torch, name))
             _same_kind(ours, theirs)
-            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())  # scalar float64 powers
+            if name.startswith("float"):  # torch's powers come from a vector path of its own, a CPU's
+                # choice: AVX-512 and AVX2 machines give results 1 ulp apart
+                np.testing.assert_array_max_ulp(ours.numpy(), theirs.numpy(), maxulp=2)
+            else:  # a power within rounding of a whole number may truncate either way, as above
+                assert np.abs(ours.numpy().astype(np.int64) - theirs.numpy()).max(initial=0) <= 1
 
 
 def test_linspace_integer_dtype_truncates_exact_points() -> None:
