@@ -72,8 +72,8 @@ def test_large_inputs_nan_and_inf_as_torch(name: str, dtype: Any) -> None:
     where torch gives them, in values and gradients, without NumPy warnings."""
     mine, theirs, _ = ACTIVATIONS[name]
     x = np.array([-1e4, -100.0, 100.0, 1e4, np.nan, np.inf, -np.inf])
-    # where torch's float32 kernel and its float64 one disagree on NaN (gelu at +inf in float32 is NaN
-    # on AVX2 machines and inf on AVX-512 ones), torch's float64 value is the meaning to follow
+    # where torch's float32 kernel and its float64 one disagree on NaN (gelu at +inf in float32: NaN on
+    # an AMD EPYC, inf on the Intel machines before it), torch's float64 value is the meaning to follow
     torch = pytest.importorskip("torch")
     with torch.no_grad():
         in_dtype = theirs(torch.tensor(x.astype(dtype))).numpy()
