@@ -190,7 +190,7 @@ def test_linspace_and_logspace_follow_torch_over_many_ranges(torch: Any) -> None
             theirs = torch.logspace(start / 10, end / 10, steps, dtype=getattr(torch, name))
             _same_kind(ours, theirs)
             if name.startswith("float"):  # torch's powers come from a vector path that depends on the
-                # CPU: an AMD EPYC and the Intel machines before it give results 1 ulp apart
+                # CPU: an AMD EPYC and the machines of earlier sessions give results 1 ulp apart
                 np.testing.assert_array_max_ulp(ours.numpy(), theirs.numpy(), maxulp=2)
             else:  # a power within rounding of a whole number may truncate either way, as above
                 assert np.abs(ours.numpy().astype(np.int64) - theirs.numpy()).max(initial=0) <= 1

@@ -73,7 +73,7 @@ def test_large_inputs_nan_and_inf_as_torch(name: str, dtype: Any) -> None:
     mine, theirs, _ = ACTIVATIONS[name]
     x = np.array([-1e4, -100.0, 100.0, 1e4, np.nan, np.inf, -np.inf])
     # where torch's float32 kernel and its float64 one disagree on NaN (gelu at +inf in float32: NaN on
-    # an AMD EPYC, inf on the Intel machines before it), torch's float64 value is the meaning to follow
+    # an AMD EPYC, inf on the machines of earlier sessions), torch's float64 value is the meaning to follow
     torch = pytest.importorskip("torch")
     with torch.no_grad():
         in_dtype = theirs(torch.tensor(x.astype(dtype))).numpy()
