@@ -45,34 +45,32 @@ def test_targets_that_vary_or_cannot_be_judged_are_not(targets):
     assert checks.constant_targets(targets, "cross_entropy", 2) == []
 
 
-def test_fit_names_it_first_and_repair_leaves_it_to_the_user():
+def _fit_digits(labels: str, lr: float, epochs: int, **doctor):
+    """A digits MLP fit on its first 1,200 rows, with their labels or all 0, validated on the rest."""
     x, y = rp.data.load_digits()
     x = (x / 16).astype(np.float32)
     rp.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    history = rp.fit(model, x[:1200], np.zeros(1200, dtype=np.int64), loss="cross_entropy",
-                     optimizer=rp.optim.Adam(model.parameters(), lr=1e-3), epochs=1, batch_size=64,
-                     validation_data=(x[1200:], y[1200:]), verbose=0, seed=0, repair=True)
+    targets = np.zeros(1200, dtype=np.int64) if labels == "zeros" else y[:1200]
+    return rp.fit(model, x[:1200], targets, loss="cross_entropy",
+                  optimizer=rp.optim.Adam(model.parameters(), lr=lr), epochs=epochs, batch_size=64,
+                  validation_data=(x[1200:], y[1200:]), verbose=0, seed=0, **doctor)
+
+
+def test_fit_names_it_first_and_repair_leaves_it_to_the_user():
+    history = _fit_digits("zeros", 1e-3, 1, repair=True)
     first = history.diagnoses[0]
     assert (first.problem, first.step, first.evidence["validation_classes"]) == ("constant_targets", 0, 10)
     assert [remedy for remedy, _ in first.remedies] == ["fix_targets"]
     said = [t for t in history.treatments if t.problem == "constant_targets"]
     assert said and not any(t.applied for t in said)
     # the same split with its labels is not
-    history = rp.fit(model, x[:1200], y[:1200], loss="cross_entropy",
-                     optimizer=rp.optim.Adam(model.parameters(), lr=1e-3), epochs=1, batch_size=64,
-                     validation_data=(x[1200:], y[1200:]), verbose=0, seed=0, doctor=True)
+    history = _fit_digits("labels", 1e-3, 1, doctor=True)
     assert "constant_targets" not in [d.problem for d in history.diagnoses]
 
 
 def test_repair_leaves_its_consequences_to_the_fix_of_the_targets():
-    x, y = rp.data.load_digits()
-    x = (x / 16).astype(np.float32)
-    rp.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    history = rp.fit(model, x[:1200], np.zeros(1200, dtype=np.int64), loss="cross_entropy",
-                     optimizer=rp.optim.Adam(model.parameters(), lr=1e-2), epochs=5, batch_size=64,
-                     validation_data=(x[1200:], y[1200:]), verbose=0, seed=0, repair=True)
+    history = _fit_digits("zeros", 1e-2, 5, repair=True)
     consequences = [d for d in history.diagnoses if d.caused_by is not None]
     assert consequences and all(d.caused_by["problem"] == "constant_targets" for d in consequences)
     assert not any(t.applied for t in history.treatments)  # no learning rate cut, no early stop

@@ -22,10 +22,10 @@ import numpy as np
 
 from retroprop import optim
 from retroprop.doctor.checks import SYMMETRY_TOLERANCE
-from retroprop.doctor.probes import CONVOLUTIONS, Probe, ProbeRecord
-from retroprop.doctor.remedies import Treatment, apply_remedy
+from retroprop.doctor.probes import Probe, ProbeRecord
+from retroprop.doctor.remedies import LINEAR_MAPS, Treatment, apply_remedy
 from retroprop.doctor.structure import describe_loss, describe_model
-from retroprop.nn import Dropout, Linear, Module
+from retroprop.nn import Dropout, Module
 from retroprop.random import default_generator
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "adapter_for",
     "coupled_weight_decays",
     "missing_members",
+    "optional_member",
     "unit_symmetry",
 ]
 
@@ -194,7 +195,7 @@ class RetropropAdapter:
     def unit_symmetry(self) -> list[dict[str, Any]]:
         return unit_symmetry((name, m.weight.data, None if m.bias is None else m.bias.data)
                              for name, m in self.model.named_modules()
-                             if isinstance(m, (Linear, *CONVOLUTIONS)) and m.weight is not None)
+                             if isinstance(m, LINEAR_MAPS) and m.weight is not None)
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
@@ -244,6 +245,13 @@ class RetropropAdapter:
     def close(self) -> None:
         if self._probe is not None:
             self._probe.disarm()
+
+
+def optional_member(adapter: Any, member: str) -> Any:
+    """What an adapter's optional ``member()`` returns (``weight_decays``, ``unit_symmetry``); None when
+    the adapter has none."""
+    read = getattr(adapter, member, None)
+    return read() if read is not None else None
 
 
 def coupled_weight_decays(named_modules: Any, optimizer: Any) -> dict[str, float]:

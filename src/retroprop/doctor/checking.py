@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.doctor import rules, table
+from retroprop.doctor.adapter import optional_member
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import SETTLE_AFTER
 from retroprop.doctor.repair import DEPTH_GROWTH, _oversized
@@ -289,8 +290,7 @@ class Checking:
 
     def _weight_decays(self) -> dict[str, float]:
         """Per layer, the weight decay added to its gradient (none when the adapter does not say)."""
-        read = getattr(self.adapter, "weight_decays", None)
-        return read() if read is not None else {}
+        return optional_member(self.adapter, "weight_decays") or {}
 
     def _steady_updates(self) -> list[float]:
         """The largest update-to-weight ratio at each probe of this segment whose update is known and

@@ -715,6 +715,11 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
 # ---------------------------------------------------------------------------------------------
 # All of them
 # ---------------------------------------------------------------------------------------------
+def is_classification(loss: str | None, n_classes: int | None) -> bool:
+    """Whether a setup is a classification: a class count, or a categorical or binary loss."""
+    return n_classes is not None or loss in CATEGORICAL_LOSSES | BINARY_LOSSES
+
+
 def _class_labels(targets: Any) -> np.ndarray | None:
     """A classification's label per row: integer labels (N,) or (N, 1), or the argmax of one-hot or
     probability rows (N, C); None for anything else (non-numeric, non-finite, fractional labels,
@@ -749,7 +754,7 @@ def constant_targets(targets: Any, loss: str | None, n_classes: int | None = Non
         spread = np.ptp(rows, axis=0)
     if not rows.size or not np.isfinite(spread).all() or spread.any():
         return []
-    classification = n_classes is not None or loss in CATEGORICAL_LOSSES | BINARY_LOSSES
+    classification = is_classification(loss, n_classes)
     value = rows[0].tolist() if rows.shape[1] > 1 else rows[0, 0].item()
     if classification:
         labels = _class_labels(rows[:1])
@@ -791,7 +796,7 @@ def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None,
     ``SORTED_RUN_BATCHES`` batches long (over at least ``SORTED_MIN_BATCHES`` batches)."""
     if shuffled is not False or targets is None or batch_size is None or batch_size < 1:
         return []
-    if n_classes is None and loss not in CATEGORICAL_LOSSES | BINARY_LOSSES:
+    if not is_classification(loss, n_classes):
         return []
     if np.ndim(targets) not in (1, 2) or len(targets) < SORTED_MIN_BATCHES * batch_size:
         return []

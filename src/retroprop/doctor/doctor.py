@@ -29,18 +29,12 @@ from typing import Any
 import numpy as np
 
 from retroprop.doctor import rules
-from retroprop.doctor.adapter import ModelAdapter, adapter_for
+from retroprop.doctor.adapter import ModelAdapter, adapter_for, optional_member
 from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking, Movement
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
-
-
-def _read(adapter: Any, member: str) -> Any:
-    """What an adapter's optional ``member()`` returns; None when it has none."""
-    read = getattr(adapter, member, None)
-    return read() if read is not None else None
 
 
 def _numeric(data: Any) -> np.ndarray | None:
@@ -247,7 +241,7 @@ class Doctor(Checking, Repairing):
                                 adaptive, validation_inputs=_numeric(validation_inputs),
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
                                 batch_size=self.batch_size, shuffled=shuffled,
-                                unit_symmetry=_read(adapter, "unit_symmetry"),
+                                unit_symmetry=optional_member(adapter, "unit_symmetry"),
                                 dropout_rates=self._dropout_rates)
         except Exception as err:
             self._failed("checks", err, 0)

@@ -204,18 +204,16 @@ def _run_start(evidence: Evidence) -> float | None:
 
 
 def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
-    """The loss is still above ``PLATEAU_LEVEL`` of its start, or of a blind guess's when that is
-    known and the start lies above it: a run that has learned something is neither stalled nor held
-    back by dropout. A start below a blind guess's is no mark: an untrained model starts at a guess's
-    loss or above, so a lower start is the luck of the first batches (a few samples' losses, at batch
-    sizes of one or two), not a level the run fell from."""
+    """The loss is still above ``PLATEAU_LEVEL`` of a blind guess's when that is known, else of its
+    start: a run that has learned something is neither stalled nor held back by dropout. A start below
+    a blind guess's is no mark: an untrained model starts at a guess's loss or above, so a lower start
+    is the luck of the first batches (a few samples' losses, at batch sizes of one or two), not a level
+    the run fell from."""
     losses = evidence.losses
     span = rules.LOSS_EMA_STEPS
     if len(losses) < span:
         return True
-    mark = _run_start(evidence)
-    if evidence.chance_loss:
-        mark = evidence.chance_loss
+    mark = evidence.chance_loss or _run_start(evidence)
     return float(np.add.reduce(losses[-span:])) / span > rules.PLATEAU_LEVEL * mark
 
 
@@ -234,11 +232,6 @@ def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | Non
 
 def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return _loss_still_high(evidence, found) and plateau_explained(evidence, found) is None
-
-
-def _classification(evidence: Evidence) -> bool:
-    """Whether the setup is a classification: a class count, or a categorical or binary loss."""
-    return evidence.n_classes is not None or evidence.loss in checks.CATEGORICAL_LOSSES | checks.BINARY_LOSSES
 
 
 def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -347,7 +340,8 @@ TABLE: tuple[Rule, ...] = (
                  P.UNDERFITTING)),
     Rule(P.VALIDATION_MISMATCH,
          (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
-             e.raw_inputs, e.validation_inputs, e.targets, e.validation_targets, _classification(e))),),
+             e.raw_inputs, e.validation_inputs, e.targets, e.validation_targets,
+             checks.is_classification(e.loss, e.n_classes))),),
          ("match_validation",),
          treat_rank=6,
          signal="the RMS of the validation inputs against the training inputs'; for a classification, the "

@@ -13,6 +13,7 @@ object that both share; remedies change ``param_groups`` and the module tree in 
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections import defaultdict
 from typing import Any
@@ -26,7 +27,7 @@ from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
 from retroprop.torch.probe import TorchProbe
-from retroprop.torch.remedies import Context, apply_torch_remedy
+from retroprop.torch.remedies import LINEAR_MAPS, Context, apply_torch_remedy
 
 __all__ = ["TorchAdapter"]
 
@@ -114,7 +115,7 @@ class TorchAdapter:
         found = []
         with torch.no_grad():
             for name, module in self.model.named_modules():
-                if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)) or module.weight is None:
+                if not isinstance(module, LINEAR_MAPS) or module.weight is None:
                     continue
                 w = module.weight.detach()
                 rows = w.reshape(w.shape[0], -1)
@@ -260,8 +261,14 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def _alike(rows: torch.Tensor) -> bool:
-    if rows.shape[0] < 2 or not bool(torch.isfinite(rows).all()):
+    """As ``doctor.adapter``'s reading on NumPy arrays, with the same steps, on the rows' device."""
+    if rows.shape[0] < 2:
+        return False
+    scale = float(rows.abs().max())
+    if not math.isfinite(scale):
+        return False
+    bound = SYMMETRY_TOLERANCE * scale
+    if float((rows[1] - rows[0]).abs().max()) > bound:  # random weights differ at once: no full pass
         return False
     rows = rows.double()
-    spread = (rows.amax(dim=0) - rows.amin(dim=0)).max()
-    return bool(spread <= SYMMETRY_TOLERANCE * rows.abs().max())
+    return float((rows.amax(dim=0) - rows.amin(dim=0)).max()) <= bound
