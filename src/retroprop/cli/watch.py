@@ -3,7 +3,7 @@ attached to every optimizer it creates.
 
 The script runs in this process as ``python train.py args...`` would run it (``runpy.run_path`` with
 ``__name__ == "__main__"``, ``sys.argv == [script, *args]``, its folder first on ``sys.path``). While it
-runs, three things are patched, and restored afterwards:
+runs, four things are patched, and restored afterwards:
 
 * ``torch.optim.Optimizer.__init__``: every optimizer the script creates is registered.
 * a global module forward pre-hook (``register_module_forward_pre_hook``), only while some optimizer
@@ -23,6 +23,11 @@ runs, three things are patched, and restored afterwards:
   step's; with several optimizers, each takes the latest loss back-propagated before its step, which
   is its own in the usual loops (each loss's backward right before its optimizer's step).
 
+* ``torch.utils.data.DataLoader.__iter__``: the loader a training loop iterates when the model's first
+  training pass runs (with gradients, in training mode) is its training data; what it holds in memory
+  (``retroprop.torch.data``: a ``TensorDataset``'s tensors, a dataset's ``targets``), its batch size and
+  whether it shuffles go to the checks made before the first step.
+
 The epochs and validation scores of a script are not visible: the epoch rules (overfitting,
 validation) do not run and the summary says so. An optimizer that takes over the parameters of one
 watched before ends that one's watch. At the end of the script (its last line, ``sys.exit``, an
@@ -40,6 +45,7 @@ import os
 import runpy
 import sys
 import traceback
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +101,7 @@ class Session:
         self._hook: Any = None
         self._saved: list[tuple[Any, str, Any]] = []
         self._scaled: tuple[Any, Any] | None = None  # GradScaler.scale's latest (result, loss)
+        self._loader: Any = None  # a weak reference to the DataLoader iterated last
 
     # -- installing and removing the patches ---------------------------------------------------
     def install(self) -> None:
@@ -102,8 +109,10 @@ class Session:
 
         init, backward = torch.optim.Optimizer.__init__, torch.autograd.backward
         scale = torch.amp.GradScaler.scale
+        loader_iter = torch.utils.data.DataLoader.__iter__
         self._saved = [(torch.optim.Optimizer, "__init__", init), (torch.autograd, "backward", backward),
-                       (torch.amp.GradScaler, "scale", scale)]
+                       (torch.amp.GradScaler, "scale", scale),
+                       (torch.utils.data.DataLoader, "__iter__", loader_iter)]
 
         @functools.wraps(init)
         def optimizer_init(optimizer: Any, *args: Any, **kwargs: Any) -> None:
@@ -122,7 +131,13 @@ class Session:
                 self._scaled = (scaled, outputs)
             return scaled
 
+        @functools.wraps(loader_iter)
+        def iterate_loader(loader: Any) -> Any:
+            self._loader = weakref.ref(loader)  # the latest loader a loop started on
+            return loader_iter(loader)
+
         torch.optim.Optimizer.__init__ = optimizer_init
+        torch.utils.data.DataLoader.__iter__ = iterate_loader
         torch.autograd.backward = autograd_backward
         torch.amp.GradScaler.scale = scaler_scale
 
@@ -245,10 +260,21 @@ class Session:
         entry.model = model
         try:
             entry.watch = watch(model, entry.optimizer, repair=self.repair, every=self.every,
-                                lr_scheduled=scheduled)
+                                lr_scheduled=scheduled, data=self._training_loader(model))
         except Exception as err:
             entry.unwatched = f"the doctor could not be attached: {err!r}"
             raise
+
+    def _training_loader(self, model: Any) -> Any:
+        """The loader the model's first training pass draws from: the DataLoader iterated last, when the
+        pass builds a graph in training mode (an evaluation first, under no_grad or eval(), is no
+        training data); None otherwise."""
+        import torch
+
+        loader = self._loader() if self._loader is not None else None
+        if loader is None or not torch.is_grad_enabled() or not getattr(model, "training", True):
+            return None
+        return loader
 
     def _names(self, objects: list[Any]) -> list[str | None]:
         """The script's own names for ``objects``: in the innermost frame of the script on the call

@@ -10,8 +10,9 @@ doctor.diagnoses; doctor.report("run.html")
 
 Lightning calls ``optimizer.step(closure)``, whose closure runs ``training_step`` and ``backward``: a
 torch step pre-hook would run before the gradients exist. So the callback drives the same doctor as
-``retroprop.torch.watch`` from Lightning's own hooks: ``on_fit_start`` attaches it to ``pl_module`` and
-``trainer.optimizers[0]``; ``on_train_batch_start`` marks the start of a forward pass;
+``retroprop.torch.watch`` from Lightning's own hooks: ``on_train_start`` attaches it to ``pl_module`` and
+``trainer.optimizers[0]``, with the trainer's training and validation loaders for the checks before the
+first step (``retroprop.torch.data``: the data, the batch size, whether it is shuffled); ``on_train_batch_start`` marks the start of a forward pass;
 ``on_before_backward`` gives it the loss (summed over the batches of a gradient accumulation: Lightning
 has divided each by their count, so the sum is their mean); ``on_before_optimizer_step`` (gradients
 complete, unclipped, the update not yet made) is the doctor's step; ``on_train_epoch_end`` (after the
@@ -46,6 +47,15 @@ LOG_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
 LR_REMEDIES = ("lower_lr", "higher_lr")
 
 
+def _single(loaders: Any) -> Any:
+    """The one ``DataLoader`` of a trainer's loaders (a list or dict of one), else None."""
+    if isinstance(loaders, Mapping):
+        loaders = list(loaders.values())
+    if isinstance(loaders, (list, tuple)):
+        loaders = loaders[0] if len(loaders) == 1 else None
+    return loaders if isinstance(loaders, torch.utils.data.DataLoader) else None
+
+
 class _LightningWatch(Watch):
     """``Watch`` driven by the callback's hooks instead of the optimizer's step pre-hook."""
 
@@ -68,7 +78,7 @@ class DoctorCallback(pl.Callback):
     (default: ``METRIC_NAMES``; ``loss`` defaults to the mean step loss of the epoch). ``report``: a
     path for the HTML report, written when fit ends. ``verbose``: print the summary when fit ends.
     ``setup``: as ``watch``'s (``loss``, ``inputs``, ``targets``, ``n_classes``, ``batch_size``,
-    ``lr_scheduled``). Only ``trainer.optimizers[0]`` is watched.
+    ``lr_scheduled``, ...); ``data`` and ``validation_data`` default to the trainer's loaders. Only ``trainer.optimizers[0]`` is watched.
     """
 
     def __init__(self, repair: bool = False, every: int | None = None, *,
@@ -86,7 +96,7 @@ class DoctorCallback(pl.Callback):
         self._epoch_losses: list[float] = []
 
     # -- Lightning's hooks ------------------------------------------------------------------------
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.optimizers:
             raise ValueError("DoctorCallback: the LightningModule's configure_optimizers returned no "
                              "optimizer; the doctor watches trainer.optimizers[0]")
@@ -97,6 +107,10 @@ class DoctorCallback(pl.Callback):
             planned = None
         if "steps" not in setup and type(planned) is int and planned > 0:
             setup["steps"] = planned
+        if "data" not in setup:  # the loaders as the trainer holds them (read by retroprop.torch.data)
+            setup["data"] = _single(trainer.train_dataloader)
+        if "validation_data" not in setup:
+            setup["validation_data"] = _single(trainer.val_dataloaders)
         self.watch = _LightningWatch(pl_module, trainer.optimizers[0], repair=self.repair, every=self.every,
                                      **setup)
 

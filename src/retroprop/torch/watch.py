@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +21,7 @@ from retroprop.doctor.checks import CATEGORICAL_LOSSES
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
+from retroprop.torch.data import setup_from_loaders
 from retroprop.torch.distributed import Ranks
 
 __all__ = ["Watch", "watch"]
@@ -51,7 +53,8 @@ class Watch:
                  n_classes: int | None = None, batch_size: int | None = None,
                  lr_scheduled: bool = False, chance_loss: float | None = None,
                  steps: int | None = None, validation_inputs: Any = None,
-                 validation_targets: Any = None, shuffled: bool | None = None) -> None:
+                 validation_targets: Any = None, shuffled: bool | None = None, data: Any = None,
+                 validation_data: Any = None, samples: tuple[int, int] | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -61,10 +64,22 @@ class Watch:
         self.adapter = TorchAdapter(model, optimizer, ranks=Ranks.current())
         self._ranks_agree = True
         self.core = Doctor(every=every, repair=repair)
+        # what the loaders hold fills in what was not given (``retroprop.torch.data``)
+        given = {"inputs": inputs, "targets": targets, "batch_size": batch_size, "shuffled": shuffled,
+                 "validation_inputs": validation_inputs, "validation_targets": validation_targets,
+                 "samples": samples}
+        read = setup_from_loaders(data, validation_data) if data is not None or validation_data is not None \
+            else {}
+        given.update({k: v for k, v in read.items() if given[k] is None})
+        (inputs, targets, batch_size, shuffled, validation_inputs, validation_targets, samples) = (
+            given.values())
+        targets = _numpy(targets)
+        if n_classes is None and self.adapter.describe_loss(loss) in (None, *CATEGORICAL_LOSSES):
+            n_classes = class_count(targets)
         if chance_loss is None and n_classes is not None and n_classes >= 2 and (
                 self.adapter.describe_loss(loss) in CATEGORICAL_LOSSES):
             chance_loss = math.log(n_classes)  # a blind guess's cross-entropy, as fit sets it
-        self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=_numpy(targets),
+        self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=targets, samples=samples,
                          n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled,
                          chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
                          validation_targets=_numpy(validation_targets), shuffled=shuffled)
@@ -259,8 +274,25 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
     ``validation_targets``: their targets, whose classes are checked against those of ``targets``.
     ``shuffled=False``: the loop draws the samples in the order of ``targets`` (a DataLoader without
     ``shuffle=True``), checked for runs of one class (``unshuffled_data``); None (default): not known.
+    ``data`` and ``validation_data``: the ``DataLoader``s the loop trains and validates on, read for
+    whichever of ``inputs``, ``targets``, ``batch_size``, ``shuffled``, ``validation_inputs``,
+    ``validation_targets`` and ``samples`` (the two sets' sizes) was not given (``retroprop.torch.data``
+    says what is read: tensors already in memory, never a sample through the dataset's transforms).
+    ``n_classes`` defaults, for integer class-index ``targets`` under a categorical or unknown ``loss``,
+    to one more than the largest label.
     """
     return Watch(model, optimizer, repair=repair, every=every, **setup)
+
+
+def class_count(targets: Any) -> int | None:
+    """The classes that class-index targets imply (one more than the largest label), or None. Class
+    indices are an integer vector: torch's losses on integer targets are the class-index ones
+    (``CrossEntropyLoss``, ``NLLLoss``), its regression and binary losses refuse them."""
+    if not isinstance(targets, np.ndarray) or targets.ndim != 1 or targets.dtype.kind not in "iu" or (
+            not len(targets)):
+        return None
+    low, high = int(targets.min()), int(targets.max())
+    return high + 1 if low >= 0 else None
 
 
 def _numpy(value: Any) -> Any:

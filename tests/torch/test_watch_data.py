@@ -1,0 +1,251 @@
+"""The loaders as the doctor's setup data: ``retroprop.torch.data`` reads what a ``DataLoader`` holds in
+memory, its batch size and its order; ``watch(data=..., validation_data=...)``, the Lightning callback and
+``retroprop watch train.py`` hand it to the checks made before the first step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")]
+
+torch = pytest.importorskip("torch")
+
+from torch.utils import data as tud  # noqa: E402
+
+from retroprop.torch import watch  # noqa: E402
+from retroprop.torch.data import INPUT_ROWS, loader_data, setup_from_loaders  # noqa: E402
+from retroprop.torch.watch import class_count  # noqa: E402
+
+nn = torch.nn
+F = torch.nn.functional
+torch.set_num_threads(1)
+
+
+def sorted_data(rows: int = 512, classes: int = 4):
+    x = torch.rand(rows, 16, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(rows) * classes // rows  # each class's rows together, in order
+    return x, y
+
+
+class Indexed(tud.Dataset):
+    """A dataset whose samples exist only through ``__getitem__`` (it must never be called)."""
+
+    def __len__(self) -> int:
+        return 100
+
+    def __getitem__(self, index: int):
+        raise AssertionError("the doctor read a sample through __getitem__")
+
+
+class WithTargets(Indexed):
+    """torchvision's shape: a ``targets`` list beside samples made by ``__getitem__``."""
+
+    def __init__(self) -> None:
+        self.targets = [i % 3 for i in range(100)]
+
+
+# -- reading a loader -----------------------------------------------------------------------------
+def test_a_tensor_dataset_gives_its_targets_whole_and_its_inputs_evenly_sampled():
+    x = torch.arange(3000 * 2, dtype=torch.float32).reshape(3000, 2)
+    y = torch.arange(3000) % 7
+    read = loader_data(tud.DataLoader(tud.TensorDataset(x, y), batch_size=50))
+    assert read.rows == 3000 and read.batch_size == 50 and read.shuffled is False
+    np.testing.assert_array_equal(read.targets, y.numpy())
+    assert read.targets.dtype == np.int64
+    assert len(read.inputs) <= INPUT_ROWS and read.inputs.shape[1] == 2
+    step = read.inputs[1, 0] - read.inputs[0, 0]
+    assert step > 2 and np.all(np.diff(read.inputs[:, 0]) == step)  # evenly spaced rows, in order
+
+
+@pytest.mark.parametrize(("make", "shuffled"), [
+    (lambda ds: tud.DataLoader(ds, batch_size=8, shuffle=True), True),
+    (lambda ds: tud.DataLoader(ds, batch_size=8), False),
+    (lambda ds: tud.DataLoader(ds, sampler=tud.SubsetRandomSampler(range(50)), batch_size=8), True),
+    (lambda ds: tud.DataLoader(ds, sampler=tud.WeightedRandomSampler([1.0] * 100, 100), batch_size=8), True),
+    (lambda ds: tud.DataLoader(ds, batch_sampler=tud.BatchSampler(tud.SequentialSampler(ds), 8, False)),
+     False),
+    (lambda ds: tud.DataLoader(ds, sampler=list(range(100)), batch_size=8), None),
+])
+def test_the_order_is_read_from_the_sampler(make, shuffled):
+    read = loader_data(make(tud.TensorDataset(torch.rand(100, 3), torch.zeros(100))))
+    assert read.shuffled is shuffled and read.batch_size == 8
+
+
+def test_a_distributed_sampler_says_whether_it_shuffles():
+    ds = tud.TensorDataset(torch.rand(100, 3))
+    for shuffle in (True, False):
+        sampler = tud.distributed.DistributedSampler(ds, num_replicas=2, rank=0, shuffle=shuffle)
+        assert loader_data(tud.DataLoader(ds, sampler=sampler, batch_size=4)).shuffled is shuffle
+
+
+def test_subsets_and_concatenations_keep_their_own_order():
+    x, y = sorted_data(100)
+    ds = tud.TensorDataset(x, y)
+    subset = tud.Subset(ds, [99, 0, 50])
+    read = loader_data(tud.DataLoader(subset))
+    np.testing.assert_array_equal(read.targets, y[[99, 0, 50]].numpy())
+    np.testing.assert_array_equal(read.inputs, x[[99, 0, 50]].numpy())
+    read = loader_data(tud.DataLoader(tud.ConcatDataset([subset, ds])))
+    assert read.rows == 103 and read.targets.tolist() == [3, 0, 2, *y.tolist()]
+
+
+def test_samples_made_by_getitem_are_never_read():
+    read = loader_data(tud.DataLoader(Indexed(), batch_size=10, shuffle=True))
+    assert read.inputs is None and read.targets is None and read.rows == 100 and read.shuffled is True
+    read = loader_data(tud.DataLoader(WithTargets(), batch_size=10))
+    assert read.inputs is None and read.targets.tolist() == [i % 3 for i in range(100)]
+
+
+def test_what_is_no_data_is_left_out():
+    read = loader_data(tud.DataLoader(tud.TensorDataset(torch.rand(10, 2) > 0.5, torch.rand(10, 2, 2))))
+    assert read.inputs is None  # boolean masks are no inputs to scale
+    assert read.targets.shape == (10, 2, 2)
+    read = loader_data(tud.DataLoader(tud.TensorDataset(torch.rand(10, 2), torch.rand(10), torch.rand(10))))
+    assert read.targets is None  # three tensors: which one is the target is not known
+    assert loader_data([1, 2, 3]) is None
+
+
+def test_watch_refuses_what_is_not_a_loader():
+    model = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="data must be a torch DataLoader.*got ndarray"):
+        watch(model, optimizer, data=np.zeros((4, 2)))
+    with pytest.raises(TypeError, match="validation_data must be a torch DataLoader.*got list"):
+        setup_from_loaders(validation_data=[1])
+
+
+def test_class_indices_imply_the_class_count():
+    assert class_count(np.array([0, 3, 1])) == 4 and class_count(np.array([0, 0], dtype=np.uint8)) == 1
+    for targets in (np.array([0.0, 1.0]), np.array([[0, 1]]), np.array([-1, 2]),
+                    np.array([], dtype=np.int64), None):
+        assert class_count(targets) is None
+
+
+# -- watch with loaders ---------------------------------------------------------------------------
+def train(loader, validation=None, repair: bool = False, epochs: int = 1, **setup):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    doctor = watch(model, optimizer, repair=repair, data=loader, validation_data=validation, **setup)
+    for epoch in range(epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+        doctor.end_epoch(epoch, {"loss": loss.item()})
+    doctor.finish()
+    return doctor
+
+
+def test_a_loader_over_labels_sorted_by_class_without_shuffle_is_named_first():
+    x, y = sorted_data()
+    doctor = train(tud.DataLoader(tud.TensorDataset(x, y), batch_size=32))
+    assert [d.problem for d in doctor.diagnoses][:1] == ["unshuffled_data"]
+    assert doctor.diagnoses[0].evidence["mean_run"] == 128
+    doctor = train(tud.DataLoader(tud.TensorDataset(x, y), batch_size=32, shuffle=True))
+    assert "unshuffled_data" not in [d.problem for d in doctor.diagnoses]
+    # what the user says wins over what the loader shows
+    doctor = train(tud.DataLoader(tud.TensorDataset(x, y), batch_size=32), shuffled=True)
+    assert "unshuffled_data" not in [d.problem for d in doctor.diagnoses]
+
+
+def test_a_loader_whose_labels_are_one_class_is_named_first():
+    x, _ = sorted_data(256)
+    doctor = train(tud.DataLoader(tud.TensorDataset(x, torch.zeros(256, dtype=torch.long)), batch_size=32,
+                                  shuffle=True))
+    assert [d.problem for d in doctor.diagnoses][:1] == ["constant_targets"]
+    assert doctor.diagnoses[0].evidence["classification"] is True  # class indices: a classification
+
+
+def test_a_validation_loader_of_classes_never_trained_on_is_named():
+    x, y = sorted_data(640, 5)
+    train_set, validation_set = tud.TensorDataset(x[:512], y[:512]), tud.TensorDataset(x[512:], y[512:])
+    doctor = train(tud.DataLoader(train_set, batch_size=32, shuffle=True),
+                   tud.DataLoader(validation_set, batch_size=64))
+    first = doctor.diagnoses[0]
+    assert first.problem == "validation_mismatch" and first.evidence["unseen_classes"] == [4]
+    assert doctor.core.samples == (512, 128)
+
+
+def test_the_training_loader_as_validation_is_no_evidence_of_overfitting():
+    x, y = sorted_data()
+    loader = tud.DataLoader(tud.TensorDataset(x, y), batch_size=32, shuffle=True)
+    doctor = train(loader, loader)
+    assert doctor.core._validation_is_training
+
+
+# -- Lightning and the script runner ------------------------------------------------------------
+def test_the_lightning_callback_reads_the_trainers_loaders():
+    pl = pytest.importorskip("lightning.pytorch")
+    from retroprop.torch.lightning import DoctorCallback
+
+    class Classifier(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+
+        def training_step(self, batch, batch_idx):
+            return F.cross_entropy(self.net(batch[0]), batch[1])
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val_loss", F.cross_entropy(self.net(batch[0]), batch[1]))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    x, y = sorted_data()
+    found = {}
+    for shuffle in (False, True):
+        torch.manual_seed(0)
+        doctor = DoctorCallback(verbose=False)
+        trainer = pl.Trainer(max_epochs=1, callbacks=[doctor], logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+        trainer.fit(Classifier(), tud.DataLoader(tud.TensorDataset(x, y), batch_size=32, shuffle=shuffle),
+                    tud.DataLoader(tud.TensorDataset(x[:64], y[:64]), batch_size=64))
+        found[shuffle] = [d.problem for d in doctor.diagnoses]
+        assert doctor.watch.core.samples == (512, 64)
+    assert found[False][:1] == ["unshuffled_data"] and "unshuffled_data" not in found[True]
+
+
+SCRIPT = """\
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+torch.manual_seed(0)
+x = torch.rand(512, 16)
+y = torch.arange(512) * 4 // 512
+loader = DataLoader(TensorDataset(x, y), batch_size=32)
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+EVALUATE
+for xb, yb in loader:
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+"""
+
+EVALUATE = """\
+model.eval()
+with torch.no_grad():
+    for xb, yb in loader:
+        model(xb)
+model.train()
+"""
+
+
+@pytest.mark.parametrize(("evaluate", "named"), [("", True), (EVALUATE, False)])
+def test_the_script_runner_reads_the_loader_its_training_loop_iterates(tmp_path, capsys, evaluate, named):
+    from retroprop.cli import main
+
+    path = tmp_path / "train.py"
+    path.write_text(SCRIPT.replace("EVALUATE", evaluate))
+    main(["watch", str(path)])
+    out = capsys.readouterr().out
+    # an evaluation pass first attaches the doctor there: that loader is not taken for training data
+    assert ("unshuffled_data" in out) is named
+    assert torch.utils.data.DataLoader.__iter__.__qualname__ == "DataLoader.__iter__"
