@@ -109,9 +109,9 @@ def test_what_is_no_data_is_left_out():
 def test_watch_refuses_what_is_not_a_loader():
     model = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(TypeError, match="data must be a torch DataLoader.*got ndarray"):
+    with pytest.raises(TypeError, match=r"data must be a torch DataLoader.*got ndarray"):
         watch(model, optimizer, data=np.zeros((4, 2)))
-    with pytest.raises(TypeError, match="validation_data must be a torch DataLoader.*got list"):
+    with pytest.raises(TypeError, match=r"validation_data must be a torch DataLoader.*got list"):
         setup_from_loaders(validation_data=[1])
 
 

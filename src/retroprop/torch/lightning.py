@@ -10,9 +10,10 @@ doctor.diagnoses; doctor.report("run.html")
 
 Lightning calls ``optimizer.step(closure)``, whose closure runs ``training_step`` and ``backward``: a
 torch step pre-hook would run before the gradients exist. So the callback drives the same doctor as
-``retroprop.torch.watch`` from Lightning's own hooks: ``on_train_start`` attaches it to ``pl_module`` and
-``trainer.optimizers[0]``, with the trainer's training and validation loaders for the checks before the
-first step (``retroprop.torch.data``: the data, the batch size, whether it is shuffled); ``on_train_batch_start`` marks the start of a forward pass;
+``retroprop.torch.watch`` from Lightning's own hooks: ``on_train_start`` attaches it to ``pl_module``
+and ``trainer.optimizers[0]``, with the trainer's training and validation loaders for the checks
+before the first step (``retroprop.torch.data``: the data, the batch size, whether it is shuffled);
+``on_train_batch_start`` marks the start of a forward pass;
 ``on_before_backward`` gives it the loss (summed over the batches of a gradient accumulation: Lightning
 has divided each by their count, so the sum is their mean); ``on_before_optimizer_step`` (gradients
 complete, unclipped, the update not yet made) is the doctor's step; ``on_train_epoch_end`` (after the
@@ -78,7 +79,8 @@ class DoctorCallback(pl.Callback):
     (default: ``METRIC_NAMES``; ``loss`` defaults to the mean step loss of the epoch). ``report``: a
     path for the HTML report, written when fit ends. ``verbose``: print the summary when fit ends.
     ``setup``: as ``watch``'s (``loss``, ``inputs``, ``targets``, ``n_classes``, ``batch_size``,
-    ``lr_scheduled``, ...); ``data`` and ``validation_data`` default to the trainer's loaders. Only ``trainer.optimizers[0]`` is watched.
+    ``lr_scheduled``, ...); ``data`` and ``validation_data`` default to the trainer's loaders. Only
+    ``trainer.optimizers[0]`` is watched.
     """
 
     def __init__(self, repair: bool = False, every: int | None = None, *,
