@@ -5,8 +5,8 @@ Each program's buggy and fixed versions are built for a seed and converted to to
 whose conversion is not exact is skipped with the reason printed. Two modes:
 
 - the measurement (default): each version trained in the plain torch loop under
-  ``retroprop.torch.watch(model, optimizer, loss=, inputs=, targets=, validation_inputs=, n_classes=,
-  batch_size=, steps=)``
+  ``retroprop.torch.watch(model, optimizer, loss=, inputs=, targets=, validation_inputs=,
+  validation_targets=, shuffled=, n_classes=, batch_size=, steps=)``
   with ``observe(loss)`` every step, ``end_epoch(epoch, logs)`` with fit's Keras-style logs and
   ``finish()``; scored with ``run.py``'s own ``Case``, ``as_good``, summaries and tables (alarms on buggy,
   expected labels found, false alarms on fixed, per split and per round of porting); ``--repair`` also
@@ -84,8 +84,8 @@ def watched(twin: twin_lib.TorchTwin, repair: bool, every: int | None = None) ->
         with np.errstate(all="ignore"):
             doctor = watch(twin.model, twin.optimizer, repair=repair, every=every, loss=twin.loss,
                            inputs=twin.tensors["x_train"], targets=twin.tensors["y_train"],
-                           validation_inputs=twin.tensors["x_val"],
-                           n_classes=twin.n_classes, batch_size=p.batch_size,
+                           validation_inputs=twin.tensors["x_val"], validation_targets=twin.tensors["y_val"],
+                           shuffled=twin.shuffle, n_classes=twin.n_classes, batch_size=p.batch_size,
                            steps=p.epochs * twin.steps_per_epoch)
             run = twin_lib.train(twin, doctor, repair=repair)
         for d in doctor.diagnoses:
