@@ -227,9 +227,11 @@ class Session:
                 and tensors.grad_fn is not None):
             return
         scaled, self._scaled = self._scaled, None
-        loss = (scaled[1] if scaled is not None and scaled[0] is tensors else tensors).detach()
+        graph = scaled[1] if scaled is not None and scaled[0] is tensors else tensors
+        loss = graph.detach()
         for entry in self.entries:
             if entry.watch is not None and entry.ended_by is None:
+                entry.watch.infer_loss(graph)  # the first loss's graph names the loss function
                 entry.watch.observe(loss)
 
     def _together(self, entry: _Watched) -> Any:

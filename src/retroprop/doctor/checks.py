@@ -211,6 +211,11 @@ def _output(layers: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | 
     return kind, head, width
 
 
+def output_kind(layers: Sequence[dict[str, Any]]) -> str | None:
+    """The kind of a described model's output: an activation's name, ``"affine"``, or None (unknown)."""
+    return _output(validate_layers(layers))[0]
+
+
 def _class_targets(targets: np.ndarray | None) -> dict[str, Any] | None:
     """What the targets say about classes: integer-valued, distinct values, one-hot; None if no targets."""
     if targets is None:

@@ -122,6 +122,10 @@ class Doctor(Checking, Repairing):
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
+        self._setup_pending = True  # the first step has not been observed yet (``infer_loss`` may recheck)
+        self._setup_data: tuple = (None, None, None, None, None, None)
+        self._chance_given = False
+        self._seen_output: dict[str, Any] | None = None  # ``infer_loss``'s output layer
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
@@ -211,17 +215,44 @@ class Doctor(Checking, Repairing):
         self.lr_scheduled = bool(lr_scheduled)
         self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
         self.batch_size = batch_size
-        self._setup = self._check_setup(loss, targets, n_classes, inputs, validation_inputs,
-                                        validation_targets, shuffled)
-        if chance_loss is None and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
-            from retroprop.doctor.checks import mean_guess_loss
-
-            self.chance_loss = mean_guess_loss(self._loss_kind, targets)
+        self._setup_data = (targets, n_classes, inputs, validation_inputs, validation_targets, shuffled)
+        self._setup = self._check_setup(loss, *self._setup_data)
+        self._chance_given = chance_loss is not None
+        self._guess_chance(loss, targets, n_classes)
         self.planned_steps = None if steps is None else int(steps)
         self._validation_is_training = validation_inputs is not None and inputs is not None and (
             _same_data(validation_inputs, inputs))
         if self.repair:
             self._new_recipe(0, 0)  # the initial state is the first to roll back to
+
+    def _guess_chance(self, loss: Any, targets: Any, n_classes: int | None) -> None:
+        """Without a given ``chance_loss``, a mean-reduced regression loss's blind guess (the targets'
+        mean or median)."""
+        if not self._chance_given and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
+            from retroprop.doctor.checks import mean_guess_loss
+
+            self.chance_loss = mean_guess_loss(self._loss_kind, targets)
+
+    def infer_loss(self, loss: Any, output: dict[str, Any] | None = None) -> bool:
+        """A loss found only once the first step has run (``retroprop.torch`` reads it from the first
+        loss's autograd graph when none was handed to ``attach``): the setup is checked again with it
+        before the first step is observed, and a categorical loss over ``n_classes`` gets its blind
+        guess's ln C. ``output``: a layer dict (as ``describe`` gives) for what the graph shows the
+        model's output went through last, appended to the described layers when these do not say.
+        Returns whether it was taken: not when ``attach`` had a loss, nor after the first ``observe``."""
+        if self.recorder is None or self._loss_given or self.recorder.step or not self._setup_pending:
+            return False
+        self._seen_output = output
+        from retroprop.doctor.checks import CATEGORICAL_LOSSES
+
+        targets, n_classes = self._setup_data[:2]
+        self._setup = self._check_setup(loss, *self._setup_data)
+        mean = getattr(loss, "reduction", "mean") == "mean"
+        if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and n_classes and (
+                n_classes >= 2):
+            self.chance_loss = math.log(n_classes)
+        self._guess_chance(loss, targets, n_classes)
+        return True
 
     def _check_setup(self, loss: Any, targets: Any, n_classes: int | None, inputs: Any = None,
                      validation_inputs: Any = None, validation_targets: Any = None,
@@ -237,7 +268,10 @@ class Doctor(Checking, Repairing):
             self._loss_given = loss is not None
             self._adaptive = bool(adaptive)
             self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
-            found = check_setup(adapter.describe(), self._loss_kind, self._raw_inputs, y, n_classes,
+            layers = adapter.describe()
+            if self._seen_output is not None:
+                layers = [*layers, self._seen_output]
+            found = check_setup(layers, self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive, validation_inputs=_numeric(validation_inputs),
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
                                 batch_size=self.batch_size, shuffled=shuffled,
@@ -281,6 +315,7 @@ class Doctor(Checking, Repairing):
         if not self._off:
             try:
                 setup, self._setup = self._setup, []
+                self._setup_pending = False
                 new = self._report(setup, step, epoch, "setup") if setup else []
                 new += self._observe(loss, epoch, grads_finite, rerun)
                 self._drain_probe_errors()

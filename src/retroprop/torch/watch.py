@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 from retroprop.doctor import Doctor
-from retroprop.doctor.checks import CATEGORICAL_LOSSES
+from retroprop.doctor.checks import CATEGORICAL_LOSSES, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
 from retroprop.torch.data import setup_from_loaders
 from retroprop.torch.distributed import Ranks
+from retroprop.torch.loss_graph import loss_from_graph
 
 __all__ = ["Watch", "watch"]
 
@@ -84,6 +85,7 @@ class Watch:
                          chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
                          validation_targets=_numpy(validation_targets), shuffled=shuffled)
         self._loss: Any = None
+        self._loss_unread = loss is None  # the first loss's graph may say what the loss is
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -103,7 +105,28 @@ class Watch:
     def observe(self, loss: Any) -> None:
         """The loss of the coming ``optimizer.step()`` (a tensor or a float): call it after
         ``loss.backward()``. Optional: without it the loss rules do not run."""
+        self.infer_loss(loss)
         self._loss = loss
+
+    def infer_loss(self, loss: Any) -> None:
+        """Without ``loss=`` given to ``watch``: read the loss function from the first loss tensor's
+        autograd graph (``retroprop.torch.loss_graph``), so that the checks of the output against the
+        loss run before the first step. ``observe`` calls it; a loss without a graph is ignored."""
+        if not self._loss_unread or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            return
+        self._loss_unread = False
+        try:
+            described = output_kind(self.adapter.describe())
+            found = loss_from_graph(loss, described)
+            output = None
+            if found is not None and described is None and found.output is not None:
+                # the model's forward is opaque to describe(): its last function as the graph shows it
+                output = {"name": "", "kind": found.output, "in_features": None, "out_features": found.width,
+                          "label": f"the model's output ({found.output}, seen in the loss's graph)"}
+            if found is not None:
+                self.core.infer_loss(found, output)
+        except Exception as err:  # a failing doctor must never end the training it watches
+            self.core._failed("checks", err, 0)
 
     def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
         """The end of an epoch (0-based ``epoch``; default: the count of calls so far), with Keras-style
@@ -261,7 +284,8 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
 
     ``repair=True`` treats what is found inside the run, in place (``Watch``). ``every``: steps between
     probes (default: the doctor's schedule). ``setup`` (optional, for the checks before the first step):
-    ``loss`` (the loss module), ``inputs`` and ``targets`` (training data, tensors or arrays),
+    ``loss`` (the loss module; without it, it is read from the first loss's autograd graph:
+    ``Watch.infer_loss``), ``inputs`` and ``targets`` (training data, tensors or arrays),
     ``n_classes``, ``batch_size``; ``lr_scheduled=True`` when a scheduler may raise the learning rate
     later (a warm-up: small early steps are then no sign of a rate too small). ``chance_loss``: the loss
     of a blind guess, the mark for "has learned nothing" (default: ln C for a cross-entropy ``loss``

@@ -1,0 +1,117 @@
+"""The loss a PyTorch loop computes, read from the autograd graph of its first loss.
+
+``watch(model, optimizer)`` without ``loss=``, the Lightning callback and ``retroprop watch train.py``
+see the loss only as a tensor. Its ``grad_fn`` names the function that made it: torch's losses each
+leave one node (``NllLossBackward0``, ``MseLossBackward0``, ...), possibly under a reduction, a scale
+or a sum with other terms (``loss / k``, ``loss + l2``, ``.mean()`` of ``reduction='none'``). Found
+there, the setup checks (the output against the loss) run as if the loss had been handed over.
+
+``F.cross_entropy`` is ``nll_loss(log_softmax(z))``, so an NLL node over a LogSoftmax node is a
+cross-entropy on ``z``, unless the model's own output is that LogSoftmax (``nn.LogSoftmax`` with
+``NLLLoss``). NLL over a Log node is a cross-entropy on probabilities (``nll_loss(torch.log(p))``). A
+graph with two kinds of loss, or none known, gives no loss (a custom or a composite one).
+
+The node under the loss's input (past reshapes) is what the model's output went through last: an
+activation (``F.softmax`` in a custom ``forward`` is seen there as well as ``nn.Softmax``) or a Linear
+layer; the input's width (its classes) is read from the loss node's saved input while the graph still
+holds it (before ``backward`` frees it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["GraphLoss", "loss_from_graph"]
+
+LOSS_NODES = {
+    "NllLossBackward0": "nll", "NllLoss2DBackward0": "nll", "MseLossBackward0": "mse",
+    "HuberLossBackward0": "huber", "SmoothL1LossBackward0": "huber",
+    "BinaryCrossEntropyBackward0": "bce", "BinaryCrossEntropyWithLogitsBackward0": "bce_with_logits",
+}
+# what a loop does to a loss before backward: reduce it, scale it, add other terms to it
+THROUGH = frozenset({"MeanBackward0", "MeanBackward1", "SumBackward0", "SumBackward1", "DivBackward0",
+                     "DivBackward1", "MulBackward0", "MulBackward1", "AddBackward0", "SubBackward0"})
+DEPTH = 4  # nodes between the loss tensor and a loss function's node, at most
+REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
+OUTPUT_NODES = {"SoftmaxBackward0": "softmax", "LogSoftmaxBackward0": "log_softmax",
+                "SigmoidBackward0": "sigmoid", "TanhBackward0": "tanh", "ReluBackward0": "relu",
+                "AddmmBackward0": "linear", "LinearBackward0": "linear"}
+RESHAPES = ("ViewBackward", "UnsafeViewBackward", "ReshapeAliasBackward", "SqueezeBackward",
+            "UnsqueezeBackward")
+
+
+@dataclass(frozen=True)
+class GraphLoss:
+    """A loss read from a graph, as the doctor takes a loss: its kind and reduction."""
+
+    doctor_loss_kind: str
+    reduction: str = "mean"
+    output: str | None = None  # the output's last function, as a layer kind (OUTPUT_NODES), when seen
+    width: int | None = None  # the loss input's width (classes, outputs), when the graph still holds it
+
+
+def _name(node: Any) -> str:
+    return type(node).__name__
+
+
+def _input(node: Any) -> Any:
+    inputs = getattr(node, "next_functions", ())
+    return inputs[0][0] if inputs else None
+
+
+def _kind(node: Any, output_kind: str | None) -> tuple[str, Any]:
+    """The loss node's kind, and the node that made the model's output it takes."""
+    kind = LOSS_NODES[_name(node)]
+    below = _input(node)
+    if kind != "nll":
+        return kind, below
+    if _name(below) == "LogBackward0":
+        return "cross_entropy_probs", _input(below)
+    if _name(below) != "LogSoftmaxBackward0":
+        return "nll", below
+    # the model's own LogSoftmax under NLLLoss; any other LogSoftmax is cross-entropy's
+    if output_kind == "log_softmax" and _name(_input(below)) != "LogSoftmaxBackward0":
+        return "nll", below
+    return "cross_entropy", _input(below)
+
+
+def _output(node: Any) -> str | None:
+    while node is not None and _name(node).startswith(RESHAPES):
+        node = _input(node)
+    return OUTPUT_NODES.get(_name(node)) if node is not None else None
+
+
+def _width(node: Any) -> int | None:
+    try:
+        shape = node._saved_self.shape
+    except (AttributeError, RuntimeError):  # no such input, or freed by backward
+        return None
+    return int(shape[1]) if len(shape) >= 2 else 1 if len(shape) == 1 else None
+
+
+def loss_from_graph(loss: Any, output_kind: str | None = None) -> GraphLoss | None:
+    """The loss function behind the tensor ``loss`` (a scalar with a ``grad_fn``), or None when none or
+    several kinds are found. ``output_kind``: the model's described output (``checks.output_kind``)."""
+    root = getattr(loss, "grad_fn", None)
+    if root is None:
+        return None
+    found: dict[str, GraphLoss] = {}
+    level, seen = [(root, False)], set()
+    for _ in range(DEPTH + 1):
+        following = []
+        for node, averaged in level:
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            name = _name(node)
+            if name in LOSS_NODES:
+                saved = REDUCTIONS.get(getattr(node, "_saved_reduction", 1), "mean")
+                reduction = saved if saved != "none" else ("mean" if averaged else "sum")
+                kind, made = _kind(node, output_kind)
+                found.setdefault(kind, GraphLoss(kind, reduction, _output(made), _width(node)))
+            elif name in THROUGH:
+                averaged = averaged or name.startswith("Mean")
+                following += [(child, averaged) for child, _ in node.next_functions]
+        level = following
+    return next(iter(found.values())) if len(found) == 1 else None
