@@ -202,7 +202,7 @@ def test_the_script_runner_names_a_double_softmax(tmp_path, capsys):
 
     path = tmp_path / "train.py"
     path.write_text(SCRIPT)
-    assert main(["watch", str(path)]) == 3
+    assert main(["watch", "--report", str(tmp_path / "run.html"), str(path)]) == 3
     out = capsys.readouterr().out
     assert "loss_output_mismatch" in out and "softmax" in out
 

@@ -244,7 +244,7 @@ def test_the_script_runner_reads_the_loader_its_training_loop_iterates(tmp_path,
 
     path = tmp_path / "train.py"
     path.write_text(SCRIPT.replace("EVALUATE", evaluate))
-    main(["watch", str(path)])
+    main(["watch", "--report", str(tmp_path / "run.html"), str(path)])
     out = capsys.readouterr().out
     # an evaluation pass first attaches the doctor there: that loader is not taken for training data
     assert ("unshuffled_data" in out) is named
