@@ -249,3 +249,20 @@ def test_the_script_runner_reads_the_loader_its_training_loop_iterates(tmp_path,
     # an evaluation pass first attaches the doctor there: that loader is not taken for training data
     assert ("unshuffled_data" in out) is named
     assert torch.utils.data.DataLoader.__iter__.__qualname__ == "DataLoader.__iter__"
+
+
+class Stream(tud.IterableDataset):
+    def __iter__(self):
+        yield from range(3)
+
+
+def test_unusual_datasets_leave_what_they_hold_unknown_and_never_raise():
+    ds = tud.TensorDataset(torch.rand(10, 3), torch.arange(10))
+    assert loader_data(tud.DataLoader(tud.Subset(ds, torch.tensor([3, 1])))).targets.tolist() == [3, 1]
+    read = loader_data(tud.DataLoader(tud.TensorDataset(torch.rand(10, 3).to_sparse(), torch.arange(10))))
+    assert read.inputs is None and read.targets.tolist() == list(range(10))
+    read = loader_data(tud.DataLoader(Stream()))
+    assert (read.inputs, read.targets, read.rows, read.shuffled) == (None, None, None, None)
+    read = loader_data(tud.DataLoader(tud.TensorDataset(torch.rand(10, 3, dtype=torch.complex64),
+                                                        torch.rand(10, dtype=torch.bfloat16))))
+    assert read.inputs is None and read.targets.dtype == np.float32

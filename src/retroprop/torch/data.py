@@ -102,7 +102,9 @@ def _parts(dataset: Any) -> tuple[torch.Tensor | None, torch.Tensor | None] | No
         parent = _parts(dataset.dataset)
         if parent is None:
             return None
-        index = torch.as_tensor(list(dataset.indices), dtype=torch.long)
+        indices = dataset.indices
+        index = torch.as_tensor(indices if isinstance(indices, (torch.Tensor, np.ndarray)) else list(indices),
+                                dtype=torch.long)
         return tuple(None if t is None else t[index.to(t.device)] for t in parent)  # type: ignore[return-value]
     if isinstance(dataset, tud.ConcatDataset):
         parts = [_parts(d) for d in dataset.datasets]
@@ -132,7 +134,10 @@ def loader_data(loader: Any) -> LoaderData | None:
     """What ``loader`` (a ``DataLoader``) tells the setup checks; None for anything else."""
     if not isinstance(loader, tud.DataLoader):
         return None
-    parts = _parts(loader.dataset)
+    try:
+        parts = _parts(loader.dataset)
+    except Exception:  # a dataset of an unforeseen kind (sparse, lazy, ...): its data stays unknown
+        parts = None
     inputs = targets = None
     rows: int | None = None
     try:
@@ -141,10 +146,13 @@ def loader_data(loader: Any) -> LoaderData | None:
         pass
     if parts is not None:
         x, y = parts
-        if x is not None and x.dtype != torch.bool:
-            inputs = _host_rows(x, INPUT_ROWS)
-        if y is not None and y.numel() <= MAX_TARGETS and y.dtype != torch.bool:
-            targets = _host_rows(y, max(y.shape[0], 1))
+        try:
+            if x is not None and x.dtype != torch.bool and not x.is_sparse:
+                inputs = _host_rows(x, INPUT_ROWS)
+            if y is not None and y.numel() <= MAX_TARGETS and y.dtype != torch.bool and not y.is_sparse:
+                targets = _host_rows(y, max(y.shape[0], 1))
+        except Exception:  # a dtype NumPy has no match for, ...: what could not be read stays unknown
+            pass
     return LoaderData(inputs=inputs, targets=targets, rows=rows, batch_size=_batch_size(loader),
                       shuffled=_order(loader))
 
