@@ -99,7 +99,7 @@ def test_a_deep_sigmoid_script_gets_vanishing_gradients_on_its_first_linear(tmp_
     assert "== model `model` (DeepSigmoid), optimizer `optimizer` (SGD): 16 steps ==" in out
     assert "vanishing_gradients  layer 1, Linear 16→32 (body.0)" in out
     assert "the loss rules did not run" not in out  # the loss was read from loss.backward()
-    assert "the epoch rules (overfitting, validation) did not run" in out
+    assert "the validation rules (overfitting, validation) did not run" in out
     assert out.rstrip().endswith("problems found: vanishing_gradients")
     assert report.is_file() and "vanishing_gradients" in report.read_text()
     no_patches_left()

@@ -266,3 +266,42 @@ def test_unusual_datasets_leave_what_they_hold_unknown_and_never_raise():
     read = loader_data(tud.DataLoader(tud.TensorDataset(torch.rand(10, 3, dtype=torch.complex64),
                                                         torch.rand(10, dtype=torch.bfloat16))))
     assert read.inputs is None and read.targets.dtype == np.float32
+
+
+EPOCHS_SCRIPT = """\
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+torch.manual_seed(0)
+x = torch.randn(128, 16)
+y = (x[:, 0] > 0).long()
+loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():  # an evaluation pass over the training data: no new epoch
+        correct = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in loader)
+"""
+
+
+def test_the_script_runner_counts_passes_over_the_training_loader_as_epochs(tmp_path, capsys):
+    import json
+
+    from retroprop.cli import main
+
+    path = tmp_path / "train.py"
+    path.write_text(EPOCHS_SCRIPT)
+    assert main(["watch", "--report", str(tmp_path / "run.html"), "--record", str(tmp_path / "run.json"),
+                 str(path)]) == 0
+    record = json.loads((tmp_path / "run.json").read_text())
+    steps = np.array(record["step_loss"])
+    assert len(steps) == 12 and len(record["logs"]["loss"]) == 3
+    np.testing.assert_allclose(record["logs"]["loss"], steps.reshape(3, 4).mean(axis=1))
+    out = capsys.readouterr().out
+    assert "cannot see a script's validation scores" in out

@@ -28,8 +28,10 @@ runs, four things are patched, and restored afterwards:
   (``retroprop.torch.data``: a ``TensorDataset``'s tensors, a dataset's ``targets``), its batch size and
   whether it shuffles go to the checks made before the first step.
 
-The epochs and validation scores of a script are not visible: the epoch rules (overfitting,
-validation) do not run and the summary says so. An optimizer that takes over the parameters of one
+A pass over the training loader is an epoch: when the loop starts the next one (or the script ends)
+after steps were taken, the epoch ends with the mean loss of its steps. The validation scores of a
+script are not visible: the validation rules (overfitting, validation) do not run and the summary says
+so. An optimizer that takes over the parameters of one
 watched before ends that one's watch. At the end of the script (its last line, ``sys.exit``, an
 exception or Ctrl-C) every watch is finished, the diagnoses are printed per model and the report is
 written. Exit status: the script's own failure status when it failed (1 for an exception, 130 for
@@ -48,6 +50,8 @@ import traceback
 import weakref
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from retroprop import _json as finite_json
 from retroprop.cli import (
@@ -83,6 +87,9 @@ class _Watched:
         self.ended_by: int | None = None  # the index of the optimizer that took over its parameters
         self.unwatched: str | None = None  # why it is not watched, once given up on
         self.backwards = 0  # backward passes since it was created, while no module of it was called
+        self.loader: Any = None  # a weak reference to its training loader, once found
+        self.epochs = 0  # the passes over that loader ended so far
+        self.epoch_start = 0  # the step the current pass began at
 
     @property
     def steps(self) -> int:
@@ -134,6 +141,7 @@ class Session:
         @functools.wraps(loader_iter)
         def iterate_loader(loader: Any) -> Any:
             self._loader = weakref.ref(loader)  # the latest loader a loop started on
+            self._guard("ending an epoch", self._on_loader, loader)
             return loader_iter(loader)
 
         torch.optim.Optimizer.__init__ = optimizer_init
@@ -148,10 +156,31 @@ class Session:
         self._unhook()
 
     def finish(self) -> None:
-        """Finish every watch (their hooks are removed)."""
+        """Finish every watch (their hooks are removed), its last pass over its loader ended first."""
         for entry in self.entries:
             if entry.watch is not None:
+                self._guard("ending an epoch", self._end_epoch, entry)
                 self._guard("finishing a watch", entry.watch.finish)
+
+    def _on_loader(self, loader: Any) -> None:
+        """A new pass over a watched model's training loader ends its previous pass: an epoch."""
+        for entry in self.entries:
+            if entry.loader is not None and entry.loader() is loader:
+                self._end_epoch(entry)
+
+    @staticmethod
+    def _end_epoch(entry: _Watched) -> None:
+        """The epoch of the steps since the last one ended (none: nothing), with their mean loss."""
+        watch = entry.watch
+        if watch is None or entry.loader is None or watch._finished or entry.ended_by is not None:
+            return
+        steps = entry.steps
+        if steps <= entry.epoch_start:
+            return  # no step since: an evaluation pass over the training data, not a new epoch
+        losses = watch.core.recorder.losses[entry.epoch_start:steps]
+        losses = losses[np.isfinite(losses)]
+        watch.end_epoch(entry.epochs, {"loss": float(losses.mean())} if losses.size else {})
+        entry.epochs, entry.epoch_start = entry.epochs + 1, steps
 
     def _guard(self, what: str, function: Any, *args: Any) -> Any:
         """A failure of the session never ends the script: it is recorded and said once."""
@@ -260,9 +289,11 @@ class Session:
         # a scheduler records each group's initial rate: one may raise the rate later (a warm-up)
         scheduled = any("initial_lr" in group for group in entry.optimizer.param_groups)
         entry.model = model
+        loader = self._training_loader(model)
         try:
             entry.watch = watch(model, entry.optimizer, repair=self.repair, every=self.every,
-                                lr_scheduled=scheduled, data=self._training_loader(model))
+                                lr_scheduled=scheduled, data=loader)
+            entry.loader = weakref.ref(loader) if loader is not None else None
         except Exception as err:
             entry.unwatched = f"the doctor could not be attached: {err!r}"
             raise
@@ -374,9 +405,9 @@ def _title(entry: _Watched) -> str:
 
 
 def _not_checked(entry: _Watched) -> list[str]:
-    notes = ["the epoch rules (overfitting, validation) did not run: `retroprop watch` cannot see a script's "
-             "epochs and validation scores (in the script, retroprop.torch.watch and doctor.end_epoch give "
-             "them)"]
+    seen = "validation scores" if entry.loader is not None else "epochs and validation scores"
+    notes = [f"the validation rules (overfitting, validation) did not run: `retroprop watch` cannot see a "
+             f"script's {seen} (in the script, retroprop.torch.watch and doctor.end_epoch give them)"]
     if not entry.watch.core.losses_known:
         notes.insert(0, "the loss rules did not run: no step's loss was back-propagated with .backward() "
                         "as a 0-dim tensor")
