@@ -175,6 +175,10 @@ def test_a_loss_found_after_the_first_step_changes_nothing():
 def test_the_blind_guess_of_an_inferred_cross_entropy_is_ln_c():
     doctor = run([], nn.CrossEntropyLoss(), n_classes=3)
     assert doctor.core.chance_loss == pytest.approx(math.log(3))
+    # without n_classes: the output's width, read at the model's first call (the graph is freed by then)
+    doctor = run([], nn.CrossEntropyLoss())
+    assert doctor._output_width == 3 and doctor.core.chance_loss == pytest.approx(math.log(3))
+    assert not doctor.model._forward_hooks  # the one-call hook is gone
     doctor = run([], nn.CrossEntropyLoss(reduction="sum"), n_classes=3)
     assert doctor.core.chance_loss is None  # a sum over the batch is no per-sample guess
 

@@ -233,13 +233,14 @@ class Doctor(Checking, Repairing):
 
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 
-    def infer_loss(self, loss: Any, output: dict[str, Any] | None = None) -> bool:
+    def infer_loss(self, loss: Any, output: dict[str, Any] | None = None, width: int | None = None) -> bool:
         """A loss found only once the first step has run (``retroprop.torch`` reads it from the first
         loss's autograd graph when none was handed to ``attach``): the setup is checked again with it
-        before the first step is observed, and a categorical loss over ``n_classes`` gets its blind
-        guess's ln C. ``output``: a layer dict (as ``describe`` gives) for what the graph shows the
-        model's output went through last, appended to the described layers when these do not say.
-        Returns whether it was taken: not when ``attach`` had a loss, nor after the first ``observe``."""
+        before the first step is observed, and a mean categorical loss gets its blind guess's ln C, C
+        the ``n_classes`` given, else the output's ``width`` (a cross-entropy scores one output per
+        class). ``output``: a layer dict (as ``describe`` gives) for what the graph shows the model's
+        output went through last, appended to the described layers when these do not say. Returns
+        whether it was taken: not when ``attach`` had a loss, nor after the first ``observe``."""
         if self.recorder is None or self._loss_given or self.recorder.step or not self._setup_pending:
             return False
         self._seen_output = output
@@ -247,11 +248,12 @@ class Doctor(Checking, Repairing):
 
         targets, n_classes = self._setup_data[:2]
         self._setup = self._check_setup(loss, *self._setup_data)
+        self._guess_chance(loss, targets, n_classes)  # a regression's
+        classes = n_classes or width
         mean = getattr(loss, "reduction", "mean") == "mean"
-        if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and n_classes and (
-                n_classes >= 2):
-            self.chance_loss = math.log(n_classes)
-        self._guess_chance(loss, targets, n_classes)
+        if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and classes and (
+                classes >= 2):
+            self.chance_loss = math.log(classes)
         return True
 
     def _check_setup(self, loss: Any, targets: Any, n_classes: int | None, inputs: Any = None,

@@ -86,6 +86,8 @@ class Watch:
                          validation_targets=_numpy(validation_targets), shuffled=shuffled)
         self._loss: Any = None
         self._loss_unread = loss is None  # the first loss's graph may say what the loss is
+        self._output_width: int | None = None  # the model's first output's width (its classes)
+        self._width_hook = model.register_forward_hook(self._read_width) if self._loss_unread else None
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -115,6 +117,7 @@ class Watch:
         if not self._loss_unread or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
             return
         self._loss_unread = False
+        self._forget_width_hook()
         try:
             described = output_kind(self.adapter.describe())
             found = loss_from_graph(loss, described)
@@ -124,9 +127,21 @@ class Watch:
                 output = {"name": "", "kind": found.output, "in_features": None, "out_features": found.width,
                           "label": f"the model's output ({found.output}, seen in the loss's graph)"}
             if found is not None:
-                self.core.infer_loss(found, output)
+                self.core.infer_loss(found, output, width=found.width or self._output_width)
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
+
+    def _read_width(self, module: Any, args: Any, output: Any) -> None:
+        """A forward hook for the model's first call: the width of its output (read before the loss's
+        graph is freed by ``backward``)."""
+        if isinstance(output, torch.Tensor) and output.dim() >= 1:
+            self._output_width = int(output.shape[1]) if output.dim() >= 2 else 1
+        self._forget_width_hook()
+
+    def _forget_width_hook(self) -> None:
+        if self._width_hook is not None:
+            self._width_hook.remove()
+            self._width_hook = None
 
     def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
         """The end of an epoch (0-based ``epoch``; default: the count of calls so far), with Keras-style
@@ -147,6 +162,7 @@ class Watch:
         if self._finished:
             return []
         self._finished, self._quiet = True, 0
+        self._forget_width_hook()
         return self.core.finish()
 
     @property
