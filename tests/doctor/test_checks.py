@@ -354,9 +354,23 @@ def test_statistics_come_from_a_bounded_sample_and_survive_non_finite_values():
     assert checks.unscaled_inputs(np.full((10, 3), np.nan)) == []
 
 
-def test_images_are_read_per_pixel():
+def test_images_are_read_per_channel():
     images = RNG.integers(0, 256, size=(100, 1, 8, 8)).astype(np.float32)
-    assert checks.unscaled_inputs(images)[0].evidence["features"] == 64
+    (finding,) = checks.unscaled_inputs(images)
+    # the channel is the feature
+    assert finding.evidence["features"] == 1 and finding.evidence["raw_pixels"]
+    assert checks.unscaled_inputs(images / 255.0) == []
+    # border pixels that never vary, beside centre pixels that span [0, 1]: positions are no features
+    scaled = np.zeros((100, 3, 8, 8))
+    scaled[:, :, 2:6, 2:6] = RNG.random((100, 3, 4, 4))
+    scaled[:, :, 1, 1] = RNG.random((100, 3)) / 255.0
+    assert checks.unscaled_inputs(scaled) == []
+    scaled[:, 2] *= 255.0  # one channel left raw: its range against the others'
+    (finding,) = checks.unscaled_inputs(scaled)
+    assert finding.evidence["features"] == 3
+    assert finding.evidence["range_ratio"] == pytest.approx(255.0, rel=0.01)
+    rows = checks.feature_rows(scaled)
+    assert rows.shape == (100 * 64, 3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,3 +549,29 @@ def test_real_bug_linear_stack_and_mse_on_digit_labels():
     assert only(findings, "loss_output_mismatch").evidence["case"] == "regression_on_labels"
     assert only(findings, "missing_nonlinearity").evidence["labels"] == [
         "layer 1, Linear 64→32", "layer 2, Linear 32→16", "layer 3, Linear 16→1"]
+
+
+def test_a_cnn_whose_only_nonlinearity_is_max_pooling_is_nearly_linear():
+    def cnn(activation: bool) -> list[dict]:
+        act = [{"name": "r", "kind": "relu"}] if activation else []
+        return [{"name": "0", "kind": "linear", "label": "conv 1"}, *act,
+                {"name": "1", "kind": "linear", "label": "conv 2"},
+                {"name": "2", "kind": "other_activation", "pooling": "max"},
+                {"name": "3", "kind": "flatten"},
+                {"name": "4", "kind": "linear", "in_features": 32, "out_features": 32},
+                {"name": "5", "kind": "linear", "in_features": 32, "out_features": 10}]
+    found = checks.missing_nonlinearity(cnn(False))
+    assert len(found) == 2 and all(f.evidence["model_is_linear"] for f in found)
+    assert "max pooling aside" in found[0].explanation
+    found = checks.missing_nonlinearity(cnn(True))
+    assert found and not any(f.evidence["model_is_linear"] for f in found)
+    other = cnn(False)
+    del other[2]["pooling"]  # an activation the checks do not know (Softplus, ...): not linear
+    assert not any(f.evidence["model_is_linear"] for f in checks.missing_nonlinearity(other))
+
+
+def test_an_optimizer_set_to_maximize_is_gradient_ascent():
+    (finding,) = checks.maximizing(True)
+    assert (finding.problem, finding.severity) == ("gradient_ascent", "critical")
+    assert "descend" in finding.evidence["fix_note"]
+    assert checks.maximizing(False) == []

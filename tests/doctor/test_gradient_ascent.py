@@ -149,3 +149,37 @@ def test_a_hand_written_update_that_adds_the_gradient_is_named_and_left_to_the_u
     said = [t for t in doctor.treatments if t.problem == "gradient_ascent"]
     assert said and not any(t.applied for t in said)
     assert "w += lr * grad" in said[0].description
+
+
+def test_an_optimizer_set_to_maximize_is_named_before_the_first_step():
+    # at a rate of 1000 the run explodes at once: no opening of climbing probes to read, the setting says it
+    x, y = regression(0)
+    model, optimizer = model_and(0, True, rp.optim.Adam, lr=1e3)
+    history = rp.fit(model, x, y, loss="mse", optimizer=optimizer, epochs=2, batch_size=32, verbose=0,
+                     doctor=rp.Doctor(repair=False), seed=0)
+    first = history.diagnoses[0]
+    assert (first.problem, first.step, first.evidence["maximize"]) == ("gradient_ascent", 0, True)
+    assert first.remedies[0][0] == "descend"
+    model, optimizer = model_and(0, False, rp.optim.Adam, lr=1e3)
+    history = rp.fit(model, x, y, loss="mse", optimizer=optimizer, epochs=2, batch_size=32, verbose=0,
+                     doctor=rp.Doctor(repair=False), seed=0)
+    assert "gradient_ascent" not in [d.problem for d in history.diagnoses]
+
+
+def test_a_torch_optimizer_set_to_maximize_is_named_before_the_first_step():
+    torch = pytest.importorskip("torch")
+    from retroprop.torch import watch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, maximize=True)
+    doctor = watch(model, optimizer)
+    x, y = (torch.from_numpy(a) for a in regression(0))
+    for i in range(0, 64, 32):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x[i:i + 32]), y[i:i + 32])
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+    doctor.finish()
+    assert (doctor.diagnoses[0].problem, doctor.diagnoses[0].step) == ("gradient_ascent", 0)

@@ -142,3 +142,24 @@ def test_unscaled_regression_targets_are_standardized_through_a_fixed_output_lay
                                                                               rel=1e-4)
     predicted = rp.predict(model, x)
     assert float(np.mean((predicted - y) ** 2)) < 0.05 * float(y.var())  # predictions in the targets' units
+
+
+def test_raw_pixel_images_are_named_and_standardized_per_channel(digits):
+    raw, _, y = digits
+    images = np.minimum(raw * 16.0, 255.0).reshape(-1, 1, 8, 8)  # 0-255 images into a CNN
+
+    def cnn():
+        rp.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(72, 10))
+
+    watched = _fit(cnn(), images, y, lr=0.01)
+    root = watched.diagnoses[0]
+    assert (root.problem, root.step, root.evidence["features"]) == ("unscaled_inputs", 0, 1)
+    assert root.evidence["raw_pixels"]
+    repaired = _fit(model := cnn(), images, y, lr=0.01, repair=True)
+    assert repaired.treatments[0].remedy == "standardize_inputs" and isinstance(model[0], nn.Standardize)
+    assert model[0].num_features == 1
+    np.testing.assert_allclose(model[0].mean.data, [images[:1200].mean()], rtol=1e-6)
+    assert repaired.history["val_accuracy"][-1] > watched.history["val_accuracy"][-1] + 0.2
+    # the images scaled to [0, 1]: nothing to say
+    assert not [d for d in _fit(cnn(), images / 255.0, y).diagnoses if d.problem == "unscaled_inputs"]

@@ -505,3 +505,24 @@ def test_a_saved_standardize_loads_with_its_float64_statistics(tmp_path, suffix,
     assert old[0].mean.dtype == old[0].scale.dtype == np.float64 and old.dtype == dtype
     np.testing.assert_array_equal(old[0].mean.data, model[0].mean.data.astype(np.float64))
     np.testing.assert_array_equal(old[1].weight.data, model[1].weight.data)
+
+
+def test_standardize_takes_channels_on_axis_1():
+    x = np.random.default_rng(1).normal(size=(20, 3, 4, 5)) * np.array([1.0, 50.0, 255.0])[:, None, None]
+    x[:, 1] += 100.0
+    layer = nn.Standardize.from_data(x)
+    assert layer.num_features == 3
+    np.testing.assert_allclose(layer.mean.data, x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(layer.scale.data, x.std(axis=(0, 2, 3)))
+    inputs = rp.tensor(x, requires_grad=True)
+    out = layer(inputs)
+    np.testing.assert_allclose(out.data.mean(axis=(0, 2, 3)), 0.0, atol=1e-9)
+    np.testing.assert_allclose(out.data.std(axis=(0, 2, 3)), 1.0, rtol=1e-9)
+    out.sum().backward()
+    np.testing.assert_allclose(inputs.grad, np.broadcast_to(1.0 / layer.scale.data[:, None, None], x.shape))
+    sequence = nn.Standardize.from_data(x[:, :, :, 0])  # (N, C, L)
+    np.testing.assert_allclose(sequence(rp.tensor(x[:, :, :, 0])).data.mean(axis=(0, 2)), 0.0, atol=1e-9)
+    with pytest.raises(rp.ShapeError, match=r"Standardize 3 expects input \(N, 3\) or \(N, 3, \.\.\.\)"):
+        layer(rp.ones(2, 4, 4, 5))
+    with pytest.raises(ValueError, match="x must have shape"):
+        nn.Standardize.from_data(np.ones(5))

@@ -179,6 +179,24 @@ def sample_rows(data: Any, what: str, limit: int = SAMPLE_ROWS) -> np.ndarray:
     return rows.reshape(rows.shape[0], -1)
 
 
+def feature_rows(inputs: Any, what: str = "inputs", limit: int = SAMPLE_ROWS) -> np.ndarray:
+    """The inputs as (rows, features), float64: rows of (N, features) data as ``sample_rows`` samples
+    them; for (N, C, ...) data (images, signals) each channel is a feature, as for batch normalization,
+    and its values at every position of the evenly spaced samples are its rows."""
+    array = np.asarray(inputs)
+    if array.ndim <= 2:
+        return sample_rows(array, what, limit)
+    if array.dtype.kind not in "biuf":
+        raise DescriptionError(f"{what} must be a numeric array, got dtype {array.dtype}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise DescriptionError(f"{what} must have at least one sample and one channel, got {array.shape}")
+    values = max(math.prod(array.shape[1:]), 1)
+    limit = min(limit, max(MIN_SAMPLE_ROWS, SAMPLE_VALUES // values))
+    step = -(-array.shape[0] // limit)
+    samples = array[::step].astype(np.float64)
+    return np.moveaxis(samples, 1, -1).reshape(-1, array.shape[1])
+
+
 def mean_guess_loss(loss: str | None, targets: Any) -> float | None:
     """The loss of a regression's blind guess, predicting every target's mean (``mse``: the targets'
     variance, averaged over the outputs) or median (``l1``: their mean absolute deviation from it),
@@ -482,9 +500,13 @@ def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, wher
 # missing_nonlinearity
 # ---------------------------------------------------------------------------------------------
 def missing_nonlinearity(layers: Sequence[dict[str, Any]]) -> list[Finding]:
-    """Runs of two or more Linear layers with no activation between them (one finding per run)."""
+    """Runs of two or more Linear layers with no activation between them (one finding per run).
+    ``model_is_linear`` in the evidence: no activation anywhere, max pooling aside (a max over a few
+    positions, the only nonlinearity of a CNN whose layers were all left linear)."""
     layers = validate_layers(layers)
-    linear_model = not any(layer["kind"] in ACTIVATIONS or layer["kind"] == "other" for layer in layers)
+    linear_model = not any((layer["kind"] in ACTIVATIONS and layer.get("pooling") != "max")
+                           or layer["kind"] == "other" for layer in layers)
+    pooled = linear_model and any(layer.get("pooling") == "max" for layer in layers)
     findings = []
     run: list[dict[str, Any]] = []
     for layer in [*layers, {"name": "", "kind": "other"}]:
@@ -494,7 +516,7 @@ def missing_nonlinearity(layers: Sequence[dict[str, Any]]) -> list[Finding]:
         if layer["kind"] in AFFINE:
             continue
         if len(run) >= 2:
-            findings.append(_collapsed(run, linear_model))
+            findings.append(_collapsed(run, linear_model, pooled))
         run = []
     return findings
 
@@ -531,7 +553,7 @@ def hidden_softmax(layers: Sequence[dict[str, Any]]) -> list[Finding]:
     return findings
 
 
-def _collapsed(run: list[dict[str, Any]], linear_model: bool) -> Finding:
+def _collapsed(run: list[dict[str, Any]], linear_model: bool, pooled: bool = False) -> Finding:
     labels = [_label(layer) for layer in run]
     widths = [w for layer in run for w in (layer.get("in_features"), layer.get("out_features"))]
     # a bottleneck narrower than both ends limits the map's rank (sometimes on purpose)
@@ -547,7 +569,9 @@ def _collapsed(run: list[dict[str, Any]], linear_model: bool) -> Finding:
         f"{len(run)} linear layers in a row ({' → '.join(labels)}) with no activation after {between}: "
         "a product of linear maps is one linear map, so they learn no more than a single layer"
         + (f" (of rank at most {rank})" if rank is not None else "")
-        + ("; with no activation anywhere, the whole model is a linear model" if linear_model else "") + ".",
+        + ("; with no activation anywhere, the whole model is a linear model" if linear_model and not pooled
+           else "; with no activation anywhere (max pooling aside), the model is nearly one linear map"
+           if linear_model else "") + ".",
         FIT_FIX.format(remedy="insert_activation: a ReLU after each of them but the last"))
 
 
@@ -588,11 +612,12 @@ def scale_limits(layers: Sequence[dict[str, Any]] | None) -> tuple[float, float,
 
 def unscaled_inputs(inputs: np.ndarray | None,
                     layers: Sequence[dict[str, Any]] | None = None) -> list[Finding]:
-    """Input features far from unit scale: large RMS, very different ranges, or a large offset."""
+    """Input features far from unit scale: large RMS, very different ranges, or a large offset. The
+    features of (N, C, ...) inputs are their channels (``feature_rows``)."""
     layers = validate_layers(layers) if layers is not None else None
     if inputs is None or starts_standardized(layers):
         return []
-    rows = sample_rows(inputs, "inputs", INPUT_ROWS)
+    rows = feature_rows(inputs, "inputs", INPUT_ROWS)
     features = rows.shape[1]
     if not np.isfinite(rows).all():  # non-finite values are not the scale's to judge
         rows = np.where(np.isfinite(rows), rows, np.nan)
@@ -856,6 +881,19 @@ def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[
         FIT_FIX.format(remedy="he_init: fresh random (He) weights"))]
 
 
+def maximizing(maximize: bool) -> list[Finding]:
+    """An optimizer set to maximize the loss (``maximize=True`` in a parameter group): every step climbs
+    the loss it was meant to lower."""
+    if not maximize:
+        return []
+    return [_finding(
+        "gradient_ascent", None, "critical", {"maximize": True},
+        "the optimizer is set to maximize the loss (maximize=True): each step moves the weights up the "
+        "gradient, so the loss rises from the first step on, and an adaptive optimizer climbs at its full "
+        "step size.",
+        FIT_FIX.format(remedy="descend: maximize=False, so that the optimizer steps down the gradient"))]
+
+
 def _input_scales(inputs: Any, validation_inputs: Any) -> tuple | None:
     """The validation inputs' RMS against the training inputs', as a mismatch case, or None."""
     if inputs is None or validation_inputs is None:
@@ -944,7 +982,7 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 adaptive: bool | None = None, validation_inputs: Any = None,
                 raw_inputs: Any = None, validation_targets: Any = None, batch_size: int | None = None,
                 shuffled: bool | None = None, unit_symmetry: Sequence[dict[str, Any]] | None = None,
-                dropout_rates: Sequence[float] = ()) -> list[Finding]:
+                dropout_rates: Sequence[float] = (), maximize: bool = False) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -954,7 +992,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     by default): compared for their scale; ``validation_targets``: compared with ``targets`` for the
     classes they hold; ``batch_size`` and ``shuffled`` (whether each epoch draws the samples in a new
     random order; None when unknown): the order the targets are trained in; ``unit_symmetry`` (as
-    ``adapter.unit_symmetry`` gives it) and ``dropout_rates``: whether units start alike."""
+    ``adapter.unit_symmetry`` gives it) and ``dropout_rates``: whether units start alike; ``maximize``:
+    whether the optimizer is set to climb the loss."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -968,4 +1007,4 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              raw_inputs=inputs if raw_inputs is None else raw_inputs,
                                              validation_targets=validation_targets, batch_size=batch_size,
                                              shuffled=shuffled, unit_symmetry=unit_symmetry,
-                                             dropout_rates=tuple(dropout_rates)))
+                                             dropout_rates=tuple(dropout_rates), maximize=bool(maximize)))

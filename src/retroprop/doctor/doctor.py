@@ -213,7 +213,8 @@ class Doctor(Checking, Repairing):
         self.chance_loss = chance_loss
         self.samples = samples
         self.lr_scheduled = bool(lr_scheduled)
-        self._raw_inputs = inputs if np.ndim(inputs) == 2 and len(inputs) else None
+        # (N, features) rows, or (N, C, ...) samples whose channels are the features
+        self._raw_inputs = inputs if np.ndim(inputs) >= 2 and len(inputs) else None
         self.batch_size = batch_size
         self._setup_data = (targets, n_classes, inputs, validation_inputs, validation_targets, shuffled)
         self._setup = self._check_setup(loss, *self._setup_data)
@@ -278,7 +279,9 @@ class Doctor(Checking, Repairing):
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
                                 batch_size=self.batch_size, shuffled=shuffled,
                                 unit_symmetry=optional_member(adapter, "unit_symmetry"),
-                                dropout_rates=self._dropout_rates)
+                                dropout_rates=self._dropout_rates, maximize=any(
+                                    group.get("maximize") for group in getattr(adapter.optimizer,
+                                                                                "param_groups", ())))
         except Exception as err:
             self._failed("checks", err, 0)
             return []

@@ -22,6 +22,7 @@ import numpy as np
 
 from retroprop.doctor import rules
 from retroprop.doctor.adapter import ModelAdapter, Snapshot
+from retroprop.doctor.checks import feature_rows
 from retroprop.doctor.diagnosis import SETUP_PROBLEMS, USER_REMEDIES, Diagnosis
 from retroprop.doctor.table import TREATMENT_PRIORITY
 
@@ -682,7 +683,10 @@ class Repairing:
         """Per-feature mean and standard deviation of the training inputs, and the largest of each
         (``spread``, ``offset``), computed when first needed."""
         if self._stats is None and self._raw_inputs is not None:
-            x = np.asarray(self._raw_inputs, dtype=np.float64)
+            x = np.asarray(self._raw_inputs)
+            # rows as they are; (N, C, ...) samples: each channel's values (as Standardize reads them),
+            # of every sample up to about 2**20 values in all (evenly spaced samples beyond)
+            x = x.astype(np.float64) if x.ndim == 2 else feature_rows(x, limit=len(x))
             constant = (x == x[:1]).all(axis=0)  # exactly their value and no spread
             mean = np.where(constant, x[0], x.mean(axis=0))
             scale = np.sqrt(np.where(constant, 0.0, x.var(axis=0)))

@@ -138,7 +138,8 @@ def describe_model(model: Module) -> list[dict[str, Any]]:
         else:
             label = f"{module.label()} after {state['last']}"
         layers.append(layer_entry(name, label, kind, _features(module),
-                                  module if isinstance(module, CONVOLUTIONS) else None))
+                                  module if isinstance(module, CONVOLUTIONS) else None,
+                                  max_pooling=isinstance(module, (MaxPool1d, MaxPool2d))))
         spatial.append(_positions(module, spatial[-1]))
 
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
@@ -159,13 +160,16 @@ def _positions(module: Module, before: bool) -> bool:
 
 
 def layer_entry(name: str, label: str, kind: str, features: tuple[int | None, int | None],
-                conv: Any = None) -> dict[str, Any]:
+                conv: Any = None, max_pooling: bool = False) -> dict[str, Any]:
     """One ``checks`` layer dict; a convolution (``conv``: its module, of either framework, with
-    ``kernel_size``, ``in_channels`` and ``out_channels``) adds its dimensions and channels."""
+    ``kernel_size``, ``in_channels`` and ``out_channels``) adds its dimensions and channels; max
+    pooling (an ``"other_activation"``) is marked ``pooling="max"``."""
     layer = {"name": name, "label": label, "kind": kind, "in_features": features[0],
              "out_features": features[1]}
     if conv is not None:
         layer.update(conv=len(conv.kernel_size), in_channels=conv.in_channels, out_channels=conv.out_channels)
+    if max_pooling:
+        layer["pooling"] = "max"
     return layer
 
 

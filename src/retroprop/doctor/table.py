@@ -69,10 +69,12 @@ class Evidence:
     """What one check's detectors read: plain numbers, filled in by the caller for its family.
 
     - setup: ``layers`` (``checks`` layer dicts), ``loss`` (a ``checks.LOSS_KINDS`` name or None),
-      ``inputs`` (2-D), ``raw_inputs`` (of any shape) and ``validation_inputs``, ``targets`` and
+      ``inputs`` ((N, features) rows or (N, C, ...) samples), ``raw_inputs`` (of any shape) and
+      ``validation_inputs``, ``targets`` and
       ``validation_targets``, ``n_classes``, ``adaptive``, ``batch_size`` and ``shuffled`` (whether each
       epoch draws the samples in a new order; None when unknown), ``unit_symmetry`` (per Linear or
-      convolution layer, whether its units start alike: ``adapter.unit_symmetry``) and ``dropout_rates``.
+      convolution layer, whether its units start alike: ``adapter.unit_symmetry``), ``dropout_rates`` and
+      ``maximize`` (whether the optimizer is set to maximize the loss).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -123,6 +125,7 @@ class Evidence:
     best: Any = None
     first_epoch: int = 0
     validation_is_training: bool = False
+    maximize: bool = False
     loss_after: float | None = None
     first_step: int = 0
     parameters: int | None = None
@@ -286,7 +289,8 @@ TABLE: tuple[Rule, ...] = (
          ("insert_activation",),
          treat_rank=2,
          signal="Linear (or convolution) layers with no activation between them (Dropout, BatchNorm, "
-                "Identity, average pooling do not count), in a model with no activation anywhere",
+                "Identity, average pooling do not count), in a model with no activation anywhere (max "
+                "pooling aside)",
          threshold=">= {run} in a row", window="before the first step",
          why="a product of linear maps is one linear map: the extra layers add parameters, not expressive "
              "power",
@@ -309,8 +313,9 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
          ("standardize_inputs",),
          treat_rank=4,
-         signal="RMS of the input features; ratio of the widest to the narrowest feature range; a "
-                "feature's distance from 0 relative to its range",
+         signal="RMS of the input features (of (N, C, ...) inputs, the channels: each channel's values "
+                "over the positions); ratio of the widest to the narrowest feature range; a feature's "
+                "distance from 0 relative to its range",
          threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
                    "{sigmoid:g}; critical at {critical:g}x), else RMS > {step_max:g} (critical > "
                    "{step_critical:g}); range ratio > {spread:.0f}, offset > {offset:.1f} (constant and "
@@ -371,14 +376,17 @@ TABLE: tuple[Rule, ...] = (
                      "least": checks.SORTED_MIN_BATCHES},
          causes=(P.UNSTABLE_LOSS, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.GRADIENT_ASCENT,
-         (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),),
+         (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),
+          Detector("gradient_ascent (maximize)", "setup", lambda e: checks.maximizing(e.maximize))),
          ("descend",),
          treat_rank=8,
          signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
-                "for a step down the loss's slope: -1 for plain SGD)",
+                "for a step down the loss's slope: -1 for plain SGD); before the first step, the "
+                "optimizer's maximize setting",
          threshold="> 0 in every layer and > {cosine:.1f} in the median layer, on each of the first "
-                   "{probes} probed updates of the run (the first within {opening} steps of its start)",
-         window="the first {probes} probed updates",
+                   "{probes} probed updates of the run (the first within {opening} steps of its start); or "
+                   "maximize=True in a parameter group",
+         window="the first {probes} probed updates (the setting: before the first step)",
          why="every optimizer that minimizes steps against the gradient (momentum's and Adam's first steps "
              "from a fresh state too); steps along it climb the loss: maximize=True, or a gradient whose "
              "sign was flipped by hand",

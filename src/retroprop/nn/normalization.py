@@ -225,6 +225,8 @@ class GroupNorm(Module):
 class Standardize(Module):
     """Fixed per-feature standardization of the input: ``(x - mean) / scale``, no parameters.
 
+    The features are axis 1, as for batch normalization: the columns of (N, features) rows, the
+    channels of (N, C, L) or (N, C, H, W) inputs (one mean and scale per channel, over its positions).
     ``mean`` and ``scale`` are buffers (saved with the weights); ``Standardize.from_data(x)`` sets
     them from training inputs as ``rp.data.StandardScaler`` does (population standard deviation;
     a constant feature gets scale 1). Putting it first in a model makes the model take raw inputs.
@@ -260,24 +262,27 @@ class Standardize(Module):
 
     @classmethod
     def from_data(cls, x: Any, dtype: Any = None) -> Standardize:
-        """A Standardize layer fitted to the training inputs ``x`` of shape (N, features)."""
+        """A Standardize layer fitted to the training inputs ``x`` of shape (N, features) or (N, C, *)."""
         from retroprop.data import StandardScaler
 
         array = x.data if isinstance(x, Tensor) else np.asarray(x)
-        if array.ndim != 2:
-            raise ValueError(f"Standardize.from_data: x must have shape (samples, features), "
-                             f"got {array.shape}")
-        scaler = StandardScaler().fit(array.astype(np.float64))
+        if array.ndim < 2:
+            raise ValueError(f"Standardize.from_data: x must have shape (samples, features) or "
+                             f"(samples, channels, ...), got {array.shape}")
+        # each channel's values over the samples and positions, as the rows of one column
+        columns = np.moveaxis(array, 1, -1).reshape(-1, array.shape[1])
+        scaler = StandardScaler().fit(columns.astype(np.float64))
         if dtype is None:
             dtype = array.dtype if array.dtype.kind == "f" else np.float32
         return cls(array.shape[1], scaler.mean_, scaler.scale_, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ShapeError(f"{self.label()} expects input (N, {self.num_features}), "
-                             f"got shape {tuple(x.shape)}")
+        if x.ndim < 2 or x.shape[1] != self.num_features:
+            raise ShapeError(f"{self.label()} expects input (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, ...), got shape {tuple(x.shape)}")
         wide = x if x.dtype == np.float64 else x.astype(np.float64)
-        out = (wide - self.mean) / self.scale
+        along = (-1,) + (1,) * (x.ndim - 2)  # the statistics on axis 1, broadcast over the positions
+        out = (wide - self.mean.reshape(along)) / self.scale.reshape(along)
         return out if out.dtype == self._output_dtype else out.astype(self._output_dtype)
 
     @property

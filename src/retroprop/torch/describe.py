@@ -72,6 +72,9 @@ def layer_kind(module: nn.Module) -> str:
     return "other"
 
 
+MAX_POOLING = (nn.MaxPool1d, nn.MaxPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+
+
 def _features(module: nn.Module) -> tuple[int | None, int | None]:
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
@@ -108,7 +111,8 @@ def describe_model(model: nn.Module) -> list[dict[str, Any]]:
         else:
             label = f"{kind if kind != 'other' else type(module).__name__} ({name}) after {state['last']}"
         layers.append(layer_entry(name, label, kind, _features(module),
-                                  module if isinstance(module, CONVOLUTIONS) else None))
+                                  module if isinstance(module, CONVOLUTIONS) else None,
+                                  max_pooling=isinstance(module, MAX_POOLING)))
         spatial.append(_positions(module, spatial[-1]))
 
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
