@@ -305,3 +305,80 @@ def test_the_script_runner_counts_passes_over_the_training_loader_as_epochs(tmp_
     np.testing.assert_allclose(record["logs"]["loss"], steps.reshape(3, 4).mean(axis=1))
     out = capsys.readouterr().out
     assert "cannot see a script's validation scores" in out
+
+
+# -- no data given, no loader: the first batch, read for its scale ------------------------------------
+def test_a_loop_without_data_gets_its_first_batch_checked_for_its_scale():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 4, generator=generator) * torch.tensor([4000.0, 2.0, 1.0, 30.0])  # raw features
+    y = (x[:, :1] / 4000.0) ** 3
+    found = {}
+    for scale in (True, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        doctor = watch(model, optimizer)
+        inputs = x / x.std(0) if scale else x
+        for i in range(0, 256, 64):
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(inputs[i:i + 64]), y[i:i + 64])
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+        doctor.finish()
+        found[scale] = [d for d in doctor.diagnoses if d.problem == "unscaled_inputs"]
+        assert not model._forward_hooks  # the first call's hook is gone
+    assert not found[True]
+    (first,) = found[False]
+    assert first.step == 0 and first.evidence["sampled_rows"] == 64
+    assert "range_ratio" not in first.evidence  # one batch: its scale only, not its features' ranges
+
+
+SORTED_SCRIPT = """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+x = torch.randn(512, 16) * SCALE
+y = torch.arange(512) * 4 // 512  # sorted by class: the first batch is all class 0
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(0, 512, 32):
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+    loss.backward()
+    optimizer.step()
+"""
+
+REGRESSION_SCRIPT = """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+x = torch.rand(400, 3)
+y = 1e5 * (1.0 + x.sum(1, keepdim=True))  # prices
+model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(20):
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_the_script_runner_reads_a_hand_batched_loops_first_batch(tmp_path, capsys):
+    from retroprop.cli import main
+
+    def run(text: str) -> str:
+        path = tmp_path / "train.py"
+        path.write_text(text)
+        main(["watch", "--report", str(tmp_path / "run.html"), str(path)])
+        return capsys.readouterr().out
+
+    out = run(REGRESSION_SCRIPT)  # the targets from the loss's graph, before backward frees them
+    assert "unscaled_targets" in out and "unscaled_inputs" not in out
+    out = run(SORTED_SCRIPT.replace("SCALE", "1.0"))
+    # one batch of one class says nothing about the set: no constant_targets, no unshuffled_data
+    assert "constant_targets" not in out and "unshuffled_data" not in out
+    assert "unscaled_inputs" in run(SORTED_SCRIPT.replace("SCALE", "300.0"))

@@ -610,10 +610,12 @@ def scale_limits(layers: Sequence[dict[str, Any]] | None) -> tuple[float, float,
     return STEP_SCALE_MAX, STEP_SCALE_CRITICAL, True
 
 
-def unscaled_inputs(inputs: np.ndarray | None,
-                    layers: Sequence[dict[str, Any]] | None = None) -> list[Finding]:
+def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] | None = None,
+                    scale_only: bool = False) -> list[Finding]:
     """Input features far from unit scale: large RMS, very different ranges, or a large offset. The
-    features of (N, C, ...) inputs are their channels (``feature_rows``)."""
+    features of (N, C, ...) inputs are their channels (``feature_rows``). ``scale_only``: the inputs
+    are one batch, not the training set, so only their RMS is read (a batch's ranges and offsets say
+    little about the set's: a batch of sorted data spans a sliver of each feature)."""
     layers = validate_layers(layers) if layers is not None else None
     if inputs is None or starts_standardized(layers):
         return []
@@ -661,6 +663,8 @@ def unscaled_inputs(inputs: np.ndarray | None,
                             f"pre-activation has std about {_fmt(rms / math.sqrt(3))} (unit-scale inputs: "
                             f"0.58): {kind} units start in their flat regions (beyond |z| = "
                             f"{SATURATION_Z[kind]:g}), where almost no gradient passes")
+    if scale_only:
+        graded = np.zeros_like(graded)
     if graded.sum() >= 2:
         ranges = width[varying][graded]
         spread = float(ranges.max() / ranges.min())
@@ -691,8 +695,9 @@ def unscaled_inputs(inputs: np.ndarray | None,
 # ---------------------------------------------------------------------------------------------
 def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: int | None = None,
                      layers: Sequence[dict[str, Any]] | None = None,
-                     adaptive: bool | None = None) -> list[Finding]:
-    """Regression targets of large scale or offset (the loss must be mse, l1 or huber).
+                     adaptive: bool | None = None, scale_only: bool = False) -> list[Finding]:
+    """Regression targets of large scale or offset (the loss must be mse, l1 or huber). ``scale_only``:
+    the targets are one batch, so only their RMS is read (a batch's spread is not the set's).
 
     With ``layers``: not when the output passes through a layer of unknown effect (it may rescale,
     as a fixed ``y * std + mean`` output does), nor for a linear model of one weighted layer (no
@@ -730,7 +735,7 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
                          "times the steps a unit-scale target needs")
         explanation = (f"the targets' RMS is {_fmt(rms)} ({shown}) while the output starts near 0: "
                        f"{mechanism}.")
-    elif offset > TARGET_OFFSET_MAX:
+    elif offset > TARGET_OFFSET_MAX and not scale_only:
         explanation = (f"the targets sit {_fmt(offset)} standard deviations from 0 ({shown}): the first "
                        f"loss is about {_fmt(offset * offset)} times the variance left to explain, so "
                        "learning the offset dominates and what remains gives tiny gradients.")
@@ -982,7 +987,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 adaptive: bool | None = None, validation_inputs: Any = None,
                 raw_inputs: Any = None, validation_targets: Any = None, batch_size: int | None = None,
                 shuffled: bool | None = None, unit_symmetry: Sequence[dict[str, Any]] | None = None,
-                dropout_rates: Sequence[float] = (), maximize: bool = False) -> list[Finding]:
+                dropout_rates: Sequence[float] = (), maximize: bool = False,
+                inputs_sample: bool = False, targets_sample: bool = False) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -993,7 +999,9 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     classes they hold; ``batch_size`` and ``shuffled`` (whether each epoch draws the samples in a new
     random order; None when unknown): the order the targets are trained in; ``unit_symmetry`` (as
     ``adapter.unit_symmetry`` gives it) and ``dropout_rates``: whether units start alike; ``maximize``:
-    whether the optimizer is set to climb the loss."""
+    whether the optimizer is set to climb the loss. ``inputs_sample``, ``targets_sample``: the inputs or
+    targets are one batch, not the training set: only their scale (and the targets' values against the
+    output) is read from them."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -1007,4 +1015,5 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              raw_inputs=inputs if raw_inputs is None else raw_inputs,
                                              validation_targets=validation_targets, batch_size=batch_size,
                                              shuffled=shuffled, unit_symmetry=unit_symmetry,
-                                             dropout_rates=tuple(dropout_rates), maximize=bool(maximize)))
+                                             dropout_rates=tuple(dropout_rates), maximize=bool(maximize),
+                                             inputs_sample=inputs_sample, targets_sample=targets_sample))

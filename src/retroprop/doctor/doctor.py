@@ -126,6 +126,7 @@ class Doctor(Checking, Repairing):
         self._setup_data: tuple = (None, None, None, None, None, None)
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``infer_loss``'s output layer
+        self._setup_loss: Any = None  # the loss the setup was checked with
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
@@ -217,6 +218,7 @@ class Doctor(Checking, Repairing):
         self._raw_inputs = inputs if np.ndim(inputs) >= 2 and len(inputs) else None
         self.batch_size = batch_size
         self._setup_data = (targets, n_classes, inputs, validation_inputs, validation_targets, shuffled)
+        self._setup_loss = loss
         self._setup = self._check_setup(loss, *self._setup_data)
         self._chance_given = chance_loss is not None
         self._guess_chance(loss, targets, n_classes)
@@ -234,32 +236,50 @@ class Doctor(Checking, Repairing):
 
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 
-    def infer_loss(self, loss: Any, output: dict[str, Any] | None = None, width: int | None = None) -> bool:
-        """A loss found only once the first step has run (``retroprop.torch`` reads it from the first
-        loss's autograd graph when none was handed to ``attach``): the setup is checked again with it
-        before the first step is observed, and a mean categorical loss gets its blind guess's ln C, C
-        the ``n_classes`` given, else the output's ``width`` (a cross-entropy scores one output per
-        class). ``output``: a layer dict (as ``describe`` gives) for what the graph shows the model's
-        output went through last, appended to the described layers when these do not say. Returns
-        whether it was taken: not when ``attach`` had a loss, nor after the first ``observe``."""
-        if self.recorder is None or self._loss_given or self.recorder.step or not self._setup_pending:
+    def infer_loss(self, loss: Any = None, output: dict[str, Any] | None = None, width: int | None = None,
+                   *, inputs: Any = None, targets: Any = None) -> bool:
+        """What the setup lacked, found once the first step has run (``retroprop.torch`` reads it from
+        the first forward pass and the first loss's autograd graph): the setup is checked again with it
+        before the first step is observed. Returns whether anything was taken: nothing after the first
+        ``observe``, nor what ``attach`` was given.
+
+        ``loss``: the loss (when ``attach`` had none); a mean categorical loss then gets its blind
+        guess's ln C, C the ``n_classes`` given, else the output's ``width`` (a cross-entropy scores one
+        output per class). ``output``: a layer dict (as ``describe`` gives) for what the graph shows the
+        model's output went through last, appended to the described layers when these do not say.
+        ``inputs``, ``targets``: one batch of them (when ``attach`` had none), read for their scale only
+        (``checks.check_setup``'s ``inputs_sample``, ``targets_sample``)."""
+        if self.recorder is None or self.recorder.step or not self._setup_pending:
             return False
-        self._seen_output = output
+        given_targets, n_classes, given_inputs, *rest = self._setup_data
+        take_loss = loss is not None and not self._loss_given
+        inputs_sample = given_inputs is None and inputs is not None and np.ndim(inputs) >= 2 and len(inputs)
+        targets_sample = given_targets is None and targets is not None
+        if not (take_loss or inputs_sample or targets_sample):
+            return False
         from retroprop.doctor.checks import CATEGORICAL_LOSSES
 
-        targets, n_classes = self._setup_data[:2]
-        self._setup = self._check_setup(loss, *self._setup_data)
-        self._guess_chance(loss, targets, n_classes)  # a regression's
-        classes = n_classes or width
-        mean = getattr(loss, "reduction", "mean") == "mean"
-        if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and classes and (
-                classes >= 2):
-            self.chance_loss = math.log(classes)
+        if take_loss:
+            self._seen_output, self._setup_loss = output, loss
+        if inputs_sample:
+            self._raw_inputs = inputs
+        self._setup = self._check_setup(
+            self._setup_loss, targets if targets_sample else given_targets, n_classes,
+            inputs if inputs_sample else given_inputs, *rest, inputs_sample=bool(inputs_sample),
+            targets_sample=targets_sample)
+        if take_loss:
+            self._guess_chance(loss, given_targets, n_classes)  # a regression's, on the whole targets only
+            classes = n_classes or width
+            mean = getattr(loss, "reduction", "mean") == "mean"
+            if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and classes and (
+                    classes >= 2):
+                self.chance_loss = math.log(classes)
         return True
 
     def _check_setup(self, loss: Any, targets: Any, n_classes: int | None, inputs: Any = None,
                      validation_inputs: Any = None, validation_targets: Any = None,
-                     shuffled: bool | None = None) -> list[rules.Finding]:
+                     shuffled: bool | None = None, *, inputs_sample: bool = False,
+                     targets_sample: bool = False) -> list[rules.Finding]:
         """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
             from retroprop.doctor.checks import check_setup
@@ -270,7 +290,8 @@ class Doctor(Checking, Repairing):
             self._loss_kind = None if loss is None else adapter.describe_loss(loss)
             self._loss_given = loss is not None
             self._adaptive = bool(adaptive)
-            self._raw_targets = y if n_classes is None else None  # a regression's, for standardize_targets
+            # a regression's whole targets, for standardize_targets
+            self._raw_targets = y if n_classes is None and not targets_sample else None
             layers = adapter.describe()
             if self._seen_output is not None:
                 layers = [*layers, self._seen_output]
@@ -281,7 +302,8 @@ class Doctor(Checking, Repairing):
                                 unit_symmetry=optional_member(adapter, "unit_symmetry"),
                                 dropout_rates=self._dropout_rates, maximize=any(
                                     group.get("maximize") for group in getattr(adapter.optimizer,
-                                                                                "param_groups", ())))
+                                                                                "param_groups", ())),
+                                inputs_sample=inputs_sample, targets_sample=targets_sample)
         except Exception as err:
             self._failed("checks", err, 0)
             return []

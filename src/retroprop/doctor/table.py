@@ -74,7 +74,8 @@ class Evidence:
       ``validation_targets``, ``n_classes``, ``adaptive``, ``batch_size`` and ``shuffled`` (whether each
       epoch draws the samples in a new order; None when unknown), ``unit_symmetry`` (per Linear or
       convolution layer, whether its units start alike: ``adapter.unit_symmetry``), ``dropout_rates`` and
-      ``maximize`` (whether the optimizer is set to maximize the loss).
+      ``maximize`` (whether the optimizer is set to maximize the loss); ``inputs_sample`` and
+      ``targets_sample`` (the inputs or targets are one batch, not the training set).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -126,6 +127,8 @@ class Evidence:
     first_epoch: int = 0
     validation_is_training: bool = False
     maximize: bool = False
+    inputs_sample: bool = False  # the inputs are one batch: only their scale is read
+    targets_sample: bool = False  # the targets are one batch: their scale, and their values for the loss
     loss_after: float | None = None
     first_step: int = 0
     parameters: int | None = None
@@ -246,7 +249,7 @@ def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) ->
 P = Problem
 TABLE: tuple[Rule, ...] = (
     Rule(P.CONSTANT_TARGETS,
-         (Detector("constant_targets", "setup", lambda e: checks.constant_targets(
+         (Detector("constant_targets", "setup", lambda e: [] if e.targets_sample else checks.constant_targets(
              e.targets, e.loss, e.n_classes, e.validation_targets)),),
          ("fix_targets",),
          treat_rank=0,
@@ -310,7 +313,8 @@ TABLE: tuple[Rule, ...] = (
          thresholds={"tolerance": checks.SYMMETRY_TOLERANCE},
          causes=(P.VANISHING_GRADIENTS, P.DEAD_RELU, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.UNSCALED_INPUTS,
-         (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(e.inputs, e.layers)),),
+         (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(
+             e.inputs, e.layers, scale_only=e.inputs_sample)),),
          ("standardize_inputs",),
          treat_rank=4,
          signal="RMS of the input features (of (N, C, ...) inputs, the channels: each channel's values "
@@ -331,7 +335,7 @@ TABLE: tuple[Rule, ...] = (
                  P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.UNSCALED_TARGETS,
          (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
-             e.targets, e.loss, e.n_classes, e.layers, e.adaptive)),),
+             e.targets, e.loss, e.n_classes, e.layers, e.adaptive, scale_only=e.targets_sample)),),
          ("standardize_targets",),
          treat_rank=5,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
@@ -345,7 +349,7 @@ TABLE: tuple[Rule, ...] = (
                  P.UNDERFITTING)),
     Rule(P.VALIDATION_MISMATCH,
          (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
-             e.raw_inputs, e.validation_inputs, e.targets, e.validation_targets,
+             e.raw_inputs, e.validation_inputs, None if e.targets_sample else e.targets, e.validation_targets,
              checks.is_classification(e.loss, e.n_classes))),),
          ("match_validation",),
          treat_rank=6,
@@ -363,7 +367,7 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.OVERFITTING, P.UNSTABLE_LOSS)),
     Rule(P.UNSHUFFLED_DATA,
          (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(
-             e.targets, e.batch_size, e.shuffled, e.loss, e.n_classes)),),
+             None if e.targets_sample else e.targets, e.batch_size, e.shuffled, e.loss, e.n_classes)),),
          ("shuffle",),
          treat_rank=7,
          signal="when the samples are drawn in their stored order: the mean length of the training labels' "

@@ -29,7 +29,7 @@ from torch.utils import data as tud
 
 from retroprop.doctor.checks import SAMPLE_ROWS
 
-__all__ = ["INPUT_ROWS", "MAX_TARGETS", "LoaderData", "loader_data", "setup_from_loaders"]
+__all__ = ["INPUT_ROWS", "MAX_TARGETS", "LoaderData", "host_rows", "loader_data", "setup_from_loaders"]
 
 INPUT_ROWS = SAMPLE_ROWS  # the setup checks read no more rows of the inputs than this
 MAX_TARGETS = 1 << 24  # target values copied at most (a target tensor larger than this is not read)
@@ -121,7 +121,7 @@ def _parts(dataset: Any) -> tuple[torch.Tensor | None, torch.Tensor | None] | No
     return (None, targets) if targets is not None else None
 
 
-def _host_rows(tensor: torch.Tensor, limit: int) -> np.ndarray:
+def host_rows(tensor: torch.Tensor, limit: int = INPUT_ROWS) -> np.ndarray:
     """At most ``limit`` evenly spaced rows of ``tensor``, taken on its device, as a NumPy array."""
     step = -(-tensor.shape[0] // limit)
     rows = tensor[::step].detach()
@@ -148,9 +148,9 @@ def loader_data(loader: Any) -> LoaderData | None:
         x, y = parts
         try:
             if x is not None and x.dtype != torch.bool and not x.is_sparse:
-                inputs = _host_rows(x, INPUT_ROWS)
+                inputs = host_rows(x, INPUT_ROWS)
             if y is not None and y.numel() <= MAX_TARGETS and y.dtype != torch.bool and not y.is_sparse:
-                targets = _host_rows(y, max(y.shape[0], 1))
+                targets = host_rows(y, max(y.shape[0], 1))
         except Exception:  # a dtype NumPy has no match for, ...: what could not be read stays unknown
             pass
     return LoaderData(inputs=inputs, targets=targets, rows=rows, batch_size=_batch_size(loader),

@@ -13,14 +13,18 @@ graph with two kinds of loss, or none known, gives no loss (a custom or a compos
 
 The node under the loss's input (past reshapes) is what the model's output went through last: an
 activation (``F.softmax`` in a custom ``forward`` is seen there as well as ``nn.Softmax``) or a Linear
-layer; the input's width (its classes) is read from the loss node's saved input while the graph still
-holds it (before ``backward`` frees it).
+layer; the input's width (its classes) and the batch's targets are read from the loss node's saved
+tensors while the graph still holds them (before ``backward`` frees them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import torch
+
+from retroprop.doctor.checks import SAMPLE_ROWS
 
 __all__ = ["GraphLoss", "loss_from_graph"]
 
@@ -49,6 +53,8 @@ class GraphLoss:
     reduction: str = "mean"
     output: str | None = None  # the output's last function, as a layer kind (OUTPUT_NODES), when seen
     width: int | None = None  # the loss input's width (classes, outputs), when the graph still holds it
+    # the batch's targets (at most SAMPLE_ROWS rows, on the host), when the graph still holds them
+    targets: Any = field(default=None, compare=False, repr=False)
 
 
 def _name(node: Any) -> str:
@@ -82,6 +88,18 @@ def _output(node: Any) -> str | None:
     return OUTPUT_NODES.get(_name(node)) if node is not None else None
 
 
+def _targets(node: Any) -> Any:
+    """The loss node's saved targets as a NumPy array (at most ``SAMPLE_ROWS`` rows), or None."""
+    try:
+        target = node._saved_target
+    except (AttributeError, RuntimeError):  # no such input, or freed by backward
+        return None
+    if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.is_complex():
+        return None
+    rows = target[:SAMPLE_ROWS].detach()
+    return (rows.float() if rows.dtype in (torch.bfloat16, torch.float16) else rows).cpu().numpy()
+
+
 def _width(node: Any) -> int | None:
     try:
         shape = node._saved_self.shape
@@ -109,7 +127,8 @@ def loss_from_graph(loss: Any, output_kind: str | None = None) -> GraphLoss | No
                 saved = REDUCTIONS.get(getattr(node, "_saved_reduction", 1), "mean")
                 reduction = saved if saved != "none" else ("mean" if averaged else "sum")
                 kind, made = _kind(node, output_kind)
-                found.setdefault(kind, GraphLoss(kind, reduction, _output(made), _width(node)))
+                found.setdefault(kind, GraphLoss(kind, reduction, _output(made), _width(node),
+                                                 _targets(node)))
             elif name in THROUGH:
                 averaged = averaged or name.startswith("Mean")
                 following += [(child, averaged) for child, _ in node.next_functions]

@@ -21,7 +21,7 @@ from retroprop.doctor.checks import CATEGORICAL_LOSSES, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
-from retroprop.torch.data import setup_from_loaders
+from retroprop.torch.data import host_rows, setup_from_loaders
 from retroprop.torch.distributed import Ranks
 from retroprop.torch.loss_graph import loss_from_graph
 
@@ -85,9 +85,13 @@ class Watch:
                          chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
                          validation_targets=_numpy(validation_targets), shuffled=shuffled)
         self._loss: Any = None
-        self._loss_unread = loss is None  # the first loss's graph may say what the loss is
+        # what the setup lacks, read from the first forward pass and the first loss's graph
+        self._first_loss_unread = True
+        self._unknown_setup = {"loss": loss is None, "inputs": inputs is None, "targets": targets is None}
         self._output_width: int | None = None  # the model's first output's width (its classes)
-        self._width_hook = model.register_forward_hook(self._read_width) if self._loss_unread else None
+        self._input_sample: Any = None  # the model's first batch of inputs (at most INPUT_ROWS rows)
+        self._first_call_hook = (model.register_forward_hook(self._read_first_call)
+                                 if self._unknown_setup["loss"] or self._unknown_setup["inputs"] else None)
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -111,37 +115,47 @@ class Watch:
         self._loss = loss
 
     def infer_loss(self, loss: Any) -> None:
-        """Without ``loss=`` given to ``watch``: read the loss function from the first loss tensor's
-        autograd graph (``retroprop.torch.loss_graph``), so that the checks of the output against the
-        loss run before the first step. ``observe`` calls it; a loss without a graph is ignored."""
-        if not self._loss_unread or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+        """The first loss tensor: what ``watch`` was not given is read from it and from the model's first
+        call, so that the checks before the first step run with it. Without ``loss=``, the loss function
+        from its autograd graph (``retroprop.torch.loss_graph``); without ``inputs``, the first batch of
+        inputs; without ``targets``, the batch's targets the loss node holds (while the graph does).
+        A batch is read for its scale only. ``observe`` calls it; a loss without a graph is ignored."""
+        if not self._first_loss_unread or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
             return
-        self._loss_unread = False
-        self._forget_width_hook()
+        self._first_loss_unread = False
+        self._forget_first_call()
         try:
+            unknown = self._unknown_setup
             described = output_kind(self.adapter.describe())
             found = loss_from_graph(loss, described)
             output = None
-            if found is not None and described is None and found.output is not None:
+            if unknown["loss"] and found is not None and described is None and found.output is not None:
                 # the model's forward is opaque to describe(): its last function as the graph shows it
                 output = {"name": "", "kind": found.output, "in_features": None, "out_features": found.width,
                           "label": f"the model's output ({found.output}, seen in the loss's graph)"}
-            if found is not None:
-                self.core.infer_loss(found, output, width=found.width or self._output_width)
+            self.core.infer_loss(
+                found if unknown["loss"] else None, output,
+                width=(found.width if found is not None else None) or self._output_width,
+                inputs=self._input_sample if unknown["inputs"] else None,
+                targets=found.targets if unknown["targets"] and found is not None else None)
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
 
-    def _read_width(self, module: Any, args: Any, output: Any) -> None:
-        """A forward hook for the model's first call: the width of its output (read before the loss's
-        graph is freed by ``backward``)."""
+    def _read_first_call(self, module: Any, args: Any, output: Any) -> None:
+        """A forward hook for the model's first call: the width of its output and a sample of its input
+        (read before the loss's graph is freed by ``backward``)."""
         if isinstance(output, torch.Tensor) and output.dim() >= 1:
             self._output_width = int(output.shape[1]) if output.dim() >= 2 else 1
-        self._forget_width_hook()
+        first = args[0] if args else None
+        if (self._unknown_setup["inputs"] and isinstance(first, torch.Tensor) and first.is_floating_point()
+                and first.dim() >= 2 and len(first)):
+            self._input_sample = host_rows(first)
+        self._forget_first_call()
 
-    def _forget_width_hook(self) -> None:
-        if self._width_hook is not None:
-            self._width_hook.remove()
-            self._width_hook = None
+    def _forget_first_call(self) -> None:
+        if self._first_call_hook is not None:
+            self._first_call_hook.remove()
+            self._first_call_hook = None
 
     def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
         """The end of an epoch (0-based ``epoch``; default: the count of calls so far), with Keras-style
@@ -162,7 +176,7 @@ class Watch:
         if self._finished:
             return []
         self._finished, self._quiet = True, 0
-        self._forget_width_hook()
+        self._forget_first_call()
         return self.core.finish()
 
     @property
