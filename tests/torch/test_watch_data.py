@@ -4,6 +4,8 @@ memory, its batch size and its order; ``watch(data=..., validation_data=...)``, 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -382,3 +384,66 @@ def test_the_script_runner_reads_a_hand_batched_loops_first_batch(tmp_path, caps
     # one batch of one class says nothing about the set: no constant_targets, no unshuffled_data
     assert "constant_targets" not in out and "unshuffled_data" not in out
     assert "unscaled_inputs" in run(SORTED_SCRIPT.replace("SCALE", "300.0"))
+
+
+VALIDATION_SCRIPT = """\
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+class Images(Dataset):  # samples made in __getitem__: nothing for the doctor to read in memory
+    def __init__(self, x, y, scale):
+        self.x, self.y, self.scale = x, y, scale
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i] * self.scale, self.y[i]
+
+
+torch.manual_seed(0)
+x = torch.randint(0, 256, (320, 16)).float()
+y = (x[:, 0] > 128).long()
+train = DataLoader(Images(x[:256], y[:256], 1 / 255), batch_size=32, shuffle=True)
+val = DataLoader(Images(x[256:], y[256:], VALIDATION_SCALE), batch_size=32)
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(2):
+    model.train()
+    for xb, yb in train:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in val)
+"""
+
+
+@pytest.mark.parametrize(("scale", "named"), [("1.0", True), ("1 / 255", False)])
+def test_the_script_runner_checks_the_first_validation_batch_against_training(tmp_path, capsys, scale,
+                                                                              named):
+    from retroprop.cli import main
+
+    path = tmp_path / "train.py"
+    path.write_text(VALIDATION_SCRIPT.replace("VALIDATION_SCALE", scale))
+    main(["watch", "--report", str(tmp_path / "run.html"), str(path)])
+    out = capsys.readouterr().out
+    assert ("validation_mismatch" in out) is named
+    if named:
+        assert re.search(r"the validation inputs' RMS is 2\d\d times the training inputs'", out)
+
+
+def test_a_validation_batch_is_checked_once_and_never_against_given_validation_inputs():
+    x = torch.rand(64, 16)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 4))
+    doctor = watch(model, torch.optim.SGD(model.parameters(), lr=0.1), inputs=x)
+    assert doctor.check_validation(x * 255)[0].problem == "validation_mismatch"
+    assert doctor.check_validation(x * 255) == []  # once
+    doctor = watch(model, torch.optim.SGD(model.parameters(), lr=0.1), inputs=x, validation_inputs=x)
+    assert doctor.check_validation(x * 255) == []  # the given validation inputs were checked already
+    assert watch(model, torch.optim.SGD(model.parameters(), lr=0.1)).check_validation(x) == []  # no inputs

@@ -26,7 +26,9 @@ runs, four things are patched, and restored afterwards:
 * ``torch.utils.data.DataLoader.__iter__``: the loader a training loop iterates when the model's first
   training pass runs (with gradients, in training mode) is its training data; what it holds in memory
   (``retroprop.torch.data``: a ``TensorDataset``'s tensors, a dataset's ``targets``), its batch size and
-  whether it shuffles go to the checks made before the first step.
+  whether it shuffles go to the checks made before the first step. Once training has begun, a pass
+  over another loader whose first batch the model takes in eval mode or without gradients is its
+  validation data: that batch is checked against the training inputs' scale (``validation_mismatch``).
 
 A pass over the training loader is an epoch: when the loop starts the next one (or the script ends)
 after steps were taken, the epoch ends with the mean loss of its steps. The validation scores of a
@@ -90,6 +92,8 @@ class _Watched:
         self.loader: Any = None  # a weak reference to its training loader, once found
         self.epochs = 0  # the passes over that loader ended so far
         self.epoch_start = 0  # the step the current pass began at
+        self.validation_hook: Any = None  # armed by another loader's pass: reads one validation batch
+        self.validation_read = False
 
     @property
     def steps(self) -> int:
@@ -158,15 +162,35 @@ class Session:
     def finish(self) -> None:
         """Finish every watch (their hooks are removed), its last pass over its loader ended first."""
         for entry in self.entries:
+            if entry.validation_hook is not None:
+                entry.validation_hook.remove()
+                entry.validation_hook = None
             if entry.watch is not None:
                 self._guard("ending an epoch", self._end_epoch, entry)
                 self._guard("finishing a watch", entry.watch.finish)
 
     def _on_loader(self, loader: Any) -> None:
-        """A new pass over a watched model's training loader ends its previous pass: an epoch."""
+        """A new pass over a watched model's training loader ends its previous pass: an epoch. A pass
+        over another loader once training has begun may be validation: the model's next call, if it
+        is in eval mode or without gradients, is read as a batch of the validation inputs."""
         for entry in self.entries:
             if entry.loader is not None and entry.loader() is loader:
                 self._end_epoch(entry)
+            elif (entry.watch is not None and entry.together is None and entry.steps > 0
+                  and not entry.validation_read and entry.validation_hook is None):
+                entry.validation_hook = entry.model.register_forward_pre_hook(
+                    functools.partial(self._validation_batch, entry))
+
+    def _validation_batch(self, entry: _Watched, module: Any, args: Any) -> None:
+        import torch
+
+        entry.validation_hook.remove()
+        entry.validation_hook = None
+        if torch.is_grad_enabled() and module.training:
+            return  # a training pass: that loader was no validation data
+        entry.validation_read = True
+        if args and isinstance(args[0], torch.Tensor) and not entry.watch._finished:
+            self._guard("reading a validation batch", entry.watch.check_validation, args[0])
 
     @staticmethod
     def _end_epoch(entry: _Watched) -> None:

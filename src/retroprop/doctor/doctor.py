@@ -127,6 +127,7 @@ class Doctor(Checking, Repairing):
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``infer_loss``'s output layer
         self._setup_loss: Any = None  # the loss the setup was checked with
+        self._validation_checked = False  # ``check_validation`` has run
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
@@ -387,6 +388,27 @@ class Doctor(Checking, Repairing):
     def _unresolved(self) -> bool:
         """Whether a problem is in an episode that has not ended (not a state to roll back to)."""
         return self.episodes.unresolved()
+
+    def check_validation(self, inputs: Any) -> list[Diagnosis]:
+        """Validation inputs seen only once the run is under way (``retroprop watch``: the first batch a
+        script validates on), checked once against the training inputs' scale as ``attach`` checks
+        them (``validation_mismatch``; their RMS only), and reported at the current step. Returns the
+        new diagnoses: none when ``attach`` had validation inputs, or the training inputs (or a batch
+        of them) are not known."""
+        recorder = self.recorder
+        if recorder is None or self._off or self._validation_checked:
+            return []
+        self._validation_checked = True
+        if self._setup_data[3] is not None or self._raw_inputs is None or inputs is None:
+            return []
+        step = max(recorder.step - 1, 0)
+        try:
+            from retroprop.doctor.checks import validation_mismatch
+
+            return self._report(validation_mismatch(self._raw_inputs, inputs), step, self._epoch, "setup")
+        except Exception as err:
+            self._failed("checks", err, step)
+            return []
 
     def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
         """The end of an epoch: its checks (overfitting needs ``logs`` with ``loss``, ``val_loss`` and,

@@ -141,6 +141,16 @@ class Watch:
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
 
+    def check_validation(self, inputs: Any) -> list[Diagnosis]:
+        """A batch of the inputs the loop validates on, when ``watch`` was given none: checked once
+        against the training inputs' scale (``Doctor.check_validation``); returns the new diagnoses.
+        ``retroprop watch`` calls it with the first batch a script validates on."""
+        if isinstance(inputs, torch.Tensor):
+            if not inputs.is_floating_point() or inputs.dim() < 2 or not len(inputs):
+                return []
+            inputs = host_rows(inputs)
+        return self.core.check_validation(inputs)
+
     def _read_first_call(self, module: Any, args: Any, output: Any) -> None:
         """A forward hook for the model's first call: the width of its output and a sample of its input
         (read before the loss's graph is freed by ``backward``)."""
