@@ -163,13 +163,13 @@ def test_a_softmax_applied_in_forward_is_seen_in_the_graph():
 def test_a_loss_given_to_watch_is_not_second_guessed():
     doctor = run([nn.Softmax(dim=1)], nn.CrossEntropyLoss(), loss=nn.MSELoss())
     assert doctor.core._loss_kind == "mse"
-    assert not doctor.core.infer_loss(GraphLoss("cross_entropy"))
+    assert not doctor.core.complete_setup(GraphLoss("cross_entropy"))
 
 
 def test_a_loss_found_after_the_first_step_changes_nothing():
     doctor = run([], nn.CrossEntropyLoss())
     assert doctor.core._loss_kind == "cross_entropy"
-    assert not doctor.core.infer_loss(GraphLoss("mse")) and doctor.core._loss_kind == "cross_entropy"
+    assert not doctor.core.complete_setup(GraphLoss("mse")) and doctor.core._loss_kind == "cross_entropy"
 
 
 def test_the_blind_guess_of_an_inferred_cross_entropy_is_ln_c():

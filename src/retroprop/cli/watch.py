@@ -284,7 +284,7 @@ class Session:
         loss = graph.detach()
         for entry in self.entries:
             if entry.watch is not None and entry.ended_by is None:
-                entry.watch.infer_loss(graph)  # the first loss's graph names the loss function
+                entry.watch.complete_setup(graph)  # the first loss's graph names the loss function
                 entry.watch.observe(loss)
 
     def _together(self, entry: _Watched) -> Any:

@@ -122,10 +122,10 @@ class Doctor(Checking, Repairing):
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
-        self._setup_pending = True  # the first step has not been observed yet (``infer_loss`` may recheck)
+        self._setup_pending = True  # no step observed yet (``complete_setup`` may check the setup again)
         self._setup_data: tuple = (None, None, None, None, None, None)
         self._chance_given = False
-        self._seen_output: dict[str, Any] | None = None  # ``infer_loss``'s output layer
+        self._seen_output: dict[str, Any] | None = None  # ``complete_setup``'s output layer
         self._setup_loss: Any = None  # the loss the setup was checked with
         self._validation_checked = False  # ``check_validation`` has run
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
@@ -237,8 +237,8 @@ class Doctor(Checking, Repairing):
 
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 
-    def infer_loss(self, loss: Any = None, output: dict[str, Any] | None = None, width: int | None = None,
-                   *, inputs: Any = None, targets: Any = None) -> bool:
+    def complete_setup(self, loss: Any = None, output: dict[str, Any] | None = None,
+                       width: int | None = None, *, inputs: Any = None, targets: Any = None) -> bool:
         """What the setup lacked, found once the first step has run (``retroprop.torch`` reads it from
         the first forward pass and the first loss's autograd graph): the setup is checked again with it
         before the first step is observed. Returns whether anything was taken: nothing after the first

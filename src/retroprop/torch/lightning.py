@@ -125,7 +125,7 @@ class DoctorCallback(pl.Callback):
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            loss: torch.Tensor) -> None:
         if self.watch is not None:
-            self.watch.infer_loss(loss)  # the first loss's graph names the loss function
+            self.watch.complete_setup(loss)  # the first loss's graph names the loss function
         loss = loss.detach()
         self._loss = loss if self._loss is None else self._loss + loss
 

@@ -111,10 +111,10 @@ class Watch:
     def observe(self, loss: Any) -> None:
         """The loss of the coming ``optimizer.step()`` (a tensor or a float): call it after
         ``loss.backward()``. Optional: without it the loss rules do not run."""
-        self.infer_loss(loss)
+        self.complete_setup(loss)
         self._loss = loss
 
-    def infer_loss(self, loss: Any) -> None:
+    def complete_setup(self, loss: Any) -> None:
         """The first loss tensor: what ``watch`` was not given is read from it and from the model's first
         call, so that the checks before the first step run with it. Without ``loss=``, the loss function
         from its autograd graph (``retroprop.torch.loss_graph``); without ``inputs``, the first batch of
@@ -133,7 +133,7 @@ class Watch:
                 # the model's forward is opaque to describe(): its last function as the graph shows it
                 output = {"name": "", "kind": found.output, "in_features": None, "out_features": found.width,
                           "label": f"the model's output ({found.output}, seen in the loss's graph)"}
-            self.core.infer_loss(
+            self.core.complete_setup(
                 found if unknown["loss"] else None, output,
                 width=(found.width if found is not None else None) or self._output_width,
                 inputs=self._input_sample if unknown["inputs"] else None,
@@ -325,7 +325,7 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer, repair: bool = Fal
     ``repair=True`` treats what is found inside the run, in place (``Watch``). ``every``: steps between
     probes (default: the doctor's schedule). ``setup`` (optional, for the checks before the first step):
     ``loss`` (the loss module; without it, it is read from the first loss's autograd graph:
-    ``Watch.infer_loss``), ``inputs`` and ``targets`` (training data, tensors or arrays),
+    ``Watch.complete_setup``), ``inputs`` and ``targets`` (training data, tensors or arrays),
     ``n_classes``, ``batch_size``; ``lr_scheduled=True`` when a scheduler may raise the learning rate
     later (a warm-up: small early steps are then no sign of a rate too small). ``chance_loss``: the loss
     of a blind guess, the mark for "has learned nothing" (default: ln C for a cross-entropy ``loss``
