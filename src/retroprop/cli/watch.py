@@ -178,8 +178,8 @@ class Session:
                 self._end_epoch(entry)
             elif (entry.watch is not None and entry.together is None and entry.steps > 0
                   and not entry.validation_read and entry.validation_hook is None):
-                entry.validation_hook = entry.model.register_forward_pre_hook(
-                    functools.partial(self._validation_batch, entry))
+                read = functools.partial(self._guard, "reading a validation batch", self._validation_batch, entry)
+                entry.validation_hook = entry.model.register_forward_pre_hook(read)
 
     def _validation_batch(self, entry: _Watched, module: Any, args: Any) -> None:
         import torch
@@ -190,7 +190,7 @@ class Session:
             return  # a training pass: that loader was no validation data
         entry.validation_read = True
         if args and isinstance(args[0], torch.Tensor) and not entry.watch._finished:
-            self._guard("reading a validation batch", entry.watch.check_validation, args[0])
+            entry.watch.check_validation(args[0])
 
     @staticmethod
     def _end_epoch(entry: _Watched) -> None:
