@@ -178,8 +178,8 @@ class Session:
                 self._end_epoch(entry)
             elif (entry.watch is not None and entry.together is None and entry.steps > 0
                   and not entry.validation_read and entry.validation_hook is None):
-                read = functools.partial(self._guard, "reading a validation batch", self._validation_batch, entry)
-                entry.validation_hook = entry.model.register_forward_pre_hook(read)
+                entry.validation_hook = entry.model.register_forward_pre_hook(functools.partial(
+                    self._guard, "reading a validation batch", self._validation_batch, entry))
 
     def _validation_batch(self, entry: _Watched, module: Any, args: Any) -> None:
         import torch
