@@ -380,8 +380,10 @@ TABLE: tuple[Rule, ...] = (
                      "least": checks.SORTED_MIN_BATCHES},
          causes=(P.UNSTABLE_LOSS, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.GRADIENT_ASCENT,
-         (Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step)),
-          Detector("gradient_ascent (maximize)", "setup", lambda e: checks.maximizing(e.maximize))),
+         # the optimizer's setting is read before the first step (a setup fix, made with the others at the
+        # start); the probes watch the run for a sign flipped by hand, which no setting shows
+        (Detector("gradient_ascent (maximize)", "setup", lambda e: checks.maximizing(e.maximize)),
+         Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step))),
          ("descend",),
          treat_rank=8,
          signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
