@@ -119,9 +119,10 @@ def _conv(module: Any, dtype: torch.dtype) -> nn.Module:
     return conv
 
 
-def _batch_norm(module: rp.nn.BatchNorm1d, dtype: torch.dtype) -> nn.BatchNorm1d:
-    norm = nn.BatchNorm1d(module.num_features, eps=module.eps, momentum=module.momentum,
-                          affine=module.affine, track_running_stats=module.track_running_stats, dtype=dtype)
+def _batch_norm(module: rp.nn.BatchNorm1d | rp.nn.BatchNorm2d, dtype: torch.dtype) -> nn.Module:
+    torch_class = nn.BatchNorm2d if isinstance(module, rp.nn.BatchNorm2d) else nn.BatchNorm1d
+    norm = torch_class(module.num_features, eps=module.eps, momentum=module.momentum,
+                       affine=module.affine, track_running_stats=module.track_running_stats, dtype=dtype)
     with torch.no_grad():
         if module.affine:
             norm.weight.copy_(_tensor(module.weight, dtype))
@@ -148,7 +149,7 @@ def convert_module(module: Any, dtype: torch.dtype, generator: np.random.Generat
         return _conv(module, dtype)
     if hasattr(module, "torch_twin"):  # a program's own module says what it is in torch
         return module.torch_twin(dtype)
-    if kind is rp.nn.BatchNorm1d:
+    if kind in (rp.nn.BatchNorm1d, rp.nn.BatchNorm2d):
         return _batch_norm(module, dtype)
     if kind is rp.nn.Dropout:
         if module.generator is not None:
