@@ -87,7 +87,10 @@ class Watch:
         self._loss: Any = None
         # what the setup lacks, read from the first forward pass and the first loss's graph
         self._first_loss_unread = True
-        self._unknown_setup = {"loss": loss is None, "inputs": inputs is None, "targets": targets is None}
+        # a batch differs from rank to rank, and the ranks' doctors must agree: no batch under DDP
+        batches = self.adapter.ranks is None
+        self._unknown_setup = {"loss": loss is None, "inputs": inputs is None and batches,
+                               "targets": targets is None and batches}
         self._output_width: int | None = None  # the model's first output's width (its classes)
         self._input_sample: Any = None  # the model's first batch of inputs (at most INPUT_ROWS rows)
         self._first_call_hook = (model.register_forward_hook(self._read_first_call)
@@ -145,6 +148,8 @@ class Watch:
         """A batch of the inputs the loop validates on, when ``watch`` was given none: checked once
         against the training inputs' scale (``Doctor.check_validation``); returns the new diagnoses.
         ``retroprop watch`` calls it with the first batch a script validates on."""
+        if self.adapter.ranks is not None:
+            return []  # one rank's batch: the ranks' doctors would part ways
         if isinstance(inputs, torch.Tensor):
             if not inputs.is_floating_point() or inputs.dim() < 2 or not len(inputs):
                 return []
