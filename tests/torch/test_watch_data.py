@@ -447,3 +447,108 @@ def test_a_validation_batch_is_checked_once_and_never_against_given_validation_i
     doctor = watch(model, torch.optim.SGD(model.parameters(), lr=0.1), inputs=x, validation_inputs=x)
     assert doctor.check_validation(x * 255) == []  # the given validation inputs were checked already
     assert watch(model, torch.optim.SGD(model.parameters(), lr=0.1)).check_validation(x) == []  # no inputs
+
+
+# -- what the model sees, not what the loader stores ----------------------------------------------------
+def test_integer_inputs_and_a_collate_of_the_loops_own_are_not_read():
+    tokens = tud.TensorDataset(torch.randint(0, 1000, (64, 8)), torch.randint(0, 2, (64,)))
+    assert loader_data(tud.DataLoader(tokens, batch_size=8)).inputs is None  # token ids, uint8 pixels
+    floats = tud.TensorDataset(torch.rand(64, 8) * 255, torch.randint(0, 2, (64,)))
+    read = loader_data(tud.DataLoader(floats, batch_size=8, collate_fn=lambda batch: batch))
+    assert read.inputs is None and read.targets is not None
+
+
+class Buckets(tud.Sampler):
+    """A batch sampler of its own over a sequential sampler: it reorders the batches it draws."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        batches = [list(range(i, i + 8)) for i in range(0, 64, 8)]
+        return iter(batches[::-1])
+
+    def __len__(self):
+        return 8
+
+
+def test_a_batch_sampler_of_its_own_leaves_the_order_unknown():
+    ds = tud.TensorDataset(torch.rand(64, 3), torch.zeros(64))
+    assert loader_data(tud.DataLoader(ds, batch_sampler=Buckets(tud.SequentialSampler(ds)))).shuffled is None
+
+
+def loop(model, optimizer, loader, transform=lambda x: x, loss_fn=F.cross_entropy, target=lambda y: y,
+         epochs: int = 1, **setup):
+    doctor = watch(model, optimizer, data=loader, **setup)
+    for _ in range(epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(transform(xb)), target(yb))
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+    doctor.finish()
+    return doctor
+
+
+def test_inputs_the_loop_transforms_are_judged_as_the_model_sees_them():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 8, generator=generator) * 1000.0 + 500.0  # stored raw, standardized in the loop
+    y = (x[:, 0] > 1000.0).long()
+    mean, std = x.mean(0), x.std(0)
+    train = tud.DataLoader(tud.TensorDataset(x[:192], y[:192]), batch_size=32, shuffle=True)
+    validation = tud.DataLoader(tud.TensorDataset(x[192:], y[192:]), batch_size=64)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    doctor = loop(model, torch.optim.SGD(model.parameters(), lr=0.1), train,
+                  transform=lambda b: (b - mean) / std, validation_data=validation)
+    problems = [d.problem for d in doctor.diagnoses]
+    assert "unscaled_inputs" not in problems and "validation_mismatch" not in problems
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    doctor = loop(model, torch.optim.SGD(model.parameters(), lr=1e-4), train)  # the loop forgot to
+    assert [d.problem for d in doctor.diagnoses][:1] == ["unscaled_inputs"]
+
+
+def test_integer_targets_under_a_regression_loss_are_no_classes():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 4, generator=generator)
+    prices = (2e5 + 1e5 * x.sum(1, keepdim=True)).long()  # stored as integers, cast in the loop
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    doctor = loop(model, torch.optim.Adam(model.parameters(), lr=1e-3),
+                  tud.DataLoader(tud.TensorDataset(x, prices), batch_size=32, shuffle=True),
+                  loss_fn=F.mse_loss, target=lambda y: y.float())
+    problems = [d.problem for d in doctor.diagnoses]
+    assert problems[:1] == ["unscaled_targets"] and "loss_output_mismatch" not in problems
+
+
+def test_a_sequence_models_output_width_is_no_class_count_and_an_evaluation_first_is_passed_over():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(50, 16), nn.Linear(16, 50))  # (N, T, 50) logits
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    doctor = watch(model, optimizer)
+    tokens = torch.randint(0, 50, (32, 4))
+    with torch.no_grad():
+        model.eval()
+        model(tokens)  # an evaluation first: not the training batch
+        model.train()
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(tokens).reshape(-1, 50), ((tokens + 1) % 50).reshape(-1))
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+    doctor.finish()
+    assert doctor._output_width is None and doctor.core.chance_loss is None  # not ln 4 (the sequence)
+
+
+def test_the_script_runner_leaves_an_optimizer_the_script_watches_itself(tmp_path, capsys):
+    from retroprop.cli import main
+
+    path = tmp_path / "train.py"
+    own = "from retroprop.torch import watch\nown = watch(model, optimizer)"
+    path.write_text(SCRIPT.replace("EVALUATE", own))
+    main(["watch", "--report", str(tmp_path / "run.html"), str(path)])
+    out = capsys.readouterr()
+    assert "the script watches it itself" in out.out and "Traceback" not in out.err

@@ -303,6 +303,11 @@ class Session:
     def _attach(self, entry: _Watched, model: Any) -> None:
         from retroprop.torch import watch
 
+        if getattr(entry.optimizer, "_retroprop_watched", False):
+            # the script watches this optimizer itself (retroprop.torch.watch): one doctor per optimizer
+            entry.unwatched = "the script watches it itself with retroprop.torch.watch"
+            return
+
         for earlier in self.entries:  # an optimizer over the same parameters ends the earlier one's run
             if earlier is not entry and earlier.watch is not None and earlier.ended_by is None and (
                     earlier.wanted & entry.wanted):

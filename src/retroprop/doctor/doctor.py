@@ -238,7 +238,8 @@ class Doctor(Checking, Repairing):
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 
     def complete_setup(self, loss: Any = None, output: dict[str, Any] | None = None,
-                       width: int | None = None, *, inputs: Any = None, targets: Any = None) -> bool:
+                       width: int | None = None, *, inputs: Any = None, targets: Any = None,
+                       inputs_transformed: bool = False, classes_guessed: bool = False) -> bool:
         """What the setup lacked, found once the first step has run (``retroprop.torch`` reads it from
         the first forward pass and the first loss's autograd graph): the setup is checked again with it
         before the first step is observed. Returns whether anything was taken: nothing after the first
@@ -249,15 +250,24 @@ class Doctor(Checking, Repairing):
         output per class). ``output``: a layer dict (as ``describe`` gives) for what the graph shows the
         model's output went through last, appended to the described layers when these do not say.
         ``inputs``, ``targets``: one batch of them (when ``attach`` had none), read for their scale only
-        (``checks.check_setup``'s ``inputs_sample``, ``targets_sample``)."""
+        (``checks.check_setup``'s ``inputs_sample``, ``targets_sample``). ``inputs_transformed``: the
+        inputs ``attach`` was given are not what the model takes (the loop transforms them): the batch
+        ``inputs`` takes their place, and the validation inputs given beside them are set aside.
+        ``classes_guessed``: the ``n_classes`` given was read from integer targets that the loss shows
+        to be no class indices: it is set aside."""
         if self.recorder is None or self.recorder.step or not self._setup_pending:
             return False
-        given_targets, n_classes, given_inputs, *rest = self._setup_data
+        given_targets, n_classes, given_inputs, validation_inputs, *rest = self._setup_data
+        if inputs_transformed and inputs is not None:
+            given_inputs = validation_inputs = None
+        if classes_guessed:
+            n_classes = None
         take_loss = loss is not None and not self._loss_given
         inputs_sample = given_inputs is None and inputs is not None and np.ndim(inputs) >= 2 and len(inputs)
         targets_sample = given_targets is None and targets is not None
-        if not (take_loss or inputs_sample or targets_sample):
+        if not (take_loss or inputs_sample or targets_sample or classes_guessed):
             return False
+        self._setup_data = (given_targets, n_classes, given_inputs, validation_inputs, *rest)
         from retroprop.doctor.checks import CATEGORICAL_LOSSES
 
         if take_loss:
@@ -266,10 +276,10 @@ class Doctor(Checking, Repairing):
             self._raw_inputs = inputs
         self._setup = self._check_setup(
             self._setup_loss, targets if targets_sample else given_targets, n_classes,
-            inputs if inputs_sample else given_inputs, *rest, inputs_sample=bool(inputs_sample),
-            targets_sample=targets_sample)
-        if take_loss:
-            self._guess_chance(loss, given_targets, n_classes)  # a regression's, on the whole targets only
+            inputs if inputs_sample else given_inputs, validation_inputs, *rest,
+            inputs_sample=bool(inputs_sample), targets_sample=targets_sample)
+        if take_loss or classes_guessed:
+            self._guess_chance(self._setup_loss, given_targets, n_classes)  # a regression's, whole targets
             classes = n_classes or width
             mean = getattr(loss, "reduction", "mean") == "mean"
             if self._loss_kind in CATEGORICAL_LOSSES and mean and not self._chance_given and classes and (

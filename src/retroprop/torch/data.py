@@ -8,12 +8,16 @@ handed arrays. Only what is already in memory is read, never a sample through ``
 dataset's transforms may draw random numbers or read files):
 
 * ``TensorDataset(x, y)``: the inputs ``x`` and the targets ``y`` (a single tensor: the inputs only);
+  inputs only when they are floating-point and the loader collates with torch's default (integer or
+  boolean inputs, such as token ids or uint8 pixels, are cast, scaled or embedded before any layer sees
+  them, and a collate function of the loop's own may turn them into anything);
 * a dataset with a ``targets`` attribute of one entry per sample (torchvision's): the targets only, as
   its stored data is what its transforms start from, not what the model sees;
 * ``Subset`` and ``ConcatDataset`` of those, in their own order.
 
 The targets come whole (the order of every sample matters to ``unshuffled_data``); of the inputs, at
-most ``INPUT_ROWS`` evenly spaced rows are copied to the host. The order: ``shuffled`` is True for a
+most ``INPUT_ROWS`` evenly spaced rows are gathered (through any ``Subset`` and ``ConcatDataset``, on
+the tensors' device, before anything is copied) and brought to the host. The order: ``shuffled`` is True for a
 ``RandomSampler`` (``shuffle=True``), ``SubsetRandomSampler`` or ``WeightedRandomSampler``, False for a
 ``SequentialSampler`` (the default), a ``DistributedSampler``'s own ``shuffle``, else unknown.
 """
@@ -26,12 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils import data as tud
+from torch.utils.data._utils.collate import default_collate, default_convert
 
 from retroprop.doctor.checks import SAMPLE_ROWS
 
 __all__ = ["INPUT_ROWS", "MAX_TARGETS", "LoaderData", "host_rows", "loader_data", "setup_from_loaders"]
 
-INPUT_ROWS = SAMPLE_ROWS  # the setup checks read no more rows of the inputs than this
+INPUT_ROWS = SAMPLE_ROWS  # rows of the inputs read at most (the checks' statistics use fewer)
 MAX_TARGETS = 1 << 24  # target values copied at most (a target tensor larger than this is not read)
 
 
@@ -49,7 +54,9 @@ class LoaderData:
 def _order(loader: tud.DataLoader) -> bool | None:
     sampler = loader.sampler
     batch_sampler = getattr(loader, "batch_sampler", None)
-    if batch_sampler is not None and getattr(batch_sampler, "sampler", None) is not None:
+    if batch_sampler is not None and type(batch_sampler) is not tud.BatchSampler:
+        return None  # a batch sampler of its own (bucketing, ...) may reorder the batches it draws
+    if batch_sampler is not None:
         sampler = batch_sampler.sampler
     if isinstance(sampler, (tud.RandomSampler, tud.SubsetRandomSampler, tud.WeightedRandomSampler)):
         return True
@@ -86,39 +93,53 @@ def _tensor(value: Any, rows: int) -> torch.Tensor | None:
     return tensor
 
 
-def _parts(dataset: Any) -> tuple[torch.Tensor | None, torch.Tensor | None] | None:
-    """The dataset's (inputs, targets) as tensors over its samples in its order (either may be None),
-    or None when nothing is known."""
-    try:
-        rows = len(dataset)
-    except TypeError:
-        return None
+def _index(indices: Any) -> torch.Tensor:
+    return torch.as_tensor(indices if isinstance(indices, (torch.Tensor, np.ndarray)) else list(indices),
+                           dtype=torch.long)
+
+
+def _rows_at(dataset: Any, index: torch.Tensor) -> np.ndarray | None:
+    """The inputs of ``dataset``'s samples at ``index`` (ascending), gathered on their device and
+    brought to the host, or None when they are not known or not floating-point: integer or boolean
+    inputs (token ids, uint8 pixels, masks) are cast, scaled or embedded by the model or the loop
+    before any layer sees them, so their stored values are not what the model sees."""
     if isinstance(dataset, tud.TensorDataset):
-        tensors = dataset.tensors
-        inputs = _tensor(tensors[0], rows) if tensors else None
-        targets = _tensor(tensors[1], rows) if len(tensors) == 2 else None
-        return inputs, targets
+        x = dataset.tensors[0] if dataset.tensors else None
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.is_sparse or x.dim() < 1:
+            return None
+        rows = x[index.to(x.device)].detach()
+        return (rows.float() if rows.dtype in (torch.bfloat16, torch.float16) else rows).cpu().numpy()
     if isinstance(dataset, tud.Subset):
-        parent = _parts(dataset.dataset)
-        if parent is None:
-            return None
-        indices = dataset.indices
-        index = torch.as_tensor(indices if isinstance(indices, (torch.Tensor, np.ndarray)) else list(indices),
-                                dtype=torch.long)
-        return tuple(None if t is None else t[index.to(t.device)] for t in parent)  # type: ignore[return-value]
+        return _rows_at(dataset.dataset, _index(dataset.indices)[index])
     if isinstance(dataset, tud.ConcatDataset):
-        parts = [_parts(d) for d in dataset.datasets]
-        if any(p is None for p in parts):
+        pieces, start = [], 0
+        for part, end in zip(dataset.datasets, dataset.cumulative_sizes, strict=True):
+            local = index[(index >= start) & (index < end)] - start
+            if len(local):
+                rows = _rows_at(part, local)
+                if rows is None or (pieces and rows.shape[1:] != pieces[0].shape[1:]):
+                    return None
+                pieces.append(rows)
+            start = end
+        return np.concatenate(pieces) if pieces else None
+    return None
+
+
+def _targets(dataset: Any) -> torch.Tensor | None:
+    """Every target of ``dataset``, in its order, or None when they are not known."""
+    rows = len(dataset)
+    if isinstance(dataset, tud.TensorDataset):
+        return _tensor(dataset.tensors[1], rows) if len(dataset.tensors) == 2 else None
+    if isinstance(dataset, tud.Subset):
+        parent = _targets(dataset.dataset)
+        return None if parent is None else parent[_index(dataset.indices).to(parent.device)]
+    if isinstance(dataset, tud.ConcatDataset):
+        parts = [_targets(d) for d in dataset.datasets]
+        if any(p is None for p in parts) or any(p.shape[1:] != parts[0].shape[1:] or p.dtype != parts[0].dtype
+                                                for p in parts):
             return None
-        joined: list[torch.Tensor | None] = []
-        for i in range(2):
-            pieces = [p[i] for p in parts]  # type: ignore[index]
-            same = pieces and all(t is not None and t.shape[1:] == pieces[0].shape[1:]
-                                  and t.dtype == pieces[0].dtype for t in pieces)
-            joined.append(torch.cat([t.to(pieces[0].device) for t in pieces]) if same else None)
-        return joined[0], joined[1]
-    targets = _tensor(getattr(dataset, "targets", None), rows)
-    return (None, targets) if targets is not None else None
+        return torch.cat([p.to(parts[0].device) for p in parts])
+    return _tensor(getattr(dataset, "targets", None), rows)
 
 
 def host_rows(tensor: torch.Tensor, limit: int = INPUT_ROWS) -> np.ndarray:
@@ -134,25 +155,27 @@ def loader_data(loader: Any) -> LoaderData | None:
     """What ``loader`` (a ``DataLoader``) tells the setup checks; None for anything else."""
     if not isinstance(loader, tud.DataLoader):
         return None
-    try:
-        parts = _parts(loader.dataset)
-    except Exception:  # a dataset of an unforeseen kind (sparse, lazy, ...): its data stays unknown
-        parts = None
     inputs = targets = None
     rows: int | None = None
     try:
         rows = len(loader.dataset)
     except TypeError:
         pass
-    if parts is not None:
-        x, y = parts
+    # a collate function of the loop's own may turn what is stored into anything: the inputs then stay
+    # unknown (the targets are read: collate functions pass labels through as they are)
+    default = loader.collate_fn in (default_collate, default_convert)
+    if rows:
+        try:  # a dataset of an unforeseen kind (sparse, lazy, a dtype NumPy lacks): it stays unknown
+            if default:
+                inputs = _rows_at(loader.dataset, torch.arange(0, rows, -(-rows // INPUT_ROWS)))
+        except Exception:
+            inputs = None
         try:
-            if x is not None and x.dtype != torch.bool and not x.is_sparse:
-                inputs = host_rows(x, INPUT_ROWS)
+            y = _targets(loader.dataset)
             if y is not None and y.numel() <= MAX_TARGETS and y.dtype != torch.bool and not y.is_sparse:
-                targets = host_rows(y, max(y.shape[0], 1))
-        except Exception:  # a dtype NumPy has no match for, ...: what could not be read stays unknown
-            pass
+                targets = host_rows(y, rows)
+        except Exception:
+            targets = None
     return LoaderData(inputs=inputs, targets=targets, rows=rows, batch_size=_batch_size(loader),
                       shuffled=_order(loader))
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor import Doctor
-from retroprop.doctor.checks import CATEGORICAL_LOSSES, output_kind
+from retroprop.doctor.checks import CATEGORICAL_LOSSES, VALIDATION_SCALE_MAX, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
@@ -63,6 +63,7 @@ class Watch:
                             f"doctor), got {type(optimizer).__name__}")
         # under torch.distributed every rank's doctor is fed the same numbers (retroprop.torch.distributed)
         self.adapter = TorchAdapter(model, optimizer, ranks=Ranks.current())
+        optimizer._retroprop_watched = True  # ``retroprop watch`` then leaves it to this doctor
         self._ranks_agree = True
         self.core = Doctor(every=every, repair=repair)
         # what the loaders hold fills in what was not given (``retroprop.torch.data``)
@@ -75,8 +76,12 @@ class Watch:
         (inputs, targets, batch_size, shuffled, validation_inputs, validation_targets, samples) = (
             given.values())
         targets = _numpy(targets)
+        # read from a loader, the inputs are what it stores: checked against the model's first batch
+        self._stored_inputs = read.get("inputs") if given["inputs"] is read.get("inputs") else None
+        self._classes_guessed = False  # n_classes read from integer targets, before the loss is known
         if n_classes is None and self.adapter.describe_loss(loss) in (None, *CATEGORICAL_LOSSES):
             n_classes = class_count(targets)
+            self._classes_guessed = n_classes is not None and loss is None
         if chance_loss is None and n_classes is not None and n_classes >= 2 and (
                 self.adapter.describe_loss(loss) in CATEGORICAL_LOSSES):
             chance_loss = math.log(n_classes)  # a blind guess's cross-entropy, as fit sets it
@@ -91,10 +96,11 @@ class Watch:
         batches = self.adapter.ranks is None
         self._unknown_setup = {"loss": loss is None, "inputs": inputs is None and batches,
                                "targets": targets is None and batches}
+        self._batch_wanted = batches and (inputs is None or self._stored_inputs is not None)
         self._output_width: int | None = None  # the model's first output's width (its classes)
-        self._input_sample: Any = None  # the model's first batch of inputs (at most INPUT_ROWS rows)
+        self._input_sample: Any = None  # the model's first training batch of inputs (INPUT_ROWS rows)
         self._first_call_hook = (model.register_forward_hook(self._read_first_call)
-                                 if self._unknown_setup["loss"] or self._unknown_setup["inputs"] else None)
+                                 if self._unknown_setup["loss"] or self._batch_wanted else None)
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -136,11 +142,20 @@ class Watch:
                 # the model's forward is opaque to describe(): its last function as the graph shows it
                 output = {"name": "", "kind": found.output, "in_features": None, "out_features": found.width,
                           "label": f"the model's output ({found.output}, seen in the loss's graph)"}
+            # stored inputs unlike the model's first batch (another shape, or a scale 10x apart) are
+            # transformed by the loop before the model sees them: the batch is what to check
+            transformed = self._input_sample is not None and self._stored_inputs is not None and (
+                _unlike(self._stored_inputs, self._input_sample))
+            # integer targets read as class indices, under a loss the graph shows to be no categorical one
+            # (a regression on integer values, or a binary loss on 0/1 labels cast in the loop)
+            not_classes = self._classes_guessed and found is not None and (
+                found.doctor_loss_kind not in CATEGORICAL_LOSSES)
             self.core.complete_setup(
                 found if unknown["loss"] else None, output,
                 width=(found.width if found is not None else None) or self._output_width,
-                inputs=self._input_sample if unknown["inputs"] else None,
-                targets=found.targets if unknown["targets"] and found is not None else None)
+                inputs=self._input_sample if unknown["inputs"] or transformed else None,
+                targets=found.targets if unknown["targets"] and found is not None else None,
+                inputs_transformed=transformed, classes_guessed=not_classes)
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
 
@@ -157,12 +172,16 @@ class Watch:
         return self.core.check_validation(inputs)
 
     def _read_first_call(self, module: Any, args: Any, output: Any) -> None:
-        """A forward hook for the model's first call: the width of its output and a sample of its input
-        (read before the loss's graph is freed by ``backward``)."""
-        if isinstance(output, torch.Tensor) and output.dim() >= 1:
-            self._output_width = int(output.shape[1]) if output.dim() >= 2 else 1
+        """A forward hook for the model's first training call (in training mode, with gradients): the
+        width of its output (of (N, C) outputs only: a sequence's (N, T, C) says nothing of C) and a
+        sample of its input, read before the loss's graph is freed by ``backward``. An evaluation call
+        before training is passed over."""
+        if not (module.training and torch.is_grad_enabled()):
+            return
+        if isinstance(output, torch.Tensor) and output.dim() in (1, 2):
+            self._output_width = int(output.shape[1]) if output.dim() == 2 else 1
         first = args[0] if args else None
-        if (self._unknown_setup["inputs"] and isinstance(first, torch.Tensor) and first.is_floating_point()
+        if (self._batch_wanted and isinstance(first, torch.Tensor) and first.is_floating_point()
                 and first.dim() >= 2 and len(first)):
             self._input_sample = host_rows(first)
         self._forget_first_call()
@@ -191,6 +210,7 @@ class Watch:
         if self._finished:
             return []
         self._finished, self._quiet = True, 0
+        self.optimizer.__dict__.pop("_retroprop_watched", None)
         self._forget_first_call()
         return self.core.finish()
 
@@ -362,6 +382,19 @@ def class_count(targets: Any) -> int | None:
         return None
     low, high = int(targets.min()), int(targets.max())
     return high + 1 if low >= 0 else None
+
+
+def _unlike(stored: np.ndarray, batch: np.ndarray) -> bool:
+    """Whether a loader's stored inputs are not what the model takes: another shape per sample, or an
+    RMS more than ``checks.VALIDATION_SCALE_MAX`` times apart (a loop that scales or standardizes)."""
+    if stored.shape[1:] != batch.shape[1:]:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = float(np.sqrt(np.nanmean(np.square(stored, dtype=np.float64))))
+        b = float(np.sqrt(np.nanmean(np.square(batch, dtype=np.float64))))
+    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
+        return False
+    return max(a / b, b / a) > VALIDATION_SCALE_MAX
 
 
 def _numpy(value: Any) -> Any:
