@@ -63,7 +63,6 @@ class Watch:
                             f"doctor), got {type(optimizer).__name__}")
         # under torch.distributed every rank's doctor is fed the same numbers (retroprop.torch.distributed)
         self.adapter = TorchAdapter(model, optimizer, ranks=Ranks.current())
-        optimizer._retroprop_watched = True  # ``retroprop watch`` then leaves it to this doctor
         self._ranks_agree = True
         self.core = Doctor(every=every, repair=repair)
         # what the loaders hold fills in what was not given (``retroprop.torch.data``)
@@ -112,6 +111,7 @@ class Watch:
         self._unknown = False  # whether the doctor already knows that the losses are unknown
         if self._drives_steps:
             self.adapter.hook_steps(self._before_step)
+        optimizer._retroprop_watched = True  # ``retroprop watch`` then leaves it to this doctor
 
     # the optimizer's step pre-hook drives the doctor (a subclass may drive ``_step`` itself)
     _drives_steps = True
