@@ -899,19 +899,22 @@ def maximizing(maximize: bool) -> list[Finding]:
         FIT_FIX.format(remedy="descend: maximize=False, so that the optimizer steps down the gradient"))]
 
 
+def inputs_rms(data: Any, what: str = "inputs") -> float:
+    """The RMS of the finite values of at most ``INPUT_ROWS`` evenly spaced rows of ``data`` (NaN when
+    none is finite): the inputs' scale, as the validation check and ``retroprop.torch`` compare it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = sample_rows(data, what, INPUT_ROWS)
+        rows = rows[np.isfinite(rows)]
+        return float(np.sqrt(np.mean(rows * rows))) if rows.size else math.nan
+
+
 def _input_scales(inputs: Any, validation_inputs: Any) -> tuple | None:
     """The validation inputs' RMS against the training inputs', as a mismatch case, or None."""
     if inputs is None or validation_inputs is None:
         return None
     if len(inputs) < VALIDATION_MIN_ROWS or len(validation_inputs) < VALIDATION_MIN_ROWS:
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        scales = []
-        for data, what in ((inputs, "inputs"), (validation_inputs, "validation inputs")):
-            rows = sample_rows(data, what, INPUT_ROWS)
-            rows = rows[np.isfinite(rows)]
-            scales.append(float(np.sqrt(np.mean(rows * rows))) if rows.size else math.nan)
-    train, validation = scales
+    train, validation = inputs_rms(inputs), inputs_rms(validation_inputs, "validation inputs")
     if not (math.isfinite(train) and math.isfinite(validation)) or train <= 0 or validation <= 0:
         return None
     ratio = validation / train

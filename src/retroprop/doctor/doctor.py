@@ -122,7 +122,6 @@ class Doctor(Checking, Repairing):
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
-        self._setup_pending = True  # no step observed yet (``complete_setup`` may check the setup again)
         self._setup_data: tuple = (None, None, None, None, None, None)
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``complete_setup``'s output layer
@@ -255,7 +254,7 @@ class Doctor(Checking, Repairing):
         ``inputs`` takes their place, and the validation inputs given beside them are set aside.
         ``classes_guessed``: the ``n_classes`` given was read from integer targets that the loss shows
         to be no class indices: it is set aside."""
-        if self.recorder is None or self.recorder.step or not self._setup_pending:
+        if self.recorder is None or self.recorder.step:  # every observe counts a step
             return False
         given_targets, n_classes, given_inputs, validation_inputs, *rest = self._setup_data
         if inputs_transformed and inputs is not None:
@@ -353,7 +352,6 @@ class Doctor(Checking, Repairing):
         if not self._off:
             try:
                 setup, self._setup = self._setup, []
-                self._setup_pending = False
                 new = self._report(setup, step, epoch, "setup") if setup else []
                 new += self._observe(loss, epoch, grads_finite, rerun)
                 self._drain_probe_errors()

@@ -34,7 +34,8 @@ from torch.utils.data._utils.collate import default_collate, default_convert
 
 from retroprop.doctor.checks import SAMPLE_ROWS
 
-__all__ = ["INPUT_ROWS", "MAX_TARGETS", "LoaderData", "host_rows", "loader_data", "setup_from_loaders"]
+__all__ = ["INPUT_ROWS", "MAX_TARGETS", "LoaderData", "host_rows", "loader_data", "setup_from_loaders",
+           "to_host"]
 
 INPUT_ROWS = SAMPLE_ROWS  # rows of the inputs read at most (the checks' statistics use fewer)
 MAX_TARGETS = 1 << 24  # target values copied at most (a target tensor larger than this is not read)
@@ -107,8 +108,7 @@ def _rows_at(dataset: Any, index: torch.Tensor) -> np.ndarray | None:
         x = dataset.tensors[0] if dataset.tensors else None
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.is_sparse or x.dim() < 1:
             return None
-        rows = x[index.to(x.device)].detach()
-        return (rows.float() if rows.dtype in (torch.bfloat16, torch.float16) else rows).cpu().numpy()
+        return to_host(x[index.to(x.device)])
     if isinstance(dataset, tud.Subset):
         return _rows_at(dataset.dataset, _index(dataset.indices)[index])
     if isinstance(dataset, tud.ConcatDataset):
@@ -142,13 +142,15 @@ def _targets(dataset: Any) -> torch.Tensor | None:
     return _tensor(getattr(dataset, "targets", None), rows)
 
 
+def to_host(rows: torch.Tensor) -> np.ndarray:
+    """``rows`` (already cut down on their device) as a NumPy array; half precisions as float32."""
+    rows = rows.detach()
+    return (rows.float() if rows.dtype in (torch.bfloat16, torch.float16) else rows).cpu().numpy()
+
+
 def host_rows(tensor: torch.Tensor, limit: int = INPUT_ROWS) -> np.ndarray:
     """At most ``limit`` evenly spaced rows of ``tensor``, taken on its device, as a NumPy array."""
-    step = -(-tensor.shape[0] // limit)
-    rows = tensor[::step].detach()
-    if rows.dtype in (torch.bfloat16, torch.float16):
-        rows = rows.float()
-    return rows.cpu().numpy()
+    return to_host(tensor[::-(-tensor.shape[0] // limit)])
 
 
 def loader_data(loader: Any) -> LoaderData | None:

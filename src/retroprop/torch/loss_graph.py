@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from retroprop.doctor.checks import SAMPLE_ROWS
+from retroprop.torch.data import to_host
 
 __all__ = ["GraphLoss", "loss_from_graph"]
 
@@ -96,8 +97,7 @@ def _targets(node: Any) -> Any:
         return None
     if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.is_complex():
         return None
-    rows = target[:SAMPLE_ROWS].detach()
-    return (rows.float() if rows.dtype in (torch.bfloat16, torch.float16) else rows).cpu().numpy()
+    return to_host(target[:SAMPLE_ROWS])
 
 
 def _width(node: Any) -> int | None:

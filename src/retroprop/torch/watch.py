@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor import Doctor
-from retroprop.doctor.checks import CATEGORICAL_LOSSES, VALIDATION_SCALE_MAX, output_kind
+from retroprop.doctor.checks import CATEGORICAL_LOSSES, VALIDATION_SCALE_MAX, inputs_rms, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
@@ -71,12 +71,12 @@ class Watch:
                  "samples": samples}
         read = setup_from_loaders(data, validation_data) if data is not None or validation_data is not None \
             else {}
+        # read from a loader, the inputs are what it stores: checked against the model's first batch
+        self._stored_inputs = read.get("inputs") if inputs is None else None
         given.update({k: v for k, v in read.items() if given[k] is None})
         (inputs, targets, batch_size, shuffled, validation_inputs, validation_targets, samples) = (
             given.values())
         targets = _numpy(targets)
-        # read from a loader, the inputs are what it stores: checked against the model's first batch
-        self._stored_inputs = read.get("inputs") if given["inputs"] is read.get("inputs") else None
         self._classes_guessed = False  # n_classes read from integer targets, before the loss is known
         if n_classes is None and self.adapter.describe_loss(loss) in (None, *CATEGORICAL_LOSSES):
             n_classes = class_count(targets)
@@ -389,9 +389,7 @@ def _unlike(stored: np.ndarray, batch: np.ndarray) -> bool:
     RMS more than ``checks.VALIDATION_SCALE_MAX`` times apart (a loop that scales or standardizes)."""
     if stored.shape[1:] != batch.shape[1:]:
         return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        a = float(np.sqrt(np.nanmean(np.square(stored, dtype=np.float64))))
-        b = float(np.sqrt(np.nanmean(np.square(batch, dtype=np.float64))))
+    a, b = inputs_rms(stored), inputs_rms(batch)
     if not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
         return False
     return max(a / b, b / a) > VALIDATION_SCALE_MAX
