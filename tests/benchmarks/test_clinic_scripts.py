@@ -102,3 +102,29 @@ def test_the_runner_scores_a_pair_end_to_end(tmp_path):
     assert "vanishing_gradients" in case["buggy"]["fired"] and case["buggy"]["error"] is None
     assert case["fixed"]["score"] > case["buggy"]["score"] and case["fixed"]["error"] is None
     assert result["splits"]["heldout"]["alarm"] == 1 and (tmp_path / "r.json").is_file()
+
+
+def _case_file(folder: Path, extra: str = "") -> None:
+    folder.mkdir()
+    for script in ("buggy.py", "fixed.py"):
+        (folder / script).write_text("")
+    (folder / "case.toml").write_text('source = "s"\nsymptom = "s"\nfix = "f"\ndata = "d"\n'
+                                      f'expected = ["underfitting"]\nallowed = []\n{extra}')
+
+
+def test_a_folder_is_of_round_one_unless_its_case_file_says_otherwise(tmp_path):
+    _case_file(tmp_path / "first")
+    _case_file(tmp_path / "second", "round = 2\n")
+    cases = runner.load_cases(tmp_path)
+    assert (cases["first"].round, cases["second"].round) == (1, 2)
+    _case_file(tmp_path / "third", 'round = "two"\n')
+    with pytest.raises(runner.CaseError, match=r"round must be a whole number"):
+        runner.load_cases(tmp_path)
+
+
+def test_rounds_that_select_nothing_are_refused(tmp_path):
+    _case_file(tmp_path / "first")
+    with pytest.raises(SystemExit, match=r"no script folder of those rounds"):
+        runner.main(["--root", str(tmp_path), "--rounds", "3"])
+    with pytest.raises(SystemExit, match=r"expected round numbers"):
+        runner.main(["--root", str(tmp_path), "--rounds", "x"])

@@ -4,7 +4,8 @@ Each folder under ``benchmarks/clinic/scripts/`` is one published program: ``bug
 ``fixed.py``, plain PyTorch scripts that know nothing of retroprop (they take the seed as their first
 argument and print ``RESULT val_accuracy=...`` or ``RESULT val_error=...`` as their last line), and
 ``case.toml`` (``source``, ``symptom``, ``fix``, ``data``, ``expected`` and ``allowed`` problem ids
-written before any doctor run, ``plain``: the results measured without the doctor). For every script
+written before any doctor run, ``plain``: the results measured without the doctor, and ``round``: the
+round of porting, 1 when absent). For every script
 and seed, three subprocesses of ``python -m retroprop watch --json``:
 
 1. ``buggy.py``: an alarm is any diagnosis (of any model the script trains);
@@ -14,9 +15,9 @@ and seed, three subprocesses of ``python -m retroprop watch --json``:
 
 Nothing is given to the doctor but the script: the model, the loss, the data and its order are what
 ``retroprop watch`` finds by itself. The verdicts, summaries and tables are ``programs/run.py``'s. The
-scripts are a held-out set (round 1): no rule is tuned on them. One thread per process.
+scripts are a held-out set, ported in rounds: no rule is tuned on them. One thread per process.
 
-Run: ``python benchmarks/clinic/scripts/run.py [--only NAME[,NAME...]] [--seeds 0,1,2] [--no-repair]
+Run: ``python benchmarks/clinic/scripts/run.py [--only NAME[,NAME...]] [--rounds 2] [--seeds 0,1,2] [--no-repair]
 [--json FILE]``.
 """
 
@@ -63,6 +64,7 @@ class ScriptCase:
     expected: tuple[str, ...]
     allowed: tuple[str, ...]
     meta: dict[str, Any]
+    round: int = 1
 
 
 def folders(root: Path = HERE) -> list[Path]:
@@ -92,7 +94,10 @@ def load_case(folder: Path) -> ScriptCase:
         raise CaseError(f"{toml}: expected must be a non-empty list of problem ids, got {expected!r}")
     if not (isinstance(allowed, list) and all(isinstance(p, str) for p in allowed)):
         raise CaseError(f"{toml}: allowed must be a list of problem ids, got {allowed!r}")
-    return ScriptCase(folder.name, folder, tuple(expected), tuple(allowed), meta)
+    round_ = meta.get("round", 1)
+    if not (isinstance(round_, int) and not isinstance(round_, bool) and round_ >= 1):
+        raise CaseError(f"{toml}: round must be a whole number from 1, got {round_!r}")
+    return ScriptCase(folder.name, folder, tuple(expected), tuple(allowed), meta, round_)
 
 
 def parse_result(text: str) -> tuple[float, bool] | None:
@@ -148,13 +153,14 @@ def run_case(case: ScriptCase, seed: int, repair: bool) -> Case:
     fixed, fixed_regression = watch(case.folder / "fixed.py", seed, repair=False)
     repaired = watch(case.folder / "buggy.py", seed, repair=True)[0] if repair else None
     return Case(case.name, "heldout", seed, bool(regression if regression is not None else fixed_regression),
-                list(case.expected), list(case.allowed), buggy, fixed, repaired, round=1)
+                list(case.expected), list(case.allowed), buggy, fixed, repaired, round=case.round)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="script folder names (comma-separated; exact, else substrings)")
     parser.add_argument("--seeds", default="0", help="seeds, comma-separated (default 0)")
+    parser.add_argument("--rounds", help="only these rounds of porting, comma-separated (default all)")
     parser.add_argument("--no-repair", action="store_true", help="detection and false alarms only")
     parser.add_argument("--json", help="write every result to this file")
     parser.add_argument("--root", type=Path, default=HERE, help=argparse.SUPPRESS)
@@ -169,6 +175,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             k: v for k, v in cases.items() if any(n in k for n in names)}
         if not cases:
             raise SystemExit(f"--only {args.only!r}: no script folder matches")
+    if args.rounds:
+        try:
+            rounds = {int(part) for part in args.rounds.split(",") if part.strip()}
+        except ValueError as err:
+            raise SystemExit(f"--rounds {args.rounds!r}: expected round numbers separated by commas, "
+                             "e.g. 1,2") from err
+        cases = {k: v for k, v in cases.items() if v.round in rounds}
+        if not cases:
+            raise SystemExit(f"--rounds {args.rounds!r}: no script folder of those rounds")
     started = time.perf_counter()
     print(f"The clinic's PyTorch scripts under `retroprop watch`: {len(cases)} programs x {len(seeds)} seeds"
           f"{', no repair' if args.no_repair else ''}\n")
