@@ -88,6 +88,23 @@ def test_without_the_loss_after_the_step_a_large_ratio_is_named_as_before():
     assert finding.layer == "1"
 
 
+
+def test_the_first_step_from_zero_weights_beside_a_large_layer_needs_an_order_of_magnitude():
+    """A zero-initialized layer under an output layer of large random weights: the run's first step
+    throws the next batch's loss up 2x (the large layer turns the moved features into large logits),
+    and the loss falls from there. That is the first step's overshoot, not an explosion; an order of
+    magnitude, or the next probe's large update, confirms one. Past the first step, a tiny layer's 2x
+    overshoot is still named."""
+    layers = [linear(1.04, 0.0, size=784 * 100, fan_in=784),
+              linear(0.07, 31.0, name="2", size=1000, fan_in=100)]
+    first = probe(0, layers, loss=5.95)
+    assert rules.exploding_updates([first], loss_after=12.0) == []
+    (finding,) = rules.exploding_updates([first], loss_after=5.95 * 11)
+    assert finding.evidence["weights_tiny"] and finding.layer == "0"
+    later = probe(7, layers, loss=5.95)
+    (finding,) = rules.exploding_updates([later], loss_after=12.0)
+    assert finding.evidence["weights_tiny"] and finding.evidence["loss_after"] == 12.0
+
 # -- unstable_loss: a jump above the start in the first steps --------------------------------------
 def adam_jump(seed: int = 0, steps: int = 160) -> np.ndarray:
     """A regression's per-step losses at an Adam rate 100x too large: 2.6 before the first update, 190x
@@ -108,6 +125,21 @@ def test_a_first_step_jump_far_above_the_start_is_unstable():
     calm = losses.copy()
     calm[1:6] = calm[6]
     assert rules.unstable_loss(calm[:50], recent=50, batch_size=32) == []
+
+
+def test_progress_counts_from_the_untrained_loss_when_the_first_window_already_fell():
+    """A loss that falls from 0.69 to 0.1 inside the first smoothing window, then sits at 0.12 and
+    later wobbles back to 0.27 (2.25x its lowest, dropout noise on small batches), undid a quarter of
+    the run's progress, not most of it: the first window's mean (0.4) is no start. A climb back above
+    half-way to the untrained loss is still named."""
+    span = rules.smoothing_span(16)
+    level = np.full(20 * span, 0.12)
+    level[:span] = np.linspace(0.69, 0.1, span)
+    level[8 * span:10 * span] = 0.27
+    assert rules.unstable_loss(level, recent=level.size, batch_size=16) == []
+    level[8 * span:10 * span] = 0.5
+    (finding,) = rules.unstable_loss(level, recent=level.size, batch_size=16)
+    assert finding.evidence["loss_smoothed"] == pytest.approx(0.5)
 
 
 def test_a_lucky_first_batch_is_not_the_start():

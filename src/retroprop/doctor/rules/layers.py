@@ -301,9 +301,11 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
     random initial weights point nowhere, and a first step toward the data at a high but healthy
     rate may be as large as they are (a small output layer under plain SGD). Such a ratio is named
     only when confirmed: ``loss_after`` (the loss of the step right after the update, computed with
-    the updated weights) is not finite or more than ``UNSTABLE_FACTOR`` (tiny weights; the first
-    step: ``FIRST_STEP_OVERSHOOT``) times the probe's loss (the step overshot: a step that
-    overshoots the minimum by a factor r multiplies that part of the loss by r^2), or an earlier
+    the updated weights) is not finite or more than ``UNSTABLE_FACTOR`` (tiny weights past the first
+    step) or ``FIRST_STEP_OVERSHOOT`` (the first step, tiny or not: weights that start tiny beside a
+    layer of working or larger scale move the loss at once) times the probe's loss (the step
+    overshot: a step that overshoots the minimum by a factor r multiplies that part of the loss by
+    r^2), or an earlier
     probe in ``probes`` also had a large update in that layer. A good first step lowers the loss; a
     diverging one raises it by orders of magnitude. Without either piece of evidence the ratio is
     named, as for any layer.
@@ -328,7 +330,7 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
         tiny = tiny_weights(layer)
         if (tiny or first or few) and not _update_confirmed(
                 probes[:index], layer["name"], probe.get("loss"), loss_after,
-                overshoot=math.inf if few else UNSTABLE_FACTOR if tiny else FIRST_STEP_OVERSHOOT):
+                overshoot=math.inf if few else FIRST_STEP_OVERSHOOT if first else UNSTABLE_FACTOR):
             continue  # a large first move of weights that had no size (or nothing learned) yet, and the
             # loss did not overshoot after it
         size = f"{_fmt(ratio)} times its own size"

@@ -93,7 +93,9 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
     thrown to many times its start by the first steps and falling back climbed too, though no
     smoothed window ever rose (the jump sits in the first one).
 
-    ``start`` is the loss the run began from (default: the mean of the first smoothing window). The
+    ``start`` is the loss the run began from (default: the mean of the first smoothing window; the
+    untrained model's loss when larger: a loss that falls fast within the first window began above
+    that window's mean, and the progress is counted from where the run began). The
     climb is looked for among the last ``recent`` smoothed values (the steps since the rule last
     ran), so that a loss which climbs and falls back between two runs of the rule is still caught.
     The loss is smoothed over ``smoothing_span(batch_size)`` steps (samples, not steps, set the
@@ -113,6 +115,8 @@ def unstable_loss(losses: Sequence[float], start: float | None = None, recent: i
     if start is None:
         start = _mean(losses[:span])
     reference = max(start, chance_loss) if chance_loss and math.isfinite(chance_loss) else start
+    if math.isfinite(untrained):  # a fast first fall is inside the first window: the run began above it
+        reference = max(reference, untrained)
     smooth = sums / span
     lowest = np.minimum.accumulate(smooth)[-recent:]  # the lowest value before each point
     if math.isfinite(untrained):  # the untrained model's loss is the first of them
