@@ -358,3 +358,17 @@ def test_an_unknown_loss_is_no_non_finite_symptom():
     probe = {"loss": math.nan, "layers": [{"grad_rms": 1.0}] * 3, "activations": []}
     assert rules.symptoms(probe) == ["non_finite"]
     assert rules.symptoms(probe, loss_known=False) == []
+
+
+def test_several_moderate_dropouts_drop_as_much_as_one_near_total_rate():
+    """Seven dropouts of 0.5 one after another (TheDeepChecker's over-regularized deepCNN) keep 1/128 of
+    the signal, as one rate of 0.992 would: with the loss still at a blind guess's, that is named as
+    dropout_too_high (critical, the near-total window); a single 0.5, or two, is not."""
+    assert rules.compound_dropout([0.5] * 7) == pytest.approx(1 - 0.5**7)
+    assert rules.compound_dropout([]) == 0.0
+    losses = np.full(200, 2.5)
+    (finding,) = rules.dropout_too_high(losses[:60], [0.5] * 7, chance_loss=math.log(10))
+    assert finding.severity == "critical" and finding.evidence["dropout_rates"] == [0.5] * 7
+    assert "7 dropouts" in finding.explanation and "99.2%" in finding.explanation
+    assert rules.dropout_too_high(losses, [0.5], chance_loss=math.log(10)) == []
+    assert rules.dropout_too_high(losses, [0.5, 0.5], chance_loss=math.log(10)) == []

@@ -235,3 +235,43 @@ def test_the_lightning_callback_names_a_double_softmax():
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(Classifier(), DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True))
     assert doctor.diagnoses[0].problem == "loss_output_mismatch"
+
+
+# -- an output broadcast against targets of another shape ------------------------------------------
+@pytest.mark.filterwarnings("ignore:Using a target size")
+@pytest.mark.parametrize("make", [lambda z, y: F.mse_loss(z, y), lambda z, y: nn.SmoothL1Loss()(z, y),
+                                  lambda z, y: F.mse_loss(z.squeeze(1), y.unsqueeze(1))])
+def test_an_output_broadcast_against_its_targets_is_read_from_the_graph(make):
+    z = nn.Linear(2, 1)(torch.randn(8, 2))
+    found = loss_from_graph(make(z, torch.randn(8)))
+    assert found.broadcast is not None and found.broadcast[1] == (8, 8)  # read before backward
+    assert found.width == 1 and found.output in ("linear", None)
+    assert loss_from_graph(F.mse_loss(z, torch.randn(8, 1))).broadcast is None  # shapes that match
+
+
+@pytest.mark.filterwarnings("ignore:Using a target size")
+def test_a_regression_on_targets_of_another_shape_is_named_before_the_first_step():
+    """PyTorch issue 16045's program: (N, 1) predictions against (N,) targets under MSELoss compare every
+    prediction with every target (torch only warns); the weights go to 0 and the bias to the mean."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(100, 2, generator=generator)
+    y = 10 + 9 * x[:, 0] - 2 * x[:, 1] + torch.randn(100, generator=generator)
+    found = {}
+    for reshape in (False, True):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        doctor = watch(model, optimizer)
+        targets = y.view(-1, 1) if reshape else y
+        for _ in range(5):
+            optimizer.zero_grad()
+            loss = nn.MSELoss()(model(x), targets)
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+        doctor.finish()
+        found[reshape] = [d for d in doctor.diagnoses if d.problem == "loss_output_mismatch"]
+    (first,) = found[False]
+    assert first.step == 0 and first.severity == "critical" and first.evidence["case"] == "broadcast_targets"
+    assert first.evidence["output_shape"] == [100, 1] and first.remedies[0][0] == "match_target_shape"
+    assert not found[True]

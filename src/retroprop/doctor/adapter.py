@@ -25,8 +25,9 @@ from retroprop.doctor.checks import SYMMETRY_TOLERANCE
 from retroprop.doctor.probes import Probe, ProbeRecord
 from retroprop.doctor.remedies import LINEAR_MAPS, Treatment, apply_remedy
 from retroprop.doctor.structure import describe_loss, describe_model
-from retroprop.nn import Dropout, Module
+from retroprop.nn import BatchNorm1d, BatchNorm2d, Dropout, Module
 from retroprop.random import default_generator
+from retroprop.tensor import Tensor, no_grad
 
 __all__ = [
     "SYMMETRY_TOLERANCE",
@@ -196,6 +197,36 @@ class RetropropAdapter:
         return unit_symmetry((name, m.weight.data, None if m.bias is None else m.bias.data)
                              for name, m in self.model.named_modules()
                              if isinstance(m, LINEAR_MAPS) and m.weight is not None)
+
+    def batchnorm_losses(self, inputs: Any, targets: Any, loss: Any) -> dict[str, Any] | None:
+        """The loss ``loss(model(inputs), targets)`` with the batch normalization layers normalizing by
+        the batch's statistics (``"batch"``) and by their running statistics (``"running"``), every other
+        layer in evaluation mode (no dropout) and the same weights, and each batch normalization layer's
+        ``momentum`` (None: a cumulative average). Nothing of the model's state changes (its modes,
+        running statistics and counters are restored). None when the model has no batch normalization
+        tracking running statistics, ``loss`` is not a callable, or a loss is not finite."""
+        norms = [m for m in self.model.modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))
+                 and m.track_running_stats]
+        if not norms or not callable(loss) or inputs is None or targets is None or len(inputs) < 2:
+            return None
+        modes = [(m, m.training) for m in self.model.modules()]
+        kept = [b.data.copy() for m in norms for b in m.buffers()]
+        x = Tensor._make(np.asarray(inputs))
+        try:
+            with no_grad(), np.errstate(all="ignore"):
+                self.model.eval()
+                running = float(loss(self.model(x), targets).data)
+                for m in norms:
+                    m.train()
+                batch = float(loss(self.model(x), targets).data)
+        finally:
+            for m, training in modes:
+                object.__setattr__(m, "training", training)
+            for b, saved in zip((b for m in norms for b in m.buffers()), kept, strict=True):
+                b.data[...] = saved
+        if not (np.isfinite(batch) and np.isfinite(running)):
+            return None
+        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),

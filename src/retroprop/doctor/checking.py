@@ -324,10 +324,50 @@ class Checking:
         if self._parameters is None:  # counted once per recipe (a treatment may change the model)
             count = getattr(self.adapter, "parameter_count", None)  # optional in the adapter interface
             self._parameters = count() if count else 0
+        self._measure_batchnorm(logs[-1] if logs else {})
         findings = self._run("epoch", Evidence(
             epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
-            validation_is_training=self._validation_is_training, parameters=self._parameters or None))
+            validation_is_training=self._validation_is_training, parameters=self._parameters or None,
+            batchnorm=tuple(self._batchnorm),
+            steps=self.recorder.step - self._loss_start if self.recorder else 0,  # this recipe's (a
+            # treatment may have inserted the layers, whose statistics start over)
+            chance_loss=self.chance_loss, start=self._start_loss()))
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
         return new
+
+    def _measure_batchnorm(self, log: dict[str, float]) -> None:
+        """The loss on up to ``table.BATCHNORM_ROWS`` training rows (spread over the set: sorted data
+        gives every class) with batch normalization's batch and running statistics
+        (``adapter.batchnorm_losses``, optional), kept for the latest two epochs, measured only when
+        the epoch's ``log`` shows the symptom: a validation loss more than ``UNSTABLE_FACTOR`` times the
+        training loss (two forward passes per epoch cost nothing a healthy run pays). Nothing without
+        the training inputs and targets, the loss, or an adapter that measures it."""
+        measure = getattr(self.adapter, "batchnorm_losses", None)  # optional in the adapter interface
+        targets, loss = self._setup_data[0], self._setup_loss
+        train, val = log.get("loss", math.nan), log.get("val_loss", math.nan)
+        if not (val > rules.UNSTABLE_FACTOR * train >= 0):  # NaN: not shown
+            self._batchnorm = []
+            return
+        if measure is None or self._raw_inputs is None or targets is None or loss is None or (
+                len(targets) != len(self._raw_inputs)):
+            return
+        if self._batchnorm_rows is None:
+            n = len(self._raw_inputs)
+            rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
+            self._batchnorm_rows = (self._raw_inputs[rows], targets[rows])
+        found = self._rule("batchnorm_losses", measure, *self._batchnorm_rows, loss)
+        # consecutive epochs only: a measure that failed starts the pair again
+        self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
+
+    def _start_loss(self) -> float | None:
+        """The run's starting loss: the mean of its first 5 finite losses (from a fresh restart's
+        first), None when none is known."""
+        if self._run_start[0] is not None:
+            return self._run_start[0]
+        if self.recorder is None or not self.losses_known:
+            return None
+        first = self.recorder.losses[self._run_from:self._run_from + 5]
+        first = first[np.isfinite(first)]
+        return float(first.mean()) if first.size else None

@@ -262,9 +262,13 @@ def _finding(problem: str, layer: dict[str, Any] | None, severity: str, evidence
 # loss_output_mismatch
 # ---------------------------------------------------------------------------------------------
 def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
-                         targets: np.ndarray | None = None, n_classes: int | None = None) -> list[Finding]:
+                         targets: np.ndarray | None = None, n_classes: int | None = None,
+                         broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
+                         ) -> list[Finding]:
     """The output layer and the loss do not fit each other or the targets (at most one finding: the
-    most severe case; the others are listed in its evidence's ``also``)."""
+    most severe case; the others are listed in its evidence's ``also``). ``broadcast``: (the output's
+    shape, the shape the loss compared) when the loss broadcast the output against targets of another
+    shape (``retroprop.torch.loss_graph`` reads it)."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if loss is None:
@@ -272,6 +276,8 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
     kind, head, width = _output(layers)
     info = _class_targets(targets)
     cases = [case for case in _mismatches(kind, head, width, loss, info, n_classes) if case]
+    if broadcast is not None:
+        cases.insert(0, _broadcast_case(loss, *broadcast))
     if not cases:
         return []
     cases.sort(key=lambda case: case[1] != "critical")  # stable: the first critical case leads
@@ -280,6 +286,19 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
     if len(cases) > 1:
         evidence["also"] = [other[0] for other in cases[1:]]
     return [_finding("loss_output_mismatch", head, severity, evidence, explanation, fix)]
+
+
+def _broadcast_case(loss: str, output: Sequence[int], compared: Sequence[int] | None) -> tuple:
+    """An elementwise loss that broadcast the output against targets of another shape (``compared``:
+    the shape both were broadcast to, None when not known)."""
+    shape = "a larger shape" if compared is None else " x ".join(str(n) for n in compared)
+    return ("broadcast_targets", "critical",
+            {"output_shape": list(output), "compared_shape": None if compared is None else list(compared)},
+            f"the {loss} loss compared an output of shape {tuple(output)} with targets of another shape, "
+            f"broadcast to {shape}: every prediction is scored against every sample's target (as for "
+            "(N, 1) against (N,)), and the best it can do is predict their mean for all.",
+            USER_FIX.format(what="the targets' shape (y.view(-1, 1) for one output) or the output's "
+                                 "(out.squeeze(1)), so that both match"))
 
 
 def _classes(info: dict[str, Any] | None, n_classes: int | None) -> int | None:
@@ -991,7 +1010,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 raw_inputs: Any = None, validation_targets: Any = None, batch_size: int | None = None,
                 shuffled: bool | None = None, unit_symmetry: Sequence[dict[str, Any]] | None = None,
                 dropout_rates: Sequence[float] = (), maximize: bool = False,
-                inputs_sample: bool = False, targets_sample: bool = False) -> list[Finding]:
+                inputs_sample: bool = False, targets_sample: bool = False,
+                loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -1004,7 +1024,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     ``adapter.unit_symmetry`` gives it) and ``dropout_rates``: whether units start alike; ``maximize``:
     whether the optimizer is set to climb the loss. ``inputs_sample``, ``targets_sample``: the inputs or
     targets are one batch, not the training set: only their scale (and the targets' values against the
-    output) is read from them."""
+    output) is read from them. ``loss_broadcast``: (the output's shape, the compared shape) when the
+    loss broadcast the output against targets of another shape."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -1019,4 +1040,5 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              validation_targets=validation_targets, batch_size=batch_size,
                                              shuffled=shuffled, unit_symmetry=unit_symmetry,
                                              dropout_rates=tuple(dropout_rates), maximize=bool(maximize),
-                                             inputs_sample=inputs_sample, targets_sample=targets_sample))
+                                             inputs_sample=inputs_sample, targets_sample=targets_sample,
+                                             loss_broadcast=loss_broadcast))

@@ -42,6 +42,9 @@ REMEDIES: dict[str, str] = {
                            "on logits, mse): one that clips, rounds, compares or detaches them passes no "
                            "gradient, and a log of outputs that are no probabilities is undefined",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
+    "match_target_shape": "give the targets the output's shape (y.view(-1, 1) for one output, or "
+                          "out.squeeze(1)): an elementwise loss broadcasts (N, 1) against (N,) to (N, N) and "
+                          "scores every prediction against every target",
     "insert_activation": "insert a ReLU between Linear (or convolution) layers that have no activation "
                          "between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -60,6 +63,10 @@ REMEDIES: dict[str, str] = {
                "DataLoader's shuffle=True), so that every batch mixes the classes",
     "descend": "step against the gradient: maximize=False in the optimizer, and a hand-written update "
                "subtracts the gradient (w -= lr * grad)",
+    "update_batchnorm_statistics": "let batch normalization update its running statistics (momentum "
+                                   "0.1, not 0; in TensorFlow 1, run the UPDATE_OPS with each step), and "
+                                   "train on shuffled batches of more than a few samples, so that they "
+                                   "describe the data",
 }
 
 # loss_output_mismatch's remedy by the case ``checks`` found (any other case: fix_output_loss)
@@ -69,11 +76,12 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "binary_loss_multiclass": "classification_loss", "binary_targets_out_of_range": "classification_loss",
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
-    "loss_undefined": "differentiable_loss",
+    "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
+                 "match_target_shape",
                  "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation",
                  "fix_targets")
 

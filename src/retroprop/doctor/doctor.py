@@ -141,6 +141,8 @@ class Doctor(Checking, Repairing):
         self._movement = Movement()  # how far this recipe's steps have moved the weights, in all
         self._unconfirmed: tuple[list[dict[str, Any]], Any] | None = None  # a large update to confirm
         self._parameters: int | None = None  # the model's parameter count (0: the adapter cannot say)
+        self._batchnorm: list[dict[str, Any]] = []  # this recipe's latest two batchnorm_losses measures
+        self._batchnorm_rows: tuple[Any, Any] | None = None  # the training rows they are measured on
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
@@ -313,7 +315,8 @@ class Doctor(Checking, Repairing):
                                 dropout_rates=self._dropout_rates, maximize=any(
                                     group.get("maximize") for group in getattr(adapter.optimizer,
                                                                                 "param_groups", ())),
-                                inputs_sample=inputs_sample, targets_sample=targets_sample)
+                                inputs_sample=inputs_sample, targets_sample=targets_sample,
+                                loss_broadcast=getattr(loss, "broadcast", None))
         except Exception as err:
             self._failed("checks", err, 0)
             return []
@@ -465,6 +468,7 @@ class Doctor(Checking, Repairing):
             self._run_start = ((float(first[:5].mean()), float(first.mean())) if first.size
                                else (None, None))
         self._unconfirmed = self._parameters = None
+        self._batchnorm = []  # measured again on the treated model
         # each probe rule's window fills once
         recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0

@@ -219,6 +219,24 @@ def lower_dropout(model: Module, optimizer: Any, layer: str | None = None, rate:
     return Treatment("lower_dropout", model, optimizer, f"lowered {len(lowered)} dropout rate(s) to {rate}")
 
 
+def update_batchnorm_statistics(model: Module, optimizer: Any, layer: str | None = None,
+                                momentum: float = 0.1, **_: Any) -> Treatment:
+    """Every batch normalization whose running statistics never update (momentum 0) tracks them from
+    now on, at ``momentum`` (the default): they describe the batches within a few dozen steps."""
+    frozen = [m for m in model.modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))
+              and m.track_running_stats and m.momentum == 0]
+    for module in frozen:
+        module.momentum = momentum
+    if not frozen:
+        return Treatment("update_batchnorm_statistics", model, optimizer,
+                         "update_batchnorm_statistics: every batch normalization updates its running "
+                         "statistics already; batches unlike one another (sorted data, tiny batches) are "
+                         "yours to change", applied=False)
+    return Treatment("update_batchnorm_statistics", model, optimizer,
+                     f"{len(frozen)} batch normalization layer(s) now update their running statistics "
+                     f"(momentum 0 -> {momentum})")
+
+
 def scale_lr(model: Module, optimizer: Any, factor: float, remedy: str) -> Treatment:
     before = [group["lr"] for group in optimizer.param_groups]
     for group in optimizer.param_groups:
@@ -483,6 +501,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
     "insert_activation": insert_activation, "standardize_targets": standardize_targets,
     "descend": descend, "lower_weight_decay": lower_weight_decay, "shuffle": shuffle_batches,
+    "update_batchnorm_statistics": update_batchnorm_statistics,
     **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 

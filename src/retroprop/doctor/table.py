@@ -59,6 +59,7 @@ class Problem(enum.StrEnum):
     VANISHING_GRADIENTS = "vanishing_gradients"
     UNSTABLE_LOSS = "unstable_loss"
     DROPOUT_TOO_HIGH = "dropout_too_high"
+    BATCHNORM_STATISTICS = "batchnorm_statistics"
     OVERFITTING = "overfitting"
     UNDERFITTING = "underfitting"
     SLOW_CONVERGENCE = "slow_convergence"
@@ -75,7 +76,8 @@ class Evidence:
       epoch draws the samples in a new order; None when unknown), ``unit_symmetry`` (per Linear or
       convolution layer, whether its units start alike: ``adapter.unit_symmetry``), ``dropout_rates`` and
       ``maximize`` (whether the optimizer is set to maximize the loss); ``inputs_sample`` and
-      ``targets_sample`` (the inputs or targets are one batch, not the training set).
+      ``targets_sample`` (the inputs or targets are one batch, not the training set); ``loss_broadcast``
+      (the output's shape and the shape the loss compared, when it broadcast them).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -97,7 +99,10 @@ class Evidence:
       0 at its end, None when not known).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
       ``first_epoch`` (of ``epoch_logs[0]``), ``validation_is_training`` and ``parameters`` (the
-      model's parameter count, None when the adapter does not say).
+      model's parameter count, None when the adapter does not say); ``batchnorm`` (the latest epochs'
+      losses on training rows with batch normalization's batch and running statistics, newest last:
+      ``adapter.batchnorm_losses``; empty when not measured), ``steps`` (this recipe's steps) and
+      ``chance_loss`` or ``start`` (what a gap between losses is measured against).
     """
 
     layers: Sequence[dict[str, Any]] = ()
@@ -143,6 +148,9 @@ class Evidence:
     validation_targets: Any = None
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
+    loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
+    batchnorm: Sequence[dict[str, Any]] = ()
+    steps: int = 0
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -151,6 +159,8 @@ class Evidence:
 
 
 Gate = Callable[[Evidence, Sequence[Finding]], bool]
+
+BATCHNORM_ROWS = 256  # training rows the epoch's batch normalization check runs the model on, twice
 
 
 @dataclass(frozen=True)
@@ -225,11 +235,12 @@ def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
 
 def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | None:
     """Why a stalled loss is not to be named ``slow_convergence`` (whose first remedy raises the
-    learning rate), or None: a dropout rate of at least ``rules.DROPOUT_RATE`` (the stall is
-    ``dropout_too_high``'s to name), or a problem whose remedies lower the learning rate found in
-    this check or earlier in this recipe (advice to raise the same rate would contradict it, and a
-    loss held up by dead units or overshooting steps is their consequence)."""
-    if max(evidence.dropout_rates, default=0.0) >= rules.DROPOUT_RATE:
+    learning rate), or None: dropout rates of at least ``rules.DROPOUT_RATE`` taken together
+    (``rules.compound_dropout``; the stall is ``dropout_too_high``'s to name), or a problem whose
+    remedies lower the learning rate found in this check or earlier in this recipe (advice to raise
+    the same rate would contradict it, and a loss held up by dead units or overshooting steps is their
+    consequence)."""
+    if rules.compound_dropout(evidence.dropout_rates) >= rules.DROPOUT_RATE:
         return "dropout"
     problems = {f.problem for f in found} | set(evidence.recipe_problems)
     lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER.get(p, ()))
@@ -263,13 +274,13 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VALIDATION_MISMATCH, P.DEAD_RELU, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.LOSS_OUTPUT_MISMATCH,
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
-             e.layers, e.loss, e.targets, e.n_classes)),
+             e.layers, e.loss, e.targets, e.n_classes, e.loss_broadcast)),
           Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
               e.probes, e.dropout_rates, _run_start(e)), gate=_symptoms),
           Detector("loss_output_mismatch (undefined loss)", "probe", lambda e: rules.undefined_loss(
               e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms)),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-          "differentiable_loss"),
+          "differentiable_loss", "match_target_shape"),
          treat_rank=1,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
                 "classes; during training, whether any layer gets a gradient",
@@ -277,7 +288,8 @@ TABLE: tuple[Rule, ...] = (
                    "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
                    "mis-sized (BCE on > 2 classes, fewer outputs than classes), a regression loss on "
                    "class labels, a bounded output short of regression targets, or multi-hot targets under "
-                   "a categorical loss; or no gradient in any layer while the loss is above 0; or a NaN "
+                   "a categorical loss, an output broadcast against targets of another shape; or no "
+                   "gradient in any layer while the loss is above 0; or a NaN "
                    "loss with every weight and activation finite (a custom loss, or one on probabilities)",
          window="before the first step; 2 consecutive probes (no gradient); one probe (NaN loss)",
          why="the loss then measures something other than the classification asked for: it cannot fall, "
@@ -560,8 +572,9 @@ TABLE: tuple[Rule, ...] = (
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
          treat_rank=17,
-         signal="largest dropout rate in the model and the training loss against a blind guess's (ln C for "
-                "C classes; else the starting loss)",
+         signal="the model's dropout rates taken together (1 - the product of 1 - rate: the one rate whose "
+                "noise equals theirs one after another) and the training loss against a blind guess's "
+                "(ln C for C classes; else the starting loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
                    "from a rate of {near:.2f})",
          window="{steps} steps ({half} at rates >= {near:.2f})",
@@ -570,6 +583,24 @@ TABLE: tuple[Rule, ...] = (
          thresholds={"rate": rules.DROPOUT_RATE, "level": rules.PLATEAU_LEVEL, "steps": rules.PLATEAU_STEPS,
                      "half": rules.PLATEAU_STEPS // 2, "near": rules.DROPOUT_NEAR_TOTAL},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
+    Rule(P.BATCHNORM_STATISTICS,
+         (Detector("batchnorm_statistics", "epoch", lambda e: rules.batchnorm_statistics(
+             e.batchnorm, e.steps, e.chance_loss or _run_start(e))),),
+         ("update_batchnorm_statistics",),
+         treat_rank=21,
+         signal="at each epoch's end, on up to {rows} training rows with the same weights: the loss with "
+                "batch normalization's running statistics (evaluation mode) against the loss with each "
+                "batch's own (training mode), dropout off in both",
+         threshold="> {factor:g} x and more than {fitted:.0%} of a blind guess's loss (else the start's) "
+                   "apart, once the running statistics have forgotten their initial values ((1 - "
+                   "momentum)^steps < {forgotten:g}) or never update them (momentum 0)",
+         window="2 consecutive epochs",
+         why="validation and predictions normalize with the running statistics; statistics that do not "
+             "describe the training batches (never updated, or batches unlike one another) make a model "
+             "that trains well predict badly, on its own training data too",
+         thresholds={"rows": BATCHNORM_ROWS, "factor": rules.UNSTABLE_FACTOR, "fitted": rules.FITTED_LEVEL,
+                     "forgotten": rules.STATS_FORGOTTEN},
+         causes=(P.OVERFITTING,)),
     Rule(P.OVERFITTING,
          (Detector("overfitting", "epoch", lambda e: rules.overfitting(
              e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best,

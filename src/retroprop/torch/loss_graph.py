@@ -14,7 +14,9 @@ graph with two kinds of loss, or none known, gives no loss (a custom or a compos
 The node under the loss's input (past reshapes) is what the model's output went through last: an
 activation (``F.softmax`` in a custom ``forward`` is seen there as well as ``nn.Softmax``) or a Linear
 layer; the input's width (its classes) and the batch's targets are read from the loss node's saved
-tensors while the graph still holds them (before ``backward`` frees them).
+tensors while the graph still holds them (before ``backward`` frees them). An output expanded just
+before an elementwise loss (``MseLossBackward0`` over ``ExpandBackward0``) was broadcast against targets
+of another shape: ``GraphLoss.broadcast`` holds both shapes, and the setup checks name it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class GraphLoss:
     width: int | None = None  # the loss input's width (classes, outputs), when the graph still holds it
     # the batch's targets (at most SAMPLE_ROWS rows, on the host), when the graph still holds them
     targets: Any = field(default=None, compare=False, repr=False)
+    # (the output's shape, the shape the loss compared): the output was broadcast against targets of
+    # another shape ((N, 1) against (N,) gives (N, N)); None when the shapes matched
+    broadcast: tuple[tuple[int, ...], tuple[int, ...] | None] | None = None
 
 
 def _name(node: Any) -> str:
@@ -108,6 +113,24 @@ def _width(node: Any) -> int | None:
     return int(shape[1]) if len(shape) >= 2 else 1 if len(shape) == 1 else None
 
 
+def _broadcast(node: Any, made: Any) -> tuple[tuple[int, ...], tuple[int, ...] | None] | None:
+    """(the output's shape, the compared shape) when the loss node's input is the output expanded to
+    its targets' shape (torch's elementwise losses expand the two only when their shapes differ, with
+    a warning), else None. The compared shape is None once ``backward`` has freed the graph's saved
+    tensors (the output's shape is kept)."""
+    if made is None or not _name(made).startswith("ExpandBackward"):
+        return None
+    try:
+        before = tuple(int(n) for n in made._saved_self_sym_sizes)
+    except (AttributeError, RuntimeError, TypeError):
+        return None
+    try:
+        after: tuple[int, ...] | None = tuple(int(n) for n in node._saved_self.shape)
+    except (AttributeError, RuntimeError):  # freed by backward
+        after = None
+    return None if after == before else (before, after)
+
+
 def loss_from_graph(loss: Any, output_kind: str | None = None) -> GraphLoss | None:
     """The loss function behind the tensor ``loss`` (a scalar with a ``grad_fn``), or None when none or
     several kinds are found. ``output_kind``: the model's described output (``checks.output_kind``)."""
@@ -127,8 +150,13 @@ def loss_from_graph(loss: Any, output_kind: str | None = None) -> GraphLoss | No
                 saved = REDUCTIONS.get(getattr(node, "_saved_reduction", 1), "mean")
                 reduction = saved if saved != "none" else ("mean" if averaged else "sum")
                 kind, made = _kind(node, output_kind)
-                found.setdefault(kind, GraphLoss(kind, reduction, _output(made), _width(node),
-                                                 _targets(node)))
+                broadcast = _broadcast(node, made) if kind in ("mse", "huber") else None
+                if broadcast is not None:  # the output itself is what was expanded
+                    made, width = _input(made), broadcast[0][1] if len(broadcast[0]) >= 2 else 1
+                else:
+                    width = _width(node)
+                found.setdefault(kind, GraphLoss(kind, reduction, _output(made), width, _targets(node),
+                                                 broadcast))
             elif name in THROUGH:
                 averaged = averaged or name.startswith("Mean")
                 following += [(child, averaged) for child, _ in node.next_functions]

@@ -70,6 +70,9 @@ DIVERGED_FACTOR, DIVERGED_MIN_STEPS = 3.0, 10
 PLATEAU_STEPS, PLATEAU_FALL, PLATEAU_LEVEL = 100, 0.01, 0.9
 # a loss an order of magnitude below its start has fitted the data: what a layer lost costs nothing seen
 FITTED_LEVEL = 0.1
+# batch normalization's running statistics have forgotten their initial mean 0 and variance 1 once
+# these weigh less than this in them ((1 - momentum)^steps): from then on they describe the batches
+STATS_FORGOTTEN = 0.05
 SLOW_UPDATE = 1e-4
 # a run that moves its weights by less than a tenth of their size in all (the sum over its steps of the
 # largest update-to-weight ratio) changes the network's function by about as little; slow_steps's 1e-4
@@ -219,3 +222,15 @@ def _accuracy_noise(accuracy: float, count: int | None) -> float:
     correct = min(max(accuracy, 0.0), 1.0) * count
     p = (correct + 2) / (count + 4)
     return math.sqrt(p * (1 - p) / count)
+
+
+def compound_dropout(rates: Sequence[float]) -> float:
+    """The one dropout rate equivalent to ``rates`` applied one after another along the network:
+    1 - prod(1 - p). Each inverted dropout multiplies its units by noise of variance p / (1 - p), and
+    noise passed through several layers compounds to 1 / prod(1 - p) - 1, the variance a single rate
+    of 1 - prod(1 - p) gives: seven dropouts of 0.5 pass as little signal as one of 0.992. 0 without
+    any."""
+    keep = 1.0
+    for rate in rates:
+        keep *= 1.0 - float(rate)
+    return 1.0 - keep

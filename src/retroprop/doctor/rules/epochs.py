@@ -1,5 +1,6 @@
 """The detectors on epoch logs: overfitting, and validation accuracy that oscillates or collapses;
-they read a bounded window of logs plus a running ``EpochBest``."""
+they read a bounded window of logs plus a running ``EpochBest``. And, at each epoch's end, batch
+normalization's running statistics against the batches' (``batchnorm_statistics``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retroprop.doctor.rules.common import (
+    FITTED_LEVEL,
     OVERFIT_CAPACITY,
     OVERFIT_EPOCHS,
     OVERFIT_RISE,
+    STATS_FORGOTTEN,
     SWING,
     SWINGS,
+    UNSTABLE_FACTOR,
     Finding,
     _accuracy_noise,
     _fmt,
@@ -204,4 +208,45 @@ def collapsing_validation(epoch_logs: Sequence[dict[str, float]],
         f"the validation accuracy fell from {top:.0%} to {accuracy:.0%} while the training loss rose on "
         f"each of the last {OVERFIT_EPOCHS} epochs ({_fmt(train[0])} to {_fmt(train[-1])}): the steps "
         "undo what was learned.",
+    )]
+
+
+def batchnorm_statistics(measured: Sequence[dict], steps: int,
+                         reference: float | None = None) -> list[Finding]:
+    """Batch normalization whose running statistics do not describe the data it trains on: with the
+    same weights, on the same training rows, the loss with the running statistics (evaluation mode:
+    what validation and predictions use) is more than ``UNSTABLE_FACTOR`` times the loss with the
+    batch's own statistics (training mode), and above it by more than ``FITTED_LEVEL`` of
+    ``reference`` (a blind guess's loss, else the run's start; a gap between two losses that small is
+    a fitted model's), at each of the last two epoch ends. ``measured``: those epochs' measures, newest
+    last (``batch`` and ``running`` losses, each layer's ``momentum``, None for a cumulative average).
+
+    Judged once the running statistics have had ``steps`` steps to forget their initial mean 0 and
+    variance 1 (``(1 - momentum)^steps`` below ``STATS_FORGOTTEN`` in every layer), or can never forget
+    them: a momentum of 0 never updates them, and evaluation normalizes with mean 0 and variance 1,
+    whatever the data. Dropout is off in both measures: with statistics that describe the batches, the
+    two losses are close."""
+    if len(measured) < 2 or steps < 1:
+        return []
+    momenta = measured[-1]["momenta"]
+    frozen = any(m == 0 for m in momenta)
+    settled = all(m is None or m == 0 or (1.0 - m) ** steps < STATS_FORGOTTEN for m in momenta)
+    if not (frozen or settled):
+        return []
+    margin = FITTED_LEVEL * reference if reference is not None and math.isfinite(reference) else 0.0
+    for entry in measured[-2:]:
+        batch, running = entry["batch"], entry["running"]
+        if not (running > UNSTABLE_FACTOR * batch and running - batch > margin):
+            return []
+    batch, running = measured[-1]["batch"], measured[-1]["running"]
+    return [Finding(
+        "batchnorm_statistics", None, None, "critical",
+        {"loss_batch_statistics": batch, "loss_running_statistics": running, "momenta": list(momenta),
+         "steps": steps},
+        f"with the same weights, on the same training rows, the loss is {_fmt(running)} in evaluation mode "
+        f"against {_fmt(batch)} in training mode: batch normalization's running statistics, which "
+        "validation and predictions use, do not describe the data the model trains on"
+        + (" (a momentum of 0 never updates them: evaluation normalizes with mean 0 and variance 1)."
+           if frozen else " (batches unlike one another, as from sorted data or tiny batches, or a "
+           "momentum that keeps only the latest batch)."),
     )]

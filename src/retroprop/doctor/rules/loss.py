@@ -45,6 +45,7 @@ from retroprop.doctor.rules.common import (
     _smooth,
     _start_of,
     _window_sums,
+    compound_dropout,
     smoothing_span,
 )
 
@@ -417,13 +418,15 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
                      chance_loss: float | None = None) -> list[Finding]:
     """A near-total dropout rate and a training loss still at the level of guessing.
 
-    The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
-    known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
-    The loss is read over ``PLATEAU_STEPS`` steps, half as many at a rate of ``DROPOUT_NEAR_TOTAL``.
+    The rate is the model's dropouts taken together (``compound_dropout``: several moderate rates one
+    after another drop as much signal as one near-total rate). The reference level is the loss of a
+    uniform guess (``chance_loss``, ln C for C classes) when known, else the loss at the start;
+    dropout inflates early losses, so chance is the fairer mark. The loss is read over
+    ``PLATEAU_STEPS`` steps, half as many at a rate of ``DROPOUT_NEAR_TOTAL``.
     """
     if not dropout_rates:
         return []
-    rate = max(dropout_rates)
+    rate = compound_dropout(dropout_rates)
     window = PLATEAU_STEPS // 2 if rate >= DROPOUT_NEAR_TOTAL else PLATEAU_STEPS
     if len(losses) < window or not _all_finite(losses[-LOSS_EMA_STEPS:]):
         return []
@@ -433,8 +436,13 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
     if rate >= DROPOUT_RATE and reference > 0 and now > PLATEAU_LEVEL * reference:
         return [Finding(
             "dropout_too_high", None, None, "critical" if rate >= DROPOUT_NEAR_TOTAL else "warning",
-            {"dropout_rate": rate, "loss_start": start, "loss_now": now, "reference_loss": reference},
-            f"dropout drops {rate:.0%} of the units at each step and the training loss ({now:.3g}) is still "
+            {"dropout_rate": rate, "dropout_rates": [float(r) for r in dropout_rates], "loss_start": start,
+             "loss_now": now, "reference_loss": reference},
+            (f"dropout drops {rate:.0%} of the units at each step" if len(dropout_rates) == 1 or
+             rate == max(dropout_rates) else
+             f"{len(dropout_rates)} dropouts (rates {', '.join(f'{r:g}' for r in dropout_rates)}) one after "
+             f"another pass as little signal as one rate of {rate:.1%}")
+            + f" and the training loss ({now:.3g}) is still "
             f"{now / reference:.0%} of a blind guess's ({reference:.3g}): too little signal gets through to "
             "fit even the training data.",
         )]

@@ -1,0 +1,105 @@
+"""batchnorm_statistics: batch normalization whose running statistics, which evaluation uses, do not
+describe the batches the model trains on (TheDeepChecker's deepCNN whose moving statistics never update).
+
+The rule on plain numbers; the adapter's measure (same rows, same weights, batch against running
+statistics, nothing of the model's state changed), measured only when the validation loss is more than
+twice the training loss; and fit end to end: a momentum of 0 is named within three epochs and repaired by
+letting the statistics update, the same network at the default momentum raises nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop import nn
+from retroprop.doctor import rules
+from retroprop.doctor.adapter import RetropropAdapter
+from retroprop.nn import CrossEntropyLoss
+
+
+def measure(batch: float, running: float, momenta: list) -> dict:
+    return {"batch": batch, "running": running, "momenta": momenta}
+
+
+def test_frozen_statistics_are_named_on_the_second_epoch_that_shows_the_gap():
+    gap = measure(0.08, 0.79, [0.0])
+    assert rules.batchnorm_statistics([gap], steps=44, reference=2.3) == []  # one epoch is no pattern
+    (finding,) = rules.batchnorm_statistics([gap, gap], steps=88, reference=2.3)
+    assert finding.problem == "batchnorm_statistics" and finding.severity == "critical"
+    assert finding.evidence["loss_running_statistics"] == 0.79 and finding.evidence["momenta"] == [0.0]
+    assert "never updates them" in finding.explanation
+    # a gap on only one of the last two epochs is not named
+    assert rules.batchnorm_statistics([measure(0.08, 0.1, [0.0]), gap], steps=88, reference=2.3) == []
+
+
+def test_statistics_still_forgetting_their_start_are_not_judged():
+    gap = measure(0.1, 1.5, [0.01])  # TensorFlow's default: 0.99 of the old value kept per step
+    assert rules.batchnorm_statistics([gap, gap], steps=100, reference=2.3) == []  # 0.99^100 = 0.37
+    (finding,) = rules.batchnorm_statistics([gap, gap], steps=400, reference=2.3)  # 0.99^400 = 0.018
+    assert "batches unlike one another" in finding.explanation
+    cumulative = measure(0.1, 1.5, [None])  # a cumulative average forgets its start at once
+    assert rules.batchnorm_statistics([cumulative, cumulative], steps=2, reference=2.3)
+
+
+def test_a_small_gap_is_a_fitted_models_not_a_fault():
+    tiny = measure(1e-4, 5e-4, [0.1])  # 5x apart, but both far below a blind guess's loss
+    assert rules.batchnorm_statistics([tiny, tiny], steps=500, reference=2.3) == []
+    close = measure(0.3, 0.5, [0.1])  # evaluation a little worse: not twice
+    assert rules.batchnorm_statistics([close, close], steps=500, reference=2.3) == []
+
+
+def batchnorm_model(momentum: float) -> nn.Sequential:
+    rp.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 64), nn.BatchNorm1d(64, momentum=momentum), nn.ReLU(),
+                         nn.Dropout(0.3), nn.Linear(64, 10))
+
+
+def test_the_adapter_measures_both_statistics_and_changes_nothing():
+    model = batchnorm_model(0.1)
+    rng = np.random.default_rng(0)
+    x = (3.0 + rng.standard_normal((128, 64))).astype(np.float32)  # far from the initial mean 0
+    y = rng.integers(0, 10, 128)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    model.train()
+    found = RetropropAdapter(model).batchnorm_losses(x, y, CrossEntropyLoss())
+    assert found["momenta"] == [0.1] and found["running"] > found["batch"] > 0
+    assert model.training and all(m.training for m in model.modules())
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    no_norm = nn.Sequential(nn.Linear(64, 10))
+    assert RetropropAdapter(no_norm).batchnorm_losses(x, y, CrossEntropyLoss()) is None
+    assert RetropropAdapter(model).batchnorm_losses(x, y, "not a loss") is None
+
+
+def digits():
+    data = rp.data.load_digits()
+    x, y = (data.x / 16.0).astype(np.float32), data.y
+    order = np.random.default_rng(0).permutation(len(x))
+    return x[order], y[order]
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_fit_names_statistics_that_never_update_and_repairs_them(repair):
+    x, y = digits()
+    model = batchnorm_model(0.0)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    history = rp.fit(model, x[:1400], y[:1400], loss="cross_entropy", optimizer=optimizer, epochs=6,
+                     batch_size=32, validation_data=(x[1400:], y[1400:]), verbose=0,
+                     doctor=rp.Doctor(repair=repair))
+    (found,) = [d for d in history.diagnoses if d.problem == "batchnorm_statistics"]
+    assert found.epoch <= 2 and found.evidence["momenta"] == [0.0]  # once validation shows the gap twice
+    if repair:
+        (treatment,) = [t for t in history.treatments if t.problem == "batchnorm_statistics"]
+        assert treatment.remedy == "update_batchnorm_statistics" and treatment.outcome == "resolved"
+        assert model[1].momentum == 0.1 and history.history["val_accuracy"][-1] > 0.95
+
+
+def test_fit_raises_nothing_at_the_default_momentum():
+    x, y = digits()
+    model = batchnorm_model(0.1)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    history = rp.fit(model, x[:1400], y[:1400], loss="cross_entropy", optimizer=optimizer, epochs=6,
+                     batch_size=32, validation_data=(x[1400:], y[1400:]), verbose=0, doctor=True)
+    assert [d.problem for d in history.diagnoses] == []
