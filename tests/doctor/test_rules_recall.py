@@ -363,7 +363,8 @@ def test_an_unknown_loss_is_no_non_finite_symptom():
 def test_several_moderate_dropouts_drop_as_much_as_one_near_total_rate():
     """Seven dropouts of 0.5 one after another (TheDeepChecker's over-regularized deepCNN) keep 1/128 of
     the signal, as one rate of 0.992 would: with the loss still at a blind guess's, that is named as
-    dropout_too_high (critical, the near-total window); a single 0.5, or two, is not."""
+    dropout_too_high (critical, the near-total window); a single 0.5, or two, or VGG's moderate rates
+    after each block, are not."""
     assert rules.compound_dropout([0.5] * 7) == pytest.approx(1 - 0.5**7)
     assert rules.compound_dropout([]) == 0.0
     losses = np.full(200, 2.5)
@@ -372,3 +373,7 @@ def test_several_moderate_dropouts_drop_as_much_as_one_near_total_rate():
     assert "7 dropouts" in finding.explanation and "99.2%" in finding.explanation
     assert rules.dropout_too_high(losses, [0.5], chance_loss=math.log(10)) == []
     assert rules.dropout_too_high(losses, [0.5, 0.5], chance_loss=math.log(10)) == []
+    # VGG's 0.2 to 0.5 after each block compound to 0.83: networks train well with them, and a loss
+    # held up by something else (no batch normalization, a small rate) is not the dropouts' doing
+    assert rules.dropout_level([0.2, 0.3, 0.4, 0.5]) == 0.5
+    assert rules.dropout_too_high(losses, [0.2, 0.3, 0.4, 0.5], chance_loss=math.log(10)) == []

@@ -235,12 +235,12 @@ def _loss_still_high(evidence: Evidence, found: Sequence[Finding]) -> bool:
 
 def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | None:
     """Why a stalled loss is not to be named ``slow_convergence`` (whose first remedy raises the
-    learning rate), or None: dropout rates of at least ``rules.DROPOUT_RATE`` taken together
-    (``rules.compound_dropout``; the stall is ``dropout_too_high``'s to name), or a problem whose
+    learning rate), or None: dropout of at least ``rules.DROPOUT_RATE`` (``rules.dropout_level``; the
+    stall is ``dropout_too_high``'s to name), or a problem whose
     remedies lower the learning rate found in this check or earlier in this recipe (advice to raise
     the same rate would contradict it, and a loss held up by dead units or overshooting steps is their
     consequence)."""
-    if rules.compound_dropout(evidence.dropout_rates) >= rules.DROPOUT_RATE:
+    if rules.dropout_level(evidence.dropout_rates) >= rules.DROPOUT_RATE:
         return "dropout"
     problems = {f.problem for f in found} | set(evidence.recipe_problems)
     lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER.get(p, ()))
@@ -572,9 +572,10 @@ TABLE: tuple[Rule, ...] = (
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
          treat_rank=17,
-         signal="the model's dropout rates taken together (1 - the product of 1 - rate: the one rate whose "
-                "noise equals theirs one after another) and the training loss against a blind guess's "
-                "(ln C for C classes; else the starting loss)",
+         signal="the model's largest dropout rate, or its rates taken together when these reach {near:.2f} "
+                "(1 - the product of 1 - rate: the one rate whose noise equals theirs one after another), "
+                "and the training loss against a blind guess's (ln C for C classes; else the starting "
+                "loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
                    "from a rate of {near:.2f})",
          window="{steps} steps ({half} at rates >= {near:.2f})",

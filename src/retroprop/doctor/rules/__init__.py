@@ -78,6 +78,7 @@ from retroprop.doctor.rules.common import (
     Finding,
     compound_dropout,
     dead_window_probes,
+    dropout_level,
     smoothing_span,
 )
 from retroprop.doctor.rules.common import (
@@ -189,9 +190,9 @@ __all__ = ["ASCENT_COSINE", "ASCENT_OPENING", "ASCENT_PROBES", "ASTRONOMICAL_LOS
            "UNFINISHED_MOVEMENT",
            "UNSTABLE_FACTOR", "VANISHING_CRITICAL", "VANISHING_RATIO", "EpochBest", "Finding",
            "astronomical_loss", "batch_too_small", "batchnorm_statistics", "climbs", "collapsing_validation",
-           "compound_dropout", "dead_margin",
-           "dead_relu", "dead_window_probes", "decay_dominates", "decay_pulls", "diverged",
-           "dropout_too_high", "exploding_gradients", "exploding_growth", "exploding_updates",
+           "compound_dropout", "dead_margin", "dead_relu", "dead_window_probes", "decay_dominates",
+           "decay_pulls", "diverged", "dropout_level", "dropout_too_high", "exploding_gradients",
+           "exploding_growth", "exploding_updates",
            "fired_in_window", "gradient_ascent", "gradient_share", "learns_well", "loss_symptoms",
            "loss_trend", "no_gradient", "non_finite", "opening_climbs", "oscillating_validation",
            "overfitting", "saturated_activations", "saturation_margin", "slow_convergence", "slow_steps",

@@ -29,7 +29,7 @@ from retroprop.doctor.rules.common import (
     VANISHING_RATIO,
     Finding,
     _fmt,
-    compound_dropout,
+    dropout_level,
 )
 from retroprop.doctor.rules.loss import learns_well, loss_symptoms, loss_trend
 
@@ -199,15 +199,15 @@ def no_gradient(probes: Sequence[dict[str, Any]], dropout_rates: Sequence[float]
 
     The output layer's weight gradient is the loss's gradient in the outputs times the output
     layer's inputs, which are 0 for a sample whose units before it are all silent (dead ReLUs,
-    ``dead_relu``'s) or dropped (``dropout_rates`` reaching ``DROPOUT_RATE`` together,
-    ``compound_dropout``: ``dropout_too_high``'s).
+    ``dead_relu``'s) or dropped (``dropout_rates`` reaching ``DROPOUT_RATE``, ``dropout_level``:
+    ``dropout_too_high``'s).
     Its bias gradient is the loss's gradient in the outputs alone, summed over the batch: with that
     0 too (``output_bias_grad``; an output layer without a bias is not judged), the loss is flat in
     the outputs: computed through a clip, a rounding, a comparison or an argmax, or from detached
     outputs. A loss at its minimum (exactly 0) is excluded, and so is one below ``FITTED_LEVEL`` of
     the run's ``start``: a loss that clips its probabilities (as Keras's do, at 1e-7) is flat for
     samples already classified with confidence, and a small batch may hold only those."""
-    if compound_dropout(dropout_rates) >= DROPOUT_RATE:
+    if dropout_level(dropout_rates) >= DROPOUT_RATE:
         return []
     if len(probes) < 2 or not all(_gradient_cut(probe) for probe in probes[-2:]):
         return []

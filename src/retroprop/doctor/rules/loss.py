@@ -45,7 +45,7 @@ from retroprop.doctor.rules.common import (
     _smooth,
     _start_of,
     _window_sums,
-    compound_dropout,
+    dropout_level,
     smoothing_span,
 )
 
@@ -418,15 +418,15 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
                      chance_loss: float | None = None) -> list[Finding]:
     """A near-total dropout rate and a training loss still at the level of guessing.
 
-    The rate is the model's dropouts taken together (``compound_dropout``: several moderate rates one
-    after another drop as much signal as one near-total rate). The reference level is the loss of a
-    uniform guess (``chance_loss``, ln C for C classes) when known, else the loss at the start;
-    dropout inflates early losses, so chance is the fairer mark. The loss is read over
-    ``PLATEAU_STEPS`` steps, half as many at a rate of ``DROPOUT_NEAR_TOTAL``.
+    The rate is ``dropout_level``: the largest, or the rates taken together when these are
+    near-total (several rates one after another drop as much signal as one rate of 1 - prod(1 - p)).
+    The reference level is the loss of a uniform guess (``chance_loss``, ln C for C classes) when
+    known, else the loss at the start; dropout inflates early losses, so chance is the fairer mark.
+    The loss is read over ``PLATEAU_STEPS`` steps, half as many at a rate of ``DROPOUT_NEAR_TOTAL``.
     """
     if not dropout_rates:
         return []
-    rate = compound_dropout(dropout_rates)
+    rate = dropout_level(dropout_rates)
     window = PLATEAU_STEPS // 2 if rate >= DROPOUT_NEAR_TOTAL else PLATEAU_STEPS
     if len(losses) < window or not _all_finite(losses[-LOSS_EMA_STEPS:]):
         return []
