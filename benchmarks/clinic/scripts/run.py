@@ -17,8 +17,8 @@ Nothing is given to the doctor but the script: the model, the loss, the data and
 ``retroprop watch`` finds by itself. The verdicts, summaries and tables are ``programs/run.py``'s. The
 scripts are a held-out set, ported in rounds: no rule is tuned on them. One thread per process.
 
-Run: ``python benchmarks/clinic/scripts/run.py [--only NAME[,NAME...]] [--rounds 2] [--seeds 0,1,2] [--no-repair]
-[--json FILE]``.
+Run: ``python benchmarks/clinic/scripts/run.py [--only NAME[,NAME...]] [--rounds 2] [--seeds 0,1,2]
+[--no-repair] [--json FILE]``.
 """
 
 from __future__ import annotations
