@@ -8,7 +8,7 @@ import pytest
 import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import REMEDIES
-from retroprop.doctor.remedies import REMEDY_FUNCTIONS, apply_remedy, rebuild_optimizer
+from retroprop.doctor.remedies import REMEDY_FUNCTIONS, apply_remedy, dropout_room, rebuild_optimizer
 
 
 def sigmoid_net() -> nn.Sequential:
@@ -84,6 +84,26 @@ def test_leaky_relu_dropout_and_lower_dropout():
     model[2].p = 0.95
     t = apply_remedy("lower_dropout", model, opt)
     assert t.applied and model[2].p == 0.2
+
+
+def test_dropout_is_added_only_where_the_rates_together_stay_below_too_high():
+    """A VGG-like net's four dropouts (0.2-0.5) already drop 83 % of the signal taken together, as much
+    as one rate the doctor names too high: more dropout, the overfitting remedy, would starve it and is
+    not added; five bare hidden layers get 0.25 each (0.3 each would compound to 0.83)."""
+    assert dropout_room([], 2, 0.3) == 0.3 and dropout_room([], 5, 0.3) == 0.25
+    assert dropout_room([0.2, 0.3, 0.4, 0.5], 3, 0.3) == 0.0
+    rp.manual_seed(0)
+    layers = [m for i in range(3) for m in (nn.Linear(4 if i == 0 else 8, 8), nn.ReLU(), nn.Dropout(0.5))]
+    model = nn.Sequential(*layers, nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))  # 87.5 % dropped together
+    t = apply_remedy("dropout", model, rp.optim.SGD(model.parameters(), lr=0.1))
+    assert not t.applied and len(model) == 12 and "drop most of the signal" in t.description
+    model[5].p = model[8].p = 0.0  # one dropout of 0.5 left: room for up to 0.6, 0.3 added
+    t = apply_remedy("dropout", model, rp.optim.SGD(model.parameters(), lr=0.1))
+    assert t.applied and model[11].p == 0.3
+    model = nn.Sequential(*[m for i in range(5) for m in (nn.Linear(4 if i == 0 else 8, 8), nn.ReLU())],
+                          nn.Linear(8, 3))
+    t = apply_remedy("dropout", model, rp.optim.SGD(model.parameters(), lr=0.1))
+    assert t.applied and [m.p for m in model if isinstance(m, nn.Dropout)] == [0.25] * 5
 
 
 def test_he_init_redraws_weights_and_resets_optimizer_state():

@@ -336,6 +336,43 @@ def test_a_loop_without_data_gets_its_first_batch_checked_for_its_scale():
     assert "range_ratio" not in first.evidence  # one batch: its scale only, not its features' ranges
 
 
+
+class HeartRate(nn.Module):
+    """The StackOverflow heart-rate classifier: F-style sigmoids inside ``forward``."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear, self.linear2 = nn.Linear(1, 4), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.linear2(torch.sigmoid(self.linear(x))))
+
+
+@pytest.mark.parametrize("call_forward", [True, False])
+def test_a_loop_that_calls_model_forward_gets_its_first_batch_read_where_it_enters_the_first_layer(
+        call_forward):
+    """``model.forward(x)`` runs none of the model's own hooks: the raw heart rates (near 92) are read
+    where they enter the first Linear layer, whose own call runs its hooks, and named before the first
+    step as when the loop calls ``model(x)``. Both hooks are gone after the first loss."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.round(92.0 + 6.0 * torch.randn(400, 1, generator=generator))
+    y = (x > 91).float()
+    torch.manual_seed(0)
+    model = HeartRate()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    doctor = watch(model, optimizer)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = nn.BCELoss()(model.forward(x) if call_forward else model(x), y)
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+    doctor.finish()
+    (first,) = [d for d in doctor.diagnoses if d.problem == "unscaled_inputs"]
+    assert first.step == 0 and first.evidence["input_rms"] > 50
+    assert not model._forward_hooks and not model.linear._forward_pre_hooks
+
+
 SORTED_SCRIPT = """\
 import torch
 from torch import nn

@@ -18,7 +18,8 @@ channels, BatchNorm2d over a Conv2d's channels), never after the output layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,22 +191,43 @@ def insert_batchnorm(model: Module, optimizer: Any, layer: str | None = None) ->
                      f"inserted {counts} layer(s) after the hidden Linear and Conv layers")
 
 
+def dropout_room(existing: Sequence[float], places: int, rate: float) -> float:
+    """The dropout rate to add at ``places`` new places, at most ``rate``, such that the model's rates
+    taken together (``rules.compound_dropout``, with the ``existing`` ones) stay below
+    ``rules.DROPOUT_RATE``, the level the doctor names too high: more dropout on a network whose
+    dropouts already drop most of the signal starves it. Rounded down to 0.05; 0 when there is no room."""
+    from retroprop.doctor import rules  # the rules read the same numbers
+
+    kept = 1.0 - rules.compound_dropout(existing)
+    if places < 1 or kept <= 1.0 - rules.DROPOUT_RATE:
+        return 0.0
+    if 1.0 - kept * (1.0 - rate) ** places < rules.DROPOUT_RATE:
+        return rate
+    room = 1.0 - ((1.0 - rules.DROPOUT_RATE) / kept) ** (1.0 / places)
+    return math.floor(room * 20 - 1e-9) / 20  # strictly below the level, in steps of 0.05
+
+
 def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.3) -> Treatment:
-    """Dropout(rate) after every hidden activation (never after the output's)."""
+    """Dropout after every hidden activation (never after the output's), at ``rate`` or at the lower
+    rate that keeps the model's dropouts taken together below the level the doctor names too high
+    (``dropout_room``)."""
     skipped = _structural("dropout", model, optimizer)
     if skipped:
         return skipped
-    added, output = 0, _output_modules(model)
-    for seq in _sequentials(model):
-        hidden = [i for i, m in enumerate(seq) if isinstance(m, ACTIVATIONS) and id(m) not in output]
-        for i in reversed(hidden):
-            if i + 1 < len(seq) and isinstance(seq[i + 1], Dropout):
-                continue
-            seq.insert(i + 1, Dropout(rate), name=None if seq._default_names() else f"dropout{i}")
-            added += 1
-    if not added:
+    output = _output_modules(model)
+    places = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq)
+              if isinstance(m, ACTIVATIONS) and id(m) not in output
+              and not (i + 1 < len(seq) and isinstance(seq[i + 1], Dropout))]
+    if not places:
         return Treatment("dropout", model, optimizer, "dropout: no activation to follow", applied=False)
-    return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {added} activation(s)")
+    existing = [m.p for m in model.modules() if isinstance(m, Dropout)]
+    rate = dropout_room(existing, len(places), rate)
+    if not rate:
+        return Treatment("dropout", model, optimizer, f"dropout: the model's {len(existing)} dropout "
+                         "layer(s) drop most of the signal already; more would starve it", applied=False)
+    for seq, i in reversed(places):  # from the end: the indices before stay valid
+        seq.insert(i + 1, Dropout(rate), name=None if seq._default_names() else f"dropout{i}")
+    return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {len(places)} activation(s)")
 
 
 def lower_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.2) -> Treatment:

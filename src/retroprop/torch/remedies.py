@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
-from retroprop.doctor.remedies import Treatment, descend, lower_weight_decay
+from retroprop.doctor.remedies import Treatment, descend, dropout_room, lower_weight_decay
 
 __all__ = ["Context", "apply_torch_remedy"]
 
@@ -209,7 +209,8 @@ def insert_batchnorm(model: nn.Module, optimizer: Any, context: Context, **_: An
 
 
 def add_dropout(model: nn.Module, optimizer: Any, context: Context, rate: float = 0.3, **_: Any) -> Treatment:
-    """Dropout(rate) after every hidden activation module, each in its ``nn.Sequential``."""
+    """Dropout after every hidden activation module, each in its ``nn.Sequential``, at ``rate`` or lower
+    (``dropout_room``: the model's dropouts taken together stay below the level named too high)."""
     output = _output_names(model, context)
     hidden = [n for n, m in model.named_modules() if isinstance(m, ACTIVATIONS) and n not in output]
     code = f"in forward, apply F.dropout(x, {rate}, self.training) to each hidden activation's output"
@@ -232,6 +233,11 @@ def add_dropout(model: nn.Module, optimizer: Any, context: Context, rate: float 
     if not places:
         return Treatment("dropout", model, optimizer, "dropout: every hidden activation has one",
                          applied=False)
+    existing = [m.p for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    rate = dropout_room(existing, len(places), rate)
+    if not rate:
+        return Treatment("dropout", model, optimizer, f"dropout: the model's {len(existing)} dropout "
+                         "layer(s) drop most of the signal already; more would starve it", applied=False)
     for seq, key in reversed(places):
         _insert_after(seq, key, nn.Dropout(rate).train(seq.training), "dropout")
     return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {len(places)} activation(s)")

@@ -27,6 +27,8 @@ from retroprop.torch.loss_graph import loss_from_graph
 
 __all__ = ["Watch", "watch"]
 
+FIRST_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)  # where a first batch of inputs enters
+
 
 class Watch:
     """The doctor attached to one torch model and optimizer (made by ``watch``).
@@ -100,6 +102,12 @@ class Watch:
         self._input_sample: Any = None  # the model's first training batch of inputs (INPUT_ROWS rows)
         self._first_call_hook = (model.register_forward_hook(self._read_first_call)
                                  if self._unknown_setup["loss"] or self._batch_wanted else None)
+        # a loop that calls ``model.forward(x)`` runs no hook of the model's own: the first batch is then
+        # read where it enters the first Linear or convolution (whose own call runs its hooks)
+        self._layer_input_sample: Any = None
+        first_layer = next((m for m in model.modules() if isinstance(m, FIRST_LAYERS)), None)
+        self._first_layer_hook = (first_layer.register_forward_pre_hook(self._read_first_layer_input)
+                                  if self._unknown_setup["inputs"] and first_layer is not None else None)
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -133,6 +141,7 @@ class Watch:
             return
         self._first_loss_unread = False
         self._forget_first_call()
+        self._forget_first_layer()
         try:
             unknown = self._unknown_setup
             described = output_kind(self.adapter.describe())
@@ -150,10 +159,13 @@ class Watch:
             # (a regression on integer values, or a binary loss on 0/1 labels cast in the loop)
             not_classes = self._classes_guessed and found is not None and (
                 found.doctor_loss_kind not in CATEGORICAL_LOSSES)
+            inputs = self._input_sample if unknown["inputs"] or transformed else None
+            if inputs is None and unknown["inputs"]:  # the model was never called: ``model.forward(x)``
+                inputs = self._layer_input_sample
             self.core.complete_setup(
                 found if unknown["loss"] else None, output,
                 width=(found.width if found is not None else None) or self._output_width,
-                inputs=self._input_sample if unknown["inputs"] or transformed else None,
+                inputs=inputs,
                 targets=found.targets if unknown["targets"] and found is not None else None,
                 inputs_transformed=transformed, classes_guessed=not_classes)
         except Exception as err:  # a failing doctor must never end the training it watches
@@ -186,6 +198,21 @@ class Watch:
             self._input_sample = host_rows(first)
         self._forget_first_call()
 
+    def _read_first_layer_input(self, module: Any, args: Any) -> None:
+        """A forward pre-hook on the first Linear or convolution, for the first training batch's inputs
+        where they enter it (the model's own hook reads them first when the loop calls the model)."""
+        if not (module.training and torch.is_grad_enabled()):
+            return
+        first = args[0] if args else None
+        if isinstance(first, torch.Tensor) and first.is_floating_point() and first.dim() >= 2 and len(first):
+            self._layer_input_sample = host_rows(first)
+        self._forget_first_layer()
+
+    def _forget_first_layer(self) -> None:
+        if self._first_layer_hook is not None:
+            self._first_layer_hook.remove()
+            self._first_layer_hook = None
+
     def _forget_first_call(self) -> None:
         if self._first_call_hook is not None:
             self._first_call_hook.remove()
@@ -212,6 +239,7 @@ class Watch:
         self._finished, self._quiet = True, 0
         self.optimizer.__dict__.pop("_retroprop_watched", None)
         self._forget_first_call()
+        self._forget_first_layer()
         return self.core.finish()
 
     @property
