@@ -103,3 +103,22 @@ def test_fit_raises_nothing_at_the_default_momentum():
     history = rp.fit(model, x[:1400], y[:1400], loss="cross_entropy", optimizer=optimizer, epochs=6,
                      batch_size=32, validation_data=(x[1400:], y[1400:]), verbose=0, doctor=True)
     assert [d.problem for d in history.diagnoses] == []
+
+
+def test_targets_that_do_not_match_the_inputs_skip_the_measure_not_the_doctor():
+    """A hand-written loop's setup whose targets do not line up with its inputs: the measure raises, is
+    recorded once and skipped; the doctor goes on watching."""
+    x, y = digits()
+    model = batchnorm_model(0.0)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.05)
+    doctor = rp.Doctor()
+    doctor.attach(model, optimizer, inputs=x[:200], targets=list(y[:150]), loss=CrossEntropyLoss(),
+                  n_classes=10)
+    for epoch in range(2):
+        loss = CrossEntropyLoss()(model(rp.Tensor(x[:32])), y[:32])
+        optimizer.zero_grad()
+        loss.backward()
+        doctor.observe(loss, epoch)
+        optimizer.step()
+        doctor.end_epoch(epoch, {"loss": 0.1, "val_loss": 1.0})
+    assert doctor.watching and [e["where"] for e in doctor.errors] == ["rule batchnorm_losses"]

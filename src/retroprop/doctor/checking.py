@@ -350,14 +350,20 @@ class Checking:
         if not (val > rules.UNSTABLE_FACTOR * train >= 0):  # NaN: not shown
             self._batchnorm = []
             return
-        if measure is None or self._raw_inputs is None or targets is None or loss is None or (
-                len(targets) != len(self._raw_inputs)):
+        if measure is None or self._raw_inputs is None or targets is None or loss is None:
             return
-        if self._batchnorm_rows is None:
-            n = len(self._raw_inputs)
-            rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
-            self._batchnorm_rows = (self._raw_inputs[rows], targets[rows])
-        found = self._rule("batchnorm_losses", measure, *self._batchnorm_rows, loss)
+
+        def rows_then_measure() -> dict[str, Any] | None:
+            if self._batchnorm_rows is None:
+                inputs, labels = np.asarray(self._raw_inputs), np.asarray(targets)
+                if len(labels) != len(inputs):
+                    raise ValueError(f"{len(labels)} targets for {len(inputs)} inputs")
+                n = len(inputs)
+                rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
+                self._batchnorm_rows = (inputs[rows], labels[rows])
+            return measure(*self._batchnorm_rows, loss)
+
+        found = self._rule("batchnorm_losses", rows_then_measure)  # one that raises is skipped after
         # consecutive epochs only: a measure that failed starts the pair again
         self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
 
