@@ -331,7 +331,8 @@ class Checking:
             batchnorm=tuple(self._batchnorm),
             steps=self.recorder.step - self._loss_start if self.recorder else 0,  # this recipe's (a
             # treatment may have inserted the layers, whose statistics start over)
-            chance_loss=self.chance_loss, start=self._start_loss()))
+            chance_loss=self.chance_loss, start=self._run_start[0],
+            losses=self.recorder.losses[self._loss_start:] if self.recorder and self.losses_known else None))
         new = self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
@@ -366,14 +367,3 @@ class Checking:
         found = self._rule("batchnorm_losses", rows_then_measure)  # one that raises is skipped after
         # consecutive epochs only: a measure that failed starts the pair again
         self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
-
-    def _start_loss(self) -> float | None:
-        """The run's starting loss: the mean of its first 5 finite losses (from a fresh restart's
-        first), None when none is known."""
-        if self._run_start[0] is not None:
-            return self._run_start[0]
-        if self.recorder is None or not self.losses_known:
-            return None
-        first = self.recorder.losses[self._run_from:self._run_from + 5]
-        first = first[np.isfinite(first)]
-        return float(first.mean()) if first.size else None

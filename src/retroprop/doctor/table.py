@@ -102,7 +102,8 @@ class Evidence:
       model's parameter count, None when the adapter does not say); ``batchnorm`` (the latest epochs'
       losses on training rows with batch normalization's batch and running statistics, newest last:
       ``adapter.batchnorm_losses``; empty when not measured), ``steps`` (this recipe's steps) and
-      ``chance_loss`` or ``start`` (what a gap between losses is measured against).
+      ``chance_loss``, ``start`` and ``losses`` (what a gap between losses is measured against: a blind
+      guess's loss, else the run's start, as the loss rules read it).
     """
 
     layers: Sequence[dict[str, Any]] = ()

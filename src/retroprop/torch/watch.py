@@ -192,10 +192,8 @@ class Watch:
             return
         if isinstance(output, torch.Tensor) and output.dim() in (1, 2):
             self._output_width = int(output.shape[1]) if output.dim() == 2 else 1
-        first = args[0] if args else None
-        if (self._batch_wanted and isinstance(first, torch.Tensor) and first.is_floating_point()
-                and first.dim() >= 2 and len(first)):
-            self._input_sample = host_rows(first)
+        if self._batch_wanted:
+            self._input_sample = _batch_rows(args)
         self._forget_first_call()
 
     def _read_first_layer_input(self, module: Any, args: Any) -> None:
@@ -203,9 +201,7 @@ class Watch:
         where they enter it (the model's own hook reads them first when the loop calls the model)."""
         if not (module.training and torch.is_grad_enabled()):
             return
-        first = args[0] if args else None
-        if isinstance(first, torch.Tensor) and first.is_floating_point() and first.dim() >= 2 and len(first):
-            self._layer_input_sample = host_rows(first)
+        self._layer_input_sample = _batch_rows(args)
         self._forget_first_layer()
 
     def _forget_first_layer(self) -> None:
@@ -410,6 +406,15 @@ def class_count(targets: Any) -> int | None:
         return None
     low, high = int(targets.min()), int(targets.max())
     return high + 1 if low >= 0 else None
+
+
+def _batch_rows(args: Any) -> np.ndarray | None:
+    """A sample of a call's first argument when it is a batch of floating-point inputs (rows), else
+    None: token ids and masks are not what a layer sees."""
+    first = args[0] if args else None
+    if isinstance(first, torch.Tensor) and first.is_floating_point() and first.dim() >= 2 and len(first):
+        return host_rows(first)
+    return None
 
 
 def _unlike(stored: np.ndarray, batch: np.ndarray) -> bool:
