@@ -266,6 +266,47 @@ def test_modules_called_one_after_the_other_are_watched_together(tmp_path, capsy
     assert (first["problem"], first["layer"]) == ("vanishing_gradients", "encoder.0")
 
 
+@pytest.mark.parametrize("evaluate_first", [False, True])
+def test_a_loop_calling_model_forward_gets_its_first_batch_read_before_the_doctor_attaches(
+        tmp_path, capsys, evaluate_first):
+    """``model.forward(x)`` calls no hook of the model's own: its Linear layers are found one by one
+    and watched together from the first backward pass, after the first batch went by. The batch is
+    read where it entered the first of them (in training, with gradients: an evaluation under
+    no_grad first is passed over), so the raw heart rates (near 92) are named before the first step."""
+    path = tmp_path / "heart.py"
+    evaluation = "with torch.no_grad():\n    model.forward(torch.zeros(8, 1))\n" if evaluate_first else ""
+    path.write_text(textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        x = torch.round(92.0 + 6.0 * torch.randn(400, 1, generator=torch.Generator().manual_seed(0)))
+        y = (x > 91).float()
+
+        class HeartRate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.linear, self.linear2 = nn.Linear(1, 4), nn.Linear(4, 1)
+
+            def forward(self, x):
+                return torch.sigmoid(self.linear2(torch.sigmoid(self.linear(x))))
+
+        model = HeartRate()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        """) + evaluation + textwrap.dedent("""\
+        for epoch in range(5):
+            optimizer.zero_grad()
+            loss = nn.BCELoss()(model.forward(x), y)
+            loss.backward()
+            optimizer.step()
+        """))
+    assert run("--json", "--report", tmp_path / "run.html", path) == 3
+    (entry,) = json.loads(capsys.readouterr().out)["models"]
+    (first,) = [d for d in entry["diagnoses"] if d["problem"] == "unscaled_inputs"]
+    assert first["step"] == 0 and first["evidence"]["input_rms"] > 50
+    no_patches_left()
+
+
 def test_the_loss_of_a_mixed_precision_loop_is_read_before_scaling(tmp_path, capsys):
     loop = textwrap.dedent("""\
         model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))

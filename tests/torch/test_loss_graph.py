@@ -257,11 +257,12 @@ def test_a_regression_on_targets_of_another_shape_is_named_before_the_first_step
     x = torch.randn(100, 2, generator=generator)
     y = 10 + 9 * x[:, 0] - 2 * x[:, 1] + torch.randn(100, generator=generator)
     found = {}
-    for reshape in (False, True):
+    for reshape, given in ((False, None), (True, None), (False, nn.MSELoss()), (True, nn.MSELoss())):
         torch.manual_seed(0)
         model = nn.Linear(2, 1)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        doctor = watch(model, optimizer)
+        # a loss given to watch is not second-guessed, but the graph still shows what it broadcast
+        doctor = watch(model, optimizer, loss=given)
         targets = y.view(-1, 1) if reshape else y
         for _ in range(5):
             optimizer.zero_grad()
@@ -270,8 +271,11 @@ def test_a_regression_on_targets_of_another_shape_is_named_before_the_first_step
             doctor.observe(loss)
             optimizer.step()
         doctor.finish()
-        found[reshape] = [d for d in doctor.diagnoses if d.problem == "loss_output_mismatch"]
-    (first,) = found[False]
-    assert first.step == 0 and first.severity == "critical" and first.evidence["case"] == "broadcast_targets"
-    assert first.evidence["output_shape"] == [100, 1] and first.remedies[0][0] == "match_target_shape"
-    assert not found[True]
+        found[reshape, given is not None] = [
+            d for d in doctor.diagnoses if d.problem == "loss_output_mismatch"]
+    for given in (False, True):
+        (first,) = found[False, given]
+        assert first.step == 0 and first.severity == "critical"
+        assert first.evidence["case"] == "broadcast_targets" and first.evidence["output_shape"] == [100, 1]
+        assert first.remedies[0][0] == "match_target_shape"
+        assert not found[True, given]

@@ -13,7 +13,9 @@ runs, four things are patched, and restored afterwards:
   then, before its forward runs, so the first step is probed. When no one module holds them all (an
   optimizer over an encoder and a decoder called one after the other), the outermost modules called
   that hold some of them are watched together, attached at the first backward pass; each of their
-  forward passes up to the next backward counts as one pass of that model.
+  forward passes up to the next backward counts as one pass of that model. (So is a model whose loop
+  calls ``model.forward(x)``, which runs no hook of the model's own.) The first training batch has gone
+  by then: it is read where it enters the first of those modules and handed to the doctor.
 * ``torch.autograd.backward`` (which ``Tensor.backward`` calls): a 0-dim floating tensor with a
   ``grad_fn`` being back-propagated is **the loss**; every watch gets it (``Watch.observe``) for its
   next ``optimizer.step()``, so each optimizer's step is given the latest loss back-propagated before
@@ -94,6 +96,10 @@ class _Watched:
         self.epoch_start = 0  # the step the current pass began at
         self.validation_hook: Any = None  # armed by another loader's pass: reads one validation batch
         self.validation_read = False
+        # the first training batch where it entered the first of its parts, when found by its parts (a
+        # loop calling ``model.forward(x)``): the batch has gone by when the doctor attaches
+        self.first_batch: Any = None
+        self.batch_read = False
 
     @property
     def steps(self) -> int:
@@ -235,9 +241,9 @@ class Session:
             self._hook = register_module_forward_pre_hook(self._before_forward)
 
     def _before_forward(self, module: Any, args: Any) -> None:
-        self._guard("finding the model", self._find_model, module)
+        self._guard("finding the model", self._find_model, module, args)
 
-    def _find_model(self, module: Any) -> None:
+    def _find_model(self, module: Any, args: Any = ()) -> None:
         for entry in self.entries:
             if entry.together is not None and entry.new_pass and id(module) in {id(p) for p in entry.parts}:
                 entry.new_pass = False  # the first part called since the last backward starts a pass
@@ -251,6 +257,8 @@ class Session:
         ids: set[int] | None = None
         for entry in pending:
             if id(module) in entry.inside:
+                if any(part is module for part in entry.parts):
+                    self._read_first_batch(entry, module, args)
                 continue  # inside a module already seen holding some of its parameters
             if ids is None:
                 ids = {id(p) for p in module.parameters()}
@@ -262,6 +270,21 @@ class Session:
                 within = {id(m) for m in module.modules()}
                 entry.parts = [p for p in entry.parts if id(p) not in within] + [module]
                 entry.inside = set().union(*({id(m) for m in p.modules()} for p in entry.parts))
+                self._read_first_batch(entry, module, args)
+
+    @staticmethod
+    def _read_first_batch(entry: _Watched, module: Any, args: Any) -> None:
+        """The inputs of the first of an optimizer's parts called in training (in training mode, with
+        gradients): the first training batch, kept (a sample of rows) for the doctor attached later.
+        Read once: a part called later in a pass sees hidden values, not the data."""
+        import torch
+
+        if entry.batch_read or not (getattr(module, "training", True) and torch.is_grad_enabled()):
+            return
+        from retroprop.torch.watch import batch_rows
+
+        entry.batch_read = True
+        entry.first_batch = batch_rows(args)
 
     def _on_backward(self, tensors: Any) -> None:
         import torch
@@ -323,6 +346,8 @@ class Session:
             entry.watch = watch(model, entry.optimizer, repair=self.repair, every=self.every,
                                 lr_scheduled=scheduled, data=loader)
             entry.loader = weakref.ref(loader) if loader is not None else None
+            entry.watch.offer_first_batch(entry.first_batch)
+            entry.first_batch = None
         except Exception as err:
             entry.unwatched = f"the doctor could not be attached: {err!r}"
             raise

@@ -247,6 +247,12 @@ def update_batchnorm_statistics(model: Module, optimizer: Any, layer: str | None
     now on, at ``momentum`` (the default): they describe the batches within a few dozen steps."""
     frozen = [m for m in model.modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))
               and m.track_running_stats and m.momentum == 0]
+    return statistics_updated(frozen, model, optimizer, momentum)
+
+
+def statistics_updated(frozen: list[Any], model: Any, optimizer: Any, momentum: float) -> Treatment:
+    """``update_batchnorm_statistics`` on the batch normalization layers ``frozen`` (momentum 0) of either
+    framework's ``model`` (their ``momentum`` means the same in both)."""
     for module in frozen:
         module.momentum = momentum
     if not frozen:

@@ -26,6 +26,7 @@ from retroprop.doctor.adapter import SYMMETRY_TOLERANCE, Snapshot, coupled_weigh
 from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
+from retroprop.torch.loss_graph import GraphLoss
 from retroprop.torch.probe import TorchProbe
 from retroprop.torch.remedies import LINEAR_MAPS, Context, apply_torch_remedy
 
@@ -125,6 +126,52 @@ class TorchAdapter:
                 found.append({"name": name, "units": int(w.shape[0]), "rows_identical": _alike(rows),
                               "columns_identical": _alike(columns)})
         return found
+
+    def batchnorm_losses(self, inputs: Any, targets: Any, loss: Any) -> dict[str, Any] | None:
+        """As ``doctor.adapter.RetropropAdapter.batchnorm_losses``: the loss on ``inputs`` (NumPy rows)
+        with batch normalization by the batch's and by the running statistics, every other module in
+        evaluation mode, nothing of the model's state changed (modes, buffers; the probe's hooks are
+        off). ``loss``: a torch loss (module or function) or the one read from the graph
+        (``loss_graph.GraphLoss``). None without batch normalization tracking running statistics, under
+        torch.distributed (ranks hold different rows), or for a loss it cannot compute."""
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 and m.track_running_stats]
+        compute = _loss_function(loss)
+        if (not norms or compute is None or self.ranks is not None or inputs is None or targets is None
+                or len(inputs) < 2):
+            return None
+        parameter = next(self.model.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+        x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
+        y = torch.as_tensor(np.asarray(targets), device=device)
+        if y.is_floating_point():
+            y = y.to(dtype)
+        modes = [(m, m.training) for m in self.model.modules()]
+        buffers = [b for m in norms for b in m.buffers()]
+        kept = [b.detach().clone() for b in buffers]
+        probe = self._probe
+        armed = probe is not None and probe.armed
+        if armed:
+            probe.disarm()
+        try:
+            with torch.no_grad():
+                self.model.eval()
+                running = float(compute(self.model(x), y))
+                for m in norms:
+                    m.train()
+                batch = float(compute(self.model(x), y))
+        finally:
+            for m, training in modes:
+                m.training = training
+            with torch.no_grad():
+                for b, saved in zip(buffers, kept, strict=True):
+                    b.copy_(saved)
+            if armed:
+                probe.arm()
+        if not (math.isfinite(batch) and math.isfinite(running)):
+            return None
+        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())
@@ -272,3 +319,24 @@ def _alike(rows: torch.Tensor) -> bool:
         return False
     rows = rows.double()
     return float((rows.amax(dim=0) - rows.amin(dim=0)).max()) <= bound
+
+
+# the functional form of a loss read from the graph (``loss_graph.GraphLoss.doctor_loss_kind``), mean-reduced
+GRAPH_LOSSES = {
+    "cross_entropy": lambda z, y: nn.functional.cross_entropy(z, y.long() if y.dim() < z.dim() else y),
+    "nll": lambda z, y: nn.functional.nll_loss(z, y.long()),
+    "cross_entropy_probs": lambda p, y: nn.functional.nll_loss(torch.log(p), y.long()),
+    "mse": nn.functional.mse_loss, "huber": nn.functional.smooth_l1_loss,
+    "bce": nn.functional.binary_cross_entropy,
+    "bce_with_logits": nn.functional.binary_cross_entropy_with_logits,
+}
+
+
+def _loss_function(loss: Any) -> Any:
+    """A callable ``(outputs, targets) -> loss`` on torch tensors: a torch loss as given, or the function
+    of the kind a graph showed; None for anything else (a retroprop loss, a name)."""
+    if isinstance(loss, GraphLoss):
+        return GRAPH_LOSSES.get(loss.doctor_loss_kind)
+    if isinstance(loss, nn.Module) or (callable(loss) and not isinstance(loss, (str, type))):
+        return loss
+    return None

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
-from retroprop.doctor.remedies import Treatment, descend, dropout_room, lower_weight_decay
+from retroprop.doctor.remedies import Treatment, descend, dropout_room, lower_weight_decay, statistics_updated
 
 __all__ = ["Context", "apply_torch_remedy"]
 
@@ -368,6 +368,15 @@ def fix_output_loss(model: nn.Module, optimizer: Any, context: Context, case: st
         "  ", " "))
 
 
+def update_batchnorm_statistics(model: nn.Module, optimizer: Any, context: Context, momentum: float = 0.1,
+                                **_: Any) -> Treatment:
+    """As retroprop's: every batch normalization whose running statistics never update (momentum 0)
+    tracks them from now on, at ``momentum`` (torch's default)."""
+    frozen = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+              and m.track_running_stats and m.momentum == 0]
+    return statistics_updated(frozen, model, optimizer, momentum)
+
+
 ADVICE: dict[str, tuple[str, str]] = {
     "early_stopping": ("the training loop is yours to stop", "keep the weights of the best validation "
                        "epoch (doctor.best.weights, a state_dict: model.load_state_dict(...)) and end the "
@@ -397,7 +406,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "lower_dropout": lower_dropout, "insert_activation": insert_activation, "lower_lr": lower_lr,
     "higher_lr": higher_lr, "he_init": he_init, "weight_decay": add_weight_decay,
     "clip_gradients": clip_gradients, "roll_back": roll_back, "adam": switch_to_adam,
-    "fix_output_loss": fix_output_loss,
+    "fix_output_loss": fix_output_loss, "update_batchnorm_statistics": update_batchnorm_statistics,
     "descend": lambda model, optimizer, context, **_: descend(model, optimizer),
     "lower_weight_decay": lambda model, optimizer, context, **_: lower_weight_decay(model, optimizer),
     **{remedy: _advised(remedy) for remedy in (*ADVICE, *USER_REMEDIES)},

@@ -167,7 +167,9 @@ class Watch:
                 width=(found.width if found is not None else None) or self._output_width,
                 inputs=inputs,
                 targets=found.targets if unknown["targets"] and found is not None else None,
-                inputs_transformed=transformed, classes_guessed=not_classes)
+                inputs_transformed=transformed, classes_guessed=not_classes,
+                # a loss given is not second-guessed, but what it did to the shapes is the graph's
+                broadcast=found.broadcast if found is not None and not unknown["loss"] else None)
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
 
@@ -193,7 +195,7 @@ class Watch:
         if isinstance(output, torch.Tensor) and output.dim() in (1, 2):
             self._output_width = int(output.shape[1]) if output.dim() == 2 else 1
         if self._batch_wanted:
-            self._input_sample = _batch_rows(args)
+            self._input_sample = batch_rows(args)
         self._forget_first_call()
 
     def _read_first_layer_input(self, module: Any, args: Any) -> None:
@@ -201,8 +203,19 @@ class Watch:
         where they enter it (the model's own hook reads them first when the loop calls the model)."""
         if not (module.training and torch.is_grad_enabled()):
             return
-        self._layer_input_sample = _batch_rows(args)
+        self._layer_input_sample = batch_rows(args)
         self._forget_first_layer()
+
+    def offer_first_batch(self, rows: np.ndarray | None) -> None:
+        """A sample of the first training batch of inputs (``batch_rows``), read before this watch was
+        attached: ``retroprop watch`` attaches at the first backward pass when the loop calls
+        ``model.forward(x)``, after the batch went by. Used as the first layer's hook would have used
+        it; ignored once the first loss was read or when the inputs are known."""
+        if rows is None or not self._first_loss_unread or not self._unknown_setup["inputs"]:
+            return
+        if self._layer_input_sample is None:
+            self._layer_input_sample = rows
+            self._forget_first_layer()
 
     def _forget_first_layer(self) -> None:
         if self._first_layer_hook is not None:
@@ -408,7 +421,7 @@ def class_count(targets: Any) -> int | None:
     return high + 1 if low >= 0 else None
 
 
-def _batch_rows(args: Any) -> np.ndarray | None:
+def batch_rows(args: Any) -> np.ndarray | None:
     """A sample of a call's first argument when it is a batch of floating-point inputs (rows), else
     None: token ids and masks are not what a layer sees."""
     first = args[0] if args else None
