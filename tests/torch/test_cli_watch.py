@@ -304,6 +304,11 @@ def test_a_loop_calling_model_forward_gets_its_first_batch_read_before_the_docto
     (entry,) = json.loads(capsys.readouterr().out)["models"]
     (first,) = [d for d in entry["diagnoses"] if d["problem"] == "unscaled_inputs"]
     assert first["step"] == 0 and first["evidence"]["input_rms"] > 50
+    # named as the script names the model, its layers as the model names them
+    assert (entry["model"], entry["model_class"]) == ("model", "HeartRate")
+    assert run("--report", tmp_path / "run.html", path) == 3
+    assert ("== model `model` (HeartRate, watched through its modules `linear` (Linear) + `linear2` "
+            "(Linear)), optimizer `optimizer` (Adam): 5 steps ==") in capsys.readouterr().out
     no_patches_left()
 
 

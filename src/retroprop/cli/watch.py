@@ -86,6 +86,7 @@ class _Watched:
         self.watch: Any = None
         self.model: Any = None
         self.together: Any = None  # the container when several parts are watched as one model
+        self.owner: tuple[str, Any] | None = None  # the script's module that holds those parts, if named
         self.new_pass = True
         self.names: tuple[str | None, str | None] = (None, None)
         self.ended_by: int | None = None  # the index of the optimizer that took over its parameters
@@ -313,7 +314,13 @@ class Session:
     def _together(self, entry: _Watched) -> Any:
         from torch import nn
 
-        names = self._names(entry.parts)
+        owner = self._owner(entry.parts)
+        if owner is not None:  # the parts are named as inside the module of the script that holds them
+            entry.owner = owner
+            inside = {id(m): name.replace(".", "_") for name, m in owner[1].named_modules()}
+            names: list[str | None] = [inside[id(part)] for part in entry.parts]
+        else:
+            names = self._names(entry.parts)
         together = nn.Module()
         for part, name in zip(entry.parts, names, strict=True):
             key = name or type(part).__name__.lower()
@@ -363,21 +370,32 @@ class Session:
             return None
         return loader
 
-    def _names(self, objects: list[Any]) -> list[str | None]:
-        """The script's own names for ``objects``: in the innermost frame of the script on the call
-        stack (its locals, then its globals), else None."""
+    def _script_names(self) -> list[tuple[str, Any]]:
+        """The names and values in the innermost frame of the script on the call stack (its locals, then
+        its globals; private names left out); none when the script is not on the stack."""
         frame = sys._getframe()
         script = os.path.realpath(self.script)
         while frame is not None and os.path.realpath(frame.f_code.co_filename) != script:
             frame = frame.f_back
         if frame is None:
-            return [None] * len(objects)
-        found: list[str | None] = []
-        for obj in objects:
-            name = next((k for scope in (frame.f_locals, frame.f_globals) for k, v in scope.items()
-                         if v is obj and not k.startswith("_")), None)
-            found.append(name)
-        return found
+            return []
+        return [(k, v) for scope in (frame.f_locals, frame.f_globals) for k, v in list(scope.items())
+                if not k.startswith("_")]
+
+    def _names(self, objects: list[Any]) -> list[str | None]:
+        """The script's own names for ``objects`` (``_script_names``), else None."""
+        scope = self._script_names()
+        return [next((k for k, v in scope if v is obj), None) for obj in objects]
+
+    def _owner(self, parts: list[Any]) -> tuple[str, Any] | None:
+        """(its name, the module) for the smallest module the script names that holds every one of
+        ``parts``: the model of a loop that calls ``model.forward(x)``, which calls its layers but never
+        the model itself; None when no such module is named."""
+        from torch import nn
+
+        holding = [(k, v) for k, v in self._script_names() if isinstance(v, nn.Module)
+                   and all(any(m is part for m in v.modules()) for part in parts)]
+        return min(holding, key=lambda item: sum(1 for _ in item[1].modules()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,6 +471,9 @@ def _title(entry: _Watched) -> str:
     model = f"`{model_name}` ({type(entry.model).__name__})" if model_name else type(entry.model).__name__
     if entry.together is not None:
         model = " + ".join(f"`{k}` ({type(m).__name__})" for k, m in entry.together.named_children())
+        if entry.owner is not None:  # a loop calling model.forward(x)
+            name, owner = entry.owner
+            model = f"`{name}` ({type(owner).__name__}, watched through its modules {model})"
     optimizer = type(entry.optimizer).__name__
     optimizer = f"`{optimizer_name}` ({optimizer})" if optimizer_name else optimizer
     return f"model {model}, optimizer {optimizer}"
@@ -503,7 +524,9 @@ def watch_script(args: argparse.Namespace) -> int:
                 where = outputs.write(_output_path(base, position), what, writer)
                 if where is not None:
                     files[what] = str(where)
-        models.append({"model": entry.names[0], "model_class": type(entry.model).__name__,
+        # a loop calling model.forward(x): the model is the script's module that holds the parts watched
+        name, shown = entry.owner if entry.owner is not None else (entry.names[0], entry.model)
+        models.append({"model": name, "model_class": type(shown).__name__,
                        "optimizer": entry.names[1], "optimizer_class": type(entry.optimizer).__name__,
                        "steps": entry.steps, "problems": sorted({d.problem for d in entry.watch.diagnoses}),
                        "diagnoses": [d.to_dict() for d in entry.watch.diagnoses],
