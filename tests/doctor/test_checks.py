@@ -72,6 +72,19 @@ def test_one_hot_binary_and_constant_features_are_not_unscaled():
     assert checks.unscaled_inputs(np.hstack([counts, one_hot]), mlp(n_in=9)) == []
 
 
+def test_inputs_far_below_unit_scale_are_unscaled():
+    """Pixels divided by 255 twice (TheDeepChecker's double normalization) lie below 0.004: the output
+    of a default-initialized network starts flat and its steps are tiny. A rare 0/1 flag (small RMS,
+    unit-scale values) and pixels divided once are not."""
+    pixels = RNG.integers(0, 256, size=(300, 16)).astype(np.float32)
+    (finding,) = checks.unscaled_inputs(pixels / 255 / 255, mlp(n_in=16))
+    assert finding.severity == "warning" and finding.evidence["largest_value"] == pytest.approx(1 / 255)
+    assert "every input value is below 0.0039" in finding.explanation
+    assert checks.unscaled_inputs(pixels / 255, mlp(n_in=16)) == []
+    rare = (np.arange(300) % 997 == 0).astype(float)[:, None] * np.ones((1, 4))
+    assert checks.unscaled_inputs(rare, mlp(n_in=4)) == []
+
+
 def test_a_model_that_starts_by_standardizing_takes_raw_inputs():
     raw = RNG.integers(0, 256, size=(200, 8)).astype(np.float32)
     for first in ("standardize", "batchnorm"):

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.doctor.rules import EXPLODING_UPDATE_RATIO, Finding, _fmt, _pct
+from retroprop.doctor.rules import EXPLODING_UPDATE_RATIO, SLOW_UPDATE, Finding, _fmt, _pct
 
 ACTIVATIONS = frozenset({"relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
                          "log_softmax", "other_activation"})
@@ -75,6 +75,12 @@ SATURATION_Z = {"tanh": 3.0, "sigmoid": 6.0}
 SATURATION_CRITICAL = 10.0
 STEP_SCALE_MAX = EXPLODING_UPDATE_RATIO / 1e-2
 STEP_SCALE_CRITICAL = EXPLODING_UPDATE_RATIO / 1e-3
+# The same homogeneity works downwards: at zero biases a ReLU network's activations, output and weight
+# gradients all shrink with RMS(x), so the output starts flat and every layer's steps are as small. Below
+# SLOW_UPDATE / 1e-2 (0.01; pixels divided twice by 255 lie below 0.004) even a rate at the top of the
+# healthy band moves the first layer's weights by less than SLOW_UPDATE per step (slow_steps's mark).
+# Read on the largest value, not the RMS: a rare 0/1 flag has a small RMS but unit-scale values.
+STEP_SCALE_MIN = SLOW_UPDATE / 1e-2
 # Conditioning. The weight a feature needs to move a pre-activation by 1 is 1/(its range), and its
 # gradient scales with its range: one learning rate moves features whose ranges differ r-fold r^2
 # times apart. At CONDITION_MAX (a typical run's ~1000 steps) the narrow ones never learn.
@@ -682,6 +688,14 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
                             f"pre-activation has std about {_fmt(rms / math.sqrt(3))} (unit-scale inputs: "
                             f"0.58): {kind} units start in their flat regions (beyond |z| = "
                             f"{SATURATION_Z[kind]:g}), where almost no gradient passes")
+    elif (peak := float(np.fmax.reduce(np.maximum(np.abs(low[varying]), np.abs(high[varying]))))) < (
+            STEP_SCALE_MIN):  # every value: a sparse 0/1 feature has a small RMS but unit-scale values
+        evidence["largest_value"] = peak
+        measured.append(f"every input value is below {_fmt(peak)} in magnitude (the largest feature's RMS: "
+                        f"{_fmt(largest)}) where the default init expects about 1: every layer's "
+                        "activations, the output's spread and the weights' gradients shrink with it (a ReLU "
+                        "network at zero biases scales with its input), so the output starts nearly "
+                        "constant and steps that suit unit-scale inputs barely move the weights")
     if scale_only:
         graded = np.zeros_like(graded)
     if graded.sum() >= 2:

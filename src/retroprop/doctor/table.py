@@ -335,14 +335,17 @@ TABLE: tuple[Rule, ...] = (
                 "distance from 0 relative to its range",
          threshold="RMS/sqrt(3) beyond the first activation's saturation point (tanh {tanh:g}, sigmoid "
                    "{sigmoid:g}; critical at {critical:g}x), else RMS > {step_max:g} (critical > "
-                   "{step_critical:g}); range ratio > {spread:.0f}, offset > {offset:.1f} (constant and "
-                   "two-valued features aside; not when the model begins with Standardize or BatchNorm)",
+                   "{step_critical:g}); every value below {step_min:g} in magnitude; range ratio > "
+                   "{spread:.0f}, offset > {offset:.1f} (constant and two-valued features aside; not when "
+                   "the model begins with Standardize or BatchNorm)",
          window="before the first step",
          why="default inits assume unit-scale inputs: larger ones saturate units and enlarge the first "
-             "layer's steps, and features of very different scales need one learning rate each",
+             "layer's steps, far smaller ones leave the output flat and the steps tiny, and features of "
+             "very different scales need one learning rate each",
          thresholds={"tanh": checks.SATURATION_Z["tanh"], "sigmoid": checks.SATURATION_Z["sigmoid"],
                      "critical": checks.SATURATION_CRITICAL, "step_max": checks.STEP_SCALE_MAX,
-                     "step_critical": checks.STEP_SCALE_CRITICAL, "spread": checks.INPUT_SPREAD_MAX,
+                     "step_critical": checks.STEP_SCALE_CRITICAL, "step_min": checks.STEP_SCALE_MIN,
+                     "spread": checks.INPUT_SPREAD_MAX,
                      "offset": checks.INPUT_OFFSET_MAX},
          causes=(P.EXPLODING_GRADIENTS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
