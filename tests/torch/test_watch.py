@@ -119,6 +119,46 @@ def test_repair_swaps_the_sigmoid_modules_in_place_and_the_run_learns():
     assert accuracy(model) > accuracy(untreated) + 0.2
 
 
+class OwnSigmoid(nn.Module):
+    """An activation of the user's own class, as tutorials write them (UvA DL tutorial 3)."""
+
+    def forward(self, x):
+        return 1 / (1 + torch.exp(-x))
+
+
+class OwnSigmoidNet(nn.Module):
+    """One instance of it shared by every position of a Sequential, a Dropout after one of them."""
+
+    def __init__(self, depth: int = 8, width: int = 32) -> None:
+        super().__init__()
+        act = OwnSigmoid()
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers += [nn.Linear(16 if i == 0 else width, width), act] + ([nn.Dropout(0.0)] if i == 2 else [])
+        self.layers = nn.Sequential(*layers, nn.Linear(width, 3))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def test_activations_of_the_users_own_class_are_swapped_where_they_sit():
+    """The probe reads sigmoid outputs on the Linear layers' inputs; the modules that made them are
+    found before each Linear in its Sequential (past the Dropout) and replaced, one per position."""
+    torch.manual_seed(0)
+    untreated = OwnSigmoidNet()
+    optimizer = torch.optim.SGD(untreated.parameters(), lr=0.1)
+    train(untreated, optimizer, watch(untreated, optimizer), epochs=12)
+    torch.manual_seed(0)
+    model = OwnSigmoidNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    doctor = train(model, optimizer, watch(model, optimizer, repair=True), epochs=12)
+    (relu,) = [t for t in doctor.treatments if t.applied and t.remedy == "relu"]
+    assert relu.problem == "vanishing_gradients" and "replaced 8 activation module(s)" in relu.description
+    assert not any(isinstance(m, OwnSigmoid) for m in model.modules())
+    assert [type(m).__name__ for m in model.layers][:5] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert accuracy(model) > accuracy(untreated) + 0.2
+
+
 def test_a_remedy_for_functional_activations_is_advice_and_changes_nothing():
     torch.manual_seed(0)
     model = FunctionalSigmoid()

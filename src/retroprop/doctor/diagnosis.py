@@ -9,6 +9,7 @@ from retroprop.doctor.table import CAUSAL_ORDER, CONSEQUENCES, PROBLEMS, SETUP_P
 
 # the problems, their causal order, consequences and remedies: derived from the rules table
 __all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "REMEDIES", "SETUP_PROBLEMS",
+           "SLOW_CASE_REMEDY",
            "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis"]
 
 # remedy id -> one line a learner can act on
@@ -61,6 +62,8 @@ REMEDIES: dict[str, str] = {
                           "the weights, not outweigh what the data asks of them",
     "shuffle": "draw the training samples in a new random order each epoch (fit's shuffle=True, a "
                "DataLoader's shuffle=True), so that every batch mixes the classes",
+    "step_after_backward": "call optimizer.step() after each loss.backward(), inside the loop over batches "
+                           "(and optimizer.zero_grad() before the next backward)",
     "descend": "step against the gradient: maximize=False in the optimizer, and a hand-written update "
                "subtracts the gradient (w -= lr * grad)",
     "update_batchnorm_statistics": "let batch normalization update its running statistics (momentum "
@@ -78,12 +81,14 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
 }
+# slow_convergence's remedy by its case (any other: the rule's remedies)
+SLOW_CASE_REMEDY: dict[str, tuple[str, ...]] = {"steps_not_taken": ("step_after_backward",)}
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape",
                  "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation",
-                 "fix_targets")
+                 "fix_targets", "step_after_backward")
 
 @dataclass
 class Diagnosis:

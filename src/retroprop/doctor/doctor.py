@@ -35,6 +35,7 @@ from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
+from retroprop.doctor.table import Evidence
 
 
 def _numeric(data: Any) -> np.ndarray | None:
@@ -490,9 +491,11 @@ class Doctor(Checking, Repairing):
         self._looking, self._cleared = set(), set()
         self._new_recipe(recorder.step, self._epoch)
 
-    def finish(self) -> list[Diagnosis]:
+    def finish(self, *, backward_passes: int | None = None) -> list[Diagnosis]:
         """End of the run (``fit`` calls it; call it after a hand-written loop): the loss rules read
-        the steps since their last run, and a treatment whose problem did not come back is
+        the steps since their last run, the run's end is checked (``backward_passes``: how many losses
+        a hand-written loop back-propagated outside the optimizer's steps, when it counts them:
+        ``retroprop.torch.watch`` does), and a treatment whose problem did not come back is
         ``resolved`` when the run went on long enough for the rules to see it again
         (``CONFIRM_STEPS``), else ``unconfirmed``. Returns the diagnoses that are new."""
         new: list[Diagnosis] = []
@@ -505,6 +508,12 @@ class Doctor(Checking, Repairing):
                 new = self._report(self._loss_rules(steps - 1, final=True), steps - 1, self._epoch, "loss")
             except Exception as err:
                 self._failed("finish", err, steps - 1)
+        if backward_passes is not None and not self._off:
+            try:
+                new += self._report(self._run("stop", Evidence(backward_passes=backward_passes, steps=steps)),
+                                    max(steps - 1, 0), self._epoch, "stop")
+            except Exception as err:
+                self._failed("finish", err, max(steps - 1, 0))
         self._settle_treatments({d.problem for d in new if d.escalated_from is None}, steps)
         try:
             self._keep_best()

@@ -16,6 +16,7 @@ from retroprop.doctor.diagnosis import (
     CONSEQUENCES,
     OUTPUT_CASE_REMEDY,
     REMEDIES,
+    SLOW_CASE_REMEDY,
     TREATMENT_ORDER,
     Diagnosis,
 )
@@ -38,6 +39,8 @@ def remedies_for(finding: Finding) -> list[tuple[str, str]]:
     if finding.problem == "loss_output_mismatch":
         fits = OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")
         order = [fits] if isinstance(fits, str) else list(fits)
+    elif finding.problem == "slow_convergence" and finding.evidence.get("case") in SLOW_CASE_REMEDY:
+        order = list(SLOW_CASE_REMEDY[finding.evidence["case"]])
     if finding.evidence.get("cause") == "learning_rate" and "lower_lr" in order:
         order.remove("lower_lr")
         order.insert(0, "lower_lr")

@@ -35,7 +35,7 @@ __all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "FAMILIES", "PROBLEMS", "RULES", "SET
            "TREATMENT_ORDER", "TREATMENT_PRIORITY", "Detector", "Evidence", "Problem", "Rule", "detectors",
            "remedies_markdown", "rule_for", "rules_markdown", "run"]
 
-FAMILIES = ("setup", "update", "probe", "loss", "epoch")
+FAMILIES = ("setup", "update", "probe", "loss", "epoch", "stop")  # stop: at the run's end
 
 
 class Problem(enum.StrEnum):
@@ -97,6 +97,8 @@ class Evidence:
       recipe's steps have moved the weights, relative to their size; None before a probe's update is
       known, or under a schedule that may raise the rate) and ``steps_left`` (the steps the run has left:
       0 at its end, None when not known).
+    - stop (at the run's end): ``backward_passes`` (the losses a hand-written loop back-propagated outside
+      the optimizer's steps; None when not counted) and ``steps`` (the run's optimizer steps).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
       ``first_epoch`` (of ``epoch_logs[0]``), ``validation_is_training`` and ``parameters`` (the
       model's parameter count, None when the adapter does not say); ``batchnorm`` (the latest epochs'
@@ -152,6 +154,7 @@ class Evidence:
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
     batchnorm: Sequence[dict[str, Any]] = ()
     steps: int = 0
+    backward_passes: int | None = None
 
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
@@ -656,7 +659,9 @@ TABLE: tuple[Rule, ...] = (
               e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",)),
           Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
-              batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",))),
+              batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",)),
+          Detector("slow_convergence (steps not taken)", "stop", lambda e: rules.steps_not_taken(
+              e.backward_passes, e.steps))),
          ("higher_lr", "adam", "batchnorm"),
          treat_rank=20,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
@@ -672,7 +677,9 @@ TABLE: tuple[Rule, ...] = (
                    "run's end; or the loss above a blind guess's (ln C; a regression's: predicting the "
                    "targets' mean), its fall over the last quarter of the run >= {pace:.0%} of its mean "
                    "per quarter, and that pace kept to the run's end still leaving it above; not named "
-                   "when dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall",
+                   "when dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall; "
+                   "or, at the run's end, >= {stepless} losses back-propagated outside the optimizer's "
+                   "steps and at most one step in all (a hand-written loop's count)",
          window="{plateau} steps; or 2 probes; or the whole run",
          why="a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
              "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most; or a run "
@@ -680,7 +687,8 @@ TABLE: tuple[Rule, ...] = (
              "full pace far above any fit",
          thresholds={"plateau": rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL, "level": rules.PLATEAU_LEVEL,
                      "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE,
-                     "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT}),
+                     "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT,
+                     "stepless": rules.STEPLESS_BACKWARDS}),
 )
 del P
 

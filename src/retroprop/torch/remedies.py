@@ -91,13 +91,43 @@ def _fresh_weights(model: nn.Module, optimizer: Any) -> int:
     return len(layers)
 
 
+def _custom_activation(model: nn.Module, layer: str) -> str | None:
+    """The position (``seq.key``) of the module that feeds ``layer`` in its ``nn.Sequential`` when that
+    module is an activation of the user's own class (parameter-free, no children, defined outside
+    torch: a ``class Sigmoid(nn.Module)`` whose forward computes it), passing over dropout, identity
+    and flattening; None otherwise (the activation is applied as a function inside a forward)."""
+    found = _sequential_parent(model, layer)
+    if found is None:
+        return None
+    seq, key = found
+    keys = list(seq._modules)
+    for previous in reversed(keys[:keys.index(key)]):
+        module = seq._modules[previous]
+        if isinstance(module, (nn.modules.dropout._DropoutNd, nn.Identity, nn.Flatten)):
+            continue
+        own = not type(module).__module__.startswith("torch.")
+        if own and not list(module.children()) and not list(module.parameters(recurse=False)):
+            parent = layer.rpartition(".")[0]
+            return f"{parent}.{previous}" if parent else previous
+        return None
+    return None
+
+
 def swap_activations(model: nn.Module, optimizer: Any, context: Context, kinds: tuple[type, ...],
                      new: Callable[[], nn.Module], remedy: str, functions: Sequence[str], code: str,
                      reinit: bool = False) -> Treatment:
     output = _output_names(model, context)
     places = [n for n, m in model.named_modules() if isinstance(m, kinds) and n not in output
               and type(m) in kinds]
-    applied_as_functions = _functional(context, functions)
+    # activations the probe read on a layer's input: modules of the user's own class are swapped
+    # where they sit; ones applied as functions inside a forward cannot be
+    applied_as_functions = []
+    for layer in _functional(context, functions):
+        position = _custom_activation(model, layer)
+        if position is None:
+            applied_as_functions.append(layer)
+        elif position not in places:
+            places.append(position)
     if applied_as_functions:
         before = ", ".join(applied_as_functions)
         return _advice(remedy, model, optimizer, f"forward applies the activation as a function before "

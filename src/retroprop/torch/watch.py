@@ -117,8 +117,11 @@ class Watch:
         self._record_loss: Any = None
         self._alarm = math.inf
         self._unknown = False  # whether the doctor already knows that the losses are unknown
+        # the losses back-propagated outside the optimizer's steps (a closure's, inside step, do not count)
+        self._backward_passes = 0
+        self._stepping = False
         if self._drives_steps:
-            self.adapter.hook_steps(self._before_step)
+            self.adapter.hook_steps(self._before_step, self._after_step)
         optimizer._retroprop_watched = True  # ``retroprop watch`` then leaves it to this doctor
 
     # the optimizer's step pre-hook drives the doctor (a subclass may drive ``_step`` itself)
@@ -130,6 +133,8 @@ class Watch:
         ``loss.backward()``. Optional: without it the loss rules do not run."""
         self.complete_setup(loss)
         self._loss = loss
+        if not self._stepping:
+            self._backward_passes += 1
 
     def complete_setup(self, loss: Any) -> None:
         """The first loss tensor: what ``watch`` was not given is read from it and from the model's first
@@ -249,7 +254,10 @@ class Watch:
         self.optimizer.__dict__.pop("_retroprop_watched", None)
         self._forget_first_call()
         self._forget_first_layer()
-        return self.core.finish()
+        # a loop whose step never runs (or runs once, after the loop) trained nothing: its backward
+        # passes say so, when the optimizer's hooks counted the steps between them
+        counted = self._backward_passes if self._drives_steps and self._backward_passes else None
+        return self.core.finish(backward_passes=counted)
 
     @property
     def diagnoses(self) -> list[Diagnosis]:
@@ -319,8 +327,12 @@ class Watch:
 
     # -- the step --------------------------------------------------------------------------------
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self._stepping = True
         loss, self._loss = self._loss, None
         self._step(optimizer, loss)
+
+    def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self._stepping = False
 
     @property
     def _exchanging(self) -> bool:

@@ -74,6 +74,10 @@ FITTED_LEVEL = 0.1
 # these weigh less than this in them ((1 - momentum)^steps): from then on they describe the batches
 STATS_FORGOTTEN = 0.05
 SLOW_UPDATE = 1e-4
+# Losses back-propagated with no optimizer step between them: gradient accumulation sums a few to tens of
+# micro-batches into each step, over many steps; this many backward passes outside the optimizer's steps
+# with at most one step in all is a loop whose step is missing or stands outside the loop over batches
+STEPLESS_BACKWARDS = 100
 # a run that moves its weights by less than a tenth of their size in all (the sum over its steps of the
 # largest update-to-weight ratio) changes the network's function by about as little; slow_steps's 1e-4
 # per step is this over 1000 steps

@@ -29,6 +29,7 @@ from retroprop.doctor.rules.common import (
     PLATEAU_STEPS,
     SLOW_UPDATE,
     SMALL_BATCH,
+    STEPLESS_BACKWARDS,
     UNDERFIT_LEVEL,
     UNDERFIT_WINDOWS,
     UNFINISHED_MOVEMENT,
@@ -337,6 +338,22 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
         f"each step moves the weights by at most {largest:.1e} of their size (healthy runs: about 1e-3 "
         f"to 1e-2), so 1000 steps would change them by {1000 * largest:.2%} at most, and the "
         f"loss is still {now / start:.0%} of where it started: the learning rate is too small to learn.",
+    )]
+
+
+def steps_not_taken(backward_passes: int | None, steps: int) -> list[Finding]:
+    """At the run's end: at least ``STEPLESS_BACKWARDS`` losses back-propagated outside the optimizer's
+    steps and at most one step in all (``optimizer.step()`` missing, or below the loop over batches): the
+    gradients only added up and the weights never moved while the model trained. ``backward_passes``:
+    None when the loop's backward passes are not counted (``fit``'s own loop steps after each)."""
+    if backward_passes is None or backward_passes < STEPLESS_BACKWARDS or steps > 1:
+        return []
+    ran = "never ran" if steps == 0 else "ran once"
+    return [Finding(
+        "slow_convergence", None, None, "critical",
+        {"case": "steps_not_taken", "backward_passes": backward_passes, "optimizer_steps": steps},
+        f"the loss was back-propagated {backward_passes} times but optimizer.step() {ran}: the weights did "
+        "not change while the model trained (the gradients only added up in .grad).",
     )]
 
 
