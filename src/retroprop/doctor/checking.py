@@ -251,8 +251,7 @@ class Checking:
         return Evidence(losses=losses, start=self._run_start[0],
                         start20=self._run_start[1], batch_size=batch,
                         accuracy=logs[-1].get("accuracy") if logs else None, epoch_logs=logs,
-                        samples=self.samples, chance_loss=self.chance_loss,
-                        adaptive=self.adapter.adaptive, **fields)
+                        samples=self.samples, chance_loss=self.chance_loss, **fields)
 
     def _run(self, family: str, evidence: Evidence) -> list[rules.Finding]:
         """One check of ``family``: the rules table's detectors on ``evidence`` (``table.run``)."""

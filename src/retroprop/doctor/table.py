@@ -535,16 +535,15 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(
-             e.probes, e.batch_size, adaptive=e.adaptive), gate=_symptoms),
+             e.probes, e.batch_size), gate=_symptoms),
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
          treat_rank=13,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
-         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers (under an "
-                   "adaptive optimizer, the first layer's update ratio < {ratio:g} of the last layer's "
-                   "too); any hidden softmax",
+         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
+                   "softmax",
          window="2 consecutive probes; when two batches hold fewer than {samples} samples, the root mean "
                 "square over as many probes as hold them; before the first step (hidden softmax)",
          why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "

@@ -235,22 +235,14 @@ def _silent_after(probe: dict[str, Any], layer: str) -> bool:
                for a in probe.get("activations", ()))
 
 
-def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None, *,
-                        adaptive: bool | None = None) -> list[Finding]:
+def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Finding]:
     """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently:
     on the last two probes, or, when two batches hold fewer than ``DEAD_SAMPLES`` samples
     (``batch_size``), pooled (root mean square) over the latest probes that hold that many, with the
     latest probe showing it too. One sample's gradient follows that sample's own path: with ReLUs a
     sample whose first-layer units are all off gives the first layer exactly nothing, and a network
-    is judged on its samples together, as dead units are.
-
-    Under an ``adaptive`` optimizer (Adam, RMSprop...) a small gradient is no harm by itself: each
-    parameter's step is divided by its own gradient's running scale, so the first layer may move at
-    the last one's pace. There the first layer's update-to-weight ratio must be as far below the last
-    layer's (on the newest probe that knows both) for its gradient to be called vanished."""
+    is judged on its samples together, as dead units are."""
     if len(probes) < 2:
-        return []
-    if adaptive and (moved := _first_to_last_update(probes)) is not None and moved >= VANISHING_RATIO:
         return []
     span = 2
     if batch_size and 2 * batch_size < DEAD_SAMPLES:
@@ -291,17 +283,6 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None
         + ": backpropagation multiplied many small derivatives on the way to the input, so the "
         "first layers barely learn.",
     )]
-
-
-def _first_to_last_update(probes: Sequence[dict[str, Any]]) -> float | None:
-    """The first layer's update-to-weight ratio over the last layer's, on the newest probe that knows
-    both (a probe's update is filled in after the step); None when none does."""
-    for probe in reversed(probes):
-        layers = probe["layers"]
-        first, last = layers[0].get("update_ratio"), layers[-1].get("update_ratio")
-        if first is not None and last is not None and math.isfinite(first) and 0 < last < math.inf:
-            return first / last
-    return None
 
 
 def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:
