@@ -145,8 +145,7 @@ class TorchAdapter:
         dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
         x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
         y = torch.as_tensor(np.asarray(targets), device=device)
-        if y.is_floating_point():
-            y = y.to(dtype)
+        y = y.to(dtype) if y.is_floating_point() else y.long()  # class indices are int64 to torch's losses
         modes = [(m, m.training) for m in self.model.modules()]
         buffers = [b for m in norms for b in m.buffers()]
         kept = [b.detach().clone() for b in buffers]
