@@ -207,6 +207,13 @@ def dropout_room(existing: Sequence[float], places: int, rate: float) -> float:
     return math.floor(room * 20 - 1e-9) / 20  # strictly below the level, in steps of 0.05
 
 
+def no_dropout_room(model: Any, optimizer: Any, existing: int) -> Treatment:
+    """``dropout`` not applied, in either framework: the model's ``existing`` dropout layers leave no
+    room (``dropout_room`` is 0)."""
+    return Treatment("dropout", model, optimizer, f"dropout: the model's {existing} dropout layer(s) drop "
+                     "most of the signal already; more would starve it", applied=False)
+
+
 def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: float = 0.3) -> Treatment:
     """Dropout after every hidden activation (never after the output's), at ``rate`` or at the lower
     rate that keeps the model's dropouts taken together below the level the doctor names too high
@@ -223,8 +230,7 @@ def add_dropout(model: Module, optimizer: Any, layer: str | None = None, rate: f
     existing = [m.p for m in model.modules() if isinstance(m, Dropout)]
     rate = dropout_room(existing, len(places), rate)
     if not rate:
-        return Treatment("dropout", model, optimizer, f"dropout: the model's {len(existing)} dropout "
-                         "layer(s) drop most of the signal already; more would starve it", applied=False)
+        return no_dropout_room(model, optimizer, len(existing))
     for seq, i in reversed(places):  # from the end: the indices before stay valid
         seq.insert(i + 1, Dropout(rate), name=None if seq._default_names() else f"dropout{i}")
     return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {len(places)} activation(s)")

@@ -20,7 +20,14 @@ import torch
 from torch import nn
 
 from retroprop.doctor.diagnosis import REMEDIES, USER_REMEDIES
-from retroprop.doctor.remedies import Treatment, descend, dropout_room, lower_weight_decay, statistics_updated
+from retroprop.doctor.remedies import (
+    Treatment,
+    descend,
+    dropout_room,
+    lower_weight_decay,
+    no_dropout_room,
+    statistics_updated,
+)
 
 __all__ = ["Context", "apply_torch_remedy"]
 
@@ -266,8 +273,7 @@ def add_dropout(model: nn.Module, optimizer: Any, context: Context, rate: float 
     existing = [m.p for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
     rate = dropout_room(existing, len(places), rate)
     if not rate:
-        return Treatment("dropout", model, optimizer, f"dropout: the model's {len(existing)} dropout "
-                         "layer(s) drop most of the signal already; more would starve it", applied=False)
+        return no_dropout_room(model, optimizer, len(existing))
     for seq, key in reversed(places):
         _insert_after(seq, key, nn.Dropout(rate).train(seq.training), "dropout")
     return Treatment("dropout", model, optimizer, f"added Dropout({rate}) after {len(places)} activation(s)")
