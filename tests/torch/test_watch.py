@@ -167,6 +167,20 @@ def test_activations_of_the_users_own_class_are_swapped_where_they_sit():
     assert accuracy(model) > accuracy(untreated) + 0.2
 
 
+@pytest.mark.parametrize("remedy, shared, expected", [
+    ("relu", nn.Sigmoid, ["Linear", "ReLU", "Linear", "ReLU", "Linear"]),
+    ("dropout", nn.ReLU, ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"])])
+def test_one_activation_instance_at_several_places_is_treated_at_each(remedy, shared, expected):
+    """``named_modules()`` lists a shared module once; the remedies treat every place it sits, as
+    retroprop's do (they walk each Sequential's positions)."""
+    from retroprop.torch.remedies import Context, apply_torch_remedy
+
+    act = shared()
+    model = nn.Sequential(nn.Linear(16, 32), act, nn.Linear(32, 32), act, nn.Linear(32, 3))
+    treatment = apply_torch_remedy(remedy, model, torch.optim.SGD(model.parameters(), lr=0.1), Context())
+    assert treatment.applied and [type(m).__name__ for m in model] == expected
+
+
 def test_a_remedy_for_functional_activations_is_advice_and_changes_nothing():
     torch.manual_seed(0)
     model = FunctionalSigmoid()

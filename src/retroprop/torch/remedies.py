@@ -71,7 +71,7 @@ def _output_names(model: nn.Module, context: Context) -> set[str]:
         last = max((i for i, n in enumerate(order) if isinstance(named[n], LINEAR_MAPS)), default=len(order))
         return order[last + 1:]
 
-    named = dict(model.named_modules())
+    named = dict(model.named_modules(remove_duplicate=False))  # one module may sit at several places
     ran = [n for n in context.sequence if n in named]
     registered = after_last(list(named))
     if not ran:
@@ -124,8 +124,9 @@ def swap_activations(model: nn.Module, optimizer: Any, context: Context, kinds: 
                      new: Callable[[], nn.Module], remedy: str, functions: Sequence[str], code: str,
                      reinit: bool = False) -> Treatment:
     output = _output_names(model, context)
-    places = [n for n, m in model.named_modules() if isinstance(m, kinds) and n not in output
-              and type(m) in kinds]
+    # every place an activation sits: one instance shared by several positions is swapped at each
+    places = [n for n, m in model.named_modules(remove_duplicate=False) if isinstance(m, kinds)
+              and n not in output and type(m) in kinds]
     # activations the probe read on a layer's input: modules of the user's own class are swapped
     # where they sit; ones applied as functions inside a forward cannot be
     applied_as_functions = []
@@ -249,7 +250,8 @@ def add_dropout(model: nn.Module, optimizer: Any, context: Context, rate: float 
     """Dropout after every hidden activation module, each in its ``nn.Sequential``, at ``rate`` or lower
     (``dropout_room``: the model's dropouts taken together stay below the level named too high)."""
     output = _output_names(model, context)
-    hidden = [n for n, m in model.named_modules() if isinstance(m, ACTIVATIONS) and n not in output]
+    hidden = [n for n, m in model.named_modules(remove_duplicate=False) if isinstance(m, ACTIVATIONS)
+              and n not in output]
     code = f"in forward, apply F.dropout(x, {rate}, self.training) to each hidden activation's output"
     functions = _functional(context, ("relu", "sigmoid", "tanh"))
     if functions or not hidden:
