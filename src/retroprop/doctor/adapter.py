@@ -14,7 +14,8 @@ from __future__ import annotations
 import copy
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -127,6 +128,9 @@ class ModelAdapter(Protocol):
     # to its gradient (``coupled_weight_decays``); without it ``weight_decay_too_high`` is not checked
     # optional: ``unit_symmetry() -> list[dict]``, per Linear or convolution layer in forward order whether
     # its units start alike (``unit_symmetry``); without it ``symmetric_units`` is not checked
+    # optional: ``batchnorm_losses(inputs, targets, loss)`` (``batchnorm_statistics``) and
+    # ``outputs(inputs) -> ndarray | None``, the model's evaluation-mode outputs on a few rows (a loss
+    # that falls while the predictions stray from the targets); without them those are not checked
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         """Private copies of the model's weights, the optimizer's state and the random generators' state."""
@@ -213,7 +217,7 @@ class RetropropAdapter:
         kept = [b.data.copy() for m in norms for b in m.buffers()]
         x = Tensor._make(np.asarray(inputs))
         try:
-            with no_grad(), np.errstate(all="ignore"):
+            with self._unprobed(), no_grad(), np.errstate(all="ignore"):
                 self.model.eval()
                 running = float(loss(self.model(x), targets).data)
                 for m in norms:
@@ -228,6 +232,23 @@ class RetropropAdapter:
             return None
         return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
 
+    def outputs(self, inputs: Any) -> np.ndarray | None:
+        """The model's outputs on ``inputs`` (a few NumPy rows) in evaluation mode (no dropout, batch
+        normalization by its running statistics), as float64; nothing of the model's state changes.
+        None when they are not one finite array."""
+        if inputs is None or len(inputs) == 0:
+            return None
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            with self._unprobed(), no_grad(), np.errstate(all="ignore"):
+                self.model.eval()
+                out = self.model(Tensor._make(np.asarray(inputs)))
+        finally:
+            for m, training in modes:
+                object.__setattr__(m, "training", training)
+        values = np.asarray(getattr(out, "data", out), dtype=np.float64)
+        return values if values.size and np.isfinite(values).all() else None
+
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),
                         copy.deepcopy(default_generator().bit_generator.state))
@@ -236,6 +257,16 @@ class RetropropAdapter:
         self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
         self.optimizer.load_state_dict(snapshot.optimizer_state)
         default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
+
+    @contextmanager
+    def _unprobed(self) -> Iterator[None]:
+        """The probe's hooks off (a pass made for the doctor is no training pass to measure), what its
+        armed passes measured kept."""
+        if self._probe is None:
+            yield
+            return
+        with self._probe.paused():
+            yield
 
     def _deepcopy(self, value: Any) -> Any:
         """A deep copy of ``value`` (the model, or more) taken without the probe's hooks."""

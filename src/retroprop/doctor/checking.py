@@ -64,6 +64,8 @@ class Checking:
     def _observe(self, loss: Any, epoch: int, grads_finite: bool, rerun: Any) -> list[Diagnosis]:
         recorder = self.recorder
         step = recorder.step
+        if step == self._loss_start:  # this recipe's first step, before its update: the start's predictions
+            self._fit_start = self._prediction_fit()
         record = recorder.observe(loss, epoch)
         known = self.losses_known
         finite = grads_finite and (not known or math.isfinite(recorder.last_loss))
@@ -325,10 +327,11 @@ class Checking:
             count = getattr(self.adapter, "parameter_count", None)  # optional in the adapter interface
             self._parameters = count() if count else 0
         self._measure_batchnorm(logs[-1] if logs else {})
+        self._measure_fit(logs[-1] if logs else {})
         findings = self._run("epoch", Evidence(
             epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
             validation_is_training=self._validation_is_training, parameters=self._parameters or None,
-            batchnorm=tuple(self._batchnorm),
+            batchnorm=tuple(self._batchnorm), fit=tuple(self._fit), fit_start=self._fit_start,
             steps=self.recorder.step - self._loss_start if self.recorder else 0,  # this recipe's (a
             # treatment may have inserted the layers, whose statistics start over)
             chance_loss=self.chance_loss, start=self._run_start[0],
@@ -354,16 +357,54 @@ class Checking:
         if measure is None or self._raw_inputs is None or targets is None or loss is None:
             return
 
-        def rows_then_measure() -> dict[str, Any] | None:
-            if self._batchnorm_rows is None:
-                inputs, labels = np.asarray(self._raw_inputs), np.asarray(targets)
-                if len(labels) != len(inputs):
-                    raise ValueError(f"{len(labels)} targets for {len(inputs)} inputs")
-                n = len(inputs)
-                rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
-                self._batchnorm_rows = (inputs[rows], labels[rows])
-            return measure(*self._batchnorm_rows, loss)
-
-        found = self._rule("batchnorm_losses", rows_then_measure)  # one that raises is skipped after
-        # consecutive epochs only: a measure that failed starts the pair again
+        found = self._rule("batchnorm_losses", lambda: measure(*self._training_rows(targets), loss))
+        # one that raises is skipped after; consecutive epochs only: a measure that failed starts the
+        # pair again
         self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
+
+    def _training_rows(self, targets: Any) -> tuple[Any, Any]:
+        """Up to ``table.BATCHNORM_ROWS`` training inputs and their targets, spread over the set
+        (sorted data gives every class), taken once per run."""
+        if self._sample_rows is None:
+            inputs, labels = np.asarray(self._raw_inputs), np.asarray(targets)
+            if len(labels) != len(inputs):
+                raise ValueError(f"{len(labels)} targets for {len(inputs)} inputs")
+            n = len(inputs)
+            rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
+            self._sample_rows = (inputs[rows], labels[rows])
+        return self._sample_rows
+
+    def _measure_fit(self, log: dict[str, float]) -> None:
+        """How far the predictions on the training rows are from regression targets
+        (``rules.prediction_fit``, through ``adapter.outputs``, optional), measured only when the epoch's
+        training loss in ``log`` has fallen to ``rules.FITTED_LEVEL`` of the run's start or below (one
+        forward pass on a few rows then; none in a run whose loss has not fallen that far), kept for
+        the latest two epochs; an epoch not measured breaks the pair. Nothing without the training
+        inputs and targets, or an adapter that gives outputs."""
+        start = self._run_start[0]
+        if start is None and self.recorder is not None and self.losses_known:  # this recipe's first losses
+            first = np.asarray(self.recorder.losses[self._loss_start:self._loss_start + 5])
+            first = first[np.isfinite(first)]
+            start = float(first.mean()) if first.size else None
+        train = log.get("loss", math.nan)
+        fitted = (start is not None and math.isfinite(start) and start > 0
+                  and train <= rules.FITTED_LEVEL * start)
+        found = self._prediction_fit() if fitted and self._fit_start is not None else None
+        self._fit = [*self._fit[-1:], found] if found is not None else []
+
+    def _prediction_fit(self) -> dict[str, Any] | None:
+        """``rules.prediction_fit`` of the model's outputs on the training rows (``adapter.outputs``,
+        optional), or None: without the training inputs and as many targets, an adapter that gives
+        outputs, or targets that are no regression's."""
+        measure = getattr(self.adapter, "outputs", None)  # optional in the adapter interface
+        targets = self._setup_data[0]
+        if (measure is None or self._raw_inputs is None or targets is None
+                or len(targets) != len(self._raw_inputs)):  # no rows of both to read
+            return None
+
+        def measured() -> dict[str, Any] | None:
+            inputs, labels = self._training_rows(targets)
+            return rules.prediction_fit(measure(inputs), labels)
+
+        found = self._rule("prediction_fit", measured)  # one that raises is skipped after
+        return found if isinstance(found, dict) else None

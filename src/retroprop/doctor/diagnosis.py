@@ -42,6 +42,9 @@ REMEDIES: dict[str, str] = {
     "differentiable_loss": "compute the loss from the model's raw outputs with a library loss (cross-entropy "
                            "on logits, mse): one that clips, rounds, compares or detaches them passes no "
                            "gradient, and a log of outputs that are no probabilities is undefined",
+    "regression_loss": "measure a regression with a loss that is smallest where the predictions equal the "
+                       "targets (mse, l1, huber): a log loss or a clipped one on a regression's output "
+                       "falls while the predictions stray from the targets",
     "linear_output": "end a regression with a linear output, or scale the targets into the output's range",
     "match_target_shape": "give the targets the output's shape (y.view(-1, 1) for one output, or "
                           "out.squeeze(1)): an elementwise loss broadcasts (N, 1) against (N,) to (N, N) and "
@@ -80,15 +83,15 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
+    "loss_not_fit": "regression_loss",
 }
 # slow_convergence's remedy by its case (any other: the rule's remedies)
 SLOW_CASE_REMEDY: dict[str, tuple[str, ...]] = {"steps_not_taken": ("step_after_backward",)}
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-                 "match_target_shape",
-                 "differentiable_loss", "widen", "train_longer", "larger_batch", "match_validation",
-                 "fix_targets", "step_after_backward")
+                 "match_target_shape", "differentiable_loss", "regression_loss", "widen", "train_longer",
+                 "larger_batch", "match_validation", "fix_targets", "step_after_backward")
 
 @dataclass
 class Diagnosis:

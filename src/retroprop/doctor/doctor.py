@@ -144,7 +144,9 @@ class Doctor(Checking, Repairing):
         self._unconfirmed: tuple[list[dict[str, Any]], Any] | None = None  # a large update to confirm
         self._parameters: int | None = None  # the model's parameter count (0: the adapter cannot say)
         self._batchnorm: list[dict[str, Any]] = []  # this recipe's latest two batchnorm_losses measures
-        self._batchnorm_rows: tuple[Any, Any] | None = None  # the training rows they are measured on
+        self._sample_rows: tuple[Any, Any] | None = None  # the training rows they are measured on
+        self._fit: list[dict[str, Any]] = []  # this recipe's latest two rules.prediction_fit measures
+        self._fit_start: dict[str, Any] | None = None  # and the one at its first step
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already
         self._unknown_losses = 0  # steps observed with no loss (``observe(None)``)
@@ -477,6 +479,7 @@ class Doctor(Checking, Repairing):
                                else (None, None))
         self._unconfirmed = self._parameters = None
         self._batchnorm = []  # measured again on the treated model
+        self._fit, self._fit_start = [], None
         # each probe rule's window fills once
         recorder.restart(self.adapter, follow_up=rules.DEAD_WINDOW)
         self._quiet_until = 0

@@ -28,6 +28,8 @@ that are attached only for the batches that are probed.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -292,6 +294,9 @@ class Probe:
         if self._handles:
             return
         self._seen = {}
+        self._attach()
+
+    def _attach(self) -> None:
         names = [name for name, *_ in self.activation_modules]
         self._handles = [module.register_forward_hook(hook, output_only=True)
                          for (module, hook), name in zip(self._hooks, names, strict=True)
@@ -301,6 +306,18 @@ class Probe:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The hooks off for a pass the doctor makes itself (no training pass to measure), then on
+        again if they were, with what the armed passes measured so far kept."""
+        armed = self.armed
+        self.disarm()
+        try:
+            yield
+        finally:
+            if armed:
+                self._attach()
 
     @property
     def armed(self) -> bool:

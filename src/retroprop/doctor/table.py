@@ -103,7 +103,11 @@ class Evidence:
       ``first_epoch`` (of ``epoch_logs[0]``), ``validation_is_training`` and ``parameters`` (the
       model's parameter count, None when the adapter does not say); ``batchnorm`` (the latest epochs'
       losses on training rows with batch normalization's batch and running statistics, newest last:
-      ``adapter.batchnorm_losses``; empty when not measured), ``steps`` (this recipe's steps) and
+      ``adapter.batchnorm_losses``; empty when not measured), ``fit`` (the latest epochs' distances of
+      the predictions from regression targets on training rows, ``rules.prediction_fit``, measured
+      only while the training loss is down to ``rules.FITTED_LEVEL`` of its start; empty otherwise)
+      and ``fit_start`` (the same at this recipe's first step, before its update; None when unknown),
+      ``steps`` (this recipe's steps) and
       ``chance_loss``, ``start`` and ``losses`` (what a gap between losses is measured against: a blind
       guess's loss, else the run's start, as the loss rules read it).
     """
@@ -153,6 +157,8 @@ class Evidence:
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
     batchnorm: Sequence[dict[str, Any]] = ()
+    fit: Sequence[dict[str, Any]] = ()
+    fit_start: dict[str, Any] | None = None
     steps: int = 0
     backward_passes: int | None = None
 
@@ -282,9 +288,11 @@ TABLE: tuple[Rule, ...] = (
           Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
               e.probes, e.dropout_rates, _run_start(e)), gate=_symptoms),
           Detector("loss_output_mismatch (undefined loss)", "probe", lambda e: rules.undefined_loss(
-              e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms)),
+              e.probes, e.loss_known and e.loss_can_be_undefined), gate=_symptoms),
+          Detector("loss_output_mismatch (loss not fit)", "epoch", lambda e: rules.loss_not_fit(
+              e.fit, e.fit_start))),
          ("fix_output_loss", "match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-          "differentiable_loss", "match_target_shape"),
+          "differentiable_loss", "match_target_shape", "regression_loss"),
          treat_rank=1,
          signal="the output layer's activation and width, the loss, the targets' values and the number of "
                 "classes; during training, whether any layer gets a gradient",
@@ -294,10 +302,17 @@ TABLE: tuple[Rule, ...] = (
                    "class labels, a bounded output short of regression targets, or multi-hot targets under "
                    "a categorical loss, an output broadcast against targets of another shape; or no "
                    "gradient in any layer while the loss is above 0; or a NaN "
-                   "loss with every weight and activation finite (a custom loss, or one on probabilities)",
-         window="before the first step; 2 consecutive probes (no gradient); one probe (NaN loss)",
-         why="the loss then measures something other than the classification asked for: it cannot fall, "
-             "falls forever, or its gradient vanishes when the prediction is wrong",
+                   "loss with every weight and activation finite (a custom loss, or one on probabilities); "
+                   "or a training loss down to {fitted:.0%} of its start while, on up to {rows} training "
+                   "rows, the predictions' squared error is at least the regression targets' variance "
+                   "and at least its value at the first step, and their squared rank correlation with the "
+                   "targets below {ranks:g}",
+         window="before the first step; 2 consecutive probes (no gradient); one probe (NaN loss); 2 "
+                "consecutive epoch ends (loss not fit)",
+         why="the loss then measures something other than the classification or regression asked for: it "
+             "cannot fall, falls forever, falls where the predictions do not approach the targets, or its "
+             "gradient vanishes when the prediction is wrong",
+         thresholds={"fitted": rules.FITTED_LEVEL, "rows": BATCHNORM_ROWS, "ranks": 1 - rules.FITTED_LEVEL},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,
                  P.DEAD_RELU, P.VANISHING_GRADIENTS)),
     Rule(P.MISSING_NONLINEARITY,

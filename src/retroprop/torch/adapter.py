@@ -16,6 +16,8 @@ import copy
 import math
 import random
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -149,12 +151,8 @@ class TorchAdapter:
         modes = [(m, m.training) for m in self.model.modules()]
         buffers = [b for m in norms for b in m.buffers()]
         kept = [b.detach().clone() for b in buffers]
-        probe = self._probe
-        armed = probe is not None and probe.armed
-        if armed:
-            probe.disarm()
         try:
-            with torch.no_grad():
+            with self._unprobed(), torch.no_grad():
                 self.model.eval()
                 running = float(compute(self.model(x), y))
                 for m in norms:
@@ -166,11 +164,43 @@ class TorchAdapter:
             with torch.no_grad():
                 for b, saved in zip(buffers, kept, strict=True):
                     b.copy_(saved)
-            if armed:
-                probe.arm()
         if not (math.isfinite(batch) and math.isfinite(running)):
             return None
         return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
+
+    @contextmanager
+    def _unprobed(self) -> Iterator[None]:
+        """The probe's hooks off (a pass made for the doctor is no training pass to measure), what its
+        armed passes measured kept."""
+        if self._probe is None:
+            yield
+            return
+        with self._probe.paused():
+            yield
+
+    def outputs(self, inputs: Any) -> np.ndarray | None:
+        """As ``doctor.adapter.RetropropAdapter.outputs``: the model's evaluation-mode outputs on
+        ``inputs`` (a few NumPy rows), as a float64 NumPy array, nothing of the model's state changed
+        (the probe's hooks are off). None under torch.distributed, for an output that is no single
+        tensor, or one that is not finite."""
+        if self.ranks is not None or inputs is None or len(inputs) == 0:
+            return None
+        parameter = next(self.model.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+        x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            with self._unprobed(), torch.no_grad():
+                self.model.eval()
+                out = self.model(x)
+        finally:
+            for m, training in modes:
+                m.training = training
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            return None
+        values = out.detach().to("cpu", torch.float64).numpy()
+        return values if values.size and np.isfinite(values).all() else None
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())

@@ -31,6 +31,8 @@ before they are recorded (``distributed.reduce_record``), so that every rank rec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -187,6 +189,9 @@ class TorchProbe:
         if self._handles:
             return
         self._pending = {}
+        self._attach()
+
+    def _attach(self) -> None:
         if self._hooks is None:  # the same hooks serve every armed pass (they keep no state of their own)
             self._hooks = ([(name, module, self._activation_hook(name, kind))
                             for name, module, kind in self.activation_modules],
@@ -209,6 +214,18 @@ class TorchProbe:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The hooks off for a pass the doctor makes itself (no training pass to measure), then on
+        again if they were, with what the armed passes measured so far kept."""
+        armed = self.armed
+        self.disarm()
+        try:
+            yield
+        finally:
+            if armed:
+                self._attach()
 
     def cancel(self) -> None:
         """Drop everything pending (hooks, the weights snapshot, the step post-hook)."""

@@ -1,6 +1,7 @@
 """The detectors on epoch logs: overfitting, and validation accuracy that oscillates or collapses;
 they read a bounded window of logs plus a running ``EpochBest``. And, at each epoch's end, batch
-normalization's running statistics against the batches' (``batchnorm_statistics``)."""
+normalization's running statistics against the batches' (``batchnorm_statistics``), and a fitted loss
+against the predictions' distance from regression targets (``loss_not_fit``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
 
 from retroprop.doctor.rules.common import (
     FITTED_LEVEL,
@@ -249,4 +254,70 @@ def batchnorm_statistics(measured: Sequence[dict], steps: int,
         + (" (a momentum of 0 never updates them: evaluation normalizes with mean 0 and variance 1)."
            if frozen else " (batches unlike one another, as from sorted data or tiny batches, or a "
            "momentum that keeps only the latest batch)."),
+    )]
+
+
+FIT_MIN_ROWS = 8  # rows a prediction's distance from the targets is read on, at least
+
+
+def prediction_fit(outputs: Any, targets: Any) -> dict[str, float] | None:
+    """How well ``outputs`` (the model's, on some training rows) predict regression ``targets``:
+    ``error``, each column's mean squared error over its targets' variance (1: no better than
+    predicting their mean), averaged over the columns; ``rank_correlation``, the columns' mean
+    Spearman correlation (whether the predictions order the rows as the targets do, on any scale).
+    None when the targets are no regression's: another shape than the outputs' (class indices), a
+    column of at most two values (labels, one-hot or binary targets), fewer than ``FIT_MIN_ROWS`` rows,
+    or values that are not finite."""
+    if outputs is None or targets is None:
+        return None
+    out, y = np.asarray(outputs, dtype=np.float64), np.asarray(targets)
+    if y.dtype.kind not in "biuf" or len(y) != len(out) or len(y) < FIT_MIN_ROWS:
+        return None
+    out, y = out.reshape(len(out), -1), y.astype(np.float64).reshape(len(y), -1)
+    if out.shape != y.shape or not (np.isfinite(out).all() and np.isfinite(y).all()):
+        return None
+    errors, correlations = [], []
+    for column in range(y.shape[1]):
+        target, predicted = y[:, column], out[:, column]
+        if len(np.unique(target)) <= 2:
+            return None
+        errors.append(float(np.mean((predicted - target) ** 2) / np.var(target)))
+        ranks, order = rankdata(predicted), rankdata(target)
+        spread = float(np.std(ranks) * np.std(order))
+        correlations.append(float(np.mean((ranks - ranks.mean()) * (order - order.mean())) / spread)
+                            if spread > 0 else 0.0)
+    return {"error": float(np.mean(errors)), "rank_correlation": float(np.mean(correlations)),
+            "rows": len(y)}
+
+
+def loss_not_fit(measured: Sequence[dict[str, Any] | None], start: dict[str, Any] | None) -> list[Finding]:
+    """A loss that is smallest somewhere other than at the targets: at each of the last two epoch ends
+    the training loss had fallen to ``FITTED_LEVEL`` of the run's start or below (the loss says the
+    model fits; ``measured`` holds ``prediction_fit`` for such epochs) while, on training rows, the
+    predictions are farther from the regression targets than the targets' mean is (``error`` >= 1)
+    and than they were at the first step (``start``: a fall of the loss that only learned the targets'
+    mean, from an untrained model's outputs near 0, is ordinary under a proper loss on large targets),
+    and do not even order the rows as the targets do (squared rank correlation below 1 -
+    ``FITTED_LEVEL``: a loss measured through any monotone map of the outputs, fitted that far, leaves
+    the ranks nearly in place). A log loss on a regression's linear output, for one, falls to 0 on any
+    output above 1, whatever the target."""
+    if start is None or len(measured) < 2 or any(m is None for m in measured[-2:]):
+        return []
+    for entry in measured[-2:]:
+        if not (entry["error"] >= max(1.0, start["error"])
+                and entry["rank_correlation"] ** 2 < 1.0 - FITTED_LEVEL):
+            return []
+    entry = measured[-1]
+    return [Finding(
+        "loss_output_mismatch", None, None, "critical",
+        {"case": "loss_not_fit", "error": entry["error"], "error_at_start": start["error"],
+         "rank_correlation": entry["rank_correlation"], "rows": entry["rows"], "fix_by": "user",
+         "fix_note": "This is yours to fix: fit cannot change the loss for you (a regression needs a loss "
+                     "that is smallest where the predictions equal the targets: mse, l1, huber)."},
+        f"the training loss has fallen to {_pct(FITTED_LEVEL)} of its start or below, yet on "
+        f"{entry['rows']} training rows the predictions' squared error is {_fmt(entry['error'])} times "
+        f"the targets' variance (predicting their mean scores 1; {_fmt(start['error'])} at the first "
+        f"step), with a rank correlation of "
+        f"{entry['rank_correlation']:.2f}: the loss is smallest somewhere other than at the targets, so "
+        "lowering it does not fit them.",
     )]
