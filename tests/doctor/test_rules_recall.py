@@ -216,6 +216,16 @@ def test_single_sample_steps_whose_noise_hides_any_progress_are_batch_too_small(
     assert rules.batch_too_small(fitted, 1, chance_loss=math.log(10)) == []
 
 
+def test_a_start_far_above_a_blind_guess_does_not_make_a_noisy_stall_fitted():
+    # one sample per step on three classes from unscaled inputs: confident random outputs start the loss
+    # at 12.8, and it falls to 0.53 (half a blind guess's ln 3) in the first epoch, then stalls in noise
+    rng = np.random.default_rng(2)
+    losses = np.concatenate([np.linspace(12.8, 0.6, 200), rng.exponential(0.53, 9800)])
+    (finding,) = rules.batch_too_small(losses, 1, chance_loss=math.log(3))
+    assert finding.evidence["loss_level"] > rules.FITTED_LEVEL * math.log(3)
+    assert rules.batch_too_small(losses, 1) == []  # without the blind guess, the start is the mark
+
+
 def test_a_plateau_shorter_than_the_noise_windows_is_not_batch_too_small():
     # single samples of a two-class problem (most near 0, the misclassified ones near 2): down from
     # ln 2 in 150 steps, then 1,250 steps on a plateau of the loss surface at 0.25 (a healthy tanh

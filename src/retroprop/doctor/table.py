@@ -458,15 +458,17 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.BATCH_TOO_SMALL,
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
              e.losses, e.batch_size, e.start, chance_loss=e.chance_loss, epoch_logs=e.epoch_logs)),),
-         ("larger_batch",),
+         ("larger_batch", "lower_lr"),
          treat_rank=16,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
-                   "last {windows} windows within twice its noise, above {fitted:.0%} of the start",
+                   "last {windows} windows within twice its noise, above {fitted:.0%} of a blind guess's "
+                   "loss (else of the start)",
          window="{plateau} steps, or {smooth} samples when the batches are smaller",
          why="a mini-batch gradient's noise grows as 1/sqrt(batch size): each step follows its few samples "
-             "more than the data",
+             "more than the data (a step's noise also scales with the learning rate: fit, which cannot "
+             "change the batches, lowers the rate)",
          thresholds={"small": rules.SMALL_BATCH, "noise": rules.NOISE_LEVEL, "windows": rules.BATCH_WINDOWS,
                      "fitted": rules.FITTED_LEVEL, "plateau": rules.PLATEAU_STEPS,
                      "smooth": rules.LOSS_SMOOTH_SAMPLES},

@@ -523,8 +523,9 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     over the last ``BATCH_WINDOWS`` windows, the loss fell from the first to the last by no more than
     twice the noise of that difference (all of them: a healthy single-sample run may sit on a plateau
     of the loss surface for a few windows before it finds its way down, and a noise-bound loss stays
-    where it is); and it is not fitted (above
-    ``FITTED_LEVEL`` of ``start`` and of a blind guess's loss). A mini-batch gradient's noise grows
+    where it is); and it is not fitted (above ``FITTED_LEVEL`` of a blind guess's loss ``chance_loss``
+    when known, else of ``start``: an untrained model whose confident outputs start far above a blind
+    guess, as on unscaled inputs, has learned nothing by falling to one). A mini-batch gradient's noise grows
     as 1/sqrt(batch size), and so does the loss's: each step follows its few samples more than the
     data. ``batch_size`` must be known (the remedy raises it) and at most ``SMALL_BATCH``. Not when
     the validation loss of the last ``OVERFIT_EPOCHS`` epochs (``epoch_logs``) stayed within
@@ -548,7 +549,7 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
         return []
     level = _mean(recent)
     noise = float(np.std(np.diff(recent))) / math.sqrt(2)
-    reference = max(start, chance_loss or 0.0)
+    reference = chance_loss if chance_loss else start
     if level <= FITTED_LEVEL * reference or noise < NOISE_LEVEL * level:
         return []
     fall = _mean(span[:window]) - level
