@@ -46,3 +46,29 @@ def test_the_same_unit_started_the_right_way_fits_without_an_alarm() -> None:
     history = _backwards_relu(10.0)
     assert history.history["loss"][-1] < 1e-3
     assert history.diagnoses == []
+
+
+def test_a_binary_losss_blind_guess_is_the_entropy_of_the_targets_mean() -> None:
+    from retroprop.doctor.checks import mean_guess_loss
+
+    balanced = np.array([0, 1] * 50, dtype=np.float32)
+    assert mean_guess_loss("bce_with_logits", balanced) == pytest.approx(np.log(2))
+    skewed = np.array([1] * 10 + [0] * 90, dtype=np.float32)
+    assert mean_guess_loss("bce", skewed) == pytest.approx(-(0.1 * np.log(0.1) + 0.9 * np.log(0.9)))
+    soft = np.full(100, 0.3, dtype=np.float32)  # linear in the target: a soft target's mean counts alike
+    assert mean_guess_loss("bce", soft) == pytest.approx(-(0.3 * np.log(0.3) + 0.7 * np.log(0.7)))
+    assert mean_guess_loss("bce", np.ones(100)) is None  # one class: the guess is exact
+    assert mean_guess_loss("bce", np.arange(100.0)) is None  # no probabilities to score
+
+
+def test_fit_gives_the_doctor_a_binary_blind_guess() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 4)).astype(np.float32)
+    y = (x[:, :1] > 1.0).astype(np.float32)  # about 16 % positives
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    doctor = Doctor()
+    rp.fit(model, x, y, loss="bce_with_logits", optimizer=rp.optim.SGD(model.parameters(), lr=0.1),
+           epochs=1, batch_size=50, doctor=doctor, verbose=0)
+    p = y.mean()
+    assert doctor.chance_loss == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)), rel=1e-5)

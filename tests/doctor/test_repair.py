@@ -128,8 +128,22 @@ def test_a_huge_learning_rate_is_rolled_back_and_lowered_and_the_weights_stay_fi
     assert history.history["val_accuracy"][-1] > 0.85
 
 
-@pytest.mark.parametrize("act, std, problem", [(nn.ReLU, 0.5, "exploding_gradients"),
-                                                (nn.Tanh, 1.0, "saturated_activations")])
+def test_oversized_initial_weights_named_at_the_first_step_are_reset_by_he_init_at_once(digits):
+    m = mlp(act=nn.ReLU, depth=6)
+    for layer in m:
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, 0.0, 0.5)
+    history = repair(digits, m, rp.optim.SGD(m.parameters(), lr=0.05))
+    first = history.diagnoses[0]
+    assert (first.problem, first.step, first.evidence["case"]) == ("exploding_gradients", 0, "oversized_init")
+    assert first.evidence["loss_at_start"] > rules.LOSS_ALARM * first.evidence["chance_loss"]
+    assert first.remedies[0][0] == "he_init"  # the evidence blames the initial weights
+    treated = [t for t in history.treatments if t.problem == "exploding_gradients"]
+    assert [(t.remedy, t.applied, t.rolled_back_to) for t in treated] == [("he_init", True, 0)]
+    assert history.history["val_accuracy"][-1] >= healthy_accuracy(digits) - 0.02
+
+
+@pytest.mark.parametrize("act, std, problem", [(nn.Tanh, 1.0, "saturated_activations")])
 def test_oversized_initial_weights_are_reset_by_he_init(digits, act, std, problem):
     m = mlp(act=act, depth=2 if act is nn.Tanh else 6)
     for layer in m:

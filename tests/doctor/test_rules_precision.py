@@ -246,3 +246,12 @@ def test_a_start_below_a_blind_guess_is_no_mark_for_a_stalled_loss():
     assert table._loss_still_high(table.Evidence(losses=flat, start=0.42), [])  # no guess known: the start
     stalled = table.Evidence(losses=list(np.full(300, 2.2)), start=2.4, chance_loss=2.3)
     assert table._loss_still_high(stalled, [])
+
+
+def test_a_validation_loss_that_rose_from_a_near_perfect_fit_is_no_overfitting():
+    # a regression of y = 10x fitted to 1e-5 of its targets' variance (about 825): the validation loss
+    # wanders from 4e-5 to 8e-3 over the training loss's 1.5e-3
+    logs = [{"loss": 3e-3, "val_loss": 4e-5}] + [{"loss": 1.5e-3, "val_loss": v} for v in (6e-3, 7e-3, 8e-3)]
+    best = rules.EpochBest.of(logs)
+    assert rules.overfitting(logs, (10, 3), best=best)  # judged on the losses alone: a rise and a gap
+    assert rules.overfitting(logs, (10, 3), best=best, reference=825.0) == []

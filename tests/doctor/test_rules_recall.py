@@ -387,3 +387,27 @@ def test_several_moderate_dropouts_drop_as_much_as_one_near_total_rate():
     # held up by something else (no batch normalization, a small rate) is not the dropouts' doing
     assert rules.dropout_level([0.2, 0.3, 0.4, 0.5]) == 0.5
     assert rules.dropout_too_high(losses, [0.2, 0.3, 0.4, 0.5], chance_loss=math.log(10)) == []
+
+
+# -- oversized initial weights --------------------------------------------------------------------------
+def _layer(name: str, fan_in: int, fan_out: int, std: float) -> dict:
+    size = fan_in * fan_out
+    return {"name": name, "label": name, "fan_in": fan_in, "size": size, "weight_norm": std * math.sqrt(size),
+            "grad_rms": 1.0, "grad_norm": 1.0, "update_ratio": None}
+
+
+def test_oversized_initial_weights_with_a_loss_far_above_a_blind_guess_are_exploding():
+    # deeplearning.ai's "large random" initialization: [2, 10, 5, 1] ReLU weights drawn as randn * 10
+    layers = [_layer("0", 2, 10, 10.0), _layer("2", 10, 5, 10.0), _layer("4", 5, 1, 10.0)]
+    first = {"step": 0, "loss": 4088.0, "layers": layers, "activations": []}
+    (finding,) = rules.oversized_init([first], 0, chance_loss=math.log(2))
+    assert finding.problem == "exploding_gradients" and finding.evidence["case"] == "oversized_init"
+    assert finding.evidence["cause"] == "initialization" and finding.layer == "2"  # 22x He's scale there
+    assert finding.evidence["weight_gain"] > rules.OVERSIZED_GAIN
+    assert rules.oversized_init([first], 0, chance_loss=None) == []  # no blind guess to compare with
+    assert rules.oversized_init([dict(first, step=3)], 0, chance_loss=math.log(2)) == []  # not the start
+    calm = dict(first, loss=0.7)  # the same weights, a loss at a blind guess's: outputs not exploded
+    assert rules.oversized_init([calm], 0, chance_loss=math.log(2)) == []
+    he = [_layer("0", 2, 10, 1.0), _layer("2", 10, 5, math.sqrt(0.2)), _layer("4", 5, 1, math.sqrt(0.4))]
+    unscaled = dict(first, layers=he, loss=12.8)  # He weights on raw inputs: a loud start, not the weights
+    assert rules.oversized_init([unscaled], 0, chance_loss=math.log(3)) == []

@@ -204,11 +204,14 @@ def feature_rows(inputs: Any, what: str = "inputs", limit: int = SAMPLE_ROWS) ->
 
 
 def mean_guess_loss(loss: str | None, targets: Any) -> float | None:
-    """The loss of a regression's blind guess, predicting every target's mean (``mse``: the targets'
-    variance, averaged over the outputs) or median (``l1``: their mean absolute deviation from it),
-    on at most ``SAMPLE_ROWS`` rows: the mark a trained regression is below. None for another loss, or
-    targets that are not a numeric (rows,) or (rows, outputs) array."""
-    if loss not in ("mse", "l1") or targets is None or np.ndim(targets) not in (1, 2) or not len(targets):
+    """The loss of a blind guess that predicts every target's mean (``mse``: the targets' variance,
+    averaged over the outputs; binary cross-entropy, ``bce`` or ``bce_with_logits``, on targets in
+    [0, 1]: the entropy of their mean, averaged over the outputs, as the loss is linear in the target)
+    or median (``l1``: their mean absolute deviation from it), on at most ``SAMPLE_ROWS`` rows: the
+    mark a trained model is below. None for another loss, targets that are not a numeric (rows,) or
+    (rows, outputs) array (binary ones outside [0, 1]), or a guess that is exact (a loss of 0)."""
+    if (loss not in ("mse", "l1", *BINARY_LOSSES) or targets is None or np.ndim(targets) not in (1, 2)
+            or not len(targets)):
         return None
     try:
         y = sample_rows(targets, "targets")
@@ -216,9 +219,18 @@ def mean_guess_loss(loss: str | None, targets: Any) -> float | None:
         return None
     if not np.isfinite(y).all():
         return None
-    if loss == "mse":
-        return float(np.var(y, axis=0).mean())
-    return float(np.abs(y - np.median(y, axis=0)).mean())
+    if loss in BINARY_LOSSES:
+        if y.min() < 0 or y.max() > 1:
+            return None
+        from scipy.special import entr  # -p ln p, 0 at p = 0
+
+        p = y.mean(axis=0)
+        guess = float(np.mean(entr(p) + entr(1 - p)))
+    elif loss == "mse":
+        guess = float(np.var(y, axis=0).mean())
+    else:
+        guess = float(np.abs(y - np.median(y, axis=0)).mean())
+    return guess if guess > 0 else None
 
 
 def _output(layers: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None, int | None]:

@@ -235,10 +235,12 @@ class Doctor(Checking, Repairing):
             self._new_recipe(0, 0)  # the initial state is the first to roll back to
 
     def _guess_chance(self, loss: Any, targets: Any, n_classes: int | None) -> None:
-        """Without a given ``chance_loss``, a mean-reduced regression loss's blind guess (the targets'
-        mean or median)."""
-        if not self._chance_given and n_classes is None and getattr(loss, "reduction", "mean") == "mean":
-            from retroprop.doctor.checks import mean_guess_loss
+        """Without a given ``chance_loss``, a mean-reduced regression or binary loss's blind guess (the
+        targets' mean or median)."""
+        from retroprop.doctor.checks import BINARY_LOSSES, mean_guess_loss
+
+        if (not self._chance_given and (n_classes is None or self._loss_kind in BINARY_LOSSES)
+                and getattr(loss, "reduction", "mean") == "mean"):
 
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 

@@ -34,16 +34,18 @@ _RANK = {problem: rank for rank, problem in enumerate(CAUSAL_ORDER)}  # causes f
 
 def remedies_for(finding: Finding) -> list[tuple[str, str]]:
     """The remedies in the order to try them: the problem's; the one that fits the way of mismatching
-    for ``loss_output_mismatch``; lowering the learning rate first when the evidence blames the rate."""
+    for ``loss_output_mismatch``; lowering the learning rate first when the evidence blames the rate,
+    He initialization first when it blames the initial weights."""
     order = list(TREATMENT_ORDER[finding.problem])
     if finding.problem == "loss_output_mismatch":
         fits = OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")
         order = [fits] if isinstance(fits, str) else list(fits)
     elif finding.problem == "slow_convergence" and finding.evidence.get("case") in SLOW_CASE_REMEDY:
         order = list(SLOW_CASE_REMEDY[finding.evidence["case"]])
-    if finding.evidence.get("cause") == "learning_rate" and "lower_lr" in order:
-        order.remove("lower_lr")
-        order.insert(0, "lower_lr")
+    first = {"learning_rate": "lower_lr", "initialization": "he_init"}.get(finding.evidence.get("cause"))
+    if first in order:
+        order.remove(first)
+        order.insert(0, first)
     return [(remedy, REMEDIES[remedy]) for remedy in order]
 
 

@@ -478,6 +478,8 @@ TABLE: tuple[Rule, ...] = (
              e.probes, loss_after=e.loss_after, first_step=e.first_step, batch_size=e.batch_size)),
           Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(
               e.probes, e.batch_size)),
+          Detector("exploding_gradients (oversized init)", "probe", lambda e: rules.oversized_init(
+              e.opening, e.first_step, e.chance_loss)),
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
@@ -485,7 +487,8 @@ TABLE: tuple[Rule, ...] = (
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
-                "blind guess's",
+                "blind guess's; on the first probe, the initial weights' scale over He's, multiplied along "
+                "the network, with the first loss against a blind guess's",
          threshold="update/weight > {ratio:g} (for a layer whose weights are below {tiny:g} x that norm, "
                    "as a zero or near-zero init: only when the loss after the step is non-finite or > "
                    "{factor:g} x the loss before it, or the previous probe's update was large too; for the "
@@ -493,17 +496,20 @@ TABLE: tuple[Rule, ...] = (
                    "before it, or the next probe's, brought forward, is large too; with batches of <= "
                    "{small} samples, any large update only with the next or previous probe's large too, or "
                    "a non-finite loss), or total gradient norm > {growth:g} x its value 4 probes earlier "
-                   "(batches of > {small}), or a loss > {loss:g} x (critical)",
+                   "(batches of > {small}), or a loss > {loss:g} x (critical); or initial weights that "
+                   "amplify the signal > {gain:g}-fold with a first loss > {alarm:g} x a blind guess's",
          window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
-                "(loss)",
+                "(loss), the first probe (initial weights)",
          why="large weights make the products of many large terms grow geometrically; an update as large as "
              "the weights themselves throws the layer away (one large first move of tiny weights toward "
              "the solution does not); a loss a million times its start needs outputs 1e3-1e6 times too "
-             "large",
+             "large; initial weights far above the He scale make outputs large and confidently wrong from "
+             "the first step",
          thresholds={"ratio": rules.EXPLODING_UPDATE_RATIO, "growth": rules.EXPLODING_GROWTH,
                      "loss": rules.ASTRONOMICAL_LOSS, "tiny": rules.TINY_WEIGHTS,
                      "first": rules.FIRST_STEP_OVERSHOOT, "small": rules.SMALL_BATCH,
-                     "factor": rules.UNSTABLE_FACTOR},
+                     "factor": rules.UNSTABLE_FACTOR, "gain": rules.OVERSIZED_GAIN,
+                     "alarm": rules.LOSS_ALARM},
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),
     Rule(P.NON_FINITE,
@@ -629,7 +635,7 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.OVERFITTING,
          (Detector("overfitting", "epoch", lambda e: rules.overfitting(
              e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best,
-             parameters=e.parameters),
+             parameters=e.parameters, reference=e.chance_loss or _run_start(e)),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
          treat_rank=18,
@@ -642,13 +648,14 @@ TABLE: tuple[Rule, ...] = (
                    "them), the training loss not rising over the window by {rise:.0%} of it either, and over "
                    "those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling noise "
                    "(Agresti-Coull); never when the validation data is the training data, nor for a model "
-                   "with fewer parameters than {capacity:.0%} of its training samples",
+                   "with fewer parameters than {capacity:.0%} of its training samples, nor while the "
+                   "validation loss is at most {fitted:.0%} of a blind guess's (else of the start)",
          window="{epochs} epochs",
          why="the network memorizes its training data instead of generalizing: it does better on what it "
              "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "
              "ordinary in healthy runs)",
          thresholds={"rise": rules.OVERFIT_RISE, "epochs": rules.OVERFIT_EPOCHS, "gap": rules.OVERFIT_GAP,
-                     "swing": rules.SWING, "capacity": rules.OVERFIT_CAPACITY}),
+                     "swing": rules.SWING, "capacity": rules.OVERFIT_CAPACITY, "fitted": rules.FITTED_LEVEL}),
     Rule(P.UNDERFITTING,
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,

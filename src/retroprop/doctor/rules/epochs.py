@@ -68,7 +68,8 @@ class EpochBest:
 
 def overfitting(epoch_logs: Sequence[dict[str, float]],
                 samples: tuple[int, int] | None = None, first_epoch: int = 0, *,
-                best: EpochBest | None = None, parameters: int | None = None) -> list[Finding]:
+                best: EpochBest | None = None, parameters: int | None = None,
+                reference: float | None = None) -> list[Finding]:
     """Validation loss above its minimum for several epochs (or validation accuracy collapsed from
     its best by ``SWING`` and three times its noise) while the training loss does not rise with it,
     and a generalization gap over those same epochs. ``samples`` = (training,
@@ -86,8 +87,16 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     ``parameters``: the model's parameter count, when known: a model with fewer than
     ``OVERFIT_CAPACITY`` times its training samples cannot memorize them, and a validation loss that
     climbs away from such a model's training loss is the steps' doing, not memory.
+
+    ``reference``: a blind guess's loss (else the run's start), when known: a validation loss still at
+    most ``FITTED_LEVEL`` of it generalizes well, however far it rose from a near-perfect best (a
+    regression fitted to 1e-5 of its targets' variance wanders by multiples of that).
     """
     if parameters and samples and samples[0] and parameters < OVERFIT_CAPACITY * samples[0]:
+        return []
+    latest = epoch_logs[-1].get("val_loss") if epoch_logs else None
+    if (reference is not None and math.isfinite(reference) and reference > 0 and latest is not None
+            and latest <= FITTED_LEVEL * reference):
         return []
     if best is None:
         best = EpochBest.of(epoch_logs)

@@ -20,6 +20,7 @@ from retroprop.doctor.rules.common import (
     EXPLODING_UPDATE_RATIO,
     FIRST_STEP_OVERSHOOT,
     FITTED_LEVEL,
+    LOSS_ALARM,
     OVERSIZED_GAIN,
     SATURATED_SHARE,
     SMALL_BATCH,
@@ -361,6 +362,37 @@ def weight_gain(layers: Sequence[dict[str, Any]]) -> tuple[float, list[float]]:
     factors = [layer["weight_norm"] / math.sqrt(layer["size"]) / math.sqrt(2.0 / layer["fan_in"])
                for layer in layers if layer.get("fan_in") and layer.get("size")]
     return (math.prod(factors) if factors else 0.0), factors
+
+
+def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
+                   chance_loss: float | None = None) -> list[Finding]:
+    """A run started from weights far above a working scale: on its first probe (``opening[0]``, at
+    ``first_step``), the weights' scale alone amplifies the signal by more than ``OVERSIZED_GAIN``
+    along the network (``weight_gain``), and the outputs show it: the loss is more than ``LOSS_ALARM``
+    times a blind guess's (``chance_loss``, needed), where an untrained model at a working scale scores
+    about that guess. Outputs that large are confident and mostly wrong: the loss and its gradients
+    start orders of magnitude too large, and the steps must first undo the scale."""
+    if not opening or not chance_loss or not chance_loss > 0:
+        return []
+    probe = opening[0]
+    loss = probe.get("loss")
+    if probe.get("step") != first_step or loss is None or not math.isfinite(loss):
+        return []
+    gain, factors = weight_gain(probe["layers"])
+    if gain <= OVERSIZED_GAIN or loss <= LOSS_ALARM * chance_loss:
+        return []
+    sized = [layer for layer in probe["layers"] if layer.get("fan_in") and layer.get("size")]
+    largest = max(range(len(factors)), key=factors.__getitem__)
+    layer = sized[largest]
+    return [Finding(
+        "exploding_gradients", layer["name"], layer["label"], "critical",
+        {"case": "oversized_init", "cause": "initialization", "weight_gain": gain,
+         "layer_gains": [round(f, 3) for f in factors], "loss_at_start": loss, "chance_loss": chance_loss},
+        f"the initial weights are {_fmt(max(factors))} times the He scale in {layer['label']} and amplify "
+        f"the signal {_fmt(gain)}-fold along the network: the first loss is {_fmt(loss)}, "
+        f"{_fmt(loss / chance_loss)} times a blind guess's ({_fmt(chance_loss)}), from outputs that large "
+        "and confidently wrong; the steps must first undo the scale.",
+    )]
 
 
 def tiny_weights(layer: dict[str, Any]) -> bool:
