@@ -255,3 +255,12 @@ def test_a_validation_loss_that_rose_from_a_near_perfect_fit_is_no_overfitting()
     best = rules.EpochBest.of(logs)
     assert rules.overfitting(logs, (10, 3), best=best)  # judged on the losses alone: a rise and a gap
     assert rules.overfitting(logs, (10, 3), best=best, reference=825.0) == []
+
+
+def test_a_loss_that_fell_tenfold_within_its_first_hundred_steps_is_fitted_already():
+    # batches of 64 (smoothed over 20 steps): 60 steps, from 2.3 to 0.1 (a ConvNet on digits, whose
+    # unused channels die while it fits); a trend needs 120 steps, a fitted loss only a start and a window
+    losses = np.r_[np.linspace(2.3, 0.12, 40), np.full(20, 0.1)]
+    assert rules.loss_trend(losses, batch_size=64) == "fitted"
+    assert rules.loss_trend(np.linspace(2.3, 1.9, 60), batch_size=64) is None  # falling: too early to tell
+    assert rules.loss_trend(losses[:30], batch_size=64) is None  # no window after the start

@@ -228,7 +228,9 @@ def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_siz
     below ``FITTED_LEVEL`` of ``start``, and of ``chance_loss`` when given: a start far above a blind
     guess's, as from a bad init, is no mark to have fallen from), else ``"falling"`` or ``"rising"``
     (the latest smoothed window against the one ``PLATEAU_STEPS`` earlier, beyond 1 % and twice their
-    noise) or ``"stalled"``; None when the steps are too few to tell (or not finite).
+    noise) or ``"stalled"``; None when the steps are too few to tell (or not finite). A fitted loss
+    needs only its start and one smoothed window after it: a run that fell tenfold within its first
+    hundred steps is fitted before any trend can be read.
 
     The harm test of the layer rules: units that are dead or saturated in a network whose loss
     still falls, or has fitted its data, cost nothing measurable. ``start``: the run's starting
@@ -240,16 +242,21 @@ def loss_trend(losses: Sequence[float], start: float | None = None, *, batch_siz
         return "fitted"
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
-    if len(losses) < window + span:
+    if len(losses) < 2 * span:  # a start and a window after it
         return None
-    recent = np.asarray(losses[-(window + span):], dtype=np.float64)
     start = _start_of(losses, start, span if batch_size else 5)
-    if not (np.isfinite(recent).all() and math.isfinite(start)):
+    now = np.asarray(losses[-span:], dtype=np.float64)
+    if not (np.isfinite(now).all() and math.isfinite(start)):
         return None
-    before, now = recent[:span], recent[-span:]
     mark = min(start, chance_loss) if chance_loss and math.isfinite(chance_loss) else start
     if mark > 0 and _mean(now) <= FITTED_LEVEL * mark:
         return "fitted"
+    if len(losses) < window + span:
+        return None
+    recent = np.asarray(losses[-(window + span):], dtype=np.float64)
+    if not np.isfinite(recent).all():
+        return None
+    before = recent[:span]
     if _falling(before, now):
         return "falling"
     return "rising" if _rising(before, now) else "stalled"
