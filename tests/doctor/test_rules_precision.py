@@ -264,3 +264,8 @@ def test_a_loss_that_fell_tenfold_within_its_first_hundred_steps_is_fitted_alrea
     assert rules.loss_trend(losses, batch_size=64) == "fitted"
     assert rules.loss_trend(np.linspace(2.3, 1.9, 60), batch_size=64) is None  # falling: too early to tell
     assert rules.loss_trend(losses[:30], batch_size=64) is None  # no window after the start
+    thrown = losses.copy()
+    thrown[1] = 30.0  # the second step thrown far above the first: a start inflated tenfold
+    assert rules.loss_trend(np.r_[thrown[:40], np.full(20, 0.25)], batch_size=64) == "fitted"
+    # against a blind guess's loss (ln 2 here) 0.25 is no fit: the inflated start is no mark
+    assert rules.loss_trend(np.r_[thrown[:40], np.full(20, 0.25)], batch_size=64, chance_loss=0.69) is None

@@ -408,6 +408,8 @@ def test_oversized_initial_weights_with_a_loss_far_above_a_blind_guess_are_explo
     assert rules.oversized_init([dict(first, step=3)], 0, chance_loss=math.log(2)) == []  # not the start
     calm = dict(first, loss=0.7)  # the same weights, a loss at a blind guess's: outputs not exploded
     assert rules.oversized_init([calm], 0, chance_loss=math.log(2)) == []
+    squashed = dict(first, activations=[{"name": "1", "label": "1", "kind": "tanh", "saturated_share": 0.86}])
+    assert rules.oversized_init([squashed], 0, chance_loss=math.log(2)) == []  # saturation's to name
     he = [_layer("0", 2, 10, 1.0), _layer("2", 10, 5, math.sqrt(0.2)), _layer("4", 5, 1, math.sqrt(0.4))]
     unscaled = dict(first, layers=he, loss=12.8)  # He weights on raw inputs: a loud start, not the weights
     assert rules.oversized_init([unscaled], 0, chance_loss=math.log(3)) == []

@@ -165,7 +165,8 @@ class Evidence:
     def harm(self) -> dict[str, Any]:
         """The keyword arguments with which a layer rule tells a network that learns well."""
         return {"losses": self.losses, "start": self.start, "batch_size": self.batch_size,
-                "accuracy": self.accuracy, "epoch_logs": self.epoch_logs, "samples": self.samples}
+                "accuracy": self.accuracy, "epoch_logs": self.epoch_logs, "samples": self.samples,
+                "chance_loss": self.chance_loss}
 
 
 Gate = Callable[[Evidence, Sequence[Finding]], bool]

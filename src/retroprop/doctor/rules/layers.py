@@ -371,12 +371,17 @@ def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
     along the network (``weight_gain``), and the outputs show it: the loss is more than ``LOSS_ALARM``
     times a blind guess's (``chance_loss``, needed), where an untrained model at a working scale scores
     about that guess. Outputs that large are confident and mostly wrong: the loss and its gradients
-    start orders of magnitude too large, and the steps must first undo the scale."""
+    start orders of magnitude too large, and the steps must first undo the scale. Not when a
+    sigmoid or tanh layer of that probe has ``SATURATED_SHARE`` of its outputs in the flat regions:
+    squashing units cap the signal, and what the oversized weights do there is saturate them
+    (``saturated_activations``' to name)."""
     if not opening or not chance_loss or not chance_loss > 0:
         return []
     probe = opening[0]
     loss = probe.get("loss")
     if probe.get("step") != first_step or loss is None or not math.isfinite(loss):
+        return []
+    if any((a.get("saturated_share") or 0.0) >= SATURATED_SHARE for a in probe.get("activations", ())):
         return []
     gain, factors = weight_gain(probe["layers"])
     if gain <= OVERSIZED_GAIN or loss <= LOSS_ALARM * chance_loss:
@@ -514,7 +519,7 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
               losses: Sequence[float] | None = None, start: float | None = None,
               batch_size: int | None = None, accuracy: float | None = None,
               epoch_logs: Sequence[dict[str, float]] = (),
-              samples: tuple[int, int] | None = None) -> list[Finding]:
+              samples: tuple[int, int] | None = None, chance_loss: float | None = None) -> list[Finding]:
     """ReLU units that fired on none of the latest probed batches: the last ``DEAD_WINDOW`` of them
     and as many more as it takes to hold ``DEAD_SAMPLES`` samples (pass that many probes: see
     ``dead_window_probes``).
@@ -566,9 +571,9 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
         ))
     if findings and losses is not None:
         if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
-                       samples=samples):
+                       samples=samples, chance_loss=chance_loss):
             return []  # the units the network lost cost it nothing it can measure
-        trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy)
+        trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
         for finding in findings:
             finding.evidence["loss_trend"] = trend
     return findings
@@ -606,7 +611,8 @@ def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> floa
 def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[float] | None = None,
                           start: float | None = None, batch_size: int | None = None,
                           accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
-                          samples: tuple[int, int] | None = None) -> list[Finding]:
+                          samples: tuple[int, int] | None = None,
+                          chance_loss: float | None = None) -> list[Finding]:
     """Most sigmoid/tanh outputs in their flat regions, on two probes in a row (each beyond its
     batch's sampling noise, ``saturation_margin``), in a network that does not demonstrably learn well.
 
@@ -637,9 +643,9 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[
     if not findings or losses is None:
         return findings
     if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
-                   samples=samples):
+                   samples=samples, chance_loss=chance_loss):
         return []  # it fits its data and generalizes: the flat regions cost it nothing it can measure
-    trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy)
+    trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
     for finding in findings:
         finding.evidence["loss_trend"] = trend
         if trend in ("stalled", "rising"):

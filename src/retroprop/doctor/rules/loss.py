@@ -66,17 +66,19 @@ def loss_symptoms(losses: Sequence[float], *, batch_size: int | None = None) -> 
 
 def learns_well(losses: Sequence[float], start: float | None = None, *, batch_size: int | None = None,
                 accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
-                samples: tuple[int, int] | None = None) -> bool:
+                samples: tuple[int, int] | None = None, chance_loss: float | None = None) -> bool:
     """Whether the network demonstrably learns well, so that odd-looking units in it (dead, or
     saturated) are no alarm: it has fitted its training data (``loss_trend`` says ``"fitted"``: a
-    training accuracy of 1, or a loss an order of magnitude below its start) and, when the latest
+    training accuracy of 1, or a loss an order of magnitude below its start and a blind guess's,
+    ``chance_loss``, when known: a start thrown far above it is no mark) and, when the latest
     of ``epoch_logs`` has both accuracies, it generalizes: no gap reaching ``OVERFIT_GAP`` and
     twice its sampling noise (``samples`` the training and validation counts) on every one of the
     last ``OVERFIT_EPOCHS`` logs given that has both (one epoch's gap alone is what chance gives
     over a long run, as for ``overfitting``; a caller that passes one log judges by it). A loss that
     merely falls is no proof: saturated units still let the output layer fit the training data,
     slowly or by memorizing it (a generalization gap)."""
-    if loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy) != "fitted":
+    trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
+    if trend != "fitted":
         return False
     if not epoch_logs or not ("accuracy" in epoch_logs[-1] and "val_accuracy" in epoch_logs[-1]):
         return True
