@@ -463,7 +463,8 @@ def test_the_rules_table_documents_each_static_problem():
 
     setup = [rule.doc() for rule in table.TABLE if rule.problem.value in table.SETUP_PROBLEMS]
     assert [r["problem"] for r in setup] == ["constant_targets", "loss_output_mismatch",
-                                             "missing_nonlinearity", "symmetric_units", "unscaled_inputs",
+                                             "missing_nonlinearity", "unregistered_parameters",
+                                             "symmetric_units", "unscaled_inputs",
                                              "unscaled_targets", "validation_mismatch", "unshuffled_data",
                                              "gradient_ascent"]
     assert all(rule[k] for rule in setup for k in ("signal", "threshold", "window", "why"))

@@ -22,7 +22,8 @@ def test_one_row_per_problem_and_every_name_derived_from_the_table():
     assert diagnosis.TREATMENT_ORDER is table.TREATMENT_ORDER
     assert diagnosis.CONSEQUENCES is table.CONSEQUENCES and diagnosis.CAUSAL_ORDER is table.CAUSAL_ORDER
     assert set(table.SETUP_PROBLEMS) == {"constant_targets", "loss_output_mismatch", "missing_nonlinearity",
-                                         "symmetric_units", "unscaled_inputs", "unscaled_targets",
+                                         "unregistered_parameters", "symmetric_units", "unscaled_inputs",
+                                         "unscaled_targets",
                                          "validation_mismatch", "unshuffled_data", "gradient_ascent"}
     for rule in table.TABLE:
         assert rule.detectors, rule.problem

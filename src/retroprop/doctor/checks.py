@@ -536,6 +536,25 @@ def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, wher
 # ---------------------------------------------------------------------------------------------
 # missing_nonlinearity
 # ---------------------------------------------------------------------------------------------
+def unregistered_parameters(found: dict[str, Any] | None) -> list[Finding]:
+    """Trainable tensors that the first loss's graph reaches but neither the model's parameters nor the
+    optimizer's hold (``found``: ``tensors``, their count; ``entries``, their elements; ``shapes``, the
+    first few): layers kept in a plain list or dict, used by ``forward``, never registered as
+    submodules, so never trained. None (not read) or no such tensor: nothing."""
+    if not found or not found.get("tensors"):
+        return []
+    shapes = ", ".join("x".join(str(d) for d in shape) for shape in found.get("shapes", ())[:4])
+    return [Finding(
+        "unregistered_parameters", None, None, "critical",
+        {**found, "fix_by": "user",
+         "fix_note": "This is yours to fix: fit and watch train what the model registers (keep the layers "
+                     "in nn.ModuleList, nn.ModuleDict or nn.Sequential)."},
+        f"{found['tensors']} trainable tensor(s) ({found.get('entries', 0)} weights; shapes {shapes}) take "
+        "part in the loss but belong to no registered layer of the model and to no optimizer group: "
+        "layers kept in a plain Python list or dict, which the optimizer never updates.",
+    )]
+
+
 def missing_nonlinearity(layers: Sequence[dict[str, Any]]) -> list[Finding]:
     """Runs of two or more Linear layers with no activation between them (one finding per run).
     ``model_is_linear`` in the evidence: no activation anywhere, max pooling aside (a max over a few
@@ -1037,7 +1056,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 shuffled: bool | None = None, unit_symmetry: Sequence[dict[str, Any]] | None = None,
                 dropout_rates: Sequence[float] = (), maximize: bool = False,
                 inputs_sample: bool = False, targets_sample: bool = False,
-                loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None) -> list[Finding]:
+                loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None,
+                unregistered: dict[str, Any] | None = None) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -1051,7 +1071,9 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     whether the optimizer is set to climb the loss. ``inputs_sample``, ``targets_sample``: the inputs or
     targets are one batch, not the training set: only their scale (and the targets' values against the
     output) is read from them. ``loss_broadcast``: (the output's shape, the compared shape) when the
-    loss broadcast the output against targets of another shape."""
+    loss broadcast the output against targets of another shape. ``unregistered``: the trainable
+    tensors the first loss reaches outside the model's and the optimizer's parameters
+    (``unregistered_parameters``), when read."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -1067,4 +1089,4 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              shuffled=shuffled, unit_symmetry=unit_symmetry,
                                              dropout_rates=tuple(dropout_rates), maximize=bool(maximize),
                                              inputs_sample=inputs_sample, targets_sample=targets_sample,
-                                             loss_broadcast=loss_broadcast))
+                                             loss_broadcast=loss_broadcast, unregistered=unregistered))

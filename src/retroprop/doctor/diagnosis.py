@@ -49,6 +49,9 @@ REMEDIES: dict[str, str] = {
     "match_target_shape": "give the targets the output's shape (y.view(-1, 1) for one output, or "
                           "out.squeeze(1)): an elementwise loss broadcasts (N, 1) against (N,) to (N, N) and "
                           "scores every prediction against every target",
+    "register_layers": "keep layers in nn.ModuleList, nn.ModuleDict or nn.Sequential (or as attributes), "
+                       "not in a plain Python list or dict, and build the optimizer from model.parameters() "
+                       "once the model is complete",
     "insert_activation": "insert a ReLU between Linear (or convolution) layers that have no activation "
                          "between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -91,7 +94,7 @@ SLOW_CASE_REMEDY: dict[str, tuple[str, ...]] = {"steps_not_taken": ("step_after_
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "widen", "train_longer",
-                 "larger_batch", "match_validation", "fix_targets", "step_after_backward")
+                 "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers")
 
 @dataclass
 class Diagnosis:

@@ -127,6 +127,7 @@ class Doctor(Checking, Repairing):
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``complete_setup``'s output layer
         self._loss_broadcast: Any = None  # ``complete_setup``'s broadcast, seen under a loss given
+        self._unregistered: dict[str, Any] | None = None  # ``complete_setup``'s unregistered tensors
         self._setup_loss: Any = None  # the loss the setup was checked with
         self._validation_checked = False  # ``check_validation`` has run
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
@@ -247,7 +248,7 @@ class Doctor(Checking, Repairing):
     def complete_setup(self, loss: Any = None, output: dict[str, Any] | None = None,
                        width: int | None = None, *, inputs: Any = None, targets: Any = None,
                        inputs_transformed: bool = False, classes_guessed: bool = False,
-                       broadcast: Any = None) -> bool:
+                       broadcast: Any = None, unregistered: dict[str, Any] | None = None) -> bool:
         """What the setup lacked, found once the first step has run (``retroprop.torch`` reads it from
         the first forward pass and the first loss's autograd graph): the setup is checked again with it
         before the first step is observed. Returns whether anything was taken: nothing after the first
@@ -264,7 +265,9 @@ class Doctor(Checking, Repairing):
         ``classes_guessed``: the ``n_classes`` given was read from integer targets that the loss shows
         to be no class indices: it is set aside. ``broadcast``: (the output's shape, the compared
         shape) when the loss ``attach`` was given broadcast the output against targets of another shape
-        (a loss found here carries its own)."""
+        (a loss found here carries its own). ``unregistered``: the trainable tensors the first loss's
+        graph reaches outside the model's and the optimizer's parameters (``tensors``, ``entries``,
+        ``shapes``; ``checks.unregistered_parameters``)."""
         if self.recorder is None or self.recorder.step:  # every observe counts a step
             return False
         given_targets, n_classes, given_inputs, validation_inputs, *rest = self._setup_data
@@ -276,8 +279,12 @@ class Doctor(Checking, Repairing):
         inputs_sample = given_inputs is None and inputs is not None and np.ndim(inputs) >= 2 and len(inputs)
         targets_sample = given_targets is None and targets is not None
         take_broadcast = broadcast is not None and self._loss_given and self._loss_broadcast is None
-        if not (take_loss or inputs_sample or targets_sample or classes_guessed or take_broadcast):
+        take_unregistered = bool(unregistered and unregistered.get("tensors")) and self._unregistered is None
+        if not (take_loss or inputs_sample or targets_sample or classes_guessed or take_broadcast
+                or take_unregistered):
             return False
+        if take_unregistered:
+            self._unregistered = dict(unregistered)
         if take_broadcast:
             self._loss_broadcast = broadcast
         self._setup_data = (given_targets, n_classes, given_inputs, validation_inputs, *rest)
@@ -328,7 +335,8 @@ class Doctor(Checking, Repairing):
                                     group.get("maximize") for group in getattr(adapter.optimizer,
                                                                                 "param_groups", ())),
                                 inputs_sample=inputs_sample, targets_sample=targets_sample,
-                                loss_broadcast=getattr(loss, "broadcast", None) or self._loss_broadcast)
+                                loss_broadcast=getattr(loss, "broadcast", None) or self._loss_broadcast,
+                                unregistered=self._unregistered)
         except Exception as err:
             self._failed("checks", err, 0)
             return []

@@ -44,6 +44,7 @@ class Problem(enum.StrEnum):
     CONSTANT_TARGETS = "constant_targets"
     LOSS_OUTPUT_MISMATCH = "loss_output_mismatch"
     MISSING_NONLINEARITY = "missing_nonlinearity"
+    UNREGISTERED_PARAMETERS = "unregistered_parameters"
     SYMMETRIC_UNITS = "symmetric_units"
     UNSCALED_INPUTS = "unscaled_inputs"
     UNSCALED_TARGETS = "unscaled_targets"
@@ -77,7 +78,9 @@ class Evidence:
       convolution layer, whether its units start alike: ``adapter.unit_symmetry``), ``dropout_rates`` and
       ``maximize`` (whether the optimizer is set to maximize the loss); ``inputs_sample`` and
       ``targets_sample`` (the inputs or targets are one batch, not the training set); ``loss_broadcast``
-      (the output's shape and the shape the loss compared, when it broadcast them).
+      (the output's shape and the shape the loss compared, when it broadcast them); ``unregistered``
+      (the trainable tensors the first loss reaches that neither the model nor the optimizer holds:
+      ``tensors``, ``entries``, ``shapes``; None when not read).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -157,6 +160,7 @@ class Evidence:
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
     batchnorm: Sequence[dict[str, Any]] = ()
+    unregistered: dict[str, Any] | None = None
     fit: Sequence[dict[str, Any]] = ()
     fit_start: dict[str, Any] | None = None
     steps: int = 0
@@ -330,11 +334,24 @@ TABLE: tuple[Rule, ...] = (
          why="a product of linear maps is one linear map: the extra layers add parameters, not expressive "
              "power",
          thresholds={"run": 2}, causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE)),
+    Rule(P.UNREGISTERED_PARAMETERS,
+         (Detector("unregistered_parameters", "setup", lambda e: checks.unregistered_parameters(
+             e.unregistered)),),
+         ("register_layers",),
+         treat_rank=3,
+         signal="the trainable tensors the first loss's graph reaches (its autograd leaves) that neither the "
+                "model's parameters nor the optimizer's hold",
+         threshold=">= 1 (of the model's own layers' kind: weights that require gradients)",
+         window="the first step (the loss's graph, read once)",
+         why="a layer kept in a plain Python list or dict is used by forward but is no submodule: it is "
+             "not in model.parameters(), so the optimizer never updates it (it stays at its random "
+             "initialization), and state_dict(), .to(device) and train()/eval() pass it over",
+         causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.SYMMETRIC_UNITS,
          (Detector("symmetric_units", "setup", lambda e: checks.symmetric_units(
              e.unit_symmetry, e.layers, e.dropout_rates)),),
          ("he_init",),
-         treat_rank=3,
+         treat_rank=4,
          signal="per Linear or convolution layer: whether every unit's weights and bias are the same, and "
                 "whether the next such layer weighs every input alike",
          threshold="both, within {tolerance:g} of the layer's largest weight (not with dropout)",
@@ -348,7 +365,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_inputs", "setup", lambda e: checks.unscaled_inputs(
              e.inputs, e.layers, scale_only=e.inputs_sample)),),
          ("standardize_inputs",),
-         treat_rank=4,
+         treat_rank=5,
          signal="RMS of the input features (of (N, C, ...) inputs, the channels: each channel's values "
                 "over the positions); ratio of the widest to the narrowest feature range; a feature's "
                 "distance from 0 relative to its range",
@@ -372,7 +389,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unscaled_targets", "setup", lambda e: checks.unscaled_targets(
              e.targets, e.loss, e.n_classes, e.layers, e.adaptive, scale_only=e.targets_sample)),),
          ("standardize_targets",),
-         treat_rank=5,
+         treat_rank=6,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
          threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
          window="before the first step",
@@ -387,7 +404,7 @@ TABLE: tuple[Rule, ...] = (
              e.raw_inputs, e.validation_inputs, None if e.targets_sample else e.targets, e.validation_targets,
              checks.is_classification(e.loss, e.n_classes))),),
          ("match_validation",),
-         treat_rank=6,
+         treat_rank=7,
          signal="the RMS of the validation inputs against the training inputs'; for a classification, the "
                 "validation rows whose class the training targets never show",
          threshold="more than {ratio:g} times apart; or >= {unseen:.0%} of the validation rows in unseen "
@@ -404,7 +421,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(
              None if e.targets_sample else e.targets, e.batch_size, e.shuffled, e.loss, e.n_classes)),),
          ("shuffle",),
-         treat_rank=7,
+         treat_rank=8,
          signal="when the samples are drawn in their stored order: the mean length of the training labels' "
                 "runs of one class, against a shuffled order's (1 / (1 - sum of squared class shares))",
          threshold=">= {factor:g}x the shuffled length and >= {batches} batches (over >= {least} batches)",
@@ -420,7 +437,7 @@ TABLE: tuple[Rule, ...] = (
         (Detector("gradient_ascent (maximize)", "setup", lambda e: checks.maximizing(e.maximize)),
          Detector("gradient_ascent", "probe", lambda e: rules.gradient_ascent(e.opening, e.first_step))),
          ("descend",),
-         treat_rank=8,
+         treat_rank=9,
          signal="the cosine between each layer's optimizer step and the gradient it was taken from (< 0 "
                 "for a step down the loss's slope: -1 for plain SGD); before the first step, the "
                 "optimizer's maximize setting",
@@ -440,7 +457,7 @@ TABLE: tuple[Rule, ...] = (
              batch_size=e.batch_size,
              learns_well=e.losses is not None and len(e.losses) > 0 and rules.learns_well(**e.harm()))),),
          ("lower_weight_decay",),
-         treat_rank=9,
+         treat_rank=10,
          signal="per layer, the weight decay's pull on the weights against the data's gradient, wd x "
                 "||W|| / ||g|| (decay added to the gradient: SGD's, Adam's L2, RMSprop's); the decayed "
                 "weights' norm; the smoothed loss against its lowest and its start",
@@ -460,7 +477,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
              e.losses, e.batch_size, e.start, chance_loss=e.chance_loss, epoch_logs=e.epoch_logs)),),
          ("larger_batch", "lower_lr"),
-         treat_rank=16,
+         treat_rank=17,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
@@ -484,7 +501,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
-         treat_rank=11,
+         treat_rank=12,
          signal="update-to-weight ratio of a layer (checked on the step after each probe, when the update "
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
@@ -518,7 +535,7 @@ TABLE: tuple[Rule, ...] = (
                                                                       loss_known=e.loss_known),
                    gate=_symptoms, final=True),),
          ("roll_back", "lower_lr", "clip_gradients"),
-         treat_rank=10,
+         treat_rank=11,
          signal="NaN/Inf count in loss (every step), gradients, weights, activations",
          threshold="> 0", window="one step",
          why="one overflow poisons every later product; nothing learned after it is meaningful",
@@ -527,7 +544,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
-         treat_rank=12,
+         treat_rank=13,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
                 "network learns well",
          threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
@@ -543,7 +560,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
              e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
-         treat_rank=14,
+         treat_rank=15,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
@@ -563,7 +580,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
-         treat_rank=13,
+         treat_rank=14,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
          threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
@@ -586,7 +603,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("unstable_loss (collapse)", "epoch", lambda e: rules.collapsing_validation(
               e.epoch_logs, e.samples, best=e.best))),
          ("lower_lr", "clip_gradients", "adam"),
-         treat_rank=15,
+         treat_rank=16,
          signal="moving average ({ema} steps, or {smooth} samples when the batches are smaller) of the "
                 "training loss; validation accuracy by epoch",
          threshold="> {factor:g} x its lowest value so far (the untrained model's loss counting as the "
@@ -602,7 +619,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
              e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
          ("lower_dropout",),
-         treat_rank=17,
+         treat_rank=18,
          signal="the model's largest dropout rate, or its rates taken together when these reach {near:.2f} "
                 "(1 - the product of 1 - rate: the one rate whose noise equals theirs one after another), "
                 "and the training loss against a blind guess's (ln C for C classes; else the starting "
@@ -619,7 +636,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("batchnorm_statistics", "epoch", lambda e: rules.batchnorm_statistics(
              e.batchnorm, e.steps, e.chance_loss or _run_start(e))),),
          ("update_batchnorm_statistics",),
-         treat_rank=21,
+         treat_rank=22,
          signal="at each epoch's end, on up to {rows} training rows with the same weights: the loss with "
                 "batch normalization's running statistics (evaluation mode) against the loss with each "
                 "batch's own (training mode), dropout off in both",
@@ -639,7 +656,7 @@ TABLE: tuple[Rule, ...] = (
              parameters=e.parameters, reference=e.chance_loss or _run_start(e)),
                    gate=_not_validating_on_training),),
          ("dropout", "weight_decay", "early_stopping"),
-         treat_rank=18,
+         treat_rank=19,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
                 "rise with it; the generalization gap (train accuracy - validation accuracy, else the "
                 "validation loss's excess over the training loss, relative)",
@@ -663,7 +680,7 @@ TABLE: tuple[Rule, ...] = (
              epoch_logs=e.epoch_logs, samples=e.samples),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
-         treat_rank=19,
+         treat_rank=20,
          signal="the training loss's trend and level against a blind guess's (else its start); the largest "
                 "update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
@@ -687,7 +704,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("slow_convergence (steps not taken)", "stop", lambda e: rules.steps_not_taken(
               e.backward_passes, e.steps))),
          ("higher_lr", "adam", "batchnorm"),
-         treat_rank=20,
+         treat_rank=21,
          signal="relative fall of the loss moving average over the last {plateau} steps, and the loss "
                 "against its starting value; or the largest update-to-weight ratio of any layer (a fixed "
                 "learning rate) and the loss against its start; or, against the steps the run has left "

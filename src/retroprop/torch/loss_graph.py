@@ -29,7 +29,7 @@ import torch
 from retroprop.doctor.checks import SAMPLE_ROWS
 from retroprop.torch.data import to_host
 
-__all__ = ["GraphLoss", "loss_from_graph"]
+__all__ = ["GraphLoss", "loss_from_graph", "unregistered_leaves"]
 
 LOSS_NODES = {
     "NllLossBackward0": "nll", "NllLoss2DBackward0": "nll", "MseLossBackward0": "mse",
@@ -162,3 +162,31 @@ def loss_from_graph(loss: Any, output_kind: str | None = None) -> GraphLoss | No
                 following += [(child, averaged) for child, _ in node.next_functions]
         level = following
     return next(iter(found.values())) if len(found) == 1 else None
+
+
+def unregistered_leaves(output: Any, model: Any, optimizer: Any = None,
+                        limit: int = 100_000) -> dict[str, Any]:
+    """The trainable tensors the graph of the model's ``output`` reaches (its leaves that require
+    gradients: weights and biases, which ``backward`` accumulates into) that neither
+    ``model.parameters()`` nor the optimizer's groups hold: ``tensors`` (their count), ``entries``
+    (their elements) and ``shapes`` (of the first four). The model's output, not the loss: a loss may
+    pass through another model (a GAN's discriminator) with its own optimizer. At most ``limit`` nodes
+    are visited."""
+    held = {id(p) for p in model.parameters()}
+    for group in getattr(optimizer, "param_groups", ()):
+        held.update(id(p) for p in group["params"])
+    seen: set[int] = set()
+    stack = [getattr(output, "grad_fn", None)]
+    found: dict[int, Any] = {}
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)  # an AccumulateGrad node: a leaf that requires grad
+        if isinstance(variable, torch.Tensor) and variable.requires_grad and id(variable) not in held:
+            found[id(variable)] = variable
+        stack.extend(child for child, _ in getattr(node, "next_functions", ()))
+    tensors = list(found.values())
+    return {"tensors": len(tensors), "entries": int(sum(t.numel() for t in tensors)),
+            "shapes": [tuple(t.shape) for t in tensors[:4]]}

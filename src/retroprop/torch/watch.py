@@ -23,7 +23,7 @@ from retroprop.doctor.repair import TreatmentRecord
 from retroprop.torch.adapter import TorchAdapter
 from retroprop.torch.data import host_rows, setup_from_loaders
 from retroprop.torch.distributed import Ranks
-from retroprop.torch.loss_graph import loss_from_graph
+from retroprop.torch.loss_graph import loss_from_graph, unregistered_leaves
 
 __all__ = ["Watch", "watch"]
 
@@ -99,6 +99,8 @@ class Watch:
                                "targets": targets is None and batches}
         self._batch_wanted = batches and (inputs is None or self._stored_inputs is not None)
         self._output_width: int | None = None  # the model's first output's width (its classes)
+        # the trainable tensors its first output's graph reaches outside its parameters and the optimizer's
+        self._unregistered: dict[str, Any] | None = None
         self._input_sample: Any = None  # the model's first training batch of inputs (INPUT_ROWS rows)
         self._first_call_hook = (model.register_forward_hook(self._read_first_call)
                                  if self._unknown_setup["loss"] or self._batch_wanted else None)
@@ -174,7 +176,8 @@ class Watch:
                 targets=found.targets if unknown["targets"] and found is not None else None,
                 inputs_transformed=transformed, classes_guessed=not_classes,
                 # a loss given is not second-guessed, but what it did to the shapes is the graph's
-                broadcast=found.broadcast if found is not None and not unknown["loss"] else None)
+                broadcast=found.broadcast if found is not None and not unknown["loss"] else None,
+                unregistered=self._unregistered)
         except Exception as err:  # a failing doctor must never end the training it watches
             self.core._failed("checks", err, 0)
 
@@ -199,6 +202,11 @@ class Watch:
             return
         if isinstance(output, torch.Tensor) and output.dim() in (1, 2):
             self._output_width = int(output.shape[1]) if output.dim() == 2 else 1
+        if isinstance(output, torch.Tensor):
+            try:  # layers the forward used that the model does not register (read once, from the graph)
+                self._unregistered = unregistered_leaves(output, module, self.adapter.optimizer)
+            except Exception as err:  # a failing doctor must never end the training it watches
+                self.core._failed("checks", err, 0)
         if self._batch_wanted:
             self._input_sample = batch_rows(args)
         self._forget_first_call()
