@@ -395,11 +395,12 @@ class Checking:
     def _prediction_fit(self) -> dict[str, Any] | None:
         """``rules.prediction_fit`` of the model's outputs on the training rows (``adapter.outputs``,
         optional), or None: without the training inputs and as many targets, an adapter that gives
-        outputs, or targets that are no regression's."""
+        outputs, or targets that are no regression's (a classification's, with its classes known, is
+        not run through the model at all)."""
         measure = getattr(self.adapter, "outputs", None)  # optional in the adapter interface
-        targets = self._setup_data[0]
-        if (measure is None or self._raw_inputs is None or targets is None
-                or len(targets) != len(self._raw_inputs)):  # no rows of both to read
+        targets, n_classes = self._setup_data[0], self._setup_data[1]
+        if (measure is None or self._raw_inputs is None or targets is None or n_classes is not None
+                or len(targets) != len(self._raw_inputs)):  # no regression rows of both to read
             return None
 
         def measured() -> dict[str, Any] | None:
