@@ -14,8 +14,7 @@ from __future__ import annotations
 import copy
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from retroprop import optim
 from retroprop.doctor.checks import SYMMETRY_TOLERANCE
-from retroprop.doctor.probes import Probe, ProbeRecord
+from retroprop.doctor.probes import Probe, ProbeRecord, unprobed
 from retroprop.doctor.remedies import LINEAR_MAPS, Treatment, apply_remedy
 from retroprop.doctor.structure import describe_loss, describe_model
 from retroprop.nn import BatchNorm1d, BatchNorm2d, Dropout, Module
@@ -217,7 +216,7 @@ class RetropropAdapter:
         kept = [b.data.copy() for m in norms for b in m.buffers()]
         x = Tensor._make(np.asarray(inputs))
         try:
-            with self._unprobed(), no_grad(), np.errstate(all="ignore"):
+            with unprobed(self._probe), no_grad(), np.errstate(all="ignore"):
                 self.model.eval()
                 running = float(loss(self.model(x), targets).data)
                 for m in norms:
@@ -240,7 +239,7 @@ class RetropropAdapter:
             return None
         modes = [(m, m.training) for m in self.model.modules()]
         try:
-            with self._unprobed(), no_grad(), np.errstate(all="ignore"):
+            with unprobed(self._probe), no_grad(), np.errstate(all="ignore"):
                 self.model.eval()
                 out = self.model(Tensor._make(np.asarray(inputs)))
         finally:
@@ -257,16 +256,6 @@ class RetropropAdapter:
         self.model.load_state_dict(snapshot.model_state)  # copies into the model's own arrays
         self.optimizer.load_state_dict(snapshot.optimizer_state)
         default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
-
-    @contextmanager
-    def _unprobed(self) -> Iterator[None]:
-        """The probe's hooks off (a pass made for the doctor is no training pass to measure), what its
-        armed passes measured kept."""
-        if self._probe is None:
-            yield
-            return
-        with self._probe.paused():
-            yield
 
     def _deepcopy(self, value: Any) -> Any:
         """A deep copy of ``value`` (the model, or more) taken without the probe's hooks."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -245,7 +245,37 @@ def _copy_into(spare: dict[str, np.ndarray], key: str, array: np.ndarray) -> np.
     return copy
 
 
-class Probe:
+class PausableHooks:
+    """What a probe's ``paused`` needs: ``armed``, ``disarm`` and ``_attach`` (the hooks registered
+    again without forgetting what the armed passes measured)."""
+
+    armed: bool
+
+    def disarm(self) -> None:
+        raise NotImplementedError
+
+    def _attach(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The hooks off for a pass the doctor makes itself (no training pass to measure), then on
+        again if they were, with what the armed passes measured so far kept."""
+        armed = self.armed
+        self.disarm()
+        try:
+            yield
+        finally:
+            if armed:
+                self._attach()
+
+
+def unprobed(probe: PausableHooks | None) -> AbstractContextManager[None]:
+    """``probe.paused()``, or nothing to pause without a probe."""
+    return nullcontext() if probe is None else probe.paused()
+
+
+class Probe(PausableHooks):
     """Reads per-layer statistics from ``model``; ``arm()`` before a forward pass to see activations."""
 
     def __init__(self, model: Module) -> None:
@@ -307,17 +337,6 @@ class Probe:
             handle.remove()
         self._handles = []
 
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """The hooks off for a pass the doctor makes itself (no training pass to measure), then on
-        again if they were, with what the armed passes measured so far kept."""
-        armed = self.armed
-        self.disarm()
-        try:
-            yield
-        finally:
-            if armed:
-                self._attach()
 
     @property
     def armed(self) -> bool:

@@ -16,8 +16,6 @@ import copy
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from retroprop.doctor.adapter import SYMMETRY_TOLERANCE, Snapshot, coupled_weight_decays
+from retroprop.doctor.probes import unprobed
 from retroprop.doctor.remedies import Treatment
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
@@ -152,7 +151,7 @@ class TorchAdapter:
         buffers = [b for m in norms for b in m.buffers()]
         kept = [b.detach().clone() for b in buffers]
         try:
-            with self._unprobed(), torch.no_grad():
+            with unprobed(self._probe), torch.no_grad():
                 self.model.eval()
                 running = float(compute(self.model(x), y))
                 for m in norms:
@@ -168,16 +167,6 @@ class TorchAdapter:
             return None
         return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
 
-    @contextmanager
-    def _unprobed(self) -> Iterator[None]:
-        """The probe's hooks off (a pass made for the doctor is no training pass to measure), what its
-        armed passes measured kept."""
-        if self._probe is None:
-            yield
-            return
-        with self._probe.paused():
-            yield
-
     def outputs(self, inputs: Any) -> np.ndarray | None:
         """As ``doctor.adapter.RetropropAdapter.outputs``: the model's evaluation-mode outputs on
         ``inputs`` (a few NumPy rows), as a float64 NumPy array, nothing of the model's state changed
@@ -191,7 +180,7 @@ class TorchAdapter:
         x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
         modes = [(m, m.training) for m in self.model.modules()]
         try:
-            with self._unprobed(), torch.no_grad():
+            with unprobed(self._probe), torch.no_grad():
                 self.model.eval()
                 out = self.model(x)
         finally:

@@ -31,8 +31,6 @@ before they are recorded (``distributed.reduce_record``), so that every rank rec
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -42,6 +40,7 @@ from retroprop.doctor.probes import (
     RELU_LIKE,
     ActivationStats,
     LayerStats,
+    PausableHooks,
     ProbeRecord,
     conv_details,
     flat_region,
@@ -136,7 +135,7 @@ class _Pending:
         self.channels = False  # its units are channels with positions (``ActivationStats.channels``)
 
 
-class TorchProbe:
+class TorchProbe(PausableHooks):
     """Reads per-layer statistics from a torch ``model``; ``arm()`` before a forward pass to see
     its activations. ``optimizer`` (optional): the update ratios are taken in its step post-hook."""
 
@@ -215,17 +214,6 @@ class TorchProbe:
             handle.remove()
         self._handles = []
 
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """The hooks off for a pass the doctor makes itself (no training pass to measure), then on
-        again if they were, with what the armed passes measured so far kept."""
-        armed = self.armed
-        self.disarm()
-        try:
-            yield
-        finally:
-            if armed:
-                self._attach()
 
     def cancel(self) -> None:
         """Drop everything pending (hooks, the weights snapshot, the step post-hook)."""
