@@ -110,8 +110,9 @@ def test_fit_names_a_clipped_log_loss_on_a_regression(seed):
     assert [d.evidence["case"] for d in found] == ["loss_not_fit"]
     assert found[0].evidence["error"] > max(1.0, found[0].evidence["error_at_start"])
     assert found[0].remedies[0][0] == "regression_loss"
-    mse, _ = train("mse", seed)  # the same network and data under mse: healthy
+    mse, doctor = train("mse", seed)  # the same network and data under mse: healthy
     assert mse.diagnoses == []
+    assert doctor._fit_start is None  # a library regression loss is smallest at the targets: not measured
 
 
 def test_fit_leaves_a_hand_written_mse_that_learned_the_targets_mean_alone():

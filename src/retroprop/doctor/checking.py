@@ -396,10 +396,14 @@ class Checking:
         """``rules.prediction_fit`` of the model's outputs on the training rows (``adapter.outputs``,
         optional), or None: without the training inputs and as many targets, an adapter that gives
         outputs, or targets that are no regression's (a classification's, with its classes known, is
-        not run through the model at all)."""
+        not run through the model at all); nor under a library regression loss (mse, l1, huber: smallest
+        where the predictions equal the targets, whatever an unstable run's epoch mean says)."""
+        from retroprop.doctor.checks import REGRESSION_LOSSES
+
         measure = getattr(self.adapter, "outputs", None)  # optional in the adapter interface
         targets, n_classes = self._setup_data[0], self._setup_data[1]
         if (measure is None or self._raw_inputs is None or targets is None or n_classes is not None
+                or self._loss_kind in REGRESSION_LOSSES  # smallest at the targets by construction
                 or len(targets) != len(self._raw_inputs)):  # no regression rows of both to read
             return None
 
