@@ -14,7 +14,8 @@ from __future__ import annotations
 import copy
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -201,6 +202,19 @@ class RetropropAdapter:
                              for name, m in self.model.named_modules()
                              if isinstance(m, LINEAR_MAPS) and m.weight is not None)
 
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """A pass the doctor makes itself: the model in evaluation mode, without gradients or the
+        probe's hooks (what its armed passes measured kept), every module's mode restored after."""
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            with unprobed(self._probe), no_grad(), np.errstate(all="ignore"):
+                self.model.eval()
+                yield
+        finally:
+            for m, training in modes:
+                object.__setattr__(m, "training", training)
+
     def batchnorm_losses(self, inputs: Any, targets: Any, loss: Any) -> dict[str, Any] | None:
         """The loss ``loss(model(inputs), targets)`` with the batch normalization layers normalizing by
         the batch's statistics (``"batch"``) and by their running statistics (``"running"``), every other
@@ -212,19 +226,15 @@ class RetropropAdapter:
                  and m.track_running_stats]
         if not norms or not callable(loss) or inputs is None or targets is None or len(inputs) < 2:
             return None
-        modes = [(m, m.training) for m in self.model.modules()]
         kept = [b.data.copy() for m in norms for b in m.buffers()]
         x = Tensor._make(np.asarray(inputs))
         try:
-            with unprobed(self._probe), no_grad(), np.errstate(all="ignore"):
-                self.model.eval()
+            with self._evaluating():
                 running = float(loss(self.model(x), targets).data)
                 for m in norms:
                     m.train()
                 batch = float(loss(self.model(x), targets).data)
         finally:
-            for m, training in modes:
-                object.__setattr__(m, "training", training)
             for b, saved in zip((b for m in norms for b in m.buffers()), kept, strict=True):
                 b.data[...] = saved
         if not (np.isfinite(batch) and np.isfinite(running)):
@@ -237,14 +247,8 @@ class RetropropAdapter:
         None when they are not one finite array."""
         if inputs is None or len(inputs) == 0:
             return None
-        modes = [(m, m.training) for m in self.model.modules()]
-        try:
-            with unprobed(self._probe), no_grad(), np.errstate(all="ignore"):
-                self.model.eval()
-                out = self.model(Tensor._make(np.asarray(inputs)))
-        finally:
-            for m, training in modes:
-                object.__setattr__(m, "training", training)
+        with self._evaluating():
+            out = self.model(Tensor._make(np.asarray(inputs)))
         values = np.asarray(getattr(out, "data", out), dtype=np.float64)
         return values if values.size and np.isfinite(values).all() else None
 

@@ -342,7 +342,7 @@ class Checking:
         return new
 
     def _measure_batchnorm(self, log: dict[str, float]) -> None:
-        """The loss on up to ``table.BATCHNORM_ROWS`` training rows (spread over the set: sorted data
+        """The loss on up to ``table.TRAINING_ROWS`` training rows (spread over the set: sorted data
         gives every class) with batch normalization's batch and running statistics
         (``adapter.batchnorm_losses``, optional), kept for the latest two epochs, measured only when
         the epoch's ``log`` shows the symptom: a validation loss more than ``UNSTABLE_FACTOR`` times the
@@ -363,14 +363,14 @@ class Checking:
         self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
 
     def _training_rows(self, targets: Any) -> tuple[Any, Any]:
-        """Up to ``table.BATCHNORM_ROWS`` training inputs and their targets, spread over the set
+        """Up to ``table.TRAINING_ROWS`` training inputs and their targets, spread over the set
         (sorted data gives every class), taken once per run."""
         if self._sample_rows is None:
             inputs, labels = np.asarray(self._raw_inputs), np.asarray(targets)
             if len(labels) != len(inputs):
                 raise ValueError(f"{len(labels)} targets for {len(inputs)} inputs")
             n = len(inputs)
-            rows = np.unique(np.linspace(0, n - 1, min(n, table.BATCHNORM_ROWS)).astype(np.int64))
+            rows = np.unique(np.linspace(0, n - 1, min(n, table.TRAINING_ROWS)).astype(np.int64))
             self._sample_rows = (inputs[rows], labels[rows])
         return self._sample_rows
 

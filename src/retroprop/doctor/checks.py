@@ -537,10 +537,10 @@ def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, wher
 # missing_nonlinearity
 # ---------------------------------------------------------------------------------------------
 def unregistered_parameters(found: dict[str, Any] | None) -> list[Finding]:
-    """Trainable tensors that the first loss's graph reaches but neither the model's parameters nor the
-    optimizer's hold (``found``: ``tensors``, their count; ``entries``, their elements; ``shapes``, the
-    first few): layers kept in a plain list or dict, used by ``forward``, never registered as
-    submodules, so never trained. None (not read) or no such tensor: nothing."""
+    """Trainable tensors that the graph of the model's first output reaches but neither the model's
+    parameters nor the optimizer's hold (``found``: ``tensors``, their count; ``entries``, their
+    elements; ``shapes``, the first few): layers kept in a plain list or dict, used by ``forward``,
+    never registered as submodules, so never trained. None (not read) or no such tensor: nothing."""
     if not found or not found.get("tensors"):
         return []
     shapes = ", ".join("x".join(str(d) for d in shape) for shape in found.get("shapes", ())[:4])
@@ -550,7 +550,7 @@ def unregistered_parameters(found: dict[str, Any] | None) -> list[Finding]:
          "fix_note": "This is yours to fix: fit and watch train what the model registers (keep the layers "
                      "in nn.ModuleList, nn.ModuleDict or nn.Sequential)."},
         f"{found['tensors']} trainable tensor(s) ({found.get('entries', 0)} weights; shapes {shapes}) take "
-        "part in the loss but belong to no registered layer of the model and to no optimizer group: "
+        "part in the model's output but belong to no registered layer of it and to no optimizer group: "
         "layers kept in a plain Python list or dict, which the optimizer never updates.",
     )]
 
@@ -1072,7 +1072,7 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     targets are one batch, not the training set: only their scale (and the targets' values against the
     output) is read from them. ``loss_broadcast``: (the output's shape, the compared shape) when the
     loss broadcast the output against targets of another shape. ``unregistered``: the trainable
-    tensors the first loss reaches outside the model's and the optimizer's parameters
+    tensors the model's first output reaches outside the model's and the optimizer's parameters
     (``unregistered_parameters``), when read."""
     layers = validate_layers(layers)
     _check_loss(loss)

@@ -242,7 +242,6 @@ class Doctor(Checking, Repairing):
 
         if (not self._chance_given and (n_classes is None or self._loss_kind in BINARY_LOSSES)
                 and getattr(loss, "reduction", "mean") == "mean"):
-
             self.chance_loss = mean_guess_loss(self._loss_kind, targets)
 
     def complete_setup(self, loss: Any = None, output: dict[str, Any] | None = None,
@@ -265,9 +264,9 @@ class Doctor(Checking, Repairing):
         ``classes_guessed``: the ``n_classes`` given was read from integer targets that the loss shows
         to be no class indices: it is set aside. ``broadcast``: (the output's shape, the compared
         shape) when the loss ``attach`` was given broadcast the output against targets of another shape
-        (a loss found here carries its own). ``unregistered``: the trainable tensors the first loss's
-        graph reaches outside the model's and the optimizer's parameters (``tensors``, ``entries``,
-        ``shapes``; ``checks.unregistered_parameters``)."""
+        (a loss found here carries its own). ``unregistered``: the trainable tensors the graph of the
+        model's first output reaches outside the model's and the optimizer's parameters (``tensors``,
+        ``entries``, ``shapes``; ``checks.unregistered_parameters``)."""
         if self.recorder is None or self.recorder.step:  # every observe counts a step
             return False
         given_targets, n_classes, given_inputs, validation_inputs, *rest = self._setup_data

@@ -337,7 +337,6 @@ class Probe(PausableHooks):
             handle.remove()
         self._handles = []
 
-
     @property
     def armed(self) -> bool:
         return bool(self._handles)

@@ -79,7 +79,8 @@ class Evidence:
       ``maximize`` (whether the optimizer is set to maximize the loss); ``inputs_sample`` and
       ``targets_sample`` (the inputs or targets are one batch, not the training set); ``loss_broadcast``
       (the output's shape and the shape the loss compared, when it broadcast them); ``unregistered``
-      (the trainable tensors the first loss reaches that neither the model nor the optimizer holds:
+      (the trainable tensors the graph of the model's first output reaches that neither the model
+      nor the optimizer holds:
       ``tensors``, ``entries``, ``shapes``; None when not read).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
@@ -175,7 +176,9 @@ class Evidence:
 
 Gate = Callable[[Evidence, Sequence[Finding]], bool]
 
-BATCHNORM_ROWS = 256  # training rows the epoch's batch normalization check runs the model on, twice
+# training rows the doctor runs the model on at an epoch's end (batch normalization's statistics, twice;
+# the predictions' distance from regression targets, once)
+TRAINING_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ TABLE: tuple[Rule, ...] = (
          why="the loss then measures something other than the classification or regression asked for: it "
              "cannot fall, falls forever, falls where the predictions do not approach the targets, or its "
              "gradient vanishes when the prediction is wrong",
-         thresholds={"fitted": rules.FITTED_LEVEL, "rows": BATCHNORM_ROWS, "ranks": 1 - rules.FITTED_LEVEL},
+         thresholds={"fitted": rules.FITTED_LEVEL, "rows": TRAINING_ROWS, "ranks": 1 - rules.FITTED_LEVEL},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,
                  P.DEAD_RELU, P.VANISHING_GRADIENTS)),
     Rule(P.MISSING_NONLINEARITY,
@@ -339,10 +342,10 @@ TABLE: tuple[Rule, ...] = (
              e.unregistered)),),
          ("register_layers",),
          treat_rank=3,
-         signal="the trainable tensors the first loss's graph reaches (its autograd leaves) that neither the "
-                "model's parameters nor the optimizer's hold",
+         signal="the trainable tensors the graph of the model's first output reaches (its autograd leaves) "
+                "that neither the model's parameters nor the optimizer's hold",
          threshold=">= 1 (of the model's own layers' kind: weights that require gradients)",
-         window="the first step (the loss's graph, read once)",
+         window="the first step (the output's graph, read once)",
          why="a layer kept in a plain Python list or dict is used by forward but is no submodule: it is "
              "not in model.parameters(), so the optimizer never updates it (it stays at its random "
              "initialization), and state_dict(), .to(device) and train()/eval() pass it over",
@@ -647,7 +650,7 @@ TABLE: tuple[Rule, ...] = (
          why="validation and predictions normalize with the running statistics; statistics that do not "
              "describe the training batches (never updated, or batches unlike one another) make a model "
              "that trains well predict badly, on its own training data too",
-         thresholds={"rows": BATCHNORM_ROWS, "factor": rules.UNSTABLE_FACTOR, "fitted": rules.FITTED_LEVEL,
+         thresholds={"rows": TRAINING_ROWS, "factor": rules.UNSTABLE_FACTOR, "fitted": rules.FITTED_LEVEL,
                      "forgotten": rules.STATS_FORGOTTEN},
          causes=(P.OVERFITTING,)),
     Rule(P.OVERFITTING,

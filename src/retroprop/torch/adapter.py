@@ -16,6 +16,8 @@ import copy
 import math
 import random
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -128,6 +130,28 @@ class TorchAdapter:
                               "columns_identical": _alike(columns)})
         return found
 
+    def _rows(self, values: Any, targets: bool = False) -> torch.Tensor:
+        """NumPy rows as a tensor on the model's device, in its parameters' dtype; ``targets`` that are
+        integers stay integers, as int64 (class indices, as torch's losses take them)."""
+        parameter = next(self.model.parameters(), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+        rows = torch.as_tensor(np.asarray(values), device=device)
+        return rows.long() if targets and not rows.is_floating_point() else rows.to(dtype)
+
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """As ``doctor.adapter.RetropropAdapter._evaluating``: evaluation mode, no gradients, the probe
+        paused, every module's mode restored after."""
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            with unprobed(self._probe), torch.no_grad():
+                self.model.eval()
+                yield
+        finally:
+            for m, training in modes:
+                m.training = training
+
     def batchnorm_losses(self, inputs: Any, targets: Any, loss: Any) -> dict[str, Any] | None:
         """As ``doctor.adapter.RetropropAdapter.batchnorm_losses``: the loss on ``inputs`` (NumPy rows)
         with batch normalization by the batch's and by the running statistics, every other module in
@@ -141,25 +165,16 @@ class TorchAdapter:
         if (not norms or compute is None or self.ranks is not None or inputs is None or targets is None
                 or len(inputs) < 2):
             return None
-        parameter = next(self.model.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
-        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
-        x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
-        y = torch.as_tensor(np.asarray(targets), device=device)
-        y = y.to(dtype) if y.is_floating_point() else y.long()  # class indices are int64 to torch's losses
-        modes = [(m, m.training) for m in self.model.modules()]
+        x, y = self._rows(inputs), self._rows(targets, targets=True)
         buffers = [b for m in norms for b in m.buffers()]
         kept = [b.detach().clone() for b in buffers]
         try:
-            with unprobed(self._probe), torch.no_grad():
-                self.model.eval()
+            with self._evaluating():
                 running = float(compute(self.model(x), y))
                 for m in norms:
                     m.train()
                 batch = float(compute(self.model(x), y))
         finally:
-            for m, training in modes:
-                m.training = training
             with torch.no_grad():
                 for b, saved in zip(buffers, kept, strict=True):
                     b.copy_(saved)
@@ -174,18 +189,8 @@ class TorchAdapter:
         tensor, or one that is not finite."""
         if self.ranks is not None or inputs is None or len(inputs) == 0:
             return None
-        parameter = next(self.model.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
-        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
-        x = torch.as_tensor(np.asarray(inputs), device=device).to(dtype)
-        modes = [(m, m.training) for m in self.model.modules()]
-        try:
-            with unprobed(self._probe), torch.no_grad():
-                self.model.eval()
-                out = self.model(x)
-        finally:
-            for m, training in modes:
-                m.training = training
+        with self._evaluating():
+            out = self.model(self._rows(inputs))
         if not isinstance(out, torch.Tensor) or not out.is_floating_point():
             return None
         values = out.detach().to("cpu", torch.float64).numpy()

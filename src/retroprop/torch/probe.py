@@ -214,7 +214,6 @@ class TorchProbe(PausableHooks):
             handle.remove()
         self._handles = []
 
-
     def cancel(self) -> None:
         """Drop everything pending (hooks, the weights snapshot, the step post-hook)."""
         self.disarm()
