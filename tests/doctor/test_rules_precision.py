@@ -46,13 +46,18 @@ def test_saturation_in_a_network_that_learns_well_is_not_an_alarm():
     falling = np.linspace(2.3, 0.5, 400) + rng.normal(0, 0.02, 400)
     stalled = 2.0 + rng.normal(0, 0.02, 400)
     probes = saturated_probes()
-    assert rules.saturated_activations(probes)  # without the harm evidence: named, as before
+    # the layer below the units still gets 0.3 of the output layer's gradient: no harm seen without a loss
+    assert rules.saturated_activations(probes) == []
+    assert rules.saturated_activations(saturated_probes(0.5 * rules.SATURATED_PASSES))  # cut off: named
+    assert rules.saturated_activations(saturated_probes(2 * rules.SATURATED_PASSES)) == []
     assert rules.saturated_activations(probes, losses=fitted) == []
     assert rules.saturated_activations(probes, losses=stalled, accuracy=1.0) == []  # fits its data
     (finding,) = rules.saturated_activations(probes, losses=stalled, start=2.3)
     assert finding.evidence["loss_trend"] == "stalled" and "stalled" in finding.explanation
-    # a loss that merely falls proves nothing: saturated units let the output layer fit slowly
-    assert rules.saturated_activations(probes, losses=falling)
+    # a loss that falls with the gradient flowing shows no harm yet; with the gradient cut off it is no
+    # proof of health: saturated units let the output layer fit slowly
+    assert rules.saturated_activations(probes, losses=falling) == []
+    assert rules.saturated_activations(saturated_probes(1e-4), losses=falling)
     # nor does a fit that does not generalize: saturated features are memorized
     gap = [{"loss": 0.05, "accuracy": 1.0, "val_loss": 0.9, "val_accuracy": 0.8}]
     assert rules.saturated_activations(probes, losses=fitted, epoch_logs=gap, samples=(1000, 400))
@@ -86,7 +91,8 @@ def test_a_saturated_tanh_network_that_learns_raises_no_saturation_alarm():
         optimizer.step()
     probes = [record.as_plain() for record in recorder.records]
     assert probes[-1]["activations"][0]["after"] == "0" and probes[-1]["activations"][0]["samples"] == 256
-    assert rules.saturated_activations(probes), "not vacuous: the units are saturated"
+    assert probes[-1]["activations"][0]["saturated_share"] > rules.SATURATED_SHARE  # not vacuous
+    assert rules.saturated_activations(probes, losses=[0.7] * 300), "named if the loss had stalled"
     assert rules.saturated_activations(probes, losses=recorder.losses) == []
 
 

@@ -189,9 +189,11 @@ def test_no_overfitting_from_one_validation_sample():
 
 # -- saturation sitting at its threshold -------------------------------------------------------------
 def sigmoid_probe(step: int, share: float, samples: int = 10, units: int = 30) -> dict:
-    feeding = {"name": "0", "label": "layer 0", "grad_rms": 0.4, "grad_norm": 4.0, "update_ratio": None,
+    # the layer feeding the units gets 1/200 of the output layer's gradient: the flat regions cut it off
+    feeding = {"name": "0", "label": "layer 0", "grad_rms": 0.005, "grad_norm": 0.05, "update_ratio": None,
                "nonfinite_grad": 0, "nonfinite_weight": 0, "size": units * 64, "fan_in": 64}
-    output = dict(feeding, name="2", label="layer 2", grad_rms=1.0, size=10 * units, fan_in=units)
+    output = dict(feeding, name="2", label="layer 2", grad_rms=1.0, grad_norm=10.0, size=10 * units,
+                  fan_in=units)
     activation = {"name": "1", "label": "sigmoid 1", "kind": "sigmoid", "fired": None,
                   "saturated_share": share, "nonfinite": 0, "samples": samples, "after": "0"}
     return {"step": step, "epoch": 0, "loss": 1.0, "layers": [feeding, output], "activations": [activation]}

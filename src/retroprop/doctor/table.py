@@ -548,16 +548,19 @@ TABLE: tuple[Rule, ...] = (
              e.probes, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
          treat_rank=13,
-         signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; whether the "
-                "network learns well",
-         threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch; not in a network "
-                   "that learns well (training accuracy 1 or loss < {fitted:.0%} of its start, and no "
-                   "generalization gap >= {gap:.2f} and twice its noise on each of the last {epochs} epochs)",
+         signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; the gradient "
+                "reaching the layer that feeds them against the output layer's; whether the network learns "
+                "well",
+         threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch, with harm: the "
+                   "layer feeding the units getting < {passes:g} of the output layer's gradient, or the "
+                   "loss stalled, rising or fitted; not in a network that learns well (training accuracy 1 "
+                   "or loss < {fitted:.0%} of its start, and no generalization gap >= {gap:.2f} and twice "
+                   "its noise on each of the last {epochs} epochs)",
          window="2 consecutive probes",
-         why="in their flat regions sigmoid and tanh pass almost no gradient; a network that learns well "
-             "with them loses nothing",
-         thresholds={"share": rules.SATURATED_SHARE, "fitted": rules.FITTED_LEVEL, "gap": rules.OVERFIT_GAP,
-                     "epochs": rules.OVERFIT_EPOCHS},
+         why="in their flat regions sigmoid and tanh pass almost no gradient; while the layer below still "
+             "gets its share, or the network learns well with them, they cost nothing measurable",
+         thresholds={"share": rules.SATURATED_SHARE, "passes": rules.SATURATED_PASSES,
+                     "fitted": rules.FITTED_LEVEL, "gap": rules.OVERFIT_GAP, "epochs": rules.OVERFIT_EPOCHS},
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.DEAD_RELU,
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(

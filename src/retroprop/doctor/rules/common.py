@@ -60,6 +60,9 @@ DEAD_SHARE, DEAD_CRITICAL, DEAD_WINDOW = 0.5, 0.9, 5
 DEAD_RARE_FIRING, DEAD_CONFIDENCE = 0.05, 0.95
 DEAD_SAMPLES = math.ceil(math.log(1 - DEAD_CONFIDENCE) / math.log(1 - DEAD_RARE_FIRING))  # 59
 SATURATED_SHARE = 0.5
+# a flat region's derivative is under 1/100 of its peak: a layer whose weights still get 1/100 of the
+# output layer's gradient through the saturated units has not had its gradient cut off by them
+SATURATED_PASSES = 0.01
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
 # Per-sample losses spread about as widely as their mean (a coefficient of variation of 1-2); a mean
 # over n samples wobbles by CV / sqrt(n), and the lowest and highest of many such means lie about 4 of

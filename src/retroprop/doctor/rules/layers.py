@@ -22,6 +22,7 @@ from retroprop.doctor.rules.common import (
     FITTED_LEVEL,
     LOSS_ALARM,
     OVERSIZED_GAIN,
+    SATURATED_PASSES,
     SATURATED_SHARE,
     SMALL_BATCH,
     TINY_WEIGHTS,
@@ -614,7 +615,12 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[
                           samples: tuple[int, int] | None = None,
                           chance_loss: float | None = None) -> list[Finding]:
     """Most sigmoid/tanh outputs in their flat regions, on two probes in a row (each beyond its
-    batch's sampling noise, ``saturation_margin``), in a network that does not demonstrably learn well.
+    batch's sampling noise, ``saturation_margin``), doing harm, in a network that does not
+    demonstrably learn well. Harm: the weighted layer feeding the units gets under
+    ``SATURATED_PASSES`` of the output layer's gradient (``gradient_share``: the flat regions cut it
+    off), or the loss has stalled, is rising, or fitted the training data without generalizing (a
+    gap ``learns_well`` reads); units whose share is unknown (fed by the output layer:
+    the output's own sigmoid) are judged by ``learns_well`` alone.
 
     With ``losses`` (this recipe's per-step losses; ``start`` the run's starting loss,
     ``batch_size``, ``accuracy`` the latest training accuracy, ``epoch_logs`` this recipe's epoch
@@ -640,14 +646,22 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[
                 f"{share:.0%} of {activation['label']}'s outputs sit in its flat regions, where the "
                 "derivative is nearly 0: almost no gradient passes through.",
             ))
+    trend = None if losses is None else loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy,
+                                                   chance_loss=chance_loss)
+    # harm: the gradient cut off below the units, a loss that stopped falling, or one that fitted the
+    # training data without generalizing (``learns_well`` below tells it from one that generalizes)
+    harmed = trend in ("stalled", "rising", "fitted")
+    findings = [f for f in findings if harmed or f.evidence["gradient_share"] is None
+                or f.evidence["gradient_share"] < SATURATED_PASSES]
     if not findings or losses is None:
         return findings
     if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
                    samples=samples, chance_loss=chance_loss):
         return []  # it fits its data and generalizes: the flat regions cost it nothing it can measure
-    trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
     for finding in findings:
         finding.evidence["loss_trend"] = trend
         if trend in ("stalled", "rising"):
             finding.explanation += f" The training loss is {trend}."
+        elif trend == "fitted":
+            finding.explanation += " The network has fitted its training data but does not generalize."
     return findings
