@@ -3,8 +3,9 @@ describe the batches the model trains on (TheDeepChecker's deepCNN whose moving 
 
 The rule on plain numbers; the adapter's measure (same rows, same weights, batch against running
 statistics, nothing of the model's state changed), measured only when the validation loss is more than
-twice the training loss; and fit end to end: a momentum of 0 is named within three epochs and repaired by
-letting the statistics update, the same network at the default momentum raises nothing.
+twice the training loss; and fit end to end: a momentum of 0 is named before the first step (and its
+harm within three epochs) and repaired by letting the statistics update, the same network at the
+default momentum raises nothing.
 """
 
 from __future__ import annotations
@@ -88,12 +89,18 @@ def test_fit_names_statistics_that_never_update_and_repairs_them(repair):
     history = rp.fit(model, x[:1400], y[:1400], loss="cross_entropy", optimizer=optimizer, epochs=6,
                      batch_size=32, validation_data=(x[1400:], y[1400:]), verbose=0,
                      doctor=rp.Doctor(repair=repair))
-    (found,) = [d for d in history.diagnoses if d.problem == "batchnorm_statistics"]
-    assert found.epoch <= 2 and found.evidence["momenta"] == [0.0]  # once validation shows the gap twice
+    named = [d for d in history.diagnoses if d.problem == "batchnorm_statistics"]
+    # the momentum itself, before the first step
+    assert (named[0].step, named[0].evidence["case"], named[0].evidence["frozen_layers"]) == (
+        0, "momentum_zero", ["1"])
     if repair:
         (treatment,) = [t for t in history.treatments if t.problem == "batchnorm_statistics"]
         assert treatment.remedy == "update_batchnorm_statistics" and treatment.outcome == "resolved"
+        assert treatment.step == 0 and len(named) == 1
         assert model[1].momentum == 0.1 and history.history["val_accuracy"][-1] > 0.95
+    else:  # and its harm, once validation shows the gap twice
+        (measured,) = named[1:]
+        assert measured.epoch <= 2 and measured.evidence["momenta"] == [0.0]
 
 
 def test_fit_raises_nothing_at_the_default_momentum():
@@ -122,3 +129,15 @@ def test_targets_that_do_not_match_the_inputs_skip_the_measure_not_the_doctor():
         optimizer.step()
         doctor.end_epoch(epoch, {"loss": 0.1, "val_loss": 1.0})
     assert doctor.watching and [e["where"] for e in doctor.errors] == ["rule batchnorm_losses"]
+
+
+def test_the_momentum_check_on_plain_numbers():
+    from retroprop.doctor import checks
+
+    assert checks.frozen_batchnorm(None) == [] and checks.frozen_batchnorm([]) == []
+    # torch's default, a cumulative average (None) and Keras's 0.99 read the torch way all update
+    assert checks.frozen_batchnorm([{"name": "1", "momentum": 0.1}, {"name": "3", "momentum": None},
+                                    {"name": "5", "momentum": 0.99}]) == []
+    (finding,) = checks.frozen_batchnorm([{"name": f"b{i}", "momentum": 0.0} for i in range(6)])
+    assert finding.evidence["frozen_layers"] == [f"b{i}" for i in range(6)] and finding.severity == "critical"
+    assert "b0, b1, b2, b3 and 2 more" in finding.explanation

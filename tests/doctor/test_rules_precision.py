@@ -58,6 +58,15 @@ def test_saturation_in_a_network_that_learns_well_is_not_an_alarm():
     # proof of health: saturated units let the output layer fit slowly
     assert rules.saturated_activations(probes, losses=falling) == []
     assert rules.saturated_activations(saturated_probes(1e-4), losses=falling)
+    # units saturated from the run's first probe were put there by the initial weights (or the inputs'
+    # scale), not by the learning: harm whatever the gradient does; units that saturated while learning
+    # (unsaturated at first) are not
+    layers = [layer("0", 0.3), layer("2", 1.0)]
+    born = [probe(0, [act("1", "tanh", saturated=0.8, after="0")], layers)]
+    grown = [probe(0, [act("1", "tanh", saturated=0.1, after="0")], layers)]
+    (finding,) = rules.saturated_activations(probes, opening=born, losses=falling)
+    assert finding.evidence["from_start"] and "first steps" in finding.explanation
+    assert rules.saturated_activations(probes, opening=grown, losses=falling) == []
     # nor does a fit that does not generalize: saturated features are memorized
     gap = [{"loss": 0.05, "accuracy": 1.0, "val_loss": 0.9, "val_accuracy": 0.8}]
     assert rules.saturated_activations(probes, losses=fitted, epoch_logs=gap, samples=(1000, 400))

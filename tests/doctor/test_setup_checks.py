@@ -163,3 +163,32 @@ def test_raw_pixel_images_are_named_and_standardized_per_channel(digits):
     assert repaired.history["val_accuracy"][-1] > watched.history["val_accuracy"][-1] + 0.2
     # the images scaled to [0, 1]: nothing to say
     assert not [d for d in _fit(cnn(), images / 255.0, y).diagnoses if d.problem == "unscaled_inputs"]
+
+
+def _hand_loop(model, optimizer, x, y, steps=5):
+    doctor = Doctor(model, optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn(model(rp.tensor(x[step * 32:(step + 1) * 32])), y[step * 32:(step + 1) * 32])
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+    doctor.finish()
+    return doctor
+
+
+def test_an_optimizer_of_another_model_is_named_before_the_first_step(digits):
+    # fit refuses such an optimizer outright; a hand-written loop is told at its first step
+    _, x, y = digits
+    stale, model = _mlp(), _mlp()
+    with pytest.raises(ValueError, match="updates none of this model's parameters"):
+        rp.fit(model, x, y, loss="cross_entropy", optimizer=rp.optim.SGD(stale.parameters(), lr=0.05),
+               verbose=0)
+    first = _hand_loop(model, rp.optim.SGD(stale.parameters(), lr=0.05), x, y).diagnoses[0]
+    assert (first.problem, first.step, first.evidence["case"]) == ("unregistered_parameters", 0,
+                                                                   "optimizer_holds_none")
+    assert first.evidence["reached"] == 4 and first.remedies[0][0] == "build_optimizer"
+    # an optimizer of the head alone (the rest frozen on purpose): nothing
+    doctor = _hand_loop(model, rp.optim.SGD(model[2].parameters(), lr=0.05), x, y)
+    assert "unregistered_parameters" not in {d.problem for d in doctor.diagnoses}

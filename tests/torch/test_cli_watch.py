@@ -380,3 +380,31 @@ def test_in_a_subprocess_as_users_run_it(tmp_path):
     assert "vanishing_gradients  layer 1, Linear 16→32 (body.0)" in result.stdout
     assert "report written to retroprop-watch.html" in result.stdout
     assert (tmp_path / "retroprop-watch.html").is_file()
+
+
+def test_an_optimizer_built_on_a_model_created_again_is_named_on_the_model_trained(tmp_path, capsys):
+    """spro/practical-pytorch issue 9: the optimizer holds the first instance's parameters, the loop
+    trains a second. No module holding the optimizer's parameters is ever called; once that has lasted
+    ``GIVE_UP_BACKWARDS`` backward passes, the called module the loss reaches is watched with it."""
+    from retroprop.cli.watch import GIVE_UP_BACKWARDS
+
+    setup = ("model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))\n"
+             "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+             "model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))  # created again\n")
+    epochs = GIVE_UP_BACKWARDS // 8 + 4
+    assert run("--json", script(tmp_path, setup, epochs=epochs)) == 3
+    found = json.loads(capsys.readouterr().out)
+    (model,) = found["models"]
+    first = model["diagnoses"][0]
+    assert (first["problem"], first["evidence"]["case"]) == ("unregistered_parameters",
+                                                            "optimizer_holds_none")
+    assert first["remedies"][0]["id"] == "build_optimizer"
+    assert model["steps"] == epochs * 8 - GIVE_UP_BACKWARDS + 1
+    assert found["not_watched"] == []
+    no_patches_left()
+    # the optimizer over the model trained: nothing of the kind
+    fixed = setup.replace("model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))  # created "
+                          "again\n", "")
+    run("--json", script(tmp_path, fixed, epochs=epochs))
+    (model,) = json.loads(capsys.readouterr().out)["models"]
+    assert "unregistered_parameters" not in model["problems"]

@@ -1,7 +1,7 @@
 """``batchnorm_statistics`` on torch: the adapter measures the loss with batch normalization's batch and
-running statistics as retroprop's does (nothing of the model's state changed), a hand-written loop
-that reports its validation loss to ``end_epoch`` gets frozen statistics (momentum 0) named, and the
-repair lets them update."""
+running statistics as retroprop's does (nothing of the model's state changed), frozen statistics
+(momentum 0) are named before the first step and, in a hand-written loop that reports its validation
+loss to ``end_epoch``, their harm too; the repair lets them update."""
 
 from __future__ import annotations
 
@@ -105,11 +105,14 @@ def test_a_loop_that_reports_its_validation_loss_gets_frozen_statistics_named(re
             val_accuracy = (model(x_val).argmax(1) == y_val).float().mean().item()
         doctor.end_epoch(epoch, {"loss": float(np.mean(losses)), "val_loss": val_loss})
     doctor.finish()
-    (found,) = [d for d in doctor.diagnoses if d.problem == "batchnorm_statistics"]
-    assert found.epoch <= 2 and found.evidence["momenta"] == [0.0]
+    named = [d for d in doctor.diagnoses if d.problem == "batchnorm_statistics"]
+    assert (named[0].step, named[0].evidence["case"], named[0].evidence["frozen_layers"]) == (
+        0, "momentum_zero", ["1"])
     if repair:
         (treatment,) = [t for t in doctor.treatments if t.problem == "batchnorm_statistics"]
         assert treatment.remedy == "update_batchnorm_statistics" and treatment.outcome == "resolved"
-        assert model[1].momentum == 0.1 and val_accuracy > 0.95
+        assert model[1].momentum == 0.1 and val_accuracy > 0.95 and len(named) == 1
     else:
+        (measured,) = named[1:]
+        assert measured.epoch <= 2 and measured.evidence["momenta"] == [0.0]
         assert model[1].momentum == 0.0

@@ -72,6 +72,9 @@ from retroprop.cli import (
 # an optimizer none of whose parameters was in a module called over this many backward passes is given
 # up on (a tensor optimized on its own): the global module hook, which costs a call per module call, goes
 GIVE_UP_BACKWARDS = 100
+# the latest modules with parameters the script called while an optimizer had no model yet: where the
+# model of an optimizer built on other parameters is looked for when it is given up on
+CALLED_KEPT = 64
 
 
 class _Watched:
@@ -120,6 +123,7 @@ class Session:
         self._saved: list[tuple[Any, str, Any]] = []
         self._scaled: tuple[Any, Any] | None = None  # GradScaler.scale's latest (result, loss)
         self._loader: Any = None  # a weak reference to the DataLoader iterated last
+        self._called: dict[int, Any] = {}  # id -> weak reference: modules called while one had no model
 
     # -- installing and removing the patches ---------------------------------------------------
     def install(self) -> None:
@@ -265,6 +269,7 @@ class Session:
                 ids = {id(p) for p in module.parameters()}
                 if not ids:
                     return
+                self._remember_called(module)
             if entry.wanted <= ids:
                 self._guard("attaching the doctor", self._attach, entry, module)
             elif entry.wanted & ids:
@@ -290,6 +295,10 @@ class Session:
     def _on_backward(self, tensors: Any) -> None:
         import torch
 
+        is_loss = (isinstance(tensors, torch.Tensor) and tensors.dim() == 0 and tensors.is_floating_point()
+                   and tensors.grad_fn is not None)
+        scaled, self._scaled = self._scaled, None
+        graph = (scaled[1] if scaled is not None and scaled[0] is tensors else tensors) if is_loss else None
         for entry in self.entries:
             if entry.watch is None and entry.unwatched is None and entry.parts:
                 model = entry.parts[0] if len(entry.parts) == 1 else self._together(entry)
@@ -297,19 +306,56 @@ class Session:
             elif entry.watch is None and entry.unwatched is None:
                 entry.backwards += 1
                 if entry.backwards >= GIVE_UP_BACKWARDS:  # its parameters are in no module the script calls
+                    self._guard("adopting a model", self._adopt, entry, graph)
+                if entry.watch is None and entry.backwards >= GIVE_UP_BACKWARDS:
                     entry.unwatched = (f"no module holding its parameters was called in the "
                                        f"{GIVE_UP_BACKWARDS} backward passes after it was created")
             entry.new_pass = True
-        if not (isinstance(tensors, torch.Tensor) and tensors.dim() == 0 and tensors.is_floating_point()
-                and tensors.grad_fn is not None):
+        if graph is None:
             return
-        scaled, self._scaled = self._scaled, None
-        graph = scaled[1] if scaled is not None and scaled[0] is tensors else tensors
         loss = graph.detach()
         for entry in self.entries:
             if entry.watch is not None and entry.ended_by is None:
                 entry.watch.complete_setup(graph)  # the first loss's graph names the loss function
                 entry.watch.observe(loss)
+
+    def _remember_called(self, module: Any) -> None:
+        """Keep a weak reference to a module with parameters the script called (the latest
+        ``CALLED_KEPT``)."""
+        self._called.pop(id(module), None)
+        self._called[id(module)] = weakref.ref(module)
+        while len(self._called) > CALLED_KEPT:
+            del self._called[next(iter(self._called))]
+
+    def _adopt(self, entry: _Watched, graph: Any) -> None:
+        """An optimizer none of whose parameters any module called holds, given up on, while losses are
+        back-propagated: the module the latest loss trains in its stead (the called module holding the
+        most of the trainable tensors the loss reaches, none of them any optimizer's; the outermost of
+        equals) is its model, watched with it, and the doctor is told that the optimizer holds none of
+        the tensors the loss reaches (``unregistered_parameters``): an optimizer built on a model
+        created before the one the script trains, or on a copy of it. Nothing when no such module."""
+        from retroprop.torch.loss_graph import unregistered_leaves
+
+        if graph is None:
+            return
+        reached = _reached_leaves(graph)
+        stepped = set().union(*(e.wanted for e in self.entries))
+        best, best_key = None, (0, 0)
+        for reference in self._called.values():
+            module = reference()
+            if module is None:
+                continue
+            held = {id(p) for p in module.parameters()}
+            if held & stepped:
+                continue
+            key = (len(held & reached), len(held))
+            if key[0] and key > best_key:
+                best, best_key = module, key
+        if best is None:
+            return
+        self._attach(entry, best)
+        if entry.watch is not None:
+            entry.watch.offer_unregistered(unregistered_leaves(graph, best, entry.optimizer))
 
     def _together(self, entry: _Watched) -> Any:
         from torch import nn
@@ -487,6 +533,24 @@ def _not_checked(entry: _Watched) -> list[str]:
         notes.insert(0, "the loss rules did not run: no step's loss was back-propagated with .backward() "
                         "as a 0-dim tensor")
     return notes
+
+
+def _reached_leaves(graph: Any, limit: int = 100_000) -> set[int]:
+    """The ids of the trainable tensors (leaves that require gradients) ``graph``'s autograd graph
+    reaches; at most ``limit`` nodes are visited."""
+    seen: set[int] = set()
+    reached: set[int] = set()
+    stack = [getattr(graph, "grad_fn", None)]
+    while stack and len(seen) < limit:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None and getattr(variable, "requires_grad", False):
+            reached.add(id(variable))
+        stack.extend(child for child, _ in getattr(node, "next_functions", ()))
+    return reached
 
 
 def _output_path(base: Path, position: int) -> Path:

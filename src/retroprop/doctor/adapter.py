@@ -202,6 +202,11 @@ class RetropropAdapter:
                              for name, m in self.model.named_modules()
                              if isinstance(m, LINEAR_MAPS) and m.weight is not None)
 
+    def batchnorm_momenta(self) -> list[dict[str, Any]]:
+        """Each batch normalization that tracks running statistics: ``name`` and ``momentum``."""
+        return [{"name": name, "momentum": m.momentum} for name, m in self.model.named_modules()
+                if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.track_running_stats]
+
     @contextmanager
     def _evaluating(self) -> Iterator[None]:
         """A pass the doctor makes itself: the model in evaluation mode, without gradients or the
@@ -283,6 +288,17 @@ class RetropropAdapter:
     def parameter_count(self) -> int:
         """The model's trainable parameters (entries), for the rules that ask what it can memorize."""
         return sum(int(p.data.size) for p in self.model.parameters() if p.requires_grad)
+
+    def optimizer_coverage(self) -> dict[str, Any] | None:
+        """How many of the model's trainable parameters there are (``reached``) and how many of them
+        the optimizer holds (``optimized``), as ``checks.unregistered_parameters`` reads them; None
+        without an optimizer."""
+        if self.optimizer is None:
+            return None
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        stepped = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        return {"tensors": 0, "entries": 0, "shapes": [], "reached": len(trainable),
+                "optimized": sum(id(p) in stepped for p in trainable)}
 
     def weights(self) -> OrderedDict[str, Any]:
         return self.model.state_dict()

@@ -536,11 +536,51 @@ def _out_of_range(kind: str | None, loss: str, info: dict[str, Any] | None, wher
 # ---------------------------------------------------------------------------------------------
 # missing_nonlinearity
 # ---------------------------------------------------------------------------------------------
+def frozen_batchnorm(momenta: Sequence[dict[str, Any]] | None) -> list[Finding]:
+    """Batch normalization whose running statistics never update: momentum 0 (``momenta``, as
+    ``adapter.batchnorm_momenta`` gives them). In PyTorch's convention (and retroprop's) the running
+    value becomes ``(1 - momentum) * running + momentum * batch``: at 0 it stays at its start, mean 0
+    and variance 1, and evaluation (validation, predictions) normalizes with those whatever the data
+    (Keras's momentum is the other way round: its 0.99 is 0.01 here)."""
+    frozen = [m["name"] for m in momenta or () if m.get("momentum") == 0]
+    if not frozen:
+        return []
+    shown = ", ".join(frozen[:4]) + (f" and {len(frozen) - 4} more" if len(frozen) > 4 else "")
+    return [Finding(
+        "batchnorm_statistics", None, None, "critical",
+        {"case": "momentum_zero", "frozen_layers": frozen, "layers": len(frozen)},
+        f"{len(frozen)} batch normalization layer(s) ({shown}) have momentum 0: their running statistics "
+        "never move from mean 0 and variance 1, so evaluation (validation, predictions) normalizes with "
+        "those whatever the data, and a model that trains well predicts badly (a momentum of 0.99 in "
+        "Keras's convention is 0.01 here).",
+    )]
+
+
+def unstepped(found: dict[str, Any] | None) -> bool:
+    """Whether the optimizer holds none of the trainable tensors the model's output reaches
+    (``found``: ``unregistered_parameters``' reading, with ``reached`` and ``optimized``)."""
+    return bool(found) and found.get("optimized") == 0 and (found.get("reached") or 0) > 0
+
+
 def unregistered_parameters(found: dict[str, Any] | None) -> list[Finding]:
     """Trainable tensors that the graph of the model's first output reaches but neither the model's
     parameters nor the optimizer's hold (``found``: ``tensors``, their count; ``entries``, their
     elements; ``shapes``, the first few): layers kept in a plain list or dict, used by ``forward``,
-    never registered as submodules, so never trained. None (not read) or no such tensor: nothing."""
+    never registered as submodules, so never trained. Or (case ``optimizer_holds_none``) the
+    optimizer holds none of the tensors the output reaches (``reached``, ``optimized``): it was built
+    on other tensors (on a model created before the one trained, or on a copy), so nothing the model
+    computes with is ever updated; an optimizer of some of them (fine-tuning a head) is no finding.
+    None (not read) or no such tensor: nothing."""
+    if unstepped(found):
+        return [Finding(
+            "unregistered_parameters", None, None, "critical",
+            {**found, "case": "optimizer_holds_none", "fix_by": "user",
+             "fix_note": "This is yours to fix: build the optimizer on the parameters of the model you "
+                         "train, after creating it for the last time (and after any copy of it)."},
+            f"the optimizer holds none of the {found['reached']} trainable tensor(s) the model computes "
+            "with: it steps other tensors (those of a model created before this one, or of a "
+            "copy), so the model that is run and back-propagated is never updated.",
+        )]
     if not found or not found.get("tensors"):
         return []
     shapes = ", ".join("x".join(str(d) for d in shape) for shape in found.get("shapes", ())[:4])
@@ -1057,7 +1097,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 dropout_rates: Sequence[float] = (), maximize: bool = False,
                 inputs_sample: bool = False, targets_sample: bool = False,
                 loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None,
-                unregistered: dict[str, Any] | None = None) -> list[Finding]:
+                unregistered: dict[str, Any] | None = None,
+                batchnorm_momenta: Sequence[dict[str, Any]] | None = None) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -1073,7 +1114,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     output) is read from them. ``loss_broadcast``: (the output's shape, the compared shape) when the
     loss broadcast the output against targets of another shape. ``unregistered``: the trainable
     tensors the model's first output reaches outside the model's and the optimizer's parameters
-    (``unregistered_parameters``), when read."""
+    (``unregistered_parameters``), when read. ``batchnorm_momenta``: each batch normalization's
+    momentum (``adapter.batchnorm_momenta``)."""
     layers = validate_layers(layers)
     _check_loss(loss)
     if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
@@ -1089,4 +1131,5 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              shuffled=shuffled, unit_symmetry=unit_symmetry,
                                              dropout_rates=tuple(dropout_rates), maximize=bool(maximize),
                                              inputs_sample=inputs_sample, targets_sample=targets_sample,
-                                             loss_broadcast=loss_broadcast, unregistered=unregistered))
+                                             loss_broadcast=loss_broadcast, unregistered=unregistered,
+                                             batchnorm_momenta=batchnorm_momenta))

@@ -8,9 +8,8 @@ from typing import Any
 from retroprop.doctor.table import CAUSAL_ORDER, CONSEQUENCES, PROBLEMS, SETUP_PROBLEMS, TREATMENT_ORDER
 
 # the problems, their causal order, consequences and remedies: derived from the rules table
-__all__ = ["CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "REMEDIES", "SETUP_PROBLEMS",
-           "SLOW_CASE_REMEDY",
-           "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis"]
+__all__ = ["CASE_REMEDIES", "CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "REMEDIES",
+           "SETUP_PROBLEMS", "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis"]
 
 # remedy id -> one line a learner can act on
 REMEDIES: dict[str, str] = {
@@ -52,6 +51,9 @@ REMEDIES: dict[str, str] = {
     "register_layers": "keep layers in nn.ModuleList, nn.ModuleDict or nn.Sequential (or as attributes), "
                        "not in a plain Python list or dict, and build the optimizer from model.parameters() "
                        "once the model is complete",
+    "build_optimizer": "build the optimizer on model.parameters() of the model you train, after creating it "
+                       "for the last time (an optimizer of an earlier instance, or of a copy, steps tensors "
+                       "the model no longer uses)",
     "insert_activation": "insert a ReLU between Linear (or convolution) layers that have no activation "
                          "between them",
     "standardize_targets": "train on standardized regression targets ((y - mean) / std) and undo the "
@@ -88,13 +90,17 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
     "loss_not_fit": "regression_loss",
 }
-# slow_convergence's remedy by its case (any other: the rule's remedies)
-SLOW_CASE_REMEDY: dict[str, tuple[str, ...]] = {"steps_not_taken": ("step_after_backward",)}
+# the remedies of a problem's case, by problem and case (any other case: the rule's remedies)
+CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("slow_convergence", "steps_not_taken"): ("step_after_backward",),
+    ("unregistered_parameters", "optimizer_holds_none"): ("build_optimizer",),
+}
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "widen", "train_longer",
-                 "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers")
+                 "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
+                 "build_optimizer")
 
 @dataclass
 class Diagnosis:

@@ -226,6 +226,10 @@ class Doctor(Checking, Repairing):
         self.batch_size = batch_size
         self._setup_data = (targets, n_classes, inputs, validation_inputs, validation_targets, shuffled)
         self._setup_loss = loss
+        from retroprop.doctor.checks import unstepped
+
+        found = optional_member(adapter, "optimizer_coverage")  # an optimizer of another model's weights
+        self._unregistered = found if unstepped(found) else None
         self._setup = self._check_setup(loss, *self._setup_data)
         self._chance_given = chance_loss is not None
         self._guess_chance(loss, targets, n_classes)
@@ -269,6 +273,8 @@ class Doctor(Checking, Repairing):
         ``entries``, ``shapes``; ``checks.unregistered_parameters``)."""
         if self.recorder is None or self.recorder.step:  # every observe counts a step
             return False
+        from retroprop.doctor.checks import CATEGORICAL_LOSSES, unstepped
+
         given_targets, n_classes, given_inputs, validation_inputs, *rest = self._setup_data
         if inputs_transformed and inputs is not None:
             given_inputs = validation_inputs = None
@@ -278,7 +284,8 @@ class Doctor(Checking, Repairing):
         inputs_sample = given_inputs is None and inputs is not None and np.ndim(inputs) >= 2 and len(inputs)
         targets_sample = given_targets is None and targets is not None
         take_broadcast = broadcast is not None and self._loss_given and self._loss_broadcast is None
-        take_unregistered = bool(unregistered and unregistered.get("tensors")) and self._unregistered is None
+        take_unregistered = bool(unregistered and (unregistered.get("tensors") or unstepped(unregistered))
+                                 ) and self._unregistered is None
         if not (take_loss or inputs_sample or targets_sample or classes_guessed or take_broadcast
                 or take_unregistered):
             return False
@@ -287,8 +294,6 @@ class Doctor(Checking, Repairing):
         if take_broadcast:
             self._loss_broadcast = broadcast
         self._setup_data = (given_targets, n_classes, given_inputs, validation_inputs, *rest)
-        from retroprop.doctor.checks import CATEGORICAL_LOSSES
-
         if take_loss:
             self._seen_output, self._setup_loss = output, loss
         if inputs_sample:
@@ -330,6 +335,7 @@ class Doctor(Checking, Repairing):
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
                                 batch_size=self.batch_size, shuffled=shuffled,
                                 unit_symmetry=optional_member(adapter, "unit_symmetry"),
+                                batchnorm_momenta=optional_member(adapter, "batchnorm_momenta"),
                                 dropout_rates=self._dropout_rates, maximize=any(
                                     group.get("maximize") for group in getattr(adapter.optimizer,
                                                                                 "param_groups", ())),

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from retroprop.doctor.diagnosis import (
+    CASE_REMEDIES,
     CAUSAL_ORDER,
     CONSEQUENCES,
     OUTPUT_CASE_REMEDY,
     REMEDIES,
-    SLOW_CASE_REMEDY,
     TREATMENT_ORDER,
     Diagnosis,
 )
@@ -40,8 +40,8 @@ def remedies_for(finding: Finding) -> list[tuple[str, str]]:
     if finding.problem == "loss_output_mismatch":
         fits = OUTPUT_CASE_REMEDY.get(finding.evidence.get("case"), "fix_output_loss")
         order = [fits] if isinstance(fits, str) else list(fits)
-    elif finding.problem == "slow_convergence" and finding.evidence.get("case") in SLOW_CASE_REMEDY:
-        order = list(SLOW_CASE_REMEDY[finding.evidence["case"]])
+    elif (finding.problem, finding.evidence.get("case")) in CASE_REMEDIES:
+        order = list(CASE_REMEDIES[finding.problem, finding.evidence["case"]])
     first = {"learning_rate": "lower_lr", "initialization": "he_init"}.get(finding.evidence.get("cause"))
     if first in order:
         order.remove(first)

@@ -81,7 +81,8 @@ class Evidence:
       (the output's shape and the shape the loss compared, when it broadcast them); ``unregistered``
       (the trainable tensors the graph of the model's first output reaches that neither the model
       nor the optimizer holds:
-      ``tensors``, ``entries``, ``shapes``; None when not read).
+      ``tensors``, ``entries``, ``shapes``; None when not read), ``batchnorm_momenta`` (each batch
+      normalization that tracks running statistics: ``name``, ``momentum``; None when not read).
     - update: ``probes`` (this recipe's latest records up to the one whose update is now known, newest
       last), ``loss_after`` (the loss on the updated weights; None when the losses are not known) and
       ``first_step`` (the run's first step, or a fresh restart's: its weights had learned nothing).
@@ -162,6 +163,7 @@ class Evidence:
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
     batchnorm: Sequence[dict[str, Any]] = ()
     unregistered: dict[str, Any] | None = None
+    batchnorm_momenta: Sequence[dict[str, Any]] | None = None
     fit: Sequence[dict[str, Any]] = ()
     fit_start: dict[str, Any] | None = None
     steps: int = 0
@@ -340,15 +342,19 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNREGISTERED_PARAMETERS,
          (Detector("unregistered_parameters", "setup", lambda e: checks.unregistered_parameters(
              e.unregistered)),),
-         ("register_layers",),
+         ("register_layers", "build_optimizer"),
          treat_rank=3,
          signal="the trainable tensors the graph of the model's first output reaches (its autograd leaves) "
-                "that neither the model's parameters nor the optimizer's hold",
-         threshold=">= 1 (of the model's own layers' kind: weights that require gradients)",
+                "that neither the model's parameters nor the optimizer's hold; how many of those it "
+                "reaches the optimizer holds",
+         threshold=">= 1 (of the model's own layers' kind: weights that require gradients); or none of "
+                   "them held by the optimizer",
          window="the first step (the output's graph, read once)",
          why="a layer kept in a plain Python list or dict is used by forward but is no submodule: it is "
              "not in model.parameters(), so the optimizer never updates it (it stays at its random "
-             "initialization), and state_dict(), .to(device) and train()/eval() pass it over",
+             "initialization), and state_dict(), .to(device) and train()/eval() pass it over; an "
+             "optimizer built on another model's parameters (one created before the model trained, or a "
+             "copy) updates nothing the model computes with",
          causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE)),
     Rule(P.SYMMETRIC_UNITS,
          (Detector("symmetric_units", "setup", lambda e: checks.symmetric_units(
@@ -545,14 +551,15 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.UNSTABLE_LOSS,)),
     Rule(P.SATURATED_ACTIVATIONS,
          (Detector("saturated_activations", "probe", lambda e: rules.saturated_activations(
-             e.probes, **e.harm()), gate=_symptoms),),
+             e.probes, opening=e.opening, **e.harm()), gate=_symptoms),),
          ("relu", "batchnorm", "standardize_inputs", "he_init"),
          treat_rank=13,
          signal="share of sigmoid/tanh outputs where the derivative is below 1/100 of its peak; the gradient "
                 "reaching the layer that feeds them against the output layer's; whether the network learns "
                 "well",
-         threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch, with harm: the "
-                   "layer feeding the units getting < {passes:g} of the output layer's gradient, or the "
+         threshold=">= {share:.1f} + 3 standard errors of the share on the probed batch, with harm: "
+                   "saturated from the run's first probe, the layer feeding the units getting < {passes:g} "
+                   "of the output layer's gradient, or the "
                    "loss stalled, rising or fitted; not in a network that learns well (training accuracy 1 "
                    "or loss < {fitted:.0%} of its start, and no generalization gap >= {gap:.2f} and twice "
                    "its noise on each of the last {epochs} epochs)",
@@ -640,16 +647,20 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.BATCHNORM_STATISTICS,
          (Detector("batchnorm_statistics", "epoch", lambda e: rules.batchnorm_statistics(
-             e.batchnorm, e.steps, e.chance_loss or _run_start(e))),),
+             e.batchnorm, e.steps, e.chance_loss or _run_start(e))),
+          Detector("batchnorm_statistics (momentum 0)", "setup", lambda e: checks.frozen_batchnorm(
+              e.batchnorm_momenta))),
          ("update_batchnorm_statistics",),
          treat_rank=22,
          signal="at each epoch's end, on up to {rows} training rows with the same weights: the loss with "
                 "batch normalization's running statistics (evaluation mode) against the loss with each "
-                "batch's own (training mode), dropout off in both",
+                "batch's own (training mode), dropout off in both; before the first step, each batch "
+                "normalization's momentum",
          threshold="> {factor:g} x and more than {fitted:.0%} of a blind guess's loss (else the start's) "
                    "apart, once the running statistics have forgotten their initial values ((1 - "
-                   "momentum)^steps < {forgotten:g}) or never update them (momentum 0)",
-         window="2 consecutive epochs",
+                   "momentum)^steps < {forgotten:g}) or never update them (momentum 0); a momentum of 0 "
+                   "alone, before the first step",
+         window="2 consecutive epochs (the momentum: before the first step)",
          why="validation and predictions normalize with the running statistics; statistics that do not "
              "describe the training batches (never updated, or batches unlike one another) make a model "
              "that trains well predict badly, on its own training data too",

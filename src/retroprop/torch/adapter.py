@@ -139,6 +139,11 @@ class TorchAdapter:
         rows = torch.as_tensor(np.asarray(values), device=device)
         return rows.long() if targets and not rows.is_floating_point() else rows.to(dtype)
 
+    def batchnorm_momenta(self) -> list[dict[str, Any]]:
+        """As ``doctor.adapter.RetropropAdapter.batchnorm_momenta``."""
+        return [{"name": name, "momentum": m.momentum} for name, m in self.model.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
     @contextmanager
     def _evaluating(self) -> Iterator[None]:
         """As ``doctor.adapter.RetropropAdapter._evaluating``: evaluation mode, no gradients, the probe

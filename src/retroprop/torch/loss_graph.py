@@ -169,24 +169,29 @@ def unregistered_leaves(output: Any, model: Any, optimizer: Any = None,
     """The trainable tensors the graph of the model's ``output`` reaches (its leaves that require
     gradients: weights and biases, which ``backward`` accumulates into) that neither
     ``model.parameters()`` nor the optimizer's groups hold: ``tensors`` (their count), ``entries``
-    (their elements) and ``shapes`` (of the first four). The model's output, not the loss: a loss may
-    pass through another model (a GAN's discriminator) with its own optimizer. At most ``limit`` nodes
-    are visited."""
-    held = {id(p) for p in model.parameters()}
-    for group in getattr(optimizer, "param_groups", ()):
-        held.update(id(p) for p in group["params"])
+    (their elements) and ``shapes`` (of the first four); and ``reached`` and ``optimized``, how many
+    trainable tensors the graph reaches in all and how many of them the optimizer holds (None without
+    an optimizer). The model's output, not the loss: a loss may pass through another model (a GAN's
+    discriminator) with its own optimizer. At most ``limit`` nodes are visited."""
+    stepped = {id(p) for group in getattr(optimizer, "param_groups", ()) for p in group["params"]}
+    held = {id(p) for p in model.parameters()} | stepped
     seen: set[int] = set()
     stack = [getattr(output, "grad_fn", None)]
     found: dict[int, Any] = {}
+    reached = optimized = 0
     while stack and len(seen) < limit:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
         variable = getattr(node, "variable", None)  # an AccumulateGrad node: a leaf that requires grad
-        if isinstance(variable, torch.Tensor) and variable.requires_grad and id(variable) not in held:
-            found[id(variable)] = variable
+        if isinstance(variable, torch.Tensor) and variable.requires_grad:
+            reached += 1
+            optimized += id(variable) in stepped
+            if id(variable) not in held:
+                found[id(variable)] = variable
         stack.extend(child for child, _ in getattr(node, "next_functions", ()))
     tensors = list(found.values())
     return {"tensors": len(tensors), "entries": int(sum(t.numel() for t in tensors)),
-            "shapes": [tuple(t.shape) for t in tensors[:4]]}
+            "shapes": [tuple(t.shape) for t in tensors[:4]], "reached": reached,
+            "optimized": optimized if optimizer is not None else None}

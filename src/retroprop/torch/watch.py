@@ -230,6 +230,14 @@ class Watch:
             self._layer_input_sample = rows
             self._forget_first_layer()
 
+    def offer_unregistered(self, found: dict[str, Any] | None) -> None:
+        """What ``loss_graph.unregistered_leaves`` read on a pass before this watch was attached
+        (``retroprop watch`` adopting the model of an optimizer that holds none of its parameters, once
+        backward passes showed it): used as the model's first call would have been; ignored once the
+        first loss was read."""
+        if found is not None and self._first_loss_unread and self._unregistered is None:
+            self._unregistered = dict(found)
+
     def _forget_first_layer(self) -> None:
         if self._first_layer_hook is not None:
             self._first_layer_hook.remove()

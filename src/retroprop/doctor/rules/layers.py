@@ -609,18 +609,22 @@ def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> floa
     return 3 * math.sqrt(SATURATED_SHARE * (1 - SATURATED_SHARE) / outputs)
 
 
-def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[float] | None = None,
+def saturated_activations(probes: Sequence[dict[str, Any]], *, opening: Sequence[dict[str, Any]] = (),
+                          losses: Sequence[float] | None = None,
                           start: float | None = None, batch_size: int | None = None,
                           accuracy: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
                           samples: tuple[int, int] | None = None,
                           chance_loss: float | None = None) -> list[Finding]:
     """Most sigmoid/tanh outputs in their flat regions, on two probes in a row (each beyond its
     batch's sampling noise, ``saturation_margin``), doing harm, in a network that does not
-    demonstrably learn well. Harm: the weighted layer feeding the units gets under
-    ``SATURATED_PASSES`` of the output layer's gradient (``gradient_share``: the flat regions cut it
-    off), or the loss has stalled, is rising, or fitted the training data without generalizing (a
-    gap ``learns_well`` reads); units whose share is unknown (fed by the output layer:
-    the output's own sigmoid) are judged by ``learns_well`` alone.
+    demonstrably learn well. Harm: the units were saturated on the run's first probe (``opening[0]``:
+    the initial weights or the inputs' scale put them there, not the learning), the weighted layer
+    feeding them gets under ``SATURATED_PASSES`` of the output layer's gradient (``gradient_share``:
+    the flat regions cut it off), or the loss has stalled, is rising, or fitted the training data
+    without generalizing (a gap ``learns_well`` reads); units whose share is unknown (fed by the
+    output layer: the output's own sigmoid) are judged by ``learns_well`` alone. Units that saturate
+    as the run learns, while the gradient still reaches the layer below and the loss falls, are the
+    learning's doing (confident features), not a fault.
 
     With ``losses`` (this recipe's per-step losses; ``start`` the run's starting loss,
     ``batch_size``, ``accuracy`` the latest training accuracy, ``epoch_logs`` this recipe's epoch
@@ -639,20 +643,24 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[
         before = [a for a in probes[-2]["activations"] if a["name"] == activation["name"]]
         if before and (before[0].get("saturated_share") or 0.0) >= SATURATED_SHARE + saturation_margin(
                 before[0], probes[-2]):
+            initial = opening[0]["activations"] if opening else ()
+            first = [a for a in initial if a["name"] == activation["name"]]
+            born = bool(first) and (first[0].get("saturated_share") or 0.0) >= SATURATED_SHARE + (
+                saturation_margin(first[0], opening[0]))
             findings.append(Finding(
                 "saturated_activations", activation["name"], activation["label"], "warning",
-                {"saturated_share": share,
+                {"saturated_share": share, "from_start": born,
                  "gradient_share": gradient_share(probes[-1], activation.get("after"))},
                 f"{share:.0%} of {activation['label']}'s outputs sit in its flat regions, where the "
                 "derivative is nearly 0: almost no gradient passes through.",
             ))
     trend = None if losses is None else loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy,
                                                    chance_loss=chance_loss)
-    # harm: the gradient cut off below the units, a loss that stopped falling, or one that fitted the
-    # training data without generalizing (``learns_well`` below tells it from one that generalizes)
+    # harm: saturated from the start, the gradient cut off below the units, a loss that stopped falling,
+    # or one that fitted without generalizing (``learns_well`` below tells it from one that generalizes)
     harmed = trend in ("stalled", "rising", "fitted")
-    findings = [f for f in findings if harmed or f.evidence["gradient_share"] is None
-                or f.evidence["gradient_share"] < SATURATED_PASSES]
+    findings = [f for f in findings if harmed or f.evidence["from_start"]
+                or f.evidence["gradient_share"] is None or f.evidence["gradient_share"] < SATURATED_PASSES]
     if not findings or losses is None:
         return findings
     if learns_well(losses, start, batch_size=batch_size, accuracy=accuracy, epoch_logs=epoch_logs,
@@ -664,4 +672,7 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, losses: Sequence[
             finding.explanation += f" The training loss is {trend}."
         elif trend == "fitted":
             finding.explanation += " The network has fitted its training data but does not generalize."
+        if finding.evidence["from_start"]:
+            finding.explanation += (" They were saturated from the run's first steps: the initial weights "
+                                    "(or the inputs' scale) put them there.")
     return findings
