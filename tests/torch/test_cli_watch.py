@@ -392,7 +392,7 @@ def test_an_optimizer_built_on_a_model_created_again_is_named_on_the_model_train
              "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
              "model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))  # created again\n")
     epochs = GIVE_UP_BACKWARDS // 8 + 4
-    assert run("--json", script(tmp_path, setup, epochs=epochs)) == 3
+    assert run("--json", "--report", tmp_path / "run.html", script(tmp_path, setup, epochs=epochs)) == 3
     found = json.loads(capsys.readouterr().out)
     (model,) = found["models"]
     first = model["diagnoses"][0]
@@ -405,6 +405,6 @@ def test_an_optimizer_built_on_a_model_created_again_is_named_on_the_model_train
     # the optimizer over the model trained: nothing of the kind
     fixed = setup.replace("model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3))  # created "
                           "again\n", "")
-    run("--json", script(tmp_path, fixed, epochs=epochs))
+    run("--json", "--report", tmp_path / "fixed.html", script(tmp_path, fixed, epochs=epochs))
     (model,) = json.loads(capsys.readouterr().out)["models"]
     assert "unregistered_parameters" not in model["problems"]
