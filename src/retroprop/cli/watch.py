@@ -334,11 +334,11 @@ class Session:
         equals) is its model, watched with it, and the doctor is told that the optimizer holds none of
         the tensors the loss reaches (``unregistered_parameters``): an optimizer built on a model
         created before the one the script trains, or on a copy of it. Nothing when no such module."""
-        from retroprop.torch.loss_graph import unregistered_leaves
+        from retroprop.torch.loss_graph import trainable_leaves, unregistered_leaves
 
         if graph is None:
             return
-        reached = _reached_leaves(graph)
+        reached = trainable_leaves(graph).keys()
         stepped = set().union(*(e.wanted for e in self.entries))
         best, best_key = None, (0, 0)
         for reference in self._called.values():
@@ -533,24 +533,6 @@ def _not_checked(entry: _Watched) -> list[str]:
         notes.insert(0, "the loss rules did not run: no step's loss was back-propagated with .backward() "
                         "as a 0-dim tensor")
     return notes
-
-
-def _reached_leaves(graph: Any, limit: int = 100_000) -> set[int]:
-    """The ids of the trainable tensors (leaves that require gradients) ``graph``'s autograd graph
-    reaches; at most ``limit`` nodes are visited."""
-    seen: set[int] = set()
-    reached: set[int] = set()
-    stack = [getattr(graph, "grad_fn", None)]
-    while stack and len(seen) < limit:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        variable = getattr(node, "variable", None)
-        if variable is not None and getattr(variable, "requires_grad", False):
-            reached.add(id(variable))
-        stack.extend(child for child, _ in getattr(node, "next_functions", ()))
-    return reached
 
 
 def _output_path(base: Path, position: int) -> Path:

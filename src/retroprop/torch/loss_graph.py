@@ -29,7 +29,7 @@ import torch
 from retroprop.doctor.checks import SAMPLE_ROWS
 from retroprop.torch.data import to_host
 
-__all__ = ["GraphLoss", "loss_from_graph", "unregistered_leaves"]
+__all__ = ["GraphLoss", "loss_from_graph", "trainable_leaves", "unregistered_leaves"]
 
 LOSS_NODES = {
     "NllLossBackward0": "nll", "NllLoss2DBackward0": "nll", "MseLossBackward0": "mse",
@@ -175,10 +175,19 @@ def unregistered_leaves(output: Any, model: Any, optimizer: Any = None,
     discriminator) with its own optimizer. At most ``limit`` nodes are visited."""
     stepped = {id(p) for group in getattr(optimizer, "param_groups", ()) for p in group["params"]}
     held = {id(p) for p in model.parameters()} | stepped
+    reached = trainable_leaves(output, limit)
+    tensors = [t for key, t in reached.items() if key not in held]
+    return {"tensors": len(tensors), "entries": int(sum(t.numel() for t in tensors)),
+            "shapes": [tuple(t.shape) for t in tensors[:4]], "reached": len(reached),
+            "optimized": len(reached.keys() & stepped) if optimizer is not None else None}
+
+
+def trainable_leaves(output: Any, limit: int = 100_000) -> dict[int, Any]:
+    """The trainable tensors the autograd graph of ``output`` reaches (its leaves that require
+    gradients), by id; at most ``limit`` nodes are visited."""
     seen: set[int] = set()
     stack = [getattr(output, "grad_fn", None)]
     found: dict[int, Any] = {}
-    reached = optimized = 0
     while stack and len(seen) < limit:
         node = stack.pop()
         if node is None or id(node) in seen:
@@ -186,12 +195,6 @@ def unregistered_leaves(output: Any, model: Any, optimizer: Any = None,
         seen.add(id(node))
         variable = getattr(node, "variable", None)  # an AccumulateGrad node: a leaf that requires grad
         if isinstance(variable, torch.Tensor) and variable.requires_grad:
-            reached += 1
-            optimized += id(variable) in stepped
-            if id(variable) not in held:
-                found[id(variable)] = variable
+            found[id(variable)] = variable
         stack.extend(child for child, _ in getattr(node, "next_functions", ()))
-    tensors = list(found.values())
-    return {"tensors": len(tensors), "entries": int(sum(t.numel() for t in tensors)),
-            "shapes": [tuple(t.shape) for t in tensors[:4]], "reached": reached,
-            "optimized": optimized if optimizer is not None else None}
+    return found
