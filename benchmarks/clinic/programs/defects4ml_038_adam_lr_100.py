@@ -64,7 +64,8 @@ def _program(seed: int, lr: float) -> Program:
     low, high = x_tr.min(), x_tr.max()  # MinMaxScaler(feature_range=(0, 1)) fitted on the training ages
     x_tr, x_va = (x_tr - low) / (high - low), (x_va - low) / (high - low)
     rp.manual_seed(seed)
-    model = nn.Sequential(dense(1, 16), nn.ReLU(), dense(16, 32), nn.ReLU(), dense(32, 2))  # softmax in the loss
+    # the softmax is in the loss
+    model = nn.Sequential(dense(1, 16), nn.ReLU(), dense(16, 32), nn.ReLU(), dense(32, 2))
     optimizer = rp.optim.Adam(model.parameters(), lr=lr, eps=1e-7)
     return Program(model, optimizer, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va,
                    loss="cross_entropy", epochs=EPOCHS, batch_size=BATCH, fit_options={"seed": seed})
