@@ -365,3 +365,19 @@ def test_an_incomplete_adapter_or_probe_is_told_what_it_lacks():
     with pytest.raises(TypeError, match=r"NumpyAdapter.probe\(\) must return a ModelProbe; its NumpyProbe "
                                         "lacks update_ratios"):
         Doctor(blind)
+
+
+def test_copies_taken_while_the_probe_is_armed_keep_what_it_measured():
+    """A snapshot or a copy between an armed pass and its record (a roll-back's, a repair's) pauses the
+    probe: the copy has no hooks, and the pass already measured is still in the record."""
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    adapter = RetropropAdapter(model, rp.optim.SGD(model.parameters(), lr=0.1))
+    probe = adapter.probe()
+    probe.arm()
+    model(rp.tensor(np.random.default_rng(0).normal(size=(16, 4))))
+    twin = adapter.copy()
+    adapter.with_weights(adapter.weights())
+    assert probe.armed and all(not m._forward_hooks for m in twin.model.modules())
+    (activation,) = probe.collect(0, 0, 1.0).activations
+    assert activation.samples == 16 and activation.saturated_share is not None

@@ -267,15 +267,10 @@ class RetropropAdapter:
         default_generator().bit_generator.state = copy.deepcopy(snapshot.rng_state)
 
     def _deepcopy(self, value: Any) -> Any:
-        """A deep copy of ``value`` (the model, or more) taken without the probe's hooks."""
-        armed = self._probe is not None and self._probe.armed
-        if armed:
-            self._probe.disarm()
-        try:
+        """A deep copy of ``value`` (the model, or more) taken without the probe's hooks (paused: what
+        its armed passes measured is kept)."""
+        with unprobed(self._probe):
             return copy.deepcopy(value)
-        finally:
-            if armed:
-                self._probe.arm()
 
     def copy(self) -> RetropropAdapter:
         return RetropropAdapter(*self._deepcopy((self.model, self.optimizer)))
