@@ -202,10 +202,14 @@ class RetropropAdapter:
                              for name, m in self.model.named_modules()
                              if isinstance(m, LINEAR_MAPS) and m.weight is not None)
 
+    def _tracking_norms(self) -> list[tuple[str, Any]]:
+        """The batch normalization layers that track running statistics, with their names."""
+        return [(name, m) for name, m in self.model.named_modules()
+                if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.track_running_stats]
+
     def batchnorm_momenta(self) -> list[dict[str, Any]]:
         """Each batch normalization that tracks running statistics: ``name`` and ``momentum``."""
-        return [{"name": name, "momentum": m.momentum} for name, m in self.model.named_modules()
-                if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.track_running_stats]
+        return [{"name": name, "momentum": m.momentum} for name, m in self._tracking_norms()]
 
     @contextmanager
     def _evaluating(self) -> Iterator[None]:
@@ -227,8 +231,7 @@ class RetropropAdapter:
         ``momentum`` (None: a cumulative average). Nothing of the model's state changes (its modes,
         running statistics and counters are restored). None when the model has no batch normalization
         tracking running statistics, ``loss`` is not a callable, or a loss is not finite."""
-        norms = [m for m in self.model.modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))
-                 and m.track_running_stats]
+        norms = [m for _, m in self._tracking_norms()]
         if not norms or not callable(loss) or inputs is None or targets is None or len(inputs) < 2:
             return None
         kept = [b.data.copy() for m in norms for b in m.buffers()]

@@ -139,10 +139,14 @@ class TorchAdapter:
         rows = torch.as_tensor(np.asarray(values), device=device)
         return rows.long() if targets and not rows.is_floating_point() else rows.to(dtype)
 
+    def _tracking_norms(self) -> list[tuple[str, nn.Module]]:
+        """The batch normalization layers that track running statistics, with their names."""
+        return [(name, m) for name, m in self.model.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
     def batchnorm_momenta(self) -> list[dict[str, Any]]:
         """As ``doctor.adapter.RetropropAdapter.batchnorm_momenta``."""
-        return [{"name": name, "momentum": m.momentum} for name, m in self.model.named_modules()
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        return [{"name": name, "momentum": m.momentum} for name, m in self._tracking_norms()]
 
     @contextmanager
     def _evaluating(self) -> Iterator[None]:
@@ -164,8 +168,7 @@ class TorchAdapter:
         off). ``loss``: a torch loss (module or function) or the one read from the graph
         (``loss_graph.GraphLoss``). None without batch normalization tracking running statistics, under
         torch.distributed (ranks hold different rows), or for a loss it cannot compute."""
-        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                 and m.track_running_stats]
+        norms = [m for _, m in self._tracking_norms()]
         compute = _loss_function(loss)
         if (not norms or compute is None or self.ranks is not None or inputs is None or targets is None
                 or len(inputs) < 2):

@@ -654,6 +654,8 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, opening: Sequence
                 f"{share:.0%} of {activation['label']}'s outputs sit in its flat regions, where the "
                 "derivative is nearly 0: almost no gradient passes through.",
             ))
+    if not findings:
+        return []
     trend = None if losses is None else loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy,
                                                    chance_loss=chance_loss)
     # harm: saturated from the start, the gradient cut off below the units, a loss that stopped falling,
