@@ -26,12 +26,12 @@ def test_dead_units_that_go_from_a_warning_to_critical_are_reported_again():
     rp.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 10), nn.ReLU(), nn.Linear(10, 3))
     model[0].bias.data[:6] = -100.0  # 60 % of the hidden units dead from the start: a warning
-    optimizer = rp.optim.SGD(model.parameters(), lr=1e-3)
+    optimizer = rp.optim.SGD(model.parameters(), lr=0.0)  # a stalled loss: the dead units cost the fit
     doctor = Doctor(model, optimizer, every=1)
     x, y = rp.randn(16, 4), np.arange(16) % 3
     loss_fn = nn.CrossEntropyLoss()
-    for step in range(30):
-        if step == 10:
+    for step in range(230):
+        if step == 210:
             model[0].bias.data[...] = -100.0  # now all of them: critical
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
@@ -42,7 +42,7 @@ def test_dead_units_that_go_from_a_warning_to_critical_are_reported_again():
     assert [(d.severity, d.evidence["dead_share"]) for d in dead] == [("warning", 0.6), ("critical", 1.0)]
     first, worse = dead
     assert first.escalated_from is None and worse.escalated_from == first.step
-    assert first.step < 10 < worse.step <= 15  # the window of 5 probes fills with the dead batches
+    assert first.step < 210 < worse.step <= 215  # the window of 5 probes fills with the dead batches
     assert f"since step {first.step + 1}, when it was diagnosed as a warning" in worse.explanation
     assert doctor.to_json().count(f'"escalated_from": {first.step}') == 1
     doctor.close()

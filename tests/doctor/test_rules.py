@@ -238,7 +238,7 @@ def test_no_probe_rule_fires_without_its_symptom_on_the_latest_probe():
 def test_dead_units_are_excused_only_by_a_fit_below_a_blind_guess_too():
     # XOR at Adam's rate of 0.5: the second step is thrown to 33 (the start, a mean of the first 20 steps,
     # becomes 3.6), then the loss wobbles near 0.25, a tenth of that start but a third of ln 2
-    alive = np.array([True, False, False, False])
+    alive = np.zeros(4, dtype=bool)  # the whole layer: named however short the run
     window = [probe(i, [], [act("1", fired=alive)]) for i in range(rules.DEAD_WINDOW)]
     losses = np.r_[0.71, 32.9, 11.0, 7.4, 8.6, np.full(57, 0.25)]
     assert rules.dead_relu(window, losses=losses, batch_size=32) == []  # "fitted" against the start

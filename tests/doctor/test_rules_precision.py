@@ -160,10 +160,27 @@ def test_dead_units_in_a_network_that_learns_well_are_not_an_alarm():
     assert rules.dead_relu(window)  # not vacuous
     assert rules.dead_relu(window, losses=fitted) == []
     gap = [{"loss": 0.1, "accuracy": 1.0, "val_loss": 1.0, "val_accuracy": 0.7}]
-    assert rules.dead_relu(window, losses=fitted, epoch_logs=gap, samples=(500, 500))
-    assert rules.dead_relu(window, losses=[2.0] * 300, accuracy=1.0) == []
-    (finding,) = rules.dead_relu(window, losses=[2.0] * 300, start=2.3)
+    stalled = [2.0] * 300
+    assert rules.dead_relu(window, losses=stalled, epoch_logs=gap, samples=(500, 500))
+    assert rules.dead_relu(window, losses=stalled, accuracy=1.0) == []
+    (finding,) = rules.dead_relu(window, losses=stalled, start=2.3)
     assert finding.evidence["loss_trend"] == "stalled"
+
+
+def test_a_partly_dead_layer_is_named_only_once_the_loss_shows_harm():
+    # 12 of 16 units dead: the other 4 still carry the signal, so the layer costs the network something
+    # only when its loss stops falling; a layer with almost nothing alive is named at once
+    partly = [probe(i, [act("1", fired=np.arange(16) < 4, samples=32)]) for i in range(5)]
+    wholly = [probe(i, [act("1", fired=np.zeros(16, dtype=bool), samples=32)]) for i in range(5)]
+    falling = list(np.linspace(2.3, 1.5, 300))
+    assert rules.dead_relu(partly, losses=falling) == []
+    assert rules.dead_relu(partly, losses=falling[:30]) == []  # too short to read a trend
+    assert rules.dead_relu(partly, losses=[2.3] * 300)
+    assert rules.dead_relu(partly, losses=list(np.linspace(1.5, 2.3, 300)))  # rising
+    assert rules.dead_relu(partly)  # no losses known: the share alone
+    for losses in (falling, falling[:30]):
+        (finding,) = rules.dead_relu(wholly, losses=losses)
+        assert finding.severity == "critical"
 
 
 # -- the loss rules on single-sample noise and converged runs ------------------------------------

@@ -578,7 +578,8 @@ TABLE: tuple[Rule, ...] = (
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
                    "that fired on some batches only; not in a network that learns well (training accuracy 1 "
-                   "or loss < {fitted:.0%} of its start, and no generalization gap)",
+                   "or loss < {fitted:.0%} of its start, and no generalization gap); below {critical:.1f}, "
+                   "only while the loss has stalled or risen",
          window="the last {window} probed batches and at least {samples} samples (a unit firing on "
                 "{rare:.0%} of them shows with {confidence:.0%} confidence)",
          why="a unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so nothing can bring "

@@ -531,7 +531,9 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
     sitting at the threshold does not flip. ``ongoing=None`` (the default) turns the band off: every
     layer is judged at ``DEAD_SHARE`` (for callers that do not track episodes). Harm: with
     ``losses`` (and the other keywords, as for ``learns_well``) nothing is named in a network that
-    learns well: units it lost cost it nothing measurable.
+    learns well: units it lost cost it nothing measurable; and a layer below ``DEAD_CRITICAL`` is
+    named only while the loss has stalled or risen (``loss_trend``): one whose loss still falls, or is
+    too short to read, learns through the units it kept.
     """
     if len(probes) < DEAD_WINDOW:
         return []
@@ -575,6 +577,11 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
                        samples=samples, chance_loss=chance_loss):
             return []  # the units the network lost cost it nothing it can measure
         trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
+        # a layer that keeps fewer than 1 - DEAD_CRITICAL of its units passes almost nothing on; one that
+        # keeps more passes its signal through them, and costs the network something only once the loss
+        # shows it (stalled or rising): a few dead units of a narrow layer are common at birth
+        findings = [finding for finding in findings
+                    if finding.evidence["dead_share"] >= DEAD_CRITICAL or trend in ("stalled", "rising")]
         for finding in findings:
             finding.evidence["loss_trend"] = trend
     return findings
