@@ -271,10 +271,24 @@ class Checking:
         self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
         planned = self.planned_steps
         steps_left = 0 if final else None if planned is None else max(planned - step - 1, 0)
-        return self._run("loss", self._evidence(
+        found = self._run("loss", self._evidence(
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
             movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left))
+        return [*self._held_harm(steps_left), *found] if self._held else found
+
+    def _held_harm(self, steps_left: int | None) -> list[rules.Finding]:
+        """The held setup findings, released (and no longer held) when the losses show their cost
+        (``rules.scale_cost``), dropped when they show none; none while it is too early to tell."""
+        verdict = self._rule("scale_cost", lambda: rules.scale_cost(
+            self.recorder.losses[self._loss_start:], self.chance_loss, steps_left,
+            batch_size=self._batch_size()))
+        if verdict == "harm":
+            held, self._held = self._held, []
+            return held
+        if verdict == "none":
+            self._held = []
+        return []
 
     def _overrides(self, problem: str) -> str:
         """For a problem whose remedies lower the learning rate, found after this recipe's loss was

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.doctor import rules
+from retroprop.doctor import rules, table
 from retroprop.doctor.adapter import ModelAdapter, adapter_for, optional_member
 from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking, Movement
 from retroprop.doctor.diagnosis import Diagnosis
@@ -123,6 +123,7 @@ class Doctor(Checking, Repairing):
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
+        self._held: list[rules.Finding] = []  # of those, the ones held until the run shows their cost
         self._setup_data: tuple = (None, None, None, None, None, None)
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``complete_setup``'s output layer
@@ -380,6 +381,9 @@ class Doctor(Checking, Repairing):
         if not self._off:
             try:
                 setup, self._setup = self._setup, []
+                if setup and self.losses_known:  # the losses will show what a scale costs
+                    self._held += [f for f in setup if f.problem in table.HELD_UNTIL_HARM]
+                    setup = [f for f in setup if f.problem not in table.HELD_UNTIL_HARM]
                 new = self._report(setup, step, epoch, "setup") if setup else []
                 new += self._observe(loss, epoch, grads_finite, rerun)
                 self._drain_probe_errors()
@@ -471,7 +475,11 @@ class Doctor(Checking, Repairing):
         return self._undo is not None
 
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
-        """New diagnoses from ``findings`` of one family of checks (``episodes.Episodes.report``)."""
+        """New diagnoses from ``findings`` of one family of checks (``episodes.Episodes.report``); a
+        held setup finding goes first when one of its consequences is among them."""
+        if self._held and any(f.problem in table.CONSEQUENCES[held.problem]
+                              for held in self._held for f in findings):
+            findings, self._held = [*self._held, *findings], []
         return self.episodes.report(findings, step, epoch, family, note=self._overrides)
 
     def causal_order(self) -> list[tuple[Diagnosis, int]]:
@@ -526,6 +534,11 @@ class Doctor(Checking, Repairing):
                 new = self._report(self._loss_rules(steps - 1, final=True), steps - 1, self._epoch, "loss")
             except Exception as err:
                 self._failed("finish", err, steps - 1)
+        if self._held and not self._off and self.losses_known:
+            try:
+                new += self._report(self._held_harm(0), max(steps - 1, 0), self._epoch, "loss")
+            except Exception as err:
+                self._failed("finish", err, max(steps - 1, 0))
         if backward_passes is not None and not self._off:
             try:
                 new += self._report(self._run("stop", Evidence(backward_passes=backward_passes, steps=steps)),

@@ -214,6 +214,9 @@ class Rule:
     # run's, and among those a NaN/Inf (roll back now) before exploding steps, saturation before the
     # vanishing it causes, an unstable loss before the batch size that only the user can change
     treat_rank: int = 0
+    # a setup finding held back until the run shows what it costs (``rules.scale_cost``, or one of
+    # its consequences found): a scale that a healthy run absorbs is no alarm
+    until_harm: bool = False
 
     def doc(self) -> dict[str, str]:
         """The row's documentation, its numbers formatted from ``thresholds``."""
@@ -400,14 +403,17 @@ TABLE: tuple[Rule, ...] = (
          ("standardize_targets",),
          treat_rank=6,
          signal="RMS and |mean|/std of regression targets (MSE, L1, Huber)",
-         threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}",
-         window="before the first step",
+         threshold="RMS > {scale:g} (critical > {critical:g}), or |mean|/std > {offset:.0f}; named once the "
+                   "run shows the cost: a consequence found, or the loss above the targets' mean's and, at "
+                   "its pace over {plateau} steps, still above it when the run ends",
+         window="read before the first step; named at the first loss check or finding that shows harm",
          why="the output starts near 0: the first loss is dominated by the targets' scale and offset, so "
              "gradients are huge (SGD) or reaching the targets takes too many steps (Adam)",
          thresholds={"scale": checks.TARGET_SCALE_MAX, "critical": checks.TARGET_SCALE_CRITICAL,
-                     "offset": checks.TARGET_OFFSET_MAX},
+                     "offset": checks.TARGET_OFFSET_MAX, "plateau": rules.PLATEAU_STEPS},
          causes=(P.EXPLODING_GRADIENTS, P.NON_FINITE, P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.DEAD_RELU,
-                 P.UNDERFITTING)),
+                 P.UNDERFITTING),
+         until_harm=True),
     Rule(P.VALIDATION_MISMATCH,
          (Detector("validation_mismatch", "setup", lambda e: checks.validation_mismatch(
              e.raw_inputs, e.validation_inputs, None if e.targets_sample else e.targets, e.validation_targets,
@@ -764,6 +770,7 @@ SETUP_PROBLEMS: tuple[str, ...] = tuple(rule.problem.value for rule in TABLE
 TREATMENT_PRIORITY: tuple[str, ...] = tuple(rule.problem.value
                                             for rule in sorted(TABLE, key=lambda rule: rule.treat_rank))
 RULES: list[dict[str, str]] = [rule.doc() for rule in TABLE]
+HELD_UNTIL_HARM: frozenset[str] = frozenset(rule.problem.value for rule in TABLE if rule.until_harm)
 _BY_FAMILY: dict[str, tuple[Detector, ...]] = {
     family: tuple(d for rule in TABLE for d in rule.detectors if d.family == family) for family in FAMILIES}
 

@@ -440,6 +440,37 @@ def unfinished(losses: Sequence[float], start: float | None = None, *, movement:
     )]
 
 
+def scale_cost(losses: Sequence[float], chance_loss: float | None, steps_left: int | None, *,
+               batch_size: int | None = None) -> str | None:
+    """Whether a setup's scale (regression targets far from unit scale) costs the run what it can
+    measure: ``"none"`` once the smoothed loss is at or below a blind guess's (``chance_loss``, the
+    targets' mean: the scale has been learned, and a loss that passed it shows the model fits what
+    remains); ``"harm"`` when it stands above and, at its pace over the last ``PLATEAU_STEPS`` steps
+    kept over the ``steps_left``, would still stand above it when the run ends (a falling loss slows
+    down as it nears a minimum, so the pace flatters it), or when the guess, the steps left or a
+    finite loss are not known; None while it may still get there, or before one smoothing window
+    after the first (at the run's end, ``steps_left`` 0, the last half of a shorter run is read)."""
+    span = smoothing_span(batch_size)
+    n = len(losses)
+    if steps_left == 0 and n:
+        span = min(span, max(n // 2, 1))
+    if n < 2 * span:
+        return None
+    now = _mean(losses[-span:])
+    if not math.isfinite(now):
+        return "harm"
+    if chance_loss is None or not math.isfinite(chance_loss) or chance_loss <= 0:
+        return "harm"
+    if now <= chance_loss:
+        return "none"
+    if steps_left is None:
+        return "harm"
+    window = min(PLATEAU_STEPS, n - span)
+    before = _mean(losses[-(window + span):-window])
+    pace = max(before - now, 0.0) / window if math.isfinite(before) else 0.0
+    return "harm" if now - pace * steps_left > chance_loss else None
+
+
 def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
                      chance_loss: float | None = None) -> list[Finding]:
     """A near-total dropout rate and a training loss still at the level of guessing.
