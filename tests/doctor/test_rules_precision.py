@@ -301,3 +301,39 @@ def test_a_loss_that_fell_tenfold_within_its_first_hundred_steps_is_fitted_alrea
     assert rules.loss_trend(np.r_[thrown[:40], np.full(20, 0.25)], batch_size=64) == "fitted"
     # against a blind guess's loss (ln 2 here) 0.25 is no fit: the inflated start is no mark
     assert rules.loss_trend(np.r_[thrown[:40], np.full(20, 0.25)], batch_size=64, chance_loss=0.69) is None
+
+
+# -- a target scale is an alarm only when the run pays for it -----------------------------------
+def test_scale_cost_reads_the_loss_against_the_targets_mean_and_the_steps_left():
+    chance = 100.0
+    falling = list(np.linspace(400.0, 300.0, 200))  # 0.5 per step: 200 more steps reach the mean's loss
+    assert rules.scale_cost(falling, chance, steps_left=1000) is None  # it will get there: wait
+    assert rules.scale_cost(falling, chance, steps_left=100) == "harm"  # the run ends first
+    assert rules.scale_cost(falling, chance, steps_left=None) == "harm"  # the end is not known
+    assert rules.scale_cost([400.0] * 200, chance, steps_left=10_000) == "harm"  # no pace at all
+    assert rules.scale_cost([*falling, *[50.0] * 40], chance, steps_left=1000) == "none"  # past the mean
+    assert rules.scale_cost(falling, None, steps_left=1000) == "harm"  # no blind guess to measure from
+    assert rules.scale_cost(falling[:10], chance, steps_left=1000) is None  # too early to read
+    assert rules.scale_cost(falling[:10], chance, steps_left=0) == "harm"  # a short run's end
+    assert rules.scale_cost([*falling, math.nan], chance, steps_left=1000) == "harm"
+
+
+def unscaled_regression(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, 4))
+    return x, 2000.0 + 300.0 * (x @ rng.normal(size=(4, 1)))  # offset 2000, spread about 600
+
+
+def test_unscaled_targets_that_the_run_absorbs_are_no_alarm_and_those_it_cannot_are_named():
+    x, y = unscaled_regression()
+    names = {}
+    for epochs, lr in ((200, 0.5), (3, 0.001)):  # Adam: steps large enough to reach them; too few, too small
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))
+        history = rp.fit(model, x, y, loss="mse", optimizer=rp.optim.Adam(model.parameters(), lr=lr),
+                         epochs=epochs, batch_size=32, verbose=0, doctor=True)
+        names[lr] = ([d.problem for d in history.diagnoses], history.history["loss"][-1])
+    assert names[0.5][1] < 0.1 * np.var(y)  # it fitted: the targets' scale cost it nothing
+    assert "unscaled_targets" not in names[0.5][0]
+    assert names[0.001][1] > np.var(y)
+    assert "unscaled_targets" in names[0.001][0]

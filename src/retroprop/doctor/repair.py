@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
 
 # problems that say the run has not learned anything (the loss is still near where it started, every
-# step climbed it, or the decay is wiping out what was learned): a treatment for them rolls back to the
-# state the current recipe started from
-NOTHING_LEARNED = ("slow_convergence", "dropout_too_high", "gradient_ascent", "weight_decay_too_high")
+# step climbed it, the decay is wiping out what was learned, or the loss has not yet got below the
+# targets' mean's, whose scale the remedy changes under the weights): a treatment for them rolls back to
+# the state the current recipe started from
+NOTHING_LEARNED = ("slow_convergence", "dropout_too_high", "gradient_ascent", "weight_decay_too_high",
+                   "unscaled_targets")
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
