@@ -183,3 +183,32 @@ def test_attach_rejects_a_step_count_that_is_not_one(steps: object) -> None:
     model = nn.Sequential(nn.Linear(1, 1))
     with pytest.raises(ValueError, match="steps must be an int"):
         Doctor().attach(model, rp.optim.SGD(model.parameters(), lr=0.01), steps=steps)
+
+
+# -- a run shorter than one smoothing window ----------------------------------------------------------
+def test_a_run_of_a_few_steps_is_read_at_its_end() -> None:
+    falling = [1.30, 1.27, 1.24, 1.21, 1.18, 1.15]  # still descending at full pace, above ln 3
+    assert rules.unfinished(falling, movement=None, steps_left=0, chance_loss=math.log(3))
+    assert rules.unfinished(falling, movement=None, steps_left=10, chance_loss=math.log(3)) == []  # not yet
+    assert rules.unfinished(falling[:3], movement=None, steps_left=0, chance_loss=math.log(3)) == []
+    fitted = [1.1, 0.6, 0.3, 0.1, 0.05, 0.04]
+    assert rules.unfinished(fitted, movement=None, steps_left=0, chance_loss=math.log(3)) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_single_short_epoch_is_named_at_its_end_and_a_long_run_is_not(seed: int) -> None:
+    # Keras's default of one epoch: 4 steps of batch 32 on 120 samples, the loss still falling
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(3, 4)) * 2
+    y = rng.integers(0, 3, 120)
+    x = (centers[y] + rng.normal(size=(120, 4))).astype(np.float32)
+    found = {}
+    for epochs in (1, 60):
+        rp.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+        history = rp.fit(model, x, y, loss="cross_entropy", optimizer=rp.optim.Adam(model.parameters(),
+                                                                                    lr=1e-3),
+                         epochs=epochs, batch_size=32, doctor=True, seed=seed)
+        found[epochs] = [d for d in history.diagnoses if d.problem == "slow_convergence"]
+    assert found[1] and found[1][0].evidence["steps_left"] == 0 and found[1][0].evidence["steps"] == 4
+    assert found[60] == []

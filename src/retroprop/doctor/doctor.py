@@ -528,7 +528,9 @@ class Doctor(Checking, Repairing):
         recorder = self.recorder
         steps = recorder.step if recorder else 0
         # the steps since the loss rules last ran, if they are enough to move the smoothed loss
-        if recorder is not None and steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS and (
+        # (or any run of a few steps that ended before the first: ``rules.unfinished`` reads it)
+        if recorder is not None and (steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS or (
+                self._last_loss_check == 0 and steps >= rules.SHORT_RUN_STEPS)) and (
                 not self.stop_reason) and not self._off and self.losses_known:
             try:
                 new = self._report(self._loss_rules(steps - 1, final=True), steps - 1, self._epoch, "loss")

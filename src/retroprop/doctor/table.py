@@ -741,8 +741,9 @@ TABLE: tuple[Rule, ...] = (
                    "while the weights, at their pace, will have moved by < {moved:.0%} of their size by the "
                    "run's end; or the loss above a blind guess's (ln C; a regression's: predicting the "
                    "targets' mean), its fall over the last quarter of the run >= {pace:.0%} of its mean "
-                   "per quarter, and that pace kept to the run's end still leaving it above; not named "
-                   "when dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall; "
+                   "per quarter, and that pace kept to the run's end still leaving it above (at the end "
+                   "of a run too short for one window, read on its >= {short} steps); not named when "
+                   "dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall; "
                    "or, at the run's end, >= {stepless} losses back-propagated outside the optimizer's "
                    "steps and at most one step in all (a hand-written loop's count)",
          window="{plateau} steps; or 2 probes; or the whole run",
@@ -753,7 +754,7 @@ TABLE: tuple[Rule, ...] = (
          thresholds={"plateau": rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL, "level": rules.PLATEAU_LEVEL,
                      "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE,
                      "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT,
-                     "stepless": rules.STEPLESS_BACKWARDS}),
+                     "stepless": rules.STEPLESS_BACKWARDS, "short": rules.SHORT_RUN_STEPS}),
 )
 del P
 

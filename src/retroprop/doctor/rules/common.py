@@ -64,6 +64,8 @@ SATURATED_SHARE = 0.5
 # output layer's gradient through the saturated units has not had its gradient cut off by them
 SATURATED_PASSES = 0.01
 LOSS_EMA_STEPS, UNSTABLE_FACTOR = 20, 2.0
+# the fewest steps a run is judged on at its end (one per quarter of the pace read by ``unfinished``)
+SHORT_RUN_STEPS = 4
 # Per-sample losses spread about as widely as their mean (a coefficient of variation of 1-2); a mean
 # over n samples wobbles by CV / sqrt(n), and the lowest and highest of many such means lie about 4 of
 # those errors either side of the middle. A doubling stays out of chance's reach when

@@ -27,6 +27,7 @@ from retroprop.doctor.rules.common import (
     PLATEAU_FALL,
     PLATEAU_LEVEL,
     PLATEAU_STEPS,
+    SHORT_RUN_STEPS,
     SLOW_UPDATE,
     SMALL_BATCH,
     STEPLESS_BACKWARDS,
@@ -371,7 +372,8 @@ def unfinished(losses: Sequence[float], start: float | None = None, *, movement:
                batch_size: int | None = None) -> list[Finding]:
     """A run that ends (or, at its pace, will end) before its loss could fall: too few steps, or steps
     too small, for its length. ``steps_left``: the steps the run has left (0 at its end; None when not
-    known: nothing is judged). Either of:
+    known: nothing is judged); at its end, a run of at least ``SHORT_RUN_STEPS`` steps is read however
+    short (each quarter of it may be one step). Either of:
 
     - the weights barely move: the loss is still (and always was) above ``PLATEAU_LEVEL`` of ``start``
       and not rising, while ``movement`` (the sum over the steps so far of the largest update-to-weight
@@ -384,7 +386,8 @@ def unfinished(losses: Sequence[float], start: float | None = None, *, movement:
       higher still).
     """
     n = len(losses)
-    if steps_left is None or n < LOSS_EMA_STEPS:
+    # a run shorter than one smoothing window is read at its end, on what it has
+    if steps_left is None or n < (SHORT_RUN_STEPS if steps_left == 0 else LOSS_EMA_STEPS):
         return []
     start = _start_of(losses, start)
     if not math.isfinite(start) or start <= 0:
@@ -413,7 +416,7 @@ def unfinished(losses: Sequence[float], start: float | None = None, *, movement:
     if not chance_loss or not math.isfinite(chance_loss) or chance_loss <= 0 or now <= chance_loss:
         return []
     recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
-    if recent.size < 2 * LOSS_EMA_STEPS:
+    if recent.size < (SHORT_RUN_STEPS if steps_left == 0 else 2 * LOSS_EMA_STEPS):
         return []
     quarters = np.array_split(recent, 4)
     means = [float(q.mean()) for q in quarters]
