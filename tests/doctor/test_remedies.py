@@ -149,3 +149,75 @@ def test_rebuild_optimizer_can_change_settings():
     opt = trained_optimizer(model)
     new = rebuild_optimizer(opt, model, lr=0.5)
     assert new.param_groups[0]["lr"] == 0.5 and new.param_groups[0]["momentum"] == 0.9
+
+
+# -- widen ----------------------------------------------------------------------------------------
+def test_widen_grows_each_hidden_layer_and_keeps_what_the_model_computes():
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 1), nn.ReLU(), nn.Linear(1, 4), nn.BatchNorm1d(4), nn.Tanh(),
+                          nn.Dropout(0.0), nn.Linear(4, 6))
+    x = rp.randn(32, 3)
+    model.train()
+    model(x)  # the batch norm's running statistics move off their start
+    model.eval()
+    before = model(x).numpy().copy()
+    optimizer = rp.optim.Adam(model.parameters(), lr=1e-3)
+    treatment = apply_remedy("widen", model, optimizer)
+    assert treatment.applied and "1→6" in treatment.description and "4→8" in treatment.description
+    assert [m.out_features for m in model if isinstance(m, nn.Linear)] == [6, 8, 6]
+    assert model[3].num_features == 8 and not model[3].training
+    np.testing.assert_allclose(model(x).numpy(), before, rtol=1e-5, atol=1e-6)
+    held = {id(p) for g in treatment.optimizer.param_groups for p in g["params"]}
+    assert held == {id(p) for p in model.parameters()}
+    # the new units learn: a step moves their weights on the next layer off zero
+    model.train()
+    loss = (model(x) ** 2).mean()
+    treatment.optimizer.zero_grad()
+    loss.backward()
+    treatment.optimizer.step()
+    assert np.abs(model[2].weight.numpy()[:, 1:]).max() > 0
+
+
+def test_widen_says_when_there_is_nothing_it_can_widen():
+    single = nn.Sequential(nn.Linear(3, 2))
+    treatment = apply_remedy("widen", single, rp.optim.SGD(single.parameters(), lr=0.1))
+    assert not treatment.applied and "no hidden Linear layer" in treatment.description
+
+    class Custom(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.b(self.a(x).relu())
+
+    custom = Custom()
+    treatment = apply_remedy("widen", custom, rp.optim.SGD(custom.parameters(), lr=0.1))
+    assert not treatment.applied and "nn.Sequential" in treatment.description
+    normed = nn.Sequential(nn.Linear(3, 2), nn.LayerNorm(2), nn.Linear(2, 2))
+    treatment = apply_remedy("widen", normed, rp.optim.SGD(normed.parameters(), lr=0.1))
+    assert not treatment.applied and "through activations" in treatment.description
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_widens_a_one_unit_bottleneck_that_underfits(seed):
+    # 4 classes from one hidden unit: the class scores are affine in one number, so the clusters are
+    # told apart only along one direction; widened, the same run separates them all
+    rng = np.random.default_rng(seed)
+    centers = np.array([[3.0, 0.0], [0.0, 3.0], [-3.0, 0.0], [0.0, -3.0]])
+    y = rng.integers(0, 4, 800)
+    x = (centers[y] + 0.5 * rng.normal(size=(800, 2))).astype(np.float32)
+    scores = {}
+    for repair in (False, True):
+        rp.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(2, 1), nn.ReLU(), nn.Linear(1, 4))
+        history = rp.fit(model, x[:600], y[:600], loss="cross_entropy",
+                         optimizer=rp.optim.Adam(model.parameters(), lr=0.01), epochs=60, batch_size=32,
+                         validation_data=(x[600:], y[600:]), doctor=rp.Doctor(repair=repair), seed=seed,
+                         verbose=0)
+        scores[repair] = history.history["val_accuracy"][-1]
+        if repair:
+            assert any(t.remedy == "widen" and t.applied for t in history.treatments)
+        else:
+            assert "underfitting" in [d.problem for d in history.diagnoses]
+    assert scores[False] < 0.8 < 0.95 < scores[True]

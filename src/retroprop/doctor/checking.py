@@ -274,8 +274,24 @@ class Checking:
         found = self._run("loss", self._evidence(
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
-            movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left))
+            movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left,
+            attainable=self._attainable))
         return [*self._held_harm(steps_left), *found] if self._held else found
+
+    def _attainable(self) -> dict[str, Any] | None:
+        """What a classification's training data allows (``checks.attainable_accuracy`` on the
+        training inputs and targets given to the setup), measured once per run when first asked; None
+        without them, for a regression, or when they cannot be read."""
+        if self._yardstick is None:
+            from retroprop.doctor.checks import attainable_accuracy, is_classification
+
+            targets, n_classes = self._setup_data[0], self._setup_data[1]
+            found = None
+            if (self._raw_inputs is not None and targets is not None
+                    and is_classification(self._loss_kind, n_classes)):
+                found = self._rule("attainable_accuracy", attainable_accuracy, self._raw_inputs, targets)
+            self._yardstick = (found or None,)
+        return self._yardstick[0]
 
     def _held_harm(self, steps_left: int | None) -> list[rules.Finding]:
         """The held setup findings, released (and no longer held) when the losses show their cost

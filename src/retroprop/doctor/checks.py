@@ -879,6 +879,55 @@ def _class_labels(targets: Any) -> np.ndarray | None:
     return y.astype(np.int64, copy=False)
 
 
+# rows and neighbour counts of the nearest-neighbour yardstick of what a classification's data allows
+ATTAINABLE_ROWS, ATTAINABLE_NEIGHBOURS = 1000, (1, 5, 15)
+
+
+def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
+    """What a classification's training data allows, by a yardstick that needs no training: the
+    leave-one-out accuracy of a k-nearest-neighbour vote (the best of k in ``ATTAINABLE_NEIGHBOURS``)
+    on up to ``ATTAINABLE_ROWS`` rows spread over the set, each input feature standardized. By Cover
+    and Hart's bound a 1-nearest-neighbour rule errs at most twice as often as the best possible rule,
+    so a model that fits its own data clearly worse than this vote has capacity or steps short, not
+    data too noisy to fit. None for inputs or targets it cannot read (not numeric, not finite, rows
+    that disagree, multi-hot targets) or fewer than 3 rows per neighbour count's largest."""
+    labels = _class_labels(targets)
+    x = np.asarray(inputs) if inputs is not None else None
+    if labels is None or x is None or x.dtype.kind not in "biuf" or x.ndim < 2 or len(x) != len(labels):
+        return None
+    n = len(labels)
+    if n < 3 * max(ATTAINABLE_NEIGHBOURS):
+        return None
+    rows = np.unique(np.linspace(0, n - 1, min(n, ATTAINABLE_ROWS)).astype(np.int64))
+    x = x[rows].reshape(len(rows), -1).astype(np.float64)
+    labels = labels[rows]
+    if not np.isfinite(x).all():
+        return None
+    spread = x.std(axis=0)
+    varying = spread > 0
+    if not varying.any():
+        return None
+    x = (x[:, varying] - x[:, varying].mean(axis=0)) / spread[varying]
+    squares = np.einsum("ij,ij->i", x, x)
+    distances = squares[:, None] + squares[None, :] - 2.0 * (x @ x.T)
+    np.fill_diagonal(distances, np.inf)  # leave each row out of its own vote
+    largest = max(ATTAINABLE_NEIGHBOURS)
+    nearest = np.argpartition(distances, largest, axis=1)[:, :largest]
+    order = np.take_along_axis(distances, nearest, axis=1).argsort(axis=1, kind="stable")
+    neighbours = labels[np.take_along_axis(nearest, order, axis=1)]
+    classes = int(labels.max()) + 1 if labels.min() >= 0 else None
+    if classes is None:
+        return None
+    best, best_k = -1.0, 0
+    for k in ATTAINABLE_NEIGHBOURS:
+        votes = np.zeros((len(labels), classes))
+        np.add.at(votes, (np.repeat(np.arange(len(labels)), k), neighbours[:, :k].ravel()), 1.0)
+        accuracy = float((votes.argmax(axis=1) == labels).mean())
+        if accuracy > best:
+            best, best_k = accuracy, k
+    return {"accuracy": best, "neighbours": best_k, "rows": len(labels)}
+
+
 def constant_targets(targets: Any, loss: str | None, n_classes: int | None = None,
                      validation_targets: Any = None) -> list[Finding]:
     """Every training target the same value (one class), over at least ``VALIDATION_MIN_ROWS`` rows:

@@ -98,7 +98,7 @@ CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-                 "match_target_shape", "differentiable_loss", "regression_loss", "widen", "train_longer",
+                 "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
                  "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
                  "build_optimizer")
 

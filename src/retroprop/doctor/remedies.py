@@ -483,6 +483,86 @@ def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -
                      "Linear/Conv layers that had no activation between them")
 
 
+# modules a hidden Linear layer's units pass through, one to one, on their way to the next Linear layer
+_UNITWISE = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign, Dropout,
+             Identity)
+
+
+def widen(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:
+    """More capacity: every hidden Linear layer of a ``Sequential`` (one whose units reach the next
+    Linear layer of that Sequential through activations, Dropout or a BatchNorm1d only) grows to
+    max(2 x its width, the model's input features, its output width): a hidden layer narrower than
+    what flows in or out is a bottleneck (C class scores computed from fewer than C units span fewer
+    than C directions). The learned units are kept; the new ones start from the layer's own
+    initialization, and the next layer's weights from them at zero, so the model computes what it did
+    and the new units learn from the next step on."""
+    skipped = _structural("widen", model, optimizer)
+    if skipped:
+        return skipped
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
+    if len(linears) < 2:
+        return Treatment("widen", model, optimizer, "widen: no hidden Linear layer to widen (the model has "
+                         f"{len(linears)} Linear layer); add a hidden layer in the model's code",
+                         applied=False)
+    floor = max(linears[0].in_features, linears[-1].out_features)
+    grown: list[str] = []
+    for seq in _sequentials(model):
+        modules = list(seq)
+        for i, first in enumerate(modules):
+            if not isinstance(first, Linear):
+                continue
+            between, j = [], i + 1
+            while j < len(modules) and isinstance(modules[j], (*_UNITWISE, BatchNorm1d)):
+                between.append(j)
+                j += 1
+            if j == len(modules) or not isinstance(modules[j], Linear):
+                continue
+            width = first.out_features
+            wider = max(2 * width, floor)
+            seq[i] = _grown_linear(first, out_features=wider)
+            for k in between:
+                if isinstance(modules[k], BatchNorm1d):
+                    seq[k] = _grown_batchnorm(modules[k], wider)
+            seq[j] = modules[j] = _grown_linear(modules[j], in_features=wider)
+            grown.append(f"{width}→{wider}")
+    if not grown:
+        return Treatment("widen", model, optimizer, "widen: no hidden Linear layer feeds the next one "
+                         "through activations, Dropout or BatchNorm1d only; widen the model in its code",
+                         applied=False)
+    return Treatment("widen", model, rebuild_optimizer(optimizer, model),
+                     f"widened {len(grown)} hidden Linear layer(s) ({', '.join(grown)} units), keeping the "
+                     "learned units; the new ones start with no weight on the next layer")
+
+
+def _grown_linear(old: Linear, *, in_features: int | None = None, out_features: int | None = None) -> Linear:
+    """``old`` with more output units (its own initialization) or more inputs (weights of 0 on them)."""
+    new = Linear(in_features or old.in_features, out_features or old.out_features, bias=old.bias is not None,
+                 init=old._init, dtype=old.weight.dtype)
+    rows, cols = old.weight.shape
+    new.weight.data[:rows, :cols] = old.weight.data
+    if in_features is not None:
+        new.weight.data[:, cols:] = 0
+    if old.bias is not None:
+        new.bias.data[:rows] = old.bias.data
+    return new
+
+
+def _grown_batchnorm(old: BatchNorm1d, width: int) -> BatchNorm1d:
+    """``old`` over ``width`` units: the first keep its scale, shift and statistics, the rest start anew."""
+    held = old.weight if old.weight is not None else old.running_mean
+    new = BatchNorm1d(width, eps=old.eps, momentum=old.momentum, affine=old.affine,
+                      track_running_stats=old.track_running_stats,
+                      dtype=None if held is None else held.dtype, bias=old.bias is not None or not old.affine)
+    n = old.num_features
+    for name in ("weight", "bias", "running_mean", "running_var"):
+        if getattr(old, name) is not None:
+            getattr(new, name).data[:n] = getattr(old, name).data
+    if old.num_batches_tracked is not None:
+        new.num_batches_tracked.data[...] = old.num_batches_tracked.data
+    new.train(old.training)
+    return new
+
+
 def standardize_targets(model: Module, optimizer: Any, layer: str | None = None, mean: Any = None,
                         scale: Any = None, loss: str | None = None, adaptive: bool = False) -> Treatment:
     """Train on standardized regression targets without touching the data: a fixed output layer maps
@@ -533,7 +613,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "standardize_inputs": standardize_inputs, "roll_back": roll_back, "adam": switch_to_adam,
     "higher_lr": higher_lr, "dropout": add_dropout, "weight_decay": add_weight_decay,
     "early_stopping": early_stopping, "lower_dropout": lower_dropout, "fix_output_loss": fix_output_loss,
-    "insert_activation": insert_activation, "standardize_targets": standardize_targets,
+    "insert_activation": insert_activation, "standardize_targets": standardize_targets, "widen": widen,
     "descend": descend, "lower_weight_decay": lower_weight_decay, "shuffle": shuffle_batches,
     "update_batchnorm_statistics": update_batchnorm_statistics,
     **{remedy: _users(remedy) for remedy in USER_REMEDIES},

@@ -100,8 +100,9 @@ class Evidence:
       ``update_ratios`` (the steady largest update ratios), ``dropout_rates`` and ``recipe_problems``
       (the problems diagnosed so far in this recipe), ``movement`` (``checking.Movement``: how far this
       recipe's steps have moved the weights, relative to their size; None before a probe's update is
-      known, or under a schedule that may raise the rate) and ``steps_left`` (the steps the run has left:
-      0 at its end, None when not known).
+      known, or under a schedule that may raise the rate), ``steps_left`` (the steps the run has left:
+      0 at its end, None when not known) and ``attainable`` (called when needed: what a classification's
+      training data allows, ``checks.attainable_accuracy``; None without the data).
     - stop (at the run's end): ``backward_passes`` (the losses a hand-written loop back-propagated outside
       the optimizer's steps; None when not counted) and ``steps`` (the run's optimizer steps).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
@@ -158,6 +159,7 @@ class Evidence:
     raw_inputs: Any = None
     opening: Sequence[dict[str, Any]] = ()
     validation_targets: Any = None
+    attainable: Callable[[], dict[str, Any] | None] | None = None  # a classification's data's yardstick
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
@@ -701,22 +703,27 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNDERFITTING,
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
-             epoch_logs=e.epoch_logs, samples=e.samples),
+             epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,
-         signal="the training loss's trend and level against a blind guess's (else its start); the largest "
-                "update-to-weight ratio; the generalization gap",
+         signal="the training loss's trend; the training accuracy against a k-nearest-neighbour vote's "
+                "(leave-one-out, on up to {rows} training rows), else the loss against a blind guess's "
+                "(else its start); the largest update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
-                   "steps, not rising) at > {level:.0%} of a blind guess's loss, having been below "
-                   "{plateau_level:.0%} of its start; ratios in {slow:g} - {ratio:g}; no gap >= {gap:.2f}",
+                   "steps, not rising), having been below {plateau_level:.0%} of its start; ratios in "
+                   "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training accuracy >= {gap:.2f} and "
+                   "twice the noise below a nearest-neighbour vote's on the training rows (a classification "
+                   "whose inputs and targets the doctor has), else the loss > {level:.0%} of a blind "
+                   "guess's",
          window="{plateau} steps; 2 probes; the latest epoch",
          why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
              "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",
          thresholds={"steps": rules.UNDERFIT_WINDOWS * rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL,
                      "plateau": rules.PLATEAU_STEPS, "level": rules.UNDERFIT_LEVEL,
                      "plateau_level": rules.PLATEAU_LEVEL, "slow": rules.SLOW_UPDATE,
-                     "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP}),
+                     "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP,
+                     "rows": checks.ATTAINABLE_ROWS}),
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
              e.losses, e.start, batch_size=e.batch_size), gate=_stall_unexplained),

@@ -447,7 +447,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "fix_output_loss": fix_output_loss, "update_batchnorm_statistics": update_batchnorm_statistics,
     "descend": lambda model, optimizer, context, **_: descend(model, optimizer),
     "lower_weight_decay": lambda model, optimizer, context, **_: lower_weight_decay(model, optimizer),
-    **{remedy: _advised(remedy) for remedy in (*ADVICE, *USER_REMEDIES)},
+    **{remedy: _advised(remedy) for remedy in (*ADVICE, *USER_REMEDIES, "widen")},
 }
 NEEDS_OPTIMIZER = frozenset({"lower_lr", "higher_lr", "weight_decay", "adam", "descend",
                              "lower_weight_decay"})

@@ -6,7 +6,8 @@ given."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from retroprop.doctor.rules.common import (
     LOSS_EMA_STEPS,
     NOISE_LEVEL,
     OVERFIT_EPOCHS,
+    OVERFIT_GAP,
     PACE_KEPT,
     PLATEAU_FALL,
     PLATEAU_LEVEL,
@@ -36,6 +38,7 @@ from retroprop.doctor.rules.common import (
     UNFINISHED_MOVEMENT,
     UNSTABLE_FACTOR,
     Finding,
+    _accuracy_noise,
     _all_finite,
     _falling,
     _fmt,
@@ -512,7 +515,8 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
 def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start: float | None = None, *,
                  chance_loss: float | None = None, batch_size: int | None = None,
                  epoch_logs: Sequence[dict[str, float]] = (),
-                 samples: tuple[int, int] | None = None) -> list[Finding]:
+                 samples: tuple[int, int] | None = None,
+                 attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
     """Healthy gradients, and a training loss stuck far above what the data allows.
 
     After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), all of: the loss learned something
@@ -525,6 +529,13 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     than ``OVERFIT_GAP`` and twice the noise above validation accuracy: a model that fits its own
     data no better than unseen data has not the capacity or the steps to fit it). Labels too noisy
     to fit look the same: the explanation says so.
+
+    ``attainable`` (called only when all else holds, and the latest log has the training accuracy):
+    what the data allows (``checks.attainable_accuracy``: a nearest-neighbour vote's leave-one-out
+    accuracy on the training rows). With it, the level is judged against the data instead of a blind
+    guess: the training accuracy must fall short of that vote's by ``OVERFIT_GAP`` and twice their
+    sampling noise, whatever the loss's level (a model at 60 % of a blind guess's loss may still sort
+    a third of what a neighbour vote sorts; one at 80 % may fit all that noisy labels allow).
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
@@ -538,13 +549,18 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         return []
     now = _mean(losses[-span:])
     level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
-    if now <= UNDERFIT_LEVEL * level or _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
-        return []
+    if _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
+        return []  # it never learned anything: slow_convergence's
     log = epoch_logs[-1] if epoch_logs else {}
     if "accuracy" in log and "val_accuracy" in log:
         gap, needed = _generalization_gap(log, samples)
         if gap >= needed:
             return []  # it fits its own data better than unseen data: capacity is not what is short
+    yardstick = attainable() if attainable is not None and "accuracy" in log else None
+    if yardstick is not None:
+        return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
+    if now <= UNDERFIT_LEVEL * level:
+        return []
     against = "a blind guess's" if level is chance_loss else "its start"
     return [Finding(
         "underfitting", None, None, "warning",
@@ -554,6 +570,29 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         f"{now / level:.0%} of {against} ({_fmt(level)}), while the updates are of a healthy size: the "
         "model has too little capacity (or too few steps) for its data (or the labels are too noisy "
         "to fit).",
+    )]
+
+
+def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None,
+                         steps: int, ratios: Sequence[float]) -> list[Finding]:
+    """``underfitting`` judged against what the data allows: the training ``accuracy`` short of the
+    nearest-neighbour vote's (``yardstick``) by ``OVERFIT_GAP`` and twice their sampling noise."""
+    reachable = float(yardstick["accuracy"])
+    noise = math.hypot(_accuracy_noise(reachable, yardstick.get("rows")),
+                       _accuracy_noise(accuracy, samples[0] if samples else None))
+    needed = max(OVERFIT_GAP, 2 * noise)
+    if reachable - accuracy < needed:
+        return []
+    return [Finding(
+        "underfitting", None, None, "warning",
+        {"accuracy": accuracy, "attainable_accuracy": reachable, "neighbours": yardstick.get("neighbours"),
+         "rows": yardstick.get("rows"), "shortfall_needed": needed, "largest_update_ratio": max(ratios),
+         "steps": steps},
+        f"after {steps} steps the training loss has stopped falling with a training accuracy of "
+        f"{accuracy:.1%}, while a {yardstick.get('neighbours')}-nearest-neighbour vote sorts "
+        f"{reachable:.1%} of the same training rows (each left out of its own vote), and the updates are "
+        "of a healthy size: the data allows more than the model fits, so it has too little capacity (or "
+        "too few steps) for its data.",
     )]
 
 
