@@ -169,16 +169,19 @@ def test_dead_units_in_a_network_that_learns_well_are_not_an_alarm():
 
 def test_a_partly_dead_layer_is_named_only_once_the_loss_shows_harm():
     # 12 of 16 units dead: the other 4 still carry the signal, so the layer costs the network something
-    # only when its loss stops falling; a layer with almost nothing alive is named at once
+    # only when its loss stops falling (or, too early for a trend, has not fallen yet); a layer with
+    # almost nothing alive is named at once
     partly = [probe(i, [act("1", fired=np.arange(16) < 4, samples=32)]) for i in range(5)]
     wholly = [probe(i, [act("1", fired=np.zeros(16, dtype=bool), samples=32)]) for i in range(5)]
     falling = list(np.linspace(2.3, 1.5, 300))
     assert rules.dead_relu(partly, losses=falling) == []
-    assert rules.dead_relu(partly, losses=falling[:30]) == []  # too short to read a trend
+    early = list(np.linspace(2.3, 1.5, 30))  # too short for a trend, but down to 70 % of its start
+    assert rules.dead_relu(partly, losses=early) == []
+    assert rules.dead_relu(partly, losses=[2.3] * 30)  # too short for a trend, and not down at all
     assert rules.dead_relu(partly, losses=[2.3] * 300)
     assert rules.dead_relu(partly, losses=list(np.linspace(1.5, 2.3, 300)))  # rising
     assert rules.dead_relu(partly)  # no losses known: the share alone
-    for losses in (falling, falling[:30]):
+    for losses in (falling, early):
         (finding,) = rules.dead_relu(wholly, losses=losses)
         assert finding.severity == "critical"
 

@@ -587,14 +587,16 @@ TABLE: tuple[Rule, ...] = (
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
                    "that fired on some batches only; not in a network that learns well (training accuracy 1 "
                    "or loss < {fitted:.0%} of its start, and no generalization gap); below {critical:.1f}, "
-                   "only while the loss has stalled or risen",
+                   "only while the loss has stalled or risen (before a trend can be read: not yet below "
+                   "{level:.0%} of its start)",
          window="the last {window} probed batches and at least {samples} samples (a unit firing on "
                 "{rare:.0%} of them shows with {confidence:.0%} confidence)",
          why="a unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so nothing can bring "
              "it back",
          thresholds={"share": rules.DEAD_SHARE, "critical": rules.DEAD_CRITICAL, "window": rules.DEAD_WINDOW,
                      "samples": rules.DEAD_SAMPLES, "rare": rules.DEAD_RARE_FIRING,
-                     "confidence": rules.DEAD_CONFIDENCE, "fitted": rules.FITTED_LEVEL},
+                     "confidence": rules.DEAD_CONFIDENCE, "fitted": rules.FITTED_LEVEL,
+                     "level": rules.PLATEAU_LEVEL},
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(

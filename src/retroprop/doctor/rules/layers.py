@@ -22,6 +22,7 @@ from retroprop.doctor.rules.common import (
     FITTED_LEVEL,
     LOSS_ALARM,
     OVERSIZED_GAIN,
+    PLATEAU_LEVEL,
     SATURATED_PASSES,
     SATURATED_SHARE,
     SMALL_BATCH,
@@ -32,6 +33,7 @@ from retroprop.doctor.rules.common import (
     Finding,
     _fmt,
     dropout_level,
+    smoothing_span,
 )
 from retroprop.doctor.rules.loss import learns_well, loss_symptoms, loss_trend
 
@@ -532,8 +534,9 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
     layer is judged at ``DEAD_SHARE`` (for callers that do not track episodes). Harm: with
     ``losses`` (and the other keywords, as for ``learns_well``) nothing is named in a network that
     learns well: units it lost cost it nothing measurable; and a layer below ``DEAD_CRITICAL`` is
-    named only while the loss has stalled or risen (``loss_trend``): one whose loss still falls, or is
-    too short to read, learns through the units it kept.
+    named only while the loss has stalled or risen (``loss_trend``), or, before a trend can be read,
+    has not yet fallen below ``PLATEAU_LEVEL`` of its start: one whose loss falls learns through the
+    units it kept.
     """
     if len(probes) < DEAD_WINDOW:
         return []
@@ -578,13 +581,27 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
             return []  # the units the network lost cost it nothing it can measure
         trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
         # a layer that keeps fewer than 1 - DEAD_CRITICAL of its units passes almost nothing on; one that
-        # keeps more passes its signal through them, and costs the network something only once the loss
-        # shows it (stalled or rising): a few dead units of a narrow layer are common at birth
+        # keeps more passes its signal through them, and costs the network something only while the loss
+        # shows it (stalled or rising; before a trend can be read, not yet below PLATEAU_LEVEL of its
+        # start): a few dead units of a narrow layer are common at birth
+        harmed = trend in ("stalled", "rising") or (trend is None and not _fell(losses, start, batch_size))
         findings = [finding for finding in findings
-                    if finding.evidence["dead_share"] >= DEAD_CRITICAL or trend in ("stalled", "rising")]
+                    if finding.evidence["dead_share"] >= DEAD_CRITICAL or harmed]
         for finding in findings:
             finding.evidence["loss_trend"] = trend
     return findings
+
+
+def _fell(losses: Sequence[float], start: float | None, batch_size: int | None) -> bool:
+    """Whether the loss's latest smoothed value (over up to half the steps so far) is below
+    ``PLATEAU_LEVEL`` of ``start`` (default: the first 5 steps' mean): it has learned something."""
+    n = len(losses)
+    if n < 2:
+        return False
+    span = max(1, min(smoothing_span(batch_size), n // 2))
+    now = float(np.mean(np.asarray(losses[-span:], dtype=np.float64)))
+    first = float(np.mean(np.asarray(losses[:5], dtype=np.float64))) if start is None else start
+    return math.isfinite(now) and math.isfinite(first) and first > 0 and now < PLATEAU_LEVEL * first
 
 
 def gradient_share(probe: dict[str, Any], layer: str | None) -> float | None:
