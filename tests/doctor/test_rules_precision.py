@@ -340,3 +340,18 @@ def test_unscaled_targets_that_the_run_absorbs_are_no_alarm_and_those_it_cannot_
     assert "unscaled_targets" not in names[0.5][0]
     assert names[0.001][1] > np.var(y)
     assert "unscaled_targets" in names[0.001][0]
+
+
+def test_units_the_steps_killed_are_named_at_once_and_units_born_dead_wait_for_harm():
+    # the same 12 of 16 silent units, the loss still falling: killed by the steps (they fired on the
+    # run's first probes: a rate too high, the course page's failure) they are named at once; silent
+    # since the first probe (a narrow layer's birth) they wait until the loss shows a cost
+    window = [probe(i, [act("1", fired=np.arange(16) < 4, samples=32)]) for i in range(5)]
+    killed = [probe(i, [act("1", fired=np.ones(16, dtype=bool), samples=32)]) for i in range(3)]
+    born = [probe(i, [act("1", fired=np.arange(16) < 4, samples=32)]) for i in range(3)]
+    falling = list(np.linspace(2.3, 1.5, 300))
+    (finding,) = rules.dead_relu(window, losses=falling, opening=killed)
+    assert finding.evidence["born_dead"] == 0
+    assert rules.dead_relu(window, losses=falling, opening=born) == []
+    (finding,) = rules.dead_relu(window, losses=[2.3] * 300, opening=born)
+    assert finding.evidence["born_dead"] == 12

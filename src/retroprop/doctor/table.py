@@ -579,15 +579,16 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.DEAD_RELU,
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
-             e.probes, ongoing=e.dead_ongoing, **e.harm()), gate=_symptoms),),
+             e.probes, ongoing=e.dead_ongoing, opening=e.opening, **e.harm()), gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
          treat_rank=15,
          signal="share of ReLU units that never fired (> 0) on any probed batch",
          threshold=">= {share:.1f} (critical >= {critical:.1f}); with episodes tracked, entered at "
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
                    "that fired on some batches only; not in a network that learns well (training accuracy 1 "
-                   "or loss < {fitted:.0%} of its start, and no generalization gap); below {critical:.1f}, "
-                   "only while the loss has stalled or risen (before a trend can be read: not yet below "
+                   "or loss < {fitted:.0%} of its start, and no generalization gap); below "
+                   "{critical:.1f} with most of the dead units dead since the run's first probes, only "
+                   "while the loss has stalled or risen (before a trend can be read: not yet below "
                    "{level:.0%} of its start)",
          window="the last {window} probed batches and at least {samples} samples (a unit firing on "
                 "{rare:.0%} of them shows with {confidence:.0%} confidence)",

@@ -522,10 +522,12 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
               losses: Sequence[float] | None = None, start: float | None = None,
               batch_size: int | None = None, accuracy: float | None = None,
               epoch_logs: Sequence[dict[str, float]] = (),
-              samples: tuple[int, int] | None = None, chance_loss: float | None = None) -> list[Finding]:
+              samples: tuple[int, int] | None = None, chance_loss: float | None = None,
+              opening: Sequence[dict[str, Any]] = ()) -> list[Finding]:
     """ReLU units that fired on none of the latest probed batches: the last ``DEAD_WINDOW`` of them
     and as many more as it takes to hold ``DEAD_SAMPLES`` samples (pass that many probes: see
-    ``dead_window_probes``).
+    ``dead_window_probes``). ``opening``: the run's first probes; the dead units that fired on none of
+    them were born dead (``born_dead`` in the evidence), the others died as the steps went on.
 
     Hysteresis: a layer enters at ``DEAD_SHARE`` plus ``dead_margin`` (from the units that fired on
     some of the window's batches but not all) and, while its episode lasts (its name in
@@ -534,9 +536,10 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
     layer is judged at ``DEAD_SHARE`` (for callers that do not track episodes). Harm: with
     ``losses`` (and the other keywords, as for ``learns_well``) nothing is named in a network that
     learns well: units it lost cost it nothing measurable; and a layer below ``DEAD_CRITICAL`` is
-    named only while the loss has stalled or risen (``loss_trend``), or, before a trend can be read,
-    has not yet fallen below ``PLATEAU_LEVEL`` of its start: one whose loss falls learns through the
-    units it kept.
+    named, when most of its dead units were born dead, only while the loss has stalled or risen
+    (``loss_trend``), or, before a trend can be read, has not yet fallen below ``PLATEAU_LEVEL`` of
+    its start: one whose loss falls learns through the units it kept. Units the steps killed (a rate
+    too high) are the course page's failure, named at once.
     """
     if len(probes) < DEAD_WINDOW:
         return []
@@ -562,6 +565,7 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
         share = 1.0 - float(np.count_nonzero(ever)) / ever.size
         if share < needed:
             continue
+        born = _born_dead(opening, activation["name"], ever)
         seen = sum(next((a.get("samples") or 0 for a in p["activations"]
                          if a["name"] == activation["name"]), 0) for p in window)
         findings.append(Finding(
@@ -569,7 +573,7 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
             "critical" if share >= DEAD_CRITICAL else "warning",
             {"dead_share": share, "dead_units": int(ever.size - np.count_nonzero(ever)),
              "units": int(ever.size), "window_batches": len(window), "window_samples": seen or None,
-             "share_needed": needed},
+             "share_needed": needed, "born_dead": born},
             f"{share:.0%} of the {'channels' if activation.get('channels') else 'units'} in "
             f"{activation['label']} output 0 {'at every position ' if activation.get('channels') else ''}"
             f"on every one of the last {len(window)} probed batches" + (f" ({seen} samples)" if seen else "")
@@ -585,11 +589,27 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
         # shows it (stalled or rising; before a trend can be read, not yet below PLATEAU_LEVEL of its
         # start): a few dead units of a narrow layer are common at birth
         harmed = trend in ("stalled", "rising") or (trend is None and not _fell(losses, start, batch_size))
-        findings = [finding for finding in findings
-                    if finding.evidence["dead_share"] >= DEAD_CRITICAL or harmed]
+        findings = [finding for finding in findings if finding.evidence["dead_share"] >= DEAD_CRITICAL
+                    or harmed or _mostly_killed(finding.evidence)]
         for finding in findings:
             finding.evidence["loss_trend"] = trend
     return findings
+
+
+def _born_dead(opening: Sequence[dict[str, Any]], name: str, ever: np.ndarray) -> int | None:
+    """How many of the units silent over the window (``ever`` False) fired on none of the run's
+    first probes (``opening``) either: dead from the initial weights, not killed by the steps. None
+    when the opening did not see the layer's units."""
+    start = fired_in_window(opening, name) if opening else None
+    if start is None or start.shape != ever.shape:
+        return None
+    return int(np.count_nonzero(~start & ~ever))
+
+
+def _mostly_killed(evidence: dict[str, Any]) -> bool:
+    """Whether most of a layer's dead units fired at the run's start: the steps killed them."""
+    born = evidence.get("born_dead")
+    return born is not None and born < evidence["dead_units"] - born
 
 
 def _fell(losses: Sequence[float], start: float | None, batch_size: int | None) -> bool:
