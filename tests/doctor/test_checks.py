@@ -590,3 +590,20 @@ def test_an_optimizer_set_to_maximize_is_gradient_ascent():
     assert (finding.problem, finding.severity) == ("gradient_ascent", "critical")
     assert "descend" in finding.evidence["fix_note"]
     assert checks.maximizing(False) == []
+
+
+def test_attainable_accuracy_is_a_nearest_neighbour_votes_leave_one_out_accuracy():
+    from retroprop.doctor.checks import attainable_accuracy
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    xor = (x[:, 0] * x[:, 1] > 0).astype(int)
+    found = attainable_accuracy(x * [1.0, 1000.0], xor)  # each feature standardized: scale is no matter
+    assert found["accuracy"] > 0.9 and found["rows"] == 600
+    assert attainable_accuracy(x, rng.integers(0, 2, 600))["accuracy"] < 0.6  # labels with no signal
+    assert attainable_accuracy(x, np.eye(2)[xor])["accuracy"] == found["accuracy"]  # one-hot rows
+    images = rng.normal(size=(3000, 1, 4, 4))
+    assert attainable_accuracy(images, (images[:, 0, 0, 0] > 0).astype(int))["rows"] == 1000  # capped
+    for inputs, targets in ((x, np.ones((600, 2))), (x[:10], xor[:10]), (x, xor[:-1]), (x[:, :1] * 0, xor),
+                            (np.full((600, 2), np.nan), xor)):
+        assert attainable_accuracy(inputs, targets) is None

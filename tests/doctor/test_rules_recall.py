@@ -413,3 +413,36 @@ def test_oversized_initial_weights_with_a_loss_far_above_a_blind_guess_are_explo
     he = [_layer("0", 2, 10, 1.0), _layer("2", 10, 5, math.sqrt(0.2)), _layer("4", 5, 1, math.sqrt(0.4))]
     unscaled = dict(first, layers=he, loss=12.8)  # He weights on raw inputs: a loud start, not the weights
     assert rules.oversized_init([unscaled], 0, chance_loss=math.log(3)) == []
+
+
+def test_underfitting_against_what_the_data_allows():
+    # the same stalled loss, judged against a nearest-neighbour vote on the training rows instead of a
+    # blind guess: short of it by 10 points and twice the noise, at any loss level
+    chance = math.log(10)
+    low = stuck_halfway(level=0.5)  # a fifth of a blind guess's loss: the level alone says "fits"
+    log = [{"loss": 0.5, "accuracy": 0.62, "val_loss": 0.55, "val_accuracy": 0.6}]
+    asked = []
+
+    def vote(accuracy):
+        def measure():
+            asked.append(accuracy)
+            return {"accuracy": accuracy, "neighbours": 5, "rows": 1000}
+        return measure
+
+    (finding,) = rules.underfitting(low, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
+                                    samples=(1000, 300), attainable=vote(0.97))
+    assert finding.evidence["attainable_accuracy"] == 0.97 and "nearest-neighbour" in finding.explanation
+    # as much as the data allows (noisy labels): no alarm, though the loss is two thirds of a guess's
+    high = stuck_halfway(level=1.5)
+    assert rules.underfitting(high, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log, samples=(1000, 300),
+                              attainable=vote(0.66)) == []
+    # a training accuracy above 0.9 is short of nothing: the vote is not even measured
+    asked.clear()
+    fitted = [dict(log[0], accuracy=0.93, val_accuracy=0.92)]
+    assert rules.underfitting(high, [3e-3, 4e-3], chance_loss=chance, epoch_logs=fitted,
+                              samples=(1000, 300), attainable=vote(1.0)) == [] and asked == []
+    # no yardstick (a regression, or no data): the level against a blind guess's, as before
+    for losses, named in ((stuck_halfway(level=1.9), True), (high, False)):  # 83 % and 65 % of ln 10
+        found = rules.underfitting(losses, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
+                                   samples=(1000, 300), attainable=lambda: None)
+        assert bool(found) is named

@@ -535,7 +535,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     accuracy on the training rows). With it, the level is judged against the data instead of a blind
     guess: the training accuracy must fall short of that vote's by ``OVERFIT_GAP`` and twice their
     sampling noise, whatever the loss's level (a model at 60 % of a blind guess's loss may still sort
-    a third of what a neighbour vote sorts; one at 80 % may fit all that noisy labels allow).
+    a third of what a neighbour vote sorts; one at 80 % may fit all that noisy labels allow); a
+    training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing.
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
@@ -556,9 +557,12 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         gap, needed = _generalization_gap(log, samples)
         if gap >= needed:
             return []  # it fits its own data better than unseen data: capacity is not what is short
-    yardstick = attainable() if attainable is not None and "accuracy" in log else None
-    if yardstick is not None:
-        return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
+    if attainable is not None and "accuracy" in log:
+        if log["accuracy"] > 1 - OVERFIT_GAP:
+            return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
+        yardstick = attainable()
+        if yardstick is not None:
+            return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
     if now <= UNDERFIT_LEVEL * level:
         return []
     against = "a blind guess's" if level is chance_loss else "its start"
