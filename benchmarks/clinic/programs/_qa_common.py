@@ -97,6 +97,18 @@ def _one_hot(target: Any, width: int) -> np.ndarray:
     return out
 
 
+class QuadraticCost(_Loss):
+    """Nielsen's quadratic cost on the sigmoid outputs: 0.5 * ||a - onehot(y)||^2 per sample, averaged
+    over the batch (integer labels; accuracy by argmax)."""
+
+    classification = True
+    doctor_loss_kind = "mse"  # a squared error, as a framework adapter would read the cost's formula
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        diff = input - _one_hot(target, input.shape[-1])
+        return (diff * diff).sum() * 0.5 / input.shape[0]
+
+
 class NaiveCrossEntropy(_Loss):
     """TensorFlow's hand-written ``-reduce_sum(y_onehot * log(probabilities))`` on a softmax output:
     no clipping, so a probability that underflows to 0 makes the loss inf and its gradient NaN.

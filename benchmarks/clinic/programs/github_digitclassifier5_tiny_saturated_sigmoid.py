@@ -28,17 +28,13 @@ Run plainly (seeds 0, 1, 2): validation accuracy 0.170 / 0.103 / 0.098 (training
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.nn.loss import _Loss
-from retroprop.tensor import Tensor
 
 from . import Program
-from ._qa_common import _one_hot, digits_784, fill_normal, normal_init
+from ._qa_common import QuadraticCost, digits_784, fill_normal, normal_init
 
 SOURCE = ("https://github.com/kdexd/digit-classifier/issues/5 (the program at commit 3061a94; fix: commit "
           "03ba47f); MNIST -> sklearn digits enlarged to 28x28, [0, 1]")
@@ -51,18 +47,6 @@ EXPECTED = frozenset({"saturated_activations"})
 ALLOWED = frozenset({"vanishing_gradients", "slow_convergence", "underfitting", "loss_output_mismatch"})
 
 LR, BATCH = 0.01, 16
-
-
-class QuadraticCost(_Loss):
-    """Nielsen's quadratic cost on the sigmoid outputs: 0.5 * ||a - onehot(y)||^2 per sample, averaged
-    over the batch (integer labels; accuracy by argmax)."""
-
-    classification = True
-    doctor_loss_kind = "mse"  # a squared error, as a framework adapter would read the cost's formula
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        diff = input - _one_hot(target, input.shape[-1])
-        return (diff * diff).sum() * 0.5 / input.shape[0]
 
 
 def _layer(n_in: int, n_out: int, weight_std: float) -> nn.Linear:

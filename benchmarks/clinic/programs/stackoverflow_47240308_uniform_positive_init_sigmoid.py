@@ -28,11 +28,10 @@ from typing import Any
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.nn.loss import _Loss
 from retroprop.tensor import Tensor
 
 from . import Program
-from ._qa_common import _one_hot, digits_784
+from ._qa_common import QuadraticCost, digits_784
 
 SOURCE = ("https://stackoverflow.com/questions/47240308 (Nielsen's network.py with np.random.rand "
           "weights and biases); MNIST -> sklearn digits enlarged to 28x28, [0, 1]")
@@ -45,18 +44,6 @@ ALLOWED = frozenset({"vanishing_gradients", "slow_convergence", "underfitting", 
                      "exploding_gradients"})
 
 EPOCHS, BATCH, ETA = 30, 10, 3.0
-
-
-class QuadraticCost(_Loss):
-    """Nielsen's quadratic cost on the sigmoid outputs: 0.5 * ||a - onehot(y)||^2 per sample, averaged
-    over the batch (integer labels; accuracy by argmax)."""
-
-    classification = True
-    doctor_loss_kind = "mse"  # a squared error, as a framework adapter would read the cost's formula
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:
-        diff = input - _one_hot(target, input.shape[-1])
-        return (diff * diff).sum() * 0.5 / input.shape[0]
 
 
 def _uniform01(parameter: Tensor) -> None:
