@@ -13,7 +13,7 @@ import pytest
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.doctor import Recorder, rules
+from retroprop.doctor import Recorder, rules, table
 from retroprop.doctor.probes import typical_norm
 
 
@@ -446,3 +446,35 @@ def test_underfitting_against_what_the_data_allows():
         found = rules.underfitting(losses, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
                                    samples=(1000, 300), attainable=lambda: None)
         assert bool(found) is named
+
+
+def test_labels_the_inputs_do_not_predict_are_named_as_such():
+    # a vote no better than the commonest class, and a model no better either: labels shuffled apart from
+    # their inputs (or noise), the user's to fix, not a capacity to widen
+    losses = np.full(300, math.log(10)) * np.random.default_rng(0).normal(1.0, 0.05, 300)  # never fell
+    log = [{"loss": 2.3, "accuracy": 0.11, "val_loss": 2.3, "val_accuracy": 0.1}]
+    blind = {"accuracy": 0.111, "neighbours": 1, "rows": 1000, "majority": 0.109}
+    (finding,) = rules.underfitting(losses, [3e-3, 4e-3], chance_loss=math.log(10), epoch_logs=log,
+                                    samples=(1000, 300), attainable=lambda: blind)
+    assert finding.evidence["case"] == "unpredictable_labels"
+    assert "do not predict these labels" in finding.explanation
+    explained = table.Evidence(recipe_problems=set(), dropout_rates=())
+    assert table.plateau_explained(explained, [finding]) == "underfitting"  # no "raise the rate" beside it
+    # a model above the blind guess (it found a signal the vote missed) is judged as before: not short
+    learned = [dict(log[0], accuracy=0.4, val_accuracy=0.38)]
+    assert rules.underfitting(losses, [3e-3, 4e-3], chance_loss=math.log(10), epoch_logs=learned,
+                              samples=(1000, 300), attainable=lambda: blind) == []
+
+
+def test_fit_names_labels_shuffled_apart_from_their_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1200, 8)).astype(np.float32)
+    y = rng.permutation((x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 0))  # 4 classes, then shuffled
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+    history = rp.fit(model, x[:1000], y[:1000], loss="cross_entropy",
+                     optimizer=rp.optim.SGD(model.parameters(), lr=0.01), epochs=40, batch_size=32,
+                     validation_data=(x[1000:], y[1000:]), doctor=True, seed=0, verbose=0)
+    found = [d for d in history.diagnoses if d.problem == "underfitting"]
+    assert found and found[0].evidence["case"] == "unpredictable_labels", history.diagnoses
+    assert found[0].remedies[0][0] == "align_labels"

@@ -889,8 +889,10 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
     on up to ``ATTAINABLE_ROWS`` rows spread over the set, each input feature standardized. By Cover
     and Hart's bound a 1-nearest-neighbour rule errs at most twice as often as the best possible rule,
     so a model that fits its own data clearly worse than this vote has capacity or steps short, not
-    data too noisy to fit. None for inputs or targets it cannot read (not numeric, not finite, rows
-    that disagree, multi-hot targets) or fewer than 3 rows per neighbour count's largest."""
+    data too noisy to fit; ``majority`` is the commonest class's share, a blind guess's accuracy (a vote
+    no better than it finds no signal in the inputs). None for inputs or targets it cannot read (not
+    numeric, not finite, rows that disagree, multi-hot targets) or fewer than 3 rows per neighbour
+    count's largest."""
     labels = _class_labels(targets)
     x = np.asarray(inputs) if inputs is not None else None
     if labels is None or x is None or x.dtype.kind not in "biuf" or x.ndim < 2 or len(x) != len(labels):
@@ -925,7 +927,8 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
         accuracy = float((votes.argmax(axis=1) == labels).mean())
         if accuracy > best:
             best, best_k = accuracy, k
-    return {"accuracy": best, "neighbours": best_k, "rows": len(labels)}
+    majority = float(np.bincount(labels).max()) / len(labels)
+    return {"accuracy": best, "neighbours": best_k, "rows": len(labels), "majority": majority}
 
 
 def constant_targets(targets: Any, loss: str | None, n_classes: int | None = None,

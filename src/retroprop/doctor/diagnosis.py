@@ -66,6 +66,9 @@ REMEDIES: dict[str, str] = {
                         "same classes",
     "fix_targets": "build the training targets from the data's labels again (a scaling, cast or overwrite "
                    "made them one value): every class or value to predict must be among them",
+    "align_labels": "check that each label stays with its own input (shuffle inputs and labels with one "
+                    "permutation, read them from the same rows) and that they are the labels meant: the "
+                    "inputs do not predict them",
     "lower_weight_decay": "lower the weight decay (e.g. 100x, to 1e-4 or less): the penalty should trim "
                           "the weights, not outweigh what the data asks of them",
     "shuffle": "draw the training samples in a new random order each epoch (fit's shuffle=True, a "
@@ -94,13 +97,14 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
 CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("slow_convergence", "steps_not_taken"): ("step_after_backward",),
     ("unregistered_parameters", "optimizer_holds_none"): ("build_optimizer",),
+    ("underfitting", "unpredictable_labels"): ("align_labels",),
 }
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
                  "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
-                 "build_optimizer")
+                 "build_optimizer", "align_labels")
 
 @dataclass
 class Diagnosis:

@@ -264,10 +264,13 @@ def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | Non
     stall is ``dropout_too_high``'s to name), or a problem whose
     remedies lower the learning rate found in this check or earlier in this recipe (advice to raise
     the same rate would contradict it, and a loss held up by dead units or overshooting steps is their
-    consequence)."""
+    consequence), or ``underfitting`` found so (labels the inputs do not predict: no rate learns them;
+    too little capacity: a faster rate stalls at the same level)."""
     if rules.dropout_level(evidence.dropout_rates) >= rules.DROPOUT_RATE:
         return "dropout"
     problems = {f.problem for f in found} | set(evidence.recipe_problems)
+    if Problem.UNDERFITTING in problems:
+        return Problem.UNDERFITTING.value
     lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER.get(p, ()))
     return lowering[0] if lowering else None
 
@@ -718,7 +721,8 @@ TABLE: tuple[Rule, ...] = (
                    "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training accuracy >= {gap:.2f} and "
                    "twice the noise below a nearest-neighbour vote's on the training rows (a classification "
                    "whose inputs and targets the doctor has), else the loss > {level:.0%} of a blind "
-                   "guess's",
+                   "guess's; or, once stalled, the vote and the model both within twice the vote's noise "
+                   "of guessing the commonest class (the labels are unpredictable)",
          window="{plateau} steps; 2 probes; the latest epoch",
          why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
              "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",

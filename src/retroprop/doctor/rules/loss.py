@@ -536,33 +536,41 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     guess: the training accuracy must fall short of that vote's by ``OVERFIT_GAP`` and twice their
     sampling noise, whatever the loss's level (a model at 60 % of a blind guess's loss may still sort
     a third of what a neighbour vote sorts; one at 80 % may fit all that noisy labels allow); a
-    training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing.
+    training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing. A vote and a model both no better
+    than guessing the commonest class (case ``unpredictable_labels``, ``_unpredictable``) is named as
+    soon as the loss stalls, learned or not: the inputs do not predict the labels.
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
     ratios = [float(r) for r in update_ratios[-2:]]
-    if (len(losses) < UNDERFIT_WINDOWS * window or len(ratios) < 2
-            or not all(SLOW_UPDATE <= r <= EXPLODING_UPDATE_RATIO for r in ratios)):
+    if len(ratios) < 2 or not all(SLOW_UPDATE <= r <= EXPLODING_UPDATE_RATIO for r in ratios):
         return []
     start = _start_of(losses, start)
     trend = loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss)
     if trend != "stalled" or not start > 0:
         return []
-    now = _mean(losses[-span:])
-    level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
-    if _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
-        return []  # it never learned anything: slow_convergence's
     log = epoch_logs[-1] if epoch_logs else {}
-    if "accuracy" in log and "val_accuracy" in log:
-        gap, needed = _generalization_gap(log, samples)
-        if gap >= needed:
-            return []  # it fits its own data better than unseen data: capacity is not what is short
+    yardstick = None
     if attainable is not None and "accuracy" in log:
         if log["accuracy"] > 1 - OVERFIT_GAP:
             return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
         yardstick = attainable()
-        if yardstick is not None:
-            return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
+        # labels the inputs do not predict show as soon as the loss stalls: no capacity would help
+        unpredictable = _unpredictable(log["accuracy"], yardstick, len(losses)) if yardstick else []
+        if unpredictable:
+            return unpredictable
+    if len(losses) < UNDERFIT_WINDOWS * window:
+        return []
+    now = _mean(losses[-span:])
+    level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
+    if _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
+        return []  # it never learned anything: slow_convergence's
+    if "accuracy" in log and "val_accuracy" in log:
+        gap, needed = _generalization_gap(log, samples)
+        if gap >= needed:
+            return []  # it fits its own data better than unseen data: capacity is not what is short
+    if yardstick is not None:
+        return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
     if now <= UNDERFIT_LEVEL * level:
         return []
     against = "a blind guess's" if level is chance_loss else "its start"
@@ -574,6 +582,28 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         f"{now / level:.0%} of {against} ({_fmt(level)}), while the updates are of a healthy size: the "
         "model has too little capacity (or too few steps) for its data (or the labels are too noisy "
         "to fit).",
+    )]
+
+
+def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int) -> list[Finding]:
+    """``underfitting``, case ``unpredictable_labels``: the nearest-neighbour vote (``yardstick``) and
+    the model's training ``accuracy`` both no better than a blind guess (the commonest class's share,
+    ``majority``) by twice the vote's sampling noise: the inputs do not predict the labels."""
+    reachable, rows, majority = float(yardstick["accuracy"]), yardstick.get("rows"), yardstick.get("majority")
+    if majority is None:
+        return []
+    blind = majority + 2 * _accuracy_noise(majority, rows)
+    if reachable > blind or accuracy > blind:
+        return []
+    return [Finding(
+        "underfitting", None, None, "warning",
+        {"case": "unpredictable_labels", "accuracy": accuracy, "attainable_accuracy": reachable,
+         "majority": majority, "neighbours": yardstick.get("neighbours"), "rows": rows, "steps": steps},
+        f"after {steps} steps the training loss has stopped falling with a training accuracy of "
+        f"{accuracy:.1%}, and a nearest-neighbour vote on the same training rows sorts only "
+        f"{reachable:.1%}, no better than always guessing the commonest class ({majority:.1%}): the "
+        "inputs do not predict these labels, so no model fits them (labels shuffled apart from their "
+        "inputs, or labels that are noise).",
     )]
 
 
