@@ -557,3 +557,21 @@ def test_a_loss_comparison_within_the_noise_of_its_windows_is_no_verdict():
     steady = {"loss": 3.0e3, "loss_noise": 50.0}
     assert doctor._compare(steady, later, "standardize_inputs")["verdict"] == "worse"
     assert doctor._compare(one_sample, {"loss": 10.0, "loss_noise": 1.0}, "lower_lr")["verdict"] == "better"
+
+
+def test_a_remedy_for_single_sample_noise_starts_from_where_the_run_stands():
+    # batch_too_small does no damage a roll-back undoes: the last snapshot of a noisy run may lie
+    # thousands of steps back, and going there would throw the run's learning away (a script's loop
+    # gives no steps back); its lower rate anneals the weights the run has
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 700)
+    x = (np.array([[0, 0], [1.5, 0], [0, 1.5]])[y] + rng.normal(size=(700, 2))).astype(np.float32)
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+    history = rp.fit(model, x[:600], y[:600], loss="cross_entropy",
+                     optimizer=rp.optim.SGD(model.parameters(), lr=0.2, momentum=0.9), epochs=5, batch_size=1,
+                     validation_data=(x[600:], y[600:]), doctor=rp.Doctor(repair=True), seed=0, verbose=0)
+    noisy = [t for t in history.treatments if t.problem == "batch_too_small" and t.applied]
+    assert noisy, [str(t) for t in history.treatments]
+    assert all(t.rolled_back_to is None and t.wasted_steps == 0 for t in noisy)
+    assert "rolled back" not in str(noisy[0])

@@ -37,6 +37,10 @@ __all__ = ["Best", "Repairing", "Snapshot", "TreatmentRecord"]
 # the state the current recipe started from
 NOTHING_LEARNED = ("slow_convergence", "dropout_too_high", "gradient_ascent", "weight_decay_too_high",
                    "unscaled_targets")
+# problems that do no damage a roll-back undoes: steps that follow single samples leave the weights as
+# good as the last snapshot's (which may be thousands of steps back when the noisy loss never looked
+# calm enough for one), so their remedy (a lower rate: annealing) starts from where the run stands
+IN_PLACE = ("batch_too_small",)
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
@@ -392,6 +396,8 @@ class Repairing:
             if chosen == "early_stopping" and self._metric_best is not None:
                 target = self._metric_best[1]
         before = self._measure()
+        if problem in IN_PLACE:
+            target = self._take_snapshot(self.recorder.step, self._epoch)  # here: nothing is discarded
         back, wasted = self._roll_back(target)
         # to undo the remedy if it does harm
         saved, clip, shuffle = self.adapter.copy(), self.clip_grad_norm, self.shuffle
@@ -405,7 +411,7 @@ class Repairing:
             self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
                                 f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
-                                 rolled_back_to=back, wasted_steps=wasted,
+                                 rolled_back_to=None if problem in IN_PLACE else back, wasted_steps=wasted,
                                  outcome="resolved" if remedy == "early_stopping" else "pending",
                                  layer_label=diagnosis.layer_label)
         self.treatments.append(record)
