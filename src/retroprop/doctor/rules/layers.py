@@ -584,10 +584,10 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
                        samples=samples, chance_loss=chance_loss):
             return []  # the units the network lost cost it nothing it can measure
         trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
-        # a layer that keeps fewer than 1 - DEAD_CRITICAL of its units passes almost nothing on; one that
-        # keeps more passes its signal through them, and costs the network something only while the loss
-        # shows it (stalled or rising; before a trend can be read, not yet below PLATEAU_LEVEL of its
-        # start): a few dead units of a narrow layer are common at birth
+        # a layer that keeps fewer than 1 - DEAD_CRITICAL of its units passes almost nothing on, and units
+        # the steps killed are the failure itself; a layer whose dead units were born so (common in narrow
+        # layers) passes its signal through the rest, and costs the network something only while the loss
+        # shows it (stalled or rising; before a trend can be read, not yet below PLATEAU_LEVEL of its start)
         harmed = trend in ("stalled", "rising") or (trend is None and not _fell(losses, start, batch_size))
         findings = [finding for finding in findings if finding.evidence["dead_share"] >= DEAD_CRITICAL
                     or harmed or _mostly_killed(finding.evidence)]
