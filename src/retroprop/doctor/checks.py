@@ -896,7 +896,8 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
     rows (one batch of a loop is no picture of the set)."""
     labels = _class_labels(targets)
     x = np.asarray(inputs) if inputs is not None else None
-    if labels is None or x is None or x.dtype.kind not in "biuf" or x.ndim < 2 or len(x) != len(labels):
+    if (labels is None or labels.min() < 0 or x is None or x.dtype.kind not in "biuf" or x.ndim < 2
+            or len(x) != len(labels)):
         return None
     n = len(labels)
     if n < ATTAINABLE_MIN_ROWS:
@@ -918,9 +919,7 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
     nearest = np.argpartition(distances, largest, axis=1)[:, :largest]
     order = np.take_along_axis(distances, nearest, axis=1).argsort(axis=1, kind="stable")
     neighbours = labels[np.take_along_axis(nearest, order, axis=1)]
-    classes = int(labels.max()) + 1 if labels.min() >= 0 else None
-    if classes is None:
-        return None
+    classes = int(labels.max()) + 1
     best, best_k = -1.0, 0
     for k in ATTAINABLE_NEIGHBOURS:
         votes = np.zeros((len(labels), classes))

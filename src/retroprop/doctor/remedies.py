@@ -484,8 +484,7 @@ def insert_activation(model: Module, optimizer: Any, layer: str | None = None) -
 
 
 # modules a hidden Linear layer's units pass through, one to one, on their way to the next Linear layer
-_UNITWISE = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign, Dropout,
-             Identity)
+_UNITWISE = (*ACTIVATIONS, *SATURATING, Dropout, Identity)
 
 
 def widen(model: Module, optimizer: Any, layer: str | None = None) -> Treatment:

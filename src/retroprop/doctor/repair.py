@@ -396,9 +396,8 @@ class Repairing:
             if chosen == "early_stopping" and self._metric_best is not None:
                 target = self._metric_best[1]
         before = self._measure()
-        if problem in IN_PLACE:
-            target = self._take_snapshot(self.recorder.step, self._epoch)  # here: nothing is discarded
-        back, wasted = self._roll_back(target)
+        # a problem that did no damage keeps the weights it has: nothing rolled back, nothing discarded
+        back, wasted = (None, 0) if problem in IN_PLACE else self._roll_back(target)
         # to undo the remedy if it does harm
         saved, clip, shuffle = self.adapter.copy(), self.clip_grad_norm, self.shuffle
         remedy = chosen
@@ -411,15 +410,16 @@ class Repairing:
             self.stop_reason = (f"early stopping (the treatment for {problem}): the weights of the best "
                                 f"validation epoch of this recipe, epoch {target.epoch + 1}, were restored")
         record = TreatmentRecord(step, self._epoch, problem, layer, remedy, treatment.description, True,
-                                 rolled_back_to=None if problem in IN_PLACE else back, wasted_steps=wasted,
+                                 rolled_back_to=back, wasted_steps=wasted,
                                  outcome="resolved" if remedy == "early_stopping" else "pending",
                                  layer_label=diagnosis.layer_label)
         self.treatments.append(record)
-        self._start_segment(fresh=back < rules.LOSS_EMA_STEPS)
+        self._start_segment(fresh=back is not None and back < rules.LOSS_EMA_STEPS)
         self._trial = {"record": record, "diagnosis": diagnosis, "remedies": remedies, "saved": saved,
                        "clip": clip, "shuffle": shuffle, "start": self.recorder.step,
                        "epochs": len(self.epoch_logs),
-                       "age": wasted, "before": before, "origin": self._logged_at(target.step),
+                       "age": wasted, "before": before,
+                       "origin": self._logged_at(self.recorder.step if back is None else back),
                        "checked": False}
         return record
 

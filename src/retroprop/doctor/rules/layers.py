@@ -32,6 +32,8 @@ from retroprop.doctor.rules.common import (
     VANISHING_RATIO,
     Finding,
     _fmt,
+    _mean,
+    _start_of,
     dropout_level,
     smoothing_span,
 )
@@ -615,12 +617,10 @@ def _mostly_killed(evidence: dict[str, Any]) -> bool:
 def _fell(losses: Sequence[float], start: float | None, batch_size: int | None) -> bool:
     """Whether the loss's latest smoothed value (over up to half the steps so far) is below
     ``PLATEAU_LEVEL`` of ``start`` (default: the first 5 steps' mean): it has learned something."""
-    n = len(losses)
-    if n < 2:
+    if len(losses) < 2:
         return False
-    span = max(1, min(smoothing_span(batch_size), n // 2))
-    now = float(np.mean(np.asarray(losses[-span:], dtype=np.float64)))
-    first = float(np.mean(np.asarray(losses[:5], dtype=np.float64))) if start is None else start
+    now = _mean(losses[-max(1, min(smoothing_span(batch_size), len(losses) // 2)):])
+    first = _start_of(losses, start)
     return math.isfinite(now) and math.isfinite(first) and first > 0 and now < PLATEAU_LEVEL * first
 
 

@@ -530,7 +530,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     data no better than unseen data has not the capacity or the steps to fit it). Labels too noisy
     to fit look the same: the explanation says so.
 
-    ``attainable`` (called only when all else holds, and the latest log has the training accuracy):
+    ``attainable`` (called once the loss has stalled under steps of a healthy size and the latest log
+    has a training accuracy of at most 1 - ``OVERFIT_GAP``; the doctor measures it once per run):
     what the data allows (``checks.attainable_accuracy``: a nearest-neighbour vote's leave-one-out
     accuracy on the training rows). With it, the level is judged against the data instead of a blind
     guess: the training accuracy must fall short of that vote's by ``OVERFIT_GAP`` and twice their
