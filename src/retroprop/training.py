@@ -502,7 +502,12 @@ def fit(model: Module, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int
                        step=len(history._step_loss))
     callbacks = list(callbacks)
     if doctor is not None:  # first: a treated step is skipped before any other callback sees it
-        chance = math.log(n_classes) if classification and not _is_binary(loss_fn) else None
+        from retroprop.doctor.checks import REGRESSION_LOSSES, declared_loss_kind
+
+        # ln C is a blind guess's cross-entropy; a custom loss that declares a squared error has its own
+        categorical = classification and not _is_binary(loss_fn) and (
+            declared_loss_kind(loss_fn) not in REGRESSION_LOSSES)
+        chance = math.log(n_classes) if categorical else None
         setup = {"chance_loss": chance, "inputs": x_all, "validation_inputs": x_val,
                  "validation_targets": y_val, "shuffled": bool(shuffle), "loss": loss_fn,
                  "targets": y_all, "batch_size": batch_size,

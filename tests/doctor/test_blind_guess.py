@@ -72,3 +72,29 @@ def test_fit_gives_the_doctor_a_binary_blind_guess() -> None:
            epochs=1, batch_size=50, doctor=doctor, verbose=0)
     p = y.mean()
     assert doctor.chance_loss == pytest.approx(-(p * np.log(p) + (1 - p) * np.log(1 - p)), rel=1e-5)
+
+
+def test_a_classification_loss_that_declares_a_squared_error_has_no_cross_entropy_guess() -> None:
+    class OneHotSquaredError(nn.Module):
+        """Nielsen's quadratic cost: the labels one-hot coded inside the loss."""
+
+        classification = True
+        doctor_loss_kind = "mse"
+
+        def forward(self, output, target):
+            onehot = rp.tensor(np.eye(output.shape[-1])[np.asarray(target.data, dtype=np.int64)])
+            diff = output - onehot
+            return (diff * diff).sum() * 0.5 / output.shape[0]
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 120)
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 3), nn.Sigmoid())
+    doctor = Doctor()
+    history = rp.fit(model, x, y, loss=OneHotSquaredError(),
+                     optimizer=rp.optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=30,
+                     doctor=doctor, verbose=0)
+    assert doctor.chance_loss is None  # ln 3 scores a cross-entropy, not this cost
+    # the labels are coded as one-hot rows, inside the sigmoid's range: no target is out of its reach
+    assert all(d.evidence.get("case") != "output_range" for d in history.diagnoses)

@@ -213,6 +213,16 @@ def test_mse_on_integer_class_labels():
     one_hot = np.eye(3)[LABELS]
     assert checks.loss_output_mismatch(mlp(act("3", "softmax")), "mse", one_hot)[0].evidence["case"] == (
         "regression_on_labels")
+    # a loss declared a classification's (n_classes) codes the labels itself: they are one-hot rows,
+    # inside a sigmoid's range, not the values 0..9 out of its reach
+    (coded,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10, n_classes=10)
+    assert coded.evidence["case"] == "regression_on_labels" and "also" not in coded.evidence
+    assert coded.severity == "warning" and "confidently wrong" in coded.explanation
+    (raw,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10)
+    assert raw.evidence["case"] == "output_range" and raw.severity == "critical"
+    (beyond,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10 + 1,
+                                            n_classes=10)
+    assert beyond.evidence["case"] == "output_range"  # labels past the class count are no class indices
     # two classes impose no order: 0/1 targets under MSE (the Brier score; XOR with a sigmoid output)
     binary = (LABELS > 0).astype(np.float32)
     assert checks.loss_output_mismatch(mlp(act("3", "sigmoid"), n_out=1), "mse", binary) == []

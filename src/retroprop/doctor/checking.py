@@ -275,7 +275,8 @@ class Checking:
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
             movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left,
-            attainable=self._attainable))
+            attainable=self._attainable, rates=self._rate_change(),
+            recent_update_ratios=self._steady_updates(steady=False)))
         return [*self._held_harm(steps_left), *found] if self._held else found
 
     def _attainable(self) -> dict[str, Any] | None:
@@ -324,10 +325,19 @@ class Checking:
         """Per layer, the weight decay added to its gradient (none when the adapter does not say)."""
         return optional_member(self.adapter, "weight_decays") or {}
 
-    def _steady_updates(self) -> list[float]:
-        """The largest update-to-weight ratio at each probe of this segment whose update is known and
-        whose learning rates are today's; none when a schedule may raise the rate later."""
-        if self.lr_scheduled:
+    def _rate_change(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """The learning rates at this segment's first probe and now; None before its first probe."""
+        records = self.recorder.records
+        if len(records) <= self._record_start:
+            return None
+        first = self._probe_lrs.get(records[self._record_start].step)
+        return None if first is None else (first, self._learning_rates())
+
+    def _steady_updates(self, steady: bool = True) -> list[float]:
+        """The largest update-to-weight ratio at each of the latest two probes of this segment whose
+        update is known and whose learning rates are today's; none when a schedule may raise the rate
+        later. ``steady=False``: at whatever rates they ran."""
+        if self.lr_scheduled and steady:
             return []
         now = self._learning_rates()
         largest: list[float] = []
@@ -337,7 +347,7 @@ class Checking:
             ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
             if not ratios:
                 continue  # its update has not happened yet
-            if self._probe_lrs.get(record.step) != now or len(largest) == 2:
+            if (steady and self._probe_lrs.get(record.step) != now) or len(largest) == 2:
                 break
             largest.insert(0, max(ratios))
         return largest

@@ -269,6 +269,18 @@ def _class_targets(targets: np.ndarray | None) -> dict[str, Any] | None:
             "values": values, "sample": finite}
 
 
+def _as_indicators(info: dict[str, Any] | None, width: int | None, n_classes: int | None
+                   ) -> dict[str, Any] | None:
+    """The targets a regression loss declared a classification's (``n_classes`` given, one output per
+    class) compares with integer labels in [0, ``n_classes``): their one-hot rows (a custom loss that
+    codes the labels itself, as Nielsen's quadratic cost); any other ``info`` as it is."""
+    if (info is None or n_classes is None or n_classes < 2 or width != n_classes or info["values"] is None
+            or not info["integer"] or info["values"].min() < 0 or info["values"].max() >= n_classes):
+        return info
+    rows = np.eye(n_classes)[info["sample"][:, 0].astype(np.int64)]
+    return {"columns": n_classes, "integer": True, "one_hot": True, "values": None, "sample": rows}
+
+
 def _finding(problem: str, layer: dict[str, Any] | None, severity: str, evidence: dict[str, Any],
              explanation: str, fix: str) -> Finding:
     return Finding(problem, layer["name"] if layer else None, _label(layer) if layer else None, severity,
@@ -293,6 +305,8 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
         return []
     kind, head, width = _output(layers)
     info = _class_targets(targets)
+    if loss in REGRESSION_LOSSES:
+        info = _as_indicators(info, width, n_classes)
     cases = [case for case in _mismatches(kind, head, width, loss, info, n_classes) if case]
     if broadcast is not None:
         cases.insert(0, _broadcast_case(loss, *broadcast))
@@ -489,12 +503,18 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
              and np.array_equal(values, np.arange(len(values))))
     per_class = values is not None and integer and width is not None and width == len(values) >= 3
     if info is not None and info["one_hot"] and info["columns"] >= 3:
-        vanishing = ("; the softmax's gradient vanishes where it is confidently wrong" if kind == "softmax"
-                     else "")
+        if kind in ("sigmoid", "softmax"):
+            # bounded in [0, 1], the indicators' own range: the cost is the squashing's derivative, which
+            # multiplies the error, so a unit confidently wrong learns slowest (Nielsen, chapter 3)
+            why = ("each output's error is multiplied by the squashing's derivative, which vanishes where "
+                   "the output is confidently wrong, so the worst mistakes learn slowest (cross-entropy's "
+                   "gradient is the error itself)")
+        else:
+            why = ("a least-squares fit to class indicators penalizes outputs beyond 1 for the right class "
+                   "and can mask a class lying between two others")
         return ("regression_on_labels", "warning", {"classes": info["columns"], "distinct_targets": None},
                 f"a regression loss ({loss}) between {_label_text(kind)} and one-hot rows over "
-                f"{info['columns']} classes: a least-squares fit to class indicators penalizes confident "
-                f"right answers and can mask a class lying between two others{vanishing}.",
+                f"{info['columns']} classes: {why}.",
                 USER_FIX.format(what="the loss (cross_entropy on class scores)"))
     if not (codes or per_class or (n_classes is not None and n_classes >= 3)):
         return None

@@ -69,6 +69,9 @@ REMEDIES: dict[str, str] = {
     "align_labels": "check that each label stays with its own input (shuffle inputs and labels with one "
                     "permutation, read them from the same rows) and that they are the labels meant: the "
                     "inputs do not predict them",
+    "slower_decay": "decay the learning rate more slowly (a smaller decay, a later or gentler schedule) "
+                    "or not at all, so that it stays large enough to move the weights until the loss has "
+                    "fitted the data",
     "lower_weight_decay": "lower the weight decay (e.g. 100x, to 1e-4 or less): the penalty should trim "
                           "the weights, not outweigh what the data asks of them",
     "shuffle": "draw the training samples in a new random order each epoch (fit's shuffle=True, a "
@@ -96,6 +99,7 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
 # the remedies of a problem's case, by problem and case (any other case: the rule's remedies)
 CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("slow_convergence", "steps_not_taken"): ("step_after_backward",),
+    ("slow_convergence", "rate_decayed"): ("slower_decay",),
     ("unregistered_parameters", "optimizer_holds_none"): ("build_optimizer",),
     ("underfitting", "unpredictable_labels"): ("align_labels",),
 }
@@ -104,7 +108,7 @@ CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
                  "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
-                 "build_optimizer", "align_labels")
+                 "build_optimizer", "align_labels", "slower_decay")
 
 @dataclass
 class Diagnosis:

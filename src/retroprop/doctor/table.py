@@ -101,8 +101,10 @@ class Evidence:
       (the problems diagnosed so far in this recipe), ``movement`` (``checking.Movement``: how far this
       recipe's steps have moved the weights, relative to their size; None before a probe's update is
       known, or under a schedule that may raise the rate), ``steps_left`` (the steps the run has left:
-      0 at its end, None when not known) and ``attainable`` (called when needed: what a classification's
-      training data allows, ``checks.attainable_accuracy``; None without the data).
+      0 at its end, None when not known), ``attainable`` (called when needed: what a classification's
+      training data allows, ``checks.attainable_accuracy``; None without the data), ``rates`` (the
+      learning rates at this recipe's first probe and now) and ``recent_update_ratios`` (the largest
+      update ratio of the latest two probes whose update is known, whatever rate each ran at).
     - stop (at the run's end): ``backward_passes`` (the losses a hand-written loop back-propagated outside
       the optimizer's steps; None when not counted) and ``steps`` (the run's optimizer steps).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
@@ -160,6 +162,8 @@ class Evidence:
     opening: Sequence[dict[str, Any]] = ()
     validation_targets: Any = None
     attainable: Callable[[], dict[str, Any] | None] | None = None  # a classification's data's yardstick
+    rates: tuple[Sequence[float], Sequence[float]] | None = None  # the learning rates: first probe's, now
+    recent_update_ratios: Sequence[float] = ()  # the latest probes' largest update ratios, at any rate
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
@@ -277,6 +281,11 @@ def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | Non
 
 def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return _loss_still_high(evidence, found) and plateau_explained(evidence, found) is None
+
+
+def _no_other_cause(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    """No problem found explains a stall (``plateau_explained``), wherever the loss stands."""
+    return plateau_explained(evidence, found) is None
 
 
 def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -739,6 +748,14 @@ TABLE: tuple[Rule, ...] = (
           Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
               batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",)),
+          Detector("slow_convergence (rate decayed)", "loss", lambda e: rules.rate_decayed(
+              e.losses, e.rates, e.recent_update_ratios, e.start, batch_size=e.batch_size,
+              chance_loss=e.chance_loss, epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
+              gate=_no_other_cause, unless=("slow_convergence",)),
+          Detector("slow_convergence (ended short)", "loss", lambda e: rules.ended_short(
+              e.losses, e.steps_left, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss,
+              epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
+              gate=_no_other_cause, unless=("slow_convergence",)),
           Detector("slow_convergence (steps not taken)", "stop", lambda e: rules.steps_not_taken(
               e.backward_passes, e.steps))),
          ("higher_lr", "adam", "batchnorm"),
@@ -758,6 +775,10 @@ TABLE: tuple[Rule, ...] = (
                    "per quarter, and that pace kept to the run's end still leaving it above (at the end "
                    "of a run too short for one window, read on its >= {short} steps); not named when "
                    "dropout >= {dropout:.1f} or a problem that lowers the rate explains the stall; "
+                   "or the learning rate cut to <= 1/{decayed:g} of its start, the last 2 probes' "
+                   "ratios < {slow:g} and the loss stalled short of a fit (as underfitting judges it); "
+                   "or, at the run's end, the loss still falling and the training accuracy short of a "
+                   "nearest-neighbour vote's by {gap:.0%} and twice their noise; "
                    "or, at the run's end, >= {stepless} losses back-propagated outside the optimizer's "
                    "steps and at most one step in all (a hand-written loop's count)",
          window="{plateau} steps; or 2 probes; or the whole run",
@@ -768,7 +789,8 @@ TABLE: tuple[Rule, ...] = (
          thresholds={"plateau": rules.PLATEAU_STEPS, "fall": rules.PLATEAU_FALL, "level": rules.PLATEAU_LEVEL,
                      "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE,
                      "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT,
-                     "stepless": rules.STEPLESS_BACKWARDS, "short": rules.SHORT_RUN_STEPS}),
+                     "stepless": rules.STEPLESS_BACKWARDS, "short": rules.SHORT_RUN_STEPS,
+                     "decayed": rules.RATE_DECAYED, "gap": rules.OVERFIT_GAP}),
 )
 del P
 

@@ -79,6 +79,9 @@ FITTED_LEVEL = 0.1
 # these weigh less than this in them ((1 - momentum)^steps): from then on they describe the batches
 STATS_FORGOTTEN = 0.05
 SLOW_UPDATE = 1e-4
+# a learning rate cut an order of magnitude below the run's own start (by the optimizer's decay or a
+# schedule): steps that suited the start are then ten times smaller, and shrinking
+RATE_DECAYED = 10.0
 # Losses back-propagated with no optimizer step between them: gradient accumulation sums a few to tens of
 # micro-batches into each step, over many steps; this many backward passes outside the optimizer's steps
 # with at most one step in all is a loop whose step is missing or stands outside the loop over batches

@@ -29,6 +29,7 @@ from retroprop.doctor.rules.common import (
     PLATEAU_FALL,
     PLATEAU_LEVEL,
     PLATEAU_STEPS,
+    RATE_DECAYED,
     SHORT_RUN_STEPS,
     SLOW_UPDATE,
     SMALL_BATCH,
@@ -354,6 +355,99 @@ def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
     )]
 
 
+def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence[float]] | None,
+                 update_ratios: Sequence[float], start: float | None = None, *,
+                 batch_size: int | None = None, chance_loss: float | None = None,
+                 epoch_logs: Sequence[dict[str, float]] = (), samples: tuple[int, int] | None = None,
+                 attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
+    """``slow_convergence``, case ``rate_decayed``: the learning rate was cut (by the optimizer's own
+    decay, or a schedule) to at most 1 / ``RATE_DECAYED`` of its start, the steps it now takes are too
+    small to move the weights (the largest update-to-weight ratio of the last two probes under
+    ``SLOW_UPDATE``, whatever rates they ran at), and the loss has stalled (``loss_trend``) short of a
+    fit: the training accuracy of the latest epoch log short of what a nearest-neighbour vote sorts
+    (``attainable``, as for ``underfitting``) by ``OVERFIT_GAP`` and twice their sampling noise, or,
+    without that yardstick, the loss above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else
+    of ``start``). A run that converged before its rate fell has nothing left to fit, and is not named.
+
+    ``rates``: (the rates of the run's first probe, the rates now), one per parameter group; the
+    largest of each is compared. ``update_ratios``: the largest update ratio at each probe, oldest
+    first, at whatever rate each ran.
+    """
+    if rates is None or not rates[0] or not rates[1]:
+        return []
+    first, now_rate = max(float(r) for r in rates[0]), max(float(r) for r in rates[1])
+    if not (first > 0 and now_rate >= 0 and now_rate * RATE_DECAYED <= first):
+        return []
+    ratios = [float(r) for r in update_ratios[-2:]]
+    if len(ratios) < 2 or not all(0 <= r < SLOW_UPDATE for r in ratios):
+        return []
+    start = _start_of(losses, start)
+    if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "stalled":
+        return []
+    now = _mean(losses[-smoothing_span(batch_size):])
+    log = epoch_logs[-1] if epoch_logs else {}
+    yardstick = attainable() if attainable is not None and "accuracy" in log else None
+    if yardstick is not None:
+        reachable, accuracy = float(yardstick["accuracy"]), float(log["accuracy"])
+        if reachable - accuracy < _shortfall_needed(accuracy, yardstick, samples):
+            return []
+        short = (f"a training accuracy of {accuracy:.1%}, where a {yardstick.get('neighbours')}-nearest-"
+                 f"neighbour vote sorts {reachable:.1%} of the same rows")
+        evidence: dict[str, Any] = {"accuracy": accuracy, "attainable_accuracy": reachable}
+    else:
+        level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
+        if not (level > 0 and math.isfinite(now) and now > UNDERFIT_LEVEL * level):
+            return []
+        against = "a blind guess's" if level is chance_loss else "its start"
+        short = f"a loss of {_fmt(now)}, {now / level:.0%} of {against} ({_fmt(level)})"
+        evidence = {"loss_now": now, "reference_loss": level}
+    return [Finding(
+        "slow_convergence", None, None, "warning",
+        {"case": "rate_decayed", "learning_rate_start": first, "learning_rate_now": now_rate,
+         "rate_fall": first / now_rate if now_rate > 0 else math.inf, "largest_update_ratio": max(ratios),
+         "steps": len(losses), **evidence},
+        f"the learning rate has fallen from {_fmt(first)} to {_fmt(now_rate)} during the run (its decay or "
+        f"schedule), so each step now moves the weights by at most {max(ratios):.1e} of their size, and "
+        f"the loss has stopped falling with {short}: the rate decayed before the model could fit its "
+        "data.",
+    )]
+
+
+def ended_short(losses: Sequence[float], steps_left: int | None, start: float | None = None, *,
+                batch_size: int | None = None, chance_loss: float | None = None,
+                epoch_logs: Sequence[dict[str, float]] = (), samples: tuple[int, int] | None = None,
+                attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
+    """``slow_convergence``, case ``ended_short``: at the run's end (``steps_left`` 0) the loss is still
+    falling (``loss_trend``) and the latest epoch log's training accuracy is short of what a
+    nearest-neighbour vote on the training rows sorts (``attainable``) by ``OVERFIT_GAP`` and twice
+    their sampling noise: the run stopped while it was still learning, far from what the data allows
+    (too few steps, or steps too small). A run still falling near that mark has little left to gain."""
+    if steps_left != 0 or attainable is None:
+        return []
+    log = epoch_logs[-1] if epoch_logs else {}
+    if "accuracy" not in log or log["accuracy"] > 1 - OVERFIT_GAP:
+        return []
+    if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "falling":
+        return []
+    yardstick = attainable()
+    if yardstick is None:
+        return []
+    reachable, accuracy = float(yardstick["accuracy"]), float(log["accuracy"])
+    needed = _shortfall_needed(accuracy, yardstick, samples)
+    if reachable - accuracy < needed:
+        return []
+    return [Finding(
+        "slow_convergence", None, None, "warning",
+        {"case": "ended_short", "accuracy": accuracy, "attainable_accuracy": reachable,
+         "neighbours": yardstick.get("neighbours"), "rows": yardstick.get("rows"), "shortfall_needed": needed,
+         "steps": len(losses)},
+        f"the run ended after {len(losses)} steps with the training loss still falling and a training "
+        f"accuracy of {accuracy:.1%}, where a {yardstick.get('neighbours')}-nearest-neighbour vote sorts "
+        f"{reachable:.1%} of the same rows: it stopped while still learning, far from what the data "
+        "allows (too few steps, or steps too small).",
+    )]
+
+
 def steps_not_taken(backward_passes: int | None, steps: int) -> list[Finding]:
     """At the run's end: at least ``STEPLESS_BACKWARDS`` losses back-propagated outside the optimizer's
     steps and at most one step in all (``optimizer.step()`` missing, or below the loop over batches): the
@@ -608,14 +702,20 @@ def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int) -> li
     )]
 
 
+def _shortfall_needed(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None) -> float:
+    """How far a training ``accuracy`` must fall short of a nearest-neighbour vote's (``yardstick``)
+    to be short of what the data allows: ``OVERFIT_GAP``, or twice their sampling noise if larger."""
+    noise = math.hypot(_accuracy_noise(float(yardstick["accuracy"]), yardstick.get("rows")),
+                       _accuracy_noise(accuracy, samples[0] if samples else None))
+    return max(OVERFIT_GAP, 2 * noise)
+
+
 def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None,
                          steps: int, ratios: Sequence[float]) -> list[Finding]:
     """``underfitting`` judged against what the data allows: the training ``accuracy`` short of the
     nearest-neighbour vote's (``yardstick``) by ``OVERFIT_GAP`` and twice their sampling noise."""
     reachable = float(yardstick["accuracy"])
-    noise = math.hypot(_accuracy_noise(reachable, yardstick.get("rows")),
-                       _accuracy_noise(accuracy, samples[0] if samples else None))
-    needed = max(OVERFIT_GAP, 2 * noise)
+    needed = _shortfall_needed(accuracy, yardstick, samples)
     if reachable - accuracy < needed:
         return []
     return [Finding(
