@@ -566,3 +566,16 @@ def test_fit_names_a_run_that_ends_while_still_learning(digits, lr, named):
                      validation_data=(x_test, y_test), verbose=0, seed=0, doctor=True)
     found = [d for d in history.diagnoses if d.evidence.get("case") == "ended_short"]
     assert bool(found) is named, history.diagnoses
+
+
+def test_a_run_shorter_than_the_underfitting_window_is_judged_at_its_end():
+    # 600 steps, stalled since step 300, far short of a neighbour vote: a plateau mid-run may still
+    # break, but a run that ends on it has no later steps to leave it
+    losses = stuck_halfway(steps=600, level=1.0)
+    log = [{"loss": 1.0, "accuracy": 0.6, "val_loss": 1.05, "val_accuracy": 0.58}]
+    kwargs = {"chance_loss": math.log(10), "epoch_logs": log, "samples": (1000, 300),
+              "attainable": lambda: {"accuracy": 0.97, "neighbours": 5, "rows": 1000}}
+    assert rules.underfitting(losses, [3e-3, 4e-3], **kwargs) == []
+    assert rules.underfitting(losses, [3e-3, 4e-3], steps_left=200, **kwargs) == []
+    (finding,) = rules.underfitting(losses, [3e-3, 4e-3], steps_left=0, **kwargs)
+    assert finding.problem == "underfitting" and finding.evidence["steps"] == 600

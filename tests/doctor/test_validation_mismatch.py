@@ -81,6 +81,23 @@ def test_shuffled_splits_rare_classes_and_regressions_are_not():
     assert checks.validation_mismatch(None, None, y[:400], y[400:404], classification=True) == []
 
 
+def test_classes_far_rarer_in_training_than_in_validation_are_a_warning():
+    rng = np.random.default_rng(0)
+    balanced = rng.permutation(np.repeat(np.arange(10), 60))
+    train, val = balanced[:400], balanced[400:]
+    kept = np.concatenate([np.flatnonzero(train == c)[:2] for c in range(5)])  # classes 0-4 keep 2 rows
+    starved = np.concatenate([train[train >= 5], train[kept]])
+    (finding,) = checks.validation_mismatch(None, None, starved, val, classification=True)
+    assert (finding.evidence["case"], finding.severity) == ("starved_classes", "warning")
+    assert finding.evidence["starved_classes"] == [0, 1, 2, 3, 4]
+    assert 0.4 < finding.evidence["starved_share"] < 0.6 and "oversample" in finding.evidence["fix_note"]
+    # imbalanced data split at random keeps each class's share, rare classes included, whatever the draw
+    for seed in range(20):
+        draw = np.random.default_rng(seed)
+        labels = draw.choice(5, size=600, p=[0.85, 0.08, 0.04, 0.02, 0.01])
+        assert checks.validation_mismatch(None, None, labels[:480], labels[480:], classification=True) == []
+
+
 def test_both_cases_found_together_make_one_finding():
     y = np.repeat(np.arange(4), 100)
     x = np.random.default_rng(0).standard_normal((400, 3))

@@ -99,6 +99,11 @@ VALIDATION_MIN_ROWS = 8
 # is rare; a tenth of the validation rows in unseen classes (at least VALIDATION_MIN_ROWS of them) is a
 # split of data ordered by its label (validation_split takes the last rows) or labels made apart.
 UNSEEN_CLASS_SHARE = 0.1
+# a class an order of magnitude rarer among the training rows than among the validation rows: a model
+# fitted to the training classes' frequencies scores the class about ln 10 lower than one fitted to the
+# validation's, enough to lose most of its rows that lie near another class. Random splits shift a
+# class's share by its sampling noise only: tenfold needs an uneven split (or resampled training data)
+STARVED_CLASS_RATIO = 10.0
 # Order: shuffled, a class's consecutive run lasts 1 / (1 - sum p_c^2) samples on average (p_c the class
 # shares: about C / (C - 1) for C balanced classes). Runs ten times that long, spanning at least two
 # batches, are data ordered by class: one stretch of steps sees one class only.
@@ -1142,15 +1147,55 @@ def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
             "so that the training and validation sets hold the same classes.")
 
 
+def _starved_classes(targets: Any, validation_targets: Any) -> tuple | None:
+    """Validation rows whose class is at least ``STARVED_CLASS_RATIO`` times rarer among the training
+    rows than among the validation rows, though the training rows show it (``UNSEEN_CLASS_SHARE`` of
+    the validation rows, at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None."""
+    if targets is None or validation_targets is None:
+        return None
+    if np.ndim(targets) not in (1, 2) or np.ndim(validation_targets) not in (1, 2):
+        return None
+    if len(targets) < VALIDATION_MIN_ROWS or len(validation_targets) < VALIDATION_MIN_ROWS:
+        return None
+    train, validation = _class_labels(targets), _class_labels(validation_targets)
+    if train is None or validation is None or np.unique(train).size < 2:
+        return None
+    classes, counts = np.unique(validation, return_counts=True)
+    trained = np.array([np.count_nonzero(train == c) for c in classes])
+    share_train, share_validation = trained / len(train), counts / len(validation)
+    starved = (trained > 0) & (share_train * STARVED_CLASS_RATIO <= share_validation)
+    rows = int(counts[starved].sum())
+    share = rows / len(validation)
+    if rows < VALIDATION_MIN_ROWS or share < UNSEEN_CLASS_SHARE:
+        return None
+    listed = ", ".join(f"{int(c)} ({_pct(t)} against {_pct(v)})" for c, t, v in zip(
+        classes[starved][:6], share_train[starved][:6], share_validation[starved][:6], strict=True))
+    return ("starved_classes",
+            {"starved_classes": [int(c) for c in classes[starved][:50]], "starved_share": share,
+             "training_shares": [float(t) for t in share_train[starved][:50]],
+             "validation_shares": [float(v) for v in share_validation[starved][:50]]},
+            f"{_pct(share)} of the validation rows ({rows} of {len(validation)}) belong to classes at least "
+            f"{STARVED_CLASS_RATIO:g} times rarer among the training rows (class {listed}"
+            f"{', ...' if starved.sum() > 6 else ''}; share of the training rows against the validation "
+            "rows): the model learns the training data's class frequencies and few examples of these "
+            "classes, so the validation metrics judge a distribution it was not trained on.",
+            "This is yours to fix: train on the classes in proportions like the validation data's (collect "
+            "or oversample the rare classes, or weight the loss by class), or validate on data drawn like "
+            "the training data.")
+
+
 def validation_mismatch(inputs: Any, validation_inputs: Any, targets: Any = None,
                         validation_targets: Any = None, classification: bool = False) -> list[Finding]:
     """Validation data unlike the training data: inputs on another scale (their RMS more than
     ``VALIDATION_SCALE_MAX`` times apart, each set of at least ``VALIDATION_MIN_ROWS`` rows), or, for a
-    classification, validation rows in classes the training targets never show (``_unseen_classes``).
+    classification, validation rows in classes the training targets never show (``_unseen_classes``),
+    else in classes they show an order of magnitude more rarely (``_starved_classes``, a warning).
     At most one finding: the first case found leads, the other is in its evidence's ``also``."""
-    cases = [case for case in (_input_scales(inputs, validation_inputs),
-                               _unseen_classes(targets, validation_targets) if classification else None)
-             if case]
+    classes = None
+    if classification:
+        classes = (_unseen_classes(targets, validation_targets)
+                   or _starved_classes(targets, validation_targets))
+    cases = [case for case in (_input_scales(inputs, validation_inputs), classes) if case]
     if not cases:
         return []
     case, evidence, explanation, fix = cases[0]
@@ -1158,7 +1203,8 @@ def validation_mismatch(inputs: Any, validation_inputs: Any, targets: Any = None
     if len(cases) > 1:
         evidence["also"] = [other[0] for other in cases[1:]]
         explanation += " Also: " + cases[1][2]
-    return [_finding("validation_mismatch", None, "critical", evidence, explanation, fix)]
+    severity = "warning" if case == "starved_classes" else "critical"
+    return [_finding("validation_mismatch", None, severity, evidence, explanation, fix)]
 
 
 def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.ndarray | None = None,

@@ -435,16 +435,17 @@ TABLE: tuple[Rule, ...] = (
          ("match_validation",),
          treat_rank=7,
          signal="the RMS of the validation inputs against the training inputs'; for a classification, the "
-                "validation rows whose class the training targets never show",
+                "validation rows whose class the training targets never show, or show far more rarely",
          threshold="more than {ratio:g} times apart; or >= {unseen:.0%} of the validation rows in unseen "
-                   "classes (at least {rows} rows each)",
+                   "classes (at least {rows} rows each); else in classes whose share of the training rows "
+                   "is at most 1/{starved:g} of their share of the validation rows (a warning)",
          window="before the first step",
          why="data drawn and preprocessed alike has the same scale and the same classes; a scale this far "
              "off was preprocessed apart (one set scaled or standardized, the other raw), classes this "
              "uneven were split unshuffled (sorted by label): the model is validated on data unlike any "
              "it trains on",
          thresholds={"ratio": checks.VALIDATION_SCALE_MAX, "rows": checks.VALIDATION_MIN_ROWS,
-                     "unseen": checks.UNSEEN_CLASS_SHARE},
+                     "unseen": checks.UNSEEN_CLASS_SHARE, "starved": checks.STARVED_CLASS_RATIO},
          causes=(P.OVERFITTING, P.UNSTABLE_LOSS)),
     Rule(P.UNSHUFFLED_DATA,
          (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(
@@ -718,15 +719,16 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNDERFITTING,
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
-             epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
+             epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable, steps_left=e.steps_left),
                    unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,
          signal="the training loss's trend; the training accuracy against a k-nearest-neighbour vote's "
                 "(leave-one-out, on up to {rows} training rows), else the loss against a blind guess's "
                 "(else its start); the largest update-to-weight ratio; the generalization gap",
-         threshold="after {steps} steps: stopped falling (< {fall:.0%} and twice its noise over {plateau} "
-                   "steps, not rising), having been below {plateau_level:.0%} of its start; ratios in "
+         threshold="after {steps} steps (or at the end of a shorter run): stopped falling (< {fall:.0%} "
+                   "and twice its noise over {plateau} steps, not rising), having been below "
+                   "{plateau_level:.0%} of its start; ratios in "
                    "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training accuracy >= {gap:.2f} and "
                    "twice the noise below a nearest-neighbour vote's on the training rows (a classification "
                    "whose inputs and targets the doctor has), else the loss > {level:.0%} of a blind "

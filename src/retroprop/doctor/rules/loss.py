@@ -610,10 +610,12 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
                  chance_loss: float | None = None, batch_size: int | None = None,
                  epoch_logs: Sequence[dict[str, float]] = (),
                  samples: tuple[int, int] | None = None,
-                 attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
+                 attainable: Callable[[], dict[str, Any] | None] | None = None,
+                 steps_left: int | None = None) -> list[Finding]:
     """Healthy gradients, and a training loss stuck far above what the data allows.
 
-    After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), all of: the loss learned something
+    After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), or at the run's end (``steps_left`` 0:
+    a shorter run ends on its plateau, with no later steps to leave it), all of: the loss learned something
     (its lowest smoothed value below ``PLATEAU_LEVEL`` of ``start``, else it is
     ``slow_convergence``'s), has stopped falling over the last window (and is not rising), and is
     still above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else of ``start``); the
@@ -654,7 +656,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         unpredictable = _unpredictable(log["accuracy"], yardstick, len(losses)) if yardstick else []
         if unpredictable:
             return unpredictable
-    if len(losses) < UNDERFIT_WINDOWS * window:
+    if len(losses) < UNDERFIT_WINDOWS * window and steps_left != 0:
         return []
     now = _mean(losses[-span:])
     level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
