@@ -579,3 +579,16 @@ def test_a_run_shorter_than_the_underfitting_window_is_judged_at_its_end():
     assert rules.underfitting(losses, [3e-3, 4e-3], steps_left=200, **kwargs) == []
     (finding,) = rules.underfitting(losses, [3e-3, 4e-3], steps_left=0, **kwargs)
     assert finding.problem == "underfitting" and finding.evidence["steps"] == 600
+
+
+def test_a_loss_that_fell_only_to_a_blind_guesss_is_a_plateau():
+    # a start thrown far above a blind guess's (a large initialization, or a class prior not yet learned)
+    # falls to the guess's level and stays: nothing of the inputs was learned
+    rng = np.random.default_rng(0)
+    guess = 0.325  # the entropy of a 90/10 label split
+    losses = np.concatenate([np.linspace(0.69, guess, 50), np.full(350, guess)]) * rng.normal(1.0, 0.02, 400)
+    assert rules.slow_convergence(losses) == []  # against its start alone, it fell by half
+    (finding,) = rules.slow_convergence(losses, chance_loss=guess)
+    assert finding.evidence["reference_loss"] == guess and "what guessing scores" in finding.explanation
+    # a loss well below the guess's has learned: no plateau
+    assert rules.slow_convergence(losses * 0.5, chance_loss=guess) == []

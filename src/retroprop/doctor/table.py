@@ -744,7 +744,7 @@ TABLE: tuple[Rule, ...] = (
                      "rows": checks.ATTAINABLE_ROWS}),
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
-             e.losses, e.start, batch_size=e.batch_size), gate=_stall_unexplained),
+             e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss), gate=_stall_unexplained),
           Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
               e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",)),
           Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(

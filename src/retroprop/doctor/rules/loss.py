@@ -280,10 +280,12 @@ def _rose_from_start(losses: Sequence[float], start: float, span: int, start_ste
 
 
 def slow_convergence(losses: Sequence[float], start: float | None = None, *,
-                     batch_size: int | None = None) -> list[Finding]:
-    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, far from the start's loss
-    (and no clear rise, over the window or since the start: a loss that climbs is not held up by
-    small steps).
+                     batch_size: int | None = None, chance_loss: float | None = None) -> list[Finding]:
+    """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, never far below the start's
+    loss, nor below a blind guess's (``chance_loss``, when known and lower: a start thrown far above
+    it by a bad initialization is no mark to have fallen from, and a loss at a guess's level, the
+    class frequencies' or the targets' mean's, has learned nothing of the inputs); and no clear rise,
+    over the window or since the start: a loss that climbs is not held up by small steps.
 
     ``start`` is the loss the run began from (default: the mean of the first 5 values, or of the
     first smoothing window when ``batch_size`` is given). The two ends of the window are smoothed
@@ -304,21 +306,25 @@ def slow_convergence(losses: Sequence[float], start: float | None = None, *,
     now = float(add(recent[-span:])) / span
     if before <= 0 or start <= 0:
         return []
+    guess = chance_loss is not None and math.isfinite(chance_loss) and 0 < chance_loss < start
+    mark = chance_loss if guess else start
     fall = (before - now) / before
-    if fall < PLATEAU_FALL and now > PLATEAU_LEVEL * start:
+    if fall < PLATEAU_FALL and now > PLATEAU_LEVEL * mark:
         lowest = _lowest_smoothed(losses, span)
-        if lowest < PLATEAU_LEVEL * start:
+        if lowest < PLATEAU_LEVEL * mark:
             return []  # it made progress and lost it: unstable_loss's to name, not a plateau
         if _rising(recent[1:span + 1], recent[-span:]) or _rose_from_start(losses, start, span, start_steps):
             return []  # a climbing loss: steps too small cannot raise it (each lowers it to first order)
+        where = (f"{now / mark:.0%} of a blind guess's ({_fmt(mark)}; it fell from its start, "
+                 f"{_fmt(start)}, only to what guessing scores)" if guess
+                 else f"{now / start:.0%} of where it started")
         return [Finding(
             "slow_convergence", None, None, "warning",
             {"loss_start": start, "loss_now": now, "fall_last_steps": fall, "steps": window,
-             "lowest_smoothed": lowest},
+             "lowest_smoothed": lowest, **({"reference_loss": mark} if guess else {})},
             (f"the loss fell only {_pct(fall)}" if fall > 0 else "the loss did not fall" if fall == 0
              else f"the loss rose {_pct(-fall)}")
-            + f" over the last {window} steps and is still {now / start:.0%} of where it started: "
-            "the model is not learning at this pace.",
+            + f" over the last {window} steps and is still {where}: the model is not learning at this pace.",
         )]
     return []
 
