@@ -592,3 +592,24 @@ def test_a_loss_that_fell_only_to_a_blind_guesss_is_a_plateau():
     assert finding.evidence["reference_loss"] == guess and "what guessing scores" in finding.explanation
     # a loss well below the guess's has learned: no plateau
     assert rules.slow_convergence(losses * 0.5, chance_loss=guess) == []
+
+
+def test_a_model_that_sorts_its_validation_rows_near_the_vote_has_not_ended_short():
+    # dropout holds the training accuracy measured on the fly far below what the model sorts
+    losses = np.linspace(2.5, 0.8, 380) * np.random.default_rng(0).normal(1.0, 0.02, 380)
+    vote = {"accuracy": 0.975, "neighbours": 5, "rows": 1000}
+    log = [{"loss": 0.8, "accuracy": 0.80, "val_loss": 0.3, "val_accuracy": 0.935}]
+    kwargs = {"chance_loss": math.log(10), "samples": (1000, 300), "attainable": lambda: vote}
+    assert rules.ended_short(losses, 0, epoch_logs=log, **kwargs) == []
+    (finding,) = rules.ended_short(losses, 0, epoch_logs=[dict(log[0], val_accuracy=0.79)], **kwargs)
+    assert finding.evidence["accuracy"] == 0.80
+
+
+def test_a_least_squares_loss_on_class_indicators_causes_no_saturation():
+    from retroprop.doctor.diagnosis import Diagnosis, consequences_of
+
+    def mismatch(case):
+        return Diagnosis("loss_output_mismatch", "2", 0, 0, "warning", {"case": case}, "")
+
+    assert set(consequences_of(mismatch("regression_on_labels"))) == {"slow_convergence", "underfitting"}
+    assert "saturated_activations" in consequences_of(mismatch("output_range"))

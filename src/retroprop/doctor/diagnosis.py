@@ -8,8 +8,9 @@ from typing import Any
 from retroprop.doctor.table import CAUSAL_ORDER, CONSEQUENCES, PROBLEMS, SETUP_PROBLEMS, TREATMENT_ORDER
 
 # the problems, their causal order, consequences and remedies: derived from the rules table
-__all__ = ["CASE_REMEDIES", "CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY", "PROBLEMS", "REMEDIES",
-           "SETUP_PROBLEMS", "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis"]
+__all__ = ["CASE_CONSEQUENCES", "CASE_REMEDIES", "CAUSAL_ORDER", "CONSEQUENCES", "OUTPUT_CASE_REMEDY",
+           "PROBLEMS", "REMEDIES", "SETUP_PROBLEMS", "TREATMENT_ORDER", "USER_REMEDIES", "Diagnosis",
+           "consequences_of"]
 
 # remedy id -> one line a learner can act on
 REMEDIES: dict[str, str] = {
@@ -103,6 +104,19 @@ CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("unregistered_parameters", "optimizer_holds_none"): ("build_optimizer",),
     ("underfitting", "unpredictable_labels"): ("align_labels",),
 }
+
+# the consequences of a problem's case, where the case causes fewer than its problem's row lists: a
+# least-squares loss on class indicators slows learning, but saturates, kills or starves no layer
+CASE_CONSEQUENCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("loss_output_mismatch", "regression_on_labels"): ("slow_convergence", "underfitting"),
+}
+
+
+def consequences_of(diagnosis: Diagnosis) -> tuple[str, ...]:
+    """The problems ``diagnosis`` can cause: its case's (``CASE_CONSEQUENCES``), else its problem's."""
+    case = diagnosis.evidence.get("case") if isinstance(diagnosis.evidence, dict) else None
+    return CASE_CONSEQUENCES.get((diagnosis.problem, case), CONSEQUENCES.get(diagnosis.problem, ()))
+
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",

@@ -14,11 +14,11 @@ from typing import Any
 from retroprop.doctor.diagnosis import (
     CASE_REMEDIES,
     CAUSAL_ORDER,
-    CONSEQUENCES,
     OUTPUT_CASE_REMEDY,
     REMEDIES,
     TREATMENT_ORDER,
     Diagnosis,
+    consequences_of,
 )
 from retroprop.doctor.rules import Finding
 
@@ -129,9 +129,10 @@ class Episodes:
 
     def root_cause(self, problem: str) -> Diagnosis | None:
         """The root cause of a new ``problem`` among this recipe's diagnoses: the earliest diagnosis of a
-        problem that can cause it (``diagnosis.CONSEQUENCES``), followed to its own root; or None."""
+        problem that can cause it (``diagnosis.consequences_of``: its case's, else its problem's
+        ``CONSEQUENCES``), followed to its own root; or None."""
         for earlier in self.recipe:
-            if earlier.escalated_from is None and problem in CONSEQUENCES.get(earlier.problem, ()):
+            if earlier.escalated_from is None and problem in consequences_of(earlier):
                 return self.find(earlier.caused_by) or earlier
         return None
 
@@ -139,7 +140,7 @@ class Episodes:
         """The recipe's diagnoses that ``cause`` (new, a root) explains although they were found first
         (a loss check may see a divergence a few steps before the probe that sees its cause): each
         gets ``cause`` as its ``caused_by``, so that the story puts the cause first."""
-        explains = CONSEQUENCES.get(cause.problem, ())
+        explains = consequences_of(cause)
         rank = _RANK.get(cause.problem, len(_RANK))
         link = {"problem": cause.problem, "layer": cause.layer, "layer_label": cause.layer_label,
                 "step": cause.step}

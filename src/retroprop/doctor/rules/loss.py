@@ -370,7 +370,7 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     decay, or a schedule) to at most 1 / ``RATE_DECAYED`` of its start, the steps it now takes are too
     small to move the weights (the largest update-to-weight ratio of the last two probes under
     ``SLOW_UPDATE``, whatever rates they ran at), and the loss has stalled (``loss_trend``) short of a
-    fit: the training accuracy of the latest epoch log short of what a nearest-neighbour vote sorts
+    fit: the latest epoch log's accuracy (``_sorted_share``) short of what a nearest-neighbour vote sorts
     (``attainable``, as for ``underfitting``) by ``OVERFIT_GAP`` and twice their sampling noise, or,
     without that yardstick, the loss above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else
     of ``start``). A run that converged before its rate fell has nothing left to fit, and is not named.
@@ -394,11 +394,12 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     log = epoch_logs[-1] if epoch_logs else {}
     yardstick = attainable() if attainable is not None and "accuracy" in log else None
     if yardstick is not None:
-        reachable, accuracy = float(yardstick["accuracy"]), float(log["accuracy"])
+        reachable, accuracy = float(yardstick["accuracy"]), _sorted_share(log)
         if reachable - accuracy < _shortfall_needed(accuracy, yardstick, samples):
             return []
-        short = (f"a training accuracy of {accuracy:.1%}, where a {yardstick.get('neighbours')}-nearest-"
-                 f"neighbour vote sorts {reachable:.1%} of the same rows")
+        short = (f"the model sorting {accuracy:.1%} of its rows (training or validation, the higher), "
+                 f"where a {yardstick.get('neighbours')}-nearest-neighbour vote sorts {reachable:.1%} of the "
+                 "training rows")
         evidence: dict[str, Any] = {"accuracy": accuracy, "attainable_accuracy": reachable}
     else:
         level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
@@ -424,21 +425,22 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
                 epoch_logs: Sequence[dict[str, float]] = (), samples: tuple[int, int] | None = None,
                 attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
     """``slow_convergence``, case ``ended_short``: at the run's end (``steps_left`` 0) the loss is still
-    falling (``loss_trend``) and the latest epoch log's training accuracy is short of what a
+    falling (``loss_trend``) and the latest epoch log's accuracy (``_sorted_share``) is short of what a
     nearest-neighbour vote on the training rows sorts (``attainable``) by ``OVERFIT_GAP`` and twice
     their sampling noise: the run stopped while it was still learning, far from what the data allows
     (too few steps, or steps too small). A run still falling near that mark has little left to gain."""
     if steps_left != 0 or attainable is None:
         return []
     log = epoch_logs[-1] if epoch_logs else {}
-    if "accuracy" not in log or log["accuracy"] > 1 - OVERFIT_GAP:
+    accuracy = _sorted_share(log)
+    if accuracy is None or accuracy > 1 - OVERFIT_GAP:
         return []
     if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "falling":
         return []
     yardstick = attainable()
     if yardstick is None:
         return []
-    reachable, accuracy = float(yardstick["accuracy"]), float(log["accuracy"])
+    reachable = float(yardstick["accuracy"])
     needed = _shortfall_needed(accuracy, yardstick, samples)
     if reachable - accuracy < needed:
         return []
@@ -447,10 +449,10 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
         {"case": "ended_short", "accuracy": accuracy, "attainable_accuracy": reachable,
          "neighbours": yardstick.get("neighbours"), "rows": yardstick.get("rows"), "shortfall_needed": needed,
          "steps": len(losses)},
-        f"the run ended after {len(losses)} steps with the training loss still falling and a training "
-        f"accuracy of {accuracy:.1%}, where a {yardstick.get('neighbours')}-nearest-neighbour vote sorts "
-        f"{reachable:.1%} of the same rows: it stopped while still learning, far from what the data "
-        "allows (too few steps, or steps too small).",
+        f"the run ended after {len(losses)} steps with the training loss still falling and the model "
+        f"sorting {accuracy:.1%} of its rows (its training or validation accuracy, the higher), where a "
+        f"{yardstick.get('neighbours')}-nearest-neighbour vote sorts {reachable:.1%} of the training rows: "
+        "it stopped while still learning, far from what the data allows (too few steps, or steps too small).",
     )]
 
 
@@ -655,7 +657,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     log = epoch_logs[-1] if epoch_logs else {}
     yardstick = None
     if attainable is not None and "accuracy" in log:
-        if log["accuracy"] > 1 - OVERFIT_GAP:
+        if _sorted_share(log) > 1 - OVERFIT_GAP:
             return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
         yardstick = attainable()
         # labels the inputs do not predict show as soon as the loss stalls: no capacity would help
@@ -673,7 +675,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         if gap >= needed:
             return []  # it fits its own data better than unseen data: capacity is not what is short
     if yardstick is not None:
-        return _short_of_attainable(log["accuracy"], yardstick, samples, len(losses), ratios)
+        return _short_of_attainable(_sorted_share(log), yardstick, samples, len(losses), ratios)
     if now <= UNDERFIT_LEVEL * level:
         return []
     against = "a blind guess's" if level is chance_loss else "its start"
@@ -710,6 +712,16 @@ def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int) -> li
     )]
 
 
+def _sorted_share(log: dict[str, float]) -> float | None:
+    """The share of rows a model sorts, read from an epoch log to set against a neighbour vote: its
+    training accuracy, or its validation accuracy when higher (dropout, and weights that moved during
+    the epoch, hold a training accuracy measured on the fly below what the model sorts; the vote's
+    leave-one-out accuracy, too, is that of rows left out); None without a training accuracy."""
+    if "accuracy" not in log:
+        return None
+    return max(float(log["accuracy"]), float(log.get("val_accuracy", -math.inf)))
+
+
 def _shortfall_needed(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None) -> float:
     """How far a training ``accuracy`` must fall short of a nearest-neighbour vote's (``yardstick``)
     to be short of what the data allows: ``OVERFIT_GAP``, or twice their sampling noise if larger."""
@@ -720,8 +732,9 @@ def _shortfall_needed(accuracy: float, yardstick: dict[str, Any], samples: tuple
 
 def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None,
                          steps: int, ratios: Sequence[float]) -> list[Finding]:
-    """``underfitting`` judged against what the data allows: the training ``accuracy`` short of the
-    nearest-neighbour vote's (``yardstick``) by ``OVERFIT_GAP`` and twice their sampling noise."""
+    """``underfitting`` judged against what the data allows: the ``accuracy`` the model sorts
+    (``_sorted_share``) short of the nearest-neighbour vote's (``yardstick``) by ``OVERFIT_GAP`` and
+    twice their sampling noise."""
     reachable = float(yardstick["accuracy"])
     needed = _shortfall_needed(accuracy, yardstick, samples)
     if reachable - accuracy < needed:
@@ -731,8 +744,9 @@ def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tu
         {"accuracy": accuracy, "attainable_accuracy": reachable, "neighbours": yardstick.get("neighbours"),
          "rows": yardstick.get("rows"), "shortfall_needed": needed, "largest_update_ratio": max(ratios),
          "steps": steps},
-        f"after {steps} steps the training loss has stopped falling with a training accuracy of "
-        f"{accuracy:.1%}, while a {yardstick.get('neighbours')}-nearest-neighbour vote sorts "
+        f"after {steps} steps the training loss has stopped falling with the model sorting {accuracy:.1%} "
+        f"of its rows (training or validation, the higher), while a {yardstick.get('neighbours')}-nearest-"
+        "neighbour vote sorts "
         f"{reachable:.1%} of the same training rows (each left out of its own vote), and the updates are "
         "of a healthy size: the data allows more than the model fits, so it has too little capacity (or "
         "too few steps) for its data.",
