@@ -1112,10 +1112,10 @@ def _input_scales(inputs: Any, validation_inputs: Any) -> tuple | None:
             "mean and std) to the validation and test inputs.")
 
 
-def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
-    """Validation rows whose class the training targets never show (``UNSEEN_CLASS_SHARE`` of them,
-    at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None. Training targets of one class are
-    ``constant_targets``'s to name."""
+def _split_labels(targets: Any, validation_targets: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The class label of each training and each validation row, when both sets hold at least
+    ``VALIDATION_MIN_ROWS`` and the training rows more than one class (one class is
+    ``constant_targets``'s to name); None otherwise."""
     if targets is None or validation_targets is None:
         return None
     if np.ndim(targets) not in (1, 2) or np.ndim(validation_targets) not in (1, 2):
@@ -1123,11 +1123,19 @@ def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
     if len(targets) < VALIDATION_MIN_ROWS or len(validation_targets) < VALIDATION_MIN_ROWS:
         return None
     train, validation = _class_labels(targets), _class_labels(validation_targets)
-    if train is None or validation is None:
+    if train is None or validation is None or np.unique(train).size < 2:
         return None
+    return train, validation
+
+
+def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
+    """Validation rows whose class the training targets never show (``UNSEEN_CLASS_SHARE`` of them,
+    at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None."""
+    labels = _split_labels(targets, validation_targets)
+    if labels is None:
+        return None
+    train, validation = labels
     seen = np.unique(train)
-    if seen.size < 2:
-        return None
     unseen = ~np.isin(validation, seen)
     count = int(unseen.sum())
     share = count / len(validation)
@@ -1151,15 +1159,10 @@ def _starved_classes(targets: Any, validation_targets: Any) -> tuple | None:
     """Validation rows whose class is at least ``STARVED_CLASS_RATIO`` times rarer among the training
     rows than among the validation rows, though the training rows show it (``UNSEEN_CLASS_SHARE`` of
     the validation rows, at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None."""
-    if targets is None or validation_targets is None:
+    labels = _split_labels(targets, validation_targets)
+    if labels is None:
         return None
-    if np.ndim(targets) not in (1, 2) or np.ndim(validation_targets) not in (1, 2):
-        return None
-    if len(targets) < VALIDATION_MIN_ROWS or len(validation_targets) < VALIDATION_MIN_ROWS:
-        return None
-    train, validation = _class_labels(targets), _class_labels(validation_targets)
-    if train is None or validation is None or np.unique(train).size < 2:
-        return None
+    train, validation = labels
     classes, counts = np.unique(validation, return_counts=True)
     trained = np.array([np.count_nonzero(train == c) for c in classes])
     share_train, share_validation = trained / len(train), counts / len(validation)
