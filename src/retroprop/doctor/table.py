@@ -288,6 +288,11 @@ def _no_other_cause(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return plateau_explained(evidence, found) is None
 
 
+def _dropout_not_near_total(evidence: Evidence, found: Sequence[Finding]) -> bool:
+    """Dropout below ``rules.DROPOUT_RATE``: at or above it, a stall is ``dropout_too_high``'s to name."""
+    return rules.dropout_level(evidence.dropout_rates) < rules.DROPOUT_RATE
+
+
 def _not_validating_on_training(evidence: Evidence, found: Sequence[Finding]) -> bool:
     """Validation data identical to the training data shows no gap: nothing to overfit to."""
     return not evidence.validation_is_training
@@ -720,7 +725,7 @@ TABLE: tuple[Rule, ...] = (
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
              epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable, steps_left=e.steps_left),
-                   unless=("unstable_loss", "exploding_gradients")),),
+                   gate=_dropout_not_near_total, unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,
          signal="the training loss's trend; the training accuracy against a k-nearest-neighbour vote's "
@@ -729,11 +734,12 @@ TABLE: tuple[Rule, ...] = (
          threshold="after {steps} steps (or at the end of a shorter run): stopped falling (< {fall:.0%} "
                    "and twice its noise over {plateau} steps, not rising), having been below "
                    "{plateau_level:.0%} of its start; ratios in "
-                   "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training accuracy >= {gap:.2f} and "
-                   "twice the noise below a nearest-neighbour vote's on the training rows (a classification "
-                   "whose inputs and targets the doctor has), else the loss > {level:.0%} of a blind "
-                   "guess's; or, once stalled, the vote and the model both within twice the vote's noise "
-                   "of guessing the commonest class (the labels are unpredictable)",
+                   "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training (or validation, if "
+                   "higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's on "
+                   "the training rows (a classification whose inputs and targets the doctor has), else the "
+                   "loss > {level:.0%} of a blind guess's; or, once stalled, the vote and the model both "
+                   "within twice the vote's noise of guessing the commonest class (the labels are "
+                   "unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
          window="{plateau} steps; 2 probes; the latest epoch",
          why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
              "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",
@@ -741,7 +747,7 @@ TABLE: tuple[Rule, ...] = (
                      "plateau": rules.PLATEAU_STEPS, "level": rules.UNDERFIT_LEVEL,
                      "plateau_level": rules.PLATEAU_LEVEL, "slow": rules.SLOW_UPDATE,
                      "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP,
-                     "rows": checks.ATTAINABLE_ROWS}),
+                     "rows": checks.ATTAINABLE_ROWS, "dropout": rules.DROPOUT_RATE}),
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
              e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss), gate=_stall_unexplained),
