@@ -490,6 +490,10 @@ def test_a_learning_rate_decayed_before_the_fit_is_slow_convergence():
                                     samples=(500, 500), attainable=lambda: vote)
     assert finding.problem == "slow_convergence" and finding.evidence["case"] == "rate_decayed"
     assert finding.evidence["rate_fall"] == pytest.approx(0.01 / 3.1e-5)
+    # a schedule that ends at a rate of 0: no fall ratio to state (evidence stays finite JSON)
+    (annealed,) = rules.rate_decayed(losses, ((0.01,), (0.0,)), [0.0, 0.0], chance_loss=math.log(3),
+                                     epoch_logs=log, samples=(500, 500), attainable=lambda: vote)
+    assert annealed.evidence["rate_fall"] is None
     assert "fallen from 0.01 to 3.1e-05" in finding.explanation
     kwargs = {"chance_loss": math.log(3), "epoch_logs": log, "samples": (500, 500)}
     # a rate cut less than tenfold, steps still of a healthy size, or a model as good as the vote: none

@@ -411,7 +411,7 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     return [Finding(
         "slow_convergence", None, None, "warning",
         {"case": "rate_decayed", "learning_rate_start": first, "learning_rate_now": now_rate,
-         "rate_fall": first / now_rate if now_rate > 0 else math.inf, "largest_update_ratio": max(ratios),
+         "rate_fall": first / now_rate if now_rate > 0 else None, "largest_update_ratio": max(ratios),
          "steps": len(losses), **evidence},
         f"the learning rate has fallen from {_fmt(first)} to {_fmt(now_rate)} during the run (its decay or "
         f"schedule), so each step now moves the weights by at most {max(ratios):.1e} of their size, and "
