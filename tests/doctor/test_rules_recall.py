@@ -610,10 +610,21 @@ def test_a_model_that_sorts_its_validation_rows_near_the_vote_has_not_ended_shor
 
 
 def test_a_least_squares_loss_on_class_indicators_causes_no_saturation():
-    from retroprop.doctor.diagnosis import Diagnosis, consequences_of
+    from retroprop.doctor.episodes import Episodes
+    from retroprop.doctor.rules import Finding
 
-    def mismatch(case):
-        return Diagnosis("loss_output_mismatch", "2", 0, 0, "warning", {"case": case}, "")
+    def story(case):
+        episodes = Episodes()
+        episodes.report([Finding("loss_output_mismatch", "2", "sigmoid 2", "warning", {"case": case}, "")],
+                        0, 0, "setup")
+        (saturated,) = episodes.report([Finding("saturated_activations", "1", "sigmoid 1", "warning",
+                                                {"from_start": True}, "")], 7, 0, "probe")
+        (slow,) = episodes.report([Finding("slow_convergence", None, None, "warning", {}, "")], 50, 0, "loss")
+        return saturated.caused_by, slow.caused_by
 
-    assert set(consequences_of(mismatch("regression_on_labels"))) == {"slow_convergence", "underfitting"}
-    assert "saturated_activations" in consequences_of(mismatch("output_range"))
+    # MSE on one-hot rows slows learning, but saturated hidden units are their own root cause (treated)
+    saturated, slow = story("regression_on_labels")
+    assert saturated is None and slow["problem"] == "loss_output_mismatch"
+    # targets out of a sigmoid's reach push the output into its flat region: the mismatch is the cause
+    saturated, slow = story("output_range")
+    assert saturated["problem"] == slow["problem"] == "loss_output_mismatch"

@@ -1128,13 +1128,9 @@ def _split_labels(targets: Any, validation_targets: Any) -> tuple[np.ndarray, np
     return train, validation
 
 
-def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
-    """Validation rows whose class the training targets never show (``UNSEEN_CLASS_SHARE`` of them,
-    at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None."""
-    labels = _split_labels(targets, validation_targets)
-    if labels is None:
-        return None
-    train, validation = labels
+def _unseen_classes(train: np.ndarray, validation: np.ndarray) -> tuple | None:
+    """Validation rows whose class the training rows never show (``UNSEEN_CLASS_SHARE`` of them, at
+    least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None (labels as ``_split_labels`` gives them)."""
     seen = np.unique(train)
     unseen = ~np.isin(validation, seen)
     count = int(unseen.sum())
@@ -1155,14 +1151,11 @@ def _unseen_classes(targets: Any, validation_targets: Any) -> tuple | None:
             "so that the training and validation sets hold the same classes.")
 
 
-def _starved_classes(targets: Any, validation_targets: Any) -> tuple | None:
+def _starved_classes(train: np.ndarray, validation: np.ndarray) -> tuple | None:
     """Validation rows whose class is at least ``STARVED_CLASS_RATIO`` times rarer among the training
     rows than among the validation rows, though the training rows show it (``UNSEEN_CLASS_SHARE`` of
-    the validation rows, at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None."""
-    labels = _split_labels(targets, validation_targets)
-    if labels is None:
-        return None
-    train, validation = labels
+    the validation rows, at least ``VALIDATION_MIN_ROWS``), as a mismatch case, or None (labels as
+    ``_split_labels`` gives them)."""
     classes, counts = np.unique(validation, return_counts=True)
     trained = np.array([np.count_nonzero(train == c) for c in classes])
     share_train, share_validation = trained / len(train), counts / len(validation)
@@ -1194,10 +1187,8 @@ def validation_mismatch(inputs: Any, validation_inputs: Any, targets: Any = None
     classification, validation rows in classes the training targets never show (``_unseen_classes``),
     else in classes they show an order of magnitude more rarely (``_starved_classes``, a warning).
     At most one finding: the first case found leads, the other is in its evidence's ``also``."""
-    classes = None
-    if classification:
-        classes = (_unseen_classes(targets, validation_targets)
-                   or _starved_classes(targets, validation_targets))
+    labels = _split_labels(targets, validation_targets) if classification else None
+    classes = None if labels is None else _unseen_classes(*labels) or _starved_classes(*labels)
     cases = [case for case in (_input_scales(inputs, validation_inputs), classes) if case]
     if not cases:
         return []

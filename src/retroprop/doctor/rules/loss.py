@@ -395,7 +395,7 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     yardstick = attainable() if attainable is not None and "accuracy" in log else None
     if yardstick is not None:
         reachable, accuracy = float(yardstick["accuracy"]), _sorted_share(log)
-        if reachable - accuracy < _shortfall_needed(accuracy, yardstick, samples):
+        if _shortfall(accuracy, yardstick, samples) is None:
             return []
         short = (f"the model sorting {accuracy:.1%} of its rows (training or validation, the higher), "
                  f"where a {yardstick.get('neighbours')}-nearest-neighbour vote sorts {reachable:.1%} of the "
@@ -441,8 +441,8 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
     if yardstick is None:
         return []
     reachable = float(yardstick["accuracy"])
-    needed = _shortfall_needed(accuracy, yardstick, samples)
-    if reachable - accuracy < needed:
+    needed = _shortfall(accuracy, yardstick, samples)
+    if needed is None:
         return []
     return [Finding(
         "slow_convergence", None, None, "warning",
@@ -722,12 +722,15 @@ def _sorted_share(log: dict[str, float]) -> float | None:
     return max(float(log["accuracy"]), float(log.get("val_accuracy", -math.inf)))
 
 
-def _shortfall_needed(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None) -> float:
-    """How far a training ``accuracy`` must fall short of a nearest-neighbour vote's (``yardstick``)
-    to be short of what the data allows: ``OVERFIT_GAP``, or twice their sampling noise if larger."""
-    noise = math.hypot(_accuracy_noise(float(yardstick["accuracy"]), yardstick.get("rows")),
+def _shortfall(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None) -> float | None:
+    """The margin by which ``accuracy`` falls short of a nearest-neighbour vote's (``yardstick``) when it
+    falls short of what the data allows (by ``OVERFIT_GAP``, or twice their sampling noise if larger);
+    None when it does not."""
+    reachable = float(yardstick["accuracy"])
+    noise = math.hypot(_accuracy_noise(reachable, yardstick.get("rows")),
                        _accuracy_noise(accuracy, samples[0] if samples else None))
-    return max(OVERFIT_GAP, 2 * noise)
+    needed = max(OVERFIT_GAP, 2 * noise)
+    return needed if reachable - accuracy >= needed else None
 
 
 def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None,
@@ -736,8 +739,8 @@ def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tu
     (``_sorted_share``) short of the nearest-neighbour vote's (``yardstick``) by ``OVERFIT_GAP`` and
     twice their sampling noise."""
     reachable = float(yardstick["accuracy"])
-    needed = _shortfall_needed(accuracy, yardstick, samples)
-    if reachable - accuracy < needed:
+    needed = _shortfall(accuracy, yardstick, samples)
+    if needed is None:
         return []
     return [Finding(
         "underfitting", None, None, "warning",
