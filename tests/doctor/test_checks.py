@@ -265,6 +265,28 @@ def test_multi_hot_targets_under_a_categorical_loss_are_a_mismatch():
     assert checks.loss_output_mismatch(mlp(n_out=5), "cross_entropy", soft) == []
 
 
+def test_multi_hot_targets_under_a_softmax_and_a_regression_loss_are_out_of_its_reach():
+    rng = np.random.default_rng(2)
+    multi_hot = (rng.random((300, 3)) < 0.5).astype(np.float32)  # 3 of 8 rows mark one class, 1 of 8 none
+    softmax = mlp(act("3", "softmax"), n_out=3)
+    for loss in ("mse", "l1"):
+        (finding,) = checks.loss_output_mismatch(softmax, loss, multi_hot)
+        assert (finding.severity, finding.evidence["case"]) == ("critical", "softmax_row_sums")
+        assert 0.5 < finding.evidence["rows_off"] < 0.75 and 0.05 < finding.evidence["rows_none"] < 0.2
+        assert finding.evidence["fix_by"] == "fit" and "sigmoid" in finding.evidence["fix_note"]
+        assert "mark several classes" in finding.explanation
+    soft = rng.uniform(0, 0.5, (300, 3)).astype(np.float32)  # not indicators: the sums are named instead
+    (finding,) = checks.loss_output_mismatch(softmax, "mse", soft)
+    assert finding.evidence["case"] == "softmax_row_sums" and "sum to other than 1" in finding.explanation
+    # rows a softmax can reach, or an output that is not a softmax, are left alone
+    smoothed = np.full((300, 3), 0.05, dtype=np.float32)
+    smoothed[np.arange(300), rng.integers(0, 3, 300)] = 0.9
+    assert all(f.evidence["case"] != "softmax_row_sums"
+               for f in checks.loss_output_mismatch(softmax, "mse", smoothed))
+    assert checks.loss_output_mismatch(mlp(act("3", "sigmoid"), n_out=3), "mse", multi_hot) == []
+    assert checks.loss_output_mismatch(mlp(n_out=3), "mse", multi_hot) == []
+
+
 def test_categorical_cross_entropy_on_probabilities_wants_a_softmax():
     assert checks.loss_output_mismatch(mlp(act("3", "softmax")), "cross_entropy_probs", LABELS) == []
     (sigmoid,) = checks.loss_output_mismatch(mlp(act("3", "sigmoid")), "cross_entropy_probs", LABELS)

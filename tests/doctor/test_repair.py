@@ -489,6 +489,29 @@ def test_a_bounded_output_under_a_regression_loss_is_made_linear():
     assert error < 0.05
 
 
+def test_a_softmax_over_multi_hot_targets_becomes_one_sigmoid_per_label():
+    # two independent labels per sample under a softmax and mse: no row with both (or neither) is
+    # reachable; fit puts a sigmoid in the softmax's place and each label is learned on its own
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 4)).astype(np.float32)
+    y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0], axis=1).astype(np.float32)
+
+    def run(repair):
+        rp.manual_seed(0)
+        m = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2), nn.Softmax())
+        history = rp.fit(m, x[:400], y[:400], loss="mse", epochs=20, validation_data=(x[400:], y[400:]),
+                         optimizer=rp.optim.Adam(m.parameters(), lr=1e-2), verbose=0, seed=0,
+                         doctor=Doctor(repair=repair))
+        return m, history, float(np.mean((rp.predict(m, x[400:]) > 0.5) == y[400:]))
+
+    _, watched, before = run(False)
+    assert watched.diagnoses[0].evidence["case"] == "softmax_row_sums"
+    m, history, after = run(True)
+    assert applied(history)[0] == ("loss_output_mismatch", "fix_output_loss")
+    assert isinstance(m[3], nn.Sigmoid) and not any(isinstance(module, nn.Softmax) for module in m.modules())
+    assert before < 0.8 < 0.9 < after
+
+
 def test_standardize_inputs_needs_the_data_and_a_sequential():
     from retroprop.doctor.remedies import apply_remedy
 

@@ -79,6 +79,44 @@ def test_the_runs_first_update_needs_confirming_as_tiny_weights_do():
     assert finding.evidence["update_ratio"] == 0.9
 
 
+def sigmoid_after(layer: str, share: float) -> dict:
+    return {"name": f"sigmoid{layer}", "label": f"sigmoid after layer {layer}", "kind": "sigmoid",
+            "mean": 0.5, "std": 0.4, "saturated_share": share, "samples": 100, "after": layer}
+
+
+def test_a_sigmoid_net_at_four_times_glorot_is_at_a_working_scale():
+    # DeepLearnToolbox's init, 4 x Glorot's uniform bound for sigmoid units (Glorot and Bengio's advice):
+    # 2.8x the He scale per layer, but a sigmoid's slope at 0 is a quarter: the signal holds steady
+    std = math.sqrt(16 * 2 / (784 + 800))
+    layers = [linear(None, std * math.sqrt(784 * 800), name=str(i), size=784 * 800, fan_in=784)
+              for i in range(3)]
+    alone, factors = rules.weight_gain(layers)
+    assert alone > rules.OVERSIZED_GAIN and min(factors) > 2.5  # read as ReLU layers: oversized
+    gain, factors = rules.weight_gain(layers, [sigmoid_after(str(i), 0.0) for i in range(3)])
+    assert gain < 2 and all(0.9 < f < 1.1 for f in factors)
+
+
+def test_a_first_step_that_pins_the_units_it_feeds_is_an_explosion():
+    # the run's first update, 0.73x the output layer at a working scale, lowered the loss (all outputs
+    # pinned at 0 score better than 0.5 on one-hot rows): the next probe shows the units saturated
+    first = probe(0, [linear(0.73, 1.0, name="2")], loss=1.25)
+    first["activations"] = [sigmoid_after("2", 0.02)]
+    assert rules.exploding_updates([first], loss_after=0.5) == []  # unconfirmed by the loss
+    pinned = probe(9, [linear(0.01, 1.6, name="2")], loss=0.5)
+    pinned["activations"] = [sigmoid_after("2", 1.0)]
+    (finding,) = rules.exploding_updates([first, pinned])
+    assert finding.evidence["confirmed_by"] == "saturation" and finding.evidence["update_ratio"] == 0.73
+    assert finding.layer == "2" and "first optimizer step" in finding.explanation
+    # units that stay out of their flat regions, or that were saturated before the step, confirm nothing
+    calm = probe(9, [linear(0.01, 1.6, name="2")], loss=0.5)
+    calm["activations"] = [sigmoid_after("2", 0.1)]
+    assert rules.exploding_updates([first, calm]) == []
+    born = dict(first, activations=[sigmoid_after("2", 0.9)])
+    assert rules.exploding_updates([born, pinned]) == []
+    # nor does a later step's probe: only the run's first update is let pass unconfirmed
+    assert rules.exploding_updates([dict(first, step=40), pinned], first_step=0) == []
+
+
 def test_without_the_loss_after_the_step_a_large_ratio_is_named_as_before():
     (finding,) = rules.exploding_updates([probe(0, [linear(65.0, 0.0)], loss=1.0)])
     assert finding.layer == "0"

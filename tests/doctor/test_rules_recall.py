@@ -466,6 +466,29 @@ def test_labels_the_inputs_do_not_predict_are_named_as_such():
                               samples=(1000, 300), attainable=lambda: blind) == []
 
 
+def test_unpredictable_labels_are_named_while_the_loss_falls_toward_a_guess_from_above():
+    # a start thrown above ln 10 by the initial weights: the loss falls, but only toward a blind guess's,
+    # and the vote and the model sort no better than the commonest class; a loss falling below that
+    # level (learning) is left for later, and so is one above it while the vote finds a signal
+    rng = np.random.default_rng(1)
+    chance = math.log(10)
+    descending = np.linspace(3.8, 3.0, 300) * rng.normal(1.0, 0.01, 300)
+    log = [{"loss": 3.0, "accuracy": 0.10, "val_loss": 3.0, "val_accuracy": 0.1}]
+    blind = {"accuracy": 0.111, "neighbours": 1, "rows": 1000, "majority": 0.109}
+    (finding,) = rules.underfitting(descending, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
+                                    samples=(1000, 300), attainable=lambda: blind)
+    assert finding.evidence["case"] == "unpredictable_labels"
+    assert "falls only toward a blind guess's" in finding.explanation
+    below = np.linspace(2.2, 1.5, 300) * rng.normal(1.0, 0.01, 300)
+    assert rules.underfitting(below, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
+                              samples=(1000, 300), attainable=lambda: blind) == []
+    signal = {**blind, "accuracy": 0.9}
+    assert rules.underfitting(descending, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
+                              samples=(1000, 300), attainable=lambda: signal) == []
+    assert rules.underfitting(descending, [3e-3, 4e-3], chance_loss=None, epoch_logs=log,
+                              samples=(1000, 300), attainable=lambda: blind) == []  # no guess to fall to
+
+
 def test_fit_names_labels_shuffled_apart_from_their_inputs():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1200, 8)).astype(np.float32)

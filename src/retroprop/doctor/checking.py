@@ -196,6 +196,12 @@ class Checking:
                 return self._step_size_cause(found, record)
         if completed is not None and completed is not record:
             self._unconfirmed = None  # the next probe's update is known: the usual check decides
+            if self.recorder.largest_update_ratio <= rules.EXPLODING_UPDATE_RATIO:
+                # a small one: what the first step did to the units its layer feeds may still confirm it
+                found = self._run("update", Evidence(
+                    probes=[*probes, completed.as_plain()], loss_after=None, first_step=self._run_from,
+                    batch_size=self._batch_size()))
+                return self._step_size_cause(found, record) if found else []
         return []
 
     def _step_size_cause(self, findings: list[rules.Finding], record: Any) -> list[rules.Finding]:

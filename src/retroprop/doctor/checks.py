@@ -121,6 +121,9 @@ TARGET_SCALE_MAX, TARGET_SCALE_CRITICAL = STEP_SCALE_MAX, STEP_SCALE_CRITICAL
 TARGET_OFFSET_MAX = math.sqrt(CONDITION_MAX)
 CLASS_CODES_MAX = 10  # integer targets 0..k-1 with k up to this, under a regression loss, read as labels
 OUT_OF_RANGE_SHARE = 0.01
+# a softmax row sums to 1 up to rounding; float32 targets (label smoothing, soft labels) sum to 1 within
+# a few ulps of their width, far inside this
+ROW_SUM_TOLERANCE = 1e-3
 
 USER_FIX = "This is yours to fix: fit cannot change {what} for you."
 FIT_FIX = "fit can apply this fix itself ({remedy})."
@@ -366,7 +369,8 @@ def _mismatches(kind: str | None, head: dict[str, Any] | None, width: int | None
         return _categorical(kind, width, loss, info, n_classes, where)
     if loss in BINARY_LOSSES:
         return _binary(kind, width, loss, info, n_classes, where)
-    return [_regression_on_labels(kind, width, loss, info, n_classes),
+    return [_softmax_row_sums(kind, width, loss, info, where),
+            _regression_on_labels(kind, width, loss, info, n_classes),
             _out_of_range(kind, loss, info, where)]
 
 
@@ -534,6 +538,34 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
             "distance from each other, rewards predicting between them, and gives a confidently wrong "
             "prediction no larger gradient.",
             USER_FIX.format(what="the loss (cross_entropy on one output per class) or the labels"))
+
+
+def _softmax_row_sums(kind: str | None, width: int | None, loss: str, info: dict[str, Any] | None,
+                      where: str) -> tuple | None:
+    """A softmax under a regression loss, one output per target column, while target rows in [0, 1]
+    sum to other than 1 (several labels per sample, or none): a softmax's row sums to 1, so least
+    squares can reach none of those rows, and its best is to spread 1 over the marked columns."""
+    if kind != "softmax" or info is None or width is None or width < 2 or info["columns"] != width:
+        return None
+    sample = info["sample"]
+    if sample.min() < 0 or sample.max() > 1:
+        return None  # beyond a probability's range: output_range's to name
+    sums = sample.sum(axis=1)
+    off = float(np.mean(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE))
+    if off <= OUT_OF_RANGE_SHARE:
+        return None
+    indicators = bool(np.isin(sample, (0.0, 1.0)).all())
+    several, none = float(np.mean(sums > 1.5)), float(np.mean(sums < 0.5))
+    what = (f"{several:.0%} of the target rows mark several classes at once and {none:.0%} mark none"
+            if indicators else f"{off:.0%} of the target rows sum to other than 1 "
+            f"({_fmt(float(sums.min()))} to {_fmt(float(sums.max()))})")
+    return ("softmax_row_sums", "critical" if off > 0.5 else "warning",
+            {"rows_off": off, "rows_several": several, "rows_none": none, "columns": width},
+            f"{what}, but {where} makes every row of outputs sum to 1: {loss} can reach none of those "
+            "rows, and its best is to share the row's 1 among the marked columns, so no threshold finds "
+            "them all.",
+            FIT_FIX.format(remedy="fix_output_loss: a sigmoid per output in place of the softmax, each "
+                                  "label scored on its own"))
 
 
 def _label_text(kind: str | None) -> str:

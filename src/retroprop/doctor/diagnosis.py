@@ -95,7 +95,7 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
-    "loss_not_fit": "regression_loss",
+    "loss_not_fit": "regression_loss", "softmax_row_sums": ("fix_output_loss", "multilabel_loss"),
 }
 # the remedies of a problem's case, by problem and case (any other case: the rule's remedies)
 CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -420,6 +420,8 @@ OUTPUT_FIXES: dict[str, Any] = {
     "probabilities_expected": {"cross_entropy_probs": Softmax, "bce": Sigmoid},
     # a regression loss (the only kind this case is found under) on targets a bounded output cannot reach
     "output_range": None,
+    # several labels per sample (or none) under a regression loss: each output squashed on its own
+    "softmax_row_sums": Sigmoid,
 }
 
 

@@ -177,13 +177,14 @@ def _metric(logs: dict[str, float]) -> tuple[str, float, float]:
 
 def _oversized(record: Any) -> tuple[str, float] | None:
     """When the weighted layers' weights (Linear and convolution), against the He scale sqrt(2 / fan_in)
-    that keeps a ReLU network's signal steady, multiply up to more than ``rules.OVERSIZED_GAIN`` along
-    the network (``rules.weight_gain``): a description and that product (the amplification their scale
-    alone causes)."""
-    gain, factors = rules.weight_gain([vars(layer) for layer in record.layers])
+    that keeps a ReLU network's signal steady (a sigmoid's flatter slope counted), multiply up to more
+    than ``rules.OVERSIZED_GAIN`` along the network (``rules.weight_gain``): a description and that
+    product (the amplification their scale alone causes)."""
+    gain, factors = rules.weight_gain([vars(layer) for layer in record.layers],
+                                      [vars(a) for a in record.activations])
     if gain > rules.OVERSIZED_GAIN and math.isfinite(gain):
         return (f"the {len(factors)} weighted layers' weights are {min(factors):.2g}-{max(factors):.2g}x "
-                "the He scale sqrt(2 / fan_in)"), gain
+                "the He scale sqrt(2 / fan_in) (a sigmoid's flatter slope counted)"), gain
     return None
 
 

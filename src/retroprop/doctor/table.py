@@ -737,7 +737,8 @@ TABLE: tuple[Rule, ...] = (
                    "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training (or validation, if "
                    "higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's on "
                    "the training rows (a classification whose inputs and targets the doctor has), else the "
-                   "loss > {level:.0%} of a blind guess's; or, once stalled, the vote and the model both "
+                   "loss > {level:.0%} of a blind guess's; or, once stalled (or falling only toward a blind "
+                   "guess's loss, from above it), the vote and the model both "
                    "within twice the vote's noise of guessing the commonest class (the labels are "
                    "unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
          window="{plateau} steps; 2 probes; the latest epoch",

@@ -329,7 +329,8 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
     if index is None:
         return []
     probe = probes[index]
-    first = probe.get("step") == first_step and weight_gain(probe["layers"])[0] <= OVERSIZED_GAIN
+    first = (probe.get("step") == first_step
+             and weight_gain(probe["layers"], probe.get("activations", ()))[0] <= OVERSIZED_GAIN)
     few = bool(batch_size) and batch_size <= SMALL_BATCH
     for layer in probe["layers"]:
         ratio = layer.get("update_ratio")
@@ -356,15 +357,63 @@ def exploding_updates(probes: Sequence[dict[str, Any]], *, loss_after: float | N
                "overshot." if (tiny or first) and loss_after is not None and probe.get("loss") is not None
                else ""),
         )]
+    return _first_step_saturated(probes[:index], probe, first_step)
+
+
+def _first_step_saturated(earlier: Sequence[dict[str, Any]], probe: dict[str, Any],
+                          first_step: int) -> list[Finding]:
+    """The run's first update, of weights at a working scale, larger than ``EXPLODING_UPDATE_RATIO``
+    and not confirmed by the loss (``exploding_updates`` lets it pass), confirmed by what it did: the
+    squashing units its layer feeds, below ``SATURATED_SHARE`` in their flat regions on the first
+    probe, are above it on the next (``probe``). A first step toward the data does not pin the units
+    it feeds; one of many times their working size does (a loss that fell to a degenerate fit, all
+    outputs at a bound, says nothing against it)."""
+    if not earlier or earlier[-1].get("step") != first_step:
+        return []
+    opening = earlier[-1]
+    if weight_gain(opening["layers"], opening.get("activations", ()))[0] > OVERSIZED_GAIN:
+        return []  # oversized weights are named as such, from the first step
+    saturated = {a.get("after"): a for a in probe.get("activations", ())
+                 if (a.get("saturated_share") or 0.0) >= SATURATED_SHARE + saturation_margin(a, probe)}
+    calm = {a.get("after") for a in opening.get("activations", ())
+            if a.get("saturated_share") is not None and a["saturated_share"] < SATURATED_SHARE}
+    for layer in opening["layers"]:
+        ratio = layer.get("update_ratio")
+        name = layer["name"]
+        if (ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO
+                or tiny_weights(layer) or name not in saturated or name not in calm):
+            continue
+        units = saturated[name]
+        return [Finding(
+            "exploding_gradients", name, layer["label"], "critical" if ratio > 1.0 else "warning",
+            {"update_ratio": ratio, "grad_norm": layer["grad_norm"], "confirmed_by": "saturation",
+             "saturated_share": units["saturated_share"], "step_of_update": opening.get("step")},
+            f"the run's first optimizer step changed {layer['label']} by {_fmt(ratio)} times its own size "
+            f"and threw the units it feeds into their flat regions: {units['saturated_share']:.0%} of "
+            f"{units['label']}'s outputs sit there now, under {SATURATED_SHARE:.0%} before it. A step "
+            "toward the data does not pin them; one this large overshoots, because the learning rate is "
+            "too large for these weights.",
+        )]
     return []
 
 
-def weight_gain(layers: Sequence[dict[str, Any]]) -> tuple[float, list[float]]:
+# The slope at 0 of squashing units flatter there than ReLU's effective 1/sqrt(2) (it passes half the
+# signal's energy): a layer feeding them amplifies the signal that much less than its weights say, so
+# weights 4x Glorot's before a sigmoid (Glorot and Bengio's advice for it) keep the signal steady
+FLAT_SLOPES = {"sigmoid": 0.25, "hardsigmoid": 1.0 / 6.0}
+
+
+def weight_gain(layers: Sequence[dict[str, Any]], activations: Sequence[dict[str, Any]] = ()
+                ) -> tuple[float, list[float]]:
     """How much the weights' scale alone amplifies the signal along the network: the product over the
     weighted layers (``weight_norm``, ``size``, ``fan_in``) of their RMS over the He scale
-    sqrt(2 / fan_in), and the factors themselves (layers of unknown shape are left out; (0, [])
-    without any)."""
+    sqrt(2 / fan_in), each times ``FLAT_SLOPES`` of the units it feeds (``activations``: their
+    ``kind`` and the layer ``after`` which they come) over ReLU's 1/sqrt(2), and the factors
+    themselves (layers of unknown shape are left out; (0, []) without any)."""
+    slopes = {a.get("after"): FLAT_SLOPES[a["kind"]] * math.sqrt(2.0) for a in activations
+              if a.get("kind") in FLAT_SLOPES and a.get("after")}
     factors = [layer["weight_norm"] / math.sqrt(layer["size"]) / math.sqrt(2.0 / layer["fan_in"])
+               * slopes.get(layer.get("name"), 1.0)
                for layer in layers if layer.get("fan_in") and layer.get("size")]
     return (math.prod(factors) if factors else 0.0), factors
 
@@ -388,7 +437,7 @@ def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
         return []
     if any((a.get("saturated_share") or 0.0) >= SATURATED_SHARE for a in probe.get("activations", ())):
         return []
-    gain, factors = weight_gain(probe["layers"])
+    gain, factors = weight_gain(probe["layers"], probe.get("activations", ()))
     if gain <= OVERSIZED_GAIN or loss <= LOSS_ALARM * chance_loss:
         return []
     sized = [layer for layer in probe["layers"] if layer.get("fan_in") and layer.get("size")]
@@ -398,7 +447,8 @@ def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
         "exploding_gradients", layer["name"], layer["label"], "critical",
         {"case": "oversized_init", "cause": "initialization", "weight_gain": gain,
          "layer_gains": [round(f, 3) for f in factors], "loss_at_start": loss, "chance_loss": chance_loss},
-        f"the initial weights are {_fmt(max(factors))} times the He scale in {layer['label']} and amplify "
+        f"the initial weights are {_fmt(max(factors))} times the scale that keeps the signal steady (He's, "
+        f"sqrt(2 / fan_in), for the units they feed) in {layer['label']} and amplify "
         f"the signal {_fmt(gain)}-fold along the network: the first loss is {_fmt(loss)}, "
         f"{_fmt(loss / chance_loss)} times a blind guess's ({_fmt(chance_loss)}), from outputs that large "
         "and confidently wrong; the steps must first undo the scale.",

@@ -643,7 +643,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     a third of what a neighbour vote sorts; one at 80 % may fit all that noisy labels allow); a
     training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing. A vote and a model both no better
     than guessing the commonest class (case ``unpredictable_labels``, ``_unpredictable``) is named as
-    soon as the loss stalls, learned or not: the inputs do not predict the labels.
+    soon as the loss stalls, learned or not, or while it still falls toward a blind guess's from above
+    it: the inputs do not predict the labels.
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
@@ -652,7 +653,12 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         return []
     start = _start_of(losses, start)
     trend = loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss)
-    if trend != "stalled" or not start > 0:
+    now = _mean(losses[-span:])
+    # a loss still above a blind guess's falls toward it, not toward a fit: a start thrown above it (by
+    # the initial weights) is being undone, which says nothing of whether the labels can be learned
+    toward_guess = (trend == "falling" and chance_loss is not None and math.isfinite(chance_loss)
+                    and now > chance_loss)
+    if not (trend == "stalled" or toward_guess) or not start > 0:
         return []
     log = epoch_logs[-1] if epoch_logs else {}
     yardstick = None
@@ -660,13 +666,17 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         if _sorted_share(log) > 1 - OVERFIT_GAP:
             return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
         yardstick = attainable()
-        # labels the inputs do not predict show as soon as the loss stalls: no capacity would help
-        unpredictable = _unpredictable(log["accuracy"], yardstick, len(losses)) if yardstick else []
+        # labels the inputs do not predict show as soon as the loss stalls (or falls only toward a
+        # blind guess's): no capacity would help
+        unpredictable = (_unpredictable(log["accuracy"], yardstick, len(losses),
+                                        toward=(now, chance_loss) if toward_guess else None)
+                         if yardstick else [])
         if unpredictable:
             return unpredictable
+    if trend != "stalled":
+        return []
     if len(losses) < UNDERFIT_WINDOWS * window and steps_left != 0:
         return []
-    now = _mean(losses[-span:])
     level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
     if _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
         return []  # it never learned anything: slow_convergence's
@@ -690,10 +700,13 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     )]
 
 
-def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int) -> list[Finding]:
+def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int,
+                   toward: tuple[float, float] | None = None) -> list[Finding]:
     """``underfitting``, case ``unpredictable_labels``: the nearest-neighbour vote (``yardstick``) and
     the model's training ``accuracy`` both no better than a blind guess (the commonest class's share,
-    ``majority``) by twice the vote's sampling noise: the inputs do not predict the labels."""
+    ``majority``) by twice the vote's sampling noise: the inputs do not predict the labels.
+    ``toward``: (the loss now, a blind guess's loss) when the loss still falls toward that guess's
+    from above it, rather than stalled."""
     reachable, rows, majority = float(yardstick["accuracy"]), yardstick.get("rows"), yardstick.get("majority")
     if majority is None:
         return []
@@ -704,8 +717,11 @@ def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int) -> li
         "underfitting", None, None, "warning",
         {"case": "unpredictable_labels", "accuracy": accuracy, "attainable_accuracy": reachable,
          "majority": majority, "neighbours": yardstick.get("neighbours"), "rows": rows, "steps": steps},
-        f"after {steps} steps the training loss has stopped falling with a training accuracy of "
-        f"{accuracy:.1%}, and a nearest-neighbour vote on the same training rows sorts only "
+        (f"after {steps} steps the training loss has stopped falling with a training accuracy of "
+         if toward is None else
+         f"after {steps} steps the training loss ({_fmt(toward[0])}) falls only toward a blind guess's "
+         f"({_fmt(toward[1])}), with a training accuracy of ")
+        + f"{accuracy:.1%}, and a nearest-neighbour vote on the same training rows sorts only "
         f"{reachable:.1%}, no better than always guessing the commonest class ({majority:.1%}): the "
         "inputs do not predict these labels, so no model fits them (labels shuffled apart from their "
         "inputs, or labels that are noise).",
