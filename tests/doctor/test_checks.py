@@ -440,6 +440,16 @@ def test_a_large_offset_with_a_small_spread():
     assert "standard deviations from 0" in offset.explanation
 
 
+def test_the_offset_of_several_target_columns_is_the_averaged_losss():
+    # sixteen outputs near 1: one column barely varies (1.4 +- 0.04), the others spread by 0.3; the mse
+    # averaged over them starts about 14x the variance left to explain, not that one column's 1000x
+    rows = np.concatenate([RNG.normal(1.4, 0.04, (300, 1)), RNG.normal(1.0, 0.3, (300, 15))], axis=1)
+    assert checks.unscaled_targets(rows, "mse") == []
+    (shifted,) = checks.unscaled_targets(rows + 20.0, "mse")  # every column far from 0: named as before
+    assert shifted.evidence["offset_ratio"] > checks.TARGET_OFFSET_MAX
+    assert "standard deviations from 0" in shifted.explanation
+
+
 def test_unscaled_targets_need_an_output_that_does_not_rescale_and_a_nonlinear_model_or_adam():
     prices = RNG.normal(1.8e5, 8e4, size=(300, 1))
     net = [lin("0", 8, 16), act("1", "relu"), lin("2", 16, 1)]

@@ -99,6 +99,21 @@ def test_a_snapshot_round_trips_weights_adam_state_and_every_random_generator_in
         assert torch.equal(value, after[key])
 
 
+def test_batchnorm_joins_the_linear_group_so_a_schedulers_groups_still_match():
+    # LambdaLR keeps one lambda per group: a group added by a remedy made its step() raise in the script
+    model = mlp(act=nn.ReLU)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda epoch: 0.5)
+    adapter = TorchAdapter(model, optimizer)
+    step(model, optimizer)
+    assert adapter.apply("batchnorm").applied
+    assert len(optimizer.param_groups) == 1
+    assert {id(p) for p in optimizer.param_groups[0]["params"]} == {id(p) for p in model.parameters()}
+    step(model, optimizer)
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)
+
+
 def test_a_snapshot_of_another_structure_is_refused():
     model = mlp()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

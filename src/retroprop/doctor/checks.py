@@ -883,7 +883,11 @@ def unscaled_targets(targets: np.ndarray | None, loss: str | None, n_classes: in
     sample = info["sample"]
     mean, std = sample.mean(axis=0), sample.std(axis=0)
     rms = float(np.sqrt(np.mean(mean ** 2 + std ** 2)))
-    offset = float((np.abs(mean) / np.where(std > 0, std, np.inf)).max())
+    # the loss averages over the target columns: its first value against the variance left to explain
+    # is the columns' mean square offset against their mean variance (a column of tiny spread beside
+    # others of unit spread barely moves either), one column's |mean| / std when there is one
+    spread = float(np.mean(std ** 2))
+    offset = math.sqrt(float(np.mean(mean ** 2)) / spread) if spread > 0 else 0.0
     shown = f"mean {_fmt(float(mean.mean()))}, std {_fmt(float(std.mean()))}"
     evidence = {"target_rms": rms, "target_mean": float(mean.mean()), "target_std": float(std.mean()),
                 "offset_ratio": offset, "loss": loss}

@@ -3,11 +3,12 @@
 Learning rates and weight decay change in ``param_groups``; re-initialization uses ``torch.nn.init``;
 activation modules are swapped wherever they sit in the module tree (never the output's); BatchNorm1d,
 Dropout and ReLU are inserted into ``nn.Sequential`` containers, new parameters joining the optimizer
-through ``add_param_group``; gradient clipping is done by the watcher in the optimizer's step
-pre-hook. A remedy that cannot be applied in place (another optimizer class, an activation applied as
-a function in ``forward``, a new loss, a layer outside an ``nn.Sequential``) changes nothing and
-returns ``applied=False`` with the code change to make. Every remedy checks that it can apply
-everywhere before it changes anything: none is applied half-way.
+group of the layer they follow (a learning-rate scheduler keeps one entry per group); gradient
+clipping is done by the watcher in the optimizer's step pre-hook. A remedy that cannot be applied in
+place (another optimizer class, an activation applied as a function in ``forward``, a new loss, a layer
+outside an ``nn.Sequential``) changes nothing and returns ``applied=False`` with the code change to
+make. Every remedy checks that it can apply everywhere before it changes anything: none is applied
+half-way.
 """
 
 from __future__ import annotations
@@ -203,8 +204,7 @@ def _group_of(optimizer: Any, parameter: torch.Tensor) -> dict[str, Any]:
 def insert_batchnorm(model: nn.Module, optimizer: Any, context: Context, **_: Any) -> Treatment:
     """A BatchNorm1d after every hidden Linear layer (not the model's last Linear or Conv layer, nor
     after Conv layers: on a CNN whose only Linear layer is its output it changes nothing and says so),
-    each in its ``nn.Sequential``; its parameters join the optimizer with the settings of the Linear's
-    group."""
+    each in its ``nn.Sequential``; its parameters join the Linear's optimizer group."""
     named = dict(model.named_modules())
     order = [n for n in context.sequence if n in named and isinstance(named[n], LINEAR_MAPS)] or [
         n for n, m in named.items() if isinstance(m, LINEAR_MAPS)]
@@ -233,14 +233,14 @@ def insert_batchnorm(model: nn.Module, optimizer: Any, context: Context, **_: An
         norm = nn.BatchNorm1d(linear.out_features, device=w.device, dtype=w.dtype).train(seq.training)
         new_key = _insert_after(seq, key, norm, "bn")
         if optimizer is not None:
-            settings = {k: v for k, v in _group_of(optimizer, w).items()
-                        if k not in ("params", "param_names")}
-            group: dict[str, Any] = {**settings, "params": [norm.weight, norm.bias]}
-            if "param_names" in optimizer.param_groups[0]:
+            # into the Linear's own group, not a new one: a scheduler keeps one entry per group
+            # (LambdaLR's lambdas, OneCycleLR's phases, every base_lrs) and fails on a group it lacks
+            group = _group_of(optimizer, w)
+            group["params"].extend([norm.weight, norm.bias])
+            if "param_names" in group:
                 prefix = name.rpartition(".")[0]
                 stem = f"{prefix}.{new_key}" if prefix else new_key
-                group["param_names"] = [f"{stem}.weight", f"{stem}.bias"]
-            optimizer.add_param_group(group)
+                group["param_names"].extend([f"{stem}.weight", f"{stem}.bias"])
     names = ", ".join(n for n, _, _ in places)
     return Treatment("batchnorm", model, optimizer, f"inserted {len(places)} BatchNorm1d layer(s) after the "
                      f"hidden Linear layers ({names}); their parameters joined the optimizer")
