@@ -3,9 +3,12 @@ attached to every optimizer it creates.
 
 The script runs in this process as ``python train.py args...`` would run it (``runpy.run_path`` with
 ``__name__ == "__main__"``, ``sys.argv == [script, *args]``, its folder first on ``sys.path``). While it
-runs, four things are patched, and restored afterwards:
+runs, five things are patched, and restored afterwards:
 
 * ``torch.optim.Optimizer.__init__``: every optimizer the script creates is registered.
+* ``torch.optim.lr_scheduler.LRScheduler.__init__``: every learning-rate scheduler too
+  (``retroprop.torch.schedulers``): a learning-rate remedy scales the rates it computes from, so that a
+  ``LambdaLR`` (a warm-up) or ``OneCycleLR`` does not restore the old rate at its next step.
 * a global module forward pre-hook (``register_module_forward_pre_hook``), only while some optimizer
   has no model yet: **the model** of an optimizer is the first module called whose parameters include
   all of the optimizer's (outer modules are called before the modules inside them, so this is the
@@ -129,17 +132,26 @@ class Session:
     def install(self) -> None:
         import torch
 
+        from retroprop.torch.schedulers import track as track_scheduler
+
         init, backward = torch.optim.Optimizer.__init__, torch.autograd.backward
         scale = torch.amp.GradScaler.scale
         loader_iter = torch.utils.data.DataLoader.__iter__
+        scheduler_init = torch.optim.lr_scheduler.LRScheduler.__init__
         self._saved = [(torch.optim.Optimizer, "__init__", init), (torch.autograd, "backward", backward),
                        (torch.amp.GradScaler, "scale", scale),
-                       (torch.utils.data.DataLoader, "__iter__", loader_iter)]
+                       (torch.utils.data.DataLoader, "__iter__", loader_iter),
+                       (torch.optim.lr_scheduler.LRScheduler, "__init__", scheduler_init)]
 
         @functools.wraps(init)
         def optimizer_init(optimizer: Any, *args: Any, **kwargs: Any) -> None:
             init(optimizer, *args, **kwargs)
             self._guard("registering an optimizer", self._on_optimizer, optimizer)
+
+        @functools.wraps(scheduler_init)
+        def lr_scheduler_init(scheduler: Any, *args: Any, **kwargs: Any) -> None:
+            scheduler_init(scheduler, *args, **kwargs)
+            self._guard("registering a learning-rate scheduler", track_scheduler, scheduler)
 
         @functools.wraps(backward)
         def autograd_backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
@@ -160,6 +172,7 @@ class Session:
             return loader_iter(loader)
 
         torch.optim.Optimizer.__init__ = optimizer_init
+        torch.optim.lr_scheduler.LRScheduler.__init__ = lr_scheduler_init
         torch.utils.data.DataLoader.__iter__ = iterate_loader
         torch.autograd.backward = autograd_backward
         torch.amp.GradScaler.scale = scaler_scale

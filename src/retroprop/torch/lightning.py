@@ -45,7 +45,6 @@ METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "val_accuracy": ("val_acc", "val_accuracy", "val_acc_epoch", "valid_acc", "validation_accuracy"),
 }
 LOG_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
-LR_REMEDIES = ("lower_lr", "higher_lr")
 
 
 def _single(loaders: Any) -> Any:
@@ -138,32 +137,12 @@ class DoctorCallback(pl.Callback):
         value = None if loss is None else float(loss.item())
         if value is not None:
             self._epoch_losses.append(value)
-        treated = len(watch.treatments)
+        for config in trainer.lr_scheduler_configs:  # a learning-rate remedy scales their rates too
+            if getattr(config.scheduler, "optimizer", None) is optimizer:
+                watch.track_scheduler(config.scheduler)
         watch._step(optimizer, value)
-        if any(t.applied and t.remedy in LR_REMEDIES for t in watch.treatments[treated:]):
-            self._rescale_schedulers(trainer, optimizer)
         if watch.should_stop:
             trainer.should_stop = True
-
-    def _rescale_schedulers(self, trainer: pl.Trainer, optimizer: Any) -> None:
-        """A learning-rate remedy scaled the rates in ``param_groups`` (after rolling the optimizer back):
-        scale the rates the optimizer's schedulers compute from by the same factor, so that one that
-        sets the rate from them (``LambdaLR``'s ``base_lrs``; ``OneCycleLR``'s ``initial_lr``,
-        ``max_lr``, ``min_lr`` in the groups) keeps the treated rate instead of restoring the old one.
-        A scheduler that scales the current rate (``StepLR``, ``ExponentialLR``) keeps it anyway."""
-        restored = self.watch.adapter.restored_rates or ()
-        factors = [group["lr"] / old if old else 1.0
-                   for group, old in zip(optimizer.param_groups, restored, strict=False)]
-        for group, factor in zip(optimizer.param_groups, factors, strict=False):
-            for key in ("initial_lr", "max_lr", "min_lr"):
-                if isinstance(group.get(key), (int, float)):
-                    group[key] *= factor
-        for config in trainer.lr_scheduler_configs:
-            scheduler = config.scheduler
-            if getattr(scheduler, "optimizer", None) is optimizer and hasattr(scheduler, "base_lrs"):
-                scheduler.base_lrs = [base * factor for base, factor in
-                                      zip(scheduler.base_lrs, factors, strict=False)] + \
-                    list(scheduler.base_lrs[len(factors):])
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.watch is None:

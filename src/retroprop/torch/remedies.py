@@ -318,7 +318,8 @@ def insert_activation(model: nn.Module, optimizer: Any, context: Context, **_: A
 def scale_lr(model: nn.Module, optimizer: Any, factor: float, remedy: str) -> Treatment:
     before = [group["lr"] for group in optimizer.param_groups]
     for group in optimizer.param_groups:
-        group["lr"] = group["lr"] * factor
+        rate = group["lr"] * factor  # a plain float for the loop to read (the factor may be NumPy's)
+        group["lr"] = rate if isinstance(rate, torch.Tensor) else float(rate)
     return Treatment(remedy, model, optimizer, f"learning rate {before[0]:.3g} -> "
                      f"{optimizer.param_groups[0]['lr']:.3g} (in optimizer.param_groups)")
 

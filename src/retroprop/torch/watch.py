@@ -20,6 +20,7 @@ from retroprop.doctor import Doctor
 from retroprop.doctor.checks import CATEGORICAL_LOSSES, VALIDATION_SCALE_MAX, inputs_rms, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
+from retroprop.torch import schedulers
 from retroprop.torch.adapter import TorchAdapter
 from retroprop.torch.data import host_rows, setup_from_loaders
 from retroprop.torch.distributed import Ranks
@@ -91,6 +92,7 @@ class Watch:
                          chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
                          validation_targets=_numpy(validation_targets), shuffled=shuffled)
         self._loss: Any = None
+        self._schedulers: list[Any] = []  # given by ``track_scheduler``
         # what the setup lacks, read from the first forward pass and the first loss's graph
         self._first_loss_unread = True
         # a batch differs from rank to rank, and the ranks' doctors must agree: no batch under DDP
@@ -383,13 +385,30 @@ class Watch:
         new = doctor.observe(loss)
         if doctor.clip_grad_norm is not None:
             self._clip(optimizer)
+        treated, rates = len(doctor.treatments), [group.get("lr") for group in optimizer.param_groups]
+        self.adapter.restored_rates = None  # set again if the treatment rolls back
         if doctor.repair and new and doctor.treat(new) is not None:
             # rolled back (and treated): this step's gradients belong to a state that is gone
             for group in optimizer.param_groups:
                 for p in group["params"]:
                     p.grad = None
             self.skipped_steps += 1
+            if any(t.applied and t.remedy in schedulers.LR_REMEDIES for t in doctor.treatments[treated:]):
+                # a scheduler that sets the rate from its own record would undo the remedy at its next step
+                before = self.adapter.restored_rates if self.adapter.restored_rates is not None else rates
+                schedulers.rescale(optimizer, before, schedulers.bound_to(optimizer, self._schedulers))
         self._settle()
+
+    def track_scheduler(self, scheduler: Any) -> None:
+        """Tell the doctor about a learning-rate ``scheduler`` of the watched optimizer, so that a
+        learning-rate remedy scales the rates it computes from too (``retroprop.torch.schedulers``):
+        ``LambdaLR`` (a warm-up's), ``OneCycleLR`` and ``CyclicLR`` otherwise restore the old rate at
+        their next ``step()``. ``retroprop watch`` and the Lightning callback find the schedulers
+        themselves."""
+        if getattr(scheduler, "optimizer", None) is not self.adapter.optimizer:
+            raise ValueError("track_scheduler: the scheduler drives another optimizer than the watched one")
+        if all(known is not scheduler for known in self._schedulers):
+            self._schedulers.append(scheduler)
 
     def _clip(self, optimizer: Any) -> None:
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
