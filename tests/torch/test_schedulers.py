@@ -52,6 +52,13 @@ def test_one_cycle_rates_in_the_groups_follow_and_a_multiplying_scheduler_keeps_
         opt.step()
         cycle.step()
     assert opt.param_groups[0]["lr"] <= 0.1 * peak + 1e-12
+    opt = optimizer(lr=0.1)
+    cyclic = sched.CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    schedulers.rescale(opt, cut(opt, 0.1), [cyclic])
+    for _ in range(2):
+        opt.step()
+        cyclic.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)  # the top of the cycle, cut tenfold
     opt = optimizer(lr=1.0)
     step = sched.StepLR(opt, step_size=1, gamma=0.5)
     schedulers.rescale(opt, cut(opt, 0.1), [step])

@@ -1,12 +1,12 @@
 """Learning-rate schedulers beside a watched optimizer: a learning-rate remedy carried into them.
 
 A remedy that scales the rates in ``param_groups`` lasts only until a scheduler that computes the rate
-from its own record (``LambdaLR``, ``MultiplicativeLR`` and every ``get_lr`` from ``base_lrs``; ``OneCycleLR``
-and ``CyclicLR`` from ``initial_lr``, ``max_lr`` and ``min_lr`` in the groups) sets it again at its next
+from its own record (``LambdaLR`` from ``base_lrs``; ``OneCycleLR`` from ``initial_lr``, ``max_lr`` and
+``min_lr`` in the groups; ``CyclicLR`` from its ``base_lrs`` and ``max_lrs``) sets it again at its next
 ``step()``: a rate cut tenfold comes back the next epoch. ``rescale`` scales those records by the
 remedy's factor. A scheduler that multiplies the current rate (``StepLR``, ``ExponentialLR``,
-``ReduceLROnPlateau``) keeps the remedy anyway, and scaling its ``base_lrs`` changes nothing it uses
-until a restart.
+``MultiplicativeLR``, ``ReduceLROnPlateau``) keeps the remedy anyway, and scaling its ``base_lrs``
+changes nothing it uses until a restart.
 
 ``track`` registers a scheduler (``retroprop watch`` registers every one a script creates; the one-line
 ``Watch.track_scheduler`` and the Lightning callback register theirs); only a weak reference is kept.
@@ -53,7 +53,8 @@ def rescale(optimizer: Any, before: Sequence[float], schedulers: Iterable[Any]) 
             if isinstance(group.get(key), (int, float)) and not isinstance(group.get(key), bool):
                 group[key] *= factor
     for scheduler in schedulers:
-        bases = getattr(scheduler, "base_lrs", None)
-        if isinstance(bases, list) and len(bases) == len(factors):
-            scheduler.base_lrs = [base * factor for base, factor in zip(bases, factors, strict=True)]
+        for name in ("base_lrs", "max_lrs"):
+            rates = getattr(scheduler, name, None)
+            if isinstance(rates, list) and len(rates) == len(factors):
+                setattr(scheduler, name, [rate * factor for rate, factor in zip(rates, factors, strict=True)])
     return factors

@@ -407,8 +407,8 @@ def weight_gain(layers: Sequence[dict[str, Any]], activations: Sequence[dict[str
                 ) -> tuple[float, list[float]]:
     """How much the weights' scale alone amplifies the signal along the network: the product over the
     weighted layers (``weight_norm``, ``size``, ``fan_in``) of their RMS over the He scale
-    sqrt(2 / fan_in), each times ``FLAT_SLOPES`` of the units it feeds (``activations``: their
-    ``kind`` and the layer ``after`` which they come) over ReLU's 1/sqrt(2), and the factors
+    sqrt(2 / fan_in), each times the ``FLAT_SLOPES`` of the units it feeds over ReLU's 1/sqrt(2)
+    (``activations``: their ``kind``, and ``after``, the layer that feeds them), and the factors
     themselves (layers of unknown shape are left out; (0, []) without any)."""
     slopes = {a.get("after"): FLAT_SLOPES[a["kind"]] * math.sqrt(2.0) for a in activations
               if a.get("kind") in FLAT_SLOPES and a.get("after")}
