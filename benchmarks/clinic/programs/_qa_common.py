@@ -10,6 +10,7 @@ import numpy as np
 
 import retroprop as rp
 from retroprop import nn
+from retroprop.callbacks import Callback
 from retroprop.nn.loss import _Loss
 from retroprop.tensor import Tensor
 
@@ -144,3 +145,17 @@ class SigmoidCrossEntropy(_Loss):
         onehot = _one_hot(target, input.shape[-1])
         per_unit = rp.F.binary_cross_entropy_with_logits(input, onehot, reduction="none")
         return per_unit.sum() / input.shape[0]
+
+
+class ShuffleFeaturesOnly(Callback):
+    """A faulty loader's ``shuffle`` (TheDeepChecker's ``wrong_labels`` programs): at the end of each
+    pass, permute the training inputs in place and leave the labels (or targets) where they are."""
+
+    may_change_lr = False
+
+    def __init__(self, features: np.ndarray, seed: int) -> None:
+        self.features = features
+        self.rng = np.random.default_rng(seed + 1000)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.features[...] = self.features[self.rng.permutation(len(self.features))]

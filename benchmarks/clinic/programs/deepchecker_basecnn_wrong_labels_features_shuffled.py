@@ -36,10 +36,9 @@ import numpy as np
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.callbacks import Callback
 
 from . import Program
-from ._qa_common import dense, digits
+from ._qa_common import ShuffleFeaturesOnly, dense, digits
 
 SOURCE = ("TheDeepChecker buggy_synthetic_programs/wrong_labels/baseCNN_wrong_lbl.py (CNN -> MLP; "
           "MNIST -> sklearn digits in [0, 1])")
@@ -52,20 +51,6 @@ EXPECTED = frozenset({"underfitting"})
 ALLOWED = frozenset({"unstable_loss", "slow_convergence"})
 
 EPOCHS, BATCH = 60, 64
-
-
-class ShuffleFeaturesOnly(Callback):
-    """The buggy loader's ``shuffle``: at the end of each pass, permute the training inputs in place and
-    leave the labels where they are."""
-
-    may_change_lr = False
-
-    def __init__(self, features: np.ndarray, seed: int) -> None:
-        self.features = features
-        self.rng = np.random.default_rng(seed + 1000)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.features[...] = self.features[self.rng.permutation(len(self.features))]
 
 
 def _program(seed: int, bug: bool) -> Program:

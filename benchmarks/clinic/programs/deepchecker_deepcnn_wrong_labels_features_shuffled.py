@@ -39,10 +39,9 @@ import numpy as np
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.callbacks import Callback
 
 from . import Program
-from ._qa_common import split
+from ._qa_common import ShuffleFeaturesOnly, split
 
 SOURCE = ("TheDeepChecker buggy_synthetic_programs/wrong_labels/deepCNN_wrong_lbl.py (CIFAR-10 -> sklearn "
           "digits in [0, 1], 8x8, one channel)")
@@ -56,20 +55,6 @@ ALLOWED = frozenset({"unstable_loss", "slow_convergence"})
 
 N_VAL = 600
 EPOCHS, BATCH = 20, 64
-
-
-class ShuffleFeaturesOnly(Callback):
-    """The buggy loader's ``shuffle``: at the end of each pass, permute the training inputs in place and
-    leave the labels where they are."""
-
-    may_change_lr = False
-
-    def __init__(self, features: np.ndarray, seed: int) -> None:
-        self.features = features
-        self.rng = np.random.default_rng(seed + 1000)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.features[...] = self.features[self.rng.permutation(len(self.features))]
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:

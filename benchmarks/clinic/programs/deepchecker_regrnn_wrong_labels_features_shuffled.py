@@ -27,13 +27,10 @@ fixed version 0.581 / 0.593 / 0.496 (training loss 0.37 / 0.36 / 0.36). Each run
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from retroprop.callbacks import Callback
-
 from . import Program
+from ._qa_common import ShuffleFeaturesOnly
 from ._regrnn import program
 
 SOURCE = ("TheDeepChecker buggy_synthetic_programs/wrong_labels/regrNN_wrong_lbl.py (Auto MPG -> sklearn "
@@ -45,20 +42,6 @@ SPLIT = "heldout"
 ROUND = 14
 EXPECTED = frozenset({"underfitting"})
 ALLOWED = frozenset({"unstable_loss", "slow_convergence", "overfitting"})
-
-
-class ShuffleFeaturesOnly(Callback):
-    """The faulty loader's ``shuffle``: at the end of each pass, permute the training inputs in place and
-    leave the targets where they are."""
-
-    may_change_lr = False
-
-    def __init__(self, features: np.ndarray, seed: int) -> None:
-        self.features = features
-        self.rng = np.random.default_rng(seed + 1000)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.features[...] = self.features[self.rng.permutation(len(self.features))]
 
 
 def _program(seed: int, bug: bool) -> Program:

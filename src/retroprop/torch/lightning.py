@@ -114,6 +114,9 @@ class DoctorCallback(pl.Callback):
             setup["validation_data"] = _single(trainer.val_dataloaders)
         self.watch = _LightningWatch(pl_module, trainer.optimizers[0], repair=self.repair, every=self.every,
                                      **setup)
+        for config in trainer.lr_scheduler_configs:  # a learning-rate remedy scales their rates too
+            if getattr(config.scheduler, "optimizer", None) is trainer.optimizers[0]:
+                self.watch.track_scheduler(config.scheduler)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                              batch_idx: int) -> None:
@@ -137,9 +140,6 @@ class DoctorCallback(pl.Callback):
         value = None if loss is None else float(loss.item())
         if value is not None:
             self._epoch_losses.append(value)
-        for config in trainer.lr_scheduler_configs:  # a learning-rate remedy scales their rates too
-            if getattr(config.scheduler, "optimizer", None) is optimizer:
-                watch.track_scheduler(config.scheduler)
         watch._step(optimizer, value)
         if watch.should_stop:
             trainer.should_stop = True

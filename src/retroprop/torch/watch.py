@@ -385,19 +385,26 @@ class Watch:
         new = doctor.observe(loss)
         if doctor.clip_grad_norm is not None:
             self._clip(optimizer)
+        if doctor.repair and new:
+            self._treat(optimizer, new)
+        self._settle()
+
+    def _treat(self, optimizer: Any, new: list[Diagnosis]) -> None:
+        """Treat ``new`` diagnoses (``Doctor.treat``); a learning-rate remedy is carried into the
+        schedulers that set the rate from their own record (``retroprop.torch.schedulers``)."""
+        doctor = self.core
         treated, rates = len(doctor.treatments), [group.get("lr") for group in optimizer.param_groups]
         self.adapter.restored_rates = None  # set again if the treatment rolls back
-        if doctor.repair and new and doctor.treat(new) is not None:
-            # rolled back (and treated): this step's gradients belong to a state that is gone
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    p.grad = None
-            self.skipped_steps += 1
-            if any(t.applied and t.remedy in schedulers.LR_REMEDIES for t in doctor.treatments[treated:]):
-                # a scheduler that sets the rate from its own record would undo the remedy at its next step
-                before = self.adapter.restored_rates if self.adapter.restored_rates is not None else rates
-                schedulers.rescale(optimizer, before, schedulers.bound_to(optimizer, self._schedulers))
-        self._settle()
+        if doctor.treat(new) is None:
+            return
+        # rolled back (and treated): this step's gradients belong to a state that is gone
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.grad = None
+        self.skipped_steps += 1
+        if any(t.applied and t.remedy in schedulers.LR_REMEDIES for t in doctor.treatments[treated:]):
+            before = self.adapter.restored_rates if self.adapter.restored_rates is not None else rates
+            schedulers.rescale(optimizer, before, schedulers.bound_to(optimizer, self._schedulers))
 
     def track_scheduler(self, scheduler: Any) -> None:
         """Tell the doctor about a learning-rate ``scheduler`` of the watched optimizer, so that a

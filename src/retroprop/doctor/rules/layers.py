@@ -373,17 +373,16 @@ def _first_step_saturated(earlier: Sequence[dict[str, Any]], probe: dict[str, An
     opening = earlier[-1]
     if weight_gain(opening["layers"], opening.get("activations", ()))[0] > OVERSIZED_GAIN:
         return []  # oversized weights are named as such, from the first step
-    saturated = {a.get("after"): a for a in probe.get("activations", ())
-                 if (a.get("saturated_share") or 0.0) >= SATURATED_SHARE + saturation_margin(a, probe)}
+    pinned = {a.get("after"): a for a in probe.get("activations", ()) if saturated(a, probe)}
     calm = {a.get("after") for a in opening.get("activations", ())
             if a.get("saturated_share") is not None and a["saturated_share"] < SATURATED_SHARE}
     for layer in opening["layers"]:
         ratio = layer.get("update_ratio")
         name = layer["name"]
         if (ratio is None or not math.isfinite(ratio) or ratio <= EXPLODING_UPDATE_RATIO
-                or tiny_weights(layer) or name not in saturated or name not in calm):
+                or tiny_weights(layer) or name not in pinned or name not in calm):
             continue
-        units = saturated[name]
+        units = pinned[name]
         return [Finding(
             "exploding_gradients", name, layer["label"], "critical" if ratio > 1.0 else "warning",
             {"update_ratio": ratio, "grad_norm": layer["grad_norm"], "confirmed_by": "saturation",
@@ -703,6 +702,13 @@ def saturation_margin(activation: dict[str, Any], probe: dict[str, Any]) -> floa
     return 3 * math.sqrt(SATURATED_SHARE * (1 - SATURATED_SHARE) / outputs)
 
 
+def saturated(activation: dict[str, Any], probe: dict[str, Any]) -> bool:
+    """Whether ``activation`` has ``SATURATED_SHARE`` of its outputs in the flat regions on ``probe``,
+    beyond its batch's sampling noise (``saturation_margin``); False when the share is unknown."""
+    share = activation.get("saturated_share")
+    return share is not None and share >= SATURATED_SHARE + saturation_margin(activation, probe)
+
+
 def saturated_activations(probes: Sequence[dict[str, Any]], *, opening: Sequence[dict[str, Any]] = (),
                           losses: Sequence[float] | None = None,
                           start: float | None = None, batch_size: int | None = None,
@@ -731,16 +737,14 @@ def saturated_activations(probes: Sequence[dict[str, Any]], *, opening: Sequence
         return []
     findings = []
     for activation in probes[-1]["activations"]:
-        share = activation.get("saturated_share")
-        if share is None or share < SATURATED_SHARE + saturation_margin(activation, probes[-1]):
+        if not saturated(activation, probes[-1]):
             continue
+        share = activation["saturated_share"]
         before = [a for a in probes[-2]["activations"] if a["name"] == activation["name"]]
-        if before and (before[0].get("saturated_share") or 0.0) >= SATURATED_SHARE + saturation_margin(
-                before[0], probes[-2]):
+        if before and saturated(before[0], probes[-2]):
             initial = opening[0]["activations"] if opening else ()
             first = [a for a in initial if a["name"] == activation["name"]]
-            born = bool(first) and (first[0].get("saturated_share") or 0.0) >= SATURATED_SHARE + (
-                saturation_margin(first[0], opening[0]))
+            born = bool(first) and saturated(first[0], opening[0])
             findings.append(Finding(
                 "saturated_activations", activation["name"], activation["label"], "warning",
                 {"saturated_share": share, "from_start": born,
