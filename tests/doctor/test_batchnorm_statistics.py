@@ -44,6 +44,19 @@ def test_statistics_still_forgetting_their_start_are_not_judged():
     assert rules.batchnorm_statistics([cumulative, cumulative], steps=2, reference=2.3)
 
 
+def test_statistics_that_never_forgot_their_start_by_the_runs_end_are_named_then():
+    """Five steps at TensorFlow's default momentum leave 95 % of the statistics at mean 0 and variance 1:
+    the model the run leaves predicts with them (StackOverflow 47157526's ResNet after five updates)."""
+    gap = measure(0.01, 3.0, [0.01])
+    assert rules.batchnorm_statistics([gap, gap], steps=5, reference=1.1, steps_left=20) == []  # time left
+    (finding,) = rules.batchnorm_statistics([gap, gap], steps=5, reference=1.1, steps_left=0)
+    assert finding.evidence["case"] == "unsettled"
+    assert finding.evidence["initial_share"] == pytest.approx(0.99 ** 5)
+    assert "too few for a momentum of 0.01: 95% of the statistics" in finding.explanation
+    close = measure(0.01, 0.015, [0.01])  # statistics unsettled, but evaluation as good: nothing to name
+    assert rules.batchnorm_statistics([close, close], steps=5, reference=1.1, steps_left=0) == []
+
+
 def test_a_small_gap_is_a_fitted_models_not_a_fault():
     tiny = measure(1e-4, 5e-4, [0.1])  # 5x apart, but both far below a blind guess's loss
     assert rules.batchnorm_statistics([tiny, tiny], steps=500, reference=2.3) == []

@@ -356,6 +356,22 @@ def test_raw_pixels_are_unscaled():
     assert checks.unscaled_inputs(pixels / 255.0, mlp(n_in=64)) == []
 
 
+def test_a_batchnorm_after_the_first_layer_divides_out_the_inputs_scale_and_offset():
+    pixels = RNG.integers(0, 256, size=(500, 64)).astype(np.float64)
+    normed = [lin("0", 64, 32), {"name": "1", "label": "bn", "kind": "batchnorm"}, act("2", "relu"),
+              lin("3", 32, 10)]
+    assert checks.unscaled_inputs(pixels, normed) == []  # scale-invariant: the same outputs and gradients
+    assert checks.unscaled_inputs(pixels + 1000.0, normed) == []  # an offset: centred away
+    # not ranges that differ (each unit mixes them before the normalization), nor a scale near its eps
+    spread = np.column_stack([pixels[:, :32] / 255.0, pixels[:, 32:] * 100.0])
+    assert "ranges differ" in checks.unscaled_inputs(spread, normed)[0].explanation
+    assert checks.unscaled_inputs(pixels * 1e-6, normed)
+    # a normalization after the activation comes too late
+    late = [lin("0", 64, 32), act("1", "relu"), {"name": "2", "label": "bn", "kind": "batchnorm"},
+            lin("3", 32, 10)]
+    assert checks.unscaled_inputs(pixels, late)
+
+
 def test_the_largest_feature_sets_the_step_and_the_mean_square_the_saturation():
     # linear regression on a raw time index t = 0..99 next to a constant column (an SO question):
     # the constant adds nothing, t alone makes steps that suit unit inputs explode

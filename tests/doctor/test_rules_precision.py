@@ -224,6 +224,57 @@ def test_a_loss_that_rose_from_its_start_is_no_plateau():
     assert rules.slow_convergence(flat)  # a flat, noisy loss still is one
 
 
+def test_a_loss_leaving_its_plateau_at_a_pace_the_run_has_time_for_is_not_slow():
+    """A network escaping the flat start of a symmetric or saturated initialization falls slowly at
+    first: under 1 % per 100 steps is slow for a run about to end, not for one with thousands of
+    steps left; each check reads the pace again, so the plateau is named once the fall fades."""
+    rng = np.random.default_rng(0)
+    escaping = 2.3 - 0.00008 * np.arange(300) + rng.normal(0, 0.005, 300)  # 0.35 % per 100 steps
+    assert rules.slow_convergence(escaping)  # the run's length unknown: a plateau, as before
+    assert rules.slow_convergence(escaping, steps_left=200)  # 200 more such steps leave it near 2.26
+    assert rules.slow_convergence(escaping, steps_left=5000) == []  # 5000 take it below 90 % of 2.3
+    faded = np.concatenate([escaping, escaping[-1] + rng.normal(0, 0.005, 200)])
+    assert rules.slow_convergence(faded, steps_left=5000)  # the pace did not hold: named now
+    flat = 2.3 + rng.normal(0, 0.02, 300)  # no fall beyond its noise: no pace to project
+    assert rules.slow_convergence(flat, steps_left=100_000)
+
+
+def test_a_stall_at_a_training_accuracy_of_one_is_no_plateau():
+    """A model that sorts every training row has fitted its data, whatever its loss stands at."""
+    from retroprop.doctor.table import Evidence, plateau_explained
+
+    assert plateau_explained(Evidence(epoch_logs=[{"accuracy": 1.0, "loss": 4.8}]), []) == "fitted"
+    assert plateau_explained(Evidence(epoch_logs=[{"accuracy": 0.6, "loss": 4.8}]), []) is None
+    # as well as a nearest-neighbour vote on the training rows sorts them: as well as the data allows
+    vote = {"accuracy": 0.97, "neighbours": 5, "rows": 1000}
+    logs = [{"accuracy": 0.98, "loss": 4.8}]
+    assert plateau_explained(Evidence(epoch_logs=logs, attainable=lambda: vote), []) == "fitted"
+    logs = [{"accuracy": 0.90, "loss": 4.8}]
+    assert plateau_explained(Evidence(epoch_logs=logs, attainable=lambda: vote), []) is None
+
+
+def test_a_loss_still_learning_under_the_noise_of_small_batches_is_not_yet_underfitting():
+    """Over one plateau window the noise of small batches hides a fall of 1-2 % per 100 steps; over
+    the two halves of the last 1000 steps it shows: mid-run, with the steps to fall 10 % further, such a
+    loss is still learning. At the run's end it is judged on where it stands, and a fall toward a blind
+    guess's loss learns nothing."""
+    rng = np.random.default_rng(0)
+    quick, slow = np.linspace(2.3, 1.6, 200), np.linspace(1.6, 1.35, 1100)
+    losses = list(np.concatenate([quick, slow]) + rng.normal(0, 0.3, 1300))
+    vote = {"accuracy": 0.95, "neighbours": 5, "rows": 1000}
+    kwargs = {"chance_loss": 2.3, "epoch_logs": [{"accuracy": 0.5}], "samples": (1000, 200),
+              "attainable": lambda: vote}
+    assert rules.loss_trend(losses, chance_loss=2.3) == "stalled"  # one window cannot tell
+    assert rules.underfitting(losses, [1e-3, 1e-3], steps_left=5000, **kwargs) == []
+    assert rules.underfitting(losses, [1e-3, 1e-3], steps_left=0, **kwargs)  # the run ended there
+    assert rules.underfitting(losses, [1e-3, 1e-3], steps_left=300, **kwargs)  # too few steps to go on
+    assert rules.underfitting(losses, [1e-3, 1e-3], steps_left=None, **kwargs)  # its length unknown
+    flat = list(np.concatenate([quick, np.full(1100, 1.5)]) + rng.normal(0, 0.3, 1300))
+    assert rules.underfitting(flat, [1e-3, 1e-3], steps_left=5000, **kwargs)  # no fall: stuck
+    kwargs["chance_loss"] = 1.0  # the same fall, above a blind guess's loss: toward it, not a fit
+    assert rules.underfitting(losses, [1e-3, 1e-3], steps_left=5000, **kwargs)
+
+
 # -- two patterns, 100 % accuracy ------------------------------------------------------------------
 def test_two_pattern_data_learned_perfectly_raises_no_alarm():
     for seed in range(3):

@@ -11,6 +11,7 @@ import retroprop as rp
 from retroprop import nn
 from retroprop.doctor import checks
 from retroprop.doctor.adapter import RetropropAdapter, unit_symmetry
+from retroprop.doctor.table import held_until
 
 
 def _mlp(init=None, dropout: float = 0.0) -> nn.Sequential:
@@ -57,15 +58,19 @@ def model_layers(model):
     return describe_model(model)
 
 
-def test_random_weights_a_zero_output_layer_or_dropout_are_not():
+def test_random_weights_or_a_zero_output_layer_are_not_and_dropout_waits_for_a_consequence():
     assert checks.symmetric_units(_symmetry(_mlp())) == []  # default random init
     model = _mlp()
     _zero(model[4])  # a zero-initialized output layer: its inputs differ, so do its units' gradients
     symmetry = _symmetry(model)
     assert symmetry[-1]["rows_identical"] and symmetry[-1]["columns_identical"]
     assert checks.symmetric_units(symmetry) == []
-    model = _mlp(_constant, dropout=0.5)  # dropout's masks tell the units apart
-    assert checks.symmetric_units(_symmetry(model), dropout_rates=[0.5]) == []
+    model = _mlp(_constant, dropout=0.5)  # dropout's masks tell the units apart, by chance
+    (finding,) = checks.symmetric_units(_symmetry(model), dropout_rates=[0.5])
+    assert finding.evidence["until_consequence"] and finding.evidence["dropout"] == 0.5
+    assert held_until(finding) == "consequence" and "dropout's masks (rate up to 0.5)" in finding.explanation
+    (plain,) = checks.symmetric_units(_symmetry(_mlp(_constant)))
+    assert held_until(plain) is None  # without dropout: named at the first step
     assert checks.symmetric_units(None) == [] and checks.symmetric_units([]) == []
 
 

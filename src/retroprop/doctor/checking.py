@@ -22,7 +22,7 @@ from retroprop.doctor.adapter import optional_member
 from retroprop.doctor.diagnosis import TREATMENT_ORDER, Diagnosis
 from retroprop.doctor.recorder import SETTLE_AFTER
 from retroprop.doctor.repair import DEPTH_GROWTH, _oversized
-from retroprop.doctor.table import Evidence
+from retroprop.doctor.table import Evidence, held_until
 
 # the loss rules run every LOSS_CHECK_FIRST steps over the first 100 (the dropout window is read at
 # step 100, as soon as it is full), every LOSS_CHECK_STEPS after that, as often as the settled probes;
@@ -301,17 +301,18 @@ class Checking:
         return self._yardstick[0]
 
     def _held_harm(self, steps_left: int | None) -> list[rules.Finding]:
-        """The held setup findings, released (and no longer held) when the losses show their cost
-        (``rules.scale_cost``), dropped when they show none; none while it is too early to tell."""
+        """The setup findings held for their scale (``table.held_until``), released (and no longer
+        held) when the losses show their cost (``rules.scale_cost``), dropped when they show none; none
+        while it is too early to tell. Those held for a consequence wait for it (``_report``)."""
+        scale = [f for f in self._held if held_until(f) == "scale"]
+        if not scale:
+            return []
         verdict = self._rule("scale_cost", lambda: rules.scale_cost(
             self.recorder.losses[self._loss_start:], self.chance_loss, steps_left,
             batch_size=self._batch_size()))
-        if verdict == "harm":
-            held, self._held = self._held, []
-            return held
-        if verdict == "none":
-            self._held = []
-        return []
+        if verdict in ("harm", "none"):
+            self._held = [f for f in self._held if held_until(f) != "scale"]
+        return scale if verdict == "harm" else []
 
     def _overrides(self, problem: str) -> str:
         """For a problem whose remedies lower the learning rate, found after this recipe's loss was
@@ -380,6 +381,8 @@ class Checking:
             batchnorm=tuple(self._batchnorm), fit=tuple(self._fit), fit_start=self._fit_start,
             steps=self.recorder.step - self._loss_start if self.recorder else 0,  # this recipe's (a
             # treatment may have inserted the layers, whose statistics start over)
+            steps_left=(None if self.planned_steps is None or not self.recorder
+                        else max(self.planned_steps - self.recorder.step, 0)),
             chance_loss=self.chance_loss, start=self._run_start[0],
             losses=self.recorder.losses[self._loss_start:] if self.recorder and self.losses_known else None))
         new = self._report(findings, step, epoch, "epoch")

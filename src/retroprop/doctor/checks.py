@@ -521,7 +521,10 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
         else:
             why = ("a least-squares fit to class indicators penalizes outputs beyond 1 for the right class "
                    "and can mask a class lying between two others")
-        return ("regression_on_labels", "warning", {"classes": info["columns"], "distinct_targets": None},
+        # outputs squashed into the indicators' range learn, only slower: named once the run shows it
+        slower = {"until_consequence": True} if kind in ("sigmoid", "softmax") else {}
+        return ("regression_on_labels", "warning",
+                {"classes": info["columns"], "distinct_targets": None, **slower},
                 f"a regression loss ({loss}) between {_label_text(kind)} and one-hot rows over "
                 f"{info['columns']} classes: {why}.",
                 USER_FIX.format(what="the loss (cross_entropy on class scores)"))
@@ -740,6 +743,18 @@ def starts_standardized(layers: Sequence[dict[str, Any]] | None) -> bool:
     return False
 
 
+def normalized_after_first_layer(layers: Sequence[dict[str, Any]] | None) -> bool:
+    """Whether the first Linear or convolution layer feeds a batch normalization directly (nothing but
+    dropout between them): that normalization divides out a common scale of the inputs exactly (the
+    first layer's outputs and the gradients of its weights are those of unit-scale inputs: a function
+    invariant to the scale of ``W x`` has the same gradient at ``W (a x)``) and subtracts their offset
+    (``W (x + b)`` shifts each output channel by a constant)."""
+    passing = ("flatten", "identity", "dropout")
+    kinds = [layer["kind"] for layer in layers or () if layer["kind"] not in passing]
+    first = next((i for i, kind in enumerate(kinds) if kind == "linear"), None)
+    return first is not None and first + 1 < len(kinds) and kinds[first + 1] == "batchnorm"
+
+
 def first_activation(layers: Sequence[dict[str, Any]] | None) -> str | None:
     """The kind of the first activation after the first Linear layer (None: none, or unknown)."""
     seen_linear = False
@@ -800,7 +815,12 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
     warn, critical, by_largest = scale_limits(layers)
     scale = largest if by_largest else rms
     measured = []
-    if scale > warn:
+    # a batch normalization right after the first layer divides a large scale out and subtracts an
+    # offset (not a scale so small its variance nears the normalization's eps, nor ranges that differ)
+    normalized = normalized_after_first_layer(layers)
+    if scale > warn and normalized:
+        evidence["normalized_after_first_layer"] = True
+    elif scale > warn:
         pixels = bool(low[varying].min() >= 0 and 128 <= high[varying].max() <= 255
                       and np.all((data == np.round(data)) | np.isnan(data)))
         evidence["raw_pixels"] = pixels
@@ -839,7 +859,7 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
         offsets = np.where((lo > 0) | (hi < 0), np.minimum(np.abs(lo), np.abs(hi)), 0.0) / (hi - lo)
         worst = int(np.argmax(offsets))
         evidence["offset_ratio"] = float(offsets[worst])
-        if offsets[worst] > INPUT_OFFSET_MAX:
+        if offsets[worst] > INPUT_OFFSET_MAX and not normalized:
             measured.append(f"a feature lies {_fmt(float(offsets[worst]))} times its own range away from 0 "
                             f"({_fmt(float(lo[worst]))} to {_fmt(float(hi[worst]))}), so its weight and the "
                             "bias pull nearly the same way and the first layer learns it only slowly")
@@ -1081,9 +1101,12 @@ def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[
     """Linear or convolution layers whose units start as copies of one another and stay so: every unit
     has the same weights and bias, and the next such layer weighs them alike (``symmetry``: per layer in
     forward order, ``units``, ``rows_identical`` and ``columns_identical``, as ``adapter.unit_symmetry``
-    gives them). Not with dropout, whose masks tell units apart. At most one finding: the first layer."""
-    if not symmetry or max(dropout_rates, default=0.0) > 0.0:
+    gives them). At most one finding: the first layer. Under dropout, whose masks tell the copies apart
+    by chance, a little at each step, the finding waits for the run to show its cost (``until_consequence``:
+    ``table.held_until``): a stall, or units that die or pass no gradient."""
+    if not symmetry:
         return []
+    dropout = max(dropout_rates, default=0.0)
     symmetric = [this for this, after in itertools.pairwise(symmetry)
                  if this["units"] >= 2 and this["rows_identical"] and after["columns_identical"]]
     if not symmetric:
@@ -1093,13 +1116,17 @@ def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[
                  {"name": first["name"], "label": first["name"]})
     where = _label(layer)
     others = f" (and {len(symmetric) - 1} more layer(s) alike)" if len(symmetric) > 1 else ""
+    stay = ("so they stay copies of one unit" if dropout <= 0.0 else
+            f"so only dropout's masks (rate up to {dropout:g}) tell them apart, by chance and a little at "
+            "each step; they stay near-copies of one unit")
     return [_finding(
         "symmetric_units", layer, "critical",
-        {"units": first["units"], "layers": [entry["name"] for entry in symmetric]},
+        {"units": first["units"], "layers": [entry["name"] for entry in symmetric],
+         **({"dropout": dropout, "until_consequence": True} if dropout > 0.0 else {})},
         f"the {first['units']} units of {where}{others} start with the same weights and bias, and the next "
-        "layer weighs them alike: every unit gets the same gradient at every step, so they stay copies of "
-        "one unit and the layer computes one feature however wide it is. A constant (or zero) "
-        "initialization does this; random weights break the symmetry.",
+        f"layer weighs them alike: every unit gets the same gradient at every step, {stay}, and the layer "
+        "computes one feature however wide it is. A constant (or zero) initialization does this; random "
+        "weights break the symmetry.",
         FIT_FIX.format(remedy="he_init: fresh random (He) weights"))]
 
 

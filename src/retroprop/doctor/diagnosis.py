@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retroprop.doctor.rules import Finding
 from retroprop.doctor.table import CAUSAL_ORDER, CONSEQUENCES, PROBLEMS, SETUP_PROBLEMS, TREATMENT_ORDER
 
 # the problems, their causal order, consequences and remedies: derived from the rules table
@@ -112,8 +113,9 @@ CASE_CONSEQUENCES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def consequences_of(diagnosis: Diagnosis) -> tuple[str, ...]:
-    """The problems ``diagnosis`` can cause: its case's (``CASE_CONSEQUENCES``), else its problem's."""
+def consequences_of(diagnosis: Diagnosis | Finding) -> tuple[str, ...]:
+    """The problems ``diagnosis`` (or a finding) can cause: its case's (``CASE_CONSEQUENCES``), else its
+    problem's."""
     case = diagnosis.evidence.get("case") if isinstance(diagnosis.evidence, dict) else None
     return CASE_CONSEQUENCES.get((diagnosis.problem, case), CONSEQUENCES.get(diagnosis.problem, ()))
 

@@ -31,7 +31,7 @@ import numpy as np
 from retroprop.doctor import rules, table
 from retroprop.doctor.adapter import ModelAdapter, adapter_for, optional_member
 from retroprop.doctor.checking import LOSS_CHECK_FIRST, Checking, Movement
-from retroprop.doctor.diagnosis import Diagnosis
+from retroprop.doctor.diagnosis import Diagnosis, consequences_of
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.recorder import Recorder
 from retroprop.doctor.repair import Repairing
@@ -383,8 +383,8 @@ class Doctor(Checking, Repairing):
             try:
                 setup, self._setup = self._setup, []
                 if setup and self.losses_known:  # the losses will show what a scale costs
-                    self._held += [f for f in setup if f.problem in table.HELD_UNTIL_HARM]
-                    setup = [f for f in setup if f.problem not in table.HELD_UNTIL_HARM]
+                    self._held += [f for f in setup if table.held_until(f)]
+                    setup = [f for f in setup if not table.held_until(f)]
                 new = self._report(setup, step, epoch, "setup") if setup else []
                 new += self._observe(loss, epoch, grads_finite, rerun)
                 self._drain_probe_errors()
@@ -478,9 +478,10 @@ class Doctor(Checking, Repairing):
     def _report(self, findings: list[rules.Finding], step: int, epoch: int, family: str) -> list[Diagnosis]:
         """New diagnoses from ``findings`` of one family of checks (``episodes.Episodes.report``); a
         held setup finding goes first when one of its consequences is among them."""
-        if self._held and any(f.problem in table.CONSEQUENCES[held.problem]
-                              for held in self._held for f in findings):
-            findings, self._held = [*self._held, *findings], []
+        released = [held for held in self._held if any(f.problem in consequences_of(held) for f in findings)]
+        if released:
+            findings = [*released, *findings]
+            self._held = [held for held in self._held if all(held is not r for r in released)]
         return self.episodes.report(findings, step, epoch, family, note=self._overrides)
 
     def causal_order(self) -> list[tuple[Diagnosis, int]]:

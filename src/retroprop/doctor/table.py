@@ -269,14 +269,31 @@ def plateau_explained(evidence: Evidence, found: Sequence[Finding]) -> str | Non
     remedies lower the learning rate found in this check or earlier in this recipe (advice to raise
     the same rate would contradict it, and a loss held up by dead units or overshooting steps is their
     consequence), or ``underfitting`` found so (labels the inputs do not predict: no rate learns them;
-    too little capacity: a faster rate stalls at the same level)."""
+    too little capacity: a faster rate stalls at the same level), or a model that has fitted its data
+    whatever its loss (``_fitted``)."""
     if rules.dropout_level(evidence.dropout_rates) >= rules.DROPOUT_RATE:
         return "dropout"
+    if _fitted(evidence):
+        return "fitted"
     problems = {f.problem for f in found} | set(evidence.recipe_problems)
     if Problem.UNDERFITTING in problems:
         return Problem.UNDERFITTING.value
     lowering = sorted(p for p in problems if "lower_lr" in TREATMENT_ORDER.get(p, ()))
     return lowering[0] if lowering else None
+
+
+def _fitted(evidence: Evidence) -> bool:
+    """Whether the latest epoch log's training accuracy is 1, or above 1 - ``rules.OVERFIT_GAP`` and at
+    least what a nearest-neighbour vote on the training rows sorts (``attainable``, for a classification
+    whose data the doctor has): the model sorts its training rows as well as the data allows, so a
+    loss that stands high (a few rows confidently wrong) is no sign of learning too slowly."""
+    log = evidence.epoch_logs[-1] if evidence.epoch_logs else {}
+    if "accuracy" not in log or float(log["accuracy"]) <= 1 - rules.OVERFIT_GAP:
+        return False
+    if float(log["accuracy"]) >= 1.0:
+        return True
+    yardstick = evidence.attainable() if evidence.attainable is not None else None
+    return yardstick is not None and float(log["accuracy"]) >= float(yardstick["accuracy"])
 
 
 def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -331,9 +348,10 @@ TABLE: tuple[Rule, ...] = (
          threshold="a pairing that is constant (softmax over one unit), unbounded (NLL on raw scores), "
                    "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
                    "mis-sized (BCE on > 2 classes, fewer outputs than classes), a regression loss on "
-                   "class labels, a bounded output short of regression targets, or multi-hot targets under "
-                   "a categorical loss, an output broadcast against targets of another shape; or no "
-                   "gradient in any layer while the loss is above 0; or a NaN "
+                   "class labels (on one-hot rows behind a sigmoid or softmax, which learn only slower: "
+                   "once a consequence is found), a bounded output short of regression targets, or "
+                   "multi-hot targets under a categorical loss, an output broadcast against targets of "
+                   "another shape; or no gradient in any layer while the loss is above 0; or a NaN "
                    "loss with every weight and activation finite (a custom loss, or one on probabilities); "
                    "or a training loss down to {fitted:.0%} of its start while, on up to {rows} training "
                    "rows, the predictions' squared error is at least the regression targets' variance "
@@ -385,8 +403,9 @@ TABLE: tuple[Rule, ...] = (
          treat_rank=4,
          signal="per Linear or convolution layer: whether every unit's weights and bias are the same, and "
                 "whether the next such layer weighs every input alike",
-         threshold="both, within {tolerance:g} of the layer's largest weight (not with dropout)",
-         window="before the first step",
+         threshold="both, within {tolerance:g} of the layer's largest weight (under dropout, named only "
+                   "once one of its consequences is found)",
+         window="before the first step (under dropout, when a consequence is found)",
          why="units that start alike and are weighed alike get the same gradient at every step: they stay "
              "copies of one unit (a constant or zero initialization), so the layer has one feature's "
              "capacity",
@@ -404,7 +423,8 @@ TABLE: tuple[Rule, ...] = (
                    "{sigmoid:g}; critical at {critical:g}x), else RMS > {step_max:g} (critical > "
                    "{step_critical:g}); every value below {step_min:g} in magnitude; range ratio > "
                    "{spread:.0f}, offset > {offset:.1f} (constant and two-valued features aside; not when "
-                   "the model begins with Standardize or BatchNorm)",
+                   "the model begins with Standardize or BatchNorm; no large RMS or offset when its first "
+                   "Linear or convolution feeds a BatchNorm, which divides them out)",
          window="before the first step",
          why="default inits assume unit-scale inputs: larger ones saturate units and enlarge the first "
              "layer's steps, far smaller ones leave the output flat and the steps tiny, and features of "
@@ -677,7 +697,7 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.BATCHNORM_STATISTICS,
          (Detector("batchnorm_statistics", "epoch", lambda e: rules.batchnorm_statistics(
-             e.batchnorm, e.steps, e.chance_loss or _run_start(e))),
+             e.batchnorm, e.steps, e.chance_loss or _run_start(e), steps_left=e.steps_left)),
           Detector("batchnorm_statistics (momentum 0)", "setup", lambda e: checks.frozen_batchnorm(
               e.batchnorm_momenta))),
          ("update_batchnorm_statistics",),
@@ -688,8 +708,8 @@ TABLE: tuple[Rule, ...] = (
                 "normalization's momentum",
          threshold="> {factor:g} x and more than {fitted:.0%} of a blind guess's loss (else the start's) "
                    "apart, once the running statistics have forgotten their initial values ((1 - "
-                   "momentum)^steps < {forgotten:g}) or never update them (momentum 0); a momentum of 0 "
-                   "alone, before the first step",
+                   "momentum)^steps < {forgotten:g}), never update them (momentum 0), or at the run's end "
+                   "still have not; a momentum of 0 alone, before the first step",
          window="2 consecutive epochs (the momentum: before the first step)",
          why="validation and predictions normalize with the running statistics; statistics that do not "
              "describe the training batches (never updated, or batches unlike one another) make a model "
@@ -732,7 +752,10 @@ TABLE: tuple[Rule, ...] = (
                 "(leave-one-out, on up to {rows} training rows), else the loss against a blind guess's "
                 "(else its start); the largest update-to-weight ratio; the generalization gap",
          threshold="after {steps} steps (or at the end of a shorter run): stopped falling (< {fall:.0%} "
-                   "and twice its noise over {plateau} steps, not rising), having been below "
+                   "and twice its noise over {plateau} steps, not rising; nor falling at >= {fall:.0%} "
+                   "per {plateau} steps beyond twice its noise between the two halves of the last {steps} "
+                   "steps, a pace that over the steps left would take it below {plateau_level:.0%} of "
+                   "where it stands), having been below "
                    "{plateau_level:.0%} of its start; ratios in "
                    "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training (or validation, if "
                    "higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's on "
@@ -751,7 +774,8 @@ TABLE: tuple[Rule, ...] = (
                      "rows": checks.ATTAINABLE_ROWS, "dropout": rules.DROPOUT_RATE}),
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
-             e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss), gate=_stall_unexplained),
+             e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss, steps_left=e.steps_left),
+              gate=_stall_unexplained),
           Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
               e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",)),
           Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(
@@ -776,7 +800,9 @@ TABLE: tuple[Rule, ...] = (
                 "summed over the steps) or the loss's pace against a blind guess's loss",
          threshold="< {fall:.0%} fall (and no rise beyond {fall:.0%} and twice its noise, over the window "
                    "or since the start) while still > {level:.0%} of the starting loss, never below it "
-                   "since; or every layer's ratio < {slow:g} while the loss is still (and always was) > "
+                   "since, unless it still falls beyond twice its noise at a pace that, kept over the "
+                   "steps the run has left, would take it below {level:.0%}; or every layer's ratio < "
+                   "{slow:g} while the loss is still (and always was) > "
                    "{level:.0%} of its start; or the loss still (and always) > {level:.0%} of its start "
                    "while the weights, at their pace, will have moved by < {moved:.0%} of their size by the "
                    "run's end; or the loss above a blind guess's (ln C; a regression's: predicting the "
@@ -817,6 +843,17 @@ TREATMENT_PRIORITY: tuple[str, ...] = tuple(rule.problem.value
                                             for rule in sorted(TABLE, key=lambda rule: rule.treat_rank))
 RULES: list[dict[str, str]] = [rule.doc() for rule in TABLE]
 HELD_UNTIL_HARM: frozenset[str] = frozenset(rule.problem.value for rule in TABLE if rule.until_harm)
+
+
+def held_until(finding: Finding) -> str | None:
+    """How a setup finding waits for the run to show its cost before it is named: ``"scale"`` (a row
+    held until harm: released when the losses show what the scale costs, ``rules.scale_cost``, dropped
+    when they show none), ``"consequence"`` (a finding whose cost depends on the run, marked
+    ``until_consequence`` in its evidence: released when one of its consequences, ``CONSEQUENCES``, is
+    found, and never named otherwise), or None (named at the first step)."""
+    if finding.problem in HELD_UNTIL_HARM:
+        return "scale"
+    return "consequence" if finding.evidence.get("until_consequence") else None
 _BY_FAMILY: dict[str, tuple[Detector, ...]] = {
     family: tuple(d for rule in TABLE for d in rule.detectors if d.family == family) for family in FAMILIES}
 

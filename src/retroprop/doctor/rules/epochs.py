@@ -226,7 +226,7 @@ def collapsing_validation(epoch_logs: Sequence[dict[str, float]],
 
 
 def batchnorm_statistics(measured: Sequence[dict], steps: int,
-                         reference: float | None = None) -> list[Finding]:
+                         reference: float | None = None, steps_left: int | None = None) -> list[Finding]:
     """Batch normalization whose running statistics do not describe the data it trains on: with the
     same weights, on the same training rows, the loss with the running statistics (evaluation mode:
     what validation and predictions use) is more than ``UNSTABLE_FACTOR`` times the loss with the
@@ -238,14 +238,17 @@ def batchnorm_statistics(measured: Sequence[dict], steps: int,
     Judged once the running statistics have had ``steps`` steps to forget their initial mean 0 and
     variance 1 (``(1 - momentum)^steps`` below ``STATS_FORGOTTEN`` in every layer), or can never forget
     them: a momentum of 0 never updates them, and evaluation normalizes with mean 0 and variance 1,
-    whatever the data. Dropout is off in both measures: with statistics that describe the batches, the
-    two losses are close."""
+    whatever the data; or at the run's end (``steps_left`` 0) when they still have not (case
+    ``unsettled``: too few steps for the momentum, and the model is left to predict with statistics
+    that are mostly their initial values). Dropout is off in both measures: with statistics that
+    describe the batches, the two losses are close."""
     if len(measured) < 2 or steps < 1:
         return []
     momenta = measured[-1]["momenta"]
     frozen = any(m == 0 for m in momenta)
     settled = all(m is None or m == 0 or (1.0 - m) ** steps < STATS_FORGOTTEN for m in momenta)
-    if not (frozen or settled):
+    unsettled = not (frozen or settled) and steps_left == 0
+    if not (frozen or settled or unsettled):
         return []
     margin = FITTED_LEVEL * reference if reference is not None and math.isfinite(reference) else 0.0
     for entry in measured[-2:]:
@@ -253,16 +256,24 @@ def batchnorm_statistics(measured: Sequence[dict], steps: int,
         if not (running > UNSTABLE_FACTOR * batch and running - batch > margin):
             return []
     batch, running = measured[-1]["batch"], measured[-1]["running"]
+    if unsettled:
+        slowest = min(m for m in momenta if m is not None and m > 0)
+        kept = (1.0 - slowest) ** steps
+        why = (f" (the run ended after {steps} steps, too few for a momentum of {_fmt(slowest)}: {kept:.0%} "
+               "of the statistics are still their initial mean 0 and variance 1; more steps, a larger "
+               "momentum, or statistics recomputed on the training data set them right).")
+    elif frozen:
+        why = " (a momentum of 0 never updates them: evaluation normalizes with mean 0 and variance 1)."
+    else:
+        why = (" (batches unlike one another, as from sorted data or tiny batches, or a momentum that keeps "
+               "only the latest batch).")
     return [Finding(
         "batchnorm_statistics", None, None, "critical",
         {"loss_batch_statistics": batch, "loss_running_statistics": running, "momenta": list(momenta),
-         "steps": steps},
+         "steps": steps, **({"case": "unsettled", "initial_share": kept} if unsettled else {})},
         f"with the same weights, on the same training rows, the loss is {_fmt(running)} in evaluation mode "
         f"against {_fmt(batch)} in training mode: batch normalization's running statistics, which "
-        "validation and predictions use, do not describe the data the model trains on"
-        + (" (a momentum of 0 never updates them: evaluation normalizes with mean 0 and variance 1)."
-           if frozen else " (batches unlike one another, as from sorted data or tiny batches, or a "
-           "momentum that keeps only the latest batch)."),
+        "validation and predictions use, do not describe the data the model trains on" + why,
     )]
 
 

@@ -280,12 +280,19 @@ def _rose_from_start(losses: Sequence[float], start: float, span: int, start_ste
 
 
 def slow_convergence(losses: Sequence[float], start: float | None = None, *,
-                     batch_size: int | None = None, chance_loss: float | None = None) -> list[Finding]:
+                     batch_size: int | None = None, chance_loss: float | None = None,
+                     steps_left: int | None = None) -> list[Finding]:
     """A plateau: hardly any fall over the last ``PLATEAU_STEPS`` steps, never far below the start's
     loss, nor below a blind guess's (``chance_loss``, when known and lower: a start thrown far above
     it by a bad initialization is no mark to have fallen from, and a loss at a guess's level, the
     class frequencies' or the targets' mean's, has learned nothing of the inputs); and no clear rise,
     over the window or since the start: a loss that climbs is not held up by small steps.
+
+    Slow is measured against the run's length: a loss that still falls (beyond twice the noise of
+    the window's two ends) at a pace that, kept over the ``steps_left`` the run has (when known),
+    would take it below ``PLATEAU_LEVEL`` of its mark is leaving the plateau (as a network does on
+    escaping the flat start of a symmetric or saturated initialization), and is not named; each later
+    check reads the pace again, so a fall that fades is named then.
 
     ``start`` is the loss the run began from (default: the mean of the first 5 values, or of the
     first smoothing window when ``batch_size`` is given). The two ends of the window are smoothed
@@ -315,6 +322,8 @@ def slow_convergence(losses: Sequence[float], start: float | None = None, *,
             return []  # it made progress and lost it: unstable_loss's to name, not a plateau
         if _rising(recent[1:span + 1], recent[-span:]) or _rose_from_start(losses, start, span, start_steps):
             return []  # a climbing loss: steps too small cannot raise it (each lowers it to first order)
+        if steps_left and _leaves_plateau(recent, span, steps_left, PLATEAU_LEVEL * mark):
+            return []
         where = (f"{now / mark:.0%} of a blind guess's ({_fmt(mark)}; it fell from its start, "
                  f"{_fmt(start)}, only to what guessing scores)" if guess
                  else f"{now / start:.0%} of where it started")
@@ -327,6 +336,19 @@ def slow_convergence(losses: Sequence[float], start: float | None = None, *,
             + f" over the last {window} steps and is still {where}: the model is not learning at this pace.",
         )]
     return []
+
+
+def _leaves_plateau(recent: np.ndarray, span: int, steps_left: int, level: float) -> bool:
+    """Whether the loss falls from the first ``span`` steps of ``recent`` (after its first) to its last
+    ``span`` beyond twice the noise of the difference, at a pace that, kept for ``steps_left`` more
+    steps, would bring it below ``level``."""
+    before, now = recent[1:span + 1], recent[-span:]
+    fall = float(np.add.reduce(before)) / span - float(np.add.reduce(now)) / span
+    noise = math.sqrt(float(np.var(before)) / span + float(np.var(now)) / span)
+    if not fall > 2 * noise:
+        return False
+    per_step = fall / (recent.size - 1 - span)  # the two ends' centres lie this many steps apart
+    return float(np.add.reduce(now)) / span - per_step * steps_left < level
 
 
 def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
@@ -625,7 +647,11 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), or at the run's end (``steps_left`` 0:
     a shorter run ends on its plateau, with no later steps to leave it), all of: the loss learned something
     (its lowest smoothed value below ``PLATEAU_LEVEL`` of ``start``, else it is
-    ``slow_convergence``'s), has stopped falling over the last window (and is not rising), and is
+    ``slow_convergence``'s), has stopped falling over the last window (and is not rising; before the
+    run's end, nor falls, below a blind guess's loss, over the last ``UNDERFIT_WINDOWS`` windows' two
+    halves at a plateau's pace or faster, ``_pace_over``, a pace that kept over the ``steps_left``
+    would take it below ``PLATEAU_LEVEL`` of where it stands: the noise of small batches hides a slow
+    fall from one window; a fall toward a guess's loss from above learns nothing of the inputs), and is
     still above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else of ``start``); the
     updates are in range (the largest update-to-weight ratio of the last two probes between
     ``SLOW_UPDATE`` and ``EXPLODING_UPDATE_RATIO``: not a rate too small or too large); and,
@@ -677,6 +703,10 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         return []
     if len(losses) < UNDERFIT_WINDOWS * window and steps_left != 0:
         return []
+    below_guess = chance_loss is None or not math.isfinite(chance_loss) or now < chance_loss
+    pace = _pace_over(losses, UNDERFIT_WINDOWS * window) if steps_left and below_guess else None
+    if pace is not None and pace * steps_left > (1 - PLATEAU_LEVEL) * now:
+        return []  # still learning, at a pace the short window's noise hid, with the steps to go on
     level = chance_loss if chance_loss and math.isfinite(chance_loss) else start
     if _lowest_smoothed(losses, span) >= PLATEAU_LEVEL * start:
         return []  # it never learned anything: slow_convergence's
@@ -698,6 +728,23 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         "model has too little capacity (or too few steps) for its data (or the labels are too noisy "
         "to fit).",
     )]
+
+
+def _pace_over(losses: Sequence[float], steps: int) -> float | None:
+    """The loss's fall per step from the first half of its last ``steps`` to the second, when it falls
+    by more than twice the noise of the difference and at least ``PLATEAU_FALL`` of its level per
+    ``PLATEAU_STEPS`` steps (a fall that the noise of a plateau window's smoothed ends can hide, with
+    mini-batches of a few samples, read on halves many windows long); else None."""
+    recent = np.asarray(losses[-steps:], dtype=np.float64)
+    if recent.size < 2 * LOSS_EMA_STEPS or not np.isfinite(recent).all():
+        return None
+    half = recent.size // 2
+    before, now = recent[:half], recent[half:]
+    level = _mean(before)
+    fall = level - _mean(now)
+    noise = math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
+    pace = fall / (recent.size / 2)  # the halves' centres lie half the steps apart
+    return pace if fall > 2 * noise and pace * PLATEAU_STEPS > PLATEAU_FALL * level else None
 
 
 def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int,
