@@ -521,10 +521,7 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
         else:
             why = ("a least-squares fit to class indicators penalizes outputs beyond 1 for the right class "
                    "and can mask a class lying between two others")
-        # outputs squashed into the indicators' range learn, only slower: named once the run shows it
-        slower = {"until_consequence": True} if kind in ("sigmoid", "softmax") else {}
-        return ("regression_on_labels", "warning",
-                {"classes": info["columns"], "distinct_targets": None, **slower},
+        return ("regression_on_labels", "warning", {"classes": info["columns"], "distinct_targets": None},
                 f"a regression loss ({loss}) between {_label_text(kind)} and one-hot rows over "
                 f"{info['columns']} classes: {why}.",
                 USER_FIX.format(what="the loss (cross_entropy on class scores)"))
