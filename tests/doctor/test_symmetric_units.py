@@ -105,3 +105,34 @@ def test_fit_names_it_first_and_repair_draws_fresh_weights():
     history = rp.fit(healthy, x[:1200], y[:1200], optimizer=rp.optim.SGD(healthy.parameters(), lr=0.1),
                      doctor=True, **options)
     assert "symmetric_units" not in [d.problem for d in history.diagnoses]
+
+
+def _constant_mlp(hidden_layers: int) -> nn.Sequential:
+    rp.manual_seed(0)
+    layers = []
+    for i in range(hidden_layers):
+        layers += [nn.Linear(64 if i == 0 else 32, 32), nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Dropout(0.2), nn.Linear(32, 10))
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            _constant(module)
+    return model
+
+
+def test_under_dropout_copies_are_named_with_the_stall_they_cause_and_not_when_dropout_parts_them(digits):
+    x_train, y_train, x_test, y_test = digits
+
+    def fit(model):
+        optimizer = rp.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        return rp.fit(model, x_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=15,
+                      batch_size=32, validation_data=(x_test, y_test), doctor=True, verbose=0, seed=0)
+
+    # two layers of copies: dropout's masks part the last layer's inputs only, and the net barely learns
+    history = fit(_constant_mlp(2))
+    first, *rest = history.diagnoses
+    assert first.problem == "symmetric_units" and first.step > 0  # held until its consequence showed
+    assert rest and all(d.caused_by and d.caused_by["problem"] == "symmetric_units" for d in rest)
+    assert history.history["val_accuracy"][-1] < 0.5  # a healthy init: above 0.9
+    # one layer of copies under the same dropout: the masks part them, the net learns, nothing is named
+    history = fit(_constant_mlp(1))
+    assert history.diagnoses == [] and history.history["val_accuracy"][-1] > 0.8
