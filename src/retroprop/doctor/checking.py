@@ -275,8 +275,7 @@ class Checking:
         self._last_loss_check = step
         young = step - self._loss_start < SETTLE_AFTER  # a run's (or a treated recipe's) first 100 steps
         self._next_loss_check = step + (LOSS_CHECK_FIRST if young else LOSS_CHECK_STEPS)
-        planned = self.planned_steps
-        steps_left = 0 if final else None if planned is None else max(planned - step - 1, 0)
+        steps_left = 0 if final else self._steps_left(step)
         found = self._run("loss", self._evidence(
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
@@ -284,6 +283,10 @@ class Checking:
             attainable=self._attainable, rates=self._rate_change(),
             recent_update_ratios=self._steady_updates(steady=False)))
         return [*self._held_harm(steps_left), *found] if self._held else found
+
+    def _steps_left(self, step: int) -> int | None:
+        """The steps the run has left after ``step`` (0-based), as planned; None when not known."""
+        return None if self.planned_steps is None else max(self.planned_steps - step - 1, 0)
 
     def _attainable(self) -> dict[str, Any] | None:
         """What a classification's training data allows (``checks.attainable_accuracy`` on the
@@ -381,8 +384,7 @@ class Checking:
             batchnorm=tuple(self._batchnorm), fit=tuple(self._fit), fit_start=self._fit_start,
             steps=self.recorder.step - self._loss_start if self.recorder else 0,  # this recipe's (a
             # treatment may have inserted the layers, whose statistics start over)
-            steps_left=(None if self.planned_steps is None or not self.recorder
-                        else max(self.planned_steps - self.recorder.step, 0)),
+            steps_left=self._steps_left(self.recorder.step - 1) if self.recorder else None,
             chance_loss=self.chance_loss, start=self._run_start[0],
             losses=self.recorder.losses[self._loss_start:] if self.recorder and self.losses_known else None))
         new = self._report(findings, step, epoch, "epoch")

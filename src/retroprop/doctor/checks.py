@@ -731,10 +731,14 @@ def _collapsed(run: list[dict[str, Any]], linear_model: bool, pooled: bool = Fal
 # ---------------------------------------------------------------------------------------------
 # unscaled_inputs
 # ---------------------------------------------------------------------------------------------
+# layers that pass values on unchanged in scale (dropout's rescaling keeps their expectation)
+PASSING_KINDS = ("flatten", "identity", "dropout")
+
+
 def starts_standardized(layers: Sequence[dict[str, Any]] | None) -> bool:
     """Whether the model's first layer that touches the values standardizes them."""
     for layer in layers or ():
-        if layer["kind"] in ("flatten", "identity", "dropout"):
+        if layer["kind"] in PASSING_KINDS:
             continue
         return layer["kind"] in ("standardize", "batchnorm")
     return False
@@ -746,8 +750,7 @@ def normalized_after_first_layer(layers: Sequence[dict[str, Any]] | None) -> boo
     first layer's outputs and the gradients of its weights are those of unit-scale inputs: a function
     invariant to the scale of ``W x`` has the same gradient at ``W (a x)``) and subtracts their offset
     (``W (x + b)`` shifts each output channel by a constant)."""
-    passing = ("flatten", "identity", "dropout")
-    kinds = [layer["kind"] for layer in layers or () if layer["kind"] not in passing]
+    kinds = [layer["kind"] for layer in layers or () if layer["kind"] not in PASSING_KINDS]
     first = next((i for i, kind in enumerate(kinds) if kind == "linear"), None)
     return first is not None and first + 1 < len(kinds) and kinds[first + 1] == "batchnorm"
 

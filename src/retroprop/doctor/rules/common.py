@@ -201,13 +201,19 @@ def _start_of(losses: Sequence[float], start: float | None, span: int = 5) -> fl
     return _mean(first) if first.size and np.isfinite(first).all() else math.nan
 
 
+def _fall_and_noise(before: np.ndarray, now: np.ndarray) -> tuple[float, float]:
+    """How far the mean loss falls from the steps ``before`` to the steps ``now`` (negative: it rose),
+    and the sampling noise of that difference (the two means' standard errors combined)."""
+    fall = float(np.add.reduce(before)) / before.size - float(np.add.reduce(now)) / now.size
+    return fall, math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
+
+
 def _rising(before: np.ndarray, now: np.ndarray) -> bool:
     """Whether the loss over the steps ``now`` is higher than over the steps ``before`` by more than
     ``PLATEAU_FALL`` of it and by more than twice the sampling noise of the difference of the two
     means (a flat loss of noisy mini-batches rises that far by chance about one check in 40)."""
-    rise = float(np.add.reduce(now)) / now.size - float(np.add.reduce(before)) / before.size
-    noise = math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
-    return rise > PLATEAU_FALL * float(np.add.reduce(before)) / before.size and rise > 2 * noise
+    fall, noise = _fall_and_noise(before, now)
+    return -fall > PLATEAU_FALL * float(np.add.reduce(before)) / before.size and -fall > 2 * noise
 
 
 def _generalization_gap(log: dict[str, float], samples: tuple[int, int] | None) -> tuple[float, float]:

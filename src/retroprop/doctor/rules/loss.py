@@ -41,6 +41,7 @@ from retroprop.doctor.rules.common import (
     Finding,
     _accuracy_noise,
     _all_finite,
+    _fall_and_noise,
     _falling,
     _fmt,
     _generalization_gap,
@@ -342,13 +343,12 @@ def _leaves_plateau(recent: np.ndarray, span: int, steps_left: int, level: float
     """Whether the loss falls from the first ``span`` steps of ``recent`` (after its first) to its last
     ``span`` beyond twice the noise of the difference, at a pace that, kept for ``steps_left`` more
     steps, would bring it below ``level``."""
-    before, now = recent[1:span + 1], recent[-span:]
-    fall = float(np.add.reduce(before)) / span - float(np.add.reduce(now)) / span
-    noise = math.sqrt(float(np.var(before)) / span + float(np.var(now)) / span)
+    now = recent[-span:]
+    fall, noise = _fall_and_noise(recent[1:span + 1], now)
     if not fall > 2 * noise:
         return False
     per_step = fall / (recent.size - 1 - span)  # the two ends' centres lie this many steps apart
-    return float(np.add.reduce(now)) / span - per_step * steps_left < level
+    return _mean(now) - per_step * steps_left < level
 
 
 def slow_steps(losses: Sequence[float], update_ratios: Sequence[float],
@@ -738,13 +738,10 @@ def _pace_over(losses: Sequence[float], steps: int) -> float | None:
     recent = np.asarray(losses[-steps:], dtype=np.float64)
     if recent.size < 2 * LOSS_EMA_STEPS or not np.isfinite(recent).all():
         return None
-    half = recent.size // 2
-    before, now = recent[:half], recent[half:]
-    level = _mean(before)
-    fall = level - _mean(now)
-    noise = math.sqrt(float(np.var(before)) / before.size + float(np.var(now)) / now.size)
+    before = recent[:recent.size // 2]
+    fall, noise = _fall_and_noise(before, recent[before.size:])
     pace = fall / (recent.size / 2)  # the halves' centres lie half the steps apart
-    return pace if fall > 2 * noise and pace * PLATEAU_STEPS > PLATEAU_FALL * level else None
+    return pace if fall > 2 * noise and pace * PLATEAU_STEPS > PLATEAU_FALL * _mean(before) else None
 
 
 def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int,
