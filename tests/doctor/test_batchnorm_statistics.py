@@ -57,6 +57,29 @@ def test_statistics_that_never_forgot_their_start_by_the_runs_end_are_named_then
     assert rules.batchnorm_statistics([close, close], steps=5, reference=1.1, steps_left=0) == []
 
 
+def test_a_gap_in_accuracy_is_named_where_the_losses_are_not_twice_apart():
+    """A network that classifies its training rows with the batches' statistics but not yet confidently:
+    the losses 0.59 and 0.91 are not twice apart, the accuracies 100 % and 37 % are."""
+    gap = dict(measure(0.59, 0.91, [0.01]), batch_accuracy=1.0, running_accuracy=0.37, rows=30)
+    (finding,) = rules.batchnorm_statistics([gap, gap], steps=10, reference=1.1, steps_left=0)
+    assert finding.evidence["accuracy_running_statistics"] == 0.37
+    assert "the accuracy 37% against 100%" in finding.explanation
+    assert rules.batchnorm_statistics([measure(0.59, 0.91, [0.01])] * 2, steps=10, reference=1.1,
+                                      steps_left=0) == []  # the losses alone: not named
+    # on a handful of rows, a gap of one row is noise
+    few = dict(gap, batch_accuracy=1.0, running_accuracy=0.8, rows=5)
+    assert rules.batchnorm_statistics([few, few], steps=10, reference=1.1, steps_left=0) == []
+
+
+def test_class_accuracy_reads_class_indices_and_one_hot_rows_only():
+    out = np.array([[2.0, 0.0, 1.0], [0.0, 3.0, 1.0], [0.0, 0.0, 1.0], [5.0, 0.0, 1.0]])
+    assert rules.class_accuracy(out, np.array([0, 1, 2, 1])) == 0.75
+    assert rules.class_accuracy(out, np.eye(3)[[0, 1, 2, 1]]) == 0.75
+    assert rules.class_accuracy(out[:, :1], np.array([0, 1, 0, 1])) is None  # one unit: the loss decides
+    assert rules.class_accuracy(out, np.array([0.5, 1.0, 2.0, 1.0])) is None  # not classes
+    assert rules.class_accuracy(out, np.array([0, 1, 2])) is None  # rows that do not pair
+
+
 def test_a_small_gap_is_a_fitted_models_not_a_fault():
     tiny = measure(1e-4, 5e-4, [0.1])  # 5x apart, but both far below a blind guess's loss
     assert rules.batchnorm_statistics([tiny, tiny], steps=500, reference=2.3) == []
@@ -114,6 +137,64 @@ def test_fit_names_statistics_that_never_update_and_repairs_them(repair):
     else:  # and its harm, once validation shows the gap twice
         (measured,) = named[1:]
         assert measured.epoch <= 2 and measured.evidence["momenta"] == [0.0]
+
+
+def test_the_recomputed_statistics_are_the_average_of_the_batches_and_nothing_else_changes():
+    from retroprop.doctor.remedies import recompute_batchnorm_statistics
+
+    model = batchnorm_model(0.01)
+    rng = np.random.default_rng(0)
+    x = (3.0 + rng.standard_normal((100, 64))).astype(np.float32)
+    weights = {k: v.copy() for k, v in model.state_dict().items()
+               if "running" not in k and "tracked" not in k}
+    model.eval()
+    treatment = recompute_batchnorm_statistics(model, None, inputs=x, batch_size=32)
+    assert treatment.applied and "4 batches" in treatment.description
+    assert not any(m.training for m in model.modules()) and model[1].momentum == 0.01
+    for key, value in weights.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+    # what the first batch normalization sees: the first layer's outputs, batch by batch
+    hidden = x @ model[0].weight.data.T + model[0].bias.data
+    batches = [hidden[i:i + 32] for i in range(0, 100, 32)]  # the last holds 4 rows
+    np.testing.assert_allclose(model[1].running_mean.data, np.mean([b.mean(0) for b in batches], axis=0),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model[1].running_var.data,
+                               np.mean([b.var(0, ddof=1) for b in batches], axis=0), rtol=1e-4)
+    assert not recompute_batchnorm_statistics(model, None).applied  # no inputs known
+    assert not recompute_batchnorm_statistics(nn.Sequential(nn.Linear(64, 10)), None, inputs=x).applied
+
+
+def unsettled_resnet_stem(seed: int) -> nn.Sequential:
+    """Two convolutions with batch normalization at Keras's momentum 0.99 (0.01 in PyTorch's convention)."""
+    rp.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8, momentum=0.01), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16, momentum=0.01), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3))
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_statistics_left_unsettled_at_the_end_are_recomputed_on_the_training_data(seed):
+    """30 images of 0-255 pixels, one batch per epoch, 10 steps at momentum 0.01: 90 % of the statistics
+    are still their initial values when the run ends, and the model that classifies its training images
+    in training mode does not in evaluation mode, until they are recomputed."""
+    data = rp.data.load_digits()
+    rows = [int(i) for c in range(3) for i in np.flatnonzero(data.y == c)[:10]]
+    x, y = (data.x[rows] * 16).reshape(-1, 1, 8, 8).astype(np.float32), data.y[rows]
+    scores = {}
+    for repair in (False, True):
+        model = unsettled_resnet_stem(seed)
+        optimizer = rp.optim.Adam(model.parameters(), lr=1e-2)
+        history = rp.fit(model, x, y, loss="cross_entropy", optimizer=optimizer, epochs=10, batch_size=32,
+                         validation_data=(x, y), verbose=0, doctor=rp.Doctor(repair=repair))
+        (named,) = [d for d in history.diagnoses if d.problem == "batchnorm_statistics"]
+        assert named.evidence["case"] == "unsettled" and named.step == 9
+        scores[repair] = rp.evaluate(model, x, y, loss="cross_entropy", metrics=["accuracy"])["accuracy"]
+        if repair:
+            (treated,) = [t for t in history.treatments if t.applied]
+            assert treated.remedy == "recompute_batchnorm_statistics" and treated.rolled_back_to is None
+            assert model[1].momentum == 0.01  # the statistics recomputed, the model's settings kept
+    assert history.history["accuracy"][-1] == 1.0  # in training mode, on the batches' statistics
+    assert scores[False] < 0.5 and scores[True] == 1.0
 
 
 def test_fit_raises_nothing_at_the_default_momentum():

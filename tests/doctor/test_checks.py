@@ -650,6 +650,22 @@ def test_an_optimizer_set_to_maximize_is_gradient_ascent():
     assert checks.maximizing(False) == []
 
 
+def test_attainable_error_is_a_nearest_neighbour_averages_leave_one_out_error():
+    from retroprop.doctor.checks import attainable_error
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(300, 1))
+    cubic = x[:, 0] ** 3 - 2 * x[:, 0] + rng.normal(0, 0.5, 300)  # a line explains a fraction of it
+    found = attainable_error(x * 1000.0, cubic)  # the feature standardized: scale is no matter
+    assert found["error"] < 0.02 and found["rows"] == 300 and 0 < found["noise"] < found["error"]
+    line = np.polyval(np.polyfit(x[:, 0], cubic, 1), x[:, 0])
+    assert np.mean((line - cubic) ** 2) / np.var(cubic) > 0.1  # what a line leaves: ten times more
+    assert attainable_error(x, rng.normal(size=300))["error"] > 0.9  # targets with no signal
+    assert attainable_error(x, np.stack([cubic, cubic], axis=1))["error"] == pytest.approx(found["error"])
+    for inputs, targets in ((x, np.ones(300)), (x[:49], cubic[:49]), (x, cubic[:-1]), (x * 0, cubic)):
+        assert attainable_error(inputs, targets) is None
+
+
 def test_attainable_accuracy_is_a_nearest_neighbour_votes_leave_one_out_accuracy():
     from retroprop.doctor.checks import attainable_accuracy
 

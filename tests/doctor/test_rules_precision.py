@@ -181,6 +181,25 @@ def test_a_partly_dead_layer_is_named_only_once_the_loss_shows_harm():
     assert rules.dead_relu(partly, losses=[2.3] * 300)
     assert rules.dead_relu(partly, losses=list(np.linspace(1.5, 2.3, 300)))  # rising
     assert rules.dead_relu(partly)  # no losses known: the share alone
+    # units born dead (silent on the run's first probes too) made the layer narrower before any step: a
+    # loss that has not fallen yet is no stall, so a share that chance gives a layer of few units waits
+    # for a trend, and one that fell before it slowed learned through the units left (a width for
+    # underfitting to judge); units the steps killed are named at once
+    flat = [2.3] * 30
+    wide = [probe(i, [act("1", fired=np.arange(64) < 16, samples=32)]) for i in range(5)]
+    assert rules.dead_relu(wide, losses=flat, opening=wide)  # 48 of 64: beyond chance
+    assert rules.dead_relu(partly, losses=flat, opening=partly) == []  # 12 of 16: within 3 errors
+    pair = [probe(i, [act("1", fired=np.arange(2) < 1, samples=32)]) for i in range(5)]
+    assert rules.dead_relu(pair, losses=flat, opening=pair) == []  # 1 of 2: what chance leaves
+    assert rules.dead_relu(pair, losses=[2.3] * 300, opening=pair)  # ... until the loss shows a stall
+    assert rules.dead_relu(partly, losses=[2.3] * 300, opening=partly)
+    slowed = list(np.linspace(2.3, 1.5, 150)) + [1.5] * 150
+    assert rules.loss_trend(slowed) == "stalled"
+    assert rules.dead_relu(partly, losses=slowed)  # born dead or not, unknown: the stall
+    assert rules.dead_relu(partly, losses=slowed, opening=partly) == []
+    alive = [probe(i, [act("1", fired=np.ones(16, dtype=bool), samples=32)]) for i in range(5)]
+    (killed,) = rules.dead_relu(partly, losses=early, opening=alive)
+    assert killed.evidence["born_dead"] == 0
     for losses in (falling, early):
         (finding,) = rules.dead_relu(wholly, losses=losses)
         assert finding.severity == "critical"

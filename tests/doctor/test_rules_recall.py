@@ -413,6 +413,16 @@ def test_oversized_initial_weights_with_a_loss_far_above_a_blind_guess_are_explo
     he = [_layer("0", 2, 10, 1.0), _layer("2", 10, 5, math.sqrt(0.2)), _layer("4", 5, 1, math.sqrt(0.4))]
     unscaled = dict(first, layers=he, loss=12.8)  # He weights on raw inputs: a loud start, not the weights
     assert rules.oversized_init([unscaled], 0, chance_loss=math.log(3)) == []
+    # a 200-input linear regression from weights of standard deviation 1.2 (d2l's N(0, 1), a little
+    # larger): 12x He's scale and a loss 200x the targets' variance, but one layer multiplies nothing,
+    # and its convex loss forgets the start when the rows fix every weight; with 20 rows they fix 20
+    # of its 200 directions, and the other 180 keep their initial scale
+    linear = {"step": 0, "loss": 200.0, "layers": [_layer("0", 200, 1, 1.2)], "activations": []}
+    assert rules.weight_gain(linear["layers"])[0] > rules.OVERSIZED_GAIN, "not vacuous"
+    assert rules.oversized_init([linear], 0, chance_loss=1.0, samples=(1000, 200)) == []
+    assert rules.oversized_init([linear], 0, chance_loss=1.0) == []  # rows unknown
+    (kept,) = rules.oversized_init([linear], 0, chance_loss=1.0, samples=(20, 100))
+    assert kept.evidence["training_rows"] == 20 and "fix only 20 directions" in kept.explanation
 
 
 def test_underfitting_against_what_the_data_allows():
@@ -446,6 +456,25 @@ def test_underfitting_against_what_the_data_allows():
         found = rules.underfitting(losses, [3e-3, 4e-3], chance_loss=chance, epoch_logs=log,
                                    samples=(1000, 300), attainable=lambda: None)
         assert bool(found) is named
+
+
+def test_a_regression_stalled_far_above_a_neighbour_average_is_underfitting():
+    """A line fitted to cubic data: its loss stalls at 40 % of the targets' variance, where the data let a
+    nearest-neighbour average miss by 1 %; the level alone (below 75 % of a blind guess) says nothing."""
+    chance = 20.0  # the targets' variance: a mean guess's squared error
+    # fell from 20 to 8 and stays there
+    noise = np.random.default_rng(0).normal(1.0, 0.01, 1500)
+    stalled = np.concatenate([np.linspace(20.0, 8.0, 300), np.full(1200, 8.0)]) * noise
+    assert rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance) == []  # 40 %: below the level
+    average = {"error": 0.01, "noise": 0.004, "neighbours": 1, "rows": 100}
+    (finding,) = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance, attainable=lambda: average)
+    assert finding.evidence["case"] == "regression"
+    assert finding.evidence["error"] == pytest.approx(0.4, abs=0.01)
+    assert "nearest neighbours" in finding.explanation
+    # a yardstick not twice as good, or one too noisy to tell, is no shortfall
+    for loose in ({"error": 0.25, "noise": 0.01}, {"error": 0.1, "noise": 0.2}):
+        found = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance, attainable=lambda y=loose: y)
+        assert found == []
 
 
 def test_labels_the_inputs_do_not_predict_are_named_as_such():

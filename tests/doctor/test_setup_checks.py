@@ -192,3 +192,54 @@ def test_an_optimizer_of_another_model_is_named_before_the_first_step(digits):
     # an optimizer of the head alone (the rest frozen on purpose): nothing
     doctor = _hand_loop(model, rp.optim.SGD(model[2].parameters(), lr=0.05), x, y)
     assert "unregistered_parameters" not in {d.problem for d in doctor.diagnoses}
+
+
+# -- a hand-written squared error that broadcasts (B, 1) outputs against (B,) targets -------------------
+class PairwiseSquaredError(nn.MSELoss):
+    """``mean((outputs - labels) ** 2)`` written by hand with the labels fed as a row, as a TensorFlow
+    placeholder of shape [None] does: (B, 1) outputs and (B,) labels broadcast to B x B pairs."""
+
+    doctor_loss_kind = "mse"  # what it says it computes
+
+    def forward(self, input, target):
+        diff = input - np.asarray(target, dtype=input.dtype).reshape(1, -1)
+        return (diff * diff).mean()
+
+
+class RowwiseSquaredError(nn.MSELoss):
+    """The same by hand, with the labels shaped as the outputs first: each row against its own."""
+
+    doctor_loss_kind = "mse"
+
+    def forward(self, input, target):
+        y = np.asarray(target, dtype=input.dtype).reshape(input.shape)
+        diff = input - y
+        return (diff * diff).mean()
+
+
+def regression(seed: int = 0) -> tuple[nn.Module, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((200, 5)).astype(np.float32)
+    y = (x @ rng.standard_normal(5)).astype(np.float32)  # (N,): one target per row
+    rp.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 1)), x, y
+
+
+def test_a_loss_that_scores_every_output_against_every_target_is_named_before_the_first_step():
+    from retroprop.doctor.adapter import RetropropAdapter
+
+    model, x, y = regression()
+    adapter = RetropropAdapter(model)
+    assert adapter.loss_broadcast(PairwiseSquaredError(), "mse", x, y) == ((8, 1), (8, 8))
+    assert adapter.loss_broadcast(RowwiseSquaredError(), "mse", x, y) is None  # pair by pair
+    assert adapter.loss_broadcast(PairwiseSquaredError(), "mse", x, y.reshape(-1, 1)) is None  # same shapes
+    assert adapter.loss_broadcast(nn.MSELoss(), "mse", x, y) is None  # refuses the shapes: broadcasts nothing
+    history = rp.fit(model, x, y, loss=PairwiseSquaredError(), optimizer=rp.optim.Adam(model.parameters()),
+                     epochs=1, batch_size=32, verbose=0, doctor=True)
+    (named,) = [d for d in history.diagnoses if d.problem == "loss_output_mismatch"]
+    assert (named.step, named.evidence["case"], named.evidence["compared_shape"]) == (
+        0, "broadcast_targets", [8, 8])
+    model, x, y = regression()
+    history = rp.fit(model, x, y, loss=RowwiseSquaredError(), optimizer=rp.optim.Adam(model.parameters()),
+                     epochs=1, batch_size=32, verbose=0, doctor=True)
+    assert [d.problem for d in history.diagnoses if d.problem == "loss_output_mismatch"] == []

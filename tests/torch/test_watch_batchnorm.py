@@ -70,6 +70,10 @@ def test_the_measure_agrees_with_retroprops_on_the_same_weights():
     theirs = TorchAdapter(model).batchnorm_losses(x, y, nn.CrossEntropyLoss())
     assert theirs["batch"] == pytest.approx(found["batch"], rel=1e-4)
     assert theirs["running"] == pytest.approx(found["running"], rel=1e-4)
+    # and the accuracies with each, on the same rows
+    assert theirs["rows"] == found["rows"] == 96
+    for key in ("batch_accuracy", "running_accuracy"):
+        assert found[key] is not None and theirs[key] == pytest.approx(found[key], abs=1 / 96)
 
 
 def digits() -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,9 @@ Every program is one module in this package with:
   the one no rule has been looked at against;
 - ``EXPECTED``: the problem ids the doctor must name on the buggy version, written before the doctor
   was ever run on it; ``ALLOWED``: ids it may also name (consequences of the same bug);
-- ``buggy(seed)`` and ``fixed(seed)``: the two versions as ``Program``s.
+- ``buggy(seed)`` and ``fixed(seed)``: the two versions as ``Program``s, taking inputs of the same
+  shape, unless ``FIX_CHANGES_INPUTS`` (optional, False when absent) says that the fix is the input
+  features themselves (a model given too few of them).
 
 A ported program keeps the original's architecture, activations, loss, optimizer, learning rate,
 batch size, initialization and data scaling (a data set that needs a download is replaced by the

@@ -12,6 +12,7 @@ the adapter for a model.
 from __future__ import annotations
 
 import copy
+import math
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -25,10 +26,14 @@ from retroprop import optim
 from retroprop.doctor.checks import SYMMETRY_TOLERANCE
 from retroprop.doctor.probes import Probe, ProbeRecord, unprobed
 from retroprop.doctor.remedies import LINEAR_MAPS, Treatment, apply_remedy
+from retroprop.doctor.rules.epochs import class_accuracy
 from retroprop.doctor.structure import describe_loss, describe_model
 from retroprop.nn import BatchNorm1d, BatchNorm2d, Dropout, Module
 from retroprop.random import default_generator
 from retroprop.tensor import Tensor, no_grad
+
+# rows the loss is scored on to see whether it broadcasts: (B, 1) against (B,) needs B > 1
+BROADCAST_ROWS = 8
 
 __all__ = [
     "SYMMETRY_TOLERANCE",
@@ -128,9 +133,11 @@ class ModelAdapter(Protocol):
     # to its gradient (``coupled_weight_decays``); without it ``weight_decay_too_high`` is not checked
     # optional: ``unit_symmetry() -> list[dict]``, per Linear or convolution layer in forward order whether
     # its units start alike (``unit_symmetry``); without it ``symmetric_units`` is not checked
-    # optional: ``batchnorm_losses(inputs, targets, loss)`` (``batchnorm_statistics``) and
-    # ``outputs(inputs) -> ndarray | None``, the model's evaluation-mode outputs on a few rows (a loss
-    # that falls while the predictions stray from the targets); without them those are not checked
+    # optional: ``loss_broadcast(loss, kind, inputs, targets)`` (``loss_output_mismatch``'s
+    # broadcast_targets, for a loss whose shapes the framework does not record),
+    # ``batchnorm_losses(inputs, targets, loss)`` (``batchnorm_statistics``) and ``outputs(inputs) ->
+    # ndarray | None``, the model's evaluation-mode outputs on a few rows (a loss that falls while the
+    # predictions stray from the targets); without them those are not checked
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         """Private copies of the model's weights, the optimizer's state and the random generators' state."""
@@ -230,7 +237,9 @@ class RetropropAdapter:
         layer in evaluation mode (no dropout) and the same weights, and each batch normalization layer's
         ``momentum`` (None: a cumulative average). Nothing of the model's state changes (its modes,
         running statistics and counters are restored). None when the model has no batch normalization
-        tracking running statistics, ``loss`` is not a callable, or a loss is not finite."""
+        tracking running statistics, ``loss`` is not a callable, or a loss is not finite. For a
+        classification, also the accuracy with each (``batch_accuracy``, ``running_accuracy``:
+        ``rules.class_accuracy``, else None) on the ``rows`` given."""
         norms = [m for _, m in self._tracking_norms()]
         if not norms or not callable(loss) or inputs is None or targets is None or len(inputs) < 2:
             return None
@@ -238,16 +247,51 @@ class RetropropAdapter:
         x = Tensor._make(np.asarray(inputs))
         try:
             with self._evaluating():
-                running = float(loss(self.model(x), targets).data)
+                out = self.model(x)
+                running, running_accuracy = float(loss(out, targets).data), class_accuracy(out.data, targets)
                 for m in norms:
                     m.train()
-                batch = float(loss(self.model(x), targets).data)
+                out = self.model(x)
+                batch, batch_accuracy = float(loss(out, targets).data), class_accuracy(out.data, targets)
         finally:
             for b, saved in zip((b for m in norms for b in m.buffers()), kept, strict=True):
                 b.data[...] = saved
         if not (np.isfinite(batch) and np.isfinite(running)):
             return None
-        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
+        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms],
+                "batch_accuracy": batch_accuracy, "running_accuracy": running_accuracy, "rows": len(inputs)}
+
+    def loss_broadcast(self, loss: Any, kind: str, inputs: Any, targets: Any
+                       ) -> tuple[tuple[int, ...], tuple[int, ...] | None] | None:
+        """(the output's shape, the shape compared) when ``loss``, an elementwise loss of ``kind``
+        ("mse" or "l1", averaged), scores the model's evaluation-mode output on the first few ``inputs``
+        against ``targets`` of another shape as that loss of every output against every target (the two
+        broadcast: a (B, 1) output against (B,) targets makes B x B pairs), not of each output against its
+        own target. None when the shapes match, the loss raises, or it scores the rows pair by pair;
+        nothing of the model's state changes."""
+        square = {"mse": True, "l1": False}.get(kind)
+        if square is None or not callable(loss) or inputs is None or targets is None or len(inputs) < 2:
+            return None
+        rows = min(len(inputs), len(targets), BROADCAST_ROWS)
+        y = np.asarray(targets[:rows])
+        if y.dtype.kind not in "fiu":
+            return None
+        with self._evaluating():
+            out = self.model(Tensor._make(np.asarray(inputs[:rows])))
+            shape = tuple(out.shape)
+            if shape == y.shape or out.data.size != y.size:
+                return None
+            try:
+                given = float(loss(out, y).data)
+                compared = tuple(np.broadcast_shapes(shape, y.shape))
+            except Exception:  # a loss that refuses the shapes, or shapes that do not broadcast
+                return None
+        values, y = np.asarray(out.data, dtype=np.float64), y.astype(np.float64)
+        size = np.square if square else np.abs
+        pairs, own = float(np.mean(size(values - y))), float(np.mean(size(values - y.reshape(shape))))
+        if not (math.isclose(given, pairs, rel_tol=1e-4) and not math.isclose(given, own, rel_tol=1e-4)):
+            return None
+        return shape, compared
 
     def outputs(self, inputs: Any) -> np.ndarray | None:
         """The model's outputs on ``inputs`` (a few NumPy rows) in evaluation mode (no dropout, batch
@@ -307,7 +351,8 @@ class RetropropAdapter:
         return model
 
     def apply(self, remedy: str, layer: str | None = None, **options: Any) -> Treatment:
-        treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
+        with unprobed(self._probe):  # a remedy's own forward passes (recomputed statistics) are not probes
+            treatment = apply_remedy(remedy, self.model, self.optimizer, layer, **options)
         self.model, self.optimizer = treatment.model, treatment.optimizer
         return treatment
 

@@ -289,17 +289,20 @@ class Checking:
         return None if self.planned_steps is None else max(self.planned_steps - step - 1, 0)
 
     def _attainable(self) -> dict[str, Any] | None:
-        """What a classification's training data allows (``checks.attainable_accuracy`` on the
-        training inputs and targets given to the setup), measured once per run when first asked; None
-        without them, for a regression, or when they cannot be read."""
+        """What the training data allows (``checks.attainable_accuracy`` for a classification,
+        ``checks.attainable_error`` for a regression under a squared error, on the training inputs and
+        targets given to the setup), measured once per run when first asked; None without them, for
+        other losses, or when they cannot be read."""
         if self._yardstick is None:
-            from retroprop.doctor.checks import attainable_accuracy, is_classification
+            from retroprop.doctor.checks import attainable_accuracy, attainable_error, is_classification
 
             targets, n_classes = self._setup_data[0], self._setup_data[1]
             found = None
-            if (self._raw_inputs is not None and targets is not None
-                    and is_classification(self._loss_kind, n_classes)):
-                found = self._rule("attainable_accuracy", attainable_accuracy, self._raw_inputs, targets)
+            if self._raw_inputs is not None and targets is not None:
+                if is_classification(self._loss_kind, n_classes):
+                    found = self._rule("attainable_accuracy", attainable_accuracy, self._raw_inputs, targets)
+                elif self._loss_kind == "mse":
+                    found = self._rule("attainable_error", attainable_error, self._raw_inputs, targets)
             self._yardstick = (found or None,)
         return self._yardstick[0]
 
@@ -397,12 +400,15 @@ class Checking:
         gives every class) with batch normalization's batch and running statistics
         (``adapter.batchnorm_losses``, optional), kept for the latest two epochs, measured only when
         the epoch's ``log`` shows the symptom: a validation loss more than ``UNSTABLE_FACTOR`` times the
-        training loss (two forward passes per epoch cost nothing a healthy run pays). Nothing without
-        the training inputs and targets, the loss, or an adapter that measures it."""
+        training loss, or a validation accuracy ``OVERFIT_GAP`` below the training accuracy (two forward
+        passes per epoch cost nothing a healthy run pays). Nothing without the training inputs and
+        targets, the loss, or an adapter that measures it."""
         measure = getattr(self.adapter, "batchnorm_losses", None)  # optional in the adapter interface
         targets, loss = self._setup_data[0], self._setup_loss
         train, val = log.get("loss", math.nan), log.get("val_loss", math.nan)
-        if not (val > rules.UNSTABLE_FACTOR * train >= 0):  # NaN: not shown
+        fitted, judged = log.get("accuracy", math.nan), log.get("val_accuracy", math.nan)
+        # NaN: not shown
+        if not (val > rules.UNSTABLE_FACTOR * train >= 0 or fitted - judged >= rules.OVERFIT_GAP):
             self._batchnorm = []
             return
         if measure is None or self._raw_inputs is None or targets is None or loss is None:

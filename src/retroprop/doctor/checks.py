@@ -963,6 +963,8 @@ def _class_labels(targets: Any) -> np.ndarray | None:
 # rows (at most, at least) and neighbour counts of the nearest-neighbour yardstick of what a
 # classification's data allows; at 200 rows a share's standard error is at most 3.5 points
 ATTAINABLE_ROWS, ATTAINABLE_MIN_ROWS, ATTAINABLE_NEIGHBOURS = 1000, 200, (1, 5, 15)
+# a regression's yardstick carries its own noise (the standard error of its mean squared error)
+ATTAINABLE_MIN_REGRESSION_ROWS = 50
 
 
 def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
@@ -976,30 +978,14 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
     numeric, not finite, rows that disagree, multi-hot targets) or fewer than ``ATTAINABLE_MIN_ROWS``
     rows (one batch of a loop is no picture of the set)."""
     labels = _class_labels(targets)
-    x = np.asarray(inputs) if inputs is not None else None
-    if (labels is None or labels.min() < 0 or x is None or x.dtype.kind not in "biuf" or x.ndim < 2
-            or len(x) != len(labels)):
+    if labels is None or labels.min() < 0 or len(labels) < ATTAINABLE_MIN_ROWS:
         return None
-    n = len(labels)
-    if n < ATTAINABLE_MIN_ROWS:
+    found = _nearest_rows(inputs, len(labels))
+    if found is None:
         return None
-    rows = np.unique(np.linspace(0, n - 1, min(n, ATTAINABLE_ROWS)).astype(np.int64))
-    x = x[rows].reshape(len(rows), -1).astype(np.float64)
+    rows, nearest = found
     labels = labels[rows]
-    if not np.isfinite(x).all():
-        return None
-    spread = x.std(axis=0)
-    varying = spread > 0
-    if not varying.any():
-        return None
-    x = (x[:, varying] - x[:, varying].mean(axis=0)) / spread[varying]
-    squares = np.einsum("ij,ij->i", x, x)
-    distances = squares[:, None] + squares[None, :] - 2.0 * (x @ x.T)
-    np.fill_diagonal(distances, np.inf)  # leave each row out of its own vote
-    largest = max(ATTAINABLE_NEIGHBOURS)
-    nearest = np.argpartition(distances, largest, axis=1)[:, :largest]
-    order = np.take_along_axis(distances, nearest, axis=1).argsort(axis=1, kind="stable")
-    neighbours = labels[np.take_along_axis(nearest, order, axis=1)]
+    neighbours = labels[nearest]
     classes = int(labels.max()) + 1
     best, best_k = -1.0, 0
     for k in ATTAINABLE_NEIGHBOURS:
@@ -1010,6 +996,61 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
             best, best_k = accuracy, k
     majority = float(np.bincount(labels).max()) / len(labels)
     return {"accuracy": best, "neighbours": best_k, "rows": len(labels), "majority": majority}
+
+
+def attainable_error(inputs: Any, targets: Any) -> dict[str, Any] | None:
+    """What a regression's training data allows, by the same kind of yardstick: the leave-one-out
+    mean squared error of a k-nearest-neighbour average (the best k of ``ATTAINABLE_NEIGHBOURS``) on
+    up to ``ATTAINABLE_ROWS`` rows spread over the set, inputs standardized, over the targets' variance
+    (``error``: 1 is predicting their mean; columns averaged), with the standard error of that mean
+    (``noise``). A neighbour average approaches the best prediction as the rows grow (Stone, 1977); on
+    inputs of many dimensions it is poor, and the yardstick only loose. None for inputs or targets it
+    cannot read, constant targets, or fewer than ``ATTAINABLE_MIN_REGRESSION_ROWS`` rows."""
+    y = np.asarray(targets) if targets is not None else None
+    if (y is None or y.dtype.kind not in "biuf" or y.ndim not in (1, 2)
+            or len(y) < ATTAINABLE_MIN_REGRESSION_ROWS):
+        return None
+    found = _nearest_rows(inputs, len(y))
+    if found is None:
+        return None
+    rows, nearest = found
+    y = y[rows].reshape(len(rows), -1).astype(np.float64)
+    spread = y.var(axis=0)
+    if not (np.isfinite(y).all() and (spread > 0).all()):
+        return None
+    best, best_k, best_noise = math.inf, 0, 0.0
+    for k in ATTAINABLE_NEIGHBOURS:
+        squared = ((y[nearest[:, :k]].mean(axis=1) - y) ** 2 / spread).mean(axis=1)
+        error = float(squared.mean())
+        if error < best:
+            best, best_k, best_noise = error, k, float(squared.std() / math.sqrt(len(squared)))
+    return {"error": best, "noise": best_noise, "neighbours": best_k, "rows": len(rows)}
+
+
+def _nearest_rows(inputs: Any, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows the yardsticks read (up to ``ATTAINABLE_ROWS`` of ``n``, spread over the set) and, per
+    row, the others nearest to it (the largest of ``ATTAINABLE_NEIGHBOURS``, nearest first), by
+    Euclidean distance on standardized input features; None for inputs that are not numeric rows
+    (at least 2-D), not finite, constant, or not ``n`` long."""
+    x = np.asarray(inputs) if inputs is not None else None
+    if x is None or x.dtype.kind not in "biuf" or x.ndim < 2 or len(x) != n:
+        return None
+    rows = np.unique(np.linspace(0, n - 1, min(n, ATTAINABLE_ROWS)).astype(np.int64))
+    x = x[rows].reshape(len(rows), -1).astype(np.float64)
+    if not np.isfinite(x).all():
+        return None
+    spread = x.std(axis=0)
+    varying = spread > 0
+    if not varying.any():
+        return None
+    x = (x[:, varying] - x[:, varying].mean(axis=0)) / spread[varying]
+    squares = np.einsum("ij,ij->i", x, x)
+    distances = squares[:, None] + squares[None, :] - 2.0 * (x @ x.T)
+    np.fill_diagonal(distances, np.inf)  # leave each row out of its own vote
+    largest = min(max(ATTAINABLE_NEIGHBOURS), len(rows) - 1)
+    nearest = np.argpartition(distances, largest, axis=1)[:, :largest]
+    order = np.take_along_axis(distances, nearest, axis=1).argsort(axis=1, kind="stable")
+    return rows, np.take_along_axis(nearest, order, axis=1)
 
 
 def constant_targets(targets: Any, loss: str | None, n_classes: int | None = None,

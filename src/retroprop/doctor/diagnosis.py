@@ -86,6 +86,16 @@ REMEDIES: dict[str, str] = {
                                    "0.1, not 0; in TensorFlow 1, run the UPDATE_OPS with each step), and "
                                    "train on shuffled batches of more than a few samples, so that they "
                                    "describe the data",
+    "connect_loss": "compute the loss from the model's outputs as they are (no .data, .detach(), .item() or "
+                    "new tensor made from them, which cut the graph backward follows), and clear the "
+                    "gradients before loss.backward(), not between it and optimizer.step()",
+    "clear_gradients": "clear the gradients once per step: optimizer.zero_grad() before each "
+                       "loss.backward(), inside the loop over batches (backward adds to what .grad holds)",
+    "recompute_batchnorm_statistics": "recompute batch normalization's running statistics on the training "
+                                      "data after training (a forward pass over it in training mode, "
+                                      "without gradients, averaging each batch's statistics: "
+                                      "torch.optim.swa_utils.update_bn), so that evaluation normalizes "
+                                      "as the trained weights expect",
 }
 
 # loss_output_mismatch's remedy by the case ``checks`` found (any other case: fix_output_loss)
@@ -104,6 +114,8 @@ CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("slow_convergence", "rate_decayed"): ("slower_decay",),
     ("unregistered_parameters", "optimizer_holds_none"): ("build_optimizer",),
     ("underfitting", "unpredictable_labels"): ("align_labels",),
+    ("exploding_gradients", "gradients_accumulate"): ("clear_gradients",),
+    ("slow_convergence", "steps_without_gradients"): ("connect_loss",),
 }
 
 # the consequences of a problem's case, where the case causes fewer than its problem's row lists: a
@@ -124,7 +136,7 @@ def consequences_of(diagnosis: Diagnosis | Finding) -> tuple[str, ...]:
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
                  "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
-                 "build_optimizer", "align_labels", "slower_decay")
+                 "build_optimizer", "align_labels", "slower_decay", "connect_loss")
 
 @dataclass
 class Diagnosis:

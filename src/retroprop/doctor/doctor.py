@@ -319,7 +319,7 @@ class Doctor(Checking, Repairing):
                      targets_sample: bool = False) -> list[rules.Finding]:
         """The static checks' findings on this setup (``checks.check_setup``)."""
         try:
-            from retroprop.doctor.checks import check_setup
+            from retroprop.doctor.checks import REGRESSION_LOSSES, check_setup
 
             adapter = self.adapter
             adaptive = adapter.adaptive
@@ -332,6 +332,12 @@ class Doctor(Checking, Repairing):
             layers = adapter.describe()
             if self._seen_output is not None:
                 layers = [*layers, self._seen_output]
+            broadcast = getattr(loss, "broadcast", None) or self._loss_broadcast
+            scored = getattr(adapter, "loss_broadcast", None)  # optional in the adapter interface
+            if broadcast is None and scored is not None and self._loss_kind in REGRESSION_LOSSES and (
+                    not targets_sample):  # a loss whose shapes are not recorded: its value on a few rows
+                broadcast = self._rule("loss_broadcast", scored, loss, self._loss_kind, self._raw_inputs,
+                                       y) or None
             found = check_setup(layers, self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive, validation_inputs=_numeric(validation_inputs),
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
@@ -342,7 +348,7 @@ class Doctor(Checking, Repairing):
                                     group.get("maximize") for group in getattr(adapter.optimizer,
                                                                                 "param_groups", ())),
                                 inputs_sample=inputs_sample, targets_sample=targets_sample,
-                                loss_broadcast=getattr(loss, "broadcast", None) or self._loss_broadcast,
+                                loss_broadcast=broadcast,
                                 unregistered=self._unregistered)
         except Exception as err:
             self._failed("checks", err, 0)
@@ -563,6 +569,21 @@ class Doctor(Checking, Repairing):
             self.recorder.close()
         if self.adapter is not None:
             self.adapter.close()
+
+    def note_carried_gradients(self, carried: list[float], parameter: str | None = None, *,
+                               gradless: int = 0, checked: int = 0) -> list[Diagnosis]:
+        """An adapter that reads the gradients as the optimizer steps (``retroprop.torch``'s) says how
+        closely each of the first steps' gradients still held the previous step's (``carried``, read on
+        the tensor ``parameter``), and on how many of the ``checked`` first steps no tensor the optimizer
+        holds had a gradient (``gradless``): ``rules.steps_without_gradients`` and
+        ``rules.gradients_carried`` on them, reported at the current step. Returns the diagnoses that
+        are new."""
+        if self._off or self.recorder is None:
+            return []
+        found = (self._rule("steps_without_gradients", rules.steps_without_gradients, gradless, checked)
+                 or self._rule("gradients_carried", rules.gradients_carried, carried, parameter))
+        step = max(self.recorder.step - 1, 0)
+        return self._report(found, step, self._epoch, "update") if found else []
 
     def note_stop(self, reason: str, step: int, epoch: int) -> list[Diagnosis]:
         """``fit`` says the run stopped on NaN/Inf (``reason``, at 0-based ``step``): a run that did is

@@ -57,6 +57,7 @@ from retroprop.nn import (
     Tanh,
 )
 from retroprop.nn import init as nn_init
+from retroprop.tensor import Tensor, no_grad
 
 SATURATING = (Sigmoid, Tanh, Hardtanh, Hardsigmoid, Softsign)  # matched by exact type: a ReLU6 is a Hardtanh
 ACTIVATIONS = (ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh)
@@ -269,6 +270,57 @@ def statistics_updated(frozen: list[Any], model: Any, optimizer: Any, momentum: 
     return Treatment("update_batchnorm_statistics", model, optimizer,
                      f"{len(frozen)} batch normalization layer(s) now update their running statistics "
                      f"(momentum 0 -> {momentum})")
+
+
+def recompute_batchnorm_statistics(model: Module, optimizer: Any, layer: str | None = None, *,
+                                   inputs: Any = None, batch_size: int | None = None, **_: Any) -> Treatment:
+    """The running statistics of every batch normalization that tracks them, recomputed on the training
+    ``inputs`` in batches of ``batch_size`` (the run's; 256 when unknown): reset, then the cumulative
+    average of each batch's statistics, in training mode without gradients, as
+    ``torch.optim.swa_utils.update_bn`` does. The weights do not change, nor does any momentum; a last
+    batch of one sample is left out (it has no variance to average)."""
+    remedy = "recompute_batchnorm_statistics"
+    norms = [m for m in model.modules()
+             if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.track_running_stats]
+    if not norms:
+        return Treatment(remedy, model, optimizer, f"{remedy}: no batch normalization tracks running "
+                         "statistics", applied=False)
+    if inputs is None or len(inputs) < 2:
+        return Treatment(remedy, model, optimizer, f"{remedy}: the training inputs are not known here: "
+                         + REMEDIES[remedy], applied=False)
+    from retroprop.training import _input_dtype  # training imports the doctor
+
+    x = np.asarray(inputs)
+    x = x.astype(_input_dtype(model, x), copy=False)
+    size = max(2, int(batch_size or 256))
+    modes = [(m, m.training) for m in model.modules()]
+    momenta = [m.momentum for m in norms]
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches
+        model.train()
+        with no_grad(), np.errstate(all="ignore"):
+            for start in range(0, len(x), size):
+                batch = x[start:start + size]
+                if len(batch) > 1:
+                    model(Tensor._make(batch))
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        for m, training in modes:
+            object.__setattr__(m, "training", training)
+    batches = int(norms[0].num_batches_tracked.data)
+    return Treatment(remedy, model, optimizer,
+                     f"recomputed the running statistics of {len(norms)} batch normalization layer(s) on the "
+                     f"training inputs ({len(x)} samples, {batches} batches of up to {size})")
+
+
+def clear_gradients(model: Module, optimizer: Any, layer: str | None = None, **_: Any) -> Treatment:
+    """Not for ``fit``, which clears the gradients before every step: a hand-written loop's to make."""
+    return Treatment("clear_gradients", model, optimizer, "clear_gradients not applied: fit clears the "
+                     "gradients before each step; in a hand-written loop: " + REMEDIES["clear_gradients"],
+                     applied=False)
 
 
 def scale_lr(model: Module, optimizer: Any, factor: float, remedy: str) -> Treatment:
@@ -617,6 +669,7 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "insert_activation": insert_activation, "standardize_targets": standardize_targets, "widen": widen,
     "descend": descend, "lower_weight_decay": lower_weight_decay, "shuffle": shuffle_batches,
     "update_batchnorm_statistics": update_batchnorm_statistics,
+    "recompute_batchnorm_statistics": recompute_batchnorm_statistics, "clear_gradients": clear_gradients,
     **{remedy: _users(remedy) for remedy in USER_REMEDIES},
 }
 

@@ -39,8 +39,10 @@ NOTHING_LEARNED = ("slow_convergence", "dropout_too_high", "gradient_ascent", "w
                    "unscaled_targets")
 # problems that do no damage a roll-back undoes: steps that follow single samples leave the weights as
 # good as the last snapshot's (which may be thousands of steps back when the noisy loss never looked
-# calm enough for one), so their remedy (a lower rate: annealing) starts from where the run stands
-IN_PLACE = ("batch_too_small",)
+# calm enough for one), so their remedy (a lower rate: annealing) starts from where the run stands;
+# running statistics that evaluation normalizes with are no part of what the steps learn (training
+# normalizes each batch by its own), so their remedy keeps the trained weights
+IN_PLACE = ("batch_too_small", "batchnorm_statistics")
 # activations with a standard deviation below this in every layer are not exploding
 ORDINARY_ACTIVATION = 10.0
 # inputs whose features have a standard deviation or |mean| above this are "not standardized"
@@ -590,6 +592,8 @@ class Repairing:
             spread = y.std(axis=0)
             return {"mean": y.mean(axis=0), "scale": np.where(spread > 0, spread, 1.0),
                     "loss": self._loss_kind, "adaptive": self._adaptive}
+        if remedy == "recompute_batchnorm_statistics":
+            return {"inputs": self._raw_inputs, "batch_size": self._batch_size()}
         if remedy == "standardize_inputs" and self._input_stats() is not None:
             mean, scale = self._input_stats()["mean"], self._input_stats()["scale"]
             # a constant feature carries nothing but an offset: a model without biases (a column of

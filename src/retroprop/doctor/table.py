@@ -293,7 +293,8 @@ def _fitted(evidence: Evidence) -> bool:
     if float(log["accuracy"]) >= 1.0:
         return True
     yardstick = evidence.attainable() if evidence.attainable is not None else None
-    return yardstick is not None and float(log["accuracy"]) >= float(yardstick["accuracy"])
+    return yardstick is not None and "accuracy" in yardstick and float(log["accuracy"]) >= float(
+        yardstick["accuracy"])
 
 
 def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -551,7 +552,7 @@ TABLE: tuple[Rule, ...] = (
           Detector("exploding_gradients (growth)", "probe", lambda e: rules.exploding_growth(
               e.probes, e.batch_size)),
           Detector("exploding_gradients (oversized init)", "probe", lambda e: rules.oversized_init(
-              e.opening, e.first_step, e.chance_loss)),
+              e.opening, e.first_step, e.chance_loss, e.samples)),
           Detector("exploding_gradients (loss)", "loss", lambda e: rules.astronomical_loss(
               e.losses, e.start, e.chance_loss, e.recent))),
          ("batchnorm", "lower_lr", "clip_gradients", "he_init"),
@@ -560,7 +561,9 @@ TABLE: tuple[Rule, ...] = (
                 "is known; a zero-initialized layer's update against the norm of LeCun-scaled weights of its "
                 "shape), or gradient-norm growth, or a finite loss against the larger of its start and a "
                 "blind guess's; on the first probe, the initial weights' scale over He's, multiplied along "
-                "the network, with the first loss against a blind guess's",
+                "the network, with the first loss against a blind guess's; in a PyTorch loop, on its first "
+                "steps, what a small tensor's gradient holds beyond the step's own backward passes against "
+                "the previous step's gradient (case gradients_accumulate: remedy clear_gradients)",
          threshold="update/weight > {ratio:g} (for a layer whose weights are below {tiny:g} x that norm, "
                    "as a zero or near-zero init: only when the loss after the step is non-finite or > "
                    "{factor:g} x the loss before it, or the previous probe's update was large too; for the "
@@ -569,7 +572,10 @@ TABLE: tuple[Rule, ...] = (
                    "{small} samples, any large update only with the next or previous probe's large too, or "
                    "a non-finite loss), or total gradient norm > {growth:g} x its value 4 probes earlier "
                    "(batches of > {small}), or a loss > {loss:g} x (critical); or initial weights that "
-                   "amplify the signal > {gain:g}-fold with a first loss > {alarm:g} x a blind guess's",
+                   "amplify the signal > {gain:g}-fold with a first loss > {alarm:g} x a blind guess's (a "
+                   "single weighted layer: only with no more training rows than its inputs); or that "
+                   "remainder within {carry:.1f} x the previous gradient's norm of it, {checks} steps in a "
+                   "row",
          window="one probe (ratio), 3 consecutive rising probes (growth), any step since the last check "
                 "(loss), the first probe (initial weights)",
          why="large weights make the products of many large terms grow geometrically; an update as large as "
@@ -581,7 +587,8 @@ TABLE: tuple[Rule, ...] = (
                      "loss": rules.ASTRONOMICAL_LOSS, "tiny": rules.TINY_WEIGHTS,
                      "first": rules.FIRST_STEP_OVERSHOOT, "small": rules.SMALL_BATCH,
                      "factor": rules.UNSTABLE_FACTOR, "gain": rules.OVERSIZED_GAIN,
-                     "alarm": rules.LOSS_ALARM},
+                     "alarm": rules.LOSS_ALARM, "carry": 1 - rules.CARRIED_SHARE,
+                     "checks": rules.CARRY_CHECKS},
          causes=(P.NON_FINITE, P.UNSTABLE_LOSS, P.SATURATED_ACTIVATIONS, P.VANISHING_GRADIENTS, P.DEAD_RELU,
                  P.SLOW_CONVERGENCE)),
     Rule(P.NON_FINITE,
@@ -624,9 +631,11 @@ TABLE: tuple[Rule, ...] = (
                    "{share:.1f} + and left at {share:.1f} - 3 standard errors of the share from the units "
                    "that fired on some batches only; not in a network that learns well (training accuracy 1 "
                    "or loss < {fitted:.0%} of its start, and no generalization gap); below "
-                   "{critical:.1f} with most of the dead units dead since the run's first probes, only "
-                   "while the loss has stalled or risen (before a trend can be read: not yet below "
-                   "{level:.0%} of its start)",
+                   "{critical:.1f}, only while the loss has stalled or risen, or before a trend can be read "
+                   "has not yet fallen below {level:.0%} of its start; with most of the dead units dead "
+                   "since the run's first probes (born dead: a narrower layer), only while the loss has "
+                   "stalled or risen still above {level:.0%} of its start, or before a trend with a share "
+                   ">= {share:.1f} + 3 standard errors of the share of units that fire or not as coins do",
          window="the last {window} probed batches and at least {samples} samples (a unit firing on "
                 "{rare:.0%} of them shows with {confidence:.0%} confidence)",
          why="a unit whose weighted sum stays below 0 outputs 0 and passes no gradient, so nothing can bring "
@@ -699,7 +708,7 @@ TABLE: tuple[Rule, ...] = (
              e.batchnorm, e.steps, e.chance_loss or _run_start(e), steps_left=e.steps_left)),
           Detector("batchnorm_statistics (momentum 0)", "setup", lambda e: checks.frozen_batchnorm(
               e.batchnorm_momenta))),
-         ("update_batchnorm_statistics",),
+         ("update_batchnorm_statistics", "recompute_batchnorm_statistics"),
          treat_rank=22,
          signal="at each epoch's end, on up to {rows} training rows with the same weights: the loss with "
                 "batch normalization's running statistics (evaluation mode) against the loss with each "
@@ -758,8 +767,11 @@ TABLE: tuple[Rule, ...] = (
                    "{plateau_level:.0%} of its start; ratios in "
                    "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training (or validation, if "
                    "higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's on "
-                   "the training rows (a classification whose inputs and targets the doctor has), else the "
-                   "loss > {level:.0%} of a blind guess's; or, once stalled (or falling only toward a blind "
+                   "the training rows (a classification whose inputs and targets the doctor has); for a "
+                   "regression under a squared error, the loss over the targets' variance >= {factor:g} x "
+                   "and >= {fitted:.2f} and twice the noise above a nearest-neighbour average's leave-one-"
+                   "out error on the training rows; else the loss > {level:.0%} of a blind guess's; or, "
+                   "once stalled (or falling only toward a blind "
                    "guess's loss, from above it), the vote and the model both "
                    "within twice the vote's noise of guessing the commonest class (the labels are "
                    "unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
@@ -770,7 +782,8 @@ TABLE: tuple[Rule, ...] = (
                      "plateau": rules.PLATEAU_STEPS, "level": rules.UNDERFIT_LEVEL,
                      "plateau_level": rules.PLATEAU_LEVEL, "slow": rules.SLOW_UPDATE,
                      "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP,
-                     "rows": checks.ATTAINABLE_ROWS, "dropout": rules.DROPOUT_RATE}),
+                     "rows": checks.ATTAINABLE_ROWS, "dropout": rules.DROPOUT_RATE,
+                     "factor": rules.UNSTABLE_FACTOR, "fitted": rules.FITTED_LEVEL}),
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
              e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss, steps_left=e.steps_left),
@@ -814,7 +827,9 @@ TABLE: tuple[Rule, ...] = (
                    "or, at the run's end, the loss still falling and the training accuracy short of a "
                    "nearest-neighbour vote's by {gap:.0%} and twice their noise; "
                    "or, at the run's end, >= {stepless} losses back-propagated outside the optimizer's "
-                   "steps and at most one step in all (a hand-written loop's count)",
+                   "steps and at most one step in all (a hand-written loop's count); or, in a PyTorch loop, "
+                   "no tensor the optimizer holds with a gradient at any of its first {gradless} steps "
+                   "(case steps_without_gradients)",
          window="{plateau} steps; or 2 probes; or the whole run",
          why="a plateau: steps too small (or gradients too weak) to move the loss; at 1e-4 of the weights "
              "per step (healthy runs: 1e-3 to 1e-2), 1000 steps change them by 10 % at most; or a run "
@@ -824,7 +839,8 @@ TABLE: tuple[Rule, ...] = (
                      "slow": rules.SLOW_UPDATE, "dropout": rules.DROPOUT_RATE,
                      "moved": rules.UNFINISHED_MOVEMENT, "pace": rules.PACE_KEPT,
                      "stepless": rules.STEPLESS_BACKWARDS, "short": rules.SHORT_RUN_STEPS,
-                     "decayed": rules.RATE_DECAYED, "gap": rules.OVERFIT_GAP}),
+                     "decayed": rules.RATE_DECAYED, "gap": rules.OVERFIT_GAP,
+                     "gradless": rules.CARRY_CHECKS + 1}),
 )
 del P
 

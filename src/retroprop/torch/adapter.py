@@ -27,6 +27,8 @@ from torch import nn
 from retroprop.doctor.adapter import SYMMETRY_TOLERANCE, Snapshot, coupled_weight_decays
 from retroprop.doctor.probes import unprobed
 from retroprop.doctor.remedies import Treatment
+from retroprop.doctor.rules.direction import CARRY_CHECKS
+from retroprop.doctor.rules.epochs import class_accuracy
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
 from retroprop.torch.loss_graph import GraphLoss
@@ -64,6 +66,16 @@ class TorchAdapter:
         self._origin: dict[int, nn.Parameter] = {}  # a copy's parameter id -> the original parameter
         self.functional: dict[str, str] = {}  # activations applied as functions, as the probes inferred them
         self.sequence: list[str] = []  # the module order of the latest measured forward pass
+        # the gradient carried from step to step (``watch_carry``): the tensor read, its hook, what this
+        # step's backward passes added to it, its gradient at the step before, and the shares measured
+        self._carry_tensor: torch.Tensor | None = None
+        self._carry_hook: Any = None
+        self._incoming: torch.Tensor | None = None
+        self._previous: torch.Tensor | None = None
+        self.carried: list[float] = []
+        self.carry_parameter: str | None = None
+        # the first steps measured, and those of them at which no tensor had a gradient
+        self.steps_checked = self.gradless_steps = 0
 
     # -- the optimizer's step hooks (retroprop.torch.watch) -----------------------------------
     def hook_steps(self, pre: Any, post: Any = None) -> None:
@@ -72,6 +84,68 @@ class TorchAdapter:
         if post is not None:
             handles.append(self.optimizer.register_step_post_hook(post))
         self._handles += handles
+
+    # -- the gradient carried from step to step (the loop's zero_grad) --------------------------
+    def watch_carry(self) -> None:
+        """Read, on the optimizer's smallest trainable tensor, how much of each step's gradient the next
+        step's still holds (``carried``, ``rules.gradients_carried``), for the first
+        ``rules.CARRY_CHECKS`` steps compared: a hook on the tensor sums what each backward pass adds
+        to its gradient, and ``measure_carry`` (at each step, before the update) compares. Not under
+        torch.distributed (the gradients stepped with are other ranks' averages)."""
+        tensors = [p for group in getattr(self.optimizer, "param_groups", ()) for p in group["params"]
+                   if isinstance(p, torch.Tensor) and p.requires_grad and p.is_leaf]
+        if not tensors or self.ranks is not None:
+            return
+        self._carry_tensor = min(tensors, key=lambda p: p.numel())
+        self.carry_parameter = next((name for name, p in self.model.named_parameters()
+                                     if p is self._carry_tensor), None)
+        self._carry_hook = self._carry_tensor.register_hook(self._add_incoming)
+
+    def _add_incoming(self, grad: torch.Tensor) -> None:
+        added = grad.detach()
+        self._incoming = added.clone() if self._incoming is None else self._incoming + added
+
+    @property
+    def carrying(self) -> bool:
+        """Whether ``watch_carry`` is still measuring."""
+        return self._carry_hook is not None
+
+    def measure_carry(self) -> bool:
+        """At an optimizer step, before its update: how closely what this step's gradient holds beyond
+        what its own backward passes added matches the previous step's gradient (1 minus their distance
+        over that gradient's norm: 1 when the loop did not clear it, 0 when it did, below 0 for a
+        remainder of another kind, such as a weight decay added to the gradient by hand), appended to
+        ``carried``. Returns True when the last of ``rules.CARRY_CHECKS`` was just measured (the hook
+        is then off)."""
+        tensor = self._carry_tensor
+        if tensor is None or self._carry_hook is None:
+            return False
+        self.steps_checked += 1
+        if all(p.grad is None for group in self.optimizer.param_groups for p in group["params"]):
+            self.gradless_steps += 1
+        if self.steps_checked > CARRY_CHECKS and self.gradless_steps == self.steps_checked:
+            self.stop_carry()  # no step had a gradient: nothing to compare
+            return True
+        grad, incoming, self._incoming = tensor.grad, self._incoming, None
+        if grad is None or incoming is None or grad.shape != incoming.shape:
+            self._previous = None  # no backward pass reached it: nothing to compare
+            return False
+        now = grad.detach()
+        if self._previous is not None:
+            norm = float(self._previous.norm())
+            if norm > 0 and math.isfinite(norm):
+                self.carried.append(1.0 - float((now - incoming - self._previous).norm()) / norm)
+        self._previous = now.clone()
+        if len(self.carried) >= CARRY_CHECKS:
+            self.stop_carry()
+            return True
+        return False
+
+    def stop_carry(self) -> None:
+        """Stop measuring (a step with a closure computes its gradients inside the step)."""
+        if self._carry_hook is not None:
+            self._carry_hook.remove()
+        self._carry_hook = self._incoming = self._previous = None
 
     # -- the protocol -------------------------------------------------------------------------
     @property
@@ -167,7 +241,8 @@ class TorchAdapter:
         evaluation mode, nothing of the model's state changed (modes, buffers; the probe's hooks are
         off). ``loss``: a torch loss (module or function) or the one read from the graph
         (``loss_graph.GraphLoss``). None without batch normalization tracking running statistics, under
-        torch.distributed (ranks hold different rows), or for a loss it cannot compute."""
+        torch.distributed (ranks hold different rows), or for a loss it cannot compute. For a
+        classification, the accuracies with each too (``rules.class_accuracy``)."""
         norms = [m for _, m in self._tracking_norms()]
         compute = _loss_function(loss)
         if (not norms or compute is None or self.ranks is not None or inputs is None or targets is None
@@ -178,17 +253,20 @@ class TorchAdapter:
         kept = [b.detach().clone() for b in buffers]
         try:
             with self._evaluating():
-                running = float(compute(self.model(x), y))
+                out = self.model(x)
+                running, running_accuracy = float(compute(out, y)), _class_accuracy(out, targets)
                 for m in norms:
                     m.train()
-                batch = float(compute(self.model(x), y))
+                out = self.model(x)
+                batch, batch_accuracy = float(compute(out, y)), _class_accuracy(out, targets)
         finally:
             with torch.no_grad():
                 for b, saved in zip(buffers, kept, strict=True):
                     b.copy_(saved)
         if not (math.isfinite(batch) and math.isfinite(running)):
             return None
-        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms]}
+        return {"batch": batch, "running": running, "momenta": [m.momentum for m in norms],
+                "batch_accuracy": batch_accuracy, "running_accuracy": running_accuracy, "rows": len(inputs)}
 
     def outputs(self, inputs: Any) -> np.ndarray | None:
         """As ``doctor.adapter.RetropropAdapter.outputs``: the model's evaluation-mode outputs on
@@ -307,7 +385,9 @@ class TorchAdapter:
                              "DistributedDataParallel, parameters added after wrapping the model are not "
                              f"synchronized across ranks; the change to make: {ADDS_PARAMETERS[remedy]}, "
                              "then wrap the model in DistributedDataParallel", applied=False)
-        treatment = apply_torch_remedy(remedy, self.model, self.optimizer, self.context(), **options)
+        context = self.context()
+        treatment = apply_torch_remedy(remedy, self.model, self.optimizer, context, **options)
+        self._handles += context.handles  # hooks a remedy registered: removed with the doctor's own
         if self.ranks is not None:
             self.ranks.broadcast_model(self.model)
         return treatment
@@ -319,6 +399,7 @@ class TorchAdapter:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self.stop_carry()
 
 
 def _rng_state() -> dict[str, Any]:
@@ -361,6 +442,14 @@ GRAPH_LOSSES = {
     "bce": nn.functional.binary_cross_entropy,
     "bce_with_logits": nn.functional.binary_cross_entropy_with_logits,
 }
+
+
+def _class_accuracy(outputs: Any, targets: Any) -> float | None:
+    """``rules.class_accuracy`` of a model's outputs (a tensor of a few rows, brought to the host: at
+    most ``table.TRAINING_ROWS`` of them) against NumPy ``targets``; None for outputs of another kind."""
+    if not isinstance(outputs, torch.Tensor) or outputs.ndim != 2 or outputs.shape[1] < 2:
+        return None
+    return class_accuracy(outputs.detach().float().cpu().numpy(), np.asarray(targets))
 
 
 def _loss_function(loss: Any) -> Any:

@@ -50,6 +50,7 @@ class Context:
                  sequence: Sequence[str] = ()) -> None:
         self.functional = dict(functional or {})
         self.sequence = list(sequence)
+        self.handles: list[Any] = []  # hooks a remedy registers, removed when the doctor finishes
 
 
 def _advice(remedy: str, model: nn.Module, optimizer: Any, why: str, change: str) -> Treatment:
@@ -416,6 +417,17 @@ def update_batchnorm_statistics(model: nn.Module, optimizer: Any, context: Conte
     return statistics_updated(frozen, model, optimizer, momentum)
 
 
+def clear_gradients(model: nn.Module, optimizer: Any, context: Context, **_: Any) -> Treatment:
+    """The optimizer clears the gradients after each of its steps (``zero_grad``, in a step post-hook the
+    doctor removes when it finishes): the loop's next backward passes start from nothing, as they
+    would after ``optimizer.zero_grad()`` before each backward."""
+    context.handles.append(optimizer.register_step_post_hook(
+        lambda stepped, args, kwargs: stepped.zero_grad(set_to_none=True)))
+    return Treatment("clear_gradients", model, optimizer, "the optimizer now clears the gradients after "
+                     "each step (zero_grad in a step post-hook, until the doctor finishes); the change to "
+                     "make: " + REMEDIES["clear_gradients"])
+
+
 ADVICE: dict[str, tuple[str, str]] = {
     "early_stopping": ("the training loop is yours to stop", "keep the weights of the best validation "
                        "epoch (doctor.best.weights, a state_dict: model.load_state_dict(...)) and end the "
@@ -424,6 +436,9 @@ ADVICE: dict[str, tuple[str, str]] = {
                            "training set's mean and standard deviation: x = (x - mean) / std"),
     "shuffle": ("the loop draws its own batches", "DataLoader(train_set, shuffle=True, ...) for the training "
                 "set, or a new random permutation of the samples each epoch"),
+    "recompute_batchnorm_statistics": ("the data is the training loop's", "after training, recompute the "
+                                       "running statistics on the training data: "
+                                       "torch.optim.swa_utils.update_bn(train_loader, model)"),
     "standardize_targets": ("it needs the targets and a new loss scale", "train on (y - y.mean()) / y.std() "
                             "and map predictions back with * std + mean"),
 }
@@ -446,12 +461,13 @@ REMEDY_FUNCTIONS: dict[str, Callable[..., Treatment]] = {
     "higher_lr": higher_lr, "he_init": he_init, "weight_decay": add_weight_decay,
     "clip_gradients": clip_gradients, "roll_back": roll_back, "adam": switch_to_adam,
     "fix_output_loss": fix_output_loss, "update_batchnorm_statistics": update_batchnorm_statistics,
+    "clear_gradients": clear_gradients,
     "descend": lambda model, optimizer, context, **_: descend(model, optimizer),
     "lower_weight_decay": lambda model, optimizer, context, **_: lower_weight_decay(model, optimizer),
     **{remedy: _advised(remedy) for remedy in (*ADVICE, *USER_REMEDIES, "widen")},
 }
 NEEDS_OPTIMIZER = frozenset({"lower_lr", "higher_lr", "weight_decay", "adam", "descend",
-                             "lower_weight_decay"})
+                             "lower_weight_decay", "clear_gradients"})
 
 
 def apply_torch_remedy(remedy: str, model: nn.Module, optimizer: Any, context: Context,

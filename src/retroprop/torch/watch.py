@@ -126,6 +126,7 @@ class Watch:
         self._stepping = False
         if self._drives_steps:
             self.adapter.hook_steps(self._before_step, self._after_step)
+            self.adapter.watch_carry()  # whether the loop clears the gradients between steps
         optimizer._retroprop_watched = True  # ``retroprop watch`` then leaves it to this doctor
 
     # the optimizer's step pre-hook drives the doctor (a subclass may drive ``_step`` itself)
@@ -347,7 +348,22 @@ class Watch:
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._stepping = True
         loss, self._loss = self._loss, None
+        measured = False
+        if self.adapter.carrying:
+            # the hook's args start with the optimizer itself; a closure computes the gradients inside
+            # the step, after this hook
+            if (args[1] if len(args) > 1 else kwargs.get("closure")) is not None:
+                self.adapter.stop_carry()
+            else:
+                measured = self.adapter.measure_carry()
         self._step(optimizer, loss)
+        if measured and not self._finished:
+            adapter = self.adapter
+            new = self.core.note_carried_gradients(adapter.carried, adapter.carry_parameter,
+                                                   gradless=adapter.gradless_steps,
+                                                   checked=adapter.steps_checked)
+            if self.core.repair and new:
+                self._treat(optimizer, new)
 
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._stepping = False

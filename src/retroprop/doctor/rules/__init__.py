@@ -122,11 +122,20 @@ from retroprop.doctor.rules.common import (
     _window_sums as _window_sums,
 )
 from retroprop.doctor.rules.decay import decay_dominates, decay_pulls, weight_decay_too_high
-from retroprop.doctor.rules.direction import climbs, gradient_ascent, opening_climbs
+from retroprop.doctor.rules.direction import (
+    CARRIED_SHARE,
+    CARRY_CHECKS,
+    climbs,
+    gradient_ascent,
+    gradients_carried,
+    opening_climbs,
+    steps_without_gradients,
+)
 from retroprop.doctor.rules.epochs import (
     FIT_MIN_ROWS,
     EpochBest,
     batchnorm_statistics,
+    class_accuracy,
     collapsing_validation,
     loss_not_fit,
     oscillating_validation,
@@ -196,6 +205,8 @@ __all__ = [
     "ASCENT_PROBES",
     "ASTRONOMICAL_LOSS",
     "BATCH_WINDOWS",
+    "CARRIED_SHARE",
+    "CARRY_CHECKS",
     "DEAD_CONFIDENCE",
     "DEAD_CRITICAL",
     "DEAD_RARE_FIRING",
@@ -251,6 +262,7 @@ __all__ = [
     "astronomical_loss",
     "batch_too_small",
     "batchnorm_statistics",
+    "class_accuracy",
     "climbs",
     "collapsing_validation",
     "compound_dropout",
@@ -269,6 +281,7 @@ __all__ = [
     "fired_in_window",
     "gradient_ascent",
     "gradient_share",
+    "gradients_carried",
     "learns_well",
     "loss_not_fit",
     "loss_symptoms",
@@ -288,6 +301,7 @@ __all__ = [
     "slow_steps",
     "smoothing_span",
     "steps_not_taken",
+    "steps_without_gradients",
     "symptoms",
     "tiny_weights",
     "undefined_loss",

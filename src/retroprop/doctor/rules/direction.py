@@ -65,3 +65,49 @@ def gradient_ascent(opening: Sequence[dict[str, Any]], first_step: int = 0) -> l
         f"(the cosine between step and gradient, median over the layers: "
         f"{', '.join(f'{m:+.2f}' for m in medians)}; a step that minimizes has a negative one){climb}: "
         "the optimizer maximizes the loss (maximize=True, or a gradient whose sign is flipped).")]
+
+
+# steps whose gradient is compared with the one before it, and how closely what it holds beyond its own
+# backward passes must match that one (1 - the distance over its norm)
+CARRY_CHECKS, CARRIED_SHARE = 2, 0.5
+
+
+def gradients_carried(carried: Sequence[float], parameter: str | None = None) -> list[Finding]:
+    """The gradients are never cleared between steps: on each of the first ``CARRY_CHECKS`` steps
+    compared, the gradient the optimizer stepped with, less what this step's backward passes added to
+    it, is the gradient of the step before, to within ``1 - CARRIED_SHARE`` of its norm (``carried``: 1
+    minus that distance over the norm; 0 for a loop that clears them, 1 for one that never does).
+    Every step then moves along the sum of all the gradients so far, and the updates grow with the
+    steps (``parameter``: the tensor it was read on)."""
+    shares = [float(c) for c in carried[:CARRY_CHECKS]]
+    if len(shares) < CARRY_CHECKS or not all(math.isfinite(c) and c > CARRIED_SHARE for c in shares):
+        return []
+    return [Finding(
+        "exploding_gradients", None, None, "critical",
+        {"case": "gradients_accumulate", "cause": "training_loop", "carried_shares": shares,
+         "parameter": parameter},
+        f"on {len(shares)} steps in a row, the gradient the optimizer stepped with still held "
+        f"{_fmt(min(shares))}-{_fmt(max(shares))} of the previous step's besides this step's own: nothing "
+        "clears the gradients between steps (backward adds to what .grad holds), so each step moves along "
+        "the sum of every gradient so far, and the updates grow with the steps until they overshoot.",
+    )]
+
+
+def steps_without_gradients(gradless: int, checked: int) -> list[Finding]:
+    """Every one of the first ``checked`` (at least ``CARRY_CHECKS`` + 1) optimizer steps found no
+    gradient on any tensor the optimizer holds (``gradless`` of them): the backward passes never reach
+    the model (a loss computed from detached outputs, as ``.data``, ``.detach()``, ``.item()`` or a new
+    tensor made from them, then made to require a gradient), or the gradients are cleared between
+    ``backward`` and ``step``. Every step then leaves the weights as they are."""
+    if checked < CARRY_CHECKS + 1 or gradless < checked:
+        return []
+    return [Finding(
+        "slow_convergence", None, None, "critical",
+        {"case": "steps_without_gradients", "steps_checked": checked, "fix_by": "user",
+         "fix_note": "This is yours to fix: compute the loss from the model's outputs with their graph, and "
+                     "clear the gradients before backward, not between backward and step."},
+        f"none of the tensors the optimizer holds had a gradient at any of its first {checked} steps: the "
+        "loss's backward pass does not reach the model (a loss computed from detached outputs, such as "
+        ".data, .detach() or a new tensor made from them), or the gradients are cleared between backward "
+        "and step, so no step changes the weights.",
+    )]

@@ -18,6 +18,7 @@ from retroprop.doctor.rules.common import (
     FITTED_LEVEL,
     OVERFIT_CAPACITY,
     OVERFIT_EPOCHS,
+    OVERFIT_GAP,
     OVERFIT_RISE,
     STATS_FORGOTTEN,
     SWING,
@@ -251,10 +252,8 @@ def batchnorm_statistics(measured: Sequence[dict], steps: int,
     if not (frozen or settled or unsettled):
         return []
     margin = FITTED_LEVEL * reference if reference is not None and math.isfinite(reference) else 0.0
-    for entry in measured[-2:]:
-        batch, running = entry["batch"], entry["running"]
-        if not (running > UNSTABLE_FACTOR * batch and running - batch > margin):
-            return []
+    if not all(_loss_apart(entry, margin) or _accuracy_apart(entry) for entry in measured[-2:]):
+        return []
     batch, running = measured[-1]["batch"], measured[-1]["running"]
     if unsettled:
         slowest = min(m for m in momenta if m is not None and m > 0)
@@ -267,14 +266,56 @@ def batchnorm_statistics(measured: Sequence[dict], steps: int,
     else:
         why = (" (batches unlike one another, as from sorted data or tiny batches, or a momentum that keeps "
                "only the latest batch).")
+    accuracies = {}
+    if measured[-1].get("batch_accuracy") is not None and measured[-1].get("running_accuracy") is not None:
+        accuracies = {"accuracy_batch_statistics": measured[-1]["batch_accuracy"],
+                      "accuracy_running_statistics": measured[-1]["running_accuracy"]}
+    told = (f", and the accuracy {accuracies['accuracy_running_statistics']:.0%} against "
+            f"{accuracies['accuracy_batch_statistics']:.0%}" if accuracies else "")
     return [Finding(
         "batchnorm_statistics", None, None, "critical",
-        {"loss_batch_statistics": batch, "loss_running_statistics": running, "momenta": list(momenta),
-         "steps": steps, **({"case": "unsettled", "initial_share": kept} if unsettled else {})},
+        {"loss_batch_statistics": batch, "loss_running_statistics": running, **accuracies,
+         "momenta": list(momenta), "steps": steps,
+         **({"case": "unsettled", "initial_share": kept} if unsettled else {})},
         f"with the same weights, on the same training rows, the loss is {_fmt(running)} in evaluation mode "
-        f"against {_fmt(batch)} in training mode: batch normalization's running statistics, which "
+        f"against {_fmt(batch)} in training mode{told}: batch normalization's running statistics, which "
         "validation and predictions use, do not describe the data the model trains on" + why,
     )]
+
+
+def _loss_apart(entry: dict[str, Any], margin: float) -> bool:
+    """Whether one epoch's measure has the loss with the running statistics above ``UNSTABLE_FACTOR``
+    times the loss with the batch's, and above it by more than ``margin``."""
+    batch, running = entry["batch"], entry["running"]
+    return running > UNSTABLE_FACTOR * batch and running - batch > margin
+
+
+def _accuracy_apart(entry: dict[str, Any]) -> bool:
+    """Whether one epoch's measure (of a classification: ``batch_accuracy`` and ``running_accuracy`` on
+    its ``rows``) has the accuracy with the running statistics below the accuracy with the batch's by
+    ``OVERFIT_GAP`` and twice the noise of the two (on the same rows, the statistics alone differ: a
+    network confident enough to classify them, not yet to show it in its loss, shows it here)."""
+    batch, running, rows = entry.get("batch_accuracy"), entry.get("running_accuracy"), entry.get("rows")
+    if batch is None or running is None or not rows:
+        return False
+    noise = math.hypot(_accuracy_noise(batch, rows), _accuracy_noise(running, rows))
+    return batch - running >= max(OVERFIT_GAP, 2 * noise)
+
+
+def class_accuracy(outputs: Any, targets: Any) -> float | None:
+    """The share of rows whose largest output is the target class: ``targets`` class indices (N,) or
+    one-hot rows (N, C) against ``outputs`` (N, C), C > 1; None for anything else (one output unit,
+    whose threshold depends on the loss, or targets that are not classes)."""
+    out, y = np.asarray(outputs), np.asarray(targets)
+    if out.ndim != 2 or out.shape[1] < 2 or len(y) != len(out) or not len(out):
+        return None
+    if y.ndim == 2 and y.shape == out.shape:
+        y = y.argmax(axis=1)
+    elif y.ndim != 1 or (y.dtype.kind == "f" and not np.array_equal(y, np.round(y))):
+        return None
+    if not np.isfinite(out).all():
+        return None
+    return float(np.mean(out.argmax(axis=1) == y.astype(np.int64)))
 
 
 FIT_MIN_ROWS = 8  # rows a prediction's distance from the targets is read on, at least

@@ -418,7 +418,7 @@ def weight_gain(layers: Sequence[dict[str, Any]], activations: Sequence[dict[str
 
 
 def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
-                   chance_loss: float | None = None) -> list[Finding]:
+                   chance_loss: float | None = None, samples: tuple[int, int] | None = None) -> list[Finding]:
     """A run started from weights far above a working scale: on its first probe (``opening[0]``, at
     ``first_step``), the weights' scale alone amplifies the signal by more than ``OVERSIZED_GAIN``
     along the network (``weight_gain``), and the outputs show it: the loss is more than ``LOSS_ALARM``
@@ -427,7 +427,11 @@ def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
     start orders of magnitude too large, and the steps must first undo the scale. Not when a
     sigmoid or tanh layer of that probe has ``SATURATED_SHARE`` of its outputs in the flat regions:
     squashing units cap the signal, and what the oversized weights do there is saturate them
-    (``saturated_activations``' to name)."""
+    (``saturated_activations``' to name). With a single weighted layer nothing multiplies its scale,
+    and a linear model's loss is convex in its weights: the steps undo a large start, unless the
+    training rows (``samples[0]``, needed then) are no more than the layer's inputs: the data then fix
+    only as many directions of each unit's weights as there are rows, and the rest keep their initial
+    scale in every prediction on new data."""
     if not opening or not chance_loss or not chance_loss > 0:
         return []
     probe = opening[0]
@@ -442,15 +446,22 @@ def oversized_init(opening: Sequence[dict[str, Any]], first_step: int = 0,
     sized = [layer for layer in probe["layers"] if layer.get("fan_in") and layer.get("size")]
     largest = max(range(len(factors)), key=factors.__getitem__)
     layer = sized[largest]
+    rows = samples[0] if samples else None
+    if len(factors) < 2 and not (rows and rows <= layer["fan_in"]):
+        return []  # one layer, and enough rows to fix all its weights: a large start costs steps only
+    kept = (f"; with {rows} training rows for {layer['fan_in']} inputs, the data fix only {rows} directions "
+            "of each unit's weights, and the rest keep their initial scale in every prediction on new data"
+            if len(factors) < 2 else "; the steps must first undo the scale")
     return [Finding(
         "exploding_gradients", layer["name"], layer["label"], "critical",
         {"case": "oversized_init", "cause": "initialization", "weight_gain": gain,
-         "layer_gains": [round(f, 3) for f in factors], "loss_at_start": loss, "chance_loss": chance_loss},
+         "layer_gains": [round(f, 3) for f in factors], "loss_at_start": loss, "chance_loss": chance_loss,
+         **({"training_rows": rows} if len(factors) < 2 else {})},
         f"the initial weights are {_fmt(max(factors))} times the scale that keeps the signal steady (He's, "
         f"sqrt(2 / fan_in), for the units they feed) in {layer['label']} and amplify "
         f"the signal {_fmt(gain)}-fold along the network: the first loss is {_fmt(loss)}, "
         f"{_fmt(loss / chance_loss)} times a blind guess's ({_fmt(chance_loss)}), from outputs that large "
-        "and confidently wrong; the steps must first undo the scale.",
+        "and confidently wrong" + kept + ".",
     )]
 
 
@@ -588,9 +599,14 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
     ``losses`` (and the other keywords, as for ``learns_well``) nothing is named in a network that
     learns well: units it lost cost it nothing measurable; and a layer below ``DEAD_CRITICAL`` is
     named, when most of its dead units were born dead, only while the loss has stalled or risen
-    (``loss_trend``), or, before a trend can be read, has not yet fallen below ``PLATEAU_LEVEL`` of
-    its start: one whose loss falls learns through the units it kept. Units the steps killed (a rate
-    too high) are the course page's failure, named at once.
+    (``loss_trend``) and is still above ``PLATEAU_LEVEL`` of its start, or, before a trend can be
+    read, while the loss has not yet fallen below that and the share is beyond what a layer of that
+    many units leaves silent by chance (``DEAD_SHARE`` plus ``dead_margin``): one that learned did so
+    through the units it kept (its width is ``underfitting``'s to judge). When the opening
+    did not see which units were born dead (or as many died as were born so), it is named while the
+    loss has stalled or risen, or, before a trend can be read, has not yet fallen below
+    ``PLATEAU_LEVEL`` of its start. Units the steps killed (a rate too high) are the course page's
+    failure, named at once.
     """
     if len(probes) < DEAD_WINDOW:
         return []
@@ -636,12 +652,21 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
             return []  # the units the network lost cost it nothing it can measure
         trend = loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy, chance_loss=chance_loss)
         # a layer that keeps fewer than 1 - DEAD_CRITICAL of its units passes almost nothing on, and units
-        # the steps killed are the failure itself; a layer whose dead units were born so (common in narrow
-        # layers) passes its signal through the rest, and costs the network something only while the loss
-        # shows it (stalled or rising; before a trend can be read, not yet below PLATEAU_LEVEL of its start)
-        harmed = trend in ("stalled", "rising") or (trend is None and not _fell(losses, start, batch_size))
+        # the steps killed are the failure itself; otherwise the layer passes its signal through the rest
+        # and costs the network something only while the loss shows it: stalled or rising, or, before a
+        # trend can be read, not yet below PLATEAU_LEVEL of its start. Units born dead (common in narrow
+        # layers) made the layer narrower before any step: that blocks the learning only while the loss
+        # has learned nothing (a trend that shows it, still above PLATEAU_LEVEL of its start); a network
+        # that learned through the units it kept and then slowed is short of width, underfitting's to
+        # name. Before a trend, only a share beyond what a few units give by chance (one unit of two is
+        # half a layer): DEAD_SHARE plus dead_margin, every unit counted as flickering
+        stalled = trend in ("stalled", "rising")
+        fell = _fell(losses, start, batch_size)
+        early = trend is None and not fell
         findings = [finding for finding in findings if finding.evidence["dead_share"] >= DEAD_CRITICAL
-                    or harmed or _mostly_killed(finding.evidence)]
+                    or _mostly_killed(finding.evidence)
+                    or ((stalled and not fell) or (early and _beyond_chance(finding.evidence))
+                        if _mostly_born_dead(finding.evidence) else stalled or early)]
         for finding in findings:
             finding.evidence["loss_trend"] = trend
     return findings
@@ -661,6 +686,19 @@ def _mostly_killed(evidence: dict[str, Any]) -> bool:
     """Whether most of a layer's dead units fired at the run's start: the steps killed them."""
     born = evidence.get("born_dead")
     return born is not None and born < evidence["dead_units"] - born
+
+
+def _beyond_chance(evidence: dict[str, Any]) -> bool:
+    """Whether a layer's dead share exceeds ``DEAD_SHARE`` by ``dead_margin`` of its units, each
+    counted as flickering: more than a layer of a few units leaves silent by chance."""
+    return evidence["dead_share"] >= DEAD_SHARE + dead_margin(evidence["units"])
+
+
+def _mostly_born_dead(evidence: dict[str, Any]) -> bool:
+    """Whether most of a layer's dead units fired on none of the run's first probes: the initial
+    weights, not the steps, silenced them."""
+    born = evidence.get("born_dead")
+    return born is not None and born > evidence["dead_units"] - born
 
 
 def _fell(losses: Sequence[float], start: float | None, batch_size: int | None) -> bool:

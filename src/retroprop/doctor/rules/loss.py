@@ -415,7 +415,7 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     now = _mean(losses[-smoothing_span(batch_size):])
     log = epoch_logs[-1] if epoch_logs else {}
     yardstick = attainable() if attainable is not None and "accuracy" in log else None
-    if yardstick is not None:
+    if yardstick is not None and "accuracy" in yardstick:  # a classification's (a regression's has none)
         reachable, accuracy = float(yardstick["accuracy"]), _sorted_share(log)
         if _shortfall(accuracy, yardstick, samples) is None:
             return []
@@ -460,7 +460,7 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
     if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "falling":
         return []
     yardstick = attainable()
-    if yardstick is None:
+    if yardstick is None or "accuracy" not in yardstick:
         return []
     reachable = float(yardstick["accuracy"])
     needed = _shortfall(accuracy, yardstick, samples)
@@ -670,7 +670,10 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing. A vote and a model both no better
     than guessing the commonest class (case ``unpredictable_labels``, ``_unpredictable``) is named as
     soon as the loss stalls, learned or not, or while it still falls toward a blind guess's from above
-    it: the inputs do not predict the labels.
+    it: the inputs do not predict the labels. For a regression under a squared error (``attainable``
+    then gives ``checks.attainable_error``), a loss below ``UNDERFIT_LEVEL`` of a blind guess's (the
+    targets' variance) is judged against a nearest-neighbour average's error instead
+    (``_error_short_of_attainable``).
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
@@ -692,6 +695,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         if _sorted_share(log) > 1 - OVERFIT_GAP:
             return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
         yardstick = attainable()
+        if yardstick is not None and "accuracy" not in yardstick:
+            yardstick = None  # a regression's, whose metrics log an accuracy anyway
         # labels the inputs do not predict show as soon as the loss stalls (or falls only toward a
         # blind guess's): no capacity would help
         unpredictable = (_unpredictable(log["accuracy"], yardstick, len(losses),
@@ -717,6 +722,11 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     if yardstick is not None:
         return _short_of_attainable(_sorted_share(log), yardstick, samples, len(losses), ratios)
     if now <= UNDERFIT_LEVEL * level:
+        # below the level, a regression is judged against what its data allows, when measured
+        if attainable is not None and chance_loss and math.isfinite(chance_loss) and chance_loss > 0:
+            yardstick = attainable()
+            if yardstick is not None and "error" in yardstick:
+                return _error_short_of_attainable(now / chance_loss, yardstick, len(losses), ratios)
         return []
     against = "a blind guess's" if level is chance_loss else "its start"
     return [Finding(
@@ -813,6 +823,29 @@ def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tu
         f"{reachable:.1%} of the same training rows (each left out of its own vote), and the updates are "
         "of a healthy size: the data allows more than the model fits, so it has too little capacity (or "
         "too few steps) for its data.",
+    )]
+
+
+def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: int,
+                               ratios: Sequence[float]) -> list[Finding]:
+    """``underfitting`` of a regression judged against what the data allows: the training loss's
+    ``error`` (over a blind guess's, the targets' variance) at least ``UNSTABLE_FACTOR`` times a
+    nearest-neighbour average's (``yardstick``, ``checks.attainable_error``) and above it by
+    ``FITTED_LEVEL`` of the variance and twice that average's noise."""
+    reachable, noise = float(yardstick["error"]), float(yardstick.get("noise") or 0.0)
+    needed = max(FITTED_LEVEL, 2 * noise)
+    if not (error >= UNSTABLE_FACTOR * reachable and error - reachable >= needed):
+        return []
+    return [Finding(
+        "underfitting", None, None, "warning",
+        {"case": "regression", "error": error, "attainable_error": reachable,
+         "neighbours": yardstick.get("neighbours"), "rows": yardstick.get("rows"), "shortfall_needed": needed,
+         "largest_update_ratio": max(ratios), "steps": steps},
+        f"after {steps} steps the training loss has stopped falling at {error:.0%} of the targets' variance, "
+        f"while the average of each training row's {yardstick.get('neighbours')} nearest neighbours (the row "
+        f"left out) misses by {reachable:.0%} of it, and the updates are of a healthy size: the data "
+        "allows a closer fit than the model makes, so it has too little capacity (or too few steps, or "
+        "too few input features) for its data.",
     )]
 
 
