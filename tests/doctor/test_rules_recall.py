@@ -471,6 +471,12 @@ def test_a_regression_stalled_far_above_a_neighbour_average_is_underfitting():
     assert finding.evidence["case"] == "regression"
     assert finding.evidence["error"] == pytest.approx(0.4, abs=0.01)
     assert "nearest neighbours" in finding.explanation
+    # a loss still falling 5 % per 500 steps under noise that hides it from one window (heavy-tailed
+    # targets) shows no plateau: the halves of its last 1000 steps are 5 % apart
+    rng = np.random.default_rng(1)
+    slow = np.linspace(8.8, 7.2, 1500) * rng.lognormal(0.0, 0.5, 1500)
+    assert rules.loss_trend(slow, chance_loss=chance) == "stalled", "not vacuous: one window says stalled"
+    assert rules.underfitting(slow, [3e-3, 4e-3], chance_loss=chance, attainable=lambda: average) == []
     # a yardstick not twice as good, or one too noisy to tell, is no shortfall
     for loose in ({"error": 0.25, "noise": 0.01}, {"error": 0.1, "noise": 0.2}):
         found = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance, attainable=lambda y=loose: y)

@@ -673,7 +673,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     it: the inputs do not predict the labels. For a regression under a squared error (``attainable``
     then gives ``checks.attainable_error``), a loss below ``UNDERFIT_LEVEL`` of a blind guess's (the
     targets' variance) is judged against a nearest-neighbour average's error instead
-    (``_error_short_of_attainable``).
+    (``_error_short_of_attainable``), once the two halves of its last ``UNDERFIT_WINDOWS`` windows are
+    within ``PLATEAU_FALL`` of each other (``_flat_halves``).
     """
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
@@ -722,8 +723,11 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     if yardstick is not None:
         return _short_of_attainable(_sorted_share(log), yardstick, samples, len(losses), ratios)
     if now <= UNDERFIT_LEVEL * level:
-        # below the level, a regression is judged against what its data allows, when measured
-        if attainable is not None and chance_loss and math.isfinite(chance_loss) and chance_loss > 0:
+        # below the level, a regression is judged against what its data allows, when measured, once its
+        # loss shows a plateau: the halves of the last windows within PLATEAU_FALL of each other (a slow
+        # fall hidden in the noise of heavy-tailed targets is no plateau)
+        if (attainable is not None and chance_loss and math.isfinite(chance_loss) and chance_loss > 0
+                and _flat_halves(losses, UNDERFIT_WINDOWS * window)):
             yardstick = attainable()
             if yardstick is not None and "error" in yardstick:
                 return _error_short_of_attainable(now / chance_loss, yardstick, len(losses), ratios)
@@ -824,6 +828,16 @@ def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tu
         "of a healthy size: the data allows more than the model fits, so it has too little capacity (or "
         "too few steps) for its data.",
     )]
+
+
+def _flat_halves(losses: Sequence[float], steps: int) -> bool:
+    """Whether the mean loss of the second half of the last ``steps`` is within ``PLATEAU_FALL`` of the
+    first half's (each half averages hundreds of steps' noise away)."""
+    recent = np.asarray(losses[-steps:], dtype=np.float64)
+    if recent.size < 2 * LOSS_EMA_STEPS or not np.isfinite(recent).all():
+        return False
+    before, after = _mean(recent[:recent.size // 2]), _mean(recent[recent.size // 2:])
+    return before > 0 and before - after < PLATEAU_FALL * before
 
 
 def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: int,
