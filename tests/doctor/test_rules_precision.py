@@ -191,6 +191,10 @@ def test_a_partly_dead_layer_is_named_only_once_the_loss_shows_harm():
     assert rules.dead_relu(partly, losses=flat, opening=partly) == []  # 12 of 16: within 3 errors
     pair = [probe(i, [act("1", fired=np.arange(2) < 1, samples=32)]) for i in range(5)]
     assert rules.dead_relu(pair, losses=flat, opening=pair) == []  # 1 of 2: what chance leaves
+    assert rules.dead_relu(pair, losses=flat, opening=pair, first_step=0) == []  # the run's own start
+    # silent since a treatment that kept trained weights (a ReLU in a sigmoid's place, say): those
+    # weights silenced them, not an initialization's draw, and the loss has not fallen since
+    assert rules.dead_relu(pair, losses=flat, opening=pair, first_step=-100)
     assert rules.dead_relu(pair, losses=[2.3] * 300, opening=pair)  # ... until the loss shows a stall
     assert rules.dead_relu(partly, losses=[2.3] * 300, opening=partly)
     slowed = list(np.linspace(2.3, 1.5, 150)) + [1.5] * 150

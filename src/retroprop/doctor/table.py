@@ -623,7 +623,8 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.DEAD_RELU,
          (Detector("dead_relu", "probe", lambda e: rules.dead_relu(
-             e.probes, ongoing=e.dead_ongoing, opening=e.opening, **e.harm()), gate=_symptoms),),
+             e.probes, ongoing=e.dead_ongoing, opening=e.opening, first_step=e.first_step, **e.harm()),
+             gate=_symptoms),),
          ("lower_lr", "leaky_relu", "he_init"),
          treat_rank=15,
          signal="share of ReLU units that never fired (> 0) on any probed batch",

@@ -585,11 +585,14 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
               batch_size: int | None = None, accuracy: float | None = None,
               epoch_logs: Sequence[dict[str, float]] = (),
               samples: tuple[int, int] | None = None, chance_loss: float | None = None,
-              opening: Sequence[dict[str, Any]] = ()) -> list[Finding]:
+              opening: Sequence[dict[str, Any]] = (), first_step: int | None = None) -> list[Finding]:
     """ReLU units that fired on none of the latest probed batches: the last ``DEAD_WINDOW`` of them
     and as many more as it takes to hold ``DEAD_SAMPLES`` samples (pass that many probes: see
-    ``dead_window_probes``). ``opening``: the run's first probes; the dead units that fired on none of
-    them were born dead (``born_dead`` in the evidence), the others died as the steps went on.
+    ``dead_window_probes``). ``opening``: the recipe's first probes; the dead units that fired on none
+    of them were born dead (``born_dead`` in the evidence), the others died as the steps went on. Born
+    only when the opening starts at ``first_step`` (the run's start, or a fresh restart: weights that
+    learned nothing); after a treatment that kept trained weights (a ReLU put in a sigmoid's place),
+    the units silent from its start were silenced by those weights, not by the draw of an initialization.
 
     Hysteresis: a layer enters at ``DEAD_SHARE`` plus ``dead_margin`` (from the units that fired on
     some of the window's batches but not all) and, while its episode lasts (its name in
@@ -632,7 +635,8 @@ def dead_relu(probes: Sequence[dict[str, Any]], *, ongoing: Collection[str] | No
         share = 1.0 - float(np.count_nonzero(ever)) / ever.size
         if share < needed:
             continue
-        born = _born_dead(opening, activation["name"], ever)
+        fresh = first_step is None or (bool(opening) and opening[0].get("step") == first_step)
+        born = _born_dead(opening, activation["name"], ever) if fresh else None
         seen = sum(next((a.get("samples") or 0 for a in p["activations"]
                          if a["name"] == activation["name"]), 0) for p in window)
         findings.append(Finding(
