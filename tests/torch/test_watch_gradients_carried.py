@@ -153,3 +153,24 @@ def test_a_loss_that_never_reaches_the_model_is_named_on_its_third_step(fault):
     assert (first.problem, first.step, first.evidence["case"]) == ("slow_convergence", 2,
                                                                    "steps_without_gradients")
     assert [name for name, _ in first.remedies] == ["connect_loss"]
+
+
+def test_a_tensor_the_steps_never_reach_is_given_up_after_a_few_steps():
+    x, y = digits()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 10))
+    unused = nn.Parameter(torch.zeros(1))  # the optimizer's smallest tensor, in no forward pass
+    optimizer = torch.optim.SGD([*model.parameters(), unused], lr=0.1)
+    doctor = watch(model, optimizer)
+    for i in range(0, 32 * 12, 32):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+        if i == 32 * 10:
+            assert not doctor.adapter.carrying  # stopped looking after ten steps
+    doctor.finish()
+    assert doctor.adapter.carried == [] and doctor.adapter.steps_checked == 10
+    assert all(d.evidence.get("case") not in ("gradients_accumulate", "steps_without_gradients")
+               for d in doctor.diagnoses)

@@ -35,6 +35,9 @@ from retroprop.torch.loss_graph import GraphLoss
 from retroprop.torch.probe import TorchProbe
 from retroprop.torch.remedies import LINEAR_MAPS, Context, apply_torch_remedy
 
+# the most steps the carried gradient is looked for on (a tensor without a gradient at most of them)
+CARRY_STEPS = 10
+
 __all__ = ["TorchAdapter"]
 
 ADAPTIVE = tuple(getattr(torch.optim, name) for name in (
@@ -136,8 +139,8 @@ class TorchAdapter:
             if norm > 0 and math.isfinite(norm):
                 self.carried.append(1.0 - float((now - incoming - self._previous).norm()) / norm)
         self._previous = now.clone()
-        if len(self.carried) >= CARRY_CHECKS:
-            self.stop_carry()
+        if len(self.carried) >= CARRY_CHECKS or self.steps_checked >= CARRY_STEPS:
+            self.stop_carry()  # measured; or a tensor the steps seldom reach: the watch costs nothing more
             return True
         return False
 
