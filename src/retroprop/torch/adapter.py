@@ -132,13 +132,13 @@ class TorchAdapter:
         grad, incoming, self._incoming = tensor.grad, self._incoming, None
         if grad is None or incoming is None or grad.shape != incoming.shape:
             self._previous = None  # no backward pass reached it: nothing to compare
-            return False
-        now = grad.detach()
-        if self._previous is not None:
-            norm = float(self._previous.norm())
-            if norm > 0 and math.isfinite(norm):
-                self.carried.append(1.0 - float((now - incoming - self._previous).norm()) / norm)
-        self._previous = now.clone()
+        else:
+            now = grad.detach()
+            if self._previous is not None:
+                norm = float(self._previous.norm())
+                if norm > 0 and math.isfinite(norm):
+                    self.carried.append(1.0 - float((now - incoming - self._previous).norm()) / norm)
+            self._previous = now.clone()
         if len(self.carried) >= CARRY_CHECKS or self.steps_checked >= CARRY_STEPS:
             self.stop_carry()  # measured; or a tensor the steps seldom reach: the watch costs nothing more
             return True
