@@ -467,7 +467,8 @@ def test_a_regression_stalled_far_above_a_neighbour_average_is_underfitting():
     stalled = np.concatenate([np.linspace(20.0, 8.0, 300), np.full(1200, 8.0)]) * noise
     assert rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance) == []  # 40 %: below the level
     average = {"error": 0.01, "noise": 0.004, "neighbours": 1, "rows": 100}
-    (finding,) = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance, attainable=lambda: average)
+    (finding,) = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance,
+                                    attainable_error=lambda: average)
     assert finding.evidence["case"] == "regression"
     assert finding.evidence["error"] == pytest.approx(0.4, abs=0.01)
     assert "nearest neighbours" in finding.explanation
@@ -476,10 +477,11 @@ def test_a_regression_stalled_far_above_a_neighbour_average_is_underfitting():
     rng = np.random.default_rng(1)
     slow = np.linspace(8.8, 7.2, 1500) * rng.lognormal(0.0, 0.5, 1500)
     assert rules.loss_trend(slow, chance_loss=chance) == "stalled", "not vacuous: one window says stalled"
-    assert rules.underfitting(slow, [3e-3, 4e-3], chance_loss=chance, attainable=lambda: average) == []
+    assert rules.underfitting(slow, [3e-3, 4e-3], chance_loss=chance, attainable_error=lambda: average) == []
     # a yardstick not twice as good, or one too noisy to tell, is no shortfall
     for loose in ({"error": 0.25, "noise": 0.01}, {"error": 0.1, "noise": 0.2}):
-        found = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance, attainable=lambda y=loose: y)
+        found = rules.underfitting(stalled, [3e-3, 4e-3], chance_loss=chance,
+                                   attainable_error=lambda y=loose: y)
         assert found == []
 
 

@@ -280,7 +280,7 @@ class Checking:
             self._batch_size(), recent=recent, update_ratios=self._steady_updates(),
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
             movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left,
-            attainable=self._attainable, rates=self._rate_change(),
+            attainable=self._attainable, attainable_error=self._attainable_error, rates=self._rate_change(),
             recent_update_ratios=self._steady_updates(steady=False)))
         return [*self._held_harm(steps_left), *found] if self._held else found
 
@@ -289,22 +289,34 @@ class Checking:
         return None if self.planned_steps is None else max(self.planned_steps - step - 1, 0)
 
     def _attainable(self) -> dict[str, Any] | None:
-        """What the training data allows (``checks.attainable_accuracy`` for a classification,
-        ``checks.attainable_error`` for a regression under a squared error, on the training inputs and
-        targets given to the setup), measured once per run when first asked; None without them, for
-        other losses, or when they cannot be read."""
+        """What a classification's training data allows (``checks.attainable_accuracy``); None for a
+        regression (``_attainable_error``), without the data, or when it cannot be read."""
+        return self._yardstick_of("classification")
+
+    def _attainable_error(self) -> dict[str, Any] | None:
+        """What a regression's training data allows under a squared error (``checks.attainable_error``);
+        None for a classification (``_attainable``), another loss, without the data, or when it cannot
+        be read."""
+        return self._yardstick_of("regression")
+
+    def _yardstick_of(self, task: str) -> dict[str, Any] | None:
+        """The yardstick of what the training inputs and targets given to the setup allow, measured once
+        per run when first asked, by the task the loss says they are (``"classification"`` or
+        ``"regression"``); None when asked for the other task's."""
         if self._yardstick is None:
             from retroprop.doctor.checks import attainable_accuracy, attainable_error, is_classification
 
             targets, n_classes = self._setup_data[0], self._setup_data[1]
-            found = None
+            found, measured = None, None
             if self._raw_inputs is not None and targets is not None:
                 if is_classification(self._loss_kind, n_classes):
+                    measured = "classification"
                     found = self._rule("attainable_accuracy", attainable_accuracy, self._raw_inputs, targets)
                 elif self._loss_kind == "mse":
+                    measured = "regression"
                     found = self._rule("attainable_error", attainable_error, self._raw_inputs, targets)
-            self._yardstick = (found or None,)
-        return self._yardstick[0]
+            self._yardstick = (measured, found or None)
+        return self._yardstick[1] if self._yardstick[0] == task else None
 
     def _held_harm(self, steps_left: int | None) -> list[rules.Finding]:
         """The setup findings held for their scale (``table.held_until``), released (and no longer

@@ -124,7 +124,8 @@ class Doctor(Checking, Repairing):
         self.diagnoses = self.episodes.diagnoses
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
         self._held: list[rules.Finding] = []  # of those, the ones held until the run shows their cost
-        self._yardstick: tuple[dict[str, Any] | None] | None = None  # what the data allows, once measured
+        # what the data allows, once measured: the task it was measured for, and the yardstick
+        self._yardstick: tuple[str | None, dict[str, Any] | None] | None = None
         self._setup_data: tuple = (None, None, None, None, None, None)
         self._chance_given = False
         self._seen_output: dict[str, Any] | None = None  # ``complete_setup``'s output layer

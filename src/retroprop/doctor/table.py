@@ -102,7 +102,8 @@ class Evidence:
       recipe's steps have moved the weights, relative to their size; None before a probe's update is
       known, or under a schedule that may raise the rate), ``steps_left`` (the steps the run has left:
       0 at its end, None when not known), ``attainable`` (called when needed: what a classification's
-      training data allows, ``checks.attainable_accuracy``; None without the data), ``rates`` (the
+      training data allows, ``checks.attainable_accuracy``; None without the data), ``attainable_error``
+      (the same for a regression under a squared error, ``checks.attainable_error``), ``rates`` (the
       learning rates at this recipe's first probe and now) and ``recent_update_ratios`` (the largest
       update ratio of the latest two probes whose update is known, whatever rate each ran at).
     - stop (at the run's end): ``backward_passes`` (the losses a hand-written loop back-propagated outside
@@ -162,6 +163,7 @@ class Evidence:
     opening: Sequence[dict[str, Any]] = ()
     validation_targets: Any = None
     attainable: Callable[[], dict[str, Any] | None] | None = None  # a classification's data's yardstick
+    attainable_error: Callable[[], dict[str, Any] | None] | None = None  # a regression's data's yardstick
     rates: tuple[Sequence[float], Sequence[float]] | None = None  # the learning rates: first probe's, now
     recent_update_ratios: Sequence[float] = ()  # the latest probes' largest update ratios, at any rate
     shuffled: bool | None = None
@@ -293,8 +295,7 @@ def _fitted(evidence: Evidence) -> bool:
     if float(log["accuracy"]) >= 1.0:
         return True
     yardstick = evidence.attainable() if evidence.attainable is not None else None
-    return yardstick is not None and "accuracy" in yardstick and float(log["accuracy"]) >= float(
-        yardstick["accuracy"])
+    return yardstick is not None and float(log["accuracy"]) >= float(yardstick["accuracy"])
 
 
 def _stall_unexplained(evidence: Evidence, found: Sequence[Finding]) -> bool:
@@ -753,7 +754,8 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.UNDERFITTING,
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
-             epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable, steps_left=e.steps_left),
+             epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable,
+             attainable_error=e.attainable_error, steps_left=e.steps_left),
                    gate=_dropout_not_near_total, unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,

@@ -415,7 +415,7 @@ def rate_decayed(losses: Sequence[float], rates: tuple[Sequence[float], Sequence
     now = _mean(losses[-smoothing_span(batch_size):])
     log = epoch_logs[-1] if epoch_logs else {}
     yardstick = attainable() if attainable is not None and "accuracy" in log else None
-    if yardstick is not None and "accuracy" in yardstick:  # a classification's (a regression's has none)
+    if yardstick is not None:
         reachable, accuracy = float(yardstick["accuracy"]), _sorted_share(log)
         if _shortfall(accuracy, yardstick, samples) is None:
             return []
@@ -460,7 +460,7 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
     if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "falling":
         return []
     yardstick = attainable()
-    if yardstick is None or "accuracy" not in yardstick:
+    if yardstick is None:
         return []
     reachable = float(yardstick["accuracy"])
     needed = _shortfall(accuracy, yardstick, samples)
@@ -641,6 +641,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
                  epoch_logs: Sequence[dict[str, float]] = (),
                  samples: tuple[int, int] | None = None,
                  attainable: Callable[[], dict[str, Any] | None] | None = None,
+                 attainable_error: Callable[[], dict[str, Any] | None] | None = None,
                  steps_left: int | None = None) -> list[Finding]:
     """Healthy gradients, and a training loss stuck far above what the data allows.
 
@@ -670,9 +671,9 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     training accuracy above 1 - ``OVERFIT_GAP`` is short of nothing. A vote and a model both no better
     than guessing the commonest class (case ``unpredictable_labels``, ``_unpredictable``) is named as
     soon as the loss stalls, learned or not, or while it still falls toward a blind guess's from above
-    it: the inputs do not predict the labels. For a regression under a squared error (``attainable``
-    then gives ``checks.attainable_error``), a loss below ``UNDERFIT_LEVEL`` of a blind guess's (the
-    targets' variance) is judged against a nearest-neighbour average's error instead
+    it: the inputs do not predict the labels. For a regression under a squared error
+    (``attainable_error``: ``checks.attainable_error``), a loss below ``UNDERFIT_LEVEL`` of a blind
+    guess's (the targets' variance) is judged against a nearest-neighbour average's error instead
     (``_error_short_of_attainable``), once the two halves of its last ``UNDERFIT_WINDOWS`` windows are
     within ``PLATEAU_FALL`` of each other (``_flat_halves``).
     """
@@ -696,8 +697,6 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         if _sorted_share(log) > 1 - OVERFIT_GAP:
             return []  # it cannot fall OVERFIT_GAP short of any yardstick: none is measured
         yardstick = attainable()
-        if yardstick is not None and "accuracy" not in yardstick:
-            yardstick = None  # a regression's, whose metrics log an accuracy anyway
         # labels the inputs do not predict show as soon as the loss stalls (or falls only toward a
         # blind guess's): no capacity would help
         unpredictable = (_unpredictable(log["accuracy"], yardstick, len(losses),
@@ -726,11 +725,11 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
         # below the level, a regression is judged against what its data allows, when measured, once its
         # loss shows a plateau: the halves of the last windows within PLATEAU_FALL of each other (a slow
         # fall hidden in the noise of heavy-tailed targets is no plateau)
-        if (attainable is not None and chance_loss and math.isfinite(chance_loss) and chance_loss > 0
+        if (attainable_error is not None and chance_loss and math.isfinite(chance_loss) and chance_loss > 0
                 and _flat_halves(losses, UNDERFIT_WINDOWS * window)):
-            yardstick = attainable()
-            if yardstick is not None and "error" in yardstick:
-                return _error_short_of_attainable(now / chance_loss, yardstick, len(losses), ratios)
+            measured = attainable_error()
+            if measured is not None:
+                return _error_short_of_attainable(now / chance_loss, measured, len(losses), ratios)
         return []
     against = "a blind guess's" if level is chance_loss else "its start"
     return [Finding(
@@ -749,13 +748,22 @@ def _pace_over(losses: Sequence[float], steps: int) -> float | None:
     by more than twice the noise of the difference and at least ``PLATEAU_FALL`` of its level per
     ``PLATEAU_STEPS`` steps (a fall that the noise of a plateau window's smoothed ends can hide, with
     mini-batches of a few samples, read on halves many windows long); else None."""
+    halves = _halves(losses, steps)
+    if halves is None:
+        return None
+    before, after = halves
+    fall, noise = _fall_and_noise(before, after)
+    pace = fall / ((before.size + after.size) / 2)  # the halves' centres lie half the steps apart
+    return pace if fall > 2 * noise and pace * PLATEAU_STEPS > PLATEAU_FALL * _mean(before) else None
+
+
+def _halves(losses: Sequence[float], steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first and second half of the last ``steps`` losses; None when they hold fewer than
+    ``2 * LOSS_EMA_STEPS`` or any is not finite."""
     recent = np.asarray(losses[-steps:], dtype=np.float64)
     if recent.size < 2 * LOSS_EMA_STEPS or not np.isfinite(recent).all():
         return None
-    before = recent[:recent.size // 2]
-    fall, noise = _fall_and_noise(before, recent[before.size:])
-    pace = fall / (recent.size / 2)  # the halves' centres lie half the steps apart
-    return pace if fall > 2 * noise and pace * PLATEAU_STEPS > PLATEAU_FALL * _mean(before) else None
+    return recent[:recent.size // 2], recent[recent.size // 2:]
 
 
 def _unpredictable(accuracy: float, yardstick: dict[str, Any], steps: int,
@@ -833,11 +841,11 @@ def _short_of_attainable(accuracy: float, yardstick: dict[str, Any], samples: tu
 def _flat_halves(losses: Sequence[float], steps: int) -> bool:
     """Whether the mean loss of the second half of the last ``steps`` is within ``PLATEAU_FALL`` of the
     first half's (each half averages hundreds of steps' noise away)."""
-    recent = np.asarray(losses[-steps:], dtype=np.float64)
-    if recent.size < 2 * LOSS_EMA_STEPS or not np.isfinite(recent).all():
+    halves = _halves(losses, steps)
+    if halves is None:
         return False
-    before, after = _mean(recent[:recent.size // 2]), _mean(recent[recent.size // 2:])
-    return before > 0 and before - after < PLATEAU_FALL * before
+    level = _mean(halves[0])
+    return level > 0 and _fall_and_noise(*halves)[0] < PLATEAU_FALL * level
 
 
 def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: int,
