@@ -26,7 +26,7 @@ from retroprop import optim
 from retroprop.doctor.checks import SYMMETRY_TOLERANCE
 from retroprop.doctor.probes import Probe, ProbeRecord, unprobed
 from retroprop.doctor.remedies import LINEAR_MAPS, Treatment, apply_remedy
-from retroprop.doctor.rules.epochs import class_accuracy
+from retroprop.doctor.rules.epochs import class_accuracy, spread
 from retroprop.doctor.structure import describe_loss, describe_model
 from retroprop.nn import BatchNorm1d, BatchNorm2d, Dropout, Module
 from retroprop.random import default_generator
@@ -303,6 +303,31 @@ class RetropropAdapter:
             out = self.model(Tensor._make(np.asarray(inputs)))
         values = np.asarray(getattr(out, "data", out), dtype=np.float64)
         return values if values.size and np.isfinite(values).all() else None
+
+    def evaluation_spread(self, inputs: Any, training: bool = False) -> float | None:
+        """How far two passes of the model over the same ``inputs`` (a few NumPy rows) part: the
+        largest difference of their outputs over the largest output's size (``rules.spread``; 0 for
+        a model that evaluates the same way twice). In evaluation mode, or in training mode with
+        ``training`` (a loop that evaluates without switching). Nothing of the model's state changes:
+        modes, buffers and the random generator are put back. None when the outputs are not finite, or
+        the model cannot be called on the rows alone."""
+        if inputs is None or len(inputs) == 0:
+            return None
+        buffers = list(self.model.buffers())
+        kept = [b.data.copy() for b in buffers]
+        state = copy.deepcopy(default_generator().bit_generator.state)
+        x = Tensor._make(np.asarray(inputs))
+        try:
+            with self._evaluating():
+                self.model.train(training)
+                first, second = (np.asarray(self.model(x).data, dtype=np.float64) for _ in range(2))
+        except Exception:  # a model not called on rows alone (other inputs), or whose output is no array
+            return None
+        finally:
+            default_generator().bit_generator.state = state
+            for b, saved in zip(buffers, kept, strict=True):
+                b.data[...] = saved
+        return spread(first, second)
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         return Snapshot(step, epoch, self.model.state_dict(), self.optimizer.state_dict(),

@@ -393,6 +393,10 @@ class Checking:
             self._parameters = count() if count else 0
         self._measure_batchnorm(logs[-1] if logs else {})
         self._measure_fit(logs[-1] if logs else {})
+        found_first: list[Diagnosis] = []
+        if not self._evaluation_checked and any(key.startswith("val_") for key in logs[-1] if logs):
+            validation = self._setup_data[3]  # the rows this loop validates on, else training rows
+            found_first = self.check_evaluation(validation if validation is not None else self._raw_inputs)
         findings = self._run("epoch", Evidence(
             epoch_logs=logs, samples=self.samples, best=best, first_epoch=epoch - best.epochs + 1,
             validation_is_training=self._validation_is_training, parameters=self._parameters or None,
@@ -402,7 +406,7 @@ class Checking:
             steps_left=self._steps_left(self.recorder.step - 1) if self.recorder else None,
             chance_loss=self.chance_loss, start=self._run_start[0],
             losses=self.recorder.losses[self._loss_start:] if self.recorder and self.losses_known else None))
-        new = self._report(findings, step, epoch, "epoch")
+        new = found_first + self._report(findings, step, epoch, "epoch")
         if self.repair:
             self._check_harm()
         return new

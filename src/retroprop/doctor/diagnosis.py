@@ -91,6 +91,10 @@ REMEDIES: dict[str, str] = {
                     "gradients before loss.backward(), not between it and optimizer.step()",
     "clear_gradients": "clear the gradients once per step: optimizer.zero_grad() before each "
                        "loss.backward(), inside the loop over batches (backward adds to what .grad holds)",
+    "evaluation_mode": "evaluate the model in evaluation mode (model.eval() before the validation pass, "
+                       "model.train() after it), with every dropout following the module's mode "
+                       "(F.dropout(x, p, training=self.training), or nn.Dropout; no mode flag of the model's "
+                       "own that eval() does not switch)",
     "recompute_batchnorm_statistics": "recompute batch normalization's running statistics on the training "
                                       "data after training (a forward pass over it in training mode, "
                                       "without gradients, averaging each batch's statistics: "
@@ -116,6 +120,7 @@ CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("underfitting", "unpredictable_labels"): ("align_labels",),
     ("exploding_gradients", "gradients_accumulate"): ("clear_gradients",),
     ("slow_convergence", "steps_without_gradients"): ("connect_loss",),
+    ("validation_mismatch", "random_evaluation"): ("evaluation_mode",),
 }
 
 # the consequences of a problem's case, where the case causes fewer than its problem's row lists: a
@@ -136,7 +141,8 @@ def consequences_of(diagnosis: Diagnosis | Finding) -> tuple[str, ...]:
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
                  "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
                  "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
-                 "build_optimizer", "align_labels", "slower_decay", "connect_loss")
+                 "build_optimizer", "align_labels", "slower_decay", "connect_loss",
+                 "evaluation_mode")
 
 @dataclass
 class Diagnosis:

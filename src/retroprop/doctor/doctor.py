@@ -133,6 +133,7 @@ class Doctor(Checking, Repairing):
         self._unregistered: dict[str, Any] | None = None  # ``complete_setup``'s unregistered tensors
         self._setup_loss: Any = None  # the loss the setup was checked with
         self._validation_checked = False  # ``check_validation`` has run
+        self._evaluation_checked = False  # ``check_evaluation`` has run
         # internal errors: a rule, probe or step of the doctor that raised; the run went on without it
         self.errors: list[dict[str, Any]] = []
         self._disabled: set[str] = set()  # the rules that raised (skipped for the rest of the run)
@@ -457,6 +458,27 @@ class Doctor(Checking, Repairing):
         except Exception as err:
             self._failed("checks", err, step)
             return []
+
+    def check_evaluation(self, inputs: Any, training: bool = False) -> list[Diagnosis]:
+        """Whether the model evaluates at random (``rules.random_evaluation``), once per run: two passes
+        over ``inputs`` (a few rows the loop evaluates on) as the loop runs them (evaluation mode, or
+        training mode with ``training``), through the adapter's optional ``evaluation_spread``, reported
+        at the current step. ``retroprop.torch.watch`` calls it with the first batch it sees evaluated;
+        else ``end_epoch`` does, at the first epoch whose logs have validation scores, on the validation
+        inputs (else the training inputs). Returns the new diagnoses."""
+        recorder = self.recorder
+        measure = getattr(self.adapter, "evaluation_spread", None)  # optional in the adapter interface
+        if recorder is None or self._off or self._evaluation_checked or measure is None or inputs is None:
+            return []
+        self._evaluation_checked = True
+        step = max(recorder.step - 1, 0)
+        rows = inputs[:rules.EVALUATION_ROWS]
+        try:
+            found = rules.random_evaluation(measure(rows, training), len(rows), training)
+        except Exception as err:
+            self._failed("rule random_evaluation", err, step)
+            return []
+        return self._report(found, step, self._epoch, "epoch") if found else []
 
     def end_epoch(self, epoch: int | None = None, logs: dict[str, float] | None = None) -> list[Diagnosis]:
         """The end of an epoch: its checks (overfitting needs ``logs`` with ``loss``, ``val_loss`` and,

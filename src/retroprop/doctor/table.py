@@ -461,17 +461,24 @@ TABLE: tuple[Rule, ...] = (
          ("match_validation",),
          treat_rank=7,
          signal="the RMS of the validation inputs against the training inputs'; for a classification, the "
-                "validation rows whose class the training targets never show, or show far more rarely",
+                "validation rows whose class the training targets never show, or show far more rarely; "
+                "once, two passes of the model as the loop evaluates it over the same {evaluated} rows",
          threshold="more than {ratio:g} times apart; or >= {unseen:.0%} of the validation rows in unseen "
                    "classes (at least {rows} rows each); else in classes whose share of the training rows "
-                   "is at most 1/{starved:g} of their share of the validation rows (a warning)",
-         window="before the first step",
+                   "is at most 1/{starved:g} of their share of the validation rows (a warning); or the two "
+                   "passes' outputs apart by more than {spread:g} of the largest (case random_evaluation, "
+                   "remedy evaluation_mode)",
+         window="before the first step; the first evaluation (a PyTorch loop's first call without "
+                "gradients or in evaluation mode, else the first epoch with validation scores)",
          why="data drawn and preprocessed alike has the same scale and the same classes; a scale this far "
              "off was preprocessed apart (one set scaled or standardized, the other raw), classes this "
              "uneven were split unshuffled (sorted by label): the model is validated on data unlike any "
-             "it trains on",
+             "it trains on; and a model evaluated with a dropout still on (a functional dropout without "
+             "training=self.training, a mode flag eval() does not switch, no model.eval()) is validated "
+             "as a randomly damaged copy of itself",
          thresholds={"ratio": checks.VALIDATION_SCALE_MAX, "rows": checks.VALIDATION_MIN_ROWS,
-                     "unseen": checks.UNSEEN_CLASS_SHARE, "starved": checks.STARVED_CLASS_RATIO},
+                     "unseen": checks.UNSEEN_CLASS_SHARE, "starved": checks.STARVED_CLASS_RATIO,
+                     "evaluated": rules.EVALUATION_ROWS, "spread": rules.EVALUATION_SPREAD},
          causes=(P.OVERFITTING, P.UNSTABLE_LOSS)),
     Rule(P.UNSHUFFLED_DATA,
          (Detector("unshuffled_data", "setup", lambda e: checks.unshuffled_data(

@@ -28,7 +28,7 @@ from retroprop.doctor.adapter import SYMMETRY_TOLERANCE, Snapshot, coupled_weigh
 from retroprop.doctor.probes import unprobed
 from retroprop.doctor.remedies import Treatment
 from retroprop.doctor.rules.direction import CARRY_CHECKS
-from retroprop.doctor.rules.epochs import class_accuracy
+from retroprop.doctor.rules.epochs import class_accuracy, spread
 from retroprop.torch.describe import describe_loss, describe_model
 from retroprop.torch.distributed import unwrap
 from retroprop.torch.loss_graph import GraphLoss
@@ -71,6 +71,8 @@ class TorchAdapter:
         self.sequence: list[str] = []  # the module order of the latest measured forward pass
         # the gradient carried from step to step (``watch_carry``): the tensor read, its hook, what this
         # step's backward passes added to it, its gradient at the step before, and the shares measured
+        self.evaluating = False  # a pass of the doctor's own is running (``_evaluating``)
+        self._model_hooks: list[Any] = []  # the watch's forward hooks on the model (``hook_model``)
         self._carry_tensor: torch.Tensor | None = None
         self._carry_hook: Any = None
         self._incoming: torch.Tensor | None = None
@@ -87,6 +89,13 @@ class TorchAdapter:
         if post is not None:
             handles.append(self.optimizer.register_step_post_hook(post))
         self._handles += handles
+
+    def hook_model(self, hook: Any) -> Any:
+        """Register ``hook`` as a forward hook of the model (the watch's reading of the loop's calls);
+        copies (``copy``) leave it out. Returns its handle (whose ``remove`` the watch calls)."""
+        handle = self.model.register_forward_hook(hook)
+        self._model_hooks.append(handle)
+        return handle
 
     # -- the gradient carried from step to step (the loop's zero_grad) --------------------------
     def watch_carry(self) -> None:
@@ -230,11 +239,13 @@ class TorchAdapter:
         """As ``doctor.adapter.RetropropAdapter._evaluating``: evaluation mode, no gradients, the probe
         paused, every module's mode restored after."""
         modes = [(m, m.training) for m in self.model.modules()]
+        self.evaluating = True  # the watch's hooks pass over the doctor's own passes
         try:
             with unprobed(self._probe), torch.no_grad():
                 self.model.eval()
                 yield
         finally:
+            self.evaluating = False
             for m, training in modes:
                 m.training = training
 
@@ -285,6 +296,33 @@ class TorchAdapter:
         values = out.detach().to("cpu", torch.float64).numpy()
         return values if values.size and np.isfinite(values).all() else None
 
+    def evaluation_spread(self, inputs: Any, training: bool = False) -> float | None:
+        """As ``doctor.adapter.RetropropAdapter.evaluation_spread``: two passes over ``inputs`` (NumPy
+        rows, or a tensor batch as the loop evaluated it) in evaluation mode, or training mode with
+        ``training``; modes, buffers and the random generators put back, the probe's hooks off. None
+        under torch.distributed, for an output that is no single floating-point tensor, or a model that
+        cannot be called on the rows alone."""
+        if self.ranks is not None or inputs is None or len(inputs) == 0:
+            return None
+        x = inputs if isinstance(inputs, torch.Tensor) else self._rows(inputs)
+        buffers = list(self.model.buffers())
+        kept = [b.detach().clone() for b in buffers]
+        state = _rng_state()
+        try:
+            with self._evaluating():
+                self.model.train(training)
+                first, second = self.model(x), self.model(x)
+        except Exception:  # a model not called on rows (no forward of its own, other inputs)
+            return None
+        finally:
+            _set_rng_state(state)
+            with torch.no_grad():
+                for b, saved in zip(buffers, kept, strict=True):
+                    b.copy_(saved)
+        if not all(isinstance(out, torch.Tensor) and out.is_floating_point() for out in (first, second)):
+            return None
+        return spread(*(out.detach().to("cpu", torch.float64).numpy() for out in (first, second)))
+
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         optimizer_state = None if self.optimizer is None else copy.deepcopy(self.optimizer.state_dict())
         return Snapshot(step, epoch, self.weights(), optimizer_state, _rng_state())
@@ -311,16 +349,22 @@ class TorchAdapter:
 
     def _deepcopy(self, value: Any) -> tuple[Any, dict[int, Any]]:
         """A deep copy of ``value`` (the model, the optimizer) and its memo, taken without the probe's
-        forward hooks (a torch optimizer is copied without any step hooks: its ``__getstate__``
-        leaves them out)."""
+        forward hooks or the watch's (``hook_model``); a torch optimizer is copied without any step hooks
+        (its ``__getstate__`` leaves them out)."""
         probe = self._probe
         armed = probe is not None and probe.armed
         if armed:
             probe.disarm()
+        # the watch's hooks are bound to the watch, which a copy must not take along: the model's hook
+        # table is swapped for one without them while copying
+        hooks = self.model._forward_hooks
+        ours = {handle.id for handle in self._model_hooks}
+        self.model._forward_hooks = type(hooks)((key, hook) for key, hook in hooks.items() if key not in ours)
         try:
             memo: dict[int, Any] = {}
             return copy.deepcopy(value, memo), memo
         finally:
+            self.model._forward_hooks = hooks
             if armed:
                 probe.arm()
 
@@ -399,9 +443,9 @@ class TorchAdapter:
         """Detach the probe's hooks and retroprop's optimizer step hooks."""
         if self._probe is not None:
             self._probe.cancel()
-        for handle in self._handles:
+        for handle in [*self._handles, *self._model_hooks]:
             handle.remove()
-        self._handles = []
+        self._handles, self._model_hooks = [], []
         self.stop_carry()
 
 

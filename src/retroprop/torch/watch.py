@@ -20,6 +20,7 @@ from retroprop.doctor import Doctor
 from retroprop.doctor.checks import CATEGORICAL_LOSSES, VALIDATION_SCALE_MAX, inputs_rms, output_kind
 from retroprop.doctor.diagnosis import Diagnosis
 from retroprop.doctor.repair import TreatmentRecord
+from retroprop.doctor.rules import EVALUATION_ROWS
 from retroprop.torch import schedulers
 from retroprop.torch.adapter import TorchAdapter
 from retroprop.torch.data import host_rows, setup_from_loaders
@@ -112,6 +113,10 @@ class Watch:
         first_layer = next((m for m in model.modules() if isinstance(m, FIRST_LAYERS)), None)
         self._first_layer_hook = (first_layer.register_forward_pre_hook(self._read_first_layer_input)
                                   if self._unknown_setup["inputs"] and first_layer is not None else None)
+        # the first call the loop evaluates with (rows, whether in training mode), checked at the next
+        # epoch's end: whether two passes over it agree (``Doctor.check_evaluation``)
+        self._evaluated: tuple[torch.Tensor, bool] | None = None
+        self._evaluation_hook = self.adapter.hook_model(self._read_evaluation_call)
         self._epochs = 0
         self.skipped_steps = 0  # steps whose update was voided by a roll-back
         self._finished = False
@@ -214,6 +219,29 @@ class Watch:
             self._input_sample = batch_rows(args)
         self._forget_first_call()
 
+    def _read_evaluation_call(self, module: Any, args: Any, output: Any) -> None:
+        """A forward hook for the first call the loop evaluates with (without gradients, or in
+        evaluation mode): up to ``EVALUATION_ROWS`` of its rows and the model's mode, kept for
+        ``Doctor.check_evaluation``. The doctor's own passes are passed over."""
+        if (torch.is_grad_enabled() and module.training) or self.adapter.evaluating:
+            return
+        batch = args[0] if args else None
+        if isinstance(batch, torch.Tensor) and batch.dim() >= 1 and len(batch):
+            self._evaluated = (batch[:EVALUATION_ROWS].detach().clone(), bool(module.training))
+        self._forget_evaluation_call()
+
+    def _check_evaluated(self) -> list[Diagnosis]:
+        """``Doctor.check_evaluation`` on the evaluated rows, once they are read."""
+        if self._evaluated is None:
+            return []
+        (rows, training), self._evaluated = self._evaluated, None
+        return self.core.check_evaluation(rows, training)
+
+    def _forget_evaluation_call(self) -> None:
+        if self._evaluation_hook is not None:
+            self._evaluation_hook.remove()
+            self._evaluation_hook = None
+
     def _read_first_layer_input(self, module: Any, args: Any) -> None:
         """A forward pre-hook on the first Linear or convolution, for the first training batch's inputs
         where they enter it (the model's own hook reads them first when the loop calls the model)."""
@@ -259,7 +287,8 @@ class Watch:
         logs = {k: float(v.item() if hasattr(v, "item") else v) for k, v in (logs or {}).items()}
         if self._exchanging:
             logs = self.adapter.ranks.mean_logs(logs)  # the same logs on every rank: their mean
-        new = self.core.end_epoch(epoch, logs)
+        new = self._check_evaluated()
+        new += self.core.end_epoch(epoch, logs)
         if self.core.repair and (new or self.core.undo_pending):
             self.core.treat(new)
         self._quiet = 0  # the next step goes through the doctor: its epoch, and what a treatment changed
@@ -273,10 +302,12 @@ class Watch:
         self.optimizer.__dict__.pop("_retroprop_watched", None)
         self._forget_first_call()
         self._forget_first_layer()
+        self._forget_evaluation_call()
+        evaluated = self._check_evaluated()
         # a loop whose step never runs (or runs once, after the loop) trained nothing: its backward
         # passes say so, when the optimizer's hooks counted the steps between them
         counted = self._backward_passes if self._drives_steps and self._backward_passes else None
-        return self.core.finish(backward_passes=counted)
+        return evaluated + self.core.finish(backward_passes=counted)
 
     @property
     def diagnoses(self) -> list[Diagnosis]:

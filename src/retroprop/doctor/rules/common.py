@@ -99,6 +99,11 @@ OVERFIT_RISE, OVERFIT_EPOCHS, OVERFIT_GAP = 0.10, 3, 0.10
 # gap that fitting their noise opens between training and validation error is of order
 # parameters / samples (a linear model's is sigma^2 p / n), far below what the rule asks for
 OVERFIT_CAPACITY = 0.1
+# two evaluation passes over the same rows: a deterministic model repeats its outputs bit for bit on
+# a CPU, and to about 1e-6 of their size on a GPU whose reductions add in a varying order; a dropout
+# left on changes units by their own size. Outputs apart by more than this share of the largest differ;
+# the passes read this many rows
+EVALUATION_SPREAD, EVALUATION_ROWS = 1e-3, 32
 # validation accuracy swinging by tens of points, up and down, on consecutive epochs
 SWING, SWINGS = 0.2, 3
 # underfitting: a plateau held for this many plateau windows, still above 3/4 of a blind guess's loss.

@@ -1,7 +1,8 @@
 """The detectors on epoch logs: overfitting, and validation accuracy that oscillates or collapses;
 they read a bounded window of logs plus a running ``EpochBest``. And, at each epoch's end, batch
 normalization's running statistics against the batches' (``batchnorm_statistics``), and a fitted loss
-against the predictions' distance from regression targets (``loss_not_fit``)."""
+against the predictions' distance from regression targets (``loss_not_fit``); once, whether two
+evaluation passes over the same rows agree (``random_evaluation``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from retroprop.doctor.rules.common import (
+    EVALUATION_SPREAD,
     FITTED_LEVEL,
     OVERFIT_CAPACITY,
     OVERFIT_EPOCHS,
@@ -381,4 +383,39 @@ def loss_not_fit(measured: Sequence[dict[str, Any] | None], start: dict[str, Any
         f"step), with a rank correlation of "
         f"{entry['rank_correlation']:.2f}: the loss is smallest somewhere other than at the targets, so "
         "lowering it does not fit them.",
+    )]
+
+
+def spread(first: Any, second: Any) -> float | None:
+    """How far two outputs of the same rows part: their largest difference over the largest output's
+    size (0 when they agree bit for bit). None when they differ in shape or are not finite."""
+    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if first.shape != second.shape or not first.size or not (np.isfinite(first).all()
+                                                               and np.isfinite(second).all()):
+        return None
+    scale = float(np.abs(first).max())
+    difference = float(np.abs(first - second).max())
+    return 0.0 if difference == 0.0 else difference / max(scale, np.finfo(np.float64).tiny)
+
+
+def random_evaluation(spread: float | None, rows: int, training: bool = False) -> list[Finding]:
+    """Evaluation that draws at random: two passes of the model, as the loop evaluates it, over the same
+    ``rows`` rows gave outputs apart by ``spread`` (``spread``) beyond ``EVALUATION_SPREAD``: a dropout
+    still on (a functional dropout called without ``training=self.training``, a mode flag of the model's
+    own that ``eval()`` does not switch, or a loop that evaluates in training mode: ``training``), so the
+    validation scores measure a damaged copy of the model, lower and noisier than what it learned."""
+    if spread is None or not math.isfinite(spread) or spread <= EVALUATION_SPREAD:
+        return []
+    how = ("in training mode (no model.eval() before it)" if training else
+           "in evaluation mode")
+    return [Finding(
+        "validation_mismatch", None, None, "warning",
+        {"case": "random_evaluation", "spread": float(spread), "rows": int(rows), "training_mode": training,
+         "fix_by": "user",
+         "fix_note": "This is yours to fix: evaluate in evaluation mode (model.eval()), and make every "
+                     "dropout follow the module's mode (F.dropout(x, p, training=self.training))."},
+        f"two passes of the model over the same {rows} rows, {how} as the loop evaluates it, gave outputs "
+        f"that differ by {_pct(spread)} of their size: something random (a dropout) stays on while the model "
+        "is evaluated, so its validation scores measure a randomly damaged copy of it, lower and noisier "
+        "than what it learned.",
     )]
