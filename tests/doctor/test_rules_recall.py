@@ -389,6 +389,51 @@ def test_several_moderate_dropouts_drop_as_much_as_one_near_total_rate():
     assert rules.dropout_too_high(losses, [0.2, 0.3, 0.4, 0.5], chance_loss=math.log(10)) == []
 
 
+def test_a_run_under_near_total_dropout_that_ends_still_learning_far_short_of_a_fit_is_dropout_too_high():
+    # DeepLearningZeroToAll's CNN with rate 0.7 written as a keep probability after three conv blocks
+    # (and 0.5 before the output): the loss falls well below a blind guess's, yet at the run's end the
+    # model sorts 86 % of its rows where a nearest-neighbour vote sorts 97.5 %
+    losses = np.linspace(2.4, 0.85, 120)
+    vote = {"accuracy": 0.975, "neighbours": 5, "rows": 1000}
+    log = [{"loss": 0.85, "accuracy": 0.70, "val_loss": 1.05, "val_accuracy": 0.863}]
+    kwargs = {"chance_loss": math.log(10), "epoch_logs": log, "samples": (1197, 600),
+              "attainable": lambda: vote}
+    rates = [0.7, 0.7, 0.7, 0.5]
+    (finding,) = rules.dropout_ended_short(losses, rates, 0, **kwargs)
+    assert (finding.problem, finding.evidence["case"]) == ("dropout_too_high", "ended_short")
+    assert finding.evidence["dropout_rate"] == pytest.approx(1 - 0.3**3 * 0.5)
+    assert rules.dropout_ended_short(losses, rates, 40, **kwargs) == []  # not yet at the run's end
+    assert rules.dropout_ended_short(losses, [0.3, 0.3, 0.3, 0.5], 0, **kwargs) == []  # moderate rates
+    near = dict(log[0], val_accuracy=0.95)
+    assert rules.dropout_ended_short(losses, rates, 0, **dict(kwargs, epoch_logs=[near])) == []
+
+
+def test_the_runs_end_is_read_by_the_loss_rules_whatever_its_length():
+    # 120 steps: the loss rules ran at steps 51 and 101; the end, 19 steps later, is read all the same
+    # (the rules that judge a run at its end need to see it)
+    from retroprop.doctor.doctor import Doctor
+
+    data = rp.data.load_digits()
+    x, y = (data.x / 16.0).astype(np.float32), data.y
+    ends = []
+    original = rules.ended_short
+
+    def spy(losses, steps_left, *args, **kwargs):
+        ends.append(steps_left)
+        return original(losses, steps_left, *args, **kwargs)
+
+    rules.ended_short = spy
+    try:
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+        rp.fit(model, x[:1200], y[:1200], loss="cross_entropy",
+               optimizer=rp.optim.SGD(model.parameters(), lr=0.01), epochs=12, batch_size=120,
+               validation_data=(x[1200:], y[1200:]), doctor=Doctor(), verbose=0, seed=0)
+    finally:
+        rules.ended_short = original
+    assert ends and ends[-1] == 0
+
+
 # -- oversized initial weights --------------------------------------------------------------------------
 def _layer(name: str, fan_in: int, fan_out: int, std: float) -> dict:
     size = fan_in * fan_out

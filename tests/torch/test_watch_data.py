@@ -58,6 +58,24 @@ def test_a_tensor_dataset_gives_its_targets_whole_and_its_inputs_evenly_sampled(
     assert len(read.inputs) <= INPUT_ROWS and read.inputs.shape[1] == 2
     step = read.inputs[1, 0] - read.inputs[0, 0]
     assert step > 2 and np.all(np.diff(read.inputs[:, 0]) == step)  # evenly spaced rows, in order
+    np.testing.assert_array_equal(read.inputs[:, 0], x[read.input_rows, 0].numpy())  # the rows they are
+
+
+def test_inputs_sampled_from_a_large_loader_are_paired_with_their_own_targets():
+    # 3000 rows, of which at most INPUT_ROWS inputs are read: the nearest-neighbour yardstick and the
+    # doctor's own accuracy pair each with its target, not with the first targets of the set
+    generator = torch.Generator().manual_seed(0)
+    y = torch.arange(3000) % 3
+    x = torch.randn(3000, 2, generator=generator) * 0.3 + torch.stack([y.float(), (y == 1).float()], 1) * 3
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+    doctor = watch(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                   data=tud.DataLoader(tud.TensorDataset(x, y), batch_size=50))
+    assert len(doctor.core._raw_inputs) < 3000
+    vote = doctor.core._attainable()
+    assert vote is not None and vote["accuracy"] > 0.95  # three blobs far apart: the vote sorts them
+    inputs, labels = doctor.core._training_rows()
+    assert len(inputs) == len(labels) and np.array_equal(labels, labels.astype(np.int64))
+    doctor.finish()
 
 
 @pytest.mark.parametrize(("make", "shuffled"), [

@@ -281,8 +281,30 @@ class Checking:
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
             movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left,
             attainable=self._attainable, attainable_error=self._attainable_error, rates=self._rate_change(),
-            recent_update_ratios=self._steady_updates(steady=False)))
+            recent_update_ratios=self._steady_updates(steady=False), sorted_now=self._sorted_now))
         return [*self._held_harm(steps_left), *found] if self._held else found
+
+    def _sorted_now(self) -> float | None:
+        """The share of up to ``table.TRAINING_ROWS`` training rows (``_training_rows``) the model sorts
+        now, in evaluation mode (``adapter.outputs``, optional; ``rules.class_accuracy``): a loop that
+        logs no training accuracy still says how well the model fits. None for a regression, without
+        the training inputs and their own targets, or an adapter that gives outputs."""
+        from retroprop.doctor.checks import is_classification
+
+        measure = getattr(self.adapter, "outputs", None)  # optional in the adapter interface
+        targets, n_classes = self._paired_targets(), self._setup_data[1]
+        if (measure is None or self._raw_inputs is None or targets is None
+                or len(targets) != len(self._raw_inputs)  # a batch of inputs: no rows to pair
+                or not is_classification(self._loss_kind, n_classes)):
+            return None
+
+        def measured() -> float | None:
+            inputs, labels = self._training_rows()
+            outputs = measure(inputs)
+            return None if outputs is None else rules.class_accuracy(outputs, labels)
+
+        found = self._rule("sorted_now", measured)
+        return found if isinstance(found, float) else None
 
     def _steps_left(self, step: int) -> int | None:
         """The steps the run has left after ``step`` (0-based), as planned; None when not known."""
@@ -306,7 +328,7 @@ class Checking:
         if self._yardstick is None:
             from retroprop.doctor.checks import attainable_accuracy, attainable_error, is_classification
 
-            targets, n_classes = self._setup_data[0], self._setup_data[1]
+            targets, n_classes = self._paired_targets(), self._setup_data[1]
             found, measured = None, None
             if self._raw_inputs is not None and targets is not None:
                 if is_classification(self._loss_kind, n_classes):
@@ -430,16 +452,25 @@ class Checking:
         if measure is None or self._raw_inputs is None or targets is None or loss is None:
             return
 
-        found = self._rule("batchnorm_losses", lambda: measure(*self._training_rows(targets), loss))
+        found = self._rule("batchnorm_losses", lambda: measure(*self._training_rows(), loss))
         # one that raises is skipped after; consecutive epochs only: a measure that failed starts the
         # pair again
         self._batchnorm = [*self._batchnorm[-1:], found] if isinstance(found, dict) else []
 
-    def _training_rows(self, targets: Any) -> tuple[Any, Any]:
-        """Up to ``table.TRAINING_ROWS`` training inputs and their targets, spread over the set
-        (sorted data gives every class), taken once per run."""
+    def _paired_targets(self) -> Any:
+        """The training targets of the rows the training inputs hold: all of them, or those at
+        ``input_rows`` when the inputs are a sample of the set (``attach``); None when not known."""
+        targets, rows = self._setup_data[0], self._input_rows
+        if (targets is None or rows is None or self._raw_inputs is None or len(rows) != len(self._raw_inputs)
+                or len(targets) == len(self._raw_inputs) or not len(rows) or rows.max() >= len(targets)):
+            return targets
+        return np.asarray(targets)[rows]
+
+    def _training_rows(self) -> tuple[Any, Any]:
+        """Up to ``table.TRAINING_ROWS`` training inputs and their targets (``_paired_targets``), spread
+        over the set (sorted data gives every class), taken once per run."""
         if self._sample_rows is None:
-            inputs, labels = np.asarray(self._raw_inputs), np.asarray(targets)
+            inputs, labels = np.asarray(self._raw_inputs), np.asarray(self._paired_targets())
             if len(labels) != len(inputs):
                 raise ValueError(f"{len(labels)} targets for {len(inputs)} inputs")
             n = len(inputs)
@@ -481,7 +512,7 @@ class Checking:
             return None
 
         def measured() -> dict[str, Any] | None:
-            inputs, labels = self._training_rows(targets)
+            inputs, labels = self._training_rows()
             return rules.prediction_fit(measure(inputs), labels)
 
         found = self._rule("prediction_fit", measured)  # one that raises is skipped after

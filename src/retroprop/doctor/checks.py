@@ -1105,8 +1105,11 @@ def _short(value: Any) -> str:
 def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None, loss: str | None,
                     n_classes: int | None = None) -> list[Finding]:
     """A classification trained in the targets' order (``shuffled`` False) whose labels come in runs of
-    one class ``SORTED_RUN_FACTOR`` times longer than shuffled labels would, and at least
-    ``SORTED_RUN_BATCHES`` batches long (over at least ``SORTED_MIN_BATCHES`` batches)."""
+    one class ``SORTED_RUN_FACTOR`` times longer than shuffled labels would, and either at least
+    ``SORTED_RUN_BATCHES`` batches long (a stretch of steps on one class) or long enough that the
+    batches themselves hold a few classes only (``batch_skew`` at least ``SORTED_RUN_FACTOR``: runs
+    shorter than a batch still leave each step on one or two classes); over at least
+    ``SORTED_MIN_BATCHES`` batches."""
     if shuffled is not False or targets is None or batch_size is None or batch_size < 1:
         return []
     if not is_classification(loss, n_classes):
@@ -1123,18 +1126,38 @@ def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None,
     if purity >= 1.0:
         return []  # one class throughout: constant_targets
     mean_run, shuffled_run = n / runs, 1.0 / (1.0 - purity)
-    if mean_run < max(SORTED_RUN_FACTOR * shuffled_run, SORTED_RUN_BATCHES * batch_size):
+    if mean_run < SORTED_RUN_FACTOR * shuffled_run:
         return []
+    skew = batch_skew(labels, batch_size)
+    if mean_run < SORTED_RUN_BATCHES * batch_size and skew < SORTED_RUN_FACTOR:
+        return []
+    within = (f"{_fmt(mean_run / batch_size)} batches" if mean_run >= batch_size else
+              f"so that a batch of {batch_size} holds a few classes only, {_fmt(skew)} times as uneven as "
+              "a shuffled one")
     return [_finding(
         "unshuffled_data", None, "critical",
         {"mean_run": mean_run, "shuffled_run": shuffled_run, "batches_per_run": mean_run / batch_size,
-         "classes": int(shares.size), "batch_size": int(batch_size)},
+         "batch_skew": skew, "classes": int(shares.size), "batch_size": int(batch_size)},
         f"the training data is drawn in its stored order (no shuffling), and its labels come in runs of "
-        f"{_fmt(mean_run)} samples of one class on average ({_fmt(mean_run / batch_size)} batches; shuffled, "
-        f"{_fmt(shuffled_run)}): each stretch of steps pulls the model towards one class and away from the "
-        "rest, so it forgets what the earlier batches taught and ends each epoch favouring the classes it "
-        "saw last.",
+        f"{_fmt(mean_run)} samples of one class on average ({within}; shuffled, {_fmt(shuffled_run)}): "
+        "each stretch of steps pulls the model towards the few classes it sees and away from the rest, so "
+        "it forgets what the earlier batches taught and ends each epoch favouring the classes it saw last.",
         FIT_FIX.format(remedy="shuffle: draw the batches in a new random order each epoch"))]
+
+
+def batch_skew(labels: np.ndarray, batch_size: int) -> float:
+    """How unlike the data's class mix the batches drawn in the stored order are: the chi-square of each
+    full batch's class counts against the data's shares, per degree of freedom (classes - 1), averaged
+    over the batches. Batches drawn at random give about 1; batches of one class give about the batch
+    size (0 without a full batch, or for one class)."""
+    classes, index = np.unique(labels, return_inverse=True)
+    batches = len(index) // batch_size
+    if batches == 0 or classes.size < 2:
+        return 0.0
+    expected = batch_size * np.bincount(index) / len(index)
+    counts = np.zeros((batches, classes.size))
+    np.add.at(counts, (np.arange(batches * batch_size) // batch_size, index[:batches * batch_size]), 1.0)
+    return float(np.mean(np.sum((counts - expected) ** 2 / expected, axis=1)) / (classes.size - 1))
 
 
 def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[dict[str, Any]] = (),

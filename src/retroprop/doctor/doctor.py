@@ -150,6 +150,7 @@ class Doctor(Checking, Repairing):
         self._parameters: int | None = None  # the model's parameter count (0: the adapter cannot say)
         self._batchnorm: list[dict[str, Any]] = []  # this recipe's latest two batchnorm_losses measures
         self._sample_rows: tuple[Any, Any] | None = None  # the training rows they are measured on
+        self._input_rows: np.ndarray | None = None  # the targets' rows the inputs hold, when a sample
         self._fit: list[dict[str, Any]] = []  # this recipe's latest two rules.prediction_fit measures
         self._fit_start: dict[str, Any] | None = None  # and the one at its first step
         self._epoch = 0
@@ -186,7 +187,7 @@ class Doctor(Checking, Repairing):
                lr_scheduled: bool = False, validation_inputs: Any = None, loss: Any = None,
                targets: Any = None, n_classes: int | None = None, batch_size: int | None = None,
                steps: int | None = None, validation_targets: Any = None,
-               shuffled: bool | None = None) -> None:
+               shuffled: bool | None = None, input_rows: Any = None) -> None:
         """Start watching ``model`` (a model, or a ``ModelAdapter``; ``fit`` does this): a new run, with
         fresh records, diagnoses and treatments (an earlier run's stay in its ``History``).
         ``chance_loss``: the loss of a blind guess (ln C for a C-class cross-entropy), the mark for 'has
@@ -208,7 +209,10 @@ class Doctor(Checking, Repairing):
         without a ``chance_loss``, the loss of predicting the targets' mean (or median) takes its place.
         ``batch_size``: the samples per step. ``steps``: the steps the run will take, when known
         (``fit`` passes its epochs times its batches per epoch): a run that will end before its loss
-        can fall is then named while there is time to treat it, not only at ``finish``."""
+        can fall is then named while there is time to treat it, not only at ``finish``. ``input_rows``:
+        the rows of ``targets`` that ``inputs`` hold, when the inputs are a sample of the training set
+        and the targets all of it (``retroprop.torch`` reads at most ``checks.SAMPLE_ROWS`` inputs of a
+        loader's dataset): the checks that pair inputs with their targets read those rows."""
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
                                   or steps < 0):
             raise ValueError(f"Doctor.attach: steps must be an int >= 0 (the steps the run will take) or "
@@ -227,6 +231,7 @@ class Doctor(Checking, Repairing):
         self.lr_scheduled = bool(lr_scheduled)
         # (N, features) rows, or (N, C, ...) samples whose channels are the features
         self._raw_inputs = inputs if np.ndim(inputs) >= 2 and len(inputs) else None
+        self._input_rows = None if input_rows is None or self._raw_inputs is None else np.asarray(input_rows)
         self.batch_size = batch_size
         self._setup_data = (targets, n_classes, inputs, validation_inputs, validation_targets, shuffled)
         self._setup_loss = loss
@@ -301,7 +306,7 @@ class Doctor(Checking, Repairing):
         if take_loss:
             self._seen_output, self._setup_loss = output, loss
         if inputs_sample:
-            self._raw_inputs = inputs
+            self._raw_inputs, self._input_rows = inputs, None
         self._setup = self._check_setup(
             self._setup_loss, targets if targets_sample else given_targets, n_classes,
             inputs if inputs_sample else given_inputs, validation_inputs, *rest,
@@ -558,9 +563,10 @@ class Doctor(Checking, Repairing):
         new: list[Diagnosis] = []
         recorder = self.recorder
         steps = recorder.step if recorder else 0
-        # the steps since the loss rules last ran, if they are enough to move the smoothed loss
-        # (or any run of a few steps that ended before the first: ``rules.unfinished`` reads it)
-        if recorder is not None and (steps - 1 >= self._last_loss_check + rules.LOSS_EMA_STEPS or (
+        # the run's end, read by the loss rules whenever a step came after their last run (those that
+        # judge the end, ``steps_left`` 0, see it whatever the run's length), or by any run of a few
+        # steps that ended before their first (``rules.unfinished`` reads it)
+        if recorder is not None and (steps - 1 > self._last_loss_check or (
                 self._last_loss_check == 0 and steps >= rules.SHORT_RUN_STEPS)) and (
                 not self.stop_reason) and not self._off and self.losses_known:
             try:

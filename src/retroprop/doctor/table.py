@@ -105,7 +105,9 @@ class Evidence:
       training data allows, ``checks.attainable_accuracy``; None without the data), ``attainable_error``
       (the same for a regression under a squared error, ``checks.attainable_error``), ``rates`` (the
       learning rates at this recipe's first probe and now) and ``recent_update_ratios`` (the largest
-      update ratio of the latest two probes whose update is known, whatever rate each ran at).
+      update ratio of the latest two probes whose update is known, whatever rate each ran at), and
+      ``sorted_now`` (called when needed: the share of a few training rows the model sorts now, measured
+      by the doctor, for a classification whose data it has).
     - stop (at the run's end): ``backward_passes`` (the losses a hand-written loop back-propagated outside
       the optimizer's steps; None when not counted) and ``steps`` (the run's optimizer steps).
     - epoch: ``epoch_logs`` (this recipe's latest), ``samples``, ``best`` (``rules.EpochBest``),
@@ -166,6 +168,7 @@ class Evidence:
     attainable_error: Callable[[], dict[str, Any] | None] | None = None  # a regression's data's yardstick
     rates: tuple[Sequence[float], Sequence[float]] | None = None  # the learning rates: first probe's, now
     recent_update_ratios: Sequence[float] = ()  # the latest probes' largest update ratios, at any rate
+    sorted_now: Callable[[], float | None] | None = None  # the training rows the model sorts now
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
@@ -486,11 +489,15 @@ TABLE: tuple[Rule, ...] = (
          ("shuffle",),
          treat_rank=8,
          signal="when the samples are drawn in their stored order: the mean length of the training labels' "
-                "runs of one class, against a shuffled order's (1 / (1 - sum of squared class shares))",
-         threshold=">= {factor:g}x the shuffled length and >= {batches} batches (over >= {least} batches)",
+                "runs of one class, against a shuffled order's (1 / (1 - sum of squared class shares)); "
+                "the chi-square of each batch's class counts against the data's shares, per degree of "
+                "freedom, averaged over the batches (about 1 for shuffled batches)",
+         threshold=">= {factor:g}x the shuffled length, and >= {batches} batches or batches >= {factor:g}x "
+                   "as uneven as shuffled ones (over >= {least} batches)",
          window="before the first step",
-         why="each step follows its batch: a stretch of batches of one class pulls the output towards it "
-             "and undoes what the others taught (catastrophic forgetting within an epoch)",
+         why="each step follows its batch: a stretch of batches of one class, or batches of a few classes "
+             "only, pulls the output towards them and undoes what the others taught (catastrophic "
+             "forgetting within an epoch)",
          thresholds={"factor": checks.SORTED_RUN_FACTOR, "batches": checks.SORTED_RUN_BATCHES,
                      "least": checks.SORTED_MIN_BATCHES},
          causes=(P.UNSTABLE_LOSS, P.OVERFITTING, P.UNDERFITTING, P.SLOW_CONVERGENCE)),
@@ -538,21 +545,27 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.UNDERFITTING, P.SLOW_CONVERGENCE, P.UNSTABLE_LOSS, P.VANISHING_GRADIENTS, P.DEAD_RELU)),
     Rule(P.BATCH_TOO_SMALL,
          (Detector("batch_too_small", "loss", lambda e: rules.batch_too_small(
-             e.losses, e.batch_size, e.start, chance_loss=e.chance_loss, epoch_logs=e.epoch_logs)),),
+             e.losses, e.batch_size, e.start, chance_loss=e.chance_loss, epoch_logs=e.epoch_logs,
+             samples=e.samples, attainable=e.attainable, attainable_error=e.attainable_error,
+             sorted_now=e.sorted_now)),),
          ("larger_batch", "lower_lr"),
          treat_rank=17,
          signal="the loss's step-to-step noise (std of its differences / sqrt 2) against its level, and its "
                 "fall, with the batch size known",
          threshold="batches of <= {small} samples, noise >= {noise:.0%} of the level and a fall over the "
                    "last {windows} windows within twice its noise, above {fitted:.0%} of a blind guess's "
-                   "loss (else of the start)",
+                   "loss (else of the start), and the model short of what its data allows (its training "
+                   "accuracy a nearest-neighbour vote's less {gap:.0%} and twice their noise or more; a "
+                   "regression's loss at least {factor:g} times a nearest-neighbour average's and above it "
+                   "by {fitted:.0%} of the targets' variance) where that is known",
          window="{plateau} steps, or {smooth} samples when the batches are smaller",
          why="a mini-batch gradient's noise grows as 1/sqrt(batch size): each step follows its few samples "
              "more than the data (a step's noise also scales with the learning rate: fit, which cannot "
              "change the batches, lowers the rate)",
          thresholds={"small": rules.SMALL_BATCH, "noise": rules.NOISE_LEVEL, "windows": rules.BATCH_WINDOWS,
                      "fitted": rules.FITTED_LEVEL, "plateau": rules.PLATEAU_STEPS,
-                     "smooth": rules.LOSS_SMOOTH_SAMPLES},
+                     "smooth": rules.LOSS_SMOOTH_SAMPLES, "gap": rules.OVERFIT_GAP,
+                     "factor": rules.UNSTABLE_FACTOR},
          causes=(P.UNSTABLE_LOSS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.EXPLODING_GRADIENTS,
          (Detector("exploding_gradients", "update", lambda e: rules.exploding_updates(
@@ -697,7 +710,11 @@ TABLE: tuple[Rule, ...] = (
                      "factor": rules.UNSTABLE_FACTOR, "swings": rules.SWINGS, "swing": rules.SWING}),
     Rule(P.DROPOUT_TOO_HIGH,
          (Detector("dropout_too_high", "loss", lambda e: rules.dropout_too_high(
-             e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),),
+             e.losses, e.dropout_rates, e.chance_loss), gate=_loss_still_high),
+          Detector("dropout_too_high (ended short)", "loss", lambda e: rules.dropout_ended_short(
+              e.losses, e.dropout_rates, e.steps_left, e.start, batch_size=e.batch_size,
+              chance_loss=e.chance_loss, epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
+              unless=("dropout_too_high",))),
          ("lower_dropout",),
          treat_rank=18,
          signal="the model's largest dropout rate, or its rates taken together when these reach {near:.2f} "
@@ -705,12 +722,15 @@ TABLE: tuple[Rule, ...] = (
                 "and the training loss against a blind guess's (ln C for C classes; else the starting "
                 "loss)",
          threshold="rate >= {rate:.1f} and loss > {level:.0%} of that level after {steps} steps ({half} "
-                   "from a rate of {near:.2f})",
-         window="{steps} steps ({half} at rates >= {near:.2f})",
+                   "from a rate of {near:.2f}); or rate >= {rate:.1f} and, at the run's end, the loss still "
+                   "falling and the training accuracy short of a nearest-neighbour vote's by {gap:.0%} and "
+                   "twice their noise (case ended_short)",
+         window="{steps} steps ({half} at rates >= {near:.2f}); or the whole run",
          why="dropping nearly every unit leaves too little signal to fit even the training data (1.0 = "
-             "learn nothing)",
+             "learn nothing), or to fit it in the steps the run has",
          thresholds={"rate": rules.DROPOUT_RATE, "level": rules.PLATEAU_LEVEL, "steps": rules.PLATEAU_STEPS,
-                     "half": rules.PLATEAU_STEPS // 2, "near": rules.DROPOUT_NEAR_TOTAL},
+                     "half": rules.PLATEAU_STEPS // 2, "near": rules.DROPOUT_NEAR_TOTAL,
+                     "gap": rules.OVERFIT_GAP},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.BATCHNORM_STATISTICS,
          (Detector("batchnorm_statistics", "epoch", lambda e: rules.batchnorm_statistics(

@@ -50,6 +50,7 @@ class LoaderData:
     rows: int | None  # the samples in the dataset
     batch_size: int | None
     shuffled: bool | None
+    input_rows: np.ndarray | None = None  # the rows of the dataset (and of ``targets``) ``inputs`` holds
 
 
 def _order(loader: tud.DataLoader) -> bool | None:
@@ -157,7 +158,7 @@ def loader_data(loader: Any) -> LoaderData | None:
     """What ``loader`` (a ``DataLoader``) tells the setup checks; None for anything else."""
     if not isinstance(loader, tud.DataLoader):
         return None
-    inputs = targets = None
+    inputs = targets = taken = None
     rows: int | None = None
     try:
         rows = len(loader.dataset)
@@ -169,7 +170,8 @@ def loader_data(loader: Any) -> LoaderData | None:
     if rows:
         try:  # a dataset of an unforeseen kind (sparse, lazy, a dtype NumPy lacks): it stays unknown
             if default:
-                inputs = _rows_at(loader.dataset, torch.arange(0, rows, -(-rows // INPUT_ROWS)))
+                taken = torch.arange(0, rows, -(-rows // INPUT_ROWS))
+                inputs = _rows_at(loader.dataset, taken)
         except Exception:
             inputs = None
         try:
@@ -179,7 +181,8 @@ def loader_data(loader: Any) -> LoaderData | None:
         except Exception:
             targets = None
     return LoaderData(inputs=inputs, targets=targets, rows=rows, batch_size=_batch_size(loader),
-                      shuffled=_order(loader))
+                      shuffled=_order(loader),
+                      input_rows=None if inputs is None or taken is None else taken.numpy())
 
 
 def setup_from_loaders(data: Any = None, validation_data: Any = None) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def setup_from_loaders(data: Any = None, validation_data: Any = None) -> dict[st
                         f"validated on), got {type(validation_data).__name__}")
     if train is not None:
         known = {"inputs": train.inputs, "targets": train.targets, "batch_size": train.batch_size,
-                 "shuffled": train.shuffled}
+                 "shuffled": train.shuffled, "input_rows": train.input_rows}
         setup.update({k: v for k, v in known.items() if v is not None})
     if validation is not None:
         known = {"validation_inputs": validation.inputs, "validation_targets": validation.targets}

@@ -77,6 +77,9 @@ class Watch:
             else {}
         # read from a loader, the inputs are what it stores: checked against the model's first batch
         self._stored_inputs = read.get("inputs") if inputs is None else None
+        # the targets' rows the inputs read from a loader hold (at most INPUT_ROWS of them)
+        input_rows = read.pop("input_rows", None) if inputs is None and targets is None else None
+        read.pop("input_rows", None)
         given.update({k: v for k, v in read.items() if given[k] is None})
         (inputs, targets, batch_size, shuffled, validation_inputs, validation_targets, samples) = (
             given.values())
@@ -91,7 +94,8 @@ class Watch:
         self.core.attach(self.adapter, loss=loss, inputs=_numpy(inputs), targets=targets, samples=samples,
                          n_classes=n_classes, batch_size=batch_size, lr_scheduled=lr_scheduled,
                          chance_loss=chance_loss, steps=steps, validation_inputs=_numpy(validation_inputs),
-                         validation_targets=_numpy(validation_targets), shuffled=shuffled)
+                         validation_targets=_numpy(validation_targets), shuffled=shuffled,
+                         input_rows=input_rows)
         self._loss: Any = None
         self._schedulers: list[Any] = []  # given by ``track_scheduler``
         # what the setup lacks, read from the first forward pass and the first loss's graph

@@ -636,6 +636,40 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
     return []
 
 
+def dropout_ended_short(losses: Sequence[float], dropout_rates: Sequence[float], steps_left: int | None,
+                        start: float | None = None, *, batch_size: int | None = None,
+                        chance_loss: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
+                        samples: tuple[int, int] | None = None,
+                        attainable: Callable[[], dict[str, Any] | None] | None = None) -> list[Finding]:
+    """``dropout_too_high``, case ``ended_short``: under dropout that passes little signal
+    (``dropout_level`` at least ``DROPOUT_RATE``), the run ended still learning, short of what its data
+    allows (``ended_short``'s reading: the loss still falling, the model sorting ``OVERFIT_GAP`` and twice
+    the noise less than a nearest-neighbour vote). A loss well below a blind guess's is no stall for
+    ``dropout_too_high``'s first reading, yet so little signal reaches each step that the run stops far
+    from a fit."""
+    rate = dropout_level(dropout_rates)
+    if rate < DROPOUT_RATE:
+        return []
+    found = ended_short(losses, steps_left, start, batch_size=batch_size, chance_loss=chance_loss,
+                        epoch_logs=epoch_logs, samples=samples, attainable=attainable)
+    if not found:
+        return []
+    evidence = found[0].evidence
+    drops = (f"dropout drops {rate:.0%} of the units at each step" if len(dropout_rates) == 1 or
+             rate == max(dropout_rates) else
+             f"{len(dropout_rates)} dropouts (rates {', '.join(f'{r:g}' for r in dropout_rates)}) one after "
+             f"another pass as little signal as one rate of {rate:.1%}")
+    return [Finding(
+        "dropout_too_high", None, None, "warning",
+        {**evidence, "case": "ended_short", "dropout_rate": rate,
+         "dropout_rates": [float(r) for r in dropout_rates]},
+        f"{drops}, and the run ended after {evidence['steps']} steps with the training loss still falling "
+        f"and the model sorting {evidence['accuracy']:.1%} of its rows, where a "
+        f"{evidence['neighbours']}-nearest-neighbour vote sorts {evidence['attainable_accuracy']:.1%}: so "
+        "little signal gets through each step that the run stopped far short of what the data allows.",
+    )]
+
+
 def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start: float | None = None, *,
                  chance_loss: float | None = None, batch_size: int | None = None,
                  epoch_logs: Sequence[dict[str, float]] = (),
@@ -848,6 +882,31 @@ def _flat_halves(losses: Sequence[float], steps: int) -> bool:
     return level > 0 and _fall_and_noise(*halves)[0] < PLATEAU_FALL * level
 
 
+def _fits_as_allowed(level: float, chance_loss: float | None, epoch_logs: Sequence[dict[str, float]],
+                     samples: tuple[int, int] | None,
+                     attainable: Callable[[], dict[str, Any] | None] | None,
+                     attainable_error: Callable[[], dict[str, Any] | None] | None,
+                     sorted_now: Callable[[], float | None] | None = None) -> bool:
+    """Whether the model fits its training data about as well as the data allows: the share of rows it
+    sorts (``_sorted_share`` of the latest epoch log, else ``sorted_now``, measured) not short of a
+    nearest-neighbour vote's (``attainable``) by ``_shortfall``'s margin; or, for a regression, the loss
+    ``level`` over a blind guess's (``chance_loss``, the targets' variance) not the underfitting rule's
+    distance above a nearest-neighbour average's (``attainable_error``). False when neither is known."""
+    log = epoch_logs[-1] if epoch_logs else {}
+    sorted_share = _sorted_share(log)
+    if sorted_share is None and sorted_now is not None and attainable is not None:
+        sorted_share = sorted_now()
+    if sorted_share is not None and attainable is not None:
+        yardstick = attainable()
+        if yardstick is not None:
+            return _shortfall(sorted_share, yardstick, samples) is None
+    if attainable_error is not None and chance_loss and chance_loss > 0:
+        yardstick = attainable_error()
+        if yardstick is not None:
+            return not _error_short_of_attainable(level / chance_loss, yardstick, 0, [0.0])
+    return False
+
+
 def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: int,
                                ratios: Sequence[float]) -> list[Finding]:
     """``underfitting`` of a regression judged against what the data allows: the training loss's
@@ -872,8 +931,11 @@ def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: i
 
 
 def batch_too_small(losses: Sequence[float], batch_size: int | None, start: float | None = None, *,
-                    chance_loss: float | None = None,
-                    epoch_logs: Sequence[dict[str, float]] = ()) -> list[Finding]:
+                    chance_loss: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
+                    samples: tuple[int, int] | None = None,
+                    attainable: Callable[[], dict[str, Any] | None] | None = None,
+                    attainable_error: Callable[[], dict[str, Any] | None] | None = None,
+                    sorted_now: Callable[[], float | None] | None = None) -> list[Finding]:
     """Gradient noise dominates: over the last window (``PLATEAU_STEPS`` steps, or
     ``LOSS_SMOOTH_SAMPLES`` samples when the batches are smaller), the loss's per-step noise (the
     spread of its step-to-step differences over sqrt 2) is at least ``NOISE_LEVEL`` of its level;
@@ -888,7 +950,12 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     the validation loss of the last ``OVERFIT_EPOCHS`` epochs (``epoch_logs``) stayed within
     ``PLATEAU_FALL`` of its level: weights that noisy steps push around move it from epoch to epoch,
     so a loss that jumps from step to step over weights that have settled is the spread of the
-    samples' own losses (a fitted regression's residuals), not the steps'."""
+    samples' own losses (a fitted regression's residuals), not the steps'. Nor when the model already
+    fits its data as well as it allows (``_fits_as_allowed``: a classification's training accuracy,
+    logged or else measured by the doctor, ``sorted_now``, within reach of a nearest-neighbour vote's,
+    ``attainable``; a regression's loss within reach of a
+    nearest-neighbour average's, ``attainable_error``): a flat, noisy loss is then the spread of
+    classes that overlap, which no batch size narrows."""
     if not batch_size or not 0 < batch_size <= SMALL_BATCH:
         return []
     settled = [log.get("val_loss") for log in epoch_logs[-OVERFIT_EPOCHS:]]
@@ -912,6 +979,8 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     fall = _mean(span[:window]) - level
     if fall > 2 * noise * math.sqrt(2 / window):
         return []  # it still learns through the noise
+    if _fits_as_allowed(level, chance_loss, epoch_logs, samples, attainable, attainable_error, sorted_now):
+        return []
     steps = span.size
     return [Finding(
         "batch_too_small", None, None, "warning",
