@@ -77,9 +77,11 @@ class Watch:
             else {}
         # read from a loader, the inputs are what it stores: checked against the model's first batch
         self._stored_inputs = read.get("inputs") if inputs is None else None
-        # the targets' rows the inputs read from a loader hold (at most INPUT_ROWS of them)
-        input_rows = read.pop("input_rows", None) if inputs is None and targets is None else None
-        read.pop("input_rows", None)
+        # the targets' rows the inputs read from a loader hold (at most INPUT_ROWS of them); inputs or
+        # targets given by hand are not the loader's, and its rows say nothing of them
+        input_rows = read.pop("input_rows", None)
+        if inputs is not None or targets is not None:
+            input_rows = None
         given.update({k: v for k, v in read.items() if given[k] is None})
         (inputs, targets, batch_size, shuffled, validation_inputs, validation_targets, samples) = (
             given.values())

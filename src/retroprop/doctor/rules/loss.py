@@ -903,8 +903,17 @@ def _fits_as_allowed(level: float, chance_loss: float | None, epoch_logs: Sequen
     if attainable_error is not None and chance_loss and chance_loss > 0:
         yardstick = attainable_error()
         if yardstick is not None:
-            return not _error_short_of_attainable(level / chance_loss, yardstick, 0, [0.0])
+            return _error_shortfall(level / chance_loss, yardstick) is None
     return False
+
+
+def _error_shortfall(error: float, yardstick: dict[str, Any]) -> float | None:
+    """The margin by which a regression's ``error`` (over the targets' variance) falls short of a
+    nearest-neighbour average's (``yardstick``) when it does: at least ``UNSTABLE_FACTOR`` times it and
+    above it by ``FITTED_LEVEL`` of the variance and twice that average's noise; None when it does not."""
+    reachable, noise = float(yardstick["error"]), float(yardstick.get("noise") or 0.0)
+    needed = max(FITTED_LEVEL, 2 * noise)
+    return needed if error >= UNSTABLE_FACTOR * reachable and error - reachable >= needed else None
 
 
 def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: int,
@@ -913,9 +922,9 @@ def _error_short_of_attainable(error: float, yardstick: dict[str, Any], steps: i
     ``error`` (over a blind guess's, the targets' variance) at least ``UNSTABLE_FACTOR`` times a
     nearest-neighbour average's (``yardstick``, ``checks.attainable_error``) and above it by
     ``FITTED_LEVEL`` of the variance and twice that average's noise."""
-    reachable, noise = float(yardstick["error"]), float(yardstick.get("noise") or 0.0)
-    needed = max(FITTED_LEVEL, 2 * noise)
-    if not (error >= UNSTABLE_FACTOR * reachable and error - reachable >= needed):
+    reachable = float(yardstick["error"])
+    needed = _error_shortfall(error, yardstick)
+    if needed is None:
         return []
     return [Finding(
         "underfitting", None, None, "warning",
@@ -953,9 +962,9 @@ def batch_too_small(losses: Sequence[float], batch_size: int | None, start: floa
     samples' own losses (a fitted regression's residuals), not the steps'. Nor when the model already
     fits its data as well as it allows (``_fits_as_allowed``: a classification's training accuracy,
     logged or else measured by the doctor, ``sorted_now``, within reach of a nearest-neighbour vote's,
-    ``attainable``; a regression's loss within reach of a
-    nearest-neighbour average's, ``attainable_error``): a flat, noisy loss is then the spread of
-    classes that overlap, which no batch size narrows."""
+    ``attainable``; a regression's loss within reach of a nearest-neighbour average's,
+    ``attainable_error``): a flat, noisy loss is then the spread of classes that overlap, which no
+    batch size narrows."""
     if not batch_size or not 0 < batch_size <= SMALL_BATCH:
         return []
     settled = [log.get("val_loss") for log in epoch_logs[-OVERFIT_EPOCHS:]]
