@@ -38,6 +38,18 @@ def test_runs_shorter_than_a_batch_that_leave_each_batch_a_few_classes_are_named
     assert checks.batch_skew(labels, 1) == pytest.approx(1.0)  # one sample is one class either way
 
 
+def test_the_batch_skew_is_each_batchs_chi_square_read_on_a_bounded_sample_of_batches():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(7), [30, 50, 10, 40, 20, 25, 35])[rng.permutation(210) % 210]
+    labels = np.sort(labels[:200])  # a few classes per batch of 20
+    shares = np.bincount(labels) / len(labels)
+    counts = np.array([np.bincount(labels[i:i + 20], minlength=7) for i in range(0, 200, 20)])
+    dense = np.mean(np.sum((counts - 20 * shares) ** 2 / (20 * shares), axis=1)) / 6
+    assert checks.batch_skew(labels, 20) == pytest.approx(dense)
+    # two million shuffled labels of a thousand classes, one per step: about 1, read on 1,024 batches
+    assert checks.batch_skew(rng.integers(0, 1000, 2_000_000), 1) == pytest.approx(1.0, abs=0.2)
+
+
 @pytest.mark.parametrize(("labels", "batch_size", "shuffled"), [
     (np.repeat(np.arange(10), 100), 32, True),  # fit shuffles them
     (np.repeat(np.arange(10), 100), 32, None),  # not known how they are drawn

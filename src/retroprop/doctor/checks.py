@@ -110,6 +110,7 @@ STARVED_CLASS_RATIO = 10.0
 SORTED_RUN_FACTOR = 10.0
 SORTED_RUN_BATCHES = 2
 SORTED_MIN_BATCHES = 4
+SKEW_BATCHES = 1024  # batches whose class mix ``batch_skew`` reads, at most (spread over the set)
 # Symmetry: units alike when every weight of their rows (or columns) is within this share of the layer's
 # largest weight (a constant or zero initialization is exactly alike; random weights never come close)
 SYMMETRY_TOLERANCE = 1e-6
@@ -1148,16 +1149,22 @@ def unshuffled_data(targets: Any, batch_size: int | None, shuffled: bool | None,
 def batch_skew(labels: np.ndarray, batch_size: int) -> float:
     """How unlike the data's class mix the batches drawn in the stored order are: the chi-square of each
     full batch's class counts against the data's shares, per degree of freedom (classes - 1), averaged
-    over the batches. Batches drawn at random give about 1; batches of one class give about the batch
-    size (0 without a full batch, or for one class)."""
+    over up to ``SKEW_BATCHES`` batches spread over the set. Batches drawn at random give about 1;
+    batches of one class give about the batch size (0 without a full batch, or for one class)."""
     classes, index = np.unique(labels, return_inverse=True)
-    batches = len(index) // batch_size
-    if batches == 0 or classes.size < 2:
+    batches, k = len(index) // batch_size, classes.size
+    if batches == 0 or k < 2:
         return 0.0
-    expected = batch_size * np.bincount(index) / len(index)
-    counts = np.zeros((batches, classes.size))
-    np.add.at(counts, (np.arange(batches * batch_size) // batch_size, index[:batches * batch_size]), 1.0)
-    return float(np.mean(np.sum((counts - expected) ** 2 / expected, axis=1)) / (classes.size - 1))
+    expected = batch_size * np.bincount(index, minlength=k) / len(index)
+    chosen = np.unique(np.linspace(0, batches - 1, min(batches, SKEW_BATCHES)).astype(np.int64))
+    rows = (chosen[:, None] * batch_size + np.arange(batch_size)).ravel()
+    # sum over classes of (n - e)^2 / e = sum of n^2 / e - batch size, read off the classes present only
+    # (no batches x classes table: memory grows with the rows, not with the classes)
+    batch_of_row = np.repeat(np.arange(chosen.size), batch_size)
+    keys, counts = np.unique(batch_of_row * k + index[rows], return_counts=True)
+    squares = np.bincount(keys // k, weights=counts.astype(np.float64) ** 2 / expected[keys % k],
+                          minlength=chosen.size)
+    return float(np.mean(squares - batch_size)) / (k - 1)
 
 
 def symmetric_units(symmetry: Sequence[dict[str, Any]] | None, layers: Sequence[dict[str, Any]] = (),
