@@ -416,7 +416,7 @@ class Checking:
         self._measure_batchnorm(logs[-1] if logs else {})
         self._measure_fit(logs[-1] if logs else {})
         found_first: list[Diagnosis] = []
-        if not self._evaluation_checked and any(key.startswith("val_") for key in logs[-1] if logs):
+        if not self._evaluation_checked and logs and any(key.startswith("val_") for key in logs[-1]):
             validation = self._setup_data[3]  # the rows this loop validates on, else training rows
             found_first = self.check_evaluation(validation if validation is not None else self._raw_inputs)
         findings = self._run("epoch", Evidence(

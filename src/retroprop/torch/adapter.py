@@ -69,10 +69,10 @@ class TorchAdapter:
         self._origin: dict[int, nn.Parameter] = {}  # a copy's parameter id -> the original parameter
         self.functional: dict[str, str] = {}  # activations applied as functions, as the probes inferred them
         self.sequence: list[str] = []  # the module order of the latest measured forward pass
-        # the gradient carried from step to step (``watch_carry``): the tensor read, its hook, what this
-        # step's backward passes added to it, its gradient at the step before, and the shares measured
         self.evaluating = False  # a pass of the doctor's own is running (``_evaluating``)
         self._model_hooks: list[Any] = []  # the watch's forward hooks on the model (``hook_model``)
+        # the gradient carried from step to step (``watch_carry``): the tensor read, its hook, what this
+        # step's backward passes added to it, its gradient at the step before, and the shares measured
         self._carry_tensor: torch.Tensor | None = None
         self._carry_hook: Any = None
         self._incoming: torch.Tensor | None = None

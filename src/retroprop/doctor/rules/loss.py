@@ -625,15 +625,21 @@ def dropout_too_high(losses: Sequence[float], dropout_rates: Sequence[float],
             "dropout_too_high", None, None, "critical" if rate >= DROPOUT_NEAR_TOTAL else "warning",
             {"dropout_rate": rate, "dropout_rates": [float(r) for r in dropout_rates], "loss_start": start,
              "loss_now": now, "reference_loss": reference},
-            (f"dropout drops {rate:.0%} of the units at each step" if len(dropout_rates) == 1 or
-             rate == max(dropout_rates) else
-             f"{len(dropout_rates)} dropouts (rates {', '.join(f'{r:g}' for r in dropout_rates)}) one after "
-             f"another pass as little signal as one rate of {rate:.1%}")
+            _dropout_words(rate, dropout_rates)
             + f" and the training loss ({now:.3g}) is still "
             f"{now / reference:.0%} of a blind guess's ({reference:.3g}): too little signal gets through to "
             "fit even the training data.",
         )]
     return []
+
+
+def _dropout_words(rate: float, dropout_rates: Sequence[float]) -> str:
+    """What the model's dropouts drop, in words: the one rate (``rate``, ``dropout_level``), or the rates
+    taken together when they pass as little signal as one larger rate."""
+    if len(dropout_rates) == 1 or rate == max(dropout_rates):
+        return f"dropout drops {rate:.0%} of the units at each step"
+    return (f"{len(dropout_rates)} dropouts (rates {', '.join(f'{r:g}' for r in dropout_rates)}) one after "
+            f"another pass as little signal as one rate of {rate:.1%}")
 
 
 def dropout_ended_short(losses: Sequence[float], dropout_rates: Sequence[float], steps_left: int | None,
@@ -655,10 +661,7 @@ def dropout_ended_short(losses: Sequence[float], dropout_rates: Sequence[float],
     if not found:
         return []
     evidence = found[0].evidence
-    drops = (f"dropout drops {rate:.0%} of the units at each step" if len(dropout_rates) == 1 or
-             rate == max(dropout_rates) else
-             f"{len(dropout_rates)} dropouts (rates {', '.join(f'{r:g}' for r in dropout_rates)}) one after "
-             f"another pass as little signal as one rate of {rate:.1%}")
+    drops = _dropout_words(rate, dropout_rates)
     return [Finding(
         "dropout_too_high", None, None, "warning",
         {**evidence, "case": "ended_short", "dropout_rate": rate,
