@@ -151,6 +151,56 @@ def test_summary_counts_alarms_labels_false_alarms_and_repairs():
     assert (s["repair_success_on_reproduced"], s["repairs_on_reproduced"]) == (1, 2)
     text = runner.summary_text("dev", s) + "\n" + runner.table(cases)
     assert "false alarms on fixed programs: 1/3" in text and "FAILED" in text
+    assert s["false_alarms_repaired"] == 0 and "repairing them" not in text
+
+
+def test_a_false_alarm_repaired_is_judged_by_what_the_repair_did_to_the_fixed_program():
+    def verdict(fixed: float, repaired: float | None, fired: tuple[str, ...] = ("slow_convergence",),
+                regression: bool = False, error: str | None = None) -> str | None:
+        case = _case(["dead_relu"], list(fired), 0.3, fixed, 0.9)
+        case.regression = regression
+        if repaired is not None:
+            case.fixed_repaired = runner.Outcome(score=repaired, error=error)
+        return case.alarm_verdict
+
+    assert verdict(0.60, 0.95) == "improved"  # the published fix left a slow run the doctor cured
+    assert verdict(0.90, 0.50) == "harmed"
+    assert verdict(0.90, 0.91) == "same" and verdict(0.90, 0.885) == "same"  # within 2 points
+    assert verdict(0.90, 0.99, error="ValueError: x") == "harmed"  # a repair that raised
+    assert verdict(0.90, None) is None  # not repaired (--no-repair)
+    assert verdict(0.90, 0.99, fired=()) is None  # no alarm: nothing to judge
+    assert verdict(1.0, 0.5, regression=True) == "improved" and verdict(1.0, 1.2, regression=True) == "harmed"
+    cases = [_case(["dead_relu"], ["slow_convergence"], 0.3, 0.6, 0.9),
+             _case(["dead_relu"], ["overfitting"], 0.3, 0.9, 0.9)]
+    cases[0].fixed_repaired = runner.Outcome(score=0.95)
+    cases[1].fixed_repaired = runner.Outcome(score=0.5)
+    s = runner.summarize(cases)
+    counts = (s["false_alarms_repaired"], s["false_alarm_repair_improved"], s["false_alarm_repair_harmed"])
+    assert counts == (2, 1, 1)
+    assert "repairing them: improved 1, harmed 1, same 0 of 2" in runner.summary_text("dev", s)
+    assert "(repaired: 0.950, improved)" in runner.case_line(cases[0])
+
+
+def test_every_program_is_judged_for_fit_power_and_repairs_are_counted_over_those_within(tmp_path):
+    within = runner.fit_power()
+    assert set(within) == set(PROGRAMS), (
+        f"fit_power.toml: missing {sorted(set(PROGRAMS) - set(within))[:5]}, "
+        f"unknown {sorted(set(within) - set(PROGRAMS))[:5]}")
+    assert any(within.values()) and not all(within.values())
+    cases = [_case(["dead_relu"], [], 0.3, 0.9, 0.9), _case(["dead_relu"], [], 0.3, 0.9, 0.5),
+             _case(["dead_relu"], [], 0.3, 0.9, 0.3), _case(["dead_relu"], [], 0.3, 0.9, 0.9)]
+    for case, fit_can in zip(cases, (True, True, False, None), strict=True):
+        case.within_fit = fit_can
+    s = runner.summarize(cases)
+    counts = (s["repair_success_within_fit"], s["repairs_within_fit"], s["repairs_not_judged_for_fit"])
+    assert counts == (1, 2, 1)
+    text = runner.summary_text("dev", s)
+    assert "within fit's power to fix: 1/2" in text and "not judged for fit's power" in text
+    bad = tmp_path / "fit_power.toml"
+    bad.write_text('[programs.p]\nwithin = "yes"\n')
+    with pytest.raises(SystemExit, match="within"):
+        runner.fit_power(bad)
+    assert runner.fit_power(tmp_path / "absent.toml") == {}
 
 
 def test_regression_score_is_unit_free():

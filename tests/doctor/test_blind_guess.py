@@ -98,3 +98,31 @@ def test_a_classification_loss_that_declares_a_squared_error_has_no_cross_entrop
     assert doctor.chance_loss is None  # ln 3 scores a cross-entropy, not this cost
     # the labels are coded as one-hot rows, inside the sigmoid's range: no target is out of its reach
     assert all(d.evidence.get("case") != "output_range" for d in history.diagnoses)
+
+
+def _spiral_fit(hidden: int | None, seed: int = 0) -> rp.History:
+    """A full-batch classifier on a three-armed spiral (cs231n's case study): a linear softmax reaches
+    the minimum of its loss and weight decay, its steps shrinking to nothing, far below what the data
+    allows; a hidden layer of ReLUs fits the spiral."""
+    rng = np.random.default_rng(seed)
+    per_class, classes = 100, 3
+    x, y = [], []
+    for label in range(classes):
+        radius = np.linspace(0.0, 1.0, per_class)
+        angle = np.linspace(label * 4, (label + 1) * 4, per_class) + rng.normal(0, 0.2, per_class)
+        x.append(np.c_[radius * np.sin(angle), radius * np.cos(angle)])
+        y.append(np.full(per_class, label))
+    inputs, labels = np.concatenate(x).astype(np.float32), np.concatenate(y)
+    rp.manual_seed(seed)
+    layers = [nn.Linear(2, classes)] if hidden is None else [nn.Linear(2, hidden), nn.ReLU(),
+                                                              nn.Linear(hidden, classes)]
+    model = nn.Sequential(*layers)
+    optimizer = rp.optim.SGD(model.parameters(), lr=1.0, weight_decay=1e-3)
+    return rp.fit(model, inputs, labels, loss="cross_entropy", optimizer=optimizer, epochs=1500,
+                  batch_size=len(inputs), doctor=Doctor(), seed=seed, verbose=0)
+
+
+def test_a_linear_model_at_its_minimum_on_a_spiral_is_named_underfitting() -> None:
+    found = [d for d in _spiral_fit(None).diagnoses if d.problem == "underfitting"]
+    assert found, "the linear model's steps shrank at its minimum: no rate too small to blame"
+    assert _spiral_fit(100).history["accuracy"][-1] > 0.9  # the data allows a fit

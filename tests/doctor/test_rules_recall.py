@@ -184,6 +184,19 @@ def test_a_loss_stuck_far_above_a_fit_with_healthy_updates_is_underfitting():
     assert rules.slow_convergence(losses) == []  # it learned something: no plateau from the start
 
 
+def test_steps_that_shrank_to_nothing_at_a_minimum_are_no_rate_too_small():
+    losses = stuck_halfway()
+    chance = math.log(10)
+    # a linear model at the minimum of its loss (and weight decay): its steps fell to nothing
+    (finding,) = rules.underfitting(losses, [0.0, 0.0], chance_loss=chance, step_fall=0.0)
+    assert finding.problem == "underfitting"
+    assert rules.underfitting(losses, [3e-7, 4e-7], chance_loss=chance,
+                              step_fall=rules.CONVERGED_STEP / 2)
+    # a rate too small keeps its steps near their first size: not a minimum
+    assert rules.underfitting(losses, [3e-7, 4e-7], chance_loss=chance, step_fall=0.5) == []
+    assert rules.underfitting(losses, [3e-7, 4e-7], chance_loss=chance, step_fall=None) == []
+
+
 def test_underfitting_needs_many_steps_healthy_updates_a_high_loss_and_no_gap():
     losses = stuck_halfway()
     chance = math.log(10)

@@ -8,7 +8,17 @@ For every program of the chosen split and every seed, three runs of ``rp.fit`` (
 3. (unless ``--no-repair``) the buggy version with ``repair=True``: the repair succeeds when the repaired
    model's final validation accuracy is within 2 points of the fixed version's (or above it); for a
    regression (``Program.metric is None``) when its validation error is within 10 % of the fixed
-   version's (or below it).
+   version's (or below it);
+4. (unless ``--no-repair``, and only where run 2 raised an alarm) the fixed version with ``repair=True``:
+   what acting on the false alarm does to a healthy program. The alarm stays a false alarm in every
+   count; its verdict says more: ``improved`` when the repaired fixed version ends better than the plain
+   one by more than the tolerance (the published fix left something the doctor could cure), ``harmed``
+   when it ends worse by more than it (a repair that harms), ``same`` otherwise.
+
+Repairs are also counted over the bugs within ``fit``'s power to fix (``fit_power.toml`` beside the
+programs: a fix whose every change is one that ``fit``'s own remedies can make, judged from the two
+versions' code by a fixed rubric, blind to the doctor's results); a bug whose fix changes its data,
+labels, loss, epochs or loop is the user's to fix, and what ``fit`` does there says little.
 
 The validation error of a regression is its mean squared error divided by the variance of its
 validation targets: unit-free, so that a fixed version that standardizes its targets compares with a
@@ -38,6 +48,7 @@ import argparse
 import json
 import math
 import time
+import tomllib
 import traceback
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
@@ -54,6 +65,7 @@ try:
 except ImportError:  # pragma: no cover
     threadpool_limits = None
 
+FIT_POWER = Path(__file__).with_name("fit_power.toml")
 ACCURACY_TOLERANCE = 0.02  # repaired accuracy within 2 points of the fixed version's
 ERROR_TOLERANCE = 0.10  # repaired regression error within 10 % of the fixed version's
 
@@ -85,6 +97,8 @@ class Case:
     fixed: Outcome
     repaired: Outcome | None
     round: int = 1  # the round of porting that added the program (its module's ROUND)
+    fixed_repaired: Outcome | None = None  # the fixed version repaired, where it raised an alarm
+    within_fit: bool | None = None  # its fix is within fit's power (fit_power.toml; None: not judged)
 
     @property
     def found(self) -> list[str]:
@@ -105,6 +119,20 @@ class Case:
     @property
     def false_alarm(self) -> bool:
         return bool(self.fixed.fired)
+
+    @property
+    def alarm_verdict(self) -> str | None:
+        """What repairing the fixed version did, where it raised an alarm: ``improved``, ``harmed`` or
+        ``same`` (None where it raised none or was not repaired; ``harmed`` where the repair raised)."""
+        if not self.false_alarm or self.fixed_repaired is None:
+            return None
+        if self.fixed_repaired.error is not None:
+            return "harmed"
+        if not as_good(self.fixed.score, self.fixed_repaired.score, self.regression):
+            return "improved"
+        if not as_good(self.fixed_repaired.score, self.fixed.score, self.regression):
+            return "harmed"
+        return "same"
 
     @property
     def reproduced(self) -> bool:
@@ -164,14 +192,27 @@ def train(program: Program, *, repair: bool) -> Outcome:
     return outcome
 
 
+def fit_power(path: Path = FIT_POWER) -> dict[str, bool]:
+    """Per program, whether its fix is within ``fit``'s power (``fit_power.toml``'s ``within``)."""
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        entries = tomllib.load(handle).get("programs", {})
+    bad = [name for name, entry in entries.items() if not isinstance(entry.get("within"), bool)]
+    if bad:
+        raise SystemExit(f"{path}: 'within' must be true or false for each program; not so for {bad[:5]}")
+    return {name: entry["within"] for name, entry in entries.items()}
+
+
 def run_case(name: str, module: ModuleType, seed: int, repair: bool) -> Case:
     buggy = module.buggy(seed)
     regression = buggy.metric is None
     found = train(buggy, repair=False)
     fixed = train(module.fixed(seed), repair=False)
     repaired = train(module.buggy(seed), repair=True) if repair else None
+    fixed_repaired = train(module.fixed(seed), repair=True) if repair and fixed.fired else None
     return Case(name, module.SPLIT, seed, regression, sorted(module.EXPECTED), sorted(module.ALLOWED), found,
-                fixed, repaired, round=getattr(module, "ROUND", 1))
+                fixed, repaired, round=getattr(module, "ROUND", 1), fixed_repaired=fixed_repaired)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +233,9 @@ def case_line(case: Case) -> str:
         status += "; unlisted " + ", ".join(case.unlisted)
     if case.fixed.fired:
         status += "; FALSE ALARM on fixed: " + ", ".join(case.fixed.fired)
+        if case.fixed_repaired is not None:
+            status += (f" (repaired: {_fmt(case.fixed_repaired.score, case.regression)}, "
+                       f"{case.alarm_verdict})")
     buggy, fixed = _fmt(case.buggy.score, case.regression), _fmt(case.fixed.score, case.regression)
     text = (f"  {case.name} (seed {case.seed}, {case.split}) expected {', '.join(case.expected)}\n"
             f"    buggy {buggy} vs fixed {fixed}{'' if case.reproduced else ' (NOT reproduced)'}; "
@@ -201,7 +245,8 @@ def case_line(case: Case) -> str:
         verdict = "ok" if case.repair_ok else "FAILED"
         text += (f"\n    repair {verdict}: {_fmt(case.repaired.score, case.regression)}  "
                  f"{', '.join(case.repaired.treatments) or 'no treatment'}")
-    for label, outcome in (("buggy", case.buggy), ("fixed", case.fixed), ("repair", case.repaired)):
+    for label, outcome in (("buggy", case.buggy), ("fixed", case.fixed), ("repair", case.repaired),
+                           ("fixed repair", case.fixed_repaired)):
         if outcome is not None and outcome.error:
             text += f"\n    ERROR in the {label} run: {outcome.error}"
     return text
@@ -210,6 +255,7 @@ def case_line(case: Case) -> str:
 def summarize(cases: list[Case]) -> dict[str, Any]:
     reproduced = [c for c in cases if c.reproduced]
     repaired = [c for c in cases if c.repaired is not None]
+    within = [c for c in repaired if c.within_fit]
     return {
         "bugs": len(cases),
         "reproduced": len(reproduced),
@@ -223,11 +269,20 @@ def summarize(cases: list[Case]) -> dict[str, Any]:
         "fixed": len(cases),
         "fixed_with_false_alarm": sum(c.false_alarm for c in cases),
         "false_alarms": {f"{c.name}@{c.seed}": c.fixed.fired for c in cases if c.false_alarm},
+        "false_alarms_repaired": sum(c.alarm_verdict is not None for c in cases),
+        "false_alarm_repair_improved": sum(c.alarm_verdict == "improved" for c in cases),
+        "false_alarm_repair_harmed": sum(c.alarm_verdict == "harmed" for c in cases),
         "repairs": len(repaired),
         "repair_success": sum(bool(c.repair_ok) for c in repaired),
         "repairs_on_reproduced": sum(1 for c in repaired if c.reproduced),
         "repair_success_on_reproduced": sum(bool(c.repair_ok) for c in repaired if c.reproduced),
-        "errors": sum(1 for c in cases for o in (c.buggy, c.fixed, c.repaired) if o is not None and o.error),
+        "repairs_within_fit": len(within),
+        "repair_success_within_fit": sum(bool(c.repair_ok) for c in within),
+        "repairs_within_fit_on_reproduced": sum(1 for c in within if c.reproduced),
+        "repair_success_within_fit_on_reproduced": sum(bool(c.repair_ok) for c in within if c.reproduced),
+        "repairs_not_judged_for_fit": sum(1 for c in repaired if c.within_fit is None),
+        "errors": sum(1 for c in cases for o in (c.buggy, c.fixed, c.repaired, c.fixed_repaired)
+                      if o is not None and o.error),
     }
 
 
@@ -241,9 +296,22 @@ def summary_text(split: str, s: dict[str, Any]) -> str:
              f"{s['buggy_with_unlisted_label']}/{s['bugs']}",
              f"false alarms on fixed programs: {s['fixed_with_false_alarm']}/{s['fixed']}"]
     lines += [f"  {name}: {', '.join(fired)}" for name, fired in s["false_alarms"].items()]
+    if s["false_alarms_repaired"]:
+        improved, harmed = s["false_alarm_repair_improved"], s["false_alarm_repair_harmed"]
+        lines.append(f"  repairing them: improved {improved}, harmed {harmed}, same "
+                     f"{s['false_alarms_repaired'] - improved - harmed} of {s['false_alarms_repaired']} "
+                     "(beyond the tolerance either way)")
     if s["repairs"]:
         lines.append(f"repair reaching the fixed version: {s['repair_success']}/{s['repairs']} (reproduced: "
                      f"{s['repair_success_on_reproduced']}/{s['repairs_on_reproduced']})")
+        if s["repairs_within_fit"]:
+            reproduced = (f"{s['repair_success_within_fit_on_reproduced']}/"
+                          f"{s['repairs_within_fit_on_reproduced']}")
+            lines.append(f"  of the bugs within fit's power to fix: {s['repair_success_within_fit']}/"
+                         f"{s['repairs_within_fit']} (reproduced: {reproduced})")
+        if s["repairs_not_judged_for_fit"]:
+            lines.append(f"  bugs not judged for fit's power (missing from fit_power.toml): "
+                         f"{s['repairs_not_judged_for_fit']}")
     if s["errors"]:
         lines.append(f"runs that raised: {s['errors']}")
     return "\n".join(lines)
@@ -323,10 +391,12 @@ def clinic(args: argparse.Namespace, seeds: list[int]) -> dict[str, Any]:
     started = time.perf_counter()
     print(f"The clinic's programs: {len(programs)} programs x {len(seeds)} seeds, retroprop "
           f"{rp.__version__}, numpy {np.__version__}, one thread{', no repair' if args.no_repair else ''}\n")
+    within = fit_power()
     cases = []
     for name, module in programs.items():
         for seed in seeds:
             case = run_case(name, module, seed, repair=not args.no_repair)
+            case.within_fit = within.get(name)
             cases.append(case)
             print(case_line(case), flush=True)
     result: dict[str, Any] = {"seeds": seeds, **report(cases)}
@@ -358,7 +428,7 @@ def report(cases: list[Case]) -> dict[str, Any]:
         result["rounds"][f"{key[0]}, round {key[1]}"] = summary
         print(f"\n{summary_text(f'{key[0]}, round {key[1]}', summary)}")
     result["cases"] = [{**asdict(c), "reproduced": c.reproduced, "repair_ok": c.repair_ok, "missed": c.missed,
-                        "unlisted": c.unlisted} for c in cases]
+                        "unlisted": c.unlisted, "alarm_verdict": c.alarm_verdict} for c in cases]
     return result
 
 

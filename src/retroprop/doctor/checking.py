@@ -281,8 +281,24 @@ class Checking:
             dropout_rates=self._dropout_rates, recipe_problems={d.problem for d in self.episodes.recipe},
             movement=None if self.lr_scheduled else self._movement.until(step + 1), steps_left=steps_left,
             attainable=self._attainable, attainable_error=self._attainable_error, rates=self._rate_change(),
-            recent_update_ratios=self._steady_updates(steady=False), sorted_now=self._sorted_now))
+            recent_update_ratios=self._steady_updates(steady=False), sorted_now=self._sorted_now,
+            step_fall=self._step_fall()))
         return [*self._held_harm(steps_left), *found] if self._held else found
+
+    def _step_fall(self) -> float | None:
+        """The largest update-to-weight ratio of this recipe's latest probe whose update is known over
+        that of its first: how far its steps have shrunk. None before two such probes, or when the
+        first is not above 0."""
+        largest = []
+        for record in self.recorder.records[self._record_start:]:
+            ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
+            if ratios:
+                largest.append(max(ratios))
+                break
+        latest = self._steady_updates(steady=False)
+        if not largest or not latest or not (math.isfinite(largest[0]) and largest[0] > 0):
+            return None
+        return latest[-1] / largest[0]
 
     def _sorted_now(self) -> float | None:
         """The share of up to ``table.TRAINING_ROWS`` training rows (``_training_rows``) the model sorts

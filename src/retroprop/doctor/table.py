@@ -168,6 +168,7 @@ class Evidence:
     attainable_error: Callable[[], dict[str, Any] | None] | None = None  # a regression's data's yardstick
     rates: tuple[Sequence[float], Sequence[float]] | None = None  # the learning rates: first probe's, now
     recent_update_ratios: Sequence[float] = ()  # the latest probes' largest update ratios, at any rate
+    step_fall: float | None = None  # the latest probed largest update ratio over this recipe's first
     sorted_now: Callable[[], float | None] | None = None  # the training rows the model sorts now
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
@@ -669,21 +670,24 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(
-             e.probes, e.batch_size), gate=_symptoms),
+             e.probes, e.batch_size, losses=e.losses, start=e.start, accuracy=e.accuracy,
+             chance_loss=e.chance_loss), gate=_symptoms),
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
          treat_rank=14,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
-         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
-                   "softmax",
+         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; where the "
+                   "first layer's update ratio is at least {share:g} of the last layer's (an optimizer that "
+                   "scales steps to the gradient: Adam, RMSprop), only while the training loss has stalled "
+                   "or is rising; any hidden softmax",
          window="2 consecutive probes; when two batches hold fewer than {samples} samples, the root mean "
                 "square over as many probes as hold them; before the first step (hidden softmax)",
          why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
              "shrink the gradient geometrically toward the input",
          thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL,
-                     "samples": rules.DEAD_SAMPLES},
+                     "share": rules.VANISHING_UPDATE_SHARE, "samples": rules.DEAD_SAMPLES},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.UNSTABLE_LOSS,
          (Detector("unstable_loss (diverged)", "loss", lambda e: rules.diverged(
@@ -782,30 +786,29 @@ TABLE: tuple[Rule, ...] = (
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
              epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable,
-             attainable_error=e.attainable_error, steps_left=e.steps_left),
+             attainable_error=e.attainable_error, steps_left=e.steps_left, step_fall=e.step_fall),
                    gate=_dropout_not_near_total, unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,
          signal="the training loss's trend; the training accuracy against a k-nearest-neighbour vote's "
                 "(leave-one-out, on up to {rows} training rows), else the loss against a blind guess's "
                 "(else its start); the largest update-to-weight ratio; the generalization gap",
-         threshold="after {steps} steps (or at the end of a shorter run): stopped falling (< {fall:.0%} "
-                   "and twice its noise over {plateau} steps, not rising; nor falling at >= {fall:.0%} "
-                   "per {plateau} steps beyond twice its noise between the two halves of the last {steps} "
-                   "steps, a pace that over the steps left would take it below {plateau_level:.0%} of "
-                   "where it stands), having been below "
-                   "{plateau_level:.0%} of its start; ratios in "
-                   "{slow:g} - {ratio:g}; no gap >= {gap:.2f}; and the training (or validation, if "
-                   "higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's on "
-                   "the training rows (a classification whose inputs and targets the doctor has); for a "
+         threshold="after {steps} steps (or at the end of a shorter run): stopped falling (< {fall:.0%} and"
+                   " twice its noise over {plateau} steps, not rising; nor falling at >= {fall:.0%} per "
+                   "{plateau} steps beyond twice its noise between the two halves of the last {steps} "
+                   "steps, a pace that over the steps left would take it below {plateau_level:.0%} of where"
+                   " it stands), having been below {plateau_level:.0%} of its start; ratios in {slow:g} - "
+                   "{ratio:g} (below {slow:g} too once they have shrunk to {converged:g} of the first "
+                   "probed ones: a stationary point); no gap >= {gap:.2f}; and the training (or validation,"
+                   " if higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's "
+                   "on the training rows (a classification whose inputs and targets the doctor has); for a "
                    "regression under a squared error, once the halves of the last {steps} steps are within "
-                   "{fall:.0%} of each other, the loss over the targets' variance >= {factor:g} x "
-                   "and >= {fitted:.2f} and twice the noise above a nearest-neighbour average's leave-one-"
-                   "out error on the training rows; else the loss > {level:.0%} of a blind guess's; or, "
-                   "once stalled (or falling only toward a blind "
-                   "guess's loss, from above it), the vote and the model both "
-                   "within twice the vote's noise of guessing the commonest class (the labels are "
-                   "unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
+                   "{fall:.0%} of each other, the loss over the targets' variance >= {factor:g} x and >= "
+                   "{fitted:.2f} and twice the noise above a nearest-neighbour average's leave-one-out "
+                   "error on the training rows; else the loss > {level:.0%} of a blind guess's; or, once "
+                   "stalled (or falling only toward a blind guess's loss, from above it), the vote and the "
+                   "model both within twice the vote's noise of guessing the commonest class (the labels "
+                   "are unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
          window="{plateau} steps; 2 probes; the latest epoch",
          why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
              "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",
@@ -813,6 +816,7 @@ TABLE: tuple[Rule, ...] = (
                      "plateau": rules.PLATEAU_STEPS, "level": rules.UNDERFIT_LEVEL,
                      "plateau_level": rules.PLATEAU_LEVEL, "slow": rules.SLOW_UPDATE,
                      "ratio": rules.EXPLODING_UPDATE_RATIO, "gap": rules.OVERFIT_GAP,
+                     "converged": rules.CONVERGED_STEP,
                      "rows": checks.ATTAINABLE_ROWS, "dropout": rules.DROPOUT_RATE,
                      "factor": rules.UNSTABLE_FACTOR, "fitted": rules.FITTED_LEVEL}),
     Rule(P.SLOW_CONVERGENCE,

@@ -14,6 +14,7 @@ import numpy as np
 from retroprop.doctor.rules.common import (
     ASTRONOMICAL_LOSS,
     BATCH_WINDOWS,
+    CONVERGED_STEP,
     DIVERGED_FACTOR,
     DIVERGED_MIN_STEPS,
     DROPOUT_NEAR_TOTAL,
@@ -679,7 +680,7 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
                  samples: tuple[int, int] | None = None,
                  attainable: Callable[[], dict[str, Any] | None] | None = None,
                  attainable_error: Callable[[], dict[str, Any] | None] | None = None,
-                 steps_left: int | None = None) -> list[Finding]:
+                 steps_left: int | None = None, step_fall: float | None = None) -> list[Finding]:
     """Healthy gradients, and a training loss stuck far above what the data allows.
 
     After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), or at the run's end (``steps_left`` 0:
@@ -692,7 +693,9 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     fall from one window; a fall toward a guess's loss from above learns nothing of the inputs), and is
     still above ``UNDERFIT_LEVEL`` of a blind guess's (``chance_loss``; else of ``start``); the
     updates are in range (the largest update-to-weight ratio of the last two probes between
-    ``SLOW_UPDATE`` and ``EXPLODING_UPDATE_RATIO``: not a rate too small or too large); and,
+    ``SLOW_UPDATE`` and ``EXPLODING_UPDATE_RATIO``: not a rate too small or too large; or below it in
+    a run at a stationary point, its steps shrunk to ``step_fall``, at most ``CONVERGED_STEP``, of
+    the recipe's first: a minimum of what the model can fit, where steps of any rate are small); and,
     when the latest epoch log has both accuracies, no generalization gap (training accuracy less
     than ``OVERFIT_GAP`` and twice the noise above validation accuracy: a model that fits its own
     data no better than unseen data has not the capacity or the steps to fit it). Labels too noisy
@@ -717,7 +720,9 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
     ratios = [float(r) for r in update_ratios[-2:]]
-    if len(ratios) < 2 or not all(SLOW_UPDATE <= r <= EXPLODING_UPDATE_RATIO for r in ratios):
+    converged = step_fall is not None and 0 <= step_fall <= CONVERGED_STEP
+    if len(ratios) < 2 or not all((SLOW_UPDATE <= r or converged) and 0 <= r <= EXPLODING_UPDATE_RATIO
+                                  for r in ratios):
         return []
     start = _start_of(losses, start)
     trend = loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss)
