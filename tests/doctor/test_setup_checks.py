@@ -243,3 +243,37 @@ def test_a_loss_that_scores_every_output_against_every_target_is_named_before_th
     history = rp.fit(model, x, y, loss=RowwiseSquaredError(), optimizer=rp.optim.Adam(model.parameters()),
                      epochs=1, batch_size=32, verbose=0, doctor=True)
     assert [d.problem for d in history.diagnoses if d.problem == "loss_output_mismatch"] == []
+
+
+# -- a hand-written softmax cross-entropy normalized over the batch axis -----------------------------
+class BatchSoftmaxCrossEntropy(nn.Module):
+    """A custom cross-entropy whose softmax sums over axis 0 (the batch) instead of the classes."""
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, input, target):
+        e = (input - input.data.max(axis=self.axis, keepdims=True)).exp()
+        p = e / e.sum(axis=self.axis, keepdims=True)
+        onehot = np.eye(input.shape[-1], dtype=p.dtype)[np.asarray(target).astype(np.int64)]
+        return -(p.log() * onehot).sum(axis=1).mean()
+
+
+def test_a_custom_loss_that_mixes_the_rows_of_a_batch_is_named_before_the_first_step(digits):
+    from retroprop.doctor.adapter import RetropropAdapter
+
+    _, x, y = digits
+    adapter = RetropropAdapter(_mlp())
+    coupled = adapter.loss_rows_coupled(BatchSoftmaxCrossEntropy(axis=0), x, y)
+    assert coupled is not None and coupled["rows"] == 8
+    assert adapter.loss_rows_coupled(BatchSoftmaxCrossEntropy(axis=1), x, y) is None  # each row alone
+    assert adapter.loss_rows_coupled(nn.CrossEntropyLoss(reduction="sum"), x, y) is None  # a sum of rows
+    assert adapter.loss_rows_coupled(BatchSoftmaxCrossEntropy(axis=0), x[:3], y[:3]) is None  # too few rows
+    history = _fit(_mlp(), x, y, loss=BatchSoftmaxCrossEntropy(axis=0), epochs=1)
+    (named,) = [d for d in history.diagnoses if d.problem == "loss_output_mismatch"]
+    assert (named.step, named.evidence["case"]) == (0, "rows_coupled")
+    assert named.remedies[0][0] == "per_sample_loss"
+    assert "neither their mean nor their sum" in named.explanation
+    history = _fit(_mlp(), x, y, loss=BatchSoftmaxCrossEntropy(axis=1), epochs=1)
+    assert [d.problem for d in history.diagnoses if d.problem == "loss_output_mismatch"] == []

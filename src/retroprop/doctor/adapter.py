@@ -34,6 +34,9 @@ from retroprop.tensor import Tensor, no_grad
 
 # rows the loss is scored on to see whether it broadcasts: (B, 1) against (B,) needs B > 1
 BROADCAST_ROWS = 8
+# float32 sums of a few rows agree to about 1e-6 of their size; a loss that mixes the rows is off by much
+# more (a softmax over 4 rows instead of 8 moves each probability by a share of order 1)
+ROWS_TOLERANCE = 1e-4
 
 __all__ = [
     "SYMMETRY_TOLERANCE",
@@ -135,6 +138,7 @@ class ModelAdapter(Protocol):
     # its units start alike (``unit_symmetry``); without it ``symmetric_units`` is not checked
     # optional: ``loss_broadcast(loss, kind, inputs, targets)`` (``loss_output_mismatch``'s
     # broadcast_targets, for a loss whose shapes the framework does not record),
+    # ``loss_rows_coupled(loss, inputs, targets)`` (its rows_coupled, for a loss the doctor does not know),
     # ``batchnorm_losses(inputs, targets, loss)`` (``batchnorm_statistics``) and ``outputs(inputs) ->
     # ndarray | None``, the model's evaluation-mode outputs on a few rows (a loss that falls while the
     # predictions stray from the targets); without them those are not checked
@@ -292,6 +296,36 @@ class RetropropAdapter:
         if not (math.isclose(given, pairs, rel_tol=1e-4) and not math.isclose(given, own, rel_tol=1e-4)):
             return None
         return shape, compared
+
+    def loss_rows_coupled(self, loss: Any, inputs: Any, targets: Any) -> dict[str, Any] | None:
+        """Whether ``loss`` scores a batch as one sum or mean of its rows' own scores: the model's
+        evaluation-mode outputs on the first ``BROADCAST_ROWS`` (an even number, at least 4) of
+        ``inputs`` scored whole, and as two halves. A per-sample loss gives the halves' mean (or sum);
+        one that mixes the rows (a softmax normalized over the batch, an output broadcast against the
+        targets) gives neither. The evidence (``rows``, ``whole``, ``halves``) when it mixes them; None
+        when it does not, the loss raises or is not finite, or there are too few rows; nothing of the
+        model's state changes."""
+        if not callable(loss) or inputs is None or targets is None:
+            return None
+        rows = min(len(inputs), len(targets), BROADCAST_ROWS) // 2 * 2
+        if rows < 4:
+            return None
+        half = rows // 2
+        y = np.asarray(targets[:rows])
+        try:
+            with self._evaluating():
+                out = self.model(Tensor._make(np.asarray(inputs[:rows])))
+                whole, first, second = (float(loss(out[part], y[part]).data) for part in (
+                    slice(0, rows), slice(0, half), slice(half, rows)))
+        except Exception:  # a loss that needs more than these rows, or that raises on a part
+            return None
+        if not all(math.isfinite(v) for v in (whole, first, second)):
+            return None
+        scale = max(abs(whole), abs(first), abs(second), 1e-12)
+        if any(math.isclose(whole, value, rel_tol=ROWS_TOLERANCE, abs_tol=ROWS_TOLERANCE * scale)
+               for value in ((first + second) / 2, first + second)):
+            return None
+        return {"rows": rows, "whole": whole, "halves": [first, second]}
 
     def outputs(self, inputs: Any) -> np.ndarray | None:
         """The model's outputs on ``inputs`` (a few NumPy rows) in evaluation mode (no dropout, batch

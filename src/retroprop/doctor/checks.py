@@ -329,6 +329,25 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
     return [_finding("loss_output_mismatch", head, severity, evidence, explanation, fix)]
 
 
+def rows_coupled(layers: Sequence[dict[str, Any]], coupled: dict[str, Any] | None) -> list[Finding]:
+    """A custom loss that mixes a batch's rows (``coupled``: ``adapter.loss_rows_coupled``'s evidence,
+    None when it scores each row alone): the loss of a batch is neither the mean nor the sum of its
+    halves' losses, so each sample's gradient depends on the others in its batch."""
+    if not coupled:
+        return []
+    _, head, _ = _output(validate_layers(layers))
+    first, second = coupled["halves"]
+    return [_finding(
+        "loss_output_mismatch", head, "critical", {"case": "rows_coupled", **coupled},
+        f"the loss of {coupled['rows']} rows is {_fmt(coupled['whole'])}, while its two halves score "
+        f"{_fmt(first)} and {_fmt(second)}: neither their mean nor their sum. A loss per sample scores each "
+        "row from its own outputs and target; this one mixes the rows of a batch (a softmax normalized "
+        "over the batch axis instead of the classes, outputs broadcast against the targets), so each "
+        "sample is pulled by the others and the model learns what the batch holds, not each input's answer.",
+        USER_FIX.format(what="the loss (normalize over each row's class scores, axis=-1; give outputs and "
+                             "targets the same shape)"))]
+
+
 def _broadcast_case(loss: str, output: Sequence[int], compared: Sequence[int] | None) -> tuple:
     """An elementwise loss that broadcast the output against targets of another shape (``compared``:
     the shape both were broadcast to, None when not known)."""
@@ -1344,7 +1363,8 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                 inputs_sample: bool = False, targets_sample: bool = False,
                 loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None,
                 unregistered: dict[str, Any] | None = None,
-                batchnorm_momenta: Sequence[dict[str, Any]] | None = None) -> list[Finding]:
+                batchnorm_momenta: Sequence[dict[str, Any]] | None = None,
+                loss_rows_coupled: dict[str, Any] | None = None) -> list[Finding]:
     """Every static check on one training setup: the targets (one value throughout), the loss/output
     pairing, the structure (a model that is one linear map), the inputs and the targets' scale, the
     validation data against the training data (checks whose data is None are skipped).
@@ -1358,7 +1378,9 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
     whether the optimizer is set to climb the loss. ``inputs_sample``, ``targets_sample``: the inputs or
     targets are one batch, not the training set: only their scale (and the targets' values against the
     output) is read from them. ``loss_broadcast``: (the output's shape, the compared shape) when the
-    loss broadcast the output against targets of another shape. ``unregistered``: the trainable
+    loss broadcast the output against targets of another shape. ``loss_rows_coupled``: a custom loss's
+    scores of a few rows whole and in halves when they show it mixes the rows (``rows_coupled``).
+    ``unregistered``: the trainable
     tensors the model's first output reaches outside the model's and the optimizer's parameters
     (``unregistered_parameters``), when read. ``batchnorm_momenta``: each batch normalization's
     momentum (``adapter.batchnorm_momenta``)."""
@@ -1378,4 +1400,5 @@ def check_setup(layers: Sequence[dict[str, Any]], loss: str | None, inputs: np.n
                                              dropout_rates=tuple(dropout_rates), maximize=bool(maximize),
                                              inputs_sample=inputs_sample, targets_sample=targets_sample,
                                              loss_broadcast=loss_broadcast, unregistered=unregistered,
-                                             batchnorm_momenta=batchnorm_momenta))
+                                             batchnorm_momenta=batchnorm_momenta,
+                                             loss_rows_coupled=loss_rows_coupled))

@@ -43,6 +43,9 @@ REMEDIES: dict[str, str] = {
     "differentiable_loss": "compute the loss from the model's raw outputs with a library loss (cross-entropy "
                            "on logits, mse): one that clips, rounds, compares or detaches them passes no "
                            "gradient, and a log of outputs that are no probabilities is undefined",
+    "per_sample_loss": "score each sample from its own outputs and target, then average (or sum) over the "
+                       "batch: a softmax normalized over each row's class scores (axis=-1), outputs and "
+                       "targets of the same shape",
     "regression_loss": "measure a regression with a loss that is smallest where the predictions equal the "
                        "targets (mse, l1, huber): a log loss or a clipped one on a regression's output "
                        "falls while the predictions stray from the targets",
@@ -110,6 +113,7 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "regression_on_labels": "classification_loss", "output_range": ("fix_output_loss", "linear_output"),
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
+    "rows_coupled": "per_sample_loss",
     "loss_not_fit": "regression_loss", "softmax_row_sums": ("fix_output_loss", "multilabel_loss"),
 }
 # the remedies of a problem's case, by problem and case (any other case: the rule's remedies)
@@ -139,9 +143,9 @@ def consequences_of(diagnosis: Diagnosis | Finding) -> tuple[str, ...]:
 
 # remedies that only the user can make (``fit`` cannot change the loss, the targets or the plan for them)
 USER_REMEDIES = ("match_output_width", "classification_loss", "linear_output", "multilabel_loss",
-                 "match_target_shape", "differentiable_loss", "regression_loss", "train_longer",
-                 "larger_batch", "match_validation", "fix_targets", "step_after_backward", "register_layers",
-                 "build_optimizer", "align_labels", "slower_decay", "connect_loss",
+                 "match_target_shape", "differentiable_loss", "per_sample_loss", "regression_loss",
+                 "train_longer", "larger_batch", "match_validation", "fix_targets", "step_after_backward",
+                 "register_layers", "build_optimizer", "align_labels", "slower_decay", "connect_loss",
                  "evaluation_mode")
 
 @dataclass

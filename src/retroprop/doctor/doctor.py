@@ -345,6 +345,10 @@ class Doctor(Checking, Repairing):
                     not targets_sample):  # a loss whose shapes are not recorded: its value on a few rows
                 broadcast = self._rule("loss_broadcast", scored, loss, self._loss_kind, self._raw_inputs,
                                        y) or None
+            coupled = getattr(adapter, "loss_rows_coupled", None)  # optional in the adapter interface
+            rows_coupled = (self._rule("loss_rows_coupled", coupled, loss, self._raw_inputs, y) or None
+                            if coupled is not None and loss is not None and self._loss_kind is None
+                            and not targets_sample else None)  # a custom loss: does it score rows alone?
             found = check_setup(layers, self._loss_kind, self._raw_inputs, y, n_classes,
                                 adaptive, validation_inputs=_numeric(validation_inputs),
                                 raw_inputs=_numeric(inputs), validation_targets=_numeric(validation_targets),
@@ -355,7 +359,7 @@ class Doctor(Checking, Repairing):
                                     group.get("maximize") for group in getattr(adapter.optimizer,
                                                                                 "param_groups", ())),
                                 inputs_sample=inputs_sample, targets_sample=targets_sample,
-                                loss_broadcast=broadcast,
+                                loss_broadcast=broadcast, loss_rows_coupled=rows_coupled,
                                 unregistered=self._unregistered)
         except Exception as err:
             self._failed("checks", err, 0)

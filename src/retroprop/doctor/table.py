@@ -173,6 +173,7 @@ class Evidence:
     shuffled: bool | None = None
     unit_symmetry: Sequence[dict[str, Any]] | None = None
     loss_broadcast: tuple[Sequence[int], Sequence[int] | None] | None = None
+    loss_rows_coupled: dict[str, Any] | None = None  # a custom loss's scores of rows whole and in halves
     batchnorm: Sequence[dict[str, Any]] = ()
     unregistered: dict[str, Any] | None = None
     batchnorm_momenta: Sequence[dict[str, Any]] | None = None
@@ -340,6 +341,8 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.LOSS_OUTPUT_MISMATCH,
          (Detector("loss_output_mismatch", "setup", lambda e: checks.loss_output_mismatch(
              e.layers, e.loss, e.targets, e.n_classes, e.loss_broadcast)),
+          Detector("loss_output_mismatch (rows coupled)", "setup", lambda e: checks.rows_coupled(
+              e.layers, e.loss_rows_coupled)),
           Detector("loss_output_mismatch (no gradient)", "probe", lambda e: rules.no_gradient(
               e.probes, e.dropout_rates, _run_start(e)), gate=_symptoms),
           Detector("loss_output_mismatch (undefined loss)", "probe", lambda e: rules.undefined_loss(
@@ -355,7 +358,9 @@ TABLE: tuple[Rule, ...] = (
                    "doubly squashed (softmax before cross-entropy, sigmoid before BCE-with-logits), "
                    "mis-sized (BCE on > 2 classes, fewer outputs than classes), a regression loss on "
                    "class labels, a bounded output short of regression targets, or multi-hot targets under "
-                   "a categorical loss, an output broadcast against targets of another shape; or no "
+                   "a categorical loss, an output broadcast against targets of another shape, a custom "
+                   "loss that mixes a batch's rows (its halves' scores neither average nor sum to the "
+                   "whole's); or no "
                    "gradient in any layer while the loss is above 0; or a NaN "
                    "loss with every weight and activation finite (a custom loss, or one on probabilities); "
                    "or a training loss down to {fitted:.0%} of its start while, on up to {rows} training "
