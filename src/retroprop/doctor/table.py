@@ -675,24 +675,21 @@ TABLE: tuple[Rule, ...] = (
          causes=(P.VANISHING_GRADIENTS, P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.VANISHING_GRADIENTS,
          (Detector("vanishing_gradients", "probe", lambda e: rules.vanishing_gradients(
-             e.probes, e.batch_size, losses=e.losses, start=e.start, accuracy=e.accuracy,
-             chance_loss=e.chance_loss), gate=_symptoms),
+             e.probes, e.batch_size), gate=_symptoms),
           Detector("vanishing_gradients (hidden softmax)", "setup",
                    lambda e: checks.hidden_softmax(e.layers))),
          ("relu", "he_init", "batchnorm"),
          treat_rank=14,
          signal="RMS weight gradient of the first layer / of the last layer; before the first step, a "
                 "softmax over a hidden layer's units that feeds the next Linear layer",
-         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; where the "
-                   "first layer's update ratio is at least {share:g} of the last layer's (an optimizer that "
-                   "scales steps to the gradient: Adam, RMSprop), only while the training loss has stalled "
-                   "or is rising; any hidden softmax",
+         threshold="< {ratio:g} (critical < {critical:g}), with at least 3 weighted layers; any hidden "
+                   "softmax",
          window="2 consecutive probes; when two batches hold fewer than {samples} samples, the root mean "
                 "square over as many probes as hold them; before the first step (hidden softmax)",
          why="backpropagation multiplies one derivative per layer; small ones (sigmoid's is at most 1/4) "
              "shrink the gradient geometrically toward the input",
          thresholds={"ratio": rules.VANISHING_RATIO, "critical": rules.VANISHING_CRITICAL,
-                     "share": rules.VANISHING_UPDATE_SHARE, "samples": rules.DEAD_SAMPLES},
+                     "samples": rules.DEAD_SAMPLES},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING)),
     Rule(P.UNSTABLE_LOSS,
          (Detector("unstable_loss (diverged)", "loss", lambda e: rules.diverged(
@@ -791,7 +788,8 @@ TABLE: tuple[Rule, ...] = (
          (Detector("underfitting", "loss", lambda e: rules.underfitting(
              e.losses, e.update_ratios, e.start, chance_loss=e.chance_loss, batch_size=e.batch_size,
              epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable,
-             attainable_error=e.attainable_error, steps_left=e.steps_left, step_fall=e.step_fall),
+             attainable_error=e.attainable_error, steps_left=e.steps_left, step_fall=e.step_fall,
+             diagnosed=e.recipe_problems),
                    gate=_dropout_not_near_total, unless=("unstable_loss", "exploding_gradients")),),
          ("widen", "train_longer"),
          treat_rank=20,
@@ -804,16 +802,17 @@ TABLE: tuple[Rule, ...] = (
                    "steps, a pace that over the steps left would take it below {plateau_level:.0%} of where"
                    " it stands), having been below {plateau_level:.0%} of its start; ratios in {slow:g} - "
                    "{ratio:g} (below {slow:g} too once they have shrunk to {converged:g} of the first "
-                   "probed ones: a stationary point); no gap >= {gap:.2f}; and the training (or validation,"
-                   " if higher) accuracy >= {gap:.2f} and twice the noise below a nearest-neighbour vote's "
-                   "on the training rows (a classification whose inputs and targets the doctor has); for a "
-                   "regression under a squared error, once the halves of the last {steps} steps are within "
-                   "{fall:.0%} of each other, the loss over the targets' variance >= {factor:g} x and >= "
-                   "{fitted:.2f} and twice the noise above a nearest-neighbour average's leave-one-out "
-                   "error on the training rows; else the loss > {level:.0%} of a blind guess's; or, once "
-                   "stalled (or falling only toward a blind guess's loss, from above it), the vote and the "
-                   "model both within twice the vote's noise of guessing the commonest class (the labels "
-                   "are unpredictable); not under dropout >= {dropout:.1f} (dropout_too_high's)",
+                   "probed ones: a stationary point, unless dead units or a diverged loss were diagnosed "
+                   "first); no gap >= {gap:.2f}; and the training (or validation, if higher) accuracy >= "
+                   "{gap:.2f} and twice the noise below a nearest-neighbour vote's on the training rows (a "
+                   "classification whose inputs and targets the doctor has); for a regression under a "
+                   "squared error, once the halves of the last {steps} steps are within {fall:.0%} of each "
+                   "other, the loss over the targets' variance >= {factor:g} x and >= {fitted:.2f} and "
+                   "twice the noise above a nearest-neighbour average's leave-one-out error on the training"
+                   " rows; else the loss > {level:.0%} of a blind guess's; or, once stalled (or falling "
+                   "only toward a blind guess's loss, from above it), the vote and the model both within "
+                   "twice the vote's noise of guessing the commonest class (the labels are unpredictable); "
+                   "not under dropout >= {dropout:.1f} (dropout_too_high's)",
          window="{plateau} steps; 2 probes; the latest epoch",
          why="gradients and steps are healthy yet the model fits its own data no better than unseen data "
              "and far from a fit: too little capacity or too few steps (or labels too noisy to fit)",

@@ -11,14 +11,6 @@ from typing import Any
 import numpy as np
 
 VANISHING_RATIO, VANISHING_CRITICAL = 1e-3, 1e-5
-# what a vanishing gradient costs is the first layer's step: under SGD a step is lr * g, so the first
-# layer's update ratio (step / weights) stands to the last layer's as their gradients do, times their
-# weight scales' inverse ratio (within a decade or two for any init): far below this. An optimizer that
-# divides each gradient by its own running size (Adam, RMSprop, Adagrad) steps every layer by about lr,
-# whatever its gradient, until the gradient falls below its epsilon: a first layer whose update ratio
-# is at least this share of the last layer's learns on the same time scale, and its small gradient
-# costs nothing
-VANISHING_UPDATE_SHARE = 0.1
 EXPLODING_UPDATE_RATIO, EXPLODING_GROWTH = 0.5, 1e3
 # weights an order of magnitude below their LeCun scale (PyTorch's default init is 0.58x it, He's 1.4x)
 # were started near zero: an update ratio against them measures growth from nothing, not a layer thrown away
@@ -92,6 +84,9 @@ SLOW_UPDATE = 1e-4
 # are then the minimum's, not a rate too small, which keeps its steps near their first size while the
 # slope it descends hardly changes
 CONVERGED_STEP = 0.01
+# problems that stop the steps without a minimum: units that died pass no gradient, and a loss that
+# diverged or went non-finite leaves weights whose steps say nothing of what the model can fit
+DEGENERATE_STOPS = frozenset({"dead_relu", "exploding_gradients", "unstable_loss", "non_finite"})
 # a learning rate cut an order of magnitude below the run's own start (by the optimizer's decay or a
 # schedule): steps that suited the start are then ten times smaller, and shrinking
 RATE_DECAYED = 10.0

@@ -30,7 +30,6 @@ from retroprop.doctor.rules.common import (
     UNSTABLE_FACTOR,
     VANISHING_CRITICAL,
     VANISHING_RATIO,
-    VANISHING_UPDATE_SHARE,
     Finding,
     _fmt,
     _mean,
@@ -242,22 +241,13 @@ def _silent_after(probe: dict[str, Any], layer: str) -> bool:
                for a in probe.get("activations", ()))
 
 
-def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None, *,
-                        losses: Sequence[float] | None = None, start: float | None = None,
-                        accuracy: float | None = None, chance_loss: float | None = None) -> list[Finding]:
+def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None = None) -> list[Finding]:
     """The input-side layer's gradient is a tiny fraction of the output-side layer's, persistently:
     on the last two probes, or, when two batches hold fewer than ``DEAD_SAMPLES`` samples
     (``batch_size``), pooled (root mean square) over the latest probes that hold that many, with the
     latest probe showing it too. One sample's gradient follows that sample's own path: with ReLUs a
     sample whose first-layer units are all off gives the first layer exactly nothing, and a network
-    is judged on its samples together, as dead units are.
-
-    What a vanishing gradient costs is the first layer's step. When the first layer's update ratio is
-    at least ``VANISHING_UPDATE_SHARE`` of the last layer's (an optimizer that scales each step to its
-    gradient's size: Adam, RMSprop), the first layer still moves; the finding then waits for the harm
-    that small gradients do anyway (their direction lost in the flat regions): a training loss
-    (``losses``, read by ``loss_trend`` with ``start``, ``accuracy`` and ``chance_loss``) that has
-    stalled or is rising."""
+    is judged on its samples together, as dead units are."""
     if len(probes) < 2:
         return []
     span = 2
@@ -282,11 +272,6 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None
         return []
     layers = probes[-1]["layers"]
     ratio = ratios[-1]
-    steps = _update_share(probes[-span:])
-    moving = steps is not None and steps >= VANISHING_UPDATE_SHARE
-    if moving and (losses is None or loss_trend(losses, start, batch_size=batch_size, accuracy=accuracy,
-                                                chance_loss=chance_loss) not in ("stalled", "rising")):
-        return []  # the optimizer scales each step to its gradient's size: the first layer still learns
     if ratio == 0.0 and _silent_after(probes[-1], layers[0]["name"]):
         return []  # the ReLUs fed by the first layer are all off: dead_relu's to name, no product of slopes
     first, last = layers[0]["label"], layers[-1]["label"]
@@ -299,25 +284,11 @@ def vanishing_gradients(probes: Sequence[dict[str, Any]], batch_size: int | None
         "vanishing_gradients", layers[0]["name"], layers[0]["label"],
         "critical" if ratio < VANISHING_CRITICAL else "warning",
         {"grad_rms_first": layers[0]["grad_rms"], "grad_rms_last": layers[-1]["grad_rms"], "ratio": ratio,
-         "layers": len(layers), "probes": span, **({"update_share": steps} if steps is not None else {})},
+         "layers": len(layers), "probes": span},
         f"{measured}" + (f" (pooled over the last {span} probed batches)" if span > 2 else "")
         + ": backpropagation multiplied many small derivatives on the way to the input, so the "
-        + ("first layers barely learn." if not moving else
-           f"first layers learn from a faint signal (their steps, scaled up by the optimizer, are "
-           f"{_fmt(steps)} times the last layer's relative to their weights) while the loss has stopped "
-           "falling."),
+        "first layers barely learn.",
     )]
-
-
-def _update_share(probes: Sequence[dict[str, Any]]) -> float | None:
-    """The first weighted layer's update ratio over the last one's, on the newest of ``probes`` whose
-    updates are known in both (None when none is, or the last layer did not move)."""
-    for probe in reversed(probes):
-        first, last = probe["layers"][0].get("update_ratio"), probe["layers"][-1].get("update_ratio")
-        if first is None or last is None or not (math.isfinite(first) and math.isfinite(last)):
-            continue
-        return first / last if last > 0 else None
-    return None
 
 
 def exploding_gradients(probes: Sequence[dict[str, Any]]) -> list[Finding]:

@@ -6,7 +6,7 @@ given."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from retroprop.doctor.rules.common import (
     ASTRONOMICAL_LOSS,
     BATCH_WINDOWS,
     CONVERGED_STEP,
+    DEGENERATE_STOPS,
     DIVERGED_FACTOR,
     DIVERGED_MIN_STEPS,
     DROPOUT_NEAR_TOTAL,
@@ -680,7 +681,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
                  samples: tuple[int, int] | None = None,
                  attainable: Callable[[], dict[str, Any] | None] | None = None,
                  attainable_error: Callable[[], dict[str, Any] | None] | None = None,
-                 steps_left: int | None = None, step_fall: float | None = None) -> list[Finding]:
+                 steps_left: int | None = None, step_fall: float | None = None,
+                 diagnosed: Collection[str] = ()) -> list[Finding]:
     """Healthy gradients, and a training loss stuck far above what the data allows.
 
     After ``UNDERFIT_WINDOWS`` plateau windows (1000 steps), or at the run's end (``steps_left`` 0:
@@ -695,7 +697,9 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     updates are in range (the largest update-to-weight ratio of the last two probes between
     ``SLOW_UPDATE`` and ``EXPLODING_UPDATE_RATIO``: not a rate too small or too large; or below it in
     a run at a stationary point, its steps shrunk to ``step_fall``, at most ``CONVERGED_STEP``, of
-    the recipe's first: a minimum of what the model can fit, where steps of any rate are small); and,
+    the recipe's first: a minimum of what the model can fit, where steps of any rate are small; not
+    after one of ``DEGENERATE_STOPS`` was ``diagnosed`` in the recipe: dead units and a diverged loss
+    stop the steps without a minimum); and,
     when the latest epoch log has both accuracies, no generalization gap (training accuracy less
     than ``OVERFIT_GAP`` and twice the noise above validation accuracy: a model that fits its own
     data no better than unseen data has not the capacity or the steps to fit it). Labels too noisy
@@ -720,7 +724,8 @@ def underfitting(losses: Sequence[float], update_ratios: Sequence[float], start:
     span = smoothing_span(batch_size)
     window = max(PLATEAU_STEPS, span)
     ratios = [float(r) for r in update_ratios[-2:]]
-    converged = step_fall is not None and 0 <= step_fall <= CONVERGED_STEP
+    converged = (step_fall is not None and 0 <= step_fall <= CONVERGED_STEP
+                 and not DEGENERATE_STOPS.intersection(diagnosed))
     if len(ratios) < 2 or not all((SLOW_UPDATE <= r or converged) and 0 <= r <= EXPLODING_UPDATE_RATIO
                                   for r in ratios):
         return []
