@@ -197,7 +197,8 @@ def test_steps_that_shrank_to_nothing_at_a_minimum_are_no_rate_too_small():
     assert rules.underfitting(losses, [3e-7, 4e-7], chance_loss=chance, step_fall=None) == []
     # units that died (or a loss that diverged) stop the steps without a minimum
     for stop in rules.DEGENERATE_STOPS:
-        assert rules.underfitting(losses, [0.0, 0.0], chance_loss=chance, step_fall=0.0, diagnosed={stop}) == []
+        assert rules.underfitting(losses, [0.0, 0.0], chance_loss=chance, step_fall=0.0,
+                                  diagnosed={stop}) == []
 
 
 def test_underfitting_needs_many_steps_healthy_updates_a_high_loss_and_no_gap():

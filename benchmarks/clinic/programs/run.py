@@ -309,7 +309,7 @@ def summary_text(split: str, s: dict[str, Any]) -> str:
                           f"{s['repairs_within_fit_on_reproduced']}")
             lines.append(f"  of the bugs within fit's power to fix: {s['repair_success_within_fit']}/"
                          f"{s['repairs_within_fit']} (reproduced: {reproduced})")
-        if s["repairs_not_judged_for_fit"]:
+        if 0 < s["repairs_not_judged_for_fit"] < s["repairs"]:  # a table that misses some of them
             lines.append(f"  bugs not judged for fit's power (missing from fit_power.toml): "
                          f"{s['repairs_not_judged_for_fit']}")
     if s["errors"]:
