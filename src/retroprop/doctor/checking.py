@@ -289,16 +289,13 @@ class Checking:
         """The largest update-to-weight ratio of this recipe's latest probe whose update is known over
         that of its first: how far its steps have shrunk. None before two such probes, or when the
         first is not above 0."""
-        largest = []
-        for record in self.recorder.records[self._record_start:]:
-            ratios = [layer.update_ratio for layer in record.layers if layer.update_ratio is not None]
-            if ratios:
-                largest.append(max(ratios))
-                break
+        first = next((max(ratios) for record in self.recorder.records[self._record_start:]
+                      if (ratios := [layer.update_ratio for layer in record.layers
+                                     if layer.update_ratio is not None])), None)
         latest = self._steady_updates(steady=False)
-        if not largest or not latest or not (math.isfinite(largest[0]) and largest[0] > 0):
+        if first is None or not latest or not (math.isfinite(first) and first > 0):
             return None
-        return latest[-1] / largest[0]
+        return latest[-1] / first
 
     def _sorted_now(self) -> float | None:
         """The share of up to ``table.TRAINING_ROWS`` training rows (``_training_rows``) the model sorts
