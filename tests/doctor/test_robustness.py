@@ -95,7 +95,7 @@ def test_a_validation_loss_of_exactly_zero_divides_nothing(digits):
 
     def loss(output: rp.Tensor, y: Any) -> rp.Tensor:
         value = F.mse_loss(output, y)
-        if rp.is_grad_enabled():
+        if rp.is_grad_enabled() or len(output) != 100:  # a training step, or the doctor scoring a few rows
             return value
         validations.append(1)  # evaluate(): exactly 0 first, then above the training loss
         return value * 0.0 if len(validations) == 1 else value + float(len(validations))
