@@ -1,6 +1,6 @@
 """Run the clinic's published buggy programs: does the doctor name each bug, stay quiet on its fix, repair it?
 
-For every program of the chosen split and every seed, three runs of ``rp.fit`` (verbose=0):
+For every program of the chosen split and every seed, three or four runs of ``rp.fit`` (verbose=0):
 
 1. the buggy version with ``doctor=True``: an alarm is any diagnosis; the expected labels found are
    counted; a label neither expected nor allowed is listed as unlisted;
