@@ -289,8 +289,9 @@ class Checking:
         """The largest update-to-weight ratio of this recipe's latest probe whose update is known over
         that of its first: how far its steps have shrunk. None before two such probes, or when the
         first is not above 0."""
-        first = next((max(ratios) for record in self.recorder.records[self._record_start:]
-                      if (ratios := [layer.update_ratio for layer in record.layers
+        records = self.recorder.records  # read in place: the list grows with the run, a slice copies it
+        first = next((max(ratios) for index in range(self._record_start, len(records))
+                      if (ratios := [layer.update_ratio for layer in records[index].layers
                                      if layer.update_ratio is not None])), None)
         latest = self._steady_updates(steady=False)
         if first is None or not latest or not (math.isfinite(first) and first > 0):
