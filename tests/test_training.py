@@ -151,6 +151,21 @@ def test_bce_with_logits_gets_binary_accuracy() -> None:
     assert history.history["accuracy"][-1] > 0.75
 
 
+def test_accuracy_on_one_hot_or_soft_target_rows_compares_the_classes_they_mark() -> None:
+    x, y = moons(64)
+    onehot = np.eye(2, dtype=np.float32)[y]
+    model = mlp()
+    history = rp.fit(model, x, onehot, loss="mse", optimizer=sgd(model, 0.5), epochs=3, batch_size=16,
+                     seed=0, verbose=0, metrics=["accuracy"], validation_split=0.25)
+    assert {"accuracy", "val_accuracy"} <= set(history.history)
+    scores = rp.predict(model, x)
+    expected = float((scores.argmax(axis=1) == y).mean())
+    soft = np.where(onehot > 0, 0.7, 0.3).astype(np.float32)  # the same classes, marked softly
+    for rows in (onehot, soft):
+        measured = rp.evaluate(model, x, rows, loss="mse", metrics=["accuracy"])["accuracy"]
+        assert measured == pytest.approx(expected)
+
+
 def test_metrics_empty_list_and_custom_function() -> None:
     x, y = moons(48)
     model = mlp()

@@ -221,6 +221,10 @@ def _accuracy(y_true: np.ndarray, y_pred: np.ndarray, binary: bool, threshold: f
               ignored: int | None = None) -> float:
     if binary:
         return float(((y_pred > threshold) == (y_true > 0.5)).mean())
+    if y_true.ndim == 2 and y_true.shape == y_pred.shape and y_true.shape[1] >= 2:
+        # one row of class scores per sample (one-hot, or probabilities): the class each marks most, as
+        # Keras's categorical accuracy reads them
+        return float((y_pred.argmax(axis=1) == y_true.argmax(axis=1)).mean())
     # (N, C) or, per position, (N, C, d1, ...) against (N, d1, ...): classes on axis 1 then, as torch's
     correct = y_pred.argmax(axis=1 if y_pred.ndim >= 3 else -1) == y_true
     if ignored is not None:

@@ -16,6 +16,7 @@ from retroprop.doctor.checks import DescriptionError, check_setup
 from retroprop.doctor.probes import Probe
 from retroprop.doctor.rules import Finding
 from retroprop.doctor.structure import describe_loss, describe_model
+from retroprop.doctor.table import held_until
 
 
 def lin(name: str, n_in: int, n_out: int) -> dict:
@@ -218,6 +219,12 @@ def test_mse_on_integer_class_labels():
     (coded,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10, n_classes=10)
     assert coded.evidence["case"] == "regression_on_labels" and "also" not in coded.evidence
     assert coded.severity == "warning" and "confidently wrong" in coded.explanation
+    # one sigmoid per class under least squares is the textbooks' quadratic cost: named once the run
+    # shows its cost; a softmax or raw scores under it are named at once
+    assert held_until(coded) == "consequence" and coded.evidence["until_consequence"]
+    (softmax,) = checks.loss_output_mismatch(mlp(act("3", "softmax")), "mse", one_hot)
+    assert held_until(softmax) is None
+    assert held_until(checks.loss_output_mismatch(mlp(), "mse", np.eye(10)[LABELS10])[0]) is None
     (raw,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10)
     assert raw.evidence["case"] == "output_range" and raw.severity == "critical"
     (beyond,) = checks.loss_output_mismatch(mlp(act("10", "sigmoid"), n_out=10), "mse", LABELS10 + 1,

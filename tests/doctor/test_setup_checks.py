@@ -82,6 +82,28 @@ def test_a_fix_that_is_the_users_to_make_says_so_and_changes_nothing(digits):
     assert [type(m).__name__ for m in model] == before
 
 
+def test_sigmoid_outputs_under_least_squares_are_named_only_with_the_slowdown_they_cause(digits):
+    _, x, y = digits
+    onehot = np.eye(10)[y]
+
+    def fit(lr):
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 30), nn.Sigmoid(), nn.Linear(30, 10), nn.Sigmoid())
+        return rp.fit(model, x[:1200], onehot[:1200], loss="mse", optimizer=rp.optim.SGD(model.parameters(),
+                      lr=lr), epochs=10, batch_size=10, validation_data=(x[1200:], onehot[1200:]),
+                      metrics=["accuracy"], verbose=0, seed=0, doctor=True)
+
+    quadratic = fit(3.0)  # Nielsen's chapter 1 network and rate: it learns, nothing to say
+    assert quadratic.diagnoses == [] and quadratic.history["val_accuracy"][-1] > 0.85
+    slow = fit(0.05)
+    first = slow.diagnoses[0]
+    assert (first.problem, first.evidence["case"]) == ("loss_output_mismatch", "regression_on_labels")
+    assert first.step > 0  # held until the run showed what it costs
+    consequences = [d for d in slow.diagnoses if d.problem in ("slow_convergence", "underfitting")]
+    assert consequences and all(d.caused_by["problem"] == "loss_output_mismatch" for d in consequences)
+    assert slow.history["val_accuracy"][-1] < 0.7
+
+
 def test_a_healthy_setup_has_nothing_to_say(digits):
     _, x, y = digits
     history = _fit(_mlp(), x, y)

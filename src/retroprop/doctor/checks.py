@@ -532,6 +532,12 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
              and np.array_equal(values, np.arange(len(values))))
     per_class = values is not None and integer and width is not None and width == len(values) >= 3
     if info is not None and info["one_hot"] and info["columns"] >= 3:
+        hold: dict[str, Any] = {}
+        if kind == "sigmoid":
+            # one sigmoid per class under least squares is the quadratic cost of the textbooks (Rumelhart
+            # et al., Nielsen's chapter 1): a proper score per class that many healthy runs train with;
+            # its known cost, a slowdown, is named when the run shows it (``table.held_until``)
+            hold = {"until_consequence": True}
         if kind in ("sigmoid", "softmax"):
             # bounded in [0, 1], the indicators' own range: the cost is the squashing's derivative, which
             # multiplies the error, so a unit confidently wrong learns slowest (Nielsen, chapter 3)
@@ -541,7 +547,8 @@ def _regression_on_labels(kind: str | None, width: int | None, loss: str, info: 
         else:
             why = ("a least-squares fit to class indicators penalizes outputs beyond 1 for the right class "
                    "and can mask a class lying between two others")
-        return ("regression_on_labels", "warning", {"classes": info["columns"], "distinct_targets": None},
+        return ("regression_on_labels", "warning",
+                {"classes": info["columns"], "distinct_targets": None, **hold},
                 f"a regression loss ({loss}) between {_label_text(kind)} and one-hot rows over "
                 f"{info['columns']} classes: {why}.",
                 USER_FIX.format(what="the loss (cross_entropy on class scores)"))
@@ -798,6 +805,14 @@ def scale_limits(layers: Sequence[dict[str, Any]] | None) -> tuple[float, float,
     return STEP_SCALE_MAX, STEP_SCALE_CRITICAL, True
 
 
+def one_linear_map(layers: Sequence[dict[str, Any]] | None) -> bool:
+    """Whether described ``layers`` are one weighted layer with no activation (affine layers such as
+    dropout aside): a linear model, whose squared-error loss is quadratic in its weights."""
+    return layers is not None and all(layer["kind"] == "linear" or layer["kind"] in AFFINE
+                                      for layer in layers) and sum(
+        layer["kind"] == "linear" for layer in layers) == 1
+
+
 def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] | None = None,
                     scale_only: bool = False) -> list[Finding]:
     """Input features far from unit scale: large RMS, very different ranges, or a large offset. The
@@ -835,6 +850,7 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
     warn, critical, by_largest = scale_limits(layers)
     scale = largest if by_largest else rms
     measured = []
+    scale_reasons = 0  # of ``measured``, the reasons that are the inputs' overall scale
     # a batch normalization right after the first layer divides a large scale out and subtracts an
     # offset (not a scale so small its variance nears the normalization's eps, nor ranges that differ)
     normalized = normalized_after_first_layer(layers)
@@ -846,6 +862,7 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
         evidence["raw_pixels"] = pixels
         prefix = "raw 0–255 pixel values: " if pixels else ""
         if by_largest:
+            scale_reasons += 1
             measured.append(f"{prefix}the largest input feature's RMS is {_fmt(largest)} (all features: "
                             f"{_fmt(rms)}) where the default init expects about 1: the gradients of the "
                             "first layer (and of every layer after it) grow with it, so steps that suit "
@@ -859,6 +876,7 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
     elif (peak := float(np.fmax.reduce(np.maximum(np.abs(low[varying]), np.abs(high[varying]))))) < (
             STEP_SCALE_MIN):  # every value: a sparse 0/1 feature has a small RMS but unit-scale values
         evidence["largest_value"] = peak
+        scale_reasons += 1
         measured.append(f"every input value is below {_fmt(peak)} in magnitude (the largest feature's RMS: "
                         f"{_fmt(largest)}) where the default init expects about 1: every layer's "
                         "activations, the output's spread and the weights' gradients shrink with it (a ReLU "
@@ -885,6 +903,11 @@ def unscaled_inputs(inputs: np.ndarray | None, layers: Sequence[dict[str, Any]] 
                             "bias pull nearly the same way and the first layer learns it only slowly")
     if not measured:
         return []
+    if scale_reasons == len(measured) and one_linear_map(layers):
+        # a linear model's loss is quadratic in its weights, with a curvature the inputs' scale sets: a
+        # learning rate sized to it trains at any scale, one that is not shows as exploding or stalled
+        # steps; the finding waits for those (``table.held_until``)
+        evidence["until_consequence"] = True
     return [_finding("unscaled_inputs", None, "critical" if scale > critical else "warning", evidence,
                      "; ".join(measured) + ".",
                      FIT_FIX.format(remedy="standardize_inputs: a Standardize layer fitted to the training "
