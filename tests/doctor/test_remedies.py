@@ -151,6 +151,21 @@ def test_rebuild_optimizer_can_change_settings():
     assert new.param_groups[0]["lr"] == 0.5 and new.param_groups[0]["momentum"] == 0.9
 
 
+def test_rebuild_optimizer_keeps_the_settings_a_users_optimizer_class_takes_no_keyword_for():
+    class KerasStyleSGD(rp.optim.SGD):  # fixes momentum and weight decay in its own defaults
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, lr=lr, momentum=0.5, weight_decay=1e-3)
+
+    model = sigmoid_net()
+    opt = KerasStyleSGD(model.parameters(), lr=0.2)
+    new = rebuild_optimizer(opt, model, lr=0.05)
+    assert type(new) is KerasStyleSGD
+    group = new.param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.05, 0.5, 1e-3)
+    treatment = apply_remedy("he_init", model, opt)
+    assert treatment.applied and type(treatment.optimizer) is KerasStyleSGD
+
+
 # -- widen ----------------------------------------------------------------------------------------
 def test_widen_grows_each_hidden_layer_and_keeps_what_the_model_computes():
     rp.manual_seed(0)

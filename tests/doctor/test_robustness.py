@@ -81,11 +81,29 @@ def test_failures_at_the_epoch_end_and_in_a_treatment_are_survived(digits, monke
     history = _fit(digits, mlp())
     assert len(history.epoch) == 2 and [e["where"] for e in history.doctor_errors] == ["end_epoch"]
     monkeypatch.undo()
-    monkeypatch.setattr(repair_module, "apply_remedy", _boom)
+    monkeypatch.setattr(repair_module.Repairing, "_roll_back", _boom)
     model = mlp()
     history = _fit(digits, model, rp.optim.SGD(model.parameters(), lr=1e30), doctor=None, repair=True)
     assert "treat" in [e["where"] for e in history.doctor_errors]
     assert history.stop_reason.startswith("non-finite")  # fit's own guard still stopped the overflow
+
+
+def test_a_remedy_that_raises_on_this_model_is_skipped_and_the_next_one_tried(digits, monkeypatch):
+    real = repair_module.apply_remedy
+
+    def lower_lr_raises(adapter, remedy, *args, **kwargs):
+        if remedy == "lower_lr":
+            raise TypeError("MyOptimizer.__init__() got an unexpected keyword argument 'momentum'")
+        return real(adapter, remedy, *args, **kwargs)
+
+    monkeypatch.setattr(repair_module, "apply_remedy", lower_lr_raises)
+    model = mlp()
+    history = _fit(digits, model, rp.optim.SGD(model.parameters(), lr=1e30), doctor=None, repair=True)
+    assert history.doctor_errors == []
+    skipped = [t for t in history.treatments if t.remedy == "lower_lr"]
+    assert skipped and not skipped[0].applied and skipped[0].outcome == "skipped"
+    assert "raised TypeError: MyOptimizer.__init__()" in skipped[0].description
+    assert any(t.applied for t in history.treatments)  # the next remedy was applied
 
 
 def test_a_validation_loss_of_exactly_zero_divides_nothing(digits):

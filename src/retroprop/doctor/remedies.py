@@ -18,6 +18,7 @@ channels, BatchNorm2d over a Conv2d's channels), never after the output layer.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,15 @@ def rebuild_optimizer(optimizer: Any, model: Module, cls: type | None = None,
     if cls is not type(optimizer):
         options = {"lr": options.get("lr", 1e-3)}
     options.update(changes)
-    new = cls(model.parameters(), **options)
+    # a user's optimizer class may take fewer keywords than its groups hold (settings its defaults fix):
+    # it gets those it names, and its groups the rest as they were
+    parameters = inspect.signature(cls).parameters.values()
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    named = {p.name for p in parameters}
+    given = {k: v for k, v in options.items() if takes_any or k in named}
+    new = cls(model.parameters(), **given)
+    for fresh_group in new.param_groups:
+        fresh_group.update({k: v for k, v in options.items() if k not in given})
     if cls is type(optimizer):
         for p in new.param_groups[0]["params"]:
             if p in optimizer.state:

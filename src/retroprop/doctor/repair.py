@@ -365,11 +365,16 @@ class Repairing:
                 continue
             reason = self._ruled_out(problem, remedy, layer, diagnosis.evidence)
             if reason is None:
-                trial = apply_remedy(self.adapter.copy(), remedy, layer, **self._options(remedy, diagnosis))
-                if trial.applied:
-                    chosen = remedy
-                    break
-                reason = trial.description
+                try:
+                    options = self._options(remedy, diagnosis)
+                    trial = apply_remedy(self.adapter.copy(), remedy, layer, **options)
+                except Exception as err:  # one remedy that cannot act on this model leaves the others
+                    reason = f"{remedy} skipped: applying it raised {type(err).__name__}: {err}"
+                else:
+                    if trial.applied:
+                        chosen = remedy
+                        break
+                    reason = trial.description
             uses[remedy] = LOWER_LR_TRIES  # not applicable to this model: never tried again
             said = [t.description for t in self.treatments if t.step == step and t.problem == problem
                     and t.outcome == "skipped" and not t.description.endswith("for the same reason")]
