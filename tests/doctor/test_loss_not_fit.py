@@ -11,6 +11,7 @@ that mean, is not named (its predictions at the first step were farther still).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,80 @@ def test_the_doctors_own_pass_leaves_what_the_armed_probe_measured():
     assert probe.armed
     (relu,) = probe.collect(0, 0, float(loss.data)).activations
     assert relu.samples == 32  # the training batch's, neither lost nor added to
+
+
+# -- a classification: the loss fits, the classes do not -----------------------------------------
+def test_classes_fit_and_majority_share_read_plain_numbers():
+    assert rules.majority_share(np.array([0, 1, 1, 2])) == 0.5
+    assert rules.majority_share(np.eye(3)[[0, 0, 0, 2]]) == 0.75  # one-hot rows, by their argmax
+    assert rules.majority_share(np.array([0.5, 1.5])) is None  # no class labels
+    assert rules.classes_fit(0.3, 0.1, 256) == {"task": "classification", "accuracy": 0.3, "majority": 0.1,
+                                                "rows": 256}
+    assert rules.classes_fit(None, 0.1, 256) is None and rules.classes_fit(0.3, math.nan, 256) is None
+
+
+def test_a_loss_fitted_while_the_classes_sort_by_chance_is_named_on_the_second_epoch():
+    chance = rules.classes_fit(0.11, 0.1, 256)
+    assert rules.loss_not_fit([chance], None) == []  # one epoch is no pattern
+    (finding,) = rules.loss_not_fit([chance, chance], None)  # no regression start needed
+    assert (finding.problem, finding.evidence["case"], finding.evidence["fix_by"]) == (
+        "loss_output_mismatch", "classes_not_fit", "user")
+    assert "no better than always answering the most frequent class (10%)" in finding.explanation
+    # two standard errors above the majority's share on 256 rows (0.0375): sorting, however poorly
+    assert rules.loss_not_fit([chance, rules.classes_fit(0.14, 0.1, 256)], None) == []
+    assert rules.loss_not_fit([rules.classes_fit(0.97, 0.1, 256)] * 2, None) == []
+
+
+class LogOfScores(_Loss):
+    """A hand-written cross-entropy on raw scores (no softmax): -mean(y log(clip(out)) + (1 - y)
+    log(clip(1 - out))), unbounded below as the scores grow."""
+
+    classification = True
+
+    def forward(self, input: Any, target: Any) -> Any:
+        y = np.eye(input.shape[-1], dtype=np.float32)[np.asarray(getattr(target, "data", target))]
+        per_unit = y * input.clip(1e-10, np.inf).log() + (1.0 - y) * (1.0 - input).clip(1e-10, np.inf).log()
+        return -per_unit.mean()
+
+
+def test_fit_names_a_log_loss_on_raw_class_scores_and_not_cross_entropy():
+    x, y = rp.data.load_digits()
+    x = (x / 16.0).astype(np.float32)
+
+    def train_digits(loss: Any) -> Any:
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+        return rp.fit(model, x[:1200], y[:1200], loss=loss, optimizer=rp.optim.Adam(model.parameters(),
+                      lr=1e-2), epochs=25, batch_size=50, validation_data=(x[1200:], y[1200:]), verbose=0,
+                      doctor=True, seed=0)
+
+    history = train_digits(LogOfScores())
+    found = [d for d in history.diagnoses if d.evidence.get("case") == "classes_not_fit"]
+    assert found and found[0].remedies[0][0] == "classification_loss"
+    # every output grows without bound, the right class's rewarded more than the others' cost
+    assert history.history["loss"][-1] < 0 and history.history["val_accuracy"][-1] < 0.2
+    healthy = train_digits("cross_entropy")
+    assert healthy.diagnoses == [] and healthy.history["val_accuracy"][-1] > 0.9
+
+
+def test_a_classification_that_started_far_above_a_blind_guess_is_measured_only_below_it():
+    """Oversized initial weights start the loss a thousand times above a blind guess's: falling to a
+    tenth of that start only reaches the guess, where sorting by chance is no contradiction."""
+    rp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 10))
+    doctor = rp.Doctor()
+    labels = np.arange(200) % 10
+    doctor.attach(model, rp.optim.SGD(model.parameters(), lr=0.1), chance_loss=math.log(10),
+                  targets=labels, n_classes=10, loss="cross_entropy")
+    for loss in (3000.0,) * 5:
+        doctor.observe(loss)
+
+    def epoch(loss: float) -> list:
+        for _ in range(3):
+            doctor.observe(loss)
+        return doctor.end_epoch(logs={"loss": loss, "accuracy": 0.1})
+
+    assert epoch(2.3) == [] and epoch(2.3) == [] and doctor._fit == []  # at the guess: not measured
+    assert epoch(0.1) == []  # below a tenth of the guess's loss: the first of two epochs
+    (found,) = [d for d in epoch(0.1) if d.problem == "loss_output_mismatch"]
+    assert found.evidence["case"] == "classes_not_fit" and found.evidence["majority"] == 0.1

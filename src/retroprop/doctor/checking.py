@@ -507,8 +507,37 @@ class Checking:
         train = log.get("loss", math.nan)
         fitted = (start is not None and math.isfinite(start) and start > 0
                   and train <= rules.FITTED_LEVEL * start)
-        found = self._prediction_fit() if fitted and self._fit_start is not None else None
+        if fitted and self._classifying():
+            # fitted below a blind guess's loss too: a run that started far above it (oversized weights)
+            # falls a long way just to reach it, and sorts by chance there
+            chance = self.chance_loss
+            blind = chance is None or not math.isfinite(chance) or train <= rules.FITTED_LEVEL * chance
+            found = self._classes_fit(log) if blind else None
+        else:
+            found = self._prediction_fit() if fitted and self._fit_start is not None else None
         self._fit = [*self._fit[-1:], found] if found is not None else []
+
+    def _classifying(self) -> bool:
+        from retroprop.doctor.checks import is_classification
+
+        return is_classification(self._loss_kind, self._setup_data[1])
+
+    def _classes_fit(self, log: dict[str, float]) -> dict[str, Any] | None:
+        """How well the model sorts the training rows (``rules.classes_fit``): the epoch's training
+        accuracy in ``log`` when it has one, else measured on up to ``table.TRAINING_ROWS`` rows
+        (``_sorted_now``); against the share of the most frequent training class. None without the
+        training targets or a measure of the accuracy."""
+        targets = self._setup_data[0]
+        if targets is None:
+            return None
+        if self._majority is None:
+            found = self._rule("majority_share", rules.majority_share, targets)
+            self._majority = found if isinstance(found, float) else math.nan
+        accuracy = log.get("accuracy", math.nan)
+        if not math.isfinite(accuracy):
+            accuracy = self._sorted_now()
+        rows = min(self.samples[0], table.TRAINING_ROWS) if self.samples else table.TRAINING_ROWS
+        return rules.classes_fit(accuracy, self._majority, rows)
 
     def _prediction_fit(self) -> dict[str, Any] | None:
         """``rules.prediction_fit`` of the model's outputs on the training rows (``adapter.outputs``,

@@ -114,7 +114,8 @@ OUTPUT_CASE_REMEDY: dict[str, tuple[str, ...]] = {
     "multilabel_categorical": "multilabel_loss", "no_gradient": "differentiable_loss",
     "loss_undefined": "differentiable_loss", "broadcast_targets": "match_target_shape",
     "rows_coupled": "per_sample_loss",
-    "loss_not_fit": "regression_loss", "softmax_row_sums": ("fix_output_loss", "multilabel_loss"),
+    "loss_not_fit": "regression_loss", "classes_not_fit": "classification_loss",
+    "softmax_row_sums": ("fix_output_loss", "multilabel_loss"),
 }
 # the remedies of a problem's case, by problem and case (any other case: the rule's remedies)
 CASE_REMEDIES: dict[tuple[str, str], tuple[str, ...]] = {

@@ -152,6 +152,7 @@ class Doctor(Checking, Repairing):
         self._sample_rows: tuple[Any, Any] | None = None  # the training rows they are measured on
         self._input_rows: np.ndarray | None = None  # the targets' rows the inputs hold, when a sample
         self._fit: list[dict[str, Any]] = []  # this recipe's latest two rules.prediction_fit measures
+        self._majority: float | None = None  # the most frequent training class's share (nan: not known)
         self._fit_start: dict[str, Any] | None = None  # and the one at its first step
         self._epoch = 0
         self._checked = 0  # losses before this step were checked for NaN/Inf already

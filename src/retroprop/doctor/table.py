@@ -366,12 +366,13 @@ TABLE: tuple[Rule, ...] = (
                    "or a training loss down to {fitted:.0%} of its start while, on up to {rows} training "
                    "rows, the predictions' squared error is at least the regression targets' variance "
                    "and at least its value at the first step, and their squared rank correlation with the "
-                   "targets below {ranks:g}",
+                   "targets below {ranks:g} (a regression), or the training accuracy within two standard "
+                   "errors of always answering the most frequent class (a classification)",
          window="before the first step; 2 consecutive probes (no gradient); one probe (NaN loss); 2 "
                 "consecutive epoch ends (loss not fit)",
          why="the loss then measures something other than the classification or regression asked for: it "
-             "cannot fall, falls forever, falls where the predictions do not approach the targets, or its "
-             "gradient vanishes when the prediction is wrong",
+             "cannot fall, falls forever, falls where the predictions do not approach the targets or the "
+             "right classes, or its gradient vanishes when the prediction is wrong",
          thresholds={"fitted": rules.FITTED_LEVEL, "rows": TRAINING_ROWS, "ranks": 1 - rules.FITTED_LEVEL},
          causes=(P.SLOW_CONVERGENCE, P.UNDERFITTING, P.UNSTABLE_LOSS, P.NON_FINITE, P.SATURATED_ACTIVATIONS,
                  P.DEAD_RELU, P.VANISHING_GRADIENTS)),

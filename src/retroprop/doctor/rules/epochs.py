@@ -353,6 +353,34 @@ def prediction_fit(outputs: Any, targets: Any) -> dict[str, float] | None:
             "rows": len(y)}
 
 
+def majority_share(targets: Any) -> float | None:
+    """The share of the most frequent class among classification ``targets`` (class indices, or one-hot
+    or probability rows, read by their argmax); None for targets that are not classes."""
+    from retroprop.doctor.checks import _class_labels
+
+    labels = _class_labels(targets)
+    if labels is None or not len(labels) or labels.min() < 0:
+        return None
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def classes_fit(accuracy: float | None, majority: float | None, rows: int) -> dict[str, Any] | None:
+    """A classification's fit at an epoch end: its training ``accuracy``, the ``majority`` class's share
+    (what answering that class always scores) and the ``rows`` the accuracy stands for; None when either
+    share is not known."""
+    if accuracy is None or majority is None or not (math.isfinite(accuracy) and math.isfinite(majority)):
+        return None
+    return {"task": "classification", "accuracy": float(accuracy), "majority": float(majority),
+            "rows": int(rows)}
+
+
+def _sorts_by_chance(entry: dict[str, Any]) -> bool:
+    """Whether a ``classes_fit`` accuracy is within two standard errors of always answering the majority
+    class, or below it."""
+    share = entry["majority"]
+    return entry["accuracy"] <= share + 2.0 * math.sqrt(share * (1.0 - share) / max(entry["rows"], 1))
+
+
 def loss_not_fit(measured: Sequence[dict[str, Any] | None], start: dict[str, Any] | None) -> list[Finding]:
     """A loss that is smallest somewhere other than at the targets: at each of the last two epoch ends
     the training loss had fallen to ``FITTED_LEVEL`` of the run's start or below (the loss says the
@@ -364,7 +392,11 @@ def loss_not_fit(measured: Sequence[dict[str, Any] | None], start: dict[str, Any
     ``FITTED_LEVEL``: a loss measured through any monotone map of the outputs, fitted that far, leaves
     the ranks nearly in place). A log loss on a regression's linear output, for one, falls to 0 on any
     output above 1, whatever the target."""
-    if start is None or len(measured) < 2 or any(m is None for m in measured[-2:]):
+    if len(measured) < 2 or any(m is None for m in measured[-2:]):
+        return []
+    if any(m.get("task") == "classification" for m in measured[-2:]):
+        return _classes_not_fit(measured[-2:])
+    if start is None:
         return []
     for entry in measured[-2:]:
         if not (entry["error"] >= max(1.0, start["error"])
@@ -383,6 +415,30 @@ def loss_not_fit(measured: Sequence[dict[str, Any] | None], start: dict[str, Any
         f"step), with a rank correlation of "
         f"{entry['rank_correlation']:.2f}: the loss is smallest somewhere other than at the targets, so "
         "lowering it does not fit them.",
+    )]
+
+
+def _classes_not_fit(measured: Sequence[dict[str, Any]]) -> list[Finding]:
+    """``loss_not_fit`` for a classification: the loss fitted that far (``measured``: the latest two
+    epoch ends, ``classes_fit`` each) while the model sorts the training rows no better than always
+    answering the most frequent class. A loss that scores the classification cannot fall to a tenth of
+    its start with the right class no more often on top than a constant guess puts it there: it is
+    smallest somewhere else (a log of raw scores, outputs it rewards for growing, a flipped sign)."""
+    if not all(m.get("task") == "classification" and _sorts_by_chance(m) for m in measured):
+        return []
+    entry = measured[-1]
+    return [Finding(
+        "loss_output_mismatch", None, None, "critical",
+        {"case": "classes_not_fit", "accuracy": entry["accuracy"], "majority": entry["majority"],
+         "rows": entry["rows"], "fix_by": "user",
+         "fix_note": "This is yours to fix: fit cannot change the loss for you (a classification needs a "
+                     "loss that is smallest where the right class scores highest: cross_entropy on the "
+                     "class scores, bce_with_logits on one score per label)."},
+        f"the training loss has fallen to {_pct(FITTED_LEVEL)} of its start or below, yet the model puts "
+        f"the right class on top for {_pct(entry['accuracy'])} of the training rows, no better than "
+        f"always answering the most frequent class ({_pct(entry['majority'])}): the loss is smallest "
+        "somewhere other than at the right classes (a log of raw scores instead of probabilities, outputs "
+        "it rewards for growing), so lowering it does not classify.",
     )]
 
 
