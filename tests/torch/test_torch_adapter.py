@@ -219,7 +219,7 @@ def test_structural_remedies_outside_a_sequential_are_advice_and_change_nothing(
         assert torch.equal(value, before[key])
 
 
-def test_describe_walks_sequentials_and_keeps_custom_modules_opaque():
+def test_describe_walks_sequentials_and_traces_custom_modules_that_are_one_chain():
     model = nn.Sequential(nn.Flatten(), nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 3),
                           nn.Softmax(dim=1))
     layers = TorchAdapter(model).describe()
@@ -236,11 +236,63 @@ def test_describe_walks_sequentials_and_keeps_custom_modules_opaque():
         def forward(self, x):
             return self.fc2(F.relu(self.fc1(x)))
 
-    opaque = TorchAdapter(Functional()).describe()
-    assert [layer["kind"] for layer in opaque] == ["other"]
-    assert check_setup(opaque, "cross_entropy", n_classes=3) == []  # no missing_nonlinearity claimed
+    traced = TorchAdapter(Functional()).describe()  # torch.fx reads the forward: F.relu between them
+    assert [(layer["name"], layer["kind"]) for layer in traced] == [
+        ("fc1", "linear"), ("relu()", "relu"), ("fc2", "linear")]
+    assert traced[1]["label"] == "relu (relu()) after layer 1, Linear 6→8 (fc1)"
+    assert check_setup(traced, "cross_entropy", n_classes=3) == []  # no missing_nonlinearity claimed
     linear = TorchAdapter(nn.Sequential(nn.Linear(6, 8), nn.Linear(8, 3))).describe()
     assert [f.problem for f in check_setup(linear, "mse")] == ["missing_nonlinearity"]
+
+    class NoActivation(Functional):  # the same layers, nothing between them
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+
+    assert [f.problem for f in check_setup(TorchAdapter(NoActivation()).describe(), "mse")] == [
+        "missing_nonlinearity"]
+
+    class Residual(Functional):  # a sum of two paths: no sequence of layers
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            return self.fc2(h + F.relu(h))
+
+    class Branching(Functional):  # control flow on the values: fx cannot trace it
+        def forward(self, x):
+            return self.fc2(F.relu(self.fc1(x))) if x.sum() > 0 else self.fc2(self.fc1(x))
+
+    class Tied(Functional):  # one layer's weights applied twice
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(6, 6)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(F.relu(self.fc1(x))))
+
+    for opaque in (Residual(), Branching(), Tied()):
+        layers = TorchAdapter(opaque).describe()
+        assert [layer["kind"] for layer in layers] == ["other"], type(opaque).__name__
+        assert check_setup(layers, "mse") == []  # nothing claimed of layers not known to be a chain
+
+
+def test_traced_functions_have_kinds_and_metadata_is_no_data():
+    from retroprop.torch.describe import traced_chain
+
+    class Convolutional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.relu, self.fc = nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Linear(36, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(self.relu(self.conv(x)), 2)
+            x = x.view(x.size(0), -1)  # x.size(0): a number about x, not a second value
+            return F.log_softmax(self.relu(self.fc(x)), dim=1)  # the ReLU module reused: no weights
+
+    steps = traced_chain(Convolutional())
+    assert [(name, step if isinstance(step, str) else type(step).__name__) for name, step in steps] == [
+        ("conv", "Conv2d"), ("relu", "ReLU"), ("max_pool2d()", "other_activation"), ("view()", "flatten"),
+        ("fc", "Linear"), ("relu", "ReLU"), ("log_softmax()", "log_softmax")]
+    kinds = [layer["kind"] for layer in TorchAdapter(Convolutional()).describe()]
+    assert kinds == ["linear", "relu", "other_activation", "flatten", "linear", "relu", "log_softmax"]
 
 
 @pytest.mark.parametrize(("loss", "kind"), [

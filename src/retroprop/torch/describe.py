@@ -101,6 +101,16 @@ def describe_model(model: nn.Module) -> list[dict[str, Any]]:
                     walk(child, f"{name}.{child_name}" if name else child_name)
             return
         kind = layer_kind(module)
+        steps = traced_chain(module) if kind == "other" and module._modules else None
+        if steps is not None:
+            for step_name, step in steps:
+                if isinstance(step, nn.Module):
+                    walk(step, f"{name}.{step_name}" if name else step_name)
+                else:  # a function of the forward (F.relu, x.view): a layer of its own kind
+                    label = f"{step} ({step_name}) after {state['last']}"
+                    layers.append(layer_entry(step_name, label, step, (None, None)))
+                    spatial.append(spatial[-1] if step not in ("flatten", "other") else False)
+            return
         if kind == "other" and module._modules:
             label = f"{type(module).__name__} ({name or 'the model'}) after {state['last']}"
             for sub_name, sub in module.named_modules(prefix=name):
@@ -118,6 +128,66 @@ def describe_model(model: nn.Module) -> list[dict[str, Any]]:
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
     walk(model, "")
     return mark_positional_output(layers, spatial[:-1])
+
+
+# what a function applied in a forward does to the values, by its name (torch.relu, F.relu, x.relu())
+FUNCTION_KINDS: dict[str, str] = {
+    "relu": "relu", "relu_": "relu", "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu",
+    "gelu": "gelu", "sigmoid": "sigmoid", "tanh": "tanh", "dropout": "dropout",
+    "view": "flatten", "reshape": "flatten", "flatten": "flatten",
+    "contiguous": "identity", "squeeze": "identity", "unsqueeze": "identity", "clone": "identity",
+    "silu": "other_activation", "softplus": "other_activation", "mish": "other_activation",
+    "hardtanh": "other_activation", "relu6": "other_activation", "max_pool1d": "other_activation",
+    "max_pool2d": "other_activation", "avg_pool1d": "identity", "avg_pool2d": "identity",
+}
+METADATA = frozenset({"size", "dim", "shape", "numel", "len"})  # numbers about a tensor, not its values
+
+
+def traced_chain(module: nn.Module) -> list[tuple[str, nn.Module | str]] | None:
+    """The steps a custom module's ``forward`` applies, in order, when ``torch.fx`` can trace it and
+    they form one chain (each step takes the previous step's output alone, and nothing else reads it):
+    ``(name, submodule)`` for a module it calls (its qualified name), ``(name, kind)`` for a function
+    (``FUNCTION_KINDS``; "other" for one not listed; its name the traced call's, ending in "()"). None
+    when it cannot be traced (control flow on values, several inputs) or is no chain (a residual sum, a
+    concatenation, a weighted module applied twice), as then its layers are not one sequence."""
+    try:
+        from torch import fx
+
+        graph = fx.symbolic_trace(module).graph
+        graph.eliminate_dead_code()
+    except Exception:  # what fx cannot trace stays one "other" layer
+        return None
+    nodes = list(graph.nodes)
+    inputs = [node for node in nodes if node.op == "placeholder"]
+    if len(inputs) != 1:
+        return None
+    head, metadata, steps, called = inputs[0], set(), [], set()
+    for node in nodes:
+        if node.op in ("placeholder", "get_attr"):
+            continue
+        data = [arg for arg in node.all_input_nodes if arg not in metadata and arg.op != "get_attr"]
+        if node.op == "output":
+            return steps if node.args[0] is head and steps else None
+        name = node.target if node.op == "call_module" else getattr(node.target, "__name__", str(node.target))
+        if name in METADATA or (node.all_input_nodes and not data and node.op != "call_module"):
+            metadata.add(node)  # x.size(0) and arithmetic on it
+            continue
+        if data != [head] or len([user for user in head.users if user not in metadata]) > 1:
+            return None  # a branch: several values flow, or one flows to several places
+        if node.op == "call_module":
+            submodule = module.get_submodule(node.target)
+            if node.target in called and any(True for _ in submodule.parameters()):
+                return None  # one layer's weights applied twice: no sequence of layers
+            called.add(node.target)
+            steps.append((node.target, submodule))
+        else:
+            kind = "identity" if name == "getitem" else FUNCTION_KINDS.get(name, "other")
+            if name in ("softmax", "log_softmax"):
+                axis = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+                kind = name if axis in (-1, 1) else "other_activation"
+            steps.append((f"{node.name}()", kind))  # a call, not a module's name
+        head = node
+    return None
 
 
 def _positions(module: nn.Module, before: bool) -> bool:
