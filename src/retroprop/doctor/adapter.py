@@ -142,6 +142,8 @@ class ModelAdapter(Protocol):
     # ``batchnorm_losses(inputs, targets, loss)`` (``batchnorm_statistics``) and ``outputs(inputs) ->
     # ndarray | None``, the model's evaluation-mode outputs on a few rows (a loss that falls while the
     # predictions stray from the targets); without them those are not checked
+    # optional: ``describe_traced(inputs)``, ``describe`` with a custom module's forward traced on a few
+    # rows of ``inputs`` (a framework whose ``describe`` cannot read the forward without running it)
 
     def snapshot(self, step: int, epoch: int) -> Snapshot:
         """Private copies of the model's weights, the optimizer's state and the random generators' state."""
@@ -195,6 +197,11 @@ class RetropropAdapter:
 
     def describe(self) -> list[dict[str, Any]]:
         return describe_model(self.model)
+
+    def describe_traced(self, inputs: Any) -> list[dict[str, Any]]:
+        """``describe``, a custom module's forward traced on two rows of ``inputs``
+        (``structure.traced_chain``)."""
+        return describe_model(self.model, inputs)
 
     def describe_loss(self, loss: Any) -> str | None:
         return describe_loss(loss)

@@ -337,7 +337,9 @@ class Doctor(Checking, Repairing):
             self._adaptive = bool(adaptive)
             # a regression's whole targets, for standardize_targets
             self._raw_targets = y if n_classes is None and not targets_sample else None
-            layers = adapter.describe()
+            traced = getattr(adapter, "describe_traced", None)  # optional in the adapter interface
+            layers = (traced(self._raw_inputs) if traced is not None and self._raw_inputs is not None
+                      and not inputs_sample else adapter.describe())
             if self._seen_output is not None:
                 layers = [*layers, self._seen_output]
             broadcast = getattr(loss, "broadcast", None) or self._loss_broadcast

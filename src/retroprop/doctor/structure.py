@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from retroprop import functional as F
 from retroprop.doctor.checks import LAYER_KINDS as CHECKED_KINDS
 from retroprop.doctor.checks import declared_loss_kind
@@ -112,14 +114,17 @@ def _features(module: Module) -> tuple[int | None, int | None]:
     return None, None
 
 
-def describe_model(model: Module) -> list[dict[str, Any]]:
+def describe_model(model: Module, sample: Any = None) -> list[dict[str, Any]]:
     """``model``'s layers in forward order as ``checks`` layer dicts. Sequential containers (nested
-    too) are walked; any other module with submodules is one ``"other"`` layer, since the order its
-    forward uses them in is unknown (its weighted layers still count toward the labels' numbers)."""
+    too) are walked; any other module with submodules is traced on ``sample`` (a few input rows) when
+    given: a forward that is one chain is described step by step (``traced_chain``); otherwise, or
+    without a sample, it is one ``"other"`` layer, since the order its forward uses its modules in is
+    unknown (its weighted layers still count toward the labels' numbers)."""
     if not isinstance(model, Module):
         raise TypeError(f"describe_model: model must be a retroprop Module, got {type(model).__name__}")
     layers: list[dict[str, Any]] = []
     state = {"count": 0, "last": "the input"}
+    names = {id(module): name for name, module in model.named_modules()}
 
     def walk(module: Module, name: str) -> None:
         if isinstance(module, Sequential):
@@ -127,6 +132,17 @@ def describe_model(model: Module) -> list[dict[str, Any]]:
                 walk(child, f"{name}.{child_name}" if name else child_name)
             return
         kind = _kind(module)
+        steps = (traced_chain(model, sample) if module is model and sample is not None
+                 and kind == "other" and module._modules else None)
+        if steps is not None:
+            for step_name, step in steps:
+                if isinstance(step, Module):
+                    walk(step, names.get(id(step), step_name))
+                else:  # a function of the forward (F.relu, x.reshape): a layer of its own kind
+                    layers.append(layer_entry(step_name, f"{step} ({step_name}) after {state['last']}", step,
+                                              (None, None)))
+                    spatial.append(spatial[-1] if step not in ("flatten", "other") else False)
+            return
         if kind == "other" and module._modules:
             label = f"{module.label()} after {state['last']}"
             state["count"] += sum(isinstance(m, WEIGHTED) for _, m in module.named_modules())
@@ -145,6 +161,93 @@ def describe_model(model: Module) -> list[dict[str, Any]]:
     spatial = [False]  # whether the values have positions (a convolution's, not yet pooled away)
     walk(model, "")
     return mark_positional_output(layers, spatial[:-1])
+
+
+# what a function applied in a forward does to the values, by the class of its graph node
+FUNCTION_KINDS: dict[str, str] = {
+    "ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu", "GELU": "gelu", "Sigmoid": "sigmoid",
+    "Tanh": "tanh", "Dropout": "dropout", "Reshape": "flatten", "Transpose": "identity",
+    "GetItem": "identity", "Clone": "identity", "Cast": "identity",
+    "AvgPool": "identity", "AdaptiveAvgPool": "identity", "MaxPool": "other_activation",
+    "SiLU": "other_activation", "Mish": "other_activation", "Softplus": "other_activation",
+    "Hardswish": "other_activation", "Hardsigmoid": "other_activation", "Hardtanh": "other_activation",
+    "Softsign": "other_activation", "LogSigmoid": "other_activation",
+}
+
+
+def traced_chain(model: Module, sample: Any) -> list[tuple[str, Module | str]] | None:
+    """The steps ``model``'s forward applies to ``sample`` (a few input rows), in order, when they form
+    one chain from the input to the output: each step reads the one before it alone (the model's own
+    parameters aside). ``(name, module)`` for a layer it calls (the modules without submodules),
+    ``(name, kind)`` for a function between them (``FUNCTION_KINDS``, "other" for one not listed; its
+    name the function's, ending in "()"). None when the output is reached through a sum of two paths, a
+    concatenation, several inputs, a weighted layer applied twice, or not at all. Traced once, in
+    evaluation mode (nothing drawn, no statistics updated), from the graph the engine records."""
+    from retroprop.tensor import Tensor, enable_grad
+
+    calls: dict[int, tuple[str, Module, Any]] = {}  # by id of the output: the layer and its input
+    # layers that returned their input itself (dropout in evaluation mode), by the id of that value
+    passed: dict[int, list[tuple[str, Module]]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if name and not module._modules:
+            def record(layer: Module, inputs: Any, output: Any, name: str = name) -> None:
+                if not (isinstance(output, Tensor) and inputs and len(inputs) == 1):
+                    return
+                if output is inputs[0]:
+                    passed.setdefault(id(output), []).append((name, layer))
+                else:
+                    calls[id(output)] = (name, layer, inputs[0])
+            handles.append(module.register_forward_hook(record))
+    modes = {id(m): m.training for m in model.modules()}
+    try:
+        rows = np.asarray(sample)[:2]
+        floating = rows.dtype.kind == "f"  # indices (an embedding's) carry no gradient to trace
+        x = Tensor(rows, requires_grad=floating)
+        model.eval()
+        with enable_grad():
+            out = model(x)
+    except Exception:  # a forward that needs more than one input, or other inputs
+        return None
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module in model.modules():
+            module.training = modes[id(module)]
+    if not floating:
+        return None
+    steps: list[tuple[str, Module | str]] = []
+    applied: set[int] = set()
+    value, seen = out, set()
+    while True:
+        if not isinstance(value, Tensor) or id(value) in seen:
+            return None
+        seen.add(id(value))
+        steps += reversed(passed.get(id(value), []))  # after what made the value, in call order
+        if value is x:
+            break
+        call = calls.get(id(value))
+        if call is not None:
+            name, layer, value = call
+            if id(layer) in applied and any(True for _ in layer.parameters()):
+                return None  # one layer's weights applied twice: no sequence of layers
+            applied.add(id(layer))
+            steps.append((name, layer))
+            continue
+        node = value._ctx
+        if node is None:
+            return None  # a value made apart from the input
+        flowing = [t for t in node.inputs if isinstance(t, Tensor) and (t._ctx is not None or t is x)]
+        if len(flowing) != 1:
+            return None  # a sum of two paths, a concatenation: no chain
+        kind = FUNCTION_KINDS.get(type(node).__name__, "other")
+        if type(node).__name__ in ("Softmax", "LogSoftmax"):
+            axis = getattr(node, "axis", None)
+            kind = ("log_softmax" if type(node).__name__ == "LogSoftmax" else "softmax") if axis in (
+                -1, 1) else "other_activation"
+        steps.append((f"{type(node).__name__.strip('_').lower()}()", kind))
+        value = flowing[0]
+    return steps[::-1] or None
 
 
 def _positions(module: Module, before: bool) -> bool:
