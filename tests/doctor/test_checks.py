@@ -363,6 +363,36 @@ def test_raw_pixels_are_unscaled():
     assert checks.unscaled_inputs(pixels / 255.0, mlp(n_in=64)) == []
 
 
+def test_a_linear_models_input_scale_waits_for_its_cost():
+    raw = np.arange(200, dtype=np.float64).reshape(-1, 1)  # keras issue 3040's x = 0..199
+    (linear,) = checks.unscaled_inputs(raw, [lin("0", 1, 1)])
+    # its curvature is the inputs' scale: a rate sized to it trains, one that is not explodes or stalls
+    assert linear.evidence["until_consequence"] and held_until(linear) == "consequence"
+    assert held_until(checks.unscaled_inputs(raw, [lin("0", 1, 1), act("1", "dropout")])[0]) == "consequence"
+    assert held_until(checks.unscaled_inputs(raw, mlp(n_in=1))[0]) is None  # a ReLU network: at once
+    tiny = RNG.normal(size=(200, 4)) * 1e-4
+    assert held_until(checks.unscaled_inputs(tiny, [lin("0", 4, 1)])[0]) == "consequence"
+    # ranges that differ a thousandfold slow some weights whatever the rate: named at once
+    spread = np.column_stack([RNG.uniform(0, 1, 300), RNG.uniform(0, 1000, 300), RNG.uniform(0, 3, 300)])
+    assert held_until(checks.unscaled_inputs(spread, [lin("0", 3, 1)])[0]) is None
+
+
+def test_fit_names_a_linear_models_raw_inputs_with_the_explosion_and_not_at_a_rate_that_suits_them():
+    x = np.arange(200, dtype=np.float32).reshape(-1, 1)
+    y = 2.0 * x
+
+    def fit(lr):
+        rp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(1, 1))
+        return rp.fit(model, x[:160], y[:160], loss="mse", optimizer=rp.optim.SGD(model.parameters(), lr=lr),
+                      epochs=1, batch_size=1, validation_data=(x[160:], y[160:]), verbose=0, seed=0,
+                      doctor=True)
+
+    assert fit(1e-5).diagnoses == []  # below 1 / max x^2: every step shrinks the error
+    problems = [d.problem for d in fit(1e-3).diagnoses]
+    assert problems[0] == "unscaled_inputs" and "exploding_gradients" in problems
+
+
 def test_a_batchnorm_after_the_first_layer_divides_out_the_inputs_scale_and_offset():
     pixels = RNG.integers(0, 256, size=(500, 64)).astype(np.float64)
     normed = [lin("0", 64, 32), {"name": "1", "label": "bn", "kind": "batchnorm"}, act("2", "relu"),
