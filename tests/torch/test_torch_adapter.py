@@ -341,3 +341,30 @@ def test_copies_carry_no_hooks_and_the_original_keeps_them_all():
     step(twin.model, twin.optimizer)
     assert calls == ["user"] and doctor.core.recorder.step == 1  # the copy's step is not observed
     doctor.finish()
+
+
+def test_tracing_runs_no_hook_and_leaves_every_hook_in_place():
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from retroprop.torch.describe import traced_chain
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(self.body(x.view(x.size(0), -1)))
+
+    model, seen = Block(), []
+    handles = [register_module_forward_pre_hook(lambda module, args: seen.append(type(args[0]).__name__)),
+               model.body.register_forward_hook(lambda module, args, out: seen.append("body"))]
+    try:
+        steps = traced_chain(model)  # fx calls `body` with a placeholder: neither hook may see it
+        assert [name for name, _ in steps] == ["view()", "body.0", "body.1", "head"] and seen == []
+        model(torch.randn(2, 6))
+        assert seen.count("Tensor") == 5 and "body" in seen  # the model and its 4 modules; both hooks kept
+    finally:
+        for handle in handles:
+            handle.remove()

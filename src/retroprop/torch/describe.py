@@ -150,13 +150,37 @@ def traced_chain(module: nn.Module) -> list[tuple[str, nn.Module | str]] | None:
     (``FUNCTION_KINDS``; "other" for one not listed; its name the traced call's, ending in "()"). None
     when it cannot be traced (control flow on values, several inputs) or is no chain (a residual sum, a
     concatenation, a weighted module applied twice), as then its layers are not one sequence."""
-    try:
-        from torch import fx
+    from torch import fx
 
-        graph = fx.symbolic_trace(module).graph
+    class LayerTracer(fx.Tracer):
+        """A module without submodules is one layer (a custom activation's forward is not read into)."""
+
+        def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
+            return not m._modules or super().is_leaf_module(m, qualified_name)
+
+    # tracing calls the modules it reads into with placeholder values: no hook may see those (the
+    # doctor's probes, `retroprop watch`'s global pre-hook that finds a script's models), so every
+    # forward hook, each module's and the global ones, is set aside meanwhile and put back in order
+    from torch.nn.modules import module as modules
+
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
+             "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
+    tables = [getattr(m, name) for m in module.modules() for name in kinds if hasattr(m, name)]
+    tables += [getattr(modules, name) for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                   "_global_forward_hooks_always_called",
+                                                   "_global_forward_hooks_with_kwargs")
+               if isinstance(getattr(modules, name, None), dict)]
+    held = [(table, dict(table)) for table in tables if table]
+    try:
+        for table, _ in held:
+            table.clear()
+        graph = fx.GraphModule(module, LayerTracer().trace(module)).graph
         graph.eliminate_dead_code()
     except Exception:  # what fx cannot trace stays one "other" layer
         return None
+    finally:
+        for table, hooks in held:
+            table.update(hooks)
     nodes = list(graph.nodes)
     inputs = [node for node in nodes if node.op == "placeholder"]
     if len(inputs) != 1:
