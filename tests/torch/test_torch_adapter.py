@@ -368,3 +368,13 @@ def test_tracing_runs_no_hook_and_leaves_every_hook_in_place():
     finally:
         for handle in handles:
             handle.remove()
+
+
+def test_a_container_without_a_forward_of_its_own_gives_no_outputs():
+    class Parts(nn.Module):  # the loop calls parts.backbone and parts.head itself
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.head = nn.Linear(6, 8), nn.Linear(8, 3)
+
+    assert TorchAdapter(Parts()).outputs(np.zeros((4, 6), dtype=np.float32)) is None
+    assert TorchAdapter(mlp()).outputs(np.zeros((4, 6), dtype=np.float32)).shape[0] == 4

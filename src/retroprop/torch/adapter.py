@@ -286,8 +286,9 @@ class TorchAdapter:
         """As ``doctor.adapter.RetropropAdapter.outputs``: the model's evaluation-mode outputs on
         ``inputs`` (a few NumPy rows), as a float64 NumPy array, nothing of the model's state changed
         (the probe's hooks are off). None under torch.distributed, for an output that is no single
-        tensor, or one that is not finite."""
-        if self.ranks is not None or inputs is None or len(inputs) == 0:
+        tensor, or one that is not finite; None for a container whose ``forward`` is torch's unimplemented
+        one (the loop calls its parts)."""
+        if self.ranks is not None or inputs is None or len(inputs) == 0 or not _callable(self.model):
             return None
         with self._evaluating():
             out = self.model(self._rows(inputs))
@@ -507,3 +508,9 @@ def _loss_function(loss: Any) -> Any:
     if isinstance(loss, nn.Module) or (callable(loss) and not isinstance(loss, (str, type))):
         return loss
     return None
+
+
+def _callable(model: nn.Module) -> bool:
+    """Whether ``model`` has a ``forward`` of its own (a bare ``nn.Module`` holding parts has torch's
+    unimplemented one, which raises)."""
+    return type(model).forward is not nn.Module.forward
