@@ -83,13 +83,18 @@ def test_what_is_no_chain_stays_one_opaque_layer():
 
 
 def test_tracing_changes_nothing_in_the_model_or_the_random_streams():
+    class Noise(nn.Module):  # a layer of the user's that draws even in evaluation mode
+        def forward(self, x: Any) -> Any:
+            return x + 0.01 * rp.randn(*x.shape)
+
     class Normalized(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.fc, self.norm, self.drop = nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5)
+            self.noise = Noise()
 
         def forward(self, x: Any) -> Any:
-            return self.drop(F.relu(self.norm(self.fc(x))))
+            return self.noise(self.drop(F.relu(self.norm(self.fc(x)))))
 
     rp.manual_seed(0)
     model = Normalized()
@@ -102,7 +107,7 @@ def test_tracing_changes_nothing_in_the_model_or_the_random_streams():
     assert np.array_equal(after_trace.data, rp.rand(3).data)  # nothing drawn
     assert all(module.training for module in model.modules())
     assert all(np.array_equal(v, state[k]) for k, v in model.state_dict().items())
-    assert [kind for _, kind in kinds(model)] == ["linear", "batchnorm", "relu", "dropout"]
+    assert [kind for _, kind in kinds(model)] == ["linear", "batchnorm", "relu", "dropout", "other"]
 
 
 def test_fit_names_stacked_linear_layers_in_a_custom_module():

@@ -183,6 +183,7 @@ def traced_chain(model: Module, sample: Any) -> list[tuple[str, Module | str]] |
     name the function's, ending in "()"). None when the output is reached through a sum of two paths, a
     concatenation, several inputs, a weighted layer applied twice, or not at all. Traced once, in
     evaluation mode (nothing drawn, no statistics updated), from the graph the engine records."""
+    from retroprop.random import default_generator
     from retroprop.tensor import Tensor, enable_grad
 
     calls: dict[int, tuple[str, Module, Any]] = {}  # by id of the output: the layer and its input
@@ -200,6 +201,7 @@ def traced_chain(model: Module, sample: Any) -> list[tuple[str, Module | str]] |
                     calls[id(output)] = (name, layer, inputs[0])
             handles.append(module.register_forward_hook(record))
     modes = {id(m): m.training for m in model.modules()}
+    drawn = default_generator().bit_generator.state  # a layer of the user's may draw even in eval
     try:
         rows = np.asarray(sample)[:2]
         floating = rows.dtype.kind == "f"  # indices (an embedding's) carry no gradient to trace
@@ -214,6 +216,7 @@ def traced_chain(model: Module, sample: Any) -> list[tuple[str, Module | str]] |
             handle.remove()
         for module in model.modules():
             module.training = modes[id(module)]
+        default_generator().bit_generator.state = drawn
     if not floating:
         return None
     steps: list[tuple[str, Module | str]] = []
