@@ -19,7 +19,7 @@ import pytest
 
 import retroprop as rp
 from retroprop import nn
-from retroprop.doctor import rules
+from retroprop.doctor import checks, rules
 from retroprop.doctor.adapter import RetropropAdapter
 from retroprop.nn.loss import _Loss
 
@@ -160,9 +160,9 @@ def test_the_doctors_own_pass_leaves_what_the_armed_probe_measured():
 
 # -- a classification: the loss fits, the classes do not -----------------------------------------
 def test_classes_fit_and_majority_share_read_plain_numbers():
-    assert rules.majority_share(np.array([0, 1, 1, 2])) == 0.5
-    assert rules.majority_share(np.eye(3)[[0, 0, 0, 2]]) == 0.75  # one-hot rows, by their argmax
-    assert rules.majority_share(np.array([0.5, 1.5])) is None  # no class labels
+    assert checks.majority_share(np.array([0, 1, 1, 2])) == 0.5
+    assert checks.majority_share(np.eye(3)[[0, 0, 0, 2]]) == 0.75  # one-hot rows, by their argmax
+    assert checks.majority_share(np.array([0.5, 1.5])) is None  # no class labels
     assert rules.classes_fit(0.3, 0.1, 256) == {"task": "classification", "accuracy": 0.3, "majority": 0.1,
                                                 "rows": 256}
     assert rules.classes_fit(None, 0.1, 256) is None and rules.classes_fit(0.3, math.nan, 256) is None

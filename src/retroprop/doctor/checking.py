@@ -527,11 +527,13 @@ class Checking:
         accuracy in ``log`` when it has one, else measured on up to ``table.TRAINING_ROWS`` rows
         (``_sorted_now``); against the share of the most frequent training class. None without the
         training targets or a measure of the accuracy."""
+        from retroprop.doctor.checks import majority_share
+
         targets = self._setup_data[0]
         if targets is None:
             return None
         if self._majority is None:
-            found = self._rule("majority_share", rules.majority_share, targets)
+            found = self._rule("majority_share", majority_share, targets)
             self._majority = found if isinstance(found, float) else math.nan
         accuracy = log.get("accuracy", math.nan)
         if not math.isfinite(accuracy):

@@ -1037,8 +1037,22 @@ def attainable_accuracy(inputs: Any, targets: Any) -> dict[str, Any] | None:
         accuracy = float((votes.argmax(axis=1) == labels).mean())
         if accuracy > best:
             best, best_k = accuracy, k
-    majority = float(np.bincount(labels).max()) / len(labels)
-    return {"accuracy": best, "neighbours": best_k, "rows": len(labels), "majority": majority}
+    return {"accuracy": best, "neighbours": best_k, "rows": len(labels), "majority": _majority(labels)}
+
+
+def majority_share(targets: Any) -> float | None:
+    """The share of the most frequent class among classification ``targets`` (class indices, or one-hot
+    or probability rows, read by their argmax: ``_class_labels``); None for targets that are not
+    classes."""
+    labels = _class_labels(targets)
+    if labels is None or not len(labels) or labels.min() < 0:
+        return None
+    return _majority(labels)
+
+
+def _majority(labels: np.ndarray) -> float:
+    """The commonest label's share of non-negative integer ``labels``: a blind guess's accuracy."""
+    return float(np.bincount(labels).max()) / len(labels)
 
 
 def attainable_error(inputs: Any, targets: Any) -> dict[str, Any] | None:

@@ -124,7 +124,6 @@ def describe_model(model: Module, sample: Any = None) -> list[dict[str, Any]]:
         raise TypeError(f"describe_model: model must be a retroprop Module, got {type(model).__name__}")
     layers: list[dict[str, Any]] = []
     state = {"count": 0, "last": "the input"}
-    names = {id(module): name for name, module in model.named_modules()}
 
     def walk(module: Module, name: str) -> None:
         if isinstance(module, Sequential):
@@ -137,7 +136,7 @@ def describe_model(model: Module, sample: Any = None) -> list[dict[str, Any]]:
         if steps is not None:
             for step_name, step in steps:
                 if isinstance(step, Module):
-                    walk(step, names.get(id(step), step_name))
+                    walk(step, step_name)  # its name in model.named_modules()
                 else:  # a function of the forward (F.relu, x.reshape): a layer of its own kind
                     layers.append(layer_entry(step_name, f"{step} ({step_name}) after {state['last']}", step,
                                               (None, None)))

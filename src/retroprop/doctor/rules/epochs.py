@@ -353,17 +353,6 @@ def prediction_fit(outputs: Any, targets: Any) -> dict[str, float] | None:
             "rows": len(y)}
 
 
-def majority_share(targets: Any) -> float | None:
-    """The share of the most frequent class among classification ``targets`` (class indices, or one-hot
-    or probability rows, read by their argmax); None for targets that are not classes."""
-    from retroprop.doctor.checks import _class_labels
-
-    labels = _class_labels(targets)
-    if labels is None or not len(labels) or labels.min() < 0:
-        return None
-    return float(np.bincount(labels).max() / len(labels))
-
-
 def classes_fit(accuracy: float | None, majority: float | None, rows: int) -> dict[str, Any] | None:
     """A classification's fit at an epoch end: its training ``accuracy``, the ``majority`` class's share
     (what answering that class always scores) and the ``rows`` the accuracy stands for; None when either
