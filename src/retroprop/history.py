@@ -21,6 +21,7 @@ class History:
     stop_reason: str | None = None
     wall_time: float = 0.0
     diagnoses: list[Any] = field(default_factory=list)
+    passed: list[Any] = field(default_factory=list)  # diagnoses the run left by itself (``Doctor.passed``)
     treatments: list[Any] = field(default_factory=list)  # the doctor's repairs (fit(..., repair=True))
     best: Any = None  # with repair: the best model seen (rp.doctor.Best: epoch, metric, weights, config)
     # the doctor's own failures ({step, epoch, where, error}): a rule or probe that raised was skipped

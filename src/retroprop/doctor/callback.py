@@ -45,6 +45,7 @@ class DoctorCallback(Callback):
         self.watching = True
         doctor.verbose = bool(self.verbose)
         state.history.diagnoses = doctor.diagnoses
+        state.history.passed = doctor.passed
         state.history.treatments = doctor.treatments
         state.history.doctor_errors = doctor.errors
         state.keep_dropout_masks = True  # a replayed step must draw its dropout masks again

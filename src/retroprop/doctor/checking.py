@@ -285,6 +285,34 @@ class Checking:
             step_fall=self._step_fall()))
         return [*self._held_harm(steps_left), *found] if self._held else found
 
+    def _set_aside_passed(self, step: int) -> None:
+        """At the run's end (``step``, its last): this recipe's plateaus and shortfalls (``rules.PASSING``)
+        that the run left by itself, untreated (``rules.passed_by_itself``), move from ``diagnoses`` to
+        ``passed`` (``Episodes.set_aside``): said when seen, they no longer describe the run."""
+        if self.stop_reason or self._off or not self.losses_known:
+            return
+        losses = self.recorder.losses
+        span = rules.smoothing_span(self._batch_size())
+        shown: dict[int, dict[str, Any]] = {}
+        for diagnosis in self.episodes.recipe:
+            case = diagnosis.evidence.get("case") if isinstance(diagnosis.evidence, dict) else None
+            if diagnosis.escalated_from is not None or (diagnosis.problem, case) not in rules.PASSING:
+                continue
+            then = losses[max(diagnosis.step + 1 - span, self._loss_start):diagnosis.step + 1]
+            then = then[np.isfinite(then)]
+            if not then.size:
+                continue
+            evidence = rules.passed_by_itself(
+                float(then.mean()), losses[self._loss_start:], batch_size=self._batch_size(),
+                chance_loss=self.chance_loss, epoch_logs=self.epoch_logs[self._epoch_start:],
+                samples=self.samples, attainable=self._attainable, attainable_error=self._attainable_error,
+                sorted_now=self._sorted_now)
+            if evidence is not None:
+                shown[id(diagnosis)] = evidence
+        chosen = [d for d in self.episodes.recipe if id(d) in shown]
+        if chosen:
+            self.episodes.set_aside(chosen, step, shown)
+
     def _step_fall(self) -> float | None:
         """The largest update-to-weight ratio of this recipe's latest probe whose update is known over
         that of its first: how far its steps have shrunk. None before two such probes, or when the

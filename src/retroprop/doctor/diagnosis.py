@@ -172,6 +172,9 @@ class Diagnosis:
     # set when this problem follows from another diagnosed in the same run: the root cause's
     # ``problem``, ``layer``, ``layer_label`` and ``step`` (the problem to treat first)
     caused_by: dict[str, Any] | None = None
+    # set when the run left this problem by itself, untreated (``Episodes.set_aside``): the step of the
+    # run's end and what showed it (``rules.passed_by_itself``: the loss then and at the end)
+    passed: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:
@@ -190,6 +193,8 @@ class Diagnosis:
         where = self.layer_label or "the whole model"
         text = (f"[{self.severity}] {self.problem} in {where} (step {self.step + 1}, "
                 f"epoch {self.epoch + 1}): {self.explanation}")
+        if self.passed is not None:
+            return f"{text} It passed by itself by step {self.passed['step'] + 1}, untreated."
         if self.caused_by is not None:
             cause = self.caused_by
             place = cause.get("layer_label") or "the whole model"

@@ -122,6 +122,7 @@ class Doctor(Checking, Repairing):
         self._epoch_count = 0  # the epoch of steps observed without one: end_epoch calls so far
         self.episodes = Episodes()  # the diagnoses, each problem once per episode, causes first
         self.diagnoses = self.episodes.diagnoses
+        self.passed = self.episodes.passed  # diagnoses of problems the run left by itself, untreated
         self._setup: list[rules.Finding] = []  # the static checks' findings, reported at the first step
         self._held: list[rules.Finding] = []  # of those, the ones held until the run shows their cost
         # what the data allows, once measured: the task it was measured for, and the yardstick
@@ -593,6 +594,10 @@ class Doctor(Checking, Repairing):
                 self._failed("finish", err, max(steps - 1, 0))
         self._settle_treatments({d.problem for d in new if d.escalated_from is None}, steps)
         try:
+            self._set_aside_passed(steps - 1)
+        except Exception as err:
+            self._failed("finish", err, steps - 1)
+        try:
             self._keep_best()
         except Exception as err:
             self._failed("finish", err, steps - 1)
@@ -685,12 +690,14 @@ class Doctor(Checking, Repairing):
         """A readable table of the diagnoses (and of the doctor's own errors, if any)."""
         errors = [f"- internal doctor error in {e['where']} at step {e['step'] + 1}: {e['error']}; "
                   "the run went on without it" for e in self.errors]
+        passed = ["", "Passed by itself (said when seen; the run left it untreated):",
+                  *(f"- {d}" for d in self.passed)] if self.passed else []
         if not self.diagnoses:
             steps = self.recorder.step if self.recorder else 0
             if errors:
                 return "\n".join([f"No problems found in {steps} steps, but the doctor did not watch all of "
-                                  "it:", *errors])
-            return f"No problems found in {steps} steps."
+                                  "it:", *errors, *passed])
+            return "\n".join([f"No problems found in {steps} steps.", *passed])
         rows = [("step", "severity", "problem", "where", "first remedy")]
         story = self.causal_order()  # each cause first, what it caused indented below it
         for d, depth in story:
@@ -704,10 +711,11 @@ class Doctor(Checking, Repairing):
         details = [f"{'  ' * depth}- {d}" for d, depth in story]
         treated = ["", "Treatments:", *(f"- {t}" for t in self.treatments)] if self.treatments else []
         failed = ["", "Internal doctor errors:", *errors] if errors else []
-        return "\n".join([*lines, "", *details, *treated, *failed])
+        return "\n".join([*lines, "", *details, *passed, *treated, *failed])
 
     def to_json(self) -> str:
         return json.dumps({"every": self.every or "default", "repair": self.repair,
                            "diagnoses": [d.to_dict() for d in self.diagnoses],
+                           "passed": [d.to_dict() for d in self.passed],
                            "treatments": [t.to_dict() for t in self.treatments],
                            "errors": self.errors}, default=float)

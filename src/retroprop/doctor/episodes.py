@@ -54,6 +54,7 @@ class Episodes:
 
     def __init__(self) -> None:
         self.diagnoses: list[Diagnosis] = []
+        self.passed: list[Diagnosis] = []  # diagnoses of episodes the run left by itself (``set_aside``)
         self.checks = dict.fromkeys(FAMILIES, 0)
         self.active: dict[tuple[str, str, str | None], int] = {}  # (family, problem, layer) -> last check
         self.latest: dict[tuple[str, str, str | None], Diagnosis] = {}  # key -> its latest diagnosis
@@ -116,6 +117,25 @@ class Episodes:
             self.latest[key] = diagnosis
             self.active[key] = checks
         return new
+
+    def set_aside(self, chosen: list[Diagnosis], step: int, evidence: dict[int, dict[str, Any]]) -> None:
+        """Move ``chosen`` (this recipe's, with their escalations) from ``diagnoses`` to ``passed``: the
+        run left their problem by itself by ``step``; ``evidence[id(diagnosis)]`` says what showed it. A
+        diagnosis that a remaining one names as its cause stays, so that the story keeps its root."""
+        keys = {(d.problem, d.layer, d.step) for d in chosen}
+        moving = [d for d in self.recipe if (d.problem, d.layer, d.step) in keys or (
+            d.escalated_from is not None and (d.problem, d.layer, d.escalated_from) in keys)]
+        staying = [d for d in self.diagnoses if all(d is not m for m in moving)]
+        named = {(c["problem"], c["layer"], c["step"]) for d in staying if (c := d.caused_by) is not None}
+        moving = [d for d in moving if (d.problem, d.layer, d.escalated_from if d.escalated_from is not None
+                                         else d.step) not in named]
+        for diagnosis in moving:
+            origin = diagnosis.step if diagnosis.escalated_from is None else diagnosis.escalated_from
+            shown = next((evidence[id(d)] for d in chosen if (d.problem, d.layer, d.step)
+                          == (diagnosis.problem, diagnosis.layer, origin)), {})
+            diagnosis.passed = {"step": int(step), **shown}
+            self.passed.append(diagnosis)
+        self.diagnoses[:] = [d for d in self.diagnoses if all(d is not m for m in moving)]
 
     def unresolved(self) -> bool:
         """Whether a problem is in an episode that has not ended (not a state to roll back to)."""

@@ -320,6 +320,11 @@ class Watch:
         return self.core.diagnoses
 
     @property
+    def passed(self) -> list[Diagnosis]:
+        """Diagnoses of problems the run left by itself, untreated (``Doctor.passed``)."""
+        return self.core.passed
+
+    @property
     def treatments(self) -> list[TreatmentRecord]:
         return self.core.treatments
 

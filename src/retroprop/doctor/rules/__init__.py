@@ -184,9 +184,7 @@ from retroprop.doctor.rules.layers import (
     weight_gain,
 )
 from retroprop.doctor.rules.loss import (
-    _rose_from_start as _rose_from_start,
-)
-from retroprop.doctor.rules.loss import (
+    PASSING,
     astronomical_loss,
     batch_too_small,
     diverged,
@@ -196,6 +194,7 @@ from retroprop.doctor.rules.loss import (
     learns_well,
     loss_symptoms,
     loss_trend,
+    passed_by_itself,
     rate_decayed,
     scale_cost,
     slow_convergence,
@@ -205,6 +204,9 @@ from retroprop.doctor.rules.loss import (
     unfinished,
     unstable_loss,
     untrained_loss,
+)
+from retroprop.doctor.rules.loss import (
+    _rose_from_start as _rose_from_start,
 )
 
 __all__ = [
@@ -249,6 +251,7 @@ __all__ = [
     "OVERFIT_RISE",
     "OVERSIZED_GAIN",
     "PACE_KEPT",
+    "PASSING",
     "PLATEAU_FALL",
     "PLATEAU_LEVEL",
     "PLATEAU_STEPS",
@@ -306,6 +309,7 @@ __all__ = [
     "oscillating_validation",
     "overfitting",
     "oversized_init",
+    "passed_by_itself",
     "prediction_fit",
     "random_evaluation",
     "rate_decayed",

@@ -920,6 +920,39 @@ def _fits_as_allowed(level: float, chance_loss: float | None, epoch_logs: Sequen
     return False
 
 
+# the plateaus and shortfalls a run can leave by itself: slow_convergence's plain plateau and its
+# small steps (no ``case``), underfitting's shortfall (no ``case``, or ``regression``); not the cases
+# whose claim is about the run's end or its recipe (``ended_short``, ``rate_decayed``, steps not
+# taken) nor labels that no model can fit (``unpredictable_labels``)
+PASSING = {("slow_convergence", None), ("underfitting", None), ("underfitting", "regression")}
+
+
+def passed_by_itself(loss_then: float, losses: Sequence[float], *, batch_size: int | None = None,
+                     chance_loss: float | None = None, epoch_logs: Sequence[dict[str, float]] = (),
+                     samples: tuple[int, int] | None = None,
+                     attainable: Callable[[], dict[str, Any] | None] | None = None,
+                     attainable_error: Callable[[], dict[str, Any] | None] | None = None,
+                     sorted_now: Callable[[], float | None] | None = None) -> dict[str, float] | None:
+    """Whether a plateau or a shortfall (``PASSING``), diagnosed when the smoothed loss stood at
+    ``loss_then``, has passed by the run's end with no treatment: the loss of the last
+    ``smoothing_span(batch_size)`` steps below ``PLATEAU_LEVEL`` of ``loss_then`` (it fell since, beyond
+    what a plateau's noise moves), and the model fits its training data as well as the data allows
+    (``_fits_as_allowed``, judged against a nearest-neighbour yardstick: without one, nothing refutes
+    the diagnosis). The end refutes what the diagnosis claimed, that the model does not learn its data
+    at this pace: the run escaped a slow start (a symmetric or saturated initialization, a near-chance
+    opening) on its own. Returns the loss then and at the end, else None."""
+    span = smoothing_span(batch_size)
+    tail = np.asarray(losses[-span:], dtype=np.float64)
+    if not (math.isfinite(loss_then) and loss_then > 0) or tail.size == 0 or not np.isfinite(tail).all():
+        return None
+    now = _mean(tail)
+    if not now < PLATEAU_LEVEL * loss_then:
+        return None
+    if not _fits_as_allowed(now, chance_loss, epoch_logs, samples, attainable, attainable_error, sorted_now):
+        return None
+    return {"loss_then": float(loss_then), "loss_end": now}
+
+
 def _error_shortfall(error: float, yardstick: dict[str, Any]) -> float | None:
     """The margin by which a regression's ``error`` (over the targets' variance) falls short of a
     nearest-neighbour average's (``yardstick``) when it does: at least ``UNSTABLE_FACTOR`` times it and
