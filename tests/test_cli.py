@@ -200,6 +200,7 @@ def test_diagnose_exits_0_when_healthy_and_3_when_a_problem_is_found(tmp_path):
     report = json.loads(faulty.stdout)
     assert not report["healthy"] and "vanishing_gradients" in report["problems"]
     assert report["diagnoses"][0]["layer_label"].startswith("layer 1")
+    assert all(d["passed"] is not None for d in report["passed"])  # what the run left by itself, if any
 
 
 def test_train_writes_a_report_and_a_model_that_takes_raw_inputs(tmp_path):

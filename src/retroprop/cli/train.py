@@ -298,6 +298,7 @@ def diagnose(args: argparse.Namespace) -> int:
         print(finite_json.dumps({"healthy": healthy, "problems": problems, "failure": failure,
                                  "doctor_errors": errors,
                                  "diagnoses": [d.to_dict() for d in doctor.diagnoses],
+                                 "passed": [d.to_dict() for d in doctor.passed],
                                  "treatments": [t.to_dict() for t in doctor.treatments],
                                  "final": final, "stop_reason": history.stop_reason}, indent=1))
     else:

@@ -589,6 +589,7 @@ def watch_script(args: argparse.Namespace) -> int:
                        "optimizer": entry.names[1], "optimizer_class": type(entry.optimizer).__name__,
                        "steps": entry.steps, "problems": sorted({d.problem for d in entry.watch.diagnoses}),
                        "diagnoses": [d.to_dict() for d in entry.watch.diagnoses],
+                       "passed": [d.to_dict() for d in entry.watch.passed],
                        "treatments": [t.to_dict() for t in entry.watch.treatments],
                        "doctor_errors": entry.watch.core.errors, "not_checked": _not_checked(entry), **files})
         if not args.json:
