@@ -57,10 +57,10 @@ def test_a_loss_that_ended_in_nan_has_not_passed() -> None:
 @pytest.mark.parametrize(("problem", "case", "passing"), [
     ("slow_convergence", None, True), ("underfitting", None, True), ("underfitting", "regression", True),
     ("slow_convergence", "ended_short", False), ("slow_convergence", "rate_decayed", False),
-    ("underfitting", "unpredictable_labels", False), ("saturated_activations", None, True),
-    ("vanishing_gradients", None, True), ("vanishing_gradients", "no_gradient", False),
-    ("unstable_loss", None, True), ("dead_relu", None, False), ("exploding_gradients", None, False)])
-def test_only_plateaus_and_shortfalls_can_pass(problem: str, case: str | None, passing: bool) -> None:
+    ("underfitting", "unpredictable_labels", False), ("saturated_activations", None, False),
+    ("vanishing_gradients", None, False), ("unstable_loss", None, False), ("dead_relu", None, False),
+    ("exploding_gradients", None, False)])
+def test_only_the_outcomes_claims_can_pass(problem: str, case: str | None, passing: bool) -> None:
     assert ((problem, case) in rules.PASSING) is passing
 
 
@@ -178,10 +178,12 @@ def test_a_plateau_the_run_never_leaves_stays_a_diagnosis() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_spikes_of_full_batch_steps_that_end_in_a_fit_are_set_aside(seed: int) -> None:
+def test_spikes_on_the_way_to_a_fit_stay_while_the_plateau_before_them_passes(seed: int) -> None:
     # full-batch steps at lr 1 leave the saddle, then overshoot now and then (the loss climbs for a few
-    # steps and falls back) on their way to a perfect fit: each spike is said, none stays
+    # steps and falls back) on their way to a perfect fit: the plateau's claim (it does not learn) is
+    # refuted by the end, the spikes are what the run went through
     doctor, history = _fit(lr=1.0, seed=seed, sgd=True)
-    assert doctor.diagnoses == []
-    assert "unstable_loss" in doctor.said and "unstable_loss" in {d.problem for d in doctor.passed}
     assert history.history["accuracy"][-1] == 1.0
+    assert {d.problem for d in doctor.diagnoses} == {"unstable_loss"}
+    assert "slow_convergence" in {d.problem for d in doctor.passed}
+    assert "unstable_loss" not in {d.problem for d in doctor.passed}

@@ -295,10 +295,9 @@ class Checking:
         span = rules.smoothing_span(self._batch_size())
         shown: dict[int, dict[str, Any]] = {}
         for diagnosis in self.episodes.recipe:
-            said = diagnosis.evidence if isinstance(diagnosis.evidence, dict) else {}
-            passing = (diagnosis.problem, said.get("case")) in rules.PASSING
-            if diagnosis.escalated_from is not None or not passing or said.get("diverged"):
-                continue  # a diverged end is the end's own claim
+            case = diagnosis.evidence.get("case") if isinstance(diagnosis.evidence, dict) else None
+            if diagnosis.escalated_from is not None or (diagnosis.problem, case) not in rules.PASSING:
+                continue
             then = losses[max(diagnosis.step + 1 - span, self._loss_start):diagnosis.step + 1]
             then = then[np.isfinite(then)]
             if not then.size:
