@@ -851,14 +851,15 @@ def _sorted_share(log: dict[str, float]) -> float | None:
     return max(float(log["accuracy"]), float(log.get("val_accuracy", -math.inf)))
 
 
-def _shortfall(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None) -> float | None:
+def _shortfall(accuracy: float, yardstick: dict[str, Any], samples: tuple[int, int] | None,
+               margin: float = OVERFIT_GAP) -> float | None:
     """The margin by which ``accuracy`` falls short of a nearest-neighbour vote's (``yardstick``) when it
-    falls short of what the data allows (by ``OVERFIT_GAP``, or twice their sampling noise if larger);
+    falls short of what the data allows (by ``margin``, or twice their sampling noise if larger);
     None when it does not."""
     reachable = float(yardstick["accuracy"])
     noise = math.hypot(_accuracy_noise(reachable, yardstick.get("rows")),
                        _accuracy_noise(accuracy, samples[0] if samples else None))
-    needed = max(OVERFIT_GAP, 2 * noise)
+    needed = max(margin, 2 * noise)
     return needed if reachable - accuracy >= needed else None
 
 
@@ -899,10 +900,11 @@ def _fits_as_allowed(level: float, chance_loss: float | None, epoch_logs: Sequen
                      samples: tuple[int, int] | None,
                      attainable: Callable[[], dict[str, Any] | None] | None,
                      attainable_error: Callable[[], dict[str, Any] | None] | None,
-                     sorted_now: Callable[[], float | None] | None = None) -> bool:
+                     sorted_now: Callable[[], float | None] | None = None, *,
+                     margin: float = OVERFIT_GAP) -> bool:
     """Whether the model fits its training data about as well as the data allows: the share of rows it
     sorts (``_sorted_share`` of the latest epoch log, else ``sorted_now``, measured) not short of a
-    nearest-neighbour vote's (``attainable``) by ``_shortfall``'s margin; or, for a regression, the loss
+    nearest-neighbour vote's (``attainable``) by ``_shortfall``'s ``margin``; or, for a regression, the loss
     ``level`` over a blind guess's (``chance_loss``, the targets' variance) not the underfitting rule's
     distance above a nearest-neighbour average's (``attainable_error``). False when neither is known."""
     log = epoch_logs[-1] if epoch_logs else {}
@@ -912,7 +914,7 @@ def _fits_as_allowed(level: float, chance_loss: float | None, epoch_logs: Sequen
     if sorted_share is not None and attainable is not None:
         yardstick = attainable()
         if yardstick is not None:
-            return _shortfall(sorted_share, yardstick, samples) is None
+            return _shortfall(sorted_share, yardstick, samples, margin) is None
     if attainable_error is not None and chance_loss and chance_loss > 0:
         yardstick = attainable_error()
         if yardstick is not None:
@@ -941,10 +943,13 @@ def passed_by_itself(loss_then: float, losses: Sequence[float], *, batch_size: i
     ``loss_then``, has passed by the run's end with no treatment: the loss of the last
     ``smoothing_span(batch_size)`` steps below ``PLATEAU_LEVEL`` of ``loss_then`` (it fell since, beyond
     what a plateau's noise moves), and the model fits its training data as well as the data allows
-    (``_fits_as_allowed``, judged against a nearest-neighbour yardstick: without one, nothing refutes
-    the diagnosis). The end refutes what the diagnosis claimed, that the model does not learn its data
-    at this pace: the run escaped a slow start (a symmetric or saturated initialization, a near-chance
-    opening) on its own. Returns the loss then and at the end, else None."""
+    (``_fits_as_allowed`` with no margin beyond the noise: a classification sorts at least what a
+    nearest-neighbour vote on its training rows sorts, less twice their sampling noise; a regression as
+    there. Without a yardstick nothing refutes the diagnosis; a model a few points short of the vote,
+    within ``underfitting``'s margin, may still be one that a slow rate held back). The end refutes what
+    the diagnosis claimed, that the model does not learn its data at this pace: the run escaped a slow
+    start (a saddle of small initial weights, a near-chance opening) on its own. Returns the loss then
+    and at the end, else None."""
     span = smoothing_span(batch_size)
     tail = np.asarray(losses[-span:], dtype=np.float64)
     if not (math.isfinite(loss_then) and loss_then > 0) or tail.size == 0 or not np.isfinite(tail).all():
@@ -952,7 +957,8 @@ def passed_by_itself(loss_then: float, losses: Sequence[float], *, batch_size: i
     now = _mean(tail)
     if not now < PLATEAU_LEVEL * loss_then:
         return None
-    if not _fits_as_allowed(now, chance_loss, epoch_logs, samples, attainable, attainable_error, sorted_now):
+    if not _fits_as_allowed(now, chance_loss, epoch_logs, samples, attainable, attainable_error, sorted_now,
+                            margin=0.0):
         return None
     return {"loss_then": float(loss_then), "loss_end": now}
 
