@@ -143,7 +143,8 @@ def test_the_diagnoses_are_those_of_watch_with_observe_in_the_same_loop(tmp_path
     assert expected and expected[0][:2] == ("vanishing_gradients", "body.0")
     got = [[d["problem"], d["layer"], d["step"], d["evidence"]] for d in model_entry["diagnoses"]]
     assert json.loads(json.dumps(expected, default=float)) == got
-    assert model_entry["passed"] == json.loads(json.dumps([d.to_dict() for d in doctor.passed], default=float))
+    passed = [d.to_dict() for d in doctor.passed]
+    assert model_entry["passed"] == json.loads(json.dumps(passed, default=float))
 
 
 def test_a_healthy_script_exits_0(tmp_path, capsys):
