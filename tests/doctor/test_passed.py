@@ -85,8 +85,7 @@ def test_set_aside_moves_a_diagnosis_and_its_escalation() -> None:
     episodes.report([_finding("slow_convergence")], 200, 0, "loss")
     episodes.report([Finding("slow_convergence", None, None, "critical", {}, "worse")], 250, 0, "loss")
     assert [d.severity for d in episodes.diagnoses] == ["warning", "critical"]
-    first = episodes.diagnoses[0]
-    episodes.set_aside([first], 999, {id(first): {"loss_then": 0.7, "loss_end": 0.1}})
+    episodes.set_aside({("slow_convergence", None, 200): {"loss_then": 0.7, "loss_end": 0.1}}, 999)
     assert episodes.diagnoses == []
     assert [d.severity for d in episodes.passed] == ["warning", "critical"]
     assert all(d.passed == {"step": 999, "loss_then": 0.7, "loss_end": 0.1} for d in episodes.passed)
@@ -99,7 +98,7 @@ def test_set_aside_moves_a_layers_diagnosis_and_leaves_the_others() -> None:
              for layer in ("0", "2")]
     episodes.report(found, 18, 0, "probe")
     first, second = episodes.diagnoses
-    episodes.set_aside([first], 999, {id(first): {"loss_then": 0.55, "loss_end": 0.01}})
+    episodes.set_aside({("saturated_activations", "0", 18): {"loss_then": 0.55, "loss_end": 0.01}}, 999)
     assert episodes.diagnoses == [second] and episodes.passed == [first]
     assert first.passed["loss_end"] == 0.01 and second.passed is None
 
@@ -113,8 +112,19 @@ def test_set_aside_keeps_a_root_that_a_remaining_diagnosis_names() -> None:
     named = Diagnosis("slow_convergence", None, 150, 0, "warning", {}, "x",
                       caused_by={"problem": "underfitting", "layer": None, "layer_label": None, "step": 100})
     episodes.diagnoses.append(named)
-    episodes.set_aside([root], 999, {id(root): {}})
+    episodes.set_aside({("underfitting", None, 100): {}}, 999)
     assert root in episodes.diagnoses and episodes.passed == []
+
+
+def test_set_aside_moves_a_cause_with_the_consequence_that_names_it() -> None:
+    episodes = Episodes()
+    episodes.report([_finding("underfitting")], 100, 0, "loss")
+    named = Diagnosis("slow_convergence", None, 150, 0, "warning", {}, "x",
+                      caused_by={"problem": "underfitting", "layer": None, "layer_label": None, "step": 100})
+    episodes.diagnoses.append(named)
+    episodes.set_aside({("underfitting", None, 100): {}, ("slow_convergence", None, 150): {}}, 999)
+    assert episodes.diagnoses == [] and [d.problem for d in episodes.passed] == ["underfitting",
+                                                                                  "slow_convergence"]
 
 
 def test_set_aside_touches_only_the_current_recipe() -> None:
@@ -122,7 +132,7 @@ def test_set_aside_touches_only_the_current_recipe() -> None:
     episodes.report([_finding("slow_convergence")], 200, 0, "loss")
     earlier = episodes.diagnoses[0]
     episodes.restart()  # a treatment began a new recipe: the earlier diagnosis was acted on
-    episodes.set_aside([earlier], 999, {id(earlier): {}})
+    episodes.set_aside({("slow_convergence", None, 200): {}}, 999)
     assert episodes.diagnoses == [earlier] and episodes.passed == []
 
 

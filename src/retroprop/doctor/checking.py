@@ -291,9 +291,9 @@ class Checking:
         ``passed`` (``Episodes.set_aside``): said when seen, they no longer describe the run."""
         if self.stop_reason or self._off or not self.losses_known:
             return
-        losses = self.recorder.losses
-        span = rules.smoothing_span(self._batch_size())
-        shown: dict[int, dict[str, Any]] = {}
+        losses, batch = self.recorder.losses, self._batch_size()
+        span = rules.smoothing_span(batch)
+        shown: dict[tuple[str, str | None, int], dict[str, Any]] = {}
         for diagnosis in self.episodes.recipe:
             case = diagnosis.evidence.get("case") if isinstance(diagnosis.evidence, dict) else None
             if diagnosis.escalated_from is not None or (diagnosis.problem, case) not in rules.PASSING:
@@ -303,15 +303,14 @@ class Checking:
             if not then.size:
                 continue
             evidence = rules.passed_by_itself(
-                float(then.mean()), losses[self._loss_start:], batch_size=self._batch_size(),
+                float(then.mean()), losses[self._loss_start:], batch_size=batch,
                 chance_loss=self.chance_loss, epoch_logs=self.epoch_logs[self._epoch_start:],
                 samples=self.samples, attainable=self._attainable, attainable_error=self._attainable_error,
                 sorted_now=self._sorted_now)
             if evidence is not None:
-                shown[id(diagnosis)] = evidence
-        chosen = [d for d in self.episodes.recipe if id(d) in shown]
-        if chosen:
-            self.episodes.set_aside(chosen, step, shown)
+                shown[diagnosis.problem, diagnosis.layer, diagnosis.step] = evidence
+        if shown:
+            self.episodes.set_aside(shown, step)
 
     def _step_fall(self) -> float | None:
         """The largest update-to-weight ratio of this recipe's latest probe whose update is known over

@@ -49,6 +49,12 @@ def remedies_for(finding: Finding) -> list[tuple[str, str]]:
     return [(remedy, REMEDIES[remedy]) for remedy in order]
 
 
+def _origin(diagnosis: Diagnosis) -> tuple[str, str | None, int]:
+    """The episode a diagnosis belongs to: its problem, its layer and the step it was first said at."""
+    first = diagnosis.step if diagnosis.escalated_from is None else diagnosis.escalated_from
+    return diagnosis.problem, diagnosis.layer, first
+
+
 class Episodes:
     """Every diagnosis of a run (``diagnoses``, in the order found) and the episodes they belong to."""
 
@@ -118,22 +124,16 @@ class Episodes:
             self.active[key] = checks
         return new
 
-    def set_aside(self, chosen: list[Diagnosis], step: int, evidence: dict[int, dict[str, Any]]) -> None:
-        """Move ``chosen`` (this recipe's, with their escalations) from ``diagnoses`` to ``passed``: the
-        run left their problem by itself by ``step``; ``evidence[id(diagnosis)]`` says what showed it. A
-        diagnosis that a remaining one names as its cause stays, so that the story keeps its root."""
-        keys = {(d.problem, d.layer, d.step) for d in chosen}
-        moving = [d for d in self.recipe if (d.problem, d.layer, d.step) in keys or (
-            d.escalated_from is not None and (d.problem, d.layer, d.escalated_from) in keys)]
-        staying = [d for d in self.diagnoses if all(d is not m for m in moving)]
-        named = {(c["problem"], c["layer"], c["step"]) for d in staying if (c := d.caused_by) is not None}
-        moving = [d for d in moving if (d.problem, d.layer, d.escalated_from if d.escalated_from is not None
-                                         else d.step) not in named]
+    def set_aside(self, shown: dict[tuple[str, str | None, int], dict[str, Any]], step: int) -> None:
+        """Move this recipe's diagnoses of the episodes in ``shown`` (keyed by ``_origin``: problem, layer
+        and first step; each with what showed that the run left it), escalations included, from
+        ``diagnoses`` to ``passed``, the run having left them by itself by ``step``. A diagnosis that a
+        remaining one names as its cause stays, so that the story keeps its root."""
+        named = {(c["problem"], c["layer"], c["step"]) for d in self.diagnoses
+                 if (c := d.caused_by) is not None and _origin(d) not in shown}
+        moving = [d for d in self.recipe if _origin(d) in shown and _origin(d) not in named]
         for diagnosis in moving:
-            origin = diagnosis.step if diagnosis.escalated_from is None else diagnosis.escalated_from
-            shown = next((evidence[id(d)] for d in chosen if (d.problem, d.layer, d.step)
-                          == (diagnosis.problem, diagnosis.layer, origin)), {})
-            diagnosis.passed = {"step": int(step), **shown}
+            diagnosis.passed = {"step": int(step), **shown[_origin(diagnosis)]}
             self.passed.append(diagnosis)
         self.diagnoses[:] = [d for d in self.diagnoses if all(d is not m for m in moving)]
 
