@@ -35,10 +35,12 @@ import numpy as np
 from retroprop.files import write_text
 
 __all__ = ["SCHEMA", "VERSION", "ActivationProbe", "Cause", "DiagnosisEntry", "DoctorError", "LayerProbe",
-           "Measurement", "ProbeEntry", "RunRecord", "RunRecordError", "TreatmentEntry", "run_config"]
+           "Measurement", "Passed", "ProbeEntry", "RunRecord", "RunRecordError", "TreatmentEntry",
+           "run_config"]
 
 SCHEMA = "retroprop.run_record"
-VERSION = 1
+VERSION = 2  # 2 added the diagnoses that passed by itself (``RunRecord.passed``, ``DiagnosisEntry.passed``)
+READS = (1, VERSION)  # the versions ``from_dict`` reads: a version 1 record read has nothing that passed
 MAX_BYTES = 512 * 1024 * 1024  # a record file larger than this is refused before it is read
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -316,6 +318,17 @@ class Cause(_Entry):
 
 
 @dataclass(frozen=True)
+class Passed(_Entry):
+    """How the run left a diagnosis by itself, untreated: by its last step, the smoothed training loss
+    fell from ``loss_then`` (at the diagnosis) to ``loss_end``."""
+
+    step: int
+    loss_then: float
+    loss_end: float
+    _where = "Passed"
+
+
+@dataclass(frozen=True)
 class DiagnosisEntry(_Entry):
     """One problem the doctor found (``Diagnosis``): what, where, since when, on what evidence, the
     cures (``(id, description)`` pairs, first to try first)."""
@@ -331,6 +344,7 @@ class DiagnosisEntry(_Entry):
     remedies: tuple[tuple[str, ...], ...]
     escalated_from: int | None  # the step of the milder diagnosis of the same episode
     caused_by: Cause | None
+    passed: Passed | None = None  # in ``RunRecord.passed``: how the run left it by itself
     _where = "DiagnosisEntry"
 
     def __post_init__(self) -> None:
@@ -348,10 +362,13 @@ class DiagnosisEntry(_Entry):
         if cause is not None:
             cause = Cause(problem=cause["problem"], layer=cause["layer"], label=cause["layer_label"],
                           step=cause["step"])
+        passed = getattr(d, "passed", None)
+        if passed is not None:
+            passed = Passed(step=passed["step"], loss_then=passed["loss_then"], loss_end=passed["loss_end"])
         return cls(problem=d.problem, layer=d.layer, label=d.layer_label, step=d.step, epoch=d.epoch,
                    severity=d.severity, evidence=d.evidence, explanation=d.explanation,
                    remedies=tuple((rid, text) for rid, text in d.remedies), escalated_from=d.escalated_from,
-                   caused_by=cause)
+                   caused_by=cause, passed=passed)
 
 
 @dataclass(frozen=True)
@@ -425,6 +442,7 @@ class RunRecord(_Entry):
     step_loss: tuple[float, ...] = ()  # the training loss of every step
     probes: tuple[ProbeEntry, ...] = ()
     diagnoses: tuple[DiagnosisEntry, ...] = ()
+    passed: tuple[DiagnosisEntry, ...] = ()  # diagnoses the run left by itself (each with its ``passed``)
     treatments: tuple[TreatmentEntry, ...] = ()
     doctor_errors: tuple[DoctorError, ...] = ()
     stop_reason: str | None = None
@@ -436,8 +454,13 @@ class RunRecord(_Entry):
         if self.schema != SCHEMA:
             raise _fail("RunRecord.schema", repr(SCHEMA), self.schema)
         if self.version != VERSION:
-            raise RunRecordError(f"run record: version {self.version} is not supported: this retroprop reads "
+            raise RunRecordError(f"run record: version {self.version} is not supported: this retroprop makes "
                                  f"version {VERSION} of {SCHEMA}")
+        for name, passed in (("diagnoses", False), ("passed", True)):
+            for i, entry in enumerate(getattr(self, name)):
+                if (entry.passed is not None) != passed:
+                    raise _fail(f"RunRecord.{name}[{i}].passed", "an entry" if passed else "null",
+                                entry.passed)
 
     @property
     def epochs(self) -> int:
@@ -454,6 +477,8 @@ class RunRecord(_Entry):
         probes = tuple(ProbeEntry.from_probe(r) for r in recorder.records) if recorder is not None else ()
         diagnoses = tuple(DiagnosisEntry.from_diagnosis(d) for d in
                           (doctor.diagnoses if doctor is not None else history.diagnoses))
+        passed = tuple(DiagnosisEntry.from_diagnosis(d) for d in
+                       (doctor.passed if doctor is not None else getattr(history, "passed", ())))
         source = doctor.treatments if doctor is not None else history.treatments
         treatments = tuple(TreatmentEntry.from_treatment(
             t, getattr(t, "layer_label", None) or _label_at(t.layer, t.step, diagnoses, probes))
@@ -467,7 +492,8 @@ class RunRecord(_Entry):
                        for e in history.doctor_errors)
         return cls(title=title, config=config, logs=history.history,
                    steps_per_epoch=history.params.get("steps"),
-                   step_loss=history.step_loss, probes=probes, diagnoses=diagnoses, treatments=treatments,
+                   step_loss=history.step_loss, probes=probes, diagnoses=diagnoses, passed=passed,
+                   treatments=treatments,
                    doctor_errors=errors, stop_reason=history.stop_reason, wall_time=history.wall_time)
 
     # -- reading and writing ------------------------------------------------------------------
@@ -480,9 +506,11 @@ class RunRecord(_Entry):
         if data.get("schema") != SCHEMA:
             raise _fail("schema", repr(SCHEMA), data.get("schema"))
         version = data.get("version")
-        if version != VERSION or isinstance(version, bool):
+        if version not in READS or isinstance(version, bool):
             raise RunRecordError(f"run record: version {version!r} is not supported: this retroprop reads "
-                                 f"version {VERSION} of {SCHEMA}")
+                                 f"versions {' and '.join(map(str, READS))} of {SCHEMA}")
+        if version == 1:  # before anything passed by itself: the same fields, less ``passed``
+            data = _from_version_1(data)
         return cls._from_mapping(data, "RunRecord")
 
     def to_json(self, indent: int | None = None) -> str:
@@ -515,6 +543,22 @@ class RunRecord(_Entry):
             return cls.from_json(source.read_bytes())
         except RunRecordError as err:
             raise RunRecordError(f"{source}: {err}") from None
+
+
+def _from_version_1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 1 record's data as version 2's: nothing passed by itself. Fields checked later."""
+    data = {**data, "version": VERSION}
+    if "passed" in data:
+        raise RunRecordError("run record: RunRecord: unknown field 'passed' in a version 1 record")
+    data["passed"] = []
+    diagnoses = data.get("diagnoses")
+    if isinstance(diagnoses, list):
+        for i, d in enumerate(diagnoses):
+            if isinstance(d, Mapping) and "passed" in d:
+                raise RunRecordError(f"run record: RunRecord.diagnoses[{i}]: unknown field 'passed' in a "
+                                     "version 1 record")
+        data["diagnoses"] = [{**d, "passed": None} if isinstance(d, Mapping) else d for d in diagnoses]
+    return data
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,6 +12,8 @@ from retroprop import nn
 from retroprop.doctor import Diagnosis, rules
 from retroprop.doctor.episodes import Episodes
 from retroprop.doctor.rules import Finding
+from retroprop.report import report_record
+from retroprop.run_record import RunRecord
 
 YARDSTICK = {"accuracy": 0.95, "neighbours": 5, "rows": 400, "majority": 0.5}
 
@@ -175,7 +177,7 @@ def _fit(lr: float, seed: int = 0, sgd: bool = False) -> tuple[rp.Doctor, rp.His
 
 # seed 0's draw stays on the saddle past the plateau rule's first windows; 1 and 2 leave it sooner
 @pytest.mark.parametrize(("seed", "stays"), [(0, True), (1, False), (2, False)])
-def test_an_early_plateau_the_run_leaves_is_said_then_set_aside(seed: int, stays: bool) -> None:
+def test_an_early_plateau_the_run_leaves_is_said_then_set_aside(seed: int, stays: bool, tmp_path) -> None:
     doctor, history = _fit(lr=1e-3, seed=seed)
     assert doctor.diagnoses == [] and history.diagnoses == []
     assert [d.problem for d in doctor.passed] == doctor.said  # each said, then set aside
@@ -189,6 +191,14 @@ def test_an_early_plateau_the_run_leaves_is_said_then_set_aside(seed: int, stays
     assert history.history["accuracy"][-1] >= 0.95
     assert "Passed by itself" in doctor.summary() and "No problems found" in doctor.summary()
     assert '"passed": [{' in doctor.to_json()
+    # the run record keeps it apart, and the report lists it after a verdict that the run ended healthy
+    record = RunRecord.load(RunRecord.from_run(history, doctor).save(tmp_path / "run.json"))
+    assert record.diagnoses == () and [d.problem for d in record.passed] == ["slow_convergence"]
+    assert record.passed[0].passed.step == passed.passed["step"]
+    assert record.passed[0].passed.loss_end == pytest.approx(passed.passed["loss_end"])
+    page = report_record(tmp_path / "run.html", record).read_text(encoding="utf-8")
+    assert "Healthy by its end." in page and "Passed by itself" in page
+    assert f"by step {passed.passed['step'] + 1} the smoothed training loss fell" in page
 
 
 def test_a_plateau_the_run_never_leaves_stays_a_diagnosis() -> None:

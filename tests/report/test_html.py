@@ -11,7 +11,7 @@ import pytest
 
 from retroprop.doctor import Diagnosis, TreatmentRecord
 from retroprop.report import build_verdict, report_run, write_report
-from retroprop.run_record import DiagnosisEntry, Measurement, RunRecord, TreatmentEntry
+from retroprop.run_record import DiagnosisEntry, Measurement, Passed, RunRecord, TreatmentEntry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # enough of a PNG to embed
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -116,6 +116,26 @@ def test_healthy_run_says_so(runs, tmp_path, figures):
                                       figures=figures[:1], history=runs.healthy.history))
     assert "Healthy." in text_of(parser) and "problem found" not in page
     assert page.count("data:image/png;base64,") == 1
+
+
+def test_what_passed_by_itself_is_listed_after_the_verdict(tmp_path):
+    plateau = DiagnosisEntry(
+        problem="slow_convergence", layer=None, label=None, step=39, epoch=39, severity="warning",
+        evidence={"fall": 0.001}, explanation="flat <here>.", remedies=[("higher_lr", "raise it")],
+        escalated_from=None, caused_by=None, passed=Passed(step=1499, loss_then=0.693, loss_end=0.021))
+    page, parser = parse(write_report(tmp_path / "passed.html", title="t", verdict=[], passed=[plateau]))
+    text = text_of(parser)
+    assert "Healthy by its end." in text and "Healthy. " not in text and "problem found" not in text
+    assert ("slow_convergence in the whole model, said at step 40 (in epoch 40): by step 1500 the smoothed "
+            "training loss fell from 0.693 to 0.021, untreated.") in text
+    dead = DiagnosisEntry(problem="dead_relu", layer="1", label="layer 1 <ReLU>", step=5, epoch=0,
+                          severity="warning", evidence={}, explanation="silent", remedies=[],
+                          escalated_from=None, caused_by=None)
+    page, parser = parse(write_report(tmp_path / "both.html", title="t", verdict=[dead], passed=[plateau]))
+    text = text_of(parser)
+    assert "1 problem found." in text and "Healthy" not in text
+    assert text.index("dead_relu") < text.index("Passed by itself") < text.index("slow_convergence")
+    assert "&lt;ReLU&gt;" in page
 
 
 def test_treatments_are_filed_under_their_diagnosis_with_outcome_and_change(runs, tmp_path):

@@ -3,6 +3,7 @@ checks every field, and a report from a record read back that is the live run's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -18,6 +19,7 @@ from retroprop.run_record import (
     Cause,
     DiagnosisEntry,
     LayerProbe,
+    Passed,
     ProbeEntry,
     RunRecord,
     RunRecordError,
@@ -109,7 +111,15 @@ def broken(data: dict, change) -> dict:
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda d: d.update(version=VERSION + 1),
-     rf"version {VERSION + 1} is not supported: this retroprop reads version {VERSION}"),
+     rf"version {VERSION + 1} is not supported: this retroprop reads versions 1 and {VERSION}"),
+    (lambda d: d.update(version=0), r"version 0 is not supported"),
+    (lambda d: d.update(version=True), r"version True is not supported"),
+    (lambda d: d.update(version=1), r"RunRecord: unknown field 'passed' in a version 1 record"),
+    (lambda d: d["passed"].append(d["diagnoses"][0]), r"RunRecord.passed\[0\].passed: expected an entry"),
+    (lambda d: d["diagnoses"][0].update(passed={"step": 5, "loss_then": 1.0, "loss_end": 0.5}),
+     r"RunRecord.diagnoses\[0\].passed: expected null, got Passed"),
+    (lambda d: d["diagnoses"][0].update(passed={"step": 5, "loss_then": 1.0}),
+     r"RunRecord.diagnoses\[0\].passed: missing field 'loss_end'"),
     (lambda d: d.pop("version"), r"version None is not supported"),
     (lambda d: d.update(schema="something.else"), r"schema: expected 'retroprop.run_record'"),
     (lambda d: d.pop("probes"), r"RunRecord: missing field 'probes' \(a list\)"),
@@ -131,6 +141,30 @@ def broken(data: dict, change) -> dict:
 def test_a_record_that_does_not_fit_names_the_field(saved, change, message):
     with pytest.raises(RunRecordError, match=message):
         RunRecord.from_dict(broken(saved, change))
+
+
+def test_a_version_1_record_reads_with_nothing_passed(saved):
+    old = broken(saved, lambda d: d.pop("passed"))
+    old["version"] = 1
+    for entry in old["diagnoses"]:
+        entry.pop("passed")
+    record = RunRecord.from_dict(old)
+    assert record.version == VERSION and record.passed == ()
+    assert [d.problem for d in record.diagnoses] == [d["problem"] for d in saved["diagnoses"]]
+    assert all(d.passed is None for d in record.diagnoses)
+    old["diagnoses"][0]["passed"] = None  # version 1 had no such field, not even empty
+    with pytest.raises(RunRecordError, match=r"RunRecord.diagnoses\[0\]: unknown field 'passed'"):
+        RunRecord.from_dict(old)
+
+
+def test_a_passed_diagnosis_round_trips():
+    entry = dataclasses.replace(diagnosis(None, None, 40, problem="slow_convergence"),
+                                passed=Passed(step=499, loss_then=0.69, loss_end=0.05))
+    record = RunRecord(passed=[entry])
+    back = RunRecord.from_json(record.to_json())
+    assert back == record and back.passed[0].passed == Passed(step=499, loss_then=0.69, loss_end=0.05)
+    with pytest.raises(RunRecordError, match=r"RunRecord.diagnoses\[0\].passed: expected null"):
+        RunRecord(diagnoses=[entry])
 
 
 def test_bad_files_are_refused_with_a_clear_error(tmp_path):

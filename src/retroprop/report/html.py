@@ -58,6 +58,8 @@ h3{margin:.1rem 0 .5rem;font-size:1.15rem}
 .summary li.no{color:#c62828;font-weight:bold}
 .run{margin:1.4rem 0 .4rem}.run h3{font-size:1.25rem}
 .summary.problems{background:#fdecea;border-left:6px solid #c62828}
+.passed{background:#f4f6f8;border-left:6px solid #78909c;padding:.5rem 1rem;border-radius:6px;
+margin:.6rem 0 1rem}
 .finding{border:1px solid #ddd;border-left:6px solid #f57c00;border-radius:6px;padding:.8rem 1rem;
 margin:1rem 0}
 .finding.critical{border-left-color:#c62828}
@@ -330,10 +332,29 @@ def _group_html(index: int, members: list[Finding]) -> str:
 
 HEALTHY = ("<b>Healthy.</b> The doctor found no problem in this run: no vanishing or exploding gradients, no "
            "dead units, no saturation, no NaN/Inf, and the loss behaved.")
+PASSED = ("<b>Healthy by its end.</b> No problem remains: what the doctor said during the run, the run "
+          "left by itself.")
 
 
-def _verdict_html(findings: list[Finding]) -> str:
+def _passed_html(passed: Sequence[DiagnosisEntry]) -> str:
+    """The diagnoses the run left by itself, untreated (said when seen; their ``passed`` says how)."""
+    items = []
+    for d in passed:
+        how = d.passed
+        where = d.label or d.layer or "the whole model"
+        text = f"<b>{_e(d.problem)}</b> in {_e(where)}, said at {_when(d.step, d.epoch)}"
+        if how is not None:
+            text += (f": by step {how.step + 1} the smoothed training loss fell from "
+                     f"{_e(_num(how.loss_then))} to {_e(_num(how.loss_end))}, untreated")
+        items.append(f"<li>{text}.</li>")
+    return ('<div class="passed"><h3>Passed by itself</h3><p>Said when seen, then left by the run itself: '
+            "the model went on to fit its training data.</p><ul>" + "".join(items) + "</ul></div>")
+
+
+def _verdict_html(findings: list[Finding], passed: Sequence[DiagnosisEntry] = ()) -> str:
     if not findings:
+        if passed:
+            return (f'<p class="summary healthy">{PASSED}</p>\n' + _passed_html(passed))
         return f'<p class="summary healthy">{HEALTHY}</p>'
     by_problem: dict[str, list[Finding]] = {}  # in order of first sight
     for f in findings:
@@ -358,6 +379,8 @@ def _verdict_html(findings: list[Finding]) -> str:
     body = [f'<div class="summary problems">{summary}</div>']
     for i, members in enumerate(_grouped(findings), start=1):
         body.append(_finding_html(i, members[0]) if len(members) == 1 else _group_html(i, members))
+    if passed:
+        body.append(_passed_html(passed))
     return "\n".join(body)
 
 
@@ -466,7 +489,7 @@ def _note_html(note: Any) -> str:
 
 def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures: Iterable[Any] = (),
                  history: Any = None, config: Any = None, notes: Any = None, summary: Any = None,
-                 runs: Sequence[Mapping[str, Any]] | None = None) -> Path:
+                 runs: Sequence[Mapping[str, Any]] | None = None, passed: Iterable[Any] = ()) -> Path:
     """Write one self-contained HTML file (atomically) and return its path.
 
     ``verdict``: what ``build_verdict`` returns (``Finding``s), or the diagnoses and treatments
@@ -481,15 +504,17 @@ def write_report(path: Any, *, title: str, verdict: Iterable[Any] = (), figures:
     ``summary``: what the report shows as a whole, first: a text or ``{"text": ..., "claims":
     [(claim, holds), ...]}``. ``runs``: several runs compared (a demonstration's before and after):
     dicts with ``label``, ``recipe``, ``verdict`` and ``history``, each given its own verdict and
-    History table (``verdict`` and ``history`` then add to them, and may be left out).
+    History table (``verdict`` and ``history`` then add to them, and may be left out). ``passed``: the
+    diagnoses the run left by itself (``RunRecord.passed`` or ``Doctor.passed``), listed after the verdict.
     Every text is HTML-escaped; the page has inline CSS only, no scripts and no external URLs."""
     findings = _findings(verdict)
     figures = list(figures or ())
     parts = [_summary_html(summary)] if summary is not None else []
     if runs:
         parts.append(_runs_html(runs))
-    if findings or not runs:
-        parts.append(_verdict_html(findings))
+    passed = list(diagnosis_entries(passed or ()))
+    if findings or passed or not runs:
+        parts.append(_verdict_html(findings, passed))
     sections = [f"<h1>{_e(title)}</h1>",
                 '<section id="verdict"><h2>Verdict</h2>\n' + "\n".join(parts) + "\n</section>"]
     if figures:

@@ -63,4 +63,4 @@ def report_record(path: Any, record: RunRecord, *, model: Any = None, x: Any = N
         figures += list(extra_figures or ())
         verdict = build_verdict(record.diagnoses, record.treatments, record)
         return write_report(path, title=record.title or "Training report", verdict=verdict, figures=figures,
-                            history=record, config=record.config, notes=notes_list)
+                            history=record, config=record.config, notes=notes_list, passed=record.passed)

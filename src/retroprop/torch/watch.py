@@ -361,12 +361,13 @@ class Watch:
 
     def history(self) -> Any:
         """The run as a retroprop ``History``: the epoch logs given to ``end_epoch``, the per-step losses,
-        the diagnoses, treatments and the doctor's own errors."""
+        the diagnoses (and those that passed by themselves), treatments and the doctor's own errors."""
         from retroprop.history import History
 
         doctor = self.core
         history = History(model=self.model, params={"optimizer": self.optimizer},
-                          diagnoses=list(doctor.diagnoses), treatments=list(doctor.treatments),
+                          diagnoses=list(doctor.diagnoses), passed=list(doctor.passed),
+                          treatments=list(doctor.treatments),
                           doctor_errors=list(doctor.errors), stop_reason=doctor.stop_reason)
         for epoch, log in enumerate(doctor.epoch_logs):
             history.append(epoch, log)
