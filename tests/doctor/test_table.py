@@ -101,6 +101,30 @@ def test_unless_and_gates_of_the_loss_check():
     assert [f.problem for f in table.run("loss", heavy)] == ["dropout_too_high"]
 
 
+def test_a_costly_gate_is_read_only_once_its_detector_found_something():
+    yardstick_reads = []
+
+    def attainable():
+        yardstick_reads.append(1)
+        return {"accuracy": 0.99, "neighbours": 5, "rows": 400, "majority": 0.5}
+
+    # a loss still falling fast at 96 % training accuracy: the plateau detectors find nothing, and
+    # whether the model sorts its rows as well as a neighbour vote (the gate) is never asked
+    falling = np.linspace(2.3, 0.2, 300)
+    logs = [{"loss": 0.2, "accuracy": 0.96}]
+    table.run("loss", Evidence(losses=falling, start=2.3, start20=2.2, recent=100, chance_loss=2.3,
+                               epoch_logs=logs, attainable=attainable))
+    assert yardstick_reads == []
+    # a stall: the plateau is found, then the gate asks, and a fitted model explains the stall away
+    flat = np.full(300, 2.29)
+    fitted = Evidence(losses=flat, start=2.3, start20=2.3, recent=100, chance_loss=2.3, epoch_logs=logs,
+                      attainable=lambda: {"accuracy": 0.95, "neighbours": 5, "rows": 400, "majority": 0.5})
+    assert "slow_convergence" not in [f.problem for f in table.run("loss", fitted)]
+    short = dataclasses.replace(fitted, attainable=attainable)  # the vote sorts more: not fitted
+    assert "slow_convergence" in [f.problem for f in table.run("loss", short)]
+    assert yardstick_reads
+
+
 def test_the_doctor_runs_what_the_table_holds(monkeypatch):
     """Swap one row's detector and the doctor says what the new one finds: the table is the code."""
     seen: list[str] = []

@@ -208,6 +208,9 @@ class Detector:
     gate: Gate | None = None
     unless: tuple[str, ...] = ()
     final: bool = False
+    # the gate read only once the detector found something: a gate that may cost more than its
+    # detector (a nearest-neighbour yardstick of the training rows) is not paid on every check
+    gate_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -827,20 +830,22 @@ TABLE: tuple[Rule, ...] = (
     Rule(P.SLOW_CONVERGENCE,
          (Detector("slow_convergence", "loss", lambda e: rules.slow_convergence(
              e.losses, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss, steps_left=e.steps_left),
-              gate=_stall_unexplained),
+              gate=_stall_unexplained, gate_after=True),
           Detector("slow_convergence (steps)", "loss", lambda e: rules.slow_steps(
-              e.losses, e.update_ratios, e.start), gate=_stall_unexplained, unless=("slow_convergence",)),
+              e.losses, e.update_ratios, e.start), gate=_stall_unexplained, gate_after=True,
+              unless=("slow_convergence",)),
           Detector("slow_convergence (unfinished)", "loss", lambda e: rules.unfinished(
               e.losses, e.start, movement=e.movement, steps_left=e.steps_left, chance_loss=e.chance_loss,
-              batch_size=e.batch_size), gate=_stall_unexplained, unless=("slow_convergence",)),
+              batch_size=e.batch_size), gate=_stall_unexplained, gate_after=True,
+              unless=("slow_convergence",)),
           Detector("slow_convergence (rate decayed)", "loss", lambda e: rules.rate_decayed(
               e.losses, e.rates, e.recent_update_ratios, e.start, batch_size=e.batch_size,
               chance_loss=e.chance_loss, epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
-              gate=_no_other_cause, unless=("slow_convergence",)),
+              gate=_no_other_cause, gate_after=True, unless=("slow_convergence",)),
           Detector("slow_convergence (ended short)", "loss", lambda e: rules.ended_short(
               e.losses, e.steps_left, e.start, batch_size=e.batch_size, chance_loss=e.chance_loss,
               epoch_logs=e.epoch_logs, samples=e.samples, attainable=e.attainable),
-              gate=_no_other_cause, unless=("slow_convergence",)),
+              gate=_no_other_cause, gate_after=True, unless=("slow_convergence",)),
           Detector("slow_convergence (steps not taken)", "stop", lambda e: rules.steps_not_taken(
               e.backward_passes, e.steps))),
          ("higher_lr", "adam", "batchnorm"),
@@ -937,9 +942,11 @@ def run(family: str, evidence: Evidence,
     for detector in detectors(family):
         if detector.unless and any(f.problem in detector.unless for f in found):
             continue
-        if detector.gate is not None and not detector.gate(evidence, found):
+        if detector.gate is not None and not detector.gate_after and not detector.gate(evidence, found):
             continue
         new = call(detector, evidence)
+        if new and detector.gate is not None and detector.gate_after and not detector.gate(evidence, found):
+            continue
         if detector.final and new:
             return found + list(new)  # what earlier rows (causes) found stands; later ones are skipped
         found += new
