@@ -52,6 +52,53 @@ def test_overfitting_on_a_tiny_training_set_is_found():
     assert rules.overfitting(climbing, samples=(30, 3000)) == []
 
 
+def memorized_logs(val: float = 211.0, train: float = 0.0008) -> list[dict[str, float]]:
+    """A training loss near 0 (a blind guess scores 0.0168) and a validation loss that fell a little
+    from its start and never rose: 200 weights fit to 20 rows, the other directions left as noise."""
+    losses = [(222.0, 240.0), (124.0, 230.0), (3.0, 212.0), (train, val), (train, val), (train, val)]
+    return [{"loss": t, "val_loss": v} for t, v in losses]
+
+
+def test_a_fitted_training_set_and_a_validation_loss_no_better_than_a_guess_is_memorized():
+    logs = memorized_logs()
+    assert rules.overfitting(logs, samples=(20, 100), parameters=201, reference=0.0168) == []  # never rose
+    (finding,) = rules.memorized(logs, samples=(20, 100), parameters=201, chance_loss=0.0168)
+    assert finding.problem == "overfitting" and finding.evidence["case"] == "memorized"
+    assert finding.evidence["val_loss_now"] == 211.0 and "no better than that guess" in finding.explanation
+    # a validation loss below a blind guess's: something carries over, however far above the training
+    assert rules.memorized(memorized_logs(val=0.015), (20, 100), parameters=201, chance_loss=0.0168) == []
+    # a training loss above a tenth of a guess's: not fitted
+    assert rules.memorized(memorized_logs(train=0.003), (20, 100), parameters=201, chance_loss=0.0168) == []
+    # too small a model to memorize, no guess to compare with, too few epochs, a broken log
+    assert rules.memorized(logs, (20_000, 100), parameters=201, chance_loss=0.0168) == []
+    assert rules.memorized(logs, (20, 100), parameters=201, chance_loss=None) == []
+    assert rules.memorized(logs[-2:], (20, 100), parameters=201, chance_loss=0.0168) == []
+    broken = [*logs[:-1], {"loss": 0.0008, "val_loss": math.nan}]
+    assert rules.memorized(broken, (20, 100), parameters=201, chance_loss=0.0168) == []
+
+
+def _fit_wide_linear(rows: int, related: bool, seed: int, validate_on_training: bool = False):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows + 200, 100)).astype(np.float32)
+    signal = x @ (rng.standard_normal((100, 1)) / 10) + 0.1 * rng.standard_normal((rows + 200, 1))
+    y = (signal if related else rng.standard_normal((rows + 200, 1))).astype(np.float32)
+    rp.manual_seed(seed)
+    model, doctor = nn.Sequential(nn.Linear(100, 1)), rp.Doctor()
+    validation = (x[:rows], y[:rows]) if validate_on_training else (x[rows:], y[rows:])
+    with np.errstate(all="ignore"):
+        rp.fit(model, x[:rows], y[:rows], loss="mse", optimizer=rp.optim.SGD(model.parameters(), lr=0.01),
+               epochs=300, batch_size=min(rows, 32), validation_data=validation, verbose=0, doctor=doctor,
+               seed=seed)
+    return [d.problem for d in doctor.diagnoses]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_100_weights_fit_to_10_rows_of_noise_are_overfitting(seed):
+    assert _fit_wide_linear(10, related=False, seed=seed) == ["overfitting"]
+    assert _fit_wide_linear(400, related=True, seed=seed) == []  # enough rows: it generalizes
+    assert _fit_wide_linear(10, related=False, seed=seed, validate_on_training=True) == []
+
+
 def test_overfitting_reads_a_bounded_window_with_the_running_best():
     logs = tiny_training_set_logs()
     best = rules.EpochBest()

@@ -768,7 +768,11 @@ TABLE: tuple[Rule, ...] = (
          (Detector("overfitting", "epoch", lambda e: rules.overfitting(
              e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, e.first_epoch, best=e.best,
              parameters=e.parameters, reference=e.chance_loss or _run_start(e)),
-                   gate=_not_validating_on_training),),
+                   gate=_not_validating_on_training),
+          Detector("overfitting (memorized)", "epoch", lambda e: rules.memorized(
+              e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, parameters=e.parameters,
+              chance_loss=e.chance_loss),
+                   gate=_not_validating_on_training, unless=("overfitting",)),),
          ("dropout", "weight_decay", "early_stopping"),
          treat_rank=19,
          signal="validation loss by epoch, against its running minimum, while the training loss does not "
@@ -781,7 +785,9 @@ TABLE: tuple[Rule, ...] = (
                    "those epochs a gap >= {gap:.2f} and >= twice the accuracies' sampling noise "
                    "(Agresti-Coull); never when the validation data is the training data, nor for a model "
                    "with fewer parameters than {capacity:.0%} of its training samples, nor while the "
-                   "validation loss is at most {fitted:.0%} of a blind guess's (else of the start)",
+                   "validation loss is at most {fitted:.0%} of a blind guess's (else of the start); or, for "
+                   "{epochs} epochs, the training loss at most {fitted:.0%} of a blind guess's and the "
+                   "validation loss at or above it (memorized)",
          window="{epochs} epochs",
          why="the network memorizes its training data instead of generalizing: it does better on what it "
              "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "

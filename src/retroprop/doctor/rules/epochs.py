@@ -148,6 +148,42 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
     )]
 
 
+def memorized(epoch_logs: Sequence[dict[str, float]], samples: tuple[int, int] | None = None, *,
+              parameters: int | None = None, chance_loss: float | None = None) -> list[Finding]:
+    """``overfitting``, case ``memorized``: over each of the last ``OVERFIT_EPOCHS`` epochs the training
+    loss is at most ``FITTED_LEVEL`` of a blind guess's (``chance_loss``: the loss of predicting the
+    training targets' mean or class frequencies, whatever the input) while the validation loss is at or
+    above it: the model fits the rows it has seen and predicts new ones no better than a guess that
+    ignores them. Nothing it learned carries over, whether or not the validation loss ever rose (it
+    may never have fallen: 20 rows pin down 20 of 200 weights, and the other 180 stay noise). Not for
+    a model with fewer parameters than ``OVERFIT_CAPACITY`` of its training samples (``samples``),
+    which cannot memorize them."""
+    if parameters and samples and samples[0] and parameters < OVERFIT_CAPACITY * samples[0]:
+        return []
+    if chance_loss is None or not (math.isfinite(chance_loss) and chance_loss > 0):
+        return []
+    recent = list(epoch_logs[-OVERFIT_EPOCHS:])
+    if len(recent) < OVERFIT_EPOCHS:
+        return []
+    for log in recent:
+        train, val = log.get("loss"), log.get("val_loss")
+        if train is None or val is None or not (math.isfinite(train) and math.isfinite(val)):
+            return []
+        if not (train <= FITTED_LEVEL * chance_loss and val >= chance_loss):
+            return []
+    train, val = float(recent[-1]["loss"]), float(recent[-1]["val_loss"])
+    return [Finding(
+        "overfitting", None, None, "warning",
+        {"case": "memorized", "train_loss_now": train, "val_loss_now": val, "reference_loss": chance_loss,
+         "epochs": OVERFIT_EPOCHS, "val_loss_risen": False},
+        f"the training loss is {_fmt(train)}, {train / chance_loss:.1%} of a blind guess's "
+        f"({_fmt(chance_loss)}), while the validation loss is {_fmt(val)}, no better than that guess, for "
+        f"{OVERFIT_EPOCHS} epochs: "
+        "the model fits the rows it has seen and predicts new ones no better than ignoring their inputs: "
+        "it has memorized its training data.",
+    )]
+
+
 def _accuracy_collapsed(recent: Sequence[dict[str, float]], top: float,
                         samples: tuple[int, int] | None) -> bool:
     """Whether the validation accuracy of every one of ``recent`` epochs is below its best ``top``
