@@ -728,6 +728,21 @@ def test_a_run_that_ends_still_learning_far_from_what_the_data_allows_is_slow_co
     assert rules.ended_short(losses, 0, attainable=lambda: 1 / 0, **dict(kwargs, epoch_logs=fitted)) == []
 
 
+def test_a_dozen_full_batch_steps_that_end_still_falling_fast_are_read_too():
+    # too few steps for loss_trend (None): the pace of the last quarter against the earlier ones decides
+    losses = [2.31, 2.30, 2.29, 2.27, 2.25, 2.22, 2.19, 2.16, 2.12, 2.08, 2.04, 1.97]
+    log = [{"loss": 1.97, "accuracy": 0.43, "val_loss": 1.86, "val_accuracy": 0.61}]
+    vote = {"accuracy": 0.975, "neighbours": 5, "rows": 1000}
+    kwargs = {"chance_loss": math.log(10), "epoch_logs": log, "samples": (1197, 600)}
+    assert rules.loss_trend(losses, chance_loss=math.log(10)) is None
+    (finding,) = rules.ended_short(losses, 0, attainable=lambda: vote, **kwargs)
+    assert finding.evidence["case"] == "ended_short" and finding.evidence["steps"] == 12
+    fading = [2.31, 2.10, 1.95, 1.85, 1.78, 1.74, 1.72, 1.71, 1.705, 1.70, 1.70, 1.70]  # levelled off
+    assert rules.ended_short(fading, 0, attainable=lambda: vote, **kwargs) == []
+    assert rules.ended_short(losses[:3], 0, attainable=lambda: vote, **kwargs) == []  # too few to read
+    assert rules.ended_short([*losses[:-1], math.nan], 0, attainable=lambda: vote, **kwargs) == []
+
+
 @pytest.mark.parametrize("lr, named", [(0.01, True), (0.1, False)])
 def test_fit_names_a_run_that_ends_while_still_learning(digits, lr, named):
     # four epochs at lr 0.01 reach 44 % training accuracy, where a neighbour vote sorts 98 %; at 0.1, 94 %

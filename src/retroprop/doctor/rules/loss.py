@@ -452,14 +452,19 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
     falling (``loss_trend``) and the latest epoch log's accuracy (``_sorted_share``) is short of what a
     nearest-neighbour vote on the training rows sorts (``attainable``) by ``OVERFIT_GAP`` and twice
     their sampling noise: the run stopped while it was still learning, far from what the data allows
-    (too few steps, or steps too small). A run still falling near that mark has little left to gain."""
+    (too few steps, or steps too small). A run still falling near that mark has little left to gain.
+    A run too short for ``loss_trend`` to read (a few full-batch epochs: a dozen steps) is falling when
+    its losses fall at an undiminished pace to its end (``_pace_kept``, as ``unfinished`` reads it)."""
     if steps_left != 0 or attainable is None:
         return []
     log = epoch_logs[-1] if epoch_logs else {}
     accuracy = _sorted_share(log)
     if accuracy is None or accuracy > 1 - OVERFIT_GAP:
         return []
-    if loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss) != "falling":
+    trend = loss_trend(losses, start, batch_size=batch_size, chance_loss=chance_loss)
+    if trend is None:  # too few steps to read a trend (or losses not finite: _pace_kept refuses them)
+        trend = "falling" if _pace_kept(np.asarray(losses[-HORIZON:], dtype=np.float64)) is not None else None
+    if trend != "falling":
         return []
     yardstick = attainable()
     if yardstick is None:
@@ -478,6 +483,24 @@ def ended_short(losses: Sequence[float], steps_left: int | None, start: float | 
         f"{yardstick.get('neighbours')}-nearest-neighbour vote sorts {reachable:.1%} of the training rows: "
         "it stopped while still learning, far from what the data allows (too few steps, or steps too small).",
     )]
+
+
+def _pace_kept(recent: np.ndarray) -> tuple[list[float], float, int] | None:
+    """Whether ``recent`` losses fall at an undiminished pace: split in four quarters, the last
+    quarter's mean below the third's by more than twice their noise, ``PLATEAU_FALL`` of its level
+    and ``PACE_KEPT`` of the mean fall per quarter. The quarters' means, that last fall and the last
+    quarter's length; None when the pace was not kept (or the losses are not finite)."""
+    if recent.size < SHORT_RUN_STEPS or not np.isfinite(recent).all():
+        return None
+    quarters = np.array_split(recent, 4)
+    means = [float(q.mean()) for q in quarters]
+    length = quarters[-1].size
+    fall = means[2] - means[3]
+    noise = math.sqrt(float(quarters[2].var()) / quarters[2].size + float(quarters[3].var()) / length)
+    kept = fall >= PACE_KEPT * (means[0] - means[3]) / 3  # against the mean fall per quarter
+    if not (fall > 2 * noise and fall > PLATEAU_FALL * means[3] and kept):
+        return None
+    return means, fall, length
 
 
 def steps_not_taken(backward_passes: int | None, steps: int) -> list[Finding]:
@@ -547,14 +570,10 @@ def unfinished(losses: Sequence[float], start: float | None = None, *, movement:
     recent = np.asarray(losses[-HORIZON:], dtype=np.float64)
     if recent.size < (SHORT_RUN_STEPS if steps_left == 0 else 2 * LOSS_EMA_STEPS):
         return []
-    quarters = np.array_split(recent, 4)
-    means = [float(q.mean()) for q in quarters]
-    length = quarters[-1].size
-    fall = means[2] - means[3]
-    noise = math.sqrt(float(quarters[2].var()) / quarters[2].size + float(quarters[3].var()) / length)
-    kept = fall >= PACE_KEPT * (means[0] - means[3]) / 3  # against the mean fall per quarter
-    if not (fall > 2 * noise and fall > PLATEAU_FALL * means[3] and kept):
+    pace = _pace_kept(recent)
+    if pace is None:
         return []
+    means, fall, length = pace
     # the last quarter's mean stands at its middle: its pace, kept to the end of the run
     projected = means[3] - fall / length * (steps_left + length / 2)
     if projected <= chance_loss:
