@@ -164,6 +164,26 @@ def test_a_squashing_output_before_a_loss_that_squashes_is_a_warning(kind, loss,
     assert (finding.severity, finding.evidence["case"], finding.layer) == ("warning", case, "3")
 
 
+@pytest.mark.parametrize(("before", "softmax", "loss"), [
+    ("relu", "log_softmax", "nll"), ("relu", "log_softmax", "cross_entropy"),
+    ("sigmoid", "softmax", "cross_entropy_probs"), ("tanh", "log_softmax", "nll"),
+])
+def test_scores_clipped_or_squashed_before_the_output_softmax_are_named(before, softmax, loss):
+    layers = mlp(act("3", before), {"name": "4", "label": "dropout 4", "kind": "dropout"}, act("5", softmax),
+                 n_out=10)
+    (finding,) = checks.loss_output_mismatch(layers, loss, LABELS10)
+    assert (finding.severity, finding.evidence["case"]) == ("warning", "activation_before_softmax")
+    assert finding.layer == "3"
+    assert finding.evidence["activation"] == before and "before the" in finding.explanation
+    if before != "relu":  # scores in a band of width 1 or 2: the true class's share stays bounded
+        band = 2.0 if before == "tanh" else 1.0
+        assert finding.evidence["loss_floor"] == pytest.approx(math.log(1 + 9 * math.exp(-band)))
+    # the scores as the last Linear layer made them, or through an activation that only bends them below 0
+    assert checks.loss_output_mismatch(mlp(act("3", softmax), n_out=10), loss, LABELS10) == []
+    elu = mlp(act("3", "elu"), act("4", softmax), n_out=10)
+    assert checks.loss_output_mismatch(elu, loss, LABELS10) == []
+
+
 def test_nll_on_raw_scores_has_no_minimum():
     for tail in ((), (act("3", "relu"),), (act("3", "leaky_relu"),)):
         (finding,) = checks.loss_output_mismatch(mlp(*tail), "nll", LABELS)

@@ -41,6 +41,20 @@ def test_a_softmax_before_cross_entropy_is_named_at_the_first_step_and_removed(d
     assert repaired.history["val_accuracy"][-1] > watched.history["val_accuracy"][-1] + 0.2
 
 
+def test_a_relu_on_the_scores_before_log_softmax_is_named_and_removed_with_the_softmax_kept(digits):
+    _, x, y = digits
+    watched = _fit(_mlp(nn.ReLU(), nn.LogSoftmax(dim=1)), x, y, loss="nll")
+    first = watched.diagnoses[0]
+    assert (first.problem, first.step, first.layer) == ("loss_output_mismatch", 0, "3")
+    assert first.evidence["case"] == "activation_before_softmax"
+    repaired = _fit(model := _mlp(nn.ReLU(), nn.LogSoftmax(dim=1)), x, y, loss="nll", repair=True)
+    treatment = repaired.treatments[0]
+    assert (treatment.remedy, treatment.applied) == ("fix_output_loss", True)
+    assert "removed the ReLU before the output's LogSoftmax" in treatment.description
+    assert isinstance(model[3], nn.Identity) and isinstance(model[4], nn.LogSoftmax)
+    assert not [d for d in repaired.diagnoses if d.problem == "loss_output_mismatch" and d.step > 0]
+
+
 def test_raw_pixels_are_standardized_before_they_do_harm(digits):
     raw, _, y = digits
     x = raw * 16.0  # 0-255, as a camera gives them

@@ -307,6 +307,41 @@ def test_the_setup_checks_run_before_the_first_step_and_repair_fits_the_output_i
     assert isinstance(model[3], nn.Identity)
 
 
+class ScoresThroughReLU(nn.Module):
+    """The class scores through F.relu before F.log_softmax, in forward: no module to swap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden, self.scores = nn.Linear(16, 32), nn.Linear(32, 3)
+
+    def forward(self, x):
+        return F.log_softmax(F.relu(self.scores(F.relu(self.hidden(x)))), dim=1)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_relu_before_log_softmax_is_named_and_removed_where_it_is_a_module(functional):
+    torch.manual_seed(0)
+    model = ScoresThroughReLU() if functional else nn.Sequential(
+        nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3), nn.ReLU(), nn.LogSoftmax(dim=1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    doctor = watch(model, optimizer, repair=True)
+    x, y = data()
+    for i in range(0, len(x), 32):
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(x[i:i + 32]), y[i:i + 32])
+        loss.backward()
+        doctor.observe(loss)
+        optimizer.step()
+    doctor.finish()
+    first = doctor.diagnoses[0]
+    assert (first.problem, first.evidence["case"]) == ("loss_output_mismatch", "activation_before_softmax")
+    treatment = doctor.treatments[0]
+    if functional:  # advice with the edit to make, nothing applied half-way
+        assert not treatment.applied and "without the activation before it" in treatment.description
+    else:
+        assert treatment.applied and isinstance(model[3], nn.Identity) and isinstance(model[4], nn.LogSoftmax)
+
+
 def test_frozen_layers_are_not_taken_for_vanishing_gradients():
     """Fine-tuning: a frozen first layer gets no gradient by design."""
     model = mlp(0)

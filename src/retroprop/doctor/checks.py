@@ -317,6 +317,11 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
     if loss in REGRESSION_LOSSES:
         info = _as_indicators(info, width, n_classes)
     cases = [case for case in _mismatches(kind, head, width, loss, info, n_classes) if case]
+    before = _scores_activation(layers, head) if kind in ("softmax", "log_softmax") else None
+    if before is not None and loss in CATEGORICAL_LOSSES and width != 1:
+        cases.append(_activation_before_softmax(before, kind, width, info, n_classes))
+        if len(cases) == 1:  # the activation before the softmax is the layer to name
+            head = before
     if broadcast is not None:
         cases.insert(0, _broadcast_case(loss, *broadcast))
     if not cases:
@@ -327,6 +332,44 @@ def loss_output_mismatch(layers: Sequence[dict[str, Any]], loss: str | None,
     if len(cases) > 1:
         evidence["also"] = [other[0] for other in cases[1:]]
     return [_finding("loss_output_mismatch", head, severity, evidence, explanation, fix)]
+
+
+# activations that clip or squash a softmax's scores (others, ELU and the like, bend them only below 0)
+SCORE_SQUASHERS = frozenset({"relu", "sigmoid", "tanh", "softmax"})
+
+
+def _scores_activation(layers: list[dict[str, Any]], head: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The activation the scores went through just before the output's softmax ``head`` (layers that
+    leave values as they are aside), when it clips or squashes them (``SCORE_SQUASHERS``); else None."""
+    if head is None:
+        return None
+    index = next((i for i, layer in enumerate(layers) if layer is head), None)
+    for layer in reversed(layers[:index] if index is not None else []):
+        if layer["kind"] in TRAILING:
+            continue
+        return layer if layer["kind"] in SCORE_SQUASHERS else None
+    return None
+
+
+def _activation_before_softmax(before: dict[str, Any], kind: str, width: int | None,
+                               info: dict[str, Any] | None, n_classes: int | None) -> tuple:
+    """``loss_output_mismatch``, case ``activation_before_softmax``: the class scores clipped at 0 or
+    squashed into a band before the output's softmax normalizes them."""
+    activation, classes = before["kind"], _classes(info, n_classes)
+    where = _label(before)
+    fix = FIT_FIX.format(remedy=f"fix_output_loss: remove the {activation} before the {kind}")
+    if activation == "relu":
+        return ("activation_before_softmax", "warning", {"activation": activation, "classes": classes},
+                f"{where} clips the class scores at 0 before the {kind.replace('_', '-')}: a class whose "
+                "score is pushed below 0 passes no gradient again, so its probability is stuck where the "
+                "others leave it.", fix)
+    low, high = OUTPUT_RANGE[activation]
+    floor = math.log1p((max(classes or width or 2, 2) - 1) * math.exp(-(high - low)))
+    return ("activation_before_softmax", "warning",
+            {"activation": activation, "classes": classes, "loss_floor": floor},
+            f"{where} squashes the class scores into ({low:g}, {high:g}) before the "
+            f"{kind.replace('_', '-')}: its probabilities can never be confident, the loss can never fall "
+            f"below {_fmt(floor)}, and its gradient stays small even when the prediction is wrong.", fix)
 
 
 def rows_coupled(layers: Sequence[dict[str, Any]], coupled: dict[str, Any] | None) -> list[Finding]:

@@ -472,7 +472,9 @@ def standardize_inputs(model: Module, optimizer: Any, layer: str | None = None, 
 
 
 # fix_output_loss, by the case ``checks.loss_output_mismatch`` found: the output activation to put in
-# place of the one after the last Linear layer (None: remove it), by loss where it depends on it
+# place of the one after the last Linear layer (None: remove it), by loss where it depends on it;
+# BEFORE_SOFTMAX: remove the activation before the output's softmax instead
+BEFORE_SOFTMAX = "before_softmax"
 OUTPUT_FIXES: dict[str, Any] = {
     "double_softmax": None, "sigmoid_categorical": {"cross_entropy": None, "cross_entropy_probs": Softmax},
     "bounded_scores": None, "nonnegative_scores": None, "double_sigmoid": None,
@@ -483,6 +485,8 @@ OUTPUT_FIXES: dict[str, Any] = {
     "output_range": None,
     # several labels per sample (or none) under a regression loss: each output squashed on its own
     "softmax_row_sums": Sigmoid,
+    # the scores clipped or squashed before the output's softmax: that activation removed, the softmax kept
+    "activation_before_softmax": BEFORE_SOFTMAX,
 }
 
 
@@ -503,6 +507,14 @@ def fix_output_loss(model: Module, optimizer: Any, layer: str | None = None, cas
     output = _output_modules(model)
     places = [(seq, i) for seq in _sequentials(model) for i, m in enumerate(seq)
               if id(m) in output and isinstance(m, (*ACTIVATIONS, Softmax, LogSoftmax))]
+    if fix == BEFORE_SOFTMAX:
+        if len(places) < 2 or not isinstance(places[-1][0][places[-1][1]], (Softmax, LogSoftmax)):
+            return Treatment("fix_output_loss", model, optimizer, "fix_output_loss: no activation module "
+                             "before the output's softmax to remove", applied=False)
+        seq, index = places[-2]
+        old = seq.replace(index, Identity())
+        return Treatment("fix_output_loss", model, optimizer, f"removed the {type(old).__name__} before the "
+                         f"output's {type(places[-1][0][places[-1][1]]).__name__}")
     new = Identity() if fix is None else fix()
     if places:
         seq, index = places[-1]

@@ -379,19 +379,30 @@ def fix_output_loss(model: nn.Module, optimizer: Any, context: Context, case: st
     expects (LogSoftmax for NLL, Softmax or Sigmoid for a loss on probabilities); without an output
     activation module, the one expected is appended to an ``nn.Sequential`` model."""
     from retroprop import nn as rnn
-    from retroprop.doctor.remedies import OUTPUT_FIXES
+    from retroprop.doctor.remedies import BEFORE_SOFTMAX, OUTPUT_FIXES
 
     fix = OUTPUT_FIXES.get(case or "", "unknown")
     fix = fix.get(loss or "", "unknown") if isinstance(fix, dict) else fix
     if fix == "unknown":
         return _advice("fix_output_loss", model, optimizer, f"the mismatch ({case or 'unknown'}) is not one "
                        "that a module swap mends", REMEDIES["fix_output_loss"])
-    make = {None: nn.Identity, rnn.LogSoftmax: lambda: nn.LogSoftmax(dim=-1),
-            rnn.Softmax: lambda: nn.Softmax(dim=-1), rnn.Sigmoid: nn.Sigmoid}[fix]
     output = _output_names(model, context)
     named = dict(model.named_modules())
     places = [n for n in named if n in output and isinstance(named[n], (*ACTIVATIONS, nn.Softmax,
                                                                        nn.LogSoftmax))]
+    if fix == BEFORE_SOFTMAX:
+        # only an activation module followed by a softmax module is swapped: either one applied as a
+        # function in forward leaves no module to change, and the advice names the edit
+        if len(places) < 2 or not isinstance(named[places[-1]], (nn.Softmax, nn.LogSoftmax)):
+            return _advice("fix_output_loss", model, optimizer, "the activation before the output's softmax "
+                           "is no module", "in forward, apply the softmax (or log-softmax) to the last "
+                           "layer's scores as they are, without the activation before it")
+        old = named[places[-2]]
+        _set_module(model, places[-2], nn.Identity())
+        return Treatment("fix_output_loss", model, optimizer, f"removed the {type(old).__name__} "
+                         f"({places[-2]}) before the output's {type(named[places[-1]]).__name__}")
+    make = {None: nn.Identity, rnn.LogSoftmax: lambda: nn.LogSoftmax(dim=-1),
+            rnn.Softmax: lambda: nn.Softmax(dim=-1), rnn.Sigmoid: nn.Sigmoid}[fix]
     new = make()
     if places:
         old = named[places[-1]]
