@@ -342,6 +342,30 @@ def test_a_relu_before_log_softmax_is_named_and_removed_where_it_is_a_module(fun
         assert treatment.applied and isinstance(model[3], nn.Identity) and isinstance(model[4], nn.LogSoftmax)
 
 
+def test_the_stall_a_fix_left_to_the_user_causes_is_left_untreated():
+    # the ReLU before F.log_softmax is the user's to remove (no module to swap): the plateau it causes is
+    # said, and no higher rate is tried on it (71x, sized from the small steps, killed every unit)
+    torch.manual_seed(0)
+    model = ScoresThroughReLU()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
+    doctor = watch(model, optimizer, repair=True)
+    x, y = data()
+    for _ in range(40):
+        for i in range(0, len(x), 32):
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(x[i:i + 32]), y[i:i + 32])
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+    doctor.finish()
+    assert [d.problem for d in doctor.diagnoses] == ["loss_output_mismatch", "slow_convergence"]
+    assert doctor.diagnoses[1].caused_by["problem"] == "loss_output_mismatch"
+    assert [(t.problem, t.outcome) for t in doctor.treatments] == [
+        ("loss_output_mismatch", "skipped"), ("loss_output_mismatch", "exhausted"),
+        ("slow_convergence", "left")]
+    assert optimizer.param_groups[0]["lr"] == 0.001
+
+
 def test_frozen_layers_are_not_taken_for_vanishing_gradients():
     """Fine-tuning: a frozen first layer gets no gradient by design."""
     model = mlp(0)

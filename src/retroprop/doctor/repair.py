@@ -304,7 +304,8 @@ class Repairing:
             if d.escalated_from is not None:
                 continue
             root = self.episodes.find(d.caused_by)
-            if root is not None and _users_to_fix(root) and d.problem != "non_finite":
+            if root is not None and (_users_to_fix(root) or self._left_to_user(root)) and (
+                    d.problem != "non_finite"):
                 self._leave_to_cause(d, root)  # NaN/Inf aside: the last finite weights are kept whatever
                 continue
             if root is not None and not self._exhausted(root.problem):
@@ -339,6 +340,15 @@ class Repairing:
             "make (in the data, the loss or the model's output); a treatment of the run would act on its "
             "symptom, from data or a pairing the run cannot change", False, outcome="left",
             layer_label=diagnosis.layer_label))
+
+    def _left_to_user(self, root: Diagnosis) -> bool:
+        """Whether ``root``, a setup problem, is the user's to fix in this run: each of its remedies was
+        found not to apply (a structural fix to an activation applied as a function in ``forward``, say:
+        advice with the edit to make) and none was applied. Its consequences are then left as those of a
+        user's fix are: treating them acts on the symptom (a higher rate on a stall the clipped scores
+        cause kills the units)."""
+        return root.problem in SETUP_PROBLEMS and self._exhausted(root.problem) and not any(
+            t.problem == root.problem and t.applied for t in self.treatments)
 
     def _exhausted(self, problem: str) -> bool:
         return any(t.problem == problem and t.outcome == "exhausted" for t in self.treatments)
