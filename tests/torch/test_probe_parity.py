@@ -192,6 +192,38 @@ def test_data_fed_straight_into_a_second_branch_is_not_taken_for_an_activation()
     assert "b[input]" not in names and names == ["head[input]"]
 
 
+class Heads(tnn.Module):
+    """A ReLU feature map, flattened, read by two heads (a VAE's mean and log-variance)."""
+
+    def __init__(self, functional: bool) -> None:
+        super().__init__()
+        self.functional = functional
+        self.conv, self.relu = tnn.Conv2d(1, 4, 3, padding=1), tnn.ReLU()
+        self.mean, self.log_variance = tnn.Linear(4 * 6 * 6, 3), tnn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        h = F.relu(self.conv(x)) if self.functional else self.relu(self.conv(x))
+        h = h.view(h.size(0), -1)
+        return self.mean(h) + self.log_variance(h)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_flattened_feature_map_read_by_two_heads_is_one_activation_of_channels(functional):
+    torch.manual_seed(0)
+    model = Heads(functional)
+    with torch.no_grad():
+        model.conv.bias.copy_(torch.tensor([-5.0, 0.1, 0.1, 0.1]))  # channel 0 never fires
+    x = torch.zeros(16, 1, 6, 6)
+    x[:, :, 1:5, 1:5] = torch.rand(16, 1, 4, 4)  # a constant border, as a digit's
+    probe = TorchProbe(model)
+    probe.arm()
+    model(x).sum().backward()
+    (activation,) = probe.collect(0, 0, 0.0).activations  # not again as the second head's input
+    assert activation.name == ("mean[input]" if functional else "relu")
+    assert activation.after == "conv" and activation.fired.shape == (4,)  # a unit per channel
+    assert activation.fired.tolist() == [False, True, True, True]
+
+
 def test_the_inference_of_a_functional_activations_kind():
     assert infer_kind(0.0, 3.0, 0.4) == "relu"
     assert infer_kind(0.0, 3.0, 0.0) is None  # non-negative with no silent unit: nothing to tell

@@ -31,6 +31,7 @@ before they are recorded (``distributed.reduce_record``), so that every rank rec
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
@@ -118,6 +119,9 @@ class _Pass:
         self.last_weighted: str | None = None
         self.activation_since = False  # an activation module ran since the last weighted layer
         self.calls: dict[str, int] = {}  # activation module -> calls in this pass
+        # the weighted layers' inputs measured in this pass (by id, held weakly): one tensor that feeds
+        # several layers (a VAE's mean and log-variance heads) is one activation, measured once
+        self.inputs: dict[int, Any] = {}
 
 
 class _Pending:
@@ -267,7 +271,13 @@ class TorchProbe(PausableHooks):
             if name not in self.weighted_order:
                 self.weighted_order.append(name)
                 self.sequence.append(name)
-            if not earlier or seen or not inputs or not isinstance(inputs[0], torch.Tensor):
+            if not inputs or not isinstance(inputs[0], torch.Tensor):
+                return
+            seen_before = state.inputs.get(id(inputs[0]))
+            if seen_before is not None and seen_before() is inputs[0]:
+                return  # the input of a layer beside this one (heads on one tensor): read there
+            state.inputs[id(inputs[0])] = weakref.ref(inputs[0])
+            if not earlier or seen:
                 return  # the model's input, or an activation module's output (measured there)
             if inputs[0].grad_fn is None:
                 return  # not computed from parameters: data fed straight in (a second input branch)
@@ -284,8 +294,24 @@ class TorchProbe(PausableHooks):
                 if kind is None:
                     return
                 self.inferred[key] = kind
+            channels = self._flattened_channels(after, data)
+            if channels:  # a feature map flattened for this layer: its units are the map's channels
+                self._measure(key, kind, after, data.reshape(data.shape[0], channels, -1), 1)
+                return
             self._measure(key, kind, after, data, axis)
         return self._guard(f"{name}[input]", record)
+
+    def _flattened_channels(self, feeding: str | None, data: torch.Tensor) -> int:
+        """The channels of the convolution ``feeding`` when ``data``, a weighted layer's (N, F) input, is
+        its feature map flattened (``x.view(N, -1)``: channel by channel, F a multiple of them): a
+        channel is one unit at every position, dead only when it fires at none (a position that only
+        ever sees an image's constant border is no dead unit); 0 otherwise."""
+        if feeding is None or data.dim() != 2:
+            return 0
+        module = self.weighted[self._index[feeding]][1]
+        channels = getattr(module, "out_channels", 0) if isinstance(module, CHANNEL_FIRST) else 0
+        features = int(data.shape[1])
+        return channels if channels and features > channels and features % channels == 0 else 0
 
     def _units_axis(self, feeding: str | None) -> int:
         if feeding is None:
