@@ -77,6 +77,20 @@ def test_a_fitted_training_set_and_a_validation_loss_no_better_than_a_guess_is_m
     assert rules.memorized(broken, (20, 100), parameters=201, chance_loss=0.0168) == []
 
 
+def test_a_classifier_whose_confident_mistakes_outweigh_its_right_answers_has_not_memorized():
+    # huge logits: a validation loss of 26 (a guess's is ln 10) at 95 % validation accuracy
+    logs = [{"loss": 0.0, "val_loss": 26.0, "accuracy": 1.0, "val_accuracy": 0.95} for _ in range(4)]
+    assert rules.memorized(logs, (1200, 600), parameters=50_000, chance_loss=math.log(10),
+                           majority=lambda: 0.11) == []
+    at_chance = [dict(log, val_accuracy=0.12) for log in logs]  # no better than the commonest class
+    (finding,) = rules.memorized(at_chance, (1200, 600), parameters=50_000, chance_loss=math.log(10),
+                                 majority=lambda: 0.11)
+    assert finding.evidence["majority_share"] == 0.11 and finding.evidence["val_accuracy"] == 0.12
+    # an accuracy logged without the training classes' shares to compare it with: nothing is said
+    assert rules.memorized(at_chance, (1200, 600), parameters=50_000, chance_loss=math.log(10),
+                           majority=lambda: None) == []
+
+
 def _fit_wide_linear(rows: int, related: bool, seed: int, validate_on_training: bool = False):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((rows + 200, 100)).astype(np.float32)

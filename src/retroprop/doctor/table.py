@@ -315,6 +315,14 @@ def _no_other_cause(evidence: Evidence, found: Sequence[Finding]) -> bool:
     return plateau_explained(evidence, found) is None
 
 
+def _majority_share(evidence: Evidence) -> Callable[[], float | None]:
+    """The commonest training class's share, asked only when needed (``attainable``'s ``majority``)."""
+    def share() -> float | None:
+        yardstick = evidence.attainable() if evidence.attainable is not None else None
+        return None if yardstick is None else yardstick.get("majority")
+    return share
+
+
 def _dropout_not_near_total(evidence: Evidence, found: Sequence[Finding]) -> bool:
     """Dropout below ``rules.DROPOUT_RATE``: at or above it, a stall is ``dropout_too_high``'s to name."""
     return rules.dropout_level(evidence.dropout_rates) < rules.DROPOUT_RATE
@@ -771,7 +779,7 @@ TABLE: tuple[Rule, ...] = (
                    gate=_not_validating_on_training),
           Detector("overfitting (memorized)", "epoch", lambda e: rules.memorized(
               e.epoch_logs[-rules.OVERFIT_EPOCHS:], e.samples, parameters=e.parameters,
-              chance_loss=e.chance_loss),
+              chance_loss=e.chance_loss, majority=_majority_share(e)),
                    gate=_not_validating_on_training, unless=("overfitting",)),),
          ("dropout", "weight_decay", "early_stopping"),
          treat_rank=19,
@@ -787,7 +795,8 @@ TABLE: tuple[Rule, ...] = (
                    "with fewer parameters than {capacity:.0%} of its training samples, nor while the "
                    "validation loss is at most {fitted:.0%} of a blind guess's (else of the start); or, for "
                    "{epochs} epochs, the training loss at most {fitted:.0%} of a blind guess's and the "
-                   "validation loss at or above it (memorized)",
+                   "validation loss at or above it, a validation accuracy (when logged) no better than the "
+                   "commonest class's share (memorized)",
          window="{epochs} epochs",
          why="the network memorizes its training data instead of generalizing: it does better on what it "
              "has seen than on what it has not (a gap of a few points and a wobbling validation loss are "

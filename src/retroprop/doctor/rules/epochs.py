@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +149,8 @@ def overfitting(epoch_logs: Sequence[dict[str, float]],
 
 
 def memorized(epoch_logs: Sequence[dict[str, float]], samples: tuple[int, int] | None = None, *,
-              parameters: int | None = None, chance_loss: float | None = None) -> list[Finding]:
+              parameters: int | None = None, chance_loss: float | None = None,
+              majority: Callable[[], float | None] | None = None) -> list[Finding]:
     """``overfitting``, case ``memorized``: over each of the last ``OVERFIT_EPOCHS`` epochs the training
     loss is at most ``FITTED_LEVEL`` of a blind guess's (``chance_loss``: the loss of predicting the
     training targets' mean or class frequencies, whatever the input) while the validation loss is at or
@@ -157,7 +158,12 @@ def memorized(epoch_logs: Sequence[dict[str, float]], samples: tuple[int, int] |
     ignores them. Nothing it learned carries over, whether or not the validation loss ever rose (it
     may never have fallen: 20 rows pin down 20 of 200 weights, and the other 180 stay noise). Not for
     a model with fewer parameters than ``OVERFIT_CAPACITY`` of its training samples (``samples``),
-    which cannot memorize them."""
+    which cannot memorize them.
+
+    A classifier's loss on new rows says little by itself (a few confident mistakes of huge logits
+    outweigh many right answers): where a validation accuracy is logged, it must also be no better than
+    always answering the commonest training class (``majority()``, its share) beyond twice its noise;
+    without that share, nothing is said."""
     if parameters and samples and samples[0] and parameters < OVERFIT_CAPACITY * samples[0]:
         return []
     if chance_loss is None or not (math.isfinite(chance_loss) and chance_loss > 0):
@@ -171,11 +177,20 @@ def memorized(epoch_logs: Sequence[dict[str, float]], samples: tuple[int, int] |
             return []
         if not (train <= FITTED_LEVEL * chance_loss and val >= chance_loss):
             return []
+    accuracy = recent[-1].get("val_accuracy")
+    evidence: dict[str, Any] = {}
+    if accuracy is not None:
+        share = majority() if majority is not None else None
+        if share is None or not math.isfinite(accuracy):
+            return []
+        if accuracy > share + 2 * _accuracy_noise(share, samples[1] if samples else None):
+            return []  # it sorts new rows better than a guess: its loss is overconfidence, not memory
+        evidence = {"val_accuracy": float(accuracy), "majority_share": float(share)}
     train, val = float(recent[-1]["loss"]), float(recent[-1]["val_loss"])
     return [Finding(
         "overfitting", None, None, "warning",
         {"case": "memorized", "train_loss_now": train, "val_loss_now": val, "reference_loss": chance_loss,
-         "epochs": OVERFIT_EPOCHS, "val_loss_risen": False},
+         "epochs": OVERFIT_EPOCHS, "val_loss_risen": False, **evidence},
         f"the training loss is {_fmt(train)}, {train / chance_loss:.1%} of a blind guess's "
         f"({_fmt(chance_loss)}), while the validation loss is {_fmt(val)}, no better than that guess, for "
         f"{OVERFIT_EPOCHS} epochs: "
