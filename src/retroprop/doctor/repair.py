@@ -342,12 +342,14 @@ class Repairing:
             layer_label=diagnosis.layer_label))
 
     def _left_to_user(self, root: Diagnosis) -> bool:
-        """Whether ``root``, a setup problem, is the user's to fix in this run: each of its remedies was
-        found not to apply (a structural fix to an activation applied as a function in ``forward``, say:
-        advice with the edit to make) and none was applied. Its consequences are then left as those of a
-        user's fix are: treating them acts on the symptom (a higher rate on a stall the clipped scores
-        cause kills the units)."""
-        return root.problem in SETUP_PROBLEMS and self._exhausted(root.problem) and not any(
+        """Whether ``root``, an output that does not fit the loss, is the user's to fix in this run: each
+        of its remedies was found not to apply (a structural fix to an activation applied as a function in
+        ``forward``, say: advice with the edit to make) and none was applied. Its consequences are then left
+        as those of a user's fix are: no rate or initialization mends a pairing the run cannot change, and
+        treating them acts on the symptom (a higher rate on the stall that clipped scores cause kills the
+        units). An input scale the doctor cannot standardize in place is another matter: batch
+        normalization or a lower rate, the symptom's remedies, compensate for it."""
+        return root.problem == "loss_output_mismatch" and self._exhausted(root.problem) and not any(
             t.problem == root.problem and t.applied for t in self.treatments)
 
     def _exhausted(self, problem: str) -> bool:
