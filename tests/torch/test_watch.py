@@ -318,21 +318,28 @@ class ScoresThroughReLU(nn.Module):
         return F.log_softmax(F.relu(self.scores(F.relu(self.hidden(x)))), dim=1)
 
 
+def train_nll(model, optimizer, epochs: int):
+    """A loop under NLL on the model's log-probabilities, watched with ``repair=True``; the doctor."""
+    doctor = watch(model, optimizer, repair=True)
+    x, y = data()
+    for _ in range(epochs):
+        for i in range(0, len(x), 32):
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(x[i:i + 32]), y[i:i + 32])
+            loss.backward()
+            doctor.observe(loss)
+            optimizer.step()
+    doctor.finish()
+    return doctor
+
+
 @pytest.mark.parametrize("functional", [False, True])
 def test_a_relu_before_log_softmax_is_named_and_removed_where_it_is_a_module(functional):
     torch.manual_seed(0)
     model = ScoresThroughReLU() if functional else nn.Sequential(
         nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 3), nn.ReLU(), nn.LogSoftmax(dim=1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    doctor = watch(model, optimizer, repair=True)
-    x, y = data()
-    for i in range(0, len(x), 32):
-        optimizer.zero_grad()
-        loss = F.nll_loss(model(x[i:i + 32]), y[i:i + 32])
-        loss.backward()
-        doctor.observe(loss)
-        optimizer.step()
-    doctor.finish()
+    doctor = train_nll(model, optimizer, epochs=1)
     first = doctor.diagnoses[0]
     assert (first.problem, first.evidence["case"]) == ("loss_output_mismatch", "activation_before_softmax")
     treatment = doctor.treatments[0]
@@ -348,16 +355,7 @@ def test_the_stall_a_fix_left_to_the_user_causes_is_left_untreated():
     torch.manual_seed(0)
     model = ScoresThroughReLU()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
-    doctor = watch(model, optimizer, repair=True)
-    x, y = data()
-    for _ in range(40):
-        for i in range(0, len(x), 32):
-            optimizer.zero_grad()
-            loss = F.nll_loss(model(x[i:i + 32]), y[i:i + 32])
-            loss.backward()
-            doctor.observe(loss)
-            optimizer.step()
-    doctor.finish()
+    doctor = train_nll(model, optimizer, epochs=40)
     assert [d.problem for d in doctor.diagnoses] == ["loss_output_mismatch", "slow_convergence"]
     assert doctor.diagnoses[1].caused_by["problem"] == "loss_output_mismatch"
     assert [(t.problem, t.outcome) for t in doctor.treatments] == [

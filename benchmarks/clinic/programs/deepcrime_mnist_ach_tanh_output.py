@@ -33,15 +33,12 @@ Run plainly (seeds 0, 1, 2): validation accuracy 0.135 / 0.183 / 0.100 (training
 
 from __future__ import annotations
 
-import numpy as np
-
 import retroprop as rp
 from retroprop import nn
 
 from . import Program
-from ._keras import CategoricalCrossentropy, dense
-from ._qa_common import split
-from .deepcrime_mnist_och_sgd_default_lr import KerasAdadelta
+from ._deepcrime import BATCH, EPOCHS, KerasAdadelta, digits, subject
+from ._keras import CategoricalCrossentropy
 
 SOURCE = ("DeepCrime (github.com/dlfaults/deepcrime), subject test_models/mnist_conv.py, mutant "
           "change_activation_function (ACH) on the output layer Dense(10): softmax -> 'tanh'; MNIST -> "
@@ -54,27 +51,12 @@ ROUND = 21
 EXPECTED = frozenset({"loss_output_mismatch"})
 ALLOWED = frozenset({"underfitting", "slow_convergence", "unstable_loss", "saturated_activations"})
 
-N_VAL = 600
-EPOCHS, BATCH = 12, 128
-
-
-def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A Keras ``Conv2D(out, (3, 3))``, 'valid': Glorot-uniform kernel, zero bias."""
-    layer = nn.Conv2d(in_channels, out_channels, 3)
-    nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
 
 def _program(seed: int, mutant: bool) -> Program:
-    x, y = rp.data.load_digits()
-    images = (x / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
-    x_train, y_train, x_val, y_val = split(images, y.astype(np.int64), seed, N_VAL)
+    x_train, y_train, x_val, y_val = digits(seed)
     rp.manual_seed(seed)
     output = nn.Tanh() if mutant else nn.Softmax(dim=-1)  # Dense(10, activation='tanh' / 'softmax')
-    model = nn.Sequential(
-        _conv(1, 32), nn.ReLU(), _conv(32, 64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), dense(2 * 2 * 64, 128), nn.ReLU(), nn.Dropout(0.5), dense(128, 10), output)
+    model = subject(output=output)
     optimizer = KerasAdadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
     return Program(model, optimizer, x_train, y_train, x_val, y_val, loss=CategoricalCrossentropy(),
                    epochs=EPOCHS, batch_size=BATCH, fit_options={"seed": seed})

@@ -34,15 +34,10 @@ thread.
 
 from __future__ import annotations
 
-import numpy as np
-
 import retroprop as rp
-from retroprop import nn
 
 from . import Program
-from ._keras import dense
-from ._qa_common import split
-from .deepcrime_mnist_och_sgd_default_lr import KerasAdadelta
+from ._deepcrime import BATCH, EPOCHS, KerasAdadelta, digits, subject
 
 SOURCE = ("DeepCrime (github.com/dlfaults/deepcrime), subject test_models/mnist_conv.py, mutant "
           "change_weights_initialisation zeros at layer 0 (mnist_change_weights_initialisation_zeros_0, "
@@ -55,29 +50,11 @@ ROUND = 20
 EXPECTED = frozenset({"symmetric_units"})
 ALLOWED = frozenset({"dead_relu", "vanishing_gradients", "underfitting"})
 
-N_VAL = 600
-EPOCHS, BATCH = 12, 128
-
-
-def _conv(in_channels: int, out_channels: int, zeros: bool = False) -> nn.Conv2d:
-    """A Keras ``Conv2D(out, (3, 3))``, 'valid': Glorot-uniform (or zeros) kernel, zero bias."""
-    layer = nn.Conv2d(in_channels, out_channels, 3)
-    if zeros:
-        nn.init.zeros_(layer.weight)  # kernel_initializer='zeros'
-    else:
-        nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
 
 def _program(seed: int, mutant: bool) -> Program:
-    x, y = rp.data.load_digits()
-    images = (x / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
-    x_train, y_train, x_val, y_val = split(images, y.astype(np.int64), seed, N_VAL)
+    x_train, y_train, x_val, y_val = digits(seed)
     rp.manual_seed(seed)
-    model = nn.Sequential(
-        _conv(1, 32, zeros=mutant), nn.ReLU(), _conv(32, 64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), dense(2 * 2 * 64, 128), nn.ReLU(), nn.Dropout(0.5), dense(128, 10))
+    model = subject(zeros_first=mutant)
     optimizer = KerasAdadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
     return Program(model, optimizer, x_train, y_train, x_val, y_val, loss="cross_entropy", epochs=EPOCHS,
                    batch_size=BATCH, fit_options={"seed": seed})
