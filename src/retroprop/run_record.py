@@ -362,7 +362,7 @@ class DiagnosisEntry(_Entry):
         if cause is not None:
             cause = Cause(problem=cause["problem"], layer=cause["layer"], label=cause["layer_label"],
                           step=cause["step"])
-        passed = getattr(d, "passed", None)
+        passed = d.passed
         if passed is not None:
             passed = Passed(step=passed["step"], loss_then=passed["loss_then"], loss_end=passed["loss_end"])
         return cls(problem=d.problem, layer=d.layer, label=d.layer_label, step=d.step, epoch=d.epoch,
@@ -478,7 +478,7 @@ class RunRecord(_Entry):
         diagnoses = tuple(DiagnosisEntry.from_diagnosis(d) for d in
                           (doctor.diagnoses if doctor is not None else history.diagnoses))
         passed = tuple(DiagnosisEntry.from_diagnosis(d) for d in
-                       (doctor.passed if doctor is not None else getattr(history, "passed", ())))
+                       (doctor.passed if doctor is not None else history.passed))
         source = doctor.treatments if doctor is not None else history.treatments
         treatments = tuple(TreatmentEntry.from_treatment(
             t, getattr(t, "layer_label", None) or _label_at(t.layer, t.step, diagnoses, probes))
